@@ -1,0 +1,51 @@
+# The entry point: `make run` for the demo, `make test` for the suite, `make bench` for numbers.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The suite runs on PostgreSQL; pytest-django creates and drops its own test_ database.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/governance
+TEST_REDIS_URL ?= redis://127.0.0.1:6379
+
+.PHONY: venv run demo test lint bench clean messages
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# The demo: SQLite and a file-based broker, so it needs no server at all.
+demo: venv
+	mkdir -p var/broker/processed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py compilemessages --ignore '.venv' -v 0 2>/dev/null || true
+	$(BIN)/python manage.py seed_demo --cases 200 --if-empty
+
+run: demo
+	@echo
+	@echo "  Grid governance is starting at http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
+	@echo "  Demo logins are printed above by seed_demo. Stop with Ctrl-C."
+	@echo
+	PORT=$(PORT) HOST=$(HOST) $(BIN)/honcho start -f Procfile
+
+lint: venv
+	$(BIN)/ruff check .
+
+test: venv
+	$(BIN)/ruff check .
+	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -n 2 --dist loadgroup
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+messages: venv
+	$(BIN)/python manage.py makemessages -l zh_Hans --ignore '.venv/*' --ignore 'var/*'
+	$(BIN)/python manage.py compilemessages --ignore '.venv'
+
+clean:
+	rm -rf var $(VENV)

@@ -1,0 +1,404 @@
+"""Cases, their state machine (SPEC §2) and their append-only audit trail.
+
+The transition table is the set of `@transition` declarations below. Transition bodies
+only set fields on the case; the services in `cases/services/` fire them, save, and write
+the audit row in one transaction.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, ConcurrentTransition, ConcurrentTransitionMixin, FSMField
+from django_fsm import transition as fsm_transition
+
+from cases import permissions as can
+from departments.models import Category, Department, GridCell, Township
+from departments.routing import FallbackReason
+
+
+class State(models.TextChoices):
+    REPORTED = "reported", _("reported")
+    FALLBACK = "fallback", _("fallback pool")
+    ASSIGNED = "assigned", _("assigned")
+    IN_PROGRESS = "in_progress", _("in progress")
+    RESOLVED = "resolved", _("resolved")
+    CLOSED = "closed", _("closed")
+    SUSPENDED = "suspended", _("suspended")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+# States whose deadline clock runs: the ones the escalation sweep looks at.
+CLOCK_STATES = (State.FALLBACK, State.ASSIGNED, State.IN_PROGRESS)
+TERMINAL_STATES = (State.CLOSED, State.CANCELLED)
+OPEN_STATES = tuple(s for s in State.values if s not in TERMINAL_STATES)
+
+
+class CaseFallbackReason(models.TextChoices):
+    """The router's four reasons, plus a department's return (a disputed assignment)."""
+
+    NO_RULE = FallbackReason.NO_RULE.value, FallbackReason.NO_RULE.label
+    OVERLAP = FallbackReason.OVERLAP.value, FallbackReason.OVERLAP.label
+    UNCLASSIFIED = FallbackReason.UNCLASSIFIED.value, FallbackReason.UNCLASSIFIED.label
+    OUTSIDE_GRID = FallbackReason.OUTSIDE_GRID.value, FallbackReason.OUTSIDE_GRID.label
+    RETURNED = "returned", _("returned by the department")
+
+
+class Urgency(models.TextChoices):
+    NORMAL = "normal", _("normal")
+    URGENT = "urgent", _("urgent")
+    EMERGENCY = "emergency", _("emergency")
+
+
+class Source(models.TextChoices):
+    WEB = "web", _("web form")
+    OPEN311 = "open311", _("Open311")
+    DEMO = "demo", _("demo data")
+
+
+class DeadlineKind(models.TextChoices):
+    DISPATCH = "dispatch", _("dispatch")
+    ACCEPT = "accept", _("accept")
+    RESOLVE = "resolve", _("resolve")
+
+
+class CaseChanged(Exception):
+    """Raised when a case changed between reading it and acting on it."""
+
+
+class CaseQuerySet(models.QuerySet):
+    def open(self):
+        return self.exclude(state__in=TERMINAL_STATES)
+
+    def overdue(self, now=None):
+        return self.filter(state__in=CLOCK_STATES, due_at__lt=now or timezone.now())
+
+    def in_pool_of(self, township):
+        return self.filter(state=State.FALLBACK, township=township)
+
+
+class Case(ConcurrentTransitionMixin, models.Model):
+    number = models.CharField(_("case number"), max_length=16, unique=True, editable=False)
+    state = FSMField(
+        _("state"), default=State.REPORTED, choices=State.choices, protected=True, db_index=True
+    )
+    # Bumped by every save: the state alone cannot tell assigned→fallback→assigned apart.
+    version = models.PositiveIntegerField(default=0, editable=False)
+
+    township = models.ForeignKey(
+        Township, on_delete=models.PROTECT, related_name="cases", verbose_name=_("township")
+    )
+    category = models.ForeignKey(
+        Category,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        verbose_name=_("category"),
+    )
+    cell = models.ForeignKey(
+        GridCell,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        verbose_name=_("grid cell"),
+    )
+    lat = models.FloatField(_("latitude"), null=True, blank=True)
+    lng = models.FloatField(_("longitude"), null=True, blank=True)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    description = models.TextField(_("description"))
+    urgency = models.CharField(
+        _("urgency"), max_length=10, choices=Urgency.choices, default=Urgency.NORMAL
+    )
+    reporter_name = models.CharField(_("reporter name"), max_length=100, blank=True)
+    reporter_phone = models.CharField(_("reporter phone"), max_length=32, blank=True)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reported_cases",
+        verbose_name=_("reported by"),
+    )
+    created_at = models.DateTimeField(_("reported at"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    lead_department = models.ForeignKey(
+        Department,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="led_cases",
+        verbose_name=_("lead department"),
+    )
+    assisting_departments = models.ManyToManyField(
+        Department,
+        through="CaseAssist",
+        related_name="assisted_cases",
+        blank=True,
+        verbose_name=_("assisting departments"),
+    )
+    fallback_reason = models.CharField(
+        _("fallback reason"), max_length=16, choices=CaseFallbackReason.choices, blank=True
+    )
+    candidate_departments = models.ManyToManyField(
+        Department, related_name="+", blank=True, verbose_name=_("candidate departments")
+    )
+    return_count = models.PositiveSmallIntegerField(_("times returned"), default=0)
+    lead_is_final = models.BooleanField(
+        _("lead decided by arbitration"),
+        default=False,
+        help_text=_("A supervisor named the lead after repeated returns; it cannot be returned."),
+    )
+    suspended_from = models.CharField(max_length=16, choices=State.choices, blank=True)
+    duplicate_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="duplicates",
+        verbose_name=_("duplicate of"),
+    )
+    satisfaction = models.PositiveSmallIntegerField(_("satisfaction (1-5)"), null=True, blank=True)
+
+    # The running deadline clock (SPEC §4). `deadline_seq` numbers each clock started on
+    # this case, so that escalations are unique per (case, deadline, level).
+    deadline_kind = models.CharField(max_length=10, choices=DeadlineKind.choices, blank=True)
+    deadline_seq = models.PositiveIntegerField(default=0)
+    deadline_started_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    escalate_2_at = models.DateTimeField(null=True, blank=True)
+    escalate_3_at = models.DateTimeField(null=True, blank=True)
+    remind_at = models.DateTimeField(null=True, blank=True)
+    # While `suspend` stops the clock: working seconds left (negative when already overdue)
+    # and the clock's full limit, so that `resume` restarts it where it stood.
+    paused_remaining_seconds = models.IntegerField(null=True, blank=True)
+    paused_limit_seconds = models.PositiveIntegerField(null=True, blank=True)
+    escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        indexes = [
+            # Used by the escalation sweep (cases/services/escalation.py, escalate_overdue):
+            # only cases whose clock runs can be due.
+            models.Index(
+                fields=["due_at"], name="case_due_open", condition=Q(state__in=CLOCK_STATES)
+            ),
+            models.Index(
+                fields=["escalate_2_at"],
+                name="case_esc2_open",
+                condition=Q(state__in=CLOCK_STATES),
+            ),
+            models.Index(
+                fields=["escalate_3_at"],
+                name="case_esc3_open",
+                condition=Q(state__in=CLOCK_STATES),
+            ),
+            models.Index(
+                fields=["remind_at"], name="case_remind_open", condition=Q(state__in=CLOCK_STATES)
+            ),
+            # The fallback pool page: a township's pool, oldest first.
+            models.Index(
+                fields=["township", "created_at"],
+                name="case_pool",
+                condition=Q(state=State.FALLBACK),
+            ),
+            models.Index(fields=["township", "state", "created_at"], name="case_township_state"),
+            models.Index(fields=["lead_department", "state"], name="case_lead_state"),
+            models.Index(fields=["category", "cell", "created_at"], name="case_cat_cell"),
+        ]
+        constraints = [
+            # Exactly one owner (SPEC §2): a department while assigned or in progress, the
+            # township's pool while in fallback.
+            models.CheckConstraint(
+                condition=~Q(state__in=[State.ASSIGNED, State.IN_PROGRESS])
+                | Q(lead_department__isnull=False),
+                name="case_assigned_has_lead",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state=State.FALLBACK) | Q(lead_department__isnull=True),
+                name="case_fallback_has_no_lead",
+            ),
+            models.CheckConstraint(
+                condition=Q(satisfaction__isnull=True) | Q(satisfaction__gte=1, satisfaction__lte=5),
+                name="case_satisfaction_range",
+            ),
+            models.CheckConstraint(condition=~Q(description=""), name="case_has_description"),
+        ]
+
+    def __str__(self):
+        return self.number
+
+    # -- optimistic locking -------------------------------------------------------------
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            self._expected_version = self.version
+            self.version += 1
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "version", "updated_at"}
+            self.updated_at = timezone.now()
+        try:
+            super().save(*args, **kwargs)
+        except ConcurrentTransition as error:
+            self.version = self._expected_version
+            raise CaseChanged(str(error)) from error
+
+    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update, *args):
+        expected = getattr(self, "_expected_version", None)
+        if expected is not None:
+            base_qs = base_qs.filter(version=expected)
+        return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update, *args)
+
+    # -- the state machine (SPEC §2) ----------------------------------------------------
+
+    @fsm_transition(field=state, source=State.REPORTED, target=RETURN_VALUE(State.ASSIGNED, State.FALLBACK))
+    def route(self, *, lead_department_id, fallback_reason):
+        self.lead_department_id = lead_department_id
+        self.fallback_reason = fallback_reason
+        return State.FALLBACK if lead_department_id is None else State.ASSIGNED
+
+    @fsm_transition(field=state, source=State.FALLBACK, target=State.ASSIGNED, permission=can.dispatch)
+    def dispatch(self, *, lead, arbitrated=False):
+        self.lead_department = lead
+        self.fallback_reason = ""
+        self.lead_is_final = arbitrated
+
+    @fsm_transition(field=state, source=State.ASSIGNED, target=State.IN_PROGRESS, permission=can.act_for_lead)
+    def accept(self):
+        pass
+
+    @fsm_transition(
+        field=state,
+        source=[State.ASSIGNED, State.IN_PROGRESS],
+        target=State.FALLBACK,
+        permission=can.return_to_pool,
+    )
+    def return_to_pool(self):
+        self.lead_department = None
+        self.fallback_reason = CaseFallbackReason.RETURNED
+        self.return_count += 1
+
+    @fsm_transition(field=state, source=State.IN_PROGRESS, target=State.RESOLVED, permission=can.act_for_lead)
+    def resolve(self):
+        pass
+
+    @fsm_transition(field=state, source=State.RESOLVED, target=State.CLOSED, permission=can.verify)
+    def verify(self, *, satisfaction=None):
+        self.satisfaction = satisfaction
+
+    @fsm_transition(field=state, source=State.RESOLVED, target=State.IN_PROGRESS, permission=can.verify)
+    def reopen(self):
+        pass
+
+    @fsm_transition(field=state, source=list(CLOCK_STATES), target=State.SUSPENDED, permission=can.supervise)
+    def suspend(self):
+        self.suspended_from = self.state
+
+    @fsm_transition(
+        field=state, source=State.SUSPENDED, target=RETURN_VALUE(*CLOCK_STATES), permission=can.supervise
+    )
+    def resume(self):
+        resumed_to, self.suspended_from = self.suspended_from, ""
+        return resumed_to
+
+    @fsm_transition(
+        field=state,
+        source=[State.FALLBACK, State.ASSIGNED, State.IN_PROGRESS, State.SUSPENDED],
+        target=State.CANCELLED,
+        permission=can.cancel,
+    )
+    def cancel(self, *, duplicate_of=None):
+        self.duplicate_of = duplicate_of
+
+    # -- derived state ------------------------------------------------------------------
+
+    @property
+    def needs_arbitration(self) -> bool:
+        """A case returned twice waits for a supervisor to name the lead (SPEC §2)."""
+        return self.state == State.FALLBACK and self.return_count >= 2
+
+    @property
+    def is_overdue(self) -> bool:
+        return (
+            self.state in CLOCK_STATES and self.due_at is not None and self.due_at < timezone.now()
+        )
+
+
+class CaseAssist(models.Model):
+    """An assisting department on a case; a whistle summons it to report for duty (报到)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="assists")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
+    summoned = models.BooleanField(_("summoned by whistle"), default=False)
+    report_due_at = models.DateTimeField(_("report for duty by"), null=True, blank=True)
+    reported_at = models.DateTimeField(_("reported for duty at"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "department"], name="case_assist_unique"),
+        ]
+        verbose_name = _("assisting department")
+        verbose_name_plural = _("assisting departments")
+
+
+class CaseEvent(models.Model):
+    """One row of the append-only audit trail: every transition and every acknowledged
+    action on a case. Rows are never updated or deleted."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(_("action"), max_length=32)
+    from_state = models.CharField(_("from"), max_length=16, blank=True)
+    to_state = models.CharField(_("to"), max_length=16, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    # Who acted when it was not a signed-in user: "system", or an address from a signed link.
+    actor_label = models.CharField(_("actor label"), max_length=254, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit trail")
+        indexes = [models.Index(fields=["case", "at"], name="event_case_at")]
+
+    def __str__(self):
+        return f"{self.case_id} {self.action} {self.from_state}→{self.to_state}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValidationError("Audit rows are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Audit rows are append-only.")
+
+    @property
+    def actor_display(self) -> str:
+        return str(self.actor) if self.actor_id else (self.actor_label or "system")
+
+
+class CaseNumberCounter(models.Model):
+    """The last case number issued per year; numbers are `YYYY-NNNNNN`."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)

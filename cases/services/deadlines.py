@@ -1,0 +1,90 @@
+"""The deadline clock of a case (SPEC §4), set by the transitions that start and stop it.
+
+Each clock stores its level-1 deadline (`due_at`), the moments of escalation levels 2 and
+3 (1.5× and 2× the limit) and of the due-soon reminder (75 %), all in working time, so the
+sweep only compares stored, indexed timestamps with the clock.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+
+from cases.models import Case, DeadlineKind
+from departments.calendar import WorkingCalendar, get_calendar
+
+# Default limits for a case with no category (dispatched out of `unclassified`).
+DEFAULT_ACCEPT_HOURS = Decimal("8")
+DEFAULT_RESOLVE_DAYS = Decimal("5")
+
+LEVEL_OFFSETS = {1: Decimal("0"), 2: Decimal("0.5"), 3: Decimal("1")}
+REMINDER_OFFSET = Decimal("-0.25")
+
+
+def limit_seconds(case: Case, kind: str, calendar: WorkingCalendar) -> int:
+    if kind == DeadlineKind.DISPATCH:
+        return int(settings.FALLBACK_DISPATCH_HOURS * 3600)
+    category = case.category
+    if kind == DeadlineKind.ACCEPT:
+        hours = category.accept_hours if category else DEFAULT_ACCEPT_HOURS
+        return int(hours * 3600)
+    days = category.resolve_days if category else DEFAULT_RESOLVE_DAYS
+    return int(days * calendar.day_seconds)
+
+
+def _place_clock(case: Case, *, remaining: int, limit: int, now: datetime, calendar) -> None:
+    def at(offset: Decimal) -> datetime:
+        # Never in the past: a clock resumed while overdue is due at once, not before now.
+        return calendar.add_working_seconds(now, max(0, remaining + int(offset * limit)))
+
+    case.due_at = at(LEVEL_OFFSETS[1])
+    case.escalate_2_at = at(LEVEL_OFFSETS[2])
+    case.escalate_3_at = at(LEVEL_OFFSETS[3])
+    case.remind_at = at(REMINDER_OFFSET)
+
+
+def start_clock(case: Case, kind: str, *, now: datetime) -> None:
+    """Start a fresh deadline of `kind`: a new deadline, so its escalations start at level 1."""
+    calendar = get_calendar()
+    limit = limit_seconds(case, kind, calendar)
+    case.deadline_kind = kind
+    case.deadline_seq += 1
+    case.deadline_started_at = now
+    case.escalation_level = 0
+    case.paused_remaining_seconds = case.paused_limit_seconds = None
+    _place_clock(case, remaining=limit, limit=limit, now=now, calendar=calendar)
+
+
+def stop_clock(case: Case) -> None:
+    case.deadline_kind = ""
+    case.due_at = case.escalate_2_at = case.escalate_3_at = case.remind_at = None
+    case.paused_remaining_seconds = case.paused_limit_seconds = None
+
+
+def pause_clock(case: Case, *, now: datetime) -> None:
+    """Stop the clock, keeping the working time left (negative when already overdue)."""
+    if not case.deadline_kind or case.due_at is None:
+        return
+    calendar = get_calendar()
+    case.paused_limit_seconds = limit_seconds(case, case.deadline_kind, calendar)
+    case.paused_remaining_seconds = int(calendar.working_seconds_between(now, case.due_at))
+    case.due_at = case.escalate_2_at = case.escalate_3_at = case.remind_at = None
+
+
+def resume_clock(case: Case, *, now: datetime) -> None:
+    """Restart a paused clock with the time it had left; the deadline stays the same one."""
+    if not case.deadline_kind or case.paused_remaining_seconds is None:
+        return
+    _place_clock(
+        case,
+        remaining=case.paused_remaining_seconds,
+        limit=case.paused_limit_seconds,
+        now=now,
+        calendar=get_calendar(),
+    )
+    case.paused_remaining_seconds = case.paused_limit_seconds = None
+
+
+def whistle_report_due(*, now: datetime) -> datetime:
+    """When departments summoned by a whistle must have reported for duty (报到)."""
+    return get_calendar().add_working_seconds(now, int(settings.FALLBACK_DISPATCH_HOURS * 3600))

@@ -1,0 +1,365 @@
+"""Services that move a case through its state machine (SPEC §2).
+
+Every service fires one django-fsm transition, adjusts the deadline clock, saves the case
+with its version check and writes the audit row, all in one transaction: either all of it
+happens or none of it does.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import can_proceed, has_transition_perm
+
+from cases.models import (
+    TERMINAL_STATES,
+    Case,
+    CaseAssist,
+    CaseChanged,
+    CaseEvent,
+    DeadlineKind,
+    State,
+)
+from cases.services import deadlines
+from departments.models import Department, User
+from departments.routing import Decision
+
+# Public transition names (SPEC §2) → model methods. `return` is a Python keyword.
+TRANSITION_METHODS = {
+    "route": "route",
+    "dispatch": "dispatch",
+    "accept": "accept",
+    "return": "return_to_pool",
+    "resolve": "resolve",
+    "verify": "verify",
+    "reopen": "reopen",
+    "suspend": "suspend",
+    "resume": "resume",
+    "cancel": "cancel",
+}
+TRANSITION_LABELS = {
+    "route": _("route"),
+    "dispatch": _("dispatch"),
+    "accept": _("accept"),
+    "return": _("return"),
+    "resolve": _("resolve"),
+    "verify": _("verify"),
+    "reopen": _("reopen"),
+    "suspend": _("suspend"),
+    "resume": _("resume"),
+    "cancel": _("cancel"),
+}
+USER_TRANSITIONS = [name for name in TRANSITION_METHODS if name != "route"]
+
+# Which clock runs in each state; entering a state starts it fresh unless noted otherwise.
+CLOCK_FOR_STATE = {
+    State.FALLBACK: DeadlineKind.DISPATCH,
+    State.ASSIGNED: DeadlineKind.ACCEPT,
+    State.IN_PROGRESS: DeadlineKind.RESOLVE,
+}
+
+
+class WorkflowError(Exception):
+    """A transition that was refused; its message is meant for the user."""
+
+
+class TransitionNotAllowed(WorkflowError):
+    pass
+
+
+class NotPermitted(WorkflowError):
+    pass
+
+
+class StaleCase(WorkflowError):
+    """The case changed since the user loaded it."""
+
+
+def transition_method(case: Case, name: str):
+    return getattr(case, TRANSITION_METHODS[name])
+
+
+def available_transitions(case: Case, user: User) -> list[str]:
+    """The transitions this user may fire on this case now, in SPEC order."""
+    return [
+        name for name in USER_TRANSITIONS if has_transition_perm(transition_method(case, name), user)
+    ]
+
+
+def _fire(
+    case: Case,
+    name: str,
+    *,
+    actor: User | None,
+    comment: str = "",
+    expected_version: int | None = None,
+    now: datetime | None = None,
+    data: dict | None = None,
+    **transition_kwargs,
+) -> CaseEvent:
+    """Fire transition `name`, move the clock, save, and write the audit row.
+
+    Callers hold a transaction. `actor=None` is the system (routing), which needs no
+    permission; any other actor must pass the transition's `permission=` check.
+    """
+    now = now or timezone.now()
+    label = TRANSITION_LABELS[name]
+    if expected_version is not None and expected_version != case.version:
+        raise StaleCase(_("This case changed since you opened it. Reload it and try again."))
+    method = transition_method(case, name)
+    if not can_proceed(method):
+        raise TransitionNotAllowed(
+            _("A case that is %(state)s cannot be given “%(action)s”.")
+            % {"state": case.get_state_display(), "action": label}
+        )
+    if actor is not None and not has_transition_perm(method, actor):
+        raise NotPermitted(_("You may not %(action)s this case.") % {"action": label})
+
+    from_state = case.state
+    method(**transition_kwargs)
+    to_state = case.state
+    if to_state == State.SUSPENDED:
+        deadlines.pause_clock(case, now=now)
+    elif name == "resume":
+        deadlines.resume_clock(case, now=now)
+    elif to_state in CLOCK_FOR_STATE:
+        deadlines.start_clock(case, CLOCK_FOR_STATE[to_state], now=now)
+    else:
+        deadlines.stop_clock(case)
+    if to_state in TERMINAL_STATES:
+        case.closed_at = now
+    try:
+        case.save()
+    except CaseChanged as error:
+        raise StaleCase(
+            _("This case changed while you were acting on it. Reload it and try again.")
+        ) from error
+    return CaseEvent.objects.create(
+        case=case,
+        action=name,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor,
+        actor_label="" if actor else "system",
+        comment=comment,
+        data=data or {},
+        at=now,
+    )
+
+
+def _require(text: str, what: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise WorkflowError(_("A %(what)s is required.") % {"what": what})
+    return text
+
+
+def apply_route(case: Case, decision: Decision, *, now: datetime) -> CaseEvent:
+    """Fire `route` with the router's decision and attach assisting or candidate departments."""
+    event = _fire(
+        case,
+        "route",
+        actor=None,
+        now=now,
+        lead_department_id=decision.lead_department_id,
+        fallback_reason=decision.fallback_reason,
+        data={
+            "lead": decision.lead_department_id,
+            "assisting": list(decision.assisting_department_ids),
+            "fallback_reason": decision.fallback_reason,
+            "candidates": list(decision.candidate_department_ids),
+        },
+    )
+    if decision.assisting_department_ids:
+        CaseAssist.objects.bulk_create(
+            CaseAssist(case=case, department_id=dept_id, created_at=now)
+            for dept_id in decision.assisting_department_ids
+        )
+    if decision.candidate_department_ids:
+        case.candidate_departments.set(decision.candidate_department_ids)
+    return event
+
+
+@transaction.atomic
+def case_dispatch(
+    *,
+    case: Case,
+    actor: User,
+    lead: Department,
+    assisting: Iterable[Department] = (),
+    whistle: bool = False,
+    comment: str = "",
+    expected_version: int | None = None,
+) -> Case:
+    """Dispatch a fallback case to a lead department, with optional assisting departments.
+
+    With `whistle`, the assisting departments are summoned (吹哨) and must report for duty
+    within the dispatch limit. After two returns only a supervisor may dispatch, and that
+    decision is final for the case.
+    """
+    assisting = [dept for dept in assisting if dept.pk != lead.pk]
+    now = timezone.now()
+    arbitrated = case.needs_arbitration
+    _fire(
+        case,
+        "dispatch",
+        actor=actor,
+        comment=comment,
+        expected_version=expected_version,
+        now=now,
+        lead=lead,
+        arbitrated=arbitrated,
+        data={
+            "lead": lead.pk,
+            "assisting": [dept.pk for dept in assisting],
+            "whistle": whistle,
+            "arbitrated": arbitrated,
+        },
+    )
+    case.candidate_departments.clear()
+    report_due_at = None
+    if whistle and assisting:
+        report_due_at = deadlines.whistle_report_due(now=now)
+    existing = set(case.assists.values_list("department_id", flat=True))
+    CaseAssist.objects.bulk_create(
+        CaseAssist(
+            case=case,
+            department=dept,
+            summoned=whistle,
+            report_due_at=report_due_at,
+            created_at=now,
+        )
+        for dept in assisting
+        if dept.pk not in existing
+    )
+    if whistle:
+        case.assists.filter(department__in=[d.pk for d in assisting]).update(
+            summoned=True, report_due_at=report_due_at
+        )
+    return case
+
+
+@transaction.atomic
+def case_accept(*, case: Case, actor: User, expected_version: int | None = None) -> Case:
+    """The lead department's liaison accepts the case; the resolve clock starts."""
+    _fire(case, "accept", actor=actor, expected_version=expected_version)
+    return case
+
+
+@transaction.atomic
+def case_return(
+    *, case: Case, actor: User, reason: str, expected_version: int | None = None
+) -> Case:
+    """The lead department disputes the case: back to the township's pool, with a reason."""
+    reason = _require(reason, _("reason"))
+    previous_lead = case.lead_department_id
+    _fire(
+        case,
+        "return",
+        actor=actor,
+        comment=reason,
+        expected_version=expected_version,
+        data={"returned_by": previous_lead},
+    )
+    return case
+
+
+@transaction.atomic
+def case_resolve(*, case: Case, actor: User, note: str, expected_version: int | None = None) -> Case:
+    """The lead department reports the problem fixed; the caseworker checks next."""
+    _fire(
+        case,
+        "resolve",
+        actor=actor,
+        comment=_require(note, _("note")),
+        expected_version=expected_version,
+    )
+    return case
+
+
+@transaction.atomic
+def case_verify(
+    *,
+    case: Case,
+    actor: User,
+    satisfaction: int | None = None,
+    comment: str = "",
+    expected_version: int | None = None,
+) -> Case:
+    """The caseworker confirms the fix and closes the case, optionally rating it 1–5."""
+    if satisfaction is not None and not 1 <= satisfaction <= 5:
+        raise WorkflowError(_("The rating must be between 1 and 5."))
+    _fire(
+        case,
+        "verify",
+        actor=actor,
+        comment=comment,
+        expected_version=expected_version,
+        satisfaction=satisfaction,
+        data={"satisfaction": satisfaction},
+    )
+    return case
+
+
+@transaction.atomic
+def case_reopen(*, case: Case, actor: User, reason: str, expected_version: int | None = None) -> Case:
+    """The caseworker finds the problem not fixed: back to the department, with a reason."""
+    _fire(
+        case,
+        "reopen",
+        actor=actor,
+        comment=_require(reason, _("reason")),
+        expected_version=expected_version,
+    )
+    return case
+
+
+@transaction.atomic
+def case_suspend(
+    *, case: Case, actor: User, reason: str, expected_version: int | None = None
+) -> Case:
+    """A supervisor parks the case (挂账); its clock stops with the time it had left."""
+    _fire(
+        case,
+        "suspend",
+        actor=actor,
+        comment=_require(reason, _("reason")),
+        expected_version=expected_version,
+    )
+    return case
+
+
+@transaction.atomic
+def case_resume(
+    *, case: Case, actor: User, comment: str = "", expected_version: int | None = None
+) -> Case:
+    """A supervisor takes the case back up; its clock restarts with the time it had left."""
+    _fire(case, "resume", actor=actor, comment=comment, expected_version=expected_version)
+    return case
+
+
+@transaction.atomic
+def case_cancel(
+    *,
+    case: Case,
+    actor: User,
+    reason: str,
+    duplicate_of: Case | None = None,
+    expected_version: int | None = None,
+) -> Case:
+    """Cancel a duplicate or invalid case, with a reason. Nothing is deleted."""
+    reason = _require(reason, _("reason"))
+    if duplicate_of is not None and duplicate_of.pk == case.pk:
+        raise WorkflowError(_("A case cannot be a duplicate of itself."))
+    _fire(
+        case,
+        "cancel",
+        actor=actor,
+        comment=reason,
+        expected_version=expected_version,
+        duplicate_of=duplicate_of,
+        data={"duplicate_of": duplicate_of.number if duplicate_of else None},
+    )
+    return case

@@ -1,0 +1,143 @@
+"""Working time on the official Chinese calendar (SPEC §4).
+
+A day is a working day by, in order: the administrators' `Holiday` table, then the
+`chinesecalendar` library (public holidays off, make-up days 调休 on), then, for a year
+neither knows, weekends only, which is logged as a warning and shown in the admin.
+Working hours are `settings.WORKING_HOURS`, in `settings.TIME_ZONE`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+from django.conf import settings
+
+from departments.models import Holiday, RoutingStamp
+
+logger = logging.getLogger(__name__)
+
+_library_years = frozenset(day.year for day in chinese_calendar.holidays) | frozenset(
+    day.year for day in chinese_calendar.workdays
+)
+
+
+def library_knows_year(year: int) -> bool:
+    return year in _library_years
+
+
+@dataclass
+class WorkingCalendar:
+    overrides: dict[date, bool] = field(default_factory=dict)  # date -> is working day
+    admin_years: frozenset[int] = frozenset()
+    work_start: time = time(9)
+    work_end: time = time(17)
+    tz: ZoneInfo = ZoneInfo("Asia/Shanghai")
+    _warned_years: set[int] = field(default_factory=set)
+
+    @classmethod
+    def load(cls) -> WorkingCalendar:
+        overrides = {
+            day: kind == Holiday.Kind.WORKDAY
+            for day, kind in Holiday.objects.values_list("date", "kind")
+        }
+        start, end = settings.WORKING_HOURS
+        return cls(
+            overrides=overrides,
+            admin_years=frozenset(day.year for day in overrides),
+            work_start=start,
+            work_end=end,
+            tz=ZoneInfo(settings.TIME_ZONE),
+        )
+
+    @property
+    def day_seconds(self) -> int:
+        return int(
+            (datetime.combine(date.min, self.work_end) - datetime.combine(date.min, self.work_start))
+            .total_seconds()
+        )
+
+    def knows_year(self, year: int) -> bool:
+        return library_knows_year(year) or year in self.admin_years
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.overrides:
+            return self.overrides[day]
+        if library_knows_year(day.year):
+            return chinese_calendar.is_workday(day)
+        if day.year not in self._warned_years:
+            self._warned_years.add(day.year)
+            logger.warning(
+                "The working calendar does not know %s: counting weekends only. "
+                "Add its holidays and make-up days in the admin.",
+                day.year,
+            )
+        return day.weekday() < 5
+
+    def _window(self, day: date) -> tuple[datetime, datetime]:
+        return (
+            datetime.combine(day, self.work_start, tzinfo=self.tz),
+            datetime.combine(day, self.work_end, tzinfo=self.tz),
+        )
+
+    def add_working_seconds(self, start: datetime, seconds: float) -> datetime:
+        """The moment `seconds` of working time after `start` (an aware datetime)."""
+        remaining = timedelta(seconds=seconds)
+        moment = start.astimezone(self.tz)
+        day = moment.date()
+        while True:
+            if self.is_working_day(day):
+                opens, closes = self._window(day)
+                begin = max(moment, opens)
+                if begin < closes:
+                    available = closes - begin
+                    if remaining <= available:
+                        return (begin + remaining).astimezone(UTC)
+                    remaining -= available
+            day += timedelta(days=1)
+            moment = datetime.combine(day, time.min, tzinfo=self.tz)
+
+    def working_seconds_between(self, start: datetime, end: datetime) -> float:
+        """Working seconds from `start` to `end` (negative when `end` is earlier)."""
+        if end < start:
+            return -self.working_seconds_between(end, start)
+        total = timedelta()
+        day, last = start.astimezone(self.tz).date(), end.astimezone(self.tz).date()
+        while day <= last:
+            if self.is_working_day(day):
+                opens, closes = self._window(day)
+                begin, finish = max(start, opens), min(end, closes)
+                if finish > begin:
+                    total += finish - begin
+            day += timedelta(days=1)
+        return total.total_seconds()
+
+    def unknown_years(self, around: date, years_ahead: int = 1) -> list[int]:
+        """Years from `around` to `years_ahead` later that neither source knows."""
+        return [
+            year
+            for year in range(around.year, around.year + years_ahead + 1)
+            if not self.knows_year(year)
+        ]
+
+
+UTC = ZoneInfo("UTC")
+_lock = threading.Lock()
+_cached: tuple[int, tuple, WorkingCalendar] | None = None
+
+
+def get_calendar() -> WorkingCalendar:
+    """This process's calendar, reloaded when the catalogue stamp or the settings change."""
+    global _cached
+    key = (RoutingStamp.current(), (settings.WORKING_HOURS, settings.TIME_ZONE))
+    cached = _cached
+    if cached is not None and cached[:2] == key:
+        return cached[2]
+    with _lock:
+        calendar = WorkingCalendar.load()
+        _cached = (*key, calendar)
+        return calendar

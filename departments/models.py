@@ -1,0 +1,270 @@
+"""The world cases move through: places, departments, categories, the responsibility
+list, people and the working-time calendar. Nothing here knows about cases."""
+
+import secrets
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Township(models.Model):
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("township")
+        verbose_name_plural = _("townships")
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+
+class GridCell(models.Model):
+    """A grid cell with its boundary as a GeoJSON geometry in WGS84.
+
+    The bounding box is stored too so that the database can narrow a search by an index;
+    point location itself goes through the router's STRtree (departments/routing.py).
+    """
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    township = models.ForeignKey(
+        Township, on_delete=models.PROTECT, related_name="cells", verbose_name=_("township")
+    )
+    community = models.CharField(_("community"), max_length=100, blank=True)
+    boundary = models.JSONField(_("boundary"), help_text=_("GeoJSON Polygon or MultiPolygon"))
+    min_lng = models.FloatField()
+    min_lat = models.FloatField()
+    max_lng = models.FloatField()
+    max_lat = models.FloatField()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("grid cell")
+        verbose_name_plural = _("grid cells")
+        indexes = [models.Index(fields=["min_lng", "max_lng", "min_lat", "max_lat"])]
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+
+class Department(models.Model):
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    supervisor_emails = models.TextField(
+        _("supervisor emails"), blank=True, help_text=_("Addresses separated by ';'.")
+    )
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def supervisor_email_list(self) -> list[str]:
+        return [email.strip() for email in self.supervisor_emails.split(";") if email.strip()]
+
+
+class Category(models.Model):
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=100, blank=True)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        verbose_name=_("parent"),
+    )
+    accept_hours = models.DecimalField(
+        _("accept limit (working hours)"),
+        max_digits=7,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
+    resolve_days = models.DecimalField(
+        _("resolve limit (working days)"),
+        max_digits=7,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(accept_hours__gt=0) & Q(resolve_days__gt=0),
+                name="category_limits_positive",
+            ),
+            models.CheckConstraint(condition=~Q(parent=F("pk")), name="category_not_own_parent"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+
+class Responsibility(models.Model):
+    """One line of the responsibility list (权责清单)."""
+
+    class Role(models.TextChoices):
+        LEAD = "lead", _("lead")
+        ASSIST = "assist", _("assist")
+
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="responsibilities"
+    )
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, related_name="responsibilities"
+    )
+    # Scope: neither set = everywhere; one of them set = that township or cell.
+    township = models.ForeignKey(
+        Township, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cell = models.ForeignKey(
+        GridCell, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    role = models.CharField(_("role"), max_length=8, choices=Role.choices)
+    basis = models.TextField(_("basis"), blank=True)
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_to = models.DateField(_("valid to"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("responsibility")
+        verbose_name_plural = _("responsibility list")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(township__isnull=True) | Q(cell__isnull=True),
+                name="responsibility_one_scope",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_to__isnull=True)
+                | Q(valid_from__lte=F("valid_to")),
+                name="responsibility_valid_range",
+            ),
+            # The import key of SPEC §5: category, department, scope and role.
+            models.UniqueConstraint(
+                F("category"),
+                F("department"),
+                Coalesce("township", 0),
+                Coalesce("cell", 0),
+                F("role"),
+                name="responsibility_unique_key",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.category.code} → {self.department.code} ({self.role}, {self.scope_code or '*'})"
+
+    @property
+    def scope_code(self) -> str:
+        if self.cell_id:
+            return self.cell.code
+        if self.township_id:
+            return self.township.code
+        return ""
+
+
+class RoutingStamp(models.Model):
+    """A version number bumped whenever the grid, categories or responsibility list change,
+    so that every process's cached router knows to reload (departments/routing.py)."""
+
+    version = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    @classmethod
+    def bump(cls) -> None:
+        # A random stamp rather than a counter: a rolled-back change must never leave a
+        # process holding an index whose number is later reused for different data.
+        cls.objects.update_or_create(
+            pk=1, defaults={"version": secrets.randbits(62), "changed_at": timezone.now()}
+        )
+
+    @classmethod
+    def current(cls) -> int:
+        return cls.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+
+
+class Holiday(models.Model):
+    """An administrator's entry in the working calendar, for years the library does not know
+    yet or for local corrections. Overrides the library for its date."""
+
+    class Kind(models.TextChoices):
+        HOLIDAY = "holiday", _("public holiday (day off)")
+        WORKDAY = "workday", _("make-up working day (调休)")
+
+    date = models.DateField(_("date"), unique=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("holiday or make-up day")
+        verbose_name_plural = _("holidays and make-up days")
+
+    def __str__(self):
+        return f"{self.date} {self.get_kind_display()} {self.name}".strip()
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        CASEWORKER = "caseworker", _("caseworker")
+        DISPATCHER = "dispatcher", _("dispatcher")
+        LIAISON = "liaison", _("department liaison")
+        SUPERVISOR = "supervisor", _("supervisor")
+        ADMIN = "admin", _("administrator")
+
+    class Language(models.TextChoices):
+        ENGLISH = "en", "English"
+        CHINESE = "zh-hans", "简体中文"
+
+    full_name = models.CharField(_("full name"), max_length=150, blank=True)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, blank=True)
+    township = models.ForeignKey(
+        Township,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+        verbose_name=_("township"),
+    )
+    department = models.ForeignKey(
+        Department,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+        verbose_name=_("department"),
+    )
+    language = models.CharField(
+        _("language"), max_length=8, choices=Language.choices, default=Language.CHINESE
+    )
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(role="liaison") | Q(department__isnull=False),
+                name="liaison_has_department",
+            ),
+        ]
+
+    def __str__(self):
+        return self.full_name or self.username
+
+    def has_role(self, *roles: str) -> bool:
+        return self.is_authenticated and self.is_active and self.role in roles

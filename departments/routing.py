@@ -1,0 +1,214 @@
+"""The router of SPEC §3: who must act on a case of this category in this cell.
+
+A read-only selector. The grid (as a shapely STRtree) and the responsibility list are
+loaded once per process and reloaded when `RoutingStamp` says they changed, so routing a
+case costs one small query for the stamp and no scan of cells or rules.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+import shapely
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from shapely.geometry import Point, shape
+from shapely.strtree import STRtree
+
+from departments.models import Category, GridCell, Responsibility, RoutingStamp
+
+
+class FallbackReason(models.TextChoices):
+    NO_RULE = "no_rule", _("no rule covers this category here")
+    OVERLAP = "overlap", _("several departments are responsible")
+    UNCLASSIFIED = "unclassified", _("no category was given")
+    OUTSIDE_GRID = "outside_grid", _("the place is outside every grid cell")
+
+
+# Scope ranks, most specific first (SPEC §3: cell > township > everywhere).
+CELL_SCOPE, TOWNSHIP_SCOPE, EVERYWHERE_SCOPE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Decision:
+    lead_department_id: int | None
+    assisting_department_ids: tuple[int, ...] = ()
+    fallback_reason: str = ""
+    candidate_department_ids: tuple[int, ...] = ()
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.lead_department_id is None
+
+
+@dataclass(frozen=True)
+class _Rule:
+    department_id: int
+    scope_rank: int
+    scope_id: int | None
+    is_lead: bool
+    valid_from: date | None
+    valid_to: date | None
+
+    def applies(self, cell_id: int, township_id: int, on: date) -> bool:
+        if self.valid_from and on < self.valid_from:
+            return False
+        if self.valid_to and on > self.valid_to:
+            return False
+        if self.scope_rank == CELL_SCOPE:
+            return self.scope_id == cell_id
+        if self.scope_rank == TOWNSHIP_SCOPE:
+            return self.scope_id == township_id
+        return True
+
+
+@dataclass
+class RoutingIndex:
+    version: int
+    cell_ids: list[int] = field(default_factory=list)
+    cell_codes: list[str] = field(default_factory=list)
+    cell_township_ids: list[int] = field(default_factory=list)
+    township_of_cell: dict[int, int] = field(default_factory=dict)
+    tree: STRtree | None = None
+    parent_of: dict[int, int | None] = field(default_factory=dict)
+    rules_by_category: dict[int, list[_Rule]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, version: int) -> RoutingIndex:
+        index = cls(version=version)
+        geometries = []
+        for cell_id, code, township_id, boundary in GridCell.objects.order_by("code").values_list(
+            "id", "code", "township_id", "boundary"
+        ):
+            index.cell_ids.append(cell_id)
+            index.cell_codes.append(code)
+            index.cell_township_ids.append(township_id)
+            index.township_of_cell[cell_id] = township_id
+            geometries.append(shape(boundary))
+        index.tree = STRtree(geometries) if geometries else None
+        index.parent_of = dict(Category.objects.values_list("id", "parent_id"))
+        rules = defaultdict(list)
+        for row in Responsibility.objects.values(
+            "category_id", "department_id", "township_id", "cell_id", "role",
+            "valid_from", "valid_to",
+        ):
+            if row["cell_id"]:
+                rank, scope_id = CELL_SCOPE, row["cell_id"]
+            elif row["township_id"]:
+                rank, scope_id = TOWNSHIP_SCOPE, row["township_id"]
+            else:
+                rank, scope_id = EVERYWHERE_SCOPE, None
+            rules[row["category_id"]].append(
+                _Rule(
+                    department_id=row["department_id"],
+                    scope_rank=rank,
+                    scope_id=scope_id,
+                    is_lead=row["role"] == Responsibility.Role.LEAD,
+                    valid_from=row["valid_from"],
+                    valid_to=row["valid_to"],
+                )
+            )
+        index.rules_by_category = dict(rules)
+        return index
+
+    def locate(self, lng: float, lat: float) -> int | None:
+        """The id of the cell containing the point (on a shared edge, the lowest code)."""
+        if self.tree is None:
+            return None
+        hits = self.tree.query(Point(lng, lat), predicate="intersects")
+        if len(hits) == 0:
+            return None
+        return self.cell_ids[int(min(hits))]  # cells are loaded in code order
+
+    def locate_many(self, lngs, lats) -> list[int | None]:
+        """Vectorised `locate` for bulk work (seeding, benchmarks)."""
+        located: list[int | None] = [None] * len(lngs)
+        if self.tree is None:
+            return located
+        points = shapely.points(lngs, lats)
+        point_idx, cell_idx = self.tree.query(points, predicate="intersects")
+        for p, c in sorted(zip(point_idx.tolist(), cell_idx.tolist(), strict=True), reverse=True):
+            located[p] = self.cell_ids[c]
+        return located
+
+    def nearest_township_id(self, lng: float, lat: float) -> int | None:
+        """The township of the nearest cell: who owns a case reported outside the grid."""
+        if self.tree is None:
+            return None
+        nearest = self.tree.nearest(Point(lng, lat))
+        return None if nearest is None else self.cell_township_ids[int(nearest)]
+
+    def category_chain(self, category_id: int) -> list[int]:
+        chain, seen = [], set()
+        current: int | None = category_id
+        while current is not None and current not in seen:
+            chain.append(current)
+            seen.add(current)
+            current = self.parent_of.get(current)
+        return chain
+
+    def route(self, *, category_id: int | None, cell_id: int | None, on: date) -> Decision:
+        if category_id is None:
+            return Decision(None, fallback_reason=FallbackReason.UNCLASSIFIED)
+        if cell_id is None or cell_id not in self.township_of_cell:
+            return Decision(None, fallback_reason=FallbackReason.OUTSIDE_GRID)
+        township_id = self.township_of_cell[cell_id]
+        chain = self.category_chain(category_id)
+        active = {
+            depth: [
+                rule
+                for rule in self.rules_by_category.get(cat_id, ())
+                if rule.applies(cell_id, township_id, on)
+            ]
+            for depth, cat_id in enumerate(chain)
+        }
+        for scope_rank in (CELL_SCOPE, TOWNSHIP_SCOPE, EVERYWHERE_SCOPE):
+            for depth in range(len(chain)):
+                leads = sorted(
+                    {r.department_id for r in active[depth] if r.is_lead and r.scope_rank == scope_rank}
+                )
+                if len(leads) == 1:
+                    assisting = sorted(
+                        {
+                            r.department_id
+                            for rules in active.values()
+                            for r in rules
+                            if not r.is_lead and r.department_id != leads[0]
+                        }
+                    )
+                    return Decision(leads[0], assisting_department_ids=tuple(assisting))
+                if leads:
+                    return Decision(
+                        None,
+                        fallback_reason=FallbackReason.OVERLAP,
+                        candidate_department_ids=tuple(leads),
+                    )
+        return Decision(None, fallback_reason=FallbackReason.NO_RULE)
+
+
+_lock = threading.Lock()
+_index: RoutingIndex | None = None
+
+
+def get_index() -> RoutingIndex:
+    """This process's routing index, reloaded when the stamp in the database has moved."""
+    global _index
+    version = RoutingStamp.current()
+    index = _index
+    if index is not None and index.version == version:
+        return index
+    with _lock:
+        if _index is None or _index.version != version:
+            _index = RoutingIndex.load(version)
+        return _index
+
+
+def route(*, category_id: int | None, cell_id: int | None, on: date) -> Decision:
+    return get_index().route(category_id=category_id, cell_id=cell_id, on=on)
+
+
+def locate(lng: float, lat: float) -> int | None:
+    return get_index().locate(lng, lat)
