@@ -1,5 +1,6 @@
 """Models of the cases app, one module per subject; import them from `cases.models`."""
 
+from cases.models.api import ApiKey, ApiRequest
 from cases.models.case import (
     CLOCK_STATES,
     OPEN_STATES,
@@ -16,8 +17,11 @@ from cases.models.case import (
     State,
     Urgency,
 )
+from cases.models.escalation import Escalation, EscalationLevel, OutboxMessage, SweepRun
 
 __all__ = [
+    "ApiKey",
+    "ApiRequest",
     "CLOCK_STATES",
     "OPEN_STATES",
     "TERMINAL_STATES",
@@ -29,7 +33,11 @@ __all__ = [
     "CaseNumberCounter",
     "CaseQuerySet",
     "DeadlineKind",
+    "Escalation",
+    "EscalationLevel",
+    "OutboxMessage",
     "Source",
     "State",
+    "SweepRun",
     "Urgency",
 ]

@@ -1,0 +1,145 @@
+"""Escalations of overdue cases, the email outbox, and the sweep's own heartbeat (SPEC §4).
+
+Detecting that a deadline passed is kept apart from telling people about it: the sweep
+(cases/services/escalation.py) writes `Escalation` rows and, in the same transaction,
+`OutboxMessage` rows; Celery tasks (cases/tasks.py) deliver the messages afterwards.
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from cases.models.case import Case
+from departments.models import Department, Township
+
+
+class EscalationLevel(models.IntegerChoices):
+    # Level 0 is the "due soon" reminder at 75 % of the limit; 1–3 are the ladder.
+    REMINDER = 0, _("due-soon reminder")
+    LEVEL_1 = 1, _("level 1")
+    LEVEL_2 = 2, _("level 2")
+    LEVEL_3 = 3, _("level 3")
+
+
+class Escalation(models.Model):
+    """One rung of the ladder reached by one deadline of one case: written once, ever.
+
+    The unique (case, deadline_seq, level) constraint is what makes overlapping sweeps,
+    redelivered tasks and restarted workers harmless: the sweep inserts with
+    "on conflict do nothing" and only acts on the rows it inserted itself (its `sweep_id`).
+    """
+
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="escalations", verbose_name=_("case")
+    )
+    deadline_seq = models.PositiveIntegerField(_("deadline number"))
+    deadline_kind = models.CharField(_("deadline"), max_length=10)
+    level = models.PositiveSmallIntegerField(_("level"), choices=EscalationLevel.choices)
+    # The moment this rung became due (the case's due_at, escalate_2_at, … at the time).
+    due_at = models.DateTimeField(_("due at"))
+    # The case's deadline (level 1 moment), to say how long it is overdue.
+    deadline_at = models.DateTimeField(_("deadline"))
+    created_at = models.DateTimeField(_("escalated at"), default=timezone.now)
+    sweep_id = models.UUIDField(db_index=True, editable=False)
+    # The owner when it escalated: a department, or the township's pool when null.
+    department = models.ForeignKey(
+        Department,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("department"),
+    )
+    township = models.ForeignKey(
+        Township, on_delete=models.PROTECT, related_name="+", verbose_name=_("township")
+    )
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_by_email = models.EmailField(_("acknowledged by"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("escalation")
+        verbose_name_plural = _("escalations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "deadline_seq", "level"], name="escalation_once_per_level"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.case_id} #{self.deadline_seq} L{self.level}"
+
+
+class OutboxMessage(models.Model):
+    """One email to one address, written in the same transaction as the change that causes
+    it and delivered afterwards by `cases.tasks.send_outbox_message` (see
+    `cases/services/outbox.py`). `dedupe_key` makes writing it idempotent; `message_id` is
+    the stable Message-ID header, so a rare SMTP-level duplicate is recognisable."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+
+    kind = models.CharField(_("kind"), max_length=32)
+    dedupe_key = models.CharField(_("deduplication key"), max_length=255, unique=True)
+    message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
+    to = models.EmailField(_("to"))
+    language = models.CharField(_("language"), max_length=8, blank=True)
+    subject = models.CharField(_("subject"), max_length=255)
+    text = models.TextField(_("plain text"))
+    html = models.TextField(_("HTML"), blank=True)
+    case = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    escalation = models.ForeignKey(
+        Escalation, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # When a delivery task should have picked it up at the latest; the sweep re-queues
+    # pending rows whose moment has long passed (a lost broker message, a killed worker).
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("outgoing email")
+        verbose_name_plural = _("outgoing emails")
+        indexes = [
+            # Used by the sweep's re-queue of stuck messages (cases/services/outbox.py).
+            models.Index(
+                fields=["next_attempt_at"],
+                name="outbox_pending",
+                condition=Q(status="pending"),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} → {self.to} ({self.status})"
+
+
+class SweepRun(models.Model):
+    """One run of the escalation sweep, committed before the work starts, so that a sweep
+    that started and never finished is visible (`cases.selectors.last_sweep_status`)."""
+
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    clock = models.DateTimeField(
+        _("clock"), help_text=_("The moment the sweep compared deadlines with.")
+    )
+    escalated = models.PositiveIntegerField(default=0)
+    reminded = models.PositiveIntegerField(default=0)
+    messages = models.PositiveIntegerField(default=0)
+    requeued = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = _("escalation sweep")
+        verbose_name_plural = _("escalation sweeps")
