@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('cases', '0001_initial'),
-        ('departments', '0002_role_groups'),
+        ('departments', '0001_initial'),
     ]
 
     operations = [
