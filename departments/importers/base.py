@@ -1,0 +1,366 @@
+"""The machinery shared by the importers of SPEC §5: reading a file, the plan, applying it.
+
+Every import is two steps, so that a command and an admin preview run the same code:
+`plan_<subject>(data)` reads and checks a whole file against the database and says, row by
+row, what would be created, updated or left unchanged; `apply(plan)` then writes all of it
+in one transaction, or nothing if any row is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+CREATE, UPDATE, UNCHANGED = "create", "update", "unchanged"
+PROGRESS_EVERY = 1000
+
+# Codes are short English identifiers (SPEC: "English codes"): letters, digits, - _ .
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+ISO_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One thing wrong with the file: where (a line, a feature, or the whole file) and what."""
+
+    line: int | None
+    field: str
+    message: str
+    unit: str = "line"  # "line" for CSV, "feature" for GeoJSON
+
+    def __str__(self) -> str:
+        where = f"{self.unit} {self.line}: " if self.line is not None else ""
+        return f"{where}{self.field}: {self.message}"
+
+
+@dataclass
+class RowPlan:
+    """What importing one row does: `action` is create, update or unchanged; `changes`
+    maps each changed field to (old, new) for an update, or to (None, new) for a create."""
+
+    line: int
+    key: Any
+    action: str
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    instance: Any = None
+
+
+@dataclass
+class ImportPlan:
+    """A checked file: its errors, and what each row would do. Build one with a `plan_*`
+    function; hand it to `apply`. A plan with errors cannot be applied."""
+
+    subject: str
+    # What errors count in: "line" for CSV (the physical line), "feature" for GeoJSON.
+    unit: str = "line"
+    rows: list[RowPlan] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    # Writes the plan's rows; set by the planner. Returns the created objects.
+    writer: Callable[[ImportPlan], list] | None = None
+    # Other records the import creates or updates along the way (the grid's townships).
+    side_rows: list[RowPlan] = field(default_factory=list)
+    # Called with the number of rows read so far, every PROGRESS_EVERY rows (big files).
+    progress: Callable[[int], None] | None = None
+
+    def tick(self, count: int) -> None:
+        if self.progress is not None and count % PROGRESS_EVERY == 0:
+            self.progress(count)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return _count(self.rows)
+
+    @property
+    def side_summary(self) -> dict[str, int]:
+        return _count(self.side_rows)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(row.action != UNCHANGED for row in [*self.rows, *self.side_rows])
+
+    def error(self, line: int | None, field_name: str, message: str) -> None:
+        self.errors.append(RowError(line, field_name, message, self.unit))
+
+
+def _count(rows: Sequence[RowPlan]) -> dict[str, int]:
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    names = {CREATE: "created", UPDATE: "updated", UNCHANGED: "unchanged"}
+    for row in rows:
+        counts[names[row.action]] += 1
+    return counts
+
+
+def format_summary(counts: dict[str, int]) -> str:
+    return _("created %(created)d, updated %(updated)d, unchanged %(unchanged)d") % counts
+
+
+class ImportRefused(Exception):
+    """`apply` was given a plan with errors; nothing was written."""
+
+    def __init__(self, errors: Sequence[RowError]):
+        self.errors = list(errors)
+        super().__init__("\n".join(str(error) for error in self.errors))
+
+
+@dataclass
+class ImportResult:
+    """What `apply` did. `created` holds the new objects (e.g. the users to invite)."""
+
+    summary: dict[str, int]
+    created: list = field(default_factory=list)
+    side_summary: dict[str, int] = field(default_factory=dict)
+
+
+def apply(plan: ImportPlan) -> ImportResult:
+    """Write every row of `plan` in one transaction; refuse a plan with errors.
+
+    All-or-nothing: a database error part-way rolls back the whole file. Callers that need
+    follow-ups (invitation emails) use `ImportResult.created`, after commit.
+    """
+    if plan.errors:
+        raise ImportRefused(plan.errors)
+    with transaction.atomic():
+        created = plan.writer(plan) if plan.writer and plan.has_changes else []
+    return ImportResult(summary=plan.summary, created=created, side_summary=plan.side_summary)
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def decode(data: bytes | str, plan: ImportPlan) -> str | None:
+    """The file's text, without a UTF-8 BOM; None (and an error) if it is not UTF-8."""
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        hint = ""
+        try:
+            data.decode("gb18030")
+            hint = _(" (it looks like GBK/GB18030: save it as UTF-8)")
+        except UnicodeDecodeError:
+            pass
+        plan.error(
+            None,
+            "file",
+            _("the file is not UTF-8 encoded: byte %(position)d is invalid%(hint)s.")
+            % {"position": error.start + 1, "hint": hint},
+        )
+        return None
+
+
+@dataclass
+class CsvRow:
+    line: int
+    values: dict[str, str]
+
+
+def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Iterator[CsvRow]:
+    """Yield the rows of a CSV file with exactly `columns` in its header, values stripped.
+
+    Header problems (missing, extra or repeated columns) are errors on line 1 and stop the
+    reading; a row with the wrong number of fields is an error on its own line. `line` is
+    the physical line where the row starts; blank lines are skipped.
+    """
+    text = decode(data, plan)
+    if text is None:
+        return
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        plan.error(None, "file", _("the file is empty: the first row must be the header."))
+        return
+    except csv.Error as error:
+        plan.error(1, "header", str(error))
+        return
+    header = [name.strip() for name in header]
+    missing = [name for name in columns if name not in header]
+    extra = [name for name in header if name not in columns]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if missing:
+        plan.error(1, "header", _("missing columns: %(names)s") % {"names": ", ".join(missing)})
+    if extra:
+        plan.error(
+            1,
+            "header",
+            _("unexpected columns: %(names)s (the columns are %(expected)s)")
+            % {"names": ", ".join(name or '""' for name in extra), "expected": ",".join(columns)},
+        )
+    if repeated:
+        plan.error(1, "header", _("repeated columns: %(names)s") % {"names": ", ".join(repeated)})
+    if missing or extra or repeated:
+        return
+    next_line = reader.line_num + 1
+    count = 0
+    while True:
+        line = next_line
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            plan.error(line, "row", str(error))
+            return
+        next_line = reader.line_num + 1
+        count += 1
+        plan.tick(count)
+        if not row or all(not value.strip() for value in row):
+            continue
+        if len(row) != len(header):
+            plan.error(
+                line,
+                "row",
+                _("expected %(expected)d fields, found %(found)d")
+                % {"expected": len(header), "found": len(row)},
+            )
+            continue
+        yield CsvRow(line, {name: value.strip() for name, value in zip(header, row, strict=True)})
+
+
+# -- checking values -----------------------------------------------------------------------
+
+
+def check_code(value: str, plan: ImportPlan, line: int, field_name: str, max_length: int = 32):
+    if not value:
+        plan.error(line, field_name, _("is required."))
+        return None
+    if len(value) > max_length:
+        plan.error(line, field_name, _("is longer than %(n)d characters.") % {"n": max_length})
+        return None
+    if not CODE_PATTERN.match(value):
+        plan.error(
+            line,
+            field_name,
+            _("“%(value)s” is not a code: use letters, digits, “-”, “_” or “.”.")
+            % {"value": value},
+        )
+        return None
+    return value
+
+
+def check_text(
+    value: str, plan: ImportPlan, line: int, field_name: str, max_length: int, required=True
+):
+    if required and not value:
+        plan.error(line, field_name, _("is required."))
+        return None
+    if len(value) > max_length:
+        plan.error(line, field_name, _("is longer than %(n)d characters.") % {"n": max_length})
+        return None
+    return value
+
+
+def check_positive_decimal(value: str, plan: ImportPlan, line: int, field_name: str):
+    """A number > 0 that fits DecimalField(max_digits=7, decimal_places=2)."""
+    if not value:
+        plan.error(line, field_name, _("is required."))
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        plan.error(line, field_name, _("“%(value)s” is not a number.") % {"value": value})
+        return None
+    if not number.is_finite() or number <= 0:
+        plan.error(
+            line,
+            field_name,
+            _("must be a number greater than 0, not “%(value)s”.") % {"value": value},
+        )
+        return None
+    if number != number.quantize(Decimal("0.01")) or number >= Decimal("100000"):
+        plan.error(
+            line,
+            field_name,
+            _("“%(value)s” has too many digits: at most 99999.99.") % {"value": value},
+        )
+        return None
+    return number.quantize(Decimal("0.01"))
+
+
+def check_date(value: str, plan: ImportPlan, line: int, field_name: str):
+    """An ISO date (YYYY-MM-DD), or None for an empty value. Returns (ok, date)."""
+    from datetime import date
+
+    if not value:
+        return True, None
+    try:
+        if not ISO_DATE_PATTERN.match(value):
+            raise ValueError(value)
+        return True, date.fromisoformat(value)
+    except ValueError:
+        plan.error(
+            line, field_name, _("“%(value)s” is not a date: use YYYY-MM-DD.") % {"value": value}
+        )
+        return False, None
+
+
+def check_email(value: str, plan: ImportPlan, line: int, field_name: str):
+    try:
+        validate_email(value)
+    except ValidationError:
+        plan.error(line, field_name, _("“%(value)s” is not an email address.") % {"value": value})
+        return None
+    return value
+
+
+def note_duplicate(seen: dict, key, plan: ImportPlan, line: int, field_name: str, label: str):
+    """Record `key` as seen on `line`; an error if an earlier row had the same key."""
+    if key in seen:
+        plan.error(
+            line,
+            field_name,
+            _("%(key)s appears twice (first in %(unit)s %(line)d).")
+            % {"key": label, "unit": plan.unit, "line": seen[key]},
+        )
+        return True
+    seen[key] = line
+    return False
+
+
+def diff(instance, values: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The fields of `instance` that `values` would change: {field: (old, new)}."""
+    return {
+        name: (getattr(instance, name), new)
+        for name, new in values.items()
+        if getattr(instance, name) != new
+    }
+
+
+def plan_row(line: int, key, instance, values: dict[str, Any]) -> RowPlan:
+    """A create when there is no instance, else an update or unchanged after a diff."""
+    if instance is None:
+        return RowPlan(line, key, CREATE, {name: (None, v) for name, v in values.items()}, values)
+    changes = diff(instance, values)
+    return RowPlan(line, key, UPDATE if changes else UNCHANGED, changes, values, instance)
+
+
+def write_rows(
+    model, rows: Sequence[RowPlan], *, skip: Sequence[str] = (), batch_size=1000
+) -> list:
+    """bulk_create the planned creates and bulk_update the planned updates of `model`;
+    the fields in `skip` are not model fields (the caller writes them)."""
+    creates = [row for row in rows if row.action == CREATE]
+    new = [model(**{k: v for k, v in row.values.items() if k not in skip}) for row in creates]
+    created = model.objects.bulk_create(new, batch_size=batch_size)
+    for row, obj in zip(creates, created, strict=True):
+        row.instance = obj
+    changed = [row for row in rows if row.action == UPDATE]
+    fields = sorted({name for row in changed for name in row.changes if name not in skip})
+    for row in changed:
+        for name in fields:
+            setattr(row.instance, name, row.values[name])
+    if changed and fields:
+        model.objects.bulk_update([row.instance for row in changed], fields, batch_size=batch_size)
+    return created

@@ -1,0 +1,134 @@
+"""categories.csv: `code,name,parent_code,accept_hours,resolve_days`.
+
+A parent may be defined later in the same file or exist already. The file is the truth for
+the rows it names: an empty `parent_code` makes the category a root.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from departments.importers.base import (
+    CREATE,
+    UPDATE,
+    ImportPlan,
+    check_code,
+    check_positive_decimal,
+    check_text,
+    note_duplicate,
+    plan_row,
+    read_csv,
+    write_rows,
+)
+from departments.models import Category, RoutingStamp
+
+COLUMNS = ("code", "name", "parent_code", "accept_hours", "resolve_days")
+
+
+def plan_categories(data: bytes | str, *, progress=None) -> ImportPlan:
+    """Check categories.csv against the database; upserts keyed by `code`; no cycles."""
+    plan = ImportPlan(subject="categories", writer=_write, progress=progress)
+    parsed = []
+    seen: dict[str, int] = {}
+    for row in read_csv(data, COLUMNS, plan):
+        line, v = row.line, row.values
+        errors_before = len(plan.errors)
+        code = check_code(v["code"], plan, line, "code")
+        name = check_text(v["name"], plan, line, "name", 100)
+        parent_code = v["parent_code"]
+        if parent_code:
+            check_code(parent_code, plan, line, "parent_code")
+            if parent_code == code:
+                plan.error(line, "parent_code", _("a category cannot be its own parent."))
+        accept_hours = check_positive_decimal(v["accept_hours"], plan, line, "accept_hours")
+        resolve_days = check_positive_decimal(v["resolve_days"], plan, line, "resolve_days")
+        if code and note_duplicate(seen, code, plan, line, "code", code):
+            continue
+        if len(plan.errors) == errors_before:
+            values = {
+                "code": code,
+                "name": name,
+                "accept_hours": accept_hours,
+                "resolve_days": resolve_days,
+            }
+            parsed.append((line, code, parent_code, values))
+    if plan.errors:
+        return plan
+
+    existing = {cat.code: cat for cat in Category.objects.select_related("parent")}
+    in_file = {code for _line, code, _parent, _values in parsed}
+    # The parent of every category once the file is in: the file's word, else the database's.
+    parent_of = {code: (cat.parent.code if cat.parent else "") for code, cat in existing.items()}
+    for line, code, parent_code, _values in parsed:
+        if parent_code and parent_code not in in_file and parent_code not in existing:
+            plan.error(
+                line, "parent_code", _("unknown category “%(code)s”.") % {"code": parent_code}
+            )
+        parent_of[code] = parent_code
+    for line, code, _parent, _values in parsed:
+        if _in_cycle(code, parent_of):
+            plan.error(
+                line,
+                "parent_code",
+                _("“%(code)s” would be its own ancestor: %(chain)s.")
+                % {"code": code, "chain": " → ".join(_chain(code, parent_of))},
+            )
+    if plan.errors:
+        return plan
+
+    for line, code, parent_code, values in parsed:
+        row = plan_row(line, code, existing.get(code), values)
+        old_parent = (
+            existing[code].parent.code if code in existing and existing[code].parent else ""
+        )
+        if parent_code != old_parent:
+            row.changes["parent_code"] = (old_parent or None, parent_code or None)
+            if row.action != CREATE:
+                row.action = UPDATE
+        row.values = {**values, "parent_code": parent_code}
+        plan.rows.append(row)
+    return plan
+
+
+def _chain(code: str, parent_of: dict[str, str]) -> list[str]:
+    chain = [code]
+    current = parent_of.get(code)
+    while current and current not in chain:
+        chain.append(current)
+        current = parent_of.get(current)
+    if current:
+        chain.append(current)
+    return chain
+
+
+def _in_cycle(code: str, parent_of: dict[str, str]) -> bool:
+    seen = {code}
+    current = parent_of.get(code)
+    while current:
+        if current == code:
+            return True
+        if current in seen:  # a cycle above us, reported on its own rows
+            return False
+        seen.add(current)
+        current = parent_of.get(current)
+    return False
+
+
+def _write(plan: ImportPlan) -> list:
+    # Parents may be new too: create and update every row without its parent first, then
+    # point every row at its parent in one bulk update.
+    parent_codes = {row.key: row.values["parent_code"] for row in plan.rows}
+    created = write_rows(Category, plan.rows, skip=("parent_code",))
+    codes = set(parent_codes) | {code for code in parent_codes.values() if code}
+    by_code = Category.objects.in_bulk(list(codes), field_name="code")
+    relinked = []
+    for code, parent_code in parent_codes.items():
+        category = by_code[code]
+        parent_id = by_code[parent_code].pk if parent_code else None
+        if category.parent_id != parent_id:
+            category.parent_id = parent_id
+            relinked.append(category)
+    Category.objects.bulk_update(relinked, ["parent"], batch_size=1000)
+    # Bulk writes send no signals: tell the router and calendar caches ourselves.
+    RoutingStamp.bump()
+    return created

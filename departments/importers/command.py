@@ -1,0 +1,54 @@
+"""The shared body of the `import_*` management commands: read, plan, report, apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from departments.importers.base import ImportPlan, ImportResult, apply, format_summary
+
+
+class ImportCommand(BaseCommand):
+    """Subclasses set `planner` (a `plan_*` function) and `help`."""
+
+    planner = None
+    file_label = "FILE"
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", metavar=self.file_label, help=_("the file to import"))
+
+    def handle(self, *args, file: str, verbosity: int = 1, **options):
+        path = Path(file)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise CommandError(
+                _("cannot read %(file)s: %(error)s") % {"file": file, "error": error}
+            ) from error
+        plan = type(self).planner(data, progress=self._progress)
+        result = self.apply_plan(plan, path.name)
+        return self.describe(plan, result) if verbosity else None
+
+    def _progress(self, count: int) -> None:
+        self.stderr.write(_("… %(count)d rows read") % {"count": count})
+
+    def apply_plan(self, plan: ImportPlan, name: str) -> ImportResult:
+        """Print every error and stop, with nothing saved; or apply the plan."""
+        if plan.errors:
+            for error in plan.errors:
+                self.stderr.write(str(error))
+            raise CommandError(
+                _("%(file)s: %(count)d error(s); nothing was imported.")
+                % {"file": name, "count": len(plan.errors)}
+            )
+        return apply(plan)
+
+    def describe(self, plan: ImportPlan, result: ImportResult) -> str:
+        lines = [format_summary(result.summary)]
+        if plan.side_rows:
+            lines.append(
+                _("townships: %(summary)s") % {"summary": format_summary(result.side_summary)}
+            )
+        return "\n".join(lines)

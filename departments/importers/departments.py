@@ -1,0 +1,49 @@
+"""departments.csv: `code,name,supervisor_emails` (addresses separated by `;`)."""
+
+from __future__ import annotations
+
+from departments.importers.base import (
+    ImportPlan,
+    check_code,
+    check_email,
+    check_text,
+    note_duplicate,
+    plan_row,
+    read_csv,
+    write_rows,
+)
+from departments.models import Department
+
+COLUMNS = ("code", "name", "supervisor_emails")
+
+
+def plan_departments(data: bytes | str, *, progress=None) -> ImportPlan:
+    """Check departments.csv against the database; upserts keyed by `code`."""
+    plan = ImportPlan(subject="departments", writer=_write, progress=progress)
+    parsed = []
+    seen: dict[str, int] = {}
+    for row in read_csv(data, COLUMNS, plan):
+        line, v = row.line, row.values
+        errors_before = len(plan.errors)
+        code = check_code(v["code"], plan, line, "code")
+        name = check_text(v["name"], plan, line, "name", 100)
+        emails = []
+        for address in v["supervisor_emails"].split(";"):
+            address = address.strip()
+            if address and check_email(address, plan, line, "supervisor_emails"):
+                emails.append(address)
+        if code and note_duplicate(seen, code, plan, line, "code", code):
+            continue
+        if len(plan.errors) == errors_before:
+            parsed.append(
+                (line, code, {"code": code, "name": name, "supervisor_emails": ";".join(emails)})
+            )
+    if plan.errors:
+        return plan
+    existing = Department.objects.in_bulk([code for _line, code, _v in parsed], field_name="code")
+    plan.rows = [plan_row(line, code, existing.get(code), values) for line, code, values in parsed]
+    return plan
+
+
+def _write(plan: ImportPlan) -> list:
+    return write_rows(Department, plan.rows)

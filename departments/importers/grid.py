@@ -1,0 +1,214 @@
+"""The grid: a GeoJSON FeatureCollection in WGS84 of Polygon or MultiPolygon features with
+properties `code`, `name`, `township_code`, `township_name` and optionally `community`.
+
+Townships are created or renamed from the features. Errors name the feature by its
+1-based position in the collection.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import shapely
+from django.utils.translation import gettext as _
+from shapely.geometry import shape
+from shapely.validation import explain_validity
+
+from departments.importers.base import (
+    UPDATE,
+    ImportPlan,
+    check_code,
+    check_text,
+    note_duplicate,
+    plan_row,
+    write_rows,
+)
+from departments.importers.base import decode as decode_text
+from departments.models import GridCell, RoutingStamp, Township
+
+REQUIRED_PROPERTIES = ("code", "name", "township_code", "township_name")
+OPTIONAL_PROPERTIES = ("community",)
+GEOMETRY_TYPES = ("Polygon", "MultiPolygon")
+
+
+def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
+    """Check a grid GeoJSON file against the database; cells keyed by `code`, townships by
+    `township_code`. Geometries must be valid, non-empty polygons in WGS84 bounds."""
+    plan = ImportPlan(subject="grid cells", unit="feature", writer=_write, progress=progress)
+    text = decode_text(data, plan)
+    if text is None:
+        return plan
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        plan.error(
+            None,
+            "file",
+            _("not valid JSON: %(error)s (line %(line)d)")
+            % {"error": error.msg, "line": error.lineno},
+        )
+        return plan
+    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
+        plan.error(None, "type", _("the file must be a GeoJSON FeatureCollection."))
+        return plan
+    features = document.get("features")
+    if not isinstance(features, list):
+        plan.error(None, "features", _("the FeatureCollection has no list of features."))
+        return plan
+
+    parsed = []
+    townships: dict[str, tuple[int, str]] = {}
+    seen: dict[str, int] = {}
+    for position, feature in enumerate(features, start=1):
+        plan.tick(position)
+        errors_before = len(plan.errors)
+        values = _check_feature(position, feature, plan)
+        if values is None:
+            continue
+        code, township_code, township_name = (
+            values["code"],
+            values["township_code"],
+            values["township_name"],
+        )
+        if note_duplicate(seen, code, plan, position, "code", code):
+            continue
+        if township_code in townships and townships[township_code][1] != township_name:
+            first, name = townships[township_code]
+            plan.error(
+                position,
+                "township_name",
+                _("township “%(code)s” is called “%(name)s” in feature %(first)d.")
+                % {"code": township_code, "name": name, "first": first},
+            )
+        townships.setdefault(township_code, (position, township_name))
+        if len(plan.errors) == errors_before:
+            parsed.append((position, values))
+    if plan.errors:
+        return plan
+
+    existing_townships = Township.objects.in_bulk(list(townships), field_name="code")
+    plan.side_rows = [
+        plan_row(position, code, existing_townships.get(code), {"code": code, "name": name})
+        for code, (position, name) in townships.items()
+    ]
+    existing = GridCell.objects.select_related("township").in_bulk(
+        [values["code"] for _p, values in parsed], field_name="code"
+    )
+    for position, values in parsed:
+        township = existing_townships.get(values["township_code"])
+        cell_values = {
+            "code": values["code"],
+            "name": values["name"],
+            "community": values["community"],
+            "boundary": values["boundary"],
+            **values["bbox"],
+        }
+        row = plan_row(position, values["code"], existing.get(values["code"]), cell_values)
+        row.values["township_code"] = values["township_code"]
+        old_township = row.instance.township_id if row.instance else None
+        if row.instance is not None and (township is None or old_township != township.pk):
+            row.changes["township_code"] = (row.instance.township.code, values["township_code"])
+            row.action = UPDATE
+        plan.rows.append(row)
+    return plan
+
+
+def _check_feature(position: int, feature, plan: ImportPlan) -> dict | None:
+    def error(field_name, message):
+        plan.error(position, field_name, message)
+
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        error("type", _("is not a GeoJSON Feature."))
+        return None
+    properties = feature.get("properties")
+    if not isinstance(properties, dict):
+        error("properties", _("the feature has no properties."))
+        return None
+    missing = [name for name in REQUIRED_PROPERTIES if name not in properties]
+    if missing:
+        error("properties", _("missing properties: %(names)s") % {"names": ", ".join(missing)})
+        return None
+    text = {
+        name: str(properties.get(name) if properties.get(name) is not None else "").strip()
+        for name in (*REQUIRED_PROPERTIES, *OPTIONAL_PROPERTIES)
+    }
+    errors_before = len(plan.errors)
+    check_code(text["code"], plan, position, "code")
+    check_text(text["name"], plan, position, "name", 100)
+    check_code(text["township_code"], plan, position, "township_code")
+    check_text(text["township_name"], plan, position, "township_name", 100)
+    check_text(text["community"], plan, position, "community", 100, required=False)
+    boundary, bbox = _check_geometry(feature.get("geometry"), error)
+    if len(plan.errors) > errors_before or boundary is None:
+        return None
+    return {**text, "boundary": boundary, "bbox": bbox}
+
+
+def _check_geometry(geometry, error) -> tuple[dict | None, dict | None]:
+    if not isinstance(geometry, dict) or geometry.get("type") not in GEOMETRY_TYPES:
+        kind = geometry.get("type") if isinstance(geometry, dict) else geometry
+        error("geometry", _("must be a Polygon or MultiPolygon, not %(kind)s.") % {"kind": kind})
+        return None, None
+    try:
+        coordinates = _normalise(geometry.get("coordinates"))
+        boundary = {"type": geometry["type"], "coordinates": coordinates}
+        polygon = shape(boundary)
+    except (TypeError, ValueError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
+        error(
+            "geometry",
+            _("the coordinates do not form a %(kind)s: %(error)s")
+            % {"kind": geometry["type"], "error": exc},
+        )
+        return None, None
+    if polygon.is_empty:
+        error("geometry", _("is empty."))
+        return None, None
+    min_lng, min_lat, max_lng, max_lat = polygon.bounds
+    if not (-180 <= min_lng <= max_lng <= 180 and -90 <= min_lat <= max_lat <= 90):
+        error(
+            "geometry",
+            _("coordinates are outside WGS84 longitude/latitude bounds: is this a projected file?"),
+        )
+        return None, None
+    if not polygon.is_valid:
+        error(
+            "geometry",
+            _("is not a valid polygon: %(reason)s") % {"reason": explain_validity(polygon)},
+        )
+        return None, None
+    return boundary, {
+        "min_lng": min_lng,
+        "min_lat": min_lat,
+        "max_lng": max_lng,
+        "max_lat": max_lat,
+    }
+
+
+def _normalise(coordinates):
+    """Nested lists of [lng, lat] floats, the way JSONField gives them back: so that an
+    unchanged file compares equal to what is stored."""
+    if not isinstance(coordinates, list) or not coordinates:
+        raise ValueError(_("expected a non-empty list of coordinates"))
+    if all(isinstance(c, int | float) and not isinstance(c, bool) for c in coordinates):
+        if len(coordinates) < 2 or not all(math.isfinite(c) for c in coordinates):
+            raise ValueError(_("a position needs finite longitude and latitude"))
+        return [float(c) for c in coordinates[:2]]
+    return [_normalise(item) for item in coordinates]
+
+
+def _write(plan: ImportPlan) -> list:
+    write_rows(Township, plan.side_rows)
+    township_ids = dict(
+        Township.objects.filter(
+            code__in=[row.values["township_code"] for row in plan.rows]
+        ).values_list("code", "id")
+    )
+    for row in plan.rows:
+        row.values = {**row.values, "township_id": township_ids[row.values["township_code"]]}
+        if "township_code" in row.changes:
+            row.changes["township_id"] = row.changes["township_code"]
+    created = write_rows(GridCell, plan.rows, skip=("township_code",))
+    # Bulk writes send no signals: tell the router's cache ourselves.
+    RoutingStamp.bump()
+    return created
