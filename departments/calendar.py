@@ -56,10 +56,8 @@ class WorkingCalendar:
 
     @property
     def day_seconds(self) -> int:
-        return int(
-            (datetime.combine(date.min, self.work_end) - datetime.combine(date.min, self.work_start))
-            .total_seconds()
-        )
+        opens = datetime.combine(date.min, self.work_start)
+        return int((datetime.combine(date.min, self.work_end) - opens).total_seconds())
 
     def knows_year(self, year: int) -> bool:
         return library_knows_year(year) or year in self.admin_years
@@ -69,7 +67,9 @@ class WorkingCalendar:
             return self.overrides[day]
         if library_knows_year(day.year):
             return chinese_calendar.is_workday(day)
-        if day.year not in self._warned_years:
+        # A year the administrators filled in: their table lists its holidays and make-up
+        # days, every other day follows the week. Only a year nobody knows is a guess.
+        if day.year not in self.admin_years and day.year not in self._warned_years:
             self._warned_years.add(day.year)
             logger.warning(
                 "The working calendar does not know %s: counting weekends only. "
@@ -85,7 +85,15 @@ class WorkingCalendar:
         )
 
     def add_working_seconds(self, start: datetime, seconds: float) -> datetime:
-        """The moment `seconds` of working time after `start` (an aware datetime)."""
+        """The moment `seconds` of working time after `start` (an aware datetime), in UTC.
+
+        Zero seconds from outside working hours is the next opening; a deadline that ends
+        exactly at closing time is that closing time, not the next morning.
+        """
+        if seconds < 0:
+            raise ValueError(f"Cannot add a negative working time ({seconds} s).")
+        if start.tzinfo is None:
+            raise ValueError("add_working_seconds needs an aware datetime.")
         remaining = timedelta(seconds=seconds)
         moment = start.astimezone(self.tz)
         day = moment.date()
@@ -123,6 +131,27 @@ class WorkingCalendar:
             for year in range(around.year, around.year + years_ahead + 1)
             if not self.knows_year(year)
         ]
+
+
+def calendar_warnings(today: date | None = None) -> list[str]:
+    """Warnings, for the admin, about this year and the next when neither the library nor
+    the holiday table knows them (deadlines there count weekends only). Also logged."""
+    from django.utils import timezone
+    from django.utils.translation import gettext as _
+
+    today = today or timezone.localdate()
+    messages = []
+    for year in get_calendar().unknown_years(today, years_ahead=1):
+        logger.warning("The working calendar does not know %s: counting weekends only.", year)
+        messages.append(
+            _(
+                "The working calendar does not know the public holidays of %(year)s: deadlines "
+                "in %(year)s count only weekends as days off. Add that year's holidays and "
+                "make-up working days here, or upgrade the chinesecalendar package."
+            )
+            % {"year": year}
+        )
+    return messages
 
 
 UTC = ZoneInfo("UTC")

@@ -143,3 +143,6 @@ class SweepRun(models.Model):
         ordering = ["-started_at"]
         verbose_name = _("escalation sweep")
         verbose_name_plural = _("escalation sweeps")
+
+    def __str__(self):
+        return f"sweep {self.started_at:%Y-%m-%d %H:%M:%S}"

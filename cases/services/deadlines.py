@@ -21,15 +21,35 @@ LEVEL_OFFSETS = {1: Decimal("0"), 2: Decimal("0.5"), 3: Decimal("1")}
 REMINDER_OFFSET = Decimal("-0.25")
 
 
+class DeadlineError(ValueError):
+    """A limit that cannot make a deadline (zero or negative)."""
+
+
 def limit_seconds(case: Case, kind: str, calendar: WorkingCalendar) -> int:
+    """The working seconds the clock of `kind` allows on this case.
+
+    The database refuses categories with a limit that is not positive
+    (`category_limits_positive`); this refuses one that slipped through anyway, loudly,
+    rather than making a case overdue the moment it arrives.
+    """
     if kind == DeadlineKind.DISPATCH:
-        return int(settings.FALLBACK_DISPATCH_HOURS * 3600)
-    category = case.category
-    if kind == DeadlineKind.ACCEPT:
+        seconds = int(settings.FALLBACK_DISPATCH_HOURS * 3600)
+        what = "FALLBACK_DISPATCH_HOURS"
+    elif kind == DeadlineKind.ACCEPT:
+        category = case.category
         hours = category.accept_hours if category else DEFAULT_ACCEPT_HOURS
-        return int(hours * 3600)
-    days = category.resolve_days if category else DEFAULT_RESOLVE_DAYS
-    return int(days * calendar.day_seconds)
+        seconds = int(Decimal(hours) * 3600)
+        what = f"the accept limit of category {category.code if category else '-'}"
+    elif kind == DeadlineKind.RESOLVE:
+        category = case.category
+        days = category.resolve_days if category else DEFAULT_RESOLVE_DAYS
+        seconds = int(Decimal(days) * calendar.day_seconds)
+        what = f"the resolve limit of category {category.code if category else '-'}"
+    else:
+        raise DeadlineError(f"Unknown deadline kind {kind!r}.")
+    if seconds <= 0:
+        raise DeadlineError(f"{what} must be greater than zero (it gives {seconds} s).")
+    return seconds
 
 
 def _place_clock(case: Case, *, remaining: int, limit: int, now: datetime, calendar) -> None:

@@ -1,0 +1,160 @@
+"""The emails the product sends: named functions over subject/text/HTML template triples in
+`templates/emails/<name>-subject.txt`, `<name>-body.txt` and `<name>-body.html`.
+
+They only render; writing the message to the outbox is `cases.services.outbox`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from cases.models import CaseEvent, DeadlineKind, Escalation
+
+# Phone numbers in free text: mobiles (138 1234 5678, +86-138-1234-5678), landlines
+# (0571-87654321) and any other run of 7+ digits; dates and case numbers do not match.
+_PHONE = re.compile(
+    r"(?<![\d*])(?:(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}|0\d{2,3}[- ]?\d{7,8}|\d{7,})(?![\d*])"
+)
+
+ACTION_LABELS = {
+    "report": gettext_lazy("reported"),
+    "route": gettext_lazy("routed"),
+    "dispatch": gettext_lazy("dispatched"),
+    "accept": gettext_lazy("accepted"),
+    "return": gettext_lazy("returned"),
+    "resolve": gettext_lazy("resolved"),
+    "verify": gettext_lazy("verified"),
+    "reopen": gettext_lazy("reopened"),
+    "suspend": gettext_lazy("suspended"),
+    "resume": gettext_lazy("resumed"),
+    "cancel": gettext_lazy("cancelled"),
+    "escalate": gettext_lazy("escalated"),
+    "remind": gettext_lazy("due-soon reminder"),
+    "acknowledge": gettext_lazy("escalation acknowledged"),
+}
+
+
+def mask_phone(phone: str) -> str:
+    """Keep the first 3 and last 4 digits, as Chinese public notices do (138****5678)."""
+    digits = re.sub(r"\D", "", phone or "")
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]  # the country code of a mobile
+    if len(digits) >= 11:
+        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    # Short numbers: revealing 7 of them would reveal nearly all; keep only the end.
+    return "*" * max(0, len(digits) - 4) + digits[-4:] if len(digits) > 4 else "*" * len(digits)
+
+
+def mask_phones(text: str) -> str:
+    """Mask every phone number in free text."""
+    return _PHONE.sub(lambda match: mask_phone(match.group(0)), text or "")
+
+
+def format_duration(seconds: float) -> str:
+    """A working-time duration for people: '3 h 20 min', '45 min'."""
+    minutes = max(0, int(seconds) // 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
+    if hours:
+        return ngettext("%(hours)d hour", "%(hours)d hours", hours) % {"hours": hours}
+    return ngettext("%(minutes)d minute", "%(minutes)d minutes", minutes) % {"minutes": minutes}
+
+
+def render(name: str, context: dict, *, language: str) -> tuple[str, str, str]:
+    """(subject, text, html) of `templates/emails/<name>-*`, in `language`."""
+    with translation.override(language):
+        context = {**context, "language": language}
+        subject = " ".join(render_to_string(f"emails/{name}-subject.txt", context).split())
+        context["subject"] = subject
+        text = render_to_string(f"emails/{name}-body.txt", context).strip() + "\n"
+        html = render_to_string(f"emails/{name}-body.html", context)
+    return subject, text, html
+
+
+@dataclass(frozen=True)
+class Step:
+    at: datetime
+    label: str
+    actor: str
+    comment: str
+
+
+def timeline_steps(events: list[CaseEvent]) -> list[Step]:
+    """The audit rows as email lines, oldest first; comments are phone-masked."""
+    return [
+        Step(
+            at=event.at,
+            label=str(ACTION_LABELS.get(event.action, event.action)),
+            actor=event.actor_display,
+            comment=mask_phones(event.comment)[:200],
+        )
+        for event in sorted(events, key=lambda e: (e.at, e.pk))
+    ]
+
+
+def _case_context(escalation: Escalation, *, language: str, timeline: list[CaseEvent]) -> dict:
+    case = escalation.case
+    category = case.category
+    english = not language.startswith("zh")
+    if category is None:
+        category_name = ""
+    else:
+        category_name = (category.name_en if english and category.name_en else category.name)
+    if escalation.department_id:
+        owner = escalation.department.name
+    else:
+        owner = _("fallback pool of %(township)s") % {"township": escalation.township.name}
+    reporter = case.reporter_name
+    if case.reporter_phone:
+        reporter = f"{reporter} {mask_phone(case.reporter_phone)}".strip()
+    return {
+        "case": case,
+        "escalation": escalation,
+        "category_name": category_name,
+        "cell_name": f"{case.cell.name} ({case.cell.code})" if case.cell_id else "",
+        "owner": owner,
+        "deadline_label": DeadlineKind(escalation.deadline_kind).label
+        if escalation.deadline_kind in DeadlineKind.values
+        else escalation.deadline_kind,
+        "reporter": reporter,
+        "description": mask_phones(case.description)[:1000],
+        "timeline": timeline_steps(timeline),
+        "case_url": f"{settings.SITE_URL}/cases/{case.number}/",
+    }
+
+
+def escalation(
+    *,
+    escalation: Escalation,
+    language: str,
+    overdue_seconds: float,
+    timeline: list[CaseEvent],
+    ack_url: str,
+    ack_days: int,
+) -> tuple[str, str, str]:
+    """The email of a level 1–3 escalation to one supervisor."""
+    with translation.override(language):
+        context = _case_context(escalation, language=language, timeline=timeline)
+        context.update(
+            overdue=format_duration(overdue_seconds), ack_url=ack_url, ack_days=ack_days
+        )
+    return render("escalation", context, language=language)
+
+
+def reminder(
+    *, escalation: Escalation, language: str, left_seconds: float, timeline: list[CaseEvent]
+) -> tuple[str, str, str]:
+    """The due-soon reminder (75 % of the limit gone) to the owner's liaisons."""
+    with translation.override(language):
+        context = _case_context(escalation, language=language, timeline=timeline)
+        context["time_left"] = format_duration(left_seconds)
+    return render("reminder", context, language=language)

@@ -1,0 +1,259 @@
+"""The transactional email outbox: write the message in the transaction that causes it,
+deliver it after the commit, exactly once in effect.
+
+How to send an email from a service (invitations, extension requests, escalations…):
+
+    with transaction.atomic():
+        ...change the database...
+        outbox.enqueue_email(
+            to="someone@example.org",
+            subject=subject, text=text, html=html,        # e.g. from cases.emails.render()
+            kind="invitation",                            # a short label, for the admin
+            dedupe_key=f"invitation:{user.pk}:{token_id}",  # the same key never sends twice
+        )
+
+Guarantees:
+- The row is written in the caller's transaction: if the change rolls back, no email.
+- A delivery task is handed to Celery only after the commit (`transaction.on_commit`);
+  the web request never waits for a broker that is down: the row stays `pending` and the
+  escalation sweep re-queues pending rows whose delivery is overdue (`requeue_stuck`).
+- Delivery (`deliver`) locks the row, sends, and marks it `sent` in one transaction, so
+  a task delivered twice, or re-queued while its first copy still runs, sends once.
+  Temporary SMTP failures are retried with exponential backoff; an address the server
+  rejects for good marks the row `failed` with the server's answer in `last_error`.
+- Each row carries a stable `Message-ID`, the same on every attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from cases.models import Case, Escalation, OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+Status = OutboxMessage.Status
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+def max_attempts() -> int:
+    return int(_setting("OUTBOX_MAX_ATTEMPTS", 20))
+
+
+def retry_delay(attempts: int) -> int:
+    """Seconds to wait after the `attempts`-th failed try: 30 s, 1 min, 2 min… up to 15 min,
+    so twenty tries cover several hours of a mail server being down."""
+    base = int(_setting("OUTBOX_RETRY_BASE_SECONDS", 30))
+    cap = int(_setting("OUTBOX_RETRY_MAX_SECONDS", 900))
+    return min(cap, base * 2 ** max(0, attempts - 1))
+
+
+def requeue_after() -> timedelta:
+    """How long past its due moment a pending row may wait before it counts as lost."""
+    return timedelta(seconds=int(_setting("OUTBOX_REQUEUE_AFTER_SECONDS", 300)))
+
+
+def _mail_domain() -> str:
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2]
+    return domain or "localhost"
+
+
+def new_message_id(kind: str) -> str:
+    return f"<{kind}.{uuid.uuid4().hex}@{_mail_domain()}>"
+
+
+def build_message(
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    html: str = "",
+    kind: str,
+    dedupe_key: str,
+    language: str = "",
+    case: Case | None = None,
+    escalation: Escalation | None = None,
+    now: datetime | None = None,
+) -> OutboxMessage:
+    """An unsaved outbox row; an address that is not one is stored as `failed` at once,
+    with the reason, instead of being silently dropped."""
+    now = now or timezone.now()
+    to = (to or "").strip()
+    message = OutboxMessage(
+        kind=kind,
+        dedupe_key=dedupe_key,
+        message_id=new_message_id(kind),
+        to=to,
+        language=language,
+        # Header injection is impossible through Django's mail, but keep subjects one line.
+        subject=" ".join(subject.split())[:255],
+        text=text,
+        html=html,
+        case=case,
+        escalation=escalation,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    try:
+        validate_email(to)
+    except ValidationError:
+        message.status = Status.FAILED
+        message.last_error = f"Not an email address: {to!r}"
+        logger.error("Outbox %s: not an email address %r; the message is marked failed.", kind, to)
+    return message
+
+
+def enqueue_email(**fields) -> OutboxMessage:
+    """Write one message (see `build_message` for the arguments) and deliver it after the
+    commit. Idempotent: a second call with the same `dedupe_key` returns the first row."""
+    return enqueue_many([build_message(**fields)])[0]
+
+
+def enqueue_many(messages: Iterable[OutboxMessage]) -> list[OutboxMessage]:
+    """Write unsaved messages in bulk (one INSERT) and deliver the pending ones after the
+    commit. Rows whose `dedupe_key` already exists are left as they were and returned."""
+    messages = list(messages)
+    if not messages:
+        return []
+    with transaction.atomic():
+        OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True)
+        stored = list(
+            OutboxMessage.objects.filter(dedupe_key__in=[m.dedupe_key for m in messages])
+        )
+    schedule_delivery([m.pk for m in stored if m.status == Status.PENDING])
+    by_key = {m.dedupe_key: m for m in stored}
+    return [by_key[m.dedupe_key] for m in messages]
+
+
+def schedule_delivery(message_pks: list[int]) -> None:
+    """Hand the messages to Celery once the current transaction commits."""
+    if message_pks:
+        pks = list(message_pks)
+        transaction.on_commit(lambda: publish(pks))
+
+
+def publish(message_pks: Iterable[int]) -> int:
+    """Queue one delivery task per message; a broker that is down is logged, not raised:
+    the rows stay pending and the sweep re-queues them. Returns how many were queued."""
+    from cases.tasks import send_outbox_message
+
+    queued = 0
+    for pk in message_pks:
+        try:
+            send_outbox_message.apply_async(
+                (pk,), retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2}
+            )
+            queued += 1
+        except Exception:  # the broker, whatever its client raises
+            logger.warning(
+                "Could not queue outbox message %s; the sweep will re-queue it.", pk, exc_info=True
+            )
+    return queued
+
+
+def requeue_stuck(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
+    """Re-queue pending messages whose delivery is overdue by `requeue_after()` (a lost
+    broker message, a killed worker, a broker that was down at commit time).
+
+    Rows a delivery holds locked right now are skipped. A row re-queued here is not
+    re-queued again for another `requeue_after()`. Returns the re-queued ids."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        pks = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.PENDING, next_attempt_at__lt=now - requeue_after())
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if pks:
+            OutboxMessage.objects.filter(pk__in=pks).update(next_attempt_at=now)
+            logger.warning("Re-queueing %d outbox message(s) left pending too long.", len(pks))
+            schedule_delivery(pks)
+    return pks
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: str  # "sent", "retry", "failed", "skipped"
+    retry_in: int | None = None
+
+
+def _is_permanent(error: Exception) -> bool:
+    """5xx answers are the server saying no for good; anything else may pass later."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in error.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 500 <= error.smtp_code < 600
+    return False
+
+
+def _send(message: OutboxMessage) -> None:
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[message.to],
+        headers={"Message-ID": message.message_id, "Auto-Submitted": "auto-generated"},
+        connection=get_connection(fail_silently=False),
+    )
+    if message.language:
+        email.extra_headers["Content-Language"] = message.language
+    if message.html:
+        email.attach_alternative(message.html, "text/html")
+    email.send(fail_silently=False)
+
+
+def deliver(*, message_pk: int, now: datetime | None = None) -> Delivery:
+    """Send one outbox message if it is still pending, and record the outcome.
+
+    The row stays locked while it is sent, so a second copy of the task waits for the
+    first and then finds it `sent`, or skips it at once if it cannot get the lock."""
+    with transaction.atomic():
+        message = (
+            OutboxMessage.objects.select_for_update(skip_locked=True).filter(pk=message_pk).first()
+        )
+        if message is None or message.status != Status.PENDING:
+            return Delivery("skipped")
+        message.attempts += 1
+        try:
+            _send(message)
+        except Exception as error:  # SMTP, socket and DNS errors alike
+            now = now or timezone.now()
+            message.last_error = f"{type(error).__name__}: {error}"[:2000]
+            if _is_permanent(error) or message.attempts >= max_attempts():
+                message.status = Status.FAILED
+                message.save(update_fields=["attempts", "last_error", "status"])
+                logger.error(
+                    "Outbox message %s to %s failed for good after %d attempt(s): %s",
+                    message.pk, message.to, message.attempts, message.last_error,
+                )
+                return Delivery("failed")
+            delay = retry_delay(message.attempts)
+            message.next_attempt_at = now + timedelta(seconds=delay)
+            message.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+            logger.warning(
+                "Outbox message %s to %s not sent (attempt %d), retrying in %d s: %s",
+                message.pk, message.to, message.attempts, delay, message.last_error,
+            )
+            return Delivery("retry", retry_in=delay)
+        message.status = Status.SENT
+        message.sent_at = timezone.now()
+        message.save(update_fields=["attempts", "status", "sent_at"])
+        return Delivery("sent")
