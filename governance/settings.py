@@ -190,7 +190,20 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # The escalation sweep (cases/services/escalation.py); a sweep that waited longer than
+    # its minute is dropped, the next one does its work.
+    "escalate-overdue": {
+        "task": "cases.escalate_overdue",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+}
+# The email outbox (cases/services/outbox.py): retries back off from 30 s to 15 min.
+OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "20"))
+OUTBOX_RETRY_BASE_SECONDS = 30
+OUTBOX_RETRY_MAX_SECONDS = 900
+OUTBOX_REQUEUE_AFTER_SECONDS = 300
 
 # --- Security: production flags follow DEBUG so that `check --deploy` is clean ---
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -10,4 +10,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("cases/", include("cases.urls")),
+    path("open311/v2/", include("cases.open311.urls")),
+    path("escalations/", include("cases.escalation_urls")),
 ]

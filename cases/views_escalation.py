@@ -1,0 +1,40 @@
+"""The acknowledge link of an escalation email: no sign-in, the signed link is the key.
+
+GET only shows a confirmation page (mail scanners and link previews follow links), the
+acknowledgement happens on POST, and the page after it is a redirect (Post/Redirect/Get).
+"""
+
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from cases.models import Escalation
+from cases.services.escalation import AckLinkError, escalation_acknowledge, read_ack_token
+
+
+@require_http_methods(["GET", "POST"])
+def acknowledge(request, token: str):
+    try:
+        escalation_pk, address = read_ack_token(token)
+    except AckLinkError as error:
+        status = 410 if error.reason == "expired" else 400
+        return render(
+            request, "cases/escalation_ack_invalid.html", {"reason": error.reason}, status=status
+        )
+    escalation = (
+        Escalation.objects.select_related("case__category", "case__township", "department")
+        .filter(pk=escalation_pk)
+        .first()
+    )
+    if escalation is None:
+        return render(
+            request, "cases/escalation_ack_invalid.html", {"reason": "invalid"}, status=404
+        )
+    if request.method == "POST" and escalation.acknowledged_at is None:
+        escalation_acknowledge(escalation_pk=escalation.pk, address=address)
+        return HttpResponseRedirect(request.path)
+    return render(
+        request,
+        "cases/escalation_ack.html",
+        {"escalation": escalation, "case": escalation.case, "address": address},
+    )
