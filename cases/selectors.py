@@ -1,10 +1,14 @@
 """Read-side helpers. `cases_visible_to` is the one access rule every page, export, the
 admin and the API scope their case querysets by."""
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from dataclasses import dataclass
 
-from cases.models import Case, CaseAssist
-from departments.models import User
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from cases.models import Case, CaseAssist, CaseEvent, State
+from departments.models import Department, Responsibility, User
+from departments.routing import get_index
 
 
 def cases_visible_to(user: User, queryset: QuerySet[Case] | None = None) -> QuerySet[Case]:
@@ -24,3 +28,110 @@ def cases_visible_to(user: User, queryset: QuerySet[Case] | None = None) -> Quer
         assisting = CaseAssist.objects.filter(case=OuterRef("pk"), department_id=user.department_id)
         return cases.filter(Q(lead_department_id=user.department_id) | Exists(assisting))
     return cases.none()
+
+
+def case_list_for(user: User) -> QuerySet[Case]:
+    """The visible cases with what list pages show, in one query per page."""
+    return cases_visible_to(user).select_related("township", "category", "cell", "lead_department")
+
+
+def fallback_pool_for(user: User) -> QuerySet[Case]:
+    """The fallback pool this user works: their township's, or every visible pool for the
+    district; oldest first, with the candidate departments prefetched."""
+    pool = cases_visible_to(user).filter(state=State.FALLBACK)
+    if user.township_id:
+        pool = pool.filter(township_id=user.township_id)
+    return (
+        pool.select_related("township", "category", "cell")
+        .prefetch_related(
+            Prefetch("candidate_departments", queryset=Department.objects.order_by("code"))
+        )
+        .order_by("created_at", "id")
+    )
+
+
+def case_detail_for(user: User, number: str) -> Case:
+    """One visible case by number with everything its page shows; 404 when not visible."""
+    return get_object_or_404(
+        cases_visible_to(user)
+        .select_related(
+            "township", "category", "cell", "lead_department", "reported_by", "duplicate_of"
+        )
+        .prefetch_related(
+            Prefetch("candidate_departments", queryset=Department.objects.order_by("code")),
+            Prefetch(
+                "assists",
+                queryset=CaseAssist.objects.select_related("department").order_by(
+                    "department__code"
+                ),
+            ),
+            Prefetch("events", queryset=CaseEvent.objects.select_related("actor")),
+        ),
+        number=number,
+    )
+
+
+@dataclass(frozen=True)
+class RoutingExplanation:
+    """Where a case went and why, in words for the person who reported it."""
+
+    assigned: bool
+    department: Department | None
+    basis: str
+    reason: str
+    candidates: list[Department]
+
+
+def routing_explanation(case: Case) -> RoutingExplanation:
+    """Explain the case's current owner: the lead department and the rule that named it,
+    or the township's pool with the fallback reason and the candidate departments."""
+    if case.lead_department_id:
+        basis = ""
+        if case.category_id:
+            # The rule behind the lead: the most specific of its rules on the category or
+            # an ancestor (SPEC §3), for the sentence "because …".
+            chain = get_index().category_chain(case.category_id)
+            rules = {
+                rule.category_id: rule
+                for rule in Responsibility.objects.filter(
+                    department_id=case.lead_department_id,
+                    category_id__in=chain,
+                    role=Responsibility.Role.LEAD,
+                ).only("category_id", "basis")
+            }
+            for category_id in chain:
+                if category_id in rules:
+                    basis = rules[category_id].basis
+                    break
+        return RoutingExplanation(True, case.lead_department, basis, "", [])
+    return RoutingExplanation(
+        False,
+        None,
+        "",
+        case.get_fallback_reason_display(),
+        list(case.candidate_departments.all()),
+    )
+
+
+def last_sweep_status(*, now=None, stale_after_seconds: int = 300) -> dict:
+    """The escalation sweep's heartbeat, for /healthz: the last sweep started and the last
+    one finished, and `ok` False when none has finished within `stale_after_seconds` or a
+    sweep has been running longer than that (a stuck worker or a beat that stopped)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cases.models import SweepRun
+
+    now = now or timezone.now()
+    limit = timedelta(seconds=stale_after_seconds)
+    started = SweepRun.objects.order_by("-started_at").first()
+    finished = SweepRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
+    stuck = bool(started and started.finished_at is None and now - started.started_at > limit)
+    return {
+        "last_started_at": started.started_at if started else None,
+        "last_finished_at": finished.finished_at if finished else None,
+        "last_error": started.error if started else "",
+        "running_too_long": stuck,
+        "ok": bool(finished and now - finished.finished_at <= limit and not stuck),
+    }
