@@ -150,6 +150,20 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 
+# --- Cache: shared between processes when CACHE_URL (or REDIS_URL) names a Redis server,
+# which the Open311 per-key rate limit needs with several web processes ---
+CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL", "")
+if CACHE_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Open311 GeoReport v2 (SPEC §7): jurisdiction ids this endpoint answers to; empty
+# means jurisdiction_id is accepted and ignored (one jurisdiction per endpoint) ---
+OPEN311_JURISDICTION_IDS = env_list("OPEN311_JURISDICTION_IDS", "")
+
 # --- Working time and deadlines (SPEC §4) ---
 WORKING_HOURS = parse_working_hours(os.environ.get("WORKING_HOURS", "09:00-17:00"))
 FALLBACK_DISPATCH_HOURS = env_positive_float("FALLBACK_DISPATCH_HOURS", "4")

@@ -1,0 +1,32 @@
+"""`python manage.py create_api_key NAME` (SPEC §5): print a new Open311 API key once."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from cases.services.apikeys import api_key_create
+
+
+class Command(BaseCommand):
+    help = "Create an Open311 API key and print it. Only its digest is stored: copy it now."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="Who the key is for, e.g. '12345 hotline'.")
+        parser.add_argument(
+            "--rate-limit",
+            type=int,
+            default=None,
+            help="Service requests this key may post per minute (default 60).",
+        )
+
+    def handle(self, *args, name, rate_limit, **options):
+        if rate_limit is not None and rate_limit < 1:
+            raise CommandError("--rate-limit must be at least 1.")
+        try:
+            key, raw_key = api_key_create(name=name, rate_limit_per_minute=rate_limit)
+        except ValueError as error:
+            raise CommandError(str(error)) from error
+        # The key alone on stdout, so scripts can capture it; the note goes to stderr.
+        self.stdout.write(raw_key)
+        self.stderr.write(
+            f"Created API key {key.prefix}… for {key.name!r} "
+            f"({key.rate_limit_per_minute} requests per minute). It will not be shown again."
+        )

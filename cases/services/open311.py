@@ -1,0 +1,168 @@
+"""Service requests posted over Open311 GeoReport v2 (SPEC §7).
+
+A posted request becomes a case through the same intake as the web form
+(`case_report`: numbered, placed, routed by the same router and state machine), and an
+`ApiRequest` row records which key posted it.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Value
+from django.db.models.functions import Length, StrIndex
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.models import ApiKey, ApiRequest, Case, Source, State, Urgency
+from cases.services.intake import case_report
+from departments.models import Category, GridCell
+
+MAX_DESCRIPTION_LENGTH = 4000  # the GeoReport v2 limit for `description`
+
+
+class ServiceNotFound(Exception):
+    """The service_code names no service (HTTP 404 in the API)."""
+
+
+def services_queryset():
+    """The Open311 services: the leaf categories (a category no other category has as parent)."""
+    children = Category.objects.filter(parent=OuterRef("pk"))
+    return Category.objects.filter(~Exists(children)).select_related("parent").order_by("code")
+
+
+@dataclass(frozen=True)
+class ServiceRequestInput:
+    """What a client posted, already parsed into types (cases/open311/views.py)."""
+
+    service_code: str
+    lat: float | None = None
+    lng: float | None = None
+    address_string: str = ""
+    address_id: str = ""
+    description: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    phone: str = ""
+    email: str = ""
+    device_id: str = ""
+    account_id: str = ""
+    media_url: str = ""
+    attributes: dict = field(default_factory=dict)
+
+
+def _cell_named_in(address: str) -> GridCell | None:
+    """The grid cell whose code or name the address mentions (the longest name wins), in one
+    query: without a geocoder this is how a bare address_string finds its place."""
+    if not address:
+        return None
+    by_name = (
+        GridCell.objects.annotate(at=StrIndex(Value(address), F("name")))
+        .filter(at__gt=0)
+        .select_related("township")
+        .order_by(Length("name").desc(), "code")
+        .first()
+    )
+    if by_name is not None:
+        return by_name
+    return (
+        GridCell.objects.annotate(at=StrIndex(Value(address), F("code")))
+        .filter(at__gt=0)
+        .select_related("township")
+        .order_by(Length("code").desc(), "code")
+        .first()
+    )
+
+
+def service_notice_for(case: Case) -> str:
+    """What happens next to a freshly posted case: the POST response's service_notice."""
+    if case.state == State.ASSIGNED:
+        return _("Assigned to %(department)s.") % {"department": case.lead_department.name}
+    return _("In the fallback pool of %(township)s: %(reason)s.") % {
+        "township": case.township.name,
+        "reason": case.get_fallback_reason_display(),
+    }
+
+
+@transaction.atomic
+def open311_request_create(
+    *, api_key: ApiKey, data: ServiceRequestInput, now: datetime | None = None
+) -> ApiRequest:
+    """Create a case from a posted service request and log it with `api_key`.
+
+    Guarantees: either a routed case (assigned or in its township's fallback pool) and its
+    `ApiRequest` row both exist, or nothing was written. Raises `ServiceNotFound` for an
+    unknown or non-leaf service code and `ValidationError` for anything else the request
+    gets wrong (its messages are meant for the client).
+    """
+    now = now or timezone.now()
+    category = services_queryset().filter(code=data.service_code).first()
+    if category is None:
+        raise ServiceNotFound(
+            _("service_code %(code)s was not found.") % {"code": data.service_code}
+        )
+    urgency = data.attributes.get("urgency") or Urgency.NORMAL
+    if urgency not in Urgency.values:
+        raise ValidationError(
+            _("attribute[urgency] must be one of: %(values)s.")
+            % {"values": ", ".join(Urgency.values)}
+        )
+    cell = None
+    if data.address_id:
+        cell = GridCell.objects.select_related("township").filter(code=data.address_id).first()
+        if cell is None:
+            raise ValidationError(
+                _("address_id %(id)s is not a grid cell code.") % {"id": data.address_id}
+            )
+    elif data.lat is None and data.lng is None:
+        cell = _cell_named_in(data.address_string)
+        if cell is None:
+            raise ValidationError(
+                _(
+                    "address_string names no grid cell we know; send lat and long, or the"
+                    " grid cell code as address_id."
+                )
+            )
+    description = data.description.strip() or category.name
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise ValidationError(
+            _("description is longer than %(max)d characters.") % {"max": MAX_DESCRIPTION_LENGTH}
+        )
+    case = case_report(
+        reporter=None,
+        source=Source.OPEN311,
+        category=category,
+        cell=cell,
+        lat=data.lat,
+        lng=data.lng,
+        address=data.address_string[:255],
+        description=description,
+        urgency=urgency,
+        reporter_name=" ".join(p for p in (data.first_name, data.last_name) if p)[:100],
+        reporter_phone=data.phone[:32],
+        now=now,
+    )
+    return ApiRequest.objects.create(
+        api_key=api_key,
+        case=case,
+        service_code=category.code,
+        email=data.email,
+        device_id=data.device_id[:100],
+        account_id=data.account_id[:100],
+        media_url=data.media_url,
+        attributes=data.attributes,
+        received_at=now,
+    )
+
+
+def open311_request_refused(
+    *, api_key: ApiKey, service_code: str, http_status: int, now: datetime | None = None
+) -> ApiRequest:
+    """Log a post that a valid key made and the API refused, so abuse stays visible."""
+    return ApiRequest.objects.create(
+        api_key=api_key,
+        service_code=service_code[:32],
+        http_status=http_status,
+        received_at=now or timezone.now(),
+    )
