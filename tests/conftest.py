@@ -11,6 +11,12 @@ from departments.models import Category, Department, GridCell, Responsibility, T
 BASE_LNG, BASE_LAT, STEP = 120.0, 30.0, 0.01
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 is slow on purpose (~0.3 s a user); the cast alone would cost seconds a test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def square(col: int, row: int = 0) -> dict:
     west, south = BASE_LNG + col * STEP, BASE_LAT + row * STEP
     east, north = west + STEP, south + STEP

@@ -1,0 +1,58 @@
+"""The audit trail in the admin: read-only for everybody, scoped like the cases."""
+
+from django.contrib import admin
+from django.http import Http404
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import CaseEvent
+from cases.selectors import cases_visible_to
+
+
+@admin.register(CaseEvent)
+class CaseEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "case", "action", "from_state", "to_state", "actor_display", "comment"]
+    list_filter = ["action", "from_state", "to_state", "at"]
+    list_select_related = ["case", "actor"]
+    search_fields = ["=case__number", "actor__username", "actor_label", "comment"]
+    date_hierarchy = "at"
+    ordering = ["-at", "-id"]
+    show_full_result_count = False
+    fields = [
+        "case",
+        "action",
+        "from_state",
+        "to_state",
+        "actor",
+        "actor_label",
+        "comment",
+        "data",
+        "at",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(case__in=cases_visible_to(request.user).values("pk"))
+        )
+
+    def get_object(self, request, object_id, from_field=None):
+        event = super().get_object(request, object_id, from_field)
+        if event is None:
+            raise Http404(gettext("No such audit event."))
+        return event
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("actor"), ordering="actor__username")
+    def actor_display(self, event):
+        return event.actor_display

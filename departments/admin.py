@@ -1,0 +1,146 @@
+"""The administrators' admin: townships, grid cells, departments, categories, the
+responsibility list, the working calendar and users."""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from departments.models import (
+    Category,
+    Department,
+    GridCell,
+    Holiday,
+    Responsibility,
+    Township,
+    User,
+)
+from departments.services import boundary_bbox, sync_role_group
+
+
+@admin.register(Township)
+class TownshipAdmin(admin.ModelAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name"]
+
+
+class GridCellForm(forms.ModelForm):
+    class Meta:
+        model = GridCell
+        fields = ["code", "name", "township", "community", "boundary"]
+
+    def clean_boundary(self):
+        boundary = self.cleaned_data["boundary"]
+        try:
+            self.bbox = boundary_bbox(boundary)
+        except ValueError as error:
+            raise ValidationError(str(error)) from error
+        return boundary
+
+    def save(self, commit=True):
+        cell = super().save(commit=False)
+        cell.min_lng, cell.min_lat, cell.max_lng, cell.max_lat = self.bbox
+        if commit:
+            cell.save()
+        return cell
+
+
+@admin.register(GridCell)
+class GridCellAdmin(admin.ModelAdmin):
+    form = GridCellForm
+    list_display = ["code", "name", "township", "community"]
+    list_filter = ["township"]
+    list_select_related = ["township"]
+    search_fields = ["code", "name", "community"]
+    autocomplete_fields = ["township"]
+
+
+@admin.register(Department)
+class DepartmentAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "supervisor_emails"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "parent", "accept_hours", "resolve_days"]
+    list_select_related = ["parent"]
+    list_filter = [("parent", admin.EmptyFieldListFilter)]
+    search_fields = ["code", "name", "name_en"]
+    autocomplete_fields = ["parent"]
+
+
+@admin.register(Responsibility)
+class ResponsibilityAdmin(admin.ModelAdmin):
+    list_display = [
+        "category",
+        "department",
+        "scope",
+        "role",
+        "valid_from",
+        "valid_to",
+        "basis",
+    ]
+    list_filter = ["role", "department", "category", "township"]
+    list_select_related = ["category", "department", "township", "cell"]
+    search_fields = [
+        "category__code",
+        "category__name",
+        "department__code",
+        "department__name",
+        "basis",
+    ]
+    autocomplete_fields = ["category", "department", "township", "cell"]
+
+    @admin.display(description=_("scope"))
+    def scope(self, rule):
+        if rule.cell_id:
+            return rule.cell
+        if rule.township_id:
+            return rule.township
+        return _("everywhere")
+
+
+@admin.register(Holiday)
+class HolidayAdmin(admin.ModelAdmin):
+    list_display = ["date", "kind", "name"]
+    list_filter = ["kind"]
+    date_hierarchy = "date"
+    search_fields = ["name"]
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ["username", "full_name", "email", "role", "township", "department", "is_active"]
+    list_filter = ["role", "township", "department", "is_active", "is_staff"]
+    list_select_related = ["township", "department"]
+    search_fields = ["username", "full_name", "email"]
+    autocomplete_fields = ["township", "department"]
+    fieldsets = [
+        (None, {"fields": ["username", "password"]}),
+        (_("Person"), {"fields": ["full_name", "email", "language"]}),
+        (_("Role"), {"fields": ["role", "township", "department"]}),
+        (
+            _("Access"),
+            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
+        ),
+        (_("Dates"), {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["username", "usable_password", "password1", "password2"],
+            },
+        ),
+        (_("Person"), {"fields": ["full_name", "email", "language"]}),
+        (_("Role"), {"fields": ["role", "township", "department"]}),
+    ]
+    readonly_fields = ["last_login", "date_joined"]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # After the form's groups are saved: the role group follows the role.
+        sync_role_group(form.instance)

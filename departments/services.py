@@ -1,0 +1,108 @@
+"""Services of the departments app: keeping people's access in line with their role.
+
+A user's Django groups and staff flag follow their `role`: the role groups (created with
+their permissions by migration 0002_role_groups) are named after the role values.
+Importers and admin forms call `sync_role_groups` after they create or change users.
+"""
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from departments.models import User
+
+Role = User.Role
+
+# Roles that work in the Django admin: liaisons act on cases there, administrators keep
+# the reference data, supervisors approve extensions and arbitrate returns.
+STAFF_ROLES = frozenset({Role.LIAISON, Role.SUPERVISOR, Role.ADMIN})
+ROLE_GROUP_NAMES = {role.value: role.value for role in Role}
+
+
+def role_group_name(role: str) -> str | None:
+    """The name of the group holding `role`'s permissions, or None for no role."""
+    return ROLE_GROUP_NAMES.get(role)
+
+
+@transaction.atomic
+def sync_role_groups(*, users: Iterable[User]) -> int:
+    """Make each user's role group membership and `is_staff` follow their role.
+
+    Set-based: a fixed number of queries however many users. Users leave every other role
+    group and join their own; groups that are not role groups are left alone. Superusers
+    keep `is_staff`. Returns how many memberships and staff flags it changed (0: all in line).
+    """
+    users = [user for user in users if user.pk is not None]
+    if not users:
+        return 0
+    ids = [user.pk for user in users]
+    groups = {
+        group.name: group.pk for group in Group.objects.filter(name__in=ROLE_GROUP_NAMES.values())
+    }
+    membership = User.groups.through
+    role_group_ids = list(groups.values())
+
+    current = set(
+        membership.objects.filter(user_id__in=ids, group_id__in=role_group_ids).values_list(
+            "user_id", "group_id"
+        )
+    )
+    wanted = {
+        (user.pk, groups[role_group_name(user.role)])
+        for user in users
+        if role_group_name(user.role) in groups
+    }
+    stale = current - wanted
+    missing = wanted - current
+    if stale:
+        condition = Q()
+        for user_id, group_id in stale:
+            condition |= Q(user_id=user_id, group_id=group_id)
+        membership.objects.filter(condition).delete()
+    if missing:
+        membership.objects.bulk_create(
+            [membership(user_id=user_id, group_id=group_id) for user_id, group_id in missing],
+            ignore_conflicts=True,
+        )
+
+    staff_ids = [user.pk for user in users if user.role in STAFF_ROLES or user.is_superuser]
+    promoted = User.objects.filter(pk__in=staff_ids, is_staff=False).update(is_staff=True)
+    demoted = (
+        User.objects.filter(pk__in=ids, is_staff=True, is_superuser=False)
+        .exclude(pk__in=staff_ids)
+        .update(is_staff=False)
+    )
+    for user in users:
+        user.is_staff = user.pk in staff_ids
+    return len(stale) + len(missing) + promoted + demoted
+
+
+def sync_role_group(user: User) -> None:
+    """`sync_role_groups` for one user."""
+    sync_role_groups(users=[user])
+
+
+def boundary_bbox(boundary: dict) -> tuple[float, float, float, float]:
+    """(min_lng, min_lat, max_lng, max_lat) of a GeoJSON Polygon or MultiPolygon in WGS84.
+
+    Raises ValueError with a message for the user when it is not a valid one.
+    """
+    from shapely.geometry import shape
+
+    if not isinstance(boundary, dict) or boundary.get("type") not in ("Polygon", "MultiPolygon"):
+        raise ValueError(_("The boundary must be a GeoJSON Polygon or MultiPolygon."))
+    try:
+        geometry = shape(boundary)
+    except (ValueError, TypeError, AttributeError, IndexError) as error:
+        raise ValueError(
+            _("The boundary is not valid GeoJSON: %(error)s") % {"error": error}
+        ) from error
+    if geometry.is_empty or not geometry.is_valid:
+        raise ValueError(_("The boundary polygon is empty or crosses itself."))
+    min_lng, min_lat, max_lng, max_lat = geometry.bounds
+    if not (-180 <= min_lng <= max_lng <= 180 and -90 <= min_lat <= max_lat <= 90):
+        raise ValueError(_("The boundary is not in WGS84 longitude/latitude."))
+    return min_lng, min_lat, max_lng, max_lat

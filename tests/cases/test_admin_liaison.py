@@ -1,0 +1,297 @@
+"""Liaisons in the admin (SPEC §1): they see only their department's cases, by every admin
+URL, and accept, return and resolve through the workflow services."""
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from cases.models import Case, CaseEvent, State
+from cases.services import workflow
+
+
+@pytest.fixture
+def own_case(report):
+    """A rubbish case: routed to the urban-management department (the liaison's)."""
+    return report(description="垃圾桶满溢")
+
+
+@pytest.fixture
+def lead_by(report, cast, world):
+    """A stall case (two lead rules: fallback) dispatched to `department`."""
+
+    def _lead_by(department, description="占道经营摊位"):
+        case = report(category=world.stall, description=description)
+        assert case.state == State.FALLBACK
+        return workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=department)
+
+    return _lead_by
+
+
+@pytest.fixture
+def foreign_case(lead_by, world):
+    """A case led by the market-regulation department (the other liaison's)."""
+    return lead_by(world.market, description="市场监管局的案件")
+
+
+def change_url(case):
+    return reverse("admin:cases_case_change", args=[case.pk])
+
+
+def transition_url(case, name):
+    return reverse("admin:cases_case_transition", args=[case.pk, name])
+
+
+def messages_of(response):
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def test_liaison_changelist_lists_only_their_departments_cases(
+    client, cast, own_case, foreign_case
+):
+    client.force_login(cast.liaison)
+    response = client.get(reverse("admin:cases_case_changelist"))
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [own_case]
+    assert own_case.number in response.text
+    assert foreign_case.number not in response.text
+
+
+def test_liaison_sees_cases_their_department_assists(client, cast, lead_by, world):
+    case = lead_by(world.market)
+    case.assists.create(department=world.urban)
+    client.force_login(cast.liaison)
+    response = client.get(reverse("admin:cases_case_changelist"))
+    assert case in response.context["cl"].result_list
+    assert client.get(change_url(case)).status_code == 200
+
+
+def test_liaison_search_does_not_find_another_departments_case(
+    client, cast, own_case, foreign_case
+):
+    client.force_login(cast.liaison)
+    changelist = reverse("admin:cases_case_changelist")
+    response = client.get(changelist, {"q": foreign_case.number})
+    assert list(response.context["cl"].result_list) == []
+    response = client.get(changelist, {"q": "案件"})
+    assert foreign_case not in response.context["cl"].result_list
+    response = client.get(changelist, {"q": own_case.number})
+    assert list(response.context["cl"].result_list) == [own_case]
+
+
+@pytest.mark.parametrize("view", ["change", "history", "delete"])
+def test_liaison_cannot_open_another_departments_case(client, cast, foreign_case, view):
+    client.force_login(cast.liaison)
+    response = client.get(reverse(f"admin:cases_case_{view}", args=[foreign_case.pk]))
+    assert response.status_code == 404
+
+
+def test_liaison_opens_their_own_case_and_its_audit_trail(client, cast, own_case):
+    client.force_login(cast.liaison)
+    response = client.get(change_url(own_case))
+    assert response.status_code == 200
+    assert own_case.description in response.text
+    history = client.get(reverse("admin:cases_case_history", args=[own_case.pk]))
+    assert history.status_code == 200
+    assert [event.action for event in history.context["events"]] == ["report", "route"]
+
+
+def test_liaison_audit_trail_changelist_hides_another_departments_events(
+    client, cast, own_case, foreign_case
+):
+    client.force_login(cast.liaison)
+    response = client.get(reverse("admin:cases_caseevent_changelist"))
+    cases = {event.case_id for event in response.context["cl"].result_list}
+    assert cases == {own_case.pk}
+    foreign_event = foreign_case.events.first()
+    url = reverse("admin:cases_caseevent_change", args=[foreign_event.pk])
+    assert client.get(url).status_code == 404
+
+
+def test_nobody_adds_or_deletes_cases_in_the_admin(client, cast, own_case):
+    client.force_login(cast.admin)
+    assert client.get(reverse("admin:cases_case_add")).status_code == 403
+    assert client.post(reverse("admin:cases_case_delete", args=[own_case.pk])).status_code == 403
+    assert Case.objects.filter(pk=own_case.pk).exists()
+
+
+def test_nobody_changes_or_deletes_audit_rows_in_the_admin(client, cast, own_case):
+    client.force_login(cast.admin)
+    event = own_case.events.first()
+    response = client.post(
+        reverse("admin:cases_caseevent_change", args=[event.pk]), {"comment": "forged"}
+    )
+    assert response.status_code == 403
+    delete = reverse("admin:cases_caseevent_delete", args=[event.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    event.refresh_from_db()
+    assert event.comment == ""
+
+
+def test_change_page_is_read_only_so_a_posted_state_changes_nothing(client, cast, own_case):
+    client.force_login(cast.liaison)
+    response = client.post(change_url(own_case), {"state": State.CLOSED, "description": "x"})
+    assert response.status_code == 403
+    own_case.refresh_from_db()
+    assert own_case.state == State.ASSIGNED
+
+
+def test_change_page_offers_only_the_transitions_the_liaison_may_fire(client, cast, own_case):
+    client.force_login(cast.liaison)
+    response = client.get(change_url(own_case))
+    assert [form["name"] for form in response.context["transition_forms"]] == [
+        "accept",
+        "return",
+    ]
+    assert transition_url(own_case, "accept") in response.text
+    assert transition_url(own_case, "resolve") not in response.text
+
+
+def test_admin_sees_no_transition_buttons_for_a_liaisons_case(client, cast, own_case):
+    client.force_login(cast.admin)
+    response = client.get(change_url(own_case))
+    assert response.status_code == 200
+    assert response.context["transition_forms"] == []
+
+
+def test_liaison_accepts_then_resolves_through_the_admin_buttons(client, cast, own_case):
+    client.force_login(cast.liaison)
+    response = client.post(transition_url(own_case, "accept"), {"accept-version": own_case.version})
+    assert response.status_code == 302
+    own_case.refresh_from_db()
+    assert own_case.state == State.IN_PROGRESS
+
+    response = client.post(
+        transition_url(own_case, "resolve"),
+        {"resolve-version": own_case.version, "resolve-note": "已清运"},
+        follow=True,
+    )
+    own_case.refresh_from_db()
+    assert own_case.state == State.RESOLVED
+    assert any("resolve" in text for text in messages_of(response))
+    events = list(own_case.events.order_by("at", "id").values_list("action", "actor", "comment"))
+    assert events[-2:] == [("accept", cast.liaison.pk, ""), ("resolve", cast.liaison.pk, "已清运")]
+
+
+def test_liaison_returns_a_case_with_a_reason_through_the_admin(client, cast, own_case):
+    client.force_login(cast.liaison)
+    client.post(
+        transition_url(own_case, "return"),
+        {"return-version": own_case.version, "return-reason": "不属于城管职责"},
+    )
+    own_case.refresh_from_db()
+    assert own_case.state == State.FALLBACK
+    event = own_case.events.latest("at", "id")
+    assert (event.action, event.from_state, event.to_state, event.comment) == (
+        "return",
+        State.ASSIGNED,
+        State.FALLBACK,
+        "不属于城管职责",
+    )
+
+
+def test_return_without_a_reason_is_refused_and_changes_nothing(client, cast, own_case):
+    client.force_login(cast.liaison)
+    before = CaseEvent.objects.count()
+    response = client.post(
+        transition_url(own_case, "return"),
+        {"return-version": own_case.version, "return-reason": ""},
+        follow=True,
+    )
+    own_case.refresh_from_db()
+    assert own_case.state == State.ASSIGNED
+    assert CaseEvent.objects.count() == before
+    assert messages_of(response)
+
+
+def test_forged_post_on_another_departments_case_is_a_404_and_changes_nothing(
+    client, cast, foreign_case
+):
+    client.force_login(cast.liaison)
+    before = CaseEvent.objects.count()
+    response = client.post(
+        transition_url(foreign_case, "accept"), {"accept-version": foreign_case.version}
+    )
+    assert response.status_code == 404
+    foreign_case.refresh_from_db()
+    assert foreign_case.state == State.ASSIGNED
+    assert CaseEvent.objects.count() == before
+
+
+def test_forged_post_of_a_transition_not_allowed_in_this_state_changes_nothing(
+    client, cast, own_case
+):
+    client.force_login(cast.liaison)
+    before = CaseEvent.objects.count()
+    response = client.post(
+        transition_url(own_case, "resolve"),
+        {"resolve-version": own_case.version, "resolve-note": "伪造"},
+        follow=True,
+    )
+    own_case.refresh_from_db()
+    assert own_case.state == State.ASSIGNED
+    assert CaseEvent.objects.count() == before
+    assert any("cannot be given" in text for text in messages_of(response))
+
+
+def test_forged_post_of_a_transition_the_admin_does_not_offer_is_a_404(client, cast, own_case):
+    client.force_login(cast.liaison)
+    response = client.post(transition_url(own_case, "verify"), {"verify-version": 0})
+    assert response.status_code == 404
+    own_case.refresh_from_db()
+    assert own_case.state == State.ASSIGNED
+
+
+def test_liaison_of_another_department_visible_as_assistant_still_cannot_accept(
+    client, cast, lead_by, world
+):
+    case = lead_by(world.market)
+    case.assists.create(department=world.urban)
+    client.force_login(cast.liaison)
+    response = client.post(
+        transition_url(case, "accept"), {"accept-version": case.version}, follow=True
+    )
+    case.refresh_from_db()
+    assert case.state == State.ASSIGNED
+    assert any("may not" in text for text in messages_of(response))
+
+
+def test_stale_version_is_refused_and_changes_nothing(client, cast, own_case):
+    stale_version = own_case.version
+    workflow.case_accept(case=own_case, actor=cast.liaison)
+    client.force_login(cast.liaison)
+    response = client.post(
+        transition_url(own_case, "return"),
+        {"return-version": stale_version, "return-reason": "不属于城管职责"},
+        follow=True,
+    )
+    own_case.refresh_from_db()
+    assert own_case.state == State.IN_PROGRESS
+    assert any("changed" in text for text in messages_of(response))
+
+
+def test_transition_urls_refuse_get(client, cast, own_case):
+    client.force_login(cast.liaison)
+    assert client.get(transition_url(own_case, "accept")).status_code == 405
+    own_case.refresh_from_db()
+    assert own_case.state == State.ASSIGNED
+
+
+def test_caseworker_without_staff_status_cannot_enter_the_admin(client, cast, own_case):
+    client.force_login(cast.caseworker)
+    response = client.post(transition_url(own_case, "accept"), {"accept-version": 0})
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+    own_case.refresh_from_db()
+    assert own_case.state == State.ASSIGNED
+
+
+def test_cases_changelist_query_count_does_not_grow_with_rows(
+    client, cast, report, django_assert_max_num_queries
+):
+    for index in range(30):
+        report(description=f"垃圾 {index}")
+    client.force_login(cast.liaison)
+    url = reverse("admin:cases_case_changelist")
+    with django_assert_max_num_queries(10):
+        response = client.get(url)
+    assert len(response.context["cl"].result_list) == 30
