@@ -1,0 +1,194 @@
+"""Working time on the official Chinese calendar (SPEC §4): weekends, Spring Festival and
+National Day 2026 with their make-up days, the administrators' holiday table, a year no
+source knows, and the edges of working hours."""
+
+import logging
+import os
+import subprocess
+import sys
+from datetime import datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from departments.calendar import calendar_warnings, get_calendar
+from departments.models import Holiday
+from governance.settings import parse_working_hours
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+HOUR = 3600
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_calendar(monkeypatch):
+    # Each test starts from a newly loaded calendar, so "warned once per year" is per test.
+    monkeypatch.setattr("departments.calendar._cached", None)
+
+
+def at(month: int, day: int, hour: int = 9, minute: int = 0, year: int = 2026) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
+
+
+def later(start: datetime, seconds: float) -> datetime:
+    return get_calendar().add_working_seconds(start, seconds).astimezone(SHANGHAI)
+
+
+def test_friday_afternoon_plus_two_hours_lands_on_monday_morning():
+    assert later(at(11, 20, 16), 2 * HOUR) == at(11, 23, 10)
+
+
+def test_a_weekend_adds_no_working_time():
+    assert get_calendar().working_seconds_between(at(11, 20, 17), at(11, 23, 9)) == 0
+
+
+def test_spring_festival_make_up_saturday_is_a_working_day():
+    # Saturday 14 February 2026 is a make-up day (调休) before the holiday.
+    assert later(at(2, 13, 16), 2 * HOUR) == at(2, 14, 10)
+
+
+def test_spring_festival_holiday_is_skipped_whole():
+    # 15–23 February 2026 are off: two hours from the last afternoon land on the 24th.
+    assert later(at(2, 14, 16), 2 * HOUR) == at(2, 24, 10)
+
+
+def test_spring_festival_week_counts_only_the_make_up_day():
+    calendar = get_calendar()
+    assert calendar.working_seconds_between(at(2, 13, 9), at(2, 24, 9)) == 16 * HOUR
+    # The second make-up day, Saturday 28 February, counts; Sunday 1 March does not.
+    assert calendar.working_seconds_between(at(2, 27, 17), at(3, 2, 9)) == 8 * HOUR
+
+
+def test_national_day_2026_is_off_and_its_make_up_days_are_on():
+    calendar = get_calendar()
+    assert later(at(9, 30, 16), 2 * HOUR) == at(10, 8, 10)
+    assert later(at(10, 9, 16), 2 * HOUR) == at(10, 10, 10)  # Saturday 10 October, make-up
+    assert later(at(9, 19, 12), 1 * HOUR) == at(9, 20, 10)  # Sunday 20 September, make-up
+    assert calendar.working_seconds_between(at(9, 30, 17), at(10, 8, 9)) == 0
+
+
+def test_working_days_are_counted_in_days_of_working_hours():
+    calendar = get_calendar()
+    assert calendar.day_seconds == 8 * HOUR
+    assert later(at(2, 13, 9), 2 * calendar.day_seconds) == at(2, 14, 17)
+
+
+def test_an_admin_added_holiday_is_a_day_off():
+    Holiday.objects.create(date=at(11, 24).date(), kind=Holiday.Kind.HOLIDAY, name="Local day")
+    assert later(at(11, 23, 16), 2 * HOUR) == at(11, 25, 10)
+
+
+def test_an_admin_added_make_up_day_is_a_working_day():
+    Holiday.objects.create(date=at(11, 28).date(), kind=Holiday.Kind.WORKDAY, name="调休")
+    assert later(at(11, 27, 16), 2 * HOUR) == at(11, 28, 10)
+
+
+def test_the_holiday_table_overrides_the_library():
+    # 2 October 2026 is a public holiday in the library; a local order makes it a workday.
+    Holiday.objects.create(date=at(10, 2).date(), kind=Holiday.Kind.WORKDAY)
+    assert later(at(9, 30, 16), 2 * HOUR) == at(10, 2, 10)
+
+
+def test_an_unknown_year_counts_weekends_only_and_says_so(caplog):
+    caplog.set_level(logging.WARNING, logger="departments.calendar")
+    # 1 January 2027 is a Friday; the library does not know 2027, so it counts as working.
+    assert later(at(12, 31, 16, year=2026), 2 * HOUR) == at(1, 1, 10, year=2027)
+    assert later(at(1, 1, 16, year=2027), 2 * HOUR) == at(1, 4, 10, year=2027)
+    assert "does not know 2027" in caplog.text
+
+
+def test_calendar_warnings_name_the_unknown_year_for_the_admin(caplog):
+    caplog.set_level(logging.WARNING, logger="departments.calendar")
+    warnings = calendar_warnings(today=at(11, 23).date())
+    assert len(warnings) == 1 and "2027" in warnings[0]
+    assert "does not know 2027" in caplog.text
+
+
+def test_no_calendar_warning_for_years_the_library_knows():
+    assert calendar_warnings(today=at(3, 1, year=2025).date()) == []
+
+
+def test_a_year_the_admins_filled_in_is_known_and_not_warned_about(caplog):
+    Holiday.objects.create(
+        date=at(2, 8, year=2027).date(), kind=Holiday.Kind.HOLIDAY, name="春节"
+    )
+    caplog.set_level(logging.WARNING, logger="departments.calendar")
+    assert calendar_warnings(today=at(11, 23).date()) == []
+    assert later(at(2, 5, 16, year=2027), 2 * HOUR) == at(2, 9, 10, year=2027)
+    assert "does not know" not in caplog.text
+
+
+def test_a_deadline_ending_at_closing_time_is_that_closing_time():
+    assert later(at(11, 23, 9), 8 * HOUR) == at(11, 23, 17)
+
+
+def test_time_counted_from_before_opening_starts_at_opening():
+    assert later(at(11, 23, 7, 30), HOUR) == at(11, 23, 10)
+
+
+def test_time_counted_from_the_evening_starts_next_morning():
+    assert later(at(11, 23, 20), HOUR) == at(11, 24, 10)
+    assert later(at(11, 23, 17), 0) == at(11, 24, 9)
+
+
+def test_working_seconds_between_spans_the_night():
+    calendar = get_calendar()
+    assert calendar.working_seconds_between(at(11, 23, 16, 30), at(11, 24, 9, 30)) == HOUR
+    assert calendar.working_seconds_between(at(11, 24, 9, 30), at(11, 23, 16, 30)) == -HOUR
+
+
+def test_the_result_is_an_aware_utc_moment():
+    result = get_calendar().add_working_seconds(at(11, 23, 9), HOUR)
+    assert result.utcoffset().total_seconds() == 0
+    assert result == datetime(2026, 11, 23, 2, 0, tzinfo=ZoneInfo("UTC"))
+
+
+def test_negative_or_naive_input_is_refused():
+    calendar = get_calendar()
+    with pytest.raises(ValueError, match="negative"):
+        calendar.add_working_seconds(at(11, 23), -1)
+    with pytest.raises(ValueError, match="aware"):
+        calendar.add_working_seconds(datetime(2026, 11, 23, 9), 1)
+
+
+def test_working_hours_come_from_settings(settings):
+    settings.WORKING_HOURS = (time(8, 30), time(12, 0))
+    calendar = get_calendar()
+    assert calendar.day_seconds == int(3.5 * HOUR)
+    assert later(at(11, 23, 8, 30), 4 * HOUR) == at(11, 24, 9)
+
+
+def test_working_hours_are_in_the_configured_time_zone(settings):
+    settings.TIME_ZONE = "UTC"
+    start = datetime(2026, 11, 23, 16, tzinfo=ZoneInfo("UTC"))
+    assert get_calendar().add_working_seconds(start, 2 * HOUR) == datetime(
+        2026, 11, 24, 10, tzinfo=ZoneInfo("UTC")
+    )
+
+
+@pytest.mark.parametrize("raw", ["9-5", "09:00", "nine to five", "17:00-09:00", "09:00-09:00"])
+def test_working_hours_that_do_not_parse_are_refused(raw):
+    with pytest.raises(ImproperlyConfigured, match="WORKING_HOURS"):
+        parse_working_hours(raw)
+
+
+def test_the_project_does_not_start_with_unparseable_working_hours():
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "WORKING_HOURS": "nine to five",
+        "DJANGO_SETTINGS_MODULE": "governance.settings",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode != 0
+    assert "ImproperlyConfigured" in completed.stderr
+    assert "WORKING_HOURS='nine to five' does not parse" in completed.stderr
