@@ -1,0 +1,168 @@
+"""The deadline clock of a case (SPEC §4): set by the transitions that start it, moved by
+the ones that stop, pause and resume it, all in working time."""
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from cases.models import Case, DeadlineKind, State
+from cases.services import deadlines, workflow
+from departments.models import Category
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def at(month, day, hour, minute=0, year=2026):
+    return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
+
+
+def clock(case):
+    case.refresh_from_db()
+    return (case.deadline_kind, case.remind_at, case.due_at, case.escalate_2_at, case.escalate_3_at)
+
+
+@pytest.fixture
+def monday(report):
+    """A rubbish case (accept 2 h, resolve 1 day) reported Monday 23 Nov 2026 at 10:00."""
+    with time_machine.travel(at(11, 23, 10), tick=False):
+        return report()
+
+
+def test_a_routed_case_gets_an_accept_clock_with_its_ladder(monday):
+    assert monday.state == State.ASSIGNED
+    assert clock(monday) == (
+        DeadlineKind.ACCEPT,
+        at(11, 23, 11, 30),  # reminder at 75 % of 2 h
+        at(11, 23, 12),  # level 1 at the limit
+        at(11, 23, 13),  # level 2 at 1.5×
+        at(11, 23, 14),  # level 3 at 2×
+    )
+    assert monday.deadline_seq == 1
+
+
+def test_a_fallback_case_gets_the_dispatch_clock_from_settings(report, world):
+    with time_machine.travel(at(11, 23, 10), tick=False):
+        case = report(category=world.stall)  # two lead rules: overlap
+    assert case.state == State.FALLBACK
+    assert clock(case) == (
+        DeadlineKind.DISPATCH,
+        at(11, 23, 13),
+        at(11, 23, 14),  # FALLBACK_DISPATCH_HOURS = 4
+        at(11, 23, 16),
+        at(11, 24, 10),  # 8 working hours: the night is not counted
+    )
+
+
+def test_a_case_reported_on_friday_afternoon_is_due_on_monday(report, settings):
+    settings.FALLBACK_DISPATCH_HOURS = 4
+    with time_machine.travel(at(11, 20, 16), tick=False):
+        case = report()
+    assert case.due_at == at(11, 23, 10)
+
+
+def test_accepting_starts_a_fresh_resolve_clock_in_working_days(monday, cast):
+    with time_machine.travel(at(11, 23, 11), tick=False):
+        workflow.case_accept(case=monday, actor=cast.liaison)
+    assert clock(monday) == (
+        DeadlineKind.RESOLVE,
+        at(11, 23, 17),  # 6 working hours = 75 % of one 8-hour day
+        at(11, 24, 11),
+        at(11, 24, 15),
+        at(11, 25, 11),
+    )
+    assert monday.deadline_seq == 2
+    assert monday.escalation_level == 0
+
+
+def test_resolving_stops_the_clock(monday, cast):
+    workflow.case_accept(case=monday, actor=cast.liaison)
+    workflow.case_resolve(case=monday, actor=cast.liaison, note="已清理")
+    assert clock(monday) == ("", None, None, None, None)
+
+
+def test_cancelling_stops_the_clock(monday, cast):
+    workflow.case_cancel(case=monday, actor=cast.dispatcher, reason="重复上报")
+    assert clock(monday) == ("", None, None, None, None)
+
+
+def test_returning_starts_a_fresh_dispatch_clock(monday, cast):
+    with time_machine.travel(at(11, 23, 11), tick=False):
+        workflow.case_return(case=monday, actor=cast.liaison, reason="不属于我局")
+    assert clock(monday)[:3] == (DeadlineKind.DISPATCH, at(11, 23, 14), at(11, 23, 15))
+    assert monday.deadline_seq == 2
+
+
+def test_reopening_starts_a_fresh_resolve_clock(monday, cast):
+    workflow.case_accept(case=monday, actor=cast.liaison)
+    workflow.case_resolve(case=monday, actor=cast.liaison, note="已清理")
+    with time_machine.travel(at(11, 25, 10), tick=False):
+        workflow.case_reopen(case=monday, actor=cast.caseworker, reason="仍有垃圾")
+    assert clock(monday)[:3] == (DeadlineKind.RESOLVE, at(11, 25, 16), at(11, 26, 10))
+    assert monday.deadline_seq == 3
+
+
+def test_suspending_stops_the_clock_and_resuming_restarts_it_with_the_time_left(monday, cast):
+    with time_machine.travel(at(11, 23, 11), tick=False):  # 1 h of the 2 h left
+        workflow.case_suspend(case=monday, actor=cast.supervisor, reason="待专项整治")
+    monday.refresh_from_db()
+    assert (monday.due_at, monday.escalate_2_at, monday.remind_at) == (None, None, None)
+    assert monday.paused_remaining_seconds == 3600
+    with time_machine.travel(at(11, 30, 16), tick=False):  # a week later
+        workflow.case_resume(case=monday, actor=cast.supervisor)
+    assert monday.state == State.ASSIGNED
+    assert clock(monday) == (
+        DeadlineKind.ACCEPT,
+        at(11, 30, 16, 30),
+        at(11, 30, 17),
+        at(12, 1, 10),
+        at(12, 1, 11),
+    )
+    # The same deadline resumed: escalations already sent for it are not repeated.
+    assert monday.deadline_seq == 1
+    assert monday.paused_remaining_seconds is None
+
+
+def test_a_case_suspended_while_overdue_is_due_at_once_when_resumed(monday, cast):
+    with time_machine.travel(at(11, 23, 13, 30), tick=False):  # 1.5 h overdue
+        workflow.case_suspend(case=monday, actor=cast.supervisor, reason="待专项整治")
+    monday.refresh_from_db()
+    assert monday.paused_remaining_seconds == -5400
+    with time_machine.travel(at(11, 24, 10), tick=False):
+        workflow.case_resume(case=monday, actor=cast.supervisor)
+    assert clock(monday) == (
+        DeadlineKind.ACCEPT,
+        at(11, 24, 10),
+        at(11, 24, 10),
+        at(11, 24, 10),  # 1.5 h overdue is already past level 2 (1 h after the limit)
+        at(11, 24, 10, 30),
+    )
+
+
+def test_a_category_with_a_zero_or_negative_limit_is_refused(world):
+    for hours, days in ((Decimal("0"), Decimal("1")), (Decimal("2"), Decimal("-1"))):
+        category = Category(code=f"BAD{days}", name="bad", accept_hours=hours, resolve_days=days)
+        with pytest.raises(ValidationError):
+            category.full_clean()
+        with pytest.raises(IntegrityError), transaction.atomic():
+            category.save()
+
+
+def test_a_zero_limit_that_slipped_through_is_a_clear_error_not_an_instant_escalation(world):
+    category = Category(code="ZERO", name="zero", accept_hours=Decimal("0"), resolve_days=1)
+    case = Case(category=category)
+    with pytest.raises(deadlines.DeadlineError, match="accept limit of category ZERO"):
+        deadlines.limit_seconds(case, DeadlineKind.ACCEPT, deadlines.get_calendar())
+
+
+def test_an_unclassified_case_uses_the_default_limits(report, cast, world):
+    with time_machine.travel(at(11, 23, 10), tick=False):
+        case = report(category=None)
+    assert case.state == State.FALLBACK
+    with time_machine.travel(at(11, 23, 10), tick=False):
+        workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.urban)
+    assert clock(case)[2] == at(11, 24, 10)  # 8 working hours to accept
