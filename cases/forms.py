@@ -1,0 +1,162 @@
+"""Forms of the caseworker, dispatcher and supervisor pages. Forms validate input; the
+services in cases/services/ act on it. No form ever carries a state: the URL names the
+transition."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import Case, Urgency
+from departments.models import Category, Department, GridCell, User
+
+
+class ReportForm(forms.Form):
+    category = forms.ModelChoiceField(
+        label=_("Category"),
+        queryset=Category.objects.order_by("code"),
+        required=False,
+        empty_label=_("Not sure (the township decides)"),
+    )
+    cell = forms.ModelChoiceField(
+        label=_("Grid cell"),
+        queryset=GridCell.objects.order_by("code"),
+        required=False,
+        empty_label=_("Locate from the point on the map"),
+    )
+    lat = forms.FloatField(
+        label=_("Latitude"), required=False, min_value=-90, max_value=90, widget=forms.HiddenInput
+    )
+    lng = forms.FloatField(
+        label=_("Longitude"),
+        required=False,
+        min_value=-180,
+        max_value=180,
+        widget=forms.HiddenInput,
+    )
+    address = forms.CharField(label=_("Address"), max_length=255, required=False)
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}))
+    urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
+    reporter_name = forms.CharField(label=_("Reporter name"), max_length=100, required=False)
+    reporter_phone = forms.CharField(label=_("Reporter phone"), max_length=32, required=False)
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        # Township staff report in their own township: other cells are not offered.
+        if user.township_id:
+            self.fields["cell"].queryset = GridCell.objects.filter(
+                township_id=user.township_id
+            ).order_by("code")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("cell") is None and (data.get("lat") is None or data.get("lng") is None):
+            self.add_error("cell", _("Choose a grid cell, or pick the place on the map."))
+        return data
+
+
+class TransitionForm(forms.Form):
+    """Every transition carries the version of the case the page was rendered with, so
+    that of two people acting at once the second is told the case changed."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+    def __init__(self, *args, case: Case, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.case = case
+        self.user = user
+        self.fields["expected_version"].initial = case.version
+
+
+class ReasonForm(TransitionForm):
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class NoteForm(TransitionForm):
+    note = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CommentForm(TransitionForm):
+    comment = forms.CharField(
+        label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class VerifyForm(CommentForm):
+    satisfaction = forms.TypedChoiceField(
+        label=_("Satisfaction"),
+        choices=[("", _("no rating"))] + [(str(n), str(n)) for n in range(1, 6)],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+
+    field_order = ["expected_version", "satisfaction", "comment"]
+
+
+class DispatchForm(CommentForm):
+    lead = forms.ModelChoiceField(label=_("Lead department"), queryset=Department.objects.none())
+    whistle = forms.BooleanField(
+        label=_("Blow the whistle: the assisting departments must report for duty"),
+        required=False,
+    )
+    assisting = forms.ModelMultipleChoiceField(
+        label=_("Assisting departments"),
+        queryset=Department.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    field_order = ["expected_version", "lead", "whistle", "assisting", "comment"]
+
+    def __init__(self, *args, departments=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The caller may pass an already-evaluated department list (the pool page renders
+        # one form per case and must not query per row).
+        queryset = Department.objects.order_by("code")
+        self.fields["lead"].queryset = queryset
+        self.fields["assisting"].queryset = queryset
+        if departments is not None:
+            choices = [(dept.pk, str(dept)) for dept in departments]
+            self.fields["lead"].choices = [("", "---------"), *choices]
+            self.fields["assisting"].choices = choices
+
+    def clean(self):
+        data = super().clean()
+        if data.get("whistle") and not data.get("assisting"):
+            self.add_error("assisting", _("Choose the departments the whistle summons."))
+        return data
+
+
+class CancelForm(ReasonForm):
+    duplicate_of = forms.CharField(
+        label=_("Duplicate of case number"), required=False, max_length=16
+    )
+
+    def clean_duplicate_of(self):
+        from cases.selectors import cases_visible_to
+
+        number = self.cleaned_data["duplicate_of"].strip()
+        if not number:
+            return None
+        original = cases_visible_to(self.user).filter(number=number).first()
+        if original is None:
+            raise forms.ValidationError(
+                _("There is no case %(number)s that you may see."), params={"number": number}
+            )
+        if original.pk == self.case.pk:
+            raise forms.ValidationError(_("A case cannot be a duplicate of itself."))
+        return original
+
+
+# Which form each transition of SPEC §2 takes (the URL names the transition).
+TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
+    "dispatch": DispatchForm,
+    "accept": TransitionForm,
+    "return": ReasonForm,
+    "resolve": NoteForm,
+    "verify": VerifyForm,
+    "reopen": ReasonForm,
+    "suspend": ReasonForm,
+    "resume": CommentForm,
+    "cancel": CancelForm,
+}

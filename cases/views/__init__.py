@@ -1,0 +1,1 @@
+"""The caseworker, dispatcher and supervisor pages, one module per page group."""

@@ -1,0 +1,108 @@
+"""One case: /cases/<number>/ and the POST of each transition, /cases/<number>/<transition>/."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cases.forms import TRANSITION_FORMS
+from cases.labels import action_label
+from cases.selectors import case_detail_for, routing_explanation
+from cases.services import workflow
+from cases.services.workflow import WorkflowError, available_transitions
+
+
+@login_required
+def case_detail(request, number):
+    case = case_detail_for(request.user, number)
+    forms = [
+        (
+            name,
+            action_label(name),
+            TRANSITION_FORMS[name](case=case, user=request.user, auto_id=f"id_{name}_%s"),
+        )
+        for name in available_transitions(case, request.user)
+    ]
+    return render(
+        request,
+        "cases/detail.html",
+        {
+            "case": case,
+            "routing": routing_explanation(case),
+            "events": case.events.all(),
+            "assists": case.assists.all(),
+            "transition_forms": forms,
+        },
+    )
+
+
+def _run(name: str, case, user, data: dict):
+    """Call the workflow service of transition `name` with the form's cleaned data."""
+    common = {"case": case, "actor": user, "expected_version": data["expected_version"]}
+    if name == "dispatch":
+        return workflow.case_dispatch(
+            **common,
+            lead=data["lead"],
+            assisting=data["assisting"],
+            whistle=data["whistle"],
+            comment=data["comment"],
+        )
+    if name == "accept":
+        return workflow.case_accept(**common)
+    if name == "return":
+        return workflow.case_return(**common, reason=data["reason"])
+    if name == "resolve":
+        return workflow.case_resolve(**common, note=data["note"])
+    if name == "verify":
+        return workflow.case_verify(
+            **common, satisfaction=data["satisfaction"], comment=data["comment"]
+        )
+    if name == "reopen":
+        return workflow.case_reopen(**common, reason=data["reason"])
+    if name == "suspend":
+        return workflow.case_suspend(**common, reason=data["reason"])
+    if name == "resume":
+        return workflow.case_resume(**common, comment=data["comment"])
+    if name == "cancel":
+        return workflow.case_cancel(
+            **common, reason=data["reason"], duplicate_of=data["duplicate_of"]
+        )
+    raise Http404
+
+
+@login_required
+@require_POST
+def case_transition(request, number, transition):
+    if transition not in TRANSITION_FORMS:
+        raise Http404
+    case = case_detail_for(request.user, number)
+    form = TRANSITION_FORMS[transition](request.POST, case=case, user=request.user)
+    label = action_label(transition)
+    if not form.is_valid():
+        errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
+        messages.error(
+            request,
+            _("“%(action)s” was not done: %(errors)s") % {"action": label, "errors": errors},
+        )
+    else:
+        try:
+            _run(transition, case, request.user, form.cleaned_data)
+        except (WorkflowError, ValidationError) as error:
+            text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            messages.error(request, text)
+        else:
+            messages.success(
+                request,
+                _("Case %(number)s: “%(action)s” done; it is now %(state)s.")
+                % {"number": case.number, "action": label, "state": case.get_state_display()},
+            )
+    next_url = request.POST.get("next", "")
+    if next_url and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(next_url)
+    return redirect("cases:detail", number=case.number)

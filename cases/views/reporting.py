@@ -1,0 +1,50 @@
+"""Reporting a case: /cases/new/."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from cases.forms import ReportForm
+from cases.services.intake import case_report
+from departments.models import User
+
+REPORTING_ROLES = (
+    User.Role.CASEWORKER,
+    User.Role.DISPATCHER,
+    User.Role.SUPERVISOR,
+    User.Role.ADMIN,
+)
+
+
+def may_report(user: User) -> bool:
+    return user.is_superuser or user.has_role(*REPORTING_ROLES)
+
+
+@login_required
+def case_new(request):
+    if not may_report(request.user):
+        raise PermissionDenied(_("Only township staff and supervisors report cases."))
+    form = ReportForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            case = case_report(
+                reporter=request.user,
+                category=data["category"],
+                cell=data["cell"],
+                lat=data["lat"],
+                lng=data["lng"],
+                address=data["address"],
+                description=data["description"],
+                urgency=data["urgency"],
+                reporter_name=data["reporter_name"],
+                reporter_phone=data["reporter_phone"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Case %(number)s was reported.") % {"number": case.number})
+            return redirect("cases:detail", number=case.number)
+    return render(request, "cases/new.html", {"form": form})

@@ -1,0 +1,291 @@
+"""The caseworker, dispatcher and supervisor pages through Django's test client: the slice
+report → route → dispatch → accept → resolve → verify, and who may see and do what."""
+
+import pytest
+from django.urls import reverse
+
+from cases.models import Case, CaseEvent, State
+from cases.services import workflow
+
+
+def post_transition(client, case, name, **data):
+    data.setdefault("expected_version", case.version)
+    return client.post(reverse("cases:transition", args=[case.number, name]), data)
+
+
+def page_text(response) -> str:
+    return response.content.decode()
+
+
+@pytest.mark.django_db
+def test_sign_in_page_signs_a_caseworker_in_and_lands_on_the_case_list(client, cast):
+    response = client.get("/accounts/login/")
+    assert response.status_code == 200
+    assert 'name="username"' in page_text(response)
+    response = client.post(
+        "/accounts/login/", {"username": "caseworker", "password": "pass-for-tests-1"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("cases:list")
+    assert client.get(reverse("cases:list")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url", ["/cases/", "/cases/new/", "/cases/fallback/", "/cases/2026-000001/"]
+)
+def test_anonymous_visitor_is_sent_to_sign_in(client, db, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_caseworker_reports_a_case_and_is_told_which_department_has_it(client, cast, world):
+    client.force_login(cast.caseworker)
+    response = client.post(
+        "/cases/new/",
+        {
+            "category": world.rubbish.pk,
+            "cell": world.n1.pk,
+            "description": "路边堆放垃圾",
+            "urgency": "normal",
+        },
+        follow=True,
+    )
+    case = Case.objects.get()
+    assert response.redirect_chain[-1][0] == reverse("cases:detail", args=[case.number])
+    assert case.state == State.ASSIGNED
+    assert case.lead_department == world.urban
+    text = page_text(response)
+    assert "routing-assigned" in text
+    assert world.urban.name in text
+    assert "权责清单 1" in text  # the basis of the rule that routed it
+
+
+def test_ambiguous_report_shows_the_fallback_reason_and_the_candidates(client, cast, world):
+    client.force_login(cast.caseworker)
+    response = client.post(
+        "/cases/new/",
+        {
+            "category": world.stall.pk,
+            "cell": world.n2.pk,
+            "description": "占道",
+            "urgency": "normal",
+        },
+        follow=True,
+    )
+    case = Case.objects.get()
+    assert case.state == State.FALLBACK
+    text = page_text(response)
+    assert "routing-fallback" in text
+    assert str(case.get_fallback_reason_display()) in text
+    assert world.urban.name in text and world.market.name in text
+
+
+def test_report_without_a_cell_or_a_point_is_refused_and_creates_nothing(client, cast, world):
+    client.force_login(cast.caseworker)
+    response = client.post("/cases/new/", {"description": "无位置", "urgency": "normal"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["cell"]
+    assert not Case.objects.exists()
+
+
+def test_caseworker_is_not_offered_cells_of_another_township(client, cast, world):
+    client.force_login(cast.caseworker)
+    response = client.post(
+        "/cases/new/", {"cell": world.s1.pk, "description": "越界", "urgency": "normal"}
+    )
+    assert response.status_code == 200
+    assert "cell" in response.context["form"].errors
+    assert not Case.objects.exists()
+
+
+def test_liaison_may_not_report_cases(client, cast):
+    client.force_login(cast.liaison)
+    assert client.get("/cases/new/").status_code == 403
+
+
+def test_the_whole_slice_runs_through_the_pages(client, cast, world):
+    # A lamp case has no rule: it goes to the north township's pool.
+    client.force_login(cast.caseworker)
+    client.post(
+        "/cases/new/",
+        {
+            "category": world.lamp.pk,
+            "cell": world.n1.pk,
+            "description": "路灯不亮",
+            "urgency": "urgent",
+        },
+    )
+    case = Case.objects.get()
+    assert case.state == State.FALLBACK
+
+    client.force_login(cast.dispatcher)
+    pool = client.get("/cases/fallback/")
+    assert case.number in page_text(pool)
+    response = post_transition(
+        client, case, "dispatch", lead=world.urban.pk, next="/cases/fallback/"
+    )
+    assert response["Location"] == "/cases/fallback/"
+    case.refresh_from_db()
+    assert case.state == State.ASSIGNED and case.lead_department == world.urban
+
+    # The liaison works in the admin; here the workflow services stand in for it.
+    workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=case, actor=cast.liaison, note="已更换灯泡")
+
+    client.force_login(cast.caseworker)
+    detail = client.get(reverse("cases:detail", args=[case.number]))
+    assert [name for name, _label, _form in detail.context["transition_forms"]] == [
+        "verify",
+        "reopen",
+    ]
+    response = post_transition(client, case, "verify", satisfaction="5", comment="已修好")
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.state == State.CLOSED and case.satisfaction == 5
+    actions = list(case.events.values_list("action", flat=True))
+    assert actions == ["report", "route", "dispatch", "accept", "resolve", "verify"]
+    timeline = page_text(client.get(reverse("cases:detail", args=[case.number])))
+    assert "已更换灯泡" in timeline and "已修好" in timeline
+
+
+def test_a_transition_the_user_may_not_fire_is_refused_and_changes_nothing(client, cast, report):
+    case = report(category=None)  # unclassified → fallback
+    version, events = case.version, CaseEvent.objects.count()
+    client.force_login(cast.caseworker)
+    response = post_transition(client, case, "dispatch", lead=cast.liaison.department_id)
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.state == State.FALLBACK and case.version == version
+    assert CaseEvent.objects.count() == events
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert messages and "dispatch" in messages[0]
+
+
+def test_a_stale_page_is_told_the_case_changed_and_changes_nothing(client, cast, report, world):
+    case = report(category=None)
+    stale_version = case.version
+    client.force_login(cast.dispatcher)
+    first = post_transition(client, case, "dispatch", lead=world.urban.pk)
+    assert first.status_code == 302
+    second = post_transition(
+        client, case, "dispatch", lead=world.market.pk, expected_version=stale_version
+    )
+    case.refresh_from_db()
+    assert case.lead_department == world.urban
+    assert case.events.filter(action="dispatch").count() == 1
+    follow = client.get(second["Location"])
+    assert "changed" in " ".join(str(m) for m in follow.context["messages"])
+
+
+def test_a_transition_without_expected_version_is_refused(client, cast, report, world):
+    case = report(category=None)
+    client.force_login(cast.dispatcher)
+    client.post(
+        reverse("cases:transition", args=[case.number, "dispatch"]), {"lead": world.urban.pk}
+    )
+    case.refresh_from_db()
+    assert case.state == State.FALLBACK
+
+
+def test_resolve_without_a_note_is_refused(client, cast, report):
+    case = report()
+    workflow.case_accept(case=case, actor=cast.liaison)
+    client.force_login(cast.liaison)
+    post_transition(client, case, "resolve", note="  ")
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS
+
+
+def test_transitions_are_post_only_and_unknown_ones_are_not_found(client, cast, report):
+    case = report()
+    client.force_login(cast.liaison)
+    assert client.get(reverse("cases:transition", args=[case.number, "accept"])).status_code == 405
+    assert post_transition(client, case, "route").status_code == 404
+    assert post_transition(client, case, "explode").status_code == 404
+
+
+def test_cancelling_as_a_duplicate_links_the_original(client, cast, report):
+    original, duplicate = report(), report(description="同一堆垃圾")
+    client.force_login(cast.dispatcher)
+    post_transition(client, duplicate, "cancel", reason="重复上报", duplicate_of=original.number)
+    duplicate.refresh_from_db()
+    assert duplicate.state == State.CANCELLED and duplicate.duplicate_of == original
+    text = page_text(client.get(reverse("cases:detail", args=[duplicate.number])))
+    assert reverse("cases:detail", args=[original.number]) in text
+
+
+def test_caseworker_cannot_open_another_townships_case(client, cast, world, report):
+    south_case = report(reporter=cast.south_caseworker, cell=world.s1)
+    client.force_login(cast.caseworker)
+    assert client.get(reverse("cases:detail", args=[south_case.number])).status_code == 404
+    response = post_transition(client, south_case, "cancel", reason="x")
+    assert response.status_code == 404
+    assert south_case.number not in page_text(client.get("/cases/"))
+
+
+def test_liaison_cannot_open_another_departments_case(client, cast, world, report):
+    cg_case = report()  # rubbish → CG
+    client.force_login(cast.other_liaison)
+    assert client.get(reverse("cases:detail", args=[cg_case.number])).status_code == 404
+    assert post_transition(client, cg_case, "accept").status_code == 404
+    cg_case.refresh_from_db()
+    assert cg_case.state == State.ASSIGNED
+    assert cg_case.number not in page_text(client.get("/cases/"))
+
+
+def test_liaison_sees_own_departments_cases_only_in_the_list(client, cast, world, report):
+    cg_case = report()
+    fallback_case = report(category=world.lamp)
+    client.force_login(cast.liaison)
+    text = page_text(client.get("/cases/"))
+    assert cg_case.number in text
+    assert fallback_case.number not in text
+
+
+def test_fallback_pool_shows_own_township_oldest_first(client, cast, world, report):
+    first = report(category=None)
+    second = report(category=world.stall, cell=world.n2)
+    south = report(reporter=cast.south_caseworker, cell=world.s1, category=None)
+    client.force_login(cast.dispatcher)
+    response = client.get("/cases/fallback/")
+    numbers = [case.number for case, _form in response.context["rows"]]
+    assert numbers == [first.number, second.number]
+    assert south.number not in page_text(response)
+
+
+def test_caseworker_sees_the_pool_but_gets_no_dispatch_form(client, cast, report):
+    report(category=None)
+    client.force_login(cast.caseworker)
+    response = client.get("/cases/fallback/")
+    assert [form for _case, form in response.context["rows"]] == [None]
+
+
+def test_case_list_query_count_does_not_grow_with_rows(
+    client, cast, world, report, django_assert_max_num_queries
+):
+    client.force_login(cast.caseworker)
+    for _ in range(2):
+        report()
+    with django_assert_max_num_queries(6) as few:
+        client.get("/cases/")
+    for _ in range(10):
+        report(category=world.stall, cell=world.n2)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get("/cases/")
+    assert len(response.context["page"]) == 12
+
+
+def test_fallback_pool_query_count_does_not_grow_with_rows(
+    client, cast, world, report, django_assert_max_num_queries
+):
+    client.force_login(cast.dispatcher)
+    report(category=world.stall, cell=world.n2)
+    with django_assert_max_num_queries(8) as few:
+        client.get("/cases/fallback/")
+    for _ in range(6):
+        report(category=world.stall, cell=world.n2)
+        report(category=None)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get("/cases/fallback/")
+    assert len(response.context["rows"]) == 13
