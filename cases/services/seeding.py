@@ -1,0 +1,656 @@
+"""The demo district and synthetic cases (`seed_demo`, SPEC §5).
+
+The district is loaded from the sample files in `departments/samples/` through the same
+importers as real data, so the samples stay importable and re-seeding changes nothing.
+Synthetic cases are built in memory and written with bulk inserts, each with the audit
+trail a real case in its state would have; they never go through `save()`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, make_password
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.models import (
+    Case,
+    CaseAssist,
+    CaseEvent,
+    CaseFallbackReason,
+    DeadlineKind,
+    Source,
+    State,
+    Urgency,
+)
+from cases.services.intake import allocate_case_numbers, format_case_number
+from departments.calendar import get_calendar
+from departments.importers import PLANNERS, ImportRefused, ImportResult, apply
+from departments.models import Category, Department, GridCell, Responsibility, Township, User
+from departments.routing import get_index
+
+SAMPLES_DIR = Path(settings.BASE_DIR) / "departments" / "samples"
+SAMPLE_FILES = {
+    "grid": "grid.geojson",
+    "departments": "departments.csv",
+    "categories": "categories.csv",
+    "responsibilities": "responsibilities.csv",
+    "users": "users.csv",
+}
+# The demo's township codes: present means the demo is loaded (`seed_demo --if-empty`).
+DEMO_TOWNSHIP_CODES = ("CD", "CX", "TY")
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - printed for the demo's users, never real
+
+# English names of the sample categories (categories.csv has no column for them).
+CATEGORY_NAMES_EN = {
+    "ENV": "City appearance and sanitation",
+    "ENV-RUBBISH": "Exposed rubbish",
+    "ENV-SEWAGE": "Sewage overflow",
+    "ENV-ADS": "Illegal flyers and graffiti",
+    "ENV-NOISE": "Noise nuisance",
+    "ENV-FUMES": "Restaurant cooking fumes",
+    "STREET": "Street order",
+    "STREET-STALL": "Street stall blocking the way",
+    "STREET-PARKING": "Illegal parking",
+    "STREET-BUILD": "Illegal structure",
+    "FACILITY": "Municipal facilities",
+    "FACILITY-LAMP": "Broken street light",
+    "FACILITY-ROAD": "Damaged road",
+    "FACILITY-MANHOLE": "Missing or broken manhole cover",
+    "FACILITY-PIPE": "Leaking water main",
+    "FACILITY-CABLE": "Hazardous power line",
+    "SAFETY": "Public safety",
+    "SAFETY-FIRELANE": "Blocked fire lane",
+    "SAFETY-GAS": "Gas safety hazard",
+    "SAFETY-HOUSE": "Dangerous building",
+    "MARKET": "Market regulation",
+    "MARKET-FOOD": "Food safety",
+    "MARKET-PRICE": "Price complaint",
+    "SOCIAL": "Community services",
+    "SOCIAL-DISPUTE": "Neighbour dispute",
+    "SOCIAL-ELDERLY": "Elderly person in need",
+    "SOCIAL-STRAY": "Stray animals",
+    "GREEN": "Parks and greenery",
+    "GREEN-TREE": "Fallen tree",
+    "OTHER": "Other",
+}
+
+
+# -- the district --------------------------------------------------------------------------
+
+
+def demo_exists() -> bool:
+    return Township.objects.filter(code__in=DEMO_TOWNSHIP_CODES).exists()
+
+
+@transaction.atomic
+def seed_district(*, samples_dir: Path = SAMPLES_DIR) -> dict[str, ImportResult]:
+    """Load (or bring up to date) the demo district from the sample files.
+
+    One transaction: the five imports in dependency order, the categories' English names,
+    and the demo password for demo users who have none yet. Running it again changes
+    nothing. Raises `ImportRefused` (and saves nothing) if a sample file has errors.
+    """
+    results = {}
+    for subject, planner in PLANNERS.items():
+        plan = planner((samples_dir / SAMPLE_FILES[subject]).read_bytes())
+        if plan.errors:
+            raise ImportRefused(plan.errors)
+        results[subject] = apply(plan)
+    categories = list(Category.objects.filter(code__in=CATEGORY_NAMES_EN))
+    renamed = [c for c in categories if c.name_en != CATEGORY_NAMES_EN[c.code]]
+    for category in renamed:
+        category.name_en = CATEGORY_NAMES_EN[category.code]
+    Category.objects.bulk_update(renamed, ["name_en"])
+    # One hash for all: hashing is slow on purpose, and these passwords are public anyway.
+    User.objects.filter(
+        Q(password__startswith=UNUSABLE_PASSWORD_PREFIX) | Q(password=""),
+        username__in=demo_usernames(samples_dir=samples_dir),
+    ).update(password=make_password(DEMO_PASSWORD))
+    return results
+
+
+def demo_usernames(*, samples_dir: Path = SAMPLES_DIR) -> list[str]:
+    text = (samples_dir / SAMPLE_FILES["users"]).read_text(encoding="utf-8-sig")
+    return [line.split(",", 1)[0] for line in text.splitlines()[1:] if line.strip()]
+
+
+def demo_logins(*, samples_dir: Path = SAMPLES_DIR) -> list[tuple[str, str, str, str]]:
+    """(username, password, role, where) of the demo users, in the sample file's order."""
+    names = demo_usernames(samples_dir=samples_dir)
+    users = User.objects.select_related("township", "department").in_bulk(
+        names, field_name="username"
+    )
+    rows = []
+    for name in names:
+        user = users.get(name)
+        if user is None:
+            continue
+        where = user.department or user.township
+        if where is None:
+            where = _("district") if user.role == User.Role.SUPERVISOR else "—"
+        rows.append((name, DEMO_PASSWORD, user.role, str(where)))
+    return rows
+
+
+# -- synthetic cases -----------------------------------------------------------------------
+
+STREETS = [
+    "文三路",
+    "学院路",
+    "教工路",
+    "古墩路",
+    "天目山路",
+    "东新路",
+    "石桥路",
+    "机场路",
+    "秋涛北路",
+    "新塘路",
+    "丁桥路",
+    "桃源路",
+    "青山路",
+    "溪口街",
+    "翠苑一区",
+    "西溪路",
+]
+PLACES = [
+    "小区东门",
+    "菜市场旁",
+    "公交站台",
+    "幼儿园门口",
+    "十字路口",
+    "地下通道口",
+    "沿街商铺前",
+    "垃圾分类亭旁",
+    "老年活动中心",
+    "停车场入口",
+    "河道边",
+    "桥下",
+]
+DESCRIPTIONS = {
+    "ENV-RUBBISH": ["{place}堆放生活垃圾已有三天，气味很大", "{place}有建筑垃圾随意倾倒"],
+    "ENV-SEWAGE": ["{place}雨水井冒出污水，路面积水发臭", "{place}化粪池外溢，影响通行"],
+    "ENV-ADS": ["{place}墙面和电线杆上贴满小广告", "{place}新刷的墙被人乱涂乱画"],
+    "ENV-NOISE": ["{place}夜间施工噪声很大，居民无法休息", "{place}广场舞音响声音过大"],
+    "ENV-FUMES": ["{place}烧烤店油烟直排，楼上居民投诉", "{place}餐馆未装油烟净化器"],
+    "STREET-STALL": ["{place}流动摊贩占道经营，行人只能走机动车道", "{place}水果摊占用人行道"],
+    "STREET-PARKING": ["{place}车辆乱停放堵住通道", "{place}共享单车大量堆积"],
+    "STREET-BUILD": ["{place}一楼住户私自搭建阳光房", "{place}屋顶新建违章彩钢棚"],
+    "FACILITY-LAMP": ["{place}路灯连续几晚不亮", "{place}路灯杆倾斜，灯罩脱落"],
+    "FACILITY-ROAD": ["{place}路面塌陷出现大坑", "{place}人行道地砖松动翘起"],
+    "FACILITY-MANHOLE": ["{place}井盖缺失，已有行人险些踩空", "{place}井盖破损下沉"],
+    "FACILITY-PIPE": ["{place}自来水管破裂，水流满地", "{place}消防栓漏水"],
+    "FACILITY-CABLE": ["{place}电线垂落离地面很近", "{place}配电箱门损坏，电线裸露"],
+    "SAFETY-FIRELANE": ["{place}消防通道被私家车长期占用", "{place}楼道堆放杂物堵塞安全出口"],
+    "SAFETY-GAS": ["{place}闻到明显燃气味", "{place}餐饮店使用不合格液化气瓶"],
+    "SAFETY-HOUSE": ["{place}老房子外墙开裂掉块", "{place}围墙出现倾斜"],
+    "MARKET-FOOD": ["{place}小吃店卫生条件差，疑似使用过期食材", "{place}无证经营熟食"],
+    "MARKET-PRICE": ["{place}商店商品未明码标价", "{place}停车场乱收费"],
+    "SOCIAL-DISPUTE": ["{place}两户居民因漏水问题发生纠纷", "{place}邻居因噪音问题多次争吵"],
+    "SOCIAL-ELDERLY": ["{place}独居老人行动不便，需要上门帮扶", "{place}困难老人生活无人照料"],
+    "SOCIAL-STRAY": ["{place}流浪狗聚集，有咬人风险", "{place}流浪猫数量多，居民担心"],
+    "GREEN-TREE": ["{place}大树被风刮倒压住道路", "{place}行道树枯死有倒伏危险"],
+}
+GENERIC_DESCRIPTIONS = ["{place}发现{category}问题，请尽快处理", "{place}{category}，居民多次反映"]
+UNCLASSIFIED_DESCRIPTIONS = ["{place}情况不明，请派人到现场查看", "{place}有群众反映问题，类别不清"]
+
+
+@dataclass
+class _Draft:
+    """One synthetic case being built: the case's values and its audit trail."""
+
+    created_at: datetime
+    values: dict
+    events: list[dict] = field(default_factory=list)
+    assists: list[dict] = field(default_factory=list)
+    candidates: tuple[int, ...] = ()
+
+
+@dataclass
+class _World:
+    """What the generator picks from, loaded in a handful of queries."""
+
+    cells: list[tuple[int, int, float, float, float, float]]  # id, township, bbox
+    categories: list[Category]
+    category_by_id: dict[int, Category]
+    departments: list[int]
+    usual_lead: dict[int, int]  # category id -> a department that usually leads it
+    caseworkers: dict[int, list[int]]  # township id -> user ids
+    dispatchers: dict[int, list[int]]
+    supervisors: dict[int | None, list[int]]
+    liaisons: dict[int, list[int]]  # department id -> user ids
+    cell_names: dict[int, str]
+    township_names: dict[int, str]
+
+
+def _load_world() -> _World:
+    cells = list(
+        GridCell.objects.values_list(
+            "id", "township_id", "min_lng", "min_lat", "max_lng", "max_lat"
+        )
+    )
+    categories = list(Category.objects.all())
+    departments = list(Department.objects.values_list("id", flat=True))
+    if not cells or not categories or not departments:
+        raise ValueError("Load the grid, departments and categories first (seed_demo does).")
+    by_id = {c.pk: c for c in categories}
+    parents = {c.parent_id for c in categories}
+    leads = defaultdict(list)
+    for category_id, department_id in Responsibility.objects.filter(role="lead").values_list(
+        "category_id", "department_id"
+    ):
+        leads[category_id].append(department_id)
+    usual = {}
+    for category in categories:
+        current = category
+        while current is not None and current.pk not in leads:
+            current = by_id.get(current.parent_id)
+        usual[category.pk] = (
+            leads[current.pk][0] if current else departments[category.pk % len(departments)]
+        )
+    people: dict[str, dict] = {role: defaultdict(list) for role in User.Role.values}
+    for user_id, role, township_id, department_id in User.objects.filter(
+        is_active=True
+    ).values_list("id", "role", "township_id", "department_id"):
+        if role == User.Role.LIAISON:
+            people[role][department_id].append(user_id)
+        elif role in people:
+            people[role][township_id].append(user_id)
+    return _World(
+        cells=cells,
+        # Reports name the most precise category, so pick leaves.
+        categories=[c for c in categories if c.pk not in parents] or categories,
+        category_by_id=by_id,
+        departments=departments,
+        usual_lead=usual,
+        caseworkers=people[User.Role.CASEWORKER],
+        dispatchers=people[User.Role.DISPATCHER],
+        supervisors=people[User.Role.SUPERVISOR],
+        liaisons=people[User.Role.LIAISON],
+        cell_names=dict(GridCell.objects.values_list("id", "name")),
+        township_names=dict(Township.objects.values_list("id", "name")),
+    )
+
+
+# Final states and how often they occur: most cases are long closed, a third are open.
+STATE_WEIGHTS = {
+    State.CLOSED: 44,
+    State.RESOLVED: 7,
+    State.IN_PROGRESS: 15,
+    State.ASSIGNED: 10,
+    State.FALLBACK: 12,
+    State.SUSPENDED: 3,
+    State.CANCELLED: 9,
+}
+# Among cases whose clock runs, the share placed past their deadline: about a third of the
+# 37 % open cases, so ~10 % of all cases are overdue (for the sweep and the benchmarks).
+OVERDUE_SHARE = 0.3
+HOUR = 3600
+# The clock that runs in each open state (as in cases.services.workflow.CLOCK_FOR_STATE).
+CLOCK_KIND = {
+    State.FALLBACK: DeadlineKind.DISPATCH,
+    State.ASSIGNED: DeadlineKind.ACCEPT,
+    State.IN_PROGRESS: DeadlineKind.RESOLVE,
+}
+DAY = 24 * HOUR
+
+
+class _Generator:
+    def __init__(self, world: _World, *, now: datetime, rng: random.Random):
+        self.world, self.now, self.rng = world, now, rng
+        self.index = get_index()
+        self.calendar = get_calendar()
+        self.states = list(STATE_WEIGHTS)
+        self.weights = list(STATE_WEIGHTS.values())
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def pick(self, choices, default=None):
+        return self.rng.choice(choices) if choices else default
+
+    def limit_seconds(self, category_id: int | None, kind: str) -> int:
+        category = self.world.category_by_id.get(category_id)
+        if kind == DeadlineKind.DISPATCH:
+            return int(settings.FALLBACK_DISPATCH_HOURS * HOUR)
+        if kind == DeadlineKind.ACCEPT:
+            return int((category.accept_hours if category else Decimal(8)) * HOUR)
+        days = category.resolve_days if category else Decimal(5)
+        return int(days * self.calendar.day_seconds)
+
+    def points(self, count: int):
+        """Random points: most inside a cell's box, a few well outside the grid."""
+        lngs, lats = [], []
+        for _i in range(count):
+            _id, _t, west, south, east, north = self.pick(self.world.cells)
+            if self.rng.random() < 0.015:
+                west, east = west - 0.2, west - 0.15  # out in the countryside
+            lngs.append(round(self.rng.uniform(west, east), 6))
+            lats.append(round(self.rng.uniform(south, north), 6))
+        return lngs, lats
+
+    # -- one case --------------------------------------------------------------------------
+
+    def draft(self, lng: float, lat: float, cell_id: int | None) -> _Draft:
+        rng, world = self.rng, self.world
+        township_id = (
+            self.index.township_of_cell[cell_id]
+            if cell_id is not None
+            else self.index.nearest_township_id(lng, lat)
+        )
+        category = None if rng.random() < 0.04 else self.pick(world.categories)
+        category_id = category.pk if category else None
+        final = rng.choices(self.states, self.weights)[0]
+        overdue = final in CLOCK_KIND and rng.random() < OVERDUE_SHARE
+        # When the case entered its final state (open cases) or was reported (the others);
+        # then the path to that state, routed on that day; then the path placed in time.
+        entered = None
+        if final in CLOCK_KIND:
+            limit = self.limit_seconds(category_id, CLOCK_KIND[final])
+            if overdue:
+                # Long enough ago that the deadline has passed, even across a holiday week.
+                working_days = limit / self.calendar.day_seconds
+                ago = rng.uniform((working_days * 1.4 + 8) * DAY, 80 * DAY)
+            else:
+                # Less than the limit ago in wall time, so less in working time: not due yet.
+                ago = rng.uniform(0.02, 0.8) * limit
+            entered = self.now - timedelta(seconds=ago)
+            around = entered
+        else:
+            around = self.now - timedelta(seconds=rng.uniform(0, 88 * DAY))
+        decision = self.index.route(
+            category_id=category_id, cell_id=cell_id, on=timezone.localdate(around)
+        )
+        steps = self.path(final, decision, category_id)
+        durations = [self.duration(step[0], category_id) for step in steps]
+        total = sum(durations)
+        if entered is not None:
+            created = entered - timedelta(seconds=total)
+        else:
+            created = min(around, self.now - timedelta(seconds=total + 60))
+        created = created.replace(microsecond=0)
+
+        draft = self.start(created, township_id, category, cell_id, lng, lat)
+        at = created
+        for (action, to_state, extra), seconds in zip(steps, durations, strict=True):
+            at = at + timedelta(seconds=seconds)
+            self.fire(draft, action, to_state, at, decision, extra)
+        self.finish(draft, category_id)
+        return draft
+
+    def path(self, final: str, decision, category_id) -> list[tuple[str, str, dict]]:
+        """The transitions after `report` that lead to `final`, as (action, to, extra)."""
+        rng = self.rng
+        routed = State.FALLBACK if decision.is_fallback else State.ASSIGNED
+        steps = [("route", routed, {})]
+        state = routed
+        if final == State.CANCELLED:
+            return [*steps, ("cancel", State.CANCELLED, {})]
+        if final == State.FALLBACK:
+            if state == State.ASSIGNED:
+                steps.append(("return", State.FALLBACK, {}))
+            return steps
+        if state == State.FALLBACK:
+            steps.append(("dispatch", State.ASSIGNED, {}))
+        elif rng.random() < 0.06:  # disputed once, then dispatched by the township
+            steps += [("return", State.FALLBACK, {}), ("dispatch", State.ASSIGNED, {})]
+        if final == State.ASSIGNED:
+            return steps
+        steps.append(("accept", State.IN_PROGRESS, {}))
+        if final == State.IN_PROGRESS:
+            return steps
+        if final == State.SUSPENDED:
+            return [*steps, ("suspend", State.SUSPENDED, {})]
+        steps.append(("resolve", State.RESOLVED, {}))
+        if final == State.CLOSED and rng.random() < 0.05:  # not fixed the first time
+            steps += [("reopen", State.IN_PROGRESS, {}), ("resolve", State.RESOLVED, {})]
+        if final == State.CLOSED:
+            steps.append(("verify", State.CLOSED, {}))
+        return steps
+
+    def duration(self, action: str, category_id) -> float:
+        uniform = self.rng.uniform
+        return {
+            "route": 0,
+            "dispatch": uniform(600, 6 * HOUR),
+            "accept": uniform(600, 10 * HOUR),
+            "return": uniform(HOUR, DAY),
+            "resolve": uniform(2 * HOUR, 6 * DAY),
+            "reopen": uniform(HOUR, 2 * DAY),
+            "verify": uniform(HOUR, 2 * DAY),
+            "suspend": uniform(HOUR, 3 * DAY),
+            "cancel": uniform(600, DAY),
+        }[action]
+
+    def start(self, created, township_id, category, cell_id, lng, lat) -> _Draft:
+        rng, world = self.rng, self.world
+        place = self.pick(PLACES)
+        if category is None:
+            text = self.pick(UNCLASSIFIED_DESCRIPTIONS)
+        else:
+            text = self.pick(DESCRIPTIONS.get(category.code, GENERIC_DESCRIPTIONS))
+        where = world.cell_names.get(cell_id) or world.township_names.get(township_id, "")
+        reporter = self.pick(world.caseworkers.get(township_id, []))
+        citizen = rng.random() < 0.25
+        values = {
+            "state": State.REPORTED,
+            "township_id": township_id,
+            "category_id": category.pk if category else None,
+            "cell_id": cell_id,
+            "lat": lat,
+            "lng": lng,
+            "address": f"{self.pick(STREETS)}{rng.randint(1, 399)}号{place}",
+            "description": text.format(
+                place=f"{where}{place}", category=category.name if category else ""
+            ),
+            "urgency": rng.choices(Urgency.values, [85, 12, 3])[0],
+            "reporter_name": self.pick(["王女士", "李先生", "张阿姨", "陈师傅"]) if citizen else "",
+            # Masked, as the hotline shows them: never a real number.
+            "reporter_phone": f"13{rng.randint(0, 9)}****{rng.randint(1000, 9999)}"
+            if citizen
+            else "",
+            "source": Source.DEMO,
+            "reported_by_id": reporter,
+            "created_at": created,
+            "lead_department_id": None,
+            "fallback_reason": "",
+            "return_count": 0,
+            "deadline_seq": 0,
+        }
+        draft = _Draft(created_at=created, values=values)
+        draft.events.append(
+            self.event("report", "", State.REPORTED, created, reporter, "" if reporter else "demo")
+        )
+        return draft
+
+    @staticmethod
+    def event(action, from_state, to_state, at, actor_id, label="", comment="", data=None):
+        return {
+            "action": action,
+            "from_state": from_state,
+            "to_state": to_state,
+            "at": at,
+            "actor_id": actor_id,
+            "actor_label": "" if actor_id else (label or "system"),
+            "comment": comment,
+            "data": data or {},
+        }
+
+    def fire(self, draft: _Draft, action: str, to_state: str, at, decision, extra) -> None:
+        """Apply one transition to the draft the way the workflow services would."""
+        rng, world, v = self.rng, self.world, draft.values
+        from_state = v["state"]
+        township_id = v["township_id"]
+        actor, comment, data = None, "", {}
+        lead = v["lead_department_id"]
+        if action == "route":
+            v["lead_department_id"] = decision.lead_department_id
+            v["fallback_reason"] = decision.fallback_reason
+            data = {
+                "lead": decision.lead_department_id,
+                "assisting": list(decision.assisting_department_ids),
+                "fallback_reason": decision.fallback_reason,
+                "candidates": list(decision.candidate_department_ids),
+            }
+            draft.assists += [
+                {"department_id": d, "created_at": at} for d in decision.assisting_department_ids
+            ]
+            draft.candidates = decision.candidate_department_ids
+        elif action == "dispatch":
+            candidates = draft.candidates or (world.usual_lead.get(v["category_id"]),)
+            new_lead = self.pick([c for c in candidates if c] or world.departments)
+            summoned = [c for c in draft.candidates if c != new_lead]
+            actor = self.pick(world.dispatchers.get(township_id, []))
+            known = {a["department_id"] for a in draft.assists}
+            due = at + timedelta(hours=float(settings.FALLBACK_DISPATCH_HOURS))
+            draft.assists += [
+                {
+                    "department_id": d,
+                    "summoned": True,
+                    "report_due_at": due,
+                    "reported_at": at + timedelta(seconds=rng.uniform(600, 2 * HOUR)),
+                    "created_at": at,
+                }
+                for d in summoned
+                if d not in known
+            ]
+            v["lead_department_id"], v["fallback_reason"] = new_lead, ""
+            draft.candidates = ()
+            comment = "吹哨报到，联合处置" if summoned else ""
+            data = {
+                "lead": new_lead,
+                "assisting": summoned,
+                "whistle": bool(summoned),
+                "arbitrated": False,
+            }
+        elif action == "return":
+            actor = self.pick(world.liaisons.get(lead, []))
+            comment = "不属于本部门职责范围，请街道重新派遣"
+            data = {"returned_by": lead}
+            v["lead_department_id"], v["fallback_reason"] = None, CaseFallbackReason.RETURNED
+            v["return_count"] += 1
+        elif action in ("accept", "resolve"):
+            actor = self.pick(world.liaisons.get(lead, []))
+            comment = "已到现场处置完毕，附整改照片" if action == "resolve" else ""
+        elif action in ("verify", "reopen"):
+            actor = self.pick(world.caseworkers.get(township_id, []))
+            if action == "verify":
+                score = rng.choices([None, 5, 4, 3, 2, 1], [20, 36, 24, 12, 5, 3])[0]
+                v["satisfaction"] = score
+                data = {"satisfaction": score}
+            else:
+                comment = "现场复核问题仍未解决"
+        elif action == "suspend":
+            actor = self.pick(
+                world.supervisors.get(township_id, []) or world.supervisors.get(None, [])
+            )
+            comment = "涉及历史遗留问题，需区级协调后处理"
+            v["suspended_from"] = from_state
+        elif action == "cancel":
+            actor = self.pick(world.dispatchers.get(township_id, []))
+            comment = "重复上报，已合并处理"
+        if to_state in CLOCK_KIND:
+            v["deadline_seq"] += 1
+            v["deadline_started_at"] = at
+        v["state"] = to_state
+        draft.events.append(
+            self.event(
+                action,
+                from_state,
+                to_state,
+                at,
+                actor,
+                "system" if action == "route" else "demo",
+                comment,
+                data,
+            )
+        )
+
+    def finish(self, draft: _Draft, category_id) -> None:
+        """The deadline clock and closing fields of the final state."""
+        v, last = draft.values, draft.events[-1]["at"]
+        state = v["state"]
+        v["updated_at"] = last
+        v["version"] = len(draft.events) - 1
+        kind = CLOCK_KIND.get(state)
+        if kind:
+            limit = self.limit_seconds(category_id, kind)
+            add = self.calendar.add_working_seconds
+            v["deadline_kind"] = kind
+            v["due_at"] = add(last, limit)
+            v["escalate_2_at"] = add(last, int(limit * 1.5))
+            v["escalate_3_at"] = add(last, limit * 2)
+            v["remind_at"] = add(last, int(limit * 0.75))
+        elif state == State.SUSPENDED:
+            limit = self.limit_seconds(category_id, DeadlineKind.RESOLVE)
+            v["deadline_kind"] = DeadlineKind.RESOLVE
+            v["paused_limit_seconds"] = limit
+            v["paused_remaining_seconds"] = int(self.rng.uniform(-0.3, 0.9) * limit)
+        else:
+            v.pop("deadline_started_at", None)
+        if state in (State.CLOSED, State.CANCELLED):
+            v["closed_at"] = last
+
+
+def seed_cases(
+    *,
+    count: int,
+    now: datetime | None = None,
+    seed: int | None = None,
+    batch_size: int = 5000,
+    progress=None,
+) -> int:
+    """Create `count` synthetic cases spread over the last ~90 days and every state.
+
+    Points are located in the real grid and routed by the real router on the day they
+    were reported; each case gets the audit rows of every transition to its state, its
+    assisting and candidate departments, and a deadline clock when one runs (about 10 %
+    of all cases are overdue). Numbers are reserved in one block per year. All or nothing:
+    one transaction, bulk inserts of `batch_size` rows. Returns the number created.
+    """
+    if count <= 0:
+        return 0
+    now = now or timezone.now()
+    rng = random.Random(seed)
+    world = _load_world()
+    generator = _Generator(world, now=now, rng=rng)
+    lngs, lats = generator.points(count)
+    located = generator.index.locate_many(lngs, lats)
+    drafts = [
+        generator.draft(lng, lat, cell_id)
+        for lng, lat, cell_id in zip(lngs, lats, located, strict=True)
+    ]
+    drafts.sort(key=lambda d: d.created_at)
+    by_year = defaultdict(list)
+    for draft in drafts:
+        by_year[timezone.localtime(draft.created_at).year].append(draft)
+    with transaction.atomic():
+        for year, group in sorted(by_year.items()):
+            serials = allocate_case_numbers(year=year, count=len(group))
+            for draft, serial in zip(group, serials, strict=True):
+                draft.values["number"] = format_case_number(year, serial)
+        candidates_through = Case.candidate_departments.through
+        for start in range(0, len(drafts), batch_size):
+            batch = drafts[start : start + batch_size]
+            cases = Case.objects.bulk_create([Case(**d.values) for d in batch])
+            events, assists, candidates = [], [], []
+            for draft, case in zip(batch, cases, strict=True):
+                events += [CaseEvent(case_id=case.pk, **e) for e in draft.events]
+                assists += [CaseAssist(case_id=case.pk, **a) for a in draft.assists]
+                candidates += [
+                    candidates_through(case_id=case.pk, department_id=d) for d in draft.candidates
+                ]
+            CaseEvent.objects.bulk_create(events, batch_size=batch_size)
+            CaseAssist.objects.bulk_create(assists, batch_size=batch_size)
+            candidates_through.objects.bulk_create(candidates, batch_size=batch_size)
+            if progress is not None:
+                progress(start + len(batch))
+    return len(drafts)
