@@ -18,6 +18,9 @@ from cases.models.case import (
     Urgency,
 )
 from cases.models.escalation import Escalation, EscalationLevel, OutboxMessage, SweepRun
+from cases.models.extension import ExtensionRequest
+from cases.models.flywheel import RuleSuggestionDismissal
+from cases.models.web import CaseNote, CasePhoto
 
 __all__ = [
     "ApiKey",
@@ -30,12 +33,16 @@ __all__ = [
     "CaseChanged",
     "CaseEvent",
     "CaseFallbackReason",
+    "CaseNote",
     "CaseNumberCounter",
+    "CasePhoto",
     "CaseQuerySet",
     "DeadlineKind",
     "Escalation",
+    "ExtensionRequest",
     "EscalationLevel",
     "OutboxMessage",
+    "RuleSuggestionDismissal",
     "Source",
     "State",
     "SweepRun",
