@@ -8,6 +8,7 @@ key posts too fast.
 
 import functools
 import math
+import re
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
@@ -180,6 +181,13 @@ def _parse_when(name: str, raw: str | None) -> datetime | None:
 
 def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
     """The requested_datetime range: at most 90 days, the last 90 days by default (spec)."""
+    try:
+        return _span(start, end)
+    except OverflowError:  # 90 days beyond year 1 or 9999
+        raise ApiError(400, _("start_date or end_date is out of range.")) from None
+
+
+def _span(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
     if start and end:
         if end < start:
             raise ApiError(400, _("end_date is before start_date."))
@@ -275,24 +283,24 @@ def _float(name: str, raw: str | None, low: float, high: float) -> float | None:
     return value
 
 
+ATTRIBUTE_NAME = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
+
+
 def _attributes(request) -> dict:
     """`attribute[code]=value` and, for multivaluelists, `attribute[code][]=v1&…`."""
     attributes: dict = {}
     for name in request.POST:
-        if not (name.startswith("attribute[") and name.endswith("]")):
+        match = ATTRIBUTE_NAME.match(name)
+        if match is None:
             continue
-        inner = name[len("attribute[") : -1]
-        if inner.endswith("[]"):
-            values = [v for v in request.POST.getlist(name) if v.strip()]
-            if "\x00" in "".join(values):
-                raise ApiError(400, _("An attribute contains a NUL character."))
-            attributes[inner[:-3] if inner.endswith("][]") else inner[:-2]] = values
-        else:
-            value = request.POST.get(name, "").strip()
-            if "\x00" in value:
-                raise ApiError(400, _("An attribute contains a NUL character."))
-            if value:
-                attributes[inner] = value
+        values = [v.strip() for v in request.POST.getlist(name) if v.strip()]
+        if any("\x00" in v for v in values):
+            raise ApiError(400, _("An attribute contains a NUL character."))
+        code, is_list = match.group(1), bool(match.group(2))
+        if is_list:
+            attributes[code] = values
+        elif values:
+            attributes[code] = values[-1]
     return attributes
 
 

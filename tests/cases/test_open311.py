@@ -1,0 +1,589 @@
+"""The Open311 GeoReport v2 endpoints (SPEC §7): formats, filters, posting and errors."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from cases.models import ApiRequest, Case, Source, State
+from cases.services import workflow
+from tests.cases.open311support import (
+    BASE,
+    api_key_fixture,  # noqa: F401
+    parse_json,
+    parse_xml,
+    post_request,
+    stringify,
+    xml_to_python,
+)
+from tests.conftest import centre_of
+
+NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Shanghai
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def both_formats(client, path, **params):
+    """GET `path` in JSON and XML; assert both say the same and return the JSON."""
+    as_json = client.get(f"{BASE}/{path}.json", params)
+    as_xml = client.get(f"{BASE}/{path}.xml", params)
+    assert as_json.status_code == as_xml.status_code
+    data = parse_json(as_json)
+    assert xml_to_python(parse_xml(as_xml)) == stringify(data)
+    return as_json.status_code, data
+
+
+# --- discovery and services ---------------------------------------------------------------
+
+
+def test_discovery_names_the_specification_and_both_formats(client, db):
+    status, data = both_formats(client, "discovery")
+    assert status == 200
+    assert set(data) == {"changeset", "contact", "key_service", "endpoints"}
+    (endpoint,) = data["endpoints"]
+    assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
+    assert endpoint["url"] == "http://testserver/open311/v2/"
+    assert endpoint["type"] in ("production", "test")
+    assert endpoint["formats"] == ["text/xml", "application/json"]
+
+
+def test_discovery_xml_root_is_discovery(client, db):
+    root = parse_xml(client.get(f"{BASE}/discovery.xml"))
+    assert root.tag == "discovery"
+    assert [e.tag for e in root.find("endpoints")] == ["endpoint"]
+    assert [e.text for e in root.find("endpoints/endpoint/formats")] == [
+        "text/xml",
+        "application/json",
+    ]
+
+
+def test_services_are_the_leaf_categories_grouped_by_their_parent(client, world):
+    status, services = both_formats(client, "services")
+    assert status == 200
+    assert [s["service_code"] for s in services] == ["ENV-RUBBISH", "LAMP", "STALL"]
+    rubbish = services[0]
+    assert rubbish == {
+        "service_code": "ENV-RUBBISH",
+        "service_name": "暴露垃圾",
+        "description": "暴露垃圾",
+        "metadata": True,
+        "type": "realtime",
+        "keywords": "ENV-RUBBISH, ENV",
+        "group": "环境卫生",
+    }
+    assert services[1]["group"] is None
+
+
+def test_service_list_xml_has_a_service_element_per_service(client, world):
+    root = parse_xml(client.get(f"{BASE}/services.xml"))
+    assert root.tag == "services"
+    assert [s.findtext("service_code") for s in root.findall("service")] == [
+        "ENV-RUBBISH",
+        "LAMP",
+        "STALL",
+    ]
+    assert root.find("service/metadata").text == "true"
+
+
+def test_service_definition_offers_the_urgency_attribute(client, world):
+    status, definition = both_formats(client, "services/STALL")
+    assert status == 200
+    assert definition["service_code"] == "STALL"
+    (attribute,) = definition["attributes"]
+    assert attribute["code"] == "urgency"
+    assert attribute["datatype"] == "singlevaluelist"
+    assert attribute["variable"] is True and attribute["required"] is False
+    assert attribute["order"] == 1
+    assert [v["key"] for v in attribute["values"]] == ["normal", "urgent", "emergency"]
+
+
+def test_service_definition_xml_root_and_values(client, world):
+    root = parse_xml(client.get(f"{BASE}/services/STALL.xml"))
+    assert root.tag == "service_definition"
+    keys = [v.findtext("key") for v in root.findall("attributes/attribute/values/value")]
+    assert keys == ["normal", "urgent", "emergency"]
+
+
+@pytest.mark.parametrize("code", ["NOPE", "ENV"])
+def test_unknown_or_non_leaf_service_definition_is_not_found(client, world, code):
+    status, errors = both_formats(client, f"services/{code}")
+    assert status == 404
+    assert errors[0]["code"] == 404
+    assert code in errors[0]["description"]
+
+
+# --- posting ----------------------------------------------------------------------------
+
+
+def test_posting_creates_and_routes_a_case_through_the_intake(client, world, api_key, clock):
+    key, raw = api_key
+    lat, lng = centre_of(0)
+    response = post_request(
+        client,
+        raw,
+        service_code="ENV-RUBBISH",
+        lat=str(lat),
+        long=str(lng),
+        address_string="北街道 1 号",
+        description="路边垃圾",
+        first_name="小明",
+        last_name="王",
+        phone="13800000000",
+        email="wang@example.org",
+        device_id="dev-1",
+        account_id="acc-9",
+        media_url="https://example.org/a.jpg",
+    )
+    assert response.status_code == 201
+    (answer,) = parse_json(response)
+    case = Case.objects.get(number=answer["service_request_id"])
+    assert answer == {
+        "service_request_id": case.number,
+        "service_notice": "Assigned to 城管局.",
+        "account_id": "acc-9",
+    }
+    assert response["Location"] == f"http://testserver{BASE}/requests/{case.number}.json"
+    assert case.state == State.ASSIGNED
+    assert case.source == Source.OPEN311 and case.reported_by is None
+    assert case.cell == world.n1 and case.township == world.north
+    assert case.lead_department == world.urban
+    assert (case.address, case.description) == ("北街道 1 号", "路边垃圾")
+    assert (case.reporter_name, case.reporter_phone) == ("小明 王", "13800000000")
+    assert list(case.events.values_list("action", flat=True)) == ["report", "route"]
+    logged = ApiRequest.objects.get(case=case)
+    assert logged.api_key == key and logged.http_status == 201
+    assert (logged.email, logged.device_id, logged.media_url) == (
+        "wang@example.org",
+        "dev-1",
+        "https://example.org/a.jpg",
+    )
+    key.refresh_from_db()
+    assert key.last_used_at == NOW
+
+
+def test_posting_in_xml_answers_in_xml(client, world, api_key):
+    lat, lng = centre_of(1)
+    response = post_request(
+        client, api_key[1], fmt="xml", service_code="LAMP", lat=lat, long=lng, description="灯坏了"
+    )
+    assert response.status_code == 201
+    root = parse_xml(response)
+    assert root.tag == "service_requests"
+    number = root.findtext("request/service_request_id")
+    case = Case.objects.get(number=number)
+    assert case.state == State.FALLBACK and case.fallback_reason == "no_rule"
+    assert "fallback pool" in root.findtext("request/service_notice")
+    assert root.find("request/token") is None  # the id, never both (spec)
+
+
+def test_an_ambiguous_request_goes_to_the_fallback_pool_with_its_candidates(client, world, api_key):
+    lat, lng = centre_of(0)
+    response = post_request(client, api_key[1], service_code="STALL", lat=lat, long=lng)
+    case = Case.objects.get(number=response.json()[0]["service_request_id"])
+    assert case.state == State.FALLBACK and case.fallback_reason == "overlap"
+    assert set(case.candidate_departments.values_list("code", flat=True)) == {"CG", "SJ"}
+    # No description: the service name stands in, as the case needs one.
+    assert case.description == "占道经营"
+
+
+def test_address_id_is_the_grid_cell_code(client, world, api_key):
+    response = post_request(client, api_key[1], service_code="ENV-RUBBISH", address_id="N-02")
+    assert response.status_code == 201
+    case = Case.objects.get(number=response.json()[0]["service_request_id"])
+    assert case.cell == world.n2 and case.lat is None
+
+
+def test_an_address_string_naming_a_cell_places_the_case_there(client, world, api_key):
+    response = post_request(
+        client, api_key[1], service_code="ENV-RUBBISH", address_string="网格 N-03 东门口"
+    )
+    assert response.status_code == 201
+    case = Case.objects.get(number=response.json()[0]["service_request_id"])
+    assert case.cell == world.n3 and case.address == "网格 N-03 东门口"
+
+
+def test_urgency_attribute_is_stored_on_the_case(client, world, api_key):
+    lat, lng = centre_of(0)
+    response = post_request(
+        client,
+        api_key[1],
+        service_code="ENV-RUBBISH",
+        lat=lat,
+        long=lng,
+        **{"attribute[urgency]": "urgent", "attribute[colour][]": ["red", "blue"]},
+    )
+    assert response.status_code == 201
+    logged = ApiRequest.objects.get(case__number=response.json()[0]["service_request_id"])
+    assert logged.case.urgency == "urgent"
+    assert logged.attributes == {"urgency": "urgent", "colour": ["red", "blue"]}
+
+
+def test_a_point_outside_every_cell_goes_to_the_nearest_township_pool(client, world, api_key):
+    response = post_request(client, api_key[1], service_code="ENV-RUBBISH", lat=30.5, long=121.5)
+    assert response.status_code == 201
+    case = Case.objects.get(number=response.json()[0]["service_request_id"])
+    assert case.state == State.FALLBACK and case.fallback_reason == "outside_grid"
+    assert case.township == world.south
+
+
+def test_post_is_not_blocked_by_csrf(world, api_key):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    response = post_request(strict, api_key[1], service_code="ENV-RUBBISH", address_id="N-01")
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_post_without_api_key_is_forbidden(client, world, fmt):
+    response = post_request(client, None, fmt=fmt, service_code="LAMP", address_id="N-01")
+    assert response.status_code == 403
+    errors = parse_json(response) if fmt == "json" else xml_to_python(parse_xml(response))
+    assert str(errors[0]["code"]) == "403"
+    assert "api_key" in errors[0]["description"]
+    assert not Case.objects.exists()
+
+
+@pytest.mark.parametrize("raw", ["wrong", "abcd1234.nope", ""])
+def test_post_with_a_wrong_api_key_is_forbidden(client, world, api_key, raw):
+    response = post_request(client, raw, service_code="LAMP", address_id="N-01")
+    assert response.status_code == 403
+    assert not Case.objects.exists()
+
+
+def test_a_revoked_key_is_forbidden(client, world, api_key):
+    from cases.services.apikeys import api_keys_revoke
+
+    api_keys_revoke(key_ids=[api_key[0].pk])
+    response = post_request(client, api_key[1], service_code="LAMP", address_id="N-01")
+    assert response.status_code == 403
+
+
+def test_unknown_service_code_is_not_found_and_logged(client, world, api_key):
+    response = post_request(client, api_key[1], service_code="NOPE", address_id="N-01")
+    assert response.status_code == 404
+    assert response.json() == [{"code": 404, "description": "service_code NOPE was not found."}]
+    assert not Case.objects.exists()
+    logged = ApiRequest.objects.get()
+    assert (logged.http_status, logged.case, logged.service_code) == (404, None, "NOPE")
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"address_id": "N-01"}, "service_code is required"),
+        ({"service_code": "LAMP"}, "location is required"),
+        ({"service_code": "LAMP", "lat": "30.005"}, "together"),
+        ({"service_code": "LAMP", "lat": "abc", "long": "120.005"}, "lat must be"),
+        ({"service_code": "LAMP", "lat": "91", "long": "120"}, "lat must be"),
+        ({"service_code": "LAMP", "lat": "30", "long": "nan"}, "long must be"),
+        ({"service_code": "LAMP", "lat": "30", "long": "1e400"}, "long must be"),
+        ({"service_code": "LAMP", "address_id": "Z-99"}, "address_id Z-99"),
+        ({"service_code": "LAMP", "address_string": "火星"}, "names no grid cell"),
+        ({"service_code": "LAMP", "address_id": "N-01", "email": "x@"}, "email"),
+        ({"service_code": "LAMP", "address_id": "N-01", "media_url": "ftp://x"}, "media_url"),
+        ({"service_code": "LAMP", "address_id": "N-01", "description": "x" * 4001}, "4000"),
+        ({"service_code": "LAMP", "address_id": "N-01", "attribute[urgency]": "now"}, "urgency"),
+        ({"service_code": "LAMP", "address_id": "N-01", "description": "a\x00b"}, "NUL"),
+    ],
+)
+def test_bad_posts_are_refused_with_400_and_change_nothing(client, world, api_key, fields, words):
+    response = post_request(client, api_key[1], **fields)
+    assert response.status_code == 400
+    (error,) = response.json()
+    assert error["code"] == 400 and words in error["description"]
+    assert not Case.objects.exists()
+    assert ApiRequest.objects.get().http_status == 400
+
+
+def test_an_empty_optional_parameter_counts_as_absent(client, world, api_key):
+    response = post_request(
+        client,
+        api_key[1],
+        service_code="LAMP",
+        address_id="N-01",
+        lat="",
+        long="",
+        email="",
+        media_url="",
+    )
+    assert response.status_code == 201
+
+
+def test_other_methods_are_not_allowed(client, db):
+    response = client.delete(f"{BASE}/services.json")
+    assert response.status_code == 405
+    assert response.json()[0]["code"] == 405
+    assert "GET" in response["Allow"]
+
+
+def test_anything_else_under_the_api_is_an_error_document(client, db):
+    response = client.get(f"{BASE}/frobnicate.xml")
+    assert response.status_code == 404
+    assert xml_to_python(parse_xml(response))[0]["code"] == "404"
+
+
+# --- reading requests -------------------------------------------------------------------
+
+
+@pytest.fixture
+def cases(world, cast, report, clock):
+    """Five cases over time: assigned, in progress, fallback, closed and cancelled."""
+    made = {}
+    clock.move_to(NOW - timedelta(days=100))
+    made["old"] = report(description="一百天前")
+    clock.move_to(NOW - timedelta(days=10))
+    made["assigned"] = report(description="待受理", address="北街道 2 号")
+    clock.move_to(NOW - timedelta(days=8))
+    made["overlap"] = report(category=world.stall, cell=world.n2, description="占道")
+    clock.move_to(NOW - timedelta(days=6))
+    made["closed"] = report(description="已办结")
+    workflow.case_accept(case=made["closed"], actor=cast.liaison)
+    workflow.case_resolve(case=made["closed"], actor=cast.liaison, note="清理完毕")
+    workflow.case_verify(case=made["closed"], actor=cast.caseworker)
+    clock.move_to(NOW - timedelta(days=4))
+    made["cancelled"] = report(category=world.lamp, description="重复")
+    workflow.case_cancel(case=made["cancelled"], actor=cast.dispatcher, reason="重复上报")
+    clock.move_to(NOW)
+    for case in made.values():
+        case.refresh_from_db()
+    return made
+
+
+def ids(data):
+    return [r["service_request_id"] for r in data]
+
+
+def test_requests_default_to_the_last_90_days_newest_first(client, cases):
+    status, data = both_formats(client, "requests")
+    assert status == 200
+    assert ids(data) == [
+        cases["cancelled"].number,
+        cases["closed"].number,
+        cases["overlap"].number,
+        cases["assigned"].number,
+    ]
+
+
+def test_a_request_has_the_specification_fields(client, cases):
+    case = cases["assigned"]
+    (request,) = client.get(f"{BASE}/requests/{case.number}.json").json()
+    lat, lng = case.lat, case.lng
+    assert request == {
+        "service_request_id": case.number,
+        "status": "open",
+        "status_notes": "assigned",
+        "service_name": "暴露垃圾",
+        "service_code": "ENV-RUBBISH",
+        "description": "待受理",
+        "agency_responsible": "城管局",
+        "service_notice": None,
+        "requested_datetime": "2026-02-28T10:00:00+08:00",
+        "updated_datetime": timezone.localtime(case.updated_at).isoformat(),
+        "expected_datetime": timezone.localtime(case.due_at).isoformat(),
+        "address": "北街道 2 号",
+        "address_id": "N-01",
+        "zipcode": None,
+        "lat": lat,
+        "long": lng,
+        "media_url": None,
+    }
+    assert "extended_attributes" not in request
+
+
+def test_closed_and_cancelled_cases_are_closed_with_the_state_in_the_notes(client, cases):
+    data = client.get(f"{BASE}/requests.json").json()
+    by_id = {r["service_request_id"]: r for r in data}
+    closed, cancelled = by_id[cases["closed"].number], by_id[cases["cancelled"].number]
+    assert (closed["status"], closed["status_notes"]) == ("closed", "closed")
+    assert (cancelled["status"], cancelled["status_notes"]) == ("closed", "cancelled")
+    assert closed["updated_datetime"] == timezone.localtime(cases["closed"].closed_at).isoformat()
+    assert closed["expected_datetime"] is None
+    overlap = by_id[cases["overlap"].number]
+    assert overlap["status"] == "open"
+    assert overlap["status_notes"] == "fallback pool: several departments are responsible"
+    assert overlap["agency_responsible"] is None
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [("open", ["overlap", "assigned"]), ("closed", ["cancelled", "closed"]), ("open,closed", None)],
+)
+def test_status_filter(client, cases, status, expected):
+    _status, data = both_formats(client, "requests", status=status)
+    if expected is None:
+        assert len(data) == 4
+    else:
+        assert ids(data) == [cases[name].number for name in expected]
+
+
+def test_service_code_filter_takes_a_comma_list(client, cases):
+    _status, data = both_formats(client, "requests", service_code="STALL,LAMP")
+    assert ids(data) == [cases["cancelled"].number, cases["overlap"].number]
+
+
+def test_date_filters_select_on_requested_datetime(client, cases):
+    data = client.get(
+        f"{BASE}/requests.json",
+        {"start_date": "2026-03-01T00:00:00+08:00", "end_date": "2026-03-05T00:00:00+08:00"},
+    ).json()
+    assert ids(data) == [cases["closed"].number, cases["overlap"].number]
+
+
+def test_start_date_alone_reaches_90_days_forward(client, cases):
+    data = client.get(f"{BASE}/requests.json", {"start_date": "2025-11-01T00:00:00Z"}).json()
+    assert ids(data) == [cases["old"].number]
+
+
+def test_end_date_alone_reaches_90_days_back(client, cases):
+    data = client.get(f"{BASE}/requests.json", {"end_date": "2026-03-03T00:00:00Z"}).json()
+    assert ids(data) == [cases["overlap"].number, cases["assigned"].number]
+
+
+def test_service_request_id_overrides_every_other_filter(client, cases):
+    wanted = f"{cases['old'].number},{cases['closed'].number}"
+    _status, data = both_formats(
+        client, "requests", service_request_id=wanted, status="open", service_code="LAMP"
+    )
+    assert sorted(ids(data)) == sorted([cases["old"].number, cases["closed"].number])
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"start_date": "yesterday"}, "start_date must be"),
+        ({"end_date": "2026-13-01T00:00:00Z"}, "end_date must be"),
+        ({"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-04-02T00:00:00Z"}, "90 days"),
+        ({"start_date": "2026-03-01T00:00:00Z", "end_date": "2026-02-01T00:00:00Z"}, "before"),
+        ({"status": "pending"}, "status must be"),
+        ({"start_date": "9999-12-31T00:00:00Z"}, "out of range"),
+    ],
+)
+def test_bad_filters_are_refused_with_400(client, cases, params, words):
+    status, errors = both_formats(client, "requests", **params)
+    assert status == 400
+    assert words in errors[0]["description"]
+
+
+def test_the_list_is_capped_at_1000(client, world, cast, report, clock, settings):
+    from cases.open311 import views
+
+    settings.DEBUG = False
+    original = views.MAX_RESULTS
+    views.MAX_RESULTS = 3
+    try:
+        for i in range(4):
+            report(description=f"第 {i} 件")
+        assert len(client.get(f"{BASE}/requests.json").json()) == 3
+    finally:
+        views.MAX_RESULTS = original
+    assert original == 1000
+
+
+def test_one_request_in_both_formats(client, cases):
+    status, data = both_formats(client, f"requests/{cases['overlap'].number}")
+    assert status == 200 and ids(data) == [cases["overlap"].number]
+
+
+def test_an_unknown_request_is_not_found(client, cases):
+    status, errors = both_formats(client, "requests/2026-999999")
+    assert status == 404
+    assert "2026-999999" in errors[0]["description"]
+
+
+def test_extensions_add_the_extended_attributes(client, cases, world, cast):
+    case = cases["assigned"]
+    workflow.case_return(case=case, actor=cast.liaison, reason="不归我们管")
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.housing, assisting=[world.market, world.urban]
+    )
+    _status, data = both_formats(client, f"requests/{case.number}", extensions="true")
+    assert data[0]["extended_attributes"] == {
+        "state": "assigned",
+        "department_code": "ZJ",
+        "assisting_department_codes": ["CG", "SJ"],
+        "fallback_reason": None,
+        "candidate_department_codes": [],
+        "grid_cell": "N-01",
+        "escalation_level": 0,
+    }
+    _status, data = both_formats(client, "requests", extensions="true", service_code="STALL")
+    assert data[0]["extended_attributes"]["fallback_reason"] == "overlap"
+    assert data[0]["extended_attributes"]["candidate_department_codes"] == ["CG", "SJ"]
+    assert data[0]["extended_attributes"]["department_code"] is None
+
+
+def test_extensions_xml_lists_codes_as_elements(client, cases):
+    root = parse_xml(
+        client.get(f"{BASE}/requests/{cases['overlap'].number}.xml", {"extensions": "true"})
+    )
+    codes = root.findall("request/extended_attributes/candidate_department_codes/department_code")
+    assert [c.text for c in codes] == ["CG", "SJ"]
+
+
+def test_the_list_costs_the_same_queries_for_many_cases(
+    client, world, report, clock, django_assert_num_queries
+):
+    for i in range(3):
+        report(description=f"第 {i} 件", category=world.stall)
+    # With extensions: the cases, their assisting and their candidate departments.
+    with django_assert_num_queries(3):
+        few = client.get(f"{BASE}/requests.json", {"extensions": "true"}).json()
+    for i in range(12):
+        report(description=f"又 {i} 件", category=world.stall)
+    with django_assert_num_queries(3):
+        many = client.get(f"{BASE}/requests.xml", {"extensions": "true"})
+    assert len(few) == 3 and len(parse_xml(many)) == 15
+    with django_assert_num_queries(1):
+        client.get(f"{BASE}/requests.json")
+
+
+def test_a_posted_request_reads_back_with_its_media_url(client, world, api_key):
+    response = post_request(
+        client,
+        api_key[1],
+        service_code="ENV-RUBBISH",
+        address_id="N-01",
+        media_url="https://example.org/photo.jpg",
+    )
+    number = response.json()[0]["service_request_id"]
+    (request,) = client.get(f"{BASE}/requests/{number}.json").json()
+    assert request["media_url"] == "https://example.org/photo.jpg"
+
+
+# --- tokens and jurisdictions -----------------------------------------------------------
+
+
+def test_a_token_resolves_to_its_service_request_id(client, world, api_key):
+    response = post_request(client, api_key[1], service_code="LAMP", address_id="N-01")
+    number = response.json()[0]["service_request_id"]
+    token = str(ApiRequest.objects.get(case__number=number).token)
+    status, data = both_formats(client, f"tokens/{token}")
+    assert status == 200
+    assert data == [{"service_request_id": number, "token": token}]
+
+
+@pytest.mark.parametrize("token", ["not-a-uuid", "6f1c2a52-5a8e-4b8e-9a57-2c7f1f1d2a00"])
+def test_an_unknown_token_is_not_found(client, db, token):
+    status, errors = both_formats(client, f"tokens/{token}")
+    assert status == 404 and errors[0]["code"] == 404
+
+
+def test_jurisdiction_id_is_accepted_when_one_jurisdiction_is_served(client, world):
+    status, services = both_formats(client, "services", jurisdiction_id="anything.gov")
+    assert status == 200 and len(services) == 3
+
+
+def test_an_unknown_jurisdiction_is_not_found_when_jurisdictions_are_configured(
+    client, world, settings
+):
+    settings.OPEN311_JURISDICTION_IDS = ["north.example.gov"]
+    known = client.get(f"{BASE}/services.json", {"jurisdiction_id": "north.example.gov"})
+    assert known.status_code == 200
+    status, errors = both_formats(client, "services", jurisdiction_id="south.example.gov")
+    assert status == 404 and "south.example.gov" in errors[0]["description"]
