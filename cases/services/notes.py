@@ -1,0 +1,24 @@
+"""Internal notes on a case: a staff conversation beside the audit trail, not a transition."""
+
+from collections.abc import Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from cases.models import Case, CaseNote
+from cases.services.photos import case_add_photos
+from departments.models import User
+
+
+@transaction.atomic
+def case_add_note(*, case: Case, author: User, text: str, photos: Sequence = ()) -> CaseNote:
+    """Add a note (and optionally photos) to `case`; the case's state and version do not
+    change, so nobody's open page goes stale because of a comment."""
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": _("Write something first.")})
+    note = CaseNote.objects.create(case=case, author=author, text=text)
+    if photos:
+        case_add_photos(case=case, uploaded_by=author, uploads=photos)
+    return note
