@@ -168,7 +168,9 @@ class Responsibility(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.category.code} → {self.department.code} ({self.role}, {self.scope_code or '*'})"
+        return (
+            f"{self.category.code} → {self.department.code} ({self.role}, {self.scope_code or '*'})"
+        )
 
     @property
     def scope_code(self) -> str:
@@ -185,6 +187,9 @@ class RoutingStamp(models.Model):
 
     version = models.BigIntegerField(default=0)
     changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"routing stamp {self.version}"
 
     @classmethod
     def bump(cls) -> None:

@@ -92,8 +92,13 @@ class RoutingIndex:
         index.parent_of = dict(Category.objects.values_list("id", "parent_id"))
         rules = defaultdict(list)
         for row in Responsibility.objects.values(
-            "category_id", "department_id", "township_id", "cell_id", "role",
-            "valid_from", "valid_to",
+            "category_id",
+            "department_id",
+            "township_id",
+            "cell_id",
+            "role",
+            "valid_from",
+            "valid_to",
         ):
             if row["cell_id"]:
                 rank, scope_id = CELL_SCOPE, row["cell_id"]
@@ -168,7 +173,11 @@ class RoutingIndex:
         for scope_rank in (CELL_SCOPE, TOWNSHIP_SCOPE, EVERYWHERE_SCOPE):
             for depth in range(len(chain)):
                 leads = sorted(
-                    {r.department_id for r in active[depth] if r.is_lead and r.scope_rank == scope_rank}
+                    {
+                        r.department_id
+                        for r in active[depth]
+                        if r.is_lead and r.scope_rank == scope_rank
+                    }
                 )
                 if len(leads) == 1:
                     assisting = sorted(

@@ -12,6 +12,12 @@ BASE_LNG, BASE_LAT, STEP = 120.0, 30.0, 0.01
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The real hasher costs ~0.3 s per user; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2 is slow on purpose (~0.3 s a user); the cast alone would cost seconds a test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -22,7 +28,9 @@ def square(col: int, row: int = 0) -> dict:
     east, north = west + STEP, south + STEP
     return {
         "type": "Polygon",
-        "coordinates": [[[west, south], [east, south], [east, north], [west, north], [west, south]]],
+        "coordinates": [
+            [[west, south], [east, south], [east, north], [west, north], [west, south]]
+        ],
     }
 
 
@@ -83,15 +91,24 @@ def world(db) -> World:
     south = Township.objects.create(code="S", name="南街道")
     n1, n2, n3 = (make_cell(f"N-0{i}", north, i - 1) for i in (1, 2, 3))
     s1 = make_cell("S-01", south, 5)
-    urban = Department.objects.create(code="CG", name="城管局", supervisor_emails="cg-boss@example.org")
-    market = Department.objects.create(code="SJ", name="市场监管局", supervisor_emails="sj-boss@example.org")
-    housing = Department.objects.create(code="ZJ", name="住建局", supervisor_emails="zj-boss@example.org")
+    urban = Department.objects.create(
+        code="CG", name="城管局", supervisor_emails="cg-boss@example.org"
+    )
+    market = Department.objects.create(
+        code="SJ", name="市场监管局", supervisor_emails="sj-boss@example.org"
+    )
+    housing = Department.objects.create(
+        code="ZJ", name="住建局", supervisor_emails="zj-boss@example.org"
+    )
     environment = Category.objects.create(
         code="ENV", name="环境卫生", accept_hours=Decimal("4"), resolve_days=Decimal("3")
     )
     rubbish = Category.objects.create(
-        code="ENV-RUBBISH", name="暴露垃圾", parent=environment,
-        accept_hours=Decimal("2"), resolve_days=Decimal("1"),
+        code="ENV-RUBBISH",
+        name="暴露垃圾",
+        parent=environment,
+        accept_hours=Decimal("2"),
+        resolve_days=Decimal("1"),
     )
     stall = Category.objects.create(
         code="STALL", name="占道经营", accept_hours=Decimal("2"), resolve_days=Decimal("2")
@@ -99,10 +116,16 @@ def world(db) -> World:
     lamp = Category.objects.create(
         code="LAMP", name="路灯损坏", accept_hours=Decimal("8"), resolve_days=Decimal("5")
     )
-    Responsibility.objects.create(category=environment, department=urban, role="lead", basis="权责清单 1")
+    Responsibility.objects.create(
+        category=environment, department=urban, role="lead", basis="权责清单 1"
+    )
     Responsibility.objects.create(category=stall, department=urban, role="lead", basis="权责清单 2")
-    Responsibility.objects.create(category=stall, department=market, role="lead", basis="权责清单 3")
-    return World(north, south, n1, n2, n3, s1, urban, market, housing, environment, rubbish, stall, lamp)
+    Responsibility.objects.create(
+        category=stall, department=market, role="lead", basis="权责清单 3"
+    )
+    return World(
+        north, south, n1, n2, n3, s1, urban, market, housing, environment, rubbish, stall, lamp
+    )
 
 
 @dataclass

@@ -229,7 +229,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
                 name="case_fallback_has_no_lead",
             ),
             models.CheckConstraint(
-                condition=Q(satisfaction__isnull=True) | Q(satisfaction__gte=1, satisfaction__lte=5),
+                condition=Q(satisfaction__isnull=True)
+                | Q(satisfaction__gte=1, satisfaction__lte=5),
                 name="case_satisfaction_range",
             ),
             models.CheckConstraint(condition=~Q(description=""), name="case_has_description"),
@@ -256,25 +257,36 @@ class Case(ConcurrentTransitionMixin, models.Model):
 
     def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update, *args):
         expected = getattr(self, "_expected_version", None)
-        if expected is not None:
-            base_qs = base_qs.filter(version=expected)
-        return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update, *args)
+        checked_qs = base_qs if expected is None else base_qs.filter(version=expected)
+        updated = super()._do_update(
+            checked_qs, using, pk_val, values, update_fields, forced_update, *args
+        )
+        # The row exists but not at the version we read: someone saved it in between.
+        if not updated and expected is not None and base_qs.filter(pk=pk_val).exists():
+            raise ConcurrentTransition("The case changed since it was read.")
+        return updated
 
     # -- the state machine (SPEC §2) ----------------------------------------------------
 
-    @fsm_transition(field=state, source=State.REPORTED, target=RETURN_VALUE(State.ASSIGNED, State.FALLBACK))
+    @fsm_transition(
+        field=state, source=State.REPORTED, target=RETURN_VALUE(State.ASSIGNED, State.FALLBACK)
+    )
     def route(self, *, lead_department_id, fallback_reason):
         self.lead_department_id = lead_department_id
         self.fallback_reason = fallback_reason
         return State.FALLBACK if lead_department_id is None else State.ASSIGNED
 
-    @fsm_transition(field=state, source=State.FALLBACK, target=State.ASSIGNED, permission=can.dispatch)
+    @fsm_transition(
+        field=state, source=State.FALLBACK, target=State.ASSIGNED, permission=can.dispatch
+    )
     def dispatch(self, *, lead, arbitrated=False):
         self.lead_department = lead
         self.fallback_reason = ""
         self.lead_is_final = arbitrated
 
-    @fsm_transition(field=state, source=State.ASSIGNED, target=State.IN_PROGRESS, permission=can.act_for_lead)
+    @fsm_transition(
+        field=state, source=State.ASSIGNED, target=State.IN_PROGRESS, permission=can.act_for_lead
+    )
     def accept(self):
         pass
 
@@ -289,7 +301,9 @@ class Case(ConcurrentTransitionMixin, models.Model):
         self.fallback_reason = CaseFallbackReason.RETURNED
         self.return_count += 1
 
-    @fsm_transition(field=state, source=State.IN_PROGRESS, target=State.RESOLVED, permission=can.act_for_lead)
+    @fsm_transition(
+        field=state, source=State.IN_PROGRESS, target=State.RESOLVED, permission=can.act_for_lead
+    )
     def resolve(self):
         pass
 
@@ -297,16 +311,23 @@ class Case(ConcurrentTransitionMixin, models.Model):
     def verify(self, *, satisfaction=None):
         self.satisfaction = satisfaction
 
-    @fsm_transition(field=state, source=State.RESOLVED, target=State.IN_PROGRESS, permission=can.verify)
+    @fsm_transition(
+        field=state, source=State.RESOLVED, target=State.IN_PROGRESS, permission=can.verify
+    )
     def reopen(self):
         pass
 
-    @fsm_transition(field=state, source=list(CLOCK_STATES), target=State.SUSPENDED, permission=can.supervise)
+    @fsm_transition(
+        field=state, source=list(CLOCK_STATES), target=State.SUSPENDED, permission=can.supervise
+    )
     def suspend(self):
         self.suspended_from = self.state
 
     @fsm_transition(
-        field=state, source=State.SUSPENDED, target=RETURN_VALUE(*CLOCK_STATES), permission=can.supervise
+        field=state,
+        source=State.SUSPENDED,
+        target=RETURN_VALUE(*CLOCK_STATES),
+        permission=can.supervise,
     )
     def resume(self):
         resumed_to, self.suspended_from = self.suspended_from, ""
@@ -351,6 +372,9 @@ class CaseAssist(models.Model):
         ]
         verbose_name = _("assisting department")
         verbose_name_plural = _("assisting departments")
+
+    def __str__(self):
+        return f"{self.case_id} + {self.department_id}"
 
 
 class CaseEvent(models.Model):
@@ -402,3 +426,6 @@ class CaseNumberCounter(models.Model):
 
     year = models.PositiveSmallIntegerField(primary_key=True)
     last = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.year}: {self.last}"

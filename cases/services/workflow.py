@@ -84,7 +84,9 @@ def transition_method(case: Case, name: str):
 def available_transitions(case: Case, user: User) -> list[str]:
     """The transitions this user may fire on this case now, in SPEC order."""
     return [
-        name for name in USER_TRANSITIONS if has_transition_perm(transition_method(case, name), user)
+        name
+        for name in USER_TRANSITIONS
+        if has_transition_perm(transition_method(case, name), user)
     ]
 
 
@@ -267,7 +269,9 @@ def case_return(
 
 
 @transaction.atomic
-def case_resolve(*, case: Case, actor: User, note: str, expected_version: int | None = None) -> Case:
+def case_resolve(
+    *, case: Case, actor: User, note: str, expected_version: int | None = None
+) -> Case:
     """The lead department reports the problem fixed; the caseworker checks next."""
     _fire(
         case,
@@ -304,7 +308,9 @@ def case_verify(
 
 
 @transaction.atomic
-def case_reopen(*, case: Case, actor: User, reason: str, expected_version: int | None = None) -> Case:
+def case_reopen(
+    *, case: Case, actor: User, reason: str, expected_version: int | None = None
+) -> Case:
     """The caseworker finds the problem not fixed: back to the department, with a reason."""
     _fire(
         case,

@@ -1,0 +1,318 @@
+"""Extension requests (延期): a liaison asks for more working time on the running deadline
+of their department's case; a supervisor approves or refuses it, signed in (the admin) or
+from the signed link in the email the request sends.
+
+Every step writes an audit row with from_state == to_state (it is not a transition). An
+approval restarts the clock as a new deadline at the later due moment, so the escalation
+ladder starts again from level 1 for it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases import permissions as can
+from cases.emails import render
+from cases.models import (
+    CLOCK_STATES,
+    Case,
+    CaseChanged,
+    CaseEvent,
+    DeadlineKind,
+    ExtensionRequest,
+    State,
+)
+from cases.services import deadlines, outbox
+from cases.services.workflow import NotPermitted, StaleCase, WorkflowError
+from departments.calendar import get_calendar
+from departments.models import User
+
+Status = ExtensionRequest.Status
+DECISION_SALT = "cases.extension-decision"
+DECISION_LINK_MAX_AGE = timedelta(days=14)
+MAX_EXTRA_DAYS = Decimal("60")
+# Extensions are asked of a department about its own deadlines, not of the pool.
+EXTENDABLE = {DeadlineKind.ACCEPT, DeadlineKind.RESOLVE}
+
+
+class DecisionLinkError(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason  # "expired" or "invalid"
+        super().__init__(reason)
+
+
+def can_request_extension(case: Case, user: User) -> bool:
+    """The lead department's liaison, while its own accept or resolve clock runs."""
+    return (
+        case.state in (State.ASSIGNED, State.IN_PROGRESS)
+        and case.deadline_kind in EXTENDABLE
+        and case.due_at is not None
+        and can.act_for_lead(case, user)
+    )
+
+
+def can_decide_extension(case: Case, user: User) -> bool:
+    """Supervisors of the case's township, and the district's."""
+    return can.is_supervisor_of(case, user)
+
+
+def decision_token(*, request_pk: int, address: str) -> str:
+    """A signed, timestamped token naming the request and the address it was sent to."""
+    return signing.dumps({"x": request_pk, "a": address}, salt=DECISION_SALT, compress=True)
+
+
+def read_decision_token(token: str, *, max_age: timedelta = DECISION_LINK_MAX_AGE):
+    """(request pk, address); DecisionLinkError if the link was altered or is too old."""
+    try:
+        data = signing.loads(token, salt=DECISION_SALT, max_age=max_age)
+    except signing.SignatureExpired as error:
+        raise DecisionLinkError("expired") from error
+    except signing.BadSignature as error:
+        raise DecisionLinkError("invalid") from error
+    try:
+        return int(data["x"]), str(data["a"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise DecisionLinkError("invalid") from error
+
+
+def decision_url(*, request_pk: int, address: str) -> str:
+    token = decision_token(request_pk=request_pk, address=address)
+    return f"{settings.SITE_URL}{reverse('extensions:decide', args=[token])}"
+
+
+def decider_addresses(case: Case) -> list[str]:
+    """Where a request goes: the lead department's supervisors, the township's leaders."""
+    addresses = list(case.lead_department.supervisor_email_list) if case.lead_department else []
+    addresses += (
+        User.objects.filter(
+            role=User.Role.SUPERVISOR, township_id=case.township_id, is_active=True
+        )
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    return list(dict.fromkeys(address.strip().lower() for address in addresses if address))
+
+
+def _event(case: Case, action: str, *, actor=None, actor_label="", comment="", data, now):
+    return CaseEvent.objects.create(
+        case=case,
+        action=action,
+        from_state=case.state,
+        to_state=case.state,
+        actor=actor,
+        actor_label=actor_label,
+        comment=comment,
+        data=data,
+        at=now,
+    )
+
+
+@transaction.atomic
+def extension_request(
+    *,
+    case: Case,
+    actor: User,
+    reason: str,
+    extra_days: Decimal,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> ExtensionRequest:
+    """Ask for `extra_days` more working days on the case's running deadline.
+
+    Only the lead department's liaison, while the accept or resolve clock runs, one
+    pending request per case. Writes the request, an audit row, and one email per decider
+    (each with its own signed link) to the outbox, all in this transaction.
+    """
+    now = now or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise WorkflowError(_("A reason is required."))
+    extra_days = Decimal(extra_days)
+    if not Decimal("0.1") <= extra_days <= MAX_EXTRA_DAYS:
+        raise WorkflowError(
+            _("Ask for between 0.1 and %(max)s working days.") % {"max": MAX_EXTRA_DAYS}
+        )
+    case = Case.objects.select_for_update().select_related("lead_department").get(pk=case.pk)
+    if expected_version is not None and expected_version != case.version:
+        raise StaleCase(_("This case changed since you opened it. Reload it and try again."))
+    if not can_request_extension(case, actor):
+        raise NotPermitted(_("You may not ask for an extension of this case now."))
+    try:
+        with transaction.atomic():
+            request = ExtensionRequest.objects.create(
+                case=case,
+                department=case.lead_department,
+                requested_by=actor,
+                reason=reason,
+                extra_days=extra_days,
+                deadline_kind=case.deadline_kind,
+                deadline_seq=case.deadline_seq,
+                old_due_at=case.due_at,
+                created_at=now,
+            )
+    except IntegrityError as error:
+        raise WorkflowError(
+            _("This case already has an extension request waiting for a decision.")
+        ) from error
+    _event(
+        case,
+        "extension_request",
+        actor=actor,
+        comment=reason,
+        data={"extension": request.pk, "extra_days": str(extra_days)},
+        now=now,
+    )
+    messages = []
+    for address in decider_addresses(case):
+        subject, text, html = render(
+            "extension-request",
+            {
+                "case": case,
+                "request": request,
+                "decide_url": decision_url(request_pk=request.pk, address=address),
+                "link_days": DECISION_LINK_MAX_AGE.days,
+            },
+            language=settings.LANGUAGE_CODE,
+        )
+        messages.append(
+            outbox.build_message(
+                to=address,
+                subject=subject,
+                text=text,
+                html=html,
+                kind="extension",
+                dedupe_key=f"extension:{request.pk}:{address}",
+                case=case,
+                now=now,
+            )
+        )
+    outbox.enqueue_many(messages)
+    return request
+
+
+def _new_due(case: Case, request: ExtensionRequest, now: datetime):
+    """Restart the clock at the old due moment plus the extra working time, as a new
+    deadline: escalations of the old one are history, the new one starts at level 1."""
+    calendar = get_calendar()
+    limit = deadlines.limit_seconds(case, case.deadline_kind, calendar)
+    extra = int(request.extra_days * calendar.day_seconds)
+    remaining = max(0, int(calendar.working_seconds_between(now, case.due_at))) + extra
+
+    def at(offset: Decimal) -> datetime:
+        return calendar.add_working_seconds(now, max(0, remaining + int(offset * limit)))
+
+    case.deadline_seq += 1
+    case.deadline_started_at = now
+    case.escalation_level = 0
+    case.due_at = at(deadlines.LEVEL_OFFSETS[1])
+    case.escalate_2_at = at(deadlines.LEVEL_OFFSETS[2])
+    case.escalate_3_at = at(deadlines.LEVEL_OFFSETS[3])
+    case.remind_at = at(deadlines.REMINDER_OFFSET)
+    return case.due_at
+
+
+@transaction.atomic
+def extension_decide(
+    *,
+    request: ExtensionRequest,
+    approve: bool,
+    actor: User | None = None,
+    address: str = "",
+    note: str = "",
+    now: datetime | None = None,
+) -> ExtensionRequest:
+    """Approve or refuse a pending request, once.
+
+    The decider is a signed-in supervisor of the case (`actor`), or the address a signed
+    link was sent to (`address`, verified by the caller from the token). A request whose
+    deadline has ended meanwhile (the case was accepted, resolved or returned) lapses
+    instead. An approval moves the due moment and restarts the escalation ladder.
+    """
+    now = now or timezone.now()
+    request = ExtensionRequest.objects.select_for_update().get(pk=request.pk)
+    case = Case.objects.select_for_update().select_related("category").get(pk=request.case_id)
+    if actor is None and not address:
+        raise NotPermitted(_("Only a supervisor may decide on an extension."))
+    if actor is not None and not can_decide_extension(case, actor):
+        raise NotPermitted(_("Only a supervisor of this case may decide on its extension."))
+    if request.status != Status.PENDING:
+        raise WorkflowError(
+            _("This extension request was already decided: %(status)s.")
+            % {"status": request.get_status_display()}
+        )
+    decider = {"decided_by": actor, "decided_by_label": "" if actor else address}
+    still_running = (
+        case.state in CLOCK_STATES
+        and case.deadline_seq == request.deadline_seq
+        and case.due_at is not None
+    )
+    if not still_running:
+        ExtensionRequest.objects.filter(pk=request.pk).update(
+            status=Status.LAPSED, decided_at=now, decision_note=note.strip(), **decider
+        )
+        request.refresh_from_db()
+        _event(
+            case,
+            "extension_lapse",
+            actor=actor,
+            actor_label=decider["decided_by_label"],
+            data={"extension": request.pk},
+            now=now,
+        )
+        return request
+    new_due = None
+    if approve:
+        new_due = _new_due(case, request, now)
+        try:
+            case.save(
+                update_fields=[
+                    "deadline_seq",
+                    "deadline_started_at",
+                    "escalation_level",
+                    "due_at",
+                    "escalate_2_at",
+                    "escalate_3_at",
+                    "remind_at",
+                ]
+            )
+        except CaseChanged as error:
+            raise StaleCase(_("The case changed meanwhile. Try again.")) from error
+    request.status = Status.APPROVED if approve else Status.REFUSED
+    request.decided_at = now
+    request.decision_note = note.strip()
+    request.new_due_at = new_due
+    request.decided_by = actor
+    request.decided_by_label = decider["decided_by_label"]
+    request.save(
+        update_fields=[
+            "status",
+            "decided_at",
+            "decision_note",
+            "new_due_at",
+            "decided_by",
+            "decided_by_label",
+        ]
+    )
+    _event(
+        case,
+        "extension_approve" if approve else "extension_refuse",
+        actor=actor,
+        actor_label=decider["decided_by_label"],
+        comment=request.decision_note,
+        data={
+            "extension": request.pk,
+            "extra_days": str(request.extra_days),
+            "old_due_at": request.old_due_at.isoformat(),
+            "new_due_at": new_due.isoformat() if new_due else None,
+        },
+        now=now,
+    )
+    return request

@@ -1,0 +1,49 @@
+"""/healthz (SPEC §6): 200 with the state of the database and the broker, never hanging."""
+
+import socket
+import time
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.django_db
+def test_healthz_reports_database_and_redis_broker_up(client, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/3"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["database"] == "ok"
+    assert body["broker"] == "ok"
+    assert body["status"] == "ok"
+    assert "sweep" in body
+
+
+@pytest.mark.django_db
+def test_healthz_says_the_broker_is_down_quickly_without_hanging(client, settings):
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/3"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    started = time.monotonic()
+    response = client.get("/healthz")
+    assert time.monotonic() - started < 8
+    assert response.status_code == 200
+    body = response.json()
+    assert body["database"] == "ok"
+    assert body["broker"] == "down"
+    assert body["status"] == "degraded"
+    assert body["errors"]["broker"]
+
+
+@pytest.mark.django_db
+def test_healthz_needs_no_sign_in_and_is_never_cached(client, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/3"
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert "no-cache" in response["Cache-Control"]

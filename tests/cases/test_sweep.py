@@ -1,0 +1,346 @@
+"""The overdue sweep (SPEC §4): the ladder, its recipients, exactly once per
+(case, deadline, level), set-based, safe when two sweeps race, and the command."""
+
+import threading
+import time
+from datetime import datetime, timedelta
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.utils import timezone
+
+from cases.models import Case, CaseEvent, Escalation, OutboxMessage, State, SweepRun
+from cases.selectors import last_sweep_status
+from cases.services import escalation as escalation_service
+from cases.services import outbox, workflow
+from cases.services.escalation import escalation_sweep
+from tests.conftest import make_user
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def at(month, day, hour, minute=0):
+    return datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI)
+
+
+def sweep(moment, **kwargs):
+    return escalation_sweep(now=moment, **kwargs)
+
+
+def rungs(case=None):
+    rows = Escalation.objects.all() if case is None else Escalation.objects.filter(case=case)
+    return sorted(rows.values_list("case__number", "deadline_seq", "level"))
+
+
+def mail_to(case, level):
+    return sorted(
+        OutboxMessage.objects.filter(case=case, escalation__level=level).values_list("to", flat=True)
+    )
+
+
+@pytest.fixture
+def report_at(report):
+    def _report(moment, **overrides):
+        with time_machine.travel(moment, tick=False):
+            return report(**overrides)
+
+    return _report
+
+
+@pytest.fixture
+def assigned(report_at):
+    """Rubbish, led by CG: accept limit 2 h from Monday 10:00, so the reminder is at 11:30,
+    level 1 at 12:00, level 2 at 13:00 and level 3 at 14:00."""
+    return report_at(at(11, 23, 10))
+
+
+def test_nothing_escalates_before_the_reminder_is_due(assigned, cast):
+    result = sweep(at(11, 23, 11, 29))
+    assert result.escalations == [] and rungs() == []
+
+
+def test_the_due_soon_reminder_goes_to_the_owning_departments_liaisons(assigned, cast):
+    result = sweep(at(11, 23, 11, 30))
+    assert [e.level for e in result.escalations] == [0]
+    assert mail_to(assigned, 0) == ["liaison@example.org"]
+    assigned.refresh_from_db()
+    assert assigned.escalation_level == 0  # a reminder is not an escalation
+
+
+def test_the_ladder_climbs_one_level_at_a_time_to_the_right_people(assigned, cast):
+    for moment, level in [
+        (at(11, 23, 12), 1),
+        (at(11, 23, 13), 2),
+        (at(11, 23, 14), 3),
+    ]:
+        result = sweep(moment)
+        assert [e.level for e in result.escalated] == [level]
+        assigned.refresh_from_db()
+        assert assigned.escalation_level == level
+    assert mail_to(assigned, 1) == ["cg-boss@example.org"]
+    assert mail_to(assigned, 2) == ["supervisor@example.org"]
+    assert mail_to(assigned, 3) == ["district@example.org"]
+    assert rungs() == [(assigned.number, 1, level) for level in (1, 2, 3)]
+
+
+def test_each_level_escalates_once_however_often_the_sweep_runs(assigned, cast):
+    sweep(at(11, 23, 12))
+    for _ in range(3):
+        assert sweep(at(11, 23, 12, 30)).escalations == []
+    assert rungs() == [(assigned.number, 1, 1)]
+    assert OutboxMessage.objects.count() == 1
+
+
+def test_a_sweep_after_a_long_outage_records_every_level_reached(assigned, cast):
+    result = sweep(at(11, 24, 16))
+    assert [e.level for e in result.escalations] == [1, 2, 3]  # no stale reminder
+    assigned.refresh_from_db()
+    assert assigned.escalation_level == 3
+    assert OutboxMessage.objects.count() == 3
+
+
+def test_every_escalation_is_in_the_audit_trail(assigned, cast):
+    sweep(at(11, 23, 13))
+    events = CaseEvent.objects.filter(case=assigned, action="escalate").order_by("id")
+    assert [e.data["level"] for e in events] == [1, 2]
+    assert events[0].actor_label == "system"
+    assert events[0].data["recipients"] == ["cg-boss@example.org"]
+
+
+def test_the_sweep_queues_delivery_after_its_commit(assigned, cast, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        sweep(at(11, 23, 12))
+    assert len(callbacks) == 1
+    assert OutboxMessage.objects.get().status == OutboxMessage.Status.PENDING
+
+
+def test_a_new_deadline_climbs_the_ladder_afresh(assigned, cast):
+    sweep(at(11, 23, 12))
+    with time_machine.travel(at(11, 23, 12, 30), tick=False):
+        workflow.case_accept(case=assigned, actor=cast.liaison)  # resolve clock, seq 2
+    assigned.refresh_from_db()
+    assert assigned.escalation_level == 0
+    result = sweep(at(11, 24, 12, 30))  # one working day later
+    assert [(e.deadline_seq, e.deadline_kind, e.level) for e in result.escalated] == [
+        (2, "resolve", 1)
+    ]
+
+
+@pytest.mark.parametrize("final", ["resolved", "closed", "cancelled", "suspended"])
+def test_cases_that_are_resolved_closed_cancelled_or_suspended_never_escalate(
+    final, assigned, cast
+):
+    steps = {
+        "resolved": [
+            lambda c: workflow.case_accept(case=c, actor=cast.liaison),
+            lambda c: workflow.case_resolve(case=c, actor=cast.liaison, note="已清理"),
+        ],
+        "cancelled": [lambda c: workflow.case_cancel(case=c, actor=cast.dispatcher, reason="重复")],
+        "suspended": [lambda c: workflow.case_suspend(case=c, actor=cast.supervisor, reason="挂账")],
+    }
+    steps["closed"] = [
+        *steps["resolved"],
+        lambda c: workflow.case_verify(case=c, actor=cast.caseworker),
+    ]
+    with time_machine.travel(at(11, 23, 11), tick=False):
+        for step in steps[final]:
+            step(assigned)
+    assigned.refresh_from_db()
+    assert assigned.state == final
+    assert sweep(at(12, 31, 16)).escalations == []
+    assert rungs() == [] and OutboxMessage.objects.count() == 0
+
+
+def test_a_pool_case_escalates_to_the_townships_people(report_at, world, cast):
+    case = report_at(at(11, 23, 10), category=world.stall)  # overlap: the pool, 4 h
+    assert case.state == State.FALLBACK
+    sweep(at(11, 23, 13))
+    assert mail_to(case, 0) == ["dispatcher@example.org"]
+    sweep(at(11, 23, 14))
+    assert mail_to(case, 1) == ["supervisor@example.org"]
+
+
+def test_a_department_without_supervisor_emails_escalates_to_the_township(assigned, world, cast):
+    world.urban.supervisor_emails = ""
+    world.urban.save()
+    sweep(at(11, 23, 12))
+    assert mail_to(assigned, 1) == ["supervisor@example.org"]
+
+
+def test_a_bad_address_fails_alone_and_the_others_are_sent(assigned, world, cast):
+    world.urban.supervisor_emails = "not an address; cg-boss@example.org"
+    world.urban.save()
+    sweep(at(11, 23, 12))
+    rows = {m.to: m for m in OutboxMessage.objects.all()}
+    assert rows["cg-boss@example.org"].status == OutboxMessage.Status.PENDING
+    assert rows["not an address"].status == OutboxMessage.Status.FAILED
+    assert "Not an email address" in rows["not an address"].last_error
+
+
+def test_emails_are_in_each_recipients_language(assigned, world, cast):
+    boss = make_user("cg_boss", "supervisor", township=world.south, language="en")
+    boss.email = "CG-Boss@example.org"  # addresses match whatever their case
+    boss.save()
+    sweep(at(11, 23, 13))
+    assert OutboxMessage.objects.get(to="cg-boss@example.org").language == "en"
+    assert OutboxMessage.objects.get(to="supervisor@example.org").language == "zh-hans"
+
+
+def test_a_sweep_that_dies_midway_leaves_nothing_and_the_next_one_does_it_all(
+    assigned, cast, monkeypatch
+):
+    def crash(*args, **kwargs):
+        raise ConnectionError("worker killed")
+
+    monkeypatch.setattr(escalation_service, "_messages", crash)
+    with pytest.raises(ConnectionError):
+        sweep(at(11, 23, 12))
+    assert rungs() == [] and OutboxMessage.objects.count() == 0
+    run = SweepRun.objects.get()
+    assert run.finished_at is None and "worker killed" in run.error
+    monkeypatch.undo()
+    assert [e.level for e in sweep(at(11, 23, 12)).escalations] == [1]
+    assert OutboxMessage.objects.count() == 1
+
+
+def test_a_dry_run_says_what_would_escalate_and_changes_nothing(
+    assigned, cast, django_capture_on_commit_callbacks
+):
+    events_before = CaseEvent.objects.count()
+    with django_capture_on_commit_callbacks() as callbacks:
+        result = sweep(at(11, 23, 13), dry_run=True)
+    assert [e.level for e in result.escalations] == [1, 2]
+    assert result.messages == 2
+    assert callbacks == []
+    assert rungs() == [] and OutboxMessage.objects.count() == 0
+    assert CaseEvent.objects.count() == events_before and SweepRun.objects.count() == 0
+    assigned.refresh_from_db()
+    assert assigned.escalation_level == 0
+
+
+def test_the_sweep_makes_the_same_number_of_queries_for_few_or_many_cases(
+    report_at, cast, django_assert_num_queries
+):
+    def overdue_cases(count):
+        return [report_at(at(11, 23, 10)) for _ in range(count)]
+
+    counts = []
+    for size, moment in ((2, at(11, 23, 13)), (7, at(11, 24, 13))):
+        overdue_cases(size)
+        with django_assert_num_queries(17) as captured:
+            result = sweep(moment)
+        counts.append(len(captured.captured_queries))
+        assert len(result.escalated) == size * 2
+    assert counts[0] == counts[1]
+
+
+def test_stuck_outbox_messages_are_requeued_by_the_sweep(
+    db, django_capture_on_commit_callbacks
+):
+    long_ago = timezone.now() - timedelta(hours=1)
+    stuck = outbox.enqueue_email(
+        to="someone@example.org", subject="s", text="t", kind="test", dedupe_key="stuck:1"
+    )
+    OutboxMessage.objects.filter(pk=stuck.pk).update(next_attempt_at=long_ago)
+    fresh = outbox.enqueue_email(
+        to="other@example.org", subject="s", text="t", kind="test", dedupe_key="fresh:1"
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        result = escalation_sweep()
+    assert result.requeued == 1 and len(callbacks) == 1
+    stuck.refresh_from_db()
+    assert stuck.next_attempt_at > long_ago
+    # Re-queued once, it is not re-queued again at the next minute's sweep.
+    assert escalation_sweep().requeued == 0
+    assert fresh.status == OutboxMessage.Status.PENDING
+
+
+def test_enqueue_email_is_idempotent_by_its_dedupe_key(db):
+    first = outbox.enqueue_email(
+        to="a@example.org", subject="Hello", text="t", kind="invitation", dedupe_key="inv:1"
+    )
+    second = outbox.enqueue_email(
+        to="a@example.org", subject="Hello again", text="t", kind="invitation", dedupe_key="inv:1"
+    )
+    assert first.pk == second.pk and second.subject == "Hello"
+    assert first.message_id.startswith("<invitation.") and first.message_id.endswith(">")
+    assert OutboxMessage.objects.count() == 1
+
+
+def test_last_sweep_status_reports_a_healthy_and_a_stuck_sweep(db):
+    assert last_sweep_status()["ok"] is False  # never swept
+    escalation_sweep()
+    assert last_sweep_status()["ok"] is True
+    later = timezone.now() + timedelta(minutes=10)
+    assert last_sweep_status(now=later)["ok"] is False  # beat stopped: nothing finished since
+    SweepRun.objects.create(started_at=timezone.now(), clock=timezone.now())  # never finishes
+    status = last_sweep_status(now=timezone.now() + timedelta(minutes=6))
+    assert status["running_too_long"] is True and status["ok"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_racing_on_two_connections_escalate_once(report, cast, monkeypatch):
+    with time_machine.travel(at(11, 23, 10), tick=False):
+        cases = [report() for _ in range(3)]
+    original = escalation_service._raise_case_levels
+
+    def slow(sweep_id):
+        time.sleep(0.5)  # hold the transaction open while the other sweep runs into it
+        return original(sweep_id)
+
+    monkeypatch.setattr(escalation_service, "_raise_case_levels", slow)
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(escalation_sweep(now=at(11, 23, 14)))
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert sorted(len(r.escalations) for r in results) == [0, 9]
+    assert Escalation.objects.count() == 9
+    assert OutboxMessage.objects.count() == 9
+    assert set(Case.objects.values_list("escalation_level", flat=True)) == {3}
+    assert {c.number for c in cases} == set(Escalation.objects.values_list("case__number", flat=True))
+
+
+def test_the_command_drives_the_ladder_with_now(assigned, cast):
+    outputs = []
+    for moment in ("2026-11-23T12:00:00+08:00", "2026-11-23T13:00", "2026-11-23T14:00:00+08:00"):
+        out = StringIO()
+        call_command("escalate_overdue", "--now", moment, stdout=out)
+        outputs.append(out.getvalue())
+    assert f"{assigned.number} accept level 1, overdue by 0 minutes" in outputs[0]
+    assert "cg-boss@example.org" in outputs[0]
+    assert "level 2, overdue by 1 hour" in outputs[1] and "supervisor@example.org" in outputs[1]
+    assert "level 3, overdue by 2 hours" in outputs[2] and "district@example.org" in outputs[2]
+    assert rungs() == [(assigned.number, 1, level) for level in (1, 2, 3)]
+
+
+def test_the_command_dry_run_prints_and_changes_nothing(assigned, cast):
+    out = StringIO()
+    call_command("escalate_overdue", "--now", "2026-11-23T12:00+08:00", "--dry-run", stdout=out)
+    assert f"[dry run] {assigned.number} accept level 1" in out.getvalue()
+    assert "would escalate 1" in out.getvalue()
+    assert rungs() == [] and OutboxMessage.objects.count() == 0
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "2026-13-01T10:00", "2026-11-23 25:00", ""])
+def test_the_command_refuses_a_malformed_now(bad, db):
+    with pytest.raises(CommandError, match="not an ISO-8601 date-time"):
+        call_command("escalate_overdue", "--now", bad)
+    assert SweepRun.objects.count() == 0

@@ -1,0 +1,633 @@
+"""The five importers of SPEC §5 and their commands: idempotent, all-or-nothing, and every
+bad row reported with its line (or, for GeoJSON, its feature position)."""
+
+import json
+from datetime import date
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from departments.importers import (
+    ImportRefused,
+    apply,
+    plan_categories,
+    plan_departments,
+    plan_grid,
+    plan_responsibilities,
+    plan_users,
+)
+from departments.models import (
+    Category,
+    Department,
+    GridCell,
+    Responsibility,
+    RoutingStamp,
+    Township,
+    User,
+)
+from departments.routing import get_index
+from tests.conftest import square
+
+pytestmark = pytest.mark.django_db
+
+
+def csv_text(*lines: str) -> str:
+    return "\n".join(lines) + "\n"
+
+
+def messages(plan) -> list[str]:
+    return [str(error) for error in plan.errors]
+
+
+def feature(code, col, township="EAST", township_name="东街道", **props):
+    return {
+        "type": "Feature",
+        "properties": {
+            "code": code,
+            "name": f"网格 {code}",
+            "township_code": township,
+            "township_name": township_name,
+            **props,
+        },
+        "geometry": square(col, 3),
+    }
+
+
+def geojson(*features) -> str:
+    return json.dumps({"type": "FeatureCollection", "features": list(features)}, ensure_ascii=False)
+
+
+def run(command: str, path) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(command, str(path), stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def snapshot(model) -> list:
+    return list(model.objects.order_by("pk").values())
+
+
+# -- departments -------------------------------------------------------------------------
+
+DEPARTMENTS = csv_text(
+    "code,name,supervisor_emails",
+    "CG,城管局,boss@example.org; deputy@example.org",
+    "WATER,水务集团,",
+)
+
+
+def test_departments_import_creates_then_changes_nothing_the_second_time():
+    result = apply(plan_departments(DEPARTMENTS.encode()))
+
+    assert result.summary == {"created": 2, "updated": 0, "unchanged": 0}
+    urban = Department.objects.get(code="CG")
+    assert urban.name == "城管局"
+    assert urban.supervisor_email_list == ["boss@example.org", "deputy@example.org"]
+    again = plan_departments(DEPARTMENTS.encode())
+    assert again.summary == {"created": 0, "updated": 0, "unchanged": 2}
+    assert apply(again).summary["unchanged"] == 2
+
+
+def test_departments_import_updates_by_code_and_shows_the_changes():
+    apply(plan_departments(DEPARTMENTS))
+
+    plan = plan_departments(
+        csv_text("code,name,supervisor_emails", "CG,区城市管理局,boss@example.org")
+    )
+
+    (row,) = plan.rows
+    assert row.action == "update"
+    assert row.changes["name"] == ("城管局", "区城市管理局")
+    assert row.changes["supervisor_emails"] == (
+        "boss@example.org;deputy@example.org",
+        "boss@example.org",
+    )
+    apply(plan)
+    assert Department.objects.get(code="CG").name == "区城市管理局"
+    assert Department.objects.count() == 2
+
+
+def test_departments_import_reports_every_bad_row_and_saves_nothing():
+    apply(plan_departments(DEPARTMENTS))
+    before = snapshot(Department)
+    data = csv_text(
+        "code,name,supervisor_emails",
+        "CG,改名的城管局,boss@example.org",
+        "SJ,,sj@example.org",
+        "ZJ,住建局,not-an-address",
+        "CG,城管局又一次,",
+    )
+
+    plan = plan_departments(data)
+
+    assert messages(plan) == [
+        "line 3: name: is required.",
+        "line 4: supervisor_emails: “not-an-address” is not an email address.",
+        "line 5: code: CG appears twice (first in line 2).",
+    ]
+    with pytest.raises(ImportRefused):
+        apply(plan)
+    assert snapshot(Department) == before
+
+
+def test_a_bad_row_makes_the_command_fail_with_line_numbers_and_import_nothing(tmp_path):
+    path = tmp_path / "departments.csv"
+    path.write_text(csv_text("code,name,supervisor_emails", "OK,好部门,", "BAD,坏部门,x@"))
+    err = StringIO()
+
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_departments", str(path), stdout=StringIO(), stderr=err)
+
+    assert "line 3: supervisor_emails: “x@” is not an email address." in err.getvalue()
+    assert not Department.objects.exists()
+
+
+def test_import_command_prints_the_summary_and_is_idempotent(tmp_path):
+    path = tmp_path / "departments.csv"
+    path.write_text(DEPARTMENTS, encoding="utf-8")
+
+    first, _err = run("import_departments", path)
+    second, _err = run("import_departments", path)
+
+    assert "created 2, updated 0, unchanged 0" in first
+    assert "created 0, updated 0, unchanged 2" in second
+
+
+def test_a_missing_file_is_a_command_error(tmp_path):
+    with pytest.raises(CommandError, match="cannot read"):
+        call_command("import_departments", str(tmp_path / "nope.csv"), stdout=StringIO())
+
+
+# -- file-level problems, common to every CSV importer -----------------------------------
+
+
+def test_missing_columns_are_named_on_the_header_line():
+    plan = plan_departments(csv_text("code,name", "CG,城管局"))
+
+    assert messages(plan) == ["line 1: header: missing columns: supervisor_emails"]
+
+
+def test_extra_columns_are_an_error():
+    plan = plan_departments(csv_text("code,name,supervisor_emails,colour", "CG,城管局,,red"))
+
+    assert len(plan.errors) == 1
+    assert str(plan.errors[0]).startswith("line 1: header: unexpected columns: colour")
+
+
+def test_a_row_with_too_many_fields_is_reported_on_its_line():
+    plan = plan_departments(csv_text("code,name,supervisor_emails", "CG,城管局,,surplus"))
+
+    assert messages(plan) == ["line 2: row: expected 3 fields, found 4"]
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_a_clear_message():
+    data = csv_text("code,name,supervisor_emails", "CG,城管局,").encode("gbk")
+
+    plan = plan_departments(data)
+
+    assert len(plan.errors) == 1
+    message = str(plan.errors[0])
+    assert message.startswith("file: the file is not UTF-8 encoded")
+    assert "GBK" in message
+    assert not plan.rows
+
+
+def test_a_utf8_bom_and_blank_lines_are_tolerated_and_lines_still_count():
+    data = "\ufeffcode,name,supervisor_emails\n\nCG,城管局,\nSJ,市场监管局,bad\n".encode()
+
+    plan = plan_departments(data)
+
+    assert messages(plan) == ["line 4: supervisor_emails: “bad” is not an email address."]
+
+
+def test_an_empty_file_is_an_error():
+    assert messages(plan_departments(b"")) == [
+        "file: the file is empty: the first row must be the header."
+    ]
+
+
+# -- categories --------------------------------------------------------------------------
+
+CATEGORIES = csv_text(
+    "code,name,parent_code,accept_hours,resolve_days",
+    "ENV-RUBBISH,暴露垃圾,ENV,2,1",  # its parent comes later in the file
+    "ENV,市容环境,,4,3.5",
+    "LAMP,路灯损坏,,8,5",
+)
+
+
+def test_categories_import_links_parents_defined_later_and_is_idempotent():
+    result = apply(plan_categories(CATEGORIES))
+
+    assert result.summary == {"created": 3, "updated": 0, "unchanged": 0}
+    rubbish = Category.objects.get(code="ENV-RUBBISH")
+    assert rubbish.parent.code == "ENV"
+    assert rubbish.accept_hours == Decimal("2")
+    assert Category.objects.get(code="ENV").resolve_days == Decimal("3.5")
+    assert plan_categories(CATEGORIES).summary == {"created": 0, "updated": 0, "unchanged": 3}
+
+
+def test_moving_a_category_to_another_parent_is_an_update():
+    apply(plan_categories(CATEGORIES))
+
+    plan = plan_categories(
+        csv_text("code,name,parent_code,accept_hours,resolve_days", "ENV-RUBBISH,暴露垃圾,LAMP,2,1")
+    )
+
+    assert [row.action for row in plan.rows] == ["update"]
+    assert plan.rows[0].changes == {"parent_code": ("ENV", "LAMP")}
+    apply(plan)
+    assert Category.objects.get(code="ENV-RUBBISH").parent.code == "LAMP"
+
+
+def test_categories_import_bumps_the_routing_stamp_once_it_changes_something():
+    before = RoutingStamp.current()
+    apply(plan_categories(CATEGORIES))
+    after = RoutingStamp.current()
+
+    assert after != before
+    apply(plan_categories(CATEGORIES))  # nothing changes: the routers keep their cache
+    assert RoutingStamp.current() == after
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("BAD,坏,,0,1", "line 2: accept_hours: must be a number greater than 0, not “0”."),
+        ("BAD,坏,,2,-1", "line 2: resolve_days: must be a number greater than 0, not “-1”."),
+        ("BAD,坏,,two,1", "line 2: accept_hours: “two” is not a number."),
+        ("BAD,坏,NOPE,2,1", "line 2: parent_code: unknown category “NOPE”."),
+        ("BAD,坏,BAD,2,1", "line 2: parent_code: a category cannot be its own parent."),
+        ("BAD,,,2,1", "line 2: name: is required."),
+        ("B AD,坏,,2,1", "line 2: code: “B AD” is not a code: use letters, digits, “-”, “_” or “.”."),
+    ],
+)
+def test_bad_category_rows_are_reported_with_their_line(row, expected):
+    plan = plan_categories(csv_text("code,name,parent_code,accept_hours,resolve_days", row))
+
+    assert messages(plan) == [expected]
+
+
+def test_a_cycle_of_parents_is_reported_on_every_row_in_it_and_nothing_is_saved():
+    data = csv_text(
+        "code,name,parent_code,accept_hours,resolve_days",
+        "OK,好的,,1,1",
+        "A,甲,B,1,1",
+        "B,乙,C,1,1",
+        "C,丙,A,1,1",
+    )
+
+    plan = plan_categories(data)
+
+    assert [(e.line, e.field) for e in plan.errors] == [
+        (3, "parent_code"),
+        (4, "parent_code"),
+        (5, "parent_code"),
+    ]
+    assert "A → B → C → A" in str(plan.errors[0])
+    with pytest.raises(ImportRefused):
+        apply(plan)
+    assert not Category.objects.exists()
+
+
+def test_a_cycle_through_a_category_already_in_the_database_is_caught():
+    apply(plan_categories(CATEGORIES))  # ENV-RUBBISH's parent is ENV
+
+    plan = plan_categories(
+        csv_text("code,name,parent_code,accept_hours,resolve_days", "ENV,市容环境,ENV-RUBBISH,4,3")
+    )
+
+    assert [(e.line, e.field) for e in plan.errors] == [(2, "parent_code")]
+
+
+# -- grid --------------------------------------------------------------------------------
+
+
+def test_grid_import_creates_townships_and_cells_that_the_router_locates():
+    data = geojson(
+        feature("E-01", 0, community="东社区"),
+        feature("E-02", 1),
+        feature("W-01", 2, township="WEST", township_name="西街道"),
+    )
+
+    plan = plan_grid(data.encode())
+    result = apply(plan)
+
+    assert result.summary == {"created": 3, "updated": 0, "unchanged": 0}
+    assert result.side_summary == {"created": 2, "updated": 0, "unchanged": 0}
+    cell = GridCell.objects.select_related("township").get(code="E-01")
+    assert cell.township.name == "东街道"
+    assert cell.community == "东社区"
+    assert cell.boundary == square(0, 3)
+    assert (cell.min_lng, cell.min_lat, cell.max_lng, cell.max_lat) == pytest.approx(
+        (120.0, 30.03, 120.01, 30.04)
+    )
+    # Bulk writes send no signals: the importer must move the stamp itself.
+    assert get_index().locate(120.025, 30.035) == GridCell.objects.get(code="W-01").pk
+    assert plan_grid(data).summary == {"created": 0, "updated": 0, "unchanged": 3}
+
+
+def test_grid_import_moves_a_cell_to_another_township_and_renames_townships():
+    apply(plan_grid(geojson(feature("E-01", 0))))
+
+    plan = plan_grid(geojson(feature("E-01", 0, township="WEST", township_name="西街道")))
+    apply(plan)
+
+    assert plan.rows[0].changes["township_code"] == ("EAST", "WEST")
+    assert GridCell.objects.get(code="E-01").township.code == "WEST"
+    apply(plan_grid(geojson(feature("E-01", 0, township="WEST", township_name="新西街道"))))
+    assert Township.objects.get(code="WEST").name == "新西街道"
+
+
+def test_grid_accepts_a_multipolygon():
+    multi = feature("M-01", 0)
+    multi["geometry"] = {
+        "type": "MultiPolygon",
+        "coordinates": [square(0, 3)["coordinates"], square(4, 3)["coordinates"]],
+    }
+
+    apply(plan_grid(geojson(multi)))
+
+    cell = GridCell.objects.get(code="M-01")
+    assert (cell.min_lng, cell.max_lng) == pytest.approx((120.0, 120.05))
+
+
+def test_invalid_geometries_are_reported_by_feature_position_and_nothing_is_saved():
+    bow_tie = feature("BAD-1", 1)
+    bow_tie["geometry"] = {
+        "type": "Polygon",
+        "coordinates": [[[120, 30], [120.01, 30.01], [120.01, 30], [120, 30.01], [120, 30]]],
+    }
+    projected = feature("BAD-2", 2)
+    projected["geometry"] = {
+        "type": "Polygon",
+        "coordinates": [[[500000, 3300000], [501000, 3300000], [501000, 3301000], [500000, 3300000]]],
+    }
+    point = feature("BAD-3", 3)
+    point["geometry"] = {"type": "Point", "coordinates": [120, 30]}
+    too_short = feature("BAD-4", 4)
+    too_short["geometry"] = {"type": "Polygon", "coordinates": [[[120, 30], [120.01, 30]]]}
+    unnamed = feature("BAD-5", 5)
+    del unnamed["properties"]["township_name"]
+
+    plan = plan_grid(geojson(feature("GOOD", 0), bow_tie, projected, point, too_short, unnamed))
+
+    assert [(e.line, e.field) for e in plan.errors] == [
+        (2, "geometry"),
+        (3, "geometry"),
+        (4, "geometry"),
+        (5, "geometry"),
+        (6, "properties"),
+    ]
+    text = messages(plan)
+    assert text[0].startswith("feature 2: geometry: is not a valid polygon: Self-intersection")
+    assert "outside WGS84" in text[1]
+    assert text[2] == "feature 4: geometry: must be a Polygon or MultiPolygon, not Point."
+    assert text[4] == "feature 6: properties: missing properties: township_name"
+    with pytest.raises(ImportRefused):
+        apply(plan)
+    assert not GridCell.objects.exists()
+    assert not Township.objects.exists()
+
+
+def test_a_township_with_two_names_in_one_file_is_an_error():
+    plan = plan_grid(geojson(feature("E-01", 0), feature("E-02", 1, township_name="别名")))
+
+    assert messages(plan) == ["feature 2: township_name: township “EAST” is called “东街道” in feature 1."]
+
+
+def test_a_file_that_is_not_a_feature_collection_is_refused():
+    assert messages(plan_grid(b"{not json")) == [
+        "file: not valid JSON: Expecting property name enclosed in double quotes (line 1)"
+    ]
+    assert messages(plan_grid(json.dumps({"type": "Feature"}))) == [
+        "type: the file must be a GeoJSON FeatureCollection."
+    ]
+
+
+def test_import_grid_command_prints_cells_and_townships(tmp_path):
+    path = tmp_path / "grid.geojson"
+    path.write_text(geojson(feature("E-01", 0), feature("E-02", 1)), encoding="utf-8")
+
+    first, _err = run("import_grid", path)
+    second, _err = run("import_grid", path)
+
+    assert first.splitlines() == [
+        "created 2, updated 0, unchanged 0",
+        "townships: created 1, updated 0, unchanged 0",
+    ]
+    assert second.splitlines()[0] == "created 0, updated 0, unchanged 2"
+
+
+def test_import_grid_command_fails_naming_the_feature(tmp_path):
+    bad = feature("E-02", 1)
+    bad["geometry"] = None
+    path = tmp_path / "grid.geojson"
+    path.write_text(geojson(feature("E-01", 0), bad), encoding="utf-8")
+    err = StringIO()
+
+    with pytest.raises(CommandError):
+        call_command("import_grid", str(path), stdout=StringIO(), stderr=err)
+
+    assert "feature 2: geometry: must be a Polygon or MultiPolygon" in err.getvalue()
+    assert not GridCell.objects.exists()
+
+
+# -- responsibilities --------------------------------------------------------------------
+
+RESPONSIBILITIES_HEADER = "category_code,department_code,scope,role,basis,valid_from,valid_to"
+
+
+def test_responsibilities_import_resolves_every_scope_and_is_idempotent(world):
+    data = csv_text(
+        RESPONSIBILITIES_HEADER,
+        "LAMP,ZJ,,lead,清单 7,,",
+        "LAMP,CG,N,lead,北街道协议,2024-01-01,",
+        "LAMP,SJ,N-02,assist,网格协议,2024-01-01,2030-12-31",
+        "ENV,CG,,lead,权责清单 1 修订,,",  # already in the world: an update of its basis
+    )
+
+    plan = plan_responsibilities(data)
+    apply(plan)
+
+    assert plan.summary == {"created": 3, "updated": 1, "unchanged": 0}
+    by_scope = {
+        (r.department.code, r.scope_code): r
+        for r in Responsibility.objects.filter(category=world.lamp).select_related(
+            "department", "township", "cell"
+        )
+    }
+    assert set(by_scope) == {("ZJ", ""), ("CG", "N"), ("SJ", "N-02")}
+    assert by_scope["SJ", "N-02"].valid_to == date(2030, 12, 31)
+    assert Responsibility.objects.get(category=world.environment).basis == "权责清单 1 修订"
+    assert plan_responsibilities(data).summary == {"created": 0, "updated": 0, "unchanged": 4}
+    # The township rule beats the district-wide one: the router saw the bulk import.
+    decision = get_index().route(category_id=world.lamp.pk, cell_id=world.n1.pk, on=date.today())
+    assert decision.lead_department_id == world.urban.pk
+
+
+def test_bad_responsibility_rows_each_get_a_line_numbered_message(world):
+    before = snapshot(Responsibility)
+    data = csv_text(
+        RESPONSIBILITIES_HEADER,
+        "LAMP,ZJ,,lead,,,",
+        "NOPE,ZJ,,lead,,,",
+        "LAMP,NOPE,,lead,,,",
+        "LAMP,ZJ,NOWHERE,lead,,,",
+        "LAMP,ZJ,,boss,,,",
+        "LAMP,SJ,,lead,,2024-13-01,",
+        "LAMP,CG,,lead,,1/2/2024,",
+        "LAMP,CG,S,lead,,2025-01-01,2024-01-01",
+        "LAMP,ZJ,,lead,duplicate,,",
+    )
+
+    plan = plan_responsibilities(data)
+
+    assert messages(plan) == [
+        "line 3: category_code: unknown category “NOPE”.",
+        "line 4: department_code: unknown department “NOPE”.",
+        "line 5: scope: unknown scope “NOWHERE”: not a township or grid cell code.",
+        "line 6: role: “boss” is not a role: use lead or assist.",
+        "line 7: valid_from: “2024-13-01” is not a date: use YYYY-MM-DD.",
+        "line 8: valid_from: “1/2/2024” is not a date: use YYYY-MM-DD.",
+        "line 9: valid_to: ends before valid_from.",
+        "line 10: row: LAMP/ZJ//lead appears twice (first in line 2).",
+    ]
+    with pytest.raises(ImportRefused):
+        apply(plan)
+    assert snapshot(Responsibility) == before
+
+
+def test_a_scope_code_that_is_both_a_township_and_a_cell_is_an_error(world):
+    Township.objects.create(code="N-01", name="同名街道")
+
+    plan = plan_responsibilities(csv_text(RESPONSIBILITIES_HEADER, "LAMP,ZJ,N-01,lead,,,"))
+
+    assert messages(plan) == [
+        "line 2: scope: “N-01” is both a township and a grid cell code: rename one."
+    ]
+
+
+def test_import_responsibilities_command_reports_unknown_codes(world, tmp_path):
+    path = tmp_path / "responsibilities.csv"
+    path.write_text(csv_text(RESPONSIBILITIES_HEADER, "LAMP,ZJ,,lead,,,", "LAMP,XX,,lead,,,"))
+    err = StringIO()
+
+    with pytest.raises(CommandError):
+        call_command("import_responsibilities", str(path), stdout=StringIO(), stderr=err)
+
+    assert "line 3: department_code: unknown department “XX”." in err.getvalue()
+    assert not Responsibility.objects.filter(category=world.lamp).exists()
+
+
+# -- users -------------------------------------------------------------------------------
+
+USERS_HEADER = "username,full_name,email,role,township_code,department_code"
+USERS = csv_text(
+    USERS_HEADER,
+    "wang,王网格员,wang@example.org,caseworker,N,",
+    "li,李调度,li@example.org,dispatcher,S,",
+    "he,何联络员,he@example.org,liaison,,CG",
+    "zhou,周主任,zhou@example.org,supervisor,,",
+    "root,管理员,root@example.org,admin,,",
+)
+
+
+def test_users_import_creates_users_without_passwords_and_with_role_access(world):
+    result = apply(plan_users(USERS))
+
+    assert result.summary == {"created": 5, "updated": 0, "unchanged": 0}
+    # The hook for invitations: the new users, saved.
+    assert sorted(user.username for user in result.created) == ["he", "li", "root", "wang", "zhou"]
+    assert all(user.pk for user in result.created)
+    users = {user.username: user for user in User.objects.all()}
+    assert not any(user.has_usable_password() for user in users.values())
+    assert users["wang"].township == world.north
+    assert users["he"].department == world.urban
+    assert users["zhou"].township is None  # a district supervisor
+    assert users["he"].is_staff and not users["he"].is_superuser
+    assert users["root"].is_staff and users["root"].is_superuser
+    assert not users["wang"].is_staff
+    assert list(users["he"].groups.values_list("name", flat=True)) == ["liaison"]
+
+
+def test_users_import_is_idempotent_and_keeps_passwords(world):
+    apply(plan_users(USERS))
+    wang = User.objects.get(username="wang")
+    wang.set_password("chosen-by-wang-1")
+    wang.save()
+
+    plan = plan_users(USERS)
+    result = apply(plan)
+
+    assert plan.summary == {"created": 0, "updated": 0, "unchanged": 5}
+    assert result.created == []
+    assert User.objects.get(username="wang").check_password("chosen-by-wang-1")
+
+
+def test_changing_a_users_role_updates_access(world):
+    apply(plan_users(USERS))
+
+    plan = plan_users(csv_text(USERS_HEADER, "he,何联络员,he@example.org,caseworker,N,"))
+    apply(plan)
+
+    assert plan.rows[0].changes["role"] == ("liaison", "caseworker")
+    he = User.objects.get(username="he")
+    assert (he.role, he.is_staff, he.department_id) == ("caseworker", False, None)
+    assert list(he.groups.values_list("name", flat=True)) == ["caseworker"]
+
+
+def test_bad_user_rows_each_get_a_line_numbered_message(world):
+    data = csv_text(
+        USERS_HEADER,
+        "ok,好人,ok@example.org,caseworker,N,",
+        "boss,老板,boss@example.org,boss,,",
+        "lonely,无部门,lonely@example.org,liaison,,",
+        "nowhere,无街道,nowhere@example.org,caseworker,,",
+        "lost,迷路,lost@example.org,dispatcher,MARS,",
+        "ghost,幽灵,ghost@example.org,liaison,,XX",
+        "bad name,空格,space@example.org,caseworker,N,",
+        "mute,无邮箱,,caseworker,N,",
+    )
+
+    plan = plan_users(data)
+
+    assert messages(plan) == [
+        "line 3: role: “boss” is not a role: use one of caseworker, dispatcher, liaison, "
+        "supervisor, admin.",
+        "line 4: department_code: a liaison needs a department.",
+        "line 5: township_code: a caseworker needs a township.",
+        "line 6: township_code: unknown township “MARS”.",
+        "line 7: department_code: unknown department “XX”.",
+        "line 8: username: “bad name” may contain only letters, digits and @ . + - _",
+        "line 9: email: is required (invitations and escalations go there).",
+    ]
+    with pytest.raises(ImportRefused):
+        apply(plan)
+    assert not User.objects.exists()
+
+
+def test_import_users_command_prints_the_summary(world, tmp_path):
+    path = tmp_path / "users.csv"
+    path.write_bytes(("\ufeff" + USERS).encode())
+
+    first, _err = run("import_users", path)
+    second, _err = run("import_users", path)
+
+    assert first.strip() == "created 5, updated 0, unchanged 0"
+    assert second.strip() == "created 0, updated 0, unchanged 5"
+
+
+def test_a_big_file_reports_progress_on_stderr(tmp_path):
+    lines = ["code,name,supervisor_emails"] + [f"D{i},部门{i}," for i in range(2500)]
+    path = tmp_path / "departments.csv"
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+    out, err = run("import_departments", path)
+
+    assert "created 2500, updated 0, unchanged 0" in out
+    assert "1000 rows read" in err and "2000 rows read" in err
+    assert Department.objects.count() == 2500
