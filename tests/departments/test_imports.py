@@ -262,7 +262,10 @@ def test_categories_import_bumps_the_routing_stamp_once_it_changes_something():
         ("BAD,坏,NOPE,2,1", "line 2: parent_code: unknown category “NOPE”."),
         ("BAD,坏,BAD,2,1", "line 2: parent_code: a category cannot be its own parent."),
         ("BAD,,,2,1", "line 2: name: is required."),
-        ("B AD,坏,,2,1", "line 2: code: “B AD” is not a code: use letters, digits, “-”, “_” or “.”."),
+        (
+            "B AD,坏,,2,1",
+            "line 2: code: “B AD” is not a code: use letters, digits, “-”, “_” or “.”.",
+        ),
     ],
 )
 def test_bad_category_rows_are_reported_with_their_line(row, expected):
@@ -364,7 +367,9 @@ def test_invalid_geometries_are_reported_by_feature_position_and_nothing_is_save
     projected = feature("BAD-2", 2)
     projected["geometry"] = {
         "type": "Polygon",
-        "coordinates": [[[500000, 3300000], [501000, 3300000], [501000, 3301000], [500000, 3300000]]],
+        "coordinates": [
+            [[500000, 3300000], [501000, 3300000], [501000, 3301000], [500000, 3300000]]
+        ],
     }
     point = feature("BAD-3", 3)
     point["geometry"] = {"type": "Point", "coordinates": [120, 30]}
@@ -396,7 +401,9 @@ def test_invalid_geometries_are_reported_by_feature_position_and_nothing_is_save
 def test_a_township_with_two_names_in_one_file_is_an_error():
     plan = plan_grid(geojson(feature("E-01", 0), feature("E-02", 1, township_name="别名")))
 
-    assert messages(plan) == ["feature 2: township_name: township “EAST” is called “东街道” in feature 1."]
+    assert messages(plan) == [
+        "feature 2: township_name: township “EAST” is called “东街道” in feature 1."
+    ]
 
 
 def test_a_file_that_is_not_a_feature_collection_is_refused():
