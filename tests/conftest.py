@@ -17,12 +17,6 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # PBKDF2 is slow on purpose (~0.3 s a user); the cast alone would cost seconds a test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def square(col: int, row: int = 0) -> dict:
     west, south = BASE_LNG + col * STEP, BASE_LAT + row * STEP
     east, north = west + STEP, south + STEP
