@@ -15,4 +15,6 @@ urlpatterns = [
     path("cases/", include("cases.urls")),
     path("open311/v2/", include("cases.open311.urls")),
     path("escalations/", include("cases.escalation_urls")),
+    path("extensions/", include("cases.extension_urls")),
+    path("accounts/invite/", include("departments.urls")),
 ]

@@ -92,9 +92,7 @@ def decider_addresses(case: Case) -> list[str]:
     """Where a request goes: the lead department's supervisors, the township's leaders."""
     addresses = list(case.lead_department.supervisor_email_list) if case.lead_department else []
     addresses += (
-        User.objects.filter(
-            role=User.Role.SUPERVISOR, township_id=case.township_id, is_active=True
-        )
+        User.objects.filter(role=User.Role.SUPERVISOR, township_id=case.township_id, is_active=True)
         .exclude(email="")
         .values_list("email", flat=True)
     )

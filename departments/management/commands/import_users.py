@@ -1,3 +1,5 @@
+from django.db import transaction
+from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 
 from departments.importers import plan_users
@@ -13,3 +15,17 @@ class Command(ImportCommand):
     )
     file_label = "FILE.csv"
     planner = staticmethod(plan_users)
+
+    def apply_plan(self, plan, name):
+        # New users get an invitation to set their password (SPEC §5), queued in the
+        # import's transaction: a failed import invites nobody.
+        from cases.services.invitations import users_invite
+
+        with transaction.atomic():
+            result = super().apply_plan(plan, name)
+            self.invited = users_invite(users=result.created)
+        return result
+
+    def describe(self, plan, result):
+        invited = gettext_now("invitations queued: %(count)d") % {"count": len(self.invited)}
+        return f"{super().describe(plan, result)}\n{invited}"

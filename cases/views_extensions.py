@@ -1,0 +1,69 @@
+"""The decision link of an extension-request email: no sign-in, the signed link is the key.
+
+GET shows the request and a confirmation form (mail scanners follow links); the decision
+happens on POST, then Post/Redirect/Get.
+"""
+
+from django import forms
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods
+
+from cases.models import ExtensionRequest
+from cases.services.extensions import DecisionLinkError, extension_decide, read_decision_token
+from cases.services.workflow import WorkflowError
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[("approve", _("Approve")), ("refuse", _("Refuse"))],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def decide(request, token: str):
+    try:
+        request_pk, address = read_decision_token(token)
+    except DecisionLinkError as error:
+        status = 410 if error.reason == "expired" else 400
+        return render(
+            request, "cases/extensions/invalid.html", {"reason": error.reason}, status=status
+        )
+    extension = (
+        ExtensionRequest.objects.select_related("case__township", "case__category", "department")
+        .filter(pk=request_pk)
+        .first()
+    )
+    if extension is None:
+        return render(request, "cases/extensions/invalid.html", {"reason": "invalid"}, status=404)
+    form = DecisionForm(request.POST or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            extension_decide(
+                request=extension,
+                approve=form.cleaned_data["decision"] == "approve",
+                address=address,
+                note=form.cleaned_data["note"],
+            )
+        except WorkflowError as refused:
+            error = str(refused)
+        else:
+            return HttpResponseRedirect(request.path)
+    return render(
+        request,
+        "cases/extensions/decide.html",
+        {
+            "extension": extension,
+            "case": extension.case,
+            "address": address,
+            "form": form,
+            "error": error,
+        },
+    )

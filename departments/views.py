@@ -1,0 +1,32 @@
+"""The invitation page: a new user sets their password from the signed link."""
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.forms import SetPasswordForm
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from departments.invitations import InvitationError, read_invitation_token
+
+
+@sensitive_post_parameters("new_password1", "new_password2")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def accept_invitation(request, token: str):
+    try:
+        user = read_invitation_token(token)
+    except InvitationError as error:
+        status = {"expired": 410, "used": 410}.get(error.reason, 400)
+        return render(
+            request, "departments/invitation_invalid.html", {"reason": error.reason}, status=status
+        )
+    form = SetPasswordForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        login(request, user, backend="departments.backends.RoleModelBackend")
+        messages.success(request, _("Welcome! Your password is set."))
+        return redirect("admin:index" if user.is_staff else "cases:list")
+    return render(request, "departments/invitation.html", {"form": form, "invited": user})

@@ -1,0 +1,148 @@
+"""Invitations (SPEC §5): new users from users.csv get an email with a signed, expiring,
+single-use link to set their password; no password is in any file or email."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.urls import reverse
+
+from cases.models import OutboxMessage
+from cases.services.invitations import users_invite
+from departments.invitations import invitation_token
+from departments.models import User
+
+USERS_CSV = (
+    "username,full_name,email,role,township_code,department_code\n"
+    "newbie,新 同事,newbie@example.org,liaison,,CG\n"
+    "grid7,网格员七,grid7@example.org,caseworker,N,\n"
+)
+
+
+@pytest.fixture
+def users_file(tmp_path, world):
+    path = tmp_path / "users.csv"
+    path.write_text(USERS_CSV, encoding="utf-8")
+    return path
+
+
+def import_users(path):
+    out = StringIO()
+    call_command("import_users", str(path), stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+@pytest.fixture
+def invited(world):
+    user = User.objects.create_user(
+        username="invitee",
+        email="invitee@example.org",
+        role=User.Role.CASEWORKER,
+        township=world.north,
+        password=None,
+    )
+    return user
+
+
+def invite_path(user):
+    return reverse("invitations:accept", args=[invitation_token(user)])
+
+
+def set_password(client, path, password="Grid-governance-2026"):
+    return client.post(path, {"new_password1": password, "new_password2": password})
+
+
+def test_import_users_queues_one_invitation_per_new_user(users_file):
+    output = import_users(users_file)
+    messages = OutboxMessage.objects.filter(kind="invitation").order_by("to")
+    assert [message.to for message in messages] == ["grid7@example.org", "newbie@example.org"]
+    assert "invitations queued: 2" in output
+    newbie = User.objects.get(username="newbie")
+    assert not newbie.has_usable_password()
+    body = messages.get(to="newbie@example.org").text
+    assert "/accounts/invite/" in body
+    assert "newbie" in body
+
+
+def test_importing_the_same_users_again_invites_nobody_again(users_file):
+    import_users(users_file)
+    output = import_users(users_file)
+    assert OutboxMessage.objects.filter(kind="invitation").count() == 2
+    assert "invitations queued: 0" in output
+
+
+def test_a_failed_import_invites_nobody(tmp_path, world):
+    path = tmp_path / "users.csv"
+    path.write_text(USERS_CSV + "bad,坏,not-an-email,liaison,,CG\n", encoding="utf-8")
+    with pytest.raises(Exception, match="nothing was imported"):
+        import_users(path)
+    assert not OutboxMessage.objects.filter(kind="invitation").exists()
+    assert not User.objects.filter(username="newbie").exists()
+
+
+def test_inviting_twice_sends_one_email(invited):
+    users_invite(users=[invited])
+    users_invite(users=[invited])
+    assert OutboxMessage.objects.filter(kind="invitation", to=invited.email).count() == 1
+
+
+def test_users_with_a_password_are_not_invited(cast):
+    assert users_invite(users=[cast.caseworker]) == []
+
+
+def test_valid_link_lets_the_user_set_a_password_and_sign_in(client, invited):
+    path = invite_path(invited)
+    page = client.get(path)
+    assert page.status_code == 200
+    assert "invitee" in page.text
+    response = set_password(client, path)
+    assert response.status_code == 302
+    invited.refresh_from_db()
+    assert invited.check_password("Grid-governance-2026")
+    assert int(client.session["_auth_user_id"]) == invited.pk
+
+
+def test_link_works_only_once(client, invited):
+    path = invite_path(invited)
+    set_password(client, path)
+    client.logout()
+    again = client.get(path)
+    assert again.status_code == 410
+    response = set_password(client, path, "Another-password-2026")
+    assert response.status_code == 410
+    invited.refresh_from_db()
+    assert invited.check_password("Grid-governance-2026")
+
+
+def test_expired_link_is_refused(client, invited):
+    path = invite_path(invited)
+    with time_machine.travel(timedelta(days=8)):
+        response = set_password(client, path)
+    assert response.status_code == 410
+    invited.refresh_from_db()
+    assert not invited.has_usable_password()
+
+
+def test_tampered_link_is_refused(client, invited, cast):
+    token = invitation_token(invited)
+    forged = token.replace(token[-6:], "AAAAAA")
+    response = set_password(client, reverse("invitations:accept", args=[forged]))
+    assert response.status_code == 400
+    invited.refresh_from_db()
+    assert not invited.has_usable_password()
+
+
+def test_link_for_a_deactivated_user_is_refused(client, invited):
+    path = invite_path(invited)
+    User.objects.filter(pk=invited.pk).update(is_active=False)
+    assert client.get(path).status_code == 400
+
+
+def test_a_weak_password_is_refused_and_the_link_still_works(client, invited):
+    path = invite_path(invited)
+    response = set_password(client, path, "123")
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert client.get(path).status_code == 200
