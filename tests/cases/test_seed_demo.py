@@ -1,0 +1,251 @@
+"""`seed_demo` (SPEC §5): a believable district from the sample files, deliberate gaps and
+overlaps that really reach the fallback pool, and bulk synthetic cases whose audit trails
+agree with their states."""
+
+import re
+from collections import Counter
+from datetime import date
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Count
+from django.utils import timezone
+
+from cases.models import Case, CaseEvent, State
+from cases.services.intake import case_report
+from cases.services.seeding import SAMPLE_FILES, SAMPLES_DIR, seed_cases
+from departments.models import Category, Department, GridCell, Responsibility, Township, User
+from departments.routing import FallbackReason, get_index
+
+pytestmark = pytest.mark.django_db
+
+
+def seed(*args) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def route(category_code: str, cell_code: str):
+    category = Category.objects.get(code=category_code)
+    cell = GridCell.objects.get(code=cell_code)
+    return get_index().route(category_id=category.pk, cell_id=cell.pk, on=timezone.localdate())
+
+
+def dept(code: str) -> int:
+    return Department.objects.get(code=code).pk
+
+
+def test_seed_demo_builds_a_district_with_cells_departments_and_every_role():
+    out = seed()
+
+    townships = Township.objects.annotate(cell_count=Count("cells"))
+    assert townships.count() >= 2
+    assert all(township.cell_count >= 12 for township in townships)
+    assert Department.objects.count() >= 8
+    assert Department.objects.filter(supervisor_emails__contains="@example.org").count() == (
+        Department.objects.count()
+    )
+    assert Category.objects.filter(parent__isnull=False).exists()
+    assert not Category.objects.filter(name_en="").exists()
+    roles = set(User.objects.values_list("role", flat=True))
+    assert roles == set(User.Role.values)
+    assert User.objects.filter(role=User.Role.SUPERVISOR, township__isnull=True).exists()
+    assert set(Department.objects.values_list("pk", flat=True)) == set(
+        User.objects.filter(role=User.Role.LIAISON).values_list("department_id", flat=True)
+    )
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password("demo-pass-2026")
+    assert "Demo logins:" in out
+    assert re.search(r"cd_dispatcher\s+demo-pass-2026\s+dispatcher", out)
+
+
+def test_demo_gaps_route_to_fallback_with_no_rule():
+    seed()
+
+    assert route("FACILITY-MANHOLE", "CD-01").fallback_reason == FallbackReason.NO_RULE
+    assert route("SOCIAL-DISPUTE", "TY-03").fallback_reason == FallbackReason.NO_RULE
+    # A township-scoped rule covers its own township only.
+    assert route("SAFETY-GAS", "CD-02").lead_department_id == dept("HOUSING")
+    assert route("SAFETY-GAS", "CX-02").fallback_reason == FallbackReason.NO_RULE
+
+
+def test_demo_overlaps_route_to_fallback_with_the_candidates():
+    seed()
+
+    noise = route("ENV-NOISE", "CX-05")
+    assert noise.fallback_reason == FallbackReason.OVERLAP
+    assert set(noise.candidate_department_ids) == {dept("ECOLOGY"), dept("POLICE")}
+    # Two leads on one cell: only there; elsewhere the parent category's rule decides.
+    tree = route("GREEN-TREE", "CD-06")
+    assert tree.fallback_reason == FallbackReason.OVERLAP
+    assert set(tree.candidate_department_ids) == {dept("GREENING"), dept("POWER")}
+    assert route("GREEN-TREE", "CD-01").lead_department_id == dept("GREENING")
+
+
+def test_demo_local_rules_and_the_expired_rule_route_as_the_spec_says():
+    seed()
+
+    assert route("STREET-PARKING", "CX-01").lead_department_id == dept("URBAN")
+    assert route("STREET-PARKING", "CD-01").lead_department_id == dept("POLICE")
+    assert route("FACILITY-LAMP", "TY-05").lead_department_id == dept("URBAN")  # cell rule
+    assert route("FACILITY-LAMP", "TY-01").lead_department_id == dept("POWER")  # township
+    assert route("FACILITY-LAMP", "CD-01").lead_department_id == dept("URBAN")
+    # The housing bureau's road rule expired: no overlap with transport any more.
+    assert Responsibility.objects.filter(valid_to__lt=date.today()).exists()
+    assert route("FACILITY-ROAD", "CD-01").lead_department_id == dept("TRANSPORT")
+    assert route("ENV-SEWAGE", "CD-01").assisting_department_ids == (dept("ECOLOGY"),)
+
+
+def test_a_case_reported_in_a_gap_lands_in_the_townships_pool():
+    seed()
+    caseworker = User.objects.get(username="cd_caseworker")
+    cell = GridCell.objects.get(code="CD-03")
+    lng, lat = (cell.min_lng + cell.max_lng) / 2, (cell.min_lat + cell.max_lat) / 2
+
+    case = case_report(
+        reporter=caseworker,
+        description="井盖缺失",
+        category=Category.objects.get(code="FACILITY-MANHOLE"),
+        lat=lat,
+        lng=lng,
+    )
+
+    assert (case.state, case.fallback_reason, case.cell, case.township.code) == (
+        State.FALLBACK,
+        FallbackReason.NO_RULE,
+        cell,
+        "CD",
+    )
+
+
+def test_running_seed_demo_again_duplicates_nothing():
+    seed("--cases", "20", "--seed", "1")
+    counts = {
+        model: model.objects.count()
+        for model in (Township, GridCell, Department, Category, Responsibility, User)
+    }
+
+    out = seed()
+
+    assert {model: model.objects.count() for model in counts} == counts
+    assert Case.objects.count() == 20
+    assert "users: created 0, updated 0, unchanged" in out
+    assert "responsibilities: created 0, updated 0, unchanged" in out
+
+
+def test_if_empty_leaves_a_loaded_demo_alone():
+    seed()
+
+    out = seed("--cases", "5", "--if-empty")
+
+    assert "already loaded" in out
+    assert "Demo logins:" in out
+    assert not Case.objects.exists()
+
+
+def test_if_empty_loads_an_empty_database():
+    seed("--cases", "5", "--if-empty")
+
+    assert Township.objects.filter(code="CD").exists()
+    assert Case.objects.count() == 5
+
+
+def test_every_sample_file_imports_cleanly_through_its_command():
+    for subject, name in SAMPLE_FILES.items():
+        out = StringIO()
+        call_command(f"import_{subject}", str(SAMPLES_DIR / name), stdout=out, stderr=StringIO())
+        assert "updated 0, unchanged 0" in out.getvalue().splitlines()[0]
+
+
+def assert_trail_matches_state(case: Case, events: list[CaseEvent]) -> None:
+    assert events[0].action == "report" and events[0].to_state == State.REPORTED
+    assert events[1].action == "route" and events[1].from_state == State.REPORTED
+    for before, after in zip(events, events[1:], strict=False):
+        assert after.from_state == before.to_state, case.number
+        assert after.at >= before.at, case.number
+    assert events[-1].to_state == case.state, case.number
+    assert case.created_at == events[0].at
+    assert case.version == len(events) - 1
+
+
+def test_seed_demo_cases_creates_well_formed_cases_with_consistent_trails():
+    seed()
+
+    out = seed("--cases", "300", "--seed", "42")
+
+    assert "cases: created 300" in out
+    cases = list(Case.objects.select_related("category"))
+    assert len(cases) == 300
+    numbers = [case.number for case in cases]
+    assert len(set(numbers)) == 300
+    assert all(re.fullmatch(r"\d{4}-\d{6}", number) for number in numbers)
+    events = {}
+    for event in CaseEvent.objects.order_by("at", "id"):
+        events.setdefault(event.case_id, []).append(event)
+    for case in cases:
+        assert_trail_matches_state(case, events[case.pk])
+    states = Counter(case.state for case in cases)
+    assert set(states) >= {State.CLOSED, State.IN_PROGRESS, State.ASSIGNED, State.FALLBACK}
+    now = timezone.now()
+    assert all(case.created_at > now - timezone.timedelta(days=95) for case in cases)
+    for case in cases:
+        if case.state in (State.FALLBACK, State.ASSIGNED, State.IN_PROGRESS):
+            assert case.due_at and case.escalate_2_at and case.escalate_3_at and case.remind_at
+            assert case.due_at <= case.escalate_2_at <= case.escalate_3_at
+            assert case.deadline_seq >= 1
+        else:
+            assert case.due_at is None
+        if case.state in (State.CLOSED, State.CANCELLED):
+            assert case.closed_at == events[case.pk][-1].at
+    overdue = Case.objects.overdue(now).count()
+    assert 0.03 * 300 <= overdue <= 0.25 * 300
+    reasons = set(
+        Case.objects.filter(state=State.FALLBACK).values_list("fallback_reason", flat=True)
+    )
+    assert FallbackReason.NO_RULE in reasons or FallbackReason.OVERLAP in reasons
+
+
+def test_seeded_cases_are_routed_by_the_real_router():
+    seed()
+    seed_cases(count=200, seed=5)
+
+    for case in Case.objects.prefetch_related("events", "candidate_departments"):
+        route_event = next(e for e in case.events.all() if e.action == "route")
+        if case.cell_id is None:
+            assert route_event.data["fallback_reason"] in ("outside_grid", "unclassified")
+            continue
+        assert get_index().locate(case.lng, case.lat) == case.cell_id
+        decision = get_index().route(
+            category_id=case.category_id,
+            cell_id=case.cell_id,
+            on=timezone.localdate(route_event.at),
+        )
+        assert route_event.data["lead"] == decision.lead_department_id
+        assert route_event.data["fallback_reason"] == decision.fallback_reason
+        if case.state == State.FALLBACK and case.fallback_reason == FallbackReason.OVERLAP:
+            assert {d.pk for d in case.candidate_departments.all()} == set(
+                decision.candidate_department_ids
+            )
+
+
+def test_seeding_more_cases_later_continues_the_numbering():
+    seed()
+    seed_cases(count=30, seed=1)
+    seed_cases(count=30, seed=1)
+
+    numbers = list(Case.objects.values_list("number", flat=True))
+    assert len(numbers) == len(set(numbers)) == 60
+
+
+def test_seeding_cases_takes_a_fixed_number_of_queries_whatever_the_count(
+    django_assert_max_num_queries,
+):
+    seed()
+    seed_cases(count=10, seed=1)  # warm the router's and the calendar's caches
+
+    with django_assert_max_num_queries(30):
+        seed_cases(count=1200, seed=2, batch_size=5000)
+
+    assert Case.objects.count() == 1210
