@@ -44,7 +44,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, now=None, dry_run=False, **options):
-        moment = parse_now(now) if now else timezone.now()
+        moment = timezone.now() if now is None else parse_now(now)
         result = escalation_sweep(now=moment, dry_run=dry_run)
         calendar = get_calendar()
         prefix = "[dry run] " if dry_run else ""
