@@ -5,7 +5,7 @@ transition."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Case, Urgency
+from cases.models import Case, State, Urgency
 from departments.models import Category, Department, GridCell, User
 
 
@@ -160,3 +160,93 @@ TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
     "resume": CommentForm,
     "cancel": CancelForm,
 }
+
+
+class CaseFilterForm(forms.Form):
+    """The filters of /cases/ and of its CSV/XLSX export (the same GET parameters)."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    state = forms.MultipleChoiceField(
+        label=_("State"), choices=State.choices, required=False, widget=forms.SelectMultiple
+    )
+    category = forms.ModelChoiceField(
+        label=_("Category"), queryset=Category.objects.order_by("code"), required=False
+    )
+    cell = forms.ModelChoiceField(
+        label=_("Grid cell"), queryset=GridCell.objects.order_by("code"), required=False
+    )
+    department = forms.ModelChoiceField(
+        label=_("Department"), queryset=Department.objects.order_by("code"), required=False
+    )
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+    date_from = forms.DateField(
+        label=_("Reported from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("Reported until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user.township_id:
+            self.fields["cell"].queryset = GridCell.objects.filter(
+                township_id=user.township_id
+            ).order_by("code")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", _("The end date is before the start date."))
+        return data
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    """Several files in one input; the rules (type, size, count) are in
+    cases/services/photos.py, which the service applies."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"})
+        )
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            return [super(MultipleImageField, self).clean(item, initial) for item in data if item]
+        return [super().clean(data, initial)] if data else []
+
+
+class PhotosForm(forms.Form):
+    photos = MultipleImageField(
+        label=_("Photos"), help_text=_("Up to 5 JPEG, PNG or WebP images, 10 MB each.")
+    )
+
+
+class CaseNoteForm(forms.Form):
+    text = forms.CharField(label=_("Internal note"), widget=forms.Textarea(attrs={"rows": 3}))
+    photos = MultipleImageField(label=_("Photos"))
+
+
+class CorrectionForm(TransitionForm):
+    category = forms.ModelChoiceField(
+        label=_("Category"),
+        queryset=Category.objects.order_by("code"),
+        required=False,
+        empty_label=_("Not sure (the township decides)"),
+    )
+    cell = forms.ModelChoiceField(
+        label=_("Grid cell"), queryset=GridCell.objects.none(), required=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cell"].queryset = GridCell.objects.filter(
+            township_id=self.case.township_id
+        ).order_by("code")
+        self.fields["category"].initial = self.case.category_id
+        self.fields["cell"].initial = self.case.cell_id

@@ -2,12 +2,13 @@
 admin and the API scope their case querysets by."""
 
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from cases.models import Case, CaseAssist, CaseEvent, State
-from departments.models import Department, Responsibility, User
+from cases.models import Case, CaseAssist, CaseEvent, CaseNote, State
+from departments.models import Category, Department, GridCell, Responsibility, User
 from departments.routing import get_index
 
 
@@ -66,6 +67,8 @@ def case_detail_for(user: User, number: str) -> Case:
                 ),
             ),
             Prefetch("events", queryset=CaseEvent.objects.select_related("actor")),
+            Prefetch("notes", queryset=CaseNote.objects.select_related("author")),
+            "photos",
         ),
         number=number,
     )
@@ -135,3 +138,47 @@ def last_sweep_status(*, now=None, stale_after_seconds: int = 300) -> dict:
         "running_too_long": stuck,
         "ok": bool(finished and now - finished.finished_at <= limit and not stuck),
     }
+
+
+def case_search(
+    user: User,
+    *,
+    q: str = "",
+    state: list[str] | None = None,
+    category: Category | None = None,
+    cell: GridCell | None = None,
+    department: Department | None = None,
+    overdue: bool = False,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    now: datetime | None = None,
+) -> QuerySet[Case]:
+    """The visible cases matching the list filters, newest first. A category filter
+    includes its subcategories; a department matches as lead or as assisting department;
+    dates are local dates of the time zone."""
+    cases = case_list_for(user)
+    if q:
+        q = q.strip()
+        cases = cases.filter(
+            Q(number__icontains=q) | Q(description__icontains=q) | Q(address__icontains=q)
+        )
+    if state:
+        cases = cases.filter(state__in=state)
+    if category is not None:
+        index = get_index()
+        family = [
+            cat_id for cat_id in index.parent_of if category.pk in index.category_chain(cat_id)
+        ] or [category.pk]
+        cases = cases.filter(category_id__in=family)
+    if cell is not None:
+        cases = cases.filter(cell=cell)
+    if department is not None:
+        assisting = CaseAssist.objects.filter(case=OuterRef("pk"), department=department)
+        cases = cases.filter(Q(lead_department=department) | Exists(assisting))
+    if overdue:
+        cases = cases.overdue(now)
+    if date_from:
+        cases = cases.filter(created_at__date__gte=date_from)
+    if date_to:
+        cases = cases.filter(created_at__date__lte=date_to)
+    return cases.order_by("-created_at", "-id")

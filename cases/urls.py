@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from cases.views import detail, lists, reporting
+from cases.views import detail, exports, extras, lists, reporting
 
 
 class CaseNumberConverter:
@@ -22,6 +22,12 @@ urlpatterns = [
     path("", lists.case_list, name="list"),
     path("new/", reporting.case_new, name="new"),
     path("fallback/", lists.fallback_pool, name="fallback"),
+    path("export.csv", exports.export_csv, name="export_csv"),
+    path("export.xlsx", exports.export_xlsx, name="export_xlsx"),
     path("<case_number:number>/", detail.case_detail, name="detail"),
+    path("<case_number:number>/notes/", extras.case_note_add, name="note_add"),
+    path("<case_number:number>/photos/", extras.case_photos_add, name="photos_add"),
+    path("<case_number:number>/photos/<int:photo_id>/", extras.case_photo, name="photo"),
+    path("<case_number:number>/correct/", extras.case_correct_view, name="correct"),
     path("<case_number:number>/<str:transition>/", detail.case_transition, name="transition"),
 ]

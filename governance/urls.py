@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from cases.views.health import healthz
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="cases:list", permanent=False)),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -13,7 +15,7 @@ urlpatterns = [
     path("open311/v2/", include("cases.open311.urls")),
     path("admin/", admin.site.urls),
     path("cases/", include("cases.urls")),
-    path("open311/v2/", include("cases.open311.urls")),
+    path("healthz", healthz, name="healthz"),
     path("escalations/", include("cases.escalation_urls")),
     path("extensions/", include("cases.extension_urls")),
     path("accounts/invite/", include("departments.urls")),

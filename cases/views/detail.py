@@ -9,10 +9,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cases.forms import TRANSITION_FORMS
+from cases.forms import TRANSITION_FORMS, CaseNoteForm, CorrectionForm, PhotosForm
 from cases.labels import action_label
 from cases.selectors import case_detail_for, routing_explanation
 from cases.services import workflow
+from cases.services.corrections import may_correct
+from cases.services.photos import MAX_PHOTOS
 from cases.services.workflow import WorkflowError, available_transitions
 
 
@@ -36,6 +38,16 @@ def case_detail(request, number):
             "events": case.events.all(),
             "assists": case.assists.all(),
             "transition_forms": forms,
+            "notes": case.notes.all(),
+            "photos": case.photos.all(),
+            "note_form": CaseNoteForm(auto_id="id_note_%s"),
+            "photos_form": PhotosForm(auto_id="id_photos_%s"),
+            "correction_form": (
+                CorrectionForm(case=case, user=request.user, auto_id="id_correct_%s")
+                if may_correct(case, request.user)
+                else None
+            ),
+            "max_photos": MAX_PHOTOS,
         },
     )
 

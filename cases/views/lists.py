@@ -4,19 +4,33 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
-from cases.forms import DispatchForm
-from cases.selectors import case_list_for, fallback_pool_for
+from cases.forms import CaseFilterForm, DispatchForm
+from cases.selectors import case_search, fallback_pool_for
 from cases.services.workflow import available_transitions
 from departments.models import Department
 
 PAGE_SIZE = 50
 
 
+def filtered_cases(request):
+    """The visible cases matching the GET filters, and the bound filter form."""
+    form = CaseFilterForm(request.GET or None, user=request.user)
+    if form.is_bound and form.is_valid():
+        return case_search(request.user, **form.cleaned_data), form
+    return case_search(request.user), form
+
+
 @login_required
 def case_list(request):
-    cases = case_list_for(request.user).order_by("-created_at", "-id")
+    cases, form = filtered_cases(request)
     page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "cases/list.html", {"page": page})
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "cases/list.html",
+        {"page": page, "filter_form": form, "query": query.urlencode()},
+    )
 
 
 @login_required

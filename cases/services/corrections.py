@@ -1,0 +1,149 @@
+"""A dispatcher corrects the category or cell of a case not yet accepted; it routes again.
+
+Only SPEC §2 transitions move the case: a fallback case that now has one lead is
+dispatched to it; an assigned case whose lead changes keeps its state and gets the new lead
+with a fresh accept clock; an assigned case that now falls back is returned to the pool by
+the system.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases import permissions as can
+from cases.models import Case, CaseAssist, CaseChanged, CaseEvent, DeadlineKind, State
+from cases.services import deadlines
+from cases.services.workflow import NotPermitted, StaleCase, TransitionNotAllowed, _fire
+from departments.models import Category, GridCell, User
+from departments.routing import get_index
+
+CORRECTABLE_STATES = (State.FALLBACK, State.ASSIGNED)
+
+
+def may_correct(case: Case, user: User) -> bool:
+    """Dispatchers of the case's township and its supervisors, before a department accepts."""
+    return case.state in CORRECTABLE_STATES and (
+        can.is_township_staff(case, user, User.Role.DISPATCHER) or can.is_supervisor_of(case, user)
+    )
+
+
+@transaction.atomic
+def case_correct(
+    *,
+    case: Case,
+    actor: User,
+    category: Category | None,
+    cell: GridCell | None,
+    expected_version: int,
+) -> Case:
+    """Set the case's category and cell and route it again.
+
+    Guarantees: one "correct" audit row (from_state == to_state, with the old and new values
+    and the new decision), followed by the transition it caused, if any; the candidates
+    match the new decision; nothing changes when the user may not correct, the case is
+    stale, or the cell is in another township.
+    """
+    if expected_version != case.version:
+        raise StaleCase(_("This case changed since you opened it. Reload it and try again."))
+    if case.state not in CORRECTABLE_STATES:
+        raise TransitionNotAllowed(
+            _("Only a case that no department has accepted yet can be corrected.")
+        )
+    if not may_correct(case, actor):
+        raise NotPermitted(_("You may not correct this case."))
+    if cell is not None and cell.township_id != case.township_id:
+        raise TransitionNotAllowed(_("The grid cell must be in the case's township."))
+
+    now = timezone.now()
+    decision = get_index().route(
+        category_id=category.pk if category else None,
+        cell_id=cell.pk if cell else None,
+        on=timezone.localdate(now),
+    )
+    old = {"category": case.category_id, "cell": case.cell_id, "lead": case.lead_department_id}
+    case.category, case.cell = category, cell
+    state = case.state
+    CaseEvent.objects.create(
+        case=case,
+        action="correct",
+        from_state=state,
+        to_state=state,
+        actor=actor,
+        at=now,
+        data={
+            "old": old,
+            "new": {"category": case.category_id, "cell": case.cell_id},
+            "lead": decision.lead_department_id,
+            "fallback_reason": decision.fallback_reason,
+            "candidates": list(decision.candidate_department_ids),
+        },
+    )
+
+    if state == State.FALLBACK and not decision.is_fallback:
+        lead = decision.lead_department_id
+        _fire(
+            case,
+            "dispatch",
+            actor=actor,
+            now=now,
+            comment=_("Routed again after a correction."),
+            lead=_department(lead),
+            data={
+                "lead": lead,
+                "assisting": list(decision.assisting_department_ids),
+                "correction": True,
+            },
+        )
+        case.candidate_departments.clear()
+        _add_assists(case, decision.assisting_department_ids, now)
+    elif state == State.FALLBACK:
+        case.fallback_reason = decision.fallback_reason
+        _save(case)
+        case.candidate_departments.set(decision.candidate_department_ids)
+    elif decision.is_fallback:
+        return_count = case.return_count
+        _fire(
+            case,
+            "return",
+            actor=None,
+            now=now,
+            comment=_("Returned to the pool after a correction: no single lead department."),
+            data={"returned_by": old["lead"], "correction": True},
+        )
+        # Not a department's dispute: it must not count towards arbitration.
+        case.return_count = return_count
+        case.fallback_reason = decision.fallback_reason
+        _save(case)
+        case.candidate_departments.set(decision.candidate_department_ids)
+    elif decision.lead_department_id != case.lead_department_id:
+        case.lead_department_id = decision.lead_department_id
+        deadlines.start_clock(case, DeadlineKind.ACCEPT, now=now)
+        _save(case)
+        _add_assists(case, decision.assisting_department_ids, now)
+    else:
+        _save(case)
+    return case
+
+
+def _department(pk):
+    from departments.models import Department
+
+    return Department.objects.get(pk=pk)
+
+
+def _save(case: Case) -> None:
+    try:
+        case.save()
+    except CaseChanged as error:
+        raise StaleCase(
+            _("This case changed while you were acting on it. Reload it and try again.")
+        ) from error
+
+
+def _add_assists(case: Case, department_ids, now) -> None:
+    existing = set(case.assists.values_list("department_id", flat=True))
+    CaseAssist.objects.bulk_create(
+        CaseAssist(case=case, department_id=dept_id, created_at=now)
+        for dept_id in department_ids
+        if dept_id not in existing and dept_id != case.lead_department_id
+    )

@@ -1,0 +1,111 @@
+"""What a case page does besides transitions: notes, photos, the dispatcher's correction."""
+
+import mimetypes
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from cases.forms import CaseNoteForm, CorrectionForm, PhotosForm
+from cases.models import CasePhoto
+from cases.selectors import case_detail_for, cases_visible_to
+from cases.services.corrections import case_correct
+from cases.services.notes import case_add_note
+from cases.services.photos import case_add_photos
+from cases.services.workflow import WorkflowError
+
+
+def _errors(error: ValidationError) -> str:
+    return "; ".join(error.messages)
+
+
+@login_required
+@require_POST
+def case_note_add(request, number):
+    case = case_detail_for(request.user, number)
+    form = CaseNoteForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("The note was not added: write something first."))
+    else:
+        try:
+            case_add_note(
+                case=case,
+                author=request.user,
+                text=form.cleaned_data["text"],
+                photos=form.cleaned_data["photos"],
+            )
+        except ValidationError as error:
+            messages.error(request, _("The note was not added: %(e)s") % {"e": _errors(error)})
+        else:
+            messages.success(request, _("Your note was added."))
+    return redirect("cases:detail", number=case.number)
+
+
+@login_required
+@require_POST
+def case_photos_add(request, number):
+    case = case_detail_for(request.user, number)
+    form = PhotosForm(request.POST, request.FILES)
+    uploads = form.cleaned_data["photos"] if form.is_valid() else []
+    if not uploads:
+        messages.error(request, _("Choose one or more photos first."))
+        return redirect("cases:detail", number=case.number)
+    try:
+        case_add_photos(case=case, uploaded_by=request.user, uploads=uploads)
+    except ValidationError as error:
+        messages.error(request, _("No photo was added: %(e)s") % {"e": _errors(error)})
+    else:
+        messages.success(request, _("The photos were added."))
+    return redirect("cases:detail", number=case.number)
+
+
+@login_required
+@require_GET
+def case_photo(request, number, photo_id):
+    """Serve a photo only to those who may see its case; never from a public URL."""
+    photo = get_object_or_404(
+        CasePhoto.objects.filter(case__in=cases_visible_to(request.user)),
+        pk=photo_id,
+        case__number=number,
+    )
+    try:
+        handle = photo.image.open("rb")
+    except FileNotFoundError as error:
+        raise Http404 from error
+    content_type = photo.content_type or mimetypes.guess_type(photo.image.name)[0]
+    response = FileResponse(handle, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Disposition"] = "inline"
+    return response
+
+
+@login_required
+@require_POST
+def case_correct_view(request, number):
+    case = case_detail_for(request.user, number)
+    form = CorrectionForm(request.POST, case=case, user=request.user)
+    if not form.is_valid():
+        messages.error(request, _("The correction was not saved: check the fields."))
+        return redirect("cases:detail", number=case.number)
+    try:
+        case_correct(
+            case=case,
+            actor=request.user,
+            category=form.cleaned_data["category"],
+            cell=form.cleaned_data["cell"],
+            expected_version=form.cleaned_data["expected_version"],
+        )
+    except WorkflowError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            _("Case %(number)s was corrected and routed again; it is now %(state)s.")
+            % {"number": case.number, "state": case.get_state_display()},
+        )
+    return redirect("cases:detail", number=case.number)

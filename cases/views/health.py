@@ -1,0 +1,84 @@
+"""/healthz (SPEC §6): the state of the database, the broker and the escalation sweep."""
+
+import logging
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from kombu import Connection
+
+log = logging.getLogger(__name__)
+
+BROKER_TIMEOUT_SECONDS = 2
+
+
+def database_state() -> tuple[bool, str]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as error:  # any failure means "down": report it, never raise
+        return False, error.__class__.__name__
+    return True, ""
+
+
+def broker_state() -> tuple[bool, str]:
+    """Connect to the broker once with a short timeout: a dead broker must not hang a probe."""
+    from django.conf import settings
+
+    options = dict(getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {})
+    options.update(
+        socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
+        socket_timeout=BROKER_TIMEOUT_SECONDS,
+        max_retries=0,
+    )
+    try:
+        with Connection(
+            settings.CELERY_BROKER_URL,
+            connect_timeout=BROKER_TIMEOUT_SECONDS,
+            transport_options=options,
+        ) as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT_SECONDS)
+    except Exception as error:
+        return False, error.__class__.__name__
+    return True, ""
+
+
+def sweep_state() -> dict | None:
+    # The escalation sweep's heartbeat (cases/selectors.py); None when it cannot be read.
+    try:
+        from cases.selectors import last_sweep_status
+    except ImportError:
+        return None
+    try:
+        status = last_sweep_status()
+    except Exception as error:
+        log.warning("healthz: sweep status unavailable: %s", error)
+        return None
+    return {
+        key: value.isoformat() if hasattr(value, "isoformat") else value
+        for key, value in status.items()
+    }
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    db_ok, db_error = database_state()
+    broker_ok, broker_error = broker_state()
+    sweep = sweep_state() if db_ok else None
+    body = {
+        "status": "ok" if db_ok and broker_ok else "degraded" if db_ok else "down",
+        "database": "ok" if db_ok else "down",
+        "broker": "ok" if broker_ok else "down",
+        "sweep": sweep,
+        "errors": {
+            name: error
+            for name, error in (("database", db_error), ("broker", broker_error))
+            if error
+        },
+    }
+    # Without its database the app can do nothing: that is the one failure a load balancer
+    # must see. A broker outage only delays emails (they wait in the outbox).
+    return JsonResponse(body, status=200 if db_ok else 503)
