@@ -1,0 +1,300 @@
+"""Escalation end to end with the real parts (SPEC §4): PostgreSQL, a Redis broker, a
+Celery worker started by the test, and an SMTP server on loopback (aiosmtpd).
+
+Every test here uses its own queue on Redis, so two xdist workers (or two engineers) never
+take each other's tasks; they also run in one xdist group."""
+
+import email
+import os
+import socket
+import time
+import uuid
+from datetime import datetime, timedelta
+from email import policy
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from aiosmtpd.controller import Controller
+from celery import signals
+from celery.contrib.testing.worker import start_worker
+from django.core.management import call_command
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from cases import tasks
+from cases.models import OutboxMessage
+from cases.services import outbox
+from cases.services.escalation import escalation_sweep
+from governance.celery import app as celery_app
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+pytestmark = [pytest.mark.xdist_group("celery"), pytest.mark.django_db(transaction=True)]
+
+
+def at(month, day, hour, minute=0):
+    return datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI)
+
+
+def wait_for(condition, timeout=20.0, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"Timed out after {timeout} s waiting for {what}.")
+
+
+# -- a real SMTP server on loopback ---------------------------------------------------------
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it receives and refuses chosen recipients."""
+
+    def __init__(self):
+        self.received: list[tuple[list[str], email.message.EmailMessage]] = []
+        self.reject: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.reject:
+            return f"550 5.1.1 <{address}>: mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        self.received.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+    def to(self, address):
+        return [m for rcpts, m in self.received if address in rcpts]
+
+
+class SmtpServer:
+    def __init__(self):
+        self.inbox = Inbox()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.controller = None
+
+    def start(self):
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp(settings):
+    server = SmtpServer()
+    server.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    yield server
+    server.stop()
+
+
+# -- a real Celery worker on a real Redis broker ------------------------------------------------
+
+
+def _redis_url() -> str:
+    base = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
+    # One Redis database per xdist worker (gw0 → 1, gw1 → 2…), and one queue per test.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    return f"{base}/{1 + index}"
+
+
+def _reset_broker_state():
+    # Celery caches its connection pools, queues and router; drop them so the new broker
+    # and queue take effect (and are dropped again afterwards).
+    celery_app._pool = None
+    celery_app.__dict__.pop("amqp", None)
+
+
+def _close_db_connection(**kwargs):
+    connection.close()
+
+
+@pytest.fixture
+def worker(settings, smtp):
+    settings.OUTBOX_RETRY_BASE_SECONDS = 1
+    settings.OUTBOX_RETRY_MAX_SECONDS = 2
+    queue = f"test-escalation-{uuid.uuid4().hex[:12]}"
+    saved = {
+        key: celery_app.conf[key]
+        for key in ("broker_url", "task_default_queue", "broker_transport_options")
+    }
+    celery_app.conf.update(
+        broker_url=_redis_url(),
+        task_default_queue=queue,
+        broker_transport_options={"visibility_timeout": 3600},
+    )
+    _reset_broker_state()
+    # The worker thread has its own database connection: close it after each task so the
+    # test database can be flushed and dropped.
+    signals.task_postrun.connect(_close_db_connection, weak=False)
+    try:
+        with start_worker(
+            celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[queue]
+        ) as running:
+            yield running
+    finally:
+        signals.task_postrun.disconnect(_close_db_connection)
+        with celery_app.connection_for_write() as conn:
+            conn.default_channel.queue_delete(queue)
+        celery_app.conf.update(saved)
+        _reset_broker_state()
+        close_old_connections()
+
+
+@pytest.fixture
+def overdue(report):
+    """A rubbish case led by CG, reported Monday 23 Nov 2026 10:00: level 1 at 12:00."""
+    with time_machine.travel(at(11, 23, 10), tick=False):
+        return report()
+
+
+def addresses_of(inbox):
+    return sorted(address for rcpts, _m in inbox.received for address in rcpts)
+
+
+# -- the tests ----------------------------------------------------------------------------------
+
+
+def test_an_overdue_case_produces_exactly_one_email_per_level(overdue, cast, worker, smtp):
+    for moment in (at(11, 23, 11, 30), at(11, 23, 12), at(11, 23, 13), at(11, 23, 14)):
+        escalation_sweep(now=moment)
+        escalation_sweep(now=moment)  # the next minute's sweep finds nothing new
+    wait_for(lambda: len(smtp.inbox.received) >= 4, what="four emails")
+    # And the beat's own task, through the worker, at the real clock: nothing new either.
+    tasks.escalate_overdue.delay()
+    wait_for(
+        lambda: OutboxMessage.objects.filter(status="sent").count() == 4, what="four sent rows"
+    )
+    time.sleep(1.5)
+    assert addresses_of(smtp.inbox) == [
+        "cg-boss@example.org",
+        "district@example.org",
+        "liaison@example.org",
+        "supervisor@example.org",
+    ]
+    (level_1,) = smtp.inbox.to("cg-boss@example.org")
+    assert overdue.number in level_1["Subject"]
+    assert level_1["Message-ID"] == OutboxMessage.objects.get(to="cg-boss@example.org").message_id
+
+
+def test_a_task_delivered_twice_sends_one_email(worker, smtp):
+    with transaction.atomic():
+        message = outbox.enqueue_email(
+            to="someone@example.org",
+            subject="Once",
+            text="Only once.",
+            kind="test",
+            dedupe_key="twice:1",
+        )
+    # The broker redelivers: two more copies of the same task.
+    tasks.send_outbox_message.delay(message.pk)
+    tasks.send_outbox_message.delay(message.pk)
+    wait_for(lambda: smtp.inbox.received, what="the email")
+    time.sleep(2)
+    assert len(smtp.inbox.received) == 1
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("sent", 1)
+
+
+def test_with_the_mail_server_down_the_email_is_retried_and_arrives_once_it_is_back(
+    overdue, cast, worker, smtp
+):
+    smtp.stop()
+    escalation_sweep(now=at(11, 23, 12))
+    row = OutboxMessage.objects.get()
+    wait_for(
+        lambda: OutboxMessage.objects.get(pk=row.pk).attempts >= 2, what="two failed attempts"
+    )
+    row.refresh_from_db()
+    assert row.status == "pending"
+    assert "Connection" in row.last_error or "refused" in row.last_error.lower()
+    smtp.start()
+    wait_for(lambda: smtp.inbox.received, what="the email once the server is back")
+    time.sleep(2)
+    assert addresses_of(smtp.inbox) == ["cg-boss@example.org"]
+    row.refresh_from_db()
+    assert row.status == "sent" and row.attempts >= 3
+
+
+def test_an_address_the_server_rejects_fails_alone_and_the_rest_is_sent(
+    overdue, world, cast, worker, smtp
+):
+    world.urban.supervisor_emails = "gone@example.org;cg-boss@example.org"
+    world.urban.save()
+    smtp.inbox.reject.add("gone@example.org")
+    escalation_sweep(now=at(11, 23, 12))
+    wait_for(
+        lambda: not OutboxMessage.objects.filter(status="pending").exists(),
+        what="both messages settled",
+    )
+    gone = OutboxMessage.objects.get(to="gone@example.org")
+    assert gone.status == "failed" and "550" in gone.last_error and gone.attempts == 1
+    assert OutboxMessage.objects.get(to="cg-boss@example.org").status == "sent"
+    assert addresses_of(smtp.inbox) == ["cg-boss@example.org"]
+
+
+def test_a_message_whose_task_was_lost_is_requeued_by_the_sweep_and_sent(worker, smtp):
+    # As if the broker had lost the task (or the worker died holding it): a pending row,
+    # long past its moment, that no task will ever deliver.
+    message = outbox.build_message(
+        to="late@example.org", subject="Late", text="Late.", kind="test", dedupe_key="lost:1"
+    )
+    message.next_attempt_at = timezone.now() - timedelta(hours=1)
+    message.save()
+    tasks.escalate_overdue.delay()  # the beat's sweep re-queues it
+    wait_for(lambda: smtp.inbox.received, what="the re-queued email")
+    assert addresses_of(smtp.inbox) == ["late@example.org"]
+
+
+def test_the_dry_run_command_sends_nothing(overdue, cast, worker, smtp):
+    out = StringIO()
+    call_command("escalate_overdue", "--now", "2026-11-23T14:00:00+08:00", "--dry-run", stdout=out)
+    assert "would escalate 3" in out.getvalue()
+    time.sleep(2)
+    assert smtp.inbox.received == []
+    assert OutboxMessage.objects.count() == 0
+
+
+def test_the_command_with_now_drives_the_ladder_through_levels_1_2_3(overdue, cast, worker, smtp):
+    expected = {}
+    for level, (moment, address) in enumerate(
+        [
+            ("2026-11-23T12:00:00+08:00", "cg-boss@example.org"),
+            ("2026-11-23T13:00:00+08:00", "supervisor@example.org"),
+            ("2026-11-23T14:00:00+08:00", "district@example.org"),
+        ],
+        start=1,
+    ):
+        out = StringIO()
+        call_command("escalate_overdue", "--now", moment, stdout=out)
+        assert f"level {level}" in out.getvalue()
+        expected[address] = level
+        wait_for(lambda a=address: smtp.inbox.to(a), what=f"the level {level} email")
+    time.sleep(1)
+    assert sorted(expected) == addresses_of(smtp.inbox)
+    for address, level in expected.items():
+        (message,) = smtp.inbox.to(address)
+        assert f"Level {level}" in message["Subject"]
+
+
+def test_the_beat_schedule_runs_the_sweep_task_every_minute(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["escalate-overdue"]
+    assert entry["task"] == tasks.escalate_overdue.name
+    assert entry["schedule"] == 60.0
+    assert tasks.escalate_overdue.name in celery_app.tasks
