@@ -1,0 +1,142 @@
+"""The escalation and reminder emails (SPEC §4): what they say, in whose language, with
+phone numbers masked, and how they go out (Message-ID, plain text and HTML)."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core import mail
+
+from cases.emails import format_duration, mask_phone, mask_phones
+from cases.models import OutboxMessage
+from cases.services import outbox
+from cases.services.escalation import escalation_sweep, read_ack_token
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def at(month, day, hour, minute=0):
+    return datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def overdue(report, world, cast):
+    world.rubbish.name_en = "Exposed rubbish"
+    world.rubbish.save()
+    with time_machine.travel(at(11, 23, 10), tick=False):
+        return report(
+            description="垃圾堆在门口，请联系13812345678或0571-87654321",
+            reporter_name="王先生",
+            reporter_phone="139 8765 4321",
+        )
+
+
+def message_to(address) -> OutboxMessage:
+    return OutboxMessage.objects.get(to=address)
+
+
+def test_the_subject_names_the_case_the_level_and_how_long_it_is_overdue(overdue, settings):
+    settings.LANGUAGE_CODE = "en"
+    escalation_sweep(now=at(11, 23, 13, 20))
+    subject = message_to("cg-boss@example.org").subject
+    assert subject == f"[{overdue.number}] Level 1 escalation: overdue by 1 h 20 min"
+    assert message_to("supervisor@example.org").subject.startswith(f"[{overdue.number}] Level 2")
+
+
+def test_the_body_has_category_cell_owner_deadline_timeline_and_links(overdue, settings):
+    settings.LANGUAGE_CODE = "en"
+    settings.SITE_URL = "https://grid.example.org"
+    escalation_sweep(now=at(11, 23, 12, 30))
+    message = message_to("cg-boss@example.org")
+    for part in (message.text, message.html):
+        assert "Exposed rubbish" in part  # the English name for an English reader
+        assert "N-01" in part
+        assert "城管局" in part
+        assert "2026-11-23 12:00" in part  # the deadline, in local time
+        assert "30 minutes" in part
+        assert "routed" in part and "reported" in part  # the last steps of the timeline
+        assert f"https://grid.example.org/cases/{overdue.number}/" in part
+        assert "https://grid.example.org/escalations/ack/" in part
+
+
+def test_the_acknowledge_link_names_the_escalation_and_the_address(overdue):
+    escalation_sweep(now=at(11, 23, 12))
+    message = message_to("cg-boss@example.org")
+    token = message.text.split("/escalations/ack/")[1].split("/")[0]
+    assert read_ack_token(token) == (message.escalation_id, "cg-boss@example.org")
+
+
+def test_reporter_phone_numbers_are_masked(overdue):
+    escalation_sweep(now=at(11, 23, 12))
+    message = message_to("cg-boss@example.org")
+    for part in (message.subject, message.text, message.html):
+        assert "13812345678" not in part and "87654321" not in part
+        assert "8765 4321" not in part and "13987654321" not in part
+    assert "138****5678" in message.text
+    assert "139****4321" in message.text
+
+
+def test_each_recipient_gets_the_email_in_their_language(overdue, cast, settings):
+    settings.LANGUAGE_CODE = "en"
+    cast.supervisor.language = "zh-hans"
+    cast.supervisor.save()
+    cast.district_supervisor.language = "en"
+    cast.district_supervisor.save()
+    escalation_sweep(now=at(11, 23, 14))
+    chinese = message_to("supervisor@example.org")
+    english = message_to("district@example.org")
+    assert (chinese.language, english.language) == ("zh-hans", "en")
+    assert '<html lang="zh-hans">' in chinese.html and '<html lang="en">' in english.html
+    assert "暴露垃圾" in chinese.text and "Exposed rubbish" in english.text
+    # An address no user has gets the site's default language.
+    assert message_to("cg-boss@example.org").language == "en"
+
+
+def test_the_reminder_says_how_much_time_is_left(overdue, settings):
+    settings.LANGUAGE_CODE = "en"
+    escalation_sweep(now=at(11, 23, 11, 30))
+    message = message_to("liaison@example.org")
+    assert message.kind == "reminder"
+    assert message.subject == f"[{overdue.number}] Due soon: 30 minutes of working time left"
+    assert "/escalations/ack/" not in message.text
+
+
+def test_a_delivered_message_has_a_stable_message_id_text_and_html(overdue, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    escalation_sweep(now=at(11, 23, 12))
+    row = message_to("cg-boss@example.org")
+    assert outbox.deliver(message_pk=row.pk).outcome == "sent"
+    assert outbox.deliver(message_pk=row.pk).outcome == "skipped"  # a duplicate task
+    (sent,) = mail.outbox
+    assert sent.to == ["cg-boss@example.org"]
+    assert sent.extra_headers["Message-ID"] == row.message_id
+    assert sent.alternatives[0][1] == "text/html"
+    assert sent.body == row.text
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("sent", 1) and row.sent_at is not None
+
+
+def test_durations_read_naturally():
+    assert format_duration(0) == "0 minutes"
+    assert format_duration(60) == "1 minute"
+    assert format_duration(3600) == "1 hour"
+    assert format_duration(2 * 3600 + 5 * 60) == "2 h 5 min"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("电话13812345678", "电话138****5678"),
+        ("call +86 138-1234-5678 now", "call 138****5678 now"),
+        ("座机 0571-87654321", "座机 057*****4321"),
+        ("on 2026-03-02, case 2026-000123", "on 2026-03-02, case 2026-000123"),
+    ],
+)
+def test_phone_numbers_in_free_text_are_masked_and_dates_are_not(text, masked):
+    assert mask_phones(text) == masked
+
+
+def test_a_short_phone_number_keeps_only_its_last_four_digits():
+    assert mask_phone("87654321") == "****4321"
+    assert mask_phone("") == ""
