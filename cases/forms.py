@@ -9,8 +9,36 @@ from cases.models import Case, State, Urgency
 from departments.models import Category, Department, GridCell, User
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    """Several files in one input; the rules (type, size, count) are in
+    cases/services/photos.py, which the service applies."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"})
+        )
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            return [super(MultipleImageField, self).clean(item, initial) for item in data if item]
+        return [super().clean(data, initial)] if data else []
+
+
+class CategoryChoiceField(forms.ModelChoiceField):
+    # Both names and the code, so the picker's search finds a category by any of them.
+    def label_from_instance(self, obj):
+        english = f" / {obj.name_en}" if obj.name_en else ""
+        return f"{obj.name}{english} ({obj.code})"
+
+
 class ReportForm(forms.Form):
-    category = forms.ModelChoiceField(
+    category = CategoryChoiceField(
         label=_("Category"),
         queryset=Category.objects.order_by("code"),
         required=False,
@@ -37,6 +65,11 @@ class ReportForm(forms.Form):
     urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
     reporter_name = forms.CharField(label=_("Reporter name"), max_length=100, required=False)
     reporter_phone = forms.CharField(label=_("Reporter phone"), max_length=32, required=False)
+    photos = MultipleImageField(
+        label=_("Photos"), help_text=_("Up to 5 JPEG, PNG or WebP images, 10 MB each.")
+    )
+    # Set when the caseworker has seen the possible duplicates and reports anyway.
+    confirm_new = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
@@ -52,6 +85,13 @@ class ReportForm(forms.Form):
         if data.get("cell") is None and (data.get("lat") is None or data.get("lng") is None):
             self.add_error("cell", _("Choose a grid cell, or pick the place on the map."))
         return data
+
+    def clean_photos(self):
+        from cases.services.photos import clean_photos
+
+        photos = self.cleaned_data["photos"]
+        clean_photos(photos)  # raises ValidationError with the reason for each bad file
+        return photos
 
 
 class TransitionForm(forms.Form):
@@ -198,27 +238,6 @@ class CaseFilterForm(forms.Form):
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
             self.add_error("date_to", _("The end date is before the start date."))
         return data
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleImageField(forms.FileField):
-    """Several files in one input; the rules (type, size, count) are in
-    cases/services/photos.py, which the service applies."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault(
-            "widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"})
-        )
-        kwargs.setdefault("required", False)
-        super().__init__(*args, **kwargs)
-
-    def clean(self, data, initial=None):
-        if isinstance(data, list | tuple):
-            return [super(MultipleImageField, self).clean(item, initial) for item in data if item]
-        return [super().clean(data, initial)] if data else []
 
 
 class PhotosForm(forms.Form):

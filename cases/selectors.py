@@ -2,10 +2,11 @@
 admin and the API scope their case querysets by."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from cases.models import Case, CaseAssist, CaseEvent, CaseNote, State
 from departments.models import Category, Department, GridCell, Responsibility, User
@@ -182,3 +183,60 @@ def case_search(
     if date_to:
         cases = cases.filter(created_at__date__lte=date_to)
     return cases.order_by("-created_at", "-id")
+
+
+DUPLICATE_WINDOW_DAYS = 30
+# Cells are neighbours when their bounding boxes touch (within this tolerance, degrees).
+NEIGHBOUR_TOLERANCE = 1e-7
+
+
+def neighbouring_cell_ids(cell: GridCell) -> list[int]:
+    """The cell and the cells whose bounding boxes touch it, in one indexed query."""
+    tol = NEIGHBOUR_TOLERANCE
+    return list(
+        GridCell.objects.filter(
+            min_lng__lte=cell.max_lng + tol,
+            max_lng__gte=cell.min_lng - tol,
+            min_lat__lte=cell.max_lat + tol,
+            max_lat__gte=cell.min_lat - tol,
+        ).values_list("id", flat=True)
+    )
+
+
+def possible_duplicates(
+    user: User, *, category: Category | None, cell: GridCell | None, now: datetime | None = None
+) -> QuerySet[Case]:
+    """Open visible cases of the same category in the same or a neighbouring cell, reported
+    in the last 30 days: shown before a new report is saved."""
+    if category is None or cell is None:
+        return Case.objects.none()
+    since = (now or timezone.now()) - timedelta(days=DUPLICATE_WINDOW_DAYS)
+    return (
+        case_list_for(user)
+        .open()
+        .filter(category=category, cell_id__in=neighbouring_cell_ids(cell), created_at__gte=since)
+        .order_by("-created_at")[:10]
+    )
+
+
+def cells_geojson(township_id: int | None = None) -> dict:
+    """The grid cells as a GeoJSON FeatureCollection for the maps (drawn from our own data)."""
+    cells = GridCell.objects.select_related("township").order_by("code")
+    if township_id:
+        cells = cells.filter(township_id=township_id)
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": cell.boundary,
+                "properties": {
+                    "id": cell.pk,
+                    "code": cell.code,
+                    "name": cell.name,
+                    "township": cell.township.name,
+                },
+            }
+            for cell in cells
+        ],
+    }

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from cases.views.dashboard import dashboard
 from cases.views.health import healthz
 
 urlpatterns = [
@@ -16,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("cases/", include("cases.urls")),
     path("healthz", healthz, name="healthz"),
+    path("dashboard/", dashboard, name="dashboard"),
     path("escalations/", include("cases.escalation_urls")),
     path("extensions/", include("cases.extension_urls")),
     path("accounts/invite/", include("departments.urls")),

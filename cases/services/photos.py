@@ -121,3 +121,15 @@ def case_add_photos(*, case: Case, uploaded_by: User | None, uploads: Sequence) 
         record.save()
         photos.append(record)
     return photos
+
+
+@transaction.atomic
+def case_report_with_photos(*, photos: Sequence = (), **report) -> Case:
+    """Report a case (cases/services/intake.py `case_report`) and store its photos in the
+    same transaction: a bad photo leaves no case behind."""
+    from cases.services.intake import case_report
+
+    case = case_report(**report)
+    if photos:
+        case_add_photos(case=case, uploaded_by=report.get("reporter"), uploads=photos)
+    return case

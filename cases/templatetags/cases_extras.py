@@ -14,3 +14,8 @@ def action_label(action: str) -> str:
 @register.filter
 def state_label(state: str) -> str:
     return _state_label(state)
+
+
+@register.filter
+def lookup(mapping: dict, key: str):
+    return mapping.get(key) if hasattr(mapping, "get") else None

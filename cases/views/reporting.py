@@ -1,5 +1,6 @@
 """Reporting a case: /cases/new/."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -7,7 +8,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from cases.forms import ReportForm
-from cases.services.intake import case_report
+from cases.selectors import cells_geojson, possible_duplicates
+from cases.services.photos import case_report_with_photos
 from departments.models import User
 
 REPORTING_ROLES = (
@@ -26,25 +28,43 @@ def may_report(user: User) -> bool:
 def case_new(request):
     if not may_report(request.user):
         raise PermissionDenied(_("Only township staff and supervisors report cases."))
-    form = ReportForm(request.POST or None, user=request.user)
+    form = ReportForm(request.POST or None, request.FILES or None, user=request.user)
+    duplicates = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            case = case_report(
-                reporter=request.user,
-                category=data["category"],
-                cell=data["cell"],
-                lat=data["lat"],
-                lng=data["lng"],
-                address=data["address"],
-                description=data["description"],
-                urgency=data["urgency"],
-                reporter_name=data["reporter_name"],
-                reporter_phone=data["reporter_phone"],
+        if not data["confirm_new"]:
+            duplicates = list(
+                possible_duplicates(request.user, category=data["category"], cell=data["cell"])
             )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, _("Case %(number)s was reported.") % {"number": case.number})
-            return redirect("cases:detail", number=case.number)
-    return render(request, "cases/new.html", {"form": form})
+        if not duplicates:
+            try:
+                case = case_report_with_photos(
+                    photos=data["photos"],
+                    reporter=request.user,
+                    category=data["category"],
+                    cell=data["cell"],
+                    lat=data["lat"],
+                    lng=data["lng"],
+                    address=data["address"],
+                    description=data["description"],
+                    urgency=data["urgency"],
+                    reporter_name=data["reporter_name"],
+                    reporter_phone=data["reporter_phone"],
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(
+                    request, _("Case %(number)s was reported.") % {"number": case.number}
+                )
+                return redirect("cases:detail", number=case.number)
+    return render(
+        request,
+        "cases/new.html",
+        {
+            "form": form,
+            "duplicates": duplicates,
+            "cells": cells_geojson(request.user.township_id),
+            "map_options": {"tileUrl": getattr(settings, "MAP_TILE_URL", "")},
+        },
+    )

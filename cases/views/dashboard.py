@@ -1,0 +1,91 @@
+"""/dashboard/: the supervisors' figures, charts and early warnings."""
+
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from cases.dashboard import Period, cell_map, dashboard_data
+from cases.selectors import cells_geojson
+from departments.models import Township, User
+
+DEFAULT_DAYS = 30
+
+
+class DashboardForm(forms.Form):
+    date_from = forms.DateField(
+        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    township = forms.ModelChoiceField(
+        label=gettext_lazy("Area"),
+        queryset=Township.objects.order_by("code"),
+        required=False,
+        empty_label=gettext_lazy("All townships"),
+    )
+
+
+def may_see_dashboard(user: User) -> bool:
+    return user.is_superuser or user.has_role(User.Role.SUPERVISOR, User.Role.ADMIN)
+
+
+@login_required
+def dashboard(request):
+    if not may_see_dashboard(request.user):
+        raise PermissionDenied(_("The dashboard is for supervisors."))
+    form = DashboardForm(request.GET or None)
+    if request.user.township_id:
+        del form.fields["township"]  # a township's supervisor sees only their township
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    today = timezone.localdate()
+    end = data.get("date_to") or today
+    start = data.get("date_from") or end - timedelta(days=DEFAULT_DAYS - 1)
+    township = data.get("township")
+    township_id = request.user.township_id or (township.pk if township else None)
+    figures = dashboard_data(request.user, period=Period(start, end), township_id=township_id)
+    chart = {
+        "labels": [row["bucket"] for row in figures["series"]],
+        "series": {
+            key: [row[key] for row in figures["series"]]
+            for key in (
+                "response_rate",
+                "resolution_rate",
+                "fallback_rate",
+                "return_rate",
+                "satisfaction",
+                "total",
+            )
+        },
+        "names": {
+            "response_rate": _("Response rate %"),
+            "resolution_rate": _("Resolution rate %"),
+            "fallback_rate": _("Fallback rate %"),
+            "return_rate": _("Return rate %"),
+            "satisfaction": _("Satisfaction (1–5)"),
+            "total": _("Cases reported"),
+        },
+    }
+    return render(
+        request,
+        "cases/dashboard.html",
+        {
+            "form": form,
+            "period": Period(start, end),
+            "figures": figures,
+            "chart": chart,
+            "cells": cell_map(figures["by_cell"], cells_geojson(township_id)),
+            "map_options": {
+                "tileUrl": getattr(settings, "MAP_TILE_URL", ""),
+                "openLabel": _("open"),
+                "overdueLabel": _("overdue"),
+            },
+        },
+    )

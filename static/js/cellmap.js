@@ -1,0 +1,33 @@
+// A Leaflet map of the grid cells drawn from our own GeoJSON (no tiles unless configured).
+window.CellMap = (function () {
+  "use strict";
+  function read(id) {
+    var node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent) : null;
+  }
+  function create(elementId, cells, options) {
+    options = options || {};
+    var map = L.map(elementId, { attributionControl: !!options.tileUrl });
+    if (options.tileUrl) {
+      L.tileLayer(options.tileUrl, { maxZoom: 19, attribution: options.tileAttribution || "" }).addTo(map);
+    }
+    var layer = L.geoJSON(cells, {
+      style: options.style || function () {
+        return { color: "#12355b", weight: 1, fillColor: "#0b6bcb", fillOpacity: 0.15 };
+      },
+      onEachFeature: function (feature, featureLayer) {
+        featureLayer.bindTooltip(feature.properties.name + " (" + feature.properties.code + ")");
+        if (options.onCell) {
+          featureLayer.on("click", function (event) { options.onCell(feature, event.latlng, featureLayer); });
+        }
+      }
+    }).addTo(map);
+    if (cells.features && cells.features.length) {
+      map.fitBounds(layer.getBounds(), { padding: [10, 10] });
+    } else {
+      map.setView([30, 120], 5);
+    }
+    return { map: map, layer: layer };
+  }
+  return { create: create, read: read };
+})();

@@ -1,0 +1,100 @@
+"""/dashboard/: figures aggregated in the database, for supervisors only."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from cases.services import workflow
+
+
+def test_dashboard_is_for_supervisors_only(client, cast):
+    for user in (cast.caseworker, cast.dispatcher, cast.liaison):
+        client.force_login(user)
+        assert client.get("/dashboard/").status_code == 403
+    client.force_login(cast.supervisor)
+    assert client.get("/dashboard/").status_code == 200
+
+
+def test_dashboard_counts_rates_and_satisfaction(client, cast, world, report):
+    closed = report()
+    workflow.case_accept(case=closed, actor=cast.liaison)
+    workflow.case_resolve(case=closed, actor=cast.liaison, note="好了")
+    workflow.case_verify(case=closed, actor=cast.caseworker, satisfaction=4)
+    returned = report()
+    workflow.case_return(case=returned, actor=cast.liaison, reason="不归我")
+    report(category=None)  # unclassified → pool
+    report(reporter=cast.south_caseworker, cell=world.s1)  # other township: not counted
+    client.force_login(cast.supervisor)
+    response = client.get("/dashboard/")
+    totals = response.context["figures"]["totals"]
+    assert totals["total"] == 3
+    assert totals["open"] == 2 and totals["closed"] == 1 and totals["on_time"] == 1
+    assert totals["satisfaction"] == 4.0
+    assert totals["fallback_rate"] == pytest.approx(33.3)
+    assert totals["return_rate"] == pytest.approx(33.3)
+    assert totals["response_rate"] == 100.0
+    by_department = {
+        row["lead_department__code"]: row for row in response.context["figures"]["by_department"]
+    }
+    assert by_department["CG"]["closed"] == 1
+    assert 'id="dashboard-map"' in response.content.decode()
+
+
+def test_dashboard_overdue_and_due_soon_warnings(client, cast, world, report):
+    with time_machine.travel(timezone.now() - timedelta(days=10)):
+        late = report()
+    fresh = report()
+    client.force_login(cast.supervisor)
+    figures = client.get("/dashboard/").context["figures"]
+    assert figures["totals"]["overdue"] == 1
+    assert [c.number for c in figures["due_soon"]] == [fresh.number]
+    assert late.number not in [c.number for c in figures["due_soon"]]
+
+
+def test_recurrence_is_flagged_within_30_days_of_a_closed_case(client, cast, world, report):
+    with time_machine.travel(timezone.now() - timedelta(days=5)):
+        first = report()
+        workflow.case_accept(case=first, actor=cast.liaison)
+        workflow.case_resolve(case=first, actor=cast.liaison, note="好了")
+        workflow.case_verify(case=first, actor=cast.caseworker)
+    again = report()
+    elsewhere = report(cell=world.n3)
+    client.force_login(cast.supervisor)
+    numbers = [c.number for c in client.get("/dashboard/").context["figures"]["recurrences"]]
+    assert numbers == [again.number]
+    assert elsewhere.number not in numbers
+
+
+def test_hotspot_cell_stands_out_from_its_usual_rate(client, cast, world, report):
+    for _ in range(4):
+        report(cell=world.n2)
+    report(cell=world.n3)
+    client.force_login(cast.supervisor)
+    hotspots = client.get("/dashboard/").context["figures"]["hotspots"]
+    assert [row["cell__code"] for row in hotspots] == ["N-02"]
+
+
+def test_dashboard_query_count_does_not_grow_with_cases(
+    client, cast, world, report, django_assert_max_num_queries
+):
+    client.force_login(cast.district_supervisor)
+    report()
+    with django_assert_max_num_queries(30) as few:
+        client.get("/dashboard/")
+    for cell in (world.n1, world.n2, world.n3):
+        for _ in range(3):
+            report(cell=cell)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get("/dashboard/")
+    assert response.context["figures"]["totals"]["total"] == 10
+
+
+def test_district_supervisor_can_narrow_to_one_township(client, cast, world, report):
+    report()
+    report(reporter=cast.south_caseworker, cell=world.s1)
+    client.force_login(cast.district_supervisor)
+    assert client.get("/dashboard/").context["figures"]["totals"]["total"] == 2
+    narrowed = client.get("/dashboard/", {"township": world.south.pk})
+    assert narrowed.context["figures"]["totals"]["total"] == 1
