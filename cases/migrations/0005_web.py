@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
             name='CasePhoto',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('image', models.ImageField(height_field='height', upload_to=cases.models.web.photo_path, verbose_name='image', width_field='width')),
+                ('image', models.ImageField(upload_to=cases.models.web.photo_path, verbose_name='image')),
                 ('content_type', models.CharField(max_length=32)),
                 ('width', models.PositiveIntegerField(default=0)),
                 ('height', models.PositiveIntegerField(default=0)),

@@ -19,7 +19,7 @@ class CasePhoto(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="photos")
     image = models.ImageField(
-        _("image"), upload_to=photo_path, width_field="width", height_field="height"
+        _("image"), upload_to=photo_path
     )
     content_type = models.CharField(max_length=32)
     width = models.PositiveIntegerField(default=0)

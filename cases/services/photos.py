@@ -30,8 +30,9 @@ EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 class CleanPhoto:
     """A validated, re-encoded photo ready to be stored."""
 
-    def __init__(self, content: bytes, image_format: str, name: str):
+    def __init__(self, content: bytes, image_format: str, name: str, size=(0, 0)):
         self.content = content
+        self.width, self.height = size
         self.format = image_format
         self.content_type = ALLOWED_FORMATS[image_format]
         self.name = name
@@ -84,7 +85,10 @@ def clean_photo(upload) -> CleanPhoto:
             _("%(name)s is not a JPEG, PNG or WebP image.") % {"name": name}, code="photo_type"
         ) from None
     return CleanPhoto(
-        out.getvalue(), image_format, f"{uuid.uuid4().hex}.{EXTENSIONS[image_format]}"
+        out.getvalue(),
+        image_format,
+        f"{uuid.uuid4().hex}.{EXTENSIONS[image_format]}",
+        size=image.size,
     )
 
 
@@ -116,7 +120,13 @@ def case_add_photos(*, case: Case, uploaded_by: User | None, uploads: Sequence) 
     cleaned = clean_photos(uploads, already=CasePhoto.objects.filter(case=case).count())
     photos = []
     for photo in cleaned:
-        record = CasePhoto(case=case, uploaded_by=uploaded_by, content_type=photo.content_type)
+        record = CasePhoto(
+            case=case,
+            uploaded_by=uploaded_by,
+            content_type=photo.content_type,
+            width=photo.width,
+            height=photo.height,
+        )
         record.image.save(photo.name, ContentFile(photo.content), save=False)
         record.save()
         photos.append(record)
