@@ -1,0 +1,170 @@
+"""The case list's filters and exports, the duplicate check, and the dispatcher's correction."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from cases.models import Case, CaseEvent, State
+from cases.services import workflow
+
+
+def numbers(response):
+    return {case.number for case in response.context["page"]}
+
+
+@pytest.fixture
+def mixed(report, cast, world):
+    with time_machine.travel(timezone.now() - timedelta(days=10)):
+        old = report(description="旧的垃圾 old rubbish")
+    assigned = report()
+    pool = report(
+        category=world.stall, cell=world.n2, description="占道 stall", address="人民路 1 号"
+    )
+    lamp = report(category=world.lamp, cell=world.n3)
+    workflow.case_dispatch(
+        case=lamp, actor=cast.dispatcher, lead=world.housing, assisting=[world.market]
+    )
+    return {"old": old, "assigned": assigned, "pool": pool, "lamp": lamp}
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"state": ["fallback"]}, {"pool"}),
+        ({"state": ["assigned"]}, {"old", "assigned", "lamp"}),
+        ({"category": "ENV"}, {"old", "assigned"}),  # a parent category includes its children
+        ({"cell": "N-02"}, {"pool"}),
+        ({"department": "SJ"}, {"lamp"}),  # as assisting department
+        ({"department": "CG"}, {"old", "assigned"}),
+        ({"overdue": "on"}, {"old"}),
+        ({"q": "人民路"}, {"pool"}),
+        ({"q": "old rubbish"}, {"old"}),
+    ],
+)
+def test_case_list_filters(client, cast, world, mixed, params, expected):
+    lookups = {
+        "category": lambda code: world.environment.pk,
+        "cell": lambda code: world.n2.pk,
+        "department": lambda code: {"SJ": world.market, "CG": world.urban}[code].pk,
+    }
+    query = {key: lookups[key](value) if key in lookups else value for key, value in params.items()}
+    client.force_login(cast.caseworker)
+    response = client.get("/cases/", query)
+    assert numbers(response) == {mixed[name].number for name in expected}
+
+
+def test_case_list_date_range_uses_local_dates(client, cast, mixed):
+    today = timezone.localdate()
+    client.force_login(cast.caseworker)
+    recent = client.get("/cases/", {"date_from": today.isoformat()})
+    assert mixed["old"].number not in numbers(recent) and len(numbers(recent)) == 3
+    old = client.get("/cases/", {"date_to": (today - timedelta(days=5)).isoformat()})
+    assert numbers(old) == {mixed["old"].number}
+
+
+def test_csv_export_follows_the_filters_and_visibility(client, cast, world, mixed, report):
+    report(reporter=cast.south_caseworker, cell=world.s1)
+    client.force_login(cast.caseworker)
+    response = client.get(reverse("cases:export_csv"), {"state": ["assigned"]})
+    assert response["Content-Type"].startswith("text/csv")
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][0] == "Number"
+    assert {row[0] for row in rows[1:]} == {mixed[n].number for n in ("old", "assigned", "lamp")}
+
+
+def test_xlsx_export_has_every_visible_filtered_case(client, cast, mixed):
+    client.force_login(cast.liaison)
+    response = client.get(reverse("cases:export_xlsx"))
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    values = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert sorted(values) == sorted([mixed["old"].number, mixed["assigned"].number])
+
+
+def test_possible_duplicates_are_shown_before_saving_and_can_be_overridden(
+    client, cast, world, report
+):
+    existing = report(cell=world.n2)
+    client.force_login(cast.caseworker)
+    data = {
+        "category": world.rubbish.pk,
+        "cell": world.n1.pk,
+        "description": "又有垃圾",
+        "urgency": "normal",
+    }
+    response = client.post("/cases/new/", data)
+    assert response.status_code == 200
+    assert [dup.number for dup in response.context["duplicates"]] == [existing.number]
+    assert Case.objects.count() == 1
+    response = client.post("/cases/new/", {**data, "confirm_new": "on"})
+    assert response.status_code == 302
+    assert Case.objects.count() == 2
+
+
+def test_adding_to_a_duplicate_adds_a_note_instead_of_a_case(client, cast, world, report):
+    existing = report()
+    client.force_login(cast.caseworker)
+    client.post(reverse("cases:note_add", args=[existing.number]), {"text": "又有垃圾"})
+    assert Case.objects.count() == 1
+    assert existing.notes.get().text == "又有垃圾"
+
+
+def test_a_case_in_a_distant_cell_is_not_a_duplicate(client, cast, world, report):
+    report(cell=world.n3)  # not touching N-01
+    client.force_login(cast.caseworker)
+    data = {
+        "category": world.rubbish.pk,
+        "cell": world.n1.pk,
+        "description": "垃圾",
+        "urgency": "normal",
+    }
+    assert client.post("/cases/new/", data).status_code == 302
+
+
+def correct(client, case, **data):
+    data.setdefault("expected_version", case.version)
+    return client.post(reverse("cases:correct", args=[case.number]), data)
+
+
+def test_correcting_a_pool_case_dispatches_it_to_the_new_lead(client, cast, world, report):
+    case = report(category=None)
+    client.force_login(cast.dispatcher)
+    correct(client, case, category=world.rubbish.pk, cell=world.n1.pk)
+    case.refresh_from_db()
+    assert case.state == State.ASSIGNED and case.lead_department == world.urban
+    event = CaseEvent.objects.get(case=case, action="correct")
+    assert event.from_state == event.to_state == State.FALLBACK
+    assert list(case.events.values_list("action", flat=True))[-2:] == ["correct", "dispatch"]
+
+
+def test_correcting_an_assigned_case_to_an_overlap_returns_it_to_the_pool(
+    client, cast, world, report
+):
+    case = report()
+    client.force_login(cast.dispatcher)
+    correct(client, case, category=world.stall.pk, cell=world.n1.pk)
+    case.refresh_from_db()
+    assert case.state == State.FALLBACK and case.fallback_reason == "overlap"
+    assert case.return_count == 0
+    assert set(case.candidate_departments.all()) == {world.urban, world.market}
+    assert case.events.last().action == "return" and case.events.last().actor is None
+
+
+def test_correction_is_refused_to_caseworkers_and_after_accept(client, cast, world, report):
+    case = report(category=None)
+    client.force_login(cast.caseworker)
+    correct(client, case, category=world.rubbish.pk, cell=world.n1.pk)
+    case.refresh_from_db()
+    assert case.state == State.FALLBACK and case.category is None
+    accepted = report()
+    workflow.case_accept(case=accepted, actor=cast.liaison)
+    client.force_login(cast.dispatcher)
+    correct(client, accepted, category=world.lamp.pk, cell=world.n1.pk)
+    accepted.refresh_from_db()
+    assert accepted.category == world.rubbish
