@@ -1,0 +1,141 @@
+"""The signed acknowledge link of an escalation email (SPEC §4): it names the escalation
+and the address, opens a confirmation page, acts on POST only, records the address in the
+audit trail, and expires after 14 days; a tampered, expired or reused link says so."""
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.test import Client
+
+from cases.models import CaseEvent, Escalation
+from cases.services.escalation import ack_token, escalation_sweep
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ESCALATED_AT = datetime(2026, 11, 23, 12, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def escalation(report, cast):
+    with time_machine.travel(datetime(2026, 11, 23, 10, tzinfo=SHANGHAI), tick=False):
+        report()
+    escalation_sweep(now=ESCALATED_AT)
+    return Escalation.objects.get(level=1)
+
+
+def link(escalation, address="cg-boss@example.org"):
+    return f"/escalations/ack/{ack_token(escalation_pk=escalation.pk, address=address)}/"
+
+
+def test_opening_the_link_shows_a_confirmation_and_changes_nothing(client, escalation):
+    response = client.get(link(escalation))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert escalation.case.number in page and "cg-boss@example.org" in page
+    assert 'method="post"' in page
+    escalation.refresh_from_db()
+    assert escalation.acknowledged_at is None
+    assert not CaseEvent.objects.filter(action="acknowledge").exists()
+
+
+def test_confirming_acknowledges_and_records_the_address_in_the_audit_trail(escalation):
+    browser = Client(enforce_csrf_checks=True)
+    url = link(escalation)
+    page = browser.get(url).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    with time_machine.travel(ESCALATED_AT + timedelta(hours=1), tick=False):
+        response = browser.post(url, {"csrfmiddlewaretoken": token})
+    assert response.status_code == 302 and response["Location"] == url
+    escalation.refresh_from_db()
+    assert escalation.acknowledged_by_email == "cg-boss@example.org"
+    assert escalation.acknowledged_at == ESCALATED_AT + timedelta(hours=1)
+    event = CaseEvent.objects.get(action="acknowledge")
+    assert event.case_id == escalation.case_id
+    assert event.actor is None and event.actor_label == "cg-boss@example.org"
+    assert event.data["level"] == 1
+    assert "acknowledged by cg-boss@example.org" in browser.get(url).content.decode()
+
+
+def test_a_reused_link_says_it_was_already_acknowledged_and_records_nothing_more(
+    client, escalation
+):
+    client.post(link(escalation))
+    response = client.post(link(escalation, "supervisor@example.org"), follow=True)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "acknowledged by cg-boss@example.org" in page
+    assert CaseEvent.objects.filter(action="acknowledge").count() == 1
+    escalation.refresh_from_db()
+    assert escalation.acknowledged_by_email == "cg-boss@example.org"
+
+
+def test_a_tampered_link_is_refused_with_a_clear_page(client, escalation):
+    token = ack_token(escalation_pk=escalation.pk, address="cg-boss@example.org")
+    forged = token.replace(token[5], "A" if token[5] != "A" else "B", 1)
+    for url in (f"/escalations/ack/{forged}/", "/escalations/ack/not-a-token/"):
+        response = client.post(url)
+        assert response.status_code == 400
+        assert "not valid" in response.content.decode()
+    escalation.refresh_from_db()
+    assert escalation.acknowledged_at is None
+
+
+def test_a_link_for_another_address_cannot_be_made_from_one_we_sent(client, escalation):
+    token = ack_token(escalation_pk=escalation.pk, address="cg-boss@example.org")
+    signature = token.rpartition(":")[2]
+    other = ack_token(escalation_pk=escalation.pk, address="mallory@example.org")
+    spliced = other.rpartition(":")[0] + ":" + signature
+    assert client.get(f"/escalations/ack/{spliced}/").status_code == 400
+
+
+def test_a_link_works_for_14_days_and_then_expires(client, escalation):
+    url = link(escalation)
+    with time_machine.travel(timedelta(days=13, hours=23)):
+        assert client.get(url).status_code == 200
+    with time_machine.travel(timedelta(days=14, minutes=1)):
+        response = client.post(url)
+    assert response.status_code == 410
+    assert "expired" in response.content.decode()
+    escalation.refresh_from_db()
+    assert escalation.acknowledged_at is None
+
+
+def test_a_link_to_an_escalation_that_does_not_exist_is_not_found(client, db):
+    token = ack_token(escalation_pk=999, address="x@example.org")
+    assert client.get(f"/escalations/ack/{token}/").status_code == 404
+
+
+def test_only_get_and_post_are_allowed(client, escalation):
+    assert client.put(link(escalation)).status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_supervisor_acknowledges_from_the_email_link_in_a_browser(
+    live_server, report, cast
+):
+    from playwright.sync_api import sync_playwright
+
+    with time_machine.travel(datetime(2026, 11, 23, 10, tzinfo=SHANGHAI), tick=False):
+        report()
+    escalation_sweep(now=ESCALATED_AT)
+    escalation = Escalation.objects.select_related("case").get(level=1)
+    # No ORM inside the Playwright block: its greenlet would open a connection of its own.
+    url, number = live_server.url + link(escalation), escalation.case.number
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            assert number in page.text_content("h1")
+            page.get_by_role("button", name="Acknowledge").click()
+            page.wait_for_selector(".ack-done")
+            assert "acknowledged by cg-boss@example.org" in page.text_content(".ack-done")
+        finally:
+            browser.close()
+    escalation.refresh_from_db()
+    assert escalation.acknowledged_by_email == "cg-boss@example.org"
+    assert CaseEvent.objects.filter(
+        action="acknowledge", actor_label="cg-boss@example.org"
+    ).exists()
