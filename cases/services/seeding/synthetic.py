@@ -1,9 +1,8 @@
-"""The demo district and synthetic cases (`seed_demo`, SPEC §5).
+"""Synthetic cases for the demo and benchmarks (`seed_demo --cases N`, SPEC §5).
 
-The district is loaded from the sample files in `departments/samples/` through the same
-importers as real data, so the samples stay importable and re-seeding changes nothing.
-Synthetic cases are built in memory and written with bulk inserts, each with the audit
-trail a real case in its state would have; they never go through `save()`.
+Cases are built in memory and written with bulk inserts, each with the audit trail a real
+case in its state would have (report, route and every later transition); they never go
+through `save()`. Points are located in the real grid and routed by the real router.
 """
 
 from __future__ import annotations
@@ -15,14 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, make_password
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from cases.models import (
     Case,
@@ -35,175 +30,16 @@ from cases.models import (
     Urgency,
 )
 from cases.services.intake import allocate_case_numbers, format_case_number
+from cases.services.seeding.texts import (
+    DESCRIPTIONS,
+    GENERIC_DESCRIPTIONS,
+    PLACES,
+    STREETS,
+    UNCLASSIFIED_DESCRIPTIONS,
+)
 from departments.calendar import get_calendar
-from departments.importers import PLANNERS, ImportRefused, ImportResult, apply
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
 from departments.routing import get_index
-
-SAMPLES_DIR = Path(settings.BASE_DIR) / "departments" / "samples"
-SAMPLE_FILES = {
-    "grid": "grid.geojson",
-    "departments": "departments.csv",
-    "categories": "categories.csv",
-    "responsibilities": "responsibilities.csv",
-    "users": "users.csv",
-}
-# The demo's township codes: present means the demo is loaded (`seed_demo --if-empty`).
-DEMO_TOWNSHIP_CODES = ("CD", "CX", "TY")
-DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - printed for the demo's users, never real
-
-# English names of the sample categories (categories.csv has no column for them).
-CATEGORY_NAMES_EN = {
-    "ENV": "City appearance and sanitation",
-    "ENV-RUBBISH": "Exposed rubbish",
-    "ENV-SEWAGE": "Sewage overflow",
-    "ENV-ADS": "Illegal flyers and graffiti",
-    "ENV-NOISE": "Noise nuisance",
-    "ENV-FUMES": "Restaurant cooking fumes",
-    "STREET": "Street order",
-    "STREET-STALL": "Street stall blocking the way",
-    "STREET-PARKING": "Illegal parking",
-    "STREET-BUILD": "Illegal structure",
-    "FACILITY": "Municipal facilities",
-    "FACILITY-LAMP": "Broken street light",
-    "FACILITY-ROAD": "Damaged road",
-    "FACILITY-MANHOLE": "Missing or broken manhole cover",
-    "FACILITY-PIPE": "Leaking water main",
-    "FACILITY-CABLE": "Hazardous power line",
-    "SAFETY": "Public safety",
-    "SAFETY-FIRELANE": "Blocked fire lane",
-    "SAFETY-GAS": "Gas safety hazard",
-    "SAFETY-HOUSE": "Dangerous building",
-    "MARKET": "Market regulation",
-    "MARKET-FOOD": "Food safety",
-    "MARKET-PRICE": "Price complaint",
-    "SOCIAL": "Community services",
-    "SOCIAL-DISPUTE": "Neighbour dispute",
-    "SOCIAL-ELDERLY": "Elderly person in need",
-    "SOCIAL-STRAY": "Stray animals",
-    "GREEN": "Parks and greenery",
-    "GREEN-TREE": "Fallen tree",
-    "OTHER": "Other",
-}
-
-
-# -- the district --------------------------------------------------------------------------
-
-
-def demo_exists() -> bool:
-    return Township.objects.filter(code__in=DEMO_TOWNSHIP_CODES).exists()
-
-
-@transaction.atomic
-def seed_district(*, samples_dir: Path = SAMPLES_DIR) -> dict[str, ImportResult]:
-    """Load (or bring up to date) the demo district from the sample files.
-
-    One transaction: the five imports in dependency order, the categories' English names,
-    and the demo password for demo users who have none yet. Running it again changes
-    nothing. Raises `ImportRefused` (and saves nothing) if a sample file has errors.
-    """
-    results = {}
-    for subject, planner in PLANNERS.items():
-        plan = planner((samples_dir / SAMPLE_FILES[subject]).read_bytes())
-        if plan.errors:
-            raise ImportRefused(plan.errors)
-        results[subject] = apply(plan)
-    categories = list(Category.objects.filter(code__in=CATEGORY_NAMES_EN))
-    renamed = [c for c in categories if c.name_en != CATEGORY_NAMES_EN[c.code]]
-    for category in renamed:
-        category.name_en = CATEGORY_NAMES_EN[category.code]
-    Category.objects.bulk_update(renamed, ["name_en"])
-    # One hash for all: hashing is slow on purpose, and these passwords are public anyway.
-    User.objects.filter(
-        Q(password__startswith=UNUSABLE_PASSWORD_PREFIX) | Q(password=""),
-        username__in=demo_usernames(samples_dir=samples_dir),
-    ).update(password=make_password(DEMO_PASSWORD))
-    return results
-
-
-def demo_usernames(*, samples_dir: Path = SAMPLES_DIR) -> list[str]:
-    text = (samples_dir / SAMPLE_FILES["users"]).read_text(encoding="utf-8-sig")
-    return [line.split(",", 1)[0] for line in text.splitlines()[1:] if line.strip()]
-
-
-def demo_logins(*, samples_dir: Path = SAMPLES_DIR) -> list[tuple[str, str, str, str]]:
-    """(username, password, role, where) of the demo users, in the sample file's order."""
-    names = demo_usernames(samples_dir=samples_dir)
-    users = User.objects.select_related("township", "department").in_bulk(
-        names, field_name="username"
-    )
-    rows = []
-    for name in names:
-        user = users.get(name)
-        if user is None:
-            continue
-        where = user.department or user.township
-        if where is None:
-            where = _("district") if user.role == User.Role.SUPERVISOR else "—"
-        rows.append((name, DEMO_PASSWORD, user.role, str(where)))
-    return rows
-
-
-# -- synthetic cases -----------------------------------------------------------------------
-
-STREETS = [
-    "文三路",
-    "学院路",
-    "教工路",
-    "古墩路",
-    "天目山路",
-    "东新路",
-    "石桥路",
-    "机场路",
-    "秋涛北路",
-    "新塘路",
-    "丁桥路",
-    "桃源路",
-    "青山路",
-    "溪口街",
-    "翠苑一区",
-    "西溪路",
-]
-PLACES = [
-    "小区东门",
-    "菜市场旁",
-    "公交站台",
-    "幼儿园门口",
-    "十字路口",
-    "地下通道口",
-    "沿街商铺前",
-    "垃圾分类亭旁",
-    "老年活动中心",
-    "停车场入口",
-    "河道边",
-    "桥下",
-]
-DESCRIPTIONS = {
-    "ENV-RUBBISH": ["{place}堆放生活垃圾已有三天，气味很大", "{place}有建筑垃圾随意倾倒"],
-    "ENV-SEWAGE": ["{place}雨水井冒出污水，路面积水发臭", "{place}化粪池外溢，影响通行"],
-    "ENV-ADS": ["{place}墙面和电线杆上贴满小广告", "{place}新刷的墙被人乱涂乱画"],
-    "ENV-NOISE": ["{place}夜间施工噪声很大，居民无法休息", "{place}广场舞音响声音过大"],
-    "ENV-FUMES": ["{place}烧烤店油烟直排，楼上居民投诉", "{place}餐馆未装油烟净化器"],
-    "STREET-STALL": ["{place}流动摊贩占道经营，行人只能走机动车道", "{place}水果摊占用人行道"],
-    "STREET-PARKING": ["{place}车辆乱停放堵住通道", "{place}共享单车大量堆积"],
-    "STREET-BUILD": ["{place}一楼住户私自搭建阳光房", "{place}屋顶新建违章彩钢棚"],
-    "FACILITY-LAMP": ["{place}路灯连续几晚不亮", "{place}路灯杆倾斜，灯罩脱落"],
-    "FACILITY-ROAD": ["{place}路面塌陷出现大坑", "{place}人行道地砖松动翘起"],
-    "FACILITY-MANHOLE": ["{place}井盖缺失，已有行人险些踩空", "{place}井盖破损下沉"],
-    "FACILITY-PIPE": ["{place}自来水管破裂，水流满地", "{place}消防栓漏水"],
-    "FACILITY-CABLE": ["{place}电线垂落离地面很近", "{place}配电箱门损坏，电线裸露"],
-    "SAFETY-FIRELANE": ["{place}消防通道被私家车长期占用", "{place}楼道堆放杂物堵塞安全出口"],
-    "SAFETY-GAS": ["{place}闻到明显燃气味", "{place}餐饮店使用不合格液化气瓶"],
-    "SAFETY-HOUSE": ["{place}老房子外墙开裂掉块", "{place}围墙出现倾斜"],
-    "MARKET-FOOD": ["{place}小吃店卫生条件差，疑似使用过期食材", "{place}无证经营熟食"],
-    "MARKET-PRICE": ["{place}商店商品未明码标价", "{place}停车场乱收费"],
-    "SOCIAL-DISPUTE": ["{place}两户居民因漏水问题发生纠纷", "{place}邻居因噪音问题多次争吵"],
-    "SOCIAL-ELDERLY": ["{place}独居老人行动不便，需要上门帮扶", "{place}困难老人生活无人照料"],
-    "SOCIAL-STRAY": ["{place}流浪狗聚集，有咬人风险", "{place}流浪猫数量多，居民担心"],
-    "GREEN-TREE": ["{place}大树被风刮倒压住道路", "{place}行道树枯死有倒伏危险"],
-}
-GENERIC_DESCRIPTIONS = ["{place}发现{category}问题，请尽快处理", "{place}{category}，居民多次反映"]
-UNCLASSIFIED_DESCRIPTIONS = ["{place}情况不明，请派人到现场查看", "{place}有群众反映问题，类别不清"]
 
 
 @dataclass
