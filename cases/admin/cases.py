@@ -7,64 +7,99 @@ field and moves only through the workflow services, which the transition buttons
 with the version the page was rendered with.
 """
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.translation import gettext
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from cases.models import Case, CaseAssist, CaseEvent
+from cases.admin.buttons import BUTTONS, PageState
+from cases.admin.export import csv_response
+from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, ExtensionRequest, State
 from cases.selectors import cases_visible_to
-from cases.services import workflow
-from cases.services.workflow import TRANSITION_LABELS, WorkflowError
+from cases.services import arbitration, workflow
+from cases.services.workflow import WorkflowError
+from departments.calendar import get_calendar
 
 
-class TransitionForm(forms.Form):
-    """The version the page showed: a case that changed since is refused as stale."""
+class OverdueFilter(admin.SimpleListFilter):
+    title = _("deadline")
+    parameter_name = "deadline"
 
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    def lookups(self, request, model_admin):
+        return [
+            ("overdue", _("overdue")),
+            ("soon", _("due soon")),
+            ("on_time", _("on time")),
+        ]
 
-
-class ReturnForm(TransitionForm):
-    reason = forms.CharField(
-        label=_("Reason for returning"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
-    )
-
-
-class ResolveForm(TransitionForm):
-    note = forms.CharField(
-        label=_("What was done"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
-    )
-
-
-def _accept(*, case, actor, version, data):
-    return workflow.case_accept(case=case, actor=actor, expected_version=version)
-
-
-def _return(*, case, actor, version, data):
-    return workflow.case_return(
-        case=case, actor=actor, reason=data["reason"], expected_version=version
-    )
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "overdue":
+            return queryset.filter(state__in=CLOCK_STATES, due_at__lt=now)
+        if self.value() == "soon":
+            return queryset.filter(state__in=CLOCK_STATES, due_at__gte=now, remind_at__lte=now)
+        if self.value() == "on_time":
+            return queryset.filter(state__in=CLOCK_STATES, remind_at__gt=now)
+        return queryset
 
 
-def _resolve(*, case, actor, version, data):
-    return workflow.case_resolve(
-        case=case, actor=actor, note=data["note"], expected_version=version
-    )
+class WaitingForFilter(admin.SimpleListFilter):
+    """Cases waiting for someone's decision: arbitration, an extension, a report for duty."""
+
+    title = _("waiting for")
+    parameter_name = "waiting"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("arbitration", _("arbitration")),
+            ("extension", _("an extension decision")),
+            ("report_for_duty", _("a report for duty")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "arbitration":
+            return arbitration.awaiting_arbitration(queryset)
+        if self.value() == "extension":
+            pending = ExtensionRequest.objects.filter(
+                case=OuterRef("pk"), status=ExtensionRequest.Status.PENDING
+            )
+            return queryset.filter(Exists(pending))
+        if self.value() == "report_for_duty":
+            summons = CaseAssist.objects.filter(
+                case=OuterRef("pk"), summoned=True, reported_at=None
+            )
+            return queryset.exclude(state__in=[State.CLOSED, State.CANCELLED]).filter(
+                Exists(summons)
+            )
+        return queryset
 
 
-# The transitions the admin offers: name → (form, service call). Other transitions belong
-# to township staff and supervisors, who use the web pages.
-ADMIN_TRANSITIONS = {
-    "accept": (TransitionForm, _accept),
-    "return": (ReturnForm, _return),
-    "resolve": (ResolveForm, _resolve),
-}
+CSV_COLUMNS = [
+    ("number", lambda case: case.number),
+    ("state", lambda case: case.state),
+    ("category_code", lambda case: case.category.code if case.category_id else ""),
+    ("township_code", lambda case: case.township.code),
+    ("cell_code", lambda case: case.cell.code if case.cell_id else ""),
+    (
+        "lead_department_code",
+        lambda case: case.lead_department.code if case.lead_department_id else "",
+    ),
+    ("urgency", lambda case: case.urgency),
+    ("fallback_reason", lambda case: case.fallback_reason),
+    ("return_count", lambda case: case.return_count),
+    ("created_at", lambda case: case.created_at.isoformat()),
+    ("due_at", lambda case: case.due_at.isoformat() if case.due_at else ""),
+    ("closed_at", lambda case: case.closed_at.isoformat() if case.closed_at else ""),
+    ("escalation_level", lambda case: case.escalation_level),
+    ("description", lambda case: case.description),
+]
 
 
 class CaseEventInline(admin.TabularInline):
@@ -120,29 +155,30 @@ class CaseAdmin(admin.ModelAdmin):
         "state",
         "category",
         "cell",
-        "township",
         "lead_department",
         "urgency",
         "created_at",
-        "due_at",
+        "time_left",
     ]
     list_display_links = ["number"]
-    list_filter = ["state", "urgency", "township", "category", "lead_department"]
+    list_filter = [
+        "state",
+        OverdueFilter,
+        WaitingForFilter,
+        "urgency",
+        "township",
+        "category",
+        "lead_department",
+    ]
     list_select_related = ["category", "cell", "township", "lead_department"]
     search_fields = ["=number", "description", "address"]
-    date_hierarchy = None
     ordering = ["-created_at"]
     list_per_page = 50
     show_full_result_count = False
+    actions = ["accept_selected", "export_csv"]
     fieldsets = [
-        (
-            None,
-            {"fields": ["number", "state", "urgency", "description", "address", "source"]},
-        ),
-        (
-            _("Place"),
-            {"fields": ["township", "cell", "lat", "lng"]},
-        ),
+        (None, {"fields": ["number", "state", "urgency", "description", "address", "source"]}),
+        (_("Place"), {"fields": ["township", "cell", "lat", "lng"]}),
         (
             _("Responsibility"),
             {
@@ -155,10 +191,7 @@ class CaseAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        (
-            _("Deadline"),
-            {"fields": ["deadline_kind", "due_at", "escalation_level"]},
-        ),
+        (_("Deadline"), {"fields": ["deadline_kind", "due_at", "time_left", "escalation_level"]}),
         (
             _("Reporter"),
             {
@@ -204,43 +237,74 @@ class CaseAdmin(admin.ModelAdmin):
         return False
 
     def may_act(self, request) -> bool:
-        """Whether the transition buttons are open to this user at all; the workflow
-        services still decide, per case, which transition this user may fire."""
+        """Whether the buttons are open to this user at all; the services still decide,
+        per case, what this user may do."""
         return request.user.has_perm("cases.change_case")
 
-    # -- transition buttons -----------------------------------------------------------
+    def has_act_permission(self, request):
+        return self.may_act(request)
+
+    # -- columns ----------------------------------------------------------------------
+
+    @admin.display(description=_("time left"), ordering="due_at")
+    def time_left(self, case, calendar=None):
+        """Working time to the running deadline, or how far past it."""
+        if case.state not in CLOCK_STATES or case.due_at is None:
+            return "—"
+        now = timezone.now()
+        calendar = calendar or get_calendar()
+        if case.due_at >= now:
+            hours = calendar.working_seconds_between(now, case.due_at) / 3600
+            return gettext("%(hours).1f working h") % {"hours": hours}
+        hours = calendar.working_seconds_between(case.due_at, now) / 3600
+        return gettext("overdue %(hours).1f working h") % {"hours": hours}
+
+    def get_list_display(self, request):
+        # One calendar per page, not one lookup of its version stamp per row.
+        calendar = get_calendar()
+
+        @admin.display(description=_("time left"), ordering="due_at")
+        def time_left(case):
+            return self.time_left(case, calendar)
+
+        return [time_left if name == "time_left" else name for name in self.list_display]
+
+    # -- buttons on the change page ---------------------------------------------------
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
             path(
-                "<path:object_id>/transition/<slug:name>/",
-                self.admin_site.admin_view(self.transition_view),
-                name="{}_{}_transition".format(*info),
+                "<path:object_id>/act/<slug:name>/",
+                self.admin_site.admin_view(self.button_view),
+                name="{}_{}_act".format(*info),
             ),
             *super().get_urls(),
         ]
 
-    def transition_forms(self, request, case) -> list[dict]:
+    def button_forms(self, request, case) -> list[dict]:
         if not self.may_act(request):
             return []
-        allowed = workflow.available_transitions(case, request.user)
+        page = PageState.of(case, request.user)
         return [
             {
-                "name": name,
-                "label": TRANSITION_LABELS[name],
-                "form": form_class(initial={"version": case.version}, prefix=name),
+                "name": button.name,
+                "label": button.label,
+                "form": button.form(initial=button.initial(page), prefix=button.name),
                 "url": reverse(
-                    f"{self.admin_site.name}:cases_case_transition", args=[case.pk, name]
+                    f"{self.admin_site.name}:cases_case_act", args=[case.pk, button.name]
                 ),
             }
-            for name, (form_class, _call) in ADMIN_TRANSITIONS.items()
-            if name in allowed
+            for button in BUTTONS.values()
+            if button.offered(page)
         ]
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
-            context["transition_forms"] = self.transition_forms(request, obj)
+            context["transition_forms"] = self.button_forms(request, obj)
+            context["extension_requests"] = obj.extension_requests.select_related(
+                "requested_by", "decided_by"
+            )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @staticmethod
@@ -249,17 +313,17 @@ class CaseAdmin(admin.ModelAdmin):
             request, gettext("Case %(number)s: %(error)s") % {"number": case, "error": text}
         )
 
-    def transition_view(self, request, object_id, name):
-        return require_POST(self._transition)(request, object_id, name)
+    def button_view(self, request, object_id, name):
+        return require_POST(self._press)(request, object_id, name)
 
-    def _transition(self, request, object_id, name):
+    def _press(self, request, object_id, name):
         case = self.get_object(request, unquote(object_id))
-        if name not in ADMIN_TRANSITIONS:
+        button = BUTTONS.get(name)
+        if button is None:
             raise Http404(gettext("No such action."))
         if not (self.has_view_permission(request, case) and self.may_act(request)):
             raise PermissionDenied
-        form_class, call = ADMIN_TRANSITIONS[name]
-        form = form_class(request.POST, prefix=name)
+        form = button.form(request.POST, request.FILES, prefix=name)
         back = HttpResponseRedirect(
             reverse(f"{self.admin_site.name}:cases_case_change", args=[case.pk])
         )
@@ -270,21 +334,62 @@ class CaseAdmin(admin.ModelAdmin):
             self._refuse(request, case, errors)
             return back
         try:
-            call(
-                case=case,
-                actor=request.user,
-                version=form.cleaned_data["version"],
-                data=form.cleaned_data,
-            )
+            button.run(case=case, actor=request.user, data=form.cleaned_data)
         except WorkflowError as error:
             self._refuse(request, case, str(error))
             return back
+        except ValidationError as error:
+            self._refuse(request, case, "; ".join(error.messages))
+            return back
         messages.success(
             request,
-            gettext("Case %(number)s: %(action)s done.")
-            % {"number": case, "action": TRANSITION_LABELS[name]},
+            gettext("Case %(number)s: %(action)s done.") % {"number": case, "action": button.label},
         )
         return back
+
+    # -- changelist actions -----------------------------------------------------------
+
+    @admin.action(description=_("Accept the selected cases"), permissions=["act"])
+    def accept_selected(self, request, queryset):
+        """Accept each selected case through the workflow service, each checked on its
+        own: one refusal does not stop the others, and every refusal is reported."""
+        accepted, refused = [], []
+        for case in queryset.select_related("category").order_by("created_at"):
+            try:
+                workflow.case_accept(case=case, actor=request.user)
+            except WorkflowError as error:
+                refused.append(f"{case.number}: {error}")
+            else:
+                accepted.append(case.number)
+        if accepted:
+            messages.success(
+                request,
+                ngettext(
+                    "Accepted %(count)d case: %(numbers)s",
+                    "Accepted %(count)d cases: %(numbers)s",
+                    len(accepted),
+                )
+                % {"count": len(accepted), "numbers": ", ".join(accepted)},
+            )
+        if refused:
+            messages.error(
+                request,
+                ngettext(
+                    "%(count)d case was not accepted: %(reasons)s",
+                    "%(count)d cases were not accepted: %(reasons)s",
+                    len(refused),
+                )
+                % {"count": len(refused), "reasons": "; ".join(refused)},
+            )
+
+    @admin.action(description=_("Export the selected cases as CSV"))
+    def export_csv(self, request, queryset):
+        cases = queryset.select_related(*self.list_select_related).order_by("created_at")
+        return csv_response(
+            "cases.csv",
+            [name for name, _get in CSV_COLUMNS],
+            ([get(case) for _name, get in CSV_COLUMNS] for case in cases.iterator(chunk_size=2000)),
+        )
 
     # -- history: the case's audit trail ----------------------------------------------
 

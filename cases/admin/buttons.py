@@ -1,0 +1,233 @@
+"""The buttons on a case's admin page: each one a small form that POSTs to its own admin
+URL and calls one service. Which buttons a user sees is decided by the same rules the
+services enforce; a forged POST of a hidden button is refused by the service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import ExtensionRequest
+from cases.services import arbitration, extensions, liaison, workflow
+from departments.models import Department
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
+class VersionForm(forms.Form):
+    """The version the page showed: a case that changed since is refused as stale."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+
+class ReturnForm(VersionForm):
+    reason = forms.CharField(
+        label=_("Reason for returning"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
+    )
+
+
+class ResolveForm(VersionForm):
+    note = forms.CharField(
+        label=_("What was done"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
+    )
+    photos = MultipleFileField(label=_("Photos of the fix"), required=False)
+
+
+class ReportForDutyForm(VersionForm):
+    comment = forms.CharField(
+        label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 1})
+    )
+
+
+class ExtensionRequestForm(VersionForm):
+    extra_days = forms.DecimalField(
+        label=_("Extra working days"),
+        min_value=Decimal("0.1"),
+        max_value=extensions.MAX_EXTRA_DAYS,
+        decimal_places=2,
+    )
+    reason = forms.CharField(
+        label=_("Why more time is needed"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+    )
+
+
+class ExtensionDecisionForm(VersionForm):
+    request = forms.IntegerField(widget=forms.HiddenInput)
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[("approve", _("Approve")), ("refuse", _("Refuse"))],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 1})
+    )
+
+
+class ArbitrationForm(VersionForm):
+    lead = forms.ModelChoiceField(
+        label=_("Lead department"), queryset=Department.objects.order_by("code")
+    )
+    reason = forms.CharField(
+        label=_("Reasons for the decision"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+    )
+
+
+@dataclass(frozen=True)
+class Button:
+    name: str
+    label: str
+    form: type[forms.Form]
+
+    def offered(self, page: PageState) -> bool:
+        raise NotImplementedError
+
+    def initial(self, page: PageState) -> dict:
+        return {"version": page.case.version}
+
+    def run(self, *, case, actor, data: dict):
+        raise NotImplementedError
+
+
+@dataclass
+class PageState:
+    """What the buttons need to know about a case and a user, computed once per page."""
+
+    case: object
+    user: object
+    transitions: list[str]
+    pending_extension: ExtensionRequest | None
+    summons: object
+
+    @classmethod
+    def of(cls, case, user) -> PageState:
+        return cls(
+            case=case,
+            user=user,
+            transitions=workflow.available_transitions(case, user),
+            pending_extension=case.extension_requests.filter(
+                status=ExtensionRequest.Status.PENDING
+            ).first(),
+            summons=liaison.pending_summons(case, user),
+        )
+
+
+class Accept(Button):
+    def offered(self, page):
+        return "accept" in page.transitions
+
+    def run(self, *, case, actor, data):
+        workflow.case_accept(case=case, actor=actor, expected_version=data["version"])
+
+
+class Return(Button):
+    def offered(self, page):
+        return "return" in page.transitions
+
+    def run(self, *, case, actor, data):
+        workflow.case_return(
+            case=case, actor=actor, reason=data["reason"], expected_version=data["version"]
+        )
+
+
+class Resolve(Button):
+    def offered(self, page):
+        return "resolve" in page.transitions
+
+    def run(self, *, case, actor, data):
+        liaison.case_resolve_with_photos(
+            case=case,
+            actor=actor,
+            note=data["note"],
+            photos=data.get("photos") or [],
+            expected_version=data["version"],
+        )
+
+
+class ReportForDuty(Button):
+    def offered(self, page):
+        return page.summons is not None
+
+    def run(self, *, case, actor, data):
+        liaison.assist_report_for_duty(case=case, actor=actor, comment=data["comment"])
+
+
+class RequestExtension(Button):
+    def offered(self, page):
+        return page.pending_extension is None and extensions.can_request_extension(
+            page.case, page.user
+        )
+
+    def run(self, *, case, actor, data):
+        extensions.extension_request(
+            case=case,
+            actor=actor,
+            reason=data["reason"],
+            extra_days=data["extra_days"],
+            expected_version=data["version"],
+        )
+
+
+class DecideExtension(Button):
+    def offered(self, page):
+        return page.pending_extension is not None and extensions.can_decide_extension(
+            page.case, page.user
+        )
+
+    def initial(self, page):
+        return {**super().initial(page), "request": page.pending_extension.pk}
+
+    def run(self, *, case, actor, data):
+        request = case.extension_requests.filter(pk=data["request"]).first()
+        if request is None:
+            raise workflow.WorkflowError(_("No such extension request on this case."))
+        extensions.extension_decide(
+            request=request,
+            approve=data["decision"] == "approve",
+            actor=actor,
+            note=data["note"],
+        )
+
+
+class Arbitrate(Button):
+    def offered(self, page):
+        return page.case.needs_arbitration and "dispatch" in page.transitions
+
+    def run(self, *, case, actor, data):
+        arbitration.case_arbitrate(
+            case=case,
+            actor=actor,
+            lead=data["lead"],
+            reason=data["reason"],
+            expected_version=data["version"],
+        )
+
+
+BUTTONS = {
+    button.name: button
+    for button in [
+        Accept("accept", workflow.TRANSITION_LABELS["accept"], VersionForm),
+        Return("return", workflow.TRANSITION_LABELS["return"], ReturnForm),
+        Resolve("resolve", workflow.TRANSITION_LABELS["resolve"], ResolveForm),
+        ReportForDuty("report-for-duty", _("report for duty"), ReportForDutyForm),
+        RequestExtension("request-extension", _("ask for an extension"), ExtensionRequestForm),
+        DecideExtension("decide-extension", _("decide on the extension"), ExtensionDecisionForm),
+        Arbitrate("arbitrate", _("name the lead department (arbitration)"), ArbitrationForm),
+    ]
+}

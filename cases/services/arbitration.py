@@ -1,0 +1,45 @@
+"""Return arbitration (SPEC §2): a case returned twice waits in the pool for a supervisor,
+who names the lead department; that decision is final for the case."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from cases.models import Case, State
+from cases.services import workflow
+from cases.services.workflow import TransitionNotAllowed
+from departments.models import Department, User
+
+ARBITRATION_RETURNS = 2
+
+
+def awaiting_arbitration(cases: QuerySet[Case]) -> QuerySet[Case]:
+    """The cases of `cases` that wait for a supervisor's decision (Case.needs_arbitration)."""
+    return cases.filter(state=State.FALLBACK, return_count__gte=ARBITRATION_RETURNS)
+
+
+@transaction.atomic
+def case_arbitrate(
+    *,
+    case: Case,
+    actor: User,
+    lead: Department,
+    reason: str,
+    expected_version: int | None = None,
+) -> Case:
+    """Name the lead of a twice-returned case, with the reasons; recorded in the audit
+    trail as an arbitrated dispatch. The lead can no longer return the case."""
+    if not case.needs_arbitration:
+        raise TransitionNotAllowed(_("This case does not wait for arbitration."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise workflow.WorkflowError(_("A reason is required."))
+    return workflow.case_dispatch(
+        case=case,
+        actor=actor,
+        lead=lead,
+        comment=reason,
+        expected_version=expected_version,
+    )

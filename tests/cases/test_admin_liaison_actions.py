@@ -1,0 +1,250 @@
+"""Liaisons in the admin, beyond one case's page: bulk accept, CSV export, autocomplete,
+filters, reporting for duty and resolving with photos; never on another department's case."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.contrib.admin import helpers
+from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image
+
+from cases.models import CaseEvent, State
+from cases.services import workflow
+
+CHANGELIST = "admin:cases_case_changelist"
+
+
+@pytest.fixture
+def lead_by(report, cast, world):
+    def _lead_by(department, description="占道经营摊位", **dispatch):
+        case = report(category=world.stall, description=description)
+        return workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=department, **dispatch)
+
+    return _lead_by
+
+
+@pytest.fixture
+def own_cases(report):
+    return [report(description=f"垃圾 {index}") for index in range(3)]
+
+
+@pytest.fixture
+def foreign_case(lead_by, world):
+    return lead_by(world.market, description="市场监管局的案件")
+
+
+def act_url(case, name):
+    return reverse("admin:cases_case_act", args=[case.pk, name])
+
+
+def messages_of(response):
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def run_action(client, action, cases, **extra):
+    return client.post(
+        reverse(CHANGELIST),
+        {"action": action, helpers.ACTION_CHECKBOX_NAME: [case.pk for case in cases], **extra},
+        follow=action != "export_csv",
+    )
+
+
+def csv_rows(response):
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(body)))
+
+
+def test_bulk_accept_accepts_each_selected_case_and_writes_audit_rows(client, cast, own_cases):
+    client.force_login(cast.liaison)
+    response = run_action(client, "accept_selected", own_cases)
+    assert response.status_code == 200
+    for case in own_cases:
+        case.refresh_from_db()
+        assert case.state == State.IN_PROGRESS
+        assert case.events.filter(action="accept", actor=cast.liaison).exists()
+    assert any("Accepted 3 cases" in text for text in messages_of(response))
+
+
+def test_bulk_accept_reports_which_cases_failed_and_why(client, cast, own_cases):
+    workflow.case_accept(case=own_cases[0], actor=cast.liaison)
+    client.force_login(cast.liaison)
+    response = run_action(client, "accept_selected", own_cases)
+    texts = messages_of(response)
+    assert any("Accepted 2 cases" in text for text in texts)
+    assert any(own_cases[0].number in text and "cannot be given" in text for text in texts)
+
+
+def test_bulk_accept_with_another_departments_ids_changes_nothing_there(
+    client, cast, own_cases, foreign_case
+):
+    client.force_login(cast.liaison)
+    before = foreign_case.events.count()
+    run_action(client, "accept_selected", [foreign_case])
+    foreign_case.refresh_from_db()
+    assert foreign_case.state == State.ASSIGNED
+    assert foreign_case.events.count() == before
+
+
+def test_bulk_accept_refuses_a_case_the_liaison_only_assists(client, cast, lead_by, world):
+    case = lead_by(world.market, assisting=[world.urban])
+    client.force_login(cast.liaison)
+    response = run_action(client, "accept_selected", [case])
+    case.refresh_from_db()
+    assert case.state == State.ASSIGNED
+    assert any("may not" in text for text in messages_of(response))
+
+
+def test_csv_export_contains_only_the_liaisons_cases_even_with_foreign_ids(
+    client, cast, own_cases, foreign_case
+):
+    client.force_login(cast.liaison)
+    response = run_action(client, "export_csv", [*own_cases, foreign_case])
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    numbers = {row["number"] for row in csv_rows(response)}
+    assert numbers == {case.number for case in own_cases}
+
+
+def test_csv_export_of_all_matching_cases_stays_in_scope(client, cast, own_cases, foreign_case):
+    client.force_login(cast.liaison)
+    response = run_action(client, "export_csv", own_cases[:1], select_across="1")
+    numbers = {row["number"] for row in csv_rows(response)}
+    assert numbers == {case.number for case in own_cases}
+
+
+def test_audit_export_contains_only_visible_cases(client, cast, own_cases, foreign_case):
+    client.force_login(cast.liaison)
+    response = client.post(
+        reverse("admin:cases_caseevent_changelist"),
+        {
+            "action": "export_csv",
+            helpers.ACTION_CHECKBOX_NAME: list(CaseEvent.objects.values_list("pk", flat=True)),
+        },
+    )
+    cases = {row["case"] for row in csv_rows(response)}
+    assert cases == {case.number for case in own_cases}
+
+
+def test_admin_exports_the_whole_audit_trail(client, cast, own_cases, foreign_case):
+    client.force_login(cast.admin)
+    response = client.post(
+        reverse("admin:cases_caseevent_changelist"),
+        {
+            "action": "export_csv",
+            "select_across": "1",
+            helpers.ACTION_CHECKBOX_NAME: [CaseEvent.objects.first().pk],
+        },
+    )
+    rows = csv_rows(response)
+    assert len(rows) == CaseEvent.objects.count()
+    assert {row["case"] for row in rows} == {c.number for c in [*own_cases, foreign_case]}
+
+
+def test_case_autocomplete_offers_only_the_liaisons_cases(client, cast, own_cases, foreign_case):
+    client.force_login(cast.liaison)
+    url = reverse("admin:autocomplete")
+    params = {"app_label": "cases", "model_name": "caseevent", "field_name": "case"}
+    response = client.get(url, {**params, "term": foreign_case.number})
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+    response = client.get(url, {**params, "term": ""})
+    ids = {int(item["id"]) for item in response.json()["results"]}
+    assert ids == {case.pk for case in own_cases}
+
+
+def test_overdue_filter_and_time_left_column(client, cast, own_cases):
+    client.force_login(cast.liaison)
+    with time_machine.travel(own_cases[0].due_at + timedelta(days=3)):
+        workflow.case_accept(case=own_cases[1], actor=cast.liaison)
+        response = client.get(reverse(CHANGELIST), {"deadline": "overdue"})
+        overdue = set(response.context["cl"].result_list)
+        assert overdue == {own_cases[0], own_cases[2]}
+        assert "overdue" in response.text
+        on_time = client.get(reverse(CHANGELIST), {"deadline": "on_time"})
+        assert set(on_time.context["cl"].result_list) == {own_cases[1]}
+
+
+def test_liaison_reports_for_duty_when_summoned_by_a_whistle(client, cast, lead_by, world):
+    case = lead_by(world.market, assisting=[world.urban], whistle=True)
+    client.force_login(cast.liaison)
+    page = client.get(reverse("admin:cases_case_change", args=[case.pk]))
+    assert "report-for-duty" in [form["name"] for form in page.context["transition_forms"]]
+    response = client.post(
+        act_url(case, "report-for-duty"),
+        {"report-for-duty-version": case.version, "report-for-duty-comment": "已到岗"},
+        follow=True,
+    )
+    assist = case.assists.get(department=world.urban)
+    assert assist.reported_at is not None
+    event = case.events.get(action="report_for_duty")
+    assert (event.actor, event.from_state, event.to_state) == (cast.liaison, case.state, case.state)
+    assert any("report for duty" in text for text in messages_of(response))
+    again = client.post(
+        act_url(case, "report-for-duty"), {"report-for-duty-version": case.version}, follow=True
+    )
+    assert case.events.filter(action="report_for_duty").count() == 1
+    assert any("already" in text for text in messages_of(again))
+
+
+def test_a_department_not_summoned_cannot_report_for_duty(client, cast, lead_by, world):
+    case = lead_by(world.urban, assisting=[world.market], whistle=True)
+    client.force_login(cast.liaison)
+    client.post(act_url(case, "report-for-duty"), {"report-for-duty-version": case.version})
+    assert not case.events.filter(action="report_for_duty").exists()
+
+
+def jpeg_upload(name="fix.jpg"):
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), "green").save(buffer, "JPEG")
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/jpeg")
+
+
+def test_liaison_resolves_with_a_note_and_photos(client, cast, own_cases, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    case = own_cases[0]
+    workflow.case_accept(case=case, actor=cast.liaison)
+    client.force_login(cast.liaison)
+    client.post(
+        act_url(case, "resolve"),
+        {
+            "resolve-version": case.version,
+            "resolve-note": "已清运",
+            "resolve-photos": [jpeg_upload()],
+        },
+    )
+    case.refresh_from_db()
+    assert case.state == State.RESOLVED
+    assert case.photos.count() == 1
+
+
+def test_a_bad_photo_rolls_the_resolve_back(client, cast, own_cases, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    case = own_cases[0]
+    workflow.case_accept(case=case, actor=cast.liaison)
+    client.force_login(cast.liaison)
+    fake = SimpleUploadedFile("fix.png", b"not an image", content_type="image/png")
+    response = client.post(
+        act_url(case, "resolve"),
+        {"resolve-version": case.version, "resolve-note": "已清运", "resolve-photos": [fake]},
+        follow=True,
+    )
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS
+    assert not case.events.filter(action="resolve").exists()
+    assert messages_of(response)
+
+
+def test_changelist_with_many_cases_runs_a_fixed_number_of_queries(
+    client, cast, report, django_assert_max_num_queries
+):
+    for index in range(60):
+        report(description=f"垃圾 {index}")
+    client.force_login(cast.liaison)
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse(CHANGELIST), {"deadline": "on_time", "state": "assigned"})
+    assert len(response.context["cl"].result_list) == 50
