@@ -1,0 +1,180 @@
+"""What a person clicks, in Debian's headless Chromium driven by Playwright: reporting on
+the map (in English and in Chinese), a whistle dispatch, a verification with a rating, and
+the dashboard. Few and fast; a failing test leaves a screenshot in test-artifacts/."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
+from cases.models import Case, State
+from cases.services import workflow
+from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run
+# in a thread with a running loop unless told it is safe (it is: the loop is idle).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+    pytest.mark.xdist_group("browser"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_as(browser, live_server, request):
+    """open_as(user, locale="en") → a page signed in as `user`; screenshots on failure."""
+    contexts, errors = [], []
+    failed_before = request.session.testsfailed
+
+    def _open(user, locale="en-GB"):
+        client = Client()
+        client.force_login(user)
+        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+        context.add_cookies(
+            [
+                {
+                    "name": django_settings.SESSION_COOKIE_NAME,
+                    "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        return page
+
+    yield _open
+    if request.session.testsfailed > failed_before:
+        ARTIFACTS.mkdir(exist_ok=True)
+        for n, context in enumerate(contexts):
+            for m, page in enumerate(context.pages):
+                page.screenshot(path=ARTIFACTS / f"{request.node.name}-{n}-{m}.png", full_page=True)
+    for context in contexts:
+        context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def report_on_map(page, live_server, *, search: str, description: str):
+    page.goto(f"{live_server.url}/cases/new/")
+    page.fill("#category-search", search)
+    cells = page.locator("#cell-map path.leaflet-interactive")
+    assert cells.count() == 3  # the north township's cells, drawn from our own data
+    cells.first.click()
+    assert page.input_value("input[name=lat]") != ""
+    page.fill("textarea[name=description]", description)
+    page.click("#report-submit")
+    page.wait_for_selector("#routing")
+
+
+def test_the_sign_in_form_works_in_a_browser(browser, live_server, cast):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{live_server.url}/cases/")
+    page.fill("input[name=username]", "caseworker")
+    page.fill("input[name=password]", "pass-for-tests-1")
+    page.click("button[type=submit].primary")
+    page.wait_for_url(re.compile(r".*/cases/$"))
+    assert page.locator("h1").inner_text() == "Cases"
+    context.close()
+
+
+def test_caseworker_reports_a_case_by_clicking_a_cell_on_the_map(open_as, live_server, cast, world):
+    page = open_as(cast.caseworker)
+    report_on_map(page, live_server, search="ENV-RUBBISH", description="路边堆放垃圾")
+    case = Case.objects.get()
+    assert case.cell == world.n1 and case.category == world.rubbish and case.lat is not None
+    routing = page.locator("#routing").inner_text()
+    assert world.urban.name in routing
+    assert "权责清单 1" in routing
+
+
+def test_the_same_report_flow_in_chinese(open_as, live_server, cast, world, compiled_catalogue):  # noqa: F811
+    page = open_as(cast.caseworker, locale="zh-CN")
+    page.goto(f"{live_server.url}/cases/new/")
+    assert page.locator("h1").inner_text() == "上报案件"
+    report_on_map(page, live_server, search="占道", description="占道经营")
+    routing = page.locator("#routing").inner_text()
+    assert "案件去向及原因" in routing
+    assert "多个部门都有职责" in routing  # overlap: the candidates are listed
+    assert world.urban.name in routing and world.market.name in routing
+    assert Case.objects.get().state == State.FALLBACK
+
+
+def test_dispatcher_dispatches_a_fallback_case_with_a_whistle(
+    open_as, live_server, cast, world, report
+):
+    case = report(category=world.lamp)  # no rule → the pool
+    page = open_as(cast.dispatcher)
+    page.goto(f"{live_server.url}/cases/fallback/")
+    row = page.locator(f"#case-{case.number}")
+    row.locator("select[name=lead]").select_option(str(world.urban.pk))
+    row.locator("input[name=whistle]").check()
+    row.locator(f"input[name=assisting][value='{world.market.pk}']").check()
+    row.locator(f"input[name=assisting][value='{world.housing.pk}']").check()
+    row.locator("button[type=submit]").click()
+    page.wait_for_selector(".message.success")
+    case.refresh_from_db()
+    assert case.state == State.ASSIGNED and case.lead_department == world.urban
+    summoned = case.assists.filter(summoned=True, report_due_at__isnull=False)
+    assert set(summoned.values_list("department__code", flat=True)) == {"SJ", "ZJ"}
+    page.goto(f"{live_server.url}/cases/{case.number}/")
+    assert page.locator("ul.assists li").count() == 2
+    assert "summoned by whistle" in page.locator("ul.assists").inner_text()
+
+
+def test_caseworker_verifies_a_resolved_case_with_a_rating(open_as, live_server, cast, report):
+    case = report()
+    workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=case, actor=cast.liaison, note="已清理")
+    page = open_as(cast.caseworker)
+    page.goto(f"{live_server.url}/cases/{case.number}/")
+    form = page.locator("form.transition-verify")
+    form.locator("select[name=satisfaction]").select_option("4")
+    form.locator("textarea[name=comment]").fill("现场已干净")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".message.success")
+    case.refresh_from_db()
+    assert case.state == State.CLOSED and case.satisfaction == 4
+    assert "现场已干净" in page.locator(".timeline").inner_text()
+
+
+def test_supervisor_opens_the_dashboard(open_as, live_server, cast, world, report):
+    report()
+    report(category=None)
+    page = open_as(cast.supervisor)
+    page.goto(f"{live_server.url}/dashboard/")
+    assert page.locator("#kpi-total").inner_text() == "2"
+    assert page.locator("#dashboard-map path.leaflet-interactive").count() == 3
+    # Chart.js sized and drew its canvas: the vendored library loaded and ran.
+    page.wait_for_function("document.getElementById('rates-chart').width > 0")
+    assert page.evaluate("typeof window.Chart") == "function"
