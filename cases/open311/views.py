@@ -9,7 +9,7 @@ key posts too fast.
 import functools
 import math
 import re
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -174,9 +174,13 @@ def _parse_when(name: str, raw: str | None) -> datetime | None:
             _("%(name)s must be a W3C datetime such as 2026-01-31T08:00:00+08:00.")
             % {"name": name},
         )
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
-    return value
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        # In UTC: the database refuses offsets beyond ±15:59, which ISO 8601 allows.
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ApiError(400, _("%(name)s is out of range.") % {"name": name}) from None
 
 
 def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
