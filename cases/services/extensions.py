@@ -138,7 +138,11 @@ def extension_request(
         raise WorkflowError(
             _("Ask for between 0.1 and %(max)s working days.") % {"max": MAX_EXTRA_DAYS}
         )
-    case = Case.objects.select_for_update().select_related("lead_department").get(pk=case.pk)
+    case = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("lead_department")
+        .get(pk=case.pk)
+    )
     if expected_version is not None and expected_version != case.version:
         raise StaleCase(_("This case changed since you opened it. Reload it and try again."))
     if not can_request_extension(case, actor):
@@ -236,7 +240,11 @@ def extension_decide(
     """
     now = now or timezone.now()
     request = ExtensionRequest.objects.select_for_update().get(pk=request.pk)
-    case = Case.objects.select_for_update().select_related("category").get(pk=request.case_id)
+    case = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("category")
+        .get(pk=request.case_id)
+    )
     if actor is None and not address:
         raise NotPermitted(_("Only a supervisor may decide on an extension."))
     if actor is not None and not can_decide_extension(case, actor):

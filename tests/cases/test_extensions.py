@@ -1,0 +1,256 @@
+"""Extension requests (延期): a liaison asks, a supervisor approves or refuses in the admin
+or from a signed email link, an approval moves the deadline as a new one, every step is
+in the audit trail."""
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from cases.models import ExtensionRequest, OutboxMessage, State
+from cases.services import extensions, workflow
+from cases.services.workflow import NotPermitted, WorkflowError
+from departments.calendar import get_calendar
+from departments.models import User
+from departments.services import sync_role_group
+from tests.conftest import make_user
+
+Status = ExtensionRequest.Status
+
+
+@pytest.fixture
+def case(report, cast):
+    case = report(description="垃圾清运")
+    return workflow.case_accept(case=case, actor=cast.liaison)
+
+
+@pytest.fixture
+def supervisor(cast):
+    sync_role_group(cast.supervisor)
+    cast.supervisor.refresh_from_db()
+    return cast.supervisor
+
+
+def act_url(case, name):
+    return reverse("admin:cases_case_act", args=[case.pk, name])
+
+
+def messages_of(response):
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def ask(case, liaison, days="2", reason="需要协调物业"):
+    return extensions.extension_request(
+        case=case, actor=liaison, reason=reason, extra_days=Decimal(days)
+    )
+
+
+def link_in(message):
+    return re.search(r"https?://\S+/extensions/decide/\S+/", message.text).group(0)
+
+
+def path_of(url):
+    return "/" + url.split("/", 3)[3]
+
+
+def test_liaison_asks_for_an_extension_from_the_admin(client, cast, case):
+    client.force_login(cast.liaison)
+    response = client.post(
+        act_url(case, "request-extension"),
+        {
+            "request-extension-version": case.version,
+            "request-extension-extra_days": "2",
+            "request-extension-reason": "需要协调物业",
+        },
+        follow=True,
+    )
+    request = ExtensionRequest.objects.get(case=case)
+    assert (request.status, request.extra_days, request.requested_by) == (
+        Status.PENDING,
+        Decimal("2"),
+        cast.liaison,
+    )
+    assert request.old_due_at == case.due_at
+    event = case.events.get(action="extension_request")
+    assert (event.from_state, event.to_state, event.comment) == (
+        State.IN_PROGRESS,
+        State.IN_PROGRESS,
+        "需要协调物业",
+    )
+    assert any("extension" in text for text in messages_of(response))
+
+
+def test_the_request_emails_the_department_and_township_supervisors_each_a_link(cast, case):
+    request = ask(case, cast.liaison)
+    messages = OutboxMessage.objects.filter(kind="extension").order_by("to")
+    assert [message.to for message in messages] == [
+        "cg-boss@example.org",
+        "supervisor@example.org",
+    ]
+    for message in messages:
+        url = link_in(message)
+        assert extensions.read_decision_token(url.rstrip("/").rsplit("/", 1)[1]) == (
+            request.pk,
+            message.to,
+        )
+
+
+def test_a_second_request_waits_for_the_first_decision(cast, case):
+    ask(case, cast.liaison)
+    with pytest.raises(WorkflowError, match="already has an extension request"):
+        ask(case, cast.liaison, days="1")
+    assert ExtensionRequest.objects.count() == 1
+
+
+def test_only_the_lead_liaison_may_ask(cast, case, world):
+    with pytest.raises(NotPermitted):
+        ask(case, cast.other_liaison)
+    with pytest.raises(NotPermitted):
+        ask(case, cast.dispatcher)
+    assert not ExtensionRequest.objects.exists()
+
+
+def test_a_request_needs_a_reason_and_a_sensible_number_of_days(cast, case):
+    with pytest.raises(WorkflowError):
+        ask(case, cast.liaison, reason=" ")
+    with pytest.raises(WorkflowError):
+        ask(case, cast.liaison, days="90")
+    assert not case.events.filter(action="extension_request").exists()
+
+
+def test_supervisor_approves_in_the_admin_and_the_deadline_moves_as_a_new_one(
+    client, cast, case, supervisor
+):
+    request = ask(case, cast.liaison)
+    case.refresh_from_db()
+    old_due, old_seq = case.due_at, case.deadline_seq
+    client.force_login(supervisor)
+    page = client.get(reverse("admin:cases_case_change", args=[case.pk]))
+    assert "decide-extension" in [form["name"] for form in page.context["transition_forms"]]
+    client.post(
+        act_url(case, "decide-extension"),
+        {
+            "decide-extension-version": case.version,
+            "decide-extension-request": request.pk,
+            "decide-extension-decision": "approve",
+            "decide-extension-note": "同意",
+        },
+    )
+    request.refresh_from_db()
+    case.refresh_from_db()
+    assert (request.status, request.decided_by) == (Status.APPROVED, supervisor)
+    assert case.deadline_seq == old_seq + 1
+    assert case.escalation_level == 0
+    assert request.new_due_at == case.due_at
+    two_days = 2 * get_calendar().day_seconds
+    assert get_calendar().working_seconds_between(old_due, case.due_at) == pytest.approx(
+        two_days, abs=60
+    )
+    event = case.events.get(action="extension_approve")
+    assert (event.actor, event.from_state, event.to_state) == (
+        supervisor,
+        State.IN_PROGRESS,
+        State.IN_PROGRESS,
+    )
+
+
+def test_supervisor_refuses_and_the_deadline_stays(client, cast, case, supervisor):
+    request = ask(case, cast.liaison)
+    case.refresh_from_db()
+    due = case.due_at
+    extensions.extension_decide(request=request, approve=False, actor=supervisor, note="不同意")
+    case.refresh_from_db()
+    request.refresh_from_db()
+    assert request.status == Status.REFUSED
+    assert case.due_at == due
+    assert case.events.filter(action="extension_refuse", comment="不同意").exists()
+
+
+def test_liaison_cannot_approve_their_own_request_by_a_forged_post(client, cast, case):
+    request = ask(case, cast.liaison)
+    client.force_login(cast.liaison)
+    response = client.post(
+        act_url(case, "decide-extension"),
+        {
+            "decide-extension-version": case.version,
+            "decide-extension-request": request.pk,
+            "decide-extension-decision": "approve",
+        },
+        follow=True,
+    )
+    request.refresh_from_db()
+    assert request.status == Status.PENDING
+    assert any("supervisor" in text for text in messages_of(response))
+
+
+def test_a_supervisor_of_another_township_cannot_decide(cast, case, world):
+    south_supervisor = make_user("south_sup", User.Role.SUPERVISOR, township=world.south)
+    request = ask(case, cast.liaison)
+    with pytest.raises(NotPermitted):
+        extensions.extension_decide(request=request, approve=True, actor=south_supervisor)
+    request.refresh_from_db()
+    assert request.status == Status.PENDING
+
+
+def test_signed_link_shows_a_confirmation_and_decides_only_on_post(client, cast, case):
+    ask(case, cast.liaison)
+    message = OutboxMessage.objects.get(kind="extension", to="cg-boss@example.org")
+    path = path_of(link_in(message))
+    page = client.get(path)
+    assert page.status_code == 200
+    assert case.number in page.text
+    request = ExtensionRequest.objects.get()
+    assert request.status == Status.PENDING
+
+    response = client.post(path, {"decision": "approve", "note": "特批"})
+    assert response.status_code == 302
+    request.refresh_from_db()
+    assert (request.status, request.decided_by_label) == (Status.APPROVED, "cg-boss@example.org")
+    event = case.events.get(action="extension_approve")
+    assert (event.actor, event.actor_label) == (None, "cg-boss@example.org")
+
+
+def test_a_used_link_decides_nothing_again(client, cast, case):
+    ask(case, cast.liaison)
+    path = path_of(link_in(OutboxMessage.objects.filter(kind="extension").first()))
+    client.post(path, {"decision": "refuse"})
+    again = client.post(path, {"decision": "approve"})
+    request = ExtensionRequest.objects.get()
+    assert request.status == Status.REFUSED
+    assert "nothing more to do" in again.text
+    assert case.events.filter(action__startswith="extension_").count() == 2
+
+
+def test_an_expired_link_is_refused(client, cast, case):
+    ask(case, cast.liaison)
+    path = path_of(link_in(OutboxMessage.objects.filter(kind="extension").first()))
+    with time_machine.travel(timedelta(days=15)):
+        response = client.post(path, {"decision": "approve"})
+    assert response.status_code == 410
+    assert ExtensionRequest.objects.get().status == Status.PENDING
+
+
+def test_a_tampered_link_is_refused(client, cast, case):
+    request = ask(case, cast.liaison)
+    token = extensions.decision_token(request_pk=request.pk, address="cg-boss@example.org")
+    payload, _, signature = token.rpartition(":")
+    forged = extensions.decision_token(request_pk=request.pk, address="x@example.org")
+    tampered = forged.rpartition(":")[0] + ":" + signature
+    response = client.post(reverse("extensions:decide", args=[tampered]), {"decision": "approve"})
+    assert response.status_code == 400
+    assert ExtensionRequest.objects.get().status == Status.PENDING
+
+
+def test_a_request_lapses_when_its_deadline_ended_before_the_decision(cast, case, supervisor):
+    request = ask(case, cast.liaison)
+    case.refresh_from_db()
+    workflow.case_resolve(case=case, actor=cast.liaison, note="已处理")
+    request = extensions.extension_decide(request=request, approve=True, actor=supervisor)
+    assert request.status == Status.LAPSED
+    case.refresh_from_db()
+    assert case.state == State.RESOLVED
+    assert case.due_at is None
