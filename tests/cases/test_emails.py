@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core import mail
+from django.utils import translation
 
 from cases.emails import format_duration, mask_phone, mask_phones
 from cases.models import OutboxMessage
@@ -36,8 +37,12 @@ def message_to(address) -> OutboxMessage:
     return OutboxMessage.objects.get(to=address)
 
 
-def test_the_subject_names_the_case_the_level_and_how_long_it_is_overdue(overdue, settings):
+def test_the_subject_names_the_case_the_level_and_how_long_it_is_overdue(
+    overdue, cast, settings
+):
     settings.LANGUAGE_CODE = "en"
+    cast.supervisor.language = "en"
+    cast.supervisor.save()
     escalation_sweep(now=at(11, 23, 13, 20))
     subject = message_to("cg-boss@example.org").subject
     assert subject == f"[{overdue.number}] Level 1 escalation: overdue by 1 h 20 min"
@@ -93,8 +98,20 @@ def test_each_recipient_gets_the_email_in_their_language(overdue, cast, settings
     assert message_to("cg-boss@example.org").language == "en"
 
 
-def test_the_reminder_says_how_much_time_is_left(overdue, settings):
-    settings.LANGUAGE_CODE = "en"
+def test_a_chinese_reader_gets_a_chinese_subject_and_body(overdue, cast):
+    with translation.override("zh-hans"):
+        if translation.gettext("Latest steps") == "Latest steps":
+            pytest.skip("the zh_Hans catalogue is not compiled (make messages)")
+    escalation_sweep(now=at(11, 23, 13, 20))
+    message = message_to("supervisor@example.org")  # cast users read Chinese by default
+    assert message.subject.startswith(f"[{overdue.number}] 2 ")
+    assert "级督办" in message.subject and "小时" in message.subject
+    assert "暴露垃圾" in message.text and "Latest steps" not in message.text
+
+
+def test_the_reminder_says_how_much_time_is_left(overdue, cast):
+    cast.liaison.language = "en"
+    cast.liaison.save()
     escalation_sweep(now=at(11, 23, 11, 30))
     message = message_to("liaison@example.org")
     assert message.kind == "reminder"

@@ -271,7 +271,13 @@ def test_the_dry_run_command_sends_nothing(overdue, cast, worker, smtp):
     assert OutboxMessage.objects.count() == 0
 
 
-def test_the_command_with_now_drives_the_ladder_through_levels_1_2_3(overdue, cast, worker, smtp):
+def test_the_command_with_now_drives_the_ladder_through_levels_1_2_3(
+    overdue, cast, worker, smtp, settings
+):
+    settings.LANGUAGE_CODE = "en"
+    for person in (cast.supervisor, cast.district_supervisor):
+        person.language = "en"
+        person.save()
     expected = {}
     for level, (moment, address) in enumerate(
         [
