@@ -1,0 +1,109 @@
+"""Return arbitration (SPEC §2): a case returned twice waits for a supervisor, who names the
+lead department in the admin; the decision is final for the case and recorded."""
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from cases.models import State
+from cases.services import arbitration, workflow
+from cases.services.workflow import NotPermitted, TransitionNotAllowed
+from departments.services import sync_role_group
+
+
+@pytest.fixture
+def disputed(report, cast, world):
+    """Returned by the urban department, dispatched to market, returned again."""
+    case = report(description="责任不清的垃圾")
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market)
+    workflow.case_return(case=case, actor=cast.other_liaison, reason="不属于市场监管")
+    assert case.needs_arbitration
+    return case
+
+
+@pytest.fixture
+def supervisor(cast):
+    sync_role_group(cast.supervisor)
+    cast.supervisor.refresh_from_db()
+    return cast.supervisor
+
+
+def act_url(case, name):
+    return reverse("admin:cases_case_act", args=[case.pk, name])
+
+
+def test_supervisor_lists_the_cases_awaiting_arbitration(client, report, disputed, supervisor):
+    other = report(description="普通案件")
+    client.force_login(supervisor)
+    response = client.get(reverse("admin:cases_case_changelist"), {"waiting": "arbitration"})
+    assert list(response.context["cl"].result_list) == [disputed]
+    assert other not in response.context["cl"].result_list
+
+
+def test_supervisor_names_the_lead_and_the_decision_is_final(
+    client, cast, world, disputed, supervisor
+):
+    client.force_login(supervisor)
+    page = client.get(reverse("admin:cases_case_change", args=[disputed.pk]))
+    assert "arbitrate" in [form["name"] for form in page.context["transition_forms"]]
+    client.post(
+        act_url(disputed, "arbitrate"),
+        {
+            "arbitrate-version": disputed.version,
+            "arbitrate-lead": world.urban.pk,
+            "arbitrate-reason": "依据属地管理原则由城管牵头",
+        },
+    )
+    disputed.refresh_from_db()
+    assert disputed.state == State.ASSIGNED
+    assert disputed.lead_department == world.urban
+    assert disputed.lead_is_final
+    event = disputed.events.filter(action="dispatch").latest("at", "id")
+    assert event.actor == supervisor
+    assert event.comment == "依据属地管理原则由城管牵头"
+    assert event.data["arbitrated"] is True
+
+    assert "return" not in workflow.available_transitions(disputed, cast.liaison)
+    client.force_login(cast.liaison)
+    response = client.post(
+        act_url(disputed, "return"),
+        {"return-version": disputed.version, "return-reason": "仍不属于城管"},
+        follow=True,
+    )
+    disputed.refresh_from_db()
+    assert disputed.state == State.ASSIGNED
+    assert [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def test_a_dispatcher_cannot_arbitrate(cast, world, disputed):
+    with pytest.raises(NotPermitted):
+        arbitration.case_arbitrate(
+            case=disputed, actor=cast.dispatcher, lead=world.urban, reason="调度决定"
+        )
+    disputed.refresh_from_db()
+    assert disputed.state == State.FALLBACK
+
+
+def test_arbitration_needs_a_reason(world, disputed, supervisor):
+    with pytest.raises(workflow.WorkflowError):
+        arbitration.case_arbitrate(case=disputed, actor=supervisor, lead=world.urban, reason="")
+    disputed.refresh_from_db()
+    assert disputed.state == State.FALLBACK
+
+
+def test_a_case_returned_once_is_not_arbitrated(report, cast, world, supervisor):
+    case = report(description="退回一次")
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    with pytest.raises(TransitionNotAllowed):
+        arbitration.case_arbitrate(case=case, actor=supervisor, lead=world.urban, reason="x")
+
+
+def test_the_arbitrate_button_is_not_offered_to_a_dispatcher_or_a_liaison(
+    client, cast, disputed, supervisor
+):
+    client.force_login(cast.liaison)
+    # The pool case is no longer the urban department's: it does not exist for them.
+    assert client.get(reverse("admin:cases_case_change", args=[disputed.pk])).status_code == 404
+    response = client.post(act_url(disputed, "arbitrate"), {"arbitrate-version": disputed.version})
+    assert response.status_code == 404
