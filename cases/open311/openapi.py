@@ -392,7 +392,23 @@ def _paths() -> dict:
                                 "description": "One location is required: lat and long,"
                                 " address_string or address_id.",
                             }
-                        }
+                        },
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["api_key", "service_code"],
+                                "properties": {
+                                    **POST_FIELDS,
+                                    "media": {
+                                        "type": "array",
+                                        "maxItems": 5,
+                                        "items": {"type": "string", "format": "binary"},
+                                        "description": "Photos (JPEG, PNG or WebP, at most"
+                                        " 10 MB each, 5 a case); EXIF is removed.",
+                                    },
+                                },
+                            }
+                        },
                     },
                 },
                 "responses": {

@@ -351,6 +351,7 @@ def _parse_post(request) -> ServiceRequestInput:
         account_id=param(request, "account_id") or "",
         media_url=media_url,
         attributes=_attributes(request),
+        photos=tuple(request.FILES.getlist("media")),
     )
 
 

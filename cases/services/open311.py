@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from cases.models import ApiKey, ApiRequest, Case, Source, State, Urgency
 from cases.services.intake import case_report
+from cases.services.photos import case_add_photos
 from departments.models import Category, GridCell
 
 MAX_DESCRIPTION_LENGTH = 4000  # the GeoReport v2 limit for `description`
@@ -50,6 +51,7 @@ class ServiceRequestInput:
     account_id: str = ""
     media_url: str = ""
     attributes: dict = field(default_factory=dict)
+    photos: tuple = ()  # uploaded files (the `media` extension), checked like the web form's
 
 
 def _cell_named_in(address: str) -> GridCell | None:
@@ -91,10 +93,10 @@ def open311_request_create(
 ) -> ApiRequest:
     """Create a case from a posted service request and log it with `api_key`.
 
-    Guarantees: either a routed case (assigned or in its township's fallback pool) and its
-    `ApiRequest` row both exist, or nothing was written. Raises `ServiceNotFound` for an
-    unknown or non-leaf service code and `ValidationError` for anything else the request
-    gets wrong (its messages are meant for the client).
+    Guarantees: either a routed case (assigned or in its township's fallback pool), its
+    photos and its `ApiRequest` row all exist, or nothing was written. Raises
+    `ServiceNotFound` for an unknown or non-leaf service code and `ValidationError` for
+    anything else the request gets wrong (its messages are meant for the client).
     """
     now = now or timezone.now()
     category = services_queryset().filter(code=data.service_code).first()
@@ -143,6 +145,10 @@ def open311_request_create(
         reporter_phone=data.phone[:32],
         now=now,
     )
+    if data.photos:
+        # The web form's rules: JPEG/PNG/WebP only, size limits, EXIF stripped; a bad
+        # file refuses the whole request.
+        case_add_photos(case=case, uploaded_by=None, uploads=list(data.photos))
     return ApiRequest.objects.create(
         api_key=api_key,
         case=case,

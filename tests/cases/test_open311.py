@@ -1,10 +1,12 @@
 """The Open311 GeoReport v2 endpoints (SPEC §7): formats, filters, posting and errors."""
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.utils import timezone
+from PIL import Image
 
 from cases.models import ApiRequest, Case, Source, State
 from cases.services import workflow
@@ -587,3 +589,47 @@ def test_an_unknown_jurisdiction_is_not_found_when_jurisdictions_are_configured(
     assert known.status_code == 200
     status, errors = both_formats(client, "services", jurisdiction_id="south.example.gov")
     assert status == 404 and "south.example.gov" in errors[0]["description"]
+
+
+# --- media upload -----------------------------------------------------------------------
+
+
+def jpeg_with_gps() -> io.BytesIO:
+    image = Image.new("RGB", (32, 24), "red")
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (30.0, 0.0, 18.0)}  # GPSInfo: a position to leak
+    data = io.BytesIO()
+    image.save(data, "JPEG", exif=exif)
+    data.seek(0)
+    data.name = "photo.jpg"
+    return data
+
+
+def test_uploaded_media_is_stored_like_the_web_forms_photos(
+    client, world, api_key, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    assert Image.open(jpeg_with_gps()).getexif().get_ifd(0x8825)
+    response = post_request(
+        client, api_key[1], service_code="ENV-RUBBISH", address_id="N-01", media=jpeg_with_gps()
+    )
+    assert response.status_code == 201
+    case = Case.objects.get(number=response.json()[0]["service_request_id"])
+    (photo,) = case.photos.all()
+    assert photo.content_type == "image/jpeg" and photo.uploaded_by is None
+    with photo.image.open("rb") as stored:
+        assert not Image.open(stored).getexif().get_ifd(0x8825)
+
+
+def test_a_media_file_that_is_not_an_image_refuses_the_request(
+    client, world, api_key, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    fake = io.BytesIO(b"#!/bin/sh\necho not a photo\n")
+    fake.name = "photo.jpg"
+    response = post_request(
+        client, api_key[1], service_code="ENV-RUBBISH", address_id="N-01", media=fake
+    )
+    assert response.status_code == 400
+    assert "not a JPEG, PNG or WebP image" in response.json()[0]["description"]
+    assert not Case.objects.exists()
