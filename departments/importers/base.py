@@ -39,8 +39,15 @@ class RowError:
     unit: str = "line"  # "line" for CSV, "feature" for GeoJSON
 
     def __str__(self) -> str:
-        where = f"{self.unit} {self.line}: " if self.line is not None else ""
+        where = f"{position(self.unit, self.line)}: " if self.line is not None else ""
         return f"{where}{self.field}: {self.message}"
+
+
+def position(unit: str, number: int) -> str:
+    """“line 7” or “feature 7”, in the user's language."""
+    if unit == "feature":
+        return _("feature %(number)d") % {"number": number}
+    return _("line %(number)d") % {"number": number}
 
 
 @dataclass
@@ -321,8 +328,8 @@ def note_duplicate(seen: dict, key, plan: ImportPlan, line: int, field_name: str
         plan.error(
             line,
             field_name,
-            _("%(key)s appears twice (first in %(unit)s %(line)d).")
-            % {"key": label, "unit": plan.unit, "line": seen[key]},
+            _("%(key)s appears twice (first in %(position)s).")
+            % {"key": label, "position": position(plan.unit, seen[key])},
         )
         return True
     seen[key] = line

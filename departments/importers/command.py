@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
 from django.utils.translation import gettext as _
 
 from departments.importers.base import ImportPlan, ImportResult, apply, format_summary
@@ -43,7 +44,18 @@ class ImportCommand(BaseCommand):
                 _("%(file)s: %(count)d error(s); nothing was imported.")
                 % {"file": name, "count": len(plan.errors)}
             )
-        return apply(plan)
+        try:
+            return apply(plan)
+        except IntegrityError as error:
+            # Someone changed the same records between our check and our write; the
+            # transaction rolled back, so running again sees their change.
+            raise CommandError(
+                _(
+                    "%(file)s: the database changed during the import; nothing was imported. "
+                    "Run it again. (%(error)s)"
+                )
+                % {"file": name, "error": error}
+            ) from error
 
     def describe(self, plan: ImportPlan, result: ImportResult) -> str:
         lines = [format_summary(result.summary)]

@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import IntegrityError, transaction
 
 from departments.importers import (
     ImportRefused,
@@ -638,3 +639,13 @@ def test_a_big_file_reports_progress_on_stderr(tmp_path):
     assert "created 2500, updated 0, unchanged 0" in out
     assert "1000 rows read" in err and "2000 rows read" in err
     assert Department.objects.count() == 2500
+
+
+def test_a_plan_that_went_stale_before_apply_saves_nothing():
+    plan = plan_departments(DEPARTMENTS)
+    Department.objects.create(code="WATER", name="抢先建的水务")  # someone else, meanwhile
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        apply(plan)
+
+    assert list(Department.objects.values_list("code", flat=True)) == ["WATER"]
