@@ -58,6 +58,7 @@ RUNG_COLUMNS = {
 TIMELINE_STEPS = 3
 ACK_SALT = "cases.escalation.acknowledge"
 ACK_MAX_AGE = timedelta(days=14)
+SWEEP_HISTORY = timedelta(days=7)
 
 
 class SweepAborted(Exception):
@@ -307,6 +308,38 @@ def _timelines(case_ids: set[int]) -> dict[int, list[CaseEvent]]:
     return timelines
 
 
+def _render(
+    e: Escalation, address: str, language: str, *, now: datetime, timeline, calendar
+) -> tuple[str, str, str, str]:
+    """(kind, subject, text, html) of the email about `e` to `address`."""
+    if e.level == EscalationLevel.REMINDER:
+        return "reminder", *emails.reminder(
+            escalation=e,
+            language=language,
+            left_seconds=calendar.working_seconds_between(now, e.deadline_at),
+            timeline=timeline,
+        )
+    return "escalation", *emails.escalation(
+        escalation=e,
+        language=language,
+        overdue_seconds=calendar.working_seconds_between(e.deadline_at, now),
+        timeline=timeline,
+        ack_url=ack_url(escalation_pk=e.pk, address=address),
+        ack_days=ACK_MAX_AGE.days,
+    )
+
+
+def _bare_email(e: Escalation) -> tuple[str, str, str, str]:
+    """A template-free email, for when rendering the real one failed: people still hear of
+    the escalation, and the failure is in the log and on the outbox row."""
+    case_url = f"{settings.SITE_URL}/cases/{e.case.number}/"
+    if e.level == EscalationLevel.REMINDER:
+        subject = f"[{e.case.number}] due soon"
+        return "reminder", subject, f"{subject}.\n{case_url}\n", ""
+    subject = f"[{e.case.number}] level {e.level} escalation"
+    return "escalation", subject, f"{subject}.\n{case_url}\n", ""
+
+
 def _messages(
     new: list[Escalation],
     addresses: dict[int, list[str]],
@@ -317,44 +350,38 @@ def _messages(
 ) -> list[OutboxMessage]:
     calendar = get_calendar()
     timelines = _timelines({e.case_id for e in new})
-    ack_days = ACK_MAX_AGE.days
     messages = []
     for e in new:
         for address in addresses[e.pk]:
             language = languages.get(address.lower(), settings.LANGUAGE_CODE)
-            timeline = timelines.get(e.case_id, [])
-            if e.level == EscalationLevel.REMINDER:
-                kind = "reminder"
-                subject, text, html = emails.reminder(
-                    escalation=e,
-                    language=language,
-                    left_seconds=calendar.working_seconds_between(now, e.deadline_at),
-                    timeline=timeline,
+            error = ""
+            try:
+                kind, subject, text, html = _render(
+                    e,
+                    address,
+                    language,
+                    now=now,
+                    timeline=timelines.get(e.case_id, []),
+                    calendar=calendar,
                 )
-            else:
-                kind = "escalation"
-                subject, text, html = emails.escalation(
-                    escalation=e,
-                    language=language,
-                    overdue_seconds=calendar.working_seconds_between(e.deadline_at, now),
-                    timeline=timeline,
-                    ack_url=ack_url(escalation_pk=e.pk, address=address),
-                    ack_days=ack_days,
-                )
-            messages.append(
-                outbox.build_message(
-                    to=address,
-                    subject=subject,
-                    text=text,
-                    html=html,
-                    kind=kind,
-                    dedupe_key=f"escalation:{e.pk}:{address.lower()}",
-                    language=language,
-                    case=e.case,
-                    escalation=e,
-                    now=created_at,
-                )
+            except Exception as failure:  # one bad case must not stop the whole sweep
+                logger.exception("Escalation %s: rendering failed, sending a bare email.", e.pk)
+                error = f"Rendering failed, sent a bare email: {type(failure).__name__}: {failure}"
+                kind, subject, text, html = _bare_email(e)
+            message = outbox.build_message(
+                to=address,
+                subject=subject,
+                text=text,
+                html=html,
+                kind=kind,
+                dedupe_key=f"escalation:{e.pk}:{address.lower()}",
+                language=language,
+                case=e.case,
+                escalation=e,
+                now=created_at,
             )
+            message.last_error = message.last_error or error
+            messages.append(message)
     return messages
 
 
@@ -425,6 +452,8 @@ def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> S
     if dry_run:
         return result
     result.requeued = len(outbox.requeue_stuck())
+    # The heartbeat only needs recent history: one row a minute would grow without end.
+    SweepRun.objects.filter(started_at__lt=timezone.now() - SWEEP_HISTORY).delete()
     SweepRun.objects.filter(pk=run.pk).update(
         finished_at=timezone.now(),
         escalated=len(result.escalated),

@@ -215,6 +215,40 @@ def test_a_sweep_that_dies_midway_leaves_nothing_and_the_next_one_does_it_all(
     assert OutboxMessage.objects.count() == 1
 
 
+def test_an_email_that_cannot_be_rendered_does_not_stop_the_sweep(
+    report_at, world, cast, monkeypatch
+):
+    broken = report_at(at(11, 23, 10))
+    fine = report_at(at(11, 24, 9))  # due at 11:00 the next day
+    real = escalation_service.emails.escalation
+
+    def fussy(*, escalation, **kwargs):
+        if escalation.case_id == broken.pk:
+            raise KeyError("a template bug")
+        return real(escalation=escalation, **kwargs)
+
+    monkeypatch.setattr(escalation_service.emails, "escalation", fussy)
+    result = sweep(at(11, 24, 11))
+    assert {(e.case_id, e.level) for e in result.escalated} == {
+        (broken.pk, 1), (broken.pk, 2), (broken.pk, 3), (fine.pk, 1)
+    }
+    bare = OutboxMessage.objects.get(case=broken, escalation__level=1)
+    assert bare.status == "pending" and "a template bug" in bare.last_error
+    assert bare.subject == f"[{broken.number}] level 1 escalation"
+    assert f"/cases/{broken.number}/" in bare.text
+    normal = OutboxMessage.objects.get(case=fine)
+    assert normal.last_error == "" and "/escalations/ack/" in normal.text
+
+
+def test_old_sweep_records_are_pruned(db):
+    old = SweepRun.objects.create(
+        started_at=timezone.now() - timedelta(days=8), clock=timezone.now()
+    )
+    escalation_sweep()
+    assert not SweepRun.objects.filter(pk=old.pk).exists()
+    assert SweepRun.objects.count() == 1
+
+
 def test_a_dry_run_says_what_would_escalate_and_changes_nothing(
     assigned, cast, django_capture_on_commit_callbacks
 ):
@@ -240,7 +274,7 @@ def test_the_sweep_makes_the_same_number_of_queries_for_few_or_many_cases(
     # 2 cases at levels 1–2; then 7 more at levels 1–3 and the first 2 at level 3.
     for size, moment, escalated in ((2, at(11, 23, 13), 4), (7, at(11, 24, 13), 23)):
         overdue_cases(size)
-        with django_assert_num_queries(21) as captured:
+        with django_assert_num_queries(22) as captured:
             result = sweep(moment)
         counts.append(len(captured.captured_queries))
         assert len(result.escalated) == escalated
