@@ -2,11 +2,14 @@
 responsibility list, the working calendar and users."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from departments.admin_io import ImportExportMixin
+from departments.calendar import calendar_warnings
 from departments.models import (
     Category,
     Department,
@@ -47,7 +50,8 @@ class GridCellForm(forms.ModelForm):
 
 
 @admin.register(GridCell)
-class GridCellAdmin(admin.ModelAdmin):
+class GridCellAdmin(ImportExportMixin, admin.ModelAdmin):
+    import_subject = "grid"
     form = GridCellForm
     list_display = ["code", "name", "township", "community"]
     list_filter = ["township"]
@@ -57,13 +61,15 @@ class GridCellAdmin(admin.ModelAdmin):
 
 
 @admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):
+class DepartmentAdmin(ImportExportMixin, admin.ModelAdmin):
+    import_subject = "departments"
     list_display = ["code", "name", "supervisor_emails"]
     search_fields = ["code", "name"]
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ImportExportMixin, admin.ModelAdmin):
+    import_subject = "categories"
     list_display = ["code", "name", "parent", "accept_hours", "resolve_days"]
     list_select_related = ["parent"]
     list_filter = [("parent", admin.EmptyFieldListFilter)]
@@ -72,7 +78,8 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Responsibility)
-class ResponsibilityAdmin(admin.ModelAdmin):
+class ResponsibilityAdmin(ImportExportMixin, admin.ModelAdmin):
+    import_subject = "responsibilities"
     list_display = [
         "category",
         "department",
@@ -109,9 +116,16 @@ class HolidayAdmin(admin.ModelAdmin):
     date_hierarchy = "date"
     search_fields = ["name"]
 
+    def changelist_view(self, request, extra_context=None):
+        # Years the calendar does not know count weekends only: say so, do not guess quietly.
+        for warning in calendar_warnings():
+            messages.warning(request, warning)
+        return super().changelist_view(request, extra_context)
+
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(ImportExportMixin, BaseUserAdmin):
+    import_subject = "users"
     list_display = ["username", "full_name", "email", "role", "township", "department", "is_active"]
     list_filter = ["role", "township", "department", "is_active", "is_staff"]
     list_select_related = ["township", "department"]
@@ -144,3 +158,9 @@ class UserAdmin(BaseUserAdmin):
         super().save_related(request, form, formsets, change)
         # After the form's groups are saved: the role group follows the role.
         sync_role_group(form.instance)
+
+    def after_import(self, request, result):
+        from cases.services.invitations import users_invite
+
+        invited = users_invite(users=result.created)
+        return gettext("Invitations queued: %(count)d.") % {"count": len(invited)}

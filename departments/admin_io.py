@@ -1,0 +1,176 @@
+"""Import with a preview, and export, of the SPEC §5 files from the admin.
+
+The same two-step API as the `import_*` commands (departments/importers): the upload is
+planned and shown row by row (create / update / unchanged, with the changes) or with its
+errors and their line numbers; "Apply" plans the same file again against the database as
+it is then and writes it only if the outcome is still what the preview showed. The file
+waits between the two steps in the session (database-backed, so any web process can take
+the second step).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from departments.exporters import EXPORTERS
+from departments.importers import PLANNERS, UNCHANGED, ImportRefused, apply, format_summary
+
+PREVIEW_ROWS = 500
+SESSION_KEY = "admin-import:{subject}"
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("File"))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class ImportExportMixin:
+    """For a ModelAdmin: `import_subject` names the SPEC §5 format (a key of PLANNERS)."""
+
+    import_subject: str = ""
+    change_list_template = "admin/departments/change_list_import_export.html"
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="{}_{}_import".format(*info),
+            ),
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_view),
+                name="{}_{}_export".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_import_permission(self, request) -> bool:
+        return self.has_add_permission(request) and self.has_change_permission(request)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_import": self.has_import_permission(request),
+            "import_subject": self.import_subject,
+        }
+        return super().changelist_view(request, extra_context)
+
+    # -- export -----------------------------------------------------------------------
+
+    def export_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        exporter, filename, content_type = EXPORTERS[self.import_subject]
+        response = HttpResponse(exporter(), content_type=f"{content_type}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    # -- import -----------------------------------------------------------------------
+
+    def after_import(self, request, result) -> str:
+        """Follow-ups of an applied import inside its transaction; returns a message."""
+        return ""
+
+    def import_view(self, request):
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        key = SESSION_KEY.format(subject=self.import_subject)
+        planner = PLANNERS[self.import_subject]
+        form = ImportForm()
+        if request.method == "POST" and "apply" in request.POST:
+            return self._apply(request, key, planner)
+        if request.method == "POST":
+            form = ImportForm(request.POST, request.FILES)
+            if form.is_valid():
+                data = form.cleaned_data["file"].read()
+                plan = planner(data)
+                text = data.decode("utf-8-sig", errors="replace")
+                if not plan.errors:
+                    request.session[key] = {
+                        "name": form.cleaned_data["file"].name,
+                        "text": text,
+                        "digest": _digest(text),
+                        "summary": plan.summary,
+                        "side_summary": plan.side_summary,
+                    }
+                else:
+                    request.session.pop(key, None)
+                return self._render(
+                    request, plan=plan, name=form.cleaned_data["file"].name, digest=_digest(text)
+                )
+        return self._render(request, form=form)
+
+    def _apply(self, request, key, planner):
+        stored = request.session.get(key)
+        if not stored or stored["digest"] != request.POST.get("digest"):
+            messages.error(request, gettext("Upload the file again: its preview has expired."))
+            return HttpResponseRedirect(request.path)
+        plan = planner(stored["text"])
+        if plan.errors:
+            return self._render(request, plan=plan, name=stored["name"], digest=stored["digest"])
+        if plan.summary != stored["summary"] or plan.side_summary != stored["side_summary"]:
+            # Someone changed the data since the preview: show what would happen now.
+            stored["summary"], stored["side_summary"] = plan.summary, plan.side_summary
+            request.session[key] = stored
+            messages.warning(
+                request,
+                gettext(
+                    "The data changed since the preview. Check the new preview and apply again."
+                ),
+            )
+            return self._render(request, plan=plan, name=stored["name"], digest=stored["digest"])
+        try:
+            with transaction.atomic():
+                result = apply(plan)
+                extra = self.after_import(request, result)
+        except ImportRefused as refused:
+            plan.errors = refused.errors
+            return self._render(request, plan=plan, name=stored["name"], digest=stored["digest"])
+        del request.session[key]
+        text = gettext("%(file)s imported: %(summary)s.") % {
+            "file": stored["name"],
+            "summary": format_summary(result.summary),
+        }
+        messages.success(request, f"{text} {extra}".strip())
+        return HttpResponseRedirect(
+            reverse(
+                f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist"
+            )
+        )
+
+    def _render(self, request, *, form=None, plan=None, name="", digest=""):
+        changed = (
+            [row for row in (plan.rows + plan.side_rows) if row.action != UNCHANGED] if plan else []
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Import %(what)s") % {"what": self.opts.verbose_name_plural},
+            "subject": self.import_subject,
+            "form": form or ImportForm(),
+            "plan": plan,
+            "name": name,
+            "digest": digest,
+            # Unchanged rows are only counted: the preview shows what would change.
+            "rows": changed[:PREVIEW_ROWS],
+            "more_rows": max(0, len(changed) - PREVIEW_ROWS),
+            "summary": format_summary(plan.summary) if plan else "",
+            "side_summary": format_summary(plan.side_summary) if plan and plan.side_rows else "",
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/departments/import.html", context)
