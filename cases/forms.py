@@ -155,10 +155,19 @@ class DispatchForm(CommentForm):
         queryset = Department.objects.order_by("code")
         self.fields["lead"].queryset = queryset
         self.fields["assisting"].queryset = queryset
-        if departments is not None:
-            choices = [(dept.pk, str(dept)) for dept in departments]
-            self.fields["lead"].choices = [("", "---------"), *choices]
-            self.fields["assisting"].choices = choices
+        if departments is None:
+            departments = list(queryset)
+        # The router's candidates (prefetched with the case) come first.
+        candidate_ids = {dept.pk for dept in self.case.candidate_departments.all()}
+        candidates = [(d.pk, str(d)) for d in departments if d.pk in candidate_ids]
+        others = [(d.pk, str(d)) for d in departments if d.pk not in candidate_ids]
+        lead_choices = [("", "---------")]
+        if candidates:
+            lead_choices += [(_("Candidates"), candidates), (_("Other departments"), others)]
+        else:
+            lead_choices += others
+        self.fields["lead"].choices = lead_choices
+        self.fields["assisting"].choices = candidates + others
 
     def clean(self):
         data = super().clean()

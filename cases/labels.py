@@ -5,9 +5,8 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.models import State
 
-ACTION_LABELS = {
-    "report": _("reported"),
-    "route": _("routed"),
+# What each transition's button says.
+TRANSITION_LABELS = {
     "dispatch": _("dispatch"),
     "accept": _("accept"),
     "return": _("return"),
@@ -17,14 +16,38 @@ ACTION_LABELS = {
     "suspend": _("suspend"),
     "resume": _("resume"),
     "cancel": _("cancel"),
+}
+
+# What the timeline says happened.
+ACTION_LABELS = {
+    "report": _("reported"),
+    "route": _("routed"),
+    "dispatch": _("dispatched"),
+    "accept": _("accepted"),
+    "return": _("returned"),
+    "resolve": _("resolved"),
+    "verify": _("verified"),
+    "reopen": _("reopened"),
+    "suspend": _("suspended"),
+    "resume": _("resumed"),
+    "cancel": _("cancelled"),
     "correct": _("corrected category or cell"),
     "note": _("note"),
     "escalate": _("escalated"),
-    "acknowledge": _("acknowledged"),
+    "remind": _("due-soon reminder"),
+    "extension_request": _("extension requested"),
+    "extension_approve": _("extension approved"),
+    "extension_refuse": _("extension refused"),
+    "extension_lapse": _("extension request lapsed"),
+    "acknowledge": _("escalation acknowledged"),
     "report_for_duty": _("reported for duty"),
 }
 
 STATE_LABELS = dict(State.choices)
+
+
+def transition_label(name: str) -> str:
+    return TRANSITION_LABELS.get(name, name)
 
 
 def action_label(action: str) -> str:

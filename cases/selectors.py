@@ -1,7 +1,7 @@
 """Read-side helpers. `cases_visible_to` is the one access rule every page, export, the
 admin and the API scope their case querysets by."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
@@ -75,45 +75,76 @@ def case_detail_for(user: User, number: str) -> Case:
     )
 
 
+# Events that decide who owns a case, latest last.
+OWNERSHIP_ACTIONS = ("route", "dispatch", "correct", "return")
+
+
 @dataclass(frozen=True)
 class RoutingExplanation:
-    """Where a case went and why, in words for the person who reported it."""
+    """Where a case went and why, in words for the person who reported it.
+
+    `how` is "rule" (the router named the lead), "dispatch" (a dispatcher or, after
+    repeated returns, a supervisor did), "correction" (a corrected category or cell routed
+    it again), "returned" (a department sent it back) or "fallback" (no single lead)."""
 
     assigned: bool
     department: Department | None
-    basis: str
-    reason: str
-    candidates: list[Department]
+    how: str
+    basis: str = ""
+    reason: str = ""
+    candidates: list[Department] = field(default_factory=list)
+    event: CaseEvent | None = None
+    returned_by: Department | None = None
+
+
+def _lead_basis(case: Case) -> str:
+    """The rule behind a routed lead: its most specific rule on the category or an
+    ancestor (SPEC §3)."""
+    if not case.category_id:
+        return ""
+    chain = get_index().category_chain(case.category_id)
+    rules = dict(
+        Responsibility.objects.filter(
+            department_id=case.lead_department_id,
+            category_id__in=chain,
+            role=Responsibility.Role.LEAD,
+        ).values_list("category_id", "basis")
+    )
+    return next((rules[cat] for cat in chain if cat in rules), "")
 
 
 def routing_explanation(case: Case) -> RoutingExplanation:
-    """Explain the case's current owner: the lead department and the rule that named it,
-    or the township's pool with the fallback reason and the candidate departments."""
+    """Explain the case's current owner from its audit trail (prefetched by
+    `case_detail_for`): the lead department and what named it, or the township's pool with
+    the fallback reason, the candidate departments and, after a return, who returned it."""
+    decisive = [event for event in case.events.all() if event.action in OWNERSHIP_ACTIONS]
+    last = decisive[-1] if decisive else None
     if case.lead_department_id:
-        basis = ""
-        if case.category_id:
-            # The rule behind the lead: the most specific of its rules on the category or
-            # an ancestor (SPEC §3), for the sentence "because …".
-            chain = get_index().category_chain(case.category_id)
-            rules = {
-                rule.category_id: rule
-                for rule in Responsibility.objects.filter(
-                    department_id=case.lead_department_id,
-                    category_id__in=chain,
-                    role=Responsibility.Role.LEAD,
-                ).only("category_id", "basis")
-            }
-            for category_id in chain:
-                if category_id in rules:
-                    basis = rules[category_id].basis
-                    break
-        return RoutingExplanation(True, case.lead_department, basis, "", [])
+        action = last.action if last else "route"
+        if action == "route":
+            return RoutingExplanation(
+                True, case.lead_department, "rule", basis=_lead_basis(case), event=last
+            )
+        how = (
+            "correction"
+            if action == "correct" or (last.data or {}).get("correction")
+            else "dispatch"
+        )
+        return RoutingExplanation(True, case.lead_department, how, event=last)
+    candidates = list(case.candidate_departments.all())
+    if case.fallback_reason == "returned" and last is not None and last.action == "return":
+        returned_by = Department.objects.filter(pk=(last.data or {}).get("returned_by")).first()
+        return RoutingExplanation(
+            False,
+            None,
+            "returned",
+            reason=case.get_fallback_reason_display(),
+            candidates=candidates,
+            event=last,
+            returned_by=returned_by,
+        )
     return RoutingExplanation(
-        False,
-        None,
-        "",
-        case.get_fallback_reason_display(),
-        list(case.candidate_departments.all()),
+        False, None, "fallback", reason=case.get_fallback_reason_display(), candidates=candidates
     )
 
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cases.forms import TRANSITION_FORMS, CaseNoteForm, CorrectionForm, PhotosForm
-from cases.labels import action_label
+from cases.labels import transition_label
 from cases.selectors import case_detail_for, routing_explanation
 from cases.services import workflow
 from cases.services.corrections import may_correct
@@ -24,7 +24,7 @@ def case_detail(request, number):
     forms = [
         (
             name,
-            action_label(name),
+            transition_label(name),
             TRANSITION_FORMS[name](case=case, user=request.user, auto_id=f"id_{name}_%s"),
         )
         for name in available_transitions(case, request.user)
@@ -93,7 +93,7 @@ def case_transition(request, number, transition):
         raise Http404
     case = case_detail_for(request.user, number)
     form = TRANSITION_FORMS[transition](request.POST, case=case, user=request.user)
-    label = action_label(transition)
+    label = transition_label(transition)
     if not form.is_valid():
         errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
         messages.error(

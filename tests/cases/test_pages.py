@@ -289,3 +289,33 @@ def test_fallback_pool_query_count_does_not_grow_with_rows(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get("/cases/fallback/")
     assert len(response.context["rows"]) == 13
+
+
+def test_detail_says_a_dispatcher_chose_the_lead_not_the_rules(client, cast, world, report):
+    case = report(category=world.stall, cell=world.n2)  # overlap
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.urban, comment="城管牵头")
+    client.force_login(cast.caseworker)
+    response = client.get(reverse("cases:detail", args=[case.number]))
+    routing = response.context["routing"]
+    assert routing.how == "dispatch" and routing.department == world.urban
+    text = page_text(response)
+    assert "Dispatched from the fallback pool by Dispatcher" in text and "城管牵头" in text
+    assert "Basis in the responsibility list" not in text
+
+
+def test_detail_of_a_returned_case_names_the_department_and_its_reason(client, cast, report):
+    case = report()
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管职责")
+    client.force_login(cast.dispatcher)
+    response = client.get(reverse("cases:detail", args=[case.number]))
+    assert response.context["routing"].how == "returned"
+    text = page_text(response)
+    assert "Returned by 城管局" in text and "不属于城管职责" in text
+
+
+def test_pool_offers_the_candidates_first(client, cast, world, report):
+    report(category=world.stall, cell=world.n2)
+    client.force_login(cast.dispatcher)
+    _case, form = client.get("/cases/fallback/").context["rows"][0]
+    groups = form.fields["lead"].choices
+    assert [value for value, _label in groups[1][1]] == [world.urban.pk, world.market.pk]
