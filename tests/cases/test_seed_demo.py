@@ -249,3 +249,18 @@ def test_seeding_cases_takes_a_fixed_number_of_queries_whatever_the_count(
         seed_cases(count=1200, seed=2, batch_size=5000)
 
     assert Case.objects.count() == 1210
+
+
+def test_without_copy_the_orm_writer_seeds_the_same_way(monkeypatch):
+    """SQLite (the `make run` demo) has no COPY: the bulk_create path must hold too."""
+    from cases.services.seeding import bulk
+
+    seed()
+    monkeypatch.setattr(bulk, "can_copy", lambda: False)
+
+    seed_cases(count=120, seed=9)
+
+    cases = list(Case.objects.all())
+    assert len(cases) == 120
+    for case in cases:
+        assert_trail_matches_state(case, list(case.events.order_by("at", "id")))

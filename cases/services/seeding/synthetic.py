@@ -30,6 +30,7 @@ from cases.models import (
     Urgency,
 )
 from cases.services.intake import allocate_case_numbers, format_case_number
+from cases.services.seeding import bulk
 from cases.services.seeding.texts import (
     DESCRIPTIONS,
     GENERIC_DESCRIPTIONS,
@@ -459,7 +460,7 @@ def seed_cases(
     were reported; each case gets the audit rows of every transition to its state, its
     assisting and candidate departments, and a deadline clock when one runs (about 10 %
     of all cases are overdue). Numbers are reserved in one block per year. All or nothing:
-    one transaction, bulk inserts of `batch_size` rows. Returns the number created.
+    one transaction, batches of `batch_size` cases (COPY on PostgreSQL). Returns the number created.
     """
     if count <= 0:
         return 0
@@ -482,20 +483,41 @@ def seed_cases(
             serials = allocate_case_numbers(year=year, count=len(group))
             for draft, serial in zip(group, serials, strict=True):
                 draft.values["number"] = format_case_number(year, serial)
-        candidates_through = Case.candidate_departments.through
+        write = _copy_batch if bulk.can_copy() else _orm_batch
         for start in range(0, len(drafts), batch_size):
             batch = drafts[start : start + batch_size]
-            cases = Case.objects.bulk_create([Case(**d.values) for d in batch])
-            events, assists, candidates = [], [], []
-            for draft, case in zip(batch, cases, strict=True):
-                events += [CaseEvent(case_id=case.pk, **e) for e in draft.events]
-                assists += [CaseAssist(case_id=case.pk, **a) for a in draft.assists]
-                candidates += [
-                    candidates_through(case_id=case.pk, department_id=d) for d in draft.candidates
-                ]
-            CaseEvent.objects.bulk_create(events, batch_size=batch_size)
-            CaseAssist.objects.bulk_create(assists, batch_size=batch_size)
-            candidates_through.objects.bulk_create(candidates, batch_size=batch_size)
+            write(batch)
             if progress is not None:
                 progress(start + len(batch))
     return len(drafts)
+
+
+def _children(batch: list[_Draft], case_ids: list[int]):
+    events, assists, candidates = [], [], []
+    for draft, case_id in zip(batch, case_ids, strict=True):
+        events += [{"case_id": case_id, **event} for event in draft.events]
+        assists += [{"case_id": case_id, **assist} for assist in draft.assists]
+        candidates += [{"case_id": case_id, "department_id": d} for d in draft.candidates]
+    return events, assists, candidates
+
+
+def _copy_batch(batch: list[_Draft]) -> None:
+    """PostgreSQL: ids from the sequence first, then COPY cases and their children."""
+    case_ids = bulk.reserve_ids(Case, len(batch))
+    bulk.copy_rows(
+        Case, [{**d.values, "id": i} for d, i in zip(batch, case_ids, strict=True)], with_pk=True
+    )
+    events, assists, candidates = _children(batch, case_ids)
+    bulk.copy_rows(CaseEvent, events, with_pk=False)
+    bulk.copy_rows(CaseAssist, assists, with_pk=False)
+    bulk.copy_rows(Case.candidate_departments.through, candidates, with_pk=False)
+
+
+def _orm_batch(batch: list[_Draft]) -> None:
+    """Any other database (the SQLite demo): bulk_create, which returns the new ids."""
+    cases = Case.objects.bulk_create([Case(**d.values) for d in batch])
+    events, assists, candidates = _children(batch, [case.pk for case in cases])
+    through = Case.candidate_departments.through
+    CaseEvent.objects.bulk_create([CaseEvent(**row) for row in events], batch_size=5000)
+    CaseAssist.objects.bulk_create([CaseAssist(**row) for row in assists], batch_size=5000)
+    through.objects.bulk_create([through(**row) for row in candidates], batch_size=5000)
