@@ -36,6 +36,17 @@ def export_header() -> list[str]:
     ]
 
 
+# A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe(value):
+    """Text that a spreadsheet shows as text, never runs as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def local(value):
     return timezone.localtime(value).replace(tzinfo=None) if value else None
 
@@ -45,21 +56,24 @@ def export_rows(cases):
     for case in cases.iterator(chunk_size=CHUNK):
         overdue = case.state in CLOCK_STATES and case.due_at is not None and case.due_at < now
         yield [
-            case.number,
-            str(case.get_state_display()),
-            case.category.code if case.category else "",
-            case.category.name if case.category else "",
-            case.township.name,
-            case.cell.code if case.cell else "",
-            case.cell.name if case.cell else "",
-            case.lead_department.name if case.lead_department else "",
-            str(case.get_fallback_reason_display()) if case.fallback_reason else "",
-            str(case.get_urgency_display()),
-            local(case.created_at),
-            local(case.due_at),
-            _("yes") if overdue else "",
-            case.address,
-            case.description,
+            safe(value)
+            for value in (
+                case.number,
+                str(case.get_state_display()),
+                case.category.code if case.category else "",
+                case.category.name if case.category else "",
+                case.township.name,
+                case.cell.code if case.cell else "",
+                case.cell.name if case.cell else "",
+                case.lead_department.name if case.lead_department else "",
+                str(case.get_fallback_reason_display()) if case.fallback_reason else "",
+                str(case.get_urgency_display()),
+                local(case.created_at),
+                local(case.due_at),
+                _("yes") if overdue else "",
+                case.address,
+                case.description,
+            )
         ]
 
 

@@ -168,3 +168,15 @@ def test_correction_is_refused_to_caseworkers_and_after_accept(client, cast, wor
     correct(client, accepted, category=world.lamp.pk, cell=world.n1.pk)
     accepted.refresh_from_db()
     assert accepted.category == world.rubbish
+
+
+def test_exports_never_turn_text_into_spreadsheet_formulas(client, cast, report):
+    report(description='=HYPERLINK("http://evil.example","click")')
+    client.force_login(cast.caseworker)
+    sheet = load_workbook(io.BytesIO(client.get(reverse("cases:export_xlsx")).content)).active
+    description = sheet.cell(row=2, column=15)
+    assert description.data_type == "s"
+    assert description.value.startswith("'=")
+    response = client.get(reverse("cases:export_csv"))
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert "'=HYPERLINK" in text
