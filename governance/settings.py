@@ -5,11 +5,13 @@ database or broker server; production overrides them through environment variabl
 """
 
 import os
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 import dj_email_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -78,12 +80,15 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_fsm",
+    "axes",
+    "governance",
     "departments",
     "cases",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -92,6 +97,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into a 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "governance.urls"
@@ -126,7 +133,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "departments.User"
 # Permissions follow the user's role (the role groups of departments/migrations/0002).
-AUTHENTICATION_BACKENDS = ["departments.backends.RoleModelBackend"]
+# The first backend refuses sign-ins while a client is locked out (django-axes).
+AUTHENTICATION_BACKENDS = [
+    "governance.security.ThrottledLoginBackend",
+    "departments.backends.RoleModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -234,6 +245,45 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = not DEBUG
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Proxies in front of the web processes that append to X-Forwarded-For: the client's
+# address is that many hops from the right (0: use the socket's address).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
+# --- Login throttling (django-axes): 5 failures from one address for one username lock
+# that pair out for 15 minutes, on /accounts/login/ and the admin alike ---
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "governance.security.client_ip"
+AXES_VERBOSE = False
+
+# --- Content-Security-Policy (django-csp 4): everything from our own origin, no inline
+# script or style; map tiles only from the configured tile server ---
+MAP_TILE_URL = os.environ.get("MAP_TILE_URL", "")
+# Leaflet's `{s}` subdomain placeholder becomes a CSP wildcard.
+_tile_url = urlsplit(MAP_TILE_URL.replace("{s}", "SUBDOMAIN"))
+_tile_origin = f"{_tile_url.scheme}://{_tile_url.netloc}".replace("SUBDOMAIN", "*")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"] + ([_tile_origin] if MAP_TILE_URL else []),
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,

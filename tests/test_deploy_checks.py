@@ -1,0 +1,74 @@
+"""`manage.py check --deploy` with production settings (SPEC §8): no warning at all, and
+a production start-up without a secret key, or with email links to a foreign host, fails.
+
+Each case runs manage.py in a fresh process, because settings are read from the
+environment once, at start-up."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(*args, **env_overrides) -> subprocess.CompletedProcess:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "SITE_URL", "EMAIL_", "AXES_"))
+    }
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def production(**overrides) -> dict:
+    return {
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "DJANGO_ALLOWED_HOSTS": "example.org",
+        "SITE_URL": "https://example.org",
+        **overrides,
+    }
+
+
+def test_deploy_check_passes_with_no_warning_in_production():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **production())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_without_a_secret_key_refuses_to_start():
+    result = manage("check", "--deploy", **production(DJANGO_SECRET_KEY=""))
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_deploy_check_fails_when_email_links_point_at_a_host_we_do_not_serve():
+    result = manage("check", "--deploy", **production(SITE_URL="https://elsewhere.example"))
+    assert result.returncode != 0
+    assert "governance.E007" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"SITE_URL": "http://example.org"}, "governance.W008"),
+        ({"DJANGO_SECURE_SSL_REDIRECT": "false"}, "security.W008"),
+        ({"AXES_ENABLED": "false"}, "governance.E005"),
+    ],
+)
+def test_deploy_check_names_each_weakened_setting(overrides, code):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **production(**overrides))
+    assert result.returncode != 0
+    assert code in result.stderr

@@ -1,0 +1,165 @@
+"""Security settings that must hold on every page: login throttling (django-axes) on both
+sign-in pages, the Content-Security-Policy, the header and cookie flags, and our own
+system checks, each of which must fire when its setting is broken."""
+
+import pytest
+from django.core.checks import run_checks
+from django.test import RequestFactory, override_settings
+from django.urls import reverse
+
+from governance import checks
+from governance.security import client_ip
+
+LOGIN_URLS = ["/accounts/login/", "/admin/login/"]
+
+
+def fail_to_sign_in(client, url, username, times):
+    for _ in range(times):
+        response = client.post(url, {"username": username, "password": "wrong-password"})
+        assert "_auth_user_id" not in client.session
+    return response
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", LOGIN_URLS)
+def test_five_wrong_passwords_lock_the_right_one_out(client, cast, settings, url):
+    fail_to_sign_in(client, url, "admin", settings.AXES_FAILURE_LIMIT)
+    response = client.post(url, {"username": "admin", "password": "pass-for-tests-1"})
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_a_lockout_on_one_sign_in_page_holds_on_the_other(client, cast, settings):
+    fail_to_sign_in(client, "/accounts/login/", "admin", settings.AXES_FAILURE_LIMIT)
+    response = client.post("/admin/login/", {"username": "admin", "password": "pass-for-tests-1"})
+    assert response.status_code == 429
+
+
+@pytest.mark.django_db
+def test_a_lockout_does_not_lock_out_another_user(client, cast, settings):
+    fail_to_sign_in(client, "/accounts/login/", "admin", settings.AXES_FAILURE_LIMIT)
+    response = client.post(
+        "/accounts/login/", {"username": "caseworker", "password": "pass-for-tests-1"}
+    )
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(cast.caseworker.pk)
+
+
+@pytest.mark.django_db
+def test_fewer_failures_than_the_limit_still_let_the_right_password_in(client, cast, settings):
+    fail_to_sign_in(client, "/accounts/login/", "caseworker", settings.AXES_FAILURE_LIMIT - 1)
+    response = client.post(
+        "/accounts/login/", {"username": "caseworker", "password": "pass-for-tests-1"}
+    )
+    assert response.status_code == 302
+    # A success resets the count: as many failures again do not lock out.
+    client.logout()
+    fail_to_sign_in(client, "/accounts/login/", "caseworker", settings.AXES_FAILURE_LIMIT - 1)
+    assert (
+        client.post(
+            "/accounts/login/", {"username": "caseworker", "password": "pass-for-tests-1"}
+        ).status_code
+        == 302
+    )
+
+
+@pytest.mark.django_db
+def test_the_test_clients_login_still_works_without_a_request(client, cast):
+    # authenticate() without a request (test client, shell) is not throttled, not broken.
+    assert client.login(username="caseworker", password="pass-for-tests-1")
+    assert client.get(reverse("cases:list")).status_code == 200
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(settings):
+    request = RequestFactory().get(
+        "/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7"
+    )
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert client_ip(request) == "10.0.0.1"
+    settings.TRUSTED_PROXY_COUNT = 1
+    # The client may write anything left of what our proxy appended.
+    assert client_ip(request) == "203.0.113.7"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/accounts/login/", "/admin/login/", "/cases/"])
+def test_every_page_carries_a_strict_content_security_policy(client, cast, url):
+    client.force_login(cast.admin)
+    response = client.get(url)
+    policy = dict(
+        part.strip().split(" ", 1)
+        for part in response.headers["Content-Security-Policy"].split(";")
+        if part.strip()
+    )
+    assert policy["default-src"] == "'self'"
+    assert "unsafe" not in policy["script-src"]
+    assert "unsafe" not in policy["style-src"]
+    assert policy["object-src"] == "'none'"
+    assert policy["frame-ancestors"] == "'none'"
+
+
+@pytest.mark.django_db
+def test_pages_send_the_protective_headers(client, cast):
+    client.force_login(cast.caseworker)
+    response = client.get(reverse("cases:list"))
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+@pytest.mark.django_db
+def test_the_session_cookie_is_httponly_and_samesite(client, cast):
+    client.post("/accounts/login/", {"username": "caseworker", "password": "pass-for-tests-1"})
+    cookie = client.cookies["sessionid"]
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+
+
+def test_our_system_checks_pass_with_the_settings_as_shipped():
+    assert [m for m in run_checks(tags=["security"]) if m.id.startswith("governance.")] == []
+
+
+@pytest.mark.parametrize(
+    ("override", "check", "code"),
+    [
+        ({"AUTH_PASSWORD_VALIDATORS": []}, checks.check_password_validators, "governance.E001"),
+        ({"EMAIL_TIMEOUT": None}, checks.check_email_timeout, "governance.E002"),
+        (
+            {"CONTENT_SECURITY_POLICY": {}},
+            checks.check_content_security_policy,
+            "governance.E003",
+        ),
+        (
+            {
+                "CONTENT_SECURITY_POLICY": {
+                    "DIRECTIVES": {"default-src": ["'self'"], "script-src": ["'unsafe-inline'"]}
+                }
+            },
+            checks.check_content_security_policy,
+            "governance.E004",
+        ),
+        ({"AXES_ENABLED": False}, checks.check_login_throttling, "governance.E005"),
+        (
+            {"AUTHENTICATION_BACKENDS": ["departments.backends.RoleModelBackend"]},
+            checks.check_login_throttling,
+            "governance.E005",
+        ),
+        ({"SITE_URL": "example.org"}, checks.check_site_url_host, "governance.E006"),
+        (
+            {"SITE_URL": "https://elsewhere.example", "ALLOWED_HOSTS": ["example.org"]},
+            checks.check_site_url_host,
+            "governance.E007",
+        ),
+        ({"SITE_URL": "http://example.org"}, checks.check_site_url_is_https, "governance.W008"),
+    ],
+)
+def test_a_broken_security_setting_is_reported_by_its_check(override, check, code):
+    with override_settings(**override):
+        assert [message.id for message in check(None)] == [code]
+
+
+def test_a_site_url_on_an_allowed_subdomain_passes():
+    with override_settings(SITE_URL="https://grid.example.org", ALLOWED_HOSTS=[".example.org"]):
+        assert checks.check_site_url_host(None) == []
