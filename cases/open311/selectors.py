@@ -16,7 +16,8 @@ def services() -> QuerySet[Category]:
 
 
 def service(code: str) -> Category | None:
-    return services_queryset().filter(code=code).first()
+    """Any category by code: the leaves are listed, a broader code is still understood."""
+    return Category.objects.select_related("parent").filter(code=code).first()
 
 
 def service_requests(

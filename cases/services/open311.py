@@ -95,11 +95,13 @@ def open311_request_create(
 
     Guarantees: either a routed case (assigned or in its township's fallback pool), its
     photos and its `ApiRequest` row all exist, or nothing was written. Raises
-    `ServiceNotFound` for an unknown or non-leaf service code and `ValidationError` for
+    `ServiceNotFound` for an unknown service code and `ValidationError` for
     anything else the request gets wrong (its messages are meant for the client).
     """
     now = now or timezone.now()
-    category = services_queryset().filter(code=data.service_code).first()
+    # Any category code is accepted, though only the leaves are listed as services: a
+    # client that knows a broader code (as the web form offers) is not turned away.
+    category = Category.objects.filter(code=data.service_code).first()
     if category is None:
         raise ServiceNotFound(
             _("service_code %(code)s was not found.") % {"code": data.service_code}
