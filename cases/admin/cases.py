@@ -7,6 +7,8 @@ field and moves only through the workflow services, which the transition buttons
 with the version the page was rendered with.
 """
 
+from functools import partial
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,6 +21,8 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from cases.admin import flywheel as flywheel_admin
+from cases.admin import supervision as supervision_admin
 from cases.admin.buttons import BUTTONS, PageState
 from cases.admin.export import csv_response
 from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, ExtensionRequest, State
@@ -278,6 +282,20 @@ class CaseAdmin(admin.ModelAdmin):
                 "<path:object_id>/act/<slug:name>/",
                 self.admin_site.admin_view(self.button_view),
                 name="{}_{}_act".format(*info),
+            ),
+            path(
+                "flywheel/",
+                self.admin_site.admin_view(
+                    partial(flywheel_admin.suggestions_view, model_admin=self)
+                ),
+                name="cases_rule_suggestions",
+            ),
+            path(
+                "supervision/",
+                self.admin_site.admin_view(
+                    partial(supervision_admin.supervision_view, model_admin=self)
+                ),
+                name="cases_supervision",
             ),
             *super().get_urls(),
         ]

@@ -8,6 +8,28 @@ from django.utils.translation import gettext_lazy as _
 from cases.admin.export import csv_response
 from cases.models import CaseEvent
 from cases.selectors import cases_visible_to
+from cases.supervision import events_of_department
+from departments.models import Department
+
+
+class DepartmentFilter(admin.SimpleListFilter):
+    """The audit rows a department's supervision figures count (cases/supervision.py)."""
+
+    title = _("department")
+    parameter_name = "department"
+
+    def lookups(self, request, model_admin):
+        return [(str(pk), name) for pk, name in Department.objects.values_list("pk", "name")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        try:
+            return events_of_department(queryset, int(value))
+        except ValueError:
+            return queryset.none()
+
 
 CSV_HEADER = ["at", "case", "action", "from_state", "to_state", "actor", "comment"]
 
@@ -15,7 +37,7 @@ CSV_HEADER = ["at", "case", "action", "from_state", "to_state", "actor", "commen
 @admin.register(CaseEvent)
 class CaseEventAdmin(admin.ModelAdmin):
     list_display = ["at", "case", "action", "from_state", "to_state", "actor_display", "comment"]
-    list_filter = ["action", "from_state", "to_state", "at"]
+    list_filter = ["action", DepartmentFilter, "from_state", "to_state", "at"]
     list_select_related = ["case", "actor"]
     search_fields = ["=case__number", "actor__username", "actor_label", "comment"]
     date_hierarchy = "at"

@@ -169,7 +169,11 @@ def extension_request(
         "extension_request",
         actor=actor,
         comment=reason,
-        data={"extension": request.pk, "extra_days": str(extra_days)},
+        data={
+            "extension": request.pk,
+            "department": request.department_id,
+            "extra_days": str(extra_days),
+        },
         now=now,
     )
     messages = []
@@ -270,7 +274,7 @@ def extension_decide(
             "extension_lapse",
             actor=actor,
             actor_label=decider["decided_by_label"],
-            data={"extension": request.pk},
+            data={"extension": request.pk, "department": request.department_id},
             now=now,
         )
         return request
@@ -315,6 +319,7 @@ def extension_decide(
         comment=request.decision_note,
         data={
             "extension": request.pk,
+            "department": request.department_id,
             "extra_days": str(request.extra_days),
             "old_due_at": request.old_due_at.isoformat(),
             "new_due_at": new_due.isoformat() if new_due else None,

@@ -1,0 +1,70 @@
+"""The supervision page of the admin: per department and period, return, extension and
+reopen figures and time to accept, each linked to the audit rows behind it."""
+
+from datetime import datetime, time, timedelta
+from urllib.parse import urlencode
+
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from cases.supervision import department_figures
+from departments.models import User
+
+
+class PeriodForm(forms.Form):
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise forms.ValidationError(_("The period ends before it starts."))
+        return data
+
+
+def may_supervise(user) -> bool:
+    return user.is_superuser or user.has_role(User.Role.ADMIN, User.Role.SUPERVISOR)
+
+
+def supervision_view(request, *, model_admin):
+    if not may_supervise(request.user):
+        raise PermissionDenied
+    today = timezone.localdate()
+    form = PeriodForm(request.GET or {"start": today - timedelta(days=30), "end": today})
+    figures = []
+    if form.is_valid():
+        zone = timezone.get_current_timezone()
+        start = datetime.combine(form.cleaned_data["start"], time.min, tzinfo=zone)
+        end = datetime.combine(form.cleaned_data["end"] + timedelta(days=1), time.min, tzinfo=zone)
+        figures = department_figures(start=start, end=end)
+        audit = reverse(f"{model_admin.admin_site.name}:cases_caseevent_changelist")
+        for figure in figures:
+
+            def link(action, pk=figure.department.pk):
+                query = {"department": pk, "at__gte": start.isoformat(), "at__lt": end.isoformat()}
+                if action:
+                    query["action__exact"] = action
+                return f"{audit}?{urlencode(query)}"
+
+            figure.links = {
+                "given": link(""),
+                "returns": link("return"),
+                "accepts": link("accept"),
+                "reopens": link("reopen"),
+                "extensions": link("extension_request"),
+                "extensions_approved": link("extension_approve"),
+            }
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": gettext("Supervision of departments"),
+        "form": form,
+        "figures": figures,
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, "admin/cases/supervision.html", context)

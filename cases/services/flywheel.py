@@ -1,0 +1,218 @@
+"""The data flywheel: dispatchers' decisions on ambiguous cases become responsibility rules.
+
+From closed cases that went through the fallback pool (an audit row `dispatch`), count per
+category and place (a cell, or a whole township) which department handled them. Where one
+department handled most of them, suggest a lead rule, with the cases as evidence. An
+administrator accepts a suggestion (the rule is created, its basis citing the cases) or
+dismisses it (remembered, not offered again). The counting is done by the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.models import Case, CaseEvent, RuleSuggestionDismissal, State
+from cases.services.workflow import WorkflowError
+from departments.models import Category, Department, GridCell, Responsibility, Township, User
+
+MIN_CASES = 3
+MIN_SHARE = 0.6
+EVIDENCE_LIMIT = 50
+
+
+@dataclass
+class RuleSuggestion:
+    category: Category
+    department: Department
+    township: Township | None
+    cell: GridCell | None
+    count: int  # cases handled by the department
+    total: int  # cases of the category in the place
+    numbers: list[str] = field(default_factory=list)
+
+    @property
+    def share(self) -> float:
+        return self.count / self.total if self.total else 0.0
+
+    @property
+    def scope(self):
+        return self.cell or self.township
+
+    @property
+    def key(self) -> str:
+        scope = f"c{self.cell.pk}" if self.cell else f"t{self.township.pk}"
+        return f"{self.category.pk}-{self.department.pk}-{scope}"
+
+
+def dispatched_closed_cases():
+    """Closed cases that a dispatcher (or an arbitrating supervisor) sent out of the pool."""
+    dispatched = CaseEvent.objects.filter(case=OuterRef("pk"), action="dispatch")
+    return Case.objects.filter(
+        Exists(dispatched),
+        state=State.CLOSED,
+        category__isnull=False,
+        lead_department__isnull=False,
+    )
+
+
+def _level(cases, place: str, *, min_cases: int, min_share: float):
+    """(category, place, department, n, m) rows where the department handled at least
+    `min_cases` and `min_share` of the category's cases in the place: two GROUP BYs."""
+    if place == "cell_id":
+        cases = cases.filter(cell__isnull=False)
+    totals = {
+        (row["category_id"], row[place]): row["m"]
+        for row in cases.values("category_id", place).annotate(m=Count("pk"))
+    }
+    rows = (
+        cases.values("category_id", place, "lead_department_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=min_cases)
+    )
+    for row in rows:
+        total = totals[(row["category_id"], row[place])]
+        if row["n"] / total >= min_share:
+            yield row["category_id"], row[place], row["lead_department_id"], row["n"], total
+
+
+def rule_suggestions(
+    *, min_cases: int = MIN_CASES, min_share: float = MIN_SHARE
+) -> list[RuleSuggestion]:
+    """The current suggestions, most evidence first: none that an administrator dismissed
+    and none that a lead rule with the same category, department and scope already is."""
+    cases = dispatched_closed_cases()
+    found = [
+        ("cell", *row) for row in _level(cases, "cell_id", min_cases=min_cases, min_share=min_share)
+    ] + [
+        ("township", *row)
+        for row in _level(cases, "township_id", min_cases=min_cases, min_share=min_share)
+    ]
+    if not found:
+        return []
+    existing = set(
+        Responsibility.objects.filter(role=Responsibility.Role.LEAD).values_list(
+            "category_id", "department_id", "township_id", "cell_id"
+        )
+    )
+    existing |= set(
+        RuleSuggestionDismissal.objects.values_list(
+            "category_id", "department_id", "township_id", "cell_id"
+        )
+    )
+    categories = Category.objects.in_bulk({row[1] for row in found})
+    departments = Department.objects.in_bulk({row[3] for row in found})
+    cells = GridCell.objects.select_related("township").in_bulk(
+        {row[2] for row in found if row[0] == "cell"}
+    )
+    townships = Township.objects.in_bulk({row[2] for row in found if row[0] == "township"})
+    suggestions = []
+    for level, category_id, place_id, department_id, count, total in found:
+        cell_id = place_id if level == "cell" else None
+        township_id = place_id if level == "township" else None
+        if (category_id, department_id, township_id, cell_id) in existing:
+            continue
+        suggestions.append(
+            RuleSuggestion(
+                category=categories[category_id],
+                department=departments[department_id],
+                township=townships.get(township_id) if township_id else None,
+                cell=cells.get(cell_id) if cell_id else None,
+                count=count,
+                total=total,
+            )
+        )
+    _attach_evidence(suggestions, cases)
+    suggestions.sort(key=lambda s: (-s.count, -s.share, s.category.code, str(s.scope)))
+    return suggestions
+
+
+def _attach_evidence(suggestions: list[RuleSuggestion], cases) -> None:
+    """The case numbers behind each suggestion, in one query for all of them."""
+    if not suggestions:
+        return
+    condition = Q()
+    for s in suggestions:
+        place = Q(cell_id=s.cell.pk) if s.cell else Q(township_id=s.township.pk)
+        condition |= place & Q(category_id=s.category.pk, lead_department_id=s.department.pk)
+    rows = (
+        cases.filter(condition)
+        .order_by("created_at")
+        .values_list("number", "category_id", "lead_department_id", "cell_id", "township_id")
+    )
+    by_key = {}
+    for number, category_id, department_id, cell_id, township_id in rows:
+        by_key.setdefault(("c", category_id, department_id, cell_id), []).append(number)
+        by_key.setdefault(("t", category_id, department_id, township_id), []).append(number)
+    for s in suggestions:
+        key = (
+            ("c", s.category.pk, s.department.pk, s.cell.pk)
+            if s.cell
+            else ("t", s.category.pk, s.department.pk, s.township.pk)
+        )
+        s.numbers = by_key.get(key, [])[:EVIDENCE_LIMIT]
+
+
+def find_suggestion(key: str) -> RuleSuggestion | None:
+    return next((s for s in rule_suggestions() if s.key == key), None)
+
+
+@transaction.atomic
+def rule_suggestion_accept(*, key: str, actor: User) -> Responsibility:
+    """Create the lead rule of a current suggestion; its basis cites the cases.
+
+    The suggestion is recomputed now, so the rule rests on the evidence as it stands.
+    """
+    if not actor.has_perm("departments.add_responsibility"):
+        raise WorkflowError(_("Only an administrator may add responsibility rules."))
+    suggestion = find_suggestion(key)
+    if suggestion is None:
+        raise WorkflowError(_("This suggestion no longer applies."))
+    basis = _(
+        "Data flywheel: %(department)s handled %(count)d of %(total)d closed fallback cases "
+        "of this category here (%(numbers)s); accepted by %(who)s on %(date)s."
+    ) % {
+        "department": suggestion.department.name,
+        "count": suggestion.count,
+        "total": suggestion.total,
+        "numbers": ", ".join(suggestion.numbers),
+        "who": actor.username,
+        "date": timezone.localdate().isoformat(),
+    }
+    try:
+        with transaction.atomic():
+            return Responsibility.objects.create(
+                category=suggestion.category,
+                department=suggestion.department,
+                township=suggestion.township,
+                cell=suggestion.cell,
+                role=Responsibility.Role.LEAD,
+                basis=basis,
+                valid_from=timezone.localdate(),
+            )
+    except IntegrityError as error:
+        raise WorkflowError(
+            _("A rule for this category, department and place exists already.")
+        ) from error
+
+
+@transaction.atomic
+def rule_suggestion_dismiss(*, key: str, actor: User, note: str = "") -> RuleSuggestionDismissal:
+    """Remember that this suggestion is not wanted; it is not offered again."""
+    if not actor.has_perm("departments.add_responsibility"):
+        raise WorkflowError(_("Only an administrator may dismiss rule suggestions."))
+    suggestion = find_suggestion(key)
+    if suggestion is None:
+        raise WorkflowError(_("This suggestion no longer applies."))
+    dismissal, _created = RuleSuggestionDismissal.objects.get_or_create(
+        category=suggestion.category,
+        department=suggestion.department,
+        township=suggestion.township,
+        cell=suggestion.cell,
+        defaults={"dismissed_by": actor, "note": note.strip()},
+    )
+    return dismissal

@@ -1,0 +1,141 @@
+"""Supervision of power (selectors): per department and period, how often it returns the
+cases it is given, asks for and gets extensions, has its fixes reopened by the caseworker,
+and how long it takes to accept. Each figure is a few GROUP BYs over the audit trail; the
+departments far above the others are flagged.
+
+A department's figures, by audit row: given = `route`/`dispatch` rows naming it as lead;
+returns = `return` rows it made; accepts and resolves = rows by its liaisons; reopens =
+`reopen` rows of cases it leads; extensions = its requests made in the period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from statistics import median
+
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models.fields.json import KeyTextTransform
+
+from cases.models import CaseEvent, ExtensionRequest, State
+from departments.models import Department
+
+# A figure is flagged when it is more than FLAG_FACTOR times the departments' median and
+# above it by at least the margin (so that 2 % against 1 % is not an alarm).
+FLAG_FACTOR = 2
+MARGINS = {
+    "return_rate": 0.1,
+    "reopen_rate": 0.1,
+    "extension_rate": 0.1,
+    "accept_hours": 4.0,
+}
+
+
+@dataclass
+class DepartmentFigures:
+    department: Department
+    given: int = 0
+    returns: int = 0
+    accepts: int = 0
+    resolves: int = 0
+    reopens: int = 0
+    extensions: int = 0
+    extensions_approved: int = 0
+    accept_hours: float | None = None
+    flags: set[str] = field(default_factory=set)
+
+    @property
+    def return_rate(self) -> float | None:
+        return self.returns / self.given if self.given else None
+
+    @property
+    def reopen_rate(self) -> float | None:
+        return self.reopens / self.resolves if self.resolves else None
+
+    @property
+    def extension_rate(self) -> float | None:
+        return self.extensions / self.given if self.given else None
+
+
+def _count_by(events, key) -> dict[int, int]:
+    rows = events.annotate(dept=key).values("dept").annotate(n=Count("pk"))
+    return {int(row["dept"]): row["n"] for row in rows if row["dept"] not in (None, "")}
+
+
+def department_figures(*, start: datetime, end: datetime) -> list[DepartmentFigures]:
+    """The figures of every department for events in [start, end), flags set."""
+    events = CaseEvent.objects.filter(at__gte=start, at__lt=end)
+    given = _count_by(
+        events.filter(action__in=["route", "dispatch"], to_state=State.ASSIGNED),
+        KeyTextTransform("lead", "data"),
+    )
+    returns = _count_by(events.filter(action="return"), KeyTextTransform("returned_by", "data"))
+    accepts = _count_by(events.filter(action="accept"), F("actor__department_id"))
+    resolves = _count_by(events.filter(action="resolve"), F("actor__department_id"))
+    reopens = _count_by(events.filter(action="reopen"), F("case__lead_department_id"))
+    extension_rows = (
+        ExtensionRequest.objects.filter(created_at__gte=start, created_at__lt=end)
+        .values("department_id")
+        .annotate(n=Count("pk"), approved=Count("pk", filter=Q(status="approved")))
+    )
+    extensions = {row["department_id"]: row for row in extension_rows}
+    # Time to accept: from the latest row that assigned the case before the accept.
+    assigned_at = (
+        CaseEvent.objects.filter(
+            case=OuterRef("case"), to_state=State.ASSIGNED, at__lte=OuterRef("at")
+        )
+        .order_by("-at", "-id")
+        .values("at")[:1]
+    )
+    accept_times = (
+        events.filter(action="accept")
+        .annotate(
+            waited=ExpressionWrapper(F("at") - Subquery(assigned_at), output_field=DurationField())
+        )
+        .values("actor__department_id")
+        .annotate(mean=Avg("waited"))
+    )
+    waits = {row["actor__department_id"]: row["mean"] for row in accept_times}
+
+    figures = []
+    for department in Department.objects.order_by("code"):
+        pk = department.pk
+        wait = waits.get(pk)
+        figures.append(
+            DepartmentFigures(
+                department=department,
+                given=given.get(pk, 0),
+                returns=returns.get(pk, 0),
+                accepts=accepts.get(pk, 0),
+                resolves=resolves.get(pk, 0),
+                reopens=reopens.get(pk, 0),
+                extensions=extensions.get(pk, {}).get("n", 0),
+                extensions_approved=extensions.get(pk, {}).get("approved", 0),
+                accept_hours=wait / timedelta(hours=1) if wait is not None else None,
+            )
+        )
+    _flag(figures)
+    return figures
+
+
+def _flag(figures: list[DepartmentFigures]) -> None:
+    for name, margin in MARGINS.items():
+        values = [getattr(f, name) for f in figures if getattr(f, name) is not None]
+        if len(values) < 2:
+            continue
+        middle = median(values)
+        for figure in figures:
+            value = getattr(figure, name)
+            if value is not None and value > FLAG_FACTOR * middle and value - middle >= margin:
+                figure.flags.add(name)
+
+
+def events_of_department(events, department_id: int):
+    """The audit rows that the figures of a department count (for the admin's links)."""
+    return events.filter(
+        Q(action__in=["route", "dispatch"], to_state=State.ASSIGNED, data__lead=department_id)
+        | Q(action="return", data__returned_by=department_id)
+        | Q(action__in=["accept", "resolve", "report_for_duty"], actor__department_id=department_id)
+        | Q(action__startswith="extension_", data__department=department_id)
+        | Q(action="reopen", case__lead_department_id=department_id)
+    )

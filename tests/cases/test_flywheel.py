@@ -1,0 +1,145 @@
+"""The data flywheel: closed fallback cases suggest responsibility rules; an administrator
+accepts one (the rule is created, citing the cases) or dismisses it (remembered)."""
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import RuleSuggestionDismissal
+from cases.services import flywheel, workflow
+from cases.services.workflow import WorkflowError
+from departments.models import Responsibility
+from departments.routing import get_index
+
+
+@pytest.fixture
+def close_via_pool(report, cast, world):
+    """A stall case (two lead rules: fallback) dispatched, handled and closed."""
+    liaisons = {world.urban.pk: cast.liaison, world.market.pk: cast.other_liaison}
+
+    def _close(department, cell=None):
+        case = report(category=world.stall, cell=cell or world.n1, description="占道经营")
+        workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=department)
+        liaison = liaisons[department.pk]
+        workflow.case_accept(case=case, actor=liaison)
+        workflow.case_resolve(case=case, actor=liaison, note="已劝离")
+        workflow.case_verify(case=case, actor=cast.caseworker)
+        return case
+
+    return _close
+
+
+@pytest.fixture
+def evidence(close_via_pool, world):
+    cases = [close_via_pool(world.market) for _ in range(3)]
+    cases.append(close_via_pool(world.urban, cell=world.n2))
+    return cases
+
+
+def suggestion_for(suggestions, cell=None, township=None):
+    return next(
+        s for s in suggestions if s.cell == cell and (township is None or s.township == township)
+    )
+
+
+def test_suggestions_count_who_handled_closed_fallback_cases(evidence, world):
+    suggestions = flywheel.rule_suggestions()
+    cell_level = suggestion_for(suggestions, cell=world.n1)
+    assert (cell_level.category, cell_level.department) == (world.stall, world.market)
+    assert (cell_level.count, cell_level.total) == (3, 3)
+    assert set(cell_level.numbers) == {case.number for case in evidence[:3]}
+    township_level = next(s for s in suggestions if s.township == world.north)
+    assert (township_level.department, township_level.count, township_level.total) == (
+        world.market,
+        3,
+        4,
+    )
+
+
+def test_too_little_evidence_suggests_nothing(close_via_pool, world):
+    close_via_pool(world.market)
+    close_via_pool(world.market)
+    assert flywheel.rule_suggestions() == []
+
+
+def test_open_and_directly_routed_cases_are_not_evidence(report, cast, world):
+    for _ in range(3):
+        case = report(category=world.stall, cell=world.n1, description="未结案")
+        workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market)
+    for _ in range(3):
+        case = report(description="直接派单")
+        workflow.case_accept(case=case, actor=cast.liaison)
+        workflow.case_resolve(case=case, actor=cast.liaison, note="好了")
+        workflow.case_verify(case=case, actor=cast.caseworker)
+    assert flywheel.rule_suggestions() == []
+
+
+def test_suggestions_are_aggregated_in_a_fixed_number_of_queries(
+    evidence, close_via_pool, world, django_assert_max_num_queries
+):
+    for _ in range(3):
+        close_via_pool(world.urban, cell=world.n3)
+    with django_assert_max_num_queries(10):
+        suggestions = flywheel.rule_suggestions()
+    assert len(suggestions) >= 2
+
+
+def test_accepting_a_suggestion_creates_the_rule_citing_the_cases(
+    client, cast, evidence, world, report
+):
+    suggestion = suggestion_for(flywheel.rule_suggestions(), cell=world.n1)
+    client.force_login(cast.admin)
+    page = client.get(reverse("admin:cases_rule_suggestions"))
+    assert page.status_code == 200
+    assert evidence[0].number in page.text
+    client.post(
+        reverse("admin:cases_rule_suggestions"), {"key": suggestion.key, "decision": "accept"}
+    )
+    rule = Responsibility.objects.get(category=world.stall, cell=world.n1)
+    assert (rule.department, rule.role) == (world.market, "lead")
+    assert all(case.number in rule.basis for case in evidence[:3])
+    # The next such case routes itself.
+    assert suggestion.key not in {s.key for s in flywheel.rule_suggestions()}
+    decision = get_index().route(
+        category_id=world.stall.pk, cell_id=world.n1.pk, on=timezone.localdate()
+    )
+    assert decision.lead_department_id == world.market.pk
+    assert report(category=world.stall, cell=world.n1).lead_department == world.market
+
+
+def test_a_dismissed_suggestion_is_not_offered_again(client, cast, evidence, world):
+    suggestion = suggestion_for(flywheel.rule_suggestions(), cell=world.n1)
+    client.force_login(cast.admin)
+    client.post(
+        reverse("admin:cases_rule_suggestions"),
+        {"key": suggestion.key, "decision": "dismiss", "note": "临时情况"},
+    )
+    dismissal = RuleSuggestionDismissal.objects.get()
+    assert (dismissal.cell, dismissal.department, dismissal.dismissed_by) == (
+        world.n1,
+        world.market,
+        cast.admin,
+    )
+    assert suggestion.key not in {s.key for s in flywheel.rule_suggestions()}
+    assert not Responsibility.objects.filter(cell=world.n1).exists()
+
+
+def test_only_administrators_curate_suggestions(client, cast, evidence, world):
+    suggestion = suggestion_for(flywheel.rule_suggestions(), cell=world.n1)
+    with pytest.raises(WorkflowError):
+        flywheel.rule_suggestion_accept(key=suggestion.key, actor=cast.dispatcher)
+    client.force_login(cast.liaison)
+    assert client.get(reverse("admin:cases_rule_suggestions")).status_code == 403
+    response = client.post(
+        reverse("admin:cases_rule_suggestions"), {"key": suggestion.key, "decision": "accept"}
+    )
+    assert response.status_code == 403
+    assert not Responsibility.objects.filter(cell=world.n1).exists()
+
+
+def test_evidence_link_lists_the_cases_in_the_admin(client, cast, evidence, world):
+    client.force_login(cast.admin)
+    page = client.get(reverse("admin:cases_rule_suggestions"))
+    suggestion = suggestion_for(page.context["suggestions"], cell=world.n1)
+    response = client.get(suggestion.evidence_url)
+    assert set(response.context["cl"].result_list) == set(evidence[:3])
