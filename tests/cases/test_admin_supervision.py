@@ -1,0 +1,82 @@
+"""Supervision of power: per department and period, return and reopen rates, extensions
+and time to accept, the outliers flagged, each figure linked to its audit rows."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.services import workflow
+from cases.supervision import department_figures
+from departments.services import sync_role_group
+
+
+@pytest.fixture
+def history(report, cast, world):
+    """CG gets two cases and returns both; SJ and ZJ get two each and keep them."""
+    returned = [report(description=f"垃圾 {i}") for i in range(2)]
+    for case in returned:
+        workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    kept = []
+    for department in (world.market, world.market, world.housing, world.housing):
+        case = report(category=world.stall, description="占道经营")
+        kept.append(workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=department))
+    with time_machine.travel(timezone.now() + timedelta(hours=3)):
+        for case in kept[:2]:
+            workflow.case_accept(case=case, actor=cast.other_liaison)
+    return returned, kept
+
+
+def figures_by_code(figures):
+    return {figure.department.code: figure for figure in figures}
+
+
+def period():
+    now = timezone.now()
+    return {"start": now - timedelta(days=1), "end": now + timedelta(days=1)}
+
+
+def test_figures_count_given_returned_and_accepted_cases_per_department(history):
+    figures = figures_by_code(department_figures(**period()))
+    assert (figures["CG"].given, figures["CG"].returns) == (2, 2)
+    assert (figures["SJ"].given, figures["SJ"].returns, figures["SJ"].accepts) == (2, 0, 2)
+    assert figures["ZJ"].given == 2
+    assert figures["SJ"].accept_hours == pytest.approx(3, abs=0.1)
+
+
+def test_a_department_returning_far_more_than_the_others_is_flagged(history):
+    figures = figures_by_code(department_figures(**period()))
+    assert "return_rate" in figures["CG"].flags
+    assert not figures["SJ"].flags
+    assert not figures["ZJ"].flags
+
+
+def test_the_period_limits_the_figures(history):
+    later = timezone.now() + timedelta(days=10)
+    figures = department_figures(start=later, end=later + timedelta(days=1))
+    assert all(figure.given == 0 and figure.returns == 0 for figure in figures)
+
+
+def test_supervision_page_links_each_figure_to_its_audit_rows(
+    client, cast, history, django_assert_max_num_queries
+):
+    returned, _kept = history
+    client.force_login(cast.admin)
+    with django_assert_max_num_queries(15):
+        page = client.get(reverse("admin:cases_supervision"))
+    assert page.status_code == 200
+    assert "far above the others" in page.text
+    cg = figures_by_code(page.context["figures"])["CG"]
+    rows = client.get(cg.links["returns"]).context["cl"].result_list
+    assert {event.case for event in rows} == set(returned)
+    assert {event.action for event in rows} == {"return"}
+
+
+def test_a_township_supervisor_sees_the_page_and_a_liaison_does_not(client, cast, history):
+    sync_role_group(cast.supervisor)
+    client.force_login(cast.supervisor)
+    assert client.get(reverse("admin:cases_supervision")).status_code == 200
+    client.force_login(cast.liaison)
+    assert client.get(reverse("admin:cases_supervision")).status_code == 403
