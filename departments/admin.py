@@ -59,6 +59,25 @@ class GridCellAdmin(ImportExportMixin, admin.ModelAdmin):
     search_fields = ["code", "name", "community"]
     autocomplete_fields = ["township"]
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            neighbours = GridCell.objects.filter(township_id=obj.township_id).exclude(pk=obj.pk)
+            context["cell_map"] = {
+                "cell": _feature(obj.code, obj.boundary),
+                "neighbours": {
+                    "type": "FeatureCollection",
+                    "features": [
+                        _feature(code, boundary)
+                        for code, boundary in neighbours.values_list("code", "boundary")
+                    ],
+                },
+            }
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def _feature(code: str, boundary: dict) -> dict:
+    return {"type": "Feature", "geometry": boundary, "properties": {"code": code}}
+
 
 @admin.register(Department)
 class DepartmentAdmin(ImportExportMixin, admin.ModelAdmin):

@@ -4,6 +4,7 @@ responsibility list, holidays and users."""
 import json
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from departments.models import GridCell
@@ -53,3 +54,32 @@ def test_a_grid_cell_with_a_self_crossing_boundary_is_refused(client, cast, worl
     assert response.status_code == 200
     assert "boundary" in response.context["adminform"].form.errors
     assert not GridCell.objects.filter(code="N-10").exists()
+
+
+def test_grid_cell_page_embeds_its_polygon_for_the_map(client, cast, world):
+    client.force_login(cast.admin)
+    response = client.get(reverse("admin:departments_gridcell_change", args=[world.n1.pk]))
+    data = response.context["cell_map"]
+    assert data["cell"]["geometry"] == world.n1.boundary
+    assert {f["properties"]["code"] for f in data["neighbours"]["features"]} == {"N-02", "N-03"}
+    assert 'id="cell-map-data"' in response.text
+    assert "admin-extra/cellmap.js" in response.text
+    assert "<script>" not in response.text.replace('<script type="application/json"', "")
+
+
+def test_holiday_list_and_admin_index_warn_about_a_year_the_calendar_does_not_know(
+    client, cast
+):
+    with time_machine.travel("2061-03-01 10:00 +0800"):
+        client.force_login(cast.admin)
+        holidays = client.get(reverse("admin:departments_holiday_changelist"), follow=True)
+        index = client.get(reverse("admin:index"))
+    assert "does not know the public holidays of 2061" in holidays.text
+    assert "does not know the public holidays of 2061" in index.text
+
+
+def test_no_calendar_warning_for_a_year_the_library_knows(client, cast):
+    with time_machine.travel("2025-03-01 10:00 +0800"):
+        client.force_login(cast.admin)
+        holidays = client.get(reverse("admin:departments_holiday_changelist"))
+    assert "does not know the public holidays of 2025" not in holidays.text
