@@ -20,6 +20,8 @@ from cases.models.case import (
 from cases.models.escalation import Escalation, EscalationLevel, OutboxMessage, SweepRun
 from cases.models.extension import ExtensionRequest
 from cases.models.flywheel import RuleSuggestionDismissal
+from cases.models.idempotency import IdempotencyKey
+from cases.models.privacy import PersonalDataAccess
 from cases.models.web import CaseNote, CasePhoto
 
 __all__ = [
@@ -40,8 +42,10 @@ __all__ = [
     "DeadlineKind",
     "Escalation",
     "ExtensionRequest",
+    "IdempotencyKey",
     "EscalationLevel",
     "OutboxMessage",
+    "PersonalDataAccess",
     "RuleSuggestionDismissal",
     "Source",
     "State",
