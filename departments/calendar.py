@@ -38,6 +38,9 @@ class WorkingCalendar:
     work_end: time = time(17)
     tz: ZoneInfo = ZoneInfo("Asia/Shanghai")
     _warned_years: set[int] = field(default_factory=set)
+    # Answers already worked out: the escalation sweep asks about the same few dozen days
+    # for every overdue case, and chinesecalendar's check costs ~0.1 ms a call.
+    _known_days: dict[date, bool] = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> WorkingCalendar:
@@ -63,6 +66,12 @@ class WorkingCalendar:
         return library_knows_year(year) or year in self.admin_years
 
     def is_working_day(self, day: date) -> bool:
+        known = self._known_days.get(day)
+        if known is None:
+            known = self._known_days[day] = self._is_working_day(day)
+        return known
+
+    def _is_working_day(self, day: date) -> bool:
         if day in self.overrides:
             return self.overrides[day]
         if library_knows_year(day.year):
