@@ -35,11 +35,13 @@ def case_list(request):
 
 @login_required
 def fallback_pool(request):
-    pool = list(fallback_pool_for(request.user))
+    # A page at a time: a district's pool can hold tens of thousands of cases, and each
+    # row renders a dispatch form (bench/RESULTS.md: seconds per request unpaginated).
+    page = Paginator(fallback_pool_for(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     # One department list for every row's dispatch form, not one query per row.
     departments = list(Department.objects.order_by("code"))
     rows = []
-    for case in pool:
+    for case in page:
         form = None
         if "dispatch" in available_transitions(case, request.user):
             form = DispatchForm(
@@ -49,4 +51,4 @@ def fallback_pool(request):
                 auto_id=f"id_{case.number}_%s",
             )
         rows.append((case, form))
-    return render(request, "cases/fallback.html", {"rows": rows})
+    return render(request, "cases/fallback.html", {"rows": rows, "page": page})
