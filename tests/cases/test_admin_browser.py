@@ -1,0 +1,86 @@
+"""What a liaison and an administrator click in the admin, in Debian's headless Chromium
+driven by Playwright."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
+from cases.models import State
+
+# Playwright's sync API runs an event loop in this thread; the ORM is safe to use here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+    pytest.mark.xdist_group("browser"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_as(browser, live_server):
+    contexts, errors = [], []
+
+    def _open(user):
+        client = Client()
+        client.force_login(user)
+        context = browser.new_context(locale="en-GB")
+        cookie = django_settings.SESSION_COOKIE_NAME
+        context.add_cookies(
+            [{"name": cookie, "value": client.cookies[cookie].value, "url": live_server.url}]
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        return page
+
+    yield _open
+    for context in contexts:
+        context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def test_liaison_accepts_and_resolves_a_case_with_the_admin_buttons(
+    open_as, live_server, cast, report
+):
+    case = report(description="垃圾桶满溢")
+    page = open_as(cast.liaison)
+    page.goto(f"{live_server.url}/admin/cases/case/")
+    page.click(f"text={case.number}")
+    page.click("#act-accept input[type=submit]")
+    page.wait_for_selector(".messagelist .success")
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS
+
+    page.fill("#act-resolve textarea[name=resolve-note]", "已清运完毕")
+    page.click("#act-resolve input[type=submit]")
+    page.wait_for_selector(".messagelist .success")
+    case.refresh_from_db()
+    assert case.state == State.RESOLVED
+    assert page.locator("#act-resolve").count() == 0
+
+
+def test_administrator_sees_a_grid_cell_on_its_map(open_as, live_server, cast, world):
+    page = open_as(cast.admin)
+    page.goto(f"{live_server.url}/admin/departments/gridcell/{world.n2.pk}/change/")
+    page.wait_for_selector("#cell-map[data-ready='1']")
+    assert page.locator("#cell-map path.leaflet-interactive").count() == 3
