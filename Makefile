@@ -40,6 +40,7 @@ test: venv
 	$(BIN)/ruff check .
 	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -n 2 --dist loadgroup
 
+# Needs PostgreSQL; e.g. `make bench BENCH_SIZES=100000,1000000 BENCH_RUNS=5` (bench/README.md).
 bench: venv
 	$(BIN)/python bench/run.py
 
