@@ -18,7 +18,20 @@ from django.utils import translation
 ROOT = Path(django_settings.BASE_DIR)
 PO = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 MO = PO.with_suffix(".mo")
-SOURCES = ("cases", "departments", "governance", "templates")
+# Everything of ours that can hold a translatable string; not the venv, data or caches.
+NOT_SOURCES = shutil.ignore_patterns(
+    ".*",
+    "__pycache__",
+    "*.egg-info",
+    "*.mo",
+    "var",
+    "bench",
+    "control",
+    "node_modules",
+    "test-artifacts",
+    "static",
+    "tests",
+)
 
 
 @pytest.fixture(scope="session")
@@ -42,10 +55,7 @@ def compiled_catalogue():
 
 def test_makemessages_finds_no_untranslated_string(tmp_path, settings, monkeypatch):
     # Extract into a copy, so the committed catalogue is not rewritten by the test.
-    for name in SOURCES:
-        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "locale" / "zh_Hans" / "LC_MESSAGES").mkdir(parents=True)
-    shutil.copy(PO, tmp_path / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po")
+    shutil.copytree(ROOT, tmp_path, ignore=NOT_SOURCES, dirs_exist_ok=True)
     settings.LOCALE_PATHS = [tmp_path / "locale"]
     monkeypatch.chdir(tmp_path)
     call_command("makemessages", locale=["zh_Hans"], verbosity=0, no_obsolete=True)
