@@ -83,3 +83,14 @@ def test_no_calendar_warning_for_a_year_the_library_knows(client, cast):
         client.force_login(cast.admin)
         holidays = client.get(reverse("admin:departments_holiday_changelist"))
     assert "does not know the public holidays of 2025" not in holidays.text
+
+
+def test_admin_index_links_each_role_to_its_work_queues(client, cast):
+    client.force_login(cast.admin)
+    page = client.get(reverse("admin:index"))
+    assert reverse("admin:cases_rule_suggestions") in page.text
+    assert "?waiting=arbitration" in page.text
+    client.force_login(cast.liaison)
+    page = client.get(reverse("admin:index"))
+    assert "?deadline=overdue" in page.text
+    assert reverse("admin:cases_rule_suggestions") not in page.text
