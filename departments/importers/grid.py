@@ -106,6 +106,8 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
         }
         row = plan_row(position, values["code"], existing.get(values["code"]), cell_values)
         row.values["township_code"] = values["township_code"]
+        if row.instance is None:
+            row.changes["township_code"] = (None, values["township_code"])
         old_township = row.instance.township_id if row.instance else None
         if row.instance is not None and (township is None or old_township != township.pk):
             row.changes["township_code"] = (row.instance.township.code, values["township_code"])
