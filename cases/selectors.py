@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from cases.models import Case, CaseAssist, CaseEvent, CaseNote, State
+from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, CaseNote, State
 from departments.models import Category, Department, GridCell, Responsibility, User
 from departments.routing import get_index
 
@@ -271,3 +271,14 @@ def cells_geojson(township_id: int | None = None) -> dict:
             for cell in cells
         ],
     }
+
+
+def working_hours_left(case: Case, *, now: datetime | None = None) -> float | None:
+    """Working hours until the running deadline (negative when overdue), on the official
+    calendar; None when no clock runs."""
+    if case.due_at is None or case.state not in CLOCK_STATES:
+        return None
+    from departments.calendar import get_calendar
+
+    now = now or timezone.now()
+    return round(get_calendar().working_seconds_between(now, case.due_at) / 3600, 1)

@@ -12,10 +12,11 @@ from django.views.decorators.http import require_POST
 
 from cases.forms import TRANSITION_FORMS, CaseNoteForm, CorrectionForm, PhotosForm
 from cases.labels import transition_label
-from cases.selectors import case_detail_for, routing_explanation
+from cases.selectors import case_detail_for, routing_explanation, working_hours_left
 from cases.services import workflow
 from cases.services.corrections import may_correct
 from cases.services.photos import MAX_PHOTOS
+from cases.services.privacy import Purpose, reporter_contact_for
 from cases.services.workflow import WorkflowError, available_transitions
 
 
@@ -35,6 +36,10 @@ def case_detail(request, number):
         "cases/detail.html",
         {
             "case": case,
+            # Masked unless this user calls reporters back; an unmasked view is logged.
+            "reporter": reporter_contact_for(
+                user=request.user, case=case, purpose=Purpose.VIEW, path=request.path
+            ),
             "routing": routing_explanation(case),
             "events": case.events.all(),
             "assists": case.assists.all(),
@@ -50,6 +55,7 @@ def case_detail(request, number):
             ),
             "max_photos": MAX_PHOTOS,
             "now": timezone.now(),
+            "hours_left": working_hours_left(case),
         },
     )
 

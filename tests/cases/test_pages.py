@@ -1,6 +1,8 @@
 """The caseworker, dispatcher and supervisor pages through Django's test client: the slice
 report → route → dispatch → accept → resolve → verify, and who may see and do what."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.urls import reverse
 
@@ -319,3 +321,36 @@ def test_pool_offers_the_candidates_first(client, cast, world, report):
     _case, form = client.get("/cases/fallback/").context["rows"][0]
     groups = form.fields["lead"].choices
     assert [value for value, _label in groups[1][1]] == [world.urban.pk, world.market.pk]
+
+
+def test_detail_shows_working_hours_left_on_the_official_calendar(client, cast, world, report):
+    import time_machine
+    from django.utils import timezone as tz
+
+    # Monday 2026-03-02 10:00 in Shanghai; rubbish must be accepted within 2 working hours.
+    with time_machine.travel(datetime(2026, 3, 2, 2, 0, tzinfo=UTC), tick=False):
+        case = report()
+        client.force_login(cast.caseworker)
+        text = page_text(client.get(reverse("cases:detail", args=[case.number])))
+        assert "2.0 working hours left" in text
+    with time_machine.travel(tz.localtime(case.due_at) + timedelta(hours=1), tick=False):
+        text = page_text(client.get(reverse("cases:detail", args=[case.number])))
+        assert "1.0 working hours overdue" in text
+
+
+def test_detail_query_count_does_not_grow_with_its_timeline_and_notes(
+    client, cast, report, django_assert_max_num_queries
+):
+    from cases.services.notes import case_add_note
+
+    case = report()
+    client.force_login(cast.caseworker)
+    with django_assert_max_num_queries(40) as few:
+        client.get(reverse("cases:detail", args=[case.number]))
+    workflow.case_accept(case=case, actor=cast.liaison)
+    for n in range(6):
+        case_add_note(case=case, author=cast.caseworker, text=f"备注 {n}")
+    workflow.case_resolve(case=case, actor=cast.liaison, note="好了")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(reverse("cases:detail", args=[case.number]))
+    assert len(response.context["notes"]) == 6
