@@ -29,5 +29,10 @@ urlpatterns = [
     path("<case_number:number>/photos/", extras.case_photos_add, name="photos_add"),
     path("<case_number:number>/photos/<int:photo_id>/", extras.case_photo, name="photo"),
     path("<case_number:number>/correct/", extras.case_correct_view, name="correct"),
+    path(
+        "<case_number:number>/report-for-duty/",
+        extras.case_report_for_duty,
+        name="report_for_duty",
+    ),
     path("<case_number:number>/<str:transition>/", detail.case_transition, name="transition"),
 ]

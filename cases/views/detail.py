@@ -12,17 +12,33 @@ from django.views.decorators.http import require_POST
 
 from cases.forms import TRANSITION_FORMS, CaseNoteForm, CorrectionForm, PhotosForm
 from cases.labels import transition_label
+from cases.models import TERMINAL_STATES
 from cases.selectors import case_detail_for, routing_explanation, working_hours_left
 from cases.services import workflow
 from cases.services.corrections import may_correct
 from cases.services.photos import MAX_PHOTOS
 from cases.services.privacy import Purpose, reporter_contact_for
 from cases.services.workflow import WorkflowError, available_transitions
+from departments.models import User
 
 
 @login_required
 def case_detail(request, number):
     case = case_detail_for(request.user, number)
+    user = request.user
+    # The user's department's summons still waiting for its report for duty (prefetched).
+    summons = next(
+        (
+            assist
+            for assist in case.assists.all()
+            if user.has_role(User.Role.LIAISON)
+            and assist.department_id == user.department_id
+            and assist.summoned
+            and assist.reported_at is None
+            and case.state not in TERMINAL_STATES
+        ),
+        None,
+    )
     forms = [
         (
             name,
@@ -56,6 +72,7 @@ def case_detail(request, number):
             "max_photos": MAX_PHOTOS,
             "now": timezone.now(),
             "hours_left": working_hours_left(case),
+            "summons": summons,
         },
     )
 

@@ -14,6 +14,7 @@ from cases.forms import CaseNoteForm, CorrectionForm, PhotosForm
 from cases.models import CasePhoto
 from cases.selectors import case_detail_for, cases_visible_to
 from cases.services.corrections import case_correct
+from cases.services.liaison import assist_report_for_duty
 from cases.services.notes import case_add_note
 from cases.services.photos import case_add_photos
 from cases.services.workflow import WorkflowError
@@ -108,4 +109,20 @@ def case_correct_view(request, number):
             _("Case %(number)s was corrected and routed again; it is now %(state)s.")
             % {"number": case.number, "state": case.get_state_display()},
         )
+    return redirect("cases:detail", number=case.number)
+
+
+@login_required
+@require_POST
+def case_report_for_duty(request, number):
+    """A summoned department's liaison reports for duty (报到) from the case page."""
+    case = case_detail_for(request.user, number)
+    try:
+        assist_report_for_duty(
+            case=case, actor=request.user, comment=request.POST.get("comment", "")
+        )
+    except WorkflowError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Your department reported for duty."))
     return redirect("cases:detail", number=case.number)

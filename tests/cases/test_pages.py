@@ -354,3 +354,31 @@ def test_detail_query_count_does_not_grow_with_its_timeline_and_notes(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(reverse("cases:detail", args=[case.number]))
     assert len(response.context["notes"]) == 6
+
+
+def test_summoned_liaison_reports_for_duty_from_the_case_page(client, cast, world, report):
+    case = report(category=world.lamp)
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.urban, assisting=[world.market], whistle=True
+    )
+    client.force_login(cast.other_liaison)  # of SJ, the summoned department
+    page = client.get(reverse("cases:detail", args=[case.number]))
+    assert page.context["summons"].department == world.market
+    client.post(reverse("cases:report_for_duty", args=[case.number]), {"comment": "已到场"})
+    assist = case.assists.get(department=world.market)
+    assert assist.reported_at is not None
+    assert case.events.filter(action="report_for_duty", actor=cast.other_liaison).exists()
+    assert client.get(reverse("cases:detail", args=[case.number])).context["summons"] is None
+
+
+def test_a_liaison_whose_department_was_not_summoned_cannot_report_for_duty(
+    client, cast, world, report
+):
+    case = report(category=world.lamp)
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.urban, assisting=[world.market], whistle=True
+    )
+    client.force_login(cast.liaison)  # the lead's liaison, not summoned
+    assert client.get(reverse("cases:detail", args=[case.number])).context["summons"] is None
+    client.post(reverse("cases:report_for_duty", args=[case.number]))
+    assert not case.events.filter(action="report_for_duty").exists()
