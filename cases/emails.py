@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from cases.models import CaseEvent, DeadlineKind, Escalation
+from cases.privacy import mask_name
 
 # Phone numbers in free text: mobiles (138 1234 5678, +86-138-1234-5678), landlines
 # (0571-87654321) and any other run of 7+ digits; dates and case numbers do not match.
@@ -113,7 +114,8 @@ def _case_context(escalation: Escalation, *, language: str, timeline: list[CaseE
         owner = escalation.department.name
     else:
         owner = _("fallback pool of %(township)s") % {"township": escalation.township.name}
-    reporter = case.reporter_name
+    # Emails leave our hands: the reporter is always masked in them.
+    reporter = mask_name(case.reporter_name)
     if case.reporter_phone:
         reporter = f"{reporter} {mask_phone(case.reporter_phone)}".strip()
     return {

@@ -31,3 +31,11 @@ def send_outbox_message(self, message_pk: int) -> str:
     if delivery.retry_in is not None:
         raise self.retry(countdown=delivery.retry_in)
     return delivery.outcome
+
+
+@shared_task(name="cases.anonymise_reporters", acks_late=True, ignore_result=True)
+def anonymise_reporters() -> int:
+    """Blank reporter details past REPORTER_RETENTION_DAYS (the beat runs it daily)."""
+    from cases.services.privacy import reporters_anonymise
+
+    return len(reporters_anonymise().numbers)

@@ -285,11 +285,28 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# --- Personal data: reporters' names and phones are blanked this long after a case
+# closes (python manage.py anonymise_reporters, run daily by beat) ---
+REPORTER_RETENTION_DAYS = int(os.environ.get("REPORTER_RETENTION_DAYS", "365"))
+CELERY_BEAT_SCHEDULE["anonymise-reporters"] = {
+    "task": "cases.anonymise_reporters",
+    "schedule": 86400.0,
+    "options": {"expires": 3600},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Phone numbers never reach a log line, whoever logs them.
+    "filters": {"mask_phones": {"()": "cases.privacy.MaskPhoneNumbers"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["mask_phones"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -26,8 +26,10 @@ from cases.admin import supervision as supervision_admin
 from cases.admin.buttons import BUTTONS, PageState
 from cases.admin.export import csv_response
 from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, ExtensionRequest, State
+from cases.privacy import masked_contact
 from cases.selectors import cases_visible_to
 from cases.services import arbitration, workflow
+from cases.services.privacy import Purpose, reporter_contact_for
 from cases.services.workflow import WorkflowError
 from departments.calendar import get_calendar
 
@@ -201,8 +203,7 @@ class CaseAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     "reported_by",
-                    "reporter_name",
-                    "reporter_phone",
+                    "reporter_contact",
                     "created_at",
                     "closed_at",
                 ]
@@ -249,6 +250,11 @@ class CaseAdmin(admin.ModelAdmin):
         return self.may_act(request)
 
     # -- columns ----------------------------------------------------------------------
+
+    @admin.display(description=_("reporter"))
+    def reporter_contact(self, case):
+        shown = getattr(case, "reporter_contact_shown", None) or masked_contact(case)
+        return str(shown) or "—"
 
     @admin.display(description=_("time left"), ordering="due_at")
     def time_left(self, case, calendar=None):
@@ -319,6 +325,10 @@ class CaseAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
+            # Masked for liaisons and supervisors; an unmasked view is logged.
+            obj.reporter_contact_shown = reporter_contact_for(
+                user=request.user, case=obj, purpose=Purpose.ADMIN, path=request.path
+            )
             context["transition_forms"] = self.button_forms(request, obj)
             context["extension_requests"] = obj.extension_requests.select_related(
                 "requested_by", "decided_by"

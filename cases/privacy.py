@@ -1,0 +1,85 @@
+"""Reporters' personal data (names and phone numbers): who may see it unmasked, and the
+masks everyone else sees. Emails and logs always mask; pages and exports show the real
+values only to the people who call reporters back, and record each time they do
+(cases/services/privacy.py)."""
+
+import logging
+import re
+from dataclasses import dataclass
+
+# No model imports at module level: the logging filter below is loaded before the apps.
+
+# Chinese mobiles (optionally +86) and landlines with an area code; 7+ digits in a row.
+_PHONE = re.compile(
+    r"(?<![\d*])(?:(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}|0\d{2,3}[- ]?\d{7,8}|\d{7,})(?![\d*])"
+)
+
+
+def mask_phone(phone: str) -> str:
+    """Keep the first 3 and last 4 digits, as Chinese public notices do (138****5678)."""
+    digits = re.sub(r"\D", "", phone or "")
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]  # the country code of a mobile
+    if len(digits) >= 11:
+        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    # Short numbers: revealing 7 of them would reveal nearly all; keep only the end.
+    return "*" * max(0, len(digits) - 4) + digits[-4:] if len(digits) > 4 else "*" * len(digits)
+
+
+def mask_phones(text: str) -> str:
+    """Mask every phone number in free text."""
+    return _PHONE.sub(lambda match: mask_phone(match.group(0)), text or "")
+
+
+def mask_name(name: str) -> str:
+    """The first character of each part, the rest starred: 张三 → 张*, Li Wei → L* W**."""
+    return " ".join(part[0] + "*" * (len(part) - 1) for part in (name or "").split())
+
+
+def can_see_personal_data(user, case) -> bool:
+    """Whether `user` needs the reporter's real name and number on `case`: administrators,
+    the case's own township caseworkers and dispatchers (they call reporters back and
+    verify fixes), and whoever reported it. Departments and supervisors work without."""
+    from departments.models import User
+
+    if not (user.is_authenticated and user.is_active):
+        return False
+    if user.is_superuser or user.role == User.Role.ADMIN:
+        return True
+    if case.reported_by_id is not None and case.reported_by_id == user.pk:
+        return True
+    return user.has_role(User.Role.CASEWORKER, User.Role.DISPATCHER) and (
+        user.township_id is not None and user.township_id == case.township_id
+    )
+
+
+@dataclass(frozen=True)
+class ReporterContact:
+    name: str
+    phone: str
+    masked: bool
+
+    def __bool__(self):
+        return bool(self.name or self.phone)
+
+    def __str__(self):
+        return " ".join(part for part in (self.name, self.phone) if part)
+
+
+def masked_contact(case) -> ReporterContact:
+    return ReporterContact(mask_name(case.reporter_name), mask_phone(case.reporter_phone), True)
+
+
+class MaskPhoneNumbers(logging.Filter):
+    """A logging filter that masks phone numbers in every record it passes, whatever
+    code logged them (a failed SMTP recipient, an API error echoing a parameter)."""
+
+    def filter(self, record):
+        if record.args:
+            record.msg = record.getMessage()
+            record.args = None
+        record.msg = mask_phones(str(record.msg))
+        if record.exc_info and not record.exc_text:
+            # Exception messages too (a refused recipient, a database error's DETAIL).
+            record.exc_text = mask_phones(logging.Formatter().formatException(record.exc_info))
+        return True

@@ -1,0 +1,101 @@
+"""Reporters' personal data: showing it (masked, or unmasked and logged) and forgetting
+it once the retention period after closing has passed."""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from cases.models import TERMINAL_STATES, Case, CaseEvent, PersonalDataAccess
+from cases.privacy import ReporterContact, can_see_personal_data, masked_contact
+from departments.models import User
+
+logger = logging.getLogger(__name__)
+
+Purpose = PersonalDataAccess.Purpose
+REPORTER_FIELDS = "reporter_name,reporter_phone"
+
+
+def record_personal_data_access(
+    *, user: User, case_ids: Iterable[int], purpose: str, path: str = ""
+) -> int:
+    """Append one access-log row per case whose unmasked reporter data `user` was shown.
+    Returns how many rows were written."""
+    now = timezone.now()
+    rows = [
+        PersonalDataAccess(
+            user=user,
+            case_id=case_id,
+            at=now,
+            purpose=purpose,
+            fields=REPORTER_FIELDS,
+            path=path[:255],
+        )
+        for case_id in dict.fromkeys(case_ids)
+    ]
+    PersonalDataAccess.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
+
+
+def reporter_contact_for(
+    *, user: User, case: Case, purpose: str, path: str = ""
+) -> ReporterContact:
+    """The reporter's contact as `user` may see it: real (and logged) for those who call
+    reporters back (`can_see_personal_data`), masked for everyone else."""
+    if not (case.reporter_name or case.reporter_phone):
+        return ReporterContact("", "", masked=False)
+    if not can_see_personal_data(user, case):
+        return masked_contact(case)
+    record_personal_data_access(user=user, case_ids=[case.pk], purpose=purpose, path=path)
+    return ReporterContact(case.reporter_name, case.reporter_phone, masked=False)
+
+
+def retention() -> timedelta:
+    return timedelta(days=int(settings.REPORTER_RETENTION_DAYS))
+
+
+@dataclass(frozen=True)
+class Anonymisation:
+    numbers: list[str]
+    dry_run: bool
+
+
+def reporters_anonymise(*, now: datetime | None = None, dry_run: bool = False) -> Anonymisation:
+    """Blank the reporter name and phone of every case closed or cancelled longer than
+    REPORTER_RETENTION_DAYS ago, in a few statements whatever their number, with one
+    audit row per case. Running it again changes nothing; `dry_run` only lists them."""
+    now = now or timezone.now()
+    due = Case.objects.filter(state__in=TERMINAL_STATES, closed_at__lt=now - retention()).filter(
+        ~Q(reporter_name="") | ~Q(reporter_phone="")
+    )
+    with transaction.atomic():
+        rows = list(
+            due.select_for_update(skip_locked=True).order_by("pk").values_list("pk", "number")
+        )
+        if dry_run or not rows:
+            return Anonymisation([number for _pk, number in rows], dry_run)
+        pks = [pk for pk, _number in rows]
+        # The version moves, so a stale form (a correction) cannot write the data back.
+        Case.objects.filter(pk__in=pks).update(
+            reporter_name="", reporter_phone="", version=F("version") + 1
+        )
+        CaseEvent.objects.bulk_create(
+            [
+                CaseEvent(
+                    case_id=pk,
+                    action="anonymise",
+                    actor_label="system",
+                    data={"fields": REPORTER_FIELDS.split(","), "retention_days": retention().days},
+                    at=now,
+                )
+                for pk in pks
+            ],
+            batch_size=1000,
+        )
+    logger.info("Anonymised the reporters of %d closed case(s).", len(rows))
+    return Anonymisation([number for _pk, number in rows], dry_run)

@@ -1,0 +1,207 @@
+"""Reporters' personal data (issue 8.6): masked in emails, exports, logs and for roles that
+do not call reporters back; every unmasked view logged; forgotten after the retention
+period; never in URLs."""
+
+import csv
+import io
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from cases.models import CaseEvent, OutboxMessage, PersonalDataAccess, State
+from cases.privacy import can_see_personal_data, mask_name, mask_phone, mask_phones
+from cases.services import workflow
+from cases.services.escalation import escalation_sweep
+from cases.services.privacy import reporters_anonymise
+
+NAME, PHONE = "王小明", "13812345678"
+MASKED_NAME, MASKED_PHONE = "王**", "138****5678"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def case(report):
+    return report(reporter_name=NAME, reporter_phone=PHONE)
+
+
+def closed(case, cast):
+    workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=case, actor=cast.liaison, note="已清理")
+    workflow.case_verify(case=case, actor=cast.caseworker)
+    return case
+
+
+def test_masks_keep_only_what_identifies_nobody():
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_phone("+86 138 1234 5678") == "138****5678"
+    assert mask_phone("021-6234 5678") == "021****5678"
+    assert mask_phone("6234567") == "***4567"
+    assert mask_name("王小明") == "王**"
+    assert mask_name("Li Wei") == "L* W**"
+    assert mask_name("") == ""
+    assert mask_phones("请致电 13812345678 或 021-62345678") == "请致电 138****5678 或 021****5678"
+
+
+@pytest.mark.django_db
+def test_only_township_staff_of_the_case_and_admins_see_the_real_contact(case, cast):
+    allowed = {name for name in vars(cast) if can_see_personal_data(getattr(cast, name), case)}
+    assert allowed == {"caseworker", "dispatcher", "admin"}
+
+
+@pytest.mark.django_db
+def test_the_case_page_shows_the_caseworker_the_number_and_logs_it(client, case, cast):
+    client.force_login(cast.dispatcher)
+    page = client.get(reverse("cases:detail", args=[case.number])).content.decode()
+    assert PHONE in page and NAME in page
+    access = PersonalDataAccess.objects.get()
+    assert (access.user, access.case, access.purpose) == (cast.dispatcher, case, "view")
+    assert access.path == f"/cases/{case.number}/"
+
+
+@pytest.mark.parametrize("who", ["liaison", "supervisor", "district_supervisor"])
+@pytest.mark.django_db
+def test_the_case_page_masks_the_reporter_for_departments_and_supervisors(client, case, cast, who):
+    client.force_login(getattr(cast, who))
+    page = client.get(reverse("cases:detail", args=[case.number])).content.decode()
+    assert PHONE not in page and NAME not in page
+    assert MASKED_PHONE in page and MASKED_NAME in page
+    assert not PersonalDataAccess.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_admin_masks_the_reporter_for_a_liaison_and_logs_the_admins_view(client, case, cast):
+    url = reverse("admin:cases_case_change", args=[case.pk])
+    client.force_login(cast.liaison)
+    page = client.get(url).content.decode()
+    assert PHONE not in page and MASKED_PHONE in page
+    assert not PersonalDataAccess.objects.exists()
+    client.force_login(cast.admin)
+    page = client.get(url).content.decode()
+    assert PHONE in page
+    assert PersonalDataAccess.objects.get().purpose == "admin"
+
+
+@pytest.mark.django_db
+def test_exports_never_carry_the_reporters_contact(client, case, cast):
+    client.force_login(cast.admin)
+    response = client.get(reverse("cases:export_csv"))
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert case.number in text
+    assert PHONE not in text and NAME not in text
+    workbook = load_workbook(io.BytesIO(client.get(reverse("cases:export_xlsx")).content))
+    cells = [str(c) for row in workbook.active.iter_rows(values_only=True) for c in row]
+    assert case.number in cells and PHONE not in " ".join(cells)
+    admin_csv = client.post(
+        reverse("admin:cases_case_changelist"),
+        {"action": "export_csv", "_selected_action": [case.pk]},
+    )
+    body = b"".join(admin_csv.streaming_content).decode("utf-8-sig")
+    assert any(case.number in row for row in csv.reader(io.StringIO(body)))
+    assert PHONE not in body and NAME not in body
+
+
+@pytest.mark.django_db
+def test_escalation_emails_mask_the_reporter(report, cast):
+    monday = datetime(2026, 11, 23, 10, tzinfo=SHANGHAI)
+    with time_machine.travel(monday, tick=False):
+        case = report(reporter_name=NAME, reporter_phone=PHONE, description=f"请回电 {PHONE}")
+    escalation_sweep(now=monday + timedelta(hours=3))
+    messages = list(OutboxMessage.objects.filter(case=case))
+    assert messages, "the overdue case was escalated by email"
+    for message in messages:
+        for part in (message.subject, message.text, message.html):
+            assert PHONE not in part and NAME not in part
+        assert MASKED_PHONE in message.text
+
+
+def test_log_lines_never_carry_a_phone_number():
+    # The console handler as settings.LOGGING configures it, writing into a buffer.
+    (handler,) = [h for h in logging.getLogger().handlers if h.filters]
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        logger = logging.getLogger("cases.anything")
+        logger.warning("Could not reach %s about %s", PHONE, "2026-000001")
+        try:
+            raise ValueError(f"bad number {PHONE}")
+        except ValueError:
+            logger.exception("failed")
+    finally:
+        handler.setStream(previous)
+    written = buffer.getvalue()
+    assert MASKED_PHONE in written and "2026-000001" in written and "ValueError" in written
+    assert PHONE not in written
+
+
+@pytest.mark.django_db
+def test_the_report_form_never_puts_the_contact_in_a_url(client, cast, world):
+    client.force_login(cast.caseworker)
+    response = client.post(
+        reverse("cases:new"),
+        {
+            "category": world.rubbish.pk,
+            "cell": world.n1.pk,
+            "description": "垃圾",
+            "urgency": "normal",
+            "reporter_name": NAME,
+            "reporter_phone": PHONE,
+            "confirm_new": "on",
+        },
+    )
+    assert response.status_code == 302
+    assert PHONE not in response["Location"] and NAME not in response["Location"]
+
+
+@pytest.mark.django_db
+def test_reporters_of_cases_closed_longer_than_the_retention_are_forgotten(report, cast, settings):
+    settings.REPORTER_RETENTION_DAYS = 30
+    start = datetime(2026, 1, 5, 10, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        old = closed(report(reporter_name=NAME, reporter_phone=PHONE), cast)
+        old_open = report(reporter_name=NAME, reporter_phone=PHONE)
+    with time_machine.travel(start + timedelta(days=25), tick=False):
+        recent = closed(report(reporter_name=NAME, reporter_phone=PHONE), cast)
+    later = start + timedelta(days=40)
+
+    dry = reporters_anonymise(now=later, dry_run=True)
+    assert dry.numbers == [old.number]
+    old.refresh_from_db()
+    assert old.reporter_phone == PHONE, "a dry run changes nothing"
+
+    version = old.version
+    assert reporters_anonymise(now=later).numbers == [old.number]
+    for case, kept in ((old, False), (old_open, True), (recent, True)):
+        case.refresh_from_db()
+        assert (case.reporter_name == NAME, case.reporter_phone == PHONE) == (kept, kept)
+    assert old.version == version + 1
+    event = CaseEvent.objects.get(case=old, action="anonymise")
+    assert event.actor_label == "system" and event.to_state == ""
+    assert old.state == State.CLOSED
+    # Again: nothing left to do, no second audit row.
+    assert reporters_anonymise(now=later).numbers == []
+    assert CaseEvent.objects.filter(action="anonymise").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_anonymise_command_reports_what_it_did(report, cast, settings):
+    settings.REPORTER_RETENTION_DAYS = 30
+    with time_machine.travel(datetime(2026, 1, 5, 10, tzinfo=SHANGHAI), tick=False):
+        case = closed(report(reporter_name=NAME, reporter_phone=PHONE), cast)
+    out = io.StringIO()
+    call_command(
+        "anonymise_reporters", "--dry-run", "--now", "2026-03-01T10:00:00+08:00", stdout=out
+    )
+    assert f"Would anonymise {case.number}" in out.getvalue()
+    case.refresh_from_db()
+    assert case.reporter_phone == PHONE
+    out = io.StringIO()
+    call_command("anonymise_reporters", "--now", "2026-03-01T10:00:00+08:00", stdout=out)
+    assert "Anonymised the reporters of 1 case(s)" in out.getvalue()
+    case.refresh_from_db()
+    assert (case.reporter_name, case.reporter_phone) == ("", "")
