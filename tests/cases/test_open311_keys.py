@@ -164,3 +164,17 @@ def test_reading_needs_no_key_and_is_not_throttled(client, world, redis_cache):
     with time_machine.travel(NOW, tick=False):
         statuses = {client.get("/open311/v2/requests.json").status_code for _ in range(5)}
     assert statuses == {200}
+
+
+def test_an_administrator_without_superuser_rights_manages_keys(client, world, api_key):
+    from tests.conftest import make_user
+
+    administrator = make_user("keeper", "admin")
+    administrator.is_superuser = False
+    administrator.save(update_fields=["is_superuser"])
+    client.force_login(administrator)
+    assert client.get("/admin/cases/apikey/").status_code == 200
+    assert client.get("/admin/cases/apirequest/").status_code == 200
+    client.post("/admin/cases/apikey/", {"action": "revoke", "_selected_action": [api_key[0].pk]})
+    api_key[0].refresh_from_db()
+    assert api_key[0].revoked_at is not None
