@@ -4,10 +4,12 @@ agree with their states."""
 
 import re
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
@@ -264,3 +266,23 @@ def test_without_copy_the_orm_writer_seeds_the_same_way(monkeypatch):
     assert len(cases) == 120
     for case in cases:
         assert_trail_matches_state(case, list(case.events.order_by("at", "id")))
+
+
+def test_cases_seeded_across_new_year_are_numbered_by_the_year_they_were_reported():
+    with time_machine.travel(
+        datetime(2027, 1, 20, 10, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False
+    ):
+        seed()
+        seed_cases(count=300, seed=3)
+
+        by_year = {}
+        for number, created_at in Case.objects.values_list("number", "created_at"):
+            year, serial = number.split("-")
+            assert int(year) == timezone.localtime(created_at).year
+            by_year.setdefault(year, []).append(int(serial))
+    assert set(by_year) == {"2026", "2027"}
+    for serials in by_year.values():
+        assert sorted(serials) == list(range(1, len(serials) + 1))
+    # Numbers follow the order of reporting within a year.
+    ordered = list(Case.objects.order_by("created_at", "number").values_list("number", flat=True))
+    assert ordered == sorted(ordered)
