@@ -649,3 +649,19 @@ def test_a_plan_that_went_stale_before_apply_saves_nothing():
         apply(plan)
 
     assert list(Department.objects.values_list("code", flat=True)) == ["WATER"]
+
+
+def test_excel_style_crlf_and_quoted_multiline_fields_keep_line_numbers_right():
+    data = (
+        'code,name,supervisor_emails\r\nCG,"城管局\r\n(综合执法)",\r\nSJ,市场监管局,oops\r\n'
+    ).encode()
+
+    plan = plan_departments(data)
+
+    assert messages(plan) == ["line 4: supervisor_emails: “oops” is not an email address."]
+
+
+def test_a_grid_file_that_is_not_utf8_is_refused():
+    data = geojson(feature("E-01", 0)).encode("gbk")
+
+    assert messages(plan_grid(data))[0].startswith("file: the file is not UTF-8 encoded")
