@@ -67,9 +67,7 @@ def test_grid_cell_page_embeds_its_polygon_for_the_map(client, cast, world):
     assert "<script>" not in response.text.replace('<script type="application/json"', "")
 
 
-def test_holiday_list_and_admin_index_warn_about_a_year_the_calendar_does_not_know(
-    client, cast
-):
+def test_holiday_list_and_admin_index_warn_about_a_year_the_calendar_does_not_know(client, cast):
     with time_machine.travel("2061-03-01 10:00 +0800"):
         client.force_login(cast.admin)
         holidays = client.get(reverse("admin:departments_holiday_changelist"), follow=True)
