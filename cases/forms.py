@@ -2,6 +2,8 @@
 services in cases/services/ act on it. No form ever carries a state: the URL names the
 transition."""
 
+import uuid
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -70,10 +72,15 @@ class ReportForm(forms.Form):
     )
     # Set when the caseworker has seen the possible duplicates and reports anyway.
     confirm_new = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    # Made when the empty form is shown and posted back with it: submitting the same form
+    # twice (a double click, a retry after a timeout) reports one case.
+    idempotency_key = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        if not self.is_bound:
+            self.fields["idempotency_key"].initial = uuid.uuid4()
         # Township staff report in their own township: other cells are not offered.
         if user.township_id:
             self.fields["cell"].queryset = GridCell.objects.filter(

@@ -352,7 +352,16 @@ def _parse_post(request) -> ServiceRequestInput:
         media_url=media_url,
         attributes=_attributes(request),
         photos=tuple(request.FILES.getlist("media")),
+        idempotency_key=_idempotency_key(request),
     )
+
+
+def _idempotency_key(request) -> str:
+    key = request.headers.get("Idempotency-Key") or param(request, "idempotency_key") or ""
+    key = key.strip()
+    if len(key) > 255:
+        raise ApiError(400, _("Idempotency-Key is longer than 255 characters."))
+    return key
 
 
 def _post_request(request, fmt) -> HttpResponse:
@@ -398,6 +407,8 @@ def _post_request(request, fmt) -> HttpResponse:
         fmt=fmt,
         status=201,
     )
+    if getattr(case, "is_replay", False):
+        response["Idempotent-Replayed"] = "true"
     response["Location"] = request.build_absolute_uri(
         reverse("open311:request", kwargs={"service_request_id": case.number, "fmt": fmt})
     )

@@ -4,11 +4,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.models import Case, CaseEvent, CaseNumberCounter, Source, State, Urgency
+from cases.models import (
+    Case,
+    CaseEvent,
+    CaseNumberCounter,
+    IdempotencyKey,
+    Source,
+    State,
+    Urgency,
+)
 from cases.services.workflow import apply_route
 from departments.models import Category, GridCell, Township, User
 from departments.routing import get_index
@@ -78,9 +86,16 @@ def case_report(
     reporter_phone: str = "",
     source: str = Source.WEB,
     now: datetime | None = None,
+    idempotency_key: str = "",
+    idempotency_scope: str = "",
 ) -> Case:
     """Create a case and route it at once: it leaves this function `assigned` to a
-    department or in its township's `fallback` pool, with two audit rows (report, route)."""
+    department or in its township's `fallback` pool, with two audit rows (report, route).
+
+    With an `idempotency_key` (unique within `idempotency_scope`, the submitting user or
+    API key), a repeated submission returns the first one's case instead of creating a
+    second, even while the first is still being saved; the returned case then has
+    `is_replay` True. Reporting never touches the broker."""
     description = (description or "").strip()
     if not description:
         raise ValidationError({"description": _("Describe the problem.")})
@@ -89,6 +104,12 @@ def case_report(
     if lat is not None and not (-90 <= lat <= 90 and -180 <= lng <= 180):
         raise ValidationError({"lat": _("These are not WGS84 coordinates.")})
     now = now or timezone.now()
+    claim = None
+    if idempotency_key:
+        claim, first = _claim_idempotency_key(idempotency_scope, idempotency_key, now=now)
+        if first is not None:
+            first.is_replay = True
+            return first
     placement = place(cell=cell, lat=lat, lng=lng, reporter=reporter)
     year = timezone.localtime(now).year
     serial = allocate_case_numbers(year=year)[0]
@@ -125,4 +146,34 @@ def case_report(
         on=timezone.localdate(now),
     )
     apply_route(case, decision, now=now)
+    if claim is not None:
+        IdempotencyKey.objects.filter(pk=claim.pk).update(case=case)
+    case.is_replay = False
     return case
+
+
+def replayed_case(*, scope: str, key: str) -> Case | None:
+    """The case an earlier submission with this idempotency key created, if any."""
+    if not key:
+        return None
+    found = IdempotencyKey.objects.filter(scope=scope, key=key.strip()[:255]).first()
+    return found.case if found else None
+
+
+def _claim_idempotency_key(
+    scope: str, key: str, *, now: datetime
+) -> tuple[IdempotencyKey | None, Case | None]:
+    """Insert the key before the case: (our claim, None), or (None, the first case).
+
+    A twin submission in flight holds the key row uncommitted; the insert below waits on
+    the unique index until it commits (then the key is taken: return its case) or rolls
+    back (then the insert goes through and this submission creates the case)."""
+    key = key.strip()[:255]
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(scope=scope, key=key, created_at=now), None
+    except IntegrityError:
+        taken = IdempotencyKey.objects.select_related("case").get(scope=scope, key=key)
+        if taken.case is None:  # only inside the very transaction that claimed it
+            raise
+        return None, taken.case

@@ -52,6 +52,8 @@ class ServiceRequestInput:
     media_url: str = ""
     attributes: dict = field(default_factory=dict)
     photos: tuple = ()  # uploaded files (the `media` extension), checked like the web form's
+    # The `Idempotency-Key` header: a retried POST with the same key creates one case.
+    idempotency_key: str = ""
 
 
 def _cell_named_in(address: str) -> GridCell | None:
@@ -146,7 +148,15 @@ def open311_request_create(
         reporter_name=" ".join(p for p in (data.first_name, data.last_name) if p)[:100],
         reporter_phone=data.phone[:32],
         now=now,
+        idempotency_key=data.idempotency_key,
+        idempotency_scope=f"apikey:{api_key.pk}",
     )
+    if case.is_replay:
+        # A retry of a post that went through: answer as the first time.
+        first = ApiRequest.objects.filter(case=case).order_by("pk").first()
+        if first is not None:
+            first.case = case
+            return first
     if data.photos:
         # The web form's rules: JPEG/PNG/WebP only, size limits, EXIF stripped; a bad
         # file refuses the whole request.

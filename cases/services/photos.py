@@ -140,6 +140,6 @@ def case_report_with_photos(*, photos: Sequence = (), **report) -> Case:
     from cases.services.intake import case_report
 
     case = case_report(**report)
-    if photos:
+    if photos and not case.is_replay:
         case_add_photos(case=case, uploaded_by=report.get("reporter"), uploads=photos)
     return case

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from cases.forms import ReportForm
 from cases.selectors import cells_geojson, possible_duplicates
+from cases.services.intake import replayed_case
 from cases.services.photos import case_report_with_photos
 from departments.models import User
 
@@ -32,6 +33,14 @@ def case_new(request):
     duplicates = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        scope = f"user:{request.user.pk}"
+        first = replayed_case(scope=scope, key=str(data["idempotency_key"] or ""))
+        if first is not None:
+            # Sent twice: show the first case rather than offering it as a duplicate.
+            messages.info(
+                request, _("This form was already sent: case %(number)s.") % {"number": first}
+            )
+            return redirect("cases:detail", number=first.number)
         if not data["confirm_new"]:
             duplicates = list(
                 possible_duplicates(request.user, category=data["category"], cell=data["cell"])
@@ -50,10 +59,19 @@ def case_new(request):
                     urgency=data["urgency"],
                     reporter_name=data["reporter_name"],
                     reporter_phone=data["reporter_phone"],
+                    idempotency_key=str(data["idempotency_key"] or ""),
+                    idempotency_scope=scope,
                 )
             except ValidationError as error:
                 form.add_error(None, error)
             else:
+                if case.is_replay:
+                    messages.info(
+                        request,
+                        _("This form was already sent: case %(number)s.")
+                        % {"number": case.number},
+                    )
+                    return redirect("cases:detail", number=case.number)
                 messages.success(
                     request, _("Case %(number)s was reported.") % {"number": case.number}
                 )

@@ -1,0 +1,215 @@
+"""Reporting never depends on the broker, and a submission sent twice creates one case
+(issue 8.1): the web form's hidden idempotency key and the Open311 `Idempotency-Key`."""
+
+import re
+import socket
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from cases.models import Case, IdempotencyKey
+from governance.celery import app as celery_app
+from tests.cases.open311support import api_key_fixture  # noqa: F401  (fixture)
+
+OPEN311 = "/open311/v2/requests.json"
+
+
+def report_form(world, key=None, **extra):
+    data = {
+        "category": world.rubbish.pk,
+        "cell": world.n1.pk,
+        "description": "路边堆放垃圾",
+        "urgency": "normal",
+        "confirm_new": "on",
+        **extra,
+    }
+    if key is not None:
+        data["idempotency_key"] = key
+    return data
+
+
+def form_key(client) -> str:
+    page = client.get(reverse("cases:new")).content.decode()
+    return re.search(r'name="idempotency_key" value="([0-9a-f-]{36})"', page).group(1)
+
+
+@pytest.mark.django_db
+def test_the_report_form_carries_a_fresh_key_each_time_it_is_shown(client, cast):
+    client.force_login(cast.caseworker)
+    assert form_key(client) != form_key(client)
+
+
+@pytest.mark.django_db
+def test_a_form_sent_twice_reports_one_case(client, cast, world):
+    client.force_login(cast.caseworker)
+    key = form_key(client)
+    first = client.post(reverse("cases:new"), report_form(world, key))
+    second = client.post(reverse("cases:new"), report_form(world, key))
+    case = Case.objects.get()
+    assert first["Location"] == second["Location"] == reverse("cases:detail", args=[case.number])
+    # Without confirm_new the first case would now be offered as a duplicate; still one.
+    third = client.post(reverse("cases:new"), report_form(world, key, confirm_new=""))
+    assert third["Location"] == first["Location"]
+    assert Case.objects.count() == 1
+    # A new form is a new report.
+    client.post(reverse("cases:new"), report_form(world, form_key(client)))
+    assert Case.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_another_users_key_does_not_reveal_their_case(client, cast, world):
+    client.force_login(cast.caseworker)
+    key = form_key(client)
+    client.post(reverse("cases:new"), report_form(world, key))
+    client.force_login(cast.dispatcher)
+    response = client.post(reverse("cases:new"), report_form(world, key))
+    assert Case.objects.count() == 2
+    assert response["Location"] != reverse("cases:detail", args=[Case.objects.last().number])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_submissions_racing_with_one_key_create_one_case(cast, world):
+    """Fault: a double click sends the same form twice at the same instant.
+    Action: both requests run in parallel threads. Holds: one case, both see its page."""
+    key = "5b0f3f5e-0c1c-4a9e-9d58-3b0d4a1c2e7f"
+    barrier = threading.Barrier(2)
+    locations = []
+
+    def submit():
+        client = Client()
+        client.force_login(cast.caseworker)
+        barrier.wait()
+        locations.append(client.post(reverse("cases:new"), report_form(world, key))["Location"])
+        connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert Case.objects.count() == 1
+    assert IdempotencyKey.objects.get().case == Case.objects.get()
+    assert locations == [reverse("cases:detail", args=[Case.objects.get().number])] * 2
+
+
+@pytest.mark.django_db
+def test_an_open311_post_retried_with_its_key_creates_one_case(client, api_key, world):
+    _key, raw = api_key
+    fields = {
+        "api_key": raw,
+        "service_code": world.rubbish.code,
+        "lat": "30.005",
+        "long": "120.005",
+        "description": "垃圾",
+    }
+    first = client.post(OPEN311, fields, headers={"Idempotency-Key": "retry-1"})
+    second = client.post(OPEN311, fields, headers={"Idempotency-Key": "retry-1"})
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert second["Idempotent-Replayed"] == "true"
+    assert Case.objects.count() == 1
+    client.post(OPEN311, fields, headers={"Idempotency-Key": "retry-2"})
+    client.post(OPEN311, fields)  # no key: no promise
+    assert Case.objects.count() == 3
+
+
+# -- the broker is down or hung: reporting does not notice ------------------------------
+
+
+class HungBroker:
+    """A TCP server that accepts connections and never answers: a Redis that hangs."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.accepted = 0
+        self.held = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _addr = self.server.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.held.append(conn)
+
+    def close(self):
+        self.server.close()
+        for conn in self.held:
+            conn.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def celery_broker(url):
+    """Point this process's Celery app at `url` (as if CELERY_BROKER_URL said so)."""
+    previous = celery_app.conf.broker_url
+    celery_app.conf.broker_url = url
+    celery_app.pool.force_close_all()
+    celery_app._pool = None
+    try:
+        yield
+    finally:
+        celery_app.conf.broker_url = previous
+        celery_app._pool = None
+
+
+@pytest.fixture(params=["stopped", "hung"])
+def broken_broker(request):
+    if request.param == "stopped":
+        with celery_broker(f"redis://127.0.0.1:{closed_port()}/0"):
+            yield None
+        return
+    hung = HungBroker()
+    try:
+        with celery_broker(f"redis://127.0.0.1:{hung.port}/0"):
+            yield hung
+    finally:
+        hung.close()
+
+
+@pytest.mark.django_db
+def test_reporting_on_the_web_works_at_once_with_the_broker_down(
+    client, cast, world, broken_broker
+):
+    """Fault: Redis is stopped, or accepts connections and never answers.
+    Action: a caseworker reports a case. Holds: the case is saved and routed, the answer
+    comes in under 2 s, and the request never even connects to the broker."""
+    client.force_login(cast.caseworker)
+    started = time.monotonic()
+    response = client.post(reverse("cases:new"), report_form(world, form_key(client)))
+    elapsed = time.monotonic() - started
+    assert response.status_code == 302
+    assert Case.objects.get().state == "assigned"
+    assert elapsed < 2
+    if broken_broker is not None:
+        assert broken_broker.accepted == 0
+
+
+@pytest.mark.django_db
+def test_reporting_over_open311_works_at_once_with_the_broker_down(
+    client, api_key, world, broken_broker
+):
+    _key, raw = api_key
+    started = time.monotonic()
+    response = client.post(
+        OPEN311,
+        {"api_key": raw, "service_code": world.stall.code, "lat": "30.005", "long": "120.005"},
+    )
+    assert response.status_code == 201
+    assert time.monotonic() - started < 2
+    assert Case.objects.get().state == "fallback"
+    if broken_broker is not None:
+        assert broken_broker.accepted == 0
