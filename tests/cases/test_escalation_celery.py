@@ -304,3 +304,67 @@ def test_the_beat_schedule_runs_the_sweep_task_every_minute(settings):
     assert entry["task"] == tasks.escalate_overdue.name
     assert entry["schedule"] == 60.0
     assert tasks.escalate_overdue.name in celery_app.tasks
+
+
+class TemporarilyRefusing(Inbox):
+    """A server that answers 451 (try again later) to its first `refusals` recipients."""
+
+    def __init__(self, refusals):
+        super().__init__()
+        self.refusals = refusals
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refusals:
+            self.refusals -= 1
+            return "451 4.3.0 Try again later"
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+
+def test_a_temporary_refusal_is_retried_and_a_permanent_one_is_not(smtp):
+    smtp.stop()
+    smtp.inbox = TemporarilyRefusing(refusals=1)
+    smtp.inbox.reject.add("gone@example.org")
+    smtp.start()
+    with transaction.atomic():
+        later = outbox.enqueue_email(
+            to="later@example.org", subject="s", text="t", kind="test", dedupe_key="t:1"
+        )
+        gone = outbox.enqueue_email(
+            to="gone@example.org", subject="s", text="t", kind="test", dedupe_key="t:2"
+        )
+    first = outbox.deliver(message_pk=later.pk)
+    assert first.outcome == "retry" and first.retry_in == 30
+    assert outbox.deliver(message_pk=later.pk).outcome == "sent"
+    assert outbox.deliver(message_pk=gone.pk).outcome == "failed"
+    later.refresh_from_db()
+    gone.refresh_from_db()
+    assert (later.status, later.attempts, "451" in later.last_error) == ("sent", 2, True)
+    assert (gone.status, gone.attempts, "550" in gone.last_error) == ("failed", 1, True)
+    assert addresses_of(smtp.inbox) == ["later@example.org"]
+
+
+def test_a_message_gives_up_after_the_last_attempt(smtp, settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    smtp.stop()
+    with transaction.atomic():
+        message = outbox.enqueue_email(
+            to="a@example.org", subject="s", text="t", kind="test", dedupe_key="give-up:1"
+        )
+    assert outbox.deliver(message_pk=message.pk).outcome == "retry"
+    assert outbox.deliver(message_pk=message.pk).outcome == "failed"
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("failed", 2)
+
+
+def test_with_the_broker_down_the_change_commits_and_the_message_waits(overdue, cast):
+    saved = celery_app.conf.broker_url
+    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    _reset_broker_state()
+    try:
+        result = escalation_sweep(now=at(11, 23, 12))
+    finally:
+        celery_app.conf.broker_url = saved
+        _reset_broker_state()
+    assert len(result.escalated) == 1
+    message = OutboxMessage.objects.get()
+    assert message.status == "pending"  # the next sweeps re-queue it
