@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -88,14 +88,31 @@ def _load_world() -> _World:
         "category_id", "department_id"
     ):
         leads[category_id].append(department_id)
+
+    # Who a dispatcher would pick for a case no rule settles: the lead of the nearest
+    # ancestor with a rule, else the commonest lead in the same branch, else overall.
+    def root_of(category):
+        while category.parent_id in by_id:
+            category = by_id[category.parent_id]
+        return category.pk
+
+    branch_leads = defaultdict(Counter)
+    for category_id, department_ids in leads.items():
+        if category_id in by_id:
+            branch_leads[root_of(by_id[category_id])].update(department_ids)
+    overall = Counter(d for department_ids in leads.values() for d in department_ids)
+    anyone = overall.most_common(1)[0][0] if overall else departments[0]
     usual = {}
     for category in categories:
         current = category
         while current is not None and current.pk not in leads:
             current = by_id.get(current.parent_id)
-        usual[category.pk] = (
-            leads[current.pk][0] if current else departments[category.pk % len(departments)]
-        )
+        if current is not None:
+            usual[category.pk] = leads[current.pk][0]
+        elif branch_leads[root_of(category)]:
+            usual[category.pk] = branch_leads[root_of(category)].most_common(1)[0][0]
+        else:
+            usual[category.pk] = anyone
     people: dict[str, dict] = {role: defaultdict(list) for role in User.Role.values}
     for user_id, role, township_id, department_id in User.objects.filter(
         is_active=True
