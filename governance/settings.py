@@ -222,15 +222,15 @@ CELERY_BEAT_SCHEDULE: dict = {
     # its minute is dropped, the next one does its work.
     "escalate-overdue": {
         "task": "cases.escalate_overdue",
-        "schedule": 60.0,
+        "schedule": float(os.environ.get("ESCALATION_SWEEP_SECONDS", "60")),
         "options": {"expires": 55},
     },
 }
 # The email outbox (cases/services/outbox.py): retries back off from 30 s to 15 min.
 OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "20"))
-OUTBOX_RETRY_BASE_SECONDS = 30
-OUTBOX_RETRY_MAX_SECONDS = 900
-OUTBOX_REQUEUE_AFTER_SECONDS = 300
+OUTBOX_RETRY_BASE_SECONDS = int(os.environ.get("OUTBOX_RETRY_BASE_SECONDS", "30"))
+OUTBOX_RETRY_MAX_SECONDS = int(os.environ.get("OUTBOX_RETRY_MAX_SECONDS", "900"))
+OUTBOX_REQUEUE_AFTER_SECONDS = int(os.environ.get("OUTBOX_REQUEUE_AFTER_SECONDS", "300"))
 
 # --- Security: production flags follow DEBUG so that `check --deploy` is clean ---
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
