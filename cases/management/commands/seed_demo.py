@@ -52,8 +52,11 @@ class Command(BaseCommand):
             )
         self.print_logins()
 
-    def progress(self, done: int) -> None:
-        self.stderr.write(_("… %(count)d cases written") % {"count": done})
+    def progress(self, stage: str, done: int) -> None:
+        if stage == "generated":
+            self.stderr.write(_("… %(count)d cases generated") % {"count": done})
+        else:
+            self.stderr.write(_("… %(count)d cases written") % {"count": done})
 
     def print_logins(self) -> None:
         rows = demo_logins()

@@ -11,6 +11,7 @@ import copy
 import functools
 import random
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -469,7 +470,7 @@ def seed_cases(
     now: datetime | None = None,
     seed: int | None = None,
     batch_size: int = 5000,
-    progress=None,
+    progress: Callable[[str, int], None] | None = None,
 ) -> int:
     """Create `count` synthetic cases spread over the last ~90 days and every state.
 
@@ -477,7 +478,8 @@ def seed_cases(
     were reported; each case gets the audit rows of every transition to its state, its
     assisting and candidate departments, and a deadline clock when one runs (about 10 %
     of all cases are overdue). Numbers are reserved in one block per year. All or nothing:
-    one transaction, batches of `batch_size` cases (COPY on PostgreSQL). Returns the number created.
+    one transaction, batches of `batch_size` cases (COPY on PostgreSQL). `progress` is
+    called with ("generated" | "written", count) every batch. Returns the number created.
     """
     if count <= 0:
         return 0
@@ -487,10 +489,11 @@ def seed_cases(
     generator = _Generator(world, now=now, rng=rng)
     lngs, lats = generator.points(count)
     located = generator.index.locate_many(lngs, lats)
-    drafts = [
-        generator.draft(lng, lat, cell_id)
-        for lng, lat, cell_id in zip(lngs, lats, located, strict=True)
-    ]
+    drafts = []
+    for lng, lat, cell_id in zip(lngs, lats, located, strict=True):
+        drafts.append(generator.draft(lng, lat, cell_id))
+        if progress is not None and len(drafts) % batch_size == 0:
+            progress("generated", len(drafts))
     drafts.sort(key=lambda d: d.created_at)
     by_year = defaultdict(list)
     for draft in drafts:
@@ -505,7 +508,7 @@ def seed_cases(
             batch = drafts[start : start + batch_size]
             write(batch)
             if progress is not None:
-                progress(start + len(batch))
+                progress("written", start + len(batch))
     return len(drafts)
 
 
