@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -29,14 +30,24 @@ CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 ISO_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-@dataclass(frozen=True)
-class RowError:
-    """One thing wrong with the file: where (a line, a feature, or the whole file) and what."""
+class RowError(tuple):
+    """One thing wrong with the file: (line, field, message), where `line` is the line (CSV),
+    the feature's position (GeoJSON, `unit` "feature"), or None for the whole file.
 
-    line: int | None
-    field: str
-    message: str
-    unit: str = "line"  # "line" for CSV, "feature" for GeoJSON
+    A tuple, so that callers may unpack or compare it as one; `str()` gives the message
+    the commands print: "line 4: role: …"."""
+
+    def __new__(cls, line: int | None, field: str, message: str, unit: str = "line"):
+        error = super().__new__(cls, (line, field, message))
+        error.unit = unit
+        return error
+
+    line = property(itemgetter(0))
+    field = property(itemgetter(1))
+    message = property(itemgetter(2))
+
+    def __repr__(self) -> str:
+        return f"RowError({self.line!r}, {self.field!r}, {self.message!r}, unit={self.unit!r})"
 
     def __str__(self) -> str:
         where = f"{position(self.unit, self.line)}: " if self.line is not None else ""

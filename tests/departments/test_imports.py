@@ -665,3 +665,11 @@ def test_a_grid_file_that_is_not_utf8_is_refused():
     data = geojson(feature("E-01", 0)).encode("gbk")
 
     assert messages(plan_grid(data))[0].startswith("file: the file is not UTF-8 encoded")
+
+
+def test_errors_are_line_field_message_tuples():
+    plan = plan_departments(csv_text("code,name,supervisor_emails", "CG,,"))
+
+    ((line, field, message),) = plan.errors
+    assert (line, field, message) == (2, "name", "is required.")
+    assert plan.errors == [(2, "name", "is required.")]
