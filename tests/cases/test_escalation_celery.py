@@ -15,6 +15,7 @@ from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
+import redis
 import time_machine
 from aiosmtpd.controller import Controller
 from celery import signals
@@ -150,8 +151,9 @@ def worker(settings, smtp):
             yield running
     finally:
         signals.task_postrun.disconnect(_close_db_connection)
-        with celery_app.connection_for_write() as conn:
-            conn.default_channel.queue_delete(queue)
+        # Leave nothing behind on the shared Redis: the queue and kombu's bindings for it.
+        with redis.Redis.from_url(_redis_url()) as client:
+            client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
         celery_app.conf.update(saved)
         _reset_broker_state()
         close_old_connections()
