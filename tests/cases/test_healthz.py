@@ -47,3 +47,19 @@ def test_healthz_needs_no_sign_in_and_is_never_cached(client, settings):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert "no-cache" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_healthz_does_not_hang_on_a_broker_that_accepts_but_never_answers(client, settings):
+    # A listening socket nobody reads: the TCP handshake succeeds, no reply ever comes.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{silent.getsockname()[1]}/3"
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+        started = time.monotonic()
+        response = client.get("/healthz")
+        elapsed = time.monotonic() - started
+    assert elapsed < 8
+    assert response.status_code == 200
+    assert response.json()["broker"] == "down"
