@@ -180,3 +180,32 @@ def test_exports_never_turn_text_into_spreadsheet_formulas(client, cast, report)
     response = client.get(reverse("cases:export_csv"))
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     assert "'=HYPERLINK" in text
+
+
+def test_correcting_an_assigned_case_to_another_lead_keeps_it_assigned_with_a_fresh_clock(
+    client, cast, world, report
+):
+    from departments.models import Responsibility
+
+    Responsibility.objects.create(category=world.lamp, department=world.housing, role="lead")
+    case = report()  # rubbish → CG, accept clock of 2 working hours
+    seq = case.deadline_seq
+    client.force_login(cast.dispatcher)
+    correct(client, case, category=world.lamp.pk, cell=world.n1.pk)
+    case.refresh_from_db()
+    assert case.state == State.ASSIGNED and case.lead_department == world.housing
+    assert case.deadline_kind == "accept" and case.deadline_seq == seq + 1
+    event = case.events.get(action="correct")
+    assert event.data["lead"] == world.housing.pk and event.data["old"]["lead"] == world.urban.pk
+    assert case.events.last().action == "correct"  # no transition was needed
+
+
+def test_a_stale_correction_is_refused(client, cast, world, report):
+    case = report(category=None)
+    stale = case.version
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.urban)
+    client.force_login(cast.dispatcher)
+    correct(client, case, category=world.lamp.pk, cell=world.n1.pk, expected_version=stale)
+    case.refresh_from_db()
+    assert case.category is None
+    assert not case.events.filter(action="correct").exists()
