@@ -118,18 +118,25 @@ def case_add_photos(*, case: Case, uploaded_by: User | None, uploads: Sequence) 
     """
     Case.objects.select_for_update().filter(pk=case.pk).values_list("pk", flat=True).get()
     cleaned = clean_photos(uploads, already=CasePhoto.objects.filter(case=case).count())
-    photos = []
-    for photo in cleaned:
-        record = CasePhoto(
-            case=case,
-            uploaded_by=uploaded_by,
-            content_type=photo.content_type,
-            width=photo.width,
-            height=photo.height,
-        )
-        record.image.save(photo.name, ContentFile(photo.content), save=False)
-        record.save()
-        photos.append(record)
+    photos, written = [], []
+    try:
+        for photo in cleaned:
+            record = CasePhoto(
+                case=case,
+                uploaded_by=uploaded_by,
+                content_type=photo.content_type,
+                width=photo.width,
+                height=photo.height,
+            )
+            record.image.save(photo.name, ContentFile(photo.content), save=False)
+            written.append((record.image.storage, record.image.name))
+            record.save()
+            photos.append(record)
+    except Exception:
+        # The rows roll back with the transaction; the files must not outlive them.
+        for storage, name in written:
+            storage.delete(name)
+        raise
     return photos
 
 

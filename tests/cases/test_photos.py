@@ -139,3 +139,16 @@ def test_note_with_photo_is_added_without_touching_the_case_version(client, cast
     assert case.photos.count() == 1
     page = client.get(reverse("cases:detail", args=[case.number])).content.decode()
     assert "现场又多了几袋" in page
+
+
+def test_a_failed_save_leaves_no_orphan_files(cast, report, settings, monkeypatch):
+    case = report()
+
+    def broken_save(self, *args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(CasePhoto, "save", broken_save)
+    with pytest.raises(RuntimeError):
+        photo_rules.case_add_photos(case=case, uploaded_by=cast.caseworker, uploads=[image_file()])
+    stored = list((settings.MEDIA_ROOT).rglob("*.jpg")) if settings.MEDIA_ROOT.exists() else []
+    assert stored == []
