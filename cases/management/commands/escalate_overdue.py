@@ -6,6 +6,8 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cases.emails import format_duration
 from cases.models import EscalationLevel
@@ -21,7 +23,8 @@ def parse_now(raw: str) -> datetime:
         moment = None
     if moment is None:
         raise CommandError(
-            f"--now {raw!r} is not an ISO-8601 date-time; write e.g. 2026-03-02T10:00:00+08:00."
+            _("--now %(value)r is not an ISO-8601 date-time; write e.g. %(example)s.")
+            % {"value": raw, "example": "2026-03-02T10:00:00+08:00"}
         )
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
@@ -29,46 +32,58 @@ def parse_now(raw: str) -> datetime:
 
 
 class Command(BaseCommand):
-    help = "Escalate overdue cases now (one sweep), printing what was escalated."
+    help = gettext_lazy("Escalate overdue cases now (one sweep), printing what was escalated.")
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--now",
             metavar="ISO-8601-DATETIME",
-            help="Pretend the clock says this time (e.g. 2026-03-02T10:00:00+08:00).",
+            help=gettext_lazy("Pretend the clock says this time (e.g. 2026-03-02T10:00:00+08:00)."),
         )
         parser.add_argument(
             "--dry-run",
             action="store_true",
-            help="Print what would escalate; change nothing and send nothing.",
+            help=gettext_lazy("Print what would escalate; change nothing and send nothing."),
         )
 
     def handle(self, *args, now=None, dry_run=False, **options):
         moment = timezone.now() if now is None else parse_now(now)
         result = escalation_sweep(now=moment, dry_run=dry_run)
         calendar = get_calendar()
-        prefix = "[dry run] " if dry_run else ""
+        prefix = _("[dry run] ") if dry_run else ""
         for escalation in result.escalations:
-            case = escalation.case
-            owner = escalation.department.code if escalation.department_id else "pool"
-            recipients = result.recipients.get(escalation.pk, [])
             if escalation.level == EscalationLevel.REMINDER:
                 left = calendar.working_seconds_between(moment, escalation.deadline_at)
-                what = f"due-soon reminder, {format_duration(left)} left"
+                what = _("due-soon reminder, %(left)s left") % {"left": format_duration(left)}
             else:
                 late = calendar.working_seconds_between(escalation.deadline_at, moment)
-                what = f"level {escalation.level}, overdue by {format_duration(late)}"
-            self.stdout.write(
-                f"{prefix}{case.number} {escalation.deadline_kind} {what}; owner {owner}; "
-                f"to: {', '.join(recipients) or '(nobody)'}"
+                what = _("level %(level)s, overdue by %(late)s") % {
+                    "level": escalation.level,
+                    "late": format_duration(late),
+                }
+            line = _("%(number)s %(deadline)s %(what)s; owner %(owner)s; to: %(to)s") % {
+                "number": escalation.case.number,
+                "deadline": escalation.deadline_kind,
+                "what": what,
+                "owner": escalation.department.code if escalation.department_id else _("pool"),
+                "to": ", ".join(result.recipients.get(escalation.pk, [])) or _("(nobody)"),
+            }
+            self.stdout.write(prefix + line)
+        counts = {
+            "at": timezone.localtime(moment).isoformat(),
+            "escalated": len(result.escalated),
+            "reminded": len(result.reminded),
+            "emails": result.messages,
+            "requeued": result.requeued,
+        }
+        if dry_run:
+            summary = _(
+                "Sweep at %(at)s: would escalate %(escalated)d, reminders %(reminded)d, "
+                "emails %(emails)d."
             )
-        verb = "would escalate" if dry_run else "escalated"
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"{prefix}Sweep at {timezone.localtime(moment).isoformat()}: {verb} "
-                f"{len(result.escalated)}, reminders {len(result.reminded)}, "
-                f"emails {result.messages}"
-                + ("" if dry_run else f", re-queued {result.requeued}")
-                + "."
+        else:
+            summary = _(
+                "Sweep at %(at)s: escalated %(escalated)d, reminders %(reminded)d, "
+                "emails %(emails)d, re-queued %(requeued)d."
             )
-        )
+        self.stdout.write(self.style.SUCCESS(prefix + summary % counts))
