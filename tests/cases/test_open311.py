@@ -644,3 +644,35 @@ def test_a_media_file_that_is_not_an_image_refuses_the_request(
     assert response.status_code == 400
     assert "not a JPEG, PNG or WebP image" in response.json()[0]["description"]
     assert not Case.objects.exists()
+
+
+def test_phone_numbers_in_public_descriptions_are_masked(client, world, api_key):
+    response = post_request(
+        client,
+        api_key[1],
+        service_code="LAMP",
+        address_id="N-01",
+        description="路灯坏了，请回电 13812345678",
+    )
+    number = response.json()[0]["service_request_id"]
+    assert Case.objects.get(number=number).description.endswith("13812345678")
+    _status, data = both_formats(client, f"requests/{number}")
+    assert data[0]["description"] == "路灯坏了，请回电 138****5678"
+
+
+def test_forgetting_contacts_blanks_what_a_posted_request_kept(client, world, api_key):
+    from cases.services.open311 import open311_contacts_forget
+
+    response = post_request(
+        client,
+        api_key[1],
+        service_code="LAMP",
+        address_id="N-01",
+        email="a@example.org",
+        device_id="d",
+        account_id="x",
+    )
+    case = Case.objects.get(number=response.json()[0]["service_request_id"])
+    assert open311_contacts_forget(case_ids=[case.pk]) == 1
+    assert ApiRequest.objects.filter(case=case, email="", device_id="", account_id="").exists()
+    assert open311_contacts_forget(case_ids=[case.pk]) == 0
