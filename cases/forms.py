@@ -218,6 +218,24 @@ TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
 }
 
 
+class CodeOrIdChoiceField(forms.ModelChoiceField):
+    """Accepts the object's code (links people write by hand: ?category=ENV) or its id
+    (what the select submits)."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        value = str(value).strip()
+        found = self.queryset.filter(code=value).first()
+        if found is None and value.isdigit():
+            found = self.queryset.filter(pk=int(value)).first()
+        if found is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            )
+        return found
+
+
 class CaseFilterForm(forms.Form):
     """The filters of /cases/ and of its CSV/XLSX export (the same GET parameters)."""
 
@@ -225,13 +243,13 @@ class CaseFilterForm(forms.Form):
     state = forms.MultipleChoiceField(
         label=_("State"), choices=State.choices, required=False, widget=forms.SelectMultiple
     )
-    category = forms.ModelChoiceField(
+    category = CodeOrIdChoiceField(
         label=_("Category"), queryset=Category.objects.order_by("code"), required=False
     )
-    cell = forms.ModelChoiceField(
+    cell = CodeOrIdChoiceField(
         label=_("Grid cell"), queryset=GridCell.objects.order_by("code"), required=False
     )
-    department = forms.ModelChoiceField(
+    department = CodeOrIdChoiceField(
         label=_("Department"), queryset=Department.objects.order_by("code"), required=False
     )
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)

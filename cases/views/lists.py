@@ -15,9 +15,13 @@ PAGE_SIZE = 50
 def filtered_cases(request):
     """The visible cases matching the GET filters, and the bound filter form."""
     form = CaseFilterForm(request.GET or None, user=request.user)
-    if form.is_bound and form.is_valid():
+    if not form.is_bound:
+        return case_search(request.user), form
+    if form.is_valid():
         return case_search(request.user, **form.cleaned_data), form
-    return case_search(request.user), form
+    # A filter that does not parse (an unknown code, a bad date) matches nothing, rather
+    # than silently showing everything; the form shows what is wrong.
+    return case_search(request.user).none(), form
 
 
 @login_required

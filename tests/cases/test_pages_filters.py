@@ -209,3 +209,13 @@ def test_a_stale_correction_is_refused(client, cast, world, report):
     case.refresh_from_db()
     assert case.category is None
     assert not case.events.filter(action="correct").exists()
+
+
+def test_filters_also_take_codes_and_a_bad_filter_matches_nothing(client, cast, world, mixed):
+    client.force_login(cast.caseworker)
+    by_code = client.get("/cases/", {"category": "ENV", "department": "CG"})
+    assert numbers(by_code) == {mixed["old"].number, mixed["assigned"].number}
+    assert numbers(client.get("/cases/", {"cell": "N-02"})) == {mixed["pool"].number}
+    unknown = client.get("/cases/", {"category": "NO-SUCH"})
+    assert numbers(unknown) == set()
+    assert unknown.context["filter_form"].errors["category"]
