@@ -128,16 +128,16 @@ class SweepRun(models.Model):
     """One run of the escalation sweep, committed before the work starts, so that a sweep
     that started and never finished is visible (`cases.selectors.last_sweep_status`)."""
 
-    started_at = models.DateTimeField(default=timezone.now, db_index=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     clock = models.DateTimeField(
         _("clock"), help_text=_("The moment the sweep compared deadlines with.")
     )
-    escalated = models.PositiveIntegerField(default=0)
-    reminded = models.PositiveIntegerField(default=0)
-    messages = models.PositiveIntegerField(default=0)
-    requeued = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
+    escalated = models.PositiveIntegerField(_("escalations"), default=0)
+    reminded = models.PositiveIntegerField(_("reminders"), default=0)
+    messages = models.PositiveIntegerField(_("emails"), default=0)
+    requeued = models.PositiveIntegerField(_("emails re-queued"), default=0)
+    error = models.TextField(_("error"), blank=True)
 
     class Meta:
         ordering = ["-started_at"]
