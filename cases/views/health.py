@@ -68,8 +68,11 @@ def healthz(request):
     db_ok, db_error = database_state()
     broker_ok, broker_error = broker_state()
     sweep = sweep_state() if db_ok else None
+    # A sweep stuck past its limit means escalations are not going out: say so.
+    sweep_stuck = bool(sweep and sweep.get("running_too_long"))
+    status = "ok" if db_ok and broker_ok and not sweep_stuck else "degraded"
     body = {
-        "status": "ok" if db_ok and broker_ok else "degraded" if db_ok else "down",
+        "status": status if db_ok else "down",
         "database": "ok" if db_ok else "down",
         "broker": "ok" if broker_ok else "down",
         "sweep": sweep,

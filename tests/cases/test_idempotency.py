@@ -152,18 +152,24 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-@contextmanager
-def celery_broker(url):
-    """Point this process's Celery app at `url` (as if CELERY_BROKER_URL said so)."""
-    previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = url
-    celery_app.pool.force_close_all()
+def _forget_broker_connections():
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
     celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@contextmanager
+def celery_broker(url: str):
+    """Point this process's Celery app at `url`, as CELERY_BROKER_URL would."""
+    previous = celery_app.conf.broker_url
+    _forget_broker_connections()
+    celery_app.conf.broker_url = url
     try:
         yield
     finally:
+        _forget_broker_connections()
         celery_app.conf.broker_url = previous
-        celery_app._pool = None
 
 
 @pytest.fixture(params=["stopped", "hung"])
