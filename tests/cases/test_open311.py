@@ -484,18 +484,27 @@ def test_bad_filters_are_refused_with_400(client, cases, params, words):
     assert words in errors[0]["description"]
 
 
-def test_the_list_is_capped_at_1000(client, world, cast, report, clock):
-    from cases.open311 import views
-
-    original = views.MAX_RESULTS
-    views.MAX_RESULTS = 3
-    try:
-        for i in range(4):
-            report(description=f"第 {i} 件")
-        assert len(client.get(f"{BASE}/requests.json").json()) == 3
-    finally:
-        views.MAX_RESULTS = original
-    assert original == 1000
+def test_the_list_is_capped_at_1000_newest_first(client, world, clock, django_assert_num_queries):
+    # 1001 pool cases in one statement: the cap, not the intake, is under test here.
+    Case.objects.bulk_create(
+        Case(
+            number=f"2026-{i:06d}",
+            state=State.FALLBACK,
+            fallback_reason="no_rule",
+            township=world.north,
+            category=world.lamp,
+            cell=world.n1,
+            description=f"第 {i} 件",
+            source=Source.OPEN311,
+            created_at=NOW - timedelta(minutes=i),
+        )
+        for i in range(1, 1002)
+    )
+    with django_assert_num_queries(1):
+        data = client.get(f"{BASE}/requests.json").json()
+    assert len(data) == 1000
+    assert data[0]["service_request_id"] == "2026-000001"
+    assert data[-1]["service_request_id"] == "2026-001000"
 
 
 def test_one_request_in_both_formats(client, cases):
