@@ -78,14 +78,19 @@ class WorkingCalendar:
             return chinese_calendar.is_workday(day)
         # A year the administrators filled in: their table lists its holidays and make-up
         # days, every other day follows the week. Only a year nobody knows is a guess.
-        if day.year not in self.admin_years and day.year not in self._warned_years:
-            self._warned_years.add(day.year)
+        if day.year not in self.admin_years:
+            self.warn_unknown_year(day.year)
+        return day.weekday() < 5
+
+    def warn_unknown_year(self, year: int) -> None:
+        """Log, once per loaded calendar, that `year` is counted with weekends only."""
+        if year not in self._warned_years:
+            self._warned_years.add(year)
             logger.warning(
                 "The working calendar does not know %s: counting weekends only. "
                 "Add its holidays and make-up days in the admin.",
-                day.year,
+                year,
             )
-        return day.weekday() < 5
 
     def _window(self, day: date) -> tuple[datetime, datetime]:
         return (
@@ -149,9 +154,10 @@ def calendar_warnings(today: date | None = None) -> list[str]:
     from django.utils.translation import gettext as _
 
     today = today or timezone.localdate()
+    calendar = get_calendar()
     messages = []
-    for year in get_calendar().unknown_years(today, years_ahead=1):
-        logger.warning("The working calendar does not know %s: counting weekends only.", year)
+    for year in calendar.unknown_years(today, years_ahead=1):
+        calendar.warn_unknown_year(year)
         messages.append(
             _(
                 "The working calendar does not know the public holidays of %(year)s: deadlines "
