@@ -1,10 +1,15 @@
 """The overdue sweep (SPEC §4): the ladder, its recipients, exactly once per
 (case, deadline, level), set-based, safe when two sweeps race, and the command."""
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timedelta
 from io import StringIO
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -388,3 +393,54 @@ def test_the_command_refuses_a_malformed_now(bad, db):
     with pytest.raises(CommandError, match="not an ISO-8601 date-time"):
         call_command("escalate_overdue", "--now", bad)
     assert SweepRun.objects.count() == 0
+
+
+KILLED_SWEEP = """
+import sys, time
+import django
+django.setup()
+from datetime import datetime
+from cases.services import escalation
+
+original = escalation._raise_case_levels
+
+def then_hang(sweep_id):
+    original(sweep_id)
+    print("inserted", flush=True)
+    time.sleep(120)
+
+escalation._raise_case_levels = then_hang
+escalation.escalation_sweep(now=datetime.fromisoformat(sys.argv[1]))
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_process_killed_midway_loses_nothing_and_sends_nothing_twice(report, cast):
+    with time_machine.travel(at(11, 23, 10), tick=False):
+        case = report()
+    if connection.vendor != "postgresql":
+        pytest.skip("the killed process needs a database server it can share")
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "governance.settings",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-c", KILLED_SWEEP, at(11, 23, 14).isoformat()],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stdout.readline().strip() == "inserted"  # mid-transaction, rows written
+        os.kill(worker.pid, signal.SIGKILL)
+    finally:
+        worker.wait(30)
+    assert Escalation.objects.count() == 0 and OutboxMessage.objects.count() == 0
+    assert last_sweep_status()["last_finished_at"] is None  # the dead sweep never finished
+    result = escalation_sweep(now=at(11, 23, 14))
+    assert [e.level for e in result.escalations] == [1, 2, 3]
+    assert rungs() == [(case.number, 1, level) for level in (1, 2, 3)]
+    assert OutboxMessage.objects.count() == 3
