@@ -262,13 +262,102 @@ def _path_param(name: str, description: str) -> dict:
     }
 
 
-def _ok(schema: str, fmt: str, status: str = "200", description: str = "OK") -> dict:
-    return {
-        status: {
-            "description": description,
-            "content": {MEDIA[fmt]: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+_REQUEST_EXAMPLE = {
+    "service_request_id": "2026-000042",
+    "status": "open",
+    "status_notes": "assigned",
+    "service_name": "暴露垃圾",
+    "service_code": "ENV-RUBBISH",
+    "description": "路边堆放垃圾三天无人清理",
+    "agency_responsible": "城管局",
+    "service_notice": None,
+    "requested_datetime": "2026-03-10T10:00:00+08:00",
+    "updated_datetime": "2026-03-10T10:00:00+08:00",
+    "expected_datetime": "2026-03-10T12:00:00+08:00",
+    "address": "北街道 1 号",
+    "address_id": "N-01",
+    "zipcode": None,
+    "lat": 30.005,
+    "long": 120.005,
+    "media_url": None,
+    "extended_attributes": {
+        "state": "assigned",
+        "department_code": "CG",
+        "assisting_department_codes": [],
+        "fallback_reason": None,
+        "candidate_department_codes": [],
+        "grid_cell": "N-01",
+        "escalation_level": 0,
+    },
+}
+
+# Example JSON documents, one per schema; tests/cases/test_open311_openapi.py checks that
+# each validates against its schema.
+EXAMPLES = {
+    "Discovery": {
+        "changeset": "2026-11-23T00:00:00Z",
+        "contact": "grid-governance@example.org",
+        "key_service": "Ask the district administrators for a key.",
+        "endpoints": [
+            {
+                "specification": "http://wiki.open311.org/GeoReport_v2",
+                "url": "https://example.org/open311/v2/",
+                "changeset": "2026-11-23T00:00:00Z",
+                "type": "production",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    },
+    "Services": [
+        {
+            "service_code": "ENV-RUBBISH",
+            "service_name": "暴露垃圾",
+            "description": "Exposed rubbish",
+            "metadata": True,
+            "type": "realtime",
+            "keywords": "ENV-RUBBISH, Exposed rubbish, ENV",
+            "group": "环境卫生",
         }
-    }
+    ],
+    "ServiceDefinition": {
+        "service_code": "ENV-RUBBISH",
+        "attributes": [
+            {
+                "variable": True,
+                "code": "urgency",
+                "datatype": "singlevaluelist",
+                "required": False,
+                "datatype_description": None,
+                "order": 1,
+                "description": "How urgent is it? Leave empty for normal.",
+                "values": [{"key": key, "name": key} for key in Urgency.values],
+            }
+        ],
+    },
+    "ServiceRequests": [_REQUEST_EXAMPLE],
+    "PostedRequests": [
+        {
+            "service_request_id": "2026-000042",
+            "service_notice": "Assigned to 城管局.",
+            "account_id": None,
+        }
+    ],
+    "TokenRequests": [
+        {"service_request_id": "2026-000042", "token": "6f1c2a52-5a8e-4b8e-9a57-2c7f1f1d2a00"}
+    ],
+    "Errors": [{"code": 404, "description": "service_code NOPE was not found."}],
+}
+
+
+def _content(schema: str, fmt: str) -> dict:
+    media = {"schema": {"$ref": f"#/components/schemas/{schema}"}}
+    if fmt == "json" and schema in EXAMPLES:
+        media["example"] = EXAMPLES[schema]
+    return {MEDIA[fmt]: media}
+
+
+def _ok(schema: str, fmt: str, status: str = "200", description: str = "OK") -> dict:
+    return {status: {"description": description, "content": _content(schema, fmt)}}
 
 
 def _errors(fmt: str, *statuses: int) -> dict:
@@ -279,7 +368,7 @@ def _errors(fmt: str, *statuses: int) -> dict:
         405: "Method not allowed.",
         429: "Too many requests for this api_key; see Retry-After.",
     }
-    content = {MEDIA[fmt]: {"schema": {"$ref": "#/components/schemas/Errors"}}}
+    content = _content("Errors", fmt)
     responses = {str(s): {"description": words[s], "content": content} for s in statuses}
     if 429 in statuses:
         responses["429"]["headers"] = {
