@@ -22,6 +22,47 @@ STAFF_ROLES = frozenset({Role.LIAISON, Role.SUPERVISOR, Role.ADMIN})
 ROLE_GROUP_NAMES = {role.value: role.value for role in Role}
 
 
+# What each role may do in the admin. The role groups (migration 0002_role_groups) hold
+# the same permissions for people to see and extend; the authentication backend grants
+# these from the code, so a role works even where the groups were flushed or not made.
+# What a liaison may *do* to a case is decided by the workflow services; `change_case`
+# only opens the admin's buttons to them.
+_REFERENCE = ("township", "gridcell", "department", "category", "responsibility", "holiday")
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.CASEWORKER: frozenset(),
+    Role.DISPATCHER: frozenset(),
+    Role.LIAISON: frozenset({"cases.view_case", "cases.change_case", "cases.view_caseevent"}),
+    Role.SUPERVISOR: frozenset({"cases.view_case", "cases.change_case", "cases.view_caseevent"}),
+    Role.ADMIN: frozenset(
+        {
+            "cases.view_case",
+            "cases.view_caseevent",
+            *(
+                f"departments.{verb}_{model}"
+                for model in _REFERENCE
+                for verb in ("add", "change", "view")
+            ),
+            "departments.delete_responsibility",
+            "departments.delete_holiday",
+            "departments.add_user",
+            "departments.change_user",
+            "departments.view_user",
+            "auth.view_group",
+            # Open311 API keys and their request log (cases/migrations/0007).
+            "cases.add_apikey",
+            "cases.change_apikey",
+            "cases.view_apikey",
+            "cases.view_apirequest",
+        }
+    ),
+}
+
+
+def role_permissions(role: str) -> frozenset[str]:
+    """The permissions ("app_label.codename") that `role` grants."""
+    return ROLE_PERMISSIONS.get(role, frozenset())
+
+
 def role_group_name(role: str) -> str | None:
     """The name of the group holding `role`'s permissions, or None for no role."""
     return ROLE_GROUP_NAMES.get(role)
@@ -42,6 +83,16 @@ def sync_role_groups(*, users: Iterable[User]) -> int:
     groups = {
         group.name: group.pk for group in Group.objects.filter(name__in=ROLE_GROUP_NAMES.values())
     }
+    if len(groups) < len(ROLE_GROUP_NAMES):
+        # Normally made by the migration; a flushed database (tests) loses them.
+        Group.objects.bulk_create(
+            [Group(name=name) for name in ROLE_GROUP_NAMES.values() if name not in groups],
+            ignore_conflicts=True,
+        )
+        groups = {
+            group.name: group.pk
+            for group in Group.objects.filter(name__in=ROLE_GROUP_NAMES.values())
+        }
     membership = User.groups.through
     role_group_ids = list(groups.values())
 

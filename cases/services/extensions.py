@@ -204,6 +204,30 @@ def extension_request(
     return request
 
 
+def _tell_requester(case: Case, request: ExtensionRequest, now: datetime) -> None:
+    """Queue the decision email to the liaison who asked, in their language."""
+    requester = request.requested_by
+    if not requester.email:
+        return
+    case_path = reverse("admin:cases_case_change", args=[case.pk])
+    subject, text, html = render(
+        "extension-decision",
+        {"case": case, "request": request, "case_url": f"{settings.SITE_URL}{case_path}"},
+        language=requester.language or settings.LANGUAGE_CODE,
+    )
+    outbox.enqueue_email(
+        to=requester.email,
+        subject=subject,
+        text=text,
+        html=html,
+        kind="extension-decision",
+        dedupe_key=f"extension-decision:{request.pk}",
+        language=requester.language,
+        case=case,
+        now=now,
+    )
+
+
 def _new_due(case: Case, request: ExtensionRequest, now: datetime):
     """Restart the clock at the old due moment plus the extra working time, as a new
     deadline: escalations of the old one are history, the new one starts at level 1."""
@@ -311,6 +335,7 @@ def extension_decide(
             "decided_by_label",
         ]
     )
+    _tell_requester(case, request, now)
     _event(
         case,
         "extension_approve" if approve else "extension_refuse",

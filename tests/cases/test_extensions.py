@@ -150,6 +150,9 @@ def test_supervisor_approves_in_the_admin_and_the_deadline_moves_as_a_new_one(
     assert get_calendar().working_seconds_between(old_due, case.due_at) == pytest.approx(
         two_days, abs=60
     )
+    told = OutboxMessage.objects.get(kind="extension-decision")
+    assert told.to == cast.liaison.email
+    assert case.number in told.text
     event = case.events.get(action="extension_approve")
     assert (event.actor, event.from_state, event.to_state) == (
         supervisor,

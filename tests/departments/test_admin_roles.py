@@ -95,3 +95,25 @@ def test_changing_a_users_role_in_the_admin_moves_them_to_the_new_role_group(cli
     assert user.role == User.Role.LIAISON
     assert role_groups_of(user) == {"liaison"}
     assert user.is_staff
+
+
+def test_the_migrated_role_groups_hold_exactly_the_roles_permissions():
+    from departments.services import ROLE_PERMISSIONS
+
+    for role, expected in ROLE_PERMISSIONS.items():
+        group = Group.objects.get(name=role)
+        held = {
+            f"{app}.{codename}"
+            for app, codename in group.permissions.values_list(
+                "content_type__app_label", "codename"
+            )
+        }
+        assert held == set(expected), role
+
+
+def test_a_role_keeps_its_permissions_even_without_the_role_groups(world):
+    Group.objects.all().delete()
+    liaison = make_user("orphan", User.Role.LIAISON, department=world.urban)
+    assert liaison.has_perm("cases.change_case")
+    sync_role_group(liaison)
+    assert role_groups_of(liaison) == {"liaison"}
