@@ -101,6 +101,24 @@ class ReportForm(forms.Form):
         return photos
 
 
+class CodeOrIdChoiceField(forms.ModelChoiceField):
+    """Accepts the object's code (links people write by hand: ?category=ENV) or its id
+    (what the select submits)."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        value = str(value).strip()
+        found = self.queryset.filter(code=value).first()
+        if found is None and value.isdigit():
+            found = self.queryset.filter(pk=int(value)).first()
+        if found is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            )
+        return found
+
+
 class TransitionForm(forms.Form):
     """Every transition carries the version of the case the page was rendered with, so
     that of two people acting at once the second is told the case changed."""
@@ -141,7 +159,7 @@ class VerifyForm(CommentForm):
 
 
 class DispatchForm(CommentForm):
-    lead = forms.ModelChoiceField(label=_("Lead department"), queryset=Department.objects.none())
+    lead = CodeOrIdChoiceField(label=_("Lead department"), queryset=Department.objects.none())
     whistle = forms.BooleanField(
         label=_("Blow the whistle: the assisting departments must report for duty"),
         required=False,
@@ -216,24 +234,6 @@ TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
     "resume": CommentForm,
     "cancel": CancelForm,
 }
-
-
-class CodeOrIdChoiceField(forms.ModelChoiceField):
-    """Accepts the object's code (links people write by hand: ?category=ENV) or its id
-    (what the select submits)."""
-
-    def to_python(self, value):
-        if value in self.empty_values:
-            return None
-        value = str(value).strip()
-        found = self.queryset.filter(code=value).first()
-        if found is None and value.isdigit():
-            found = self.queryset.filter(pk=int(value)).first()
-        if found is None:
-            raise forms.ValidationError(
-                self.error_messages["invalid_choice"], code="invalid_choice"
-            )
-        return found
 
 
 class CaseFilterForm(forms.Form):

@@ -382,3 +382,11 @@ def test_a_liaison_whose_department_was_not_summoned_cannot_report_for_duty(
     assert client.get(reverse("cases:detail", args=[case.number])).context["summons"] is None
     client.post(reverse("cases:report_for_duty", args=[case.number]))
     assert not case.events.filter(action="report_for_duty").exists()
+
+
+def test_dispatch_takes_the_lead_departments_code_too(client, cast, world, report):
+    case = report(category=None)
+    client.force_login(cast.dispatcher)
+    post_transition(client, case, "dispatch", lead="SJ")
+    case.refresh_from_db()
+    assert case.state == State.ASSIGNED and case.lead_department == world.market
