@@ -11,6 +11,24 @@ from cases.models import Case, State, Urgency
 from departments.models import Category, Department, GridCell, User
 
 
+class CodeOrIdChoiceField(forms.ModelChoiceField):
+    """Accepts the object's code (links people write by hand: ?category=ENV) or its id
+    (what the select submits)."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        value = str(value).strip()
+        found = self.queryset.filter(code=value).first()
+        if found is None and value.isdigit():
+            found = self.queryset.filter(pk=int(value)).first()
+        if found is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            )
+        return found
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -32,7 +50,7 @@ class MultipleImageField(forms.FileField):
         return [super().clean(data, initial)] if data else []
 
 
-class CategoryChoiceField(forms.ModelChoiceField):
+class CategoryChoiceField(CodeOrIdChoiceField):
     # Both names and the code, so the picker's search finds a category by any of them.
     def label_from_instance(self, obj):
         english = f" / {obj.name_en}" if obj.name_en else ""
@@ -46,7 +64,7 @@ class ReportForm(forms.Form):
         required=False,
         empty_label=_("Not sure (the township decides)"),
     )
-    cell = forms.ModelChoiceField(
+    cell = CodeOrIdChoiceField(
         label=_("Grid cell"),
         queryset=GridCell.objects.order_by("code"),
         required=False,
@@ -99,24 +117,6 @@ class ReportForm(forms.Form):
         photos = self.cleaned_data["photos"]
         clean_photos(photos)  # raises ValidationError with the reason for each bad file
         return photos
-
-
-class CodeOrIdChoiceField(forms.ModelChoiceField):
-    """Accepts the object's code (links people write by hand: ?category=ENV) or its id
-    (what the select submits)."""
-
-    def to_python(self, value):
-        if value in self.empty_values:
-            return None
-        value = str(value).strip()
-        found = self.queryset.filter(code=value).first()
-        if found is None and value.isdigit():
-            found = self.queryset.filter(pk=int(value)).first()
-        if found is None:
-            raise forms.ValidationError(
-                self.error_messages["invalid_choice"], code="invalid_choice"
-            )
-        return found
 
 
 class TransitionForm(forms.Form):

@@ -390,3 +390,14 @@ def test_dispatch_takes_the_lead_departments_code_too(client, cast, world, repor
     post_transition(client, case, "dispatch", lead="SJ")
     case.refresh_from_db()
     assert case.state == State.ASSIGNED and case.lead_department == world.market
+
+
+def test_the_report_form_takes_category_and_cell_codes_too(client, cast, world):
+    client.force_login(cast.caseworker)
+    response = client.post(
+        "/cases/new/",
+        {"category": "ENV-RUBBISH", "cell": "N-01", "description": "垃圾", "urgency": "normal"},
+    )
+    assert response.status_code == 302
+    case = Case.objects.get()
+    assert (case.category, case.cell) == (world.rubbish, world.n1)
