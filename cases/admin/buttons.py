@@ -30,7 +30,8 @@ class MultipleFileField(forms.FileField):
 class VersionForm(forms.Form):
     """The version the page showed: a case that changed since is refused as stale."""
 
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    # Optional for scripts that do not send it; the page always does.
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
 
 
 class ReturnForm(VersionForm):

@@ -314,7 +314,7 @@ class CaseAdmin(admin.ModelAdmin):
             {
                 "name": button.name,
                 "label": button.label,
-                "form": button.form(initial=button.initial(page), prefix=button.name),
+                "form": button.form(initial=button.initial(page), auto_id=f"id_{button.name}_%s"),
                 "url": reverse(
                     f"{self.admin_site.name}:cases_case_act", args=[case.pk, button.name]
                 ),
@@ -351,7 +351,7 @@ class CaseAdmin(admin.ModelAdmin):
             raise Http404(gettext("No such action."))
         if not (self.has_view_permission(request, case) and self.may_act(request)):
             raise PermissionDenied
-        form = button.form(request.POST, request.FILES, prefix=name)
+        form = button.form(request.POST, request.FILES)
         back = HttpResponseRedirect(
             reverse(f"{self.admin_site.name}:cases_case_change", args=[case.pk])
         )

@@ -71,7 +71,7 @@ def test_liaison_accepts_and_resolves_a_case_with_the_admin_buttons(
     case.refresh_from_db()
     assert case.state == State.IN_PROGRESS
 
-    page.fill("#act-resolve textarea[name=resolve-note]", "已清运完毕")
+    page.fill("#act-resolve textarea[name=note]", "已清运完毕")
     page.click("#act-resolve input[type=submit]")
     page.wait_for_selector(".messagelist .success")
     case.refresh_from_db()

@@ -176,7 +176,7 @@ def test_liaison_reports_for_duty_when_summoned_by_a_whistle(client, cast, lead_
     assert "report-for-duty" in [form["name"] for form in page.context["transition_forms"]]
     response = client.post(
         act_url(case, "report-for-duty"),
-        {"report-for-duty-version": case.version, "report-for-duty-comment": "已到岗"},
+        {"version": case.version, "comment": "已到岗"},
         follow=True,
     )
     assist = case.assists.get(department=world.urban)
@@ -184,9 +184,7 @@ def test_liaison_reports_for_duty_when_summoned_by_a_whistle(client, cast, lead_
     event = case.events.get(action="report_for_duty")
     assert (event.actor, event.from_state, event.to_state) == (cast.liaison, case.state, case.state)
     assert any("report for duty" in text for text in messages_of(response))
-    again = client.post(
-        act_url(case, "report-for-duty"), {"report-for-duty-version": case.version}, follow=True
-    )
+    again = client.post(act_url(case, "report-for-duty"), {"version": case.version}, follow=True)
     assert case.events.filter(action="report_for_duty").count() == 1
     assert any("already" in text for text in messages_of(again))
 
@@ -194,7 +192,7 @@ def test_liaison_reports_for_duty_when_summoned_by_a_whistle(client, cast, lead_
 def test_a_department_not_summoned_cannot_report_for_duty(client, cast, lead_by, world):
     case = lead_by(world.urban, assisting=[world.market], whistle=True)
     client.force_login(cast.liaison)
-    client.post(act_url(case, "report-for-duty"), {"report-for-duty-version": case.version})
+    client.post(act_url(case, "report-for-duty"), {"version": case.version})
     assert not case.events.filter(action="report_for_duty").exists()
 
 
@@ -212,9 +210,9 @@ def test_liaison_resolves_with_a_note_and_photos(client, cast, own_cases, settin
     client.post(
         act_url(case, "resolve"),
         {
-            "resolve-version": case.version,
-            "resolve-note": "已清运",
-            "resolve-photos": [jpeg_upload()],
+            "version": case.version,
+            "note": "已清运",
+            "photos": [jpeg_upload()],
         },
     )
     case.refresh_from_db()
@@ -230,7 +228,7 @@ def test_a_bad_photo_rolls_the_resolve_back(client, cast, own_cases, settings, t
     fake = SimpleUploadedFile("fix.png", b"not an image", content_type="image/png")
     response = client.post(
         act_url(case, "resolve"),
-        {"resolve-version": case.version, "resolve-note": "已清运", "resolve-photos": [fake]},
+        {"version": case.version, "note": "已清运", "photos": [fake]},
         follow=True,
     )
     case.refresh_from_db()

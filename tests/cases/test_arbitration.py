@@ -50,9 +50,9 @@ def test_supervisor_names_the_lead_and_the_decision_is_final(
     client.post(
         act_url(disputed, "arbitrate"),
         {
-            "arbitrate-version": disputed.version,
-            "arbitrate-lead": world.urban.pk,
-            "arbitrate-reason": "依据属地管理原则由城管牵头",
+            "version": disputed.version,
+            "lead": world.urban.pk,
+            "reason": "依据属地管理原则由城管牵头",
         },
     )
     disputed.refresh_from_db()
@@ -68,7 +68,7 @@ def test_supervisor_names_the_lead_and_the_decision_is_final(
     client.force_login(cast.liaison)
     response = client.post(
         act_url(disputed, "return"),
-        {"return-version": disputed.version, "return-reason": "仍不属于城管"},
+        {"version": disputed.version, "reason": "仍不属于城管"},
         follow=True,
     )
     disputed.refresh_from_db()
@@ -105,5 +105,5 @@ def test_the_arbitrate_button_is_not_offered_to_a_dispatcher_or_a_liaison(
     client.force_login(cast.liaison)
     # The pool case is no longer the urban department's: it does not exist for them.
     assert client.get(reverse("admin:cases_case_change", args=[disputed.pk])).status_code == 404
-    response = client.post(act_url(disputed, "arbitrate"), {"arbitrate-version": disputed.version})
+    response = client.post(act_url(disputed, "arbitrate"), {"version": disputed.version})
     assert response.status_code == 404

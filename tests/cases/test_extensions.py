@@ -62,9 +62,9 @@ def test_liaison_asks_for_an_extension_from_the_admin(client, cast, case):
     response = client.post(
         act_url(case, "request-extension"),
         {
-            "request-extension-version": case.version,
-            "request-extension-extra_days": "2",
-            "request-extension-reason": "需要协调物业",
+            "version": case.version,
+            "extra_days": "2",
+            "reason": "需要协调物业",
         },
         follow=True,
     )
@@ -134,10 +134,10 @@ def test_supervisor_approves_in_the_admin_and_the_deadline_moves_as_a_new_one(
     client.post(
         act_url(case, "decide-extension"),
         {
-            "decide-extension-version": case.version,
-            "decide-extension-request": request.pk,
-            "decide-extension-decision": "approve",
-            "decide-extension-note": "同意",
+            "version": case.version,
+            "request": request.pk,
+            "decision": "approve",
+            "note": "同意",
         },
     )
     request.refresh_from_db()
@@ -179,9 +179,9 @@ def test_liaison_cannot_approve_their_own_request_by_a_forged_post(client, cast,
     response = client.post(
         act_url(case, "decide-extension"),
         {
-            "decide-extension-version": case.version,
-            "decide-extension-request": request.pk,
-            "decide-extension-decision": "approve",
+            "version": case.version,
+            "request": request.pk,
+            "decision": "approve",
         },
         follow=True,
     )
