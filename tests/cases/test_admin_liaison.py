@@ -302,3 +302,17 @@ def test_a_script_may_post_a_transition_without_the_version(client, cast, own_ca
     client.post(transition_url(own_case, "resolve"), {"note": "已处理"})
     own_case.refresh_from_db()
     assert own_case.state == State.RESOLVED
+
+
+def test_filtering_by_another_department_finds_nothing_for_a_liaison(
+    client, cast, world, own_case, foreign_case
+):
+    client.force_login(cast.liaison)
+    response = client.get(
+        reverse("admin:cases_case_changelist"), {"lead_department__id__exact": world.market.pk}
+    )
+    assert list(response.context["cl"].result_list) == []
+    response = client.get(
+        reverse("admin:cases_case_changelist"), {"number__in": foreign_case.number}
+    )
+    assert list(response.context["cl"].result_list) == []
