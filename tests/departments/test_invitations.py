@@ -1,15 +1,21 @@
 """Invitations (SPEC §5): new users from users.csv get an email with a signed, expiring,
 single-use link to set their password; no password is in any file or email."""
 
+import email
+import re
+import socket
 from datetime import timedelta
+from email import policy
 from io import StringIO
 
 import pytest
 import time_machine
+from aiosmtpd.controller import Controller
 from django.core.management import call_command
 from django.urls import reverse
 
 from cases.models import OutboxMessage
+from cases.services import outbox
 from cases.services.invitations import users_invite
 from departments.invitations import invitation_token
 from departments.models import User
@@ -146,3 +152,44 @@ def test_a_weak_password_is_refused_and_the_link_still_works(client, invited):
     assert response.status_code == 200
     assert response.context["form"].errors
     assert client.get(path).status_code == 200
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp(settings):
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    yield inbox
+    controller.stop()
+
+
+def test_an_imported_user_receives_the_invitation_by_smtp_and_signs_in_with_it(
+    client, users_file, smtp
+):
+    import_users(users_file)
+    message = OutboxMessage.objects.get(kind="invitation", to="newbie@example.org")
+    assert outbox.deliver(message_pk=message.pk).outcome == "sent"
+    (received,) = smtp.messages
+    assert received["To"] == "newbie@example.org"
+    body = received.get_body(preferencelist=("plain",)).get_content()
+    path = re.search(r"https?://[^/\s]+(/accounts/invite/\S+/)", body).group(1)
+    assert set_password(client, path).status_code == 302
+    assert User.objects.get(username="newbie").check_password("Grid-governance-2026")
+    client.logout()
+    assert client.get(path).status_code == 410
