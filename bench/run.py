@@ -461,6 +461,7 @@ class Bench:
             "sweep", "pages", "routing", "intake"
         }
         started = time.perf_counter()
+        previous = self.load_previous() if self.args.append else None
         if "routing" in sections:
             self.routing()
         for i, size in enumerate(self.args.sizes):
@@ -476,8 +477,17 @@ class Bench:
                     self.intake(size, database)
             finally:
                 self.drop_database(database)
-        self.constancy()
         self.raw["total_seconds"] = time.perf_counter() - started
+        if previous:
+            self.merge(previous)
+        self.constancy()
+        (WORK / "last_run.json").write_text(
+            json.dumps(
+                {"rows": [row.__dict__ for row in self.rows], "notes": self.notes,
+                 "raw": self.raw, "sizes": self.args.sizes, "runs": self.args.runs},
+                default=str,
+            )
+        )
         table = self.table()
         print(table)
         (WORK / "results.json").write_text(json.dumps(self.raw, indent=1, default=str))
@@ -485,6 +495,30 @@ class Bench:
             (BENCH / "RESULTS.md").write_text(self.results_md(table))
             log(f"Wrote {BENCH / 'RESULTS.md'}")
             self.update_readme(table)
+
+    def load_previous(self) -> dict | None:
+        try:
+            return json.loads((WORK / "last_run.json").read_text())
+        except (OSError, ValueError):
+            log("--append: no previous run in bench/.work/last_run.json; starting afresh")
+            return None
+
+    def merge(self, previous: dict) -> None:
+        """Put this run's rows after the previous run's (`--append`: one table for sizes
+        run at different times, e.g. the pages at N = 1,000,000 after the sweeps)."""
+        self.rows = [Row(**row) for row in previous["rows"]] + self.rows
+        self.notes = previous["notes"] + [
+            f"Sizes {', '.join(f'{n:,}' for n in self.args.sizes)} were run separately "
+            f"(--append, sections: {self.args.only or 'all'}, {self.args.runs} run(s))."
+        ] + self.notes
+        for key, value in previous["raw"].items():
+            if isinstance(value, dict) and isinstance(self.raw.get(key), dict):
+                self.raw[key] = {**value, **self.raw[key]}
+            elif key == "total_seconds":
+                self.raw[key] = self.raw.get(key, 0) + value
+            else:
+                self.raw.setdefault(key, value)
+        self.args.sizes = [*previous["sizes"], *self.args.sizes]
 
     def constancy(self) -> None:
         """Statement and query counts must not grow with N: compare them across sizes."""
@@ -669,6 +703,10 @@ def parse_args(argv=None):
                         or "postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--keep", action="store_true", help="keep the gov_bench_* databases")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite RESULTS.md")
+    parser.add_argument(
+        "--append", action="store_true",
+        help="add this run's rows to the previous run's table (bench/.work/last_run.json)",
+    )
     return parser.parse_args(argv)
 
 
