@@ -257,3 +257,23 @@ def test_a_request_lapses_when_its_deadline_ended_before_the_decision(cast, case
     case.refresh_from_db()
     assert case.state == State.RESOLVED
     assert case.due_at is None
+
+
+def test_an_approved_extension_restarts_the_escalation_ladder(cast, case, supervisor):
+    from cases.services.escalation import escalation_sweep
+
+    case.refresh_from_db()
+    late = case.due_at + timedelta(minutes=5)
+    with time_machine.travel(late):
+        first = escalation_sweep(now=late)
+        assert [e.level for e in first.escalated] == [1]
+        request = ask(case, cast.liaison, days="1")
+        extensions.extension_decide(request=request, approve=True, actor=supervisor)
+    case.refresh_from_db()
+    assert case.escalation_level == 0
+    assert case.due_at > late
+    before_new_due = case.due_at - timedelta(minutes=1)
+    assert escalation_sweep(now=before_new_due).escalated == []
+    after_new_due = case.due_at + timedelta(minutes=1)
+    again = escalation_sweep(now=after_new_due)
+    assert [(e.level, e.deadline_seq) for e in again.escalated] == [(1, case.deadline_seq)]
