@@ -7,6 +7,7 @@ from cases.models import State
 
 # What each transition's button says.
 TRANSITION_LABELS = {
+    "route": _("route"),
     "dispatch": _("dispatch"),
     "accept": _("accept"),
     "return": _("return"),

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
+from cases.labels import TRANSITION_LABELS
 from cases.models import (
     TERMINAL_STATES,
     Case,
@@ -38,18 +39,6 @@ TRANSITION_METHODS = {
     "suspend": "suspend",
     "resume": "resume",
     "cancel": "cancel",
-}
-TRANSITION_LABELS = {
-    "route": _("route"),
-    "dispatch": _("dispatch"),
-    "accept": _("accept"),
-    "return": _("return"),
-    "resolve": _("resolve"),
-    "verify": _("verify"),
-    "reopen": _("reopen"),
-    "suspend": _("suspend"),
-    "resume": _("resume"),
-    "cancel": _("cancel"),
 }
 USER_TRANSITIONS = [name for name in TRANSITION_METHODS if name != "route"]
 
@@ -119,7 +108,7 @@ def _fire(
     if actor is not None and not has_transition_perm(method, actor):
         raise NotPermitted(_("You may not %(action)s this case.") % {"action": label})
 
-    from_state = case.state
+    from_state, deadline_seq_before = case.state, case.deadline_seq
     method(**transition_kwargs)
     to_state = case.state
     if to_state == State.SUSPENDED:
@@ -132,8 +121,11 @@ def _fire(
         deadlines.stop_clock(case)
     if to_state in TERMINAL_STATES:
         case.closed_at = now
+    # The sweep raises `escalation_level` without touching `version`; only a fresh clock
+    # resets it, so otherwise leave the column to the sweep rather than write back our copy.
+    fresh_clock = case.deadline_seq != deadline_seq_before
     try:
-        case.save()
+        case.save(update_fields=_fields_to_save(keep_escalation_level=fresh_clock))
     except CaseChanged as error:
         raise StaleCase(
             _("This case changed while you were acting on it. Reload it and try again.")
@@ -149,6 +141,14 @@ def _fire(
         data=data or {},
         at=now,
     )
+
+
+def _fields_to_save(*, keep_escalation_level: bool) -> list[str]:
+    return [
+        field.name
+        for field in Case._meta.concrete_fields
+        if not field.primary_key and (keep_escalation_level or field.name != "escalation_level")
+    ]
 
 
 def _require(text: str, what: str) -> str:

@@ -285,3 +285,23 @@ def test_saving_an_outdated_copy_is_refused_even_when_the_state_matches(case_in,
 
 def world_urban(cast):
     return cast.liaison.department
+
+
+def test_a_transition_does_not_write_back_an_escalation_level_read_before_the_sweep(case_in, cast):
+    case = case_in(State.IN_PROGRESS)
+    # The sweep raises the derived level without moving `version`.
+    Case.objects.filter(pk=case.pk).update(escalation_level=2)
+
+    workflow.case_suspend(case=case, actor=cast.supervisor, reason="挂账")
+
+    assert Case.objects.get(pk=case.pk).escalation_level == 2
+
+
+def test_a_fresh_clock_starts_its_escalation_ladder_again(case_in, cast):
+    case = case_in(State.IN_PROGRESS)
+    Case.objects.filter(pk=case.pk).update(escalation_level=2)
+    case.refresh_from_db()
+
+    workflow.case_return(case=case, actor=cast.liaison, reason="不归我们")
+
+    assert Case.objects.get(pk=case.pk).escalation_level == 0
