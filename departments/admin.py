@@ -178,6 +178,19 @@ class UserAdmin(ImportExportMixin, BaseUserAdmin):
         # After the form's groups are saved: the role group follows the role.
         sync_role_group(form.instance)
 
+    actions = ["invite_selected"]
+
+    @admin.action(description=_("Send an invitation to set a password"), permissions=["change"])
+    def invite_selected(self, request, queryset):
+        """Only users with no usable password (new ones) are invited; the others are
+        left alone, so nobody's working password can be reset from here."""
+        from cases.services.invitations import users_invite
+
+        invited = users_invite(users=list(queryset))
+        messages.success(
+            request, gettext("Invitations queued: %(count)d.") % {"count": len(invited)}
+        )
+
     def after_import(self, request, result):
         from cases.services.invitations import users_invite
 

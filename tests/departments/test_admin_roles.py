@@ -117,3 +117,28 @@ def test_a_role_keeps_its_permissions_even_without_the_role_groups(world):
     assert liaison.has_perm("cases.change_case")
     sync_role_group(liaison)
     assert role_groups_of(liaison) == {"liaison"}
+
+
+def test_admin_invites_selected_users_without_a_password_only(client, cast, world):
+    from django.contrib.admin import helpers
+
+    from cases.models import OutboxMessage
+
+    newcomer = User.objects.create_user(
+        username="newcomer",
+        email="newcomer@example.org",
+        role=User.Role.CASEWORKER,
+        township=world.north,
+        password=None,
+    )
+    client.force_login(cast.admin)
+    client.post(
+        reverse("admin:departments_user_changelist"),
+        {
+            "action": "invite_selected",
+            helpers.ACTION_CHECKBOX_NAME: [newcomer.pk, cast.caseworker.pk],
+        },
+    )
+    assert list(OutboxMessage.objects.filter(kind="invitation").values_list("to", flat=True)) == [
+        "newcomer@example.org"
+    ]
