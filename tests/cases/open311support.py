@@ -29,17 +29,23 @@ def redis_cache_fixture(settings):
     so parallel workers never share a rate-limit counter."""
     base = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    prefix = f"open311-test-{worker}-{uuid.uuid4().hex}"
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": f"{base}/2",
-            "KEY_PREFIX": f"open311-test-{worker}-{uuid.uuid4().hex}",
+            "KEY_PREFIX": prefix,
         }
     }
     from django.core.cache import cache
 
     yield cache
-    cache.clear()
+    # Only this test's keys: `cache.clear()` would flush the database under the other
+    # worker's running test.
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
 
 
 def xml_to_python(element: ET.Element):

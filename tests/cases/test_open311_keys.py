@@ -178,3 +178,14 @@ def test_an_administrator_without_superuser_rights_manages_keys(client, world, a
     client.post("/admin/cases/apikey/", {"action": "revoke", "_selected_action": [api_key[0].pk]})
     api_key[0].refresh_from_db()
     assert api_key[0].revoked_at is not None
+
+
+def test_the_counter_lives_in_redis_and_expires(world, redis_cache, settings):
+    key, _raw = api_key_create(name="hotline")
+    with time_machine.travel(NOW, tick=False):
+        api_key_throttle(key=key)
+    client = redis_cache._cache.get_client()
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    (stored,) = client.scan_iter(match=f"{prefix}:*")
+    assert stored.decode().endswith(f"open311:rate:{key.pk}:{int(NOW.timestamp() // 60)}")
+    assert 0 < client.ttl(stored) <= 120
