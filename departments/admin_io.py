@@ -29,8 +29,21 @@ PREVIEW_ROWS = 500
 SESSION_KEY = "admin-import:{subject}"
 
 
+# The file waits in the session between preview and apply: keep that row reasonable.
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
 class ImportForm(forms.Form):
     file = forms.FileField(label=_("File"))
+
+    def clean_file(self):
+        file = self.cleaned_data["file"]
+        if file.size > MAX_IMPORT_BYTES:
+            raise forms.ValidationError(
+                _("The file is larger than %(mb)d MB: import it with the command instead.")
+                % {"mb": MAX_IMPORT_BYTES // (1024 * 1024)}
+            )
+        return file
 
 
 def _digest(text: str) -> str:

@@ -201,3 +201,11 @@ def test_a_liaison_cannot_import_or_export(client, cast, subject):
     assert client.get(import_url(subject)).status_code == 403
     export = reverse(f"admin:departments_{MODELS[subject]}_export")
     assert client.get(export).status_code == 403
+
+
+def test_an_oversize_file_is_refused_before_planning(admin_client, world, monkeypatch):
+    monkeypatch.setattr("departments.admin_io.MAX_IMPORT_BYTES", 10)
+    response = upload(admin_client, "departments", "code,name,supervisor_emails\nHB,环保局,\n")
+    assert response.context["plan"] is None
+    assert response.context["form"].errors["file"]
+    assert not Department.objects.filter(code="HB").exists()
