@@ -157,10 +157,15 @@ def _comma_list(raw: str | None) -> list[str]:
     return [item.strip() for item in (raw or "").split(",") if item.strip()]
 
 
+UNENCODED_PLUS = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
+
+
 def _parse_when(name: str, raw: str | None) -> datetime | None:
     """A W3C datetime (a bare date is its midnight); no offset means TIME_ZONE."""
     if raw is None:
         return None
+    # An unencoded "+08:00" in a query string arrives as " 08:00".
+    raw = UNENCODED_PLUS.sub(r"\1+\2", raw)
     try:
         value = parse_datetime(raw)
         if value is None:

@@ -449,6 +449,12 @@ def test_date_filters_select_on_requested_datetime(client, cases):
     assert ids(data) == [cases["closed"].number, cases["overlap"].number]
 
 
+def test_an_unencoded_plus_in_the_offset_is_understood(client, cases):
+    query = "start_date=2026-03-01T00:00:00+08:00&end_date=2026-03-05T00:00:00+08:00"
+    data = client.get(f"{BASE}/requests.json?{query}").json()
+    assert ids(data) == [cases["closed"].number, cases["overlap"].number]
+
+
 def test_start_date_alone_reaches_90_days_forward(client, cases):
     data = client.get(f"{BASE}/requests.json", {"start_date": "2025-11-01T00:00:00Z"}).json()
     assert ids(data) == [cases["old"].number]
