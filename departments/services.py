@@ -31,12 +31,27 @@ _REFERENCE = ("township", "gridcell", "department", "category", "responsibility"
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.CASEWORKER: frozenset(),
     Role.DISPATCHER: frozenset(),
-    Role.LIAISON: frozenset({"cases.view_case", "cases.change_case", "cases.view_caseevent"}),
-    Role.SUPERVISOR: frozenset({"cases.view_case", "cases.change_case", "cases.view_caseevent"}),
+    Role.LIAISON: frozenset(
+        {
+            "cases.view_case",
+            "cases.change_case",
+            "cases.view_caseevent",
+            "cases.view_extensionrequest",
+        }
+    ),
+    Role.SUPERVISOR: frozenset(
+        {
+            "cases.view_case",
+            "cases.change_case",
+            "cases.view_caseevent",
+            "cases.view_extensionrequest",
+        }
+    ),
     Role.ADMIN: frozenset(
         {
             "cases.view_case",
             "cases.view_caseevent",
+            "cases.view_extensionrequest",
             *(
                 f"departments.{verb}_{model}"
                 for model in _REFERENCE

@@ -3,5 +3,6 @@ through the workflow services; nobody edits or deletes a case or an audit row he
 
 from cases.admin.cases import CaseAdmin
 from cases.admin.events import CaseEventAdmin
+from cases.admin.extensions import ExtensionRequestAdmin
 
-__all__ = ["CaseAdmin", "CaseEventAdmin"]
+__all__ = ["CaseAdmin", "CaseEventAdmin", "ExtensionRequestAdmin"]

@@ -43,6 +43,18 @@ def supervision_view(request, *, model_admin):
         end = datetime.combine(form.cleaned_data["end"] + timedelta(days=1), time.min, tzinfo=zone)
         figures = department_figures(start=start, end=end)
         audit = reverse(f"{model_admin.admin_site.name}:cases_caseevent_changelist")
+        requests = reverse(f"{model_admin.admin_site.name}:cases_extensionrequest_changelist")
+
+        def requests_link(pk, status=""):
+            query = {
+                "department__id__exact": pk,
+                "created_at__gte": start.isoformat(),
+                "created_at__lt": end.isoformat(),
+            }
+            if status:
+                query["status__exact"] = status
+            return f"{requests}?{urlencode(query)}"
+
         for figure in figures:
 
             def link(action, pk=figure.department.pk):
@@ -56,8 +68,8 @@ def supervision_view(request, *, model_admin):
                 "returns": link("return"),
                 "accepts": link("accept"),
                 "reopens": link("reopen"),
-                "extensions": link("extension_request"),
-                "extensions_approved": link("extension_approve"),
+                "extensions": requests_link(figure.department.pk),
+                "extensions_approved": requests_link(figure.department.pk, "approved"),
             }
     context = {
         **model_admin.admin_site.each_context(request),

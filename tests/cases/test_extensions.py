@@ -29,6 +29,13 @@ def case(report, cast):
 
 
 @pytest.fixture
+def lead_by_market(report, cast, world):
+    case = report(category=world.stall, description="占道经营")
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market)
+    return workflow.case_accept(case=case, actor=cast.other_liaison)
+
+
+@pytest.fixture
 def supervisor(cast):
     sync_role_group(cast.supervisor)
     cast.supervisor.refresh_from_db()
@@ -277,3 +284,26 @@ def test_an_approved_extension_restarts_the_escalation_ladder(cast, case, superv
     after_new_due = case.due_at + timedelta(minutes=1)
     again = escalation_sweep(now=after_new_due)
     assert [(e.level, e.deadline_seq) for e in again.escalated] == [(1, case.deadline_seq)]
+
+
+def test_extension_requests_list_is_scoped_like_the_cases(client, cast, case, lead_by_market):
+    own = ask(case, cast.liaison)
+    other = ask(lead_by_market, cast.other_liaison)
+    client.force_login(cast.liaison)
+    changelist = client.get(reverse("admin:cases_extensionrequest_changelist"))
+    assert list(changelist.context["cl"].result_list) == [own]
+    url = reverse("admin:cases_extensionrequest_change", args=[other.pk])
+    assert client.get(url).status_code == 404
+    client.force_login(cast.admin)
+    changelist = client.get(reverse("admin:cases_extensionrequest_changelist"))
+    assert set(changelist.context["cl"].result_list) == {own, other}
+
+
+def test_supervision_links_to_the_departments_extension_requests(client, cast, case, supervisor):
+    ask(case, cast.liaison)
+    client.force_login(cast.admin)
+    page = client.get(reverse("admin:cases_supervision"))
+    figures = {f.department.code: f for f in page.context["figures"]}
+    assert figures["CG"].extensions == 1
+    listed = client.get(figures["CG"].links["extensions"]).context["cl"].result_list
+    assert [request.case for request in listed] == [case]
