@@ -402,6 +402,11 @@ POST_FIELDS = {
     "description": {"type": "string", "maxLength": 4000},
     "media_url": {"type": "string", "format": "uri"},
     "attribute[urgency]": {"enum": list(Urgency.values)},
+    "idempotency_key": {
+        "type": "string",
+        "maxLength": 255,
+        "description": "Same as the Idempotency-Key header.",
+    },
 }
 
 
@@ -470,6 +475,16 @@ def _paths() -> dict:
             },
             "post": {
                 "summary": "POST Service Request: creates and routes a case",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 255},
+                        "description": "A retried post with the same key (and api_key)"
+                        " answers the first case again instead of creating another.",
+                    }
+                ],
                 "requestBody": {
                     "required": True,
                     "content": {
