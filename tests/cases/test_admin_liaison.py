@@ -316,3 +316,26 @@ def test_filtering_by_another_department_finds_nothing_for_a_liaison(
         reverse("admin:cases_case_changelist"), {"number__in": foreign_case.number}
     )
     assert list(response.context["cl"].result_list) == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "accept",
+        "return",
+        "resolve",
+        "report-for-duty",
+        "request-extension",
+        "decide-extension",
+        "arbitrate",
+    ],
+)
+def test_every_button_url_of_another_departments_case_is_a_404(client, cast, foreign_case, name):
+    client.force_login(cast.liaison)
+    before = foreign_case.events.count()
+    response = client.post(
+        transition_url(foreign_case, name),
+        {"version": foreign_case.version, "reason": "x", "note": "x", "extra_days": "1"},
+    )
+    assert response.status_code == 404
+    assert foreign_case.events.count() == before
