@@ -37,7 +37,7 @@ CSV_HEADER = ["at", "case", "action", "from_state", "to_state", "actor", "commen
 @admin.register(CaseEvent)
 class CaseEventAdmin(admin.ModelAdmin):
     list_display = ["at", "case", "action", "from_state", "to_state", "actor_display", "comment"]
-    list_filter = ["action", DepartmentFilter, "from_state", "to_state", "at"]
+    list_filter = ["action", DepartmentFilter, "actor__role", "from_state", "to_state", "at"]
     list_select_related = ["case", "actor"]
     search_fields = ["=case__number", "actor__username", "actor_label", "comment"]
     date_hierarchy = "at"

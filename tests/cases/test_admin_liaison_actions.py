@@ -246,3 +246,13 @@ def test_changelist_with_many_cases_runs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(12):
         response = client.get(reverse(CHANGELIST), {"deadline": "on_time", "state": "assigned"})
     assert len(response.context["cl"].result_list) == 50
+
+
+def test_audit_trail_filters_by_who_acted(client, cast, own_cases):
+    workflow.case_accept(case=own_cases[0], actor=cast.liaison)
+    client.force_login(cast.admin)
+    response = client.get(
+        reverse("admin:cases_caseevent_changelist"), {"actor__role__exact": "liaison"}
+    )
+    rows = list(response.context["cl"].result_list)
+    assert [(event.action, event.actor) for event in rows] == [("accept", cast.liaison)]
