@@ -382,3 +382,19 @@ def test_a_signed_link_made_for_one_purpose_opens_nothing_elsewhere(client, cast
     cast.caseworker.refresh_from_db()
     assert cast.caseworker.password == password
     assert fingerprint() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["dispatcher", "supervisor"])
+def test_a_forged_duplicate_of_another_townships_case_is_refused(role, cast, cases):
+    # The dispatcher may cancel their own case, but not point it at a case they cannot see.
+    client = client_for(cast, role)
+    own, foreign = cases["north_cg"], cases["south_zj"]
+    response = client.post(
+        reverse("cases:transition", args=[own.number, "cancel"]),
+        {"expected_version": own.version, "reason": "重复", "duplicate_of": foreign.number},
+    )
+    own.refresh_from_db()
+    assert own.state != "cancelled" and own.duplicate_of_id is None
+    assert response.status_code in (200, 302, 400)
+    assert not Case.objects.filter(duplicate_of=foreign).exists()
