@@ -26,9 +26,7 @@ class PersonalDataAccess(models.Model):
         related_name="+",
         verbose_name=_("user"),
     )
-    case = models.ForeignKey(
-        Case, on_delete=models.PROTECT, related_name="personal_data_accesses"
-    )
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="personal_data_accesses")
     at = models.DateTimeField(_("time"), default=timezone.now)
     purpose = models.CharField(_("purpose"), max_length=8, choices=Purpose.choices)
     fields = models.CharField(_("fields"), max_length=100)
