@@ -9,6 +9,7 @@ new pattern appears that this file does not place, so the matrix cannot silently
 Who may see what is written out here by hand (OWN), not asked of the code under test."""
 
 import io
+from decimal import Decimal
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -22,9 +23,11 @@ from cases.admin.buttons import BUTTONS
 from cases.models import Case, CaseEvent, CaseNote, CasePhoto, Escalation, PersonalDataAccess
 from cases.services import workflow
 from cases.services.escalation import ACK_SALT, escalation_sweep
-from cases.services.extensions import DECISION_SALT
+from cases.services.extensions import DECISION_SALT, extension_request
 from cases.services.photos import case_add_photos
 from departments.invitations import SALT as INVITATION_SALT
+from departments.models import User
+from tests.conftest import make_user
 
 # -- the classification of every URL pattern --------------------------------------------
 
@@ -47,6 +50,10 @@ CASE_BEARING = {
     "admin/cases/caseevent/<path:object_id>/delete/",
     "admin/cases/caseevent/<path:object_id>/change/",
     "admin/cases/caseevent/<path:object_id>/",
+    "admin/cases/extensionrequest/<path:object_id>/history/",
+    "admin/cases/extensionrequest/<path:object_id>/delete/",
+    "admin/cases/extensionrequest/<path:object_id>/change/",
+    "admin/cases/extensionrequest/<path:object_id>/",
     "admin/r/<path:content_type_id>/<path:object_id>/",
 }
 # List many cases: probed for other townships' and departments' case numbers.
@@ -60,6 +67,7 @@ CASE_LISTS = {
     "admin/cases/case/supervision/",
     "admin/cases/case/flywheel/",
     "admin/cases/caseevent/",
+    "admin/cases/extensionrequest/",
     "admin/autocomplete/",
 }
 # Signed links: probed with tokens signed for another purpose.
@@ -96,6 +104,7 @@ NO_CASE = {
     "admin/jsi18n/",
     "admin/cases/case/add/",
     "admin/cases/caseevent/add/",
+    "admin/cases/extensionrequest/add/",
     r"admin/^(?P<app_label>auth|axes|departments|cases)/$",
     "admin/(?P<url>.*)$",
 }
@@ -155,8 +164,12 @@ def cases(report, cast, world):
         reporter=cast.south_caseworker, cell=world.s1, category=world.stall, **contact
     )
     workflow.case_dispatch(case=south_zj, actor=cast.south_dispatcher, lead=world.housing)
-    for case in (north_cg, north_sj, south_zj):
+    housing_liaison = make_user("zj_liaison", User.Role.LIAISON, department=world.housing)
+    leads = {north_cg: cast.liaison, north_sj: cast.other_liaison, south_zj: housing_liaison}
+    for case, liaison in leads.items():
         case_add_photos(case=case, uploaded_by=None, uploads=[png()])
+        extension_request(case=case, actor=liaison, reason="需要协调", extra_days=Decimal("1"))
+        case.refresh_from_db()
     return {"north_cg": north_cg, "north_sj": north_sj, "south_zj": south_zj}
 
 
@@ -200,6 +213,7 @@ def case_requests(case: Case, own: Case | None) -> list[tuple[str, str, dict]]:
     number, pk = case.number, case.pk
     photo = case.photos.first()
     event = case.events.first()
+    extension = case.extension_requests.get()
     content_type = ContentType.objects.get_for_model(Case).pk
     r = []
     r.append(("GET", reverse("cases:detail", args=[number]), {}))
@@ -222,8 +236,10 @@ def case_requests(case: Case, own: Case | None) -> list[tuple[str, str, dict]]:
         r.append(("GET", reverse(f"admin:cases_case_{view}", args=[pk]), {}))
         r.append(("POST", reverse(f"admin:cases_case_{view}", args=[pk]), {"post": "yes"}))
         r.append(("GET", reverse(f"admin:cases_caseevent_{view}", args=[event.pk]), {}))
+        r.append(("GET", reverse(f"admin:cases_extensionrequest_{view}", args=[extension.pk]), {}))
     r.append(("GET", f"/admin/cases/case/{pk}/", {}))
     r.append(("GET", f"/admin/cases/caseevent/{event.pk}/", {}))
+    r.append(("GET", f"/admin/cases/extensionrequest/{extension.pk}/", {}))
     r.append(("GET", reverse("admin:view_on_site", args=[content_type, pk]), {}))
     if own is not None:
         # Forged: my case's number with the other case's photo; my case cancelled as a
@@ -284,6 +300,7 @@ def test_lists_exports_and_autocomplete_show_no_case_outside_the_scope(role, cas
         "/admin/cases/case/supervision/",
         "/admin/cases/case/flywheel/",
         "/admin/cases/caseevent/",
+        "/admin/cases/extensionrequest/",
         *[f"/admin/cases/case/?q={n}" for n in foreign],
         *[f"/admin/cases/caseevent/?q={n}" for n in foreign],
         *[
