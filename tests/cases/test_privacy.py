@@ -213,3 +213,20 @@ def test_the_anonymise_command_reports_what_it_did(report, cast, settings):
     assert "Anonymised the reporters of 1 case(s)" in out.getvalue()
     case.refresh_from_db()
     assert (case.reporter_name, case.reporter_phone) == ("", "")
+
+
+@pytest.mark.django_db
+def test_beat_runs_the_anonymisation_daily_through_a_registered_task(report, cast, settings):
+    from cases.tasks import anonymise_reporters
+    from governance.celery import app
+
+    app.loader.import_default_modules()
+    entry = settings.CELERY_BEAT_SCHEDULE["anonymise-reporters"]
+    assert entry["task"] in app.tasks and entry["schedule"] == 86400
+    settings.REPORTER_RETENTION_DAYS = 30
+    with time_machine.travel(datetime(2026, 1, 5, 10, tzinfo=SHANGHAI), tick=False):
+        case = closed(report(reporter_name=NAME, reporter_phone=PHONE), cast)
+    with time_machine.travel(datetime(2026, 3, 1, 10, tzinfo=SHANGHAI), tick=False):
+        assert anonymise_reporters() == 1
+    case.refresh_from_db()
+    assert case.reporter_phone == ""
