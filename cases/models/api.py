@@ -70,8 +70,8 @@ class ApiRequest(models.Model):
     account_id = models.CharField(_("account id"), max_length=100, blank=True)
     media_url = models.URLField(_("media URL"), max_length=1000, blank=True)
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
-    # What the API answered: 201 with a case, or the error status of a refused post.
-    http_status = models.PositiveSmallIntegerField(_("HTTP status"), default=201)
+    # What the API answered: 200 with a case, or the error status of a refused post.
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), default=200)
     received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
 
     class Meta:

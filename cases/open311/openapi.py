@@ -516,7 +516,7 @@ def _paths() -> dict:
                     },
                 },
                 "responses": {
-                    **_ok("PostedRequests", fmt, "201", "Created: the case number."),
+                    **_ok("PostedRequests", fmt, "200", "The case number."),
                     **_errors(fmt, 400, 403, 404, 429),
                 },
             },

@@ -126,7 +126,7 @@ def test_a_broader_category_is_understood_though_only_leaves_are_listed(client, 
     status, definition = both_formats(client, "services/ENV")
     assert status == 200 and definition["service_code"] == "ENV"
     response = post_request(client, api_key[1], service_code="ENV", address_id="N-01")
-    assert response.status_code == 201
+    assert response.status_code == 200
     case = Case.objects.get(number=response.json()[0]["service_request_id"])
     assert case.category == world.environment and case.lead_department == world.urban
 
@@ -153,7 +153,7 @@ def test_posting_creates_and_routes_a_case_through_the_intake(client, world, api
         account_id="acc-9",
         media_url="https://example.org/a.jpg",
     )
-    assert response.status_code == 201
+    assert response.status_code == 200
     (answer,) = parse_json(response)
     case = Case.objects.get(number=answer["service_request_id"])
     assert answer == {
@@ -170,7 +170,7 @@ def test_posting_creates_and_routes_a_case_through_the_intake(client, world, api
     assert (case.reporter_name, case.reporter_phone) == ("小明 王", "13800000000")
     assert list(case.events.values_list("action", flat=True)) == ["report", "route"]
     logged = ApiRequest.objects.get(case=case)
-    assert logged.api_key == key and logged.http_status == 201
+    assert logged.api_key == key and logged.http_status == 200
     assert (logged.email, logged.device_id, logged.media_url) == (
         "wang@example.org",
         "dev-1",
@@ -185,7 +185,7 @@ def test_posting_in_xml_answers_in_xml(client, world, api_key):
     response = post_request(
         client, api_key[1], fmt="xml", service_code="LAMP", lat=lat, long=lng, description="灯坏了"
     )
-    assert response.status_code == 201
+    assert response.status_code == 200
     root = parse_xml(response)
     assert root.tag == "service_requests"
     number = root.findtext("request/service_request_id")
@@ -207,7 +207,7 @@ def test_an_ambiguous_request_goes_to_the_fallback_pool_with_its_candidates(clie
 
 def test_address_id_is_the_grid_cell_code(client, world, api_key):
     response = post_request(client, api_key[1], service_code="ENV-RUBBISH", address_id="N-02")
-    assert response.status_code == 201
+    assert response.status_code == 200
     case = Case.objects.get(number=response.json()[0]["service_request_id"])
     assert case.cell == world.n2 and case.lat is None
 
@@ -216,7 +216,7 @@ def test_an_address_string_naming_a_cell_places_the_case_there(client, world, ap
     response = post_request(
         client, api_key[1], service_code="ENV-RUBBISH", address_string="网格 N-03 东门口"
     )
-    assert response.status_code == 201
+    assert response.status_code == 200
     case = Case.objects.get(number=response.json()[0]["service_request_id"])
     assert case.cell == world.n3 and case.address == "网格 N-03 东门口"
 
@@ -231,7 +231,7 @@ def test_urgency_attribute_is_stored_on_the_case(client, world, api_key):
         long=lng,
         **{"attribute[urgency]": "urgent", "attribute[colour][]": ["red", "blue"]},
     )
-    assert response.status_code == 201
+    assert response.status_code == 200
     logged = ApiRequest.objects.get(case__number=response.json()[0]["service_request_id"])
     assert logged.case.urgency == "urgent"
     assert logged.attributes == {"urgency": "urgent", "colour": ["red", "blue"]}
@@ -239,7 +239,7 @@ def test_urgency_attribute_is_stored_on_the_case(client, world, api_key):
 
 def test_a_point_outside_every_cell_goes_to_the_nearest_township_pool(client, world, api_key):
     response = post_request(client, api_key[1], service_code="ENV-RUBBISH", lat=30.5, long=121.5)
-    assert response.status_code == 201
+    assert response.status_code == 200
     case = Case.objects.get(number=response.json()[0]["service_request_id"])
     assert case.state == State.FALLBACK and case.fallback_reason == "outside_grid"
     assert case.township == world.south
@@ -250,7 +250,7 @@ def test_post_is_not_blocked_by_csrf(world, api_key):
 
     strict = Client(enforce_csrf_checks=True)
     response = post_request(strict, api_key[1], service_code="ENV-RUBBISH", address_id="N-01")
-    assert response.status_code == 201
+    assert response.status_code == 200
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
@@ -326,7 +326,7 @@ def test_an_empty_optional_parameter_counts_as_absent(client, world, api_key):
         email="",
         media_url="",
     )
-    assert response.status_code == 201
+    assert response.status_code == 200
 
 
 def test_other_methods_are_not_allowed(client, db):
@@ -639,7 +639,7 @@ def test_uploaded_media_is_stored_like_the_web_forms_photos(
     response = post_request(
         client, api_key[1], service_code="ENV-RUBBISH", address_id="N-01", media=jpeg_with_gps()
     )
-    assert response.status_code == 201
+    assert response.status_code == 200
     case = Case.objects.get(number=response.json()[0]["service_request_id"])
     (photo,) = case.photos.all()
     assert photo.content_type == "image/jpeg" and photo.uploaded_by is None
