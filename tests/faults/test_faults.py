@@ -169,7 +169,8 @@ def test_a_redis_restart_that_loses_the_queue_loses_no_email(
     Action: a worker starts, then the next sweep re-queues what is still pending.
     Holds: every email delivered exactly once."""
     result = escalation_sweep()
-    assert result.messages and len(broker.queued()) == result.messages
+    # The delivery tasks (one per message or per batch) wait in Redis.
+    assert result.messages and broker.queued()
     broker.restart()
     assert broker.queued() == []
     celery_processes.worker("w1")
