@@ -5,10 +5,19 @@ the escalation's unique constraint, and a delivery locks its outbox row and skip
 that is no longer pending.
 """
 
+import logging
+import time
+
 from celery import shared_task
 from django.utils import timezone
 
 from cases.services import escalation, outbox
+
+logger = logging.getLogger(__name__)
+
+# A batch stops starting new deliveries after this long and queues the rest again, well
+# inside CELERY_TASK_SOFT_TIME_LIMIT even if the last message meets a slow mail server.
+BATCH_SECONDS = 120
 
 
 @shared_task(name="cases.escalate_overdue", acks_late=True, ignore_result=True)
@@ -31,6 +40,38 @@ def send_outbox_message(self, message_pk: int) -> str:
     if delivery.retry_in is not None:
         raise self.retry(countdown=delivery.retry_in)
     return delivery.outcome
+
+
+@shared_task(
+    name="cases.deliver_outbox_messages",
+    acks_late=True,
+    ignore_result=True,
+)
+def deliver_outbox_messages(message_pks: list[int]) -> dict:
+    """Deliver a batch of outbox messages one after the other (what the sweep queues: a
+    task per batch, not per message). Each delivery is `outbox.deliver`, so a redelivered
+    batch sends nothing twice; a message to retry gets its own `send_outbox_message` task
+    with the backoff delay. Near the time limit the rest of the batch is queued again."""
+    started = time.monotonic()
+    outcomes: dict[str, int] = {}
+    for index, pk in enumerate(message_pks):
+        if time.monotonic() - started > BATCH_SECONDS:
+            outbox.publish(message_pks[index:])
+            outcomes["handed_on"] = len(message_pks) - index
+            break
+        try:
+            delivery = outbox.deliver(message_pk=pk)
+        except Exception:  # one row must not hold up the others; the sweep re-queues it
+            logger.exception("Outbox message %s could not be delivered.", pk)
+            outcomes["error"] = outcomes.get("error", 0) + 1
+            continue
+        outcomes[delivery.outcome] = outcomes.get(delivery.outcome, 0) + 1
+        if delivery.retry_in is not None:
+            try:
+                send_outbox_message.apply_async((pk,), countdown=delivery.retry_in)
+            except Exception:  # the broker: the row stays pending and is re-queued later
+                logger.warning("Could not queue the retry of outbox message %s.", pk)
+    return outcomes
 
 
 @shared_task(name="cases.anonymise_reporters", acks_late=True, ignore_result=True)

@@ -7,8 +7,11 @@
 2. one SELECT takes back the rows this sweep inserted (another sweep's rows are not ours);
 3. one UPDATE raises `Case.escalation_level` (a derived counter: it does not touch the
    case's `version`, so a liaison acting at the same moment is not told the case changed);
-4. a few SELECTs resolve recipients and the last timeline steps for all of them at once;
-5. one INSERT of audit rows and one of outbox messages, delivered after the commit.
+4. one SELECT resolves the recipients (and their languages) of all of them at once;
+5. one INSERT of audit rows and one of small, unrendered outbox rows (address, language,
+   escalation, Message-ID), and one SELECT of their ids; after the commit a few batched
+   delivery tasks are queued, and each delivery renders its email just before sending it
+   (`render_message`), outside the sweep's transaction.
 
 The unique (case, deadline_seq, level) constraint makes each rung happen once: a second
 sweep at the same moment waits on the first's uncommitted rows, then inserts nothing. Only
@@ -27,8 +30,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
-from django.db.models import F, Max, OuterRef, Q, Subquery, Window
-from django.db.models.functions import Lower, RowNumber
+from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
@@ -65,15 +68,55 @@ class SweepAborted(Exception):
     """Raised inside the sweep's transaction to roll a dry run back."""
 
 
+@dataclass(frozen=True, slots=True)
+class NewEscalation:
+    """What the sweep itself needs of an escalation it inserted: a few columns, no models."""
+
+    pk: int
+    case_id: int
+    level: int
+    deadline_seq: int
+    deadline_kind: str
+    department_id: int | None
+    township_id: int
+    case_number: str
+    supervisor_emails: list[str]  # the department's supervisor_emails, split
+
+
 @dataclass
 class SweepResult:
     sweep_id: uuid.UUID
     now: datetime
     dry_run: bool
-    escalations: list[Escalation] = field(default_factory=list)
+    rows: list[NewEscalation] = field(default_factory=list)
     recipients: dict[int, list[str]] = field(default_factory=dict)  # escalation pk → addresses
     messages: int = 0
     requeued: int = 0
+    loaded: list[Escalation] | None = field(default=None, repr=False)
+
+    @property
+    def escalations(self) -> list[Escalation]:
+        """The new escalations as models (case and department joined), loaded on first use
+        after the sweep, so the sweep itself never holds thousands of model objects."""
+        if self.loaded is None:
+            self.loaded = (
+                list(
+                    Escalation.objects.filter(sweep_id=self.sweep_id)
+                    .select_related("case", "department")
+                    .order_by("case__number", "level")
+                )
+                if self.rows
+                else []
+            )
+        return self.loaded
+
+    @property
+    def escalated_count(self) -> int:
+        return sum(1 for e in self.rows if e.level >= EscalationLevel.LEVEL_1)
+
+    @property
+    def reminded_count(self) -> int:
+        return sum(1 for e in self.rows if e.level == EscalationLevel.REMINDER)
 
     @property
     def escalated(self) -> list[Escalation]:
@@ -88,8 +131,8 @@ class SweepResult:
             "sweep_id": str(self.sweep_id),
             "now": self.now.isoformat(),
             "dry_run": self.dry_run,
-            "escalated": len(self.escalated),
-            "reminded": len(self.reminded),
+            "escalated": self.escalated_count,
+            "reminded": self.reminded_count,
             "messages": self.messages,
             "requeued": self.requeued,
         }
@@ -221,7 +264,7 @@ def _raise_case_levels(sweep_id: uuid.UUID) -> None:
     )
 
 
-def _recipients(new: list[Escalation]) -> tuple[dict[int, list[str]], dict[str, str]]:
+def _recipients(new: list[NewEscalation]) -> tuple[dict[int, list[str]], dict[str, str]]:
     """Addresses per escalation, and each known address's language, with one query.
 
     Reminder: the owning department's liaisons (the township's dispatchers for the pool).
@@ -234,7 +277,7 @@ def _recipients(new: list[Escalation]) -> tuple[dict[int, list[str]], dict[str, 
         address.lower()
         for e in new
         if e.department_id
-        for address in e.department.supervisor_email_list
+        for address in e.supervisor_emails
     }
     Role = User.Role
     users = list(
@@ -264,11 +307,11 @@ def _recipients(new: list[Escalation]) -> tuple[dict[int, list[str]], dict[str, 
             else:
                 district.append(u["email"])
 
-    def rung(level: int, e: Escalation) -> list[str]:
+    def rung(level: int, e: NewEscalation) -> list[str]:
         if level == EscalationLevel.REMINDER:
             return liaisons[e.department_id] if e.department_id else dispatchers[e.township_id]
         if level == EscalationLevel.LEVEL_1 and e.department_id:
-            return e.department.supervisor_email_list
+            return e.supervisor_emails
         if level in (EscalationLevel.LEVEL_1, EscalationLevel.LEVEL_2):
             return township_supervisors[e.township_id]
         return district
@@ -284,28 +327,20 @@ def _recipients(new: list[Escalation]) -> tuple[dict[int, list[str]], dict[str, 
         if not unique:
             logger.warning(
                 "Escalation %s (case %s, level %s) has nobody to tell.",
-                e.pk, e.case.number, e.level,
+                e.pk, e.case_number, e.level,
             )
         addresses[e.pk] = unique
     return addresses, languages
 
 
-def _timelines(case_ids: set[int]) -> dict[int, list[CaseEvent]]:
-    """The last few audit rows of each case, in one query (a window function)."""
-    rows = (
-        CaseEvent.objects.filter(case_id__in=case_ids)
-        .annotate(
-            rank=Window(
-                RowNumber(), partition_by=[F("case_id")], order_by=[F("at").desc(), F("id").desc()]
-            )
-        )
-        .filter(rank__lte=TIMELINE_STEPS)
+def _timeline(e: Escalation) -> list[CaseEvent]:
+    """The last few audit rows of the case before this escalation (the sweep's own audit
+    rows are written at its clock, so they are not part of the email's story)."""
+    return list(
+        CaseEvent.objects.filter(case_id=e.case_id, at__lt=e.created_at)
         .select_related("actor")
+        .order_by("-at", "-id")[:TIMELINE_STEPS]
     )
-    timelines = defaultdict(list)
-    for event in rows:
-        timelines[event.case_id].append(event)
-    return timelines
 
 
 def _render(
@@ -340,70 +375,111 @@ def _bare_email(e: Escalation) -> tuple[str, str, str, str]:
     return "escalation", subject, f"{subject}.\n{case_url}\n", ""
 
 
+def render_message(message: OutboxMessage) -> str:
+    """Fill in the subject, text and HTML of an escalation's outbox row, in the
+    recipient's language, as of the sweep's clock (the escalation's `created_at`).
+
+    Called by the delivery (`outbox.deliver`) with the row locked, just before it is sent:
+    the sweep itself only writes who is told about which escalation. A template that fails
+    gives a bare email rather than none; the returned text says why (empty when fine)."""
+    e = Escalation.objects.select_related(
+        "case__category", "case__cell", "department", "township"
+    ).get(pk=message.escalation_id)
+    language = message.language or settings.LANGUAGE_CODE
+    error = ""
+    try:
+        kind, subject, text, html = _render(
+            e,
+            message.to,
+            language,
+            now=e.created_at,
+            timeline=_timeline(e),
+            calendar=get_calendar(),
+        )
+    except Exception as failure:  # one bad case must not stop its email
+        logger.exception("Escalation %s: rendering failed, sending a bare email.", e.pk)
+        error = f"Rendering failed, sent a bare email: {type(failure).__name__}: {failure}"
+        kind, subject, text, html = _bare_email(e)
+    message.subject = " ".join(subject.split())[:255]
+    message.text, message.html = text, html
+    return error
+
+
 def _messages(
-    new: list[Escalation],
+    new: list[NewEscalation],
     addresses: dict[int, list[str]],
     languages: dict[str, str],
     *,
-    now: datetime,
     created_at: datetime,
 ) -> list[OutboxMessage]:
-    calendar = get_calendar()
-    timelines = _timelines({e.case_id for e in new})
+    """One small, unrendered outbox row per recipient of each new escalation: the address,
+    the language, the escalation, a stable Message-ID and the dedupe key. The delivery
+    renders the email (`render_message`) just before sending it. An address that is not
+    one is stored `failed` with the reason, as `outbox.build_message` does."""
+    domain = outbox.mail_domain()
+    invalid: dict[str, str] = {}  # address → why it is not one (checked once per address)
     messages = []
     for e in new:
+        kind = "reminder" if e.level == EscalationLevel.REMINDER else "escalation"
+        seen = set()
         for address in addresses[e.pk]:
-            language = languages.get(address.lower(), settings.LANGUAGE_CODE)
-            error = ""
-            try:
-                kind, subject, text, html = _render(
-                    e,
-                    address,
-                    language,
-                    now=now,
-                    timeline=timelines.get(e.case_id, []),
-                    calendar=calendar,
-                )
-            except Exception as failure:  # one bad case must not stop the whole sweep
-                logger.exception("Escalation %s: rendering failed, sending a bare email.", e.pk)
-                error = f"Rendering failed, sent a bare email: {type(failure).__name__}: {failure}"
-                kind, subject, text, html = _bare_email(e)
-            message = outbox.build_message(
-                to=address,
-                subject=subject,
-                text=text,
-                html=html,
+            key = address.lower()
+            if key in seen:  # the same address twice, in other letter cases
+                continue
+            seen.add(key)
+            if address not in invalid:
+                invalid[address] = outbox.address_error(address)
+                if invalid[address]:
+                    logger.error("Not an email address %r; its messages are failed.", address)
+            message = OutboxMessage(
                 kind=kind,
-                dedupe_key=f"escalation:{e.pk}:{address.lower()}",
-                language=language,
-                case=e.case,
-                escalation=e,
-                now=created_at,
+                dedupe_key=f"escalation:{e.pk}:{key}",
+                message_id=f"<{kind}.{uuid.uuid4().hex}@{domain}>",
+                to=address,
+                language=languages.get(key, settings.LANGUAGE_CODE),
+                subject="",
+                text="",
+                case_id=e.case_id,
+                escalation_id=e.pk,
+                created_at=created_at,
+                next_attempt_at=created_at,
             )
-            message.last_error = message.last_error or error
+            if invalid[address]:
+                message.status = OutboxMessage.Status.FAILED
+                message.last_error = invalid[address]
             messages.append(message)
     return messages
+
+
+def _new_escalations(sweep_id: uuid.UUID) -> list[NewEscalation]:
+    """The rows this sweep inserted, as plain values (one SELECT)."""
+    rows = (
+        Escalation.objects.filter(sweep_id=sweep_id)
+        .order_by("case_id", "level")
+        .values_list(
+            "pk", "case_id", "level", "deadline_seq", "deadline_kind", "department_id",
+            "township_id", "case__number", "department__supervisor_emails",
+        )
+    )
+    return [
+        NewEscalation(
+            *row[:-1], [a.strip() for a in (row[-1] or "").split(";") if a.strip()]
+        )
+        for row in rows
+    ]
 
 
 def _sweep_in_transaction(result: SweepResult) -> None:
     now, sweep_id = result.now, result.sweep_id
     for level in RUNG_COLUMNS:
         _insert_rung(level, now=now, sweep_id=sweep_id)
-    new = list(
-        Escalation.objects.filter(sweep_id=sweep_id)
-        .select_related(
-            "case__category", "case__cell", "case__township", "department", "township"
-        )
-        .order_by("case__number", "level")
-    )
-    result.escalations = new
+    new = _new_escalations(sweep_id)
+    result.rows = new
     if not new:
         return
     _raise_case_levels(sweep_id)
     addresses, languages = _recipients(new)
     result.recipients = addresses
-    # Render before writing this sweep's audit rows, so the emails show the steps before it.
-    messages = _messages(new, addresses, languages, now=now, created_at=timezone.now())
     CaseEvent.objects.bulk_create(
         CaseEvent(
             case_id=e.case_id,
@@ -420,10 +496,18 @@ def _sweep_in_transaction(result: SweepResult) -> None:
         )
         for e in new
     )
+    # Stamped last, just before the commit: `next_attempt_at` is when a delivery should
+    # start at the latest, so a row must not look overdue before it could be delivered.
+    messages = _messages(new, addresses, languages, created_at=timezone.now())
+    result.messages = len(messages)
     if result.dry_run:
-        result.messages = len(messages)
-    else:
-        result.messages = len(outbox.enqueue_many(messages))
+        result.escalations  # noqa: B018 (loaded now: the rollback will take the rows away)
+        return
+    # The escalations are new, so their dedupe keys are too: a plain INSERT … RETURNING id.
+    OutboxMessage.objects.bulk_create(messages)
+    outbox.schedule_delivery(
+        [m.pk for m in messages if m.status == OutboxMessage.Status.PENDING]
+    )
 
 
 def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> SweepResult:
@@ -451,20 +535,23 @@ def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> S
         raise
     if dry_run:
         return result
-    result.requeued = len(outbox.requeue_stuck())
+    # Compared with the sweep's start, so the messages it has just written are never
+    # "stuck", however long it took.
+    result.requeued = len(outbox.requeue_stuck(now=run.started_at))
     # The heartbeat only needs recent history: one row a minute would grow without end.
     SweepRun.objects.filter(started_at__lt=timezone.now() - SWEEP_HISTORY).delete()
     SweepRun.objects.filter(pk=run.pk).update(
         finished_at=timezone.now(),
-        escalated=len(result.escalated),
-        reminded=len(result.reminded),
+        escalated=result.escalated_count,
+        reminded=result.reminded_count,
         messages=result.messages,
         requeued=result.requeued,
     )
-    if result.escalations:
+    if result.rows:
         logger.info(
             "Sweep %s: %d escalation(s), %d reminder(s), %d email(s).",
-            sweep_id_short(result), len(result.escalated), len(result.reminded), result.messages,
+            sweep_id_short(result), result.escalated_count, result.reminded_count,
+            result.messages,
         )
     return result
 

@@ -22,6 +22,8 @@ Guarantees:
   Temporary SMTP failures are retried with exponential backoff; an address the server
   rejects for good marks the row `failed` with the server's answer in `last_error`.
 - Each row carries a stable `Message-ID`, the same on every attempt.
+- An escalation's row is written unrendered by the sweep (address, language, escalation);
+  `deliver` renders it with the row locked, keeps the rendering on the row, and sends it.
 """
 
 from __future__ import annotations
@@ -69,13 +71,22 @@ def requeue_after() -> timedelta:
     return timedelta(seconds=int(_setting("OUTBOX_REQUEUE_AFTER_SECONDS", 300)))
 
 
-def _mail_domain() -> str:
+def mail_domain() -> str:
     domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2]
     return domain or "localhost"
 
 
 def new_message_id(kind: str) -> str:
-    return f"<{kind}.{uuid.uuid4().hex}@{_mail_domain()}>"
+    return f"<{kind}.{uuid.uuid4().hex}@{mail_domain()}>"
+
+
+def address_error(address: str) -> str:
+    """Why `address` cannot be sent to, or "" when it is an email address."""
+    try:
+        validate_email(address)
+    except ValidationError:
+        return f"Not an email address: {address!r}"
+    return ""
 
 
 def build_message(
@@ -148,21 +159,36 @@ def schedule_delivery(message_pks: list[int]) -> None:
         transaction.on_commit(lambda: publish(pks))
 
 
-def publish(message_pks: Iterable[int]) -> int:
-    """Queue one delivery task per message; a broker that is down is logged, not raised:
-    the rows stay pending and the sweep re-queues them. Returns how many were queued."""
-    from cases.tasks import send_outbox_message
+def batch_size() -> int:
+    return int(_setting("OUTBOX_BATCH_SIZE", 100))
 
+
+def publish(message_pks: Iterable[int]) -> int:
+    """Queue the messages' delivery: one task for a single message, one task per batch of
+    `batch_size()` messages otherwise (a broker round trip per batch, not per message). The
+    task bodies carry row ids only. A broker that is down is logged, not raised: the rows
+    stay pending and the sweep re-queues them. Returns how many messages were queued."""
+    from cases.tasks import deliver_outbox_messages, send_outbox_message
+
+    pks = list(message_pks)
+    size = max(1, batch_size())
     queued = 0
-    for pk in message_pks:
+    for start in range(0, len(pks), size):
+        batch = pks[start : start + size]
         try:
-            send_outbox_message.apply_async(
-                (pk,), retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2}
-            )
-            queued += 1
+            if len(batch) == 1:
+                send_outbox_message.apply_async(
+                    (batch[0],), retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2}
+                )
+            else:
+                deliver_outbox_messages.apply_async(
+                    (batch,), retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2}
+                )
+            queued += len(batch)
         except Exception:  # the broker, whatever its client raises
             logger.warning(
-                "Could not queue outbox message %s; the sweep will re-queue it.", pk, exc_info=True
+                "Could not queue %d outbox message(s) from %s; the sweep will re-queue them.",
+                len(batch), batch[0], exc_info=True,
             )
     return queued
 
@@ -232,6 +258,14 @@ def deliver(*, message_pk: int, now: datetime | None = None) -> Delivery:
         if message is None or message.status != Status.PENDING:
             return Delivery("skipped")
         message.attempts += 1
+        rendered = []
+        if message.escalation_id and not message.text:
+            # An escalation's email is rendered here, just before it is first sent, not in
+            # the sweep; once rendered it is kept, so every attempt sends the same email.
+            from cases.services.escalation import render_message
+
+            message.last_error = render_message(message)
+            rendered = ["subject", "text", "html", "last_error"]
         try:
             _send(message)
         except Exception as error:  # SMTP, socket and DNS errors alike
@@ -239,7 +273,7 @@ def deliver(*, message_pk: int, now: datetime | None = None) -> Delivery:
             message.last_error = f"{type(error).__name__}: {error}"[:2000]
             if _is_permanent(error) or message.attempts >= max_attempts():
                 message.status = Status.FAILED
-                message.save(update_fields=["attempts", "last_error", "status"])
+                message.save(update_fields=["attempts", "last_error", "status", *rendered])
                 logger.error(
                     "Outbox message %s to %s failed for good after %d attempt(s): %s",
                     message.pk, message.to, message.attempts, message.last_error,
@@ -247,7 +281,9 @@ def deliver(*, message_pk: int, now: datetime | None = None) -> Delivery:
                 return Delivery("failed")
             delay = retry_delay(message.attempts)
             message.next_attempt_at = now + timedelta(seconds=delay)
-            message.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+            message.save(
+                update_fields=["attempts", "last_error", "next_attempt_at", *rendered]
+            )
             logger.warning(
                 "Outbox message %s to %s not sent (attempt %d), retrying in %d s: %s",
                 message.pk, message.to, message.attempts, delay, message.last_error,
@@ -255,5 +291,5 @@ def deliver(*, message_pk: int, now: datetime | None = None) -> Delivery:
             return Delivery("retry", retry_in=delay)
         message.status = Status.SENT
         message.sent_at = timezone.now()
-        message.save(update_fields=["attempts", "status", "sent_at"])
+        message.save(update_fields=["attempts", "status", "sent_at", *rendered])
         return Delivery("sent")

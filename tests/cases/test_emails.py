@@ -34,7 +34,12 @@ def overdue(report, world, cast):
 
 
 def message_to(address) -> OutboxMessage:
-    return OutboxMessage.objects.get(to=address)
+    """The email to `address` as it went out: the sweep writes the row unrendered and the
+    delivery renders it (in the recipient's language) just before sending it."""
+    row = OutboxMessage.objects.get(to=address)
+    assert outbox.deliver(message_pk=row.pk).outcome == "sent"
+    row.refresh_from_db()
+    return row
 
 
 def test_the_subject_names_the_case_the_level_and_how_long_it_is_overdue(
@@ -122,15 +127,15 @@ def test_the_reminder_says_how_much_time_is_left(overdue, cast):
 def test_a_delivered_message_has_a_stable_message_id_text_and_html(overdue, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     escalation_sweep(now=at(11, 23, 12))
-    row = message_to("cg-boss@example.org")
+    row = OutboxMessage.objects.get(to="cg-boss@example.org")
     assert outbox.deliver(message_pk=row.pk).outcome == "sent"
     assert outbox.deliver(message_pk=row.pk).outcome == "skipped"  # a duplicate task
     (sent,) = mail.outbox
     assert sent.to == ["cg-boss@example.org"]
     assert sent.extra_headers["Message-ID"] == row.message_id
     assert sent.alternatives[0][1] == "text/html"
-    assert sent.body == row.text
     row.refresh_from_db()
+    assert sent.body == row.text and sent.alternatives[0][0] == row.html  # what went out
     assert (row.status, row.attempts) == ("sent", 1) and row.sent_at is not None
 
 
@@ -157,3 +162,21 @@ def test_phone_numbers_in_free_text_are_masked_and_dates_are_not(text, masked):
 def test_a_short_phone_number_keeps_only_its_last_four_digits():
     assert mask_phone("87654321") == "****4321"
     assert mask_phone("") == ""
+
+
+def test_the_email_is_rendered_at_delivery_in_the_recipients_language(overdue, cast, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    cast.district_supervisor.language = "en"
+    cast.district_supervisor.save()
+    escalation_sweep(now=at(11, 23, 14))
+    row = OutboxMessage.objects.get(to="district@example.org")
+    assert (row.text, row.language) == ("", "en")  # the sweep only says who and in what
+    assert outbox.deliver(message_pk=row.pk).outcome == "sent"
+    (sent,) = mail.outbox
+    assert sent.extra_headers["Content-Language"] == "en"
+    assert "Exposed rubbish" in sent.body and "138****5678" in sent.body
+    assert "/escalations/ack/" in sent.body and "overdue by" in sent.subject
+    # The sweep's own audit rows are not in the email's latest steps.
+    assert "escalated" not in sent.body.split("Latest steps")[-1]
+    row.refresh_from_db()
+    assert (row.subject, row.text) == (sent.subject, sent.body)

@@ -237,8 +237,12 @@ def test_an_email_that_cannot_be_rendered_does_not_stop_the_sweep(
     assert {(e.case_id, e.level) for e in result.escalated} == {
         (broken.pk, 1), (broken.pk, 2), (broken.pk, 3), (fine.pk, 1)
     }
+    # The emails are rendered when delivered: the broken one goes out bare, the rest whole.
+    assert OutboxMessage.objects.filter(status="pending").count() == 4
+    for row in OutboxMessage.objects.all():
+        assert outbox.deliver(message_pk=row.pk).outcome == "sent"
     bare = OutboxMessage.objects.get(case=broken, escalation__level=1)
-    assert bare.status == "pending" and "a template bug" in bare.last_error
+    assert bare.status == "sent" and "a template bug" in bare.last_error
     assert bare.subject == f"[{broken.number}] level 1 escalation"
     assert f"/cases/{broken.number}/" in bare.text
     normal = OutboxMessage.objects.get(case=fine)
@@ -279,7 +283,7 @@ def test_the_sweep_makes_the_same_number_of_queries_for_few_or_many_cases(
     # 2 cases at levels 1–2; then 7 more at levels 1–3 and the first 2 at level 3.
     for size, moment, escalated in ((2, at(11, 23, 13), 4), (7, at(11, 24, 13), 23)):
         overdue_cases(size)
-        with django_assert_num_queries(22) as captured:
+        with django_assert_num_queries(17) as captured:
             result = sweep(moment)
         counts.append(len(captured.captured_queries))
         assert len(result.escalated) == escalated
@@ -444,3 +448,94 @@ def test_a_sweep_process_killed_midway_loses_nothing_and_sends_nothing_twice(rep
     assert [e.level for e in result.escalations] == [1, 2, 3]
     assert rungs() == [(case.number, 1, level) for level in (1, 2, 3)]
     assert OutboxMessage.objects.count() == 3
+
+
+# -- rendering moved out of the sweep (issue 7) ----------------------------------------------
+
+
+def test_the_sweep_writes_unrendered_rows_and_renders_no_template(
+    assigned, cast, monkeypatch
+):
+    def no_rendering(*args, **kwargs):
+        raise AssertionError("the sweep rendered an email")
+
+    monkeypatch.setattr(escalation_service.emails, "render", no_rendering)
+    result = sweep(at(11, 23, 13))
+    assert result.messages == 2
+    for row in OutboxMessage.objects.all():
+        assert (row.status, row.subject, row.text, row.html) == ("pending", "", "", "")
+        assert row.escalation_id and row.case_id == assigned.pk and row.message_id
+
+
+def test_the_sweep_queues_one_task_per_batch_not_per_message(
+    report_at, cast, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from cases import tasks
+
+    for _ in range(3):
+        report_at(at(11, 23, 10))
+    batches, singles = [], []
+    monkeypatch.setattr(
+        tasks.deliver_outbox_messages, "apply_async", lambda args, **kw: batches.append(args[0])
+    )
+    monkeypatch.setattr(
+        tasks.send_outbox_message, "apply_async", lambda args, **kw: singles.append(args[0])
+    )
+    settings.OUTBOX_BATCH_SIZE = 5
+    with django_capture_on_commit_callbacks(execute=True):
+        result = sweep(at(11, 23, 13))  # 3 cases × levels 1–2: six emails
+    assert result.messages == 6
+    assert [len(b) for b in batches] == [5] and len(singles) == 1
+    pending = set(OutboxMessage.objects.values_list("pk", flat=True))
+    assert set(batches[0]) | set(singles) == pending
+
+
+def test_a_redelivered_batch_task_sends_each_email_once(report_at, cast, mailoutbox):
+    from cases import tasks
+
+    for _ in range(2):
+        report_at(at(11, 23, 10))
+    sweep(at(11, 23, 14))  # 2 cases × levels 1–3
+    pks = list(OutboxMessage.objects.values_list("pk", flat=True))
+    assert tasks.deliver_outbox_messages(pks) == {"sent": 6}
+    assert tasks.deliver_outbox_messages(pks) == {"skipped": 6}  # the broker redelivers it
+    assert len(mailoutbox) == 6
+    ids = sorted(m.extra_headers["Message-ID"] for m in mailoutbox)
+    assert ids == sorted(OutboxMessage.objects.values_list("message_id", flat=True))
+    assert set(OutboxMessage.objects.values_list("status", "attempts")) == {("sent", 1)}
+
+
+def test_a_batch_hands_a_failed_email_to_its_own_retry_with_backoff(
+    assigned, cast, monkeypatch
+):
+    from cases import tasks
+
+    sweep(at(11, 23, 13))
+    retries = []
+    monkeypatch.setattr(
+        tasks.send_outbox_message,
+        "apply_async",
+        lambda args, countdown=None, **kw: retries.append((args[0], countdown)),
+    )
+    real_send = outbox._send
+
+    def flaky(message):
+        if message.to == "cg-boss@example.org":
+            raise ConnectionRefusedError("the mail server is down")
+        real_send(message)
+
+    monkeypatch.setattr(outbox, "_send", flaky)
+    pks = list(OutboxMessage.objects.order_by("pk").values_list("pk", flat=True))
+    assert tasks.deliver_outbox_messages(pks) == {"retry": 1, "sent": 1}
+    failed = OutboxMessage.objects.get(to="cg-boss@example.org")
+    assert retries == [(failed.pk, outbox.retry_delay(1))]
+    assert failed.status == "pending" and failed.attempts == 1
+    assert failed.text  # rendered once, kept for the next attempt
+
+
+def test_a_sweep_never_requeues_the_messages_it_has_just_written(assigned, cast, settings):
+    settings.OUTBOX_REQUEUE_AFTER_SECONDS = 0  # anything pending before the sweep is "stuck"
+    result = sweep(at(11, 23, 13))
+    assert result.messages == 2 and result.requeued == 0
+    # The next sweep finds them pending since before it started: those it re-queues.
+    assert sweep(at(11, 23, 13)).requeued == 2
