@@ -33,7 +33,7 @@ from tests.faults.conftest import (
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("faults")]
 
 
-def settle(processes, *, timeout=45):
+def settle(processes, *, timeout=90):
     try:
         wait_for(all_sent, timeout=timeout, what="every email to be sent")
     except AssertionError:
@@ -129,7 +129,7 @@ def test_a_worker_killed_in_the_middle_of_a_sweep_leaves_nothing_half_done(
     # The worker replaces its pool process and the sweep task comes back (acks_late).
     wait_for(
         lambda: celery_processes.children(worker) not in ([], [child]),
-        timeout=30,
+        timeout=60,
         what="a new pool process",
     )
     outbox_locked()
