@@ -8,10 +8,11 @@
 3. one UPDATE raises `Case.escalation_level` (a derived counter: it does not touch the
    case's `version`, so a liaison acting at the same moment is not told the case changed);
 4. one SELECT resolves the recipients (and their languages) of all of them at once;
-5. one INSERT of audit rows and one of small, unrendered outbox rows (address, language,
-   escalation, Message-ID), and one SELECT of their ids; after the commit a few batched
-   delivery tasks are queued, and each delivery renders its email just before sending it
-   (`render_message`), outside the sweep's transaction.
+5. one INSERT of audit rows (on PostgreSQL an INSERT … SELECT from the new escalations)
+   and one INSERT … RETURNING of small, unrendered outbox rows (address, language,
+   escalation, Message-ID), built without model objects; after the commit one delivery
+   task per batch of messages is queued, and each delivery renders its email just before
+   sending it (`render_message`), outside the sweep's transaction and its memory.
 
 The unique (case, deadline_seq, level) constraint makes each rung happen once: a second
 sweep at the same moment waits on the first's uncommitted rows, then inserts nothing. Only
@@ -21,6 +22,7 @@ the current clock columns are compared, and they are NULL when the clock is stop
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections import defaultdict
@@ -50,6 +52,7 @@ from departments.calendar import get_calendar
 from departments.models import User
 
 logger = logging.getLogger(__name__)
+Status = OutboxMessage.Status
 
 # Which stored moment each rung compares with the clock.
 RUNG_COLUMNS = {
@@ -411,7 +414,7 @@ def _messages(
     languages: dict[str, str],
     *,
     created_at: datetime,
-) -> list[OutboxMessage]:
+) -> list[dict]:
     """One small, unrendered outbox row per recipient of each new escalation: the address,
     the language, the escalation, a stable Message-ID and the dedupe key. The delivery
     renders the email (`render_message`) just before sending it. An address that is not
@@ -431,24 +434,115 @@ def _messages(
                 invalid[address] = outbox.address_error(address)
                 if invalid[address]:
                     logger.error("Not an email address %r; its messages are failed.", address)
-            message = OutboxMessage(
-                kind=kind,
-                dedupe_key=f"escalation:{e.pk}:{key}",
-                message_id=f"<{kind}.{uuid.uuid4().hex}@{domain}>",
-                to=address,
-                language=languages.get(key, settings.LANGUAGE_CODE),
-                subject="",
-                text="",
-                case_id=e.case_id,
-                escalation_id=e.pk,
-                created_at=created_at,
-                next_attempt_at=created_at,
+            messages.append(
+                {
+                    "kind": kind,
+                    "dedupe_key": f"escalation:{e.pk}:{key}",
+                    "message_id": f"<{kind}.{uuid.uuid4().hex}@{domain}>",
+                    "to": address,
+                    "language": languages.get(key, settings.LANGUAGE_CODE),
+                    "case_id": e.case_id,
+                    "escalation_id": e.pk,
+                    "status": (Status.FAILED if invalid[address] else Status.PENDING).value,
+                    "last_error": invalid[address],
+                    "created_at": created_at,
+                    "next_attempt_at": created_at,
+                }
             )
-            if invalid[address]:
-                message.status = OutboxMessage.Status.FAILED
-                message.last_error = invalid[address]
-            messages.append(message)
     return messages
+
+
+def _columns(model, names: list[str]) -> str:
+    return ", ".join(
+        connection.ops.quote_name(model._meta.get_field(name).column) for name in names
+    )
+
+
+def _write_audit(new: list[NewEscalation], addresses: dict[int, list[str]], *, now, sweep_id):
+    """One audit row per new escalation. On PostgreSQL one INSERT … SELECT from the
+    escalation rows (no model objects); elsewhere one bulk INSERT."""
+    if connection.vendor != "postgresql":
+        CaseEvent.objects.bulk_create(
+            CaseEvent(
+                case_id=e.case_id,
+                action="remind" if e.level == EscalationLevel.REMINDER else "escalate",
+                actor_label="system",
+                data={
+                    "escalation": e.pk,
+                    "level": e.level,
+                    "deadline": e.deadline_kind,
+                    "deadline_seq": e.deadline_seq,
+                    "recipients": addresses[e.pk],
+                },
+                at=now,
+            )
+            for e in new
+        )
+        return
+    q = connection.ops.quote_name
+    columns = _columns(
+        CaseEvent,
+        ["case", "action", "from_state", "to_state", "actor", "actor_label", "comment", "data",
+         "at"],
+    )
+    sql = f"""
+        INSERT INTO {q(CaseEvent._meta.db_table)} ({columns})
+        SELECT e.case_id, CASE WHEN e.level = %s THEN 'remind' ELSE 'escalate' END, '', '',
+               NULL, 'system', '',
+               jsonb_build_object(
+                   'escalation', e.id, 'level', e.level, 'deadline', e.deadline_kind,
+                   'deadline_seq', e.deadline_seq,
+                   'recipients', COALESCE(r.recipients, '[]'::jsonb)
+               ),
+               %s
+        FROM {q(Escalation._meta.db_table)} e
+        LEFT JOIN jsonb_each(%s::jsonb) AS r(pk, recipients) ON r.pk = e.id::text
+        WHERE e.sweep_id = %s
+        ORDER BY e.case_id, e.level
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                int(EscalationLevel.REMINDER),
+                now,
+                json.dumps({str(pk): found for pk, found in addresses.items()}),
+                sweep_id,
+            ],
+        )
+
+
+_OUTBOX_COLUMNS = [
+    ("kind", "varchar"), ("dedupe_key", "varchar"), ("message_id", "varchar"),
+    ("to", "varchar"), ("language", "varchar"), ("case_id", "bigint"),
+    ("escalation_id", "bigint"), ("status", "varchar"), ("last_error", "text"),
+    ("created_at", "timestamptz"), ("next_attempt_at", "timestamptz"),
+]
+
+
+def _write_messages(messages: list[dict]) -> list[int]:
+    """Insert the outbox rows (their escalations are new, so are their dedupe keys) and
+    return the ids of those to deliver. On PostgreSQL one INSERT … SELECT FROM unnest(…)
+    RETURNING, without model objects; elsewhere one bulk INSERT."""
+    if not messages:
+        return []
+    if connection.vendor != "postgresql":
+        rows = [OutboxMessage(subject="", text="", **m) for m in messages]
+        OutboxMessage.objects.bulk_create(rows)
+        return [m.pk for m in rows if m.status == Status.PENDING]
+    q = connection.ops.quote_name
+    names = [name for name, _type in _OUTBOX_COLUMNS]
+    columns = _columns(OutboxMessage, names)
+    arrays = ", ".join(f"%s::{kind}[]" for _name, kind in _OUTBOX_COLUMNS)
+    sql = f"""
+        INSERT INTO {q(OutboxMessage._meta.db_table)}
+            ({columns}, {_columns(OutboxMessage, ["subject", "text", "html", "attempts"])})
+        SELECT u.*, '', '', '', 0 FROM unnest({arrays}) AS u
+        RETURNING id, {q(OutboxMessage._meta.get_field("status").column)}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[m[name] for m in messages] for name in names])
+        return [pk for pk, status in cursor.fetchall() if status == Status.PENDING]
 
 
 def _new_escalations(sweep_id: uuid.UUID) -> list[NewEscalation]:
@@ -480,22 +574,7 @@ def _sweep_in_transaction(result: SweepResult) -> None:
     _raise_case_levels(sweep_id)
     addresses, languages = _recipients(new)
     result.recipients = addresses
-    CaseEvent.objects.bulk_create(
-        CaseEvent(
-            case_id=e.case_id,
-            action="remind" if e.level == EscalationLevel.REMINDER else "escalate",
-            actor_label="system",
-            data={
-                "escalation": e.pk,
-                "level": e.level,
-                "deadline": e.deadline_kind,
-                "deadline_seq": e.deadline_seq,
-                "recipients": addresses[e.pk],
-            },
-            at=now,
-        )
-        for e in new
-    )
+    _write_audit(new, addresses, now=now, sweep_id=sweep_id)
     # Stamped last, just before the commit: `next_attempt_at` is when a delivery should
     # start at the latest, so a row must not look overdue before it could be delivered.
     messages = _messages(new, addresses, languages, created_at=timezone.now())
@@ -503,11 +582,7 @@ def _sweep_in_transaction(result: SweepResult) -> None:
     if result.dry_run:
         result.escalations  # noqa: B018 (loaded now: the rollback will take the rows away)
         return
-    # The escalations are new, so their dedupe keys are too: a plain INSERT … RETURNING id.
-    OutboxMessage.objects.bulk_create(messages)
-    outbox.schedule_delivery(
-        [m.pk for m in messages if m.status == OutboxMessage.Status.PENDING]
-    )
+    outbox.schedule_delivery(_write_messages(messages))
 
 
 def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> SweepResult:
