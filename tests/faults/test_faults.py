@@ -3,9 +3,9 @@ an SMTP server, the pytest PostgreSQL database. Each test states the fault, the 
 and what must hold after: every due escalation recorded once, every email delivered (a
 duplicate only ever with the same Message-ID), no case half-changed.
 
-PostgreSQL itself is shared with the other test runs on this machine, so "PostgreSQL
-restarted during a sweep" is played by terminating the sweep's own server process
-(pg_terminate_backend), which is what the sweep sees when the server restarts."""
+The shared PostgreSQL serves the other test runs, so here a lost server is played by
+terminating the sweep's own server process (pg_terminate_backend); a real restart of a
+private server in the middle of a sweep is in test_postgres_restart.py."""
 
 import os
 import signal
