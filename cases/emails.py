@@ -6,7 +6,6 @@ They only render; writing the message to the outbox is `cases.services.outbox`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,49 +13,11 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import ngettext
 
+from cases.labels import ACTION_LABELS
 from cases.models import CaseEvent, DeadlineKind, Escalation
-from cases.privacy import mask_name
-
-# Phone numbers in free text: mobiles (138 1234 5678, +86-138-1234-5678), landlines
-# (0571-87654321) and any other run of 7+ digits; dates and case numbers do not match.
-_PHONE = re.compile(
-    r"(?<![\d*])(?:(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}|0\d{2,3}[- ]?\d{7,8}|\d{7,})(?![\d*])"
-)
-
-ACTION_LABELS = {
-    "report": gettext_lazy("reported"),
-    "route": gettext_lazy("routed"),
-    "dispatch": gettext_lazy("dispatched"),
-    "accept": gettext_lazy("accepted"),
-    "return": gettext_lazy("returned"),
-    "resolve": gettext_lazy("resolved"),
-    "verify": gettext_lazy("verified"),
-    "reopen": gettext_lazy("reopened"),
-    "suspend": gettext_lazy("suspended"),
-    "resume": gettext_lazy("resumed"),
-    "cancel": gettext_lazy("cancelled"),
-    "escalate": gettext_lazy("escalated"),
-    "remind": gettext_lazy("due-soon reminder"),
-    "acknowledge": gettext_lazy("escalation acknowledged"),
-}
-
-
-def mask_phone(phone: str) -> str:
-    """Keep the first 3 and last 4 digits, as Chinese public notices do (138****5678)."""
-    digits = re.sub(r"\D", "", phone or "")
-    if len(digits) == 13 and digits.startswith("86"):
-        digits = digits[2:]  # the country code of a mobile
-    if len(digits) >= 11:
-        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-    # Short numbers: revealing 7 of them would reveal nearly all; keep only the end.
-    return "*" * max(0, len(digits) - 4) + digits[-4:] if len(digits) > 4 else "*" * len(digits)
-
-
-def mask_phones(text: str) -> str:
-    """Mask every phone number in free text."""
-    return _PHONE.sub(lambda match: mask_phone(match.group(0)), text or "")
+from cases.privacy import mask_name, mask_phone, mask_phones
 
 
 def format_duration(seconds: float) -> str:
@@ -109,7 +70,7 @@ def _case_context(escalation: Escalation, *, language: str, timeline: list[CaseE
     if category is None:
         category_name = ""
     else:
-        category_name = (category.name_en if english and category.name_en else category.name)
+        category_name = category.name_en if english and category.name_en else category.name
     if escalation.department_id:
         owner = escalation.department.name
     else:
@@ -146,9 +107,7 @@ def escalation(
     """The email of a level 1–3 escalation to one supervisor."""
     with translation.override(language):
         context = _case_context(escalation, language=language, timeline=timeline)
-        context.update(
-            overdue=format_duration(overdue_seconds), ack_url=ack_url, ack_days=ack_days
-        )
+        context.update(overdue=format_duration(overdue_seconds), ack_url=ack_url, ack_days=ack_days)
     return render("escalation", context, language=language)
 
 

@@ -25,6 +25,7 @@ from cases.admin import flywheel as flywheel_admin
 from cases.admin import supervision as supervision_admin
 from cases.admin.buttons import BUTTONS, PageState
 from cases.admin.export import csv_response
+from cases.admin.readonly import ReadOnlyAdminMixin
 from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, ExtensionRequest, State
 from cases.privacy import masked_contact
 from cases.selectors import cases_visible_to
@@ -108,7 +109,7 @@ CSV_COLUMNS = [
 ]
 
 
-class CaseEventInline(admin.TabularInline):
+class CaseEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = CaseEvent
     fields = ["at", "action", "from_state", "to_state", "actor_display", "comment"]
     readonly_fields = fields
@@ -120,21 +121,12 @@ class CaseEventInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description=_("actor"))
     def actor_display(self, event):
         return event.actor_display
 
 
-class CaseAssistInline(admin.TabularInline):
+class CaseAssistInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = CaseAssist
     fields = ["department", "summoned", "report_due_at", "reported_at"]
     readonly_fields = fields
@@ -144,18 +136,9 @@ class CaseAssistInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("department")
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "state",
@@ -230,16 +213,7 @@ class CaseAdmin(admin.ModelAdmin):
             raise Http404(gettext("No such case."))
         return case
 
-    # -- nobody adds, edits or deletes a case here ------------------------------------
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # -- the buttons (nobody adds, edits or deletes a case: ReadOnlyAdminMixin) ---------
 
     def may_act(self, request) -> bool:
         """Whether the buttons are open to this user at all; the services still decide,

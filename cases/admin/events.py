@@ -1,13 +1,11 @@
 """The audit trail in the admin: read-only for everybody, scoped like the cases."""
 
 from django.contrib import admin
-from django.http import Http404
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cases.admin.export import csv_response
+from cases.admin.readonly import CaseScopedAdminMixin
 from cases.models import CaseEvent
-from cases.selectors import cases_visible_to
 from cases.supervision import events_of_department
 from departments.models import Department
 
@@ -35,7 +33,8 @@ CSV_HEADER = ["at", "case", "action", "from_state", "to_state", "actor", "commen
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(admin.ModelAdmin):
+class CaseEventAdmin(CaseScopedAdminMixin, admin.ModelAdmin):
+    not_found_message = _("No such audit event.")
     list_display = ["at", "case", "action", "from_state", "to_state", "actor_display", "comment"]
     list_filter = ["action", DepartmentFilter, "actor__role", "from_state", "to_state", "at"]
     list_select_related = ["case", "actor"]
@@ -56,28 +55,6 @@ class CaseEventAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
     actions = ["export_csv"]
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(case__in=cases_visible_to(request.user).values("pk"))
-        )
-
-    def get_object(self, request, object_id, from_field=None):
-        event = super().get_object(request, object_id, from_field)
-        if event is None:
-            raise Http404(gettext("No such audit event."))
-        return event
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("actor"), ordering="actor__username")
     def actor_display(self, event):

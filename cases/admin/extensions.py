@@ -2,18 +2,17 @@
 taken on the case's page (or from the email link), through the service."""
 
 from django.contrib import admin
-from django.http import Http404
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from cases.admin.readonly import CaseScopedAdminMixin
 from cases.models import ExtensionRequest
-from cases.selectors import cases_visible_to
 
 
 @admin.register(ExtensionRequest)
-class ExtensionRequestAdmin(admin.ModelAdmin):
+class ExtensionRequestAdmin(CaseScopedAdminMixin, admin.ModelAdmin):
+    not_found_message = _("No such extension request.")
     list_display = [
         "created_at",
         "case_link",
@@ -45,25 +44,6 @@ class ExtensionRequestAdmin(admin.ModelAdmin):
         "created_at",
     ]
     readonly_fields = fields
-
-    def get_queryset(self, request):
-        visible = cases_visible_to(request.user).values("pk")
-        return super().get_queryset(request).filter(case__in=visible)
-
-    def get_object(self, request, object_id, from_field=None):
-        extension = super().get_object(request, object_id, from_field)
-        if extension is None:
-            raise Http404(gettext("No such extension request."))
-        return extension
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("case"), ordering="case__number")
     def case_link(self, extension):

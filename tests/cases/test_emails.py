@@ -9,8 +9,9 @@ import time_machine
 from django.core import mail
 from django.utils import translation
 
-from cases.emails import format_duration, mask_phone, mask_phones
+from cases.emails import format_duration
 from cases.models import OutboxMessage
+from cases.privacy import mask_phone, mask_phones
 from cases.services import outbox
 from cases.services.escalation import escalation_sweep, read_ack_token
 
