@@ -5,7 +5,6 @@ import re
 import socket
 import threading
 import time
-from contextlib import contextmanager
 
 import pytest
 from django.db import connection
@@ -13,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from cases.models import Case, IdempotencyKey
-from governance.celery import app as celery_app
+from tests.brokers import celery_broker
 from tests.cases.open311support import api_key_fixture  # noqa: F401  (fixture)
 
 OPEN311 = "/open311/v2/requests.json"
@@ -150,26 +149,6 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _forget_broker_connections():
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-@contextmanager
-def celery_broker(url: str):
-    """Point this process's Celery app at `url`, as CELERY_BROKER_URL would."""
-    previous = celery_app.conf.broker_url
-    _forget_broker_connections()
-    celery_app.conf.broker_url = url
-    try:
-        yield
-    finally:
-        _forget_broker_connections()
-        celery_app.conf.broker_url = previous
 
 
 @pytest.fixture(params=["stopped", "hung"])

@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from django.db import connection
 from django.utils import timezone
 
 from cases.models import CaseEvent, Escalation, OutboxMessage
-from governance.celery import app as celery_app
+from tests.brokers import celery_broker
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).parent / "celery")
@@ -107,26 +106,6 @@ def private_redis():
     server = RedisServer()
     yield server
     server.stop()
-
-
-def _forget_broker_connections():
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-@contextmanager
-def celery_broker(url: str):
-    """Point this process's Celery app at `url`, as CELERY_BROKER_URL would."""
-    previous = celery_app.conf.broker_url
-    _forget_broker_connections()
-    celery_app.conf.broker_url = url
-    try:
-        yield
-    finally:
-        _forget_broker_connections()
-        celery_app.conf.broker_url = previous
 
 
 @pytest.fixture

@@ -1,0 +1,26 @@
+"""Pointing this test process's Celery app at another broker, as CELERY_BROKER_URL would."""
+
+from contextlib import contextmanager
+
+from governance.celery import app as celery_app
+
+
+def _forget_broker_connections():
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@contextmanager
+def celery_broker(url: str):
+    """Publish to `url` inside the block; pooled connections to the old broker are dropped
+    on the way in and out, so nothing keeps talking to the wrong one."""
+    previous = celery_app.conf.broker_url
+    _forget_broker_connections()
+    celery_app.conf.broker_url = url
+    try:
+        yield
+    finally:
+        _forget_broker_connections()
+        celery_app.conf.broker_url = previous
