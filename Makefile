@@ -6,7 +6,6 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # The suite runs on PostgreSQL; pytest-django creates and drops its own test_ database.
-# Tests that need a broker name their own (Redis); the rest publish to memory, not var/.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/governance
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
@@ -41,7 +40,7 @@ lint: venv
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py compilemessages --ignore '.venv' --ignore 'var' -v 0
-	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=memory:// $(BIN)/pytest -n 2 --dist loadgroup
+	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -n 2 --dist loadgroup
 
 # Needs PostgreSQL; e.g. `make bench BENCH_SIZES=100000,1000000 BENCH_RUNS=5` (bench/README.md).
 bench: venv
