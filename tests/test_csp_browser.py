@@ -2,20 +2,13 @@
 loads each one and no CSP violation is reported (no inline script or style, no resource
 from another origin)."""
 
-import os
-import shutil
-
 import pytest
 from django.conf import settings as django_settings
-from django.db import connections
 from django.test import Client
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from tests.browser import chromium, needs_chromium
 
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium"),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
 
 # Reports CSP violations the console does not always show (e.g. inline style attributes).
 RECORD_VIOLATIONS = """
@@ -28,18 +21,8 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 @pytest.fixture
 def browser():
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # ORM beside Playwright's loop
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
+    with chromium() as browser:
         yield browser
-        # The ORM calls made while Playwright's loop runs get their own connection:
-        # close it, or it keeps the test database open after the run.
-        connections.close_all()
-        browser.close()
 
 
 def open_as(browser, live_server, user):

@@ -12,6 +12,7 @@ from django.test import Client
 
 from cases.models import CaseEvent, Escalation
 from cases.services.escalation import ack_token, escalation_sweep
+from tests.browser import chromium
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ESCALATED_AT = datetime(2026, 11, 23, 12, tzinfo=SHANGHAI)
@@ -112,28 +113,20 @@ def test_only_get_and_post_are_allowed(client, escalation):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_supervisor_acknowledges_from_the_email_link_in_a_browser(
-    live_server, report, cast
-):
-    from playwright.sync_api import sync_playwright
-
+def test_a_supervisor_acknowledges_from_the_email_link_in_a_browser(live_server, report, cast):
     with time_machine.travel(datetime(2026, 11, 23, 10, tzinfo=SHANGHAI), tick=False):
         report()
     escalation_sweep(now=ESCALATED_AT)
     escalation = Escalation.objects.select_related("case").get(level=1)
     # No ORM inside the Playwright block: its greenlet would open a connection of its own.
     url, number = live_server.url + link(escalation), escalation.case.number
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
-        try:
-            page = browser.new_page()
-            page.goto(url)
-            assert number in page.text_content("h1")
-            page.get_by_role("button", name="Acknowledge").click()
-            page.wait_for_selector(".ack-done")
-            assert "acknowledged by cg-boss@example.org" in page.text_content(".ack-done")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(url)
+        assert number in page.text_content("h1")
+        page.get_by_role("button", name="Acknowledge").click()
+        page.wait_for_selector(".ack-done")
+        assert "acknowledged by cg-boss@example.org" in page.text_content(".ack-done")
     escalation.refresh_from_db()
     assert escalation.acknowledged_by_email == "cg-boss@example.org"
     assert CaseEvent.objects.filter(

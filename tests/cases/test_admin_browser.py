@@ -1,38 +1,22 @@
 """What a liaison and an administrator click in the admin, in Debian's headless Chromium
 driven by Playwright."""
 
-import os
-from pathlib import Path
-
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
 from cases.models import State
+from tests.browser import chromium, needs_chromium
 
-# Playwright's sync API runs an event loop in this thread; the ORM is safe to use here.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytest.importorskip("playwright.sync_api")
 
-sync_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = [
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
-    pytest.mark.xdist_group("browser"),
-]
+pytestmark = [needs_chromium, pytest.mark.xdist_group("browser")]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 the map (in English and in Chinese), a whistle dispatch, a verification with a rating, and
 the dashboard. Few and fast; a failing test leaves a screenshot in test-artifacts/."""
 
-import os
 import re
 from pathlib import Path
 
@@ -12,40 +11,20 @@ from django.test import Client
 
 from cases.models import Case, State
 from cases.services import workflow
+from tests.browser import chromium, needs_chromium
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
-# Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run
-# in a thread with a running loop unless told it is safe (it is: the loop is idle).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytest.importorskip("playwright.sync_api")
 
-sync_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts"
 
-pytestmark = [
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
-    pytest.mark.xdist_group("browser"),
-]
+pytestmark = [needs_chromium, pytest.mark.xdist_group("browser")]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-            ],
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
