@@ -106,7 +106,7 @@ def test_liaison_may_not_report_cases(client, cast):
     assert client.get("/cases/new/").status_code == 403
 
 
-def test_the_whole_slice_runs_through_the_pages(client, cast, world):
+def test_the_whole_slice_runs_through_the_pages_and_the_admin(client, cast, world):
     # A lamp case has no rule: it goes to the north township's pool.
     client.force_login(cast.caseworker)
     client.post(
@@ -131,9 +131,18 @@ def test_the_whole_slice_runs_through_the_pages(client, cast, world):
     case.refresh_from_db()
     assert case.state == State.ASSIGNED and case.lead_department == world.urban
 
-    # The liaison works in the admin; here the workflow services stand in for it.
-    workflow.case_accept(case=case, actor=cast.liaison)
-    workflow.case_resolve(case=case, actor=cast.liaison, note="已更换灯泡")
+    # The liaison works in the admin: its change page lists the case and offers the buttons.
+    client.force_login(cast.liaison)
+    change_page = client.get(reverse("admin:cases_case_change", args=[case.pk]))
+    assert change_page.status_code == 200 and case.number in page_text(change_page)
+    accept = reverse("admin:cases_case_act", args=[case.pk, "accept"])
+    assert client.post(accept, {"version": case.version}).status_code == 302
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS
+    resolve = reverse("admin:cases_case_act", args=[case.pk, "resolve"])
+    client.post(resolve, {"version": case.version, "note": "已更换灯泡"})
+    case.refresh_from_db()
+    assert case.state == State.RESOLVED
 
     client.force_login(cast.caseworker)
     detail = client.get(reverse("cases:detail", args=[case.number]))
