@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core import signing
 from django.db import connection, transaction
 from django.db.models import Max, OuterRef, Q, Subquery
 from django.db.models.functions import Lower
@@ -48,6 +47,7 @@ from cases.models import (
     SweepRun,
 )
 from cases.services import outbox
+from cases.signed_links import SignedLinkError, make_token, read_token
 from departments.calendar import get_calendar
 from departments.models import User
 
@@ -144,31 +144,18 @@ class SweepResult:
 # -- signed acknowledge links -----------------------------------------------------------
 
 
-class AckLinkError(Exception):
-    """A link that is not one of ours, was altered, or has expired."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason  # "expired" or "invalid"
+# Kept under these names for the views and tests that catch them.
+AckLinkError = SignedLinkError
 
 
 def ack_token(*, escalation_pk: int, address: str) -> str:
     """A signed, timestamped token naming the escalation and the address it was sent to."""
-    return signing.dumps({"e": escalation_pk, "a": address}, salt=ACK_SALT, compress=True)
+    return make_token(salt=ACK_SALT, pk=escalation_pk, address=address)
 
 
 def read_ack_token(token: str, *, max_age: timedelta = ACK_MAX_AGE) -> tuple[int, str]:
     """(escalation pk, address) from a token; AckLinkError if altered or too old."""
-    try:
-        data = signing.loads(token, salt=ACK_SALT, max_age=max_age)
-    except signing.SignatureExpired as error:
-        raise AckLinkError("expired") from error
-    except signing.BadSignature as error:
-        raise AckLinkError("invalid") from error
-    try:
-        return int(data["e"]), str(data["a"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise AckLinkError("invalid") from error
+    return read_token(token, salt=ACK_SALT, max_age=max_age)
 
 
 def ack_url(*, escalation_pk: int, address: str) -> str:
@@ -276,12 +263,7 @@ def _recipients(new: list[NewEscalation]) -> tuple[dict[int, list[str]], dict[st
     A rung with nobody to tell goes to the next rung's people rather than to no one."""
     department_ids = {e.department_id for e in new if e.department_id}
     township_ids = {e.township_id for e in new}
-    listed = {
-        address.lower()
-        for e in new
-        if e.department_id
-        for address in e.supervisor_emails
-    }
+    listed = {address.lower() for e in new if e.department_id for address in e.supervisor_emails}
     Role = User.Role
     users = list(
         User.objects.filter(is_active=True)
@@ -330,7 +312,9 @@ def _recipients(new: list[NewEscalation]) -> tuple[dict[int, list[str]], dict[st
         if not unique:
             logger.warning(
                 "Escalation %s (case %s, level %s) has nobody to tell.",
-                e.pk, e.case_number, e.level,
+                e.pk,
+                e.case_number,
+                e.level,
             )
         addresses[e.pk] = unique
     return addresses, languages
@@ -482,8 +466,17 @@ def _write_audit(new: list[NewEscalation], addresses: dict[int, list[str]], *, n
     q = connection.ops.quote_name
     columns = _columns(
         CaseEvent,
-        ["case", "action", "from_state", "to_state", "actor", "actor_label", "comment", "data",
-         "at"],
+        [
+            "case",
+            "action",
+            "from_state",
+            "to_state",
+            "actor",
+            "actor_label",
+            "comment",
+            "data",
+            "at",
+        ],
     )
     sql = f"""
         INSERT INTO {q(CaseEvent._meta.db_table)} ({columns})
@@ -513,10 +506,17 @@ def _write_audit(new: list[NewEscalation], addresses: dict[int, list[str]], *, n
 
 
 _OUTBOX_COLUMNS = [
-    ("kind", "varchar"), ("dedupe_key", "varchar"), ("message_id", "varchar"),
-    ("to", "varchar"), ("language", "varchar"), ("case_id", "bigint"),
-    ("escalation_id", "bigint"), ("status", "varchar"), ("last_error", "text"),
-    ("created_at", "timestamptz"), ("next_attempt_at", "timestamptz"),
+    ("kind", "varchar"),
+    ("dedupe_key", "varchar"),
+    ("message_id", "varchar"),
+    ("to", "varchar"),
+    ("language", "varchar"),
+    ("case_id", "bigint"),
+    ("escalation_id", "bigint"),
+    ("status", "varchar"),
+    ("last_error", "text"),
+    ("created_at", "timestamptz"),
+    ("next_attempt_at", "timestamptz"),
 ]
 
 
@@ -551,14 +551,19 @@ def _new_escalations(sweep_id: uuid.UUID) -> list[NewEscalation]:
         Escalation.objects.filter(sweep_id=sweep_id)
         .order_by("case_id", "level")
         .values_list(
-            "pk", "case_id", "level", "deadline_seq", "deadline_kind", "department_id",
-            "township_id", "case__number", "department__supervisor_emails",
+            "pk",
+            "case_id",
+            "level",
+            "deadline_seq",
+            "deadline_kind",
+            "department_id",
+            "township_id",
+            "case__number",
+            "department__supervisor_emails",
         )
     )
     return [
-        NewEscalation(
-            *row[:-1], [a.strip() for a in (row[-1] or "").split(";") if a.strip()]
-        )
+        NewEscalation(*row[:-1], [a.strip() for a in (row[-1] or "").split(";") if a.strip()])
         for row in rows
     ]
 
@@ -625,7 +630,9 @@ def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> S
     if result.rows:
         logger.info(
             "Sweep %s: %d escalation(s), %d reminder(s), %d email(s).",
-            sweep_id_short(result), result.escalated_count, result.reminded_count,
+            sweep_id_short(result),
+            result.escalated_count,
+            result.reminded_count,
             result.messages,
         )
     return result

@@ -1,0 +1,33 @@
+"""Links that act without a sign-in: a signed, timestamped token naming one record and the
+address the link was mailed to. Each purpose has its own salt, so a link made for one
+purpose is refused by every other."""
+
+from datetime import timedelta
+
+from django.core import signing
+
+
+class SignedLinkError(Exception):
+    """A link that is not one of ours, was altered, or has expired."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason  # "expired" or "invalid"
+
+
+def make_token(*, salt: str, pk: int, address: str) -> str:
+    return signing.dumps({"p": pk, "a": address}, salt=salt, compress=True)
+
+
+def read_token(token: str, *, salt: str, max_age: timedelta) -> tuple[int, str]:
+    """(record pk, address) from a token; SignedLinkError if altered or too old."""
+    try:
+        data = signing.loads(token, salt=salt, max_age=max_age)
+    except signing.SignatureExpired as error:
+        raise SignedLinkError("expired") from error
+    except signing.BadSignature as error:
+        raise SignedLinkError("invalid") from error
+    try:
+        return int(data["p"]), str(data["a"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise SignedLinkError("invalid") from error
