@@ -19,7 +19,7 @@ from cases.models import (
 )
 from cases.services.workflow import apply_route
 from departments.models import Category, GridCell, Township, User
-from departments.routing import get_index
+from departments.routing import RoutingIndex, get_index
 
 
 def format_case_number(year: int, serial: int) -> str:
@@ -46,14 +46,19 @@ class Placement:
 
 
 def place(
-    *, cell: GridCell | None, lat: float | None, lng: float | None, reporter: User | None
+    *,
+    cell: GridCell | None,
+    lat: float | None,
+    lng: float | None,
+    reporter: User | None,
+    index: RoutingIndex | None = None,
 ) -> Placement:
     """Find the cell of a report and the township that owns it.
 
     A chosen cell wins; otherwise the point is located. A case outside every cell belongs
     to the reporter's township, or else to the township of the nearest cell.
     """
-    index = get_index()
+    index = index or get_index()
     if cell is None and lat is not None and lng is not None:
         cell_id = index.locate(lng, lat)
         if cell_id is not None:
@@ -110,7 +115,8 @@ def case_report(
         if first is not None:
             first.is_replay = True
             return first
-    placement = place(cell=cell, lat=lat, lng=lng, reporter=reporter)
+    index = get_index()  # one read of the routing stamp for placing and routing
+    placement = place(cell=cell, lat=lat, lng=lng, reporter=reporter, index=index)
     year = timezone.localtime(now).year
     serial = allocate_case_numbers(year=year)[0]
     case = Case(
@@ -140,7 +146,7 @@ def case_report(
         actor_label="" if reporter else source,
         at=now,
     )
-    decision = get_index().route(
+    decision = index.route(
         category_id=category.pk if category else None,
         cell_id=placement.cell.pk if placement.cell else None,
         on=timezone.localdate(now),

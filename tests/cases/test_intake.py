@@ -92,3 +92,16 @@ def test_a_report_with_no_place_and_no_township_is_refused(db, world):
 
     assert "cell" in refused.value.message_dict
     assert Case.objects.count() == 0
+
+
+def test_a_report_reads_the_routing_stamp_once_for_placing_and_routing(report, world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    lat, lng = centre_of(1)
+    report(cell=None, lat=lat, lng=lng)  # warm the index
+    with CaptureQueriesContext(connection) as captured:
+        report(cell=None, lat=lat, lng=lng)
+
+    stamp_reads = [q for q in captured.captured_queries if "departments_routingstamp" in q["sql"]]
+    assert len(stamp_reads) == 2  # the router's index and the working calendar
