@@ -1,7 +1,7 @@
 """Selectors of the supervisors' dashboard (/dashboard/). Every figure is aggregated in the
-database (conditional counts, averages, truncated dates), never by looping over cases.
+database, never by looping over cases.
 
-Definitions:
+Definitions (of the cases reported in the period):
 - open: not closed or cancelled; overdue: a running clock past its deadline now.
 - on time: closed without ever being escalated.
 - response rate: of the cases accepted, those accepted before their accept deadline
@@ -9,17 +9,26 @@ Definitions:
   deadline escalated.
 - fallback rate: the share routed to a fallback pool; return rate: the share returned by a
   department at least once.
+
+Where they come from: the daily roll-up `DailyFigures` (one row per local day of reporting,
+township, lead department and cell; `cases/services/figures.py` keeps it up to date and
+computes each case's facts from the audit trail and the escalations), brought up to date
+first, so that the page reads a few thousand roll-up rows instead of every case of the
+period. `overdue` depends on the clock, so it is counted live from the cases whose clock
+runs. The early warnings (due soon, recurrences) list cases, from the cases.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet
-from django.db.models.functions import TruncDay, TruncWeek
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncDate, TruncWeek
 from django.utils import timezone
 
-from cases.models import CLOCK_STATES, TERMINAL_STATES, Case, CaseEvent, Escalation, State
+from cases.models import CLOCK_STATES, Case, DailyFigures, State
 from cases.selectors import cases_visible_to
+from cases.services.figures import figures_refresh
 from departments.calendar import get_calendar
 from departments.models import User
 
@@ -28,6 +37,24 @@ HOTSPOT_RECENT_DAYS = 7
 HOTSPOT_BASELINE_WEEKS = 8
 HOTSPOT_FACTOR = 2
 HOTSPOT_MIN_CASES = 3
+WEEKLY_AFTER_DAYS = 31  # longer periods are charted by week
+
+# What the roll-up rows add up to; `satisfaction` is their sum over their count.
+COUNTED = (
+    "total",
+    "open",
+    "closed",
+    "on_time",
+    "accepted",
+    "accepted_in_time",
+    "resolved",
+    "resolved_in_time",
+    "fallback",
+    "returned",
+    "satisfaction_sum",
+    "satisfaction_count",
+)
+SUMS = {name: Coalesce(Sum(name), 0) for name in COUNTED}
 
 
 @dataclass(frozen=True)
@@ -43,39 +70,9 @@ class Period:
             datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=tz),
         )
 
-
-def annotated(cases: QuerySet[Case]) -> QuerySet[Case]:
-    """Cases with the facts the rates need, as EXISTS subqueries."""
-    events = CaseEvent.objects.filter(case=OuterRef("pk"))
-    escalations = Escalation.objects.filter(case=OuterRef("pk"))
-    return cases.annotate(
-        was_accepted=Exists(events.filter(action="accept")),
-        was_resolved=Exists(events.filter(action="resolve")),
-        went_to_pool=Exists(events.filter(action="route", to_state=State.FALLBACK)),
-        was_returned=Exists(events.filter(action="return")),
-        late_accept=Exists(escalations.filter(deadline_kind="accept")),
-        late_resolve=Exists(escalations.filter(deadline_kind="resolve")),
-        ever_late=Exists(escalations),
-    )
-
-
-def counts(now: datetime) -> dict:
-    """The conditional counts shared by the totals, the breakdowns and the time series."""
-    open_q = ~Q(state__in=TERMINAL_STATES)
-    return {
-        "total": Count("pk"),
-        "open": Count("pk", filter=open_q),
-        "overdue": Count("pk", filter=Q(state__in=CLOCK_STATES, due_at__lt=now)),
-        "closed": Count("pk", filter=Q(state=State.CLOSED)),
-        "on_time": Count("pk", filter=Q(state=State.CLOSED, ever_late=False)),
-        "accepted": Count("pk", filter=Q(was_accepted=True)),
-        "accepted_in_time": Count("pk", filter=Q(was_accepted=True, late_accept=False)),
-        "resolved": Count("pk", filter=Q(was_resolved=True)),
-        "resolved_in_time": Count("pk", filter=Q(was_resolved=True, late_resolve=False)),
-        "fallback": Count("pk", filter=Q(went_to_pool=True)),
-        "returned": Count("pk", filter=Q(was_returned=True)),
-        "satisfaction": Avg("satisfaction"),
-    }
+    @property
+    def weekly(self) -> bool:
+        return (self.end - self.start).days > WEEKLY_AFTER_DAYS
 
 
 def with_rates(row: dict) -> dict:
@@ -90,9 +87,28 @@ def with_rates(row: dict) -> dict:
     row["resolution_rate"] = rate("resolved_in_time", "resolved")
     row["fallback_rate"] = rate("fallback", "total")
     row["return_rate"] = rate("returned", "total")
-    if row.get("satisfaction") is not None:
-        row["satisfaction"] = round(float(row["satisfaction"]), 2)
+    count = row.pop("satisfaction_count")
+    total = row.pop("satisfaction_sum")
+    row["satisfaction"] = round(total / count, 2) if count else None
     return row
+
+
+def figures_visible_to(user: User, township_id: int | None = None) -> QuerySet[DailyFigures]:
+    """The roll-up rows of the cases `user` may see: as `cases_visible_to` for those who
+    may see the dashboard (administrators and district supervisors every township, a
+    township's supervisor their own); none for anyone else, since the roll-up does not
+    say which departments assisted on a case."""
+    rows = DailyFigures.objects.all()
+    if not (user.is_authenticated and user.is_active):
+        return rows.none()
+    if not (user.is_superuser or user.role == User.Role.ADMIN):
+        if user.role != User.Role.SUPERVISOR:
+            return rows.none()
+        if user.township_id:
+            rows = rows.filter(township_id=user.township_id)
+    if township_id:
+        rows = rows.filter(township_id=township_id)
+    return rows
 
 
 def scoped(user: User, period: Period, township_id: int | None = None) -> QuerySet[Case]:
@@ -108,38 +124,91 @@ def dashboard_data(
 ) -> dict:
     """Every figure of the dashboard for the cases `user` may see, reported in `period`."""
     now = now or timezone.now()
-    base = annotated(scoped(user, period, township_id))
-    agg = counts(now)
-    totals = with_rates(base.aggregate(**agg))
-    by_department = [
-        with_rates(row)
-        for row in base.values("lead_department__code", "lead_department__name")
-        .annotate(**agg)
-        .order_by("lead_department__code")
-    ]
-    by_cell = [
-        with_rates(row)
-        for row in base.values("cell_id", "cell__code", "cell__name")
-        .annotate(**agg)
-        .order_by("cell__code")
-    ]
-    trunc = TruncDay if (period.end - period.start).days <= 31 else TruncWeek
+    figures_refresh()
+    rows = figures_visible_to(user, township_id).filter(day__gte=period.start, day__lte=period.end)
+    groups = list(
+        rows.values(
+            "lead_department_id",
+            "lead_department__code",
+            "lead_department__name",
+            "cell_id",
+            "cell__code",
+            "cell__name",
+        )
+        .annotate(**SUMS)
+        .order_by()
+    )
+    bucket = TruncWeek("day") if period.weekly else F("day")
+    buckets = list(
+        rows.annotate(bucket=bucket).values("bucket").annotate(**SUMS).order_by("bucket")
+    )
+    overdue = overdue_counts(scoped(user, period, township_id), now=now, weekly=period.weekly)
+
+    totals, by_department, by_cell = _blank(), {}, {}
+    for group in groups:
+        department = (group["lead_department_id"],)
+        cell = (group["cell_id"],)
+        late = overdue["groups"].get((group["lead_department_id"], group["cell_id"]), 0)
+        for into, key, names in (
+            (by_department, department, ("lead_department__code", "lead_department__name")),
+            (by_cell, cell, ("cell_id", "cell__code", "cell__name")),
+        ):
+            row = into.setdefault(key, {**{name: group[name] for name in names}, **_blank()})
+            _add(row, group, late)
+        _add(totals, group, late)
     series = [
-        {**with_rates(row), "bucket": timezone.localtime(row["bucket"]).date().isoformat()}
-        for row in base.annotate(bucket=trunc("created_at"))
-        .values("bucket")
-        .annotate(**agg)
-        .order_by("bucket")
+        {
+            **with_rates({**row, "overdue": overdue["buckets"].get(row["bucket"], 0)}),
+            "bucket": row["bucket"].isoformat(),
+        }
+        for row in buckets
     ]
     return {
-        "totals": totals,
-        "by_department": by_department,
-        "by_cell": by_cell,
+        "totals": with_rates(totals),
+        "by_department": [
+            with_rates(row)
+            for row in sorted(by_department.values(), key=_by("lead_department__code"))
+        ],
+        "by_cell": [with_rates(row) for row in sorted(by_cell.values(), key=_by("cell__code"))],
         "series": series,
         "due_soon": due_soon(user, township_id=township_id, now=now),
         "hotspots": hotspots(user, township_id=township_id, now=now),
         "recurrences": recurrences(user, period=period, township_id=township_id),
     }
+
+
+def _blank() -> dict:
+    return {name: 0 for name in (*COUNTED, "overdue")}
+
+
+def _add(row: dict, group: dict, overdue: int) -> None:
+    for name in COUNTED:
+        row[name] += group[name]
+    row["overdue"] += overdue
+
+
+def _by(code: str):
+    """Sort by a code, the rows without one (fallback pool, outside the grid) last."""
+    return lambda row: (row[code] is None, row[code] or "")
+
+
+def overdue_counts(cases: QuerySet[Case], *, now: datetime, weekly: bool) -> dict:
+    """The overdue cases among `cases`, counted per (lead department, cell) and per chart
+    bucket, in one query over the running clocks."""
+    day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
+    rows = (
+        cases.filter(state__in=CLOCK_STATES, due_at__lt=now)
+        .annotate(day=day)
+        .values("lead_department_id", "cell_id", "day")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    groups, buckets = defaultdict(int), defaultdict(int)
+    for row in rows:
+        groups[(row["lead_department_id"], row["cell_id"])] += row["n"]
+        day = row["day"]
+        buckets[day - timedelta(days=day.weekday()) if weekly else day] += row["n"]
+    return {"groups": groups, "buckets": buckets}
 
 
 def due_soon(user: User, *, township_id: int | None = None, now: datetime) -> list[Case]:
@@ -156,21 +225,22 @@ def due_soon(user: User, *, township_id: int | None = None, now: datetime) -> li
 
 def hotspots(user: User, *, township_id: int | None = None, now: datetime) -> list[dict]:
     """Cells with well more cases in the last week than their weekly average of the eight
-    weeks before (at least HOTSPOT_FACTOR times, and at least HOTSPOT_MIN_CASES)."""
-    recent_start = now - timedelta(days=HOTSPOT_RECENT_DAYS)
+    weeks before (at least HOTSPOT_FACTOR times, and at least HOTSPOT_MIN_CASES). Counted by
+    whole local days from the roll-up: the last week is today and the six days before."""
+    today = timezone.localdate(now)
+    recent_start = today - timedelta(days=HOTSPOT_RECENT_DAYS - 1)
     baseline_start = recent_start - timedelta(weeks=HOTSPOT_BASELINE_WEEKS)
-    cases = cases_visible_to(user).filter(cell__isnull=False, created_at__gte=baseline_start)
-    if township_id:
-        cases = cases.filter(township_id=township_id)
     rows = (
-        cases.values("cell_id", "cell__code", "cell__name")
+        figures_visible_to(user, township_id)
+        .filter(cell__isnull=False, day__gte=baseline_start)
+        .values("cell_id", "cell__code", "cell__name")
         .annotate(
-            recent=Count("pk", filter=Q(created_at__gte=recent_start)),
-            before=Count("pk", filter=Q(created_at__lt=recent_start)),
+            recent=Coalesce(Sum("total", filter=Q(day__gte=recent_start)), 0),
+            before=Coalesce(Sum("total", filter=Q(day__lt=recent_start)), 0),
         )
         .filter(recent__gte=HOTSPOT_MIN_CASES)
         .filter(recent__gte=HOTSPOT_FACTOR * (F("before") / float(HOTSPOT_BASELINE_WEEKS) + 1))
-        .order_by("-recent")
+        .order_by("-recent", "cell__code")
     )
     return [{**row, "usual": round(row["before"] / HOTSPOT_BASELINE_WEEKS, 1)} for row in rows[:20]]
 

@@ -228,6 +228,14 @@ CELERY_BEAT_SCHEDULE: dict = {
         "options": {"expires": 55},
     },
 }
+# The dashboard's daily roll-up (cases/services/figures.py): the page brings it up to date
+# itself, and finds little left to do when this ran recently.
+_FIGURES_SECONDS = float(os.environ.get("DASHBOARD_REFRESH_SECONDS", "60"))
+CELERY_BEAT_SCHEDULE["refresh-figures"] = {
+    "task": "cases.refresh_figures",
+    "schedule": _FIGURES_SECONDS,
+    "options": {"expires": _FIGURES_SECONDS * 0.9},
+}
 # The email outbox (cases/services/outbox.py): retries back off from 30 s to 15 min.
 OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "20"))
 OUTBOX_RETRY_BASE_SECONDS = int(os.environ.get("OUTBOX_RETRY_BASE_SECONDS", "30"))

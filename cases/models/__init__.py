@@ -19,6 +19,7 @@ from cases.models.case import (
 )
 from cases.models.escalation import Escalation, EscalationLevel, OutboxMessage, SweepRun
 from cases.models.extension import ExtensionRequest
+from cases.models.figures import DailyFigures, FiguresMark
 from cases.models.flywheel import RuleSuggestionDismissal
 from cases.models.idempotency import IdempotencyKey
 from cases.models.privacy import PersonalDataAccess
@@ -39,9 +40,11 @@ __all__ = [
     "CaseNumberCounter",
     "CasePhoto",
     "CaseQuerySet",
+    "DailyFigures",
     "DeadlineKind",
     "Escalation",
     "ExtensionRequest",
+    "FiguresMark",
     "IdempotencyKey",
     "EscalationLevel",
     "OutboxMessage",

@@ -215,6 +215,9 @@ class Case(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["township", "state", "created_at"], name="case_township_state"),
             models.Index(fields=["lead_department", "state"], name="case_lead_state"),
             models.Index(fields=["category", "cell", "created_at"], name="case_cat_cell"),
+            # The dashboard's roll-up refresh finds the cases saved since its last run
+            # (cases/services/figures.py, figures_refresh).
+            models.Index(fields=["updated_at"], name="case_updated"),
         ]
         constraints = [
             # Exactly one owner (SPEC §2): a department while assigned or in progress, the

@@ -30,6 +30,7 @@ from cases.models import (
     State,
     Urgency,
 )
+from cases.services.figures import figures_refresh
 from cases.services.intake import allocate_case_numbers, format_case_number
 from cases.services.seeding import bulk
 from cases.services.seeding.texts import (
@@ -509,6 +510,8 @@ def seed_cases(
             write(batch)
             if progress is not None:
                 progress("written", start + len(batch))
+        # The cases carry past `updated_at`s, which a refresh since the last one would miss.
+        figures_refresh(everything=True)
     return len(drafts)
 
 

@@ -1,0 +1,242 @@
+"""The dashboard's daily roll-up (`DailyFigures`): after any workflow step, escalation or
+change of owner, a refresh leaves it equal to the figures computed case by case."""
+
+import threading
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from cases import tasks
+from cases.models import TERMINAL_STATES, Case, DailyFigures, Escalation, FiguresMark, State
+from cases.services import figures as figures_service
+from cases.services import workflow
+from cases.services.escalation import escalation_sweep
+from cases.services.figures import FIGURES, KEY, figures_refresh
+from governance.celery import app as celery_app
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MONDAY_10 = datetime(2026, 11, 23, 10, tzinfo=SHANGHAI)
+
+
+def rolled_up() -> dict:
+    return {
+        row[:4]: row[4:]
+        for row in DailyFigures.objects.values_list(*KEY, *FIGURES)
+        if row[4]  # a day's group with no case left has no row
+    }
+
+
+def computed_case_by_case() -> dict:
+    """The roll-up's definitions, applied to each case in Python."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    rows = defaultdict(lambda: dict.fromkeys(FIGURES, 0))
+    for case in Case.objects.all():
+        actions = set(case.events.values_list("action", flat=True))
+        to_pool = case.events.filter(action="route", to_state=State.FALLBACK).exists()
+        late = set(case.escalations.values_list("deadline_kind", flat=True))
+        day = timezone.localtime(case.created_at, zone).date()
+        row = rows[(day, case.township_id, case.lead_department_id, case.cell_id)]
+        closed = case.state == State.CLOSED
+        row["total"] += 1
+        row["open"] += case.state not in TERMINAL_STATES
+        row["closed"] += closed
+        row["on_time"] += closed and not late
+        row["accepted"] += "accept" in actions
+        row["accepted_in_time"] += "accept" in actions and "accept" not in late
+        row["resolved"] += "resolve" in actions
+        row["resolved_in_time"] += "resolve" in actions and "resolve" not in late
+        row["fallback"] += to_pool
+        row["returned"] += "return" in actions
+        row["satisfaction_sum"] += case.satisfaction or 0
+        row["satisfaction_count"] += case.satisfaction is not None
+    return {key: tuple(row.values()) for key, row in rows.items()}
+
+
+def refreshed_and_checked() -> figures_service.Refresh:
+    refresh = figures_refresh()
+    assert not refresh.rebuilt
+    assert rolled_up() == computed_case_by_case()
+    return refresh
+
+
+@pytest.fixture
+def at_monday(db):
+    """The clock at Monday 10:00, moved on by the test (deadlines are in working hours)."""
+    with time_machine.travel(MONDAY_10, tick=False) as traveller:
+        yield traveller
+
+
+def test_the_roll_up_follows_each_workflow_step(at_monday, report, cast, world):
+    figures_refresh()  # from here on, only the days of what changed are recomputed
+    case = report()
+    assert refreshed_and_checked().days == [MONDAY_10.date()]
+    workflow.case_accept(case=case, actor=cast.liaison)
+    refreshed_and_checked()
+    workflow.case_resolve(case=case, actor=cast.liaison, note="好了")
+    refreshed_and_checked()
+    workflow.case_reopen(case=case, actor=cast.caseworker, reason="没修好")
+    refreshed_and_checked()
+    workflow.case_resolve(case=case, actor=cast.liaison, note="这次好了")
+    workflow.case_verify(case=case, actor=cast.caseworker, satisfaction=5)
+    refreshed_and_checked()
+    assert rolled_up()[(MONDAY_10.date(), world.north.pk, world.urban.pk, world.n1.pk)] == (
+        1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 5, 1
+    )  # fmt: skip
+
+
+def test_a_case_that_changes_department_moves_from_one_row_to_another(
+    at_monday, report, cast, world
+):
+    case = report()
+    report()  # a neighbour that stays with CG
+    figures_refresh()
+    workflow.case_return(case=case, actor=cast.liaison, reason="不归我")
+    refreshed_and_checked()
+    assert (MONDAY_10.date(), world.north.pk, None, world.n1.pk) in rolled_up()
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market)
+    refreshed_and_checked()
+    rows = rolled_up()
+    assert rows[(MONDAY_10.date(), world.north.pk, world.market.pk, world.n1.pk)][0] == 1
+    assert rows[(MONDAY_10.date(), world.north.pk, world.urban.pk, world.n1.pk)][0] == 1
+    assert (MONDAY_10.date(), world.north.pk, None, world.n1.pk) not in rows
+
+
+def test_an_escalation_alone_changes_the_roll_up(at_monday, report, cast):
+    """The sweep writes escalations without saving the case: a reopened case that misses
+    its new resolve deadline is no longer resolved in time."""
+    case = report()
+    workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=case, actor=cast.liaison, note="好了")
+    workflow.case_reopen(case=case, actor=cast.caseworker, reason="没修好")
+    case.refresh_from_db()
+    updated_at = case.updated_at
+    at_monday.move_to(case.due_at + timedelta(minutes=1))
+    figures_refresh()  # the case's last save is behind the mark now
+    before = rolled_up()
+    escalation_sweep(now=timezone.now())
+    case.refresh_from_db()
+    assert case.updated_at == updated_at and Escalation.objects.filter(case=case).exists()
+    refresh = refreshed_and_checked()
+    assert refresh.days == [MONDAY_10.date()]
+    assert rolled_up() != before
+
+
+def test_a_refresh_with_nothing_changed_recomputes_nothing(at_monday, report):
+    report()
+    at_monday.shift(timedelta(minutes=1))
+    figures_refresh()
+    at_monday.shift(timedelta(minutes=1))
+    assert figures_refresh().days == []
+
+
+def test_a_refresh_is_a_fixed_number_of_statements_however_many_days_changed(
+    at_monday, report, cast
+):
+    figures_refresh()
+    report()
+    with CaptureQueriesContext(connection) as one_day:
+        assert len(figures_refresh().days) == 1
+    for days_back in (3, 2, 1):
+        at_monday.move_to(MONDAY_10 - timedelta(days=days_back))
+        report()
+    at_monday.move_to(MONDAY_10 + timedelta(minutes=5))
+    for case in Case.objects.all():
+        workflow.case_accept(case=case, actor=cast.liaison)
+    with CaptureQueriesContext(connection) as four_days:
+        assert len(figures_refresh().days) == 4
+    assert len(four_days.captured_queries) == len(one_day.captured_queries)
+    assert rolled_up() == computed_case_by_case()
+
+
+def test_a_rebuild_equals_the_incremental_roll_up(at_monday, report, cast, world):
+    for cell in (world.n1, world.n2, world.n3):
+        workflow.case_accept(case=report(cell=cell), actor=cast.liaison)
+    report(category=None)
+    figures_refresh()
+    incremental = rolled_up()
+    assert figures_refresh(everything=True).rebuilt
+    assert rolled_up() == incremental == computed_case_by_case()
+
+
+def test_another_time_zone_rebuilds_every_day(at_monday, report, settings):
+    report()
+    figures_refresh()
+    FiguresMark.objects.update(time_zone="UTC")
+    assert figures_refresh().rebuilt
+
+
+def test_the_beat_task_refreshes_the_roll_up(report, settings):
+    figures_refresh()
+    report()
+    assert tasks.refresh_figures() == {"rebuilt": False, "days": 1, "rows": 1}
+    assert rolled_up() == computed_case_by_case()
+    entry = settings.CELERY_BEAT_SCHEDULE["refresh-figures"]
+    assert entry["task"] == tasks.refresh_figures.name in celery_app.tasks
+    assert entry["schedule"] == 60.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changes_committed_after_a_refresh_looked_are_picked_up_by_the_next(
+    report, cast, monkeypatch
+):
+    """A transaction open during a refresh, whose `updated_at` and escalation id are below
+    what the refresh sees committed, is counted once it commits (with no clock slack to
+    hide behind)."""
+    monkeypatch.setattr(figures_service, "CLOCK_SLACK", timedelta(0))
+    with time_machine.travel(timezone.now() - timedelta(days=3)):  # another day's row
+        reopened, other = report(), report()
+        for case in (reopened, other):
+            workflow.case_accept(case=case, actor=cast.liaison)
+            workflow.case_resolve(case=case, actor=cast.liaison, note="好了")
+            workflow.case_reopen(case=case, actor=cast.caseworker, reason="没修好")
+    fresh = report()
+    figures_refresh()
+    written, refreshed = threading.Event(), threading.Event()
+
+    def slow_writer():  # a liaison's step and a sweep's escalation, committed late
+        try:
+            with transaction.atomic():
+                workflow.case_accept(case=Case.objects.get(pk=fresh.pk), actor=cast.liaison)
+                escalate(reopened)
+                written.set()
+                refreshed.wait(timeout=10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    assert written.wait(timeout=10)
+    escalate(other)  # committed, with an id above the open transaction's
+    figures_refresh()
+    refreshed.set()
+    thread.join(timeout=10)
+    assert figures_refresh().days
+    assert rolled_up() == computed_case_by_case()
+    totals = [sum(column) for column in zip(*rolled_up().values(), strict=True)]
+    assert totals[FIGURES_INDEX["accepted"]] == 3
+    assert totals[FIGURES_INDEX["resolved_in_time"]] == 0
+
+
+def escalate(case: Case) -> None:
+    """The row a sweep writes when a case's resolve deadline passes."""
+    Escalation.objects.create(
+        case=case,
+        deadline_seq=case.deadline_seq,
+        deadline_kind="resolve",
+        level=1,
+        due_at=timezone.now(),
+        deadline_at=timezone.now(),
+        sweep_id=uuid.uuid4(),
+        township_id=case.township_id,
+    )
+
+
+FIGURES_INDEX = {name: index for index, name in enumerate(FIGURES)}
