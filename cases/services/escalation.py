@@ -4,15 +4,17 @@
 
 1. per rung (reminder, levels 1–3) one `INSERT … SELECT … ON CONFLICT DO NOTHING` over
    the partial indexes of cases whose clock runs, tagging new rows with this sweep's id;
-2. one SELECT takes back the rows this sweep inserted (another sweep's rows are not ours);
-3. one UPDATE raises `Case.escalation_level` (a derived counter: it does not touch the
-   case's `version`, so a liaison acting at the same moment is not told the case changed);
-4. one SELECT resolves the recipients (and their languages) of all of them at once;
-5. one INSERT of audit rows (on PostgreSQL an INSERT … SELECT from the new escalations)
-   and one INSERT … RETURNING of small, unrendered outbox rows (address, language,
-   escalation, Message-ID), built without model objects; after the commit one delivery
-   task per batch of messages is queued, and each delivery renders its email just before
-   sending it (`render_message`), outside the sweep's transaction and its memory.
+2. one grouped SELECT says which (rung, owner, township) groups this sweep reached and how
+   many escalations each holds (another sweep's rows are not ours); everybody in a group
+   is told by the same people, so recipients are resolved per group, never per case;
+3. one UPDATE … FROM raises `Case.escalation_level` (a derived counter: it does not touch
+   the case's `version`, so a liaison acting at the same moment is not told it changed);
+4. one SELECT finds the people of every group (and their languages) at once;
+5. one INSERT … SELECT of audit rows and one INSERT … SELECT … RETURNING of small,
+   unrendered outbox rows (address, language, escalation, Message-ID), both joining the
+   new escalations to the groups' recipients in the database; after the commit one
+   delivery task per batch of messages is queued, and each delivery renders its email
+   just before sending it (`render_message`), outside the sweep's transaction and memory.
 
 The unique (case, deadline_seq, level) constraint makes each rung happen once: a second
 sweep at the same moment waits on the first's uncommitted rows, then inserts nothing. Only
@@ -31,7 +33,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models import Count, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
@@ -72,18 +74,18 @@ class SweepAborted(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class NewEscalation:
-    """What the sweep itself needs of an escalation it inserted: a few columns, no models."""
+class EscalationGroup:
+    """The new escalations of one rung, owner and township: all told by the same people."""
 
-    pk: int
-    case_id: int
     level: int
-    deadline_seq: int
-    deadline_kind: str
-    department_id: int | None
+    department_id: int | None  # None: the township's fallback pool
     township_id: int
-    case_number: str
-    supervisor_emails: list[str]  # the department's supervisor_emails, split
+    supervisor_emails: tuple[str, ...]  # the department's supervisor_emails, split
+    count: int
+
+    @property
+    def key(self) -> tuple[int, int | None, int]:
+        return (self.level, self.department_id, self.township_id)
 
 
 @dataclass
@@ -91,8 +93,9 @@ class SweepResult:
     sweep_id: uuid.UUID
     now: datetime
     dry_run: bool
-    rows: list[NewEscalation] = field(default_factory=list)
-    recipients: dict[int, list[str]] = field(default_factory=dict)  # escalation pk → addresses
+    groups: list[EscalationGroup] = field(default_factory=list)
+    # (level, department_id, township_id) → the addresses told about that group
+    recipients: dict[tuple[int, int | None, int], list[str]] = field(default_factory=dict)
     messages: int = 0
     requeued: int = 0
     loaded: list[Escalation] | None = field(default=None, repr=False)
@@ -108,18 +111,22 @@ class SweepResult:
                     .select_related("case", "department")
                     .order_by("case__number", "level")
                 )
-                if self.rows
+                if self.groups
                 else []
             )
         return self.loaded
 
+    def recipients_of(self, escalation: Escalation) -> list[str]:
+        key = (escalation.level, escalation.department_id, escalation.township_id)
+        return self.recipients.get(key, [])
+
     @property
     def escalated_count(self) -> int:
-        return sum(1 for e in self.rows if e.level >= EscalationLevel.LEVEL_1)
+        return sum(g.count for g in self.groups if g.level >= EscalationLevel.LEVEL_1)
 
     @property
     def reminded_count(self) -> int:
-        return sum(1 for e in self.rows if e.level == EscalationLevel.REMINDER)
+        return sum(g.count for g in self.groups if g.level == EscalationLevel.REMINDER)
 
     @property
     def escalated(self) -> list[Escalation]:
@@ -232,38 +239,57 @@ def _insert_rung(level: int, *, now: datetime, sweep_id: uuid.UUID) -> None:
         cursor.execute(sql, params)
 
 
-def _raise_case_levels(sweep_id: uuid.UUID) -> None:
+def _raise_case_levels(sweep_db) -> None:
     """Set each newly escalated case's level to the highest rung this sweep reached on its
-    current deadline; a case whose clock restarted meanwhile is left alone."""
-    reached = (
-        Escalation.objects.filter(
-            sweep_id=sweep_id,
-            case=OuterRef("pk"),
-            deadline_seq=OuterRef("deadline_seq"),
-            level__gte=EscalationLevel.LEVEL_1,
+    current deadline, in one UPDATE … FROM; a case whose clock restarted meanwhile is left
+    alone (its deadline_seq moved on)."""
+    q = connection.ops.quote_name
+    case_table, esc_table = q(Case._meta.db_table), q(Escalation._meta.db_table)
+    sql = f"""
+        UPDATE {case_table} SET escalation_level = reached.top
+        FROM (
+            SELECT case_id, deadline_seq, MAX(level) AS top FROM {esc_table}
+            WHERE sweep_id = %s AND level >= %s
+            GROUP BY case_id, deadline_seq
+        ) AS reached
+        WHERE {case_table}.id = reached.case_id
+          AND {case_table}.deadline_seq = reached.deadline_seq
+          AND {case_table}.escalation_level < reached.top
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [sweep_db, int(EscalationLevel.LEVEL_1)])
+
+
+def _new_groups(sweep_id: uuid.UUID) -> list[EscalationGroup]:
+    """The (rung, owner, township) groups this sweep's rows fall into, with their sizes."""
+    rows = (
+        Escalation.objects.filter(sweep_id=sweep_id)
+        .values_list("level", "department_id", "township_id", "department__supervisor_emails")
+        .annotate(count=Count("pk"))
+        .order_by("level", "township_id", "department_id")
+    )
+    return [
+        EscalationGroup(
+            level,
+            department_id,
+            township_id,
+            tuple(a.strip() for a in (emails_listed or "").split(";") if a.strip()),
+            count,
         )
-        .values("case")
-        .annotate(top=Max("level"))
-        .values("top")
-    )
-    escalated = Escalation.objects.filter(
-        sweep_id=sweep_id, level__gte=EscalationLevel.LEVEL_1
-    ).values("case_id")
-    Case.objects.filter(pk__in=escalated, escalation_level__lt=Subquery(reached)).update(
-        escalation_level=Subquery(reached)
-    )
+        for level, department_id, township_id, emails_listed, count in rows
+    ]
 
 
-def _recipients(new: list[NewEscalation]) -> tuple[dict[int, list[str]], dict[str, str]]:
-    """Addresses per escalation, and each known address's language, with one query.
+def _recipients(groups: list[EscalationGroup]) -> tuple[dict, dict[str, str]]:
+    """Addresses per group, and each known address's language, with one query.
 
     Reminder: the owning department's liaisons (the township's dispatchers for the pool).
     Level 1: the department's supervisor_emails (the township's supervisors for the pool).
     Level 2: the township's supervisors. Level 3: district supervisors (no township).
     A rung with nobody to tell goes to the next rung's people rather than to no one."""
-    department_ids = {e.department_id for e in new if e.department_id}
-    township_ids = {e.township_id for e in new}
-    listed = {address.lower() for e in new if e.department_id for address in e.supervisor_emails}
+    department_ids = {g.department_id for g in groups if g.department_id}
+    township_ids = {g.township_id for g in groups}
+    listed = {a.lower() for g in groups if g.department_id for a in g.supervisor_emails}
     Role = User.Role
     users = list(
         User.objects.filter(is_active=True)
@@ -292,31 +318,34 @@ def _recipients(new: list[NewEscalation]) -> tuple[dict[int, list[str]], dict[st
             else:
                 district.append(u["email"])
 
-    def rung(level: int, e: NewEscalation) -> list[str]:
+    def rung(level: int, g: EscalationGroup) -> list[str]:
         if level == EscalationLevel.REMINDER:
-            return liaisons[e.department_id] if e.department_id else dispatchers[e.township_id]
-        if level == EscalationLevel.LEVEL_1 and e.department_id:
-            return e.supervisor_emails
+            return liaisons[g.department_id] if g.department_id else dispatchers[g.township_id]
+        if level == EscalationLevel.LEVEL_1 and g.department_id:
+            return list(g.supervisor_emails)
         if level in (EscalationLevel.LEVEL_1, EscalationLevel.LEVEL_2):
-            return township_supervisors[e.township_id]
+            return township_supervisors[g.township_id]
         return district
 
     addresses = {}
-    for e in new:
+    for g in groups:
         found: list[str] = []
-        for level in range(e.level, EscalationLevel.LEVEL_3 + 1):
-            found = rung(level, e)
-            if found or e.level == EscalationLevel.REMINDER:
+        for level in range(g.level, EscalationLevel.LEVEL_3 + 1):
+            found = rung(level, g)
+            if found or g.level == EscalationLevel.REMINDER:
                 break
-        unique = list(dict.fromkeys(a.strip() for a in found if a.strip()))
+        unique: dict[str, str] = {}  # one address once, whatever its letter case
+        for address in filter(None, (a.strip() for a in found)):
+            unique.setdefault(address.lower(), address)
+        addresses[g.key] = list(unique.values())
         if not unique:
             logger.warning(
-                "Escalation %s (case %s, level %s) has nobody to tell.",
-                e.pk,
-                e.case_number,
-                e.level,
+                "%d escalation(s) at level %s (department %s, township %s) have nobody to tell.",
+                g.count,
+                g.level,
+                g.department_id,
+                g.township_id,
             )
-        addresses[e.pk] = unique
     return addresses, languages
 
 
@@ -392,48 +421,23 @@ def render_message(message: OutboxMessage) -> str:
     return error
 
 
-def _messages(
-    new: list[NewEscalation],
-    addresses: dict[int, list[str]],
-    languages: dict[str, str],
-    *,
-    created_at: datetime,
-) -> list[dict]:
-    """One small, unrendered outbox row per recipient of each new escalation: the address,
-    the language, the escalation, a stable Message-ID and the dedupe key. The delivery
-    renders the email (`render_message`) just before sending it. An address that is not
-    one is stored `failed` with the reason, as `outbox.build_message` does."""
-    domain = outbox.mail_domain()
-    invalid: dict[str, str] = {}  # address → why it is not one (checked once per address)
-    messages = []
-    for e in new:
-        kind = "reminder" if e.level == EscalationLevel.REMINDER else "escalation"
-        seen = set()
-        for address in addresses[e.pk]:
-            key = address.lower()
-            if key in seen:  # the same address twice, in other letter cases
-                continue
-            seen.add(key)
-            if address not in invalid:
-                invalid[address] = outbox.address_error(address)
-                if invalid[address]:
-                    logger.error("Not an email address %r; its messages are failed.", address)
-            messages.append(
-                {
-                    "kind": kind,
-                    "dedupe_key": f"escalation:{e.pk}:{key}",
-                    "message_id": f"<{kind}.{uuid.uuid4().hex}@{domain}>",
-                    "to": address,
-                    "language": languages.get(key, settings.LANGUAGE_CODE),
-                    "case_id": e.case_id,
-                    "escalation_id": e.pk,
-                    "status": (Status.FAILED if invalid[address] else Status.PENDING).value,
-                    "last_error": invalid[address],
-                    "created_at": created_at,
-                    "next_attempt_at": created_at,
-                }
-            )
-    return messages
+# How each database spells the few functions the sweep's statements need.
+_SQL_DIALECT = {
+    "postgresql": {
+        "json_object": "jsonb_build_object",
+        "json": "CAST({} AS jsonb)",
+        "random_hex": "replace(CAST(gen_random_uuid() AS text), '-', '')",
+    },
+    "sqlite": {
+        "json_object": "json_object",
+        "json": "json({})",
+        "random_hex": "lower(hex(randomblob(16)))",
+    },
+}
+
+
+def _dialect(name: str) -> str:
+    return _SQL_DIALECT[connection.vendor][name]
 
 
 def _columns(model, names: list[str]) -> str:
@@ -442,28 +446,33 @@ def _columns(model, names: list[str]) -> str:
     )
 
 
-def _write_audit(new: list[NewEscalation], addresses: dict[int, list[str]], *, now, sweep_id):
-    """One audit row per new escalation. On PostgreSQL one INSERT … SELECT from the
-    escalation rows (no model objects); elsewhere one bulk INSERT."""
-    if connection.vendor != "postgresql":
-        CaseEvent.objects.bulk_create(
-            CaseEvent(
-                case_id=e.case_id,
-                action="remind" if e.level == EscalationLevel.REMINDER else "escalate",
-                actor_label="system",
-                data={
-                    "escalation": e.pk,
-                    "level": e.level,
-                    "deadline": e.deadline_kind,
-                    "deadline_seq": e.deadline_seq,
-                    "recipients": addresses[e.pk],
-                },
-                at=now,
-            )
-            for e in new
-        )
-        return
+def _values_table(names: list[str], rows: list[tuple]) -> tuple[str, list]:
+    """`(SELECT column1 AS a, … FROM (VALUES (%s, …), …))` and its parameters: a small
+    inline table both PostgreSQL and SQLite can join (each names VALUES columns columnN)."""
+    placeholders = "(" + ", ".join(["%s"] * len(names)) + ")"
+    renamed = ", ".join(f"column{i} AS {name}" for i, name in enumerate(names, start=1))
+    sql = f"(SELECT {renamed} FROM (VALUES {', '.join([placeholders] * len(rows))}) AS v)"
+    return sql, [value for row in rows for value in row]
+
+
+# Joins an escalation row `e` to its group's row `g` (the pool's department is 0 there).
+_GROUP_JOIN = (
+    "g.level = e.level AND g.department_id = COALESCE(e.department_id, 0) "
+    "AND g.township_id = e.township_id"
+)
+
+
+def _write_audit(groups, addresses, *, now, sweep_db) -> None:
+    """One audit row per new escalation, naming the people told, in one INSERT … SELECT
+    from the escalation rows joined to their group's recipients."""
     q = connection.ops.quote_name
+    groups_sql, group_params = _values_table(
+        ["level", "department_id", "township_id", "recipients"],
+        [
+            (g.level, g.department_id or 0, g.township_id, json.dumps(addresses[g.key]))
+            for g in groups
+        ],
+    )
     columns = _columns(
         CaseEvent,
         [
@@ -478,116 +487,129 @@ def _write_audit(new: list[NewEscalation], addresses: dict[int, list[str]], *, n
             "at",
         ],
     )
+    recipients = _dialect("json").format("g.recipients")
     sql = f"""
         INSERT INTO {q(CaseEvent._meta.db_table)} ({columns})
         SELECT e.case_id, CASE WHEN e.level = %s THEN 'remind' ELSE 'escalate' END, '', '',
                NULL, 'system', '',
-               jsonb_build_object(
+               {_dialect("json_object")}(
                    'escalation', e.id, 'level', e.level, 'deadline', e.deadline_kind,
-                   'deadline_seq', e.deadline_seq,
-                   'recipients', COALESCE(r.recipients, '[]'::jsonb)
+                   'deadline_seq', e.deadline_seq, 'recipients', {recipients}
                ),
                %s
-        FROM {q(Escalation._meta.db_table)} e
-        LEFT JOIN jsonb_each(%s::jsonb) AS r(pk, recipients) ON r.pk = e.id::text
+        FROM {q(Escalation._meta.db_table)} e JOIN {groups_sql} g ON {_GROUP_JOIN}
         WHERE e.sweep_id = %s
         ORDER BY e.case_id, e.level
     """
+    now_db = CaseEvent._meta.get_field("at").get_db_prep_value(now, connection)
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                int(EscalationLevel.REMINDER),
-                now,
-                json.dumps({str(pk): found for pk, found in addresses.items()}),
-                sweep_id,
-            ],
-        )
+        cursor.execute(sql, [int(EscalationLevel.REMINDER), now_db, *group_params, sweep_db])
 
 
-_OUTBOX_COLUMNS = [
-    ("kind", "varchar"),
-    ("dedupe_key", "varchar"),
-    ("message_id", "varchar"),
-    ("to", "varchar"),
-    ("language", "varchar"),
-    ("case_id", "bigint"),
-    ("escalation_id", "bigint"),
-    ("status", "varchar"),
-    ("last_error", "text"),
-    ("created_at", "timestamptz"),
-    ("next_attempt_at", "timestamptz"),
-]
-
-
-def _write_messages(messages: list[dict]) -> list[int]:
-    """Insert the outbox rows (their escalations are new, so are their dedupe keys) and
-    return the ids of those to deliver. On PostgreSQL one INSERT … SELECT FROM unnest(…)
-    RETURNING, without model objects; elsewhere one bulk INSERT."""
-    if not messages:
-        return []
-    if connection.vendor != "postgresql":
-        rows = [OutboxMessage(subject="", text="", **m) for m in messages]
-        OutboxMessage.objects.bulk_create(rows)
-        return [m.pk for m in rows if m.status == Status.PENDING]
+def _write_messages(groups, addresses, languages, *, created_at, sweep_db) -> tuple[int, list]:
+    """One small, unrendered outbox row per recipient of each new escalation (address,
+    language, escalation, a fresh Message-ID, the dedupe key) in one INSERT … SELECT …
+    RETURNING. Returns how many were written and the ids of those to deliver. An address
+    that is not one is stored `failed` with the reason, as `outbox.build_message` does."""
+    invalid: dict[str, str] = {}  # address → why it is not one (checked once per address)
+    rows = []
+    for g in groups:
+        kind = "reminder" if g.level == EscalationLevel.REMINDER else "escalation"
+        for address in addresses[g.key]:
+            if address not in invalid:
+                invalid[address] = outbox.address_error(address)
+                if invalid[address]:
+                    logger.error("Not an email address %r; its messages are failed.", address)
+            status = Status.FAILED if invalid[address] else Status.PENDING
+            language = languages.get(address.lower(), settings.LANGUAGE_CODE)
+            rows.append(
+                (
+                    g.level,
+                    g.department_id or 0,
+                    g.township_id,
+                    kind,
+                    address,
+                    address.lower(),
+                    language,
+                    status.value,
+                    invalid[address],
+                )
+            )
+    if not rows:
+        return 0, []
     q = connection.ops.quote_name
-    names = [name for name, _type in _OUTBOX_COLUMNS]
-    columns = _columns(OutboxMessage, names)
-    arrays = ", ".join(f"%s::{kind}[]" for _name, kind in _OUTBOX_COLUMNS)
-    sql = f"""
-        INSERT INTO {q(OutboxMessage._meta.db_table)}
-            ({columns}, {_columns(OutboxMessage, ["subject", "text", "html", "attempts"])})
-        SELECT u.*, '', '', '', 0 FROM unnest({arrays}) AS u
-        RETURNING id, {q(OutboxMessage._meta.get_field("status").column)}
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [[m[name] for m in messages] for name in names])
-        return [pk for pk, status in cursor.fetchall() if status == Status.PENDING]
-
-
-def _new_escalations(sweep_id: uuid.UUID) -> list[NewEscalation]:
-    """The rows this sweep inserted, as plain values (one SELECT)."""
-    rows = (
-        Escalation.objects.filter(sweep_id=sweep_id)
-        .order_by("case_id", "level")
-        .values_list(
-            "pk",
-            "case_id",
+    table_sql, table_params = _values_table(
+        [
             "level",
-            "deadline_seq",
-            "deadline_kind",
             "department_id",
             "township_id",
-            "case__number",
-            "department__supervisor_emails",
-        )
+            "kind",
+            "address",
+            "address_key",
+            "language",
+            "status",
+            "last_error",
+        ],
+        rows,
     )
-    return [
-        NewEscalation(*row[:-1], [a.strip() for a in (row[-1] or "").split(";") if a.strip()])
-        for row in rows
-    ]
+    columns = _columns(
+        OutboxMessage,
+        [
+            "kind",
+            "dedupe_key",
+            "message_id",
+            "to",
+            "language",
+            "case",
+            "escalation",
+            "status",
+            "last_error",
+            "created_at",
+            "next_attempt_at",
+            "subject",
+            "text",
+            "html",
+            "attempts",
+        ],
+    )
+    sql = f"""
+        INSERT INTO {q(OutboxMessage._meta.db_table)} ({columns})
+        SELECT g.kind, 'escalation:' || e.id || ':' || g.address_key,
+               '<' || g.kind || '.' || {_dialect("random_hex")} || '@' || %s || '>',
+               g.address, g.language, e.case_id, e.id, g.status, g.last_error, %s, %s,
+               '', '', '', 0
+        FROM {q(Escalation._meta.db_table)} e JOIN {table_sql} g ON {_GROUP_JOIN}
+        WHERE e.sweep_id = %s
+        RETURNING id, {q(OutboxMessage._meta.get_field("status").column)}
+    """
+    at = OutboxMessage._meta.get_field("created_at").get_db_prep_value(created_at, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [outbox.mail_domain(), at, at, *table_params, sweep_db])
+        written = cursor.fetchall()
+    return len(written), [pk for pk, status in written if status == Status.PENDING]
 
 
 def _sweep_in_transaction(result: SweepResult) -> None:
     now, sweep_id = result.now, result.sweep_id
+    sweep_db = Escalation._meta.get_field("sweep_id").get_db_prep_value(sweep_id, connection)
     for level in RUNG_COLUMNS:
         _insert_rung(level, now=now, sweep_id=sweep_id)
-    new = _new_escalations(sweep_id)
-    result.rows = new
-    if not new:
+    result.groups = groups = _new_groups(sweep_id)
+    if not groups:
         return
-    _raise_case_levels(sweep_id)
-    addresses, languages = _recipients(new)
+    _raise_case_levels(sweep_db)
+    addresses, languages = _recipients(groups)
     result.recipients = addresses
-    _write_audit(new, addresses, now=now, sweep_id=sweep_id)
+    _write_audit(groups, addresses, now=now, sweep_db=sweep_db)
     # Stamped last, just before the commit: `next_attempt_at` is when a delivery should
     # start at the latest, so a row must not look overdue before it could be delivered.
-    messages = _messages(new, addresses, languages, created_at=timezone.now())
-    result.messages = len(messages)
+    result.messages, pending = _write_messages(
+        groups, addresses, languages, created_at=timezone.now(), sweep_db=sweep_db
+    )
     if result.dry_run:
         result.escalations  # noqa: B018 (loaded now: the rollback will take the rows away)
         return
-    outbox.schedule_delivery(_write_messages(messages))
+    outbox.schedule_delivery(pending)
 
 
 def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> SweepResult:
@@ -627,7 +649,7 @@ def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> S
         messages=result.messages,
         requeued=result.requeued,
     )
-    if result.rows:
+    if result.groups:
         logger.info(
             "Sweep %s: %d escalation(s), %d reminder(s), %d email(s).",
             sweep_id_short(result),

@@ -209,7 +209,7 @@ def test_a_sweep_that_dies_midway_leaves_nothing_and_the_next_one_does_it_all(
     def crash(*args, **kwargs):
         raise ConnectionError("worker killed")
 
-    monkeypatch.setattr(escalation_service, "_messages", crash)
+    monkeypatch.setattr(escalation_service, "_write_messages", crash)
     with pytest.raises(ConnectionError):
         sweep(at(11, 23, 12))
     assert rungs() == [] and OutboxMessage.objects.count() == 0

@@ -66,7 +66,7 @@ class Command(BaseCommand):
                 "deadline": escalation.deadline_kind,
                 "what": what,
                 "owner": escalation.department.code if escalation.department_id else _("pool"),
-                "to": ", ".join(result.recipients.get(escalation.pk, [])) or _("(nobody)"),
+                "to": ", ".join(result.recipients_of(escalation)) or _("(nobody)"),
             }
             self.stdout.write(prefix + line)
         counts = {
