@@ -125,11 +125,15 @@ class TransitionForm(forms.Form):
 
     expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
 
-    def __init__(self, *args, case: Case, user: User, **kwargs):
+    def __init__(self, *args, case: Case | None, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.case = case
         self.user = user
-        self.fields["expected_version"].initial = case.version
+        if case is None:
+            # Only rendered, shared by several cases: each case's button posts its version.
+            del self.fields["expected_version"]
+        else:
+            self.fields["expected_version"].initial = case.version
 
 
 class ReasonForm(TransitionForm):
@@ -183,7 +187,9 @@ class DispatchForm(CommentForm):
         if departments is None:
             departments = list(queryset)
         # The router's candidates (prefetched with the case) come first.
-        candidate_ids = {dept.pk for dept in self.case.candidate_departments.all()}
+        candidate_ids = (
+            {dept.pk for dept in self.case.candidate_departments.all()} if self.case else set()
+        )
         candidates = [(d.pk, str(d)) for d in departments if d.pk in candidate_ids]
         others = [(d.pk, str(d)) for d in departments if d.pk not in candidate_ids]
         lead_choices = [("", "---------")]

@@ -27,6 +27,7 @@ from cases.admin.buttons import BUTTONS, PageState
 from cases.admin.export import csv_response
 from cases.admin.readonly import ReadOnlyAdminMixin
 from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, ExtensionRequest, State
+from cases.pagination import CasePaginator
 from cases.privacy import masked_contact
 from cases.selectors import cases_visible_to
 from cases.services import arbitration, workflow
@@ -163,7 +164,10 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["=number", "description", "address"]
     ordering = ["-created_at"]
     list_per_page = 50
+    # One cheap count per page: no second count of the unfiltered total, and the page
+    # count stops at a limit (cases/pagination.py).
     show_full_result_count = False
+    paginator = CasePaginator
     actions = ["accept_selected", "export_csv"]
     fieldsets = [
         (None, {"fields": ["number", "state", "urgency", "description", "address", "source"]}),

@@ -206,10 +206,19 @@ class Case(ConcurrentTransitionMixin, models.Model):
             models.Index(
                 fields=["remind_at"], name="case_remind_open", condition=Q(state__in=CLOCK_STATES)
             ),
-            # The fallback pool page: a township's pool, oldest first.
+            # The fallback pool page (cases/selectors.py: fallback_pool_for): a township's
+            # pool, and the district's, in its exact order (oldest first, then id), so that
+            # a page and its count read only the pool's first rows. The lead column lets a
+            # liaison's visibility test run on the index alone.
             models.Index(
-                fields=["township", "created_at"],
+                fields=["township", "created_at", "id"],
                 name="case_pool",
+                condition=Q(state=State.FALLBACK),
+            ),
+            models.Index(
+                fields=["created_at", "id"],
+                include=["lead_department"],
+                name="case_pool_district",
                 condition=Q(state=State.FALLBACK),
             ),
             models.Index(fields=["township", "state", "created_at"], name="case_township_state"),

@@ -1,10 +1,10 @@
 """The list pages: /cases/ and /cases/fallback/."""
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from cases.forms import CaseFilterForm, DispatchForm
+from cases.pagination import CasePaginator
 from cases.selectors import case_search, fallback_pool_for
 from cases.services.workflow import available_transitions
 from departments.models import Department
@@ -27,7 +27,7 @@ def filtered_cases(request):
 @login_required
 def case_list(request):
     cases, form = filtered_cases(request)
-    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CasePaginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -39,20 +39,21 @@ def case_list(request):
 
 @login_required
 def fallback_pool(request):
-    # A page at a time: a district's pool can hold tens of thousands of cases, and each
-    # row renders a dispatch form (bench/RESULTS.md: seconds per request unpaginated).
-    page = Paginator(fallback_pool_for(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    # One department list for every row's dispatch form, not one query per row.
-    departments = list(Department.objects.order_by("code"))
-    rows = []
-    for case in page:
-        form = None
-        if "dispatch" in available_transitions(case, request.user):
-            form = DispatchForm(
-                case=case,
-                user=request.user,
-                departments=departments,
-                auto_id=f"id_{case.number}_%s",
-            )
-        rows.append((case, form))
-    return render(request, "cases/fallback.html", {"rows": rows, "page": page})
+    # A page at a time: a district's pool can hold tens of thousands of cases.
+    pool = fallback_pool_for(request.user)
+    page = CasePaginator(pool, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [(case, "dispatch" in available_transitions(case, request.user)) for case in page]
+    # One dispatch form for the page, and in each row a button that posts it to that
+    # case's dispatch URL with the case's version: a form per row cost ~10 ms each to
+    # render (bench/RESULTS.md), and the case page still offers the candidates first.
+    form = None
+    if any(may_dispatch for _case, may_dispatch in rows):
+        form = DispatchForm(
+            case=None,
+            user=request.user,
+            departments=list(Department.objects.order_by("code")),
+            auto_id="id_pool_%s",
+        )
+    return render(
+        request, "cases/fallback.html", {"rows": rows, "page": page, "dispatch_form": form}
+    )

@@ -114,14 +114,21 @@ def test_dispatcher_dispatches_a_fallback_case_with_a_whistle(
 ):
     case = report(category=world.lamp)  # no rule → the pool
     page = open_as(cast.dispatcher)
+    other = report(category=None)  # a second pooled case, which must stay in the pool
     page.goto(f"{live_server.url}/cases/fallback/")
-    row = page.locator(f"#case-{case.number}")
-    row.locator("select[name=lead]").select_option(str(world.urban.pk))
-    row.locator("input[name=whistle]").check()
-    row.locator(f"input[name=assisting][value='{world.market.pk}']").check()
-    row.locator(f"input[name=assisting][value='{world.housing.pk}']").check()
-    row.locator("button[type=submit]").click()
+    # One dispatch form for the page; the case is chosen by pressing its row's button.
+    form = page.locator("#pool-dispatch")
+    form.locator("select[name=lead]").select_option(str(world.urban.pk))
+    form.locator("input[name=whistle]").check()
+    form.locator(f"input[name=assisting][value='{world.market.pk}']").check()
+    form.locator(f"input[name=assisting][value='{world.housing.pk}']").check()
+    page.locator(f"#case-{case.number} button.dispatch-case").click()
     page.wait_for_selector(".message.success")
+    assert page.url == f"{live_server.url}/cases/fallback/"
+    assert page.locator(f"#case-{case.number}").count() == 0
+    assert page.locator(f"#case-{other.number}").count() == 1
+    other.refresh_from_db()
+    assert other.state == State.FALLBACK
     case.refresh_from_db()
     assert case.state == State.ASSIGNED and case.lead_department == world.urban
     summoned = case.assists.filter(summoned=True, report_due_at__isnull=False)

@@ -269,7 +269,9 @@ def test_caseworker_sees_the_pool_but_gets_no_dispatch_form(client, cast, report
     report(category=None)
     client.force_login(cast.caseworker)
     response = client.get("/cases/fallback/")
-    assert [form for _case, form in response.context["rows"]] == [None]
+    assert [may_dispatch for _case, may_dispatch in response.context["rows"]] == [False]
+    assert response.context["dispatch_form"] is None
+    assert 'name="lead"' not in page_text(response)
 
 
 def test_case_list_query_count_does_not_grow_with_rows(
@@ -324,10 +326,16 @@ def test_detail_of_a_returned_case_names_the_department_and_its_reason(client, c
     assert "Returned by 城管局" in text and "不属于城管职责" in text
 
 
-def test_pool_offers_the_candidates_first(client, cast, world, report):
-    report(category=world.stall, cell=world.n2)
+def test_pool_names_the_candidates_and_the_case_page_offers_them_first(
+    client, cast, world, report
+):
+    case = report(category=world.stall, cell=world.n2)
     client.force_login(cast.dispatcher)
-    _case, form = client.get("/cases/fallback/").context["rows"][0]
+    text = page_text(client.get("/cases/fallback/"))
+    assert f'<span class="candidate">{world.urban}</span>' in text
+    assert f'<span class="candidate">{world.market}</span>' in text
+    forms = client.get(reverse("cases:detail", args=[case.number])).context["transition_forms"]
+    form = next(form for name, _label, form in forms if name == "dispatch")
     groups = form.fields["lead"].choices
     assert [value for value, _label in groups[1][1]] == [world.urban.pk, world.market.pk]
 

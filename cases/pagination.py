@@ -1,0 +1,60 @@
+"""The paginator of the case lists (/cases/, /cases/fallback/, the admin changelist).
+
+Counting every visible case was most of a list page's time at a million cases (a
+liaison's 300,000 cases cost 0.3–1 s to count, bench/RESULTS.md), although a page shows
+50. So a list counts exactly only up to `EXACT_COUNT_LIMIT`; past it, the whole table's
+row estimate stands in for an unfiltered list, and "more than the limit" for a filtered
+one, which then pages as far as the limit (the filters narrow it further).
+"""
+
+from django.core.paginator import Paginator
+from django.db import connections
+from django.utils.functional import cached_property
+
+EXACT_COUNT_LIMIT = 5000
+
+
+class CasePaginator(Paginator):
+    """A Paginator whose `count` costs at most `EXACT_COUNT_LIMIT` rows. `count_is` says
+    what `count` is: "exact", "estimate" (PostgreSQL's row estimate of the whole table,
+    kept by ANALYZE and autovacuum) or "lower_bound" (there are more than `count`)."""
+
+    count_is = "exact"
+
+    @cached_property
+    def count(self):
+        queryset = self.object_list
+        if queryset.query.is_empty():
+            return 0
+        estimate = self._table_estimate(queryset)
+        if estimate is not None and estimate > EXACT_COUNT_LIMIT:
+            self.count_is = "estimate"
+            return estimate
+        # LIMIT lets PostgreSQL stop reading at the limit + 1st row of any plan.
+        counted = queryset.order_by()[: EXACT_COUNT_LIMIT + 1].count()
+        if counted > EXACT_COUNT_LIMIT:
+            self.count_is = "lower_bound"
+            return EXACT_COUNT_LIMIT
+        return counted
+
+    @staticmethod
+    def _table_estimate(queryset) -> int | None:
+        """The table's row estimate when `queryset` is the whole table (no filter, no
+        DISTINCT, no slice) on PostgreSQL; None otherwise or when never analysed."""
+        query = queryset.query
+        connection = connections[queryset.db]
+        if (
+            connection.vendor != "postgresql"
+            or query.where
+            or query.distinct
+            or query.is_sliced
+            or query.combinator
+        ):
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [connection.ops.quote_name(queryset.model._meta.db_table)],
+            )
+            row = cursor.fetchone()
+        return row[0] if row and row[0] >= 0 else None
