@@ -83,8 +83,10 @@ class OutboxMessage(models.Model):
         FAILED = "failed", _("failed")
 
     kind = models.CharField(_("kind"), max_length=32)
-    dedupe_key = models.CharField(_("deduplication key"), max_length=255, unique=True)
-    message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
+    # Unique through Meta.constraints: a unique=True CharField would also get a LIKE
+    # index on PostgreSQL, which nothing uses and every sweep would pay for per row.
+    dedupe_key = models.CharField(_("deduplication key"), max_length=255)
+    message_id = models.CharField(_("Message-ID"), max_length=255)
     to = models.EmailField(_("to"))
     language = models.CharField(_("language"), max_length=8, blank=True)
     subject = models.CharField(_("subject"), max_length=255)
@@ -111,6 +113,10 @@ class OutboxMessage(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("outgoing email")
         verbose_name_plural = _("outgoing emails")
+        constraints = [
+            models.UniqueConstraint(fields=["dedupe_key"], name="outbox_dedupe_key_unique"),
+            models.UniqueConstraint(fields=["message_id"], name="outbox_message_id_unique"),
+        ]
         indexes = [
             # Used by the sweep's re-queue of stuck messages (cases/services/outbox.py).
             models.Index(
