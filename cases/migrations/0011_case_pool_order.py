@@ -1,7 +1,8 @@
 # The fallback pool's indexes in the page's exact order (created_at, id), for a township's
 # pool and for the district's: the pool page read ~55,000 index rows for its first 50 at
 # a million cases, and the district's had no index of its own (its lead column serves a
-# liaison's visibility test from the index).
+# liaison's visibility test from the index). And the assisted case ids of a department,
+# which every liaison's list reads, from an index alone.
 
 from django.db import migrations, models
 
@@ -29,5 +30,9 @@ class Migration(migrations.Migration):
                 include=["lead_department"],
                 name="case_pool_district",
             ),
+        ),
+        migrations.AddIndex(
+            model_name="caseassist",
+            index=models.Index(fields=["department", "case"], name="case_assist_department"),
         ),
     ]

@@ -382,6 +382,11 @@ class CaseAssist(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["case", "department"], name="case_assist_unique"),
         ]
+        indexes = [
+            # A liaison's visible cases (cases/selectors.py, cases_visible_to): the ids of the
+            # cases a department assists, read from the index alone.
+            models.Index(fields=["department", "case"], name="case_assist_department"),
+        ]
         verbose_name = _("assisting department")
         verbose_name_plural = _("assisting departments")
 

@@ -1,0 +1,245 @@
+"""The list pages at scale: /cases/, the fallback pool and the admin changelist. Who sees
+which case (liaisons by lead and by assist), the pool's one dispatch form, the capped
+count (cases/pagination.py) and query counts that do not grow with the cases."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cases import pagination
+from cases.models import Case, State
+from cases.selectors import case_search, cases_visible_to, fallback_pool_for
+from cases.services import workflow
+
+CHANGELIST = "/admin/cases/case/"
+
+
+def text_of(response) -> str:
+    return response.content.decode()
+
+
+def staff(user):
+    """Supervisors read the admin too (the demo's `district` does, and the benchmark times
+    its changelist)."""
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    return user
+
+
+@pytest.fixture
+def scenes(cast, world, report):
+    """One case of each kind a liaison of the urban-management department (CG) must, or
+    must not, see."""
+
+    def dispatched(lead, assisting=()):
+        case = report(category=world.stall, cell=world.n2)  # overlap: the pool
+        return workflow.case_dispatch(
+            case=case, actor=cast.dispatcher, lead=lead, assisting=list(assisting)
+        )
+
+    pooled_assisted = report(category=None)
+    pooled_assisted.assists.create(department=world.urban)
+    return {
+        "led": report(),  # rubbish: routed to CG
+        "assisted": dispatched(world.market, [world.urban]),
+        "foreign": dispatched(world.market),
+        "foreign_assisted_by_other": dispatched(world.housing, [world.market]),
+        "pooled": report(category=None),
+        "pooled_assisted": pooled_assisted,
+    }
+
+
+def test_liaison_sees_exactly_the_cases_their_department_leads_or_assists(
+    client, cast, world, scenes
+):
+    visible = {"led", "assisted", "pooled_assisted"}
+    expected = {scenes[name].number for name in visible}
+    assert {case.number for case in cases_visible_to(cast.liaison)} == expected
+    # Narrowed further, as the admin and the forms do with their own querysets.
+    narrowed = cases_visible_to(cast.liaison, Case.objects.filter(state=State.FALLBACK))
+    assert {case.number for case in narrowed} == {scenes["pooled_assisted"].number}
+    client.force_login(cast.liaison)
+    listed = client.get("/cases/").context["page"].object_list
+    assert {case.number for case in listed} == expected
+    pool = [case for case, _may in client.get("/cases/fallback/").context["rows"]]
+    assert [case.number for case in pool] == [scenes["pooled_assisted"].number]
+    assert [case.number for case in fallback_pool_for(cast.liaison)] == [
+        scenes["pooled_assisted"].number
+    ]
+    changelist = client.get(CHANGELIST).context["cl"].result_list
+    assert {case.number for case in changelist} == expected
+
+
+def test_department_filter_matches_the_lead_and_the_assisting_department(cast, world, scenes):
+    found = case_search(cast.district_supervisor, department=world.urban)
+    assert {case.number for case in found} == {
+        scenes[name].number for name in ("led", "assisted", "pooled_assisted")
+    }
+    found = case_search(cast.district_supervisor, department=world.market)
+    assert {case.number for case in found} == {
+        scenes[name].number for name in ("assisted", "foreign", "foreign_assisted_by_other")
+    }
+
+
+def test_pool_renders_one_dispatch_form_and_a_button_per_case(client, cast, world, report):
+    cases = [report(category=None), report(category=world.lamp), report(category=None)]
+    client.force_login(cast.dispatcher)
+    response = client.get("/cases/fallback/")
+    text = text_of(response)
+    assert text.count('<select name="lead"') == 1
+    assert text.count('name="assisting"') == 3  # one checkbox per department, once
+    buttons = re.findall(r'<button type="submit" form="pool-dispatch"[^>]*>', text)
+    assert len(buttons) == 3
+    for case in cases:
+        url = reverse("cases:transition", args=[case.number, "dispatch"])
+        assert any(
+            f'formaction="{url}"' in button and f'value="{case.version}"' in button
+            for button in buttons
+        )
+
+
+def test_the_pool_dispatches_the_case_whose_button_is_pressed(client, cast, world, report):
+    chosen, other = report(category=None), report(category=None)
+    client.force_login(cast.dispatcher)
+    client.get("/cases/fallback/")
+    # What the browser posts: the shared form's fields to the pressed button's formaction,
+    # with the button's own name and value (the case's version).
+    response = client.post(
+        reverse("cases:transition", args=[chosen.number, "dispatch"]),
+        {
+            "next": "/cases/fallback/",
+            "lead": world.urban.pk,
+            "whistle": "on",
+            "assisting": [world.market.pk],
+            "comment": "城管牵头",
+            "expected_version": chosen.version,
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == "/cases/fallback/"
+    chosen.refresh_from_db()
+    other.refresh_from_db()
+    assert chosen.state == State.ASSIGNED and chosen.lead_department == world.urban
+    assert list(chosen.assists.values_list("department__code", "summoned")) == [("SJ", True)]
+    assert other.state == State.FALLBACK
+    assert other.number in text_of(client.get("/cases/fallback/"))
+
+
+def test_pool_offers_no_button_for_a_case_only_a_supervisor_may_dispatch(
+    client, cast, world, report
+):
+    case = report(category=None)
+    for _ in range(2):  # returned twice: a supervisor arbitrates (SPEC §2)
+        case = workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.urban)
+        case = workflow.case_return(case=case, actor=cast.liaison, reason="不归我们管")
+    assert case.needs_arbitration
+    client.force_login(cast.dispatcher)
+    response = client.get("/cases/fallback/")
+    assert [may for _case, may in response.context["rows"]] == [False]
+    assert response.context["dispatch_form"] is None
+    client.force_login(cast.supervisor)
+    response = client.get("/cases/fallback/")
+    assert [may for _case, may in response.context["rows"]] == [True]
+    assert 'class="dispatch-case"' in text_of(response)
+
+
+# -- the count -----------------------------------------------------------------------------
+
+
+def test_a_list_within_the_limit_is_counted_exactly(client, cast, report, monkeypatch):
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 3)
+    for _ in range(3):
+        report()
+    client.force_login(cast.caseworker)
+    page = client.get("/cases/").context["page"]
+    assert (page.paginator.count, page.paginator.count_is) == (3, "exact")
+
+
+def test_a_filtered_list_past_the_limit_stops_counting_and_says_more_than(
+    client, cast, report, monkeypatch
+):
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 3)
+    for _ in range(5):
+        report()
+    client.force_login(cast.caseworker)  # their township's cases: a filtered list
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/cases/")
+    paginator = response.context["page"].paginator
+    assert (paginator.count, paginator.count_is) == (3, "lower_bound")
+    assert "more than 3 cases" in text_of(response)
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(*)" in q["sql"]]
+    assert len(counts) == 1 and "LIMIT 4" in counts[0]
+    # The admin's changelist counts the same way, and says so.
+    client.force_login(cast.liaison)
+    response = client.get(CHANGELIST)
+    assert response.context["cl"].result_count == 3
+    assert "more than 3 cases" in text_of(response)
+
+
+def test_an_unfiltered_list_past_the_limit_shows_the_tables_estimate(
+    client, cast, report, monkeypatch
+):
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 3)
+    for _ in range(5):
+        report()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE cases_case")
+    client.force_login(staff(cast.district_supervisor))  # every case: no filter at all
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/cases/")
+    paginator = response.context["page"].paginator
+    assert (paginator.count, paginator.count_is) == (5, "estimate")
+    assert "about 5 cases" in text_of(response)
+    assert not [q for q in queries.captured_queries if "COUNT(*)" in q["sql"]]
+    response = client.get(CHANGELIST)
+    assert "about 5 cases" in text_of(response)
+
+
+# -- query counts that do not grow with the cases -----------------------------------------
+
+
+def more_of_everything(cast, world, report, n=6):
+    for _ in range(n):
+        report()
+        report(category=None).assists.create(department=world.urban)
+        assisted = workflow.case_dispatch(
+            case=report(category=world.stall, cell=world.n2),
+            actor=cast.dispatcher,
+            lead=world.market,
+            assisting=[world.urban],
+        )
+        assert assisted.state == State.ASSIGNED
+
+
+@pytest.mark.parametrize(
+    "who, url",
+    [
+        ("liaison", "/cases/"),
+        ("liaison", "/cases/fallback/"),
+        ("liaison", CHANGELIST),
+        ("caseworker", "/cases/"),
+        ("caseworker", "/cases/fallback/"),
+        ("district_supervisor", "/cases/"),
+        ("district_supervisor", "/cases/fallback/"),
+        ("district_supervisor", CHANGELIST),
+    ],
+)
+def test_list_pages_query_count_does_not_grow_with_the_cases(
+    client, cast, world, report, who, url, django_assert_max_num_queries
+):
+    more_of_everything(cast, world, report, n=1)
+    user = getattr(cast, who)
+    staff(user)
+    client.force_login(user)
+    with django_assert_max_num_queries(15) as few:
+        assert client.get(url).status_code == 200
+    more_of_everything(cast, world, report, n=6)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(url)
+    rows = response.context.get("rows")
+    page = response.context["cl"].result_list if "cl" in response.context else None
+    shown = len(rows) if rows is not None else len(page or response.context["page"])
+    assert shown > 3
