@@ -92,8 +92,17 @@ class OutboxMessage(models.Model):
     subject = models.CharField(_("subject"), max_length=255)
     text = models.TextField(_("plain text"))
     html = models.TextField(_("HTML"), blank=True)
+    # No database constraint: the case is a copy for lookups (an escalation's email names
+    # its escalation, whose constraint holds the case, and every case with email has
+    # protected audit rows), and checking it cost the sweep one lookup per email.
+    # PROTECT still holds in the ORM.
     case = models.ForeignKey(
-        Case, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Case,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     escalation = models.ForeignKey(
         Escalation, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
