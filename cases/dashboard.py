@@ -14,23 +14,22 @@ Where they come from: the daily roll-up `DailyFigures` (one row per local day of
 township, lead department and cell; `cases/services/figures.py` keeps it up to date and
 computes each case's facts from the audit trail and the escalations), brought up to date
 first, so that the page reads a few thousand roll-up rows instead of every case of the
-period. `overdue` depends on the clock, so it is counted live from the cases whose clock
-runs. The early warnings (due soon, recurrences) list cases, from the cases.
+period; its `overdue` counts are as of that refresh. The early warnings (due soon,
+recurrences) list cases, from the cases.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncDate, TruncWeek
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
 from cases.models import CLOCK_STATES, Case, DailyFigures, State
 from cases.selectors import cases_visible_to
 from cases.services.figures import figures_refresh
 from departments.calendar import get_calendar
-from departments.models import User
+from departments.models import Department, GridCell, User
 
 RECURRENCE_DAYS = 30
 HOTSPOT_RECENT_DAYS = 7
@@ -43,6 +42,7 @@ WEEKLY_AFTER_DAYS = 31  # longer periods are charted by week
 COUNTED = (
     "total",
     "open",
+    "overdue",
     "closed",
     "on_time",
     "accepted",
@@ -123,46 +123,30 @@ def dashboard_data(
     user: User, *, period: Period, township_id: int | None = None, now: datetime | None = None
 ) -> dict:
     """Every figure of the dashboard for the cases `user` may see, reported in `period`."""
-    now = now or timezone.now()
-    figures_refresh()
+    now = figures_refresh(now=now).now
     rows = figures_visible_to(user, township_id).filter(day__gte=period.start, day__lte=period.end)
-    groups = list(
-        rows.values(
-            "lead_department_id",
-            "lead_department__code",
-            "lead_department__name",
-            "cell_id",
-            "cell__code",
-            "cell__name",
-        )
-        .annotate(**SUMS)
-        .order_by()
-    )
+    groups = list(rows.values("lead_department_id", "cell_id").annotate(**SUMS).order_by())
     bucket = TruncWeek("day") if period.weekly else F("day")
     buckets = list(
         rows.annotate(bucket=bucket).values("bucket").annotate(**SUMS).order_by("bucket")
     )
-    overdue = overdue_counts(scoped(user, period, township_id), now=now, weekly=period.weekly)
+    departments = _names(Department, {group["lead_department_id"] for group in groups})
+    cells = _names(GridCell, {group["cell_id"] for group in groups})
 
     totals, by_department, by_cell = _blank(), {}, {}
     for group in groups:
-        department = (group["lead_department_id"],)
-        cell = (group["cell_id"],)
-        late = overdue["groups"].get((group["lead_department_id"], group["cell_id"]), 0)
-        for into, key, names in (
-            (by_department, department, ("lead_department__code", "lead_department__name")),
-            (by_cell, cell, ("cell_id", "cell__code", "cell__name")),
-        ):
-            row = into.setdefault(key, {**{name: group[name] for name in names}, **_blank()})
-            _add(row, group, late)
-        _add(totals, group, late)
-    series = [
-        {
-            **with_rates({**row, "overdue": overdue["buckets"].get(row["bucket"], 0)}),
-            "bucket": row["bucket"].isoformat(),
-        }
-        for row in buckets
-    ]
+        department, cell = group["lead_department_id"], group["cell_id"]
+        code, name = departments.get(department, (None, None))
+        row = by_department.setdefault(
+            department, {"lead_department__code": code, "lead_department__name": name, **_blank()}
+        )
+        _add(row, group)
+        code, name = cells.get(cell, (None, None))
+        row = by_cell.setdefault(
+            cell, {"cell_id": cell, "cell__code": code, "cell__name": name, **_blank()}
+        )
+        _add(row, group)
+        _add(totals, group)
     return {
         "totals": with_rates(totals),
         "by_department": [
@@ -170,45 +154,33 @@ def dashboard_data(
             for row in sorted(by_department.values(), key=_by("lead_department__code"))
         ],
         "by_cell": [with_rates(row) for row in sorted(by_cell.values(), key=_by("cell__code"))],
-        "series": series,
+        "series": [{**with_rates(row), "bucket": row["bucket"].isoformat()} for row in buckets],
         "due_soon": due_soon(user, township_id=township_id, now=now),
         "hotspots": hotspots(user, township_id=township_id, now=now),
         "recurrences": recurrences(user, period=period, township_id=township_id),
     }
 
 
+def _names(model, pks: set) -> dict[int, tuple[str, str]]:
+    pks.discard(None)
+    return {
+        pk: (code, name)
+        for pk, code, name in model.objects.filter(pk__in=pks).values_list("pk", "code", "name")
+    }
+
+
 def _blank() -> dict:
-    return {name: 0 for name in (*COUNTED, "overdue")}
+    return dict.fromkeys(COUNTED, 0)
 
 
-def _add(row: dict, group: dict, overdue: int) -> None:
+def _add(row: dict, group: dict) -> None:
     for name in COUNTED:
         row[name] += group[name]
-    row["overdue"] += overdue
 
 
 def _by(code: str):
     """Sort by a code, the rows without one (fallback pool, outside the grid) last."""
     return lambda row: (row[code] is None, row[code] or "")
-
-
-def overdue_counts(cases: QuerySet[Case], *, now: datetime, weekly: bool) -> dict:
-    """The overdue cases among `cases`, counted per (lead department, cell) and per chart
-    bucket, in one query over the running clocks."""
-    day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
-    rows = (
-        cases.filter(state__in=CLOCK_STATES, due_at__lt=now)
-        .annotate(day=day)
-        .values("lead_department_id", "cell_id", "day")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    groups, buckets = defaultdict(int), defaultdict(int)
-    for row in rows:
-        groups[(row["lead_department_id"], row["cell_id"])] += row["n"]
-        day = row["day"]
-        buckets[day - timedelta(days=day.weekday()) if weekly else day] += row["n"]
-    return {"groups": groups, "buckets": buckets}
 
 
 def due_soon(user: User, *, township_id: int | None = None, now: datetime) -> list[Case]:

@@ -5,15 +5,6 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def fill_figures(apps, schema_editor):
-    """Roll up the existing cases (one INSERT … SELECT). An empty database gets no mark:
-    its first refresh then rolls up everything."""
-    from cases.services.figures import figures_refresh
-
-    if apps.get_model("cases", "Case").objects.exists():
-        figures_refresh(everything=True)
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -81,5 +72,4 @@ class Migration(migrations.Migration):
             model_name='dailyfigures',
             constraint=models.UniqueConstraint(fields=('day', 'township', 'lead_department', 'cell'), name='daily_figures_key', nulls_distinct=False),
         ),
-        migrations.RunPython(fill_figures, migrations.RunPython.noop, elidable=True),
     ]

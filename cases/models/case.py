@@ -227,6 +227,13 @@ class Case(ConcurrentTransitionMixin, models.Model):
             # The dashboard's roll-up refresh finds the cases saved since its last run
             # (cases/services/figures.py, figures_refresh).
             models.Index(fields=["updated_at"], name="case_updated"),
+            # The dashboard's recurrences: a closed case of the category in the cell, closed
+            # within 30 days before (cases/dashboard.py, recurrences).
+            models.Index(
+                fields=["category", "cell", "closed_at"],
+                name="case_closed_cat_cell",
+                condition=Q(state=State.CLOSED),
+            ),
         ]
         constraints = [
             # Exactly one owner (SPEC §2): a department while assigned or in progress, the

@@ -22,6 +22,8 @@ class DailyFigures(models.Model):
 
     total = models.PositiveIntegerField(default=0)
     open = models.PositiveIntegerField(default=0)
+    # Of the cases whose clock runs, those past their deadline at `FiguresMark.refreshed_at`.
+    overdue = models.PositiveIntegerField(default=0)
     closed = models.PositiveIntegerField(default=0)
     on_time = models.PositiveIntegerField(default=0)
     accepted = models.PositiveIntegerField(default=0)
@@ -51,7 +53,8 @@ class FiguresMark(models.Model):
     """The one row saying how far `DailyFigures` has caught up with the cases.
 
     Days of cases whose `updated_at` is at or after `cases_changed_since`, and of cases with
-    an escalation whose id is above `escalations_after`, are recomputed by the next refresh.
+    an escalation whose id is above `escalations_after`, are recomputed by the next refresh;
+    `overdue` counts are as of `refreshed_at`.
     `escalation_seq`/`escalation_seq_at` remember the escalation id sequence as the last
     refresh saw it, so that the next one can advance `escalations_after` past ids that no
     open transaction can still commit (see `cases.services.figures`). `time_zone` is the

@@ -4,9 +4,11 @@
 reporting of the cases saved since the last refresh (every save of a case moves its
 `updated_at`: `Case.save`) and of the cases escalated since (the sweep writes `Escalation`
 rows without saving the case). Those days' rows are deleted and inserted again with one
-`INSERT … SELECT … GROUP BY` over the cases reported on them, so a case that moved from
-one department or cell to another leaves its old row and joins its new one. A fixed
-handful of statements, whatever the number of cases or of days.
+`INSERT … SELECT … GROUP BY` over the cases reported on them, joined to their audit rows
+and escalations aggregated per case, so a case that moved from one department or cell to
+another leaves its old row and joins its new one. `overdue` also moves with the clock
+alone: the cases whose deadline passed since the last refresh are added to their rows by
+one `UPDATE … FROM`. A fixed handful of statements, whatever the number of cases or days.
 
 Who calls it: `dashboard_data` before it reads (figures are exact right after a workflow
 step, and cheap when little changed), the beat every minute (`cases.refresh_figures`, so
@@ -25,24 +27,23 @@ sessions: the web, worker and beat processes must share one role, as they do.
 
 from __future__ import annotations
 
-import operator
 import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import reduce
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Max
 from django.utils import timezone
 
 from cases.models import (
+    CLOCK_STATES,
     TERMINAL_STATES,
     Case,
     CaseEvent,
     DailyFigures,
+    DeadlineKind,
     Escalation,
     FiguresMark,
     State,
@@ -52,23 +53,84 @@ from cases.models import (
 CLOCK_SLACK = timedelta(seconds=10)
 LOCK_KEY = zlib.crc32(b"cases.figures_refresh")
 
-# The counted columns of `DailyFigures`, in insert order, and how each counts a group's
-# cases (see the definitions in cases/dashboard.py).
-FIGURES = {
-    "total": Count("pk"),
-    "open": Count("pk", filter=~Q(state__in=TERMINAL_STATES)),
-    "closed": Count("pk", filter=Q(state=State.CLOSED)),
-    "on_time": Count("pk", filter=Q(state=State.CLOSED, ever_late=False)),
-    "accepted": Count("pk", filter=Q(was_accepted=True)),
-    "accepted_in_time": Count("pk", filter=Q(was_accepted=True, late_accept=False)),
-    "resolved": Count("pk", filter=Q(was_resolved=True)),
-    "resolved_in_time": Count("pk", filter=Q(was_resolved=True, late_resolve=False)),
-    "fallback": Count("pk", filter=Q(went_to_pool=True)),
-    "returned": Count("pk", filter=Q(was_returned=True)),
-    "satisfaction_sum": Coalesce(Sum("satisfaction"), 0),
-    "satisfaction_count": Count("satisfaction"),
-}
 KEY = ("day", "township_id", "lead_department_id", "cell_id")
+# The counted columns of `DailyFigures`, in the order FIGURES_SQL computes them.
+FIGURES = (
+    "total",
+    "open",
+    "overdue",
+    "closed",
+    "on_time",
+    "accepted",
+    "accepted_in_time",
+    "resolved",
+    "resolved_in_time",
+    "fallback",
+    "returned",
+    "satisfaction_sum",
+    "satisfaction_count",
+)
+
+# The definitions of cases/dashboard.py, per case `c`: its audit trail says whether it was
+# accepted, resolved, routed to a fallback pool, returned (`ev`); its escalations whether
+# it was ever escalated, and on which deadline (`es`). Each is aggregated per case once,
+# for the cases of the days being recomputed only ({cases} is their WHERE clause).
+FIGURES_SQL = """
+SELECT c.day, c.township_id, c.lead_department_id, c.cell_id,
+    COUNT(*),
+    SUM(CASE WHEN c.state IN ({terminal}) THEN 0 ELSE 1 END),
+    SUM(CASE WHEN c.state IN ({clock}) AND c.due_at < %s THEN 1 ELSE 0 END),
+    SUM(CASE WHEN c.state = %s THEN 1 ELSE 0 END),
+    SUM(CASE WHEN c.state = %s AND es.case_id IS NULL THEN 1 ELSE 0 END),
+    SUM(COALESCE(ev.accepted, 0)),
+    SUM(CASE WHEN ev.accepted = 1 AND COALESCE(es.late_accept, 0) = 0 THEN 1 ELSE 0 END),
+    SUM(COALESCE(ev.resolved, 0)),
+    SUM(CASE WHEN ev.resolved = 1 AND COALESCE(es.late_resolve, 0) = 0 THEN 1 ELSE 0 END),
+    SUM(COALESCE(ev.to_pool, 0)),
+    SUM(COALESCE(ev.returned, 0)),
+    COALESCE(SUM(c.satisfaction), 0),
+    COUNT(c.satisfaction)
+FROM (
+    SELECT id, {day} AS day, township_id, lead_department_id, cell_id, state, due_at,
+        satisfaction
+    FROM {case} WHERE {cases}
+) c
+LEFT JOIN (
+    SELECT case_id,
+        MAX(CASE WHEN action = 'accept' THEN 1 ELSE 0 END) AS accepted,
+        MAX(CASE WHEN action = 'resolve' THEN 1 ELSE 0 END) AS resolved,
+        MAX(CASE WHEN action = 'route' AND to_state = %s THEN 1 ELSE 0 END) AS to_pool,
+        MAX(CASE WHEN action = 'return' THEN 1 ELSE 0 END) AS returned
+    FROM {event}
+    WHERE action IN ('accept', 'resolve', 'route', 'return')
+      AND case_id IN (SELECT id FROM {case} WHERE {cases})
+    GROUP BY case_id
+) ev ON ev.case_id = c.id
+LEFT JOIN (
+    SELECT case_id,
+        MAX(CASE WHEN deadline_kind = %s THEN 1 ELSE 0 END) AS late_accept,
+        MAX(CASE WHEN deadline_kind = %s THEN 1 ELSE 0 END) AS late_resolve
+    FROM {escalation}
+    WHERE case_id IN (SELECT id FROM {case} WHERE {cases})
+    GROUP BY case_id
+) es ON es.case_id = c.id
+GROUP BY c.day, c.township_id, c.lead_department_id, c.cell_id
+"""
+
+# The cases whose deadline passed in [%s, %s) and whose day is not recomputed: one more
+# overdue case each in their row.
+OVERDUE_SQL = """
+UPDATE {figures} SET overdue = overdue + d.n
+FROM (
+    SELECT {day} AS day, township_id, lead_department_id, cell_id, COUNT(*) AS n
+    FROM {case}
+    WHERE state IN ({clock}) AND due_at >= %s AND due_at < %s
+    GROUP BY 1, 2, 3, 4
+) d
+WHERE {figures}.day = d.day AND {figures}.township_id = d.township_id
+  AND {figures}.lead_department_id {same} d.lead_department_id
+  AND {figures}.cell_id {same} d.cell_id
+"""
 
 
 @dataclass(frozen=True)
@@ -76,73 +138,64 @@ class Refresh:
     rebuilt: bool  # every day recomputed
     days: list[date]  # else the days recomputed
     rows: int  # roll-up rows written
-
-
-def with_facts(cases: QuerySet[Case]) -> QuerySet[Case]:
-    """Cases with the facts the rates need, from the audit trail and the escalations."""
-    events = CaseEvent.objects.filter(case=OuterRef("pk"))
-    escalations = Escalation.objects.filter(case=OuterRef("pk"))
-    return cases.annotate(
-        was_accepted=Exists(events.filter(action="accept")),
-        was_resolved=Exists(events.filter(action="resolve")),
-        went_to_pool=Exists(events.filter(action="route", to_state=State.FALLBACK)),
-        was_returned=Exists(events.filter(action="return")),
-        late_accept=Exists(escalations.filter(deadline_kind="accept")),
-        late_resolve=Exists(escalations.filter(deadline_kind="resolve")),
-        ever_late=Exists(escalations),
-    )
-
-
-def figures_of(cases: QuerySet[Case], zone: ZoneInfo) -> QuerySet:
-    """The `DailyFigures` rows of `cases`, computed directly (one row per key)."""
-    return (
-        with_facts(cases.order_by())
-        .annotate(day=TruncDate("created_at", tzinfo=zone))
-        .values(*KEY)
-        .annotate(**FIGURES)
-        .values_list(*KEY, *FIGURES)
-    )
+    now: datetime  # `overdue` is as of this moment
 
 
 def figures_refresh(*, everything: bool = False, now: datetime | None = None) -> Refresh:
     """Bring `DailyFigures` up to date with the cases: recompute the days of the cases
     changed or escalated since the last refresh, or every day (`everything`, the first
-    time, or after TIME_ZONE changed). Safe to run at the same time from several
+    time, after TIME_ZONE changed, or when the clock went back), and count as overdue the
+    cases whose deadline passed since. Safe to run at the same time from several
     processes: they take turns, and the later one finds less to do."""
-    now = now or timezone.now()
     zone = ZoneInfo(settings.TIME_ZONE)
     with transaction.atomic():
         postgres = connection.vendor == "postgresql"
         if postgres:
             with connection.cursor() as cursor:
-                # The lock first: the snapshot of pg_stat_activity must postdate it.
+                # The lock first: the snapshot of pg_stat_activity must postdate it. Derived
+                # rows need no flush to disk: a refresh lost in a crash, mark included, is
+                # simply done again.
                 cursor.execute(
-                    "SELECT pg_advisory_xact_lock(%s), pg_stat_clear_snapshot()", [LOCK_KEY]
+                    "SELECT pg_advisory_xact_lock(%s), pg_stat_clear_snapshot(),"
+                    " set_config('synchronous_commit', 'off', true)",
+                    [LOCK_KEY],
                 )
+        now = now or timezone.now()  # after the lock: not before the previous refresh's
         mark = FiguresMark.objects.filter(pk=1).first()
+        rebuild = (
+            everything
+            or mark is None
+            or mark.time_zone != settings.TIME_ZONE
+            or now < mark.refreshed_at - CLOCK_SLACK
+        )
+        if mark is not None and not rebuild:
+            now = max(now, mark.refreshed_at)  # a refresh that waited for the lock
         since, escalations_after, seq, seq_at = _new_marks(mark, now=now, postgres=postgres)
-        rebuild = everything or mark is None or mark.time_zone != settings.TIME_ZONE
         days, rows = [], 0
         if rebuild:
             DailyFigures.objects.all().delete()
-            rows = _insert(Case.objects.all(), zone)
+            rows = _insert(None, zone, now=now)
         else:
+            rows = _count_overdue(mark.refreshed_at, now, zone)
             days = _dirty_days(mark, zone)
             if days:
                 DailyFigures.objects.filter(day__in=days).delete()
-                rows = _insert(Case.objects.filter(_on_days(days, zone)), zone)
-        FiguresMark.objects.update_or_create(
-            pk=1,
-            defaults={
-                "cases_changed_since": since,
-                "escalations_after": escalations_after,
-                "escalation_seq": seq,
-                "escalation_seq_at": seq_at,
-                "time_zone": settings.TIME_ZONE,
-                "refreshed_at": now,
-            },
-        )
-    return Refresh(rebuilt=rebuild, days=sorted(days), rows=rows)
+                rows += _insert(days, zone, now=now)
+            elif not rows:
+                # Nothing to write: the old marks stay valid, and the page's transaction
+                # stays read-only.
+                return Refresh(rebuilt=False, days=[], rows=0, now=now)
+        values = {
+            "cases_changed_since": since,
+            "escalations_after": escalations_after,
+            "escalation_seq": seq,
+            "escalation_seq_at": seq_at,
+            "time_zone": settings.TIME_ZONE,
+            "refreshed_at": now,
+        }
+        if not FiguresMark.objects.filter(pk=1).update(**values):
+            FiguresMark.objects.create(pk=1, **values)
+    return Refresh(rebuilt=rebuild, days=sorted(days), rows=rows, now=now)
 
 
 def _new_marks(mark: FiguresMark | None, *, now: datetime, postgres: bool):
@@ -182,49 +235,103 @@ def _new_marks(mark: FiguresMark | None, *, now: datetime, postgres: bool):
 
 
 def _dirty_days(mark: FiguresMark, zone: ZoneInfo) -> list[date]:
-    def days_of(cases):
-        return (
-            cases.order_by()
-            .annotate(day=TruncDate("created_at", tzinfo=zone))
-            .values_list("day", flat=True)
+    day, params = _day_sql("created_at", zone)
+    case, escalation = _table(Case), _table(Escalation)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {day} FROM {case} WHERE updated_at >= %s "
+            f"UNION SELECT {day} FROM {case} WHERE id IN "
+            f"(SELECT case_id FROM {escalation} WHERE id > %s)",
+            [*params, _when(mark.cases_changed_since), *params, mark.escalations_after],
         )
+        return [_as_date(row[0]) for row in cursor.fetchall()]
 
-    changed = Case.objects.filter(updated_at__gte=mark.cases_changed_since)
-    escalated = Case.objects.filter(
-        pk__in=Escalation.objects.filter(pk__gt=mark.escalations_after).values("case_id")
+
+def _insert(days: list[date] | None, zone: ZoneInfo, *, now: datetime) -> int:
+    """INSERT … SELECT the figures of the cases reported on `days` (None: every day);
+    returns the number of rows inserted."""
+    if days is None:
+        cases, cases_params = "1 = 1", []
+    else:
+        ranges = _ranges(days)
+        cases = " OR ".join(["(created_at >= %s AND created_at < %s)"] * len(ranges))
+        cases_params = [
+            _when(datetime.combine(moment, time.min, tzinfo=zone))
+            for first, last in ranges
+            for moment in (first, last + timedelta(days=1))
+        ]
+    day, day_params = _day_sql("created_at", zone)
+    select = FIGURES_SQL.format(
+        day=day,
+        cases=cases,
+        terminal=", ".join(["%s"] * len(TERMINAL_STATES)),
+        clock=", ".join(["%s"] * len(CLOCK_STATES)),
+        case=_table(Case),
+        event=_table(CaseEvent),
+        escalation=_table(Escalation),
     )
-    return list(days_of(changed).union(days_of(escalated)))
+    params = [
+        *TERMINAL_STATES,
+        *CLOCK_STATES,
+        _when(now),
+        State.CLOSED,
+        State.CLOSED,
+        *day_params,
+        *cases_params,
+        State.FALLBACK,
+        *cases_params,
+        DeadlineKind.ACCEPT,
+        DeadlineKind.RESOLVE,
+        *cases_params,
+    ]
+    columns = ", ".join(
+        connection.ops.quote_name(DailyFigures._meta.get_field(name).column)
+        for name in (*KEY, *FIGURES)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {_table(DailyFigures)} ({columns}) {select}", params)
+        return cursor.rowcount
 
 
-def _on_days(days: list[date], zone: ZoneInfo) -> Q:
-    """Cases reported on `days` (local days), as ranges of consecutive days on the
-    indexed `created_at`."""
+def _count_overdue(since: datetime, until: datetime, zone: ZoneInfo) -> int:
+    """Add the cases whose deadline passed in [since, until) to their rows' `overdue`;
+    returns the number of rows changed."""
+    day, day_params = _day_sql("created_at", zone)
+    sql = OVERDUE_SQL.format(
+        figures=_table(DailyFigures),
+        case=_table(Case),
+        day=day,
+        clock=", ".join(["%s"] * len(CLOCK_STATES)),
+        same="IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*day_params, *CLOCK_STATES, _when(since), _when(until)])
+        return cursor.rowcount
+
+
+def _ranges(days: list[date]) -> list[tuple[date, date]]:
+    """Consecutive days as (first, last) ranges, for range conditions on `created_at`."""
     ranges: list[list[date]] = []
     for day in sorted(days):
         if ranges and ranges[-1][1] + timedelta(days=1) == day:
             ranges[-1][1] = day
         else:
             ranges.append([day, day])
-    return reduce(
-        operator.or_,
-        (
-            Q(
-                created_at__gte=datetime.combine(first, time.min, tzinfo=zone),
-                created_at__lt=datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone),
-            )
-            for first, last in ranges
-        ),
-    )
+    return [(first, last) for first, last in ranges]
 
 
-def _insert(cases: QuerySet[Case], zone: ZoneInfo) -> int:
-    """INSERT … SELECT the figures of `cases`; returns the number of rows inserted."""
-    select, params = figures_of(cases, zone).query.sql_with_params()
-    table = connection.ops.quote_name(DailyFigures._meta.db_table)
-    columns = ", ".join(
-        connection.ops.quote_name(DailyFigures._meta.get_field(name).column)
-        for name in (*KEY, *FIGURES)
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({columns}) {select}", params)
-        return cursor.rowcount
+def _day_sql(column: str, zone: ZoneInfo) -> tuple[str, list]:
+    sql, params = connection.ops.datetime_cast_date_sql(column, (), str(zone))
+    return sql, list(params)
+
+
+def _when(moment: datetime):
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
