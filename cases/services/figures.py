@@ -181,10 +181,6 @@ def figures_refresh(*, everything: bool = False, now: datetime | None = None) ->
             if days:
                 DailyFigures.objects.filter(day__in=days).delete()
                 rows += _insert(days, zone, now=now)
-            elif not rows:
-                # Nothing to write: the old marks stay valid, and the page's transaction
-                # stays read-only.
-                return Refresh(rebuilt=False, days=[], rows=0, now=now)
         values = {
             "cases_changed_since": since,
             "escalations_after": escalations_after,

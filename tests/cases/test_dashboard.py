@@ -6,6 +6,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from cases.dashboard import Period, dashboard_data
+from cases.models import TERMINAL_STATES, Case, CaseEvent, State
 from cases.services import workflow
 
 
@@ -99,3 +101,53 @@ def test_district_supervisor_can_narrow_to_one_township(client, cast, world, rep
     assert client.get("/dashboard/").context["figures"]["totals"]["total"] == 2
     narrowed = client.get("/dashboard/", {"township": world.south.pk})
     assert narrowed.context["figures"]["totals"]["total"] == 1
+
+
+def test_a_township_supervisor_sees_only_their_townships_figures(client, cast, world, report):
+    for _ in range(3):
+        report(reporter=cast.south_caseworker, cell=world.s1)
+    report()
+    client.force_login(cast.supervisor)  # of the north township
+    figures = client.get("/dashboard/", {"township": world.south.pk}).context["figures"]
+    assert figures["totals"]["total"] == 1  # the township field is not theirs to choose
+    assert [row["cell__code"] for row in figures["by_cell"]] == ["N-01"]
+    assert [row["total"] for row in figures["series"]] == [1]
+    assert figures["hotspots"] == []
+    district = dashboard_data(cast.district_supervisor, period=last_30_days())
+    assert [row["cell__code"] for row in district["hotspots"]] == ["S-01"]
+    south = dashboard_data(cast.supervisor, period=last_30_days(), township_id=world.south.pk)
+    assert south["totals"]["total"] == 0 and south["by_department"] == []
+
+
+def test_the_first_load_after_a_burst_of_changes_counts_every_change(client, cast, world, report):
+    with time_machine.travel(timezone.now() - timedelta(days=3)):
+        earlier = [report(), report(cell=world.n2)]
+    client.force_login(cast.district_supervisor)
+    client.get("/dashboard/")
+    now = [report(), report(category=None)]
+    for case in [*earlier, now[0]]:
+        workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=earlier[0], actor=cast.liaison, note="好了")
+    workflow.case_verify(case=earlier[0], actor=cast.caseworker, satisfaction=3)
+    workflow.case_return(case=earlier[1], actor=cast.liaison, reason="不归我")
+    totals = client.get("/dashboard/").context["figures"]["totals"]
+    cases = Case.objects.all()
+    assert (
+        (totals["total"], totals["open"], totals["closed"])
+        == (
+            cases.count(),
+            cases.exclude(state__in=TERMINAL_STATES).count(),
+            cases.filter(state=State.CLOSED).count(),
+        )
+        == (4, 3, 1)
+    )
+    events = CaseEvent.objects.values("case").distinct()
+    assert totals["accepted"] == events.filter(action="accept").count() == 3
+    assert totals["returned"] == events.filter(action="return").count() == 1
+    assert totals["fallback"] == events.filter(action="route", to_state=State.FALLBACK).count()
+    assert totals["satisfaction"] == 3.0
+
+
+def last_30_days() -> Period:
+    today = timezone.localdate()
+    return Period(today - timedelta(days=29), today)

@@ -250,3 +250,16 @@ def escalate(case: Case) -> None:
 
 
 FIGURES_INDEX = {name: index for index, name in enumerate(FIGURES)}
+
+
+def test_cases_become_overdue_in_the_roll_up_as_their_deadline_passes(at_monday, report):
+    case = report()
+    at_monday.shift(timedelta(minutes=1))
+    figures_refresh()
+    at_monday.shift(timedelta(minutes=1))
+    figures_refresh()  # the case's last save is behind the mark: nothing to recompute
+    at_monday.move_to(case.due_at + timedelta(seconds=1))
+    refresh = figures_refresh()
+    assert refresh.days == [] and refresh.rows == 1  # one row's count moved, nothing else
+    assert rolled_up() == computed_case_by_case()
+    assert sum(row[FIGURES_INDEX["overdue"]] for row in rolled_up().values()) == 1
