@@ -338,7 +338,7 @@ class Bench:
                 Row(f"page {url} as {role}", f"{size:,}", shown,
                     f"{spread(reference['ms'])} ms, {reference['queries']} queries (bare page)",
                     r, "< 300 ms; queries constant in N",
-                    verdict(ok) if status == 200 else f"HTTP {status}")
+                    verdict(ok) if status == 200 else refused(status))
             )
 
     def routing(self) -> None:
@@ -625,6 +625,14 @@ templates; no network); the query count is of one request.
 
 def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
+
+
+def refused(status: int) -> str:
+    """A page the role may not open (the dashboard is for supervisors, the admin for
+    liaisons and supervisors): its refusal is timed, but it is no miss."""
+    if status in (302, 403):
+        return f"not for this role (HTTP {status})"
+    return f"HTTP {status}"
 
 
 def free_port() -> int:
