@@ -102,6 +102,19 @@ def test_pool_renders_one_dispatch_form_and_a_button_per_case(client, cast, worl
         )
 
 
+def test_pool_pages_are_read_oldest_first_page_by_page(client, cast, report, monkeypatch):
+    from cases.views import lists
+
+    monkeypatch.setattr(lists, "PAGE_SIZE", 2)
+    numbers = [report(category=None).number for _ in range(5)]
+    client.force_login(cast.dispatcher)
+    pages = [
+        [case.number for case, _may in client.get(f"/cases/fallback/?page={n}").context["rows"]]
+        for n in (1, 2, 3)
+    ]
+    assert pages == [numbers[0:2], numbers[2:4], numbers[4:5]]
+
+
 def test_the_pool_dispatches_the_case_whose_button_is_pressed(client, cast, world, report):
     chosen, other = report(category=None), report(category=None)
     client.force_login(cast.dispatcher)
