@@ -168,6 +168,8 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # count stops at a limit (cases/pagination.py).
     show_full_result_count = False
     paginator = CasePaginator
+    # Facet counts are one COUNT per filter choice (dozens) over every visible case.
+    show_facets = admin.ShowFacets.NEVER
     actions = ["accept_selected", "export_csv"]
     fieldsets = [
         (None, {"fields": ["number", "state", "urgency", "description", "address", "source"]}),

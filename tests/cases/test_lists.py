@@ -256,3 +256,13 @@ def test_list_pages_query_count_does_not_grow_with_the_cases(
     page = response.context["cl"].result_list if "cl" in response.context else None
     shown = len(rows) if rows is not None else len(page or response.context["page"])
     assert shown > 3
+
+
+def test_the_changelist_counts_once_and_offers_no_facet_counts(client, cast, report):
+    report()
+    client.force_login(cast.liaison)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(CHANGELIST, {"_facets": "True"})
+    assert response.status_code == 200
+    assert "Show counts" not in text_of(response)
+    assert len([q for q in queries.captured_queries if "COUNT(" in q["sql"]]) == 1
