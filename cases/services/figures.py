@@ -12,7 +12,7 @@ one `UPDATE … FROM`. A fixed handful of statements, whatever the number of cas
 
 Who calls it: `dashboard_data` before it reads (figures are exact right after a workflow
 step, and cheap when little changed), the beat every minute (`cases.refresh_figures`, so
-that page loads find little left to do), the 0010 migration and `seed_demo` (everything).
+that page loads find little left to do), the 0013 migration and `seed_demo` (everything).
 
 Refreshes are serialised by a transaction-level advisory lock on PostgreSQL (SQLite has
 one writer at a time anyway). A transaction still open during a refresh may commit later
@@ -144,9 +144,9 @@ class Refresh:
 def figures_refresh(*, everything: bool = False, now: datetime | None = None) -> Refresh:
     """Bring `DailyFigures` up to date with the cases: recompute the days of the cases
     changed or escalated since the last refresh, or every day (`everything`, the first
-    time, after TIME_ZONE changed, or when the clock went back), and count as overdue the
-    cases whose deadline passed since. Safe to run at the same time from several
-    processes: they take turns, and the later one finds less to do."""
+    time, after TIME_ZONE changed), and count as overdue the cases whose deadline passed
+    since. Safe to run at the same time from several processes: they take turns, and the
+    later one finds less to do."""
     zone = ZoneInfo(settings.TIME_ZONE)
     with transaction.atomic():
         postgres = connection.vendor == "postgresql"
@@ -162,14 +162,10 @@ def figures_refresh(*, everything: bool = False, now: datetime | None = None) ->
                 )
         now = now or timezone.now()  # after the lock: not before the previous refresh's
         mark = FiguresMark.objects.filter(pk=1).first()
-        rebuild = (
-            everything
-            or mark is None
-            or mark.time_zone != settings.TIME_ZONE
-            or now < mark.refreshed_at - CLOCK_SLACK
-        )
-        if mark is not None and not rebuild:
-            now = max(now, mark.refreshed_at)  # a refresh that waited for the lock
+        rebuild = everything or mark is None or mark.time_zone != settings.TIME_ZONE
+        if mark is not None:
+            # Never back: a refresh that waited for the lock, another machine's clock.
+            now = max(now, mark.refreshed_at)
         since, escalations_after, seq, seq_at = _new_marks(mark, now=now, postgres=postgres)
         days, rows = [], 0
         if rebuild:
