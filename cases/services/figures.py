@@ -115,7 +115,8 @@ LEFT JOIN (
     GROUP BY case_id
 ) es ON es.case_id = c.id
 GROUP BY c.day, c.township_id, c.lead_department_id, c.cell_id
-"""
+ORDER BY c.day
+"""  # in day order: a period's rows then lie together on disk
 
 # The cases whose deadline passed in [%s, %s) and whose day is not recomputed: one more
 # overdue case each in their row.
