@@ -18,6 +18,7 @@ period; its `overdue` counts are as of that refresh. The early warnings (due soo
 recurrences) list cases, from the cases.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -124,17 +125,37 @@ def dashboard_data(
 ) -> dict:
     """Every figure of the dashboard for the cases `user` may see, reported in `period`."""
     now = figures_refresh(now=now).now
-    rows = figures_visible_to(user, township_id).filter(day__gte=period.start, day__lte=period.end)
-    groups = list(rows.values("lead_department_id", "cell_id").annotate(**SUMS).order_by())
+    visible = figures_visible_to(user, township_id)
+    in_period = Q(day__gte=period.start, day__lte=period.end)
+    recent_start, baseline_start = hotspot_window(now)
+    # One pass over the roll-up for the period's figures and the hotspots' weeks.
+    groups = list(
+        visible.filter(in_period | Q(day__gte=baseline_start))
+        .values("lead_department_id", "cell_id")
+        .annotate(  # the hotspots' first: they read the `total` column, not its sum
+            recent=Coalesce(Sum("total", filter=Q(day__gte=recent_start)), 0),
+            before=Coalesce(
+                Sum("total", filter=Q(day__gte=baseline_start, day__lt=recent_start)), 0
+            ),
+            **{name: Coalesce(Sum(name, filter=in_period), 0) for name in COUNTED},
+        )
+        .order_by()
+    )
     bucket = TruncWeek("day") if period.weekly else F("day")
     buckets = list(
-        rows.annotate(bucket=bucket).values("bucket").annotate(**SUMS).order_by("bucket")
+        visible.filter(in_period)
+        .annotate(bucket=bucket)
+        .values("bucket")
+        .annotate(**SUMS)
+        .order_by("bucket")
     )
     departments = _names(Department, {group["lead_department_id"] for group in groups})
     cells = _names(GridCell, {group["cell_id"] for group in groups})
 
     totals, by_department, by_cell = _blank(), {}, {}
     for group in groups:
+        if not group["total"]:
+            continue  # a group of the hotspots' weeks only
         department, cell = group["lead_department_id"], group["cell_id"]
         code, name = departments.get(department, (None, None))
         row = by_department.setdefault(
@@ -156,7 +177,7 @@ def dashboard_data(
         "by_cell": [with_rates(row) for row in sorted(by_cell.values(), key=_by("cell__code"))],
         "series": [{**with_rates(row), "bucket": row["bucket"].isoformat()} for row in buckets],
         "due_soon": due_soon(user, township_id=township_id, now=now),
-        "hotspots": hotspots(user, township_id=township_id, now=now),
+        "hotspots": hotspots(groups, cells),
         "recurrences": recurrences(user, period=period, township_id=township_id),
     }
 
@@ -195,26 +216,36 @@ def due_soon(user: User, *, township_id: int | None = None, now: datetime) -> li
     return list(cases.select_related("cell", "category", "lead_department").order_by("due_at")[:50])
 
 
-def hotspots(user: User, *, township_id: int | None = None, now: datetime) -> list[dict]:
+def hotspot_window(now: datetime) -> tuple[date, date]:
+    """The first day of the last week (today and the six days before) and of the eight
+    weeks before it, in whole local days."""
+    recent_start = timezone.localdate(now) - timedelta(days=HOTSPOT_RECENT_DAYS - 1)
+    return recent_start, recent_start - timedelta(weeks=HOTSPOT_BASELINE_WEEKS)
+
+
+def hotspots(groups: list[dict], cells: dict[int, tuple[str, str]]) -> list[dict]:
     """Cells with well more cases in the last week than their weekly average of the eight
-    weeks before (at least HOTSPOT_FACTOR times, and at least HOTSPOT_MIN_CASES). Counted by
-    whole local days from the roll-up: the last week is today and the six days before."""
-    today = timezone.localdate(now)
-    recent_start = today - timedelta(days=HOTSPOT_RECENT_DAYS - 1)
-    baseline_start = recent_start - timedelta(weeks=HOTSPOT_BASELINE_WEEKS)
-    rows = (
-        figures_visible_to(user, township_id)
-        .filter(cell__isnull=False, day__gte=baseline_start)
-        .values("cell_id", "cell__code", "cell__name")
-        .annotate(
-            recent=Coalesce(Sum("total", filter=Q(day__gte=recent_start)), 0),
-            before=Coalesce(Sum("total", filter=Q(day__lt=recent_start)), 0),
-        )
-        .filter(recent__gte=HOTSPOT_MIN_CASES)
-        .filter(recent__gte=HOTSPOT_FACTOR * (F("before") / float(HOTSPOT_BASELINE_WEEKS) + 1))
-        .order_by("-recent", "cell__code")
-    )
-    return [{**row, "usual": round(row["before"] / HOTSPOT_BASELINE_WEEKS, 1)} for row in rows[:20]]
+    weeks before (at least HOTSPOT_FACTOR times, and at least HOTSPOT_MIN_CASES), from the
+    roll-up groups' `recent` and `before` counts (see `hotspot_window`)."""
+    counts = defaultdict(lambda: [0, 0])
+    for group in groups:
+        if group["cell_id"] is not None:
+            counts[group["cell_id"]][0] += group["recent"]
+            counts[group["cell_id"]][1] += group["before"]
+    rows = [
+        {
+            "cell_id": cell,
+            "cell__code": cells[cell][0],
+            "cell__name": cells[cell][1],
+            "recent": recent,
+            "before": before,
+            "usual": round(before / HOTSPOT_BASELINE_WEEKS, 1),
+        }
+        for cell, (recent, before) in counts.items()
+        if recent >= HOTSPOT_MIN_CASES
+        and recent >= HOTSPOT_FACTOR * (before / HOTSPOT_BASELINE_WEEKS + 1)
+    ]
+    return sorted(rows, key=lambda row: (-row["recent"], row["cell__code"]))[:20]
 
 
 def recurrences(user: User, *, period: Period, township_id: int | None = None) -> list[Case]:
