@@ -2,26 +2,41 @@
 services in cases/services/ act on it. No form ever carries a state: the URL names the
 transition."""
 
+import functools
 import uuid
+from collections.abc import Callable
 
 from django import forms
+from django.db.models import Model, Q
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import Case, State, Urgency
 from departments.models import Category, Department, GridCell, User
+from departments.routing import RoutingIndex
 
 
 class CodeOrIdChoiceField(forms.ModelChoiceField):
     """Accepts the object's code (links people write by hand: ?category=ENV) or its id
-    (what the select submits)."""
+    (what the select submits).
+
+    A form that holds the router's index sets `find` to look the value up there, in memory
+    and as fresh as the routing stamp, instead of in the database."""
+
+    find: Callable[[str], Model | None] | None = None
 
     def to_python(self, value):
         if value in self.empty_values:
             return None
         value = str(value).strip()
-        found = self.queryset.filter(code=value).first()
-        if found is None and value.isdigit():
-            found = self.queryset.filter(pk=int(value)).first()
+        if self.find is not None:
+            found = self.find(value)
+        else:
+            wanted = Q(code=value)
+            if value.isdigit():
+                wanted |= Q(pk=int(value))
+            # Both readings in one query; a code wins over another row's id.
+            rows = sorted(self.queryset.filter(wanted)[:2], key=lambda row: row.code != value)
+            found = rows[0] if rows else None
         if found is None:
             raise forms.ValidationError(
                 self.error_messages["invalid_choice"], code="invalid_choice"
@@ -66,7 +81,8 @@ class ReportForm(forms.Form):
     )
     cell = CodeOrIdChoiceField(
         label=_("Grid cell"),
-        queryset=GridCell.objects.order_by("code"),
+        # Nothing here draws the boundary (the map reads cells_geojson): don't load it.
+        queryset=GridCell.objects.defer("boundary").order_by("code"),
         required=False,
         empty_label=_("Locate from the point on the map"),
     )
@@ -94,16 +110,28 @@ class ReportForm(forms.Form):
     # twice (a double click, a retry after a timeout) reports one case.
     idempotency_key = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, user: User, **kwargs):
+    def __init__(self, *args, user: User, index: RoutingIndex | None = None, **kwargs):
+        """`index`: the router's index the view read for this request; the category and
+        the cell are then looked up in it rather than queried."""
         super().__init__(*args, **kwargs)
         self.user = user
         if not self.is_bound:
             self.fields["idempotency_key"].initial = uuid.uuid4()
         # Township staff report in their own township: other cells are not offered.
         if user.township_id:
-            self.fields["cell"].queryset = GridCell.objects.filter(
+            self.fields["cell"].queryset = self.fields["cell"].queryset.filter(
                 township_id=user.township_id
-            ).order_by("code")
+            )
+        if index is not None:
+            self.fields["category"].find = index.find_category
+            self.fields["cell"].find = functools.partial(self._offered_cell, index)
+
+    def _offered_cell(self, index: RoutingIndex, value: str) -> GridCell | None:
+        """`index.find_cell`, within the cells the queryset above offers."""
+        cell = index.find_cell(value)
+        if cell is None or (self.user.township_id and cell.township_id != self.user.township_id):
+            return None
+        return cell
 
     def clean(self):
         data = super().clean()

@@ -174,10 +174,15 @@ _lock = threading.Lock()
 _cached: tuple[int, tuple, WorkingCalendar] | None = None
 
 
-def get_calendar() -> WorkingCalendar:
-    """This process's calendar, reloaded when the catalogue stamp or the settings change."""
+def get_calendar(*, stamp: int | None = None) -> WorkingCalendar:
+    """This process's calendar, reloaded when the catalogue stamp or the settings change.
+
+    `stamp`: the catalogue stamp when the caller already read it in this request (intake
+    reads it once for the router and the calendar)."""
     global _cached
-    key = (RoutingStamp.current(), (settings.WORKING_HOURS, settings.TIME_ZONE))
+    if stamp is None:
+        stamp = RoutingStamp.current()
+    key = (stamp, (settings.WORKING_HOURS, settings.TIME_ZONE))
     cached = _cached
     if cached is not None and cached[:2] == key:
         return cached[2]

@@ -2,7 +2,8 @@
 
 A read-only selector. The grid (as a shapely STRtree) and the responsibility list are
 loaded once per process and reloaded when `RoutingStamp` says they changed, so routing a
-case costs one small query for the stamp and no scan of cells or rules.
+case costs one small query for the stamp and no scan of cells or rules. The index also
+keeps the categories and cells (without boundaries) that intake looks up.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import shapely
-from django.db import models
+from django.db import models, router
 from django.utils.translation import gettext_lazy as _
 from shapely.geometry import Point, shape
 from shapely.strtree import STRtree
@@ -75,21 +76,32 @@ class RoutingIndex:
     tree: STRtree | None = None
     parent_of: dict[int, int | None] = field(default_factory=dict)
     rules_by_category: dict[int, list[_Rule]] = field(default_factory=dict)
+    # The catalogue as model instances (cells without their boundary), for intake to look
+    # up what a report names without a query. Shared by every request of the process:
+    # read them, never change them.
+    categories: dict[int, Category] = field(default_factory=dict)
+    category_by_code: dict[str, Category] = field(default_factory=dict)
+    cells: dict[int, GridCell] = field(default_factory=dict)
+    cell_by_code: dict[str, GridCell] = field(default_factory=dict)
 
     @classmethod
     def load(cls, version: int) -> RoutingIndex:
         index = cls(version=version)
         geometries = []
-        for cell_id, code, township_id, boundary in GridCell.objects.order_by("code").values_list(
-            "id", "code", "township_id", "boundary"
-        ):
-            index.cell_ids.append(cell_id)
-            index.cell_codes.append(code)
-            index.cell_township_ids.append(township_id)
-            index.township_of_cell[cell_id] = township_id
+        using = router.db_for_read(GridCell)
+        names = [f.attname for f in GridCell._meta.concrete_fields if f.attname != "boundary"]
+        for boundary, *values in GridCell.objects.order_by("code").values_list("boundary", *names):
+            cell = GridCell.from_db(using, names, values)  # the boundary stays deferred
+            index.cells[cell.pk] = index.cell_by_code[cell.code] = cell
+            index.cell_ids.append(cell.pk)
+            index.cell_codes.append(cell.code)
+            index.cell_township_ids.append(cell.township_id)
+            index.township_of_cell[cell.pk] = cell.township_id
             geometries.append(shape(boundary))
         index.tree = STRtree(geometries) if geometries else None
-        index.parent_of = dict(Category.objects.values_list("id", "parent_id"))
+        for category in Category.objects.all():
+            index.categories[category.pk] = index.category_by_code[category.code] = category
+            index.parent_of[category.pk] = category.parent_id
         rules = defaultdict(list)
         for row in Responsibility.objects.values(
             "category_id",
@@ -146,6 +158,16 @@ class RoutingIndex:
         nearest = self.tree.nearest(Point(lng, lat))
         return None if nearest is None else self.cell_township_ids[int(nearest)]
 
+    def find_category(self, code_or_id: str) -> Category | None:
+        """The category with this code or, failing that, this id (as the report form and
+        Open311 name them)."""
+        return _find(code_or_id, self.category_by_code, self.categories)
+
+    def find_cell(self, code_or_id: str) -> GridCell | None:
+        """The grid cell with this code or, failing that, this id; its boundary is not
+        loaded (the tree has it)."""
+        return _find(code_or_id, self.cell_by_code, self.cells)
+
     def category_chain(self, category_id: int) -> list[int]:
         chain, seen = [], set()
         current: int | None = category_id
@@ -198,14 +220,25 @@ class RoutingIndex:
         return Decision(None, fallback_reason=FallbackReason.NO_RULE)
 
 
+def _find(code_or_id: str, by_code: dict, by_id: dict):
+    value = str(code_or_id).strip()
+    found = by_code.get(value)
+    if found is None and value.isdigit():
+        found = by_id.get(int(value))
+    return found
+
+
 _lock = threading.Lock()
 _index: RoutingIndex | None = None
 
 
-def get_index() -> RoutingIndex:
-    """This process's routing index, reloaded when the stamp in the database has moved."""
+def get_index(*, stamp: int | None = None) -> RoutingIndex:
+    """This process's routing index, reloaded when the stamp in the database has moved.
+
+    A caller that already read the stamp in this request (intake, which also needs the
+    calendar) passes it, so the stamp is read once per request."""
     global _index
-    version = RoutingStamp.current()
+    version = RoutingStamp.current() if stamp is None else stamp
     index = _index
     if index is not None and index.version == version:
         return index

@@ -63,9 +63,13 @@ def _place_clock(case: Case, *, remaining: int, limit: int, now: datetime, calen
     case.remind_at = at(REMINDER_OFFSET)
 
 
-def start_clock(case: Case, kind: str, *, now: datetime) -> None:
-    """Start a fresh deadline of `kind`: a new deadline, so its escalations start at level 1."""
-    calendar = get_calendar()
+def start_clock(
+    case: Case, kind: str, *, now: datetime, calendar: WorkingCalendar | None = None
+) -> None:
+    """Start a fresh deadline of `kind`: a new deadline, so its escalations start at level 1.
+
+    `calendar`: the one the caller already holds (intake reads the stamp once a request)."""
+    calendar = calendar or get_calendar()
     limit = limit_seconds(case, kind, calendar)
     case.deadline_kind = kind
     case.deadline_seq += 1

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,8 +17,9 @@ from cases.models import (
     State,
     Urgency,
 )
-from cases.services.workflow import apply_route
-from departments.models import Category, GridCell, Township, User
+from cases.services.workflow import attach_routed_departments, route_unsaved
+from departments.calendar import get_calendar
+from departments.models import Category, GridCell, User
 from departments.routing import RoutingIndex, get_index
 
 
@@ -29,20 +30,29 @@ def format_case_number(year: int, serial: int) -> str:
 def allocate_case_numbers(*, year: int, count: int = 1) -> range:
     """Reserve `count` consecutive serial numbers of `year`; safe across processes.
 
-    The counter row stays locked until the caller's transaction ends, so numbers are
-    never issued twice and a rolled-back report gives its number back.
+    One statement, an upsert that also starts a new year, locks the counter row until the
+    caller's transaction ends, so numbers are never issued twice and a rolled-back report
+    gives its number back (no gaps). Concurrent reports queue on that lock, so intake takes
+    it as late as it can.
     """
-    counter, _created = CaseNumberCounter.objects.select_for_update().get_or_create(year=year)
-    first = counter.last + 1
-    counter.last += count
-    counter.save(update_fields=["last"])
-    return range(first, counter.last + 1)
+    connection = connections[router.db_for_write(CaseNumberCounter)]
+    quote = connection.ops.quote_name
+    table, last = quote(CaseNumberCounter._meta.db_table), quote("last")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({quote('year')}, {last}) VALUES (%s, %s) "  # noqa: S608
+            f"ON CONFLICT ({quote('year')}) DO UPDATE SET {last} = {table}.{last} + %s "
+            f"RETURNING {last}",
+            [year, count, count],
+        )
+        issued = cursor.fetchone()[0]
+    return range(issued - count + 1, issued + 1)
 
 
 @dataclass(frozen=True)
 class Placement:
-    cell: GridCell | None
-    township: Township
+    cell_id: int | None
+    township_id: int
 
 
 def place(
@@ -51,32 +61,31 @@ def place(
     lat: float | None,
     lng: float | None,
     reporter: User | None,
-    index: RoutingIndex | None = None,
+    index: RoutingIndex,
 ) -> Placement:
-    """Find the cell of a report and the township that owns it.
+    """Find the cell of a report and the township that owns it, from the router's index
+    (no query).
 
     A chosen cell wins; otherwise the point is located. A case outside every cell belongs
     to the reporter's township, or else to the township of the nearest cell.
     """
-    index = index or get_index()
-    if cell is None and lat is not None and lng is not None:
+    if cell is not None:
+        return Placement(cell_id=cell.pk, township_id=cell.township_id)
+    if lat is not None and lng is not None:
         cell_id = index.locate(lng, lat)
         if cell_id is not None:
-            cell = GridCell.objects.select_related("township").get(pk=cell_id)
-    if cell is not None:
-        return Placement(cell=cell, township=cell.township)
+            return Placement(cell_id=cell_id, township_id=index.township_of_cell[cell_id])
     if reporter is not None and reporter.township_id:
-        return Placement(cell=None, township=reporter.township)
+        return Placement(cell_id=None, township_id=reporter.township_id)
     if lat is not None and lng is not None:
         township_id = index.nearest_township_id(lng, lat)
         if township_id is not None:
-            return Placement(cell=None, township=Township.objects.get(pk=township_id))
+            return Placement(cell_id=None, township_id=township_id)
     raise ValidationError(
         {"cell": _("Choose a grid cell or a point on the map: the case needs a township.")}
     )
 
 
-@transaction.atomic
 def case_report(
     *,
     reporter: User | None,
@@ -93,9 +102,21 @@ def case_report(
     now: datetime | None = None,
     idempotency_key: str = "",
     idempotency_scope: str = "",
+    index: RoutingIndex | None = None,
 ) -> Case:
     """Create a case and route it at once: it leaves this function `assigned` to a
     department or in its township's `fallback` pool, with two audit rows (report, route).
+
+    The case is placed and routed in memory (the router's index, the state machine's
+    `route`, the deadline clock) and inserted once, already routed: one read of the
+    routing stamp (none when the caller passes the `index` it read for this request), the
+    year's counter, the case, both audit rows in one INSERT, and assisting or candidate
+    departments when the router names some. The counter row stays locked from its update
+    to the commit, so it is updated last, just before the inserts.
+
+    Bad input raises ValidationError before anything is written. Called inside a caller's
+    transaction (photos, Open311), it joins it without a savepoint: an error here is
+    the caller's to roll back.
 
     With an `idempotency_key` (unique within `idempotency_scope`, the submitting user or
     API key), a repeated submission returns the first one's case instead of creating a
@@ -109,22 +130,14 @@ def case_report(
     if lat is not None and not (-90 <= lat <= 90 and -180 <= lng <= 180):
         raise ValidationError({"lat": _("These are not WGS84 coordinates.")})
     now = now or timezone.now()
-    claim = None
-    if idempotency_key:
-        claim, first = _claim_idempotency_key(idempotency_scope, idempotency_key, now=now)
-        if first is not None:
-            first.is_replay = True
-            return first
-    index = get_index()  # one read of the routing stamp for placing and routing
+    # The router and the calendar both follow the routing stamp: read it once.
+    index = index or get_index()
     placement = place(cell=cell, lat=lat, lng=lng, reporter=reporter, index=index)
-    year = timezone.localtime(now).year
-    serial = allocate_case_numbers(year=year)[0]
     case = Case(
-        number=format_case_number(year, serial),
         state=State.REPORTED,
-        township=placement.township,
+        township_id=placement.township_id,
         category=category,
-        cell=placement.cell,
+        cell_id=placement.cell_id,
         lat=lat,
         lng=lng,
         address=address.strip(),
@@ -137,8 +150,9 @@ def case_report(
         created_at=now,
         updated_at=now,
     )
-    case.save()
-    CaseEvent.objects.create(
+    if cell is not None:
+        case.cell = cell
+    reported = CaseEvent(
         case=case,
         action="report",
         to_state=State.REPORTED,
@@ -148,12 +162,24 @@ def case_report(
     )
     decision = index.route(
         category_id=category.pk if category else None,
-        cell_id=placement.cell.pk if placement.cell else None,
+        cell_id=placement.cell_id,
         on=timezone.localdate(now),
     )
-    apply_route(case, decision, now=now)
-    if claim is not None:
-        IdempotencyKey.objects.filter(pk=claim.pk).update(case=case)
+    routed = route_unsaved(case, decision, now=now, calendar=get_calendar(stamp=index.version))
+    year = timezone.localtime(now).year
+    with transaction.atomic(savepoint=False):
+        claim = None
+        if idempotency_key:
+            claim, first = _claim_idempotency_key(idempotency_scope, idempotency_key, now=now)
+            if first is not None:
+                first.is_replay = True
+                return first
+        case.number = format_case_number(year, allocate_case_numbers(year=year)[0])
+        case.save(force_insert=True)
+        CaseEvent.objects.bulk_create([reported, routed])
+        attach_routed_departments(case, decision, now=now)
+        if claim is not None:
+            IdempotencyKey.objects.filter(pk=claim.pk).update(case=case)
     case.is_replay = False
     return case
 

@@ -19,6 +19,7 @@ from cases.models import ApiKey, ApiRequest, Case, Source, State, Urgency
 from cases.services.intake import case_report
 from cases.services.photos import case_add_photos
 from departments.models import Category, GridCell
+from departments.routing import get_index
 
 MAX_DESCRIPTION_LENGTH = 4000  # the GeoReport v2 limit for `description`
 
@@ -101,9 +102,12 @@ def open311_request_create(
     anything else the request gets wrong (its messages are meant for the client).
     """
     now = now or timezone.now()
+    # One read of the routing stamp: the category and a coded cell are looked up in the
+    # router's index, and the case is placed and routed with it.
+    index = get_index()
     # Any category code is accepted, though only the leaves are listed as services: a
     # client that knows a broader code (as the web form offers) is not turned away.
-    category = Category.objects.filter(code=data.service_code).first()
+    category = index.category_by_code.get(data.service_code)
     if category is None:
         raise ServiceNotFound(
             _("service_code %(code)s was not found.") % {"code": data.service_code}
@@ -116,7 +120,7 @@ def open311_request_create(
         )
     cell = None
     if data.address_id:
-        cell = GridCell.objects.select_related("township").filter(code=data.address_id).first()
+        cell = index.cell_by_code.get(data.address_id)
         if cell is None:
             raise ValidationError(
                 _("address_id %(id)s is not a grid cell code.") % {"id": data.address_id}
@@ -150,6 +154,7 @@ def open311_request_create(
         now=now,
         idempotency_key=data.idempotency_key,
         idempotency_scope=f"apikey:{api_key.pk}",
+        index=index,
     )
     if case.is_replay:
         # A retry of a post that went through: answer as the first time.

@@ -24,6 +24,7 @@ from cases.models import (
     State,
 )
 from cases.services import deadlines
+from departments.calendar import WorkingCalendar
 from departments.models import Department, User
 from departments.routing import Decision
 
@@ -96,6 +97,45 @@ def _fire(
     permission; any other actor must pass the transition's `permission=` check.
     """
     now = now or timezone.now()
+    deadline_seq_before = case.deadline_seq
+    event = _transition(
+        case,
+        name,
+        actor=actor,
+        comment=comment,
+        expected_version=expected_version,
+        now=now,
+        data=data,
+        **transition_kwargs,
+    )
+    # The sweep raises `escalation_level` without touching `version`; only a fresh clock
+    # resets it, so otherwise leave the column to the sweep rather than write back our copy.
+    fresh_clock = case.deadline_seq != deadline_seq_before
+    try:
+        case.save(update_fields=_fields_to_save(keep_escalation_level=fresh_clock))
+    except CaseChanged as error:
+        raise StaleCase(
+            _("This case changed while you were acting on it. Reload it and try again.")
+        ) from error
+    event.save()
+    return event
+
+
+def _transition(
+    case: Case,
+    name: str,
+    *,
+    actor: User | None,
+    now: datetime,
+    comment: str = "",
+    expected_version: int | None = None,
+    data: dict | None = None,
+    calendar: WorkingCalendar | None = None,
+    **transition_kwargs,
+) -> CaseEvent:
+    """Check and fire transition `name` on the case in memory and move its clock; return
+    its audit row, unsaved. Saving both is the caller's job (`_fire`, or intake, which
+    inserts a new case once, already routed)."""
     label = TRANSITION_LABELS[name]
     if expected_version is not None and expected_version != case.version:
         raise StaleCase(_("This case changed since you opened it. Reload it and try again."))
@@ -108,7 +148,7 @@ def _fire(
     if actor is not None and not has_transition_perm(method, actor):
         raise NotPermitted(_("You may not %(action)s this case.") % {"action": label})
 
-    from_state, deadline_seq_before = case.state, case.deadline_seq
+    from_state = case.state
     method(**transition_kwargs)
     to_state = case.state
     if to_state == State.SUSPENDED:
@@ -116,21 +156,12 @@ def _fire(
     elif name == "resume":
         deadlines.resume_clock(case, now=now)
     elif to_state in CLOCK_FOR_STATE:
-        deadlines.start_clock(case, CLOCK_FOR_STATE[to_state], now=now)
+        deadlines.start_clock(case, CLOCK_FOR_STATE[to_state], now=now, calendar=calendar)
     else:
         deadlines.stop_clock(case)
     if to_state in TERMINAL_STATES:
         case.closed_at = now
-    # The sweep raises `escalation_level` without touching `version`; only a fresh clock
-    # resets it, so otherwise leave the column to the sweep rather than write back our copy.
-    fresh_clock = case.deadline_seq != deadline_seq_before
-    try:
-        case.save(update_fields=_fields_to_save(keep_escalation_level=fresh_clock))
-    except CaseChanged as error:
-        raise StaleCase(
-            _("This case changed while you were acting on it. Reload it and try again.")
-        ) from error
-    return CaseEvent.objects.create(
+    return CaseEvent(
         case=case,
         action=name,
         from_state=from_state,
@@ -158,13 +189,21 @@ def _require(text: str, what: str) -> str:
     return text
 
 
-def apply_route(case: Case, decision: Decision, *, now: datetime) -> CaseEvent:
-    """Fire `route` with the router's decision and attach assisting or candidate departments."""
-    event = _fire(
+def route_unsaved(
+    case: Case, decision: Decision, *, now: datetime, calendar: WorkingCalendar | None = None
+) -> CaseEvent:
+    """Fire `route` with the router's decision on a new case before its first save, so that
+    it is inserted once, already routed; returns the audit row, unsaved. The caller inserts
+    the case, then the row, then calls `attach_routed_departments`."""
+    # One insert stands for the report's save and the route's: the version still counts
+    # the saves a case has been through, as if routed by `_fire` after being reported.
+    case.version += 1
+    return _transition(
         case,
         "route",
         actor=None,
         now=now,
+        calendar=calendar,
         lead_department_id=decision.lead_department_id,
         fallback_reason=decision.fallback_reason,
         data={
@@ -174,14 +213,23 @@ def apply_route(case: Case, decision: Decision, *, now: datetime) -> CaseEvent:
             "candidates": list(decision.candidate_department_ids),
         },
     )
+
+
+def attach_routed_departments(case: Case, decision: Decision, *, now: datetime) -> None:
+    """The assisting departments of a routed case, or the candidates of an overlap: one
+    INSERT each, and none when the decision names none (the case was just routed, so it
+    has neither yet)."""
     if decision.assisting_department_ids:
         CaseAssist.objects.bulk_create(
             CaseAssist(case=case, department_id=dept_id, created_at=now)
             for dept_id in decision.assisting_department_ids
         )
     if decision.candidate_department_ids:
-        case.candidate_departments.set(decision.candidate_department_ids)
-    return event
+        Candidate = Case.candidate_departments.through  # noqa: N806 - a model class
+        Candidate.objects.bulk_create(
+            Candidate(case_id=case.pk, department_id=dept_id)
+            for dept_id in decision.candidate_department_ids
+        )
 
 
 @transaction.atomic

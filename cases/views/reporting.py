@@ -12,6 +12,7 @@ from cases.selectors import cells_geojson, possible_duplicates
 from cases.services.intake import replayed_case
 from cases.services.photos import case_report_with_photos
 from departments.models import User
+from departments.routing import get_index
 
 REPORTING_ROLES = (
     User.Role.CASEWORKER,
@@ -29,7 +30,10 @@ def may_report(user: User) -> bool:
 def case_new(request):
     if not may_report(request.user):
         raise PermissionDenied(_("Only township staff and supervisors report cases."))
-    form = ReportForm(request.POST or None, request.FILES or None, user=request.user)
+    # A report reads the routing stamp once: the form looks the category and the cell up in
+    # the router's index, and the report is placed and routed with the same index.
+    index = get_index() if request.method == "POST" else None
+    form = ReportForm(request.POST or None, request.FILES or None, user=request.user, index=index)
     duplicates = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -61,6 +65,7 @@ def case_new(request):
                     reporter_phone=data["reporter_phone"],
                     idempotency_key=str(data["idempotency_key"] or ""),
                     idempotency_scope=scope,
+                    index=index,
                 )
             except ValidationError as error:
                 form.add_error(None, error)
@@ -68,8 +73,7 @@ def case_new(request):
                 if case.is_replay:
                     messages.info(
                         request,
-                        _("This form was already sent: case %(number)s.")
-                        % {"number": case.number},
+                        _("This form was already sent: case %(number)s.") % {"number": case.number},
                     )
                     return redirect("cases:detail", number=case.number)
                 messages.success(
