@@ -68,6 +68,9 @@ class FiguresMark(models.Model):
     escalation_seq_at = models.DateTimeField(null=True)
     time_zone = models.CharField(max_length=64)
     refreshed_at = models.DateTimeField()
+    # {case id: version} of the cases at or after `cases_changed_since` that the last
+    # refresh already counted: the next one recomputes their days only if they changed again.
+    seen_versions = models.JSONField(default=dict)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(id=1), name="figures_mark_one_row")]

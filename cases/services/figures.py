@@ -169,12 +169,13 @@ def figures_refresh(*, everything: bool = False, now: datetime | None = None) ->
             now = max(now, mark.refreshed_at)
         since, escalations_after, seq, seq_at = _new_marks(mark, now=now, postgres=postgres)
         days, rows = [], 0
+        changed, seen = _changed_since(mark.cases_changed_since if mark else since, since, zone)
         if rebuild:
             DailyFigures.objects.all().delete()
             rows = _insert(None, zone, now=now)
         else:
             rows = _count_overdue(mark.refreshed_at, now, zone)
-            days = _dirty_days(mark, zone)
+            days = _dirty_days(mark, changed, zone)
             if days:
                 DailyFigures.objects.filter(day__in=days).delete()
                 rows += _insert(days, zone, now=now)
@@ -185,6 +186,7 @@ def figures_refresh(*, everything: bool = False, now: datetime | None = None) ->
             "escalation_seq_at": seq_at,
             "time_zone": settings.TIME_ZONE,
             "refreshed_at": now,
+            "seen_versions": seen,
         }
         if not FiguresMark.objects.filter(pk=1).update(**values):
             FiguresMark.objects.create(pk=1, **values)
@@ -227,17 +229,36 @@ def _new_marks(mark: FiguresMark | None, *, now: datetime, postgres: bool):
     return since, max(old_after, after), seq, seq_at
 
 
-def _dirty_days(mark: FiguresMark, zone: ZoneInfo) -> list[date]:
+def _changed_since(since: datetime, new_since: datetime, zone: ZoneInfo):
+    """The cases saved at or after `since`: [(id, version, day)], and the {id: version} of
+    those at or after `new_since`, which the next refresh will see again."""
+    day, params = _day_sql("created_at", zone)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, version, {day}, updated_at >= %s FROM {_table(Case)}"
+            " WHERE updated_at >= %s",
+            [*params, _when(new_since), _when(since)],
+        )
+        rows = cursor.fetchall()
+    changed = [(pk, version, _as_date(day)) for pk, version, day, _again in rows]
+    return changed, {str(pk): version for pk, version, _day, again in rows if again}
+
+
+def _dirty_days(mark: FiguresMark, changed: list, zone: ZoneInfo) -> list[date]:
+    """The days of the cases changed since the last refresh counted them, and of the cases
+    escalated since."""
+    seen = mark.seen_versions
+    days = {day for pk, version, day in changed if seen.get(str(pk)) != version}
     day, params = _day_sql("created_at", zone)
     case, escalation = _table(Case), _table(Escalation)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {day} FROM {case} WHERE updated_at >= %s "
-            f"UNION SELECT {day} FROM {case} WHERE id IN "
+            f"SELECT DISTINCT {day} FROM {case} WHERE id IN "
             f"(SELECT case_id FROM {escalation} WHERE id > %s)",
-            [*params, _when(mark.cases_changed_since), *params, mark.escalations_after],
+            [*params, mark.escalations_after],
         )
-        return [_as_date(row[0]) for row in cursor.fetchall()]
+        days.update(_as_date(row[0]) for row in cursor.fetchall())
+    return list(days)
 
 
 def _insert(days: list[date] | None, zone: ZoneInfo, *, now: datetime) -> int:
