@@ -20,7 +20,9 @@ with an `updated_at` or an escalation id below what the refresh has seen, so the
 stay behind every open transaction: `cases_changed_since` at the oldest open
 transaction's start (less CLOCK_SLACK, for a `now` taken just before a transaction's first
 statement and for clocks of other machines), `escalations_after` at an id sequence value
-read before every open transaction began (or the current one when none is open). Open
+read before every open transaction began (or the current one when none is open); the
+cases a refresh saw at or after its new `cases_changed_since` are remembered with their
+`version`, so that the next refresh skips those it already counted. Open
 transactions are those of pg_stat_activity, which shows the database role its own
 sessions: the web, worker and beat processes must share one role, as they do.
 """
