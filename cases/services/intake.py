@@ -179,7 +179,7 @@ def case_report(
         CaseEvent.objects.bulk_create([reported, routed])
         attach_routed_departments(case, decision, now=now)
         if claim is not None:
-            IdempotencyKey.objects.filter(pk=claim.pk).update(case=case)
+            IdempotencyKey.objects.filter(pk=claim).update(case=case)
     case.is_replay = False
     return case
 
@@ -194,18 +194,29 @@ def replayed_case(*, scope: str, key: str) -> Case | None:
 
 def _claim_idempotency_key(
     scope: str, key: str, *, now: datetime
-) -> tuple[IdempotencyKey | None, Case | None]:
-    """Insert the key before the case: (our claim, None), or (None, the first case).
+) -> tuple[int | None, Case | None]:
+    """Insert the key before the case: (our claim's id, None), or (None, the first case).
 
     A twin submission in flight holds the key row uncommitted; the insert below waits on
-    the unique index until it commits (then the key is taken: return its case) or rolls
-    back (then the insert goes through and this submission creates the case)."""
+    the unique index until it commits (then the key is taken: nothing is inserted, and its
+    case is returned) or rolls back (then the insert goes through and this submission
+    creates the case). `ON CONFLICT DO NOTHING` rather than catching the unique violation,
+    so no savepoint is needed around it."""
     key = key.strip()[:255]
-    try:
-        with transaction.atomic():
-            return IdempotencyKey.objects.create(scope=scope, key=key, created_at=now), None
-    except IntegrityError:
-        taken = IdempotencyKey.objects.select_related("case").get(scope=scope, key=key)
-        if taken.case is None:  # only inside the very transaction that claimed it
-            raise
-        return None, taken.case
+    connection = connections[router.db_for_write(IdempotencyKey)]
+    quote = connection.ops.quote_name
+    columns = f"{quote('scope')}, {quote('key')}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(IdempotencyKey._meta.db_table)} "  # noqa: S608
+            f"({columns}, {quote('created_at')}) VALUES (%s, %s, %s) "
+            f"ON CONFLICT ({columns}) DO NOTHING RETURNING {quote('id')}",
+            [scope, key, connection.ops.adapt_datetimefield_value(now)],
+        )
+        claimed = cursor.fetchone()
+    if claimed is not None:
+        return claimed[0], None
+    taken = IdempotencyKey.objects.select_related("case").get(scope=scope, key=key)
+    if taken.case is None:  # only inside the very transaction that claimed it
+        raise IntegrityError(f"The idempotency key {key!r} is claimed by this transaction.")
+    return None, taken.case
