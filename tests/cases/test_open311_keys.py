@@ -11,7 +11,12 @@ from django.core.cache import caches
 from django.core.management import CommandError, call_command
 
 from cases.models import ApiKey, ApiRequest, Case
-from cases.services.apikeys import api_key_authenticate, api_key_create, api_key_throttle
+from cases.services.apikeys import (
+    api_key_authenticate,
+    api_key_create,
+    api_key_throttle,
+    api_key_touch,
+)
 from tests.cases.open311support import (
     api_key_fixture,  # noqa: F401
     parse_xml,
@@ -189,3 +194,16 @@ def test_the_counter_lives_in_redis_and_expires(world, redis_cache, settings):
     (stored,) = client.scan_iter(match=f"{prefix}:*")
     assert stored.decode().endswith(f"open311:rate:{key.pk}:{int(NOW.timestamp() // 60)}")
     assert 0 < client.ttl(stored) <= 120
+
+
+def test_last_used_is_written_at_most_once_a_minute(db, api_key):
+    key = api_key[0]
+    first = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
+    api_key_touch(key=key, now=first)
+    api_key_touch(key=key, now=first + timedelta(seconds=59))
+    key.refresh_from_db()
+    assert key.last_used_at == first  # a busy client does not write on every request
+
+    api_key_touch(key=key, now=first + timedelta(minutes=1))
+    key.refresh_from_db()
+    assert key.last_used_at == first + timedelta(minutes=1)
