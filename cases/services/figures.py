@@ -1,7 +1,7 @@
 """Keeping the dashboard's daily roll-up (`DailyFigures`) up to date, set-based.
 
-`figures_refresh` recomputes whole days. The days to recompute are the local days of
-reporting of the cases saved since the last refresh (every save of a case moves its
+`figures_refresh` recomputes whole days of a township: the local days of reporting, in
+their township, of the cases saved since the last refresh (every save of a case moves its
 `updated_at`: `Case.save`) and of the cases escalated since (the sweep writes `Escalation`
 rows without saving the case). Those days' rows are deleted and inserted again with one
 `INSERT … SELECT … GROUP BY` over the cases reported on them, joined to their audit rows
@@ -29,14 +29,17 @@ sessions: the web, worker and beat processes must share one role, as they do.
 
 from __future__ import annotations
 
+import operator
 import zlib
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import reduce
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from cases.models import (
@@ -170,17 +173,23 @@ def figures_refresh(*, everything: bool = False, now: datetime | None = None) ->
             # Never back: a refresh that waited for the lock, another machine's clock.
             now = max(now, mark.refreshed_at)
         since, escalations_after, seq, seq_at = _new_marks(mark, now=now, postgres=postgres)
-        days, rows = [], 0
+        groups, rows = set(), 0
         changed, seen = _changed_since(mark.cases_changed_since if mark else since, since, zone)
         if rebuild:
             DailyFigures.objects.all().delete()
             rows = _insert(None, zone, now=now)
         else:
             rows = _count_overdue(mark.refreshed_at, now, zone)
-            days = _dirty_days(mark, changed, zone)
-            if days:
-                DailyFigures.objects.filter(day__in=days).delete()
-                rows += _insert(days, zone, now=now)
+            groups = _dirty_groups(mark, changed, zone)
+            if groups:
+                by_township = _by_township(groups)
+                DailyFigures.objects.filter(
+                    reduce(
+                        operator.or_,
+                        (Q(township_id=t, day__in=days) for t, days in by_township.items()),
+                    )
+                ).delete()
+                rows += _insert(by_township, zone, now=now)
         values = {
             "cases_changed_since": since,
             "escalations_after": escalations_after,
@@ -192,7 +201,7 @@ def figures_refresh(*, everything: bool = False, now: datetime | None = None) ->
         }
         if not FiguresMark.objects.filter(pk=1).update(**values):
             FiguresMark.objects.create(pk=1, **values)
-    return Refresh(rebuilt=rebuild, days=sorted(days), rows=rows, now=now)
+    return Refresh(rebuilt=rebuild, days=sorted({day for day, _t in groups}), rows=rows, now=now)
 
 
 def _new_marks(mark: FiguresMark | None, *, now: datetime, postgres: bool):
@@ -232,50 +241,63 @@ def _new_marks(mark: FiguresMark | None, *, now: datetime, postgres: bool):
 
 
 def _changed_since(since: datetime, new_since: datetime, zone: ZoneInfo):
-    """The cases saved at or after `since`: [(id, version, day)], and the {id: version} of
-    those at or after `new_since`, which the next refresh will see again."""
+    """The cases saved at or after `since`: [(id, version, (day, township))], and the
+    {id: version} of those at or after `new_since`, which the next refresh will see again."""
     day, params = _day_sql("created_at", zone)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, version, {day}, updated_at >= %s FROM {_table(Case)}"
+            f"SELECT id, version, {day}, township_id, updated_at >= %s FROM {_table(Case)}"
             " WHERE updated_at >= %s",
             [*params, _when(new_since), _when(since)],
         )
         rows = cursor.fetchall()
-    changed = [(pk, version, _as_date(day)) for pk, version, day, _again in rows]
-    return changed, {str(pk): version for pk, version, _day, again in rows if again}
+    changed = [(pk, version, (_as_date(day), township)) for pk, version, day, township, _ in rows]
+    return changed, {str(pk): version for pk, version, _d, _t, again in rows if again}
 
 
-def _dirty_days(mark: FiguresMark, changed: list, zone: ZoneInfo) -> list[date]:
-    """The days of the cases changed since the last refresh counted them, and of the cases
-    escalated since."""
+def _dirty_groups(mark: FiguresMark, changed: list, zone: ZoneInfo) -> set[tuple[date, int]]:
+    """The (day, township) of the cases changed since the last refresh counted them, and
+    of the cases escalated since. (A case never changes township: the cell a correction
+    sets must be in the case's township.)"""
     seen = mark.seen_versions
-    days = {day for pk, version, day in changed if seen.get(str(pk)) != version}
+    groups = {group for pk, version, group in changed if seen.get(str(pk)) != version}
     day, params = _day_sql("created_at", zone)
     case, escalation = _table(Case), _table(Escalation)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT DISTINCT {day} FROM {case} WHERE id IN "
+            f"SELECT DISTINCT {day}, township_id FROM {case} WHERE id IN "
             f"(SELECT case_id FROM {escalation} WHERE id > %s)",
             [*params, mark.escalations_after],
         )
-        days.update(_as_date(row[0]) for row in cursor.fetchall())
-    return list(days)
+        groups.update((_as_date(day), township) for day, township in cursor.fetchall())
+    return groups
 
 
-def _insert(days: list[date] | None, zone: ZoneInfo, *, now: datetime) -> int:
-    """INSERT … SELECT the figures of the cases reported on `days` (None: every day);
-    returns the number of rows inserted."""
+def _by_township(groups: set[tuple[date, int]]) -> dict[int, list[date]]:
+    by_township = defaultdict(list)
+    for day, township in groups:
+        by_township[township].append(day)
+    return dict(by_township)
+
+
+def _insert(days: dict[int, list[date]] | None, zone: ZoneInfo, *, now: datetime) -> int:
+    """INSERT … SELECT the figures of the cases reported on `days` ({township: [day]}; None:
+    every day of every township); returns the number of rows inserted."""
     if days is None:
         cases, cases_params = "1 = 1", []
     else:
-        ranges = _ranges(days)
-        cases = " OR ".join(["(created_at >= %s AND created_at < %s)"] * len(ranges))
-        cases_params = [
-            _when(datetime.combine(moment, time.min, tzinfo=zone))
-            for first, last in ranges
-            for moment in (first, last + timedelta(days=1))
-        ]
+        terms, cases_params = [], []
+        for township, township_days in days.items():
+            ranges = _ranges(township_days)
+            spans = " OR ".join(["(created_at >= %s AND created_at < %s)"] * len(ranges))
+            terms.append(f"(township_id = %s AND ({spans}))")
+            cases_params.append(township)
+            cases_params += [
+                _when(datetime.combine(moment, time.min, tzinfo=zone))
+                for first, last in ranges
+                for moment in (first, last + timedelta(days=1))
+            ]
+        cases = " OR ".join(terms)
     day, day_params = _day_sql("created_at", zone)
     select = FIGURES_SQL.format(
         day=day,

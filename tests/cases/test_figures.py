@@ -264,3 +264,15 @@ def test_cases_become_overdue_in_the_roll_up_as_their_deadline_passes(at_monday,
     assert refresh.days == [] and refresh.rows == 1  # one row's count moved, nothing else
     assert rolled_up() == computed_case_by_case()
     assert sum(row[FIGURES_INDEX["overdue"]] for row in rolled_up().values()) == 1
+
+
+def test_a_change_in_one_township_recomputes_that_townships_day_only(
+    at_monday, report, cast, world
+):
+    north = report()
+    report(reporter=cast.south_caseworker, cell=world.s1)
+    figures_refresh()
+    south_rows = list(DailyFigures.objects.filter(township=world.south).values_list("pk"))
+    workflow.case_accept(case=north, actor=cast.liaison)
+    refreshed_and_checked()
+    assert list(DailyFigures.objects.filter(township=world.south).values_list("pk")) == south_rows
