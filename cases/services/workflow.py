@@ -195,10 +195,7 @@ def route_unsaved(
     """Fire `route` with the router's decision on a new case before its first save, so that
     it is inserted once, already routed; returns the audit row, unsaved. The caller inserts
     the case, then the row, then calls `attach_routed_departments`."""
-    # One insert stands for the report's save and the route's: the version still counts
-    # the saves a case has been through, as if routed by `_fire` after being reported.
-    case.version += 1
-    return _transition(
+    event = _transition(
         case,
         "route",
         actor=None,
@@ -213,6 +210,10 @@ def route_unsaved(
             "candidates": list(decision.candidate_department_ids),
         },
     )
+    # One insert stands for the report's save and the route's: the version still counts
+    # the saves a case has been through, as if routed by `_fire` after being reported.
+    case.version += 1
+    return event
 
 
 def attach_routed_departments(case: Case, decision: Decision, *, now: datetime) -> None:
