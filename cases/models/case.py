@@ -80,15 +80,17 @@ class CaseQuerySet(models.QuerySet):
 
 
 class Case(ConcurrentTransitionMixin, models.Model):
-    number = models.CharField(_("case number"), max_length=16, unique=True, editable=False)
-    state = FSMField(
-        _("state"), default=State.REPORTED, choices=State.choices, protected=True, db_index=True
-    )
+    number = models.CharField(_("case number"), max_length=16, editable=False)
+    state = FSMField(_("state"), default=State.REPORTED, choices=State.choices, protected=True)
     # Bumped by every save: the state alone cannot tell assigned→fallback→assigned apart.
     version = models.PositiveIntegerField(default=0, editable=False)
 
     township = models.ForeignKey(
-        Township, on_delete=models.PROTECT, related_name="cases", verbose_name=_("township")
+        Township,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        verbose_name=_("township"),
+        db_index=False,
     )
     category = models.ForeignKey(
         Category,
@@ -97,6 +99,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
         on_delete=models.PROTECT,
         related_name="cases",
         verbose_name=_("category"),
+        db_index=False,
     )
     cell = models.ForeignKey(
         GridCell,
@@ -135,6 +138,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
         on_delete=models.PROTECT,
         related_name="led_cases",
         verbose_name=_("lead department"),
+        db_index=False,
     )
     assisting_departments = models.ManyToManyField(
         Department,
@@ -163,6 +167,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
         on_delete=models.PROTECT,
         related_name="duplicates",
         verbose_name=_("duplicate of"),
+        db_index=False,
     )
     satisfaction = models.PositiveSmallIntegerField(_("satisfaction (1-5)"), null=True, blank=True)
 
@@ -187,7 +192,16 @@ class Case(ConcurrentTransitionMixin, models.Model):
         ordering = ["-created_at"]
         verbose_name = _("case")
         verbose_name_plural = _("cases")
+        # Every index costs each report's INSERT (and each page's plan): a foreign key
+        # already led by a composite index below (township, category, lead department)
+        # gets no index of its own, and no column gets a LIKE index nothing searches with.
         indexes = [
+            models.Index(fields=["state"], name="case_state"),
+            models.Index(
+                fields=["duplicate_of"],
+                name="case_duplicate_of",
+                condition=Q(duplicate_of__isnull=False),
+            ),
             # Used by the escalation sweep (cases/services/escalation.py, escalate_overdue):
             # only cases whose clock runs can be due.
             models.Index(
@@ -236,6 +250,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
             ),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="case_number_unique"),
             # Exactly one owner (SPEC §2): a department while assigned or in progress, the
             # township's pool while in fallback.
             models.CheckConstraint(
@@ -405,7 +420,8 @@ class CaseEvent(models.Model):
     """One row of the append-only audit trail: every transition and every acknowledged
     action on a case. Rows are never updated or deleted."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    # Indexed by event_case_at, which leads with the case.
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events", db_index=False)
     action = models.CharField(_("action"), max_length=32)
     from_state = models.CharField(_("from"), max_length=16, blank=True)
     to_state = models.CharField(_("to"), max_length=16, blank=True)

@@ -30,8 +30,13 @@ class Escalation(models.Model):
     "on conflict do nothing" and only acts on the rows it inserted itself (its `sweep_id`).
     """
 
+    # Indexed by the unique (case, deadline_seq, level) constraint, which leads with it.
     case = models.ForeignKey(
-        Case, on_delete=models.PROTECT, related_name="escalations", verbose_name=_("case")
+        Case,
+        on_delete=models.PROTECT,
+        related_name="escalations",
+        verbose_name=_("case"),
+        db_index=False,
     )
     deadline_seq = models.PositiveIntegerField(_("deadline number"))
     deadline_kind = models.CharField(_("deadline"), max_length=10)

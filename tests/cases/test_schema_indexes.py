@@ -1,0 +1,44 @@
+"""Every index costs each write of its table: the busiest tables carry none that another
+index already serves (a leading prefix of a full index), and no LIKE index (no search uses
+a prefix of a case number, a state or an email key)."""
+
+import pytest
+from django.db import connection
+
+BUSY_TABLES = ["cases_case", "cases_caseevent", "cases_escalation", "cases_outboxmessage"]
+
+
+def _indexes(table: str) -> list[tuple[str, list[str], bool, bool]]:
+    """(name, key columns, partial, uses a pattern operator class) of each index."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT i.relname,
+                   ARRAY(SELECT a.attname FROM unnest(x.indkey[0:x.indnkeyatts - 1])
+                         WITH ORDINALITY AS k(attnum, n)
+                         JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+                         ORDER BY k.n),
+                   x.indpred IS NOT NULL,
+                   pg_get_indexdef(x.indexrelid) LIKE '%%pattern_ops%%'
+            FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+            WHERE x.indrelid = %s::regclass
+            """,
+            [table],
+        )
+        return [(name, list(columns), partial, like) for name, columns, partial, like in cursor]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("table", BUSY_TABLES)
+def test_no_index_is_served_by_another_or_is_a_like_index(table):
+    indexes = _indexes(table)
+    assert indexes, table
+    assert [name for name, _cols, _partial, like in indexes if like] == []
+    full = [(name, cols) for name, cols, partial, _like in indexes if not partial]
+    redundant = [
+        (name, other)
+        for name, cols in full
+        for other, other_cols in full
+        if name != other and len(cols) < len(other_cols) and other_cols[: len(cols)] == cols
+    ]
+    assert redundant == []
