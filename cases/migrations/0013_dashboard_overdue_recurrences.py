@@ -4,16 +4,9 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def fill_figures(apps, schema_editor):
-    """Roll up the existing cases, set-based (cases/services/figures.py). It runs today's
-    code: if `DailyFigures` changes shape, move this step to the migration that changes it.
-    An empty database gets no mark: its first refresh then rolls up everything."""
-    from cases.services.figures import figures_refresh
-
-    if apps.get_model("cases", "Case").objects.exists():
-        figures_refresh(everything=True)
-
-
+# No fill step: the roll-up has no mark yet, so its first refresh (the beat's, within a
+# minute, or the first dashboard load) rolls up every case. A migration must not run
+# today's service code against yesterday's tables.
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -32,5 +25,4 @@ class Migration(migrations.Migration):
             model_name='case',
             index=models.Index(condition=models.Q(('state', 'closed')), fields=['category', 'cell', 'closed_at'], name='case_closed_cat_cell'),
         ),
-        migrations.RunPython(fill_figures, migrations.RunPython.noop, elidable=True),
     ]

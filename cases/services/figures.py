@@ -12,7 +12,8 @@ one `UPDATE … FROM`. A fixed handful of statements, whatever the number of cas
 
 Who calls it: `dashboard_data` before it reads (figures are exact right after a workflow
 step, and cheap when little changed), the beat every minute (`cases.refresh_figures`, so
-that page loads find little left to do), the 0013 migration and `seed_demo` (everything).
+that page loads find little left to do) and `seed_demo`. A database without a mark yet
+(new, or just upgraded) gets every day rolled up by its first refresh.
 
 Refreshes are serialised by a transaction-level advisory lock on PostgreSQL (SQLite has
 one writer at a time anyway). A transaction still open during a refresh may commit later
