@@ -37,6 +37,7 @@ PEER_PYTHON = PEER_VENV / "bin" / "python"
 PEER_PACKAGES = ["django-helpdesk", "psycopg2-binary"]
 README_START = "<!-- bench:table -->"
 README_END = "<!-- /bench:table -->"
+CACHE_REDIS_URL = "redis://127.0.0.1:6379/8"
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - seed_demo's public demo password
 
 
@@ -85,6 +86,10 @@ class Bench:
         self.raw: dict = {}
         self.admin_url = args.postgres.rstrip("/")
         self.redis_url = self._redis_url()
+        if self.redis_url.startswith("redis://"):
+            import redis
+
+            redis.Redis.from_url(CACHE_REDIS_URL).flushdb()  # no cache from an earlier run
         WORK.mkdir(parents=True, exist_ok=True)
 
     def _redis_url(self) -> str:
@@ -111,9 +116,13 @@ class Bench:
             VAR_DIR=str(WORK / "var"),
             PYTHONPATH=str(ROOT),
         )
-        env.update(extra)
-        env.pop("CACHE_URL", None)
         env.pop("REDIS_URL", None)
+        env.pop("CACHE_URL", None)
+        if self.redis_url.startswith("redis://"):
+            # As deployed (Procfile: PostgreSQL and Redis): the shared cache, which also
+            # holds the sessions; the bench's own Redis database, flushed at the start.
+            env["CACHE_URL"] = CACHE_REDIS_URL
+        env.update(extra)
         return env
 
     def run(self, argv: list, *, database: str, python=PYTHON, timeout=None, **extra) -> str:
