@@ -27,6 +27,7 @@ from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
 from cases.models import CLOCK_STATES, Case, DailyFigures, State
+from cases.models.figures import COUNTED_FIELDS
 from cases.selectors import cases_visible_to
 from cases.services.figures import figures_refresh
 from departments.calendar import get_calendar
@@ -39,22 +40,7 @@ HOTSPOT_FACTOR = 2
 HOTSPOT_MIN_CASES = 3
 WEEKLY_AFTER_DAYS = 31  # longer periods are charted by week
 
-# What the roll-up rows add up to; `satisfaction` is their sum over their count.
-COUNTED = (
-    "total",
-    "open",
-    "overdue",
-    "closed",
-    "on_time",
-    "accepted",
-    "accepted_in_time",
-    "resolved",
-    "resolved_in_time",
-    "fallback",
-    "returned",
-    "satisfaction_sum",
-    "satisfaction_count",
-)
+COUNTED = COUNTED_FIELDS
 SUMS = {name: Coalesce(Sum(name), 0) for name in COUNTED}
 
 

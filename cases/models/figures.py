@@ -11,6 +11,24 @@ from django.db.models import Q
 
 from departments.models import Department, GridCell, Township
 
+# The counted columns of `DailyFigures`, in the order the refresh computes them
+# (cases/services/figures.py); the dashboard adds them up, `satisfaction` as sum ÷ count.
+COUNTED_FIELDS = (
+    "total",
+    "open",
+    "overdue",
+    "closed",
+    "on_time",
+    "accepted",
+    "accepted_in_time",
+    "resolved",
+    "resolved_in_time",
+    "fallback",
+    "returned",
+    "satisfaction_sum",
+    "satisfaction_count",
+)
+
 
 class DailyFigures(models.Model):
     day = models.DateField()  # the local day (settings.TIME_ZONE) of the case's created_at

@@ -54,28 +54,14 @@ from cases.models import (
     FiguresMark,
     State,
 )
+from cases.models.figures import COUNTED_FIELDS
 
 # How far before a refresh's own clock a change can carry an `updated_at` yet commit after.
 CLOCK_SLACK = timedelta(seconds=10)
 LOCK_KEY = zlib.crc32(b"cases.figures_refresh")
 
 KEY = ("day", "township_id", "lead_department_id", "cell_id")
-# The counted columns of `DailyFigures`, in the order FIGURES_SQL computes them.
-FIGURES = (
-    "total",
-    "open",
-    "overdue",
-    "closed",
-    "on_time",
-    "accepted",
-    "accepted_in_time",
-    "resolved",
-    "resolved_in_time",
-    "fallback",
-    "returned",
-    "satisfaction_sum",
-    "satisfaction_count",
-)
+FIGURES = COUNTED_FIELDS  # in the order FIGURES_SQL computes them
 
 # The definitions of cases/dashboard.py, per case `c`: its audit trail says whether it was
 # accepted, resolved, routed to a fallback pool, returned (`ev`); its escalations whether
