@@ -4,8 +4,11 @@ Counting every visible case was most of a list page's time at a million cases (a
 liaison's 300,000 cases cost 0.3–1 s to count, bench/RESULTS.md), although a page shows
 50. So a list counts exactly only up to `EXACT_COUNT_LIMIT`; past it, the whole table's
 row estimate stands in for an unfiltered list, and "more than the limit" for a filtered
-one, which then pages as far as the limit (the filters narrow it further).
+one. Either then pages only as deep as the limit: the filters narrow it further, and a page
+a million rows deep would cost its OFFSET's seconds.
 """
+
+from math import ceil
 
 from django.core.paginator import Paginator
 from django.db import connections
@@ -55,6 +58,13 @@ class CasePaginator(Paginator):
             self.count_is = "lower_bound"
             return EXACT_COUNT_LIMIT
         return counted
+
+    @cached_property
+    def num_pages(self):
+        pages = super().num_pages
+        if self.count_is == "exact":
+            return pages
+        return min(pages, ceil(EXACT_COUNT_LIMIT / self.per_page))
 
     @staticmethod
     def _table_estimate(queryset) -> int | None:

@@ -5,6 +5,7 @@ count (cases/pagination.py) and query counts that do not grow with the cases."""
 import re
 
 import pytest
+from django.core.paginator import EmptyPage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -209,6 +210,19 @@ def test_an_unfiltered_list_past_the_limit_shows_the_tables_estimate(
     assert not [q for q in queries.captured_queries if "COUNT(*)" in q["sql"]]
     response = client.get(CHANGELIST)
     assert "about 5 cases" in text_of(response)
+
+
+def test_a_list_past_the_limit_pages_no_deeper_than_the_limit(client, cast, report, monkeypatch):
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 3)
+    for _ in range(5):
+        report()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE cases_case")
+    paginator = pagination.CasePaginator(Case.objects.order_by("-created_at", "-pk"), 1)
+    assert (paginator.count, paginator.count_is) == (5, "estimate")
+    assert paginator.num_pages == 3  # not 5: no page deeper than the limit's rows
+    with pytest.raises(EmptyPage):
+        paginator.page(4)
 
 
 # -- query counts that do not grow with the cases -----------------------------------------
