@@ -90,3 +90,11 @@ def refresh_figures() -> dict:
 
     refresh = figures_refresh()
     return {"rebuilt": refresh.rebuilt, "days": len(refresh.days), "rows": refresh.rows}
+
+
+@shared_task(name="cases.purge_idempotency_keys", acks_late=True, ignore_result=True)
+def purge_idempotency_keys() -> int:
+    """Forget idempotency keys past IDEMPOTENCY_KEY_DAYS (the beat runs it daily)."""
+    from cases.services.intake import idempotency_keys_purge
+
+    return idempotency_keys_purge()

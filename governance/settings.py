@@ -309,6 +309,14 @@ CELERY_BEAT_SCHEDULE["anonymise-reporters"] = {
     "schedule": 86400.0,
     "options": {"expires": 3600},
 }
+# A report sent twice within this many days creates one case (idempotency keys of the
+# web form and Open311); older keys are deleted daily by beat.
+IDEMPOTENCY_KEY_DAYS = int(os.environ.get("IDEMPOTENCY_KEY_DAYS", "7"))
+CELERY_BEAT_SCHEDULE["purge-idempotency-keys"] = {
+    "task": "cases.purge_idempotency_keys",
+    "schedule": 86400.0,
+    "options": {"expires": 3600},
+}
 
 LOGGING = {
     "version": 1,

@@ -1,8 +1,9 @@
 """Reporting a case: number it, place it, route it (SPEC §2–3)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
@@ -182,6 +183,15 @@ def case_report(
             IdempotencyKey.objects.filter(pk=claim).update(case=case)
     case.is_replay = False
     return case
+
+
+def idempotency_keys_purge(*, now: datetime | None = None) -> int:
+    """Forget idempotency keys older than IDEMPOTENCY_KEY_DAYS, in one DELETE (the beat
+    runs it daily): they guard against a form or request sent twice within minutes, and
+    would otherwise grow by one row per report for ever. Returns how many went."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.IDEMPOTENCY_KEY_DAYS)
+    return IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()[0]
 
 
 def replayed_case(*, scope: str, key: str) -> Case | None:

@@ -198,3 +198,30 @@ def test_reporting_over_open311_works_at_once_with_the_broker_down(
     assert Case.objects.get().state == "fallback"
     if broken_broker is not None:
         assert broken_broker.accepted == 0
+
+
+@pytest.mark.django_db
+def test_keys_older_than_their_days_are_purged_in_one_statement(
+    world, cast, settings, django_assert_num_queries
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cases import tasks
+    from cases.services.intake import idempotency_keys_purge
+
+    settings.IDEMPOTENCY_KEY_DAYS = 7
+    client = Client()
+    client.force_login(cast.caseworker)
+    old_key, new_key = form_key(client), form_key(client)
+    for key in (old_key, new_key):
+        client.post(reverse("cases:new"), report_form(world, key))
+    now = timezone.now()
+    IdempotencyKey.objects.filter(key=old_key).update(created_at=now - timedelta(days=8))
+    with django_assert_num_queries(1):
+        assert idempotency_keys_purge(now=now) == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == [new_key]
+    assert Case.objects.count() == 2  # the cases stay; only the guard against resending goes
+    IdempotencyKey.objects.update(created_at=now - timedelta(days=30))
+    assert tasks.purge_idempotency_keys() == 1 and not IdempotencyKey.objects.exists()
