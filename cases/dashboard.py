@@ -40,8 +40,7 @@ HOTSPOT_FACTOR = 2
 HOTSPOT_MIN_CASES = 3
 WEEKLY_AFTER_DAYS = 31  # longer periods are charted by week
 
-COUNTED = COUNTED_FIELDS
-SUMS = {name: Coalesce(Sum(name), 0) for name in COUNTED}
+SUMS = {name: Coalesce(Sum(name), 0) for name in COUNTED_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -123,7 +122,7 @@ def dashboard_data(
             before=Coalesce(
                 Sum("total", filter=Q(day__gte=baseline_start, day__lt=recent_start)), 0
             ),
-            **{name: Coalesce(Sum(name, filter=in_period), 0) for name in COUNTED},
+            **{name: Coalesce(Sum(name, filter=in_period), 0) for name in COUNTED_FIELDS},
         )
         .order_by()
     )
@@ -177,11 +176,11 @@ def _names(model, pks: set) -> dict[int, tuple[str, str]]:
 
 
 def _blank() -> dict:
-    return dict.fromkeys(COUNTED, 0)
+    return dict.fromkeys(COUNTED_FIELDS, 0)
 
 
 def _add(row: dict, group: dict) -> None:
-    for name in COUNTED:
+    for name in COUNTED_FIELDS:
         row[name] += group[name]
 
 

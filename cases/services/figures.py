@@ -61,7 +61,6 @@ CLOCK_SLACK = timedelta(seconds=10)
 LOCK_KEY = zlib.crc32(b"cases.figures_refresh")
 
 KEY = ("day", "township_id", "lead_department_id", "cell_id")
-FIGURES = COUNTED_FIELDS  # in the order FIGURES_SQL computes them
 
 # The definitions of cases/dashboard.py, per case `c`: its audit trail says whether it was
 # accepted, resolved, routed to a fallback pool, returned (`ev`); its escalations whether
@@ -311,7 +310,7 @@ def _insert(days: dict[int, list[date]] | None, zone: ZoneInfo, *, now: datetime
     ]
     columns = ", ".join(
         connection.ops.quote_name(DailyFigures._meta.get_field(name).column)
-        for name in (*KEY, *FIGURES)
+        for name in (*KEY, *COUNTED_FIELDS)
     )
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {_table(DailyFigures)} ({columns}) {select}", params)

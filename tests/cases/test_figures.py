@@ -24,10 +24,11 @@ from cases.models import (
     FiguresMark,
     State,
 )
+from cases.models.figures import COUNTED_FIELDS
 from cases.services import figures as figures_service
 from cases.services import workflow
 from cases.services.escalation import escalation_sweep
-from cases.services.figures import FIGURES, KEY, figures_refresh
+from cases.services.figures import KEY, figures_refresh
 from governance.celery import app as celery_app
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -37,7 +38,7 @@ MONDAY_10 = datetime(2026, 11, 23, 10, tzinfo=SHANGHAI)
 def rolled_up() -> dict:
     return {
         row[:4]: row[4:]
-        for row in DailyFigures.objects.values_list(*KEY, *FIGURES)
+        for row in DailyFigures.objects.values_list(*KEY, *COUNTED_FIELDS)
         if row[4]  # a day's group with no case left has no row
     }
 
@@ -46,7 +47,7 @@ def computed_case_by_case() -> dict:
     """The roll-up's definitions, applied to each case in Python, as of the last refresh."""
     zone = ZoneInfo(settings.TIME_ZONE)
     now = FiguresMark.objects.get().refreshed_at
-    rows = defaultdict(lambda: dict.fromkeys(FIGURES, 0))
+    rows = defaultdict(lambda: dict.fromkeys(COUNTED_FIELDS, 0))
     for case in Case.objects.all():
         actions = set(case.events.values_list("action", flat=True))
         to_pool = case.events.filter(action="route", to_state=State.FALLBACK).exists()
@@ -250,7 +251,7 @@ def escalate(case: Case) -> None:
     )
 
 
-FIGURES_INDEX = {name: index for index, name in enumerate(FIGURES)}
+FIGURES_INDEX = {name: index for index, name in enumerate(COUNTED_FIELDS)}
 
 
 def test_cases_become_overdue_in_the_roll_up_as_their_deadline_passes(at_monday, report):
