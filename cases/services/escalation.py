@@ -572,6 +572,7 @@ def _write_messages(groups, addresses, languages, *, created_at, sweep_db) -> tu
             "attempts",
         ],
     )
+    # Message-IDs of the form outbox.new_message_id writes, made by the database per row.
     sql = f"""
         INSERT INTO {q(OutboxMessage._meta.db_table)} ({columns})
         SELECT g.kind, 'escalation:' || e.id || ':' || g.address_key,
