@@ -28,10 +28,11 @@ from django.utils import timezone
 
 from cases.models import CLOCK_STATES, Case, DailyFigures, State
 from cases.models.figures import COUNTED_FIELDS
+from cases.permissions import may_see_dashboard
 from cases.selectors import cases_visible_to
 from cases.services.figures import figures_refresh
 from departments.calendar import get_calendar
-from departments.models import Department, GridCell, User
+from departments.models import User
 
 RECURRENCE_DAYS = 30
 HOTSPOT_RECENT_DAYS = 7
@@ -80,20 +81,16 @@ def with_rates(row: dict) -> dict:
 
 
 def figures_visible_to(user: User, township_id: int | None = None) -> QuerySet[DailyFigures]:
-    """The roll-up rows of the cases `user` may see: as `cases_visible_to` for those who
-    may see the dashboard (administrators and district supervisors every township, a
-    township's supervisor their own); none for anyone else, since the roll-up does not
-    say which departments assisted on a case."""
+    """The roll-up rows of the cases `user` may see: for those who may see the dashboard,
+    by township as `cases_visible_to` (a township's supervisor their own); none for anyone
+    else, since the roll-up does not say which departments assisted on a case."""
     rows = DailyFigures.objects.all()
-    if not (user.is_authenticated and user.is_active):
+    if not may_see_dashboard(user):
         return rows.none()
-    if not (user.is_superuser or user.role == User.Role.ADMIN):
-        if user.role != User.Role.SUPERVISOR:
-            return rows.none()
-        if user.township_id:
-            rows = rows.filter(township_id=user.township_id)
-    if township_id:
-        rows = rows.filter(township_id=township_id)
+    supervisor = user.role == User.Role.SUPERVISOR and not user.is_superuser
+    own = user.township_id if supervisor else None
+    for township in {own, township_id} - {None}:
+        rows = rows.filter(township_id=township)
     return rows
 
 
@@ -105,18 +102,24 @@ def scoped(user: User, period: Period, township_id: int | None = None) -> QueryS
     return cases
 
 
-def dashboard_data(
-    user: User, *, period: Period, township_id: int | None = None, now: datetime | None = None
-) -> dict:
-    """Every figure of the dashboard for the cases `user` may see, reported in `period`."""
-    now = figures_refresh(now=now).now
+def dashboard_data(user: User, *, period: Period, township_id: int | None = None) -> dict:
+    """Every figure of the dashboard for the cases `user` may see, reported in `period`, as
+    of the refresh it starts with."""
+    now = figures_refresh().now
     visible = figures_visible_to(user, township_id)
     in_period = Q(day__gte=period.start, day__lte=period.end)
     recent_start, baseline_start = hotspot_window(now)
     # One pass over the roll-up for the period's figures and the hotspots' weeks.
     groups = list(
         visible.filter(in_period | Q(day__gte=baseline_start))
-        .values("lead_department_id", "cell_id")
+        .values(
+            "lead_department_id",
+            "lead_department__code",
+            "lead_department__name",
+            "cell_id",
+            "cell__code",
+            "cell__name",
+        )
         .annotate(  # the hotspots' first: they read the `total` column, not its sum
             recent=Coalesce(Sum("total", filter=Q(day__gte=recent_start)), 0),
             before=Coalesce(
@@ -134,22 +137,28 @@ def dashboard_data(
         .annotate(**SUMS)
         .order_by("bucket")
     )
-    departments = _names(Department, {group["lead_department_id"] for group in groups})
-    cells = _names(GridCell, {group["cell_id"] for group in groups})
 
     totals, by_department, by_cell = _blank(), {}, {}
     for group in groups:
         if not group["total"]:
             continue  # a group of the hotspots' weeks only
-        department, cell = group["lead_department_id"], group["cell_id"]
-        code, name = departments.get(department, (None, None))
         row = by_department.setdefault(
-            department, {"lead_department__code": code, "lead_department__name": name, **_blank()}
+            group["lead_department_id"],
+            {
+                "lead_department__code": group["lead_department__code"],
+                "lead_department__name": group["lead_department__name"],
+                **_blank(),
+            },
         )
         _add(row, group)
-        code, name = cells.get(cell, (None, None))
         row = by_cell.setdefault(
-            cell, {"cell_id": cell, "cell__code": code, "cell__name": name, **_blank()}
+            group["cell_id"],
+            {
+                "cell_id": group["cell_id"],
+                "cell__code": group["cell__code"],
+                "cell__name": group["cell__name"],
+                **_blank(),
+            },
         )
         _add(row, group)
         _add(totals, group)
@@ -162,16 +171,8 @@ def dashboard_data(
         "by_cell": [with_rates(row) for row in sorted(by_cell.values(), key=_by("cell__code"))],
         "series": [{**with_rates(row), "bucket": row["bucket"].isoformat()} for row in buckets],
         "due_soon": due_soon(user, township_id=township_id, now=now),
-        "hotspots": hotspots(groups, cells),
+        "hotspots": hotspots(groups),
         "recurrences": recurrences(user, period=period, township_id=township_id),
-    }
-
-
-def _names(model, pks: set) -> dict[int, tuple[str, str]]:
-    pks.discard(None)
-    return {
-        pk: (code, name)
-        for pk, code, name in model.objects.filter(pk__in=pks).values_list("pk", "code", "name")
     }
 
 
@@ -208,25 +209,26 @@ def hotspot_window(now: datetime) -> tuple[date, date]:
     return recent_start, recent_start - timedelta(weeks=HOTSPOT_BASELINE_WEEKS)
 
 
-def hotspots(groups: list[dict], cells: dict[int, tuple[str, str]]) -> list[dict]:
+def hotspots(groups: list[dict]) -> list[dict]:
     """Cells with well more cases in the last week than their weekly average of the eight
     weeks before (at least HOTSPOT_FACTOR times, and at least HOTSPOT_MIN_CASES), from the
     roll-up groups' `recent` and `before` counts (see `hotspot_window`)."""
     counts = defaultdict(lambda: [0, 0])
     for group in groups:
         if group["cell_id"] is not None:
-            counts[group["cell_id"]][0] += group["recent"]
-            counts[group["cell_id"]][1] += group["before"]
+            cell = (group["cell_id"], group["cell__code"], group["cell__name"])
+            counts[cell][0] += group["recent"]
+            counts[cell][1] += group["before"]
     rows = [
         {
-            "cell_id": cell,
-            "cell__code": cells[cell][0],
-            "cell__name": cells[cell][1],
+            "cell_id": cell_id,
+            "cell__code": code,
+            "cell__name": name,
             "recent": recent,
             "before": before,
             "usual": round(before / HOTSPOT_BASELINE_WEEKS, 1),
         }
-        for cell, (recent, before) in counts.items()
+        for (cell_id, code, name), (recent, before) in counts.items()
         if recent >= HOTSPOT_MIN_CASES
         and recent >= HOTSPOT_FACTOR * (before / HOTSPOT_BASELINE_WEEKS + 1)
     ]

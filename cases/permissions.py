@@ -39,3 +39,8 @@ def supervise(case, user) -> bool:
 
 def cancel(case, user) -> bool:
     return is_township_staff(case, user, Role.DISPATCHER) or is_supervisor_of(case, user)
+
+
+def may_see_dashboard(user) -> bool:
+    """/dashboard/ and its roll-up are for supervisors and administrators."""
+    return user.is_superuser or user.has_role(Role.SUPERVISOR, Role.ADMIN)

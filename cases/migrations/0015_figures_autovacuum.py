@@ -5,23 +5,27 @@ from django.db import migrations
 # thousand of them, not after a fifth of the table (PostgreSQL's default), so that the
 # dashboard's scans stay short.
 TUNE = (
-    "ALTER TABLE cases_dailyfigures SET (autovacuum_vacuum_scale_factor = 0.0, "
-    "autovacuum_vacuum_threshold = 5000, autovacuum_analyze_scale_factor = 0.05)"
+    "SET (autovacuum_vacuum_scale_factor = 0.0, autovacuum_vacuum_threshold = 5000, "
+    "autovacuum_analyze_scale_factor = 0.05)"
 )
 UNTUNE = (
-    "ALTER TABLE cases_dailyfigures RESET (autovacuum_vacuum_scale_factor, "
-    "autovacuum_vacuum_threshold, autovacuum_analyze_scale_factor)"
+    "RESET (autovacuum_vacuum_scale_factor, autovacuum_vacuum_threshold, "
+    "autovacuum_analyze_scale_factor)"
 )
+
+
+def _alter(apps, schema_editor, change: str) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        table = apps.get_model("cases", "DailyFigures")._meta.db_table
+        schema_editor.execute(f"ALTER TABLE {schema_editor.quote_name(table)} {change}")
 
 
 def tune(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(TUNE)
+    _alter(apps, schema_editor, TUNE)
 
 
 def untune(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(UNTUNE)
+    _alter(apps, schema_editor, UNTUNE)
 
 
 class Migration(migrations.Migration):

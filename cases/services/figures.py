@@ -133,7 +133,7 @@ class Refresh:
     now: datetime  # `overdue` is as of this moment
 
 
-def figures_refresh(*, everything: bool = False, now: datetime | None = None) -> Refresh:
+def figures_refresh(*, everything: bool = False) -> Refresh:
     """Bring `DailyFigures` up to date with the cases: recompute the days of the cases
     changed or escalated since the last refresh, or every day (`everything`, the first
     time, after TIME_ZONE changed), and count as overdue the cases whose deadline passed
@@ -152,7 +152,7 @@ def figures_refresh(*, everything: bool = False, now: datetime | None = None) ->
                     " set_config('synchronous_commit', 'off', true)",
                     [LOCK_KEY],
                 )
-        now = now or timezone.now()  # after the lock: not before the previous refresh's
+        now = timezone.now()  # after the lock: not before the previous refresh's
         mark = FiguresMark.objects.filter(pk=1).first()
         rebuild = everything or mark is None or mark.time_zone != settings.TIME_ZONE
         if mark is not None:

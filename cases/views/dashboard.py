@@ -12,8 +12,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases.dashboard import Period, cell_map, dashboard_data
+from cases.permissions import may_see_dashboard
 from cases.selectors import cells_geojson
-from departments.models import Township, User
+from departments.models import Township
 
 DEFAULT_DAYS = 30
 
@@ -31,10 +32,6 @@ class DashboardForm(forms.Form):
         required=False,
         empty_label=gettext_lazy("All townships"),
     )
-
-
-def may_see_dashboard(user: User) -> bool:
-    return user.is_superuser or user.has_role(User.Role.SUPERVISOR, User.Role.ADMIN)
 
 
 @login_required
