@@ -5,7 +5,13 @@ a prefix of a case number, a state or an email key)."""
 import pytest
 from django.db import connection
 
-BUSY_TABLES = ["cases_case", "cases_caseevent", "cases_escalation", "cases_outboxmessage"]
+BUSY_TABLES = [
+    "cases_case",
+    "cases_caseassist",
+    "cases_caseevent",
+    "cases_escalation",
+    "cases_outboxmessage",
+]
 
 
 def _indexes(table: str) -> list[tuple[str, list[str], bool, bool]]:
