@@ -205,15 +205,12 @@ class DispatchForm(CommentForm):
 
     field_order = ["expected_version", "lead", "whistle", "assisting", "comment"]
 
-    def __init__(self, *args, departments=None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # The caller may pass an already-evaluated department list (the pool page renders
-        # one form per case and must not query per row).
         queryset = Department.objects.order_by("code")
         self.fields["lead"].queryset = queryset
         self.fields["assisting"].queryset = queryset
-        if departments is None:
-            departments = list(queryset)
+        departments = list(queryset)  # once, for both fields' choices
         # The router's candidates (prefetched with the case) come first.
         candidate_ids = (
             {dept.pk for dept in self.case.candidate_departments.all()} if self.case else set()

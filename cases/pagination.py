@@ -24,25 +24,6 @@ class CasePaginator(Paginator):
 
     count_is = "exact"
 
-    def __init__(self, *args, ids_first: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.ids_first = ids_first
-
-    def page(self, number):
-        """With `ids_first`, the page's ids are read first, then their rows by primary key:
-        the ids alone come from an index-only scan of the pool's index, where the whole rows
-        tempted PostgreSQL onto the created_at index, past every older case (55,000 rows
-        read for 50 at a million cases)."""
-        if not self.ids_first:
-            return super().page(number)
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        top = bottom + self.per_page
-        if top + self.orphans >= self.count:
-            top = self.count
-        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
-        return self._get_page(list(self.object_list.filter(pk__in=ids)), number, self)
-
     @cached_property
     def count(self):
         queryset = self.object_list

@@ -71,13 +71,14 @@ def transition_method(case: Case, name: str):
     return getattr(case, TRANSITION_METHODS[name])
 
 
+def may_fire(case: Case, user: User, name: str) -> bool:
+    """Whether this user may fire the transition `name` on this case now."""
+    return has_transition_perm(transition_method(case, name), user)
+
+
 def available_transitions(case: Case, user: User) -> list[str]:
     """The transitions this user may fire on this case now, in SPEC order."""
-    return [
-        name
-        for name in USER_TRANSITIONS
-        if has_transition_perm(transition_method(case, name), user)
-    ]
+    return [name for name in USER_TRANSITIONS if may_fire(case, user, name)]
 
 
 def _fire(
