@@ -70,7 +70,6 @@ class _Rule:
 class RoutingIndex:
     version: int
     cell_ids: list[int] = field(default_factory=list)
-    cell_codes: list[str] = field(default_factory=list)
     cell_township_ids: list[int] = field(default_factory=list)
     township_of_cell: dict[int, int] = field(default_factory=dict)
     tree: STRtree | None = None
@@ -94,7 +93,6 @@ class RoutingIndex:
             cell = GridCell.from_db(using, names, values)  # the boundary stays deferred
             index.cells[cell.pk] = index.cell_by_code[cell.code] = cell
             index.cell_ids.append(cell.pk)
-            index.cell_codes.append(cell.code)
             index.cell_township_ids.append(cell.township_id)
             index.township_of_cell[cell.pk] = cell.township_id
             geometries.append(shape(boundary))
@@ -232,13 +230,12 @@ _lock = threading.Lock()
 _index: RoutingIndex | None = None
 
 
-def get_index(*, stamp: int | None = None) -> RoutingIndex:
+def get_index() -> RoutingIndex:
     """This process's routing index, reloaded when the stamp in the database has moved.
-
-    A caller that already read the stamp in this request (intake, which also needs the
-    calendar) passes it, so the stamp is read once per request."""
+    Intake hands the index's `version` on to `get_calendar`, so the stamp is read once per
+    report."""
     global _index
-    version = RoutingStamp.current() if stamp is None else stamp
+    version = RoutingStamp.current()
     index = _index
     if index is not None and index.version == version:
         return index

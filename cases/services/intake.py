@@ -152,7 +152,7 @@ def case_report(
         updated_at=now,
     )
     if cell is not None:
-        case.cell = cell
+        case.cell = cell  # the caller's object, so that reading the case's cell needs no query
     reported = CaseEvent(
         case=case,
         action="report",
@@ -176,6 +176,9 @@ def case_report(
                 first.is_replay = True
                 return first
         case.number = format_case_number(year, allocate_case_numbers(year=year)[0])
+        # One insert stands for the report's save and the route's: the version still counts
+        # the saves a case has been through, as if routed by `_fire` after being reported.
+        case.version += 1
         case.save(force_insert=True)
         CaseEvent.objects.bulk_create([reported, routed])
         attach_routed_departments(case, decision, now=now)
@@ -198,8 +201,13 @@ def replayed_case(*, scope: str, key: str) -> Case | None:
     """The case an earlier submission with this idempotency key created, if any."""
     if not key:
         return None
-    found = IdempotencyKey.objects.filter(scope=scope, key=key.strip()[:255]).first()
+    found = IdempotencyKey.objects.filter(scope=scope, key=_stored_key(key)).first()
     return found.case if found else None
+
+
+def _stored_key(key: str) -> str:
+    """An idempotency key as stored: trimmed, at most the column's length."""
+    return key.strip()[: IdempotencyKey._meta.get_field("key").max_length]
 
 
 def _claim_idempotency_key(
@@ -212,7 +220,7 @@ def _claim_idempotency_key(
     case is returned) or rolls back (then the insert goes through and this submission
     creates the case). `ON CONFLICT DO NOTHING` rather than catching the unique violation,
     so no savepoint is needed around it."""
-    key = key.strip()[:255]
+    key = _stored_key(key)
     connection = connections[router.db_for_write(IdempotencyKey)]
     quote = connection.ops.quote_name
     columns = f"{quote('scope')}, {quote('key')}"

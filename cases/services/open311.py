@@ -65,7 +65,6 @@ def _cell_named_in(address: str) -> GridCell | None:
     by_name = (
         GridCell.objects.annotate(at=StrIndex(Value(address), F("name")))
         .filter(at__gt=0)
-        .select_related("township")
         .order_by(Length("name").desc(), "code")
         .first()
     )
@@ -74,7 +73,6 @@ def _cell_named_in(address: str) -> GridCell | None:
     return (
         GridCell.objects.annotate(at=StrIndex(Value(address), F("code")))
         .filter(at__gt=0)
-        .select_related("township")
         .order_by(Length("code").desc(), "code")
         .first()
     )

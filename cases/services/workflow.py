@@ -211,9 +211,6 @@ def route_unsaved(
             "candidates": list(decision.candidate_department_ids),
         },
     )
-    # One insert stands for the report's save and the route's: the version still counts
-    # the saves a case has been through, as if routed by `_fire` after being reported.
-    case.version += 1
     return event
 
 
