@@ -318,6 +318,7 @@ def intake_prepare() -> dict:
         "api_key": raw,
         "username": user.username,
         "cell_id": cell.pk,
+        "township_id": cell.township_id,
         "category_id": category.pk,
         "category_code": category.code,
         "lat": lat,

@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -376,11 +377,24 @@ class Bench:
         )
 
     def intake(self, size: int, database: str) -> None:
+        """Throughput as deployed, then (for information) with a new database connection
+        per request, each beside the bare insert view served by the same gunicorn."""
         prepared = self.probe("intake_prepare", database=database)
+        deployed = os.environ.get("DATABASE_CONN_MAX_AGE")
+        for connections, extra in (("as deployed", {}),
+                                   ("a new database connection per request",
+                                    {"DATABASE_CONN_MAX_AGE": "0"})):
+            if deployed == "0" and extra:
+                continue  # the deployed setting already is the per-request one
+            with self._gunicorn(database, **extra) as port:
+                self._intake_load(port, prepared, size, connections, informative=bool(extra))
+
+    @contextmanager
+    def _gunicorn(self, database: str, **extra):
         port = free_port()
         procfile = (ROOT / "Procfile").read_text().splitlines()
         web = next(line.split(":", 1)[1].strip() for line in procfile if line.startswith("web:"))
-        log(f"intake: gunicorn as in the Procfile on 127.0.0.1:{port}: {web}")
+        log(f"intake: gunicorn as in the Procfile on 127.0.0.1:{port} {extra or ''}: {web}")
         server_log = open(WORK / "gunicorn.log", "w")  # noqa: SIM115
         server = subprocess.Popen(
             ["bash", "-c", f"exec {web}"],
@@ -390,7 +404,7 @@ class Bench:
                 HOST="127.0.0.1",
                 PORT=str(port),
                 PATH=f"{Path(PYTHON).parent}:{os.environ.get('PATH', '')}",
-                DATABASE_CONN_MAX_AGE=os.environ.get("DATABASE_CONN_MAX_AGE", "0"),
+                **extra,
             ),
             stdout=server_log,
             stderr=server_log,
@@ -398,7 +412,8 @@ class Bench:
         )
         try:
             wait_for_port(port, server)
-            self._intake_load(port, prepared, size)
+            self.gunicorn_pid = server.pid  # bash exec'd gunicorn's master: same process
+            yield port
         finally:
             server.terminate()
             try:
@@ -407,7 +422,8 @@ class Bench:
                 server.kill()
             server_log.close()
 
-    def _intake_load(self, port: int, prepared: dict, size: int) -> None:
+    def _intake_load(self, port: int, prepared: dict, size: int, connections: str,
+                     informative: bool) -> None:
         from loadgen import login, post_load
 
         seconds, concurrency = self.args.intake_seconds, 16
@@ -418,6 +434,12 @@ class Bench:
             "description": description,
             "urgency": "normal",
             "confirm_new": "on",
+        }
+        signed_in_form = {
+            "township": prepared["township_id"],
+            "category": prepared["category_id"],
+            "cell": prepared["cell_id"],
+            "description": description,
         }
         open311_form = {
             "api_key": prepared["api_key"],
@@ -431,37 +453,68 @@ class Bench:
         # Warm-up, not counted: each worker loads the routing index, the calendar, templates.
         for path, form, hdrs in (
             ("/bench/insert/", {"description": description}, {}),
+            ("/bench/insert-case/", signed_in_form, headers),
             ("/cases/new/", web_form, headers),
             ("/open311/v2/requests.json", open311_form, {}),
         ):
             post_load(host="127.0.0.1", port=port, path=path, form=form, headers=hdrs,
                       concurrency=4, seconds=3, max_requests=40)
-        results = {"bare": [], "web": [], "open311": []}
-        statuses = {"bare": {}, "web": {}, "open311": {}}
+        meters = {"gunicorn": ProcessTreeCpu(self.gunicorn_pid),
+                  "PostgreSQL": ProcessTreeCpu.of_postgres(f"{self.admin_url}/postgres")}
+        names = ("bare", "signed_in", "web", "open311")
+        results = {name: [] for name in names}
+        cpu = {name: {meter: [] for meter in meters} for name in names}
+        statuses = {name: {} for name in names}
         for run in range(self.args.runs):
             for name, path, form, hdrs, ok in (
                 ("bare", "/bench/insert/", {"description": description}, {}, (201,)),
+                ("signed_in", "/bench/insert-case/", signed_in_form, headers, (201,)),
                 ("web", "/cases/new/", web_form, headers, (302,)),
                 ("open311", "/open311/v2/requests.json", open311_form, {}, (200, 201)),
             ):
+                before = {meter: m.milliseconds() for meter, m in meters.items()}
                 load = post_load(host="127.0.0.1", port=port, path=path, form=form,
                                  headers=hdrs, concurrency=concurrency, seconds=seconds)
+                answered = sum(load.statuses.values())
+                for meter, m in meters.items():
+                    if answered and before[meter] is not None:
+                        cpu[name][meter].append((m.milliseconds() - before[meter]) / answered)
                 results[name].append(load.per_second(*ok))
                 for status, n in load.statuses.items():
                     statuses[name][status] = statuses[name].get(status, 0) + n
-                log(f"intake run {run + 1} {name}: {load.per_second(*ok):.1f}/s "
-                    f"{load.statuses} errors={load.errors} p50={load.p50_ms:.0f} ms")
-        self.raw["intake"] = {"per_second": results, "statuses": statuses}
-        label = f"{concurrency} connections, {seconds:g} s, N={size:,}"
+                log(f"intake ({connections}) run {run + 1} {name}: "
+                    f"{load.per_second(*ok):.1f}/s {load.statuses} errors={load.errors} "
+                    f"p50={load.p50_ms:.0f} ms")
+        self.raw.setdefault("intake", {})[connections] = {
+            "per_second": results, "statuses": statuses, "cpu_ms_per_request": cpu}
+        label = f"{concurrency} connections, {seconds:g} s, N={size:,}, {connections}"
         for name, title in (("web", "web form POST /cases/new/"),
                             ("open311", "Open311 POST requests.json")):
             r = ratio(results[name], results["bare"])
+            target, judged = ("(information)", "") if informative else (
+                "≥ 0.6×", verdict(r is not None and r >= 0.6))
             self.rows.append(
                 Row(f"intake: {title} (cases/s) vs bare insert view", label,
                     f"{spread(results[name])} [{statuses[name]}]",
-                    f"{spread(results['bare'])} [{statuses['bare']}]", r, "≥ 0.6×",
-                    verdict(r is not None and r >= 0.6))
+                    f"{spread(results['bare'])} [{statuses['bare']}]", r, target, judged)
             )
+            r = ratio(results[name], results["signed_in"])
+            self.rows.append(
+                Row(f"intake: {title} (cases/s) vs signed-in ORM insert", label,
+                    spread(results[name]),
+                    f"{spread(results['signed_in'])} [{statuses['signed_in']}]", r,
+                    "(information)")
+            )
+            if all(cpu[name][meter] for meter in meters):
+                self.rows.append(
+                    Row(f"intake: {title}, CPU per request (ms): "
+                        + " + ".join(meters), label,
+                        " + ".join(spread(cpu[name][meter]) for meter in meters),
+                        " + ".join(spread(cpu["bare"][meter]) for meter in meters),
+                        ratio([sum(statistics.median(cpu[name][m]) for m in meters)],
+                              [sum(statistics.median(cpu["bare"][m]) for m in meters)]),
+                        "(information)")
+                )
 
     # -- all of it --------------------------------------------------------------------------
 
@@ -620,7 +673,14 @@ compared per escalated case.
 - **bare STRtree query**: `STRtree.query(Point, predicate="intersects")` per point over
   the same cells, built by shapely directly.
 - **bare insert view**: a Django view (bench/urls.py only, never in production) that
-  inserts one row with one statement, served by the same gunicorn.
+  inserts one row with one statement, served by the same gunicorn. Intake runs twice:
+  as deployed (`DATABASE_CONN_MAX_AGE`, persistent connections by default) and, for
+  information, with a new database connection per request. Its CPU rows split the CPU
+  time of a request between the gunicorn workers and PostgreSQL (every server process,
+  background writers included), read from /proc during the same runs.
+- **signed-in ORM insert**: the least a signed-in report does, in the same gunicorn: a
+  CSRF-checked POST whose view inserts a case and its two audit rows through the ORM in
+  one transaction (no form, routing, deadlines or case-number counter).
 - **bare page**: a signed-in Django view that returns the username, in the same process.
 
 Page times are measured in-process with Django's test client (full middleware, session,
@@ -642,6 +702,55 @@ def refused(status: int) -> str:
     if status in (302, 403):
         return f"not for this role (HTTP {status})"
     return f"HTTP {status}"
+
+
+class ProcessTreeCpu:
+    """CPU time (user + system) of a process and of its children, running or ended, read
+    from Linux's /proc; `milliseconds()` is None where that cannot be read (another OS,
+    a PostgreSQL on another machine)."""
+
+    TICK_MS = 1000 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 10.0
+
+    def __init__(self, pid: int | None):
+        self.pid = pid
+
+    @classmethod
+    def of_postgres(cls, url: str) -> ProcessTreeCpu:
+        """The postmaster serving `url`: the parent of this connection's backend (its
+        backends, including ended ones, are its children)."""
+        import psycopg2
+
+        try:
+            with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backend = cursor.fetchone()[0]
+                return cls(cls._stat(backend)[0])
+        except (OSError, IndexError, psycopg2.Error):
+            return cls(None)
+
+    @staticmethod
+    def _stat(pid: int) -> list[int]:
+        """ppid, utime, stime, cutime, cstime of `pid` (proc(5): fields 4 and 14–17)."""
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return [int(fields[1]), *(int(f) for f in fields[11:15])]
+
+    def milliseconds(self) -> float | None:
+        if self.pid is None:
+            return None
+        try:
+            ticks = sum(self._stat(self.pid)[1:])
+        except OSError:
+            return None
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = self._stat(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue  # ended while we looked
+            if stat[0] == self.pid:
+                ticks += sum(stat[1:])
+        return ticks * self.TICK_MS
 
 
 def free_port() -> int:

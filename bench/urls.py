@@ -7,6 +7,7 @@ from governance.urls import urlpatterns as product_urlpatterns
 
 urlpatterns = [
     path("bench/insert/", views.bare_insert, name="bench_insert"),
+    path("bench/insert-case/", views.signed_in_insert, name="bench_insert_case"),
     path("bench/page/", views.bare_page, name="bench_page"),
     *product_urlpatterns,
 ]

@@ -72,3 +72,22 @@ def test_deploy_check_names_each_weakened_setting(overrides, code):
     result = manage("check", "--deploy", "--fail-level", "WARNING", **production(**overrides))
     assert result.returncode != 0
     assert code in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("conn_max_age", "expected"), [(None, "60 True"), ("0", "0 True"), ("300", "300 True")]
+)
+def test_database_connections_are_kept_across_requests_unless_configured(conn_max_age, expected):
+    """A new connection per request costs a PostgreSQL backend and a cold catalogue, more
+    than a report's own work (bench/README.md): web processes keep theirs by default."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_CONN_MAX_AGE"}
+    if conn_max_age is not None:
+        env["DATABASE_CONN_MAX_AGE"] = conn_max_age
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         "from django.db import connection as c; "
+         "print(c.settings_dict['CONN_MAX_AGE'], c.settings_dict['CONN_HEALTH_CHECKS'])"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-2] == expected
