@@ -92,7 +92,9 @@ def post_load(
     for thread in threads:
         thread.join(seconds + timeout + 5)
     return LoadResult(
-        seconds=time.monotonic() - started, statuses=statuses, latencies_ms=latencies,
+        seconds=time.monotonic() - started,
+        statuses=statuses,
+        latencies_ms=latencies,
         errors=errors,
     )
 

@@ -60,8 +60,7 @@ def sweep_reset() -> dict:
         cursor.execute(f"DELETE FROM {q(Escalation._meta.db_table)}")
         cursor.execute(f"DELETE FROM {q(SweepRun._meta.db_table)}")
         cursor.execute(
-            f"UPDATE {q(Case._meta.db_table)} SET escalation_level = 0 "
-            "WHERE escalation_level <> 0"
+            f"UPDATE {q(Case._meta.db_table)} SET escalation_level = 0 WHERE escalation_level <> 0"
         )
     with connection.cursor() as cursor:  # autocommit: VACUUM cannot run in a transaction
         for model in (OutboxMessage, CaseEvent, Escalation, Case):
@@ -228,8 +227,12 @@ def routing_build(cells: int, rules: int, seed: int = 7) -> dict:
             keys.add(key)
             lines.append(
                 Responsibility(
-                    category=category, department=department, township=township, cell=cell,
-                    role=role, basis="bench",
+                    category=category,
+                    department=department,
+                    township=township,
+                    cell=cell,
+                    role=role,
+                    basis="bench",
                 )
             )
         Responsibility.objects.bulk_create(lines, batch_size=2000)

@@ -153,8 +153,15 @@ class Bench:
 
     def sql(self, statement: str, database: str = "postgres") -> None:
         subprocess.run(
-            ["psql", f"{self.admin_url}/{database}", "-q", "-v", "ON_ERROR_STOP=1", "-c",
-             statement],
+            [
+                "psql",
+                f"{self.admin_url}/{database}",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                statement,
+            ],
             check=True,
             capture_output=True,
         )
@@ -192,15 +199,17 @@ class Bench:
         self.create_database(database)
         self.run(["manage.py", "migrate", "--noinput", "-v", "0"], database=database)
         started = time.perf_counter()
-        self.run(
-            ["manage.py", "seed_demo", "--cases", size, "--seed", "7"], database=database
-        )
+        self.run(["manage.py", "seed_demo", "--cases", size, "--seed", "7"], database=database)
         seconds = time.perf_counter() - started
         self.raw.setdefault("seed_seconds", {})[size] = seconds
         self.rows.append(
             Row(
-                "seed_demo --cases N: wall time (s)", f"{size:,}", f"{seconds:.1f}",
-                "—", None, "(information)",
+                "seed_demo --cases N: wall time (s)",
+                f"{size:,}",
+                f"{seconds:.1f}",
+                "—",
+                None,
+                "(information)",
             )
         )
         # As in service, where autovacuum analyses a table soon after a bulk load: the
@@ -231,7 +240,9 @@ class Bench:
                 break
         self.probe("sweep_reset", database=database)
         self.raw.setdefault("sweep", {})[size] = {
-            "counts": counts, "floor": floor, "product": product,
+            "counts": counts,
+            "floor": floor,
+            "product": product,
         }
         escalated = product[0]["cases"]
         rows_written = product[0]["rows"]
@@ -245,26 +256,50 @@ class Bench:
         f_s = [r["seconds"] for r in floor]
         r = ratio(p_s, f_s)
         self.rows.append(
-            Row("sweep: wall time (s) vs SQL floor", label, spread(p_s), spread(f_s), r,
-                "≤ 5×", verdict(r is not None and r <= 5))
+            Row(
+                "sweep: wall time (s) vs SQL floor",
+                label,
+                spread(p_s),
+                spread(f_s),
+                r,
+                "≤ 5×",
+                verdict(r is not None and r <= 5),
+            )
         )
         per_case = [s / max(escalated, 1) * 1000 for s in p_s]
         self.rows.append(
-            Row("sweep: time per escalated case (ms) vs SQL floor", label, spread(per_case),
+            Row(
+                "sweep: time per escalated case (ms) vs SQL floor",
+                label,
+                spread(per_case),
                 spread([s / max(escalated, 1) * 1000 for s in f_s]),
-                ratio(per_case, [s / max(escalated, 1) * 1000 for s in f_s]), "(information)")
+                ratio(per_case, [s / max(escalated, 1) * 1000 for s in f_s]),
+                "(information)",
+            )
         )
         statements = [r["statements"] for r in product]
         self.raw.setdefault("sweep_statements", {})[size] = statements[0]
         self.rows.append(
-            Row("sweep: SQL statements vs SQL floor", label, spread(statements, "{:.0f}"), "1",
-                statistics.median(statements), "constant in N", "see below")
+            Row(
+                "sweep: SQL statements vs SQL floor",
+                label,
+                spread(statements, "{:.0f}"),
+                "1",
+                statistics.median(statements),
+                "constant in N",
+                "see below",
+            )
         )
         memory = [r["rss_growth_mb"] for r in product]
         self.rows.append(
-            Row("sweep: peak memory growth (MB) of the sweeping process", label, spread(memory),
-                spread([r["rss_growth_mb"] for r in floor]) + " (floor's client)", None,
-                "(information)")
+            Row(
+                "sweep: peak memory growth (MB) of the sweeping process",
+                label,
+                spread(memory),
+                spread([r["rss_growth_mb"] for r in floor]) + " (floor's client)",
+                None,
+                "(information)",
+            )
         )
         if self.args.peer:
             self.peer(size, escalated, label, per_case, memory, statements)
@@ -276,7 +311,8 @@ class Bench:
         subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
         installed = subprocess.run(
             [str(PEER_PYTHON), "-m", "pip", "install", "--quiet", *PEER_PACKAGES],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         if installed.returncode != 0:
             self.notes.append(
@@ -297,8 +333,9 @@ class Bench:
         try:
             peer_probe = BENCH / "peer" / "probe.py"
             log(f"N={size}: django-helpdesk with {tickets} tickets, {due} due")
-            self.probe("setup", tickets, due, database=database, python=PEER_PYTHON,
-                       script=peer_probe)
+            self.probe(
+                "setup", tickets, due, database=database, python=PEER_PYTHON, script=peer_probe
+            )
             results = []
             for run in range(self.args.runs):
                 self.probe("reset", database=database, python=PEER_PYTHON, script=peer_probe)
@@ -316,20 +353,34 @@ class Bench:
             "" if due == escalated else f" (capped: BENCH_PEER_MAX_DUE={cap})"
         )
         self.rows.append(
-            Row("sweep: time per escalated case (ms) vs django-helpdesk escalate_tickets",
-                label, spread(per_case), f"{spread(peer_ms)} [{where}]",
-                ratio(per_case, peer_ms), "(information)")
+            Row(
+                "sweep: time per escalated case (ms) vs django-helpdesk escalate_tickets",
+                label,
+                spread(per_case),
+                f"{spread(peer_ms)} [{where}]",
+                ratio(per_case, peer_ms),
+                "(information)",
+            )
         )
         self.rows.append(
-            Row("sweep: SQL statements vs django-helpdesk", label,
+            Row(
+                "sweep: SQL statements vs django-helpdesk",
+                label,
                 spread(statements, "{:.0f}"),
                 f"{spread([r['statements'] for r in results], '{:.0f}')} [{where}]",
-                ratio(statements, [r["statements"] for r in results]), "(information)")
+                ratio(statements, [r["statements"] for r in results]),
+                "(information)",
+            )
         )
         self.rows.append(
-            Row("sweep: peak memory growth (MB) vs django-helpdesk", label, spread(memory),
+            Row(
+                "sweep: peak memory growth (MB) vs django-helpdesk",
+                label,
+                spread(memory),
                 f"{spread([r['rss_growth_mb'] for r in results])} [{where}]",
-                ratio(memory, [r["rss_growth_mb"] for r in results]), "(information)")
+                ratio(memory, [r["rss_growth_mb"] for r in results]),
+                "(information)",
+            )
         )
 
     def pages(self, size: int, database: str) -> None:
@@ -348,10 +399,15 @@ class Bench:
             r = ratio(page["ms"], reference["ms"])
             ok = status == 200 and page["median_ms"] < 300
             self.rows.append(
-                Row(f"page {url} as {role}", f"{size:,}", shown,
+                Row(
+                    f"page {url} as {role}",
+                    f"{size:,}",
+                    shown,
                     f"{spread(reference['ms'])} ms, {reference['queries']} queries (bare page)",
-                    r, "< 300 ms; queries constant in N",
-                    verdict(ok) if status == 200 else refused(status))
+                    r,
+                    "< 300 ms; queries constant in N",
+                    verdict(ok) if status == 200 else refused(status),
+                )
             )
 
     def routing(self) -> None:
@@ -369,14 +425,25 @@ class Bench:
         label = f"{points:,} points, {built['cells']:,} cells, {built['rules']:,} rules"
         r = ratio(result["product_us"], result["bare_us"])
         self.rows.append(
-            Row("routing: locate + route (µs/case) vs bare STRtree query", label,
-                spread(result["product_us"]), spread(result["bare_us"]), r, "≤ 4×",
-                verdict(r is not None and r <= 4))
+            Row(
+                "routing: locate + route (µs/case) vs bare STRtree query",
+                label,
+                spread(result["product_us"]),
+                spread(result["bare_us"]),
+                r,
+                "≤ 4×",
+                verdict(r is not None and r <= 4),
+            )
         )
         self.rows.append(
-            Row("routing: locate only (µs/case) vs bare STRtree query", label,
-                spread(result["locate_us"]), spread(result["bare_us"]),
-                ratio(result["locate_us"], result["bare_us"]), "(information)")
+            Row(
+                "routing: locate only (µs/case) vs bare STRtree query",
+                label,
+                spread(result["locate_us"]),
+                spread(result["bare_us"]),
+                ratio(result["locate_us"], result["bare_us"]),
+                "(information)",
+            )
         )
 
     def intake(self, size: int, database: str) -> None:
@@ -384,9 +451,10 @@ class Bench:
         per request, each beside the bare insert view served by the same gunicorn."""
         prepared = self.probe("intake_prepare", database=database)
         deployed = os.environ.get("DATABASE_CONN_MAX_AGE")
-        for connections, extra in (("as deployed", {}),
-                                   ("a new database connection per request",
-                                    {"DATABASE_CONN_MAX_AGE": "0"})):
+        for connections, extra in (
+            ("as deployed", {}),
+            ("a new database connection per request", {"DATABASE_CONN_MAX_AGE": "0"}),
+        ):
             if deployed == "0" and extra:
                 continue  # the deployed setting already is the per-request one
             with self._gunicorn(database, **extra) as port:
@@ -425,8 +493,9 @@ class Bench:
                 server.kill()
             server_log.close()
 
-    def _intake_load(self, port: int, prepared: dict, size: int, connections: str,
-                     informative: bool) -> None:
+    def _intake_load(
+        self, port: int, prepared: dict, size: int, connections: str, informative: bool
+    ) -> None:
         from loadgen import login, post_load
 
         seconds, concurrency = self.args.intake_seconds, 16
@@ -451,8 +520,9 @@ class Bench:
             "long": prepared["lng"],
             "description": description,
         }
-        headers = login(host="127.0.0.1", port=port, username=prepared["username"],
-                        password=DEMO_PASSWORD)
+        headers = login(
+            host="127.0.0.1", port=port, username=prepared["username"], password=DEMO_PASSWORD
+        )
         # Warm-up, not counted: each worker loads the routing index, the calendar, templates.
         for path, form, hdrs in (
             ("/bench/insert/", {"description": description}, {}),
@@ -460,10 +530,20 @@ class Bench:
             ("/cases/new/", web_form, headers),
             ("/open311/v2/requests.json", open311_form, {}),
         ):
-            post_load(host="127.0.0.1", port=port, path=path, form=form, headers=hdrs,
-                      concurrency=4, seconds=3, max_requests=40)
-        meters = {"gunicorn": ProcessTreeCpu(self.gunicorn_pid),
-                  "PostgreSQL": ProcessTreeCpu.of_postgres(f"{self.admin_url}/postgres")}
+            post_load(
+                host="127.0.0.1",
+                port=port,
+                path=path,
+                form=form,
+                headers=hdrs,
+                concurrency=4,
+                seconds=3,
+                max_requests=40,
+            )
+        meters = {
+            "gunicorn": ProcessTreeCpu(self.gunicorn_pid),
+            "PostgreSQL": ProcessTreeCpu.of_postgres(f"{self.admin_url}/postgres"),
+        }
         names = ("bare", "signed_in", "web", "open311")
         results = {name: [] for name in names}
         cpu = {name: {meter: [] for meter in meters} for name in names}
@@ -476,8 +556,15 @@ class Bench:
                 ("open311", "/open311/v2/requests.json", open311_form, {}, (200, 201)),
             ):
                 before = {meter: m.milliseconds() for meter, m in meters.items()}
-                load = post_load(host="127.0.0.1", port=port, path=path, form=form,
-                                 headers=hdrs, concurrency=concurrency, seconds=seconds)
+                load = post_load(
+                    host="127.0.0.1",
+                    port=port,
+                    path=path,
+                    form=form,
+                    headers=hdrs,
+                    concurrency=concurrency,
+                    seconds=seconds,
+                )
                 answered = sum(load.statuses.values())
                 for meter, m in meters.items():
                     if answered and before[meter] is not None:
@@ -485,46 +572,72 @@ class Bench:
                 results[name].append(load.per_second(*ok))
                 for status, n in load.statuses.items():
                     statuses[name][status] = statuses[name].get(status, 0) + n
-                log(f"intake ({connections}) run {run + 1} {name}: "
+                log(
+                    f"intake ({connections}) run {run + 1} {name}: "
                     f"{load.per_second(*ok):.1f}/s {load.statuses} errors={load.errors} "
-                    f"p50={load.p50_ms:.0f} ms")
+                    f"p50={load.p50_ms:.0f} ms"
+                )
         self.raw.setdefault("intake", {})[connections] = {
-            "per_second": results, "statuses": statuses, "cpu_ms_per_request": cpu}
+            "per_second": results,
+            "statuses": statuses,
+            "cpu_ms_per_request": cpu,
+        }
         label = f"{concurrency} connections, {seconds:g} s, N={size:,}, {connections}"
-        for name, title in (("web", "web form POST /cases/new/"),
-                            ("open311", "Open311 POST requests.json")):
+        for name, title in (
+            ("web", "web form POST /cases/new/"),
+            ("open311", "Open311 POST requests.json"),
+        ):
             r = ratio(results[name], results["bare"])
-            target, judged = ("(information)", "") if informative else (
-                "≥ 0.6×", verdict(r is not None and r >= 0.6))
+            target, judged = (
+                ("(information)", "")
+                if informative
+                else ("≥ 0.6×", verdict(r is not None and r >= 0.6))
+            )
             self.rows.append(
-                Row(f"intake: {title} (cases/s) vs bare insert view", label,
+                Row(
+                    f"intake: {title} (cases/s) vs bare insert view",
+                    label,
                     f"{spread(results[name])} [{statuses[name]}]",
-                    f"{spread(results['bare'])} [{statuses['bare']}]", r, target, judged)
+                    f"{spread(results['bare'])} [{statuses['bare']}]",
+                    r,
+                    target,
+                    judged,
+                )
             )
             r = ratio(results[name], results["signed_in"])
             self.rows.append(
-                Row(f"intake: {title} (cases/s) vs signed-in ORM insert", label,
+                Row(
+                    f"intake: {title} (cases/s) vs signed-in ORM insert",
+                    label,
                     spread(results[name]),
-                    f"{spread(results['signed_in'])} [{statuses['signed_in']}]", r,
-                    "(information)")
+                    f"{spread(results['signed_in'])} [{statuses['signed_in']}]",
+                    r,
+                    "(information)",
+                )
             )
             if all(cpu[name][meter] for meter in meters):
                 self.rows.append(
-                    Row(f"intake: {title}, CPU per request (ms): "
-                        + " + ".join(meters), label,
+                    Row(
+                        f"intake: {title}, CPU per request (ms): " + " + ".join(meters),
+                        label,
                         " + ".join(spread(cpu[name][meter]) for meter in meters),
                         " + ".join(spread(cpu["bare"][meter]) for meter in meters),
-                        ratio([sum(statistics.median(cpu[name][m]) for m in meters)],
-                              [sum(statistics.median(cpu["bare"][m]) for m in meters)]),
-                        "(information)")
+                        ratio(
+                            [sum(statistics.median(cpu[name][m]) for m in meters)],
+                            [sum(statistics.median(cpu["bare"][m]) for m in meters)],
+                        ),
+                        "(information)",
+                    )
                 )
 
     # -- all of it --------------------------------------------------------------------------
 
     def main(self) -> None:
-        sections = set(self.args.only.split(",")) if self.args.only else {
-            "sweep", "pages", "routing", "intake"
-        }
+        sections = (
+            set(self.args.only.split(","))
+            if self.args.only
+            else {"sweep", "pages", "routing", "intake"}
+        )
         started = time.perf_counter()
         previous = self.load_previous() if self.args.append else None
         if "routing" in sections:
@@ -548,8 +661,13 @@ class Bench:
         self.constancy()
         (WORK / "last_run.json").write_text(
             json.dumps(
-                {"rows": [row.__dict__ for row in self.rows], "notes": self.notes,
-                 "raw": self.raw, "sizes": self.args.sizes, "runs": self.args.runs},
+                {
+                    "rows": [row.__dict__ for row in self.rows],
+                    "notes": self.notes,
+                    "raw": self.raw,
+                    "sizes": self.args.sizes,
+                    "runs": self.args.runs,
+                },
                 default=str,
             )
         )
@@ -572,10 +690,14 @@ class Bench:
         """Put this run's rows after the previous run's (`--append`: one table for sizes
         run at different times, e.g. the pages at N = 1,000,000 after the sweeps)."""
         self.rows = [Row(**row) for row in previous["rows"]] + self.rows
-        self.notes = previous["notes"] + [
-            f"Sizes {', '.join(f'{n:,}' for n in self.args.sizes)} were run separately "
-            f"(--append, sections: {self.args.only or 'all'}, {self.args.runs} run(s))."
-        ] + self.notes
+        self.notes = (
+            previous["notes"]
+            + [
+                f"Sizes {', '.join(f'{n:,}' for n in self.args.sizes)} were run separately "
+                f"(--append, sections: {self.args.only or 'all'}, {self.args.runs} run(s))."
+            ]
+            + self.notes
+        )
         for key, value in previous["raw"].items():
             if isinstance(value, dict) and isinstance(self.raw.get(key), dict):
                 self.raw[key] = {**value, **self.raw[key]}
@@ -593,8 +715,11 @@ class Bench:
             text = ", ".join(f"N={n:,}: {c}" for n, c in statements.items())
             for row in self.rows:
                 if row.figure.startswith("sweep: SQL statements vs SQL floor"):
-                    row.verdict = ("ok: " if same else "GROWS: ") + text if len(statements) > 1 \
+                    row.verdict = (
+                        ("ok: " if same else "GROWS: ") + text
+                        if len(statements) > 1
                         else "one size only"
+                    )
         pages = self.raw.get("pages", {})
         if len(pages) > 1:
             for row in self.rows:
@@ -641,7 +766,7 @@ class Bench:
         notes = "\n".join(f"- {note}" for note in self.notes) or "- none"
         return f"""# Benchmark results
 
-Generated by `make bench` (bench/run.py) on {machine['date']}; rerun it to regenerate this
+Generated by `make bench` (bench/run.py) on {machine["date"]}; rerun it to regenerate this
 file. Each figure is the median of {self.args.runs} runs with the range (min–max) in
 brackets, beside a reference measured in the same run; the ratio is product ÷ reference
 (for throughput, product ÷ reference too, so higher is better there).
@@ -649,17 +774,17 @@ brackets, beside a reference measured in the same run; the ratio is product ÷ r
 **Sizes run this time: N = {sizes}** (`BENCH_SIZES`). Routing: {self.args.points:,} points
 over {self.args.routing_cells:,} cells and {self.args.routing_rules:,} rules. Intake:
 {self.args.intake_seconds:g} s per run, 16 connections, on the first size's database.
-django-helpdesk: at most {self.args.peer_max_due or 'all'} due tickets per run
+django-helpdesk: at most {self.args.peer_max_due or "all"} due tickets per run
 (`BENCH_PEER_MAX_DUE`; 0 = the same number as the product's due cases); its time is
 compared per escalated case.
 
 ## Machine
 
-- {machine['uname']}
-- CPU: {machine['cpu']} ({machine['cores']} cores), memory {machine['memory']}
-- {machine['postgres']}
-- Python {platform.python_version()}, commit {machine['commit']}
-- total bench time: {self.raw.get('total_seconds', 0) / 60:.1f} min
+- {machine["uname"]}
+- CPU: {machine["cpu"]} ({machine["cores"]} cores), memory {machine["memory"]}
+- {machine["postgres"]}
+- Python {platform.python_version()}, commit {machine["commit"]}
+- total bench time: {self.raw.get("total_seconds", 0) / 60:.1f} min
 
 ## Table
 
@@ -818,22 +943,28 @@ def parse_args(argv=None):
     parser.add_argument("--peer-max-due", type=int, default=int(env("BENCH_PEER_MAX_DUE") or 500))
     parser.add_argument("--no-peer", dest="peer", action="store_false")
     parser.add_argument(
-        "--slow-seconds", type=float, default=float(env("BENCH_SLOW_SECONDS") or 180),
+        "--slow-seconds",
+        type=float,
+        default=float(env("BENCH_SLOW_SECONDS") or 180),
         help="a sweep slower than this is run once, not BENCH_RUNS times",
     )
     parser.add_argument("--points", type=int, default=int(env("BENCH_ROUTING_POINTS") or 100000))
     parser.add_argument("--routing-cells", type=int, default=10000)
     parser.add_argument("--routing-rules", type=int, default=5000)
-    parser.add_argument("--intake-seconds", type=float,
-                        default=float(env("BENCH_INTAKE_SECONDS") or 15))
-    parser.add_argument("--only", default=env("BENCH_ONLY") or "",
-                        help="sections: sweep,pages,routing,intake")
-    parser.add_argument("--postgres", default=env("BENCH_POSTGRES")
-                        or "postgres://postgres@127.0.0.1:5432")
+    parser.add_argument(
+        "--intake-seconds", type=float, default=float(env("BENCH_INTAKE_SECONDS") or 15)
+    )
+    parser.add_argument(
+        "--only", default=env("BENCH_ONLY") or "", help="sections: sweep,pages,routing,intake"
+    )
+    parser.add_argument(
+        "--postgres", default=env("BENCH_POSTGRES") or "postgres://postgres@127.0.0.1:5432"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the gov_bench_* databases")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite RESULTS.md")
     parser.add_argument(
-        "--append", action="store_true",
+        "--append",
+        action="store_true",
         help="add this run's rows to the previous run's table (bench/.work/last_run.json)",
     )
     return parser.parse_args(argv)

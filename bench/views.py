@@ -44,11 +44,18 @@ def signed_in_insert(request):
             source=Source.WEB,
             reported_by=request.user,
         )
-        CaseEvent.objects.bulk_create([
-            CaseEvent(case=case, action="report", to_state=State.REPORTED, actor=request.user),
-            CaseEvent(case=case, action="route", from_state=State.REPORTED,
-                      to_state=State.REPORTED, actor_label="system"),
-        ])
+        CaseEvent.objects.bulk_create(
+            [
+                CaseEvent(case=case, action="report", to_state=State.REPORTED, actor=request.user),
+                CaseEvent(
+                    case=case,
+                    action="route",
+                    from_state=State.REPORTED,
+                    to_state=State.REPORTED,
+                    actor_label="system",
+                ),
+            ]
+        )
     return HttpResponse(status=201)
 
 

@@ -84,10 +84,19 @@ def test_database_connections_are_kept_across_requests_unless_configured(conn_ma
     if conn_max_age is not None:
         env["DATABASE_CONN_MAX_AGE"] = conn_max_age
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c",
-         "from django.db import connection as c; "
-         "print(c.settings_dict['CONN_MAX_AGE'], c.settings_dict['CONN_HEALTH_CHECKS'])"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.db import connection as c; "
+            "print(c.settings_dict['CONN_MAX_AGE'], c.settings_dict['CONN_HEALTH_CHECKS'])",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[-2] == expected

@@ -18,9 +18,7 @@ class CasePhoto(models.Model):
     EXIF location."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="photos")
-    image = models.ImageField(
-        _("image"), upload_to=photo_path
-    )
+    image = models.ImageField(_("image"), upload_to=photo_path)
     content_type = models.CharField(max_length=32)
     width = models.PositiveIntegerField(default=0)
     height = models.PositiveIntegerField(default=0)

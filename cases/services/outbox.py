@@ -144,9 +144,7 @@ def enqueue_many(messages: Iterable[OutboxMessage]) -> list[OutboxMessage]:
         return []
     with transaction.atomic():
         OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True)
-        stored = list(
-            OutboxMessage.objects.filter(dedupe_key__in=[m.dedupe_key for m in messages])
-        )
+        stored = list(OutboxMessage.objects.filter(dedupe_key__in=[m.dedupe_key for m in messages]))
     schedule_delivery([m.pk for m in stored if m.status == Status.PENDING])
     by_key = {m.dedupe_key: m for m in stored}
     return [by_key[m.dedupe_key] for m in messages]
@@ -188,7 +186,9 @@ def publish(message_pks: Iterable[int]) -> int:
         except Exception:  # the broker, whatever its client raises
             logger.warning(
                 "Could not queue %d outbox message(s) from %s; the sweep will re-queue them.",
-                len(batch), batch[0], exc_info=True,
+                len(batch),
+                batch[0],
+                exc_info=True,
             )
     return queued
 
@@ -276,17 +276,22 @@ def deliver(*, message_pk: int, now: datetime | None = None) -> Delivery:
                 message.save(update_fields=["attempts", "last_error", "status", *rendered])
                 logger.error(
                     "Outbox message %s to %s failed for good after %d attempt(s): %s",
-                    message.pk, message.to, message.attempts, message.last_error,
+                    message.pk,
+                    message.to,
+                    message.attempts,
+                    message.last_error,
                 )
                 return Delivery("failed")
             delay = retry_delay(message.attempts)
             message.next_attempt_at = now + timedelta(seconds=delay)
-            message.save(
-                update_fields=["attempts", "last_error", "next_attempt_at", *rendered]
-            )
+            message.save(update_fields=["attempts", "last_error", "next_attempt_at", *rendered])
             logger.warning(
                 "Outbox message %s to %s not sent (attempt %d), retrying in %d s: %s",
-                message.pk, message.to, message.attempts, delay, message.last_error,
+                message.pk,
+                message.to,
+                message.attempts,
+                delay,
+                message.last_error,
             )
             return Delivery("retry", retry_in=delay)
         message.status = Status.SENT

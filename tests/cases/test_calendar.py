@@ -111,9 +111,7 @@ def test_no_calendar_warning_for_years_the_library_knows():
 
 
 def test_a_year_the_admins_filled_in_is_known_and_not_warned_about(caplog):
-    Holiday.objects.create(
-        date=at(2, 8, year=2027).date(), kind=Holiday.Kind.HOLIDAY, name="春节"
-    )
+    Holiday.objects.create(date=at(2, 8, year=2027).date(), kind=Holiday.Kind.HOLIDAY, name="春节")
     caplog.set_level(logging.WARNING, logger="departments.calendar")
     assert calendar_warnings(today=at(11, 23).date()) == []
     assert later(at(2, 5, 16, year=2027), 2 * HOUR) == at(2, 9, 10, year=2027)

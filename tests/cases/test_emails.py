@@ -43,9 +43,7 @@ def message_to(address) -> OutboxMessage:
     return row
 
 
-def test_the_subject_names_the_case_the_level_and_how_long_it_is_overdue(
-    overdue, cast, settings
-):
+def test_the_subject_names_the_case_the_level_and_how_long_it_is_overdue(overdue, cast, settings):
     settings.LANGUAGE_CODE = "en"
     cast.supervisor.language = "en"
     cast.supervisor.save()

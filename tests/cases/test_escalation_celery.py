@@ -220,9 +220,7 @@ def test_with_the_mail_server_down_the_email_is_retried_and_arrives_once_it_is_b
     smtp.stop()
     escalation_sweep(now=at(11, 23, 12))
     row = OutboxMessage.objects.get()
-    wait_for(
-        lambda: OutboxMessage.objects.get(pk=row.pk).attempts >= 2, what="two failed attempts"
-    )
+    wait_for(lambda: OutboxMessage.objects.get(pk=row.pk).attempts >= 2, what="two failed attempts")
     row.refresh_from_db()
     assert row.status == "pending"
     assert "Connection" in row.last_error or "refused" in row.last_error.lower()

@@ -326,9 +326,7 @@ def test_detail_of_a_returned_case_names_the_department_and_its_reason(client, c
     assert "Returned by 城管局" in text and "不属于城管职责" in text
 
 
-def test_pool_names_the_candidates_and_the_case_page_offers_them_first(
-    client, cast, world, report
-):
+def test_pool_names_the_candidates_and_the_case_page_offers_them_first(client, cast, world, report):
     case = report(category=world.stall, cell=world.n2)
     client.force_login(cast.dispatcher)
     text = page_text(client.get("/cases/fallback/"))

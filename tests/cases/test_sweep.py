@@ -148,9 +148,7 @@ def test_cases_that_are_resolved_closed_cancelled_or_suspended_never_escalate(
             lambda c: workflow.case_accept(case=c, actor=cast.liaison),
             lambda c: workflow.case_resolve(case=c, actor=cast.liaison, note="已清理"),
         ],
-        "cancelled": [
-            lambda c: workflow.case_cancel(case=c, actor=cast.dispatcher, reason="重复")
-        ],
+        "cancelled": [lambda c: workflow.case_cancel(case=c, actor=cast.dispatcher, reason="重复")],
         "suspended": [
             lambda c: workflow.case_suspend(case=c, actor=cast.supervisor, reason="挂账")
         ],
@@ -235,7 +233,10 @@ def test_an_email_that_cannot_be_rendered_does_not_stop_the_sweep(
     monkeypatch.setattr(escalation_service.emails, "escalation", fussy)
     result = sweep(at(11, 24, 11))
     assert {(e.case_id, e.level) for e in result.escalated} == {
-        (broken.pk, 1), (broken.pk, 2), (broken.pk, 3), (fine.pk, 1)
+        (broken.pk, 1),
+        (broken.pk, 2),
+        (broken.pk, 3),
+        (fine.pk, 1),
     }
     # The emails are rendered when delivered: the broken one goes out bare, the rest whole.
     assert OutboxMessage.objects.filter(status="pending").count() == 4
@@ -290,9 +291,7 @@ def test_the_sweep_makes_the_same_number_of_queries_for_few_or_many_cases(
     assert counts[0] == counts[1]
 
 
-def test_stuck_outbox_messages_are_requeued_by_the_sweep(
-    db, django_capture_on_commit_callbacks
-):
+def test_stuck_outbox_messages_are_requeued_by_the_sweep(db, django_capture_on_commit_callbacks):
     long_ago = timezone.now() - timedelta(hours=1)
     stuck = outbox.enqueue_email(
         to="someone@example.org", subject="s", text="t", kind="test", dedupe_key="stuck:1"
@@ -453,9 +452,7 @@ def test_a_sweep_process_killed_midway_loses_nothing_and_sends_nothing_twice(rep
 # -- rendering moved out of the sweep (issue 7) ----------------------------------------------
 
 
-def test_the_sweep_writes_unrendered_rows_and_renders_no_template(
-    assigned, cast, monkeypatch
-):
+def test_the_sweep_writes_unrendered_rows_and_renders_no_template(assigned, cast, monkeypatch):
     def no_rendering(*args, **kwargs):
         raise AssertionError("the sweep rendered an email")
 
@@ -505,9 +502,7 @@ def test_a_redelivered_batch_task_sends_each_email_once(report_at, cast, mailout
     assert set(OutboxMessage.objects.values_list("status", "attempts")) == {("sent", 1)}
 
 
-def test_a_batch_hands_a_failed_email_to_its_own_retry_with_backoff(
-    assigned, cast, monkeypatch
-):
+def test_a_batch_hands_a_failed_email_to_its_own_retry_with_backoff(assigned, cast, monkeypatch):
     from cases import tasks
 
     sweep(at(11, 23, 13))
