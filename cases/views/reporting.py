@@ -86,6 +86,8 @@ def case_new(request):
         {
             "form": form,
             "duplicates": duplicates,
+            # A browser cannot be handed files back: the page asks for them again.
+            "photos_not_kept": len(form.cleaned_data["photos"]) if duplicates else 0,
             "cells": cells_geojson(request.user.township_id),
             "map_options": {"tileUrl": getattr(settings, "MAP_TILE_URL", "")},
         },

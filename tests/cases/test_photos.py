@@ -59,6 +59,21 @@ def test_report_with_photos_stores_them_without_exif_location(client, cast, worl
     assert {p.content_type for p in stored} == {"image/jpeg", "image/png"}
 
 
+def test_the_duplicate_check_says_the_photos_must_be_attached_again(client, cast, world, report):
+    """A browser cannot be handed files back: the caseworker stopped by the duplicate
+    check is told the photos were not kept, rather than losing them unseen."""
+    report()
+    client.force_login(cast.caseworker)
+    photos = [image_file(), image_file("b.png", "PNG")]
+    response = client.post("/cases/new/", new_case_data(world, photos=photos))
+    assert response.context["duplicates"]
+    assert not CasePhoto.objects.exists()
+    page = response.content.decode()
+    assert 'id="photos-not-kept"' in page and "2 photos you attached were not kept" in page
+    without_photos = client.post("/cases/new/", new_case_data(world))
+    assert 'id="photos-not-kept"' not in without_photos.content.decode()
+
+
 def test_a_fake_image_is_refused_and_no_case_is_created(client, cast, world):
     client.force_login(cast.caseworker)
     fake = SimpleUploadedFile("evil.jpg", b"<html>not an image</html>", content_type="image/jpeg")
