@@ -1,7 +1,7 @@
 """The supervision page of the admin: per department and period, return, extension and
 reopen figures and time to accept, each linked to the audit rows behind it."""
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django import forms
@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from cases.dashboard import Period
 from cases.supervision import department_figures
 from departments.models import User
 
@@ -38,9 +39,7 @@ def supervision_view(request, *, model_admin):
     form = PeriodForm(request.GET or {"start": today - timedelta(days=30), "end": today})
     figures = []
     if form.is_valid():
-        zone = timezone.get_current_timezone()
-        start = datetime.combine(form.cleaned_data["start"], time.min, tzinfo=zone)
-        end = datetime.combine(form.cleaned_data["end"] + timedelta(days=1), time.min, tzinfo=zone)
+        start, end = Period(form.cleaned_data["start"], form.cleaned_data["end"]).bounds
         figures = department_figures(start=start, end=end)
         audit = reverse(f"{model_admin.admin_site.name}:cases_caseevent_changelist")
         requests = reverse(f"{model_admin.admin_site.name}:cases_extensionrequest_changelist")
