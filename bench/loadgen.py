@@ -1,5 +1,6 @@
 """A small load generator for loopback only: `concurrency` threads POST the same request
-over and over for `seconds` (and at most `max_requests`), and count the answers.
+over and over for `seconds` (and at most `max_requests`), and count the answers. Fields
+named in `fresh` get a new UUID in every request, as a form's one-time key does.
 
 Gunicorn's sync workers close the connection after each response, so every request
 opens a new loopback connection, as a browser talking to such a server would.
@@ -11,6 +12,7 @@ import http.client
 import statistics
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -46,10 +48,17 @@ def post_load(
     seconds: float = 15.0,
     max_requests: int = 100_000,
     timeout: float = 30.0,
+    fresh: tuple[str, ...] = (),
 ) -> LoadResult:
     if host not in LOOPBACK:
         raise ValueError("The load generator only targets this machine (loopback).")
     body = urlencode(form).encode()
+
+    def body_to_send() -> bytes:
+        if not fresh:
+            return body
+        return urlencode({**form, **{name: str(uuid.uuid4()) for name in fresh}}).encode()
+
     all_headers = {
         "Content-Type": "application/x-www-form-urlencoded",
         "Connection": "close",
@@ -72,7 +81,7 @@ def post_load(
             started = time.perf_counter()
             try:
                 conn = http.client.HTTPConnection(host, port, timeout=timeout)
-                conn.request("POST", path, body=body, headers=all_headers)
+                conn.request("POST", path, body=body_to_send(), headers=all_headers)
                 response = conn.getresponse()
                 response.read()
                 conn.close()

@@ -330,15 +330,19 @@ def intake_prepare() -> dict:
 
 
 def intake_counts() -> dict:
+    """Rows each intake target has written so far: a replayed report writes none."""
+    from bench.views import SIGNED_IN_PREFIX
     from cases.models import Case, Source
 
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {BARE_TABLE}")
         bare = cursor.fetchone()[0]
+    web = Case.objects.filter(source=Source.WEB)
     return {
-        "web": Case.objects.filter(source=Source.WEB).count(),
-        "open311": Case.objects.filter(source=Source.OPEN311).count(),
         "bare": bare,
+        "signed_in": web.filter(number__startswith=SIGNED_IN_PREFIX).count(),
+        "web": web.exclude(number__startswith=SIGNED_IN_PREFIX).count(),
+        "open311": Case.objects.filter(source=Source.OPEN311).count(),
     }
 
 

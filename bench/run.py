@@ -458,7 +458,9 @@ class Bench:
             if deployed == "0" and extra:
                 continue  # the deployed setting already is the per-request one
             with self._gunicorn(database, **extra) as port:
-                self._intake_load(port, prepared, size, connections, informative=bool(extra))
+                self._intake_load(
+                    port, prepared, size, connections, informative=bool(extra), database=database
+                )
 
     @contextmanager
     def _gunicorn(self, database: str, **extra):
@@ -494,7 +496,13 @@ class Bench:
             server_log.close()
 
     def _intake_load(
-        self, port: int, prepared: dict, size: int, connections: str, informative: bool
+        self,
+        port: int,
+        prepared: dict,
+        size: int,
+        connections: str,
+        informative: bool,
+        database: str,
     ) -> None:
         from loadgen import login, post_load
 
@@ -523,13 +531,16 @@ class Bench:
         headers = login(
             host="127.0.0.1", port=port, username=prepared["username"], password=DEMO_PASSWORD
         )
+        # name, path, form, headers, the statuses that count, fields new in every request
+        # (the report form's one-time key, as a browser sends a new one with each report)
+        targets = (
+            ("bare", "/bench/insert/", {"description": description}, {}, (201,), ()),
+            ("signed_in", "/bench/insert-case/", signed_in_form, headers, (201,), ()),
+            ("web", "/cases/new/", web_form, headers, (302,), ("idempotency_key",)),
+            ("open311", "/open311/v2/requests.json", open311_form, {}, (200, 201), ()),
+        )
         # Warm-up, not counted: each worker loads the routing index, the calendar, templates.
-        for path, form, hdrs in (
-            ("/bench/insert/", {"description": description}, {}),
-            ("/bench/insert-case/", signed_in_form, headers),
-            ("/cases/new/", web_form, headers),
-            ("/open311/v2/requests.json", open311_form, {}),
-        ):
+        for _name, path, form, hdrs, _ok, fresh in targets:
             post_load(
                 host="127.0.0.1",
                 port=port,
@@ -539,22 +550,19 @@ class Bench:
                 concurrency=4,
                 seconds=3,
                 max_requests=40,
+                fresh=fresh,
             )
+        written_before = self.probe("intake_counts", database=database)
         meters = {
             "gunicorn": ProcessTreeCpu(self.gunicorn_pid),
             "PostgreSQL": ProcessTreeCpu.of_postgres(f"{self.admin_url}/postgres"),
         }
-        names = ("bare", "signed_in", "web", "open311")
+        names = [target[0] for target in targets]
         results = {name: [] for name in names}
         cpu = {name: {meter: [] for meter in meters} for name in names}
         statuses = {name: {} for name in names}
         for run in range(self.args.runs):
-            for name, path, form, hdrs, ok in (
-                ("bare", "/bench/insert/", {"description": description}, {}, (201,)),
-                ("signed_in", "/bench/insert-case/", signed_in_form, headers, (201,)),
-                ("web", "/cases/new/", web_form, headers, (302,)),
-                ("open311", "/open311/v2/requests.json", open311_form, {}, (200, 201)),
-            ):
+            for name, path, form, hdrs, ok, fresh in targets:
                 before = {meter: m.milliseconds() for meter, m in meters.items()}
                 load = post_load(
                     host="127.0.0.1",
@@ -564,6 +572,7 @@ class Bench:
                     headers=hdrs,
                     concurrency=concurrency,
                     seconds=seconds,
+                    fresh=fresh,
                 )
                 answered = sum(load.statuses.values())
                 for meter, m in meters.items():
@@ -576,6 +585,16 @@ class Bench:
                     f"intake ({connections}) run {run + 1} {name}: "
                     f"{load.per_second(*ok):.1f}/s {load.statuses} errors={load.errors} "
                     f"p50={load.p50_ms:.0f} ms"
+                )
+        # A success that wrote no row (a replayed report, say) would flatter the figure.
+        written_after = self.probe("intake_counts", database=database)
+        for name, _path, _form, _hdrs, ok, _fresh in targets:
+            answered = sum(statuses[name].get(status, 0) for status in ok)
+            written = written_after[name] - written_before[name]
+            if written != answered:
+                self.notes.append(
+                    f"Intake ({connections}), {name}: {answered} successful answers "
+                    f"but {written} rows written."
                 )
         self.raw.setdefault("intake", {})[connections] = {
             "per_second": results,

@@ -27,6 +27,10 @@ def bare_insert(request):
     return HttpResponse(status=201)
 
 
+# Its cases' numbers, apart from the product's (year-serial) ones.
+SIGNED_IN_PREFIX = "B"
+
+
 @login_required
 @require_POST
 def signed_in_insert(request):
@@ -36,7 +40,7 @@ def signed_in_insert(request):
 
     with transaction.atomic():
         case = Case.objects.create(
-            number=f"B{uuid.uuid4().hex[:15]}",
+            number=f"{SIGNED_IN_PREFIX}{uuid.uuid4().hex[:15]}",
             township_id=request.POST["township"],
             category_id=request.POST["category"],
             cell_id=request.POST["cell"],
