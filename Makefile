@@ -44,7 +44,7 @@ test: venv
 	$(BIN)/python manage.py compilemessages --ignore '.venv' --ignore 'var' -v 0
 	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -n 2 --dist loadgroup
 
-# Needs PostgreSQL; e.g. `make bench BENCH_SIZES=100000,1000000 BENCH_RUNS=5` (bench/README.md).
+# Needs PostgreSQL; N = 100,000 and 1,000,000 by default, `BENCH_SIZES=10000` for a quick look (bench/README.md).
 bench: venv
 	$(BIN)/python bench/run.py
 
