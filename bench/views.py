@@ -27,7 +27,7 @@ def bare_insert(request):
     return HttpResponse(status=201)
 
 
-# Its cases' numbers, apart from the product's (year-serial) ones.
+# Numbers of the signed-in insert's cases, told apart from the product's (year-serial) ones.
 SIGNED_IN_PREFIX = "B"
 
 
