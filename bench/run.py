@@ -60,6 +60,16 @@ class Row:
     verdict: str = ""
 
 
+@dataclass(frozen=True)
+class IntakeTarget:
+    name: str
+    path: str
+    form: dict
+    headers: dict
+    ok: tuple[int, ...]  # the statuses that count as a report taken
+    fresh: tuple[str, ...] = ()  # fields given a new UUID in every request
+
+
 def spread(values: list[float], fmt: str = "{:.3g}") -> str:
     """The median with the range: `12.3 (11.9–13.0)`."""
     if not values:
@@ -531,69 +541,64 @@ class Bench:
         headers = login(
             host="127.0.0.1", port=port, username=prepared["username"], password=DEMO_PASSWORD
         )
-        # name, path, form, headers, the statuses that count, fields new in every request
-        # (the report form's one-time key, as a browser sends a new one with each report)
         targets = (
-            ("bare", "/bench/insert/", {"description": description}, {}, (201,), ()),
-            ("signed_in", "/bench/insert-case/", signed_in_form, headers, (201,), ()),
-            ("web", "/cases/new/", web_form, headers, (302,), ("idempotency_key",)),
-            ("open311", "/open311/v2/requests.json", open311_form, {}, (200, 201), ()),
+            IntakeTarget("bare", "/bench/insert/", {"description": description}, {}, (201,)),
+            IntakeTarget("signed_in", "/bench/insert-case/", signed_in_form, headers, (201,)),
+            # A new one-time key with each report, as the page gives every form its own.
+            IntakeTarget(
+                "web", "/cases/new/", web_form, headers, (302,), fresh=("idempotency_key",)
+            ),
+            IntakeTarget("open311", "/open311/v2/requests.json", open311_form, {}, (200, 201)),
         )
-        # Warm-up, not counted: each worker loads the routing index, the calendar, templates.
-        for _name, path, form, hdrs, _ok, fresh in targets:
-            post_load(
+
+        def load(target: IntakeTarget, **how):
+            return post_load(
                 host="127.0.0.1",
                 port=port,
-                path=path,
-                form=form,
-                headers=hdrs,
-                concurrency=4,
-                seconds=3,
-                max_requests=40,
-                fresh=fresh,
+                path=target.path,
+                form=target.form,
+                headers=target.headers,
+                fresh=target.fresh,
+                **how,
             )
+
+        # Warm-up, not counted: each worker loads the routing index, the calendar, templates.
+        for target in targets:
+            load(target, concurrency=4, seconds=3, max_requests=40)
         written_before = self.probe("intake_counts", database=database)
         meters = {
             "gunicorn": ProcessTreeCpu(self.gunicorn_pid),
             "PostgreSQL": ProcessTreeCpu.of_postgres(f"{self.admin_url}/postgres"),
         }
-        names = [target[0] for target in targets]
+        names = [target.name for target in targets]
         results = {name: [] for name in names}
         cpu = {name: {meter: [] for meter in meters} for name in names}
         statuses = {name: {} for name in names}
         for run in range(self.args.runs):
-            for name, path, form, hdrs, ok, fresh in targets:
+            for target in targets:
+                name, ok = target.name, target.ok
                 before = {meter: m.milliseconds() for meter, m in meters.items()}
-                load = post_load(
-                    host="127.0.0.1",
-                    port=port,
-                    path=path,
-                    form=form,
-                    headers=hdrs,
-                    concurrency=concurrency,
-                    seconds=seconds,
-                    fresh=fresh,
-                )
-                answered = sum(load.statuses.values())
+                outcome = load(target, concurrency=concurrency, seconds=seconds)
+                answered = sum(outcome.statuses.values())
                 for meter, m in meters.items():
                     if answered and before[meter] is not None:
                         cpu[name][meter].append((m.milliseconds() - before[meter]) / answered)
-                results[name].append(load.per_second(*ok))
-                for status, n in load.statuses.items():
+                results[name].append(outcome.per_second(*ok))
+                for status, n in outcome.statuses.items():
                     statuses[name][status] = statuses[name].get(status, 0) + n
                 log(
                     f"intake ({connections}) run {run + 1} {name}: "
-                    f"{load.per_second(*ok):.1f}/s {load.statuses} errors={load.errors} "
-                    f"p50={load.p50_ms:.0f} ms"
+                    f"{outcome.per_second(*ok):.1f}/s {outcome.statuses} errors={outcome.errors} "
+                    f"p50={outcome.p50_ms:.0f} ms"
                 )
         # A success that wrote no row (a replayed report, say) would flatter the figure.
         written_after = self.probe("intake_counts", database=database)
-        for name, _path, _form, _hdrs, ok, _fresh in targets:
-            answered = sum(statuses[name].get(status, 0) for status in ok)
-            written = written_after[name] - written_before[name]
+        for target in targets:
+            answered = sum(statuses[target.name].get(status, 0) for status in target.ok)
+            written = written_after[target.name] - written_before[target.name]
             if written != answered:
                 self.notes.append(
-                    f"Intake ({connections}), {name}: {answered} successful answers "
+                    f"Intake ({connections}), {target.name}: {answered} successful answers "
                     f"but {written} rows written."
                 )
         self.raw.setdefault("intake", {})[connections] = {
