@@ -173,9 +173,7 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 # which the Open311 per-key rate limit needs with several web processes ---
 CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL", "")
 if CACHE_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-    }
+    CACHES = {"default": {"BACKEND": "governance.cache.RedisCache", "LOCATION": CACHE_URL}}
     # Each request reads its session from the shared cache, not with a database query;
     # writes still go to the database, so a restarted Redis signs nobody out.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

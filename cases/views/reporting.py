@@ -38,14 +38,16 @@ def case_new(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         scope = f"user:{request.user.pk}"
-        first = replayed_case(scope=scope, key=str(data["idempotency_key"] or ""))
-        if first is not None:
-            # Sent twice: show the first case rather than offering it as a duplicate.
-            messages.info(
-                request, _("This form was already sent: case %(number)s.") % {"number": first}
-            )
-            return redirect("cases:detail", number=first.number)
         if not data["confirm_new"]:
+            # Sent twice: show the first case rather than offering it as a duplicate. A
+            # confirmed report needs no such look: its key's claim finds the first case.
+            first = replayed_case(scope=scope, key=str(data["idempotency_key"] or ""))
+            if first is not None:
+                messages.info(
+                    request,
+                    _("This form was already sent: case %(number)s.") % {"number": first},
+                )
+                return redirect("cases:detail", number=first.number)
             duplicates = list(
                 possible_duplicates(request.user, category=data["category"], cell=data["cell"])
             )

@@ -32,7 +32,7 @@ def redis_cache_fixture(settings):
     prefix = f"open311-test-{worker}-{uuid.uuid4().hex}"
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "governance.cache.RedisCache",
             "LOCATION": f"{base}/2",
             "KEY_PREFIX": prefix,
         }

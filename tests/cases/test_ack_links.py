@@ -12,7 +12,7 @@ from django.test import Client
 
 from cases.models import CaseEvent, Escalation
 from cases.services.escalation import ack_token, escalation_sweep
-from tests.browser import chromium
+from tests.browser import chromium, needs_chromium
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ESCALATED_AT = datetime(2026, 11, 23, 12, tzinfo=SHANGHAI)
@@ -112,6 +112,7 @@ def test_only_get_and_post_are_allowed(client, escalation):
     assert client.put(link(escalation)).status_code == 405
 
 
+@needs_chromium
 @pytest.mark.django_db(transaction=True)
 def test_a_supervisor_acknowledges_from_the_email_link_in_a_browser(live_server, report, cast):
     with time_machine.travel(datetime(2026, 11, 23, 10, tzinfo=SHANGHAI), tick=False):

@@ -2,6 +2,7 @@
 savepoint), every statement listed. Reports are the hot write path (bench: intake)."""
 
 import threading
+import uuid
 
 import pytest
 from django.db import connection, transaction
@@ -57,6 +58,36 @@ def test_a_web_report_is_eight_statements_and_inserts_the_case_once(client, cast
     case = Case.objects.get(number=response["Location"].rstrip("/").rsplit("/", 1)[1])
     assert case.state == "assigned" and case.version == 1
     assert list(case.events.values_list("action", flat=True)) == ["report", "route"]
+
+
+def test_a_confirmed_web_report_looks_for_its_one_time_key_only_by_claiming_it(client, cast, world):
+    client.force_login(cast.caseworker)
+    form = {
+        "category": world.rubbish.pk,
+        "cell": world.n1.pk,
+        "description": "垃圾",
+        "urgency": "normal",
+        "confirm_new": "on",
+    }
+    client.post("/cases/new/", {**form, "idempotency_key": str(uuid.uuid4())})  # warm
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post("/cases/new/", {**form, "idempotency_key": str(uuid.uuid4())})
+
+    assert response.status_code == 302
+    # No look for an earlier submission before the transaction: the claim is that look.
+    assert statements(captured) == [
+        "SELECT django_session",
+        "SELECT departments_user",
+        "SELECT departments_routingstamp",
+        "BEGIN",
+        "INSERT cases_idempotencykey",  # the claim: a twin in flight waits here
+        "INSERT cases_casenumbercounter",
+        "INSERT cases_case",
+        "INSERT cases_caseevent",
+        "UPDATE",  # the key points at its case
+        "COMMIT",
+    ]
 
 
 def test_an_open311_report_is_nine_statements(client, world, api_key):
