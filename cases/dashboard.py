@@ -29,7 +29,7 @@ from django.utils import timezone
 from cases.models import CLOCK_STATES, Case, DailyFigures, State
 from cases.models.figures import COUNTED_FIELDS
 from cases.permissions import may_see_dashboard
-from cases.selectors import cases_visible_to
+from cases.selectors import cases_visible_to, supervised_township_id
 from cases.services.figures import figures_refresh
 from departments.calendar import get_calendar
 from departments.models import Department, GridCell, User
@@ -87,9 +87,7 @@ def figures_visible_to(user: User, township_id: int | None = None) -> QuerySet[D
     rows = DailyFigures.objects.all()
     if not may_see_dashboard(user):
         return rows.none()
-    supervisor = user.role == User.Role.SUPERVISOR and not user.is_superuser
-    own = user.township_id if supervisor else None
-    for township in {own, township_id} - {None}:
+    for township in {supervised_township_id(user), township_id} - {None}:
         rows = rows.filter(township_id=township)
     return rows
 

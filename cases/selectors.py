@@ -31,6 +31,14 @@ def cases_visible_to(user: User, queryset: QuerySet[Case] | None = None) -> Quer
     return cases.none()
 
 
+def supervised_township_id(user: User) -> int | None:
+    """The township whose cases a supervisor's figures count, as `cases_visible_to` limits
+    them: a township supervisor's own; None (every township) for anyone seeing them all."""
+    if user.is_superuser or user.role != User.Role.SUPERVISOR:
+        return None
+    return user.township_id
+
+
 def _involving(department_id: int) -> Q:
     """Cases a department leads or assists. A correlated EXISTS lets PostgreSQL probe the
     assist index for the few rows of a case page, or hash the department's assisted ids

@@ -62,9 +62,16 @@ def _count_by(events, key) -> dict[int, int]:
     return {int(row["dept"]): row["n"] for row in rows if row["dept"] not in (None, "")}
 
 
-def department_figures(*, start: datetime, end: datetime) -> list[DepartmentFigures]:
-    """The figures of every department for events in [start, end), flags set."""
+def department_figures(
+    *, start: datetime, end: datetime, township_id: int | None = None
+) -> list[DepartmentFigures]:
+    """The figures of every department for events in [start, end), flags set; with a
+    `township_id`, of that township's cases only (departments serve the whole district)."""
     events = CaseEvent.objects.filter(at__gte=start, at__lt=end)
+    extension_requests = ExtensionRequest.objects.filter(created_at__gte=start, created_at__lt=end)
+    if township_id is not None:
+        events = events.filter(case__township_id=township_id)
+        extension_requests = extension_requests.filter(case__township_id=township_id)
     given = _count_by(
         events.filter(action__in=["route", "dispatch"], to_state=State.ASSIGNED),
         KeyTextTransform("lead", "data"),
@@ -73,10 +80,8 @@ def department_figures(*, start: datetime, end: datetime) -> list[DepartmentFigu
     accepts = _count_by(events.filter(action="accept"), F("actor__department_id"))
     resolves = _count_by(events.filter(action="resolve"), F("actor__department_id"))
     reopens = _count_by(events.filter(action="reopen"), F("case__lead_department_id"))
-    extension_rows = (
-        ExtensionRequest.objects.filter(created_at__gte=start, created_at__lt=end)
-        .values("department_id")
-        .annotate(n=Count("pk"), approved=Count("pk", filter=Q(status="approved")))
+    extension_rows = extension_requests.values("department_id").annotate(
+        n=Count("pk"), approved=Count("pk", filter=Q(status="approved"))
     )
     extensions = {row["department_id"]: row for row in extension_rows}
     # Time to accept: from the latest row that assigned the case before the accept.

@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cases.dashboard import Period
+from cases.selectors import supervised_township_id
 from cases.supervision import department_figures
 from departments.models import User
 
@@ -35,12 +36,14 @@ def may_supervise(user) -> bool:
 def supervision_view(request, *, model_admin):
     if not may_supervise(request.user):
         raise PermissionDenied
+    # A township's supervisor counts their township's cases, as the linked audit rows show.
+    township_id = supervised_township_id(request.user)
     today = timezone.localdate()
     form = PeriodForm(request.GET or {"start": today - timedelta(days=30), "end": today})
     figures = []
     if form.is_valid():
         start, end = Period(form.cleaned_data["start"], form.cleaned_data["end"]).bounds
-        figures = department_figures(start=start, end=end)
+        figures = department_figures(start=start, end=end, township_id=township_id)
         audit = reverse(f"{model_admin.admin_site.name}:cases_caseevent_changelist")
         requests = reverse(f"{model_admin.admin_site.name}:cases_extensionrequest_changelist")
 
@@ -76,6 +79,7 @@ def supervision_view(request, *, model_admin):
         "title": gettext("Supervision of departments"),
         "form": form,
         "figures": figures,
+        "township": request.user.township if township_id is not None else None,
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, "admin/cases/supervision.html", context)

@@ -80,3 +80,30 @@ def test_a_township_supervisor_sees_the_page_and_a_liaison_does_not(client, cast
     assert client.get(reverse("admin:cases_supervision")).status_code == 200
     client.force_login(cast.liaison)
     assert client.get(reverse("admin:cases_supervision")).status_code == 403
+
+
+def test_a_township_supervisor_counts_only_their_townships_cases(client, cast, world, report):
+    """As the audit rows the figures link to, which the admin limits to the township."""
+    north = report()
+    south = report(reporter=cast.south_caseworker, cell=world.s1)
+    for case in (north, south):
+        workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    sync_role_group(cast.supervisor)
+    sync_role_group(cast.district_supervisor)
+
+    def returns_seen_by(user):
+        client.force_login(user)
+        page = client.get(reverse("admin:cases_supervision"))
+        cg = figures_by_code(page.context["figures"])["CG"]
+        linked = client.get(cg.links["returns"]).context["cl"].result_list
+        return (cg.given, cg.returns), {event.case for event in linked}, page.text
+
+    figures, linked, text = returns_seen_by(cast.supervisor)
+    assert figures == (1, 1)
+    assert linked == {north}
+    assert "Counted over the cases of 北街道 only." in text
+
+    figures, linked, text = returns_seen_by(cast.district_supervisor)
+    assert figures == (2, 2)
+    assert linked == {north, south}
+    assert "Counted over the cases of" not in text
