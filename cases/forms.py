@@ -10,7 +10,8 @@ from django import forms
 from django.db.models import Model, Q
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Case, State, Urgency
+from cases.models import Case, HeldPhoto, State, Urgency
+from cases.services.photos import HELD_PHOTOS_GONE
 from departments.models import Category, Department, GridCell, User
 from departments.routing import RoutingIndex
 
@@ -65,6 +66,20 @@ class MultipleImageField(forms.FileField):
         return [super().clean(data, initial)] if data else []
 
 
+class HeldPhotosField(forms.ModelMultipleChoiceField):
+    """The ids of photos kept for a report at the duplicate screen (hidden inputs); the form
+    limits the queryset to the signed-in user's own. Empty, it makes no query."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            queryset=HeldPhoto.objects.none(),
+            required=False,
+            widget=forms.MultipleHiddenInput,
+            error_messages=dict.fromkeys(("invalid_choice", "invalid_pk_value"), HELD_PHOTOS_GONE),
+            **kwargs,
+        )
+
+
 class CategoryChoiceField(CodeOrIdChoiceField):
     # Both names and the code, so the picker's search finds a category by any of them.
     def label_from_instance(self, obj):
@@ -101,6 +116,8 @@ class ReportForm(forms.Form):
     urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
     reporter_name = forms.CharField(label=_("Reporter name"), max_length=100, required=False)
     reporter_phone = forms.CharField(label=_("Reporter phone"), max_length=32, required=False)
+    # Before `photos`, whose count includes them.
+    held_photos = HeldPhotosField()
     photos = MultipleImageField(
         label=_("Photos"), help_text=_("Up to 5 JPEG, PNG or WebP images, 10 MB each.")
     )
@@ -115,6 +132,7 @@ class ReportForm(forms.Form):
         the cell are then looked up in it rather than queried."""
         super().__init__(*args, **kwargs)
         self.user = user
+        self.fields["held_photos"].queryset = HeldPhoto.objects.filter(held_by=user)
         if not self.is_bound:
             self.fields["idempotency_key"].initial = uuid.uuid4()
         # Township staff report in their own township: other cells are not offered.
@@ -143,7 +161,9 @@ class ReportForm(forms.Form):
         from cases.services.photos import clean_photos
 
         photos = self.cleaned_data["photos"]
-        clean_photos(photos)  # raises ValidationError with the reason for each bad file
+        held = self.cleaned_data.get("held_photos") or ()
+        # Raises ValidationError with the reason for each bad file.
+        clean_photos(photos, already=len(held))
         return photos
 
 
@@ -314,6 +334,12 @@ class PhotosForm(forms.Form):
 class CaseNoteForm(forms.Form):
     text = forms.CharField(label=_("Internal note"), widget=forms.Textarea(attrs={"rows": 3}))
     photos = MultipleImageField(label=_("Photos"))
+    # A report added to a duplicate brings the photos kept for it.
+    held_photos = HeldPhotosField()
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["held_photos"].queryset = HeldPhoto.objects.filter(held_by=user)
 
 
 class CorrectionForm(TransitionForm):

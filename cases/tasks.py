@@ -98,3 +98,12 @@ def purge_idempotency_keys() -> int:
     from cases.services.intake import idempotency_keys_purge
 
     return idempotency_keys_purge()
+
+
+@shared_task(name="cases.purge_held_photos", acks_late=True, ignore_result=True)
+def purge_held_photos() -> int:
+    """Delete photos held for a duplicate screen past HELD_PHOTO_HOURS (the beat runs it
+    hourly)."""
+    from cases.services.photos import held_photos_purge
+
+    return held_photos_purge()

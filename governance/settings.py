@@ -318,6 +318,14 @@ CELERY_BEAT_SCHEDULE["purge-idempotency-keys"] = {
     "schedule": 86400.0,
     "options": {"expires": 3600},
 }
+# Photos of a report stopped at the duplicate screen are kept this long for it; the
+# beat deletes older ones hourly.
+HELD_PHOTO_HOURS = int(os.environ.get("HELD_PHOTO_HOURS", "24"))
+CELERY_BEAT_SCHEDULE["purge-held-photos"] = {
+    "task": "cases.purge_held_photos",
+    "schedule": 3600.0,
+    "options": {"expires": 600},
+}
 
 LOGGING = {
     "version": 1,

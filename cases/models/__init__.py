@@ -23,7 +23,7 @@ from cases.models.figures import DailyFigures, FiguresMark
 from cases.models.flywheel import RuleSuggestionDismissal
 from cases.models.idempotency import IdempotencyKey
 from cases.models.privacy import PersonalDataAccess
-from cases.models.web import CaseNote, CasePhoto
+from cases.models.web import CaseNote, CasePhoto, HeldPhoto
 
 __all__ = [
     "ApiKey",
@@ -44,6 +44,7 @@ __all__ = [
     "DeadlineKind",
     "Escalation",
     "ExtensionRequest",
+    "HeldPhoto",
     "FiguresMark",
     "IdempotencyKey",
     "EscalationLevel",

@@ -1,5 +1,7 @@
 """What the web pages add to a case besides transitions: photos and internal notes."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -36,6 +38,33 @@ class CasePhoto(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("case photo")
         verbose_name_plural = _("case photos")
+
+    def __str__(self):
+        return self.image.name
+
+
+def held_photo_path(instance: "HeldPhoto", filename: str) -> str:
+    return f"held-photos/{timezone.now():%Y/%m}/{filename}"
+
+
+class HeldPhoto(models.Model):
+    """A report's photo, already checked and re-encoded, kept while its caseworker looks at
+    the possible duplicates: a browser cannot be handed a file back, so the page carries
+    this row's id instead. The report or note it goes with takes it over; the beat purges
+    the ones left behind after HELD_PHOTO_HOURS."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    held_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    image = models.ImageField(upload_to=held_photo_path)
+    content_type = models.CharField(max_length=32)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
 
     def __str__(self):
         return self.image.name

@@ -12,13 +12,16 @@ from departments.models import User
 
 
 @transaction.atomic
-def case_add_note(*, case: Case, author: User, text: str, photos: Sequence = ()) -> CaseNote:
-    """Add a note (and optionally photos) to `case`; the case's state and version do not
-    change, so nobody's open page goes stale because of a comment."""
+def case_add_note(
+    *, case: Case, author: User, text: str, photos: Sequence = (), held_photos: Sequence = ()
+) -> CaseNote:
+    """Add a note (and optionally photos, new or held by `photos_hold`) to `case`; the
+    case's state and version do not change, so nobody's open page goes stale because of a
+    comment."""
     text = (text or "").strip()
     if not text:
         raise ValidationError({"text": _("Write something first.")})
     note = CaseNote.objects.create(case=case, author=author, text=text)
-    if photos:
-        case_add_photos(case=case, uploaded_by=author, uploads=photos)
+    if photos or held_photos:
+        case_add_photos(case=case, uploaded_by=author, uploads=photos, held=held_photos)
     return note

@@ -9,14 +9,18 @@ GPS position) and anything else hidden in the file.
 import io
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from cases.models import Case, CasePhoto
+from cases.models import Case, CasePhoto, HeldPhoto
 from departments.models import User
 
 MAX_PHOTOS = 5
@@ -25,6 +29,9 @@ MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 ALLOWED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+HELD_PHOTOS_GONE = gettext_lazy(
+    "The photos kept for this report are gone (they are kept for a day): attach them again."
+)
 
 
 class CleanPhoto:
@@ -110,43 +117,112 @@ def clean_photos(uploads: Sequence, *, already: int = 0) -> list[CleanPhoto]:
     return cleaned
 
 
+def _store(records_and_photos) -> None:
+    """Write each photo's file and save its row; on any failure, delete the files written
+    (the rows roll back with the caller's transaction, the files must not outlive them)."""
+    written = []
+    try:
+        for record, photo in records_and_photos:
+            record.content_type = photo.content_type
+            record.width, record.height = photo.width, photo.height
+            record.image.save(photo.name, ContentFile(photo.content), save=False)
+            written.append((record.image.storage, record.image.name))
+            record.save()
+    except Exception:
+        for storage, name in written:
+            storage.delete(name)
+        raise
+
+
+def _delete_files_on_commit(files) -> None:
+    """Delete stored files once the rows that named them are gone for good."""
+
+    def delete():
+        for storage, name in files:
+            storage.delete(name)
+
+    transaction.on_commit(delete)
+
+
+def _clean_photo_of(held: HeldPhoto) -> CleanPhoto:
+    """A held photo as a fresh CleanPhoto: it was checked and re-encoded when held."""
+    image_format = next(f for f, mime in ALLOWED_FORMATS.items() if mime == held.content_type)
+    with held.image.open("rb") as handle:
+        content = handle.read()
+    return CleanPhoto(
+        content,
+        image_format,
+        f"{uuid.uuid4().hex}.{EXTENSIONS[image_format]}",
+        size=(held.width, held.height),
+    )
+
+
 @transaction.atomic
-def case_add_photos(*, case: Case, uploaded_by: User | None, uploads: Sequence) -> list[CasePhoto]:
-    """Validate and store photos of `case`; all of them or, on any bad file, none.
+def photos_hold(*, user: User, uploads: Sequence) -> list[HeldPhoto]:
+    """Check and keep `uploads` for `user`'s report while they look at possible duplicates
+    (at most MAX_PHOTOS, each checked as for a case). Raises ValidationError like
+    `clean_photos`."""
+    held = [HeldPhoto(held_by=user) for _ in uploads]
+    _store(zip(held, clean_photos(uploads), strict=True))
+    return held
+
+
+@transaction.atomic
+def case_add_photos(
+    *, case: Case, uploaded_by: User | None, uploads: Sequence = (), held: Sequence = ()
+) -> list[CasePhoto]:
+    """Validate and store photos of `case`, the new `uploads` and the `held` photos of
+    `photos_hold` (which it takes over); all of them or, on any bad file, none.
 
     The case row is locked while counting so two uploads at once cannot pass 5 together.
     """
     Case.objects.select_for_update().filter(pk=case.pk).values_list("pk", flat=True).get()
-    cleaned = clean_photos(uploads, already=CasePhoto.objects.filter(case=case).count())
-    photos, written = [], []
-    try:
-        for photo in cleaned:
-            record = CasePhoto(
-                case=case,
-                uploaded_by=uploaded_by,
-                content_type=photo.content_type,
-                width=photo.width,
-                height=photo.height,
-            )
-            record.image.save(photo.name, ContentFile(photo.content), save=False)
-            written.append((record.image.storage, record.image.name))
-            record.save()
-            photos.append(record)
-    except Exception:
-        # The rows roll back with the transaction; the files must not outlive them.
-        for storage, name in written:
-            storage.delete(name)
-        raise
+    if held:
+        # Only the uploader's, locked so that the purge skips them.
+        wanted = {photo.pk for photo in held}
+        held = list(
+            HeldPhoto.objects.select_for_update().filter(pk__in=wanted, held_by=uploaded_by)
+        )
+        if len(held) != len(wanted):
+            raise ValidationError(HELD_PHOTOS_GONE, code="held_photos_gone")
+    already = CasePhoto.objects.filter(case=case).count()
+    cleaned = clean_photos(uploads, already=already + len(held))
+    cleaned += [_clean_photo_of(photo) for photo in held]
+    photos = [CasePhoto(case=case, uploaded_by=uploaded_by) for _ in cleaned]
+    _store(zip(photos, cleaned, strict=True))
+    if held:
+        HeldPhoto.objects.filter(pk__in=[photo.pk for photo in held]).delete()
+        _delete_files_on_commit([(photo.image.storage, photo.image.name) for photo in held])
     return photos
 
 
+def held_photos_purge(*, now: datetime | None = None) -> int:
+    """Forget held photos older than HELD_PHOTO_HOURS, rows and files (the beat runs it
+    hourly): their caseworker left the duplicate screen. Rows a report is taking over at
+    this moment are skipped. Returns how many went."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.HELD_PHOTO_HOURS)
+    with transaction.atomic():
+        expired = list(
+            HeldPhoto.objects.select_for_update(skip_locked=True)
+            .filter(created_at__lt=cutoff)
+            .values_list("pk", "image")
+        )
+        HeldPhoto.objects.filter(pk__in=[pk for pk, _name in expired]).delete()
+        storage = HeldPhoto._meta.get_field("image").storage
+        _delete_files_on_commit([(storage, name) for _pk, name in expired])
+    return len(expired)
+
+
 @transaction.atomic
-def case_report_with_photos(*, photos: Sequence = (), **report) -> Case:
-    """Report a case (cases/services/intake.py `case_report`) and store its photos in the
-    same transaction: a bad photo leaves no case behind."""
+def case_report_with_photos(*, photos: Sequence = (), held_photos: Sequence = (), **report) -> Case:
+    """Report a case (cases/services/intake.py `case_report`) and store its photos, new and
+    held, in the same transaction: a bad photo leaves no case behind."""
     from cases.services.intake import case_report
 
     case = case_report(**report)
-    if photos and not case.is_replay:
-        case_add_photos(case=case, uploaded_by=report.get("reporter"), uploads=photos)
+    if (photos or held_photos) and not case.is_replay:
+        case_add_photos(
+            case=case, uploaded_by=report.get("reporter"), uploads=photos, held=held_photos
+        )
     return case

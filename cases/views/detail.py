@@ -62,7 +62,7 @@ def case_detail(request, number):
             "transition_forms": forms,
             "notes": case.notes.all(),
             "photos": case.photos.all(),
-            "note_form": CaseNoteForm(auto_id="id_note_%s"),
+            "note_form": CaseNoteForm(user=request.user, auto_id="id_note_%s"),
             "photos_form": PhotosForm(auto_id="id_photos_%s"),
             "correction_form": (
                 CorrectionForm(case=case, user=request.user, auto_id="id_correct_%s")

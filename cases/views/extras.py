@@ -28,9 +28,10 @@ def _errors(error: ValidationError) -> str:
 @require_POST
 def case_note_add(request, number):
     case = case_detail_for(request.user, number)
-    form = CaseNoteForm(request.POST, request.FILES)
+    form = CaseNoteForm(request.POST, request.FILES, user=request.user)
     if not form.is_valid():
-        messages.error(request, _("The note was not added: write something first."))
+        problem = "; ".join(form.errors.get("held_photos", [])) or _("write something first.")
+        messages.error(request, _("The note was not added: %(e)s") % {"e": problem})
     else:
         try:
             case_add_note(
@@ -38,6 +39,7 @@ def case_note_add(request, number):
                 author=request.user,
                 text=form.cleaned_data["text"],
                 photos=form.cleaned_data["photos"],
+                held_photos=form.cleaned_data["held_photos"],
             )
         except ValidationError as error:
             messages.error(request, _("The note was not added: %(e)s") % {"e": _errors(error)})

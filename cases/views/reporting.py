@@ -8,9 +8,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from cases.forms import ReportForm
+from cases.models import HeldPhoto
 from cases.selectors import cells_geojson, possible_duplicates
 from cases.services.intake import replayed_case
-from cases.services.photos import case_report_with_photos
+from cases.services.photos import case_report_with_photos, photos_hold
 from departments.models import User
 from departments.routing import get_index
 
@@ -55,6 +56,7 @@ def case_new(request):
             try:
                 case = case_report_with_photos(
                     photos=data["photos"],
+                    held_photos=data["held_photos"],
                     reporter=request.user,
                     category=data["category"],
                     cell=data["cell"],
@@ -88,9 +90,19 @@ def case_new(request):
         {
             "form": form,
             "duplicates": duplicates,
-            # A browser cannot be handed files back: the page asks for them again.
-            "photos_not_kept": len(form.cleaned_data["photos"]) if duplicates else 0,
+            "held_photos": _photos_to_carry(request.user, form),
             "cells": cells_geojson(request.user.township_id),
             "map_options": {"tileUrl": getattr(settings, "MAP_TILE_URL", "")},
         },
     )
+
+
+def _photos_to_carry(user: User, form: ReportForm) -> list[HeldPhoto]:
+    """The photos the page shown again carries as hidden ids: those held before, and those
+    just uploaded, held now (a browser cannot be handed files back)."""
+    if not form.is_bound:
+        return []
+    carried = list(form.cleaned_data.get("held_photos") or ())
+    if form.cleaned_data.get("photos"):
+        carried += photos_hold(user=user, uploads=form.cleaned_data["photos"])
+    return carried

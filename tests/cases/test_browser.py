@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
+from PIL import Image
 
 from cases.models import Case, State
 from cases.services import workflow
@@ -95,6 +96,30 @@ def test_caseworker_reports_a_case_by_clicking_a_cell_on_the_map(open_as, live_s
     routing = page.locator("#routing").inner_text()
     assert world.urban.name in routing
     assert "权责清单 1" in routing
+
+
+def test_photos_attached_before_the_duplicate_screen_reach_the_case_reported_anyway(
+    open_as, live_server, cast, world, report, tmp_path, settings
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    report()  # an open case of the same category in the same cell
+    photo = tmp_path / "rubbish.png"
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(photo)
+    page = open_as(cast.caseworker)
+    page.goto(f"{live_server.url}/cases/new/")
+    page.select_option("select[name=category]", str(world.rubbish.pk))
+    page.select_option("select[name=cell]", str(world.n1.pk))
+    page.fill("textarea[name=description]", "又有人倒垃圾")
+    page.set_input_files("#report-form input[name=photos]", str(photo))
+    page.click("#report-submit")
+
+    page.wait_for_selector("#duplicates")
+    assert "kept for this report" in page.locator("#photos-kept").inner_text()
+    page.click("#report-anyway")
+
+    page.wait_for_selector("#routing")
+    case = Case.objects.latest("pk")
+    assert case.description == "又有人倒垃圾" and case.photos.count() == 1
 
 
 def test_the_same_report_flow_in_chinese(open_as, live_server, cast, world, compiled_catalogue):  # noqa: F811

@@ -2,13 +2,18 @@
 5, EXIF stripped, and served only to those who may see the case."""
 
 import io
+import re
+from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
-from cases.models import Case, CasePhoto
+from cases import tasks
+from cases.models import Case, CasePhoto, HeldPhoto
 from cases.services import photos as photo_rules
 
 
@@ -59,19 +64,136 @@ def test_report_with_photos_stores_them_without_exif_location(client, cast, worl
     assert {p.content_type for p in stored} == {"image/jpeg", "image/png"}
 
 
-def test_the_duplicate_check_says_the_photos_must_be_attached_again(client, cast, world, report):
-    """A browser cannot be handed files back: the caseworker stopped by the duplicate
-    check is told the photos were not kept, rather than losing them unseen."""
+def held_ids(page: str) -> list[str]:
+    """The held photos' ids the report form carries back (not the duplicates' note forms)."""
+    report_form = page[page.index('id="report-form"') :]
+    return re.findall(r'name="held_photos" value="([0-9a-f-]{36})"', report_form)
+
+
+def stop_at_duplicates(client, world, report, photos):
     report()
-    client.force_login(cast.caseworker)
-    photos = [image_file(), image_file("b.png", "PNG")]
     response = client.post("/cases/new/", new_case_data(world, photos=photos))
     assert response.context["duplicates"]
-    assert not CasePhoto.objects.exists()
+    return response
+
+
+def test_photos_stopped_by_the_duplicate_check_are_kept_for_the_new_case(
+    client, cast, world, report, settings, django_capture_on_commit_callbacks
+):
+    """A browser cannot be handed files back: the page carries the held photos' ids, and
+    the case reported anyway gets them, with the new photos attached on that page."""
+    client.force_login(cast.caseworker)
+    response = stop_at_duplicates(
+        client, world, report, [image_file(gps=True), image_file("b.png", "PNG")]
+    )
     page = response.content.decode()
-    assert 'id="photos-not-kept"' in page and "2 photos you attached were not kept" in page
-    without_photos = client.post("/cases/new/", new_case_data(world))
-    assert 'id="photos-not-kept"' not in without_photos.content.decode()
+    assert 'id="photos-kept"' in page and "2 photos you attached are kept" in page
+    ids = held_ids(page)
+    assert len(ids) == 2 and not CasePhoto.objects.exists()
+    held_files = [settings.MEDIA_ROOT / photo.image.name for photo in HeldPhoto.objects.all()]
+    assert all(path.exists() for path in held_files)
+
+    with django_capture_on_commit_callbacks(execute=True):  # the held files go on commit
+        response = client.post(
+            "/cases/new/",
+            new_case_data(world, confirm_new="on", held_photos=ids, photos=[image_file("c.jpg")]),
+        )
+
+    assert response.status_code == 302
+    case = Case.objects.latest("pk")
+    stored = list(case.photos.all())
+    assert len(stored) == 3
+    assert sorted(p.content_type for p in stored) == ["image/jpeg", "image/jpeg", "image/png"]
+    with stored[0].image.open("rb") as handle:
+        assert not Image.open(handle).getexif().get(0x8825)  # re-encoded when held
+    assert not HeldPhoto.objects.exists()
+    assert not any(path.exists() for path in held_files)
+
+
+def test_held_photos_go_with_the_report_added_to_a_duplicate(client, cast, world, report):
+    client.force_login(cast.caseworker)
+    response = stop_at_duplicates(client, world, report, [image_file()])
+    duplicate = response.context["duplicates"][0]
+    page = response.content.decode()
+    note_form = page[page.index(f"/cases/{duplicate.number}/notes/") :]
+    ids = re.findall(r'name="held_photos" value="([0-9a-f-]{36})"', note_form)[:1]
+    assert ids == held_ids(page)
+
+    client.post(
+        reverse("cases:note_add", args=[duplicate.number]),
+        {"text": "又看到一次", "held_photos": ids},
+    )
+
+    assert duplicate.photos.count() == 1
+    assert duplicate.notes.get().text == "又看到一次"
+    assert not HeldPhoto.objects.exists()
+
+
+def test_another_users_held_photos_cannot_be_claimed(client, cast, world, report):
+    client.force_login(cast.caseworker)
+    ids = held_ids(stop_at_duplicates(client, world, report, [image_file()]).content.decode())
+    client.force_login(cast.dispatcher)
+
+    response = client.post("/cases/new/", new_case_data(world, confirm_new="on", held_photos=ids))
+
+    assert response.status_code == 200
+    assert "held_photos" in response.context["form"].errors
+    assert "photos kept for this report are gone" in response.content.decode()
+    assert Case.objects.count() == 1 and HeldPhoto.objects.count() == 1
+
+
+def test_held_and_new_photos_together_stay_within_five(client, cast, world, report):
+    client.force_login(cast.caseworker)
+    photos = [image_file(f"{i}.jpg") for i in range(3)]
+    ids = held_ids(stop_at_duplicates(client, world, report, photos).content.decode())
+    more = [image_file(f"more-{i}.jpg") for i in range(3)]
+
+    response = client.post(
+        "/cases/new/", new_case_data(world, confirm_new="on", held_photos=ids, photos=more)
+    )
+
+    assert "photos" in response.context["form"].errors
+    assert Case.objects.count() == 1 and not CasePhoto.objects.exists()
+    # The page shown again still carries the three held photos, and holds none of the six.
+    assert sorted(held_ids(response.content.decode())) == sorted(ids)
+
+
+def test_a_report_shown_again_for_a_wrong_field_keeps_its_photos(client, cast, world):
+    client.force_login(cast.caseworker)
+    response = client.post(
+        "/cases/new/", new_case_data(world, description="", photos=[image_file()])
+    )
+    assert "description" in response.context["form"].errors
+    ids = held_ids(response.content.decode())
+    assert len(ids) == 1
+
+    client.post("/cases/new/", new_case_data(world, held_photos=ids))
+
+    assert Case.objects.get().photos.count() == 1
+
+
+def test_the_purge_deletes_held_photos_past_their_hours_with_their_files(
+    cast, settings, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    uploads = [image_file(), image_file("b.jpg")]
+    old, recent = photo_rules.photos_hold(user=cast.caseworker, uploads=uploads)
+    HeldPhoto.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timedelta(hours=settings.HELD_PHOTO_HOURS, minutes=1)
+    )
+    old_file = settings.MEDIA_ROOT / old.image.name
+
+    # The expired rows, then one DELETE, in the savepoint that stands for its transaction.
+    with django_assert_num_queries(4), django_capture_on_commit_callbacks(execute=True):
+        purged = photo_rules.held_photos_purge()
+
+    assert purged == 1
+    assert list(HeldPhoto.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not old_file.exists()
+    assert (settings.MEDIA_ROOT / recent.image.name).exists()
+    # The beat's hourly task runs the same purge.
+    assert settings.CELERY_BEAT_SCHEDULE["purge-held-photos"]["task"] == "cases.purge_held_photos"
+    HeldPhoto.objects.update(created_at=timezone.now() - timedelta(days=2))
+    assert tasks.purge_held_photos() == 1 and not HeldPhoto.objects.exists()
 
 
 def test_a_fake_image_is_refused_and_no_case_is_created(client, cast, world):
@@ -167,3 +289,14 @@ def test_a_failed_save_leaves_no_orphan_files(cast, report, settings, monkeypatc
         photo_rules.case_add_photos(case=case, uploaded_by=cast.caseworker, uploads=[image_file()])
     stored = list((settings.MEDIA_ROOT).rglob("*.jpg")) if settings.MEDIA_ROOT.exists() else []
     assert stored == []
+
+
+def test_only_the_uploader_can_hand_held_photos_to_a_case(cast, report):
+    held = photo_rules.photos_hold(user=cast.caseworker, uploads=[image_file()])
+    case = report()
+
+    with pytest.raises(ValidationError, match="photos kept for this report are gone"):
+        photo_rules.case_add_photos(case=case, uploaded_by=cast.dispatcher, held=held)
+
+    photo_rules.case_add_photos(case=case, uploaded_by=cast.caseworker, held=held)
+    assert case.photos.count() == 1 and not HeldPhoto.objects.exists()
