@@ -164,7 +164,9 @@ def test_a_report_shown_again_for_a_wrong_field_keeps_its_photos(client, cast, w
         "/cases/new/", new_case_data(world, description="", photos=[image_file()])
     )
     assert "description" in response.context["form"].errors
-    ids = held_ids(response.content.decode())
+    page = response.content.decode()
+    assert "photo you attached is kept for this report: no need to attach it again" in page
+    ids = held_ids(page)
     assert len(ids) == 1
 
     client.post("/cases/new/", new_case_data(world, held_photos=ids))
