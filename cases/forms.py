@@ -67,8 +67,12 @@ class MultipleImageField(forms.FileField):
 
 
 class HeldPhotosField(forms.ModelMultipleChoiceField):
-    """The ids of photos kept for a report at the duplicate screen (hidden inputs); the form
-    limits the queryset to the signed-in user's own. Empty, it makes no query."""
+    """The ids of photos kept for a report at the duplicate screen (hidden inputs), looked
+    up among the photos of `held_by`, which the form sets to the signed-in user: only the
+    uploader hands them over.
+
+    Empty, as on nearly every report, it cleans to an empty list without building or
+    evaluating a queryset (a third of a millisecond of a report's CPU)."""
 
     def __init__(self, **kwargs):
         super().__init__(
@@ -78,6 +82,14 @@ class HeldPhotosField(forms.ModelMultipleChoiceField):
             error_messages=dict.fromkeys(("invalid_choice", "invalid_pk_value"), HELD_PHOTOS_GONE),
             **kwargs,
         )
+        self.held_by: User | None = None
+
+    def clean(self, value):
+        if value in self.empty_values:
+            return []
+        # Nobody's photos without an owner: held_by is never NULL.
+        self.queryset = HeldPhoto.objects.filter(held_by=self.held_by)
+        return super().clean(value)
 
 
 class CategoryChoiceField(CodeOrIdChoiceField):
@@ -132,7 +144,7 @@ class ReportForm(forms.Form):
         the cell are then looked up in it rather than queried."""
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["held_photos"].queryset = HeldPhoto.objects.filter(held_by=user)
+        self.fields["held_photos"].held_by = user
         if not self.is_bound:
             self.fields["idempotency_key"].initial = uuid.uuid4()
         # Township staff report in their own township: other cells are not offered.
@@ -339,7 +351,7 @@ class CaseNoteForm(forms.Form):
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["held_photos"].queryset = HeldPhoto.objects.filter(held_by=user)
+        self.fields["held_photos"].held_by = user
 
 
 class CorrectionForm(TransitionForm):

@@ -13,6 +13,7 @@ from django.utils import timezone
 from PIL import Image
 
 from cases import tasks
+from cases.forms import ReportForm
 from cases.models import Case, CasePhoto, HeldPhoto
 from cases.services import photos as photo_rules
 
@@ -140,6 +141,15 @@ def test_another_users_held_photos_cannot_be_claimed(client, cast, world, report
     assert "held_photos" in response.context["form"].errors
     assert "photos kept for this report are gone" in response.content.decode()
     assert Case.objects.count() == 1 and HeldPhoto.objects.count() == 1
+
+
+def test_a_report_without_held_photos_cleans_them_to_an_empty_list(cast, world):
+    # The usual report: no queryset is built or evaluated for the absent field.
+    form = ReportForm(new_case_data(world), user=cast.caseworker)
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["held_photos"] == []
+    assert form.fields["held_photos"].queryset.query.is_empty()
 
 
 def test_held_and_new_photos_together_stay_within_five(client, cast, world, report):
