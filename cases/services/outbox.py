@@ -166,31 +166,53 @@ def publish(message_pks: Iterable[int]) -> int:
     `batch_size()` messages otherwise (a broker round trip per batch, not per message). The
     task bodies carry row ids only. A broker that is down is logged, not raised: the rows
     stay pending and the sweep re-queues them. Returns how many messages were queued."""
-    from cases.tasks import deliver_outbox_messages, send_outbox_message
+    from cases.tasks import deliver_outbox_messages
 
     pks = list(message_pks)
     size = max(1, batch_size())
     queued = 0
-    for start in range(0, len(pks), size):
-        batch = pks[start : start + size]
-        try:
-            if len(batch) == 1:
-                send_outbox_message.apply_async(
-                    (batch[0],), retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2}
-                )
-            else:
-                deliver_outbox_messages.apply_async(
-                    (batch,), retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2}
-                )
-            queued += len(batch)
-        except Exception:  # the broker, whatever its client raises
-            logger.warning(
-                "Could not queue %d outbox message(s) from %s; the sweep will re-queue them.",
-                len(batch),
-                batch[0],
-                exc_info=True,
-            )
+    try:
+        # One producer from the pool for every batch: a sweep queues hundreds.
+        with deliver_outbox_messages.app.producer_or_acquire() as producer:
+            for start in range(0, len(pks), size):
+                batch = pks[start : start + size]
+                try:
+                    _queue_batch(batch, producer)
+                    queued += len(batch)
+                except Exception:  # the broker, whatever its client raises
+                    _log_not_queued(len(batch), batch[0])
+    except Exception:  # no producer: the broker could not be reached at all
+        _log_not_queued(len(pks) - queued, pks[queued])
     return queued
+
+
+def _queue_batch(batch: list[int], producer) -> None:
+    from cases.tasks import deliver_outbox_messages, send_outbox_message
+
+    retry_policy = {"max_retries": 2, "interval_start": 0.2}
+    if len(batch) == 1:
+        send_outbox_message.apply_async(
+            (batch[0],), producer=producer, retry=True, retry_policy=retry_policy
+        )
+    else:
+        # A short argsrepr for logs and monitoring: Celery's own repr of a hundred ids
+        # cost a sweep more than the rest of the message.
+        deliver_outbox_messages.apply_async(
+            (batch,),
+            argsrepr=f"[{len(batch)} outbox ids from {batch[0]}]",
+            producer=producer,
+            retry=True,
+            retry_policy=retry_policy,
+        )
+
+
+def _log_not_queued(count: int, first: int) -> None:
+    logger.warning(
+        "Could not queue %d outbox message(s) from %s; the sweep will re-queue them.",
+        count,
+        first,
+        exc_info=True,
+    )
 
 
 def requeue_stuck(*, now: datetime | None = None, limit: int = 1000) -> list[int]:

@@ -471,13 +471,17 @@ def test_the_sweep_queues_one_task_per_batch_not_per_message(
 
     for _ in range(3):
         report_at(at(11, 23, 10))
-    batches, singles = [], []
-    monkeypatch.setattr(
-        tasks.deliver_outbox_messages, "apply_async", lambda args, **kw: batches.append(args[0])
-    )
-    monkeypatch.setattr(
-        tasks.send_outbox_message, "apply_async", lambda args, **kw: singles.append(args[0])
-    )
+    batches, singles, options = [], [], []
+
+    def queue(queued):
+        def apply_async(args, **kw):
+            queued.append(args[0])
+            options.append(kw)
+
+        return apply_async
+
+    monkeypatch.setattr(tasks.deliver_outbox_messages, "apply_async", queue(batches))
+    monkeypatch.setattr(tasks.send_outbox_message, "apply_async", queue(singles))
     settings.OUTBOX_BATCH_SIZE = 5
     with django_capture_on_commit_callbacks(execute=True):
         result = sweep(at(11, 23, 13))  # 3 cases × levels 1–2: six emails
@@ -485,6 +489,9 @@ def test_the_sweep_queues_one_task_per_batch_not_per_message(
     assert [len(b) for b in batches] == [5] and len(singles) == 1
     pending = set(OutboxMessage.objects.values_list("pk", flat=True))
     assert set(batches[0]) | set(singles) == pending
+    # Both tasks go out through one producer; the batch's repr is short, not its ids.
+    assert options[0]["producer"] is options[1]["producer"] is not None
+    assert options[0]["argsrepr"] == f"[5 outbox ids from {batches[0][0]}]"
 
 
 def test_a_redelivered_batch_task_sends_each_email_once(report_at, cast, mailoutbox):
