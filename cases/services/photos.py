@@ -16,8 +16,9 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import ngettext
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cases.models import Case, CasePhoto, HeldPhoto
@@ -29,9 +30,21 @@ MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 ALLOWED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
-HELD_PHOTOS_GONE = gettext_lazy(
-    "The photos kept for this report are gone (they are kept for a day): attach them again."
-)
+
+
+def _held_photos_gone() -> str:
+    hours = settings.HELD_PHOTO_HOURS
+    return ngettext(
+        "The photos kept for this report are gone (they are kept for %(hours)d hour): "
+        "attach them again.",
+        "The photos kept for this report are gone (they are kept for %(hours)d hours): "
+        "attach them again.",
+        hours,
+    ) % {"hours": hours}
+
+
+# Lazy: a form's error message, read in the request's language and with today's setting.
+HELD_PHOTOS_GONE = lazy(_held_photos_gone, str)()
 
 
 class CleanPhoto:

@@ -3,6 +3,7 @@
 
 import io
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -150,6 +151,18 @@ def test_a_report_without_held_photos_cleans_them_to_an_empty_list(cast, world):
     assert form.is_valid(), form.errors
     assert form.cleaned_data["held_photos"] == []
     assert form.fields["held_photos"].queryset.query.is_empty()
+
+
+def test_the_gone_message_says_how_long_photos_are_kept(client, cast, world, settings):
+    settings.HELD_PHOTO_HOURS = 2
+    client.force_login(cast.caseworker)
+
+    response = client.post(
+        "/cases/new/", new_case_data(world, confirm_new="on", held_photos=[str(uuid.uuid4())])
+    )
+
+    assert "gone (they are kept for 2 hours)" in response.content.decode()
+    assert not Case.objects.exists()
 
 
 def test_held_and_new_photos_together_stay_within_five(client, cast, world, report):
