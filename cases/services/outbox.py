@@ -170,19 +170,21 @@ def publish(message_pks: Iterable[int]) -> int:
 
     pks = list(message_pks)
     size = max(1, batch_size())
-    queued = 0
+    queued = tried = 0
     try:
         # One producer from the pool for every batch: a sweep queues hundreds.
         with deliver_outbox_messages.app.producer_or_acquire() as producer:
             for start in range(0, len(pks), size):
                 batch = pks[start : start + size]
+                tried += len(batch)
                 try:
                     _queue_batch(batch, producer)
                     queued += len(batch)
                 except Exception:  # the broker, whatever its client raises
-                    _log_not_queued(len(batch), batch[0])
+                    _log_not_queued(batch)
     except Exception:  # no producer: the broker could not be reached at all
-        _log_not_queued(len(pks) - queued, pks[queued])
+        if pks[tried:]:
+            _log_not_queued(pks[tried:])
     return queued
 
 
@@ -206,11 +208,11 @@ def _queue_batch(batch: list[int], producer) -> None:
         )
 
 
-def _log_not_queued(count: int, first: int) -> None:
+def _log_not_queued(pks: list[int]) -> None:
     logger.warning(
         "Could not queue %d outbox message(s) from %s; the sweep will re-queue them.",
-        count,
-        first,
+        len(pks),
+        pks[0],
         exc_info=True,
     )
 

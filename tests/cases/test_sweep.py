@@ -494,6 +494,39 @@ def test_the_sweep_queues_one_task_per_batch_not_per_message(
     assert options[0]["argsrepr"] == f"[5 outbox ids from {batches[0][0]}]"
 
 
+def test_a_batch_the_broker_refuses_is_logged_and_the_others_are_queued(
+    settings, monkeypatch, caplog
+):
+    from cases import tasks
+
+    queued = []
+
+    def apply_async(args, **kw):
+        if 3 in args[0]:
+            raise ConnectionError("the broker dropped the connection")
+        queued.append(args[0])
+
+    monkeypatch.setattr(tasks.deliver_outbox_messages, "apply_async", apply_async)
+    settings.OUTBOX_BATCH_SIZE = 2
+
+    assert outbox.publish([1, 2, 3, 4, 5, 6]) == 4
+
+    assert queued == [[1, 2], [5, 6]]
+    assert "Could not queue 2 outbox message(s) from 3" in caplog.text
+
+
+def test_with_no_producer_to_be_had_every_message_is_logged_and_none_queued(monkeypatch, caplog):
+    from cases import tasks
+
+    def no_producer():
+        raise ConnectionRefusedError("nothing listens")
+
+    monkeypatch.setattr(tasks.deliver_outbox_messages.app, "producer_or_acquire", no_producer)
+
+    assert outbox.publish([7, 8, 9]) == 0
+    assert "Could not queue 3 outbox message(s) from 7" in caplog.text
+
+
 def test_a_redelivered_batch_task_sends_each_email_once(report_at, cast, mailoutbox):
     from cases import tasks
 
