@@ -2,12 +2,16 @@
 
 from contextlib import contextmanager
 
+import kombu.pools
+
 from governance.celery import app as celery_app
 
 
 def _forget_broker_connections():
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    # Celery's pools live in kombu's registry, keyed by broker URL: closing one and leaving
+    # it there hands the next test "Acquire on closed pool" for the same URL. Close and
+    # forget them all.
+    kombu.pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
