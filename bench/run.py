@@ -981,7 +981,9 @@ def parse_args(argv=None):
         help="numbers of seeded cases, comma-separated (BENCH_SIZES)",
     )
     parser.add_argument("--runs", type=int, default=int(env("BENCH_RUNS") or 3))
-    parser.add_argument("--peer-max-due", type=int, default=int(env("BENCH_PEER_MAX_DUE") or 500))
+    parser.add_argument(
+        "--peer-max-due", type=int, default=int(env("BENCH_PEER_MAX_DUE") or 15_000)
+    )
     parser.add_argument("--no-peer", dest="peer", action="store_false")
     parser.add_argument(
         "--slow-seconds",
