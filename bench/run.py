@@ -241,12 +241,7 @@ class Bench:
             product.append(self.probe("sweep", now, database=database))
             self.flush_redis()
             log(f"N={size}: product sweep {run + 1}/{runs}: {product[-1]['seconds']:.2f} s")
-            if product[-1]["seconds"] > self.args.slow_seconds and run + 1 < runs:
-                self.notes.append(
-                    f"N={size}: the product sweep took {product[-1]['seconds']:.0f} s, more than "
-                    f"{self.args.slow_seconds:g} s (BENCH_SLOW_SECONDS), so it ran "
-                    f"{run + 1} time(s) instead of {runs}."
-                )
+            if self.too_slow_to_repeat(size, "the product sweep", product[-1]["seconds"], run):
                 break
         self.probe("sweep_reset", database=database)
         self.raw.setdefault("sweep", {})[size] = {
@@ -332,6 +327,16 @@ class Bench:
             return False
         return True
 
+    def too_slow_to_repeat(self, size: int, what: str, seconds: float, run: int) -> bool:
+        """Whether a sweep this slow is not run again; if so, the notes say so."""
+        if seconds <= self.args.slow_seconds or run + 1 >= self.args.runs:
+            return False
+        self.notes.append(
+            f"N={size}: {what} took {seconds:.0f} s, more than {self.args.slow_seconds:g} s "
+            f"(BENCH_SLOW_SECONDS), so it ran {run + 1} time(s) instead of {self.args.runs}."
+        )
+        return True
+
     def peer(self, size, escalated, label, per_case, memory, statements) -> None:
         if not self.peer_venv():
             return
@@ -353,7 +358,8 @@ class Bench:
                     self.probe("sweep", database=database, python=PEER_PYTHON, script=peer_probe)
                 )
                 log(f"N={size}: escalate_tickets {run + 1}: {results[-1]['seconds']:.2f} s")
-                if results[-1]["seconds"] > self.args.slow_seconds:
+                what = "django-helpdesk's escalate_tickets"
+                if self.too_slow_to_repeat(size, what, results[-1]["seconds"], run):
                     break
         finally:
             self.drop_database(database)
