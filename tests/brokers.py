@@ -7,7 +7,7 @@ import kombu.pools
 from governance.celery import app as celery_app
 
 
-def _forget_broker_connections():
+def forget_broker_connections():
     # Celery's pools live in kombu's registry, keyed by broker URL: closing one and leaving
     # it there hands the next test "Acquire on closed pool" for the same URL. Close and
     # forget them all.
@@ -21,10 +21,10 @@ def celery_broker(url: str):
     """Publish to `url` inside the block; pooled connections to the old broker are dropped
     on the way in and out, so nothing keeps talking to the wrong one."""
     previous = celery_app.conf.broker_url
-    _forget_broker_connections()
+    forget_broker_connections()
     celery_app.conf.broker_url = url
     try:
         yield
     finally:
-        _forget_broker_connections()
+        forget_broker_connections()
         celery_app.conf.broker_url = previous

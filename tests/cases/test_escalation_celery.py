@@ -29,6 +29,7 @@ from cases.models import OutboxMessage
 from cases.services import outbox
 from cases.services.escalation import escalation_sweep
 from governance.celery import app as celery_app
+from tests.brokers import celery_broker, forget_broker_connections
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 pytestmark = [pytest.mark.xdist_group("celery"), pytest.mark.django_db(transaction=True)]
@@ -118,7 +119,7 @@ def _redis_url() -> str:
 def _reset_broker_state():
     # Celery caches its connection pools, queues and router; drop them so the new broker
     # and queue take effect (and are dropped again afterwards).
-    celery_app._pool = None
+    forget_broker_connections()
     celery_app.__dict__.pop("amqp", None)
 
 
@@ -357,14 +358,8 @@ def test_a_message_gives_up_after_the_last_attempt(smtp, settings):
 
 
 def test_with_the_broker_down_the_change_commits_and_the_message_waits(overdue, cast):
-    saved = celery_app.conf.broker_url
-    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    _reset_broker_state()
-    try:
+    with celery_broker("redis://127.0.0.1:1/0"):  # nothing listens on port 1
         result = escalation_sweep(now=at(11, 23, 12))
-    finally:
-        celery_app.conf.broker_url = saved
-        _reset_broker_state()
     assert len(result.escalated) == 1
     message = OutboxMessage.objects.get()
     assert message.status == "pending"  # the next sweeps re-queue it
