@@ -83,6 +83,7 @@ def sweep_counts(now_iso: str) -> dict:
 def sweep(now_iso: str) -> dict:
     """One product sweep (`escalation_sweep`, what the Celery task and escalate_overdue run)."""
     from cases.models import Escalation
+    from cases.services import outbox
     from cases.services.escalation import escalation_sweep
 
     now = datetime.fromisoformat(now_iso)
@@ -95,6 +96,10 @@ def sweep(now_iso: str) -> dict:
         result = escalation_sweep(now=now)
         seconds = time.perf_counter() - started
     rss_after = _rss_mb()
+    # What the worker does next (`queue_sweep_messages`): queue the deliveries in batches.
+    started = time.perf_counter()
+    queued = outbox.publish_sweep(result.sweep_id)
+    queue_seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
         "statements": counter.count,
@@ -103,6 +108,9 @@ def sweep(now_iso: str) -> dict:
         "messages": result.messages,
         "peak_rss_mb": rss_after,
         "rss_growth_mb": rss_after - rss_before,
+        "queue_seconds": queue_seconds,
+        "queued": queued,
+        "queue_rss_growth_mb": _rss_mb() - rss_after,
     }
 
 

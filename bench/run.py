@@ -306,6 +306,18 @@ class Bench:
                 "(information)",
             )
         )
+        self.rows.append(
+            Row(
+                "sweep: then queuing its emails (worker task), s and MB",
+                label,
+                f"{spread([r['queue_seconds'] for r in product])} s, "
+                f"{spread([r['queue_rss_growth_mb'] for r in product])} MB "
+                f"[{product[0]['queued']:,} emails]",
+                "—",
+                None,
+                "(information)",
+            )
+        )
         if self.args.peer:
             self.peer(size, escalated, label, per_case, memory, statements)
 

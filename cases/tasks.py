@@ -27,6 +27,13 @@ def escalate_overdue() -> dict:
     return result.summary()
 
 
+@shared_task(name="cases.queue_sweep_messages", acks_late=True, ignore_result=True)
+def queue_sweep_messages(sweep_id: str) -> int:
+    """Queue the delivery of one sweep's emails in batches (the sweep queues this after its
+    commit). Run twice, it queues the still pending ones again, which deliver once."""
+    return outbox.publish_sweep(sweep_id)
+
+
 @shared_task(
     bind=True,
     name="cases.send_outbox_message",

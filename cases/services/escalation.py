@@ -10,11 +10,12 @@
 3. one UPDATE … FROM raises `Case.escalation_level` (a derived counter: it does not touch
    the case's `version`, so a liaison acting at the same moment is not told it changed);
 4. one SELECT finds the people of every group (and their languages) at once;
-5. one INSERT … SELECT of audit rows and one INSERT … SELECT … RETURNING of small,
-   unrendered outbox rows (address, language, escalation, Message-ID), both joining the
-   new escalations to the groups' recipients in the database; after the commit one
-   delivery task per batch of messages is queued, and each delivery renders its email
-   just before sending it (`render_message`), outside the sweep's transaction and memory.
+5. one INSERT … SELECT of audit rows and one INSERT … SELECT of small, unrendered outbox
+   rows (address, language, escalation, Message-ID), both joining the new escalations to
+   the groups' recipients in the database; after the commit one task is queued that
+   queues a delivery task per batch of the sweep's messages (`outbox.publish_sweep`), and
+   each delivery renders its email just before sending it (`render_message`), outside the
+   sweep's transaction and memory.
 
 The unique (case, deadline_seq, level) constraint makes each rung happen once: a second
 sweep at the same moment waits on the first's uncommitted rows, then inserts nothing. Only
@@ -506,11 +507,11 @@ def _write_audit(groups, addresses, *, now, sweep_db) -> None:
         cursor.execute(sql, [int(EscalationLevel.REMINDER), now_db, *group_params, sweep_db])
 
 
-def _write_messages(groups, addresses, languages, *, created_at, sweep_db) -> tuple[int, list]:
+def _write_messages(groups, addresses, languages, *, created_at, sweep_db) -> tuple[int, bool]:
     """One small, unrendered outbox row per recipient of each new escalation (address,
-    language, escalation, a fresh Message-ID, the dedupe key) in one INSERT … SELECT …
-    RETURNING. Returns how many were written and the ids of those to deliver. An address
-    that is not one is stored `failed` with the reason, as `outbox.build_message` does."""
+    language, escalation, a fresh Message-ID, the dedupe key) in one INSERT … SELECT.
+    Returns how many were written and whether any is to be delivered. An address that is
+    not one is stored `failed` with the reason, as `outbox.build_message` does."""
     invalid: dict[str, str] = {}  # address → why it is not one (checked once per address)
     rows = []
     for g in groups:
@@ -536,7 +537,7 @@ def _write_messages(groups, addresses, languages, *, created_at, sweep_db) -> tu
                 )
             )
     if not rows:
-        return 0, []
+        return 0, False
     q = connection.ops.quote_name
     table_sql, table_params = _values_table(
         [
@@ -581,13 +582,13 @@ def _write_messages(groups, addresses, languages, *, created_at, sweep_db) -> tu
                '', '', '', 0
         FROM {q(Escalation._meta.db_table)} e JOIN {table_sql} g ON {_GROUP_JOIN}
         WHERE e.sweep_id = %s
-        RETURNING id, {q(OutboxMessage._meta.get_field("status").column)}
     """
     at = OutboxMessage._meta.get_field("created_at").get_db_prep_value(created_at, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, [outbox.mail_domain(), at, at, *table_params, sweep_db])
-        written = cursor.fetchall()
-    return len(written), [pk for pk, status in written if status == Status.PENDING]
+        written = cursor.rowcount
+    # Each group holds at least one escalation, so every good address has a message.
+    return written, not all(invalid.values())
 
 
 def _sweep_in_transaction(result: SweepResult) -> None:
@@ -604,13 +605,14 @@ def _sweep_in_transaction(result: SweepResult) -> None:
     _write_audit(groups, addresses, now=now, sweep_db=sweep_db)
     # Stamped last, just before the commit: `next_attempt_at` is when a delivery should
     # start at the latest, so a row must not look overdue before it could be delivered.
-    result.messages, pending = _write_messages(
+    result.messages, to_deliver = _write_messages(
         groups, addresses, languages, created_at=timezone.now(), sweep_db=sweep_db
     )
     if result.dry_run:
         result.escalations  # noqa: B018 (loaded now: the rollback will take the rows away)
         return
-    outbox.schedule_delivery(pending)
+    if to_deliver:
+        outbox.schedule_sweep_delivery(sweep_id)
 
 
 def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> SweepResult:

@@ -24,6 +24,9 @@ Guarantees:
 - Each row carries a stable `Message-ID`, the same on every attempt.
 - An escalation's row is written unrendered by the sweep (address, language, escalation);
   `deliver` renders it with the row locked, keeps the rendering on the row, and sends it.
+  After its commit the sweep queues one task (`publish_sweep`), which streams the sweep's
+  pending rows and queues their delivery in batches: a sweep writes tens of thousands of
+  messages, and neither its time nor its memory should grow with queuing them.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ from __future__ import annotations
 import logging
 import smtplib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from itertools import islice
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -157,6 +161,50 @@ def schedule_delivery(message_pks: list[int]) -> None:
         transaction.on_commit(lambda: publish(pks))
 
 
+# A broker that does not answer is given two more tries, then the rows wait for the sweep.
+RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2}
+
+
+def schedule_sweep_delivery(sweep_id: uuid.UUID) -> None:
+    """Once the sweep's transaction commits, queue the task that queues its messages."""
+    transaction.on_commit(lambda: _queue_sweep(sweep_id))
+
+
+def _queue_sweep(sweep_id: uuid.UUID) -> None:
+    from cases.tasks import queue_sweep_messages
+
+    try:
+        queue_sweep_messages.apply_async((str(sweep_id),), retry=True, retry_policy=RETRY_POLICY)
+    except Exception:  # the broker, whatever its client raises
+        logger.warning(
+            "Could not queue the messages of sweep %s; the sweep will re-queue them.",
+            sweep_id,
+            exc_info=True,
+        )
+
+
+# How many ids of a sweep's messages are read from the database at a time.
+SWEEP_PAGE = 5000
+
+
+def publish_sweep(sweep_id: uuid.UUID | str) -> int:
+    """Queue the delivery of one sweep's pending messages (`publish`), reading their ids a
+    page at a time from a server-side cursor. Returns how many were queued."""
+    pks = (
+        OutboxMessage.objects.filter(escalation__sweep_id=sweep_id, status=Status.PENDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .iterator(chunk_size=SWEEP_PAGE)
+    )
+    return sum(publish(page) for page in _pages(pks, SWEEP_PAGE))
+
+
+def _pages(items: Iterable[int], size: int) -> Iterator[list[int]]:
+    iterator = iter(items)
+    while page := list(islice(iterator, size)):
+        yield page
+
+
 def batch_size() -> int:
     return int(_setting("OUTBOX_BATCH_SIZE", 100))
 
@@ -191,10 +239,9 @@ def publish(message_pks: Iterable[int]) -> int:
 def _queue_batch(batch: list[int], producer) -> None:
     from cases.tasks import deliver_outbox_messages, send_outbox_message
 
-    retry_policy = {"max_retries": 2, "interval_start": 0.2}
     if len(batch) == 1:
         send_outbox_message.apply_async(
-            (batch[0],), producer=producer, retry=True, retry_policy=retry_policy
+            (batch[0],), producer=producer, retry=True, retry_policy=RETRY_POLICY
         )
     else:
         # A short argsrepr for logs and monitoring: Celery's own repr of a hundred ids
@@ -204,7 +251,7 @@ def _queue_batch(batch: list[int], producer) -> None:
             argsrepr=f"[{len(batch)} outbox ids from {batch[0]}]",
             producer=producer,
             retry=True,
-            retry_policy=retry_policy,
+            retry_policy=RETRY_POLICY,
         )
 
 

@@ -472,7 +472,7 @@ def test_the_sweep_queues_one_task_per_batch_not_per_message(
 
     for _ in range(3):
         report_at(at(11, 23, 10))
-    batches, singles, options = [], [], []
+    sweeps, batches, singles, options = [], [], [], []
 
     def queue(queued):
         def apply_async(args, **kw):
@@ -481,18 +481,73 @@ def test_the_sweep_queues_one_task_per_batch_not_per_message(
 
         return apply_async
 
+    def run_sweep_task(args, **kw):
+        sweeps.append(args[0])
+        tasks.queue_sweep_messages(*args)  # as the worker would
+
+    monkeypatch.setattr(tasks.queue_sweep_messages, "apply_async", run_sweep_task)
     monkeypatch.setattr(tasks.deliver_outbox_messages, "apply_async", queue(batches))
     monkeypatch.setattr(tasks.send_outbox_message, "apply_async", queue(singles))
     settings.OUTBOX_BATCH_SIZE = 5
     with django_capture_on_commit_callbacks(execute=True):
         result = sweep(at(11, 23, 13))  # 3 cases × levels 1–2: six emails
     assert result.messages == 6
+    # The sweep itself queues one task; that task queues the batches.
+    assert sweeps == [str(result.sweep_id)]
     assert [len(b) for b in batches] == [5] and len(singles) == 1
     pending = set(OutboxMessage.objects.values_list("pk", flat=True))
     assert set(batches[0]) | set(singles) == pending
     # Both tasks go out through one producer; the batch's repr is short, not its ids.
     assert options[0]["producer"] is options[1]["producer"] is not None
     assert options[0]["argsrepr"] == f"[5 outbox ids from {batches[0][0]}]"
+
+
+def test_the_sweep_task_queues_its_own_pending_messages_a_page_at_a_time(
+    report_at, cast, monkeypatch
+):
+    for _ in range(3):
+        report_at(at(11, 23, 10))
+    first = sweep(at(11, 23, 13))  # 3 cases × levels 1–2
+    second = sweep(at(11, 23, 14))  # level 3: another sweep's messages
+    assert (first.messages, second.messages) == (6, 3)
+    ours = OutboxMessage.objects.filter(escalation__sweep_id=first.sweep_id).order_by("pk")
+    failed = ours.first()
+    OutboxMessage.objects.filter(pk=failed.pk).update(status=OutboxMessage.Status.FAILED)
+    pages = []
+    monkeypatch.setattr(outbox, "SWEEP_PAGE", 2)
+    monkeypatch.setattr(outbox, "publish", lambda pks: pages.append(pks) or len(pks))
+
+    assert outbox.publish_sweep(first.sweep_id) == 5
+
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert sum(pages, []) == list(ours.exclude(pk=failed.pk).values_list("pk", flat=True))
+
+
+def test_a_sweep_with_only_bad_addresses_queues_nothing(
+    assigned, world, cast, monkeypatch, django_capture_on_commit_callbacks
+):
+    world.urban.supervisor_emails = "not an address"
+    world.urban.save()
+    with django_capture_on_commit_callbacks() as callbacks:
+        result = sweep(at(11, 23, 12))
+    assert result.messages == 1 and callbacks == []
+    assert OutboxMessage.objects.get().status == OutboxMessage.Status.FAILED
+
+
+def test_a_sweep_whose_task_the_broker_refuses_commits_and_its_messages_wait(
+    assigned, cast, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    from cases import tasks
+
+    def refuse(*args, **kwargs):
+        raise ConnectionRefusedError("nothing listens")
+
+    monkeypatch.setattr(tasks.queue_sweep_messages, "apply_async", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = sweep(at(11, 23, 12))
+    assert result.messages == 1 and len(rungs()) == 1
+    assert OutboxMessage.objects.get().status == OutboxMessage.Status.PENDING
+    assert f"Could not queue the messages of sweep {result.sweep_id}" in caplog.text
 
 
 @pytest.fixture
