@@ -1,8 +1,8 @@
 """Celery tasks: thin callers of the services (SPEC §4).
 
-Both tasks are safe to run twice or at the same time: the sweep's inserts are guarded by
-the escalation's unique constraint, and a delivery locks its outbox row and skips a row
-that is no longer pending.
+The sweep and the delivery tasks are safe to run twice or at the same time: the sweep's
+inserts are guarded by the escalation's unique constraint, and a delivery locks its outbox
+row and skips a row that is no longer pending (so queuing a message twice sends it once).
 """
 
 import logging
