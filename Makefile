@@ -21,7 +21,6 @@ $(STAMP): pyproject.toml
 
 # The demo: SQLite and a file-based broker, so it needs no server at all.
 demo: venv
-	mkdir -p var/broker/processed var/broker/control
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py compilemessages --ignore '.venv' -v 0 2>/dev/null || true
 	$(BIN)/python manage.py seed_demo --cases 200 --if-empty

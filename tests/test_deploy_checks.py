@@ -1,5 +1,6 @@
 """`manage.py check --deploy` with production settings (SPEC §8): no warning at all, and
 a production start-up without a secret key, or with email links to a foreign host, fails.
+The demo's default broker needs nothing made beforehand.
 
 Each case runs manage.py in a fresh process, because settings are read from the
 environment once, at start-up."""
@@ -100,3 +101,20 @@ def test_database_connections_are_kept_across_requests_unless_configured(conn_ma
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[-2] == expected
+
+
+def test_the_default_broker_queues_from_a_fresh_checkout(tmp_path):
+    """The file broker's folders are made at start-up: a sweep run by `manage.py` before
+    `make run` ever did (or with a new VAR_DIR) can queue its emails."""
+    var = tmp_path / "var"
+    queue = "from governance.celery import app; app.send_task('cases.queue_sweep_messages', ('x',))"
+    result = manage(
+        "shell",
+        "-c",
+        queue,
+        VAR_DIR=str(var),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        CELERY_BROKER_URL="filesystem://",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(list((var / "broker").glob("*.msg"))) == 1
