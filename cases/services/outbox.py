@@ -216,23 +216,21 @@ def publish(message_pks: Iterable[int]) -> int:
     stay pending and the sweep re-queues them. Returns how many messages were queued."""
     from cases.tasks import deliver_outbox_messages
 
-    pks = list(message_pks)
-    size = max(1, batch_size())
-    queued = tried = 0
+    batches = _pages(message_pks, max(1, batch_size()))
+    queued = 0
     try:
         # One producer from the pool for every batch: a sweep queues hundreds.
         with deliver_outbox_messages.app.producer_or_acquire() as producer:
-            for start in range(0, len(pks), size):
-                batch = pks[start : start + size]
-                tried += len(batch)
+            for batch in batches:
                 try:
                     _queue_batch(batch, producer)
                     queued += len(batch)
                 except Exception:  # the broker, whatever its client raises
                     _log_not_queued(batch)
     except Exception:  # no producer: the broker could not be reached at all
-        if pks[tried:]:
-            _log_not_queued(pks[tried:])
+        # Every batch taken so far was queued or logged; the rest were never tried.
+        if rest := [pk for batch in batches for pk in batch]:
+            _log_not_queued(rest)
     return queued
 
 
