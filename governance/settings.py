@@ -130,8 +130,14 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web, worker and beat share the demo file: wait for a lock instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Web, worker and beat share the demo file. A transaction takes the write lock as it
+    # begins and waits for it (timeout): SQLite would refuse at once to upgrade a read lock
+    # another writer made stale. The write-ahead log lets pages read while others write.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20,
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    )
     # SQLite cannot build a unique constraint over NULLs (the dashboard roll-up's key) or
     # an index with included columns (the pool's): the demo does without; PostgreSQL has them.
     SILENCED_SYSTEM_CHECKS = ["models.W040", "models.W047"]

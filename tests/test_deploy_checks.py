@@ -118,3 +118,52 @@ def test_the_default_broker_queues_from_a_fresh_checkout(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(list((var / "broker").glob("*.msg"))) == 1
+
+
+# Two writers whose transactions read before they write, as a service that checks a case's
+# state and then moves it does, starting together: each would hold a read lock when the
+# other wants to write.
+SQLITE_WRITERS = """
+import threading, time
+from django.db import connection, transaction
+with connection.cursor() as cursor:
+    cursor.execute("CREATE TABLE written (writer integer)")
+connection.close()
+both_ready = threading.Barrier(2)
+failures = []
+def writer(number):
+    both_ready.wait(timeout=10)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM written")
+            time.sleep(0.3)
+            cursor.execute("INSERT INTO written VALUES (%s)", [number])
+    except Exception as error:
+        failures.append(repr(error))
+    finally:
+        connection.close()
+threads = [threading.Thread(target=writer, args=(n,)) for n in (1, 2)]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+with connection.cursor() as cursor:
+    cursor.execute("SELECT count(*) FROM written")
+    print(cursor.fetchone()[0], failures)
+    cursor.execute("PRAGMA journal_mode")
+    print(cursor.fetchone()[0])
+"""
+
+
+def test_the_demo_database_lets_concurrent_writers_wait_their_turn(tmp_path):
+    """Web, worker and beat share the demo's SQLite file. A transaction that read before
+    writing must wait for another writer, not fail with "database is locked" (SQLite
+    refuses to upgrade a stale read lock however long the timeout); and pages keep
+    reading while the worker writes (write-ahead log)."""
+    result = manage(
+        "shell",
+        "-c",
+        SQLITE_WRITERS,
+        VAR_DIR=str(tmp_path / "var"),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-2:] == ["2 []", "wal"]
