@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from cases.forms import ReportForm
-from cases.models import HeldPhoto
+from cases.models import Case, HeldPhoto
 from cases.selectors import cells_geojson, possible_duplicates
 from cases.services.intake import replayed_case
 from cases.services.photos import case_report_with_photos, photos_hold
@@ -36,19 +36,21 @@ def case_new(request):
     index = get_index() if request.method == "POST" else None
     form = ReportForm(request.POST or None, request.FILES or None, user=request.user, index=index)
     duplicates = []
+    scope = f"user:{request.user.pk}"
+    if request.method == "POST" and not form.is_valid() and "held_photos" in form.errors:
+        # Sent twice after the duplicate screen: the first submission took the held photos
+        # with it, so this one finds them gone. Show the case it made instead.
+        first = replayed_case(scope=scope, key=str(form.cleaned_data.get("idempotency_key") or ""))
+        if first is not None:
+            return _already_sent(request, first)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        scope = f"user:{request.user.pk}"
         if not data["confirm_new"]:
             # Sent twice: show the first case rather than offering it as a duplicate. A
             # confirmed report needs no such look: its key's claim finds the first case.
             first = replayed_case(scope=scope, key=str(data["idempotency_key"] or ""))
             if first is not None:
-                messages.info(
-                    request,
-                    _("This form was already sent: case %(number)s.") % {"number": first},
-                )
-                return redirect("cases:detail", number=first.number)
+                return _already_sent(request, first)
             duplicates = list(
                 possible_duplicates(request.user, category=data["category"], cell=data["cell"])
             )
@@ -75,11 +77,7 @@ def case_new(request):
                 form.add_error(None, error)
             else:
                 if case.is_replay:
-                    messages.info(
-                        request,
-                        _("This form was already sent: case %(number)s.") % {"number": case.number},
-                    )
-                    return redirect("cases:detail", number=case.number)
+                    return _already_sent(request, case)
                 messages.success(
                     request, _("Case %(number)s was reported.") % {"number": case.number}
                 )
@@ -95,6 +93,11 @@ def case_new(request):
             "map_options": {"tileUrl": getattr(settings, "MAP_TILE_URL", "")},
         },
     )
+
+
+def _already_sent(request, first: Case):
+    messages.info(request, _("This form was already sent: case %(number)s.") % {"number": first})
+    return redirect("cases:detail", number=first.number)
 
 
 def _photos_to_carry(user: User, form: ReportForm) -> list[HeldPhoto]:

@@ -131,6 +131,25 @@ def test_held_photos_go_with_the_report_added_to_a_duplicate(client, cast, world
     assert not HeldPhoto.objects.exists()
 
 
+def test_a_report_with_held_photos_sent_twice_shows_the_first_case(client, cast, world, report):
+    """The first submission took the held photos with it: the second, the same form sent
+    again (a double click), is answered with the case it made, not "photos are gone"."""
+    client.force_login(cast.caseworker)
+    ids = held_ids(stop_at_duplicates(client, world, report, [image_file()]).content.decode())
+    data = new_case_data(
+        world, confirm_new="on", held_photos=ids, idempotency_key=str(uuid.uuid4())
+    )
+    first = client.post("/cases/new/", data)
+    assert first.status_code == 302
+
+    again = client.post("/cases/new/", data, follow=True)
+
+    case = Case.objects.latest("pk")
+    assert again.redirect_chain == [(first.url, 302)]
+    assert f"This form was already sent: case {case.number}." in again.content.decode()
+    assert Case.objects.count() == 2 and case.photos.count() == 1
+
+
 def test_another_users_held_photos_cannot_be_claimed(client, cast, world, report):
     client.force_login(cast.caseworker)
     ids = held_ids(stop_at_duplicates(client, world, report, [image_file()]).content.decode())
