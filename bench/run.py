@@ -241,7 +241,7 @@ class Bench:
             product.append(self.probe("sweep", now, database=database))
             self.flush_redis()
             log(f"N={size}: product sweep {run + 1}/{runs}: {product[-1]['seconds']:.2f} s")
-            if self.too_slow_to_repeat(size, "the product sweep", product[-1]["seconds"], run):
+            if self.stop_after_slow_run(size, "the product sweep", product[-1]["seconds"], run):
                 break
         self.probe("sweep_reset", database=database)
         self.raw.setdefault("sweep", {})[size] = {
@@ -339,8 +339,8 @@ class Bench:
             return False
         return True
 
-    def too_slow_to_repeat(self, size: int, what: str, seconds: float, run: int) -> bool:
-        """Whether a sweep this slow is not run again; if so, the notes say so."""
+    def stop_after_slow_run(self, size: int, what: str, seconds: float, run: int) -> bool:
+        """Whether to stop repeating a run this slow; when so, adds a note saying why."""
         if seconds <= self.args.slow_seconds or run + 1 >= self.args.runs:
             return False
         self.notes.append(
@@ -371,7 +371,7 @@ class Bench:
                 )
                 log(f"N={size}: escalate_tickets {run + 1}: {results[-1]['seconds']:.2f} s")
                 what = "django-helpdesk's escalate_tickets"
-                if self.too_slow_to_repeat(size, what, results[-1]["seconds"], run):
+                if self.stop_after_slow_run(size, what, results[-1]["seconds"], run):
                     break
         finally:
             self.drop_database(database)

@@ -12,6 +12,10 @@ from celery import shared_task
 from django.utils import timezone
 
 from cases.services import escalation, outbox
+from cases.services.figures import figures_refresh
+from cases.services.intake import idempotency_keys_purge
+from cases.services.photos import held_photos_purge
+from cases.services.privacy import reporters_anonymise
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +88,6 @@ def deliver_outbox_messages(message_pks: list[int]) -> dict:
 @shared_task(name="cases.anonymise_reporters", acks_late=True, ignore_result=True)
 def anonymise_reporters() -> int:
     """Blank reporter details past REPORTER_RETENTION_DAYS (the beat runs it daily)."""
-    from cases.services.privacy import reporters_anonymise
-
     return len(reporters_anonymise().numbers)
 
 
@@ -93,8 +95,6 @@ def anonymise_reporters() -> int:
 def refresh_figures() -> dict:
     """Bring the dashboard's daily roll-up up to date (the beat runs it every minute), so
     that a page load finds little left to recompute."""
-    from cases.services.figures import figures_refresh
-
     refresh = figures_refresh()
     return {"rebuilt": refresh.rebuilt, "days": len(refresh.days), "rows": refresh.rows}
 
@@ -102,8 +102,6 @@ def refresh_figures() -> dict:
 @shared_task(name="cases.purge_idempotency_keys", acks_late=True, ignore_result=True)
 def purge_idempotency_keys() -> int:
     """Forget idempotency keys past IDEMPOTENCY_KEY_DAYS (the beat runs it daily)."""
-    from cases.services.intake import idempotency_keys_purge
-
     return idempotency_keys_purge()
 
 
@@ -111,6 +109,4 @@ def purge_idempotency_keys() -> int:
 def purge_held_photos() -> int:
     """Delete photos held for a duplicate screen past HELD_PHOTO_HOURS (the beat runs it
     hourly)."""
-    from cases.services.photos import held_photos_purge
-
     return held_photos_purge()

@@ -27,6 +27,8 @@ Guarantees:
   After its commit the sweep queues one task (`publish_sweep`), which streams the sweep's
   pending rows and queues their delivery in batches: a sweep writes tens of thousands of
   messages, and neither its time nor its memory should grow with queuing them.
+
+cases/tasks.py imports this module, so the functions here import the tasks when called.
 """
 
 from __future__ import annotations

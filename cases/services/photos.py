@@ -22,6 +22,7 @@ from django.utils.translation import ngettext
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cases.models import Case, CasePhoto, HeldPhoto
+from cases.services.intake import case_report
 from departments.models import User
 
 MAX_PHOTOS = 5
@@ -231,8 +232,6 @@ def held_photos_purge(*, now: datetime | None = None) -> int:
 def case_report_with_photos(*, photos: Sequence = (), held_photos: Sequence = (), **report) -> Case:
     """Report a case (cases/services/intake.py `case_report`) and store its photos, new and
     held, in the same transaction: a bad photo leaves no case behind."""
-    from cases.services.intake import case_report
-
     case = case_report(**report)
     if (photos or held_photos) and not case.is_replay:
         case_add_photos(
