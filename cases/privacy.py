@@ -26,9 +26,19 @@ def mask_phone(phone: str) -> str:
     return "*" * max(0, len(digits) - 4) + digits[-4:] if len(digits) > 4 else "*" * len(digits)
 
 
+# What logs are searched by and holds digit runs that are no phone: UUIDs (sweep, task and
+# message ids, with or without hyphens) and case numbers (a year, then six digits or more;
+# no phone number starts with 20).
+_NOT_A_PHONE = (
+    r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})"
+    r"(?![0-9A-Za-z])|(?<![\d*])20\d{2}-\d{6,}(?![\d*])"
+)
+_PHONE_OR_NOT = re.compile(f"(?P<kept>{_NOT_A_PHONE})|{_PHONE.pattern}")
+
+
 def mask_phones(text: str) -> str:
     """Mask every phone number in free text."""
-    return _PHONE.sub(lambda match: mask_phone(match.group(0)), text or "")
+    return _PHONE_OR_NOT.sub(lambda match: match["kept"] or mask_phone(match.group(0)), text or "")
 
 
 def mask_name(name: str) -> str:

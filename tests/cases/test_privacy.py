@@ -5,6 +5,7 @@ period; never in URLs."""
 import csv
 import io
 import logging
+import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -47,6 +48,18 @@ def test_masks_keep_only_what_identifies_nobody():
     assert mask_name("Li Wei") == "L* W**"
     assert mask_name("") == ""
     assert mask_phones("请致电 13812345678 或 021-62345678") == "请致电 138****5678 或 021****5678"
+
+
+def test_logs_keep_the_ids_they_are_searched_by():
+    """Sweep and task ids (UUIDs, with or without hyphens) and case numbers past the
+    millionth of a year hold seven digits in a row: they are not phone numbers."""
+    sweep_id = "18a7f89c-ffdb-4654-a1ec-1014e8483406"
+    text = f"sweep {sweep_id} ({uuid.UUID(sweep_id).hex}) case 2026-1000000 13812345678"
+
+    assert mask_phones(text) == (
+        f"sweep {sweep_id} ({uuid.UUID(sweep_id).hex}) case 2026-1000000 138****5678"
+    )
+    assert mask_phones("call 0571-12345678 or 1991-2345678") == "call 057*****5678 or 1991-***5678"
 
 
 @pytest.mark.django_db
