@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import IntegrityError
 from django.utils.translation import gettext as _
 
 from departments.importers.base import ImportPlan, ImportResult, apply, format_summary
+from departments.management.base import TranslatedHelpCommand
 
 
-class ImportCommand(BaseCommand):
+class ImportCommand(TranslatedHelpCommand):
     """Subclasses set `planner` (a `plan_*` function) and `help`."""
 
     planner = None

@@ -3,7 +3,7 @@ foreground, through the same service as the Celery task."""
 
 from datetime import datetime
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -13,6 +13,7 @@ from cases.emails import format_duration
 from cases.models import EscalationLevel
 from cases.services.escalation import escalation_sweep
 from departments.calendar import get_calendar
+from departments.management.base import TranslatedHelpCommand
 
 
 def parse_now(raw: str) -> datetime:
@@ -31,19 +32,19 @@ def parse_now(raw: str) -> datetime:
     return moment
 
 
-class Command(BaseCommand):
+class Command(TranslatedHelpCommand):
     help = gettext_lazy("Escalate overdue cases now (one sweep), printing what was escalated.")
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--now",
             metavar="ISO-8601-DATETIME",
-            help=gettext_lazy("Pretend the clock says this time (e.g. 2026-03-02T10:00:00+08:00)."),
+            help=_("Pretend the clock says this time (e.g. 2026-03-02T10:00:00+08:00)."),
         )
         parser.add_argument(
             "--dry-run",
             action="store_true",
-            help=gettext_lazy("Print what would escalate; change nothing and send nothing."),
+            help=_("Print what would escalate; change nothing and send nothing."),
         )
 
     def handle(self, *args, now=None, dry_run=False, **options):

@@ -1,14 +1,15 @@
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases.services.seeding import demo_exists, demo_logins, seed_cases, seed_district
 from departments.importers import ImportRefused, format_summary
+from departments.management.base import TranslatedHelpCommand
 
 
-class Command(BaseCommand):
+class Command(TranslatedHelpCommand):
     help = gettext_lazy(
         "Load the demo district (townships, cells, departments, categories, a responsibility "
         "list with deliberate gaps and overlaps, users of every role) from departments/samples, "
@@ -17,15 +18,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--cases", type=int, default=0, metavar="N", help=gettext_lazy("add N synthetic cases")
+            "--cases", type=int, default=0, metavar="N", help=_("add N synthetic cases")
         )
         parser.add_argument(
             "--if-empty",
             action="store_true",
-            help=gettext_lazy("do nothing if the demo district is already loaded"),
+            help=_("do nothing if the demo district is already loaded"),
         )
         parser.add_argument(
-            "--seed", type=int, default=None, help=gettext_lazy("random seed, for repeatable cases")
+            "--seed", type=int, default=None, help=_("random seed, for repeatable cases")
         )
 
     def handle(self, *args, cases: int, if_empty: bool, seed: int | None, **options):
