@@ -195,7 +195,27 @@ WORKING_HOURS = parse_working_hours(os.environ.get("WORKING_HOURS", "09:00-17:00
 FALLBACK_DISPATCH_HOURS = env_positive_float("FALLBACK_DISPATCH_HOURS", "4")
 
 # --- Email ---
-_email = dj_email_url.parse(os.environ.get("EMAIL_URL", "console:"))
+def parse_email_url(raw: str) -> dict:
+    """EMAIL_URL as SPEC §8 writes it: `smtp://`, `smtp+tls://` (STARTTLS, as on port 587),
+    `smtp+ssl://` (TLS from the start, port 465 unless given), `console:`; dj-email-url
+    reads the rest, and spells the secure ones `submission://` and `?ssl=true`."""
+    scheme, _sep, rest = raw.partition("://")
+    if scheme == "smtp+tls":
+        raw = f"submission://{rest}"
+    elif scheme == "smtp+ssl":
+        raw = f"smtp://{rest}{'&' if '?' in rest else '?'}ssl=true"
+    parsed = dj_email_url.parse(raw)
+    if "EMAIL_BACKEND" not in parsed:  # the scheme only: the URL may hold a password
+        raise ImproperlyConfigured(
+            f"EMAIL_URL: unknown scheme {scheme.split(':')[0]!r}; "
+            "use smtp://, smtp+tls://, smtp+ssl:// or console:"
+        )
+    if scheme == "smtp+ssl" and urlsplit(raw).port is None:
+        parsed["EMAIL_PORT"] = 465
+    return parsed
+
+
+_email = parse_email_url(os.environ.get("EMAIL_URL", "console:"))
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
 EMAIL_HOST = _email["EMAIL_HOST"]
 EMAIL_PORT = _email["EMAIL_PORT"]

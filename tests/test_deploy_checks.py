@@ -167,3 +167,34 @@ def test_the_demo_database_lets_concurrent_writers_wait_their_turn(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-2:] == ["2 []", "wal"]
+
+
+SHOW_EMAIL = (
+    "from django.conf import settings as s; "
+    "print(s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_HOST_PASSWORD, "
+    "s.EMAIL_USE_TLS, s.EMAIL_USE_SSL)"
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "smtp+tls://relay:p%40ss@mail.example.org:587",
+            "mail.example.org 587 relay p@ss True False",
+        ),
+        ("smtp+ssl://relay:pass@mail.example.org", "mail.example.org 465 relay pass False True"),
+        ("smtp://127.0.0.1:1025", "127.0.0.1 1025 None None False False"),
+    ],
+)
+def test_email_urls_as_the_spec_writes_them(url, expected):
+    result = manage("shell", "-c", SHOW_EMAIL, EMAIL_URL=url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == expected
+
+
+def test_an_unknown_email_scheme_stops_start_up_without_showing_the_password():
+    result = manage("check", EMAIL_URL="smtps+starttls://relay:hunter2@mail.example.org")
+    assert result.returncode != 0
+    assert "EMAIL_URL: unknown scheme 'smtps+starttls'" in result.stderr
+    assert "hunter2" not in result.stderr
