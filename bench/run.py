@@ -498,7 +498,7 @@ class Bench:
         log(f"intake: gunicorn as in the Procfile on 127.0.0.1:{port} {extra or ''}: {web}")
         server_log = open(WORK / "gunicorn.log", "w")  # noqa: SIM115
         server = subprocess.Popen(
-            ["bash", "-c", f"exec {web}"],
+            ["bash", "-c", web],
             cwd=ROOT,
             env=self.env(
                 database,
@@ -513,7 +513,7 @@ class Bench:
         )
         try:
             wait_for_port(port, server)
-            self.gunicorn_pid = server.pid  # bash exec'd gunicorn's master: same process
+            self.gunicorn_pid = server.pid  # the line execs gunicorn's master: same process
             yield port
         finally:
             server.terminate()

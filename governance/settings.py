@@ -194,6 +194,7 @@ OPEN311_JURISDICTION_IDS = env_list("OPEN311_JURISDICTION_IDS", "")
 WORKING_HOURS = parse_working_hours(os.environ.get("WORKING_HOURS", "09:00-17:00"))
 FALLBACK_DISPATCH_HOURS = env_positive_float("FALLBACK_DISPATCH_HOURS", "4")
 
+
 # --- Email ---
 def parse_email_url(raw: str) -> dict:
     """EMAIL_URL as SPEC §8 writes it: `smtp://`, `smtp+tls://` (STARTTLS, as on port 587),
@@ -285,6 +286,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# A load balancer probes over plain HTTP behind the TLS proxy: a redirect is no answer.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG

@@ -1,0 +1,100 @@
+"""The Procfile's `web` process as a deployment runs it: production settings, a fresh
+VAR_DIR, nothing prepared beforehand. Its pages need their CSS and scripts, and a load
+balancer probing /healthz over plain HTTP behind the TLS proxy needs a 200, not a
+redirect to HTTPS."""
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def web_command() -> str:
+    procfile = (ROOT / "Procfile").read_text().splitlines()
+    return next(line.split(":", 1)[1].strip() for line in procfile if line.startswith("web:"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def web(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SITE_URL"))}
+    env.update(
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        SITE_URL="https://127.0.0.1",
+        VAR_DIR=str(tmp_path / "var"),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        CELERY_BROKER_URL="memory://",
+        HOST="127.0.0.1",
+        PORT=str(port),
+        WEB_CONCURRENCY="1",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    )
+    log = open(tmp_path / "web.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(
+        ["sh", "-c", web_command()],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, (tmp_path / "web.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, (tmp_path / "web.log").read_text()
+                time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(20)
+        log.close()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def get(url: str, **headers) -> tuple[int, bytes]:
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_the_web_process_serves_its_static_files_and_answers_probes_over_http(web):
+    behind_tls = {"X-Forwarded-Proto": "https"}
+
+    status, css = get(f"{web}/static/css/app.css", **behind_tls)
+    assert status == 200 and b"{" in css
+    status, script = get(f"{web}/static/vendor/leaflet/leaflet.js", **behind_tls)
+    assert status == 200 and b"Leaflet" in script
+    assert get(f"{web}/static/admin/css/base.css", **behind_tls)[0] == 200
+
+    status, body = get(f"{web}/healthz")
+    assert status == 200 and b'"database": "ok"' in body
+    assert get(f"{web}/cases/")[0] == 301  # everything else still goes to HTTPS
