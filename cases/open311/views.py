@@ -68,15 +68,23 @@ def param(request, name: str) -> str | None:
 
 def _check_jurisdiction(request) -> None:
     """One jurisdiction per endpoint: `jurisdiction_id` may be ignored unless ids are
-    configured, in which case an unknown one is not found (spec)."""
+    configured, in which case an unknown one is not found, and a missing one is an error
+    when there are several (spec)."""
     known = getattr(settings, "OPEN311_JURISDICTION_IDS", [])
     given = param(request, "jurisdiction_id")
+    if given is None and len(known) > 1:
+        raise ApiError(
+            400,
+            _("jurisdiction_id is required: this endpoint serves %(ids)s.")
+            % {"ids": ", ".join(known)},
+        )
     if known and given is not None and given not in known:
         raise ApiError(404, _("jurisdiction_id %(id)s was not found.") % {"id": given})
 
 
-def open311_view(*methods: str):
-    """Check the method and the jurisdiction, and turn `ApiError` into the error document.
+def open311_view(*methods: str, jurisdictional: bool = True):
+    """Check the method and the jurisdiction (unless the view is not `jurisdictional`, as
+    discovery), and turn `ApiError` into the error document.
 
     API clients carry no session or CSRF token; POST is authorised by `api_key` instead.
     """
@@ -94,7 +102,8 @@ def open311_view(*methods: str):
                     )
                 if any("\x00" in str(value) for value in kwargs.values()):
                     raise ApiError(404, _("Not found."))
-                _check_jurisdiction(request)
+                if jurisdictional:
+                    _check_jurisdiction(request)
                 return view(request, *args, fmt=fmt, **kwargs)
             except ApiError as error:
                 response = render_errors(
@@ -112,7 +121,7 @@ def open311_view(*methods: str):
 # --- discovery and services -------------------------------------------------------------
 
 
-@open311_view("GET")
+@open311_view("GET", jurisdictional=False)
 def discovery(request, fmt):
     base = _base_url(request)
     data = {

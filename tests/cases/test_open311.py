@@ -617,6 +617,18 @@ def test_an_unknown_jurisdiction_is_not_found_when_jurisdictions_are_configured(
     assert status == 404 and "south.example.gov" in errors[0]["description"]
 
 
+def test_jurisdiction_id_is_required_when_several_are_served(client, world, settings):
+    settings.OPEN311_JURISDICTION_IDS = ["north.example.gov", "south.example.gov"]
+
+    status, errors = both_formats(client, "services")
+    assert status == 400 and errors[0]["code"] == 400
+    assert "jurisdiction_id is required" in errors[0]["description"]
+    assert "north.example.gov, south.example.gov" in errors[0]["description"]
+    chosen = client.get(f"{BASE}/services.json", {"jurisdiction_id": "south.example.gov"})
+    assert chosen.status_code == 200
+    assert client.get(f"{BASE}/discovery.json").status_code == 200  # it has no jurisdiction
+
+
 # --- media upload -----------------------------------------------------------------------
 
 
