@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 # The demo: SQLite and a file-based broker, so it needs no server at all.
 demo: venv
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py compilemessages --ignore '.venv' -v 0 2>/dev/null || true
+	$(BIN)/python manage.py compile_translations -v 0
 	$(BIN)/python manage.py seed_demo --cases 200 --if-empty
 
 run: demo
@@ -40,7 +40,7 @@ lint: venv
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python manage.py compilemessages --ignore '.venv' --ignore 'var' -v 0
+	$(BIN)/python manage.py compile_translations -v 0
 	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -n 2 --dist loadgroup
 
 # Needs PostgreSQL; N = 100,000 and 1,000,000 by default, `BENCH_SIZES=10000` for a quick look (bench/README.md).
@@ -51,7 +51,7 @@ bench: venv
 # msgid needs a msgstr: tests/cases/test_i18n.py fails on an untranslated or fuzzy one.
 messages: venv
 	$(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --ignore 'bench/*' --ignore 'test-artifacts/*'
-	$(BIN)/python manage.py compilemessages --ignore '.venv' --ignore 'var'
+	$(BIN)/python manage.py compile_translations
 
 clean:
 	rm -rf var $(VENV)
