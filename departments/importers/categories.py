@@ -52,11 +52,13 @@ def plan_categories(data: bytes | str, *, progress=None) -> ImportPlan:
                 "resolve_days": resolve_days,
             }
             parsed.append((line, code, parent_code, values))
-    if plan.errors:
+    if not parsed:
         return plan
 
+    # Parents are checked on the rows that are otherwise good, even when others are bad, so
+    # that one run reports every bad row; a bad row still counts as naming its code.
     existing = {cat.code: cat for cat in Category.objects.select_related("parent")}
-    in_file = {code for _line, code, _parent, _values in parsed}
+    in_file = set(seen)
     # The parent of every category once the file is in: the file's word, else the database's.
     parent_of = {code: (cat.parent.code if cat.parent else "") for code, cat in existing.items()}
     for line, code, parent_code, _values in parsed:
@@ -74,6 +76,7 @@ def plan_categories(data: bytes | str, *, progress=None) -> ImportPlan:
                 % {"code": code, "chain": " → ".join(_chain(code, parent_of))},
             )
     if plan.errors:
+        plan.errors.sort(key=lambda error: error.line or 0)  # both passes, in file order
         return plan
 
     for line, code, parent_code, values in parsed:

@@ -275,6 +275,24 @@ def test_bad_category_rows_are_reported_with_their_line(row, expected):
     assert messages(plan) == [expected]
 
 
+def test_every_bad_category_row_is_reported_in_one_run():
+    """An unknown parent is reported beside rows bad for other reasons; a bad row's own
+    code still counts as defined (its children are not told their parent is unknown)."""
+    data = csv_text(
+        "code,name,parent_code,accept_hours,resolve_days",
+        "X1,x,,0,1",
+        "X2,y,X1,2,1",
+        "X3,z,NOPE,2,1",
+        "X4,w,,2,-1",
+    )
+
+    assert messages(plan_categories(data)) == [
+        "line 2: accept_hours: must be a number greater than 0, not “0”.",
+        "line 4: parent_code: unknown category “NOPE”.",
+        "line 5: resolve_days: must be a number greater than 0, not “-1”.",
+    ]
+
+
 def test_a_cycle_of_parents_is_reported_on_every_row_in_it_and_nothing_is_saved():
     data = csv_text(
         "code,name,parent_code,accept_hours,resolve_days",
