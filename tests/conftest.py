@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
 
@@ -15,6 +16,15 @@ BASE_LNG, BASE_LAT, STEP = 120.0, 30.0, 0.01
 def fast_password_hashing(settings):
     # The real hasher costs ~0.3 s per user; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def language_of_the_test_alone():
+    """LocaleMiddleware activates a request's language in the thread and leaves it active:
+    a test run after a Chinese page in the same worker printed a command's output in
+    Chinese. Each test starts from LANGUAGE_CODE."""
+    yield
+    translation.deactivate()
 
 
 def square(col: int, row: int = 0) -> dict:
