@@ -130,6 +130,20 @@ def _check_feature(position: int, feature, plan: ImportPlan) -> dict | None:
     missing = [name for name in REQUIRED_PROPERTIES if name not in properties]
     if missing:
         error("properties", _("missing properties: %(names)s") % {"names": ", ".join(missing)})
+    # As extra columns in the CSV files: a misspelt "comunity" would be dropped unnoticed.
+    extra = [
+        name for name in properties if name not in (*REQUIRED_PROPERTIES, *OPTIONAL_PROPERTIES)
+    ]
+    if extra:
+        error(
+            "properties",
+            _("unexpected properties: %(names)s (the properties are %(expected)s)")
+            % {
+                "names": ", ".join(extra),
+                "expected": ", ".join((*REQUIRED_PROPERTIES, *OPTIONAL_PROPERTIES)),
+            },
+        )
+    if missing or extra:
         return None
     text = {
         name: str(properties.get(name) if properties.get(name) is not None else "").strip()

@@ -417,6 +417,17 @@ def test_invalid_geometries_are_reported_by_feature_position_and_nothing_is_save
     assert not Township.objects.exists()
 
 
+def test_unexpected_feature_properties_are_an_error_as_extra_columns_are():
+    plan = plan_grid(
+        geojson(feature("GOOD", 0, community="东社区"), feature("BAD", 1, comunity="东"))
+    )
+
+    assert messages(plan) == [
+        "feature 2: properties: unexpected properties: comunity (the properties are code, "
+        "name, township_code, township_name, community)"
+    ]
+
+
 def test_a_township_with_two_names_in_one_file_is_an_error():
     plan = plan_grid(geojson(feature("E-01", 0), feature("E-02", 1, township_name="别名")))
 
