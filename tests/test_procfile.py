@@ -1,7 +1,7 @@
-"""The Procfile's `web` process as a deployment runs it: production settings, a fresh
-VAR_DIR, nothing prepared beforehand. Its pages need their CSS and scripts, and a load
-balancer probing /healthz over plain HTTP behind the TLS proxy needs a 200, not a
-redirect to HTTPS."""
+"""The Procfile's processes as a deployment runs them: production settings, a fresh
+VAR_DIR, nothing prepared beforehand. The web's pages need their CSS and scripts, a load
+balancer probing /healthz over plain HTTP behind the TLS proxy needs a 200, not a redirect
+to HTTPS, and beat must start where no var/ folder exists yet."""
 
 import os
 import secrets
@@ -18,9 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def web_command() -> str:
+def procfile_command(name: str) -> str:
     procfile = (ROOT / "Procfile").read_text().splitlines()
-    return next(line.split(":", 1)[1].strip() for line in procfile if line.startswith("web:"))
+    return next(line.split(":", 1)[1].strip() for line in procfile if line.startswith(f"{name}:"))
 
 
 def free_port() -> int:
@@ -29,9 +29,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def web(tmp_path):
-    port = free_port()
+def production_env(tmp_path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SITE_URL"))}
     env.update(
         DJANGO_DEBUG="false",
@@ -41,14 +39,19 @@ def web(tmp_path):
         VAR_DIR=str(tmp_path / "var"),
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         CELERY_BROKER_URL="memory://",
-        HOST="127.0.0.1",
-        PORT=str(port),
-        WEB_CONCURRENCY="1",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        **extra,
     )
+    return env
+
+
+@pytest.fixture
+def web(tmp_path):
+    port = free_port()
+    env = production_env(tmp_path, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="1")
     log = open(tmp_path / "web.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
-        ["sh", "-c", web_command()],
+        ["sh", "-c", procfile_command("web")],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -98,3 +101,28 @@ def test_the_web_process_serves_its_static_files_and_answers_probes_over_http(we
     status, body = get(f"{web}/healthz")
     assert status == 200 and b'"database": "ok"' in body
     assert get(f"{web}/cases/")[0] == 301  # everything else still goes to HTTPS
+
+
+def test_beat_starts_on_a_fresh_var_dir_and_keeps_its_schedule_there(tmp_path):
+    schedule = tmp_path / "var" / "celerybeat-schedule"
+    log = open(tmp_path / "beat.log", "w")  # noqa: SIM115
+    beat = subprocess.Popen(
+        ["sh", "-c", procfile_command("beat")],
+        cwd=ROOT,
+        env=production_env(tmp_path),
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not list(schedule.parent.glob("celerybeat-schedule*")):
+            assert beat.poll() is None, (tmp_path / "beat.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "beat.log").read_text()
+            time.sleep(0.3)
+        time.sleep(1)
+        assert beat.poll() is None, (tmp_path / "beat.log").read_text()
+    finally:
+        beat.terminate()
+        beat.wait(20)
+        log.close()
