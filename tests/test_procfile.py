@@ -5,6 +5,7 @@ to HTTPS, and beat must start where no var/ folder exists yet."""
 
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +28,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def stop(process: subprocess.Popen) -> None:
+    """The whole process group: the shell may not have exec'd the command it ran."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def production_env(tmp_path, **extra) -> dict:
@@ -70,8 +81,7 @@ def web(tmp_path):
                 time.sleep(0.3)
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.terminate()
-        server.wait(20)
+        stop(server)
         log.close()
 
 
@@ -123,6 +133,5 @@ def test_beat_starts_on_a_fresh_var_dir_and_keeps_its_schedule_there(tmp_path):
         time.sleep(1)
         assert beat.poll() is None, (tmp_path / "beat.log").read_text()
     finally:
-        beat.terminate()
-        beat.wait(20)
+        stop(beat)
         log.close()
