@@ -106,6 +106,27 @@ def test_liaison_may_not_report_cases(client, cast):
     assert client.get("/cases/new/").status_code == 403
 
 
+def test_a_refused_page_says_why_and_leads_back(client, cast):
+    client.force_login(cast.liaison)
+
+    response = client.get("/dashboard/")
+
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "The dashboard is for supervisors." in page
+    assert 'href="/cases/"' in page and "Sign out" in page
+
+
+def test_a_page_not_found_leads_back(client, cast):
+    client.force_login(cast.caseworker)
+
+    response = client.get("/cases/2099-999999/")
+
+    page = response.content.decode()
+    assert response.status_code == 404
+    assert "This page does not exist" in page and 'href="/cases/"' in page
+
+
 def test_the_whole_slice_runs_through_the_pages_and_the_admin(client, cast, world):
     # A lamp case has no rule: it goes to the north township's pool.
     client.force_login(cast.caseworker)
