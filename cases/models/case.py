@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransition, ConcurrentTransitionMixin, FSMField
 from django_fsm import transition as fsm_transition
@@ -461,7 +462,11 @@ class CaseEvent(models.Model):
 
     @property
     def actor_display(self) -> str:
-        return str(self.actor) if self.actor_id else (self.actor_label or "system")
+        """The user, or the label; the system itself is named in the reader's language."""
+        if self.actor_id:
+            return str(self.actor)
+        label = self.actor_label or "system"
+        return gettext("system") if label == "system" else label
 
 
 class CaseNumberCounter(models.Model):

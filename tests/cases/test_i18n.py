@@ -1,6 +1,7 @@
 """The UI speaks English and Simplified Chinese (SPEC §6): a complete zh-hans catalogue,
 chosen by the browser or the switch, with times in the configured time zone."""
 
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,3 +111,15 @@ def test_times_are_shown_in_the_configured_time_zone(client, cast, report, setti
         reverse("cases:detail", args=[case.number]), HTTP_ACCEPT_LANGUAGE="en"
     ).content.decode()
     assert "2026-03-02T09:30:00+08:00" in text  # the <time datetime> of the timeline
+
+
+def test_the_system_is_named_in_the_readers_language(
+    client, cast, world, report, compiled_catalogue
+):
+    case = report(category=world.stall, cell=world.n2)  # routed by the system
+    client.force_login(cast.caseworker)
+
+    page = client.get(reverse("cases:detail", args=[case.number]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    actors = re.findall(r'<span class="actor">([^<]*)</span>', page.content.decode())
+    assert "系统" in actors and "system" not in actors

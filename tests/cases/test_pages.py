@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from cases.models import Case, CaseEvent, State
 from cases.services import workflow
@@ -333,7 +334,9 @@ def test_detail_says_a_dispatcher_chose_the_lead_not_the_rules(client, cast, wor
     routing = response.context["routing"]
     assert routing.how == "dispatch" and routing.department == world.urban
     text = page_text(response)
-    assert "Dispatched from the fallback pool by Dispatcher" in text and "城管牵头" in text
+    when = timezone.localtime(case.events.get(action="dispatch").at).strftime("%Y-%m-%d %H:%M")
+    assert f"Dispatched from the fallback pool by Dispatcher on {when}. " in text
+    assert "城管牵头" in text
     assert "Basis in the responsibility list" not in text
 
 
