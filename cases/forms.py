@@ -179,6 +179,16 @@ class ReportForm(forms.Form):
         return photos
 
 
+def errors_in_one_line(form: forms.Form) -> str:
+    """A refused form's errors for a one-line message, each after its field's label
+    ("Note: This field is required."); the form's own errors as they are."""
+    return "; ".join(
+        f"{form[name].label}: {error}" if name in form.fields else str(error)
+        for name, errors in form.errors.items()
+        for error in errors
+    )
+
+
 class TransitionForm(forms.Form):
     """Every transition carries the version of the case the page was rendered with, so
     that of two people acting at once the second is told the case changed."""

@@ -26,6 +26,7 @@ from cases.admin import supervision as supervision_admin
 from cases.admin.buttons import BUTTONS, PageState
 from cases.admin.export import csv_response
 from cases.admin.readonly import ReadOnlyAdminMixin
+from cases.forms import errors_in_one_line
 from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, ExtensionRequest, State
 from cases.pagination import CasePaginator
 from cases.privacy import masked_contact
@@ -336,10 +337,7 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             reverse(f"{self.admin_site.name}:cases_case_change", args=[case.pk])
         )
         if not form.is_valid():
-            errors = "; ".join(
-                str(error) for field_errors in form.errors.values() for error in field_errors
-            )
-            self._refuse(request, case, errors)
+            self._refuse(request, case, errors_in_one_line(form))
             return back
         try:
             button.run(case=case, actor=request.user, data=form.cleaned_data)

@@ -10,7 +10,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cases.forms import TRANSITION_FORMS, CaseNoteForm, CorrectionForm, PhotosForm
+from cases.forms import (
+    TRANSITION_FORMS,
+    CaseNoteForm,
+    CorrectionForm,
+    PhotosForm,
+    errors_in_one_line,
+)
 from cases.labels import transition_label
 from cases.models import TERMINAL_STATES
 from cases.selectors import case_detail_for, routing_explanation, working_hours_left
@@ -120,10 +126,10 @@ def case_transition(request, number, transition):
     form = TRANSITION_FORMS[transition](request.POST, case=case, user=request.user)
     label = transition_label(transition)
     if not form.is_valid():
-        errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
         messages.error(
             request,
-            _("“%(action)s” was not done: %(errors)s") % {"action": label, "errors": errors},
+            _("“%(action)s” was not done: %(errors)s")
+            % {"action": label, "errors": errors_in_one_line(form)},
         )
     else:
         try:

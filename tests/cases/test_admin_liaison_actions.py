@@ -237,6 +237,16 @@ def test_a_bad_photo_rolls_the_resolve_back(client, cast, own_cases, settings, t
     assert messages_of(response)
 
 
+def test_a_refused_button_names_the_field_it_needs(client, cast, own_cases):
+    case = own_cases[0]
+    workflow.case_accept(case=case, actor=cast.liaison)
+    client.force_login(cast.liaison)
+
+    response = client.post(act_url(case, "resolve"), {"version": case.version}, follow=True)
+
+    assert messages_of(response) == [f"Case {case.number}: What was done: This field is required."]
+
+
 def test_changelist_with_many_cases_runs_a_fixed_number_of_queries(
     client, cast, report, django_assert_max_num_queries
 ):

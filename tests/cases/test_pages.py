@@ -4,6 +4,7 @@ report → route → dispatch → accept → resolve → verify, and who may see
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
@@ -225,9 +226,11 @@ def test_resolve_without_a_note_is_refused(client, cast, report):
     case = report()
     workflow.case_accept(case=case, actor=cast.liaison)
     client.force_login(cast.liaison)
-    post_transition(client, case, "resolve", note="  ")
+    response = post_transition(client, case, "resolve", note="  ")
     case.refresh_from_db()
     assert case.state == State.IN_PROGRESS
+    refusal = [str(message) for message in get_messages(response.wsgi_request)]
+    assert refusal == ["“resolve” was not done: Note: This field is required."]
 
 
 def test_transitions_are_post_only_and_unknown_ones_are_not_found(client, cast, report):
