@@ -4,11 +4,12 @@ import csv
 import io
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
+from cases.forms import errors_in_one_line
 from cases.models import CLOCK_STATES
 from cases.views.lists import filtered_cases
 
@@ -86,9 +87,20 @@ class _Echo:
         return value
 
 
+def refused(form):
+    """A filter that does not parse: say so, rather than hand over an empty file that
+    looks like "no cases"."""
+    return HttpResponseBadRequest(
+        _("Nothing was exported: %(errors)s") % {"errors": errors_in_one_line(form)},
+        content_type="text/plain; charset=utf-8",
+    )
+
+
 @login_required
 def export_csv(request):
-    cases, _form = filtered_cases(request)
+    cases, form = filtered_cases(request)
+    if form.errors:
+        return refused(form)
     writer = csv.writer(_Echo())
 
     def lines():
@@ -109,7 +121,9 @@ def export_csv(request):
 
 @login_required
 def export_xlsx(request):
-    cases, _form = filtered_cases(request)
+    cases, form = filtered_cases(request)
+    if form.errors:
+        return refused(form)
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("Cases"))
     sheet.append(export_header())

@@ -79,6 +79,17 @@ def test_csv_export_follows_the_filters_and_visibility(client, cast, world, mixe
     assert {row[0] for row in rows[1:]} == {mixed[n].number for n in ("old", "assigned", "lamp")}
 
 
+@pytest.mark.parametrize("export", ["cases:export_csv", "cases:export_xlsx"])
+def test_an_export_with_a_filter_that_does_not_parse_says_so(client, cast, mixed, export):
+    client.force_login(cast.dispatcher)
+
+    response = client.get(reverse(export), {"date_from": "garbage"})
+
+    assert response.status_code == 400
+    assert response.content.decode().startswith("Nothing was exported: ")
+    assert "Enter a valid date." in response.content.decode()
+
+
 def test_xlsx_export_has_every_visible_filtered_case(client, cast, mixed):
     client.force_login(cast.liaison)
     response = client.get(reverse("cases:export_xlsx"))
