@@ -128,8 +128,9 @@ def case_transition(request, number, transition):
     if not form.is_valid():
         messages.error(
             request,
-            _("“%(action)s” was not done: %(errors)s")
-            % {"action": label, "errors": errors_in_one_line(form)},
+            # Which case: the pool's page posts here for each of its cases.
+            _("Case %(number)s: “%(action)s” was not done: %(errors)s")
+            % {"number": case.number, "action": label, "errors": errors_in_one_line(form)},
         )
     else:
         try:

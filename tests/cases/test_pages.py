@@ -230,7 +230,7 @@ def test_resolve_without_a_note_is_refused(client, cast, report):
     case.refresh_from_db()
     assert case.state == State.IN_PROGRESS
     refusal = [str(message) for message in get_messages(response.wsgi_request)]
-    assert refusal == ["“resolve” was not done: Note: This field is required."]
+    assert refusal == [f"Case {case.number}: “resolve” was not done: Note: This field is required."]
 
 
 def test_transitions_are_post_only_and_unknown_ones_are_not_found(client, cast, report):
