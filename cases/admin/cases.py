@@ -135,6 +135,11 @@ class CaseAssistInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
 
+    def has_view_permission(self, request, obj=None):
+        # Whoever may see a case sees who was summoned to it (liaisons hold no permission
+        # on this model: without this the page left out the whistle and its deadlines).
+        return request.user.has_perm("cases.view_case")
+
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("department")
 

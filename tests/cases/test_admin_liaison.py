@@ -5,7 +5,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from cases.models import Case, CaseEvent, State
+from cases.models import Case, CaseAssist, CaseEvent, State
 from cases.services import workflow
 
 
@@ -93,6 +93,21 @@ def test_liaison_opens_their_own_case_and_its_audit_trail(client, cast, own_case
     history = client.get(reverse("admin:cases_case_history", args=[own_case.pk]))
     assert history.status_code == 200
     assert [event.action for event in history.context["events"]] == ["report", "route"]
+
+
+def test_liaison_sees_who_was_summoned_to_their_case(client, cast, report, world):
+    case = report(category=world.stall, description="占道经营摊位")
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.urban, assisting=[world.market], whistle=True
+    )
+    client.force_login(cast.liaison)
+
+    response = client.get(change_url(case))
+
+    inlines = {inline.opts.model: inline for inline in response.context["inline_admin_formsets"]}
+    assisting = [form.original for form in inlines.get(CaseAssist, [])]
+    assert [assist.department for assist in assisting] == [world.market]
+    assert assisting[0].summoned
 
 
 def test_liaison_audit_trail_changelist_hides_another_departments_events(
