@@ -288,6 +288,8 @@ def test_fallback_pool_shows_own_township_oldest_first(client, cast, world, repo
     numbers = [case.number for case, _form in response.context["rows"]]
     assert numbers == [first.number, second.number]
     assert south.number not in page_text(response)
+    # Not only cases no rule covers: the page says what else waits there.
+    assert "no rule, two rules, no category, outside the grid, or returned" in page_text(response)
 
 
 def test_caseworker_sees_the_pool_but_gets_no_dispatch_form(client, cast, report):
