@@ -76,6 +76,14 @@ def test_holiday_list_and_admin_index_warn_about_a_year_the_calendar_does_not_kn
     assert "does not know the public holidays of 2061" in index.text
 
 
+def test_only_those_who_keep_the_holidays_are_asked_to_add_them(client, cast):
+    with time_machine.travel("2061-03-01 10:00 +0800"):
+        client.force_login(cast.liaison)
+        index = client.get(reverse("admin:index"))
+    assert index.status_code == 200
+    assert "does not know the public holidays of 2061" not in index.text
+
+
 def test_no_calendar_warning_for_a_year_the_library_knows(client, cast):
     with time_machine.travel("2025-03-01 10:00 +0800"):
         client.force_login(cast.admin)
