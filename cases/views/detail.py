@@ -15,6 +15,7 @@ from cases.forms import (
     CaseNoteForm,
     CorrectionForm,
     PhotosForm,
+    TransitionForm,
     errors_in_one_line,
 )
 from cases.labels import transition_label
@@ -30,7 +31,12 @@ from departments.models import User
 
 @login_required
 def case_detail(request, number):
-    case = case_detail_for(request.user, number)
+    return _detail_page(request, case_detail_for(request.user, number))
+
+
+def _detail_page(request, case, refused: tuple[str, TransitionForm] | None = None):
+    """The case page; `refused` is a transition's form sent back with what was typed, shown
+    in place of a blank one."""
     user = request.user
     # The user's department's summons still waiting for its report for duty (prefetched).
     summons = next(
@@ -49,7 +55,9 @@ def case_detail(request, number):
         (
             name,
             transition_label(name),
-            TRANSITION_FORMS[name](case=case, user=request.user, auto_id=f"id_{name}_%s"),
+            refused[1]
+            if refused and refused[0] == name
+            else TRANSITION_FORMS[name](case=case, user=request.user, auto_id=f"id_{name}_%s"),
         )
         for name in available_transitions(case, request.user)
     ]
@@ -123,8 +131,11 @@ def case_transition(request, number, transition):
     if transition not in TRANSITION_FORMS:
         raise Http404
     case = case_detail_for(request.user, number)
-    form = TRANSITION_FORMS[transition](request.POST, case=case, user=request.user)
+    form = TRANSITION_FORMS[transition](
+        request.POST, case=case, user=request.user, auto_id=f"id_{transition}_%s"
+    )
     label = transition_label(transition)
+    next_url = request.POST.get("next", "")
     if not form.is_valid():
         messages.error(
             request,
@@ -132,6 +143,8 @@ def case_transition(request, number, transition):
             _("Case %(number)s: “%(action)s” was not done: %(errors)s")
             % {"number": case.number, "action": label, "errors": errors_in_one_line(form)},
         )
+        if not next_url:  # sent from the case page: show it again with what was typed
+            return _detail_page(request, case, refused=(transition, form))
     else:
         try:
             _run(transition, case, request.user, form.cleaned_data)
@@ -144,7 +157,6 @@ def case_transition(request, number, transition):
                 _("Case %(number)s: “%(action)s” done; it is now %(state)s.")
                 % {"number": case.number, "action": label, "state": case.get_state_display()},
             )
-    next_url = request.POST.get("next", "")
     if next_url and url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):

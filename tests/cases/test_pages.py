@@ -212,6 +212,22 @@ def test_a_stale_page_is_told_the_case_changed_and_changes_nothing(client, cast,
     assert "changed" in " ".join(str(m) for m in follow.context["messages"])
 
 
+def test_a_refused_form_comes_back_with_what_was_typed(client, cast, report):
+    case = report(category=None)
+    client.force_login(cast.dispatcher)
+
+    response = post_transition(
+        client, case, "cancel", reason="重复上报XYZ", duplicate_of="2026-999999"
+    )
+
+    assert response.status_code == 200  # the case page again, not a redirect to a blank one
+    page = page_text(response)
+    assert "There is no case 2026-999999 that you may see." in page
+    assert "重复上报XYZ" in page and 'value="2026-999999"' in page
+    case.refresh_from_db()
+    assert case.state == State.FALLBACK
+
+
 def test_a_transition_without_expected_version_is_refused(client, cast, report, world):
     case = report(category=None)
     client.force_login(cast.dispatcher)
