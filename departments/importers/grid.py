@@ -29,6 +29,7 @@ from departments.models import GridCell, RoutingStamp, Township
 
 REQUIRED_PROPERTIES = ("code", "name", "township_code", "township_name")
 OPTIONAL_PROPERTIES = ("community",)
+PROPERTIES = (*REQUIRED_PROPERTIES, *OPTIONAL_PROPERTIES)
 GEOMETRY_TYPES = ("Polygon", "MultiPolygon")
 
 
@@ -131,23 +132,21 @@ def _check_feature(position: int, feature, plan: ImportPlan) -> dict | None:
     if missing:
         error("properties", _("missing properties: %(names)s") % {"names": ", ".join(missing)})
     # As extra columns in the CSV files: a misspelt "comunity" would be dropped unnoticed.
-    extra = [
-        name for name in properties if name not in (*REQUIRED_PROPERTIES, *OPTIONAL_PROPERTIES)
-    ]
+    extra = [name for name in properties if name not in PROPERTIES]
     if extra:
         error(
             "properties",
             _("unexpected properties: %(names)s (the properties are %(expected)s)")
             % {
                 "names": ", ".join(extra),
-                "expected": ", ".join((*REQUIRED_PROPERTIES, *OPTIONAL_PROPERTIES)),
+                "expected": ", ".join(PROPERTIES),
             },
         )
     if missing or extra:
         return None
     text = {
         name: str(properties.get(name) if properties.get(name) is not None else "").strip()
-        for name in (*REQUIRED_PROPERTIES, *OPTIONAL_PROPERTIES)
+        for name in PROPERTIES
     }
     errors_before = len(plan.errors)
     check_code(text["code"], plan, position, "code")
