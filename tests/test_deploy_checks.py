@@ -6,41 +6,23 @@ Each case runs manage.py in a fresh process, because settings are read from the
 environment once, at start-up."""
 
 import os
-import secrets
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import ROOT, environ, production
 
 
 def manage(*args, **env_overrides) -> subprocess.CompletedProcess:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "SITE_URL", "EMAIL_", "AXES_"))
-    }
-    env.update(env_overrides)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env=env,
+        env=environ(**env_overrides),
         capture_output=True,
         text=True,
         timeout=60,
     )
-
-
-def production(**overrides) -> dict:
-    return {
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
-        "DJANGO_ALLOWED_HOSTS": "example.org",
-        "SITE_URL": "https://example.org",
-        **overrides,
-    }
 
 
 def test_deploy_check_passes_with_no_warning_in_production():

@@ -4,7 +4,6 @@ balancer probing /healthz over plain HTTP behind the TLS proxy needs a 200, not 
 to HTTPS, and beat must start where no var/ folder exists yet."""
 
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -16,18 +15,12 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import ROOT, environ, free_port, production
 
 
 def procfile_command(name: str) -> str:
     procfile = (ROOT / "Procfile").read_text().splitlines()
     return next(line.split(":", 1)[1].strip() for line in procfile if line.startswith(f"{name}:"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -41,19 +34,14 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def production_env(tmp_path, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SITE_URL"))}
-    env.update(
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        SITE_URL="https://127.0.0.1",
+    return environ(
+        **production(host="127.0.0.1"),
         VAR_DIR=str(tmp_path / "var"),
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         CELERY_BROKER_URL="memory://",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         **extra,
     )
-    return env
 
 
 @pytest.fixture

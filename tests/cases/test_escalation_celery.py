@@ -6,7 +6,6 @@ take each other's tasks; they also run in one xdist group."""
 
 import email
 import os
-import socket
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -30,6 +29,7 @@ from cases.services import outbox
 from cases.services.escalation import escalation_sweep
 from governance.celery import app as celery_app
 from tests.brokers import celery_broker, forget_broker_connections
+from tests.processes import free_port
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 pytestmark = [pytest.mark.xdist_group("celery"), pytest.mark.django_db(transaction=True)]
@@ -77,9 +77,7 @@ class Inbox:
 class SmtpServer:
     def __init__(self):
         self.inbox = Inbox()
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.controller = None
 
     def start(self):

@@ -14,6 +14,7 @@ from django.urls import reverse
 from cases.models import Case, IdempotencyKey
 from tests.brokers import celery_broker
 from tests.cases.open311support import api_key_fixture  # noqa: F401  (fixture)
+from tests.processes import free_port
 
 OPEN311 = "/open311/v2/requests.json"
 
@@ -145,16 +146,10 @@ class HungBroker:
             conn.close()
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(params=["stopped", "hung"])
 def broken_broker(request):
     if request.param == "stopped":
-        with celery_broker(f"redis://127.0.0.1:{closed_port()}/0"):
+        with celery_broker(f"redis://127.0.0.1:{free_port()}/0"):
             yield None
         return
     hung = HungBroker()

@@ -3,7 +3,6 @@ single-use link to set their password; no password is in any file or email."""
 
 import email
 import re
-import socket
 from datetime import timedelta
 from email import policy
 from io import StringIO
@@ -19,6 +18,7 @@ from cases.services import outbox
 from cases.services.invitations import users_invite
 from departments.invitations import invitation_token
 from departments.models import User
+from tests.processes import free_port
 
 USERS_CSV = (
     "username,full_name,email,role,township_code,department_code\n"
@@ -166,9 +166,7 @@ class Inbox:
 @pytest.fixture
 def smtp(settings):
     inbox = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

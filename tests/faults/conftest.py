@@ -23,16 +23,11 @@ from django.utils import timezone
 
 from cases.models import CaseEvent, Escalation, OutboxMessage
 from tests.brokers import celery_broker
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).parent / "celery")
 REDIS_SERVER = "redis-server"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(condition, *, timeout: float, what: str, interval: float = 0.1):

@@ -10,7 +10,6 @@ audit row and its emails queued, and a third sweep finds nothing left to do.
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ import psycopg2
 import pytest
 from django.utils import timezone
 
+from tests.processes import free_port
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,12 +30,6 @@ pytestmark = [
     pytest.mark.xdist_group("faults"),
     pytest.mark.skipif(not (PG_BIN / "initdb").exists(), reason="PostgreSQL 15 server binaries"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def as_postgres(*command: str) -> list[str]:

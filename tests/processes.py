@@ -1,0 +1,39 @@
+"""Starting the project's own processes (manage.py, the Procfile's lines) as a deployment
+would: settings come from the environment once, at start-up, so each case runs in a fresh
+process with an environment of its own."""
+
+import os
+import secrets
+import socket
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def environ(**overrides) -> dict:
+    """This process's environment without the settings a test sets itself, plus overrides."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "SITE_URL", "EMAIL_", "AXES_"))
+    }
+    env.update(overrides)
+    return env
+
+
+def production(host: str = "example.org", **overrides) -> dict:
+    """The settings a production start-up must have (SPEC §8), for `host`."""
+    return {
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "DJANGO_ALLOWED_HOSTS": host,
+        "SITE_URL": f"https://{host}",
+        **overrides,
+    }
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (just now)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
