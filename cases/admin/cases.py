@@ -21,6 +21,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from cases import refused_forms
 from cases.admin import flywheel as flywheel_admin
 from cases.admin import supervision as supervision_admin
 from cases.admin.buttons import BUTTONS, PageState
@@ -300,7 +301,12 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             {
                 "name": button.name,
                 "label": button.label,
-                "form": button.form(initial=button.initial(page), auto_id=f"id_{button.name}_%s"),
+                "form": button.form(
+                    # What was typed into a refused press of this button, else a blank form.
+                    refused_forms.take(request, form_name=button.name, page=request.path),
+                    initial=button.initial(page),
+                    auto_id=f"id_{button.name}_%s",
+                ),
                 "url": reverse(
                     f"{self.admin_site.name}:cases_case_act", args=[case.pk, button.name]
                 ),
@@ -338,19 +344,21 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not (self.has_view_permission(request, case) and self.may_act(request)):
             raise PermissionDenied
         form = button.form(request.POST, request.FILES)
-        back = HttpResponseRedirect(
-            reverse(f"{self.admin_site.name}:cases_case_change", args=[case.pk])
-        )
+        change_page = reverse(f"{self.admin_site.name}:cases_case_change", args=[case.pk])
+        back = HttpResponseRedirect(change_page)
         if not form.is_valid():
             self._refuse(request, case, errors_in_one_line(form))
+            refused_forms.keep(request, form_name=name, page=change_page)
             return back
         try:
             button.run(case=case, actor=request.user, data=form.cleaned_data)
         except WorkflowError as error:
+            # The case moved on: what was typed was meant for the case as it was.
             self._refuse(request, case, str(error))
             return back
-        except ValidationError as error:
+        except ValidationError as error:  # the input again (a photo that is no image…)
             self._refuse(request, case, "; ".join(error.messages))
+            refused_forms.keep(request, form_name=name, page=change_page)
             return back
         messages.success(
             request,

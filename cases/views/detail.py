@@ -10,6 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cases import refused_forms
 from cases.forms import (
     TRANSITION_FORMS,
     CaseNoteForm,
@@ -136,6 +137,10 @@ def case_transition(request, number, transition):
     )
     label = transition_label(transition)
     next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = ""
     if not form.is_valid():
         messages.error(
             request,
@@ -145,6 +150,7 @@ def case_transition(request, number, transition):
         )
         if not next_url:  # sent from the case page: show it again with what was typed
             return _detail_page(request, case, refused=(transition, form))
+        refused_forms.keep(request, form_name=transition, page=next_url)
     else:
         try:
             _run(transition, case, request.user, form.cleaned_data)
@@ -157,8 +163,6 @@ def case_transition(request, number, transition):
                 _("Case %(number)s: “%(action)s” done; it is now %(state)s.")
                 % {"number": case.number, "action": label, "state": case.get_state_display()},
             )
-    if next_url and url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
+    if next_url:
         return redirect(next_url)
     return redirect("cases:detail", number=case.number)

@@ -3,6 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from cases import refused_forms
 from cases.forms import CaseFilterForm, DispatchForm
 from cases.pagination import CasePaginator
 from cases.selectors import case_search, fallback_pool_for
@@ -53,7 +54,10 @@ def fallback_pool(request):
     # render (bench/RESULTS.md), and the case page still offers the candidates first.
     form = None
     if any(may_dispatch for _case, may_dispatch in rows):
-        form = DispatchForm(case=None, user=request.user, auto_id="id_pool_%s")
+        # A dispatch refused for what was chosen (a whistle summoning nobody) comes back
+        # here with the choice, not blank.
+        typed = refused_forms.take(request, form_name="dispatch", page=request.get_full_path())
+        form = DispatchForm(typed, case=None, user=request.user, auto_id="id_pool_%s")
     return render(
         request, "cases/fallback.html", {"rows": rows, "page": page, "dispatch_form": form}
     )

@@ -235,6 +235,29 @@ def test_a_bad_photo_rolls_the_resolve_back(client, cast, own_cases, settings, t
     assert case.state == State.IN_PROGRESS
     assert not case.events.filter(action="resolve").exists()
     assert messages_of(response)
+    # The note comes back for another try (the file cannot: a browser is not handed files).
+    forms = {button["name"]: button["form"] for button in response.context["transition_forms"]}
+    assert forms["resolve"]["note"].value() == "已清运"
+
+
+def test_a_refused_button_keeps_what_was_typed_for_one_page_view(client, cast, own_cases):
+    case = own_cases[0]
+    workflow.case_accept(case=case, actor=cast.liaison)
+    client.force_login(cast.liaison)
+
+    refused = client.post(
+        act_url(case, "request-extension"),
+        {"version": case.version, "extra_days": "999", "reason": "需要协调三个部门"},
+        follow=True,
+    )
+
+    form = {button["name"]: button["form"] for button in refused.context["transition_forms"]}
+    assert form["request-extension"]["reason"].value() == "需要协调三个部门"
+    assert form["request-extension"].errors["extra_days"]  # shown beside the field
+    assert not form["resolve"].is_bound  # the other buttons stay blank
+    again = client.get(reverse("admin:cases_case_change", args=[case.pk]))
+    blank = {button["name"]: button["form"] for button in again.context["transition_forms"]}
+    assert not blank["request-extension"].is_bound
 
 
 def test_a_refused_button_names_the_field_it_needs(client, cast, own_cases):

@@ -228,6 +228,33 @@ def test_a_refused_form_comes_back_with_what_was_typed(client, cast, report):
     assert case.state == State.FALLBACK
 
 
+def test_a_dispatch_refused_on_the_pool_page_comes_back_there_with_the_choice(
+    client, cast, report, world
+):
+    case = report(category=None)
+    client.force_login(cast.dispatcher)
+
+    response = post_transition(
+        client,
+        case,
+        "dispatch",
+        lead=world.urban.pk,
+        whistle="on",
+        comment="叫上市场监管",
+        next="/cases/fallback/?page=1",
+    )
+
+    assert response["Location"] == "/cases/fallback/?page=1"
+    pool = client.get(response["Location"])
+    form = pool.context["dispatch_form"]
+    assert form["lead"].value() == str(world.urban.pk) and form["whistle"].value() is True
+    assert form["comment"].value() == "叫上市场监管"
+    assert "Choose the departments the whistle summons." in page_text(pool)
+    assert not client.get("/cases/fallback/?page=1").context["dispatch_form"].is_bound
+    case.refresh_from_db()
+    assert case.state == State.FALLBACK
+
+
 def test_a_transition_without_expected_version_is_refused(client, cast, report, world):
     case = report(category=None)
     client.force_login(cast.dispatcher)
