@@ -14,6 +14,10 @@ class ApiKeyQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True)
 
 
+# Ten a second: room for a hotline's backlog sent in a burst, a bound on a runaway client.
+DEFAULT_POSTS_PER_MINUTE = 600
+
+
 class ApiKey(models.Model):
     """A client's key. Only a SHA-256 digest of the secret is kept; the short `prefix` is
     not secret and finds the row without scanning (cases/services/apikeys.py)."""
@@ -23,7 +27,7 @@ class ApiKey(models.Model):
     digest = models.CharField(max_length=64, unique=True, editable=False)
     rate_limit_per_minute = models.PositiveIntegerField(
         _("requests per minute"),
-        default=60,
+        default=DEFAULT_POSTS_PER_MINUTE,
         help_text=_("Service requests this key may post per minute; more are refused (429)."),
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)

@@ -40,6 +40,15 @@ def test_create_api_key_prints_a_key_that_is_stored_only_hashed(db):
     assert api_key_authenticate(raw_key=raw) == key
 
 
+def test_a_new_key_takes_a_hotline_backlog_in_a_burst(db, redis_cache):
+    call_command("create_api_key", "12345 hotline", stdout=StringIO(), stderr=StringIO())
+    key = ApiKey.objects.get()
+    with time_machine.travel(NOW, tick=False):
+        throttles = [api_key_throttle(key=key) for _ in range(600)]
+        assert all(throttle.allowed for throttle in throttles)
+        assert not api_key_throttle(key=key).allowed  # the 601st of the minute
+
+
 def test_create_api_key_takes_a_rate_limit(db):
     call_command(
         "create_api_key", "citizen app", "--rate-limit", "5", stdout=StringIO(), stderr=StringIO()

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from cases.models.api import DEFAULT_POSTS_PER_MINUTE
 from cases.services.apikeys import api_key_create
 
 
@@ -14,7 +15,8 @@ class Command(BaseCommand):
             "--rate-limit",
             type=int,
             default=None,
-            help="Service requests this key may post per minute (default 60).",
+            help="Service requests this key may post per minute "
+            f"(default {DEFAULT_POSTS_PER_MINUTE}).",
         )
 
     def handle(self, *args, name, rate_limit, **options):
