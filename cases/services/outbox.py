@@ -22,6 +22,8 @@ Guarantees:
   Temporary SMTP failures are retried with exponential backoff; an address the server
   rejects for good marks the row `failed` with the server's answer in `last_error`.
 - Each row carries a stable `Message-ID`, the same on every attempt.
+- A command run by hand (`escalate_overdue`, `import_users`) sends its messages itself
+  (`deliver_now`), through the same `deliver`: it does not wait for a worker to be up.
 - An escalation's row is written unrendered by the sweep (address, language, escalation);
   `deliver` renders it with the row locked, keeps the rendering on the row, and sends it.
   After its commit the sweep queues one task (`publish_sweep`), which streams the sweep's
@@ -36,7 +38,8 @@ from __future__ import annotations
 import logging
 import smtplib
 import uuid
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -48,6 +51,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cases.models import Case, Escalation, OutboxMessage
 
@@ -189,16 +193,21 @@ def _queue_sweep(sweep_id: uuid.UUID) -> None:
 SWEEP_PAGE = 5000
 
 
-def publish_sweep(sweep_id: uuid.UUID | str) -> int:
-    """Queue the delivery of one sweep's pending messages (`publish`), reading their ids a
-    page at a time from a server-side cursor. Returns how many were queued."""
-    pks = (
+def sweep_pending_pks(sweep_id: uuid.UUID | str) -> Iterator[int]:
+    """The ids of one sweep's pending messages, read a page at a time from a server-side
+    cursor: a sweep writes tens of thousands."""
+    return (
         OutboxMessage.objects.filter(escalation__sweep_id=sweep_id, status=Status.PENDING)
         .order_by("pk")
         .values_list("pk", flat=True)
         .iterator(chunk_size=SWEEP_PAGE)
     )
-    return sum(publish(page) for page in _pages(pks, SWEEP_PAGE))
+
+
+def publish_sweep(sweep_id: uuid.UUID | str) -> int:
+    """Queue the delivery of one sweep's pending messages (`publish`). Returns how many
+    were queued."""
+    return sum(publish(page) for page in _pages(sweep_pending_pks(sweep_id), SWEEP_PAGE))
 
 
 def _pages(items: Iterable[int], size: int) -> Iterator[list[int]]:
@@ -369,3 +378,30 @@ def deliver(*, message_pk: int, now: datetime | None = None) -> Delivery:
         message.sent_at = timezone.now()
         message.save(update_fields=["attempts", "status", "sent_at", *rendered])
         return Delivery("sent")
+
+
+# How often `deliver_now` reports its progress, in messages.
+PROGRESS_EVERY = 500
+
+
+def deliver_now(
+    message_pks: Iterable[int], *, progress: Callable[[int], None] | None = None
+) -> Counter[str]:
+    """Deliver these messages here and now, one after another, for a command run by hand
+    that must not depend on a worker being up. Each goes through `deliver`, as in the
+    worker: a message the worker is sending meanwhile is skipped here and sent once.
+    Returns how many were "sent", "retry" (left pending for a later attempt), "failed"
+    and "skipped"; `progress` is called with the count every PROGRESS_EVERY messages."""
+    outcomes: Counter[str] = Counter()
+    for done, pk in enumerate(message_pks, start=1):
+        outcomes[deliver(message_pk=pk).outcome] += 1
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(done)
+    return outcomes
+
+
+def delivery_summary(outcomes: Counter[str]) -> str:
+    """`deliver_now`'s outcomes in one line, for a command's output."""
+    return _(
+        "sent %(sent)d, failed %(failed)d, to retry later %(retry)d, taken by a worker %(skipped)d"
+    ) % {name: outcomes[name] for name in ("sent", "failed", "retry", "skipped")}

@@ -384,6 +384,22 @@ def test_the_command_drives_the_ladder_with_now(assigned, cast):
     assert rungs() == [(assigned.number, 1, level) for level in (1, 2, 3)]
 
 
+def test_the_command_sends_its_emails_itself_unless_told_to_queue_them(assigned, cast, mailoutbox):
+    out = StringIO()
+    call_command("escalate_overdue", "--now", "2026-11-23T12:00:00+08:00", stdout=out)
+
+    (email,) = mailoutbox  # no worker runs here: the command sent it
+    assert email.to == ["cg-boss@example.org"] and assigned.number in email.subject
+    assert "Emails: sent 1, failed 0, to retry later 0, taken by a worker 0." in out.getvalue()
+    assert OutboxMessage.objects.get().status == OutboxMessage.Status.SENT
+
+    queued = StringIO()
+    call_command("escalate_overdue", "--now", "2026-11-23T13:00:00+08:00", "--queue", stdout=queued)
+    assert "level 2" in queued.getvalue() and "Emails:" not in queued.getvalue()
+    assert len(mailoutbox) == 1
+    assert OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING).count() == 1
+
+
 def test_the_command_dry_run_prints_and_changes_nothing(assigned, cast):
     out = StringIO()
     call_command("escalate_overdue", "--now", "2026-11-23T12:00+08:00", "--dry-run", stdout=out)

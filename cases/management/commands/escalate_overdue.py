@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from cases.emails import format_duration
 from cases.models import EscalationLevel
+from cases.services import outbox
 from cases.services.escalation import escalation_sweep
 from departments.calendar import get_calendar
 from departments.management.base import TranslatedHelpCommand
@@ -46,8 +47,13 @@ class Command(TranslatedHelpCommand):
             action="store_true",
             help=_("Print what would escalate; change nothing and send nothing."),
         )
+        parser.add_argument(
+            "--queue",
+            action="store_true",
+            help=_("Leave the emails to the Celery worker instead of sending them now."),
+        )
 
-    def handle(self, *args, now=None, dry_run=False, **options):
+    def handle(self, *args, now=None, dry_run=False, queue=False, **options):
         moment = timezone.now() if now is None else parse_now(now)
         result = escalation_sweep(now=moment, dry_run=dry_run)
         calendar = get_calendar()
@@ -88,3 +94,14 @@ class Command(TranslatedHelpCommand):
                 "emails %(emails)d, re-queued %(requeued)d."
             )
         self.stdout.write(self.style.SUCCESS(prefix + summary % counts))
+        if result.messages and not (dry_run or queue):
+            # In the foreground, as the sweep: a check or a by-hand run sees its emails go.
+            outcomes = outbox.deliver_now(
+                outbox.sweep_pending_pks(result.sweep_id), progress=self._progress
+            )
+            self.stdout.write(
+                _("Emails: %(summary)s.") % {"summary": outbox.delivery_summary(outcomes)}
+            )
+
+    def _progress(self, count: int) -> None:
+        self.stderr.write(_("… %(count)d emails sent") % {"count": count})

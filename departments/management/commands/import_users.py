@@ -1,5 +1,5 @@
 from django.db import transaction
-from django.utils.translation import gettext as gettext_now
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from departments.importers import plan_users
@@ -18,14 +18,23 @@ class Command(ImportCommand):
 
     def apply_plan(self, plan, name):
         # New users get an invitation to set their password (SPEC §5), queued in the
-        # import's transaction: a failed import invites nobody.
+        # import's transaction (a failed import invites nobody), then sent from here after
+        # the commit rather than left to a worker that may not be running.
+        from cases.services import outbox
         from cases.services.invitations import users_invite
 
         with transaction.atomic():
             result = super().apply_plan(plan, name)
-            self.invited = users_invite(users=result.created)
+            invitations = users_invite(users=result.created)
+        self.sent = outbox.deliver_now(
+            message.pk for message in invitations if message.status == message.Status.PENDING
+        )
         return result
 
     def describe(self, plan, result):
-        invited = gettext_now("invitations queued: %(count)d") % {"count": len(self.invited)}
+        from cases.services import outbox
+
+        invited = gettext("invitations: %(summary)s") % {
+            "summary": outbox.delivery_summary(self.sent)
+        }
         return f"{super().describe(plan, result)}\n{invited}"
