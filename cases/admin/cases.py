@@ -364,6 +364,10 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             request,
             gettext("Case %(number)s: %(action)s done.") % {"number": case, "action": button.label},
         )
+        if not self.get_queryset(request).filter(pk=case.pk).exists():
+            # Out of this user's sight now (returned to the pool): back to the list, not
+            # to a page that would say there is no such case.
+            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:cases_case_changelist"))
         return back
 
     # -- changelist actions -----------------------------------------------------------

@@ -190,10 +190,15 @@ def test_liaison_accepts_then_resolves_through_the_admin_buttons(client, cast, o
 
 def test_liaison_returns_a_case_with_a_reason_through_the_admin(client, cast, own_case):
     client.force_login(cast.liaison)
-    client.post(
+    response = client.post(
         transition_url(own_case, "return"),
         {"version": own_case.version, "reason": "不属于城管职责"},
+        follow=True,
     )
+    # The case left the department's sight: the liaison lands on the list, told it went.
+    assert response.redirect_chain[-1][0] == reverse("admin:cases_case_changelist")
+    assert response.status_code == 200
+    assert messages_of(response) == [f"Case {own_case.number}: return done."]
     own_case.refresh_from_db()
     assert own_case.state == State.FALLBACK
     event = own_case.events.latest("at", "id")
