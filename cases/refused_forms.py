@@ -17,13 +17,13 @@ def keep(request, *, form_name: str, page: str) -> None:
     request.session[SESSION_KEY] = {"page": page, "form": form_name, "data": typed}
 
 
-def take(request, *, form_name: str, page: str) -> QueryDict | None:
-    """The data kept for this form on this page, once; None when nothing was kept."""
+def take(request, *, page: str) -> tuple[str, QueryDict] | None:
+    """The form's name and the data kept for this page, once; None when nothing was kept."""
     kept = request.session.get(SESSION_KEY)
-    if not kept or kept["page"] != page or kept["form"] != form_name:
+    if not kept or kept["page"] != page:
         return None
     del request.session[SESSION_KEY]
     data = QueryDict(mutable=True)
     for key, values in kept["data"].items():
         data.setlist(key, values)
-    return data
+    return kept["form"], data

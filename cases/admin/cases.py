@@ -297,13 +297,14 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not self.may_act(request):
             return []
         page = PageState.of(case, request.user)
+        # What was typed into a refused press of a button comes back in that button's form.
+        kept = refused_forms.take(request, page=request.path)
         return [
             {
                 "name": button.name,
                 "label": button.label,
                 "form": button.form(
-                    # What was typed into a refused press of this button, else a blank form.
-                    refused_forms.take(request, form_name=button.name, page=request.path),
+                    kept[1] if kept and kept[0] == button.name else None,
                     initial=button.initial(page),
                     auto_id=f"id_{button.name}_%s",
                 ),

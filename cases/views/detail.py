@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -16,7 +17,6 @@ from cases.forms import (
     CaseNoteForm,
     CorrectionForm,
     PhotosForm,
-    TransitionForm,
     errors_in_one_line,
 )
 from cases.labels import transition_label
@@ -35,9 +35,7 @@ def case_detail(request, number):
     return _detail_page(request, case_detail_for(request.user, number))
 
 
-def _detail_page(request, case, refused: tuple[str, TransitionForm] | None = None):
-    """The case page; `refused` is a transition's form sent back with what was typed, shown
-    in place of a blank one."""
+def _detail_page(request, case):
     user = request.user
     # The user's department's summons still waiting for its report for duty (prefetched).
     summons = next(
@@ -52,13 +50,18 @@ def _detail_page(request, case, refused: tuple[str, TransitionForm] | None = Non
         ),
         None,
     )
+    # A transition refused for what was typed comes back bound to it, with its errors.
+    kept = refused_forms.take(request, page=request.get_full_path())
     forms = [
         (
             name,
             transition_label(name),
-            refused[1]
-            if refused and refused[0] == name
-            else TRANSITION_FORMS[name](case=case, user=request.user, auto_id=f"id_{name}_%s"),
+            TRANSITION_FORMS[name](
+                kept[1] if kept and kept[0] == name else None,
+                case=case,
+                user=request.user,
+                auto_id=f"id_{name}_%s",
+            ),
         )
         for name in available_transitions(case, request.user)
     ]
@@ -148,15 +151,19 @@ def case_transition(request, number, transition):
             _("Case %(number)s: “%(action)s” was not done: %(errors)s")
             % {"number": case.number, "action": label, "errors": errors_in_one_line(form)},
         )
-        if not next_url:  # sent from the case page: show it again with what was typed
-            return _detail_page(request, case, refused=(transition, form))
-        refused_forms.keep(request, form_name=transition, page=next_url)
+        # Redirected, not rendered at this POST-only address (a reload or the language
+        # switch would ask for it again): the page it lands on shows what was typed.
+        page = next_url or reverse("cases:detail", kwargs={"number": case.number})
+        refused_forms.keep(request, form_name=transition, page=page)
     else:
         try:
             _run(transition, case, request.user, form.cleaned_data)
         except (WorkflowError, ValidationError) as error:
             text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            messages.error(request, text)
+            # Which case: the pool's page posts here for each of its cases.
+            messages.error(
+                request, _("Case %(number)s: %(error)s") % {"number": case.number, "error": text}
+            )
         else:
             messages.success(
                 request,

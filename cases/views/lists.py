@@ -56,7 +56,8 @@ def fallback_pool(request):
     if any(may_dispatch for _case, may_dispatch in rows):
         # A dispatch refused for what was chosen (a whistle summoning nobody) comes back
         # here with the choice, not blank.
-        typed = refused_forms.take(request, form_name="dispatch", page=request.get_full_path())
+        kept = refused_forms.take(request, page=request.get_full_path())
+        typed = kept[1] if kept and kept[0] == "dispatch" else None
         form = DispatchForm(typed, case=None, user=request.user, auto_id="id_pool_%s")
     return render(
         request, "cases/fallback.html", {"rows": rows, "page": page, "dispatch_form": form}

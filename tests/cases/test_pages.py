@@ -209,7 +209,8 @@ def test_a_stale_page_is_told_the_case_changed_and_changes_nothing(client, cast,
     assert case.lead_department == world.urban
     assert case.events.filter(action="dispatch").count() == 1
     follow = client.get(second["Location"])
-    assert "changed" in " ".join(str(m) for m in follow.context["messages"])
+    *_dispatched, refusal = [str(m) for m in follow.context["messages"]]
+    assert refusal.startswith(f"Case {case.number}: ") and "changed" in refusal
 
 
 def test_a_refused_form_comes_back_with_what_was_typed(client, cast, report):
@@ -220,10 +221,14 @@ def test_a_refused_form_comes_back_with_what_was_typed(client, cast, report):
         client, case, "cancel", reason="重复上报XYZ", duplicate_of="2026-999999"
     )
 
-    assert response.status_code == 200  # the case page again, not a redirect to a blank one
+    # Back to the case page's own address (a reload there does not post again), where the
+    # form comes back with what was typed, once.
+    assert response["Location"] == reverse("cases:detail", args=[case.number])
+    response = client.get(response["Location"])
     page = page_text(response)
     assert "There is no case 2026-999999 that you may see." in page
     assert "重复上报XYZ" in page and 'value="2026-999999"' in page
+    assert "重复上报XYZ" not in page_text(client.get(reverse("cases:detail", args=[case.number])))
     case.refresh_from_db()
     assert case.state == State.FALLBACK
 
