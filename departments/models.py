@@ -124,17 +124,33 @@ class Responsibility(models.Model):
         ASSIST = "assist", _("assist")
 
     category = models.ForeignKey(
-        Category, on_delete=models.PROTECT, related_name="responsibilities"
+        Category,
+        on_delete=models.PROTECT,
+        related_name="responsibilities",
+        verbose_name=_("category"),
     )
     department = models.ForeignKey(
-        Department, on_delete=models.PROTECT, related_name="responsibilities"
+        Department,
+        on_delete=models.PROTECT,
+        related_name="responsibilities",
+        verbose_name=_("department"),
     )
     # Scope: neither set = everywhere; one of them set = that township or cell.
     township = models.ForeignKey(
-        Township, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Township,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("township"),
     )
     cell = models.ForeignKey(
-        GridCell, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        GridCell,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("grid cell"),
     )
     role = models.CharField(_("role"), max_length=8, choices=Role.choices)
     basis = models.TextField(_("basis"), blank=True)

@@ -25,6 +25,7 @@ from cases import refused_forms
 from cases.admin import flywheel as flywheel_admin
 from cases.admin import supervision as supervision_admin
 from cases.admin.buttons import BUTTONS, PageState
+from cases.admin.events import IN_WORDS, EventInWordsMixin
 from cases.admin.export import csv_response
 from cases.admin.readonly import ReadOnlyAdminMixin
 from cases.forms import errors_in_one_line
@@ -112,9 +113,9 @@ CSV_COLUMNS = [
 ]
 
 
-class CaseEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+class CaseEventInline(EventInWordsMixin, ReadOnlyAdminMixin, admin.TabularInline):
     model = CaseEvent
-    fields = ["at", "action", "from_state", "to_state", "actor_display", "comment"]
+    fields = ["at", *IN_WORDS, "comment"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -123,10 +124,6 @@ class CaseEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
-
-    @admin.display(description=_("actor"))
-    def actor_display(self, event):
-        return event.actor_display
 
 
 class CaseAssistInline(ReadOnlyAdminMixin, admin.TabularInline):

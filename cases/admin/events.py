@@ -3,11 +3,35 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from cases import labels
 from cases.admin.export import csv_response
 from cases.admin.readonly import CaseScopedAdminMixin
 from cases.models import CaseEvent
 from cases.supervision import events_of_department
 from departments.models import Department
+
+
+class EventInWordsMixin:
+    """An audit row's action and states in words, in the page's language, not as codes."""
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_in_words(self, event):
+        return labels.action_label(event.action)
+
+    @admin.display(description=_("from state"), ordering="from_state")
+    def from_state_in_words(self, event):
+        return labels.state_label(event.from_state)
+
+    @admin.display(description=_("to state"), ordering="to_state")
+    def to_state_in_words(self, event):
+        return labels.state_label(event.to_state)
+
+    @admin.display(description=_("actor"), ordering="actor__username")
+    def actor_display(self, event):
+        return event.actor_display
+
+
+IN_WORDS = ["action_in_words", "from_state_in_words", "to_state_in_words", "actor_display"]
 
 
 class DepartmentFilter(admin.SimpleListFilter):
@@ -33,9 +57,9 @@ CSV_HEADER = ["at", "case", "action", "from_state", "to_state", "actor", "commen
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(CaseScopedAdminMixin, admin.ModelAdmin):
+class CaseEventAdmin(EventInWordsMixin, CaseScopedAdminMixin, admin.ModelAdmin):
     not_found_message = _("No such audit event.")
-    list_display = ["at", "case", "action", "from_state", "to_state", "actor_display", "comment"]
+    list_display = ["at", "case", *IN_WORDS, "comment"]
     list_filter = ["action", DepartmentFilter, "actor__role", "from_state", "to_state", "at"]
     list_select_related = ["case", "actor"]
     search_fields = ["=case__number", "actor__username", "actor_label", "comment"]
@@ -44,9 +68,9 @@ class CaseEventAdmin(CaseScopedAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     fields = [
         "case",
-        "action",
-        "from_state",
-        "to_state",
+        "action_in_words",
+        "from_state_in_words",
+        "to_state_in_words",
         "actor",
         "actor_label",
         "comment",
@@ -55,10 +79,6 @@ class CaseEventAdmin(CaseScopedAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = fields
     actions = ["export_csv"]
-
-    @admin.display(description=_("actor"), ordering="actor__username")
-    def actor_display(self, event):
-        return event.actor_display
 
     @admin.action(description=_("Export the selected audit rows as CSV"))
     def export_csv(self, request, queryset):

@@ -160,7 +160,9 @@ class Case(ConcurrentTransitionMixin, models.Model):
         default=False,
         help_text=_("A supervisor named the lead after repeated returns; it cannot be returned."),
     )
-    suspended_from = models.CharField(max_length=16, choices=State.choices, blank=True)
+    suspended_from = models.CharField(
+        _("suspended from"), max_length=16, choices=State.choices, blank=True
+    )
     duplicate_of = models.ForeignKey(
         "self",
         null=True,
@@ -174,7 +176,9 @@ class Case(ConcurrentTransitionMixin, models.Model):
 
     # The running deadline clock (SPEC §4). `deadline_seq` numbers each clock started on
     # this case, so that escalations are unique per (case, deadline, level).
-    deadline_kind = models.CharField(max_length=10, choices=DeadlineKind.choices, blank=True)
+    deadline_kind = models.CharField(
+        _("deadline"), max_length=10, choices=DeadlineKind.choices, blank=True
+    )
     deadline_seq = models.PositiveIntegerField(default=0)
     deadline_started_at = models.DateTimeField(null=True, blank=True)
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
@@ -395,9 +399,19 @@ class CaseAssist(models.Model):
     """An assisting department on a case; a whistle summons it to report for duty (报到)."""
 
     # Both indexed by the composite indexes below, which lead with them.
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="assists", db_index=False)
+    case = models.ForeignKey(
+        Case,
+        on_delete=models.CASCADE,
+        related_name="assists",
+        db_index=False,
+        verbose_name=_("case"),
+    )
     department = models.ForeignKey(
-        Department, on_delete=models.PROTECT, related_name="+", db_index=False
+        Department,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("department"),
     )
     summoned = models.BooleanField(_("summoned by whistle"), default=False)
     report_due_at = models.DateTimeField(_("report for duty by"), null=True, blank=True)
@@ -417,7 +431,8 @@ class CaseAssist(models.Model):
         verbose_name_plural = _("assisting departments")
 
     def __str__(self):
-        return f"{self.case_id} + {self.department_id}"
+        # The admin's inline titles each row with it: the department, not two ids.
+        return str(self.department)
 
 
 class CaseEvent(models.Model):
@@ -425,7 +440,13 @@ class CaseEvent(models.Model):
     action on a case. Rows are never updated or deleted."""
 
     # Indexed by event_case_at, which leads with the case.
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events", db_index=False)
+    case = models.ForeignKey(
+        Case,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_index=False,
+        verbose_name=_("case"),
+    )
     action = models.CharField(_("action"), max_length=32)
     from_state = models.CharField(_("from"), max_length=16, blank=True)
     to_state = models.CharField(_("to"), max_length=16, blank=True)
@@ -440,7 +461,7 @@ class CaseEvent(models.Model):
     # Who acted when it was not a signed-in user: "system", or an address from a signed link.
     actor_label = models.CharField(_("actor label"), max_length=254, blank=True)
     comment = models.TextField(_("comment"), blank=True)
-    data = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
 
     class Meta:
@@ -450,7 +471,9 @@ class CaseEvent(models.Model):
         indexes = [models.Index(fields=["case", "at"], name="event_case_at")]
 
     def __str__(self):
-        return f"{self.case_id} {self.action} {self.from_state}→{self.to_state}"
+        from cases.labels import action_label  # cases.labels reads this module's states
+
+        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} {action_label(self.action)}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cases.models.case import Case, DeadlineKind
 from departments.models import Department
@@ -16,7 +17,8 @@ from departments.models import Department
 
 class ExtensionRequest(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", _("pending")
+        # Not the outbox's "pending" (waiting to be sent): waiting for a decision.
+        PENDING = "pending", pgettext_lazy("extension request", "pending")
         APPROVED = "approved", _("approved")
         REFUSED = "refused", _("refused")
         # The deadline it asked about ended (accepted, resolved, returned) before a decision.
@@ -42,7 +44,7 @@ class ExtensionRequest(models.Model):
         validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(Decimal("60"))],
     )
     # The deadline it asks about: the clock running when it was made.
-    deadline_kind = models.CharField(max_length=10, choices=DeadlineKind.choices)
+    deadline_kind = models.CharField(_("deadline"), max_length=10, choices=DeadlineKind.choices)
     deadline_seq = models.PositiveIntegerField()
     old_due_at = models.DateTimeField(_("due before"))
     new_due_at = models.DateTimeField(_("due after"), null=True, blank=True)

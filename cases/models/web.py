@@ -19,7 +19,9 @@ class CasePhoto(models.Model):
     """A photo of a case, re-encoded on upload (cases/services/photos.py) so it carries no
     EXIF location."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="photos")
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="photos", verbose_name=_("case")
+    )
     image = models.ImageField(_("image"), upload_to=photo_path)
     content_type = models.CharField(max_length=32)
     width = models.PositiveIntegerField(default=0)
@@ -73,7 +75,9 @@ class HeldPhoto(models.Model):
 class CaseNote(models.Model):
     """An internal comment on a case: a conversation among staff, not a transition."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="notes")
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="notes", verbose_name=_("case")
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -4,8 +4,9 @@ URL, and accept, return and resolve through the workflow services."""
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import translation
 
-from cases.models import Case, CaseAssist, CaseEvent, State
+from cases.models import Case, CaseAssist, CaseEvent, ExtensionRequest, OutboxMessage, State
 from cases.services import workflow
 
 
@@ -359,3 +360,18 @@ def test_every_button_url_of_another_departments_case_is_a_404(client, cast, for
     )
     assert response.status_code == 404
     assert foreign_case.events.count() == before
+
+
+def test_the_admin_timeline_and_its_labels_speak_chinese(client, cast, own_case, world):
+    extension = ExtensionRequest.Status.PENDING
+    client.force_login(cast.liaison)
+    page = client.get(
+        reverse("admin:cases_case_change", args=[own_case.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+    # The timeline's action and states in words, not "report →reported" and state codes.
+    assert "已分拨" in page and "已派遣" in page  # routed, and its state: assigned
+    assert ">route<" not in page and ">assigned<" not in page
+    assert f"{own_case.pk} + " not in page and "Deadline kind" not in page
+    with translation.override("zh-hans"):
+        # Waiting for a decision, not the outbox's "waiting to be sent".
+        assert str(extension.label) != str(OutboxMessage.Status.PENDING.label)
