@@ -37,6 +37,7 @@ from cases.services import arbitration, workflow
 from cases.services.privacy import Purpose, reporter_contact_for
 from cases.services.workflow import WorkflowError
 from departments.calendar import get_calendar
+from departments.models import User
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -233,6 +234,12 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_act_permission(self, request):
         return self.may_act(request)
 
+    def has_accept_permission(self, request):
+        # Only a lead department accepts: supervisors, who may act, are not offered it.
+        return self.may_act(request) and (
+            request.user.is_superuser or request.user.has_role(User.Role.LIAISON)
+        )
+
     # -- columns ----------------------------------------------------------------------
 
     @admin.display(description=_("reporter"))
@@ -370,7 +377,7 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     # -- changelist actions -----------------------------------------------------------
 
-    @admin.action(description=_("Accept the selected cases"), permissions=["act"])
+    @admin.action(description=_("Accept the selected cases"), permissions=["accept"])
     def accept_selected(self, request, queryset):
         """Accept each selected case through the workflow service, each checked on its
         own: one refusal does not stop the others, and every refusal is reported."""

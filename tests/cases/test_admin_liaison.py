@@ -1,6 +1,9 @@
 """Liaisons in the admin (SPEC §1): they see only their department's cases, by every admin
 URL, and accept, return and resolve through the workflow services."""
 
+import html
+import re
+
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
@@ -8,6 +11,7 @@ from django.utils import translation
 
 from cases.models import Case, CaseAssist, CaseEvent, ExtensionRequest, OutboxMessage, State
 from cases.services import workflow
+from departments.services import sync_role_groups
 
 
 @pytest.fixture
@@ -375,3 +379,34 @@ def test_the_admin_timeline_and_its_labels_speak_chinese(client, cast, own_case,
     with translation.override("zh-hans"):
         # Waiting for a decision, not the outbox's "waiting to be sent".
         assert str(extension.label) != str(OutboxMessage.Status.PENDING.label)
+
+
+def test_the_accept_queue_holds_the_cases_the_department_leads_not_those_it_assists(
+    client, cast, own_case, report, world
+):
+    assisted = report(category=world.stall, description="协办的案件")
+    workflow.case_dispatch(
+        case=assisted, actor=cast.dispatcher, lead=world.market, assisting=[world.urban]
+    )
+    client.force_login(cast.liaison)
+    index = client.get(reverse("admin:index")).content.decode()
+    link = re.search(r'href="([^"]+)">Cases waiting for your department to accept', index)
+    queue = client.get(html.unescape(link.group(1)))
+    assert [case.number for case in queue.context["cl"].result_list] == [own_case.number]
+
+
+def test_only_liaisons_are_offered_to_accept_the_selected_cases(client, cast, own_case):
+    sync_role_groups(users=[cast.liaison, cast.supervisor])  # as the role's groups give
+
+    def offered(user):
+        user.refresh_from_db()
+        client.force_login(user)
+        changelist = client.get(reverse("admin:cases_case_changelist"))
+        assert changelist.status_code == 200, changelist
+        action_form = changelist.context["action_form"]
+        return (
+            [name for name, _label in action_form.fields["action"].choices] if action_form else []
+        )
+
+    assert "accept_selected" in offered(cast.liaison)
+    assert "accept_selected" not in offered(cast.supervisor)
