@@ -159,23 +159,34 @@ def apply(plan: ImportPlan) -> ImportResult:
 def decode(data: bytes | str, plan: ImportPlan) -> str | None:
     """The file's text, without a UTF-8 BOM; None (and an error) if it is not UTF-8."""
     if isinstance(data, str):
-        return data.removeprefix("\ufeff")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        hint = ""
+        text = data.removeprefix("\ufeff")
+    else:
         try:
-            data.decode("gb18030")
-            hint = _(" (it looks like GBK/GB18030: save it as UTF-8)")
-        except UnicodeDecodeError:
-            pass
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            hint = ""
+            try:
+                data.decode("gb18030")
+                hint = _(" (it looks like GBK/GB18030: save it as UTF-8)")
+            except UnicodeDecodeError:
+                pass
+            plan.error(
+                # GeoJSON's errors count features, not lines: there the byte says where.
+                data.count(b"\n", 0, error.start) + 1 if plan.unit == "line" else None,
+                "file",
+                _("not UTF-8 encoded: byte %(position)d of the file is invalid%(hint)s.")
+                % {"position": error.start + 1, "hint": hint},
+            )
+            return None
+    if (nul := text.find("\x00")) >= 0:
+        # No database stores it in text, and a spreadsheet's own format is full of them.
         plan.error(
-            None,
+            text.count("\n", 0, nul) + 1 if plan.unit == "line" else None,
             "file",
-            _("the file is not UTF-8 encoded: byte %(position)d is invalid%(hint)s.")
-            % {"position": error.start + 1, "hint": hint},
+            _("contains a NUL character: is this really a CSV file saved as UTF-8 text?"),
         )
         return None
+    return text
 
 
 @dataclass
@@ -261,7 +272,10 @@ def check_code(value: str, plan: ImportPlan, line: int, field_name: str, max_len
         plan.error(
             line,
             field_name,
-            _("“%(value)s” is not a code: use letters, digits, “-”, “_” or “.”.")
+            _(
+                "“%(value)s” is not a code: begin with a Latin letter (A–Z) or a digit, "
+                "then letters, digits, “-”, “_” or “.”."
+            )
             % {"value": value},
         )
         return None

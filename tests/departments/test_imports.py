@@ -191,9 +191,26 @@ def test_a_file_that_is_not_utf8_is_refused_with_a_clear_message():
 
     assert len(plan.errors) == 1
     message = str(plan.errors[0])
-    assert message.startswith("file: the file is not UTF-8 encoded")
+    assert message.startswith("line 2: file: not UTF-8 encoded: byte 32 of the file")
     assert "GBK" in message
     assert not plan.rows
+
+
+def test_a_nul_character_is_reported_on_its_line_not_stored():
+    data = csv_text("code,name,supervisor_emails", "CG,城管局,", "SJ,市场\x00监管局,")
+
+    assert messages(plan_departments(data.encode())) == [
+        "line 3: file: contains a NUL character: is this really a CSV file saved as UTF-8 text?"
+    ]
+
+
+def test_a_code_that_is_not_latin_says_what_a_code_may_be():
+    plan = plan_departments(csv_text("code,name,supervisor_emails", "城管,城管局,"))
+
+    assert messages(plan) == [
+        "line 2: code: “城管” is not a code: begin with a Latin letter (A–Z) or a digit, "
+        "then letters, digits, “-”, “_” or “.”."
+    ]
 
 
 def test_a_utf8_bom_and_blank_lines_are_tolerated_and_lines_still_count():
@@ -265,7 +282,8 @@ def test_categories_import_bumps_the_routing_stamp_once_it_changes_something():
         ("BAD,,,2,1", "line 2: name: is required."),
         (
             "B AD,坏,,2,1",
-            "line 2: code: “B AD” is not a code: use letters, digits, “-”, “_” or “.”.",
+            "line 2: code: “B AD” is not a code: begin with a Latin letter (A–Z) or a digit, "
+            "then letters, digits, “-”, “_” or “.”.",
         ),
     ],
 )
@@ -693,7 +711,7 @@ def test_excel_style_crlf_and_quoted_multiline_fields_keep_line_numbers_right():
 def test_a_grid_file_that_is_not_utf8_is_refused():
     data = geojson(feature("E-01", 0)).encode("gbk")
 
-    assert messages(plan_grid(data))[0].startswith("file: the file is not UTF-8 encoded")
+    assert messages(plan_grid(data))[0].startswith("file: not UTF-8 encoded: byte")
 
 
 def test_errors_are_line_field_message_tuples():
