@@ -5,7 +5,7 @@ import logging
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from kombu import Connection
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def sweep_state() -> dict | None:
 
 
 @never_cache
-@require_GET
+@require_safe  # GET, and HEAD as many load balancers probe
 def healthz(request):
     db_ok, db_error = database_state()
     broker_ok, broker_error = broker_state()

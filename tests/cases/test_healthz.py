@@ -43,6 +43,10 @@ def test_healthz_needs_no_sign_in_and_is_never_cached(client, settings):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert "no-cache" in response["Cache-Control"]
+    # Load balancers often probe with HEAD: the same answer, without a body.
+    probe = client.head("/healthz")
+    assert probe.status_code == 200 and probe.content == b""
+    assert client.post("/healthz").status_code == 405
 
 
 @pytest.mark.django_db
