@@ -1,8 +1,15 @@
 """The Django admin of cases: liaisons see only their department's cases and act on them
 through the workflow services; nobody edits or deletes a case or an audit row here."""
 
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
 from cases.admin.cases import CaseAdmin
 from cases.admin.events import CaseEventAdmin
 from cases.admin.extensions import ExtensionRequestAdmin
+
+# The product's name on every admin page, not "Django administration".
+admin.site.site_header = admin.site.site_title = _("Grid governance")
+admin.site.index_title = _("Administration")
 
 __all__ = ["CaseAdmin", "CaseEventAdmin", "ExtensionRequestAdmin"]

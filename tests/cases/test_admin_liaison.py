@@ -11,6 +11,7 @@ from django.utils import translation
 
 from cases.models import Case, CaseAssist, CaseEvent, ExtensionRequest, OutboxMessage, State
 from cases.services import workflow
+from cases.services.notes import case_add_note
 from departments.services import sync_role_groups
 
 
@@ -410,3 +411,13 @@ def test_only_liaisons_are_offered_to_accept_the_selected_cases(client, cast, ow
 
     assert "accept_selected" in offered(cast.liaison)
     assert "accept_selected" not in offered(cast.supervisor)
+
+
+def test_the_admin_case_page_leads_to_the_photos_and_notes_on_the_case_page(client, cast, own_case):
+    case_add_note(case=own_case, author=cast.caseworker, text="第三次报告：垃圾")
+    client.force_login(cast.liaison)
+    page = client.get(reverse("admin:cases_case_change", args=[own_case.pk])).content.decode()
+    case_page = reverse("cases:detail", args=[own_case.number])
+    assert f'href="{case_page}"' in page
+    assert "Grid governance" in page and "Django administration" not in page
+    assert "第三次报告：垃圾" in client.get(case_page).content.decode()
