@@ -96,9 +96,10 @@ class Command(TranslatedHelpCommand):
         self.stdout.write(self.style.SUCCESS(prefix + summary % counts))
         if result.messages and not (dry_run or queue):
             # In the foreground, as the sweep: a check or a by-hand run sees its emails go.
-            outcomes = outbox.deliver_now(
-                outbox.sweep_pending_pks(result.sweep_id), progress=self._progress
-            )
+            # The ids are read first (a few MB at a million cases): a cursor left open across
+            # each delivery's transaction is one SQLite may refuse.
+            pending = list(outbox.sweep_pending_pks(result.sweep_id))
+            outcomes = outbox.deliver_now(pending, progress=self._progress)
             self.stdout.write(
                 _("Emails: %(summary)s.") % {"summary": outbox.delivery_summary(outcomes)}
             )

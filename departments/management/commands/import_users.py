@@ -26,15 +26,13 @@ class Command(ImportCommand):
         with transaction.atomic():
             result = super().apply_plan(plan, name)
             invitations = users_invite(users=result.created)
-        self.sent = outbox.deliver_now(
+        sent = outbox.deliver_now(
             message.pk for message in invitations if message.status == message.Status.PENDING
         )
+        self.invited = gettext("invitations: %(summary)s") % {
+            "summary": outbox.delivery_summary(sent)
+        }
         return result
 
     def describe(self, plan, result):
-        from cases.services import outbox
-
-        invited = gettext("invitations: %(summary)s") % {
-            "summary": outbox.delivery_summary(self.sent)
-        }
-        return f"{super().describe(plan, result)}\n{invited}"
+        return f"{super().describe(plan, result)}\n{self.invited}"
