@@ -8,7 +8,15 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, CaseNote, State
+from cases.models import (
+    CLOCK_STATES,
+    TERMINAL_STATES,
+    Case,
+    CaseAssist,
+    CaseEvent,
+    CaseNote,
+    State,
+)
 from departments.models import Category, Department, GridCell, Responsibility, User
 from departments.routing import get_index
 
@@ -103,7 +111,10 @@ class RoutingExplanation:
 
     `how` is "rule" (the router named the lead), "dispatch" (a dispatcher or, after
     repeated returns, a supervisor did), "correction" (a corrected category or cell routed
-    it again), "returned" (a department sent it back) or "fallback" (no single lead)."""
+    it again), "returned" (a department sent it back) or "fallback" (no single lead).
+
+    `standing` says whether that still holds: "open", "arbitration" (in the pool, returned
+    twice: a supervisor names the lead), "suspended" or "ended" (closed or cancelled)."""
 
     assigned: bool
     department: Department | None
@@ -113,6 +124,17 @@ class RoutingExplanation:
     candidates: list[Department] = field(default_factory=list)
     event: CaseEvent | None = None
     returned_by: Department | None = None
+    standing: str = "open"
+
+
+def _standing(case: Case) -> str:
+    if case.needs_arbitration:
+        return "arbitration"
+    if case.state == State.SUSPENDED:
+        return "suspended"
+    if case.state in TERMINAL_STATES:
+        return "ended"
+    return "open"
 
 
 def _lead_basis(case: Case) -> str:
@@ -137,18 +159,24 @@ def routing_explanation(case: Case) -> RoutingExplanation:
     the fallback reason, the candidate departments and, after a return, who returned it."""
     decisive = [event for event in case.events.all() if event.action in OWNERSHIP_ACTIONS]
     last = decisive[-1] if decisive else None
+    standing = _standing(case)
     if case.lead_department_id:
         action = last.action if last else "route"
         if action == "route":
             return RoutingExplanation(
-                True, case.lead_department, "rule", basis=_lead_basis(case), event=last
+                True,
+                case.lead_department,
+                "rule",
+                basis=_lead_basis(case),
+                event=last,
+                standing=standing,
             )
         how = (
             "correction"
             if action == "correct" or (last.data or {}).get("correction")
             else "dispatch"
         )
-        return RoutingExplanation(True, case.lead_department, how, event=last)
+        return RoutingExplanation(True, case.lead_department, how, event=last, standing=standing)
     candidates = list(case.candidate_departments.all())
     if case.fallback_reason == "returned" and last is not None and last.action == "return":
         returned_by = Department.objects.filter(pk=(last.data or {}).get("returned_by")).first()
@@ -160,9 +188,15 @@ def routing_explanation(case: Case) -> RoutingExplanation:
             candidates=candidates,
             event=last,
             returned_by=returned_by,
+            standing=standing,
         )
     return RoutingExplanation(
-        False, None, "fallback", reason=case.get_fallback_reason_display(), candidates=candidates
+        False,
+        None,
+        "fallback",
+        reason=case.get_fallback_reason_display(),
+        candidates=candidates,
+        standing=standing,
     )
 
 
@@ -255,8 +289,10 @@ def possible_duplicates(
     user: User, *, category: Category | None, cell: GridCell | None, now: datetime | None = None
 ) -> QuerySet[Case]:
     """Open visible cases of the same category in the same or a neighbouring cell, reported
-    in the last 30 days: shown before a new report is saved."""
-    if category is None or cell is None:
+    in the last 30 days: shown before a new report is saved. An unclassified report meets
+    the unclassified cases there: a form sent again from the browser's history, with a key
+    of its own, would otherwise make a second case unseen."""
+    if cell is None:
         return Case.objects.none()
     since = (now or timezone.now()) - timedelta(days=DUPLICATE_WINDOW_DAYS)
     return (

@@ -403,6 +403,57 @@ def test_detail_of_a_returned_case_names_the_department_and_its_reason(client, c
     assert "Returned by 城管局" in text and "不属于城管职责" in text
 
 
+def routing_text(client, case) -> tuple[str, str]:
+    response = client.get(reverse("cases:detail", args=[case.number]))
+    return response.context["routing"].standing, page_text(response)
+
+
+def test_detail_of_a_case_returned_twice_says_a_supervisor_decides(client, cast, world, report):
+    case = report()
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market)
+    workflow.case_return(case=case, actor=cast.other_liaison, reason="不属于市场监管")
+    client.force_login(cast.caseworker)
+    standing, text = routing_text(client, case)
+    assert standing == "arbitration"
+    assert "returned twice: a supervisor will decide who leads" in text
+    assert "a dispatcher will decide" not in text
+
+
+def test_detail_of_a_suspended_or_cancelled_pool_case_says_so(client, cast, world, report):
+    case = report(category=world.stall, cell=world.n2)  # overlap: in the pool
+    workflow.case_suspend(case=case, actor=cast.supervisor, reason="待街道研究")
+    client.force_login(cast.caseworker)
+    standing, text = routing_text(client, case)
+    assert standing == "suspended"
+    assert "when a supervisor suspended it; resumed, it goes back there" in text
+    assert "It is in the fallback pool" not in text
+
+    workflow.case_cancel(case=case, actor=cast.supervisor, reason="重复上报")
+    standing, text = routing_text(client, case)
+    assert standing == "ended"
+    assert "until it was cancelled; no department was named to lead" in text
+    assert "a dispatcher will decide" not in text
+
+
+def test_detail_of_an_ended_or_suspended_assigned_case_speaks_of_its_lead(
+    client, cast, world, report
+):
+    case = report()
+    workflow.case_suspend(case=case, actor=cast.supervisor, reason="待街道研究")
+    client.force_login(cast.caseworker)
+    standing, text = routing_text(client, case)
+    assert standing == "suspended"
+    assert "the lead department; a supervisor has suspended it" in text
+
+    workflow.case_resume(case=case, actor=cast.supervisor)
+    workflow.case_cancel(case=case, actor=cast.supervisor, reason="重复上报")
+    standing, text = routing_text(client, case)
+    assert standing == "ended"
+    assert f"It was with <strong>{world.urban.name}</strong>, the lead department, until" in text
+    assert "It is with" not in text
+
+
 def test_pool_names_the_candidates_and_the_case_page_offers_them_first(client, cast, world, report):
     case = report(category=world.stall, cell=world.n2)
     client.force_login(cast.dispatcher)

@@ -118,6 +118,20 @@ def test_possible_duplicates_are_shown_before_saving_and_can_be_overridden(
     assert Case.objects.count() == 2
 
 
+def test_an_unclassified_report_meets_the_unclassified_cases_nearby(client, cast, world, report):
+    existing = report(category=None, cell=world.n2)
+    report(cell=world.n1)  # classified: not the same problem as far as anyone knows
+    client.force_login(cast.caseworker)
+    data = {"cell": world.n1.pk, "description": "不知归谁管的垃圾", "urgency": "normal"}
+    response = client.post("/cases/new/", data)
+    assert response.status_code == 200
+    assert [dup.number for dup in response.context["duplicates"]] == [existing.number]
+    assert "like this report, have no category yet" in response.content.decode()
+    assert Case.objects.count() == 2
+    assert client.post("/cases/new/", {**data, "confirm_new": "on"}).status_code == 302
+    assert Case.objects.count() == 3
+
+
 def test_adding_to_a_duplicate_adds_a_note_instead_of_a_case(client, cast, world, report):
     existing = report()
     client.force_login(cast.caseworker)
