@@ -367,11 +367,14 @@ def _errors(fmt: str, *statuses: int) -> dict:
         404: "Not found (service_code, service_request_id, token or jurisdiction_id).",
         405: "Method not allowed.",
         429: "Too many requests for this api_key; see Retry-After.",
+        503: "The database is out of reach for a moment; see Retry-After.",
     }
     content = _content("Errors", fmt)
+    # Any endpoint may meet the database out of reach.
+    statuses = (*statuses, 503)
     responses = {str(s): {"description": words[s], "content": content} for s in statuses}
-    if 429 in statuses:
-        responses["429"]["headers"] = {
+    for waited in {429, 503} & set(statuses):
+        responses[str(waited)]["headers"] = {
             "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
         }
     return responses

@@ -2,11 +2,12 @@
 
 Views parse parameters and render; reads go through `cases/open311/selectors.py`, the
 post through `cases/services/open311.py`. Errors are the specification's error document
-with its HTTP status: 404 not found, 403 bad api_key, 400 anything else, and 429 when a
-key posts too fast.
+with its HTTP status: 404 not found, 403 bad api_key, 400 anything else, 429 when a key
+posts too fast, and 503 while the database cannot be reached.
 """
 
 import functools
+import logging
 import math
 import re
 from datetime import UTC, datetime, time, timedelta
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -38,6 +40,10 @@ SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-23T00:00:00Z"
 MAX_WINDOW = timedelta(days=90)
 MAX_RESULTS = 1000
+# How long a client waits before retrying while the database is out of reach.
+RETRY_AFTER_SECONDS = 30
+
+logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -84,7 +90,7 @@ def _check_jurisdiction(request) -> None:
 
 def open311_view(*methods: str, jurisdictional: bool = True):
     """Check the method and the jurisdiction (unless the view is not `jurisdictional`, as
-    discovery), and turn `ApiError` into the error document.
+    discovery), and turn `ApiError`, or a database out of reach, into the error document.
 
     API clients carry no session or CSRF token; POST is authorised by `api_key` instead.
     """
@@ -105,13 +111,23 @@ def open311_view(*methods: str, jurisdictional: bool = True):
                 if jurisdictional:
                     _check_jurisdiction(request)
                 return view(request, *args, fmt=fmt, **kwargs)
-            except ApiError as error:
-                response = render_errors(
-                    [(error.status, error.description)], fmt=fmt, status=error.status
+            except (OperationalError, InterfaceError):
+                # An API client understands a 503 in its format and retries (a post with
+                # its idempotency key safely); Django's HTML 500 page means nothing to it.
+                logger.exception("Open311 %s %s: database unavailable", request.method, fmt)
+                error = ApiError(
+                    503,
+                    _("The service is unavailable for a moment. Try again later."),
+                    {"Retry-After": str(RETRY_AFTER_SECONDS)},
                 )
-                for header, value in error.headers.items():
-                    response[header] = value
-                return response
+            except ApiError as caught:
+                error = caught
+            response = render_errors(
+                [(error.status, error.description)], fmt=fmt, status=error.status
+            )
+            for header, value in error.headers.items():
+                response[header] = value
+            return response
 
         return csrf_exempt(wrapper)
 

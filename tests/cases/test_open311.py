@@ -1,6 +1,7 @@
 """The Open311 GeoReport v2 endpoints (SPEC §7): formats, filters, posting and errors."""
 
 import io
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -340,6 +341,42 @@ def test_anything_else_under_the_api_is_an_error_document(client, db):
     response = client.get(f"{BASE}/frobnicate.xml")
     assert response.status_code == 404
     assert xml_to_python(parse_xml(response))[0]["code"] == "404"
+
+
+@pytest.fixture
+def database_out_of_reach(transactional_db, api_key):
+    """The database's port moved to one where nothing listens, as when PostgreSQL is down:
+    every new connection is refused, for real."""
+    from django.db import connection
+
+    with socket.socket() as probe:  # a port just freed: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    real = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(HOST="127.0.0.1", PORT=str(closed_port))
+    yield api_key[1]
+    connection.close()
+    connection.settings_dict.clear()
+    connection.settings_dict.update(real)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_with_the_database_down_the_api_answers_503_in_its_own_format(
+    client, database_out_of_reach, fmt, caplog
+):
+    read = client.get(f"{BASE}/services.{fmt}")
+    posted = client.post(
+        f"{BASE}/requests.{fmt}",
+        {"api_key": database_out_of_reach, "service_code": "X", "description": "垃圾"},
+    )
+    for response in (read, posted):
+        assert response.status_code == 503
+        assert response["Retry-After"] == "30"
+        error = response.json()[0] if fmt == "json" else xml_to_python(parse_xml(response))[0]
+        assert str(error["code"]) == "503"
+        assert "unavailable for a moment" in error["description"]
+    assert "database unavailable" in caplog.text
 
 
 # --- reading requests -------------------------------------------------------------------
