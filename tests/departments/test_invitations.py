@@ -55,8 +55,8 @@ def invite_path(user):
     return reverse("invitations:accept", args=[invitation_token(user)])
 
 
-def set_password(client, path, password="Grid-governance-2026"):
-    return client.post(path, {"new_password1": password, "new_password2": password})
+def set_password(client, path, password="Grid-governance-2026", **headers):
+    return client.post(path, {"new_password1": password, "new_password2": password}, **headers)
 
 
 def test_import_users_sends_one_invitation_per_new_user(users_file, mailoutbox):
@@ -154,6 +154,13 @@ def test_a_weak_password_is_refused_and_the_link_still_works(client, invited):
     assert response.status_code == 200
     assert response.context["form"].errors
     assert client.get(path).status_code == 200
+
+
+def test_a_chinese_page_says_why_a_password_is_refused_in_chinese(client, invited):
+    response = set_password(client, invite_path(invited), "Ab3$x", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    errors = " ".join(response.context["form"].errors["new_password2"])
+    assert "密码长度太短" in errors and "8" in errors
+    assert "too short" not in response.text
 
 
 class Inbox:
