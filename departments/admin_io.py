@@ -11,10 +11,12 @@ the second step).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -24,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from departments.exporters import EXPORTERS
 from departments.importers import PLANNERS, UNCHANGED, ImportRefused, apply, format_summary
+from departments.importers.base import RowPlan
 
 PREVIEW_ROWS = 500
 SESSION_KEY = "admin-import:{subject}"
@@ -48,6 +51,69 @@ class ImportForm(forms.Form):
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# The grid's bounding box: worked out from the boundary, which the preview shows already.
+DERIVED_FIELDS = {"min_lng", "min_lat", "max_lng", "max_lat"}
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    line: int
+    key: str
+    action: str
+    changes: list[tuple[str, Any, Any]]
+
+
+def preview_rows(model, rows: list[RowPlan]) -> list[PreviewRow]:
+    """Planned rows as a person reads them: a key of several columns joined by " / ", a
+    field under its label, a related record by its name rather than its id (one query per
+    related model), a choice and a yes-or-no in words."""
+    if not rows:
+        return []
+    fields = {}
+    for name in {name for row in rows for name in row.changes} - DERIVED_FIELDS:
+        try:
+            fields[name] = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            fields[name] = None  # a column of the file, such as township_code
+    related = {
+        name: field.related_model._default_manager.in_bulk(
+            {value for row in rows for value in row.changes.get(name, ()) if value is not None}
+        )
+        for name, field in fields.items()
+        if field is not None and field.is_relation
+    }
+
+    def shown(name, value):
+        field = fields[name]
+        if value is None or field is None:
+            return value
+        if name in related:
+            return related[name].get(value, value)
+        if field.choices:
+            return dict(field.flatchoices).get(value, value)
+        if isinstance(value, bool):
+            return gettext("yes") if value else gettext("no")
+        return value
+
+    return [
+        PreviewRow(
+            line=row.line,
+            key=" / ".join(map(str, row.key)) if isinstance(row.key, tuple) else str(row.key),
+            action=row.action,
+            changes=[
+                (
+                    fields[name].verbose_name if fields[name] is not None else name,
+                    shown(name, old),
+                    shown(name, new),
+                )
+                for name, (old, new) in row.changes.items()
+                if name in fields
+            ],
+        )
+        for row in rows
+    ]
 
 
 class ImportExportMixin:
@@ -167,9 +233,11 @@ class ImportExportMixin:
         )
 
     def _render(self, request, *, form=None, plan=None, name="", digest=""):
-        changed = (
-            [row for row in (plan.rows + plan.side_rows) if row.action != UNCHANGED] if plan else []
-        )
+        changed = side_changed = []
+        if plan:
+            changed = [row for row in plan.rows if row.action != UNCHANGED]
+            side_changed = [row for row in plan.side_rows if row.action != UNCHANGED]
+        side_shown = side_changed[: max(0, PREVIEW_ROWS - len(changed))]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -180,8 +248,11 @@ class ImportExportMixin:
             "name": name,
             "digest": digest,
             # Unchanged rows are only counted: the preview shows what would change.
-            "rows": changed[:PREVIEW_ROWS],
-            "more_rows": max(0, len(changed) - PREVIEW_ROWS),
+            "rows": [
+                *preview_rows(self.model, changed[:PREVIEW_ROWS]),
+                *preview_rows(plan.side_model if plan else None, side_shown),
+            ],
+            "more_rows": max(0, len(changed) + len(side_changed) - PREVIEW_ROWS),
             "summary": format_summary(plan.summary) if plan else "",
             "side_summary": format_summary(plan.side_summary) if plan and plan.side_rows else "",
         }

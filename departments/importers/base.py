@@ -88,6 +88,7 @@ class ImportPlan:
     writer: Callable[[ImportPlan], list] | None = None
     # Other records the import creates or updates along the way (the grid's townships).
     side_rows: list[RowPlan] = field(default_factory=list)
+    side_model: type | None = None
     # Called with the number of rows read so far, every PROGRESS_EVERY rows (big files).
     progress: Callable[[int], None] | None = None
 

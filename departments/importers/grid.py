@@ -89,6 +89,7 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
         return plan
 
     existing_townships = Township.objects.in_bulk(list(townships), field_name="code")
+    plan.side_model = Township
     plan.side_rows = [
         plan_row(position, code, existing_townships.get(code), {"code": code, "name": name})
         for code, (position, name) in townships.items()

@@ -81,8 +81,9 @@ def plan_responsibilities(data: bytes | str, *, progress=None) -> ImportPlan:
             plan.error(
                 line,
                 "role",
-                _("“%(value)s” is not a role: use %(choices)s.")
-                % {"value": role, "choices": " or ".join(ROLES)},
+                # The codes joined by a comma, not by an English "or" inside a Chinese line.
+                _("“%(value)s” is not a role: use one of %(choices)s.")
+                % {"value": role, "choices": ", ".join(ROLES)},
             )
         basis = check_text(v["basis"], plan, line, "basis", 10_000, required=False)
         ok_from, valid_from = check_date(v["valid_from"], plan, line, "valid_from")

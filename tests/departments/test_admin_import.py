@@ -125,6 +125,49 @@ def test_preview_shows_what_would_change_and_saves_nothing(admin_client, world):
     assert Department.objects.get(code="CG").supervisor_emails == "new-boss@example.org"
 
 
+def test_preview_names_related_records_and_choices_not_their_ids(admin_client, world):
+    text = f"{HEADERS['responsibilities']}\nSTALL,SJ,N-02,assist,市场监管职责,,\n"
+    preview = upload(admin_client, "responsibilities", text)
+    (row,) = preview.context["rows"]
+    assert row.key == "STALL / SJ / N-02 / assist"
+    changes = {str(label): new for label, _old, new in row.changes}
+    assert changes["category"] == world.stall
+    assert changes["department"] == world.market
+    assert changes["grid cell"] == world.n2
+    assert changes["township"] is None
+    assert str(changes["role"]) == "assist"  # the choice's label
+    assert "category_id" not in preview.text and "(&#x27;STALL&#x27;" not in preview.text
+    assert f"{world.stall}" in preview.text
+
+
+def test_grid_preview_leaves_out_the_bounding_box_the_boundary_gives(admin_client, world):
+    features = [
+        {
+            "type": "Feature",
+            "properties": {
+                "code": "N-09",
+                "name": "新网格",
+                "township_code": "NEW",
+                "township_name": "新街道",
+            },
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[120, 31], [120.01, 31], [120.01, 31.01], [120, 31.01], [120, 31]]
+                ],
+            },
+        }
+    ]
+    text = json.dumps({"type": "FeatureCollection", "features": features})
+    preview = upload(admin_client, "grid", text, name="grid.geojson")
+    rows = {row.key: row for row in preview.context["rows"]}
+    assert set(rows) == {"N-09", "NEW"}
+    cell_labels = {str(label) for label, _old, _new in rows["N-09"].changes}
+    assert "boundary" in cell_labels and "township_code" in cell_labels
+    assert not cell_labels & {"min_lng", "min lng", "max_lat", "max lat"}
+    assert {str(label) for label, _old, _new in rows["NEW"].changes} == {"code", "name"}
+
+
 def test_a_file_with_errors_lists_them_by_line_and_cannot_be_applied(admin_client, world):
     text = "code,name,supervisor_emails\nHB,环保局,hb@example.org\nbad code,坏,x\n"
     preview = upload(admin_client, "departments", text)

@@ -545,7 +545,7 @@ def test_bad_responsibility_rows_each_get_a_line_numbered_message(world):
         "line 3: category_code: unknown category “NOPE”.",
         "line 4: department_code: unknown department “NOPE”.",
         "line 5: scope: unknown scope “NOWHERE”: not a township or grid cell code.",
-        "line 6: role: “boss” is not a role: use lead or assist.",
+        "line 6: role: “boss” is not a role: use one of lead, assist.",
         "line 7: valid_from: “2024-13-01” is not a date: use YYYY-MM-DD.",
         "line 8: valid_from: “1/2/2024” is not a date: use YYYY-MM-DD.",
         "line 9: valid_to: ends before valid_from.",
