@@ -95,6 +95,12 @@ def test_the_web_process_serves_its_static_files_and_answers_probes_over_http(we
     status, script = get(f"{web}/static/vendor/leaflet/leaflet.js", **behind_tls)
     assert status == 200 and b"Leaflet" in script
     assert get(f"{web}/static/admin/css/base.css", **behind_tls)[0] == 200
+    # The site's icon, linked from its pages and the admin's (a 404 per page view before).
+    status, icon = get(f"{web}/static/favicon.svg", **behind_tls)
+    assert status == 200 and icon.startswith(b"<svg")
+    for page in ("/accounts/login/", "/admin/login/"):
+        status, html = get(f"{web}{page}", **behind_tls)
+        assert status == 200 and b'<link rel="icon" href="/static/favicon.svg"' in html
 
     status, body = get(f"{web}/healthz")
     assert status == 200 and b'"database": "ok"' in body
