@@ -5,6 +5,8 @@ from collections.abc import Iterable, Sequence
 
 from django.http import StreamingHttpResponse
 
+from cases.spreadsheets import safe
+
 
 class _Echo:
     def write(self, value):
@@ -12,13 +14,14 @@ class _Echo:
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence]):
-    """A UTF-8 CSV download (with a BOM, so spreadsheet programs read Chinese right)."""
+    """A UTF-8 CSV download (with a BOM, so spreadsheet programs read Chinese right), in
+    which no text a reporter typed can run as a formula."""
     writer = csv.writer(_Echo())
 
     def lines():
         yield "\ufeff" + writer.writerow(header)
         for row in rows:
-            yield writer.writerow(row)
+            yield writer.writerow([safe(value) for value in row])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

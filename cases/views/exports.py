@@ -11,6 +11,7 @@ from openpyxl import Workbook
 
 from cases.forms import errors_in_one_line
 from cases.models import CLOCK_STATES
+from cases.spreadsheets import safe
 from cases.views.lists import filtered_cases
 
 # Rows are streamed from the database in chunks, never all held at once.
@@ -35,17 +36,6 @@ def export_header() -> list[str]:
         _("Address"),
         _("Description"),
     ]
-
-
-# A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe(value):
-    """Text that a spreadsheet shows as text, never runs as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def local(value):

@@ -145,6 +145,20 @@ def test_admin_exports_the_whole_audit_trail(client, cast, own_cases, foreign_ca
     assert {row["case"] for row in rows} == {c.number for c in [*own_cases, foreign_case]}
 
 
+def test_admin_csv_exports_never_turn_text_into_spreadsheet_formulas(client, cast, report):
+    case = report(description='=HYPERLINK("http://evil.example","click")')
+    workflow.case_return(case=case, actor=cast.liaison, reason="@SUM(1+1)")
+    client.force_login(cast.admin)
+    (row,) = csv_rows(run_action(client, "export_csv", [case]))
+    assert row["description"] == '\'=HYPERLINK("http://evil.example","click")'
+    response = client.post(
+        reverse("admin:cases_caseevent_changelist"),
+        {"action": "export_csv", helpers.ACTION_CHECKBOX_NAME: [case.events.last().pk]},
+    )
+    (event,) = csv_rows(response)
+    assert event["comment"] == "'@SUM(1+1)"
+
+
 def test_case_autocomplete_offers_only_the_liaisons_cases(client, cast, own_cases, foreign_case):
     client.force_login(cast.liaison)
     url = reverse("admin:autocomplete")
