@@ -268,6 +268,9 @@ def case_dispatch(
         },
     )
     case.candidate_departments.clear()
+    # The lead leads: an earlier dispatch may have summoned it to assist (an arbitration
+    # names the lead from among the departments already on the case).
+    case.assists.filter(department=lead).delete()
     report_due_at = None
     if whistle and assisting:
         report_due_at = deadlines.whistle_report_due(now=now)

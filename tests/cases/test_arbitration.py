@@ -76,6 +76,24 @@ def test_supervisor_names_the_lead_and_the_decision_is_final(
     assert [str(m) for m in get_messages(response.wsgi_request)]
 
 
+def test_a_summoned_department_named_lead_no_longer_reports_for_duty(
+    cast, world, report, supervisor
+):
+    case = report(category=world.stall, cell=world.n2)  # overlap: in the pool
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.urban, assisting=[world.market], whistle=True
+    )
+    assert case.assists.get().summoned
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.urban)
+    workflow.case_return(case=case, actor=cast.liaison, reason="仍不属于城管")
+    arbitration.case_arbitrate(
+        case=case, actor=supervisor, lead=world.market, reason="市场监管牵头"
+    )
+    assert case.lead_department == world.market
+    assert not case.assists.filter(department=world.market).exists()
+
+
 def test_a_dispatcher_cannot_arbitrate(cast, world, disputed):
     with pytest.raises(NotPermitted):
         arbitration.case_arbitrate(
