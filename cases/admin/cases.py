@@ -87,6 +87,9 @@ class WaitingForFilter(admin.SimpleListFilter):
             summons = CaseAssist.objects.filter(
                 case=OuterRef("pk"), summoned=True, reported_at=None
             )
+            if request.user.has_role(User.Role.LIAISON):
+                # A liaison's queue: the summonses their own department has to answer.
+                summons = summons.filter(department_id=request.user.department_id)
             return queryset.exclude(state__in=[State.CLOSED, State.CANCELLED]).filter(
                 Exists(summons)
             )

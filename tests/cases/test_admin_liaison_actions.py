@@ -203,6 +203,20 @@ def test_liaison_reports_for_duty_when_summoned_by_a_whistle(client, cast, lead_
     assert any("already" in text for text in messages_of(again))
 
 
+def test_a_liaisons_report_for_duty_queue_holds_only_their_departments_summonses(
+    client, cast, lead_by, world
+):
+    theirs = lead_by(world.market, assisting=[world.urban], whistle=True)
+    others = lead_by(world.urban, assisting=[world.market], whistle=True)
+    queue = {"waiting": "report_for_duty"}
+    client.force_login(cast.liaison)
+    response = client.get(reverse(CHANGELIST), queue)
+    assert list(response.context["cl"].result_list) == [theirs]
+    client.force_login(cast.other_liaison)
+    response = client.get(reverse(CHANGELIST), queue)
+    assert list(response.context["cl"].result_list) == [others]
+
+
 def test_a_department_not_summoned_cannot_report_for_duty(client, cast, lead_by, world):
     case = lead_by(world.urban, assisting=[world.market], whistle=True)
     client.force_login(cast.liaison)
