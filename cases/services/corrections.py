@@ -21,10 +21,13 @@ CORRECTABLE_STATES = (State.FALLBACK, State.ASSIGNED)
 
 
 def may_correct(case: Case, user: User) -> bool:
-    """Dispatchers of the case's township and its supervisors, before a department accepts."""
-    return case.state in CORRECTABLE_STATES and (
-        can.is_township_staff(case, user, User.Role.DISPATCHER) or can.is_supervisor_of(case, user)
-    )
+    """Dispatchers of the case's township and its supervisors, before a department accepts;
+    only its supervisors once it waits for arbitration (a correction may dispatch it)."""
+    if case.state not in CORRECTABLE_STATES:
+        return False
+    if can.is_supervisor_of(case, user):
+        return True
+    return not case.needs_arbitration and can.is_township_staff(case, user, User.Role.DISPATCHER)
 
 
 @transaction.atomic
@@ -50,9 +53,22 @@ def case_correct(
             _("Only a case that no department has accepted yet can be corrected.")
         )
     if not may_correct(case, actor):
+        if case.needs_arbitration:
+            raise NotPermitted(
+                _("Returned twice, this case waits for a supervisor: only they may correct it.")
+            )
         raise NotPermitted(_("You may not correct this case."))
     if cell is not None and cell.township_id != case.township_id:
         raise TransitionNotAllowed(_("The grid cell must be in the case's township."))
+    if (category, cell) == (case.category, case.cell):
+        # Routed again unchanged, a returned case would go straight back to the department
+        # that returned it: choosing a lead is a dispatch.
+        raise TransitionNotAllowed(
+            _(
+                "Nothing to correct: the category and the grid cell are as they were. "
+                "To choose who leads, dispatch the case."
+            )
+        )
 
     now = timezone.now()
     decision = get_index().route(

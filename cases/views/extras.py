@@ -104,7 +104,9 @@ def case_correct_view(request, number):
             expected_version=form.cleaned_data["expected_version"],
         )
     except WorkflowError as error:
-        messages.error(request, str(error))
+        messages.error(
+            request, _("Case %(number)s: %(error)s") % {"number": case.number, "error": error}
+        )
     else:
         messages.success(
             request,

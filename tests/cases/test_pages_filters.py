@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -193,6 +194,40 @@ def test_correction_is_refused_to_caseworkers_and_after_accept(client, cast, wor
     correct(client, accepted, category=world.lamp.pk, cell=world.n1.pk)
     accepted.refresh_from_db()
     assert accepted.category == world.rubbish
+
+
+def test_a_correction_that_changes_nothing_leaves_a_returned_case_in_the_pool(
+    client, cast, world, report
+):
+    case = report()
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管职责")
+    client.force_login(cast.dispatcher)
+    response = correct(client, case, category=world.rubbish.pk, cell=world.n1.pk)
+    case.refresh_from_db()
+    assert case.state == State.FALLBACK and case.lead_department is None
+    assert not case.events.filter(action="correct").exists()
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert message.startswith(f"Case {case.number}: Nothing to correct")
+
+
+def test_a_case_waiting_for_arbitration_is_corrected_by_a_supervisor_only(
+    client, cast, world, report
+):
+    case = report()
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market)
+    workflow.case_return(case=case, actor=cast.other_liaison, reason="不属于市场监管")
+    client.force_login(cast.dispatcher)
+    page = client.get(reverse("cases:detail", args=[case.number]))
+    assert page.context["correction_form"] is None
+    response = correct(client, case, category=world.lamp.pk, cell=world.n1.pk)
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "waits for a supervisor" in message
+    case.refresh_from_db()
+    assert case.category == world.rubbish
+    client.force_login(cast.supervisor)
+    page = client.get(reverse("cases:detail", args=[case.number]))
+    assert page.context["correction_form"] is not None
 
 
 def test_exports_never_turn_text_into_spreadsheet_formulas(client, cast, report):
