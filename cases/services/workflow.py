@@ -409,6 +409,12 @@ def case_cancel(
     reason = _require(reason, _("reason"))
     if duplicate_of is not None and duplicate_of.pk == case.pk:
         raise WorkflowError(_("A case cannot be a duplicate of itself."))
+    if duplicate_of is not None and duplicate_of.state == State.CANCELLED:
+        # Two cases cancelled as each other's duplicate would leave the problem to nobody.
+        raise WorkflowError(
+            _("%(number)s is cancelled itself: name the case that goes on as the original.")
+            % {"number": duplicate_of.number}
+        )
     _fire(
         case,
         "cancel",

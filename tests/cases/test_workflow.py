@@ -253,6 +253,18 @@ def test_cancelling_as_a_duplicate_links_the_original(case_in, cast):
     assert duplicate.duplicate_of == original
 
 
+def test_two_cases_cannot_be_cancelled_as_each_others_duplicate(case_in, cast):
+    first = case_in(State.ASSIGNED)
+    second = case_in(State.ASSIGNED)
+    workflow.case_cancel(case=first, actor=cast.dispatcher, reason="重复", duplicate_of=second)
+
+    with pytest.raises(WorkflowError, match=f"{first.number} is cancelled itself"):
+        workflow.case_cancel(case=second, actor=cast.dispatcher, reason="重复", duplicate_of=first)
+
+    second.refresh_from_db()
+    assert second.state == State.ASSIGNED
+
+
 def test_acting_on_a_stale_version_is_refused_with_a_reload_message(case_in, cast):
     case = case_in(State.ASSIGNED)
     seen_version = case.version
