@@ -269,7 +269,14 @@ class DispatchForm(CommentForm):
 
     def clean(self):
         data = super().clean()
-        if data.get("whistle") and not data.get("assisting"):
+        lead, assisting = data.get("lead"), data.get("assisting") or []
+        if lead is not None and lead in assisting:
+            # Silently dropped, a whistle summoning only the lead would summon nobody.
+            self.add_error(
+                "assisting",
+                _("%(department)s leads: it cannot also assist.") % {"department": lead},
+            )
+        elif data.get("whistle") and not assisting:
             self.add_error("assisting", _("Choose the departments the whistle summons."))
         return data
 

@@ -233,6 +233,18 @@ def test_a_refused_form_comes_back_with_what_was_typed(client, cast, report):
     assert case.state == State.FALLBACK
 
 
+def test_a_whistle_summoning_only_the_lead_is_refused(client, cast, report, world):
+    case = report(category=None)
+    client.force_login(cast.dispatcher)
+    post_transition(
+        client, case, "dispatch", lead=world.urban.pk, whistle="on", assisting=[world.urban.pk]
+    )
+    case.refresh_from_db()
+    assert case.state == State.FALLBACK and not case.assists.exists()
+    page = page_text(client.get(reverse("cases:detail", args=[case.number])))
+    assert f"{world.urban} leads: it cannot also assist." in page
+
+
 def test_a_dispatch_refused_on_the_pool_page_comes_back_there_with_the_choice(
     client, cast, report, world
 ):
