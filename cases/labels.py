@@ -1,9 +1,10 @@
 """Human names of audit actions and transitions, translated lazily so that each page
 speaks the language of its request (a plain gettext at import time would freeze them)."""
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import State
+from cases.models import CaseEvent, DeadlineKind, EscalationLevel, State
 
 # What each transition's button says.
 TRANSITION_LABELS = {
@@ -57,3 +58,24 @@ def action_label(action: str) -> str:
 
 def state_label(state: str) -> str:
     return STATE_LABELS.get(state, state)
+
+
+# Audit rows of the escalation ladder: which rung, of which deadline, to whom.
+LADDER_ACTIONS = ("escalate", "remind", "acknowledge")
+
+
+def event_detail(event: CaseEvent) -> str:
+    """What an escalation row adds to its action, e.g. "level 2 · resolve deadline →
+    boss@example.org": three rows that all said "escalated" told nothing apart."""
+    data = event.data or {}
+    if event.action not in LADDER_ACTIONS or data.get("level") is None:
+        return ""
+    parts = []
+    if event.action != "remind":
+        parts.append(str(EscalationLevel(data["level"]).label))
+    if data.get("deadline") in DeadlineKind.values:
+        parts.append(gettext("%(kind)s deadline") % {"kind": DeadlineKind(data["deadline"]).label})
+    text = " · ".join(parts)
+    if data.get("recipients"):
+        text += " → " + ", ".join(data["recipients"])
+    return text

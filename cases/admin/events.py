@@ -18,6 +18,10 @@ class EventInWordsMixin:
     def action_in_words(self, event):
         return labels.action_label(event.action)
 
+    @admin.display(description=_("details"))
+    def detail_in_words(self, event):
+        return labels.event_detail(event)
+
     @admin.display(description=_("from state"), ordering="from_state")
     def from_state_in_words(self, event):
         return labels.state_label(event.from_state)
@@ -31,7 +35,13 @@ class EventInWordsMixin:
         return event.actor_display
 
 
-IN_WORDS = ["action_in_words", "from_state_in_words", "to_state_in_words", "actor_display"]
+IN_WORDS = [
+    "action_in_words",
+    "detail_in_words",
+    "from_state_in_words",
+    "to_state_in_words",
+    "actor_display",
+]
 
 
 class DepartmentFilter(admin.SimpleListFilter):

@@ -17,6 +17,7 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import Case, CaseEvent, Escalation, OutboxMessage, State, SweepRun
@@ -117,6 +118,18 @@ def test_every_escalation_is_in_the_audit_trail(assigned, cast):
     assert [e.data["level"] for e in events] == [1, 2]
     assert events[0].actor_label == "system"
     assert events[0].data["recipients"] == ["cg-boss@example.org"]
+
+
+def test_the_audit_trail_pages_tell_the_escalation_levels_apart(client, assigned, cast):
+    sweep(at(11, 23, 13))
+    client.force_login(cast.admin)
+    history = client.get(reverse("admin:cases_case_history", args=[assigned.pk])).text
+    assert "level 1 · accept deadline → cg-boss@example.org" in history
+    assert "level 2 · accept deadline" in history
+    assert "<td>escalate</td>" not in history and "<td>escalated" in history
+    client.force_login(cast.caseworker)
+    timeline = client.get(reverse("cases:detail", args=[assigned.number])).text
+    assert "level 1 · accept deadline → cg-boss@example.org" in timeline
 
 
 def test_the_sweep_queues_delivery_after_its_commit(
