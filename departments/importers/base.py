@@ -196,6 +196,10 @@ class CsvRow:
     values: dict[str, str]
 
 
+# A header of another file can hold hundreds of names: a few say enough.
+MAX_NAMED_COLUMNS = 10
+
+
 def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Iterator[CsvRow]:
     """Yield the rows of a CSV file with exactly `columns` in its header, values stripped.
 
@@ -205,6 +209,17 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
     """
     text = decode(data, plan)
     if text is None:
+        return
+    if text.lstrip().startswith(("{", "[")):
+        # Its every key and value would be listed as an unexpected column.
+        plan.error(
+            1,
+            "file",
+            _(
+                "this is JSON (a grid file?), not CSV: its first row must be the header %(expected)s."
+            )
+            % {"expected": ",".join(columns)},
+        )
         return
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -222,11 +237,14 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
     if missing:
         plan.error(1, "header", _("missing columns: %(names)s") % {"names": ", ".join(missing)})
     if extra:
+        names = [name or '""' for name in extra]
+        if len(names) > MAX_NAMED_COLUMNS:
+            names = [*names[:MAX_NAMED_COLUMNS], "…"]
         plan.error(
             1,
             "header",
             _("unexpected columns: %(names)s (the columns are %(expected)s)")
-            % {"names": ", ".join(name or '""' for name in extra), "expected": ",".join(columns)},
+            % {"names": ", ".join(names), "expected": ",".join(columns)},
         )
     if repeated:
         plan.error(1, "header", _("repeated columns: %(names)s") % {"names": ", ".join(repeated)})

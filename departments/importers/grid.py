@@ -40,6 +40,11 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
     text = decode_text(data, plan)
     if text is None:
         return plan
+    if not text.strip():
+        plan.error(
+            None, "file", _("the file is empty: a grid file is a GeoJSON FeatureCollection.")
+        )
+        return plan
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:

@@ -30,7 +30,7 @@ from departments.models import (
     User,
 )
 from departments.routing import get_index
-from tests.conftest import square
+from tests.conftest import make_user, square
 
 pytestmark = pytest.mark.django_db
 
@@ -224,6 +224,28 @@ def test_a_utf8_bom_and_blank_lines_are_tolerated_and_lines_still_count():
 def test_an_empty_file_is_an_error():
     assert messages(plan_departments(b"")) == [
         "file: the file is empty: the first row must be the header."
+    ]
+
+
+def test_a_json_file_given_as_csv_is_named_as_json_not_listed_as_columns():
+    grid = json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature"}]})
+
+    assert messages(plan_departments(grid)) == [
+        "line 1: file: this is JSON (a grid file?), not CSV: its first row must be the header "
+        "code,name,supervisor_emails."
+    ]
+
+
+def test_a_header_of_many_unexpected_columns_names_the_first_few():
+    header = "code,name,supervisor_emails," + ",".join(f"c{n}" for n in range(30))
+
+    (message,) = messages(plan_departments(csv_text(header)))
+    assert "c9, …" in message and "c10" not in message
+
+
+def test_an_empty_grid_file_is_called_empty_as_the_csv_files_are():
+    assert messages(plan_grid(b"  \n")) == [
+        "file: the file is empty: a grid file is a GeoJSON FeatureCollection."
     ]
 
 
@@ -662,6 +684,83 @@ def test_bad_user_rows_each_get_a_line_numbered_message(world):
     ]
     with pytest.raises(ImportRefused):
         apply(plan)
+    assert not User.objects.exists()
+
+
+def test_an_import_that_would_leave_no_active_superuser_is_refused(world, tmp_path):
+    admin = make_user("admin", User.Role.ADMIN)
+    retired = make_user("retired", User.Role.ADMIN, is_active=False)
+    data = csv_text(USERS_HEADER, "admin,系统管理员,admin@example.org,caseworker,N,")
+
+    plan = plan_users(data)
+
+    assert messages(plan) == [
+        "line 2: role: this would take the administrator rights of “admin” away and leave "
+        "no active administrator: keep the role admin for at least one active user."
+    ]
+    path = tmp_path / "users.csv"
+    path.write_text(data, encoding="utf-8")
+    with pytest.raises(CommandError, match="nothing was imported"):
+        run("import_users", path)
+    admin.refresh_from_db()
+    assert admin.is_superuser and admin.role == User.Role.ADMIN
+    # An inactive superuser cannot sign in: promoting them does not keep the site run.
+    revived = csv_text(
+        USERS_HEADER,
+        "admin,系统管理员,admin@example.org,caseworker,N,",
+        f"retired,退休,{retired.email},admin,,",
+    )
+    assert [error.line for error in plan_users(revived).errors] == [2]
+
+
+def test_an_import_may_hand_administrator_rights_to_someone_else(world):
+    make_user("admin", User.Role.ADMIN)
+    make_user("deputy", User.Role.ADMIN)
+
+    handed_over = plan_users(
+        csv_text(USERS_HEADER, "admin,系统管理员,admin@example.org,caseworker,N,")
+    )
+    to_a_newcomer = plan_users(
+        csv_text(
+            USERS_HEADER,
+            "admin,系统管理员,admin@example.org,caseworker,N,",
+            "deputy,副管理员,deputy@example.org,supervisor,N,",
+            "heir,新管理员,heir@example.org,admin,,",
+        )
+    )
+
+    assert handed_over.errors == [] and to_a_newcomer.errors == []
+    apply(to_a_newcomer)
+    assert list(User.objects.filter(is_superuser=True).values_list("username", flat=True)) == [
+        "heir"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (
+            "zhou,周主任,zhou@example.org,supervisor,,CG",
+            "line 2: department_code: a supervisor has no department: a supervisor sees "
+            "their township's cases, or with no township every case in the district; "
+            "department heads receive escalations as their department's supervisor emails.",
+        ),
+        (
+            "wang,王网格员,wang@example.org,caseworker,N,CG",
+            "line 2: department_code: a caseworker has no department: they work on their "
+            "township's cases; only a department liaison has a department.",
+        ),
+        (
+            "root,管理员,root@example.org,admin,,CG",
+            "line 2: department_code: an administrator has no department: administrators "
+            "see every case; only a department liaison has a department.",
+        ),
+    ],
+)
+def test_a_department_is_refused_for_every_role_but_a_liaison(world, row, expected):
+    plan = plan_users(csv_text(USERS_HEADER, row))
+
+    assert messages(plan) == [expected]
     assert not User.objects.exists()
 
 
