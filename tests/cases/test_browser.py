@@ -34,10 +34,10 @@ def open_as(browser, live_server, request):
     contexts, errors = [], []
     failed_before = request.session.testsfailed
 
-    def _open(user, locale="en-GB"):
+    def _open(user, locale="en-GB", width=1280):
         client = Client()
         client.force_login(user)
-        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+        context = browser.new_context(locale=locale, viewport={"width": width, "height": 900})
         context.add_cookies(
             [
                 {
@@ -189,3 +189,17 @@ def test_supervisor_opens_the_dashboard(open_as, live_server, cast, world, repor
     # Chart.js sized and drew its canvas: the vendored library loaded and ran.
     page.wait_for_function("document.getElementById('rates-chart').width > 0")
     assert page.evaluate("typeof window.Chart") == "function"
+
+
+def test_long_unbroken_text_and_wide_tables_keep_to_a_phones_width(
+    open_as, live_server, cast, report
+):
+    case = report(
+        address="东门" + "1" * 250,
+        description="见 https://example.org/" + "a" * 300,
+    )
+    page = open_as(cast.caseworker, width=390)
+    for path in (f"/cases/{case.number}/", "/cases/"):
+        page.goto(f"{live_server.url}{path}")
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+        assert page_width <= 390, f"{path} is {page_width} px wide"
