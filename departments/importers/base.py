@@ -216,7 +216,8 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
             1,
             "file",
             _(
-                "this is JSON (a grid file?), not CSV: its first row must be the header %(expected)s."
+                "this is JSON (a grid file?), not CSV: "
+                "its first row must be the header %(expected)s."
             )
             % {"expected": ",".join(columns)},
         )
