@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from departments.admin_io import ImportExportMixin
 from departments.calendar import calendar_warnings
+from departments.importers import plan_users
 from departments.models import (
     Category,
     Department,
@@ -177,6 +178,20 @@ class UserAdmin(ImportExportMixin, BaseUserAdmin):
         super().save_related(request, form, formsets, change)
         # After the form's groups are saved: the role group follows the role.
         sync_role_group(form.instance)
+        if not change:
+            self._invite_new_user(request, form.instance)
+
+    def _invite_new_user(self, request, user):
+        """A user added without a usable password is invited to set one, as the import
+        invites new users (SPEC §5): queued in the add's transaction, sent after its commit."""
+        from cases.services.invitations import users_invite
+
+        if users_invite(users=[user]):
+            messages.success(
+                request,
+                gettext("An invitation to set a password was queued for %(email)s.")
+                % {"email": user.email},
+            )
 
     actions = ["invite_selected"]
 
@@ -190,6 +205,10 @@ class UserAdmin(ImportExportMixin, BaseUserAdmin):
         messages.success(
             request, gettext("Invitations queued: %(count)d.") % {"count": len(invited)}
         )
+
+    def plan_import(self, request, data):
+        # Whoever imports may not take their own administrator rights away.
+        return plan_users(data, acting_user=request.user)
 
     def after_import(self, request, result):
         from cases.services.invitations import users_invite

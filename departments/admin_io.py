@@ -25,7 +25,14 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from departments.exporters import EXPORTERS
-from departments.importers import PLANNERS, UNCHANGED, ImportRefused, apply, format_summary
+from departments.importers import (
+    PLANNERS,
+    UNCHANGED,
+    ImportPlan,
+    ImportRefused,
+    apply,
+    format_summary,
+)
 from departments.importers.base import RowPlan
 
 PREVIEW_ROWS = 500
@@ -161,6 +168,11 @@ class ImportExportMixin:
 
     # -- import -----------------------------------------------------------------------
 
+    def plan_import(self, request, data: bytes | str) -> ImportPlan:
+        """Check an uploaded file (preview) or the stored one (apply) with the subject's
+        planner; a ModelAdmin may pass the planner what it knows from the request."""
+        return PLANNERS[self.import_subject](data)
+
     def after_import(self, request, result) -> str:
         """Follow-ups of an applied import inside its transaction; returns a message."""
         return ""
@@ -169,15 +181,14 @@ class ImportExportMixin:
         if not self.has_import_permission(request):
             raise PermissionDenied
         key = SESSION_KEY.format(subject=self.import_subject)
-        planner = PLANNERS[self.import_subject]
         form = ImportForm()
         if request.method == "POST" and "apply" in request.POST:
-            return self._apply(request, key, planner)
+            return self._apply(request, key)
         if request.method == "POST":
             form = ImportForm(request.POST, request.FILES)
             if form.is_valid():
                 data = form.cleaned_data["file"].read()
-                plan = planner(data)
+                plan = self.plan_import(request, data)
                 text = data.decode("utf-8-sig", errors="replace")
                 if not plan.errors:
                     request.session[key] = {
@@ -194,12 +205,12 @@ class ImportExportMixin:
                 )
         return self._render(request, form=form)
 
-    def _apply(self, request, key, planner):
+    def _apply(self, request, key):
         stored = request.session.get(key)
         if not stored or stored["digest"] != request.POST.get("digest"):
             messages.error(request, gettext("Upload the file again: its preview has expired."))
             return HttpResponseRedirect(request.path)
-        plan = planner(stored["text"])
+        plan = self.plan_import(request, stored["text"])
         if plan.errors:
             return self._render(request, plan=plan, name=stored["name"], digest=stored["digest"])
         if plan.summary != stored["summary"] or plan.side_summary != stored["side_summary"]:

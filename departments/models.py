@@ -5,11 +5,13 @@ import secrets
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -287,5 +289,63 @@ class User(AbstractUser):
     def __str__(self):
         return self.full_name or self.username
 
+    def clean(self):
+        super().clean()
+        errors = role_errors(
+            self.role,
+            email=self.email,
+            has_township=self.township_id is not None,
+            has_department=self.department_id is not None,
+        )
+        if errors:
+            raise ValidationError(errors)
+
     def has_role(self, *roles: str) -> bool:
         return self.is_authenticated and self.is_active and self.role in roles
+
+
+# Who needs what for their role to work (SPEC §1, §5). Caseworkers and dispatchers see
+# their township's cases only: without one they could report a case and never see it again.
+ROLES_NEEDING_A_TOWNSHIP = frozenset({User.Role.CASEWORKER, User.Role.DISPATCHER})
+
+
+def role_errors(
+    role: str, *, email: str, has_township: bool, has_department: bool
+) -> dict[str, str]:
+    """What is wrong with a user's role, email, township and department together, as
+    {model field: message}; empty when nothing is. The one place of these rules: the
+    users import (departments/importers/users.py) and the admin's user forms (`User.clean`)
+    both use it. A user with no role (a bare superuser) is held to none of them."""
+    Role = User.Role
+    errors = {}
+    if role and not email:
+        errors["email"] = gettext("is required (invitations and escalations go there).")
+    if role in ROLES_NEEDING_A_TOWNSHIP and not has_township:
+        errors["township"] = gettext("a %(role)s needs a township.") % {"role": Role(role).label}
+    if role == Role.LIAISON and not has_department:
+        errors["department"] = gettext("a liaison needs a department.")
+    elif has_department and role in Role.values and role != Role.LIAISON:
+        # Only a liaison's cases are their department's. Anyone else's department would be
+        # ignored, and mislead: a supervisor with one but no township sees the whole district.
+        errors["department"] = _department_meaning(role)
+    return errors
+
+
+def _department_meaning(role: str) -> str:
+    """Why a user of `role` (not a liaison) has no department, and what they see instead."""
+    Role = User.Role
+    if role == Role.SUPERVISOR:
+        return gettext(
+            "a supervisor has no department: a supervisor sees their township's cases, or "
+            "with no township every case in the district; department heads receive "
+            "escalations as their department's supervisor emails."
+        )
+    if role == Role.ADMIN:
+        return gettext(
+            "an administrator has no department: administrators see every case; only a "
+            "department liaison has a department."
+        )
+    return gettext(
+        "a %(role)s has no department: they work on their township's cases; only a "
+        "department liaison has a department."
+    ) % {"role": Role(role).label}

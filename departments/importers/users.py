@@ -15,6 +15,7 @@ from departments.importers.base import (
     CREATE,
     UNCHANGED,
     ImportPlan,
+    RowPlan,
     check_email,
     check_text,
     note_duplicate,
@@ -22,16 +23,22 @@ from departments.importers.base import (
     read_csv,
     write_rows,
 )
-from departments.models import Department, Township, User
+from departments.models import Department, Township, User, role_errors
 from departments.services import STAFF_ROLES, sync_role_groups
 
 COLUMNS = ("username", "full_name", "email", "role", "township_code", "department_code")
+# The column of the file that holds each field `role_errors` speaks of.
+COLUMN_OF_FIELD = {"email": "email", "township": "township_code", "department": "department_code"}
 Role = User.Role
-NEEDS_TOWNSHIP = {Role.CASEWORKER, Role.DISPATCHER}
 
 
-def plan_users(data: bytes | str, *, progress=None) -> ImportPlan:
-    """Check users.csv against the database; upserts keyed by `username`."""
+def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = None) -> ImportPlan:
+    """Check users.csv against the database; upserts keyed by `username`.
+
+    An import never leaves the site without an active superuser, and never takes away the
+    administrator rights of `acting_user` (whoever imports in the admin): either is an
+    error on the rows that would do it.
+    """
     plan = ImportPlan(subject="users", writer=_write, progress=progress)
     rows = list(read_csv(data, COLUMNS, plan))
     if not rows:
@@ -62,9 +69,7 @@ def plan_users(data: bytes | str, *, progress=None) -> ImportPlan:
                 )
         full_name = check_text(v["full_name"], plan, line, "full_name", 150, required=False)
         email = v["email"]
-        if not email:
-            plan.error(line, "email", _("is required (invitations and escalations go there)."))
-        else:
+        if email:
             check_email(email, plan, line, "email")
         role = v["role"]
         if role not in Role.values:
@@ -83,8 +88,6 @@ def plan_users(data: bytes | str, *, progress=None) -> ImportPlan:
                     "township_code",
                     _("unknown township “%(code)s”.") % {"code": v["township_code"]},
                 )
-        elif role in NEEDS_TOWNSHIP:
-            plan.error(line, "township_code", _("a %(role)s needs a township.") % {"role": role})
         if v["department_code"]:
             department = departments.get(v["department_code"])
             if department is None:
@@ -93,8 +96,19 @@ def plan_users(data: bytes | str, *, progress=None) -> ImportPlan:
                     "department_code",
                     _("unknown department “%(code)s”.") % {"code": v["department_code"]},
                 )
-        elif role == Role.LIAISON:
-            plan.error(line, "department_code", _("a liaison needs a department."))
+        # The rules the admin's user forms apply too (User.clean).
+        problems = role_errors(
+            role,
+            email=email,
+            has_township=bool(v["township_code"]),
+            has_department=bool(v["department_code"]),
+        )
+        for name, message in problems.items():
+            plan.error(line, COLUMN_OF_FIELD[name], message)
+        # In the order of the columns, whichever rule found them.
+        plan.errors[errors_before:] = sorted(
+            plan.errors[errors_before:], key=lambda error: COLUMNS.index(error.field)
+        )
         if username and note_duplicate(seen, username, plan, line, "username", username):
             continue
         if len(plan.errors) == errors_before:
@@ -116,8 +130,77 @@ def plan_users(data: bytes | str, *, progress=None) -> ImportPlan:
     existing = User.objects.in_bulk(
         [username for _l, username, _v in parsed], field_name="username"
     )
-    plan.rows = [plan_row(line, name, existing.get(name), values) for line, name, values in parsed]
+    planned = [plan_row(line, name, existing.get(name), values) for line, name, values in parsed]
+    _check_administrators(planned, plan, acting_user)
+    if not plan.errors:
+        plan.rows = planned
     return plan
+
+
+def _has_admin_rights(user: User) -> bool:
+    # The admin's rights come from either (departments.services.ROLE_PERMISSIONS).
+    return user.is_superuser or user.role == Role.ADMIN
+
+
+def _check_administrators(rows: list[RowPlan], plan: ImportPlan, acting_user: User | None) -> None:
+    """An error on each row that takes away the acting user's own administrator rights, or
+    an active superuser's when no active superuser would be left: nobody could then sign
+    in to the admin to put it right."""
+    own = [
+        row
+        for row in rows
+        if acting_user is not None
+        and row.instance is not None
+        and row.instance.pk == acting_user.pk
+        and _has_admin_rights(row.instance)
+        and row.values["role"] != Role.ADMIN
+    ]
+    for row in own:
+        plan.error(
+            row.line,
+            "role",
+            _(
+                "this would take away your own administrator rights: "
+                "ask another administrator to change your role."
+            ),
+        )
+    demoted = [
+        row
+        for row in rows
+        if row.instance is not None
+        and row.instance.is_superuser
+        and row.instance.is_active
+        and not row.values["is_superuser"]
+    ]
+    if not demoted or _superuser_left(rows, demoted=demoted):
+        return
+    own_lines = {row.line for row in own}
+    for row in demoted:
+        if row.line not in own_lines:
+            plan.error(
+                row.line,
+                "role",
+                _(
+                    "this would take the administrator rights of “%(username)s” away and "
+                    "leave no active administrator: keep the role admin for at least one "
+                    "active user."
+                )
+                % {"username": row.key},
+            )
+
+
+def _superuser_left(rows: list[RowPlan], *, demoted: list[RowPlan]) -> bool:
+    """Whether an active superuser remains once the rows in `demoted` are applied."""
+    if any(
+        row.values["is_superuser"] and (row.instance is None or row.instance.is_active)
+        for row in rows
+    ):
+        return True  # the file keeps or makes one (a new user is active)
+    return (
+        User.objects.filter(is_superuser=True, is_active=True)
+        .exclude(pk__in=[row.instance.pk for row in demoted])
+        .exists()
+    )
 
 
 def _write(plan: ImportPlan) -> list:

@@ -12,6 +12,7 @@ from cases.models import OutboxMessage
 from departments.importers import PLANNERS
 from departments.models import Department, Responsibility, User
 from departments.services import sync_role_groups
+from tests.conftest import make_user
 
 MODELS = {
     "grid": "gridcell",
@@ -252,3 +253,39 @@ def test_an_oversize_file_is_refused_before_planning(admin_client, world, monkey
     assert response.context["plan"] is None
     assert response.context["form"].errors["file"]
     assert not Department.objects.filter(code="HB").exists()
+
+
+def test_the_admin_refuses_a_file_taking_away_the_importers_own_admin_rights(
+    admin_client, cast, world
+):
+    make_user("deputy", User.Role.ADMIN)  # so that another administrator would be left
+    text = f"{HEADERS['users']}\nadmin,系统管理员,admin@example.org,caseworker,N,\n"
+
+    preview = upload(admin_client, "users", text)
+
+    assert [str(error) for error in preview.context["plan"].errors] == [
+        "line 2: role: this would take away your own administrator rights: "
+        "ask another administrator to change your role."
+    ]
+    assert "Apply this import" not in preview.text
+    cast.admin.refresh_from_db()
+    assert cast.admin.is_superuser and cast.admin.role == User.Role.ADMIN
+
+
+def test_the_admin_preview_refuses_a_file_leaving_no_active_superuser(client, world):
+    # An administrator by role only (no superuser flag) may import users, and so could
+    # otherwise demote the one superuser.
+    root = make_user("root", User.Role.ADMIN)
+    keeper = make_user("keeper", User.Role.ADMIN)
+    User.objects.filter(pk=keeper.pk).update(is_superuser=False)
+    client.force_login(keeper)
+    text = f"{HEADERS['users']}\nroot,系统管理员,root@example.org,supervisor,N,\n"
+
+    preview = upload(client, "users", text)
+
+    assert [str(error) for error in preview.context["plan"].errors] == [
+        "line 2: role: this would take the administrator rights of “root” away and leave "
+        "no active administrator: keep the role admin for at least one active user."
+    ]
+    root.refresh_from_db()
+    assert root.is_superuser
