@@ -21,6 +21,7 @@ from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -111,7 +112,8 @@ def preview_rows(model, rows: list[RowPlan]) -> list[PreviewRow]:
             action=row.action,
             changes=[
                 (
-                    fields[name].verbose_name if fields[name] is not None else name,
+                    # A file's own column keeps its spelling: "township_code", not "Township_code".
+                    capfirst(fields[name].verbose_name) if fields[name] is not None else name,
                     shown(name, old),
                     shown(name, new),
                 )

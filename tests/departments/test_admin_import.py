@@ -132,11 +132,11 @@ def test_preview_names_related_records_and_choices_not_their_ids(admin_client, w
     (row,) = preview.context["rows"]
     assert row.key == "STALL / SJ / N-02 / assist"
     changes = {str(label): new for label, _old, new in row.changes}
-    assert changes["category"] == world.stall
-    assert changes["department"] == world.market
-    assert changes["grid cell"] == world.n2
-    assert changes["township"] is None
-    assert str(changes["role"]) == "assist"  # the choice's label
+    assert changes["Category"] == world.stall
+    assert changes["Department"] == world.market
+    assert changes["Grid cell"] == world.n2
+    assert changes["Township"] is None
+    assert str(changes["Role"]) == "assist"  # the choice's label
     assert "category_id" not in preview.text and "(&#x27;STALL&#x27;" not in preview.text
     assert f"{world.stall}" in preview.text
 
@@ -164,9 +164,10 @@ def test_grid_preview_leaves_out_the_bounding_box_the_boundary_gives(admin_clien
     rows = {row.key: row for row in preview.context["rows"]}
     assert set(rows) == {"N-09", "NEW"}
     cell_labels = {str(label) for label, _old, _new in rows["N-09"].changes}
-    assert "boundary" in cell_labels and "township_code" in cell_labels
+    assert "Boundary" in cell_labels and "township_code" in cell_labels
+    assert "<strong>township_code</strong>" in preview.text  # the file's column, as spelt
     assert not cell_labels & {"min_lng", "min lng", "max_lat", "max lat"}
-    assert {str(label) for label, _old, _new in rows["NEW"].changes} == {"code", "name"}
+    assert {str(label) for label, _old, _new in rows["NEW"].changes} == {"Code", "Name"}
 
 
 def test_a_file_with_errors_lists_them_by_line_and_cannot_be_applied(admin_client, world):
