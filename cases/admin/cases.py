@@ -151,8 +151,8 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "state",
-        "category",
-        "cell",
+        "category_name",
+        "cell_name",
         "lead_department",
         "urgency",
         "created_at",
@@ -244,6 +244,16 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
 
     # -- columns ----------------------------------------------------------------------
+
+    # Names without their codes in the list, so that every column fits a 1280 px screen;
+    # the codes are in the filters and on the case's page.
+    @admin.display(description=_("category"), ordering="category__name")
+    def category_name(self, case):
+        return case.category.name if case.category_id else "—"
+
+    @admin.display(description=_("grid cell"), ordering="cell__name")
+    def cell_name(self, case):
+        return case.cell.name if case.cell_id else "—"
 
     @admin.display(description=_("reporter"))
     def reporter_contact(self, case):

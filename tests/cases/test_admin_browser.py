@@ -26,7 +26,7 @@ def open_as(browser, live_server):
     def _open(user):
         client = Client()
         client.force_login(user)
-        context = browser.new_context(locale="en-GB")
+        context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 800})
         cookie = django_settings.SESSION_COOKIE_NAME
         context.add_cookies(
             [{"name": cookie, "value": client.cookies[cookie].value, "url": live_server.url}]
@@ -61,6 +61,19 @@ def test_liaison_accepts_and_resolves_a_case_with_the_admin_buttons(
     case.refresh_from_db()
     assert case.state == State.RESOLVED
     assert page.locator("#act-resolve").count() == 0
+
+
+def test_every_column_of_a_liaisons_case_list_fits_a_1280_px_screen(
+    open_as, live_server, cast, report, world
+):
+    report(description="垃圾桶满溢")
+    report(category=world.stall, cell=world.n2, description="占道经营")
+    page = open_as(cast.liaison)
+    page.goto(f"{live_server.url}/admin/cases/case/")
+    table = page.locator("#result_list")
+    assert page.locator("#result_list th.column-time_left").is_visible()
+    overflow = table.evaluate("t => t.scrollWidth - t.parentElement.clientWidth")
+    assert overflow <= 0, f"the list is {overflow} px wider than its place"
 
 
 def test_administrator_sees_a_grid_cell_on_its_map(open_as, live_server, cast, world):
