@@ -316,7 +316,18 @@ TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
 }
 
 
-class CaseFilterForm(forms.Form):
+class DateRangeForm(forms.Form):
+    """A form with a `date_from` and a `date_to` (each subclass declares them, with its own
+    labels): an end before the start is refused. /cases/ and /dashboard/ share it."""
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", _("The end date is before the start date."))
+        return data
+
+
+class CaseFilterForm(DateRangeForm):
     """The filters of /cases/ and of its CSV/XLSX export (the same GET parameters)."""
 
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
@@ -346,12 +357,6 @@ class CaseFilterForm(forms.Form):
             self.fields["cell"].queryset = GridCell.objects.filter(
                 township_id=user.township_id
             ).order_by("code")
-
-    def clean(self):
-        data = super().clean()
-        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            self.add_error("date_to", _("The end date is before the start date."))
-        return data
 
 
 class PhotosForm(forms.Form):

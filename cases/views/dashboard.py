@@ -1,31 +1,43 @@
 """/dashboard/: the supervisors' figures, charts and early warnings."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases.dashboard import Period, cell_map, dashboard_data
+from cases.forms import DateRangeForm
 from cases.permissions import may_see_dashboard
 from cases.selectors import cells_geojson
 from departments.models import Township
 
 DEFAULT_DAYS = 30
+# No case is reported outside these years, and at the ends of the calendar the period's
+# arithmetic (the day after its end, 30 days before it, midnight in UTC) overflows.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 
-class DashboardForm(forms.Form):
-    date_from = forms.DateField(
-        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+def period_date_field(label) -> forms.DateField:
+    return forms.DateField(
+        label=label,
+        required=False,
+        validators=[MinValueValidator(FIRST_DAY), MaxValueValidator(LAST_DAY)],
+        widget=forms.DateInput(
+            attrs={"type": "date", "min": FIRST_DAY.isoformat(), "max": LAST_DAY.isoformat()}
+        ),
     )
-    date_to = forms.DateField(
-        label=gettext_lazy("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+
+
+class DashboardForm(DateRangeForm):
+    date_from = period_date_field(gettext_lazy("From"))
+    date_to = period_date_field(gettext_lazy("Until"))
     township = forms.ModelChoiceField(
         label=gettext_lazy("Area"),
         queryset=Township.objects.order_by("code"),
@@ -41,7 +53,14 @@ def dashboard(request):
     form = DashboardForm(request.GET or None)
     if request.user.township_id:
         del form.fields["township"]  # a township's supervisor sees only their township
-    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    if form.is_valid():
+        data = form.cleaned_data
+    elif form.is_bound:
+        # Refused dates (unreadable, reversed, out of range: the form says why) are not
+        # used: the page shows the default period, as its heading says, in the chosen area.
+        data = {"township": form.cleaned_data.get("township")}
+    else:
+        data = {}
     today = timezone.localdate()
     end = data.get("date_to") or today
     start = data.get("date_from") or end - timedelta(days=DEFAULT_DAYS - 1)

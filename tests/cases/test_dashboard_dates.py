@@ -1,0 +1,80 @@
+"""/dashboard/'s period: dates it cannot use (unreadable, reversed, at the ends of the
+calendar) are refused with a message on the page, as on /cases/, never a server error."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from cases.dashboard import Period
+
+REVERSED = {"date_from": "2026-12-10", "date_to": "2026-12-01"}
+
+
+def default_period() -> Period:
+    today = timezone.localdate()
+    return Period(today - timedelta(days=29), today)
+
+
+def test_a_reversed_period_is_refused_as_on_the_case_list(client, cast):
+    client.force_login(cast.supervisor)
+    response = client.get("/dashboard/", REVERSED)
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "date_to": ["The end date is before the start date."]
+    }
+    assert "The end date is before the start date." in response.content.decode()
+    assert response.context["period"] == default_period()
+    assert "Dec. 10 to Dec. 1" not in response.content.decode()
+    # The same words and status as /cases/ for the same dates.
+    cases = client.get("/cases/", REVERSED)
+    assert cases.status_code == 200
+    assert "The end date is before the start date." in cases.content.decode()
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        {"date_from": "0001-01-01"},
+        {"date_to": "9999-12-31"},
+        {"date_to": "0001-01-01"},
+        {"date_from": "0001-01-01", "date_to": "9999-12-31"},
+        {"date_from": "1999-12-31"},
+        {"date_to": "2100-01-01"},
+    ],
+)
+def test_a_date_at_the_ends_of_the_calendar_is_refused_not_a_server_error(client, cast, dates):
+    client.force_login(cast.district_supervisor)
+    response = client.get("/dashboard/", dates)
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert set(form.errors) == set(dates)
+    for errors in form.errors.values():
+        assert errors[0].startswith("Ensure this value is")
+        assert errors[0] in response.content.decode()
+    assert response.context["period"] == default_period()
+
+
+def test_an_unreadable_date_is_refused(client, cast):
+    client.force_login(cast.supervisor)
+    response = client.get("/dashboard/", {"date_from": "garbage"})
+    assert response.status_code == 200
+    assert "Enter a valid date." in response.content.decode()
+    assert response.context["period"] == default_period()
+
+
+def test_the_first_and_last_days_allowed_are_shown(client, cast):
+    client.force_login(cast.district_supervisor)
+    response = client.get("/dashboard/", {"date_from": "2000-01-01", "date_to": "2099-12-31"})
+    assert response.status_code == 200
+    assert not response.context["form"].errors
+    assert response.context["period"] == Period(date(2000, 1, 1), date(2099, 12, 31))
+
+
+def test_refused_dates_keep_the_chosen_township(client, cast, world, report):
+    report()
+    report(reporter=cast.south_caseworker, cell=world.s1)
+    client.force_login(cast.district_supervisor)
+    response = client.get("/dashboard/", {**REVERSED, "township": world.south.pk})
+    assert response.context["form"].errors
+    assert response.context["figures"]["totals"]["total"] == 1
