@@ -311,10 +311,12 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
 # --- Login throttling (django-axes): 5 failures from one address for one username lock
-# that pair out for 15 minutes, on /accounts/login/ and the admin alike ---
+# that pair out for 15 minutes, on /accounts/login/ and the admin alike; the 429 page says
+# how long to wait, in the site's frame and language ---
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "governance.security.client_ip"
