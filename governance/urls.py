@@ -5,10 +5,11 @@ from django.views.generic import RedirectView
 
 from cases.views.dashboard import dashboard
 from cases.views.health import healthz
+from cases.views.sign_in import SignInView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="cases:list", permanent=False)),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     # Before admin/: including it registers the Open311 key admin (cases/open311/admin.py),

@@ -1,0 +1,32 @@
+"""/accounts/login/: Django's sign-in page, but a case's POST-only address as `next` lands
+on the case's page."""
+
+from urllib.parse import urlsplit
+
+from django.contrib.auth import views as auth_views
+from django.urls import Resolver404, resolve, reverse
+
+# The addresses under a case that answer GET (cases/urls.py); every other one (a transition, a note,
+# photos, a correction, a report for duty) takes only a POST.
+CASE_PAGES = {"detail", "photo"}
+
+
+def landing_url(url: str) -> str:
+    """Where `next` takes a user who has just signed in. A form posted once the session had
+    ended was sent to sign in with its own POST-only address as `next`, where a GET is a
+    blank 405: such an address leads to its case's page instead (the POST is not replayed;
+    the user sees the case as it is now). Any other `next` is left as it is."""
+    try:
+        match = resolve(urlsplit(url).path)
+    except Resolver404:
+        return url
+    if match.namespace != "cases" or "number" not in match.kwargs or match.url_name in CASE_PAGES:
+        return url
+    return reverse("cases:detail", kwargs={"number": match.kwargs["number"]})
+
+
+class SignInView(auth_views.LoginView):
+    def get_redirect_url(self):
+        # Already checked to be of this site; also the form's hidden `next`.
+        url = super().get_redirect_url()
+        return landing_url(url) if url else url
