@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from cases.forms import ReportForm
-from cases.models import Case, HeldPhoto
+from cases.models import Case, HeldPhoto, Urgency
 from cases.selectors import cells_geojson, possible_duplicates
 from cases.services.intake import replayed_case
 from cases.services.photos import case_report_with_photos, photos_hold
@@ -88,11 +88,24 @@ def case_new(request):
         {
             "form": form,
             "duplicates": duplicates,
+            "note_text": _note_from_report(form.cleaned_data) if duplicates else "",
             "held_photos": _photos_to_carry(request.user, form),
             "cells": cells_geojson(request.user.township_id),
             "map_options": {"tileUrl": getattr(settings, "MAP_TILE_URL", "")},
         },
     )
+
+
+def _note_from_report(data: dict) -> str:
+    """A report added to a case it duplicates, as that case's note: its words, and where
+    and how urgent when the report says. The reporter's contact stays out: every reader of
+    the case's notes would see it unmasked."""
+    lines = [data["description"]]
+    if data.get("address"):
+        lines.append(_("Address: %(address)s") % {"address": data["address"]})
+    if data.get("urgency") and data["urgency"] != Urgency.NORMAL:
+        lines.append(_("Urgency: %(urgency)s") % {"urgency": Urgency(data["urgency"]).label})
+    return "\n".join(lines)
 
 
 def _already_sent(request, first: Case):

@@ -11,27 +11,52 @@
   var normal = { color: "#12355b", weight: 1, fillColor: "#0b6bcb", fillOpacity: 0.15 };
   var chosen = { color: "#b3261e", weight: 3, fillColor: "#b3261e", fillOpacity: 0.35 };
 
+  var prompt = picked.textContent;
+  var cellClicked = false;
+
+  function highlight(cellId) {
+    selectedLayer = null;
+    cellMap.layer.eachLayer(function (layer) {
+      var match = String(layer.feature.properties.id) === cellId;
+      layer.setStyle(match ? chosen : normal);
+      if (match) { selectedLayer = layer; }
+    });
+  }
+  function setPoint(latlng) {
+    lat.value = latlng.lat.toFixed(6);
+    lng.value = latlng.lng.toFixed(6);
+  }
+
   var cellMap = window.CellMap.create("cell-map", window.CellMap.read("cells-data"), {
     tileUrl: (window.CellMap.read("map-options") || {}).tileUrl,
-    onCell: function (feature, latlng, layer) {
-      if (selectedLayer) { selectedLayer.setStyle(normal); }
-      layer.setStyle(chosen);
-      selectedLayer = layer;
+    onCell: function (feature, latlng) {
+      cellClicked = true;
       cellSelect.value = String(feature.properties.id);
-      lat.value = latlng.lat.toFixed(6);
-      lng.value = latlng.lng.toFixed(6);
+      highlight(cellSelect.value);
+      setPoint(latlng);
       picked.textContent = feature.properties.name + " (" + feature.properties.code + ") · " +
         lat.value + ", " + lng.value;
     }
   });
-  // Choosing from the list highlights the cell; the point is then unknown.
+  // A click outside every cell (Leaflet passes a cell's click on to the map as well): the
+  // point alone, from which the server places the case.
+  cellMap.map.on("click", function (event) {
+    if (cellClicked) { cellClicked = false; return; }
+    cellSelect.value = "";
+    highlight("");
+    setPoint(event.latlng);
+    picked.textContent = picked.dataset.outside.replace("{point}", lat.value + ", " + lng.value);
+  });
+  // A cell chosen from the list: highlighted, and the point is then unknown. "Locate from
+  // the point on the map" keeps the point picked, if any.
   cellSelect.addEventListener("change", function () {
-    lat.value = ""; lng.value = "";
-    cellMap.layer.eachLayer(function (layer) {
-      var match = String(layer.feature.properties.id) === cellSelect.value;
-      layer.setStyle(match ? chosen : normal);
-      if (match) { selectedLayer = layer; }
-    });
+    highlight(cellSelect.value);
+    if (cellSelect.value !== "") {
+      lat.value = ""; lng.value = "";
+      picked.textContent = cellSelect.options[cellSelect.selectedIndex].text;
+    } else if (!lat.value) {
+      picked.textContent = prompt;
+    }
   });
 
   function searchable(input, select) {

@@ -98,6 +98,39 @@ def test_caseworker_reports_a_case_by_clicking_a_cell_on_the_map(open_as, live_s
     assert "权责清单 1" in routing
 
 
+def test_a_point_outside_every_cell_reports_the_case_from_the_point(
+    open_as, live_server, cast, world
+):
+    page = open_as(cast.caseworker)
+    page.goto(f"{live_server.url}/cases/new/")
+    page.locator("#cell-map path.leaflet-interactive").first.click()  # a cell first
+    map_box = page.locator("#cell-map").bounding_box()
+    # The three cells lie in a row across the map's middle: its top edge is outside them.
+    page.mouse.click(map_box["x"] + map_box["width"] / 2, map_box["y"] + 12)
+    assert page.input_value("select[name=cell]") == ""
+    assert page.input_value("input[name=lat]") != ""
+    assert "Outside every cell" in page.locator("#picked-point").inner_text()
+    page.fill("#category-search", "ENV-RUBBISH")
+    page.fill("textarea[name=description]", "河边有人倾倒建筑垃圾")
+    page.click("#report-submit")
+    page.wait_for_selector("#routing")
+    case = Case.objects.get()
+    assert case.cell is None and case.lat is not None
+    assert case.fallback_reason == "outside_grid" and case.township == world.north
+
+
+def test_locate_from_the_point_keeps_the_point_picked_on_the_map(open_as, live_server, cast, world):
+    page = open_as(cast.caseworker)
+    page.goto(f"{live_server.url}/cases/new/")
+    page.locator("#cell-map path.leaflet-interactive").first.click()
+    point = page.input_value("input[name=lat]")
+    page.select_option("select[name=cell]", "")
+    assert page.input_value("input[name=lat]") == point != ""
+    page.select_option("select[name=cell]", str(world.n2.pk))  # a cell from the list instead
+    assert page.input_value("input[name=lat]") == ""
+    assert world.n2.name in page.locator("#picked-point").inner_text()
+
+
 def test_photos_attached_before_the_duplicate_screen_reach_the_case_reported_anyway(
     open_as, live_server, cast, world, report, tmp_path, settings
 ):

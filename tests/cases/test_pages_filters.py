@@ -133,6 +133,26 @@ def test_an_unclassified_report_meets_the_unclassified_cases_nearby(client, cast
     assert Case.objects.count() == 3
 
 
+def test_a_report_added_to_its_duplicate_keeps_its_address_and_urgency(client, cast, world, report):
+    existing = report(cell=world.n2)
+    client.force_login(cast.caseworker)
+    data = {
+        "category": world.rubbish.pk,
+        "cell": world.n1.pk,
+        "description": "又有垃圾",
+        "address": "北街道 8 号门口",
+        "urgency": "urgent",
+        "reporter_phone": "13900002222",
+    }
+    screen = client.post("/cases/new/", data)
+    assert "contact is not added: a note is read by everyone" in screen.text
+    note_text = screen.context["note_text"]
+    client.post(reverse("cases:note_add", args=[existing.number]), {"text": note_text})
+    note = existing.notes.get().text
+    assert note.splitlines() == ["又有垃圾", "Address: 北街道 8 号门口", "Urgency: urgent"]
+    assert "13900002222" not in note
+
+
 def test_adding_to_a_duplicate_adds_a_note_instead_of_a_case(client, cast, world, report):
     existing = report()
     client.force_login(cast.caseworker)
