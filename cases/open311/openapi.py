@@ -366,6 +366,7 @@ def _errors(fmt: str, *statuses: int) -> dict:
         403: "api_key missing or not valid.",
         404: "Not found (service_code, service_request_id, token or jurisdiction_id).",
         405: "Method not allowed.",
+        422: "The Idempotency-Key was used for another request.",
         429: "Too many requests for this api_key; see Retry-After.",
         503: "The database is out of reach for a moment; see Retry-After.",
     }
@@ -520,7 +521,7 @@ def _paths() -> dict:
                 },
                 "responses": {
                     **_ok("PostedRequests", fmt, "200", "The case number."),
-                    **_errors(fmt, 400, 403, 404, 429),
+                    **_errors(fmt, 400, 403, 404, 422, 429),
                 },
             },
         }

@@ -13,21 +13,29 @@ import re
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import (
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+    ValidationError,
+)
 from django.core.validators import URLValidator, validate_email
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 
 from cases.open311 import selectors, serializers
 from cases.open311.formats import FORMATS, render, render_errors
 from cases.open311.openapi import openapi_document
 from cases.services.apikeys import api_key_authenticate, api_key_throttle, api_key_touch
 from cases.services.open311 import (
+    IdempotencyKeyReused,
     ServiceNotFound,
     ServiceRequestInput,
     open311_request_create,
@@ -40,10 +48,13 @@ SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-23T00:00:00Z"
 MAX_WINDOW = timedelta(days=90)
 MAX_RESULTS = 1000
+FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # How long a client waits before retrying while the database is out of reach.
 RETRY_AFTER_SECONDS = 30
 
 logger = logging.getLogger(__name__)
+# Raised where a view first reads request.POST or request.FILES.
+UNREADABLE_BODY = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent, MultiPartParserError)
 
 
 class ApiError(Exception):
@@ -119,6 +130,11 @@ def open311_view(*methods: str, jurisdictional: bool = True):
                     503,
                     _("The service is unavailable for a moment. Try again later."),
                     {"Retry-After": str(RETRY_AFTER_SECONDS)},
+                )
+            except UNREADABLE_BODY as caught:
+                # Django would answer its own HTML 400 page.
+                error = ApiError(
+                    400, _("The request body could not be read: %(why)s") % {"why": caught}
                 )
             except ApiError as caught:
                 error = caught
@@ -252,10 +268,12 @@ def requests(request, fmt):
         unknown = [s for s in statuses if s not in serializers.STATUS_VALUES]
         if unknown:
             raise ApiError(400, _("status must be open or closed, or both comma-separated."))
-        start, end = _window(
-            _parse_when("start_date", param(request, "start_date")),
-            _parse_when("end_date", param(request, "end_date")),
-        )
+        end_date = _parse_when("end_date", param(request, "end_date"))
+        start, end = _window(_parse_when("start_date", param(request, "start_date")), end_date)
+        if end_date is not None and end.microsecond == 0:
+            # Times are shown to the second: an end_date copied from a requested_datetime
+            # takes in the request stored at a fraction past it.
+            end += timedelta(microseconds=999_999)
         cases = selectors.service_requests(
             extensions=extensions,
             service_codes=_comma_list(param(request, "service_code")),
@@ -395,6 +413,13 @@ def _idempotency_key(request) -> str:
 
 
 def _post_request(request, fmt) -> HttpResponse:
+    if request.content_type not in FORM_CONTENT_TYPES:
+        # Its fields would all look missing, the api_key first.
+        raise ApiError(
+            400,
+            _("Send the fields form-encoded (%(types)s), not as %(type)s.")
+            % {"types": " or ".join(FORM_CONTENT_TYPES), "type": request.content_type or "?"},
+        )
     raw_key = param(request, "api_key")
     if raw_key is None:
         raise ApiError(403, _("api_key is required to post a service request."))
@@ -413,11 +438,13 @@ def _post_request(request, fmt) -> HttpResponse:
     try:
         data = _parse_post(request)
         api_request = open311_request_create(api_key=key, data=data)
-    except (ApiError, ServiceNotFound, ValidationError) as error:
+    except (ApiError, ServiceNotFound, IdempotencyKeyReused, ValidationError) as error:
         if isinstance(error, ApiError):
             status, description = error.status, error.description
         elif isinstance(error, ServiceNotFound):
             status, description = 404, str(error)
+        elif isinstance(error, IdempotencyKeyReused):
+            status, description = 422, str(error)
         else:
             status, description = 400, " ".join(error.messages)
         open311_request_refused(
@@ -455,6 +482,8 @@ def not_found(request, path):
 # --- the OpenAPI document ---------------------------------------------------------------
 
 
+@csrf_exempt
+@require_safe
 def openapi(request):
     return JsonResponse(
         openapi_document(server_url=_base_url(request).rstrip("/")),

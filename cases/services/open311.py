@@ -28,6 +28,11 @@ class ServiceNotFound(Exception):
     """The service_code names no service (HTTP 404 in the API)."""
 
 
+class IdempotencyKeyReused(Exception):
+    """An Idempotency-Key sent again with another service_code or description (HTTP 422
+    in the API): replaying the first case would silently drop the new report."""
+
+
 def services_queryset():
     """The Open311 services: the leaf categories (a category no other category has as parent)."""
     children = Category.objects.filter(parent=OuterRef("pk"))
@@ -123,6 +128,16 @@ def open311_request_create(
             raise ValidationError(
                 _("address_id %(id)s is not a grid cell code.") % {"id": data.address_id}
             )
+        located = index.locate(data.lng, data.lat) if data.lat is not None else None
+        if located is not None and located != cell.pk:
+            # Two places for one problem: routing by either would be a guess.
+            raise ValidationError(
+                _(
+                    "lat and long lie in grid cell %(located)s, not in address_id %(id)s: "
+                    "send one location, or two that agree."
+                )
+                % {"located": index.cells[located].code, "id": data.address_id}
+            )
     elif data.lat is None and data.lng is None:
         cell = _cell_named_in(data.address_string)
         if cell is None:
@@ -155,6 +170,14 @@ def open311_request_create(
         index=index,
     )
     if case.is_replay:
+        if (case.category_id, case.description) != (category.pk, description):
+            raise IdempotencyKeyReused(
+                _(
+                    "This Idempotency-Key was used for another request (case %(number)s): "
+                    "a new request needs a new key."
+                )
+                % {"number": case.number}
+            )
         # A retry of a post that went through: answer as the first time.
         first = ApiRequest.objects.filter(case=case).order_by("pk").first()
         if first is not None:

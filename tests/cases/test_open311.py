@@ -305,6 +305,10 @@ def test_unknown_service_code_is_not_found_and_logged(client, world, api_key):
         ({"service_code": "LAMP", "address_id": "N-01", "description": "x" * 4001}, "4000"),
         ({"service_code": "LAMP", "address_id": "N-01", "attribute[urgency]": "now"}, "urgency"),
         ({"service_code": "LAMP", "address_id": "N-01", "description": "a\x00b"}, "NUL"),
+        (
+            {"service_code": "LAMP", "address_id": "N-01", "lat": "30.005", "long": "120.015"},
+            "lie in grid cell N-02, not in address_id N-01",
+        ),
     ],
 )
 def test_bad_posts_are_refused_with_400_and_change_nothing(client, world, api_key, fields, words):
@@ -314,6 +318,65 @@ def test_bad_posts_are_refused_with_400_and_change_nothing(client, world, api_ke
     assert error["code"] == 400 and words in error["description"]
     assert not Case.objects.exists()
     assert ApiRequest.objects.get().http_status == 400
+
+
+def test_a_point_inside_the_cell_of_address_id_is_accepted(client, world, api_key):
+    response = post_request(
+        client, api_key[1], service_code="LAMP", address_id="N-01", lat="30.005", long="120.005"
+    )
+    assert response.status_code == 200
+    assert Case.objects.get().cell == world.n1
+
+
+def test_an_idempotency_key_sent_again_with_another_report_is_refused_with_422(
+    client, world, api_key
+):
+    fields = {"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"}
+    url, key = f"{BASE}/requests.json", {"Idempotency-Key": "k-1"}
+    first = client.post(url, {**fields, "description": "路灯不亮"}, headers=key)
+    again = client.post(url, {**fields, "description": "路灯不亮"}, headers=key)
+    other = client.post(url, {**fields, "description": "井盖缺失"}, headers=key)
+    assert first.status_code == again.status_code == 200
+    assert other.status_code == 422
+    number = first.json()[0]["service_request_id"]
+    assert f"used for another request (case {number})" in other.json()[0]["description"]
+    assert Case.objects.count() == 1
+
+
+def test_a_json_body_is_told_to_be_form_encoded_not_that_its_key_is_missing(client, world, api_key):
+    response = client.post(
+        f"{BASE}/requests.json",
+        {"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "form-encoded" in response.json()[0]["description"]
+
+
+def test_an_unreadable_body_is_an_error_document_not_an_html_page(client, world, api_key, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    fields = {f"attribute[x{n}]": "1" for n in range(20)}
+    response = post_request(client, api_key[1], "xml", service_code="LAMP", **fields)
+    assert response.status_code == 400
+    error = xml_to_python(parse_xml(response))[0]
+    assert "could not be read" in error["description"]
+    assert not Case.objects.exists()
+
+
+def test_the_openapi_document_refuses_a_post_with_405_not_a_csrf_page(client, db):
+    response = client.post(f"{BASE}/openapi.json")
+    assert response.status_code == 405
+
+
+def test_an_end_date_copied_from_a_requested_datetime_includes_that_request(client, world, api_key):
+    post_request(client, api_key[1], service_code="LAMP", address_id="N-01")
+    (shown,) = client.get(f"{BASE}/requests.json").json()
+    assert "." not in shown["requested_datetime"]  # shown to the second, stored finer
+    found = client.get(
+        f"{BASE}/requests.json",
+        {"start_date": shown["requested_datetime"], "end_date": shown["requested_datetime"]},
+    ).json()
+    assert [r["service_request_id"] for r in found] == [shown["service_request_id"]]
 
 
 def test_an_empty_optional_parameter_counts_as_absent(client, world, api_key):
