@@ -1,7 +1,7 @@
-"""Reporters' personal data (names and phone numbers): who may see it unmasked, and the
-masks everyone else sees. Emails and logs always mask; pages and exports show the real
-values only to the people who call reporters back, and record each time they do
-(cases/services/privacy.py)."""
+"""Reporters' personal data (names and phone numbers, and the emails and accounts Open311
+clients send): who may see it unmasked, and the masks everyone else sees. Emails and logs
+always mask; pages and exports show the real values only to the people who call reporters
+back, and record each time they do (cases/services/privacy.py)."""
 
 import logging
 import re
@@ -39,6 +39,12 @@ _PHONE_OR_NOT = re.compile(f"(?P<kept>{_NOT_A_PHONE})|{_PHONE.pattern}")
 def mask_phones(text: str) -> str:
     """Mask every phone number in free text."""
     return _PHONE_OR_NOT.sub(lambda match: match["kept"] or mask_phone(match.group(0)), text or "")
+
+
+def mask_email(email: str) -> str:
+    """The mailbox's first character and the domain: zhang@example.org → z****@example.org."""
+    mailbox, at, domain = (email or "").partition("@")
+    return mailbox[:1] + "*" * max(0, len(mailbox) - 1) + at + domain
 
 
 def mask_name(name: str) -> str:

@@ -16,9 +16,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.models import ApiKey, ApiRequest, Case, Source, State, Urgency
+from cases.privacy import can_see_personal_data, mask_email, mask_name
 from cases.services.intake import case_report
 from cases.services.photos import case_add_photos
-from departments.models import Category, GridCell
+from cases.services.privacy import OPEN311_CONTACT_FIELDS, Purpose, record_personal_data_access
+from departments.models import Category, GridCell, User
 from departments.routing import get_index
 
 MAX_DESCRIPTION_LENGTH = 4000  # the GeoReport v2 limit for `description`
@@ -220,4 +222,44 @@ def open311_contacts_forget(*, case_ids: list[int]) -> int:
         ApiRequest.objects.filter(case_id__in=case_ids)
         .exclude(email="", device_id="", account_id="")
         .update(email="", device_id="", account_id="")
+    )
+
+
+@dataclass(frozen=True)
+class Open311Report:
+    """What a client sent with a case besides the case's own fields, for its page: which
+    client, the reporter's email and account there (masked as contacts are), a photo link."""
+
+    client: str
+    email: str
+    account_id: str
+    media_url: str
+    masked: bool
+
+
+def open311_report_for(*, user: User, case: Case, path: str = "") -> Open311Report | None:
+    """The Open311 request that created `case`, as `user` may see it; None for other cases.
+    An unmasked email or account is logged as the reporter's name and phone are."""
+    if case.source != Source.OPEN311:
+        return None
+    sent = ApiRequest.objects.select_related("api_key").filter(case=case).order_by("pk").first()
+    if sent is None:
+        return None
+    email, account_id, masked = sent.email, sent.account_id, False
+    if (email or account_id) and can_see_personal_data(user, case):
+        record_personal_data_access(
+            user=user,
+            case_ids=[case.pk],
+            purpose=Purpose.VIEW,
+            path=path,
+            fields=OPEN311_CONTACT_FIELDS,
+        )
+    elif email or account_id:
+        email, account_id, masked = mask_email(email), mask_name(account_id), True
+    return Open311Report(
+        client=sent.api_key.name if sent.api_key else "",
+        email=email,
+        account_id=account_id,
+        media_url=sent.media_url,
+        masked=masked,
     )

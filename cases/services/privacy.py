@@ -19,13 +19,20 @@ logger = logging.getLogger(__name__)
 
 Purpose = PersonalDataAccess.Purpose
 REPORTER_FIELDS = "reporter_name,reporter_phone"
+# What an Open311 client may send about the reporter besides name and phone.
+OPEN311_CONTACT_FIELDS = "email,account_id"
 
 
 def record_personal_data_access(
-    *, user: User, case_ids: Iterable[int], purpose: str, path: str = ""
+    *,
+    user: User,
+    case_ids: Iterable[int],
+    purpose: str,
+    path: str = "",
+    fields: str = REPORTER_FIELDS,
 ) -> int:
-    """Append one access-log row per case whose unmasked reporter data `user` was shown.
-    Returns how many rows were written."""
+    """Append one access-log row per case whose unmasked reporter data (`fields`) `user`
+    was shown. Returns how many rows were written."""
     now = timezone.now()
     rows = [
         PersonalDataAccess(
@@ -33,7 +40,7 @@ def record_personal_data_access(
             case_id=case_id,
             at=now,
             purpose=purpose,
-            fields=REPORTER_FIELDS,
+            fields=fields,
             path=path[:255],
         )
         for case_id in dict.fromkeys(case_ids)

@@ -24,6 +24,7 @@ from cases.models import TERMINAL_STATES
 from cases.selectors import case_detail_for, routing_explanation, working_hours_left
 from cases.services import workflow
 from cases.services.corrections import may_correct
+from cases.services.open311 import open311_report_for
 from cases.services.photos import MAX_PHOTOS
 from cases.services.privacy import Purpose, reporter_contact_for
 from cases.services.workflow import WorkflowError, available_transitions
@@ -74,6 +75,7 @@ def _detail_page(request, case):
             "reporter": reporter_contact_for(
                 user=request.user, case=case, purpose=Purpose.VIEW, path=request.path
             ),
+            "open311": open311_report_for(user=request.user, case=case, path=request.path),
             "routing": routing_explanation(case),
             "events": case.events.all(),
             "assists": case.assists.all(),

@@ -102,6 +102,41 @@ def test_the_admin_masks_the_reporter_for_a_liaison_and_logs_the_admins_view(cli
 
 
 @pytest.mark.django_db
+def test_the_case_page_shows_what_an_open311_client_sent_masked_as_contacts_are(
+    client, cast, world
+):
+    from cases.models import Case
+    from cases.services.apikeys import api_key_create
+
+    _key, raw = api_key_create(name="12345 热线")
+    client.post(
+        "/open311/v2/requests.json",
+        {
+            "api_key": raw,
+            "service_code": world.rubbish.code,
+            "address_id": "N-01",
+            "email": "zhang@example.org",
+            "account_id": "wx-778899",
+            "media_url": "https://example.org/rubbish.jpg",
+        },
+    )
+    case = Case.objects.get()
+    url = reverse("cases:detail", args=[case.number])
+
+    client.force_login(cast.caseworker)  # calls reporters back
+    text = client.get(url).text
+    assert "12345 热线" in text and "zhang@example.org" in text and "wx-778899" in text
+    assert 'href="https://example.org/rubbish.jpg"' in text
+    access = PersonalDataAccess.objects.get()
+    assert (access.user, access.case, access.fields) == (cast.caseworker, case, "email,account_id")
+
+    client.force_login(cast.liaison)  # the department works without
+    text = client.get(url).text
+    assert "z****@example.org" in text and "zhang@" not in text and "wx-778899" not in text
+    assert 'href="https://example.org/rubbish.jpg"' in text
+    assert PersonalDataAccess.objects.count() == 1
+
+
 def test_exports_never_carry_the_reporters_contact(client, case, cast):
     client.force_login(cast.admin)
     response = client.get(reverse("cases:export_csv"))
