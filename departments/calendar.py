@@ -123,6 +123,28 @@ class WorkingCalendar:
             day += timedelta(days=1)
             moment = datetime.combine(day, time.min, tzinfo=self.tz)
 
+    def subtract_working_seconds(self, end: datetime, seconds: float) -> datetime:
+        """The moment `seconds` of working time before `end` (an aware datetime), in UTC:
+        where a deadline that `end` is overdue by that much fell."""
+        if seconds < 0:
+            raise ValueError(f"Cannot subtract a negative working time ({seconds} s).")
+        if end.tzinfo is None:
+            raise ValueError("subtract_working_seconds needs an aware datetime.")
+        remaining = timedelta(seconds=seconds)
+        moment = end.astimezone(self.tz)
+        day = moment.date()
+        while True:
+            if self.is_working_day(day):
+                opens, closes = self._window(day)
+                finish = min(moment, closes)
+                if finish > opens:
+                    available = finish - opens
+                    if remaining <= available:
+                        return (finish - remaining).astimezone(UTC)
+                    remaining -= available
+            day -= timedelta(days=1)
+            moment = datetime.combine(day, time.max, tzinfo=self.tz)
+
     def working_seconds_between(self, start: datetime, end: datetime) -> float:
         """Working seconds from `start` to `end` (negative when `end` is earlier)."""
         if end < start:

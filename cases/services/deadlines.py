@@ -54,8 +54,12 @@ def limit_seconds(case: Case, kind: str, calendar: WorkingCalendar) -> int:
 
 def _place_clock(case: Case, *, remaining: int, limit: int, now: datetime, calendar) -> None:
     def at(offset: Decimal) -> datetime:
-        # Never in the past: a clock resumed while overdue is due at once, not before now.
-        return calendar.add_working_seconds(now, max(0, remaining + int(offset * limit)))
+        seconds = remaining + int(offset * limit)
+        if seconds >= 0:
+            return calendar.add_working_seconds(now, seconds)
+        # A clock resumed while overdue stays as overdue as when it stopped; the rungs it
+        # had climbed are not climbed again (the same deadline_seq).
+        return calendar.subtract_working_seconds(now, -seconds)
 
     case.due_at = at(LEVEL_OFFSETS[1])
     case.escalate_2_at = at(LEVEL_OFFSETS[2])

@@ -137,6 +137,21 @@ def test_working_seconds_between_spans_the_night():
     assert calendar.working_seconds_between(at(11, 24, 9, 30), at(11, 23, 16, 30)) == -HOUR
 
 
+def earlier(end: datetime, seconds: float) -> datetime:
+    return get_calendar().subtract_working_seconds(end, seconds).astimezone(SHANGHAI)
+
+
+def test_subtracting_working_time_walks_back_over_nights_weekends_and_holidays():
+    assert earlier(at(11, 24, 10), 1.5 * HOUR) == at(11, 23, 16, 30)
+    assert earlier(at(11, 23, 10), 2 * HOUR) == at(11, 20, 16)  # back over the weekend
+    assert earlier(at(11, 23, 20), HOUR) == at(11, 23, 16)  # from the evening
+    assert earlier(at(10, 8, 10), 2 * HOUR) == at(9, 30, 16)  # back over National Day
+    calendar = get_calendar()
+    for start, seconds in ((at(11, 24, 10), 5 * HOUR), (at(10, 12, 9, 15), 9 * HOUR)):
+        back = calendar.subtract_working_seconds(start, seconds)
+        assert calendar.working_seconds_between(back, start) == seconds
+
+
 def test_the_result_is_an_aware_utc_moment():
     result = get_calendar().add_working_seconds(at(11, 23, 9), HOUR)
     assert result.utcoffset().total_seconds() == 0
@@ -149,6 +164,10 @@ def test_negative_or_naive_input_is_refused():
         calendar.add_working_seconds(at(11, 23), -1)
     with pytest.raises(ValueError, match="aware"):
         calendar.add_working_seconds(datetime(2026, 11, 23, 9), 1)
+    with pytest.raises(ValueError, match="negative"):
+        calendar.subtract_working_seconds(at(11, 23), -1)
+    with pytest.raises(ValueError, match="aware"):
+        calendar.subtract_working_seconds(datetime(2026, 11, 23, 9), 1)
 
 
 def test_working_hours_come_from_settings(settings):

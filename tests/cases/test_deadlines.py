@@ -127,20 +127,23 @@ def test_suspending_stops_the_clock_and_resuming_restarts_it_with_the_time_left(
     assert monday.paused_remaining_seconds is None
 
 
-def test_a_case_suspended_while_overdue_is_due_at_once_when_resumed(monday, cast):
+def test_a_case_suspended_while_overdue_is_as_overdue_when_resumed(monday, cast):
     with time_machine.travel(at(11, 23, 13, 30), tick=False):  # 1.5 h overdue
         workflow.case_suspend(case=monday, actor=cast.supervisor, reason="待专项整治")
     monday.refresh_from_db()
     assert monday.paused_remaining_seconds == -5400
     with time_machine.travel(at(11, 24, 10), tick=False):
         workflow.case_resume(case=monday, actor=cast.supervisor)
+        assert monday.is_overdue  # not "due now, 0 hours left": the clock only stopped
+    # 1.5 working hours before Tuesday 10:00 is Monday 16:30; the rungs keep their places.
     assert clock(monday) == (
         DeadlineKind.ACCEPT,
-        at(11, 24, 10),
-        at(11, 24, 10),
-        at(11, 24, 10),  # 1.5 h overdue is already past level 2 (1 h after the limit)
+        at(11, 23, 16),
+        at(11, 23, 16, 30),
+        at(11, 24, 9, 30),  # already past level 2 (1 h after the limit)
         at(11, 24, 10, 30),
     )
+    assert monday.deadline_seq == 1  # so the rungs already climbed are not climbed again
 
 
 def test_a_category_with_a_zero_or_negative_limit_is_refused(world):

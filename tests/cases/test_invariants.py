@@ -9,7 +9,8 @@ After every step:
   their number is the case's version;
 - cases that are resolved, closed, cancelled or suspended have no running clock and are
   never escalated; every rung that is due has been recorded exactly once;
-- a deadline is never set in the past.
+- a deadline is never set in the past, but for a clock resumed while overdue: that one
+  stands exactly as overdue, in working time, as when it stopped.
 """
 
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from cases.models import CLOCK_STATES, TERMINAL_STATES, Case, CaseEvent, Escalat
 from cases.services import workflow
 from cases.services.escalation import RUNG_COLUMNS, escalation_sweep
 from cases.services.intake import case_report
+from departments.calendar import get_calendar
 
 START = datetime(2026, 11, 23, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Monday
 CLOCK_FIELDS = ("remind_at", "due_at", "escalate_2_at", "escalate_3_at")
@@ -229,7 +231,11 @@ def make_machine(world, cast):
             changed = previous is None or any(
                 previous[name] != getattr(case, name) for name in CLOCK_FIELDS
             )
-            if changed:
+            paused = previous.get("paused_remaining_seconds") if previous else None
+            if changed and paused is not None and paused < 0:
+                overdue = get_calendar().working_seconds_between(case.due_at, self.now)
+                assert overdue == -paused, f"resumed {overdue} s overdue, paused {-paused} s"
+            elif changed:
                 assert all(moment >= self.now for moment in moments), (
                     f"a deadline was set in the past: {moments} before {self.now}"
                 )
