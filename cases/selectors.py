@@ -18,7 +18,7 @@ from cases.models import (
     State,
 )
 from departments.models import Category, Department, GridCell, Responsibility, User
-from departments.routing import get_index
+from departments.routing import CELL_SCOPE, EVERYWHERE_SCOPE, TOWNSHIP_SCOPE, get_index
 
 
 def cases_visible_to(user: User, queryset: QuerySet[Case] | None = None) -> QuerySet[Case]:
@@ -137,20 +137,37 @@ def _standing(case: Case) -> str:
     return "open"
 
 
-def _lead_basis(case: Case) -> str:
-    """The rule behind a routed lead: its most specific rule on the category or an
-    ancestor (SPEC §3)."""
-    if not case.category_id:
+def _lead_basis(case: Case, routed: CaseEvent | None) -> str:
+    """The basis of the rule that named the lead when the case was routed: the one the
+    router finds for its category and cell on that day (SPEC §3), not merely any rule of
+    the department's on the category."""
+    if not (case.category_id and case.cell_id and case.lead_department_id):
         return ""
-    chain = get_index().category_chain(case.category_id)
-    rules = dict(
-        Responsibility.objects.filter(
-            department_id=case.lead_department_id,
-            category_id__in=chain,
-            role=Responsibility.Role.LEAD,
-        ).values_list("category_id", "basis")
+    on = timezone.localdate(routed.at if routed else case.created_at)
+    deciding = get_index().deciding_rule(category_id=case.category_id, cell_id=case.cell_id, on=on)
+    if deciding is None:
+        return ""
+    category_id, scope_rank = deciding
+    scope = {
+        CELL_SCOPE: Q(cell_id=case.cell_id),
+        TOWNSHIP_SCOPE: Q(township_id=case.township_id, cell__isnull=True),
+        EVERYWHERE_SCOPE: Q(township__isnull=True, cell__isnull=True),
+    }[scope_rank]
+    in_force = (Q(valid_from__isnull=True) | Q(valid_from__lte=on)) & (
+        Q(valid_to__isnull=True) | Q(valid_to__gte=on)
     )
-    return next((rules[cat] for cat in chain if cat in rules), "")
+    basis = (
+        Responsibility.objects.filter(
+            scope,
+            in_force,
+            category_id=category_id,
+            department_id=case.lead_department_id,
+            role=Responsibility.Role.LEAD,
+        )
+        .values_list("basis", flat=True)
+        .first()
+    )
+    return basis or ""
 
 
 def routing_explanation(case: Case) -> RoutingExplanation:
@@ -167,7 +184,7 @@ def routing_explanation(case: Case) -> RoutingExplanation:
                 True,
                 case.lead_department,
                 "rule",
-                basis=_lead_basis(case),
+                basis=_lead_basis(case, last),
                 event=last,
                 standing=standing,
             )

@@ -180,42 +180,60 @@ class RoutingIndex:
             return Decision(None, fallback_reason=FallbackReason.UNCLASSIFIED)
         if cell_id is None or cell_id not in self.township_of_cell:
             return Decision(None, fallback_reason=FallbackReason.OUTSIDE_GRID)
+        active = self._active_rules(category_id, cell_id, on)
+        found = self._deciding_leads(active)
+        if found is None:
+            return Decision(None, fallback_reason=FallbackReason.NO_RULE)
+        _category_id, _scope_rank, leads = found
+        if len(leads) > 1:
+            return Decision(
+                None, fallback_reason=FallbackReason.OVERLAP, candidate_department_ids=leads
+            )
+        assisting = sorted(
+            {
+                r.department_id
+                for rules in active.values()
+                for r in rules
+                if not r.is_lead and r.department_id != leads[0]
+            }
+        )
+        return Decision(leads[0], assisting_department_ids=tuple(assisting))
+
+    def deciding_rule(self, *, category_id: int, cell_id: int, on: date) -> tuple[int, int] | None:
+        """(the category of the chain, the scope rank) of the rule that names the single
+        lead `route` gives, to tell which responsibility row is its basis; None when
+        `route` names no single lead."""
+        if cell_id not in self.township_of_cell:
+            return None
+        found = self._deciding_leads(self._active_rules(category_id, cell_id, on))
+        if found is None or len(found[2]) != 1:
+            return None
+        return found[0], found[1]
+
+    def _active_rules(self, category_id: int, cell_id: int, on: date) -> dict[int, list[_Rule]]:
+        """The rules in force at `cell_id` on `on`, by category of the chain, most specific
+        category first."""
         township_id = self.township_of_cell[cell_id]
-        chain = self.category_chain(category_id)
-        active = {
-            depth: [
+        return {
+            cat_id: [
                 rule
                 for rule in self.rules_by_category.get(cat_id, ())
                 if rule.applies(cell_id, township_id, on)
             ]
-            for depth, cat_id in enumerate(chain)
+            for cat_id in self.category_chain(category_id)
         }
+
+    @staticmethod
+    def _deciding_leads(active: dict[int, list[_Rule]]) -> tuple[int, int, tuple[int, ...]] | None:
+        """The most specific level that names leads (SPEC §3: the scope first, from cell to
+        everywhere, then the category, from the case's own to its ancestors), as
+        (category id, scope rank, lead department ids); None when no rule names a lead."""
         for scope_rank in (CELL_SCOPE, TOWNSHIP_SCOPE, EVERYWHERE_SCOPE):
-            for depth in range(len(chain)):
-                leads = sorted(
-                    {
-                        r.department_id
-                        for r in active[depth]
-                        if r.is_lead and r.scope_rank == scope_rank
-                    }
-                )
-                if len(leads) == 1:
-                    assisting = sorted(
-                        {
-                            r.department_id
-                            for rules in active.values()
-                            for r in rules
-                            if not r.is_lead and r.department_id != leads[0]
-                        }
-                    )
-                    return Decision(leads[0], assisting_department_ids=tuple(assisting))
+            for cat_id, rules in active.items():
+                leads = {r.department_id for r in rules if r.is_lead and r.scope_rank == scope_rank}
                 if leads:
-                    return Decision(
-                        None,
-                        fallback_reason=FallbackReason.OVERLAP,
-                        candidate_department_ids=tuple(leads),
-                    )
-        return Decision(None, fallback_reason=FallbackReason.NO_RULE)
+                    return cat_id, scope_rank, tuple(sorted(leads))
+        return None
 
 
 def _find(code_or_id: str, by_code: dict, by_id: dict):

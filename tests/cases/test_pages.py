@@ -65,6 +65,24 @@ def test_caseworker_reports_a_case_and_is_told_which_department_has_it(client, c
     assert "权责清单 1" in text  # the basis of the rule that routed it
 
 
+def test_the_basis_shown_is_the_rule_that_routed_the_case_not_another_of_its_lead(
+    client, cast, world, report
+):
+    from departments.models import Responsibility
+
+    Responsibility.objects.create(
+        category=world.rubbish,
+        department=world.urban,
+        township=world.south,
+        role="lead",
+        basis="南街道专项整治方案",
+    )
+    case = report()  # in the north: the everywhere rule on the parent category routes it
+    client.force_login(cast.caseworker)
+    text = page_text(client.get(reverse("cases:detail", args=[case.number])))
+    assert "权责清单 1" in text and "南街道专项整治方案" not in text
+
+
 def test_ambiguous_report_shows_the_fallback_reason_and_the_candidates(client, cast, world):
     client.force_login(cast.caseworker)
     response = client.post(
