@@ -10,6 +10,7 @@ dismisses it (remembered, not offered again). The counting is done by the databa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q
@@ -34,6 +35,9 @@ class RuleSuggestion:
     count: int  # cases handled by the department
     total: int  # cases of the category in the place
     numbers: list[str] = field(default_factory=list)
+    # Lead rules of other departments for the category and place, in force now or later:
+    # beside the new rule they would make every such case an overlap, so accepting ends them.
+    replaces: list[Responsibility] = field(default_factory=list)
 
     @property
     def share(self) -> float:
@@ -127,6 +131,7 @@ def rule_suggestions(
             )
         )
     _attach_evidence(suggestions, cases)
+    _attach_replaced_rules(suggestions, timezone.localdate())
     suggestions.sort(key=lambda s: (-s.count, -s.share, s.category.code, str(s.scope)))
     return suggestions
 
@@ -157,6 +162,32 @@ def _attach_evidence(suggestions: list[RuleSuggestion], cases) -> None:
         s.numbers = by_key.get(key, [])[:EVIDENCE_LIMIT]
 
 
+def _same_place(rule: Responsibility, suggestion: RuleSuggestion) -> bool:
+    if suggestion.cell:
+        return rule.cell_id == suggestion.cell.pk
+    return rule.cell_id is None and rule.township_id == suggestion.township.pk
+
+
+def _attach_replaced_rules(suggestions: list[RuleSuggestion], today) -> None:
+    """The rules each suggestion would replace, in one query for all of them."""
+    if not suggestions:
+        return
+    condition = Q()
+    for s in suggestions:
+        place = Q(cell_id=s.cell.pk) if s.cell else Q(township_id=s.township.pk, cell=None)
+        condition |= place & Q(category_id=s.category.pk) & ~Q(department_id=s.department.pk)
+    rules = list(
+        Responsibility.objects.filter(condition, role=Responsibility.Role.LEAD)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=today))
+        .select_related("department")
+        .order_by("department__code")
+    )
+    for s in suggestions:
+        s.replaces = [
+            rule for rule in rules if rule.category_id == s.category.pk and _same_place(rule, s)
+        ]
+
+
 def find_suggestion(key: str) -> RuleSuggestion | None:
     return next((s for s in rule_suggestions() if s.key == key), None)
 
@@ -172,6 +203,7 @@ def rule_suggestion_accept(*, key: str, actor: User) -> Responsibility:
     suggestion = find_suggestion(key)
     if suggestion is None:
         raise WorkflowError(_("This suggestion no longer applies."))
+    today = timezone.localdate()
     basis = _(
         "Data flywheel: %(department)s handled %(count)d of %(total)d closed fallback cases "
         "of this category here (%(numbers)s); accepted by %(who)s on %(date)s."
@@ -181,8 +213,24 @@ def rule_suggestion_accept(*, key: str, actor: User) -> Responsibility:
         "total": suggestion.total,
         "numbers": ", ".join(suggestion.numbers),
         "who": actor.username,
-        "date": timezone.localdate().isoformat(),
+        "date": today.isoformat(),
     }
+    for rule in suggestion.replaces:
+        if rule.valid_from and rule.valid_from >= today:
+            raise WorkflowError(
+                _(
+                    "The rule of %(department)s for this category and place starts on "
+                    "%(date)s: change it in the responsibility list first."
+                )
+                % {"department": rule.department.name, "date": rule.valid_from.isoformat()}
+            )
+        # Ends yesterday: from today the new rule alone names the lead here.
+        rule.valid_to = today - timedelta(days=1)
+        rule.save(update_fields=["valid_to"])
+    if suggestion.replaces:
+        basis += " " + _("It replaces the rule of %(departments)s.") % {
+            "departments": ", ".join(rule.department.name for rule in suggestion.replaces)
+        }
     try:
         with transaction.atomic():
             return Responsibility.objects.create(
@@ -192,7 +240,7 @@ def rule_suggestion_accept(*, key: str, actor: User) -> Responsibility:
                 cell=suggestion.cell,
                 role=Responsibility.Role.LEAD,
                 basis=basis,
-                valid_from=timezone.localdate(),
+                valid_from=today,
             )
     except IntegrityError as error:
         raise WorkflowError(

@@ -1,6 +1,8 @@
 """The data flywheel: closed fallback cases suggest responsibility rules; an administrator
 accepts one (the rule is created, citing the cases) or dismisses it (remembered)."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -79,7 +81,8 @@ def test_suggestions_are_aggregated_in_a_fixed_number_of_queries(
 ):
     for _ in range(3):
         close_via_pool(world.urban, cell=world.n3)
-    with django_assert_max_num_queries(10):
+    # Two levels, their totals, the names, the evidence and the rules each would replace.
+    with django_assert_max_num_queries(11):
         suggestions = flywheel.rule_suggestions()
     assert len(suggestions) >= 2
 
@@ -105,6 +108,30 @@ def test_accepting_a_suggestion_creates_the_rule_citing_the_cases(
     )
     assert decision.lead_department_id == world.market.pk
     assert report(category=world.stall, cell=world.n1).lead_department == world.market
+
+
+def test_accepting_a_suggestion_ends_the_rule_of_another_lead_in_that_place(
+    client, cast, evidence, world, report
+):
+    # Added after those cases: the north's stall cases now go to the urban department.
+    old = Responsibility.objects.create(
+        category=world.stall, department=world.urban, township=world.north, role="lead"
+    )
+    suggestion = next(s for s in flywheel.rule_suggestions() if s.township == world.north)
+    assert suggestion.department == world.market and suggestion.replaces == [old]
+    client.force_login(cast.admin)
+    page = client.get(reverse("admin:cases_rule_suggestions"))
+    assert "Accepting ends, as of yesterday, the lead rule of:" in page.text
+
+    client.post(
+        reverse("admin:cases_rule_suggestions"), {"key": suggestion.key, "decision": "accept"}
+    )
+    old.refresh_from_db()
+    assert old.valid_to == timezone.localdate() - timedelta(days=1)
+    new = Responsibility.objects.get(category=world.stall, township=world.north, valid_to=None)
+    assert new.department == world.market and world.urban.name in new.basis
+    # Not an overlap of the two: the next stall case in the north routes itself.
+    assert report(category=world.stall, cell=world.n3).lead_department == world.market
 
 
 def test_a_dismissed_suggestion_is_not_offered_again(client, cast, evidence, world):
