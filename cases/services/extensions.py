@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -86,6 +87,17 @@ def decider_addresses(case: Case) -> list[str]:
         .values_list("email", flat=True)
     )
     return list(dict.fromkeys(address.strip().lower() for address in addresses if address))
+
+
+def _languages_of(addresses: list[str]) -> dict[str, str]:
+    """The language of each (lower-cased) address that is a user's, in one query: a
+    request is written in it, as the escalation emails are; others get LANGUAGE_CODE."""
+    return dict(
+        User.objects.annotate(address=Lower("email"))
+        .filter(address__in=addresses)
+        .exclude(language="")
+        .values_list("address", "language")
+    )
 
 
 def _event(case: Case, action: str, *, actor=None, actor_label="", comment="", data, now):
@@ -166,16 +178,22 @@ def extension_request(
         now=now,
     )
     messages = []
-    for address in decider_addresses(case):
+    addresses = decider_addresses(case)
+    languages = _languages_of(addresses)
+    case_url = f"{settings.SITE_URL}{reverse('cases:detail', args=[case.number])}"
+    for address in addresses:
+        language = languages.get(address, settings.LANGUAGE_CODE)
         subject, text, html = render(
             "extension-request",
             {
                 "case": case,
                 "request": request,
+                "overdue": case.due_at is not None and case.due_at < now,
+                "case_url": case_url,
                 "decide_url": decision_url(request_pk=request.pk, address=address),
                 "link_days": DECISION_LINK_MAX_AGE.days,
             },
-            language=settings.LANGUAGE_CODE,
+            language=language,
         )
         messages.append(
             outbox.build_message(
@@ -185,6 +203,7 @@ def extension_request(
                 html=html,
                 kind="extension",
                 dedupe_key=f"extension:{request.pk}:{address}",
+                language=language,
                 case=case,
                 now=now,
             )

@@ -17,6 +17,7 @@ from cases.services.workflow import NotPermitted, WorkflowError
 from departments.calendar import get_calendar
 from departments.models import User
 from departments.services import sync_role_group
+from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 from tests.conftest import make_user
 
 Status = ExtensionRequest.Status
@@ -104,6 +105,22 @@ def test_the_request_emails_the_department_and_township_supervisors_each_a_link(
             request.pk,
             message.to,
         )
+
+
+def test_the_request_is_written_in_each_supervisors_language_with_the_case_link(
+    cast,
+    case,
+    compiled_catalogue,  # noqa: F811
+):
+    User.objects.filter(pk=cast.supervisor.pk).update(language="zh-hans")
+    with time_machine.travel(case.due_at + timedelta(hours=1)):
+        ask(case, cast.liaison)
+    messages = {m.to: m for m in OutboxMessage.objects.filter(kind="extension")}
+    chinese, english = messages["supervisor@example.org"], messages["cg-boss@example.org"]
+    assert "申请延长" in chinese.subject and "asks for" not in chinese.text
+    assert chinese.language == "zh-hans" and english.language in ("", "en")
+    assert "overdue since" in english.text and "now due" not in english.text
+    assert f"/cases/{case.number}/" in english.text and f"/cases/{case.number}/" in chinese.text
 
 
 def test_a_second_request_waits_for_the_first_decision(cast, case):
