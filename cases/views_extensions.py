@@ -11,7 +11,12 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from cases.models import ExtensionRequest
-from cases.services.extensions import DecisionLinkError, extension_decide, read_decision_token
+from cases.services.extensions import (
+    DecisionLinkError,
+    extension_decide,
+    extension_still_applies,
+    read_decision_token,
+)
 from cases.services.workflow import WorkflowError
 
 
@@ -65,5 +70,6 @@ def decide(request, token: str):
             "address": address,
             "form": form,
             "error": error,
+            "applies": extension_still_applies(extension, extension.case),
         },
     )

@@ -257,6 +257,16 @@ def _new_due(case: Case, request: ExtensionRequest, now: datetime):
     return case.due_at
 
 
+def extension_still_applies(request: ExtensionRequest, case: Case) -> bool:
+    """Whether the deadline the request would extend is still running: not once the case
+    was accepted, resolved, returned or suspended (a decision then lapses the request)."""
+    return (
+        case.state in CLOCK_STATES
+        and case.deadline_seq == request.deadline_seq
+        and case.due_at is not None
+    )
+
+
 @transaction.atomic
 def extension_decide(
     *,
@@ -291,12 +301,7 @@ def extension_decide(
             % {"status": request.get_status_display()}
         )
     decider = {"decided_by": actor, "decided_by_label": "" if actor else address}
-    still_running = (
-        case.state in CLOCK_STATES
-        and case.deadline_seq == request.deadline_seq
-        and case.due_at is not None
-    )
-    if not still_running:
+    if not extension_still_applies(request, case):
         ExtensionRequest.objects.filter(pk=request.pk).update(
             status=Status.LAPSED, decided_at=now, decision_note=note.strip(), **decider
         )

@@ -241,6 +241,19 @@ def test_signed_link_shows_a_confirmation_and_decides_only_on_post(client, cast,
     assert (event.actor, event.actor_label) == (None, "cg-boss@example.org")
 
 
+def test_a_link_to_a_request_that_no_longer_applies_says_so_and_offers_nothing(client, cast, case):
+    ask(case, cast.liaison)
+    path = path_of(link_in(OutboxMessage.objects.get(kind="extension", to="cg-boss@example.org")))
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    page = client.get(path)
+    assert "no longer applies" in page.text and 'name="decision"' not in page.text
+
+    client.post(path, {"decision": "approve"})  # an old tab's form, sent anyway
+    assert ExtensionRequest.objects.get().status == Status.LAPSED
+    page = client.get(path)
+    assert "This request lapsed at" in page.text and " by cg-boss@example.org" not in page.text
+
+
 def test_a_used_link_decides_nothing_again(client, cast, case):
     ask(case, cast.liaison)
     path = path_of(link_in(OutboxMessage.objects.filter(kind="extension").first()))
