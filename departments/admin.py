@@ -174,6 +174,43 @@ class UserAdmin(ImportExportMixin, BaseUserAdmin):
     ]
     readonly_fields = ["last_login", "date_joined"]
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            return form
+        acting_user = request.user
+
+        class GuardedUserForm(form):
+            """The import's guard (departments/importers/users.py) on the change form: no
+            one takes away their own administrator rights, and one active superuser stays."""
+
+            def clean(self):
+                data = super().clean()
+                before = self.instance  # the form's values are put on it after clean()
+                keeps = data.get("is_active", before.is_active) and (
+                    data.get("is_superuser", before.is_superuser)
+                    or data.get("role", before.role) == User.Role.ADMIN
+                )
+                if keeps or not (before.is_active and before.has_admin_rights):
+                    return data
+                if before.pk == acting_user.pk:
+                    raise ValidationError(
+                        _(
+                            "This would take away your own administrator rights: ask another "
+                            "administrator to do it."
+                        )
+                    )
+                others = User.objects.filter(is_active=True, is_superuser=True).exclude(
+                    pk=before.pk
+                )
+                if before.is_superuser and not others.exists():
+                    raise ValidationError(
+                        _("This is the last active superuser: make another one first.")
+                    )
+                return data
+
+        return GuardedUserForm
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         # After the form's groups are saved: the role group follows the role.

@@ -300,6 +300,12 @@ class User(AbstractUser):
         if errors:
             raise ValidationError(errors)
 
+    @property
+    def has_admin_rights(self) -> bool:
+        """Superuser status or the admin role: either gives the admin's rights
+        (departments.services.ROLE_PERMISSIONS)."""
+        return self.is_superuser or self.role == self.Role.ADMIN
+
     def has_role(self, *roles: str) -> bool:
         return self.is_authenticated and self.is_active and self.role in roles
 

@@ -137,11 +137,6 @@ def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = N
     return plan
 
 
-def _has_admin_rights(user: User) -> bool:
-    # The admin's rights come from either (departments.services.ROLE_PERMISSIONS).
-    return user.is_superuser or user.role == Role.ADMIN
-
-
 def _check_administrators(rows: list[RowPlan], plan: ImportPlan, acting_user: User | None) -> None:
     """An error on each row that takes away the acting user's own administrator rights, or
     an active superuser's when no active superuser would be left: nobody could then sign
@@ -152,7 +147,7 @@ def _check_administrators(rows: list[RowPlan], plan: ImportPlan, acting_user: Us
         if acting_user is not None
         and row.instance is not None
         and row.instance.pk == acting_user.pk
-        and _has_admin_rights(row.instance)
+        and row.instance.has_admin_rights
         and row.values["role"] != Role.ADMIN
     ]
     for row in own:

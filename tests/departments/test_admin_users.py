@@ -123,3 +123,59 @@ def test_a_user_added_with_a_password_is_not_invited(admin_client, world):
     assert User.objects.get(username="newcomer").check_password(password)
     assert "invitation" not in response.text
     assert not OutboxMessage.objects.filter(kind="invitation").exists()
+
+
+def change_user(client, user, **fields):
+    data = {
+        "username": user.username,
+        "full_name": user.full_name,
+        "email": user.email,
+        "language": user.language,
+        "role": user.role,
+        "township": user.township_id or "",
+        "department": user.department_id or "",
+        "is_active": "on" if user.is_active else "",
+        "is_staff": "on" if user.is_staff else "",
+        "is_superuser": "on" if user.is_superuser else "",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "09:00:00",
+        **fields,
+    }
+    return client.post(reverse("admin:departments_user_change", args=[user.pk]), data)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"is_active": ""}, {"is_superuser": "", "role": User.Role.SUPERVISOR}],
+    ids=["deactivate", "demote"],
+)
+def test_an_administrator_cannot_take_away_their_own_rights_in_the_form(admin_client, cast, change):
+    response = change_user(admin_client, cast.admin, **change)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.non_field_errors()
+    assert "your own administrator rights" in " ".join(errors)
+    cast.admin.refresh_from_db()
+    assert cast.admin.is_active and cast.admin.is_superuser
+
+
+def test_the_last_active_superuser_keeps_the_status_in_the_form(admin_client, cast):
+    root = cast.admin
+    helper = User.objects.create_user(
+        username="helper", email="helper@example.org", role=User.Role.ADMIN, is_staff=True
+    )
+    admin_client.force_login(helper)  # an administrator by role, not a superuser
+
+    response = change_user(admin_client, root, is_superuser="", role=User.Role.SUPERVISOR)
+
+    assert "last active superuser" in " ".join(
+        response.context["adminform"].form.non_field_errors()
+    )
+    root.refresh_from_db()
+    assert root.is_superuser
+    # With another superuser, the change goes through.
+    User.objects.filter(pk=helper.pk).update(is_superuser=True)
+    response = change_user(admin_client, root, is_superuser="", role=User.Role.SUPERVISOR)
+    assert response.status_code == 302
+    root.refresh_from_db()
+    assert not root.is_superuser and root.role == User.Role.SUPERVISOR
