@@ -20,6 +20,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
 CREATE, UPDATE, UNCHANGED = "create", "update", "unchanged"
@@ -300,6 +301,28 @@ def check_code(value: str, plan: ImportPlan, line: int, field_name: str, max_len
         )
         return None
     return value
+
+
+def note_case_clashes(model, codes: list[tuple[int, str]], plan: ImportPlan, field_name: str):
+    """An error on each (line, code) that differs from a stored code only in letter case:
+    "urban" beside "URBAN" would quietly be a second department, not an update of the
+    first. One query."""
+    if not codes:
+        return
+    stored = set(
+        model.objects.annotate(lower_code=Lower("code"))
+        .filter(lower_code__in={code.lower() for _line, code in codes})
+        .values_list("code", flat=True)
+    )
+    by_lower = {code.lower(): code for code in stored}
+    for line, code in codes:
+        if code not in stored and code.lower() in by_lower:
+            plan.error(
+                line,
+                field_name,
+                _("“%(code)s” differs from the existing code “%(stored)s” only in letter case.")
+                % {"code": code, "stored": by_lower[code.lower()]},
+            )
 
 
 def check_text(

@@ -15,6 +15,7 @@ from departments.importers.base import (
     check_code,
     check_positive_decimal,
     check_text,
+    note_case_clashes,
     note_duplicate,
     plan_row,
     read_csv,
@@ -52,6 +53,7 @@ def plan_categories(data: bytes | str, *, progress=None) -> ImportPlan:
                 "resolve_days": resolve_days,
             }
             parsed.append((line, code, parent_code, values))
+    note_case_clashes(Category, [(line, code) for line, code, _p, _v in parsed], plan, "code")
     if not parsed:
         return plan
 

@@ -7,6 +7,7 @@ from departments.importers.base import (
     check_code,
     check_email,
     check_text,
+    note_case_clashes,
     note_duplicate,
     plan_row,
     read_csv,
@@ -38,6 +39,7 @@ def plan_departments(data: bytes | str, *, progress=None) -> ImportPlan:
             parsed.append(
                 (line, code, {"code": code, "name": name, "supervisor_emails": ";".join(emails)})
             )
+    note_case_clashes(Department, [(line, code) for line, code, _v in parsed], plan, "code")
     if plan.errors:
         return plan
     existing = Department.objects.in_bulk([code for _line, code, _v in parsed], field_name="code")

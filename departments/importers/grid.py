@@ -20,6 +20,7 @@ from departments.importers.base import (
     ImportPlan,
     check_code,
     check_text,
+    note_case_clashes,
     note_duplicate,
     plan_row,
     write_rows,
@@ -90,6 +91,10 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
         townships.setdefault(township_code, (position, township_name))
         if len(plan.errors) == errors_before:
             parsed.append((position, values))
+    note_case_clashes(GridCell, [(p, values["code"]) for p, values in parsed], plan, "code")
+    note_case_clashes(
+        Township, [(p, code) for code, (p, _name) in townships.items()], plan, "township_code"
+    )
     if plan.errors:
         return plan
 

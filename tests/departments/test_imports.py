@@ -249,6 +249,24 @@ def test_an_empty_grid_file_is_called_empty_as_the_csv_files_are():
     ]
 
 
+def test_a_code_differing_from_a_stored_one_only_in_letter_case_is_refused(world):
+    plan = plan_departments(csv_text("code,name,supervisor_emails", "cg,城管局,", "SJ,市场监管局,"))
+    assert messages(plan) == [
+        "line 2: code: “cg” differs from the existing code “CG” only in letter case."
+    ]
+    categories = plan_categories(
+        csv_text("code,name,parent_code,accept_hours,resolve_days", "env,市容环境,,4,3")
+    )
+    assert messages(categories) == [
+        "line 2: code: “env” differs from the existing code “ENV” only in letter case."
+    ]
+    grid = plan_grid(geojson(feature("n-01", 9, township="n", township_name="北街道")))
+    assert messages(grid) == [
+        "feature 1: code: “n-01” differs from the existing code “N-01” only in letter case.",
+        "feature 1: township_code: “n” differs from the existing code “N” only in letter case.",
+    ]
+
+
 # -- categories --------------------------------------------------------------------------
 
 CATEGORIES = csv_text(
