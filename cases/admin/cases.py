@@ -26,7 +26,7 @@ from cases.admin import flywheel as flywheel_admin
 from cases.admin import supervision as supervision_admin
 from cases.admin.buttons import BUTTONS, PageState
 from cases.admin.events import IN_WORDS, EventInWordsMixin
-from cases.admin.export import csv_response
+from cases.admin.export import csv_response, local_iso
 from cases.admin.readonly import ReadOnlyAdminMixin
 from cases.forms import errors_in_one_line
 from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, ExtensionRequest, State
@@ -109,9 +109,9 @@ CSV_COLUMNS = [
     ("urgency", lambda case: case.urgency),
     ("fallback_reason", lambda case: case.fallback_reason),
     ("return_count", lambda case: case.return_count),
-    ("created_at", lambda case: case.created_at.isoformat()),
-    ("due_at", lambda case: case.due_at.isoformat() if case.due_at else ""),
-    ("closed_at", lambda case: case.closed_at.isoformat() if case.closed_at else ""),
+    ("created_at", lambda case: local_iso(case.created_at)),
+    ("due_at", lambda case: local_iso(case.due_at)),
+    ("closed_at", lambda case: local_iso(case.closed_at)),
     ("escalation_level", lambda case: case.escalation_level),
     ("description", lambda case: case.description),
 ]

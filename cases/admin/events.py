@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from cases import labels
-from cases.admin.export import csv_response
+from cases.admin.export import csv_response, local_iso
 from cases.admin.readonly import CaseScopedAdminMixin
 from cases.models import CaseEvent
 from cases.supervision import events_of_department
@@ -98,7 +98,7 @@ class CaseEventAdmin(EventInWordsMixin, CaseScopedAdminMixin, admin.ModelAdmin):
             CSV_HEADER,
             (
                 [
-                    event.at.isoformat(),
+                    local_iso(event.at),
                     event.case.number,
                     event.action,
                     event.from_state,

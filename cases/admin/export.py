@@ -4,6 +4,7 @@ import csv
 from collections.abc import Iterable, Sequence
 
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 
 from cases.spreadsheets import safe
 
@@ -11,6 +12,11 @@ from cases.spreadsheets import safe
 class _Echo:
     def write(self, value):
         return value
+
+
+def local_iso(moment) -> str:
+    """A moment in the site's time zone, with its offset: 17:00+08:00, not 09:00+00:00."""
+    return timezone.localtime(moment).isoformat() if moment else ""
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence]):

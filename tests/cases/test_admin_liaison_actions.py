@@ -3,7 +3,7 @@ filters, reporting for duty and resolving with photos; never on another departme
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import time_machine
@@ -143,6 +143,14 @@ def test_admin_exports_the_whole_audit_trail(client, cast, own_cases, foreign_ca
     rows = csv_rows(response)
     assert len(rows) == CaseEvent.objects.count()
     assert {row["case"] for row in rows} == {c.number for c in [*own_cases, foreign_case]}
+
+
+def test_admin_csv_times_are_in_the_sites_time_zone(client, cast, own_cases):
+    client.force_login(cast.admin)
+    case = own_cases[0]
+    (row,) = csv_rows(run_action(client, "export_csv", [case]))
+    assert row["created_at"].endswith("+08:00")
+    assert datetime.fromisoformat(row["due_at"]) == case.due_at
 
 
 def test_admin_csv_exports_never_turn_text_into_spreadsheet_formulas(client, cast, report):
