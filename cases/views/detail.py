@@ -82,7 +82,12 @@ def _detail_page(request, case):
             "transition_forms": forms,
             "notes": case.notes.all(),
             "photos": case.photos.all(),
-            "note_form": CaseNoteForm(user=request.user, auto_id="id_note_%s"),
+            # A note refused (a photo too many, say) comes back with its words.
+            "note_form": CaseNoteForm(
+                initial={"text": kept[1].get("text", "")} if kept and kept[0] == "note" else None,
+                user=request.user,
+                auto_id="id_note_%s",
+            ),
             "photos_form": PhotosForm(auto_id="id_photos_%s"),
             "correction_form": (
                 CorrectionForm(case=case, user=request.user, auto_id="id_correct_%s")

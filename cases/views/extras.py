@@ -7,9 +7,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from cases import refused_forms
 from cases.forms import CaseNoteForm, CorrectionForm, PhotosForm
 from cases.models import CasePhoto
 from cases.selectors import case_detail_for, cases_visible_to
@@ -29,9 +31,9 @@ def _errors(error: ValidationError) -> str:
 def case_note_add(request, number):
     case = case_detail_for(request.user, number)
     form = CaseNoteForm(request.POST, request.FILES, user=request.user)
+    problem = None
     if not form.is_valid():
         problem = "; ".join(form.errors.get("held_photos", [])) or _("write something first.")
-        messages.error(request, _("The note was not added: %(e)s") % {"e": problem})
     else:
         try:
             case_add_note(
@@ -42,9 +44,15 @@ def case_note_add(request, number):
                 held_photos=form.cleaned_data["held_photos"],
             )
         except ValidationError as error:
-            messages.error(request, _("The note was not added: %(e)s") % {"e": _errors(error)})
-        else:
-            messages.success(request, _("Your note was added."))
+            problem = _errors(error)
+    if problem is None:
+        messages.success(request, _("Your note was added."))
+    else:
+        messages.error(request, _("The note was not added: %(e)s") % {"e": problem})
+        # The case page gives the note's words back (not its files: a browser takes none).
+        refused_forms.keep(
+            request, form_name="note", page=reverse("cases:detail", args=[case.number])
+        )
     return redirect("cases:detail", number=case.number)
 
 

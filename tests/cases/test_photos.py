@@ -200,6 +200,24 @@ def test_held_and_new_photos_together_stay_within_five(client, cast, world, repo
     assert sorted(held_ids(response.content.decode())) == sorted(ids)
 
 
+def test_a_note_refused_for_a_photo_too_many_comes_back_with_its_words(client, cast, report):
+    case = report()
+    client.force_login(cast.caseworker)
+    url = reverse("cases:note_add", args=[case.number])
+    client.post(url, {"text": "先前的照片", "photos": [image_file(f"{i}.jpg") for i in range(4)]})
+    response = client.post(
+        url,
+        {"text": "又拍了两张，垃圾更多了", "photos": [image_file("a.jpg"), image_file("b.jpg")]},
+    )
+
+    page = client.get(response["Location"])
+    assert "The note was not added" in page.text
+    assert page.context["note_form"]["text"].value() == "又拍了两张，垃圾更多了"
+    assert case.notes.count() == 1
+    # Once: the next visit shows an empty form again.
+    assert not client.get(response["Location"]).context["note_form"]["text"].value()
+
+
 def test_a_report_shown_again_for_a_wrong_field_keeps_its_photos(client, cast, world):
     client.force_login(cast.caseworker)
     response = client.post(
