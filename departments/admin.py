@@ -187,26 +187,24 @@ class UserAdmin(ImportExportMixin, BaseUserAdmin):
             def clean(self):
                 data = super().clean()
                 before = self.instance  # the form's values are put on it after clean()
-                keeps = data.get("is_active", before.is_active) and (
-                    data.get("is_superuser", before.is_superuser)
-                    or data.get("role", before.role) == User.Role.ADMIN
-                )
-                if keeps or not (before.is_active and before.has_admin_rights):
-                    return data
-                if before.pk == acting_user.pk:
+                active = data.get("is_active", before.is_active)
+                superuser = active and data.get("is_superuser", before.is_superuser)
+                rights = superuser or (active and data.get("role", before.role) == User.Role.ADMIN)
+                was_active = before.is_active
+                mine = before.pk == acting_user.pk
+                if mine and was_active and before.has_admin_rights and not rights:
                     raise ValidationError(
                         _(
-                            "This would take away your own administrator rights: ask another "
-                            "administrator to do it."
+                            "This would take away your own administrator rights: ask "
+                            "another administrator to do it."
                         )
                     )
-                others = User.objects.filter(is_active=True, is_superuser=True).exclude(
-                    pk=before.pk
-                )
-                if before.is_superuser and not others.exists():
-                    raise ValidationError(
-                        _("This is the last active superuser: make another one first.")
-                    )
+                if was_active and before.is_superuser and not superuser:
+                    others = User.objects.filter(is_active=True, is_superuser=True)
+                    if not others.exclude(pk=before.pk).exists():
+                        raise ValidationError(
+                            _("This is the last active superuser: make another one first.")
+                        )
                 return data
 
         return GuardedUserForm

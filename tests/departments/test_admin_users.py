@@ -159,6 +159,17 @@ def test_an_administrator_cannot_take_away_their_own_rights_in_the_form(admin_cl
     assert cast.admin.is_active and cast.admin.is_superuser
 
 
+def test_an_administrator_may_not_drop_the_last_superuser_status_even_keeping_the_role(
+    admin_client, cast
+):
+    response = change_user(admin_client, cast.admin, is_superuser="")  # the role stays admin
+
+    errors = " ".join(response.context["adminform"].form.non_field_errors())
+    assert "last active superuser" in errors
+    cast.admin.refresh_from_db()
+    assert cast.admin.is_superuser
+
+
 def test_the_last_active_superuser_keeps_the_status_in_the_form(admin_client, cast):
     root = cast.admin
     helper = User.objects.create_user(
