@@ -139,7 +139,9 @@ class WorkingCalendar:
                 finish = min(moment, closes)
                 if finish > opens:
                     available = finish - opens
-                    if remaining <= available:
+                    # Strictly less: a moment at opening time is the closing time of the
+                    # working day before, as add_working_seconds ends at closing time.
+                    if remaining < available:
                         return (finish - remaining).astimezone(UTC)
                     remaining -= available
             day -= timedelta(days=1)

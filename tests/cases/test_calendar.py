@@ -146,6 +146,8 @@ def test_subtracting_working_time_walks_back_over_nights_weekends_and_holidays()
     assert earlier(at(11, 23, 10), 2 * HOUR) == at(11, 20, 16)  # back over the weekend
     assert earlier(at(11, 23, 20), HOUR) == at(11, 23, 16)  # from the evening
     assert earlier(at(10, 8, 10), 2 * HOUR) == at(9, 30, 16)  # back over National Day
+    # Back to exactly an opening: the closing time before it, as a deadline ends there.
+    assert earlier(at(11, 24, 10), HOUR) == at(11, 23, 17)
     calendar = get_calendar()
     for start, seconds in ((at(11, 24, 10), 5 * HOUR), (at(10, 12, 9, 15), 9 * HOUR)):
         back = calendar.subtract_working_seconds(start, seconds)
