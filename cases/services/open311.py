@@ -172,7 +172,13 @@ def open311_request_create(
         index=index,
     )
     if case.is_replay:
-        if (case.category_id, case.description) != (category.pk, description):
+        # A retry of a post that went through: answer as the first time. Compared with
+        # what was posted then: a dispatcher may have corrected the case's category since.
+        first = ApiRequest.objects.filter(case=case).order_by("pk").first()
+        if first is not None and (first.service_code, case.description) != (
+            category.code,
+            description,
+        ):
             raise IdempotencyKeyReused(
                 _(
                     "This Idempotency-Key was used for another request (case %(number)s): "
@@ -180,8 +186,6 @@ def open311_request_create(
                 )
                 % {"number": case.number}
             )
-        # A retry of a post that went through: answer as the first time.
-        first = ApiRequest.objects.filter(case=case).order_by("pk").first()
         if first is not None:
             first.case = case
             return first
@@ -234,7 +238,6 @@ class Open311Report:
     email: str
     account_id: str
     media_url: str
-    masked: bool
 
 
 def open311_report_for(*, user: User, case: Case, path: str = "") -> Open311Report | None:
@@ -245,7 +248,7 @@ def open311_report_for(*, user: User, case: Case, path: str = "") -> Open311Repo
     sent = ApiRequest.objects.select_related("api_key").filter(case=case).order_by("pk").first()
     if sent is None:
         return None
-    email, account_id, masked = sent.email, sent.account_id, False
+    email, account_id = sent.email, sent.account_id
     if (email or account_id) and can_see_personal_data(user, case):
         record_personal_data_access(
             user=user,
@@ -255,11 +258,10 @@ def open311_report_for(*, user: User, case: Case, path: str = "") -> Open311Repo
             fields=OPEN311_CONTACT_FIELDS,
         )
     elif email or account_id:
-        email, account_id, masked = mask_email(email), mask_name(account_id), True
+        email, account_id = mask_email(email), mask_name(account_id)
     return Open311Report(
         client=sent.api_key.name if sent.api_key else "",
         email=email,
         account_id=account_id,
         media_url=sent.media_url,
-        masked=masked,
     )
