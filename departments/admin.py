@@ -19,6 +19,7 @@ from departments.models import (
     Responsibility,
     Township,
     User,
+    admin_rights_lost,
 )
 from departments.services import boundary_bbox, sync_role_group
 
@@ -187,19 +188,20 @@ class UserAdmin(ImportExportMixin, BaseUserAdmin):
             def clean(self):
                 data = super().clean()
                 before = self.instance  # the form's values are put on it after clean()
-                active = data.get("is_active", before.is_active)
-                superuser = active and data.get("is_superuser", before.is_superuser)
-                rights = superuser or (active and data.get("role", before.role) == User.Role.ADMIN)
-                was_active = before.is_active
-                mine = before.pk == acting_user.pk
-                if mine and was_active and before.has_admin_rights and not rights:
+                rights_lost, superuser_lost = admin_rights_lost(
+                    before,
+                    is_active=data.get("is_active", before.is_active),
+                    is_superuser=data.get("is_superuser", before.is_superuser),
+                    role=data.get("role", before.role),
+                )
+                if rights_lost and before.pk == acting_user.pk:
                     raise ValidationError(
                         _(
                             "This would take away your own administrator rights: ask "
                             "another administrator to do it."
                         )
                     )
-                if was_active and before.is_superuser and not superuser:
+                if superuser_lost:
                     others = User.objects.filter(is_active=True, is_superuser=True)
                     if not others.exclude(pk=before.pk).exists():
                         raise ValidationError(

@@ -315,6 +315,19 @@ class User(AbstractUser):
 ROLES_NEEDING_A_TOWNSHIP = frozenset({User.Role.CASEWORKER, User.Role.DISPATCHER})
 
 
+def admin_rights_lost(
+    user: User, *, is_active: bool, is_superuser: bool, role: str
+) -> tuple[bool, bool]:
+    """What a change to `user` takes away, as (their administrator rights, their superuser
+    status): the one rule of the users import and the admin's user form, which refuse a
+    change that locks the acting administrator or everybody out."""
+    if user.pk is None or not user.is_active:
+        return False, False
+    superuser_after = is_active and is_superuser
+    rights_after = superuser_after or (is_active and role == User.Role.ADMIN)
+    return user.has_admin_rights and not rights_after, user.is_superuser and not superuser_after
+
+
 def role_errors(
     role: str, *, email: str, has_township: bool, has_department: bool
 ) -> dict[str, str]:

@@ -23,7 +23,7 @@ from departments.importers.base import (
     read_csv,
     write_rows,
 )
-from departments.models import Department, Township, User, role_errors
+from departments.models import Department, Township, User, admin_rights_lost, role_errors
 from departments.services import STAFF_ROLES, sync_role_groups
 
 COLUMNS = ("username", "full_name", "email", "role", "township_code", "department_code")
@@ -141,14 +141,23 @@ def _check_administrators(rows: list[RowPlan], plan: ImportPlan, acting_user: Us
     """An error on each row that takes away the acting user's own administrator rights, or
     an active superuser's when no active superuser would be left: nobody could then sign
     in to the admin to put it right."""
+    lost = {
+        row.line: admin_rights_lost(
+            row.instance,
+            is_active=row.instance.is_active,  # the file does not say
+            is_superuser=row.values["is_superuser"],
+            role=row.values["role"],
+        )
+        for row in rows
+        if row.instance is not None
+    }
     own = [
         row
         for row in rows
         if acting_user is not None
         and row.instance is not None
         and row.instance.pk == acting_user.pk
-        and row.instance.has_admin_rights
-        and row.values["role"] != Role.ADMIN
+        and lost[row.line][0]
     ]
     for row in own:
         plan.error(
@@ -159,14 +168,7 @@ def _check_administrators(rows: list[RowPlan], plan: ImportPlan, acting_user: Us
                 "ask another administrator to change your role."
             ),
         )
-    demoted = [
-        row
-        for row in rows
-        if row.instance is not None
-        and row.instance.is_superuser
-        and row.instance.is_active
-        and not row.values["is_superuser"]
-    ]
+    demoted = [row for row in rows if row.instance is not None and lost[row.line][1]]
     if not demoted or _superuser_left(rows, demoted=demoted):
         return
     own_lines = {row.line for row in own}
