@@ -18,7 +18,7 @@ from cases.models import (
     State,
 )
 from departments.models import Category, Department, GridCell, Responsibility, User
-from departments.routing import CELL_SCOPE, EVERYWHERE_SCOPE, TOWNSHIP_SCOPE, get_index
+from departments.routing import get_index
 
 
 def cases_visible_to(user: User, queryset: QuerySet[Case] | None = None) -> QuerySet[Case]:
@@ -144,30 +144,11 @@ def _lead_basis(case: Case, routed: CaseEvent | None) -> str:
     if not (case.category_id and case.cell_id and case.lead_department_id):
         return ""
     on = timezone.localdate(routed.at if routed else case.created_at)
-    deciding = get_index().deciding_rule(category_id=case.category_id, cell_id=case.cell_id, on=on)
-    if deciding is None:
+    rule_id = get_index().deciding_rule(category_id=case.category_id, cell_id=case.cell_id, on=on)
+    if rule_id is None:
         return ""
-    category_id, scope_rank = deciding
-    scope = {
-        CELL_SCOPE: Q(cell_id=case.cell_id),
-        TOWNSHIP_SCOPE: Q(township_id=case.township_id, cell__isnull=True),
-        EVERYWHERE_SCOPE: Q(township__isnull=True, cell__isnull=True),
-    }[scope_rank]
-    in_force = (Q(valid_from__isnull=True) | Q(valid_from__lte=on)) & (
-        Q(valid_to__isnull=True) | Q(valid_to__gte=on)
-    )
-    basis = (
-        Responsibility.objects.filter(
-            scope,
-            in_force,
-            category_id=category_id,
-            department_id=case.lead_department_id,
-            role=Responsibility.Role.LEAD,
-        )
-        .values_list("basis", flat=True)
-        .first()
-    )
-    return basis or ""
+    rule = Responsibility.objects.filter(pk=rule_id, department_id=case.lead_department_id)
+    return rule.values_list("basis", flat=True).first() or ""
 
 
 def routing_explanation(case: Case) -> RoutingExplanation:

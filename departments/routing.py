@@ -47,6 +47,7 @@ class Decision:
 
 @dataclass(frozen=True)
 class _Rule:
+    responsibility_id: int
     department_id: int
     scope_rank: int
     scope_id: int | None
@@ -102,6 +103,7 @@ class RoutingIndex:
             index.parent_of[category.pk] = category.parent_id
         rules = defaultdict(list)
         for row in Responsibility.objects.values(
+            "id",
             "category_id",
             "department_id",
             "township_id",
@@ -118,6 +120,7 @@ class RoutingIndex:
                 rank, scope_id = EVERYWHERE_SCOPE, None
             rules[row["category_id"]].append(
                 _Rule(
+                    responsibility_id=row["id"],
                     department_id=row["department_id"],
                     scope_rank=rank,
                     scope_id=scope_id,
@@ -181,10 +184,10 @@ class RoutingIndex:
         if cell_id is None or cell_id not in self.township_of_cell:
             return Decision(None, fallback_reason=FallbackReason.OUTSIDE_GRID)
         active = self._active_rules(category_id, cell_id, on)
-        found = self._deciding_leads(active)
-        if found is None:
+        deciding = self._deciding_leads(active)
+        if not deciding:
             return Decision(None, fallback_reason=FallbackReason.NO_RULE)
-        _category_id, _scope_rank, leads = found
+        leads = tuple(sorted({rule.department_id for rule in deciding}))
         if len(leads) > 1:
             return Decision(
                 None, fallback_reason=FallbackReason.OVERLAP, candidate_department_ids=leads
@@ -199,16 +202,15 @@ class RoutingIndex:
         )
         return Decision(leads[0], assisting_department_ids=tuple(assisting))
 
-    def deciding_rule(self, *, category_id: int, cell_id: int, on: date) -> tuple[int, int] | None:
-        """(the category of the chain, the scope rank) of the rule that names the single
-        lead `route` gives, to tell which responsibility row is its basis; None when
-        `route` names no single lead."""
+    def deciding_rule(self, *, category_id: int, cell_id: int, on: date) -> int | None:
+        """The Responsibility row that names the single lead `route` gives (to cite its
+        basis); None when `route` names no single lead."""
         if cell_id not in self.township_of_cell:
             return None
-        found = self._deciding_leads(self._active_rules(category_id, cell_id, on))
-        if found is None or len(found[2]) != 1:
+        deciding = self._deciding_leads(self._active_rules(category_id, cell_id, on))
+        if len({rule.department_id for rule in deciding}) != 1:
             return None
-        return found[0], found[1]
+        return deciding[0].responsibility_id
 
     def _active_rules(self, category_id: int, cell_id: int, on: date) -> dict[int, list[_Rule]]:
         """The rules in force at `cell_id` on `on`, by category of the chain, most specific
@@ -224,16 +226,16 @@ class RoutingIndex:
         }
 
     @staticmethod
-    def _deciding_leads(active: dict[int, list[_Rule]]) -> tuple[int, int, tuple[int, ...]] | None:
-        """The most specific level that names leads (SPEC §3: the scope first, from cell to
-        everywhere, then the category, from the case's own to its ancestors), as
-        (category id, scope rank, lead department ids); None when no rule names a lead."""
+    def _deciding_leads(active: dict[int, list[_Rule]]) -> list[_Rule]:
+        """The lead rules of the most specific level that has any (SPEC §3: the scope
+        first, from cell to everywhere, then the category, from the case's own to its
+        ancestors); empty when no rule names a lead."""
         for scope_rank in (CELL_SCOPE, TOWNSHIP_SCOPE, EVERYWHERE_SCOPE):
-            for cat_id, rules in active.items():
-                leads = {r.department_id for r in rules if r.is_lead and r.scope_rank == scope_rank}
+            for rules in active.values():
+                leads = [r for r in rules if r.is_lead and r.scope_rank == scope_rank]
                 if leads:
-                    return cat_id, scope_rank, tuple(sorted(leads))
-        return None
+                    return leads
+        return []
 
 
 def _find(code_or_id: str, by_code: dict, by_id: dict):
