@@ -188,7 +188,7 @@ def extension_request(
             {
                 "case": case,
                 "request": request,
-                "overdue": case.due_at is not None and case.due_at < now,
+                "overdue": case.is_overdue,
                 "case_url": case_url,
                 "decide_url": decision_url(request_pk=request.pk, address=address),
                 "link_days": DECISION_LINK_MAX_AGE.days,
