@@ -177,3 +177,17 @@ def report(cast, world):
         return case_report(**values)
 
     return _report
+
+
+@pytest.fixture
+def disputed(report, cast, world):
+    """A case waiting for arbitration: returned by the urban department, dispatched to
+    market regulation, returned again."""
+    from cases.services import workflow
+
+    case = report(description="责任不清的垃圾")
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market)
+    workflow.case_return(case=case, actor=cast.other_liaison, reason="不属于市场监管")
+    assert case.needs_arbitration
+    return case

@@ -12,17 +12,6 @@ from departments.services import sync_role_group
 
 
 @pytest.fixture
-def disputed(report, cast, world):
-    """Returned by the urban department, dispatched to market, returned again."""
-    case = report(description="责任不清的垃圾")
-    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
-    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market)
-    workflow.case_return(case=case, actor=cast.other_liaison, reason="不属于市场监管")
-    assert case.needs_arbitration
-    return case
-
-
-@pytest.fixture
 def supervisor(cast):
     sync_role_group(cast.supervisor)
     cast.supervisor.refresh_from_db()

@@ -438,13 +438,9 @@ def routing_text(client, case) -> tuple[str, str]:
     return response.context["routing"].standing, page_text(response)
 
 
-def test_detail_of_a_case_returned_twice_says_a_supervisor_decides(client, cast, world, report):
-    case = report()
-    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
-    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market)
-    workflow.case_return(case=case, actor=cast.other_liaison, reason="不属于市场监管")
+def test_detail_of_a_case_returned_twice_says_a_supervisor_decides(client, cast, disputed):
     client.force_login(cast.caseworker)
-    standing, text = routing_text(client, case)
+    standing, text = routing_text(client, disputed)
     assert standing == "arbitration"
     assert "returned twice: a supervisor will decide who leads" in text
     assert "a dispatcher will decide" not in text

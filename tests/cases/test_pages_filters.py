@@ -231,12 +231,9 @@ def test_a_correction_that_changes_nothing_leaves_a_returned_case_in_the_pool(
 
 
 def test_a_case_waiting_for_arbitration_is_corrected_by_a_supervisor_only(
-    client, cast, world, report
+    client, cast, world, disputed
 ):
-    case = report()
-    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
-    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market)
-    workflow.case_return(case=case, actor=cast.other_liaison, reason="不属于市场监管")
+    case = disputed
     client.force_login(cast.dispatcher)
     page = client.get(reverse("cases:detail", args=[case.number]))
     assert page.context["correction_form"] is None
