@@ -395,7 +395,10 @@ POST_FIELDS = {
     "service_code": {"type": "string"},
     "lat": {"type": "number", "minimum": -90, "maximum": 90},
     "long": {"type": "number", "minimum": -180, "maximum": 180},
-    "address_string": {"type": "string"},
+    "address_string": {
+        "type": "string",
+        "description": "Names a grid cell, or a township (the case then waits in its pool).",
+    },
     "address_id": {"type": "string", "description": "A grid cell code."},
     "email": {"type": "string", "format": "email"},
     "device_id": {"type": "string"},

@@ -264,7 +264,8 @@ def requests(request, fmt):
         # service_request_id overrides every other filter (spec).
         cases = selectors.service_requests(extensions=extensions).filter(number__in=numbers)
     else:
-        statuses = _comma_list(param(request, "status"))
+        # Lenient on case alone: `status=Open` has one meaning.
+        statuses = [status.lower() for status in _comma_list(param(request, "status"))]
         unknown = [s for s in statuses if s not in serializers.STATUS_VALUES]
         if unknown:
             raise ApiError(400, _("status must be open or closed, or both comma-separated."))

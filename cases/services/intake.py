@@ -20,7 +20,7 @@ from cases.models import (
 )
 from cases.services.workflow import attach_routed_departments, route_unsaved
 from departments.calendar import get_calendar
-from departments.models import Category, GridCell, User
+from departments.models import Category, GridCell, Township, User
 from departments.routing import RoutingIndex, get_index
 
 
@@ -63,12 +63,14 @@ def place(
     lng: float | None,
     reporter: User | None,
     index: RoutingIndex,
+    township: Township | None = None,
 ) -> Placement:
     """Find the cell of a report and the township that owns it, from the router's index
     (no query).
 
     A chosen cell wins; otherwise the point is located. A case outside every cell belongs
-    to the reporter's township, or else to the township of the nearest cell.
+    to the township the report names, or the reporter's, or else to the township of the
+    nearest cell.
     """
     if cell is not None:
         return Placement(cell_id=cell.pk, township_id=cell.township_id)
@@ -76,6 +78,8 @@ def place(
         cell_id = index.locate(lng, lat)
         if cell_id is not None:
             return Placement(cell_id=cell_id, township_id=index.township_of_cell[cell_id])
+    if township is not None:
+        return Placement(cell_id=None, township_id=township.pk)
     if reporter is not None and reporter.township_id:
         return Placement(cell_id=None, township_id=reporter.township_id)
     if lat is not None and lng is not None:
@@ -95,6 +99,7 @@ def case_report(
     cell: GridCell | None = None,
     lat: float | None = None,
     lng: float | None = None,
+    township: Township | None = None,
     address: str = "",
     urgency: str = Urgency.NORMAL,
     reporter_name: str = "",
@@ -115,6 +120,9 @@ def case_report(
     departments when the router names some. The counter row stays locked from its update
     to the commit, so it is updated last, just before the inserts.
 
+    A `township` places a report that has neither cell nor point (an address naming only
+    its township): it goes to that township's pool as `outside_grid`.
+
     Bad input raises ValidationError before anything is written. Called inside a caller's
     transaction (photos, Open311), it joins it without a savepoint: an error here is
     the caller's to roll back.
@@ -133,7 +141,9 @@ def case_report(
     now = now or timezone.now()
     # The router and the calendar both follow the routing stamp: read it once.
     index = index or get_index()
-    placement = place(cell=cell, lat=lat, lng=lng, reporter=reporter, index=index)
+    placement = place(
+        cell=cell, lat=lat, lng=lng, reporter=reporter, index=index, township=township
+    )
     case = Case(
         state=State.REPORTED,
         township_id=placement.township_id,

@@ -20,7 +20,7 @@ from cases.privacy import can_see_personal_data, mask_email, mask_name
 from cases.services.intake import case_report
 from cases.services.photos import case_add_photos
 from cases.services.privacy import OPEN311_CONTACT_FIELDS, Purpose, record_personal_data_access
-from departments.models import Category, GridCell, User
+from departments.models import Category, GridCell, Township, User
 from departments.routing import get_index
 
 MAX_DESCRIPTION_LENGTH = 4000  # the GeoReport v2 limit for `description`
@@ -64,25 +64,20 @@ class ServiceRequestInput:
     idempotency_key: str = ""
 
 
-def _cell_named_in(address: str) -> GridCell | None:
-    """The grid cell whose code or name the address mentions (the longest name wins), in one
-    query: without a geocoder this is how a bare address_string finds its place."""
-    if not address:
-        return None
-    by_name = (
-        GridCell.objects.annotate(at=StrIndex(Value(address), F("name")))
-        .filter(at__gt=0)
-        .order_by(Length("name").desc(), "code")
-        .first()
-    )
-    if by_name is not None:
-        return by_name
-    return (
-        GridCell.objects.annotate(at=StrIndex(Value(address), F("code")))
-        .filter(at__gt=0)
-        .order_by(Length("code").desc(), "code")
-        .first()
-    )
+def _named_in(address: str, places, *fields: str):
+    """The place of `places` whose field (tried in order) the address mentions, the longest
+    mention winning; one query per field tried. Without a geocoder this is how a bare
+    address_string finds its place."""
+    for name in fields:
+        found = (
+            places.annotate(at=StrIndex(Value(address), F(name)))
+            .filter(at__gt=0)
+            .order_by(Length(name).desc(), "code")
+            .first()
+        )
+        if found is not None:
+            return found
+    return None
 
 
 def service_notice_for(case: Case) -> str:
@@ -123,7 +118,7 @@ def open311_request_create(
             _("attribute[urgency] must be one of: %(values)s.")
             % {"values": ", ".join(Urgency.values)}
         )
-    cell = None
+    cell = township = None
     if data.address_id:
         cell = index.cell_by_code.get(data.address_id)
         if cell is None:
@@ -141,12 +136,16 @@ def open311_request_create(
                 % {"located": index.cells[located].code, "id": data.address_id}
             )
     elif data.lat is None and data.lng is None:
-        cell = _cell_named_in(data.address_string)
+        cell = _named_in(data.address_string, GridCell.objects.all(), "name", "code")
         if cell is None:
+            # A street address in a known township: its pool takes the case (`outside_grid`)
+            # and a dispatcher places it. Township codes are too short to find in words.
+            township = _named_in(data.address_string, Township.objects.all(), "name")
+        if cell is None and township is None:
             raise ValidationError(
                 _(
-                    "address_string names no grid cell we know; send lat and long, or the"
-                    " grid cell code as address_id."
+                    "address_string names no grid cell or township we know; send lat and"
+                    " long, or the grid cell code as address_id."
                 )
             )
     description = data.description.strip() or category.name
@@ -161,6 +160,7 @@ def open311_request_create(
         cell=cell,
         lat=data.lat,
         lng=data.lng,
+        township=township,
         address=data.address_string[:255],
         description=description,
         urgency=urgency,

@@ -222,6 +222,17 @@ def test_an_address_string_naming_a_cell_places_the_case_there(client, world, ap
     assert case.cell == world.n3 and case.address == "网格 N-03 东门口"
 
 
+def test_an_address_string_naming_only_a_township_lands_in_its_pool(client, world, api_key):
+    response = post_request(
+        client, api_key[1], service_code="ENV-RUBBISH", address_string="南街道 幸福路 12 号"
+    )
+    assert response.status_code == 200
+    case = Case.objects.get(number=response.json()[0]["service_request_id"])
+    assert (case.state, case.fallback_reason) == (State.FALLBACK, "outside_grid")
+    assert case.township == world.south and case.cell is None
+    assert case.address == "南街道 幸福路 12 号"
+
+
 def test_urgency_attribute_is_stored_on_the_case(client, world, api_key):
     lat, lng = centre_of(0)
     response = post_request(
@@ -530,7 +541,12 @@ def test_closed_and_cancelled_cases_are_closed_with_the_state_in_the_notes(clien
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [("open", ["overlap", "assigned"]), ("closed", ["cancelled", "closed"]), ("open,closed", None)],
+    [
+        ("open", ["overlap", "assigned"]),
+        ("closed", ["cancelled", "closed"]),
+        ("open,closed", None),
+        ("Closed", ["cancelled", "closed"]),
+    ],
 )
 def test_status_filter(client, cases, status, expected):
     _status, data = both_formats(client, "requests", status=status)
