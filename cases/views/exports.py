@@ -19,8 +19,10 @@ CHUNK = 2000
 
 
 def export_header() -> list[str]:
+    # The codes (SPEC §2–3) beside their words: scripts read the codes in any language.
     return [
         _("Number"),
+        _("State code"),
         _("State"),
         _("Category code"),
         _("Category"),
@@ -28,6 +30,7 @@ def export_header() -> list[str]:
         _("Grid cell code"),
         _("Grid cell"),
         _("Lead department"),
+        _("Fallback reason code"),
         _("Fallback reason"),
         _("Urgency"),
         _("Reported at"),
@@ -50,6 +53,7 @@ def export_rows(cases):
             safe(value)
             for value in (
                 case.number,
+                case.state,
                 str(case.get_state_display()),
                 case.category.code if case.category else "",
                 case.category.name if case.category else "",
@@ -57,6 +61,7 @@ def export_rows(cases):
                 case.cell.code if case.cell else "",
                 case.cell.name if case.cell else "",
                 case.lead_department.name if case.lead_department else "",
+                case.fallback_reason,
                 str(case.get_fallback_reason_display()) if case.fallback_reason else "",
                 str(case.get_urgency_display()),
                 local(case.created_at),

@@ -80,6 +80,18 @@ def test_csv_export_follows_the_filters_and_visibility(client, cast, world, mixe
     assert {row[0] for row in rows[1:]} == {mixed[n].number for n in ("old", "assigned", "lamp")}
 
 
+def test_exports_carry_the_state_and_reason_codes_in_any_language(client, cast, mixed):
+    pool = mixed["pool"]
+    client.force_login(cast.caseworker)
+    response = client.get(reverse("cases:export_csv"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    header, *rows = csv.reader(io.StringIO(text))
+    assert header[1:3] == ["状态代码", "状态"]
+    row = next(dict(zip(header, row, strict=True)) for row in rows if row[0] == pool.number)
+    assert (row["状态代码"], row["兜底原因代码"]) == ("fallback", pool.fallback_reason)
+    assert row["状态"] == "兜底池"
+
+
 @pytest.mark.parametrize("export", ["cases:export_csv", "cases:export_xlsx"])
 def test_an_export_with_a_filter_that_does_not_parse_says_so(client, cast, mixed, export):
     client.force_login(cast.dispatcher)
@@ -251,7 +263,7 @@ def test_exports_never_turn_text_into_spreadsheet_formulas(client, cast, report)
     report(description='=HYPERLINK("http://evil.example","click")')
     client.force_login(cast.caseworker)
     sheet = load_workbook(io.BytesIO(client.get(reverse("cases:export_xlsx")).content)).active
-    description = sheet.cell(row=2, column=15)
+    description = sheet.cell(row=2, column=17)
     assert description.data_type == "s"
     assert description.value.startswith("'=")
     response = client.get(reverse("cases:export_csv"))
