@@ -1,10 +1,13 @@
 """Human names of audit actions and transitions, translated lazily so that each page
 speaks the language of its request (a plain gettext at import time would freeze them)."""
 
+from collections.abc import Iterable, Mapping
+
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import CaseEvent, DeadlineKind, EscalationLevel, State
+from cases.models import CaseEvent, CaseFallbackReason, DeadlineKind, EscalationLevel, State
+from departments.models import Department
 
 # What each transition's button says.
 TRANSITION_LABELS = {
@@ -64,14 +67,51 @@ def state_label(state: str) -> str:
 LADDER_ACTIONS = ("escalate", "remind", "acknowledge")
 
 
-def event_detail(event: CaseEvent) -> str:
-    """What an escalation row adds to its action, e.g. "level 2 · resolve deadline →
-    boss@example.org": three rows that all said "escalated" told nothing apart."""
+def event_detail(event: CaseEvent, departments: Mapping[int, str]) -> str:
+    """What an audit row adds to its action, in words: the lead and assisting departments a
+    routing or dispatch named, who returned the case, the rating, the rung of an escalation
+    ("level 2 · resolve deadline → boss@example.org"). `departments` names departments by
+    id (`department_names`)."""
     data = event.data or {}
-    if event.action not in LADDER_ACTIONS or data.get("level") is None:
+    if event.action in LADDER_ACTIONS:
+        return _ladder_detail(event.action, data)
+
+    def names(ids) -> str:
+        return ", ".join(departments.get(pk, f"#{pk}") for pk in ids or ())
+
+    parts = []
+    if data.get("lead"):
+        parts.append(gettext("lead: %(department)s") % {"department": names([data["lead"]])})
+    if assisting := data.get("assisting"):
+        parts.append(gettext("assisting: %(departments)s") % {"departments": names(assisting)})
+    if data.get("whistle") and assisting:
+        parts.append(gettext("summoned by a whistle"))
+    if data.get("arbitrated"):
+        parts.append(gettext("arbitration"))
+    if event.action in ("route", "correct") and data.get("fallback_reason"):
+        parts.append(str(CaseFallbackReason(data["fallback_reason"]).label))
+    if candidates := data.get("candidates"):
+        parts.append(gettext("candidates: %(departments)s") % {"departments": names(candidates)})
+    if event.action == "return" and data.get("returned_by"):
+        parts.append(gettext("by %(department)s") % {"department": names([data["returned_by"]])})
+    if event.action == "report_for_duty" and data.get("department"):
+        parts.append(names([data["department"]]))
+        if data.get("late"):
+            parts.append(gettext("late"))
+    if data.get("satisfaction"):
+        parts.append(gettext("rating: %(stars)s/5") % {"stars": data["satisfaction"]})
+    if data.get("duplicate_of"):
+        parts.append(gettext("duplicate of %(number)s") % {"number": data["duplicate_of"]})
+    return " · ".join(parts)
+
+
+def _ladder_detail(action: str, data: dict) -> str:
+    """Which rung, of which deadline, to whom: three rows that all said "escalated" told
+    nothing apart."""
+    if data.get("level") is None:
         return ""
     parts = []
-    if event.action != "remind":
+    if action != "remind":
         parts.append(str(EscalationLevel(data["level"]).label))
     if data.get("deadline") in DeadlineKind.values:
         parts.append(gettext("%(kind)s deadline") % {"kind": DeadlineKind(data["deadline"]).label})
@@ -79,3 +119,18 @@ def event_detail(event: CaseEvent) -> str:
     if data.get("recipients"):
         text += " → " + ", ".join(data["recipients"])
     return text
+
+
+def department_names() -> dict[int, str]:
+    """Every department's name by id, in one query: a district has dozens, and a page of
+    audit rows may name any of them."""
+    return dict(Department.objects.values_list("pk", "name"))
+
+
+def with_details(events: Iterable[CaseEvent]) -> list[CaseEvent]:
+    """The audit rows, each with `detail` in words (`event_detail`); one query in all."""
+    events = list(events)
+    departments = department_names() if any(event.data for event in events) else {}
+    for event in events:
+        event.detail = event_detail(event, departments)
+    return events

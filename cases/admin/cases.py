@@ -21,7 +21,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from cases import refused_forms
+from cases import labels, refused_forms
 from cases.admin import flywheel as flywheel_admin
 from cases.admin import supervision as supervision_admin
 from cases.admin.buttons import BUTTONS, PageState
@@ -444,7 +444,7 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "title": gettext("Audit trail: %s") % case,
             "subtitle": None,
             "object": case,
-            "events": events,
+            "events": labels.with_details(events),
             "opts": self.opts,
             "module_name": str(self.opts.verbose_name_plural),
             "preserved_filters": self.get_preserved_filters(request),

@@ -20,7 +20,8 @@ class EventInWordsMixin:
 
     @admin.display(description=_("details"))
     def detail_in_words(self, event):
-        return labels.event_detail(event)
+        # Set for the whole page at once by get_changelist_instance.
+        return getattr(event, "detail", "")
 
     @admin.display(description=_("from state"), ordering="from_state")
     def from_state_in_words(self, event):
@@ -75,6 +76,13 @@ class CaseEventAdmin(EventInWordsMixin, CaseScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["=case__number", "actor__username", "actor_label", "comment"]
     date_hierarchy = "at"
     ordering = ["-at", "-id"]
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # The page's rows, evaluated here and cached, each with its details in words.
+        labels.with_details(changelist.result_list)
+        return changelist
+
     show_full_result_count = False
     fields = [
         "case",

@@ -384,6 +384,11 @@ class Case(ConcurrentTransitionMixin, models.Model):
     # -- derived state ------------------------------------------------------------------
 
     @property
+    def is_finished(self) -> bool:
+        """Closed or cancelled: no one acts on it any more."""
+        return self.state in TERMINAL_STATES
+
+    @property
     def needs_arbitration(self) -> bool:
         """A case returned twice waits for a supervisor to name the lead (SPEC §2)."""
         return self.state == State.FALLBACK and self.return_count >= 2

@@ -1,7 +1,6 @@
 from django import template
 
 from cases.labels import action_label as _action_label
-from cases.labels import event_detail as _event_detail
 from cases.labels import state_label as _state_label
 
 register = template.Library()
@@ -15,11 +14,6 @@ def action_label(action: str) -> str:
 @register.filter
 def state_label(state: str) -> str:
     return _state_label(state)
-
-
-@register.filter
-def event_detail(event) -> str:
-    return _event_detail(event)
 
 
 @register.filter

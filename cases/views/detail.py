@@ -11,7 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cases import refused_forms
+from cases import labels, refused_forms
 from cases.forms import (
     TRANSITION_FORMS,
     CaseNoteForm,
@@ -77,7 +77,7 @@ def _detail_page(request, case):
             ),
             "open311": open311_report_for(user=request.user, case=case, path=request.path),
             "routing": routing_explanation(case),
-            "events": case.events.all(),
+            "events": labels.with_details(case.events.all()),
             "assists": case.assists.all(),
             "transition_forms": forms,
             "notes": case.notes.all(),

@@ -433,6 +433,27 @@ def test_detail_of_a_returned_case_names_the_department_and_its_reason(client, c
     assert "Returned by 城管局" in text and "不属于城管职责" in text
 
 
+def test_the_timeline_names_the_departments_each_decision_named(
+    client, cast, world, report, django_assert_max_num_queries
+):
+    case = report(category=world.stall, cell=world.n2)  # overlap: CG and SJ both lead
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.urban, assisting=[world.market], whistle=True
+    )
+    workflow.case_return(case=case, actor=cast.liaison, reason="不归城管")
+    client.force_login(cast.caseworker)
+    text = page_text(client.get(reverse("cases:detail", args=[case.number])))
+    assert "several departments are responsible · candidates: 城管局, 市场监管局" in text
+    assert "lead: 城管局 · assisting: 市场监管局 · summoned by a whistle" in text
+    assert "by 城管局" in text
+    client.force_login(cast.admin)
+    history = client.get(reverse("admin:cases_case_history", args=[case.pk])).text
+    assert "lead: 城管局 · assisting: 市场监管局" in history
+    with django_assert_max_num_queries(12):
+        audit = client.get(reverse("admin:cases_caseevent_changelist")).text
+    assert "lead: 城管局 · assisting: 市场监管局" in audit and "by 城管局" in audit
+
+
 def routing_text(client, case) -> tuple[str, str]:
     response = client.get(reverse("cases:detail", args=[case.number]))
     return response.context["routing"].standing, page_text(response)
@@ -478,6 +499,9 @@ def test_detail_of_an_ended_or_suspended_assigned_case_speaks_of_its_lead(
     assert standing == "ended"
     assert f"It was with <strong>{world.urban.name}</strong>, the lead department, until" in text
     assert "It is with" not in text
+    actions = page_text(client.get(reverse("cases:detail", args=[case.number])))
+    assert "Nothing: this case is cancelled." in actions
+    assert "waits for someone else" not in actions
 
 
 def test_pool_names_the_candidates_and_the_case_page_offers_them_first(client, cast, world, report):
