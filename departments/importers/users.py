@@ -125,22 +125,31 @@ def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = N
                 "is_staff": role in STAFF_ROLES or is_superuser,
             }
             parsed.append((line, username, values))
-    if plan.errors:
-        return plan
     existing = User.objects.in_bulk(
         [username for _l, username, _v in parsed], field_name="username"
     )
     planned = [plan_row(line, name, existing.get(name), values) for line, name, values in parsed]
-    _check_administrators(planned, plan, acting_user)
-    if not plan.errors:
+    # Checked over the sound rows even when others are bad, so that one run reports every
+    # bad row. A bad row meant as an admin may be the file's administrator once mended.
+    good_lines = {line for line, _name, _values in parsed}
+    mends_an_admin = any(
+        row.values["role"] == Role.ADMIN for row in rows if row.line not in good_lines
+    )
+    _check_administrators(planned, plan, acting_user, mends_an_admin=mends_an_admin)
+    if plan.errors:
+        plan.errors.sort(key=lambda error: error.line or 0)
+    else:
         plan.rows = planned
     return plan
 
 
-def _check_administrators(rows: list[RowPlan], plan: ImportPlan, acting_user: User | None) -> None:
+def _check_administrators(
+    rows: list[RowPlan], plan: ImportPlan, acting_user: User | None, *, mends_an_admin: bool
+) -> None:
     """An error on each row that takes away the acting user's own administrator rights, or
     an active superuser's when no active superuser would be left: nobody could then sign
-    in to the admin to put it right."""
+    in to the admin to put it right. With `mends_an_admin`, a bad row of the file names an
+    admin: whether one is left is decided once that row is mended."""
     lost = {
         row.line: admin_rights_lost(
             row.instance,
@@ -169,7 +178,7 @@ def _check_administrators(rows: list[RowPlan], plan: ImportPlan, acting_user: Us
             ),
         )
     demoted = [row for row in rows if row.instance is not None and lost[row.line][1]]
-    if not demoted or _superuser_left(rows, demoted=demoted):
+    if not demoted or mends_an_admin or _superuser_left(rows, demoted=demoted):
         return
     own_lines = {row.line for row in own}
     for row in demoted:

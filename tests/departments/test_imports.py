@@ -731,6 +731,24 @@ def test_an_import_that_would_leave_no_active_superuser_is_refused(world, tmp_pa
     assert [error.line for error in plan_users(revived).errors] == [2]
 
 
+def test_one_run_reports_a_bad_row_and_the_last_administrator_together(world):
+    make_user("boss", User.Role.ADMIN)
+    data = csv_text(
+        USERS_HEADER,
+        "x1,某人,x1@example.org,god,,",
+        "boss,老板,boss@example.org,caseworker,N,",
+    )
+
+    assert [error.line for error in plan_users(data).errors] == [2, 3]
+    # A bad row that names an admin may be the file's administrator once mended.
+    mended_later = csv_text(
+        USERS_HEADER,
+        "boss,老板,boss@example.org,caseworker,N,",
+        "heir,新管理员,heir@,admin,,",
+    )
+    assert [error.field for error in plan_users(mended_later).errors] == ["email"]
+
+
 def test_an_import_may_hand_administrator_rights_to_someone_else(world):
     make_user("admin", User.Role.ADMIN)
     make_user("deputy", User.Role.ADMIN)
