@@ -303,16 +303,18 @@ def check_code(value: str, plan: ImportPlan, line: int, field_name: str, max_len
     return value
 
 
-def note_case_clashes(model, codes: list[tuple[int, str]], plan: ImportPlan, field_name: str):
-    """An error on each (line, code) that differs from a stored code only in letter case:
+def note_case_clashes(
+    model, codes: list[tuple[int, str]], plan: ImportPlan, field_name: str, key: str = "code"
+):
+    """An error on each (line, code) that differs from a stored `key` only in letter case:
     "urban" beside "URBAN" would quietly be a second department, not an update of the
     first. One query."""
     if not codes:
         return
     stored = set(
-        model.objects.annotate(lower_code=Lower("code"))
-        .filter(lower_code__in={code.lower() for _line, code in codes})
-        .values_list("code", flat=True)
+        model.objects.annotate(lower_key=Lower(key))
+        .filter(lower_key__in={code.lower() for _line, code in codes})
+        .values_list(key, flat=True)
     )
     by_lower = {code.lower(): code for code in stored}
     for line, code in codes:
@@ -320,7 +322,7 @@ def note_case_clashes(model, codes: list[tuple[int, str]], plan: ImportPlan, fie
             plan.error(
                 line,
                 field_name,
-                _("“%(code)s” differs from the existing code “%(stored)s” only in letter case.")
+                _("“%(code)s” differs from the existing “%(stored)s” only in letter case.")
                 % {"code": code, "stored": by_lower[code.lower()]},
             )
 

@@ -18,6 +18,7 @@ from departments.importers.base import (
     RowPlan,
     check_email,
     check_text,
+    note_case_clashes,
     note_duplicate,
     plan_row,
     read_csv,
@@ -109,7 +110,8 @@ def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = N
         plan.errors[errors_before:] = sorted(
             plan.errors[errors_before:], key=lambda error: COLUMNS.index(error.field)
         )
-        if username and note_duplicate(seen, username, plan, line, "username", username):
+        # Sign-in and the admin's user forms tell usernames apart regardless of case.
+        if username and note_duplicate(seen, username.lower(), plan, line, "username", username):
             continue
         if len(plan.errors) == errors_before:
             is_superuser = role == Role.ADMIN
@@ -125,6 +127,9 @@ def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = N
                 "is_staff": role in STAFF_ROLES or is_superuser,
             }
             parsed.append((line, username, values))
+    note_case_clashes(
+        User, [(line, name) for line, name, _v in parsed], plan, "username", "username"
+    )
     existing = User.objects.in_bulk(
         [username for _l, username, _v in parsed], field_name="username"
     )

@@ -252,18 +252,18 @@ def test_an_empty_grid_file_is_called_empty_as_the_csv_files_are():
 def test_a_code_differing_from_a_stored_one_only_in_letter_case_is_refused(world):
     plan = plan_departments(csv_text("code,name,supervisor_emails", "cg,城管局,", "SJ,市场监管局,"))
     assert messages(plan) == [
-        "line 2: code: “cg” differs from the existing code “CG” only in letter case."
+        "line 2: code: “cg” differs from the existing “CG” only in letter case."
     ]
     categories = plan_categories(
         csv_text("code,name,parent_code,accept_hours,resolve_days", "env,市容环境,,4,3")
     )
     assert messages(categories) == [
-        "line 2: code: “env” differs from the existing code “ENV” only in letter case."
+        "line 2: code: “env” differs from the existing “ENV” only in letter case."
     ]
     grid = plan_grid(geojson(feature("n-01", 9, township="n", township_name="北街道")))
     assert messages(grid) == [
-        "feature 1: code: “n-01” differs from the existing code “N-01” only in letter case.",
-        "feature 1: township_code: “n” differs from the existing code “N” only in letter case.",
+        "feature 1: code: “n-01” differs from the existing “N-01” only in letter case.",
+        "feature 1: township_code: “n” differs from the existing “N” only in letter case.",
     ]
 
 
@@ -729,6 +729,21 @@ def test_an_import_that_would_leave_no_active_superuser_is_refused(world, tmp_pa
         f"retired,退休,{retired.email},admin,,",
     )
     assert [error.line for error in plan_users(revived).errors] == [2]
+
+
+def test_usernames_that_differ_only_in_letter_case_are_refused(world):
+    make_user("boss", User.Role.CASEWORKER, township=world.north)
+    data = csv_text(
+        USERS_HEADER,
+        "BOSS,老板,boss2@example.org,caseworker,N,",
+        "newbie,新人,n@example.org,caseworker,N,",
+        "NEWBIE,新人,n2@example.org,caseworker,N,",
+    )
+
+    assert messages(plan_users(data)) == [
+        "line 2: username: “BOSS” differs from the existing “boss” only in letter case.",
+        "line 4: username: NEWBIE appears twice (first in line 3).",
+    ]
 
 
 def test_one_run_reports_a_bad_row_and_the_last_administrator_together(world):
