@@ -4,6 +4,7 @@ list, people and the working-time calendar. Nothing here knows about cases."""
 import secrets
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -243,6 +244,12 @@ class Holiday(models.Model):
         return f"{self.date} {self.get_kind_display()} {self.name}".strip()
 
 
+def default_language() -> str:
+    """The language of LANGUAGE_CODE (SPEC §8) as a user's language: "zh-hans" for any
+    Chinese, otherwise English."""
+    return "zh-hans" if settings.LANGUAGE_CODE.lower().startswith("zh") else "en"
+
+
 class User(AbstractUser):
     class Role(models.TextChoices):
         CASEWORKER = "caseworker", _("caseworker")
@@ -273,8 +280,9 @@ class User(AbstractUser):
         related_name="users",
         verbose_name=_("department"),
     )
+    # The language of their emails (pages follow the browser): LANGUAGE_CODE's by default.
     language = models.CharField(
-        _("language"), max_length=8, choices=Language.choices, default=Language.CHINESE
+        _("language"), max_length=8, choices=Language.choices, default=default_language
     )
 
     class Meta(AbstractUser.Meta):

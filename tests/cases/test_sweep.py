@@ -25,6 +25,7 @@ from cases.selectors import last_sweep_status
 from cases.services import escalation as escalation_service
 from cases.services import outbox, workflow
 from cases.services.escalation import escalation_sweep
+from departments.models import User
 from tests.conftest import make_user
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -210,6 +211,7 @@ def test_emails_are_in_each_recipients_language(assigned, world, cast):
     boss = make_user("cg_boss", "supervisor", township=world.south, language="en")
     boss.email = "CG-Boss@example.org"  # addresses match whatever their case
     boss.save()
+    User.objects.filter(pk=cast.supervisor.pk).update(language="zh-hans")
     sweep(at(11, 23, 13))
     assert OutboxMessage.objects.get(to="cg-boss@example.org").language == "en"
     assert OutboxMessage.objects.get(to="supervisor@example.org").language == "zh-hans"

@@ -74,6 +74,17 @@ def test_import_users_sends_one_invitation_per_new_user(users_file, mailoutbox):
     assert "newbie" in body
 
 
+@pytest.mark.parametrize(("language_code", "language"), [("en", "en"), ("zh-hans", "zh-hans")])
+def test_imported_users_are_invited_in_the_sites_default_language(
+    users_file, settings, language_code, language
+):
+    settings.LANGUAGE_CODE = language_code
+    import_users(users_file)
+    assert User.objects.get(username="newbie").language == language
+    message = OutboxMessage.objects.get(kind="invitation", to="newbie@example.org")
+    assert message.language == language
+
+
 def test_importing_the_same_users_again_invites_nobody_again(users_file):
     import_users(users_file)
     output = import_users(users_file)
