@@ -59,6 +59,18 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         plan.error(None, "type", _("the file must be a GeoJSON FeatureCollection."))
         return plan
+    if not _is_wgs84(document.get("crs")):
+        plan.error(
+            None,
+            "crs",
+            _(
+                "the file declares the coordinate system %(crs)s: a grid file is in WGS84"
+                " longitude/latitude (RFC 7946); reproject it, e.g. with"
+                " ogr2ogr -t_srs EPSG:4326."
+            )
+            % {"crs": json.dumps(document["crs"], ensure_ascii=False)},
+        )
+        return plan
     features = document.get("features")
     if not isinstance(features, list):
         plan.error(None, "features", _("the FeatureCollection has no list of features."))
@@ -95,6 +107,7 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
     note_case_clashes(
         Township, [(p, code) for code, (p, _name) in townships.items()], plan, "township_code"
     )
+    _note_codes_of_both_kinds(parsed, townships, plan)
     if plan.errors:
         return plan
 
@@ -126,6 +139,35 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
             row.action = UPDATE
         plan.rows.append(row)
     return plan
+
+
+def _is_wgs84(crs) -> bool:
+    """No `crs` member (RFC 7946 dropped it: WGS84 is implied), or one naming WGS84."""
+    if crs is None:
+        return True
+    name = (crs.get("properties") or {}).get("name") if isinstance(crs, dict) else None
+    return isinstance(name, str) and name.upper().replace("::", ":").endswith(
+        ("CRS84", "EPSG:4326")
+    )
+
+
+def _note_codes_of_both_kinds(parsed: list, townships: dict, plan: ImportPlan) -> None:
+    """An error on each cell whose code is also a township's, in the file or stored: a scope
+    in the responsibility list names either, and could not tell them apart. Two queries."""
+    cell_codes = {values["code"]: position for position, values in parsed}
+    taken_by_townships = set(townships) | set(
+        Township.objects.filter(code__in=list(cell_codes)).values_list("code", flat=True)
+    )
+    taken_by_cells = set(
+        GridCell.objects.filter(code__in=list(townships))
+        .exclude(code__in=list(cell_codes))
+        .values_list("code", flat=True)
+    )
+    message = _("“%(code)s” is both a township and a grid cell code: rename one.")
+    for code in sorted(set(cell_codes) & taken_by_townships, key=cell_codes.get):
+        plan.error(cell_codes[code], "code", message % {"code": code})
+    for code in sorted(taken_by_cells, key=lambda code: townships[code][0]):
+        plan.error(townships[code][0], "township_code", message % {"code": code})
 
 
 def _check_feature(position: int, feature, plan: ImportPlan) -> dict | None:
@@ -189,6 +231,14 @@ def _check_geometry(geometry, error) -> tuple[dict | None, dict | None]:
         return None, None
     if polygon.is_empty:
         error("geometry", _("is empty."))
+        return None, None
+    polygons = coordinates if geometry["type"] == "MultiPolygon" else [coordinates]
+    if any(ring[0] != ring[-1] for rings in polygons for ring in rings):
+        # shapely would close it silently; the file would then export differently.
+        error(
+            "geometry",
+            _("a ring is not closed: its last position must repeat its first (RFC 7946)."),
+        )
         return None, None
     min_lng, min_lat, max_lng, max_lat = polygon.bounds
     if not (-180 <= min_lng <= max_lng <= 180 and -90 <= min_lat <= max_lat <= 90):

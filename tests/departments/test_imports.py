@@ -494,6 +494,43 @@ def test_a_township_with_two_names_in_one_file_is_an_error():
     ]
 
 
+def test_a_grid_file_that_declares_another_coordinate_system_is_refused():
+    def with_crs(name):
+        document = json.loads(geojson(feature("E-01", 0)))
+        document["crs"] = {"type": "name", "properties": {"name": name}}
+        return json.dumps(document)
+
+    (error,) = messages(plan_grid(with_crs("urn:ogc:def:crs:EPSG::3857")))
+    assert error.startswith("crs: the file declares the coordinate system")
+    assert "EPSG::3857" in error and "WGS84" in error
+    for wgs84 in ("urn:ogc:def:crs:OGC:1.3:CRS84", "EPSG:4326", "urn:ogc:def:crs:EPSG::4326"):
+        assert plan_grid(with_crs(wgs84)).errors == []
+
+
+def test_an_unclosed_ring_is_refused_rather_than_closed_quietly():
+    unclosed = feature("E-02", 1)
+    unclosed["geometry"]["coordinates"][0].pop()
+
+    assert messages(plan_grid(geojson(feature("E-01", 0), unclosed))) == [
+        "feature 2: geometry: a ring is not closed: its last position must repeat its first "
+        "(RFC 7946)."
+    ]
+
+
+def test_a_cell_code_that_is_also_a_township_code_is_refused():
+    Township.objects.create(code="OLD", name="老街道")
+    plan = plan_grid(geojson(feature("EAST", 0), feature("OLD", 1), feature("E-03", 2)))
+
+    assert messages(plan) == [
+        "feature 1: code: “EAST” is both a township and a grid cell code: rename one.",
+        "feature 2: code: “OLD” is both a township and a grid cell code: rename one.",
+    ]
+    apply(plan_grid(geojson(feature("C-1", 0))))
+    assert messages(plan_grid(geojson(feature("E-09", 0, township="C-1")))) == [
+        "feature 1: township_code: “C-1” is both a township and a grid cell code: rename one."
+    ]
+
+
 def test_a_file_that_is_not_a_feature_collection_is_refused():
     assert messages(plan_grid(b"{not json")) == [
         "file: not valid JSON: Expecting property name enclosed in double quotes (line 1)"
