@@ -36,6 +36,9 @@ def api_key_create(*, name: str, rate_limit_per_minute: int | None = None) -> tu
     name = name.strip()
     if not name:
         raise ValueError("An API key needs a name.")
+    longest = ApiKey._meta.get_field("name").max_length
+    if len(name) > longest:
+        raise ValueError(f"An API key's name is at most {longest} characters.")
     while True:
         prefix = secrets.token_hex(PREFIX_BYTES)
         if not ApiKey.objects.filter(prefix=prefix).exists():

@@ -56,7 +56,15 @@ def test_create_api_key_takes_a_rate_limit(db):
     assert ApiKey.objects.get().rate_limit_per_minute == 5
 
 
-@pytest.mark.parametrize("args", [["  "], ["app", "--rate-limit", "0"]])
+def test_a_second_key_with_the_same_name_is_made_with_a_note_about_the_first(db):
+    call_command("create_api_key", "12345 hotline", stdout=StringIO(), stderr=StringIO())
+    err = StringIO()
+    call_command("create_api_key", "12345 hotline", stdout=StringIO(), stderr=err)
+    assert ApiKey.objects.count() == 2
+    assert "1 other active key(s) are named '12345 hotline'" in err.getvalue()
+
+
+@pytest.mark.parametrize("args", [["  "], ["app", "--rate-limit", "0"], ["x" * 101]])
 def test_create_api_key_refuses_a_blank_name_or_a_zero_limit(db, args):
     with pytest.raises(CommandError):
         call_command("create_api_key", *args, stdout=StringIO(), stderr=StringIO())

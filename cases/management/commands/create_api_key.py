@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.models.api import DEFAULT_POSTS_PER_MINUTE
+from cases.models.api import DEFAULT_POSTS_PER_MINUTE, ApiKey
 from cases.services.apikeys import api_key_create
 
 
@@ -26,9 +26,16 @@ class Command(BaseCommand):
             key, raw_key = api_key_create(name=name, rate_limit_per_minute=rate_limit)
         except ValueError as error:
             raise CommandError(str(error)) from error
-        # The key alone on stdout, so scripts can capture it; the note goes to stderr.
+        # The key alone on stdout, so scripts can capture it; the notes go to stderr.
         self.stdout.write(raw_key)
         self.stderr.write(
             f"Created API key {key.prefix}… for {key.name!r} "
             f"({key.rate_limit_per_minute} requests per minute). It will not be shown again."
         )
+        others = ApiKey.objects.active().filter(name=key.name).exclude(pk=key.pk).count()
+        if others:
+            # A new key for the same client is a rotation; the old one still works.
+            self.stderr.write(
+                f"{others} other active key(s) are named {key.name!r}: if this one replaces "
+                "them, revoke them in the admin (API keys)."
+            )
