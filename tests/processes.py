@@ -11,14 +11,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def environ(**overrides) -> dict:
-    """This process's environment without the settings a test sets itself, plus overrides."""
+    """This process's environment without the settings a test sets itself, plus overrides
+    (an override of None removes the variable, so that the setting's default applies)."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "SITE_URL", "EMAIL_", "AXES_"))
     }
     env.update(overrides)
-    return env
+    return {key: value for key, value in env.items() if value is not None}
 
 
 def production(host: str = "example.org", **overrides) -> dict:

@@ -96,10 +96,13 @@ def test_the_default_broker_queues_from_a_fresh_checkout(tmp_path):
         queue,
         VAR_DIR=str(var),
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        CELERY_BROKER_URL="filesystem://",
+        CELERY_BROKER_URL=None,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(list((var / "broker").glob("*.msg"))) == 1
+    # The default broker is fully named: kombu's "No hostname was supplied" warning would
+    # suggest a misconfiguration on every command that queues.
+    assert "No hostname" not in result.stderr
 
 
 # Two writers whose transactions read before they write, as a service that checks a case's
