@@ -234,7 +234,8 @@ class ImportExportMixin:
             plan.errors = refused.errors
             return self._render(request, plan=plan, name=stored["name"], digest=stored["digest"])
         del request.session[key]
-        text = gettext("%(file)s imported: %(summary)s.") % {
+        # The file's name is not first: the admin capitalises the start of every message.
+        text = gettext("Imported %(file)s: %(summary)s.") % {
             "file": stored["name"],
             "summary": format_summary(result.summary),
         }

@@ -205,6 +205,7 @@ def test_importing_users_in_the_admin_invites_the_new_ones(admin_client, world):
     preview = upload(admin_client, "users", text)
     assert not User.objects.filter(username="newbie").exists()
     response = apply(admin_client, "users", preview)
+    assert "Imported file.csv: " in response.text
     assert "Invitations queued: 1" in response.text
     newbie = User.objects.get(username="newbie")
     assert newbie.is_staff and not newbie.has_usable_password()
