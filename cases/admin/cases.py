@@ -27,7 +27,7 @@ from cases.admin import supervision as supervision_admin
 from cases.admin.buttons import BUTTONS, PageState
 from cases.admin.events import IN_WORDS, EventInWordsMixin
 from cases.admin.export import csv_response, local_iso
-from cases.admin.readonly import ReadOnlyAdminMixin
+from cases.admin.readonly import PlainForeignKeysMixin, ReadOnlyAdminMixin
 from cases.forms import errors_in_one_line
 from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, ExtensionRequest, State
 from cases.pagination import CasePaginator
@@ -130,7 +130,7 @@ class CaseEventInline(EventInWordsMixin, ReadOnlyAdminMixin, admin.TabularInline
         return super().get_queryset(request).select_related("actor")
 
 
-class CaseAssistInline(ReadOnlyAdminMixin, admin.TabularInline):
+class CaseAssistInline(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.TabularInline):
     model = CaseAssist
     fields = ["department", "summoned", "report_due_at", "reported_at"]
     readonly_fields = fields
@@ -147,7 +147,7 @@ class CaseAssistInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Case)
-class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "state",

@@ -1,6 +1,10 @@
 """Admin mixins for rows that only services write: nobody adds, changes or deletes them
 here, and rows about cases are shown only for cases the user may see."""
 
+from functools import cache
+
+from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
@@ -34,3 +38,45 @@ class CaseScopedAdminMixin(ReadOnlyAdminMixin):
         if found is None:
             raise Http404(str(self.not_found_message))
         return found
+
+
+class PlainForeignKeysMixin:
+    """Read-only foreign keys as plain text to a user who may not open the related object's
+    admin page: Django links them regardless, and the link would end in a 403."""
+
+    def get_fieldsets(self, request, obj=None):
+        plain = self._plain_foreign_keys(request)
+        return [
+            (title, {**options, "fields": [plain.get(name, name) for name in options["fields"]]})
+            for title, options in super().get_fieldsets(request, obj)
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        plain = self._plain_foreign_keys(request)
+        return [plain.get(name, name) for name in super().get_readonly_fields(request, obj)]
+
+    def _plain_foreign_keys(self, request) -> dict:
+        plain = {}
+        for name in super().get_readonly_fields(request):
+            try:
+                field = self.model._meta.get_field(name) if isinstance(name, str) else None
+            except FieldDoesNotExist:
+                continue
+            if field is None or not field.many_to_one:
+                continue
+            related_admin = self.admin_site._registry.get(field.related_model)
+            if related_admin is None or not related_admin.has_view_permission(request):
+                plain[name] = _as_text(field)
+        return plain
+
+
+@cache
+def _as_text(field):
+    """One callable per field: the admin finds a read-only field in its fieldsets by
+    identity."""
+
+    @admin.display(description=field.verbose_name)
+    def as_text(obj):
+        return getattr(obj, field.name)
+
+    return as_text

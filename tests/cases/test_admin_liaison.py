@@ -421,3 +421,16 @@ def test_the_admin_case_page_leads_to_the_photos_and_notes_on_the_case_page(clie
     assert f'href="{case_page}"' in page
     assert "Grid governance" in page and "Django administration" not in page
     assert "第三次报告：垃圾" in client.get(case_page).content.decode()
+
+
+def test_a_liaison_sees_related_records_as_text_where_their_pages_would_refuse_them(
+    client, cast, own_case
+):
+    client.force_login(cast.liaison)
+    page = client.get(change_url(own_case)).text
+    assert own_case.category.name in page and own_case.township.name in page
+    for admin_page in ("category", "department", "township", "gridcell", "user"):
+        assert f"/admin/departments/{admin_page}/" not in page
+    client.force_login(cast.admin)
+    page = client.get(change_url(own_case)).text
+    assert f"/admin/departments/category/{own_case.category.pk}/change/" in page
