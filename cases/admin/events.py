@@ -45,6 +45,24 @@ IN_WORDS = [
 ]
 
 
+def filter_in_words(field_name: str, title, labels_by_code: dict):
+    """A list filter on a code column whose choices read in words, in the page's language
+    (the column itself has no choices to name them)."""
+
+    class InWords(admin.SimpleListFilter):
+        parameter_name = field_name
+
+        def lookups(self, request, model_admin):
+            return list(labels_by_code.items())
+
+        def queryset(self, request, queryset):
+            value = self.value()
+            return queryset.filter(**{field_name: value}) if value else queryset
+
+    InWords.title = title
+    return InWords
+
+
 class DepartmentFilter(admin.SimpleListFilter):
     """The audit rows a department's supervision figures count (cases/supervision.py)."""
 
@@ -71,7 +89,14 @@ CSV_HEADER = ["at", "case", "action", "from_state", "to_state", "actor", "commen
 class CaseEventAdmin(EventInWordsMixin, CaseScopedAdminMixin, admin.ModelAdmin):
     not_found_message = _("No such audit event.")
     list_display = ["at", "case", *IN_WORDS, "comment"]
-    list_filter = ["action", DepartmentFilter, "actor__role", "from_state", "to_state", "at"]
+    list_filter = [
+        filter_in_words("action", _("action"), labels.ACTION_LABELS),
+        DepartmentFilter,
+        "actor__role",
+        filter_in_words("from_state", _("from state"), labels.STATE_LABELS),
+        filter_in_words("to_state", _("to state"), labels.STATE_LABELS),
+        "at",
+    ]
     list_select_related = ["case", "actor"]
     search_fields = ["=case__number", "actor__username", "actor_label", "comment"]
     date_hierarchy = "at"

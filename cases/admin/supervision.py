@@ -62,7 +62,7 @@ def supervision_view(request, *, model_admin):
             def link(action, pk=figure.department.pk):
                 query = {"department": pk, "at__gte": start.isoformat(), "at__lt": end.isoformat()}
                 if action:
-                    query["action__exact"] = action
+                    query["action"] = action
                 return f"{audit}?{urlencode(query)}"
 
             figure.links = {

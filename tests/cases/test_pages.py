@@ -452,6 +452,10 @@ def test_the_timeline_names_the_departments_each_decision_named(
     with django_assert_max_num_queries(12):
         audit = client.get(reverse("admin:cases_caseevent_changelist")).text
     assert "lead: 城管局 · assisting: 市场监管局" in audit and "by 城管局" in audit
+    # Its filters read in words too, and filter.
+    assert ">dispatched</a>" in audit and ">fallback pool</a>" in audit
+    returns = client.get(reverse("admin:cases_caseevent_changelist"), {"action": "return"})
+    assert [event.action for event in returns.context["cl"].result_list] == ["return"]
 
 
 def routing_text(client, case) -> tuple[str, str]:
