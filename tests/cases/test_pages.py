@@ -4,6 +4,7 @@ report → route → dispatch → accept → resolve → verify, and who may see
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
@@ -407,6 +408,15 @@ def test_fallback_pool_query_count_does_not_grow_with_rows(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get("/cases/fallback/")
     assert len(response.context["rows"]) == 13
+
+
+def test_the_pool_counts_a_returned_cases_wait_from_its_return(client, cast, report):
+    with time_machine.travel(timezone.now() - timedelta(days=3)):
+        case = report()
+    workflow.case_return(case=case, actor=cast.liaison, reason="不归城管")
+    client.force_login(cast.dispatcher)
+    text = page_text(client.get("/cases/fallback/"))
+    assert "waiting for 0\xa0minutes" in text and "waiting for 3\xa0days" not in text
 
 
 def test_detail_says_a_dispatcher_chose_the_lead_not_the_rules(client, cast, world, report):
