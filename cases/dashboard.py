@@ -3,10 +3,10 @@ database, never by looping over cases.
 
 Definitions (of the cases reported in the period):
 - open: not closed or cancelled; overdue: a running clock past its deadline now.
-- on time: closed without ever being escalated.
-- response rate: of the cases accepted, those accepted before their accept deadline
-  escalated; resolution rate: of the cases resolved, those resolved before their resolve
-  deadline escalated.
+- on time: closed without ever being escalated (a due-soon reminder is no escalation).
+- response rate: of the cases accepted or escalated on their accept deadline, those
+  accepted before it escalated (a case never accepted counts against it once overdue);
+  resolution rate: the same of resolving, on the resolve deadline.
 - fallback rate: the share routed to a fallback pool; return rate: the share returned by a
   department at least once.
 
@@ -70,8 +70,8 @@ def with_rates(row: dict) -> dict:
     row["open_rate"] = rate("open", "total")
     row["overdue_rate"] = rate("overdue", "open")
     row["on_time_rate"] = rate("on_time", "closed")
-    row["response_rate"] = rate("accepted_in_time", "accepted")
-    row["resolution_rate"] = rate("resolved_in_time", "resolved")
+    row["response_rate"] = rate("accepted_in_time", "accept_due")
+    row["resolution_rate"] = rate("resolved_in_time", "resolve_due")
     row["fallback_rate"] = rate("fallback", "total")
     row["return_rate"] = rate("returned", "total")
     count = row.pop("satisfaction_count")

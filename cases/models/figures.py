@@ -19,9 +19,9 @@ COUNTED_FIELDS = (
     "overdue",
     "closed",
     "on_time",
-    "accepted",
+    "accept_due",
     "accepted_in_time",
-    "resolved",
+    "resolve_due",
     "resolved_in_time",
     "fallback",
     "returned",
@@ -44,9 +44,11 @@ class DailyFigures(models.Model):
     overdue = models.PositiveIntegerField(default=0)
     closed = models.PositiveIntegerField(default=0)
     on_time = models.PositiveIntegerField(default=0)
-    accepted = models.PositiveIntegerField(default=0)
+    # Accepted, or escalated on its accept deadline (not accepted in time, if at all).
+    accept_due = models.PositiveIntegerField(default=0)
     accepted_in_time = models.PositiveIntegerField(default=0)
-    resolved = models.PositiveIntegerField(default=0)
+    # Resolved, or escalated on its resolve deadline.
+    resolve_due = models.PositiveIntegerField(default=0)
     resolved_in_time = models.PositiveIntegerField(default=0)
     fallback = models.PositiveIntegerField(default=0)
     returned = models.PositiveIntegerField(default=0)

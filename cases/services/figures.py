@@ -51,6 +51,7 @@ from cases.models import (
     DailyFigures,
     DeadlineKind,
     Escalation,
+    EscalationLevel,
     FiguresMark,
     State,
 )
@@ -63,9 +64,10 @@ LOCK_KEY = zlib.crc32(b"cases.figures_refresh")
 KEY = ("day", "township_id", "lead_department_id", "cell_id")
 
 # The definitions of cases/dashboard.py, per case `c`: its audit trail says whether it was
-# accepted, resolved, routed to a fallback pool, returned (`ev`); its escalations whether
-# it was ever escalated, and on which deadline (`es`). Each is aggregated per case once,
-# for the cases of the days being recomputed only ({cases} is their WHERE clause).
+# accepted, resolved, routed to a fallback pool, returned (`ev`); its escalations (level 1
+# and up: reminders are not) whether it was ever escalated, and on which deadline (`es`).
+# Each is aggregated per case once, for the cases of the days being recomputed only
+# ({cases} is their WHERE clause).
 FIGURES_SQL = """
 SELECT c.day, c.township_id, c.lead_department_id, c.cell_id,
     COUNT(*),
@@ -73,9 +75,9 @@ SELECT c.day, c.township_id, c.lead_department_id, c.cell_id,
     SUM(CASE WHEN c.state IN ({clock}) AND c.due_at < %s THEN 1 ELSE 0 END),
     SUM(CASE WHEN c.state = %s THEN 1 ELSE 0 END),
     SUM(CASE WHEN c.state = %s AND es.case_id IS NULL THEN 1 ELSE 0 END),
-    SUM(COALESCE(ev.accepted, 0)),
+    SUM(CASE WHEN ev.accepted = 1 OR es.late_accept = 1 THEN 1 ELSE 0 END),
     SUM(CASE WHEN ev.accepted = 1 AND COALESCE(es.late_accept, 0) = 0 THEN 1 ELSE 0 END),
-    SUM(COALESCE(ev.resolved, 0)),
+    SUM(CASE WHEN ev.resolved = 1 OR es.late_resolve = 1 THEN 1 ELSE 0 END),
     SUM(CASE WHEN ev.resolved = 1 AND COALESCE(es.late_resolve, 0) = 0 THEN 1 ELSE 0 END),
     SUM(COALESCE(ev.to_pool, 0)),
     SUM(COALESCE(ev.returned, 0)),
@@ -102,7 +104,7 @@ LEFT JOIN (
         MAX(CASE WHEN deadline_kind = %s THEN 1 ELSE 0 END) AS late_accept,
         MAX(CASE WHEN deadline_kind = %s THEN 1 ELSE 0 END) AS late_resolve
     FROM {escalation}
-    WHERE case_id IN (SELECT id FROM {case} WHERE {cases})
+    WHERE level > %s AND case_id IN (SELECT id FROM {case} WHERE {cases})
     GROUP BY case_id
 ) es ON es.case_id = c.id
 GROUP BY c.day, c.township_id, c.lead_department_id, c.cell_id
@@ -306,6 +308,7 @@ def _insert(days: dict[int, list[date]] | None, zone: ZoneInfo, *, now: datetime
         *cases_params,
         DeadlineKind.ACCEPT,
         DeadlineKind.RESOLVE,
+        EscalationLevel.REMINDER,  # a due-soon reminder is no escalation: nothing was late
         *cases_params,
     ]
     columns = ", ".join(

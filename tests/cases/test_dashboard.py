@@ -142,7 +142,7 @@ def test_the_first_load_after_a_burst_of_changes_counts_every_change(client, cas
         == (4, 3, 1)
     )
     events = CaseEvent.objects.values("case").distinct()
-    assert totals["accepted"] == events.filter(action="accept").count() == 3
+    assert totals["accept_due"] == events.filter(action="accept").count() == 3
     assert totals["returned"] == events.filter(action="return").count() == 1
     assert totals["fallback"] == events.filter(action="route", to_state=State.FALLBACK).count()
     assert totals["satisfaction"] == 3.0

@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cases import tasks
+from cases.dashboard import with_rates
 from cases.models import (
     CLOCK_STATES,
     TERMINAL_STATES,
@@ -51,7 +52,7 @@ def computed_case_by_case() -> dict:
     for case in Case.objects.all():
         actions = set(case.events.values_list("action", flat=True))
         to_pool = case.events.filter(action="route", to_state=State.FALLBACK).exists()
-        late = set(case.escalations.values_list("deadline_kind", flat=True))
+        late = set(case.escalations.filter(level__gt=0).values_list("deadline_kind", flat=True))
         day = timezone.localtime(case.created_at, zone).date()
         row = rows[(day, case.township_id, case.lead_department_id, case.cell_id)]
         closed = case.state == State.CLOSED
@@ -60,9 +61,9 @@ def computed_case_by_case() -> dict:
         row["overdue"] += case.state in CLOCK_STATES and case.due_at < now
         row["closed"] += closed
         row["on_time"] += closed and not late
-        row["accepted"] += "accept" in actions
+        row["accept_due"] += "accept" in actions or "accept" in late
         row["accepted_in_time"] += "accept" in actions and "accept" not in late
-        row["resolved"] += "resolve" in actions
+        row["resolve_due"] += "resolve" in actions or "resolve" in late
         row["resolved_in_time"] += "resolve" in actions and "resolve" not in late
         row["fallback"] += to_pool
         row["returned"] += "return" in actions
@@ -138,6 +139,23 @@ def test_an_escalation_alone_changes_the_roll_up(at_monday, report, cast):
     refresh = refreshed_and_checked()
     assert refresh.days == [MONDAY_10.date()]
     assert rolled_up() != before
+
+
+def test_a_case_never_accepted_counts_against_the_response_rate_and_a_reminder_does_not(
+    at_monday, report, cast, world
+):
+    ignored, reminded = report(), report()
+    at_monday.move_to(reminded.remind_at + timedelta(minutes=1))
+    escalation_sweep(now=timezone.now())  # the due-soon reminder of both
+    workflow.case_accept(case=reminded, actor=cast.liaison)  # in time
+    at_monday.move_to(ignored.due_at + timedelta(minutes=1))
+    escalation_sweep(now=timezone.now())  # level 1 on the one never accepted
+    assert Escalation.objects.filter(case=ignored, level=1).exists()
+    figures_refresh()
+    assert rolled_up() == computed_case_by_case()
+    key = (MONDAY_10.date(), world.north.pk, world.urban.pk, world.n1.pk)
+    row = with_rates(dict(zip(COUNTED_FIELDS, rolled_up()[key], strict=True)))
+    assert (row["accept_due"], row["accepted_in_time"], row["response_rate"]) == (2, 1, 50.0)
 
 
 def test_a_refresh_with_nothing_changed_recomputes_nothing(at_monday, report, cast):
@@ -233,7 +251,7 @@ def test_changes_committed_after_a_refresh_looked_are_picked_up_by_the_next(
     assert figures_refresh().days
     assert rolled_up() == computed_case_by_case()
     totals = [sum(column) for column in zip(*rolled_up().values(), strict=True)]
-    assert totals[FIGURES_INDEX["accepted"]] == 3
+    assert totals[FIGURES_INDEX["accept_due"]] == 3
     assert totals[FIGURES_INDEX["resolved_in_time"]] == 0
 
 
