@@ -16,7 +16,13 @@ from django.utils import timezone
 
 from cases.models import Case, CaseEvent, State
 from cases.services.intake import case_report
-from cases.services.seeding import SAMPLE_FILES, SAMPLES_DIR, seed_cases
+from cases.services.seeding import (
+    DEMO_PASSWORD,
+    SAMPLE_FILES,
+    SAMPLES_DIR,
+    demo_logins,
+    seed_cases,
+)
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
 from departments.routing import FallbackReason, get_index
 
@@ -135,6 +141,23 @@ def test_running_seed_demo_again_duplicates_nothing():
     assert Case.objects.count() == 20
     assert "users: created 0, updated 0, unchanged" in out
     assert "responsibilities: created 0, updated 0, unchanged" in out
+
+
+def test_a_real_user_awaiting_an_invitation_never_gets_the_demo_password():
+    User.objects.create_user(username="admin", email="root@example.org", password=None)
+
+    seed()
+
+    invited = User.objects.get(username="admin")
+    assert not invited.has_usable_password()
+    caseworker = User.objects.get(username="cd_caseworker")
+    assert caseworker.check_password(DEMO_PASSWORD)
+    caseworker.set_password("Another-secret-2026")
+    caseworker.save()
+    passwords = {row[0]: row[1] for row in demo_logins()}
+    assert passwords["admin"] == "(none yet: invited)"
+    assert passwords["cd_caseworker"] == "(changed)"
+    assert passwords["cd_dispatcher"] == DEMO_PASSWORD
 
 
 def test_if_empty_leaves_a_loaded_demo_alone():

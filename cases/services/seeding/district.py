@@ -5,7 +5,7 @@ importable and seeding again changes nothing."""
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, make_password
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, check_password, make_password
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
@@ -69,7 +69,7 @@ def seed_district(*, samples_dir: Path = SAMPLES_DIR) -> dict[str, ImportResult]
     """Load (or bring up to date) the demo district from the sample files.
 
     One transaction: the five imports in dependency order, the categories' English names,
-    and the demo password for demo users who have none yet. Running it again changes
+    and the demo password for the demo users it creates. Running it again changes
     nothing. Raises `ImportRefused` (and saves nothing) if a sample file has errors.
     """
     results = {}
@@ -84,9 +84,11 @@ def seed_district(*, samples_dir: Path = SAMPLES_DIR) -> dict[str, ImportResult]
         category.name_en = CATEGORY_NAMES_EN[category.code]
     Category.objects.bulk_update(renamed, ["name_en"])
     # One hash for all: hashing is slow on purpose, and these passwords are public anyway.
+    # Only for the users this run made: a same-named user imported for real, still to accept
+    # an invitation, must not get the public password.
     User.objects.filter(
         Q(password__startswith=UNUSABLE_PASSWORD_PREFIX) | Q(password=""),
-        username__in=demo_usernames(samples_dir=samples_dir),
+        pk__in=[user.pk for user in results["users"].created],
     ).update(password=make_password(DEMO_PASSWORD))
     return results
 
@@ -102,6 +104,13 @@ def demo_logins(*, samples_dir: Path = SAMPLES_DIR) -> list[tuple[str, str, str,
     users = User.objects.select_related("township", "department").in_bulk(
         names, field_name="username"
     )
+    # Users seeded together share one hash (seed_district): one check per distinct hash
+    # tells who still has the demo password, rather than printing it for everybody.
+    still_demo = {
+        encoded
+        for encoded in {user.password for user in users.values()}
+        if encoded and check_password(DEMO_PASSWORD, encoded)
+    }
     rows = []
     for name in names:
         user = users.get(name)
@@ -110,5 +119,11 @@ def demo_logins(*, samples_dir: Path = SAMPLES_DIR) -> list[tuple[str, str, str,
         where = user.department or user.township
         if where is None:
             where = _("district") if user.role == User.Role.SUPERVISOR else "—"
-        rows.append((name, DEMO_PASSWORD, user.role, str(where)))
+        if user.password in still_demo:
+            password = DEMO_PASSWORD
+        elif user.has_usable_password():
+            password = _("(changed)")
+        else:
+            password = _("(none yet: invited)")
+        rows.append((name, password, user.role, str(where)))
     return rows
