@@ -31,7 +31,8 @@ def plan_departments(data: bytes | str, *, progress=None) -> ImportPlan:
         emails = []
         for address in v["supervisor_emails"].split(";"):
             address = address.strip()
-            if address and check_email(address, plan, line, "supervisor_emails"):
+            repeated = address.lower() in (kept.lower() for kept in emails)
+            if address and not repeated and check_email(address, plan, line, "supervisor_emails"):
                 emails.append(address)
         if code and note_duplicate(seen, code, plan, line, "code", code):
             continue

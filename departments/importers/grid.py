@@ -264,6 +264,9 @@ def _check_geometry(geometry, error) -> tuple[dict | None, dict | None]:
 def _normalise(coordinates):
     """Nested lists of [lng, lat] floats, the way JSONField gives them back: so that an
     unchanged file compares equal to what is stored."""
+    if isinstance(coordinates, list) and any(isinstance(c, str) for c in coordinates):
+        text = next(c for c in coordinates if isinstance(c, str))
+        raise ValueError(_("coordinates are numbers, not text such as “%(text)s”") % {"text": text})
     if not isinstance(coordinates, list) or not coordinates:
         raise ValueError(_("expected a non-empty list of coordinates"))
     if all(isinstance(c, int | float) and not isinstance(c, bool) for c in coordinates):

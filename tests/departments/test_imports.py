@@ -92,6 +92,15 @@ def test_departments_import_creates_then_changes_nothing_the_second_time():
     assert apply(again).summary["unchanged"] == 2
 
 
+def test_an_address_given_twice_for_a_department_is_kept_once():
+    apply(
+        plan_departments(
+            csv_text("code,name,supervisor_emails", "CG,城管局,a@x.org;A@x.org;;b@x.org;a@x.org")
+        )
+    )
+    assert Department.objects.get().supervisor_email_list == ["a@x.org", "b@x.org"]
+
+
 def test_departments_import_updates_by_code_and_shows_the_changes():
     apply(plan_departments(DEPARTMENTS))
 
@@ -505,6 +514,14 @@ def test_a_grid_file_that_declares_another_coordinate_system_is_refused():
     assert "EPSG::3857" in error and "WGS84" in error
     for wgs84 in ("urn:ogc:def:crs:OGC:1.3:CRS84", "EPSG:4326", "urn:ogc:def:crs:EPSG::4326"):
         assert plan_grid(with_crs(wgs84)).errors == []
+
+
+def test_coordinates_written_as_text_are_named_in_the_error():
+    quoted = feature("E-01", 0)
+    quoted["geometry"]["coordinates"][0][1] = ["120.1", "30.0"]
+
+    (error,) = messages(plan_grid(geojson(quoted)))
+    assert error.endswith("coordinates are numbers, not text such as “120.1”")
 
 
 def test_an_unclosed_ring_is_refused_rather_than_closed_quietly():
