@@ -76,7 +76,11 @@ def department_figures(
         events.filter(action__in=["route", "dispatch"], to_state=State.ASSIGNED),
         KeyTextTransform("lead", "data"),
     )
-    returns = _count_by(events.filter(action="return"), KeyTextTransform("returned_by", "data"))
+    # Disputes only: a correction that sends a case back to the pool returns it with no actor.
+    returns = _count_by(
+        events.filter(action="return", actor__isnull=False),
+        KeyTextTransform("returned_by", "data"),
+    )
     accepts = _count_by(events.filter(action="accept"), F("actor__department_id"))
     resolves = _count_by(events.filter(action="resolve"), F("actor__department_id"))
     reopens = _count_by(events.filter(action="reopen"), F("case__lead_department_id"))

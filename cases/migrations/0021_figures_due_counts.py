@@ -1,6 +1,7 @@
 """The dashboard's response and resolution rates count a case never accepted (resolved) once
-escalated on that deadline, and a due-soon reminder no longer makes a case late: the roll-up
-is recomputed from the cases by the next refresh (no mark: a rebuild)."""
+escalated on that deadline, a due-soon reminder no longer makes a case late, and a return
+after a correction is no department's: the roll-up is recomputed from the cases by the next
+refresh (no mark: a rebuild)."""
 
 from django.db import migrations
 

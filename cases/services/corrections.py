@@ -13,7 +13,13 @@ from django.utils.translation import gettext as _
 from cases import permissions as can
 from cases.models import Case, CaseAssist, CaseChanged, CaseEvent, DeadlineKind, State
 from cases.services import deadlines
-from cases.services.workflow import NotPermitted, StaleCase, TransitionNotAllowed, _fire
+from cases.services.workflow import (
+    NotPermitted,
+    StaleCase,
+    TransitionNotAllowed,
+    _fields_to_save,
+    _fire,
+)
 from departments.models import Category, GridCell, User
 from departments.routing import get_index
 
@@ -134,7 +140,7 @@ def case_correct(
     elif decision.lead_department_id != case.lead_department_id:
         case.lead_department_id = decision.lead_department_id
         deadlines.start_clock(case, DeadlineKind.ACCEPT, now=now)
-        _save(case)
+        _save(case, fresh_clock=True)
         _add_assists(case, decision.assisting_department_ids, now)
     else:
         _save(case)
@@ -147,9 +153,11 @@ def _department(pk):
     return Department.objects.get(pk=pk)
 
 
-def _save(case: Case) -> None:
+def _save(case: Case, *, fresh_clock: bool = False) -> None:
+    """Save with the version check; the sweep's escalation level is written only with a
+    fresh clock (it resets it), or a sweep that ran meanwhile would be undone."""
     try:
-        case.save()
+        case.save(update_fields=_fields_to_save(keep_escalation_level=fresh_clock))
     except CaseChanged as error:
         raise StaleCase(
             _("This case changed while you were acting on it. Reload it and try again.")

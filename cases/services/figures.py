@@ -66,6 +66,7 @@ KEY = ("day", "township_id", "lead_department_id", "cell_id")
 # The definitions of cases/dashboard.py, per case `c`: its audit trail says whether it was
 # accepted, resolved, routed to a fallback pool, returned (`ev`); its escalations (level 1
 # and up: reminders are not) whether it was ever escalated, and on which deadline (`es`).
+# A return with no actor is the system's, after a correction: not a department's dispute.
 # Each is aggregated per case once, for the cases of the days being recomputed only
 # ({cases} is their WHERE clause).
 FIGURES_SQL = """
@@ -93,7 +94,7 @@ LEFT JOIN (
         MAX(CASE WHEN action = 'accept' THEN 1 ELSE 0 END) AS accepted,
         MAX(CASE WHEN action = 'resolve' THEN 1 ELSE 0 END) AS resolved,
         MAX(CASE WHEN action = 'route' AND to_state = %s THEN 1 ELSE 0 END) AS to_pool,
-        MAX(CASE WHEN action = 'return' THEN 1 ELSE 0 END) AS returned
+        MAX(CASE WHEN action = 'return' AND actor_id IS NOT NULL THEN 1 ELSE 0 END) AS returned
     FROM {event}
     WHERE action IN ('accept', 'resolve', 'route', 'return')
       AND case_id IN (SELECT id FROM {case} WHERE {cases})

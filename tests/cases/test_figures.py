@@ -66,7 +66,7 @@ def computed_case_by_case() -> dict:
         row["resolve_due"] += "resolve" in actions or "resolve" in late
         row["resolved_in_time"] += "resolve" in actions and "resolve" not in late
         row["fallback"] += to_pool
-        row["returned"] += "return" in actions
+        row["returned"] += case.events.filter(action="return", actor__isnull=False).exists()
         row["satisfaction_sum"] += case.satisfaction or 0
         row["satisfaction_count"] += case.satisfaction is not None
     return {key: tuple(row.values()) for key, row in rows.items()}

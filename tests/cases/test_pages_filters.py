@@ -214,6 +214,47 @@ def test_correcting_an_assigned_case_to_an_overlap_returns_it_to_the_pool(
     assert case.events.last().action == "return" and case.events.last().actor is None
 
 
+def test_a_correction_back_to_the_pool_is_no_departments_return_in_the_figures(
+    client, cast, world, report
+):
+    from cases.dashboard import with_rates
+    from cases.models import DailyFigures
+    from cases.models.figures import COUNTED_FIELDS
+    from cases.services.figures import figures_refresh
+    from cases.supervision import department_figures
+
+    case = report()
+    client.force_login(cast.dispatcher)
+    correct(client, case, category=world.stall.pk, cell=world.n1.pk)
+    figures_refresh()
+    totals = DailyFigures.objects.values_list(*COUNTED_FIELDS).get()
+    assert with_rates(dict(zip(COUNTED_FIELDS, totals, strict=True)))["returned"] == 0
+    now = timezone.now()
+    urban = next(
+        figure
+        for figure in department_figures(start=now - timedelta(days=1), end=now)
+        if figure.department == world.urban
+    )
+    assert urban.returns == 0
+
+
+def test_a_correction_keeps_the_escalation_level_a_sweep_raised_meanwhile(cast, world, report):
+    from cases.services.corrections import case_correct
+    from cases.services.escalation import escalation_sweep
+
+    case = report()
+    escalation_sweep(now=case.due_at + timedelta(minutes=1))  # level 1, the version unchanged
+    case_correct(
+        case=case,
+        actor=cast.dispatcher,
+        category=world.rubbish,
+        cell=world.n2,
+        expected_version=case.version,
+    )
+    case.refresh_from_db()
+    assert (case.cell, case.escalation_level) == (world.n2, 1)
+
+
 def test_correction_is_refused_to_caseworkers_and_after_accept(client, cast, world, report):
     case = report(category=None)
     client.force_login(cast.caseworker)
