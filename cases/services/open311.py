@@ -218,17 +218,6 @@ def open311_request_refused(
     )
 
 
-def open311_contacts_forget(*, case_ids: list[int]) -> int:
-    """Blank the reporter contact that posted requests of these cases keep (email, device
-    and account ids), in one statement; for the reporters' retention rule
-    (cases/services/privacy.py). Returns how many request rows changed."""
-    return (
-        ApiRequest.objects.filter(case_id__in=case_ids)
-        .exclude(email="", device_id="", account_id="")
-        .update(email="", device_id="", account_id="")
-    )
-
-
 @dataclass(frozen=True)
 class Open311Report:
     """What a client sent with a case besides the case's own fields, for its page: which

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from cases.models import TERMINAL_STATES, Case, CaseEvent, PersonalDataAccess
+from cases.models import TERMINAL_STATES, ApiRequest, Case, CaseEvent, PersonalDataAccess
 from cases.privacy import ReporterContact, can_see_personal_data, masked_contact
 from departments.models import User
 
@@ -21,6 +21,8 @@ Purpose = PersonalDataAccess.Purpose
 REPORTER_FIELDS = "reporter_name,reporter_phone"
 # What an Open311 client may send about the reporter besides name and phone.
 OPEN311_CONTACT_FIELDS = "email,account_id"
+# What the retention rule blanks: the case's fields, then its posted requests'.
+FORGOTTEN_FIELDS = [*REPORTER_FIELDS.split(","), "email", "device_id", "account_id"]
 
 
 def record_personal_data_access(
@@ -73,12 +75,16 @@ class Anonymisation:
 
 
 def reporters_anonymise(*, now: datetime | None = None, dry_run: bool = False) -> Anonymisation:
-    """Blank the reporter name and phone of every case closed or cancelled longer than
+    """Blank the reporter's name and phone, and the email, device and account ids an Open311
+    client posted with it, of every case closed or cancelled longer than
     REPORTER_RETENTION_DAYS ago, in a few statements whatever their number, with one
     audit row per case. Running it again changes nothing; `dry_run` only lists them."""
     now = now or timezone.now()
+    posted_contact = ApiRequest.objects.filter(case=OuterRef("pk")).exclude(
+        email="", device_id="", account_id=""
+    )
     due = Case.objects.filter(state__in=TERMINAL_STATES, closed_at__lt=now - retention()).filter(
-        ~Q(reporter_name="") | ~Q(reporter_phone="")
+        ~Q(reporter_name="") | ~Q(reporter_phone="") | Exists(posted_contact)
     )
     with transaction.atomic():
         rows = list(
@@ -91,13 +97,14 @@ def reporters_anonymise(*, now: datetime | None = None, dry_run: bool = False) -
         Case.objects.filter(pk__in=pks).update(
             reporter_name="", reporter_phone="", version=F("version") + 1
         )
+        open311_contacts_forget(case_ids=pks)
         CaseEvent.objects.bulk_create(
             [
                 CaseEvent(
                     case_id=pk,
                     action="anonymise",
                     actor_label="system",
-                    data={"fields": REPORTER_FIELDS.split(","), "retention_days": retention().days},
+                    data={"fields": FORGOTTEN_FIELDS, "retention_days": retention().days},
                     at=now,
                 )
                 for pk in pks
@@ -106,3 +113,13 @@ def reporters_anonymise(*, now: datetime | None = None, dry_run: bool = False) -
         )
     logger.info("Anonymised the reporters of %d closed case(s).", len(rows))
     return Anonymisation([number for _pk, number in rows], dry_run)
+
+
+def open311_contacts_forget(*, case_ids: list[int]) -> int:
+    """Blank the reporter contact that posted requests of these cases keep (email, device
+    and account ids), in one statement. Returns how many request rows changed."""
+    return (
+        ApiRequest.objects.filter(case_id__in=case_ids)
+        .exclude(email="", device_id="", account_id="")
+        .update(email="", device_id="", account_id="")
+    )

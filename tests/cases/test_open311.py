@@ -808,7 +808,7 @@ def test_phone_numbers_in_public_descriptions_are_masked(client, world, api_key)
 
 
 def test_forgetting_contacts_blanks_what_a_posted_request_kept(client, world, api_key):
-    from cases.services.open311 import open311_contacts_forget
+    from cases.services.privacy import open311_contacts_forget
 
     response = post_request(
         client,

@@ -255,6 +255,29 @@ def test_reporters_of_cases_closed_longer_than_the_retention_are_forgotten(repor
 
 
 @pytest.mark.django_db
+def test_what_an_open311_client_posted_about_the_reporter_is_forgotten_too(report, cast, settings):
+    from cases.models import ApiRequest
+    from cases.services.apikeys import api_key_create
+
+    settings.REPORTER_RETENTION_DAYS = 30
+    key, _raw = api_key_create(name="12345 hotline")
+    start = datetime(2026, 1, 5, 10, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        case = closed(report(), cast)  # no name or phone: only the posted contact
+        ApiRequest.objects.create(
+            api_key=key, case=case, service_code="ENV-RUBBISH", email="a@example.org",
+            device_id="phone-1", account_id="acc-9", media_url="https://example.org/a.jpg",
+        )  # fmt: skip
+
+    assert reporters_anonymise(now=start + timedelta(days=40)).numbers == [case.number]
+    posted = ApiRequest.objects.get(case=case)
+    assert (posted.email, posted.device_id, posted.account_id) == ("", "", "")
+    assert posted.media_url == "https://example.org/a.jpg"  # the problem's photo, not a contact
+    event = CaseEvent.objects.get(case=case, action="anonymise")
+    assert "email" in event.data["fields"] and "account_id" in event.data["fields"]
+
+
+@pytest.mark.django_db
 def test_the_anonymise_command_reports_what_it_did(report, cast, settings):
     settings.REPORTER_RETENTION_DAYS = 30
     with time_machine.travel(datetime(2026, 1, 5, 10, tzinfo=SHANGHAI), tick=False):
