@@ -5,8 +5,10 @@ transition."""
 import functools
 import uuid
 from collections.abc import Callable
+from datetime import date
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Model, Q
 from django.utils.translation import gettext_lazy as _
 
@@ -314,6 +316,23 @@ TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
     "resume": CommentForm,
     "cancel": CancelForm,
 }
+
+
+# No case is reported outside these years, and at the ends of the calendar a period's
+# arithmetic (the day after its end, 30 days before it, midnight in UTC) overflows.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def period_date_field(label, *, required: bool = False) -> forms.DateField:
+    """A day of a period (the dashboard's, the admin's supervision page's), within bounds."""
+    return forms.DateField(
+        label=label,
+        required=required,
+        validators=[MinValueValidator(FIRST_DAY), MaxValueValidator(LAST_DAY)],
+        widget=forms.DateInput(
+            attrs={"type": "date", "min": FIRST_DAY.isoformat(), "max": LAST_DAY.isoformat()}
+        ),
+    )
 
 
 class DateRangeForm(forms.Form):

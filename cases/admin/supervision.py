@@ -13,14 +13,15 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cases.dashboard import Period
+from cases.forms import period_date_field
 from cases.selectors import supervised_township_id
 from cases.supervision import department_figures
 from departments.models import User
 
 
 class PeriodForm(forms.Form):
-    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = period_date_field(_("From"), required=True)
+    end = period_date_field(_("To (inclusive)"), required=True)
 
     def clean(self):
         data = super().clean()

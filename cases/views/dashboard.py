@@ -1,38 +1,23 @@
 """/dashboard/: the supervisors' figures, charts and early warnings."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases.dashboard import Period, cell_map, dashboard_data
-from cases.forms import DateRangeForm
+from cases.forms import DateRangeForm, period_date_field
 from cases.permissions import may_see_dashboard
 from cases.selectors import cells_geojson
 from departments.models import Township
 
 DEFAULT_DAYS = 30
-# No case is reported outside these years, and at the ends of the calendar the period's
-# arithmetic (the day after its end, 30 days before it, midnight in UTC) overflows.
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
-
-
-def period_date_field(label) -> forms.DateField:
-    return forms.DateField(
-        label=label,
-        required=False,
-        validators=[MinValueValidator(FIRST_DAY), MaxValueValidator(LAST_DAY)],
-        widget=forms.DateInput(
-            attrs={"type": "date", "min": FIRST_DAY.isoformat(), "max": LAST_DAY.isoformat()}
-        ),
-    )
 
 
 class DashboardForm(DateRangeForm):

@@ -82,6 +82,15 @@ def test_a_township_supervisor_sees_the_page_and_a_liaison_does_not(client, cast
     assert client.get(reverse("admin:cases_supervision")).status_code == 403
 
 
+def test_a_period_at_the_end_of_the_calendar_is_refused_not_a_server_error(client, cast):
+    client.force_login(cast.admin)
+    response = client.get(
+        reverse("admin:cases_supervision"), {"start": "2026-01-01", "end": "9999-12-31"}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["end"]
+
+
 def test_a_township_supervisor_counts_only_their_townships_cases(client, cast, world, report):
     """As the audit rows the figures link to, which the admin limits to the township."""
     north = report()
