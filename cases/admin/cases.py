@@ -343,6 +343,13 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             context["extension_requests"] = obj.extension_requests.select_related(
                 "requested_by", "decided_by"
             )
+            # The audit rows the timeline inline shows, each with its details in words.
+            labels.with_details(
+                form.instance
+                for inline in context.get("inline_admin_formsets", ())
+                if inline.opts.model is CaseEvent
+                for form in inline.formset.forms
+            )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @staticmethod

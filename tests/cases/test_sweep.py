@@ -128,6 +128,8 @@ def test_the_audit_trail_pages_tell_the_escalation_levels_apart(client, assigned
     assert "level 1 · accept deadline → cg-boss@example.org" in history
     assert "level 2 · accept deadline" in history
     assert "<td>escalate</td>" not in history and "<td>escalated" in history
+    change_page = client.get(reverse("admin:cases_case_change", args=[assigned.pk])).text
+    assert "level 1 · accept deadline → cg-boss@example.org" in change_page
     client.force_login(cast.caseworker)
     timeline = client.get(reverse("cases:detail", args=[assigned.number])).text
     assert "level 1 · accept deadline → cg-boss@example.org" in timeline
