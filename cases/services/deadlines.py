@@ -68,11 +68,18 @@ def _place_clock(case: Case, *, remaining: int, limit: int, now: datetime, calen
 
 
 def start_clock(
-    case: Case, kind: str, *, now: datetime, calendar: WorkingCalendar | None = None
+    case: Case,
+    kind: str,
+    *,
+    now: datetime,
+    calendar: WorkingCalendar | None = None,
+    remaining: int | None = None,
 ) -> None:
     """Start a fresh deadline of `kind`: a new deadline, so its escalations start at level 1.
 
-    `calendar`: the one the caller already holds (intake reads the stamp once a request)."""
+    `calendar`: the one the caller already holds (intake reads the stamp once a request).
+    `remaining`: the working seconds to the deadline when not the whole limit (an extension);
+    the later rungs keep their distance from it."""
     calendar = calendar or get_calendar()
     limit = limit_seconds(case, kind, calendar)
     case.deadline_kind = kind
@@ -80,7 +87,8 @@ def start_clock(
     case.deadline_started_at = now
     case.escalation_level = 0
     case.paused_remaining_seconds = case.paused_limit_seconds = None
-    _place_clock(case, remaining=limit, limit=limit, now=now, calendar=calendar)
+    remaining = limit if remaining is None else remaining
+    _place_clock(case, remaining=remaining, limit=limit, now=now, calendar=calendar)
 
 
 def stop_clock(case: Case) -> None:

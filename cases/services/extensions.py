@@ -237,23 +237,13 @@ def _tell_requester(case: Case, request: ExtensionRequest, now: datetime) -> Non
 
 
 def _new_due(case: Case, request: ExtensionRequest, now: datetime):
-    """Restart the clock at the old due moment plus the extra working time, as a new
-    deadline: escalations of the old one are history, the new one starts at level 1."""
+    """Restart the clock at the old due moment plus the extra working time (from now, if
+    already overdue), as a new deadline: escalations of the old one are history, the new
+    one starts at level 1."""
     calendar = get_calendar()
-    limit = deadlines.limit_seconds(case, case.deadline_kind, calendar)
     extra = int(request.extra_days * calendar.day_seconds)
     remaining = max(0, int(calendar.working_seconds_between(now, case.due_at))) + extra
-
-    def at(offset: Decimal) -> datetime:
-        return calendar.add_working_seconds(now, max(0, remaining + int(offset * limit)))
-
-    case.deadline_seq += 1
-    case.deadline_started_at = now
-    case.escalation_level = 0
-    case.due_at = at(deadlines.LEVEL_OFFSETS[1])
-    case.escalate_2_at = at(deadlines.LEVEL_OFFSETS[2])
-    case.escalate_3_at = at(deadlines.LEVEL_OFFSETS[3])
-    case.remind_at = at(deadlines.REMINDER_OFFSET)
+    deadlines.start_clock(case, case.deadline_kind, now=now, calendar=calendar, remaining=remaining)
     return case.due_at
 
 
