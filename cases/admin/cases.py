@@ -54,7 +54,7 @@ class OverdueFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         now = timezone.now()
         if self.value() == "overdue":
-            return queryset.filter(state__in=CLOCK_STATES, due_at__lt=now)
+            return queryset.overdue(now)
         if self.value() == "soon":
             return queryset.filter(state__in=CLOCK_STATES, due_at__gte=now, remind_at__lte=now)
         if self.value() == "on_time":

@@ -14,9 +14,9 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.dashboard import Period
 from cases.forms import period_date_field
+from cases.permissions import may_see_dashboard
 from cases.selectors import supervised_township_id
 from cases.supervision import department_figures
-from departments.models import User
 
 
 class PeriodForm(forms.Form):
@@ -30,12 +30,9 @@ class PeriodForm(forms.Form):
         return data
 
 
-def may_supervise(user) -> bool:
-    return user.is_superuser or user.has_role(User.Role.ADMIN, User.Role.SUPERVISOR)
-
-
 def supervision_view(request, *, model_admin):
-    if not may_supervise(request.user):
+    # The dashboard's readers: supervisors and administrators.
+    if not may_see_dashboard(request.user):
         raise PermissionDenied
     # A township's supervisor counts their township's cases, as the linked audit rows show.
     township_id = supervised_township_id(request.user)

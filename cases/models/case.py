@@ -34,6 +34,8 @@ class State(models.TextChoices):
 # States whose deadline clock runs: the ones the escalation sweep looks at.
 CLOCK_STATES = (State.FALLBACK, State.ASSIGNED, State.IN_PROGRESS)
 TERMINAL_STATES = (State.CLOSED, State.CANCELLED)
+# Returns after which the pool waits for a supervisor to name the lead (SPEC §2).
+ARBITRATION_RETURNS = 2
 OPEN_STATES = tuple(s for s in State.values if s not in TERMINAL_STATES)
 
 
@@ -391,7 +393,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
     @property
     def needs_arbitration(self) -> bool:
         """A case returned twice waits for a supervisor to name the lead (SPEC §2)."""
-        return self.state == State.FALLBACK and self.return_count >= 2
+        return self.state == State.FALLBACK and self.return_count >= ARBITRATION_RETURNS
 
     @property
     def is_overdue(self) -> bool:

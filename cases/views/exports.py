@@ -10,7 +10,6 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
 from cases.forms import errors_in_one_line
-from cases.models import CLOCK_STATES
 from cases.spreadsheets import safe
 from cases.views.lists import filtered_cases
 
@@ -46,9 +45,7 @@ def local(value):
 
 
 def export_rows(cases):
-    now = timezone.now()
     for case in cases.iterator(chunk_size=CHUNK):
-        overdue = case.state in CLOCK_STATES and case.due_at is not None and case.due_at < now
         yield [
             safe(value)
             for value in (
@@ -66,7 +63,7 @@ def export_rows(cases):
                 str(case.get_urgency_display()),
                 local(case.created_at),
                 local(case.due_at),
-                _("yes") if overdue else "",
+                _("yes") if case.is_overdue else "",
                 case.address,
                 case.description,
             )
