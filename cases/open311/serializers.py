@@ -10,7 +10,7 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.models import TERMINAL_STATES, Case, CaseFallbackReason, State, Urgency
+from cases.models import TERMINAL_STATES, Case, State, Urgency
 from cases.privacy import mask_phones
 from departments.models import Category
 
@@ -113,7 +113,3 @@ def service_request(case: Case, *, extensions: bool = False) -> dict:
     if extensions:
         data["extended_attributes"] = extended_attributes(case)
     return data
-
-
-# Kept in one place for the OpenAPI document and the tests.
-FALLBACK_REASONS = [value for value, _label in CaseFallbackReason.choices]

@@ -8,6 +8,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from kombu import Connection
 
+from cases.selectors import last_sweep_status
+
 log = logging.getLogger(__name__)
 
 BROKER_TIMEOUT_SECONDS = 2
@@ -47,10 +49,6 @@ def broker_state() -> tuple[bool, str]:
 
 def sweep_state() -> dict | None:
     # The escalation sweep's heartbeat (cases/selectors.py); None when it cannot be read.
-    try:
-        from cases.selectors import last_sweep_status
-    except ImportError:
-        return None
     try:
         status = last_sweep_status()
     except Exception as error:
