@@ -52,6 +52,17 @@ def mask_name(name: str) -> str:
     return " ".join(part[0] + "*" * (len(part) - 1) for part in (name or "").split())
 
 
+# The reporter's personal data on a case.
+PERSONAL_FIELDS = ("reporter_name", "reporter_phone")
+
+
+def sees_every_contact(user) -> bool:
+    """Administrators see every reporter's contact unmasked (`can_see_personal_data`)."""
+    from departments.models import User
+
+    return user.is_active and (user.is_superuser or user.role == User.Role.ADMIN)
+
+
 def can_see_personal_data(user, case) -> bool:
     """Whether `user` needs the reporter's real name and number on `case`: administrators,
     the case's own township caseworkers and dispatchers (they call reporters back and
@@ -60,7 +71,7 @@ def can_see_personal_data(user, case) -> bool:
 
     if not (user.is_authenticated and user.is_active):
         return False
-    if user.is_superuser or user.role == User.Role.ADMIN:
+    if sees_every_contact(user):
         return True
     if case.reported_by_id is not None and case.reported_by_id == user.pk:
         return True

@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef
+from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -31,7 +32,7 @@ from cases.admin.readonly import PlainForeignKeysMixin, ReadOnlyAdminMixin
 from cases.forms import errors_in_one_line
 from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, ExtensionRequest, State
 from cases.pagination import CasePaginator
-from cases.privacy import masked_contact
+from cases.privacy import PERSONAL_FIELDS, masked_contact, sees_every_contact
 from cases.selectors import cases_visible_to
 from cases.services import arbitration, workflow
 from cases.services.privacy import Purpose, reporter_contact_for
@@ -332,6 +333,15 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             for button in BUTTONS.values()
             if button.offered(page)
         ]
+
+    def lookup_allowed(self, lookup, value, request):
+        # The admin filters on any of the model's own fields from the URL: one digit of a
+        # masked phone at a time would give it away to those who see it masked.
+        if lookup.split(LOOKUP_SEP, 1)[0] in PERSONAL_FIELDS and not sees_every_contact(
+            request.user
+        ):
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:

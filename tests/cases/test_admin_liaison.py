@@ -434,3 +434,16 @@ def test_a_liaison_sees_related_records_as_text_where_their_pages_would_refuse_t
     client.force_login(cast.admin)
     page = client.get(change_url(own_case)).text
     assert f"/admin/departments/category/{own_case.category.pk}/change/" in page
+
+
+def test_a_liaison_cannot_guess_a_masked_phone_through_the_admins_url_filters(
+    client, cast, own_case
+):
+    Case.objects.filter(pk=own_case.pk).update(reporter_phone="13812345678")
+    changelist = reverse("admin:cases_case_changelist")
+    client.force_login(cast.liaison)
+    for lookup in ("reporter_phone__startswith", "reporter_name__regex", "reporter_phone"):
+        assert client.get(changelist, {lookup: "138"}).status_code == 400
+    client.force_login(cast.admin)
+    found = client.get(changelist, {"reporter_phone__startswith": "1381"})
+    assert [case.pk for case in found.context["cl"].result_list] == [own_case.pk]
