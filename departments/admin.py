@@ -3,8 +3,9 @@ responsibility list, the working calendar and users."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -174,6 +175,28 @@ class UserAdmin(ImportExportMixin, BaseUserAdmin):
         (_("Role"), {"fields": ["role", "township", "department"]}),
     ]
     readonly_fields = ["last_login", "date_joined"]
+    # Only a superuser hands out what goes beyond a role: an administrator who is not one
+    # could otherwise make themselves one.
+    SUPERUSER_ONLY_FIELDS = ["is_superuser", "groups", "user_permissions"]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if request.user.is_superuser:
+            return readonly
+        return [*readonly, *self.SUPERUSER_ONLY_FIELDS]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def user_change_password(self, request, id, form_url=""):
+        # Another's working password is never set here by someone who is not a superuser:
+        # they would sign in as that person. New users are invited instead.
+        user = self.get_object(request, unquote(id))
+        if user is not None and user.pk != request.user.pk and not request.user.is_superuser:
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -7,6 +7,7 @@ from django.urls import reverse
 from cases.models import OutboxMessage
 from cases.services import outbox
 from departments.models import User
+from departments.services import sync_role_group
 
 pytestmark = pytest.mark.django_db
 
@@ -170,23 +171,47 @@ def test_an_administrator_may_not_drop_the_last_superuser_status_even_keeping_th
     assert cast.admin.is_superuser
 
 
-def test_the_last_active_superuser_keeps_the_status_in_the_form(admin_client, cast):
-    root = cast.admin
+@pytest.fixture
+def role_admin(world):
+    """An administrator by role, not a superuser."""
     helper = User.objects.create_user(
         username="helper", email="helper@example.org", role=User.Role.ADMIN, is_staff=True
     )
-    admin_client.force_login(helper)  # an administrator by role, not a superuser
+    sync_role_group(helper)
+    return helper
+
+
+def test_the_last_active_superuser_keeps_the_status_in_the_form(admin_client, cast, role_admin):
+    root = cast.admin
+    User.objects.filter(pk=role_admin.pk).update(is_superuser=True)
+    admin_client.force_login(role_admin)
 
     response = change_user(admin_client, root, is_superuser="", role=User.Role.SUPERVISOR)
 
+    assert response.status_code == 302  # another superuser stays
+    root.refresh_from_db()
+    assert not root.is_superuser and root.role == User.Role.SUPERVISOR
+    response = change_user(admin_client, role_admin, is_superuser="")
     assert "last active superuser" in " ".join(
         response.context["adminform"].form.non_field_errors()
     )
-    root.refresh_from_db()
-    assert root.is_superuser
-    # With another superuser, the change goes through.
-    User.objects.filter(pk=helper.pk).update(is_superuser=True)
-    response = change_user(admin_client, root, is_superuser="", role=User.Role.SUPERVISOR)
-    assert response.status_code == 302
-    root.refresh_from_db()
-    assert not root.is_superuser and root.role == User.Role.SUPERVISOR
+
+
+def test_an_administrator_who_is_no_superuser_cannot_make_one_or_take_over_accounts(
+    client, cast, role_admin
+):
+    client.force_login(role_admin)
+    change_user(client, role_admin, is_superuser="on", user_permissions=["1"])
+    role_admin.refresh_from_db()
+    assert not role_admin.is_superuser and not role_admin.user_permissions.exists()
+    # A superuser's page is read-only to them, and nobody else's password is theirs to set.
+    root = cast.admin
+    assert change_user(client, root, full_name="改名").status_code == 403
+    for user in (root, cast.caseworker):
+        password = reverse("admin:auth_user_password_change", args=[user.pk])
+        response = client.post(
+            password, {"password1": "Take-over-2026", "password2": "Take-over-2026"}
+        )
+        assert response.status_code == 403
+        user.refresh_from_db()
+        assert not user.check_password("Take-over-2026")
