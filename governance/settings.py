@@ -5,6 +5,7 @@ database or broker server; production overrides them through environment variabl
 """
 
 import os
+import secrets
 from datetime import time, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -62,11 +63,33 @@ def env_positive_float(name: str, default: str) -> float:
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
 
+
+def development_secret_key(path: Path) -> str:
+    """A key of this installation's own, kept in VAR_DIR, for debug mode: signed links and
+    sessions of a demo left reachable are not forgeable with a key printed in the source.
+    The web, worker and beat processes share it; the first to start writes it."""
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f"{path.name}.{os.getpid()}")
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write(secrets.token_urlsafe(50))
+    try:
+        os.link(draft, path)  # atomic, and refused when another process was first
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text(encoding="ascii").strip()
+
+
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
-    SECRET_KEY = "insecure-development-key-only-for-debug"  # noqa: S105
+    SECRET_KEY = development_secret_key(VAR_DIR / "secret_key")
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

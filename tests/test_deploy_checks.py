@@ -37,6 +37,20 @@ def test_production_without_a_secret_key_refuses_to_start():
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
+def test_debug_mode_without_a_key_signs_with_one_of_its_own_kept_in_var(tmp_path):
+    show_key = "from django.conf import settings; print(settings.SECRET_KEY)"
+    first, second = (
+        manage("shell", "-c", show_key, VAR_DIR=str(tmp_path), DJANGO_DEBUG="true")
+        for _ in range(2)
+    )
+    key = (tmp_path / "secret_key").read_text().strip()
+    printed = {result.stdout.split()[-1] for result in (first, second)}
+    assert printed == {key} and len(key) >= 50
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    other = manage("shell", "-c", show_key, VAR_DIR=str(tmp_path / "other"), DJANGO_DEBUG="true")
+    assert other.stdout.split()[-1] != key
+
+
 def test_deploy_check_fails_when_email_links_point_at_a_host_we_do_not_serve():
     result = manage("check", "--deploy", **production(SITE_URL="https://elsewhere.example"))
     assert result.returncode != 0

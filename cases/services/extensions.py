@@ -305,6 +305,11 @@ def extension_decide(
             now=now,
         )
         return request
+    if actor is None and address.strip().lower() not in decider_addresses(case):
+        # The link outlives a supervisor's departure: the address must still be a decider's.
+        raise NotPermitted(
+            _("%(address)s no longer decides on this case's extensions.") % {"address": address}
+        )
     new_due = None
     if approve:
         new_due = _new_due(case, request, now)

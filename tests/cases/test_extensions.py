@@ -254,6 +254,20 @@ def test_a_link_to_a_request_that_no_longer_applies_says_so_and_offers_nothing(c
     assert "This request lapsed at" in page.text and " by cg-boss@example.org" not in page.text
 
 
+def test_a_link_of_an_address_that_no_longer_decides_is_refused(client, cast, case):
+    ask(case, cast.liaison)
+    path = path_of(link_in(OutboxMessage.objects.get(kind="extension", to="cg-boss@example.org")))
+    case.lead_department.supervisor_emails = "new-boss@example.org"
+    case.lead_department.save()
+
+    response = client.post(path, {"decision": "approve"})
+
+    assert response.context["error"] == (
+        "cg-boss@example.org no longer decides on this case's extensions."
+    )
+    assert ExtensionRequest.objects.get().status == Status.PENDING
+
+
 def test_a_used_link_decides_nothing_again(client, cast, case):
     ask(case, cast.liaison)
     path = path_of(link_in(OutboxMessage.objects.filter(kind="extension").first()))
