@@ -92,9 +92,14 @@ def clean_photo(upload) -> CleanPhoto:
             # Apply the EXIF orientation to the pixels before the EXIF is dropped.
             image = ImageOps.exif_transpose(image)
             image.load()
+            if image_format == "JPEG":
+                image = image.convert("RGB")
+            # Pillow writes back what it read beside the pixels (a JPEG comment, say): only
+            # a palette's transparency is part of the picture.
+            image.info = {k: v for k, v in image.info.items() if k == "transparency"}
             out = io.BytesIO()
             if image_format == "JPEG":
-                image.convert("RGB").save(out, "JPEG", quality=88, optimize=True)
+                image.save(out, "JPEG", quality=88, optimize=True)
             elif image_format == "PNG":
                 image.save(out, "PNG", optimize=True)
             else:

@@ -362,3 +362,17 @@ def test_only_the_uploader_can_hand_held_photos_to_a_case(cast, report):
 
     photo_rules.case_add_photos(case=case, uploaded_by=cast.caseworker, held=held)
     assert case.photos.count() == 1 and not HeldPhoto.objects.exists()
+
+
+def test_a_jpeg_comment_or_png_text_is_not_kept_in_the_stored_photo():
+    jpeg, png = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (20, 20), "red").save(jpeg, "JPEG", comment=b"SECRETCOMMENT")
+    from PIL.PngImagePlugin import PngInfo
+
+    text = PngInfo()
+    text.add_text("Comment", "SECRETTEXT")
+    Image.new("RGB", (20, 20), "red").save(png, "PNG", pnginfo=text)
+    for name, data, secret in (("a.jpg", jpeg, b"SECRETCOMMENT"), ("b.png", png, b"SECRETTEXT")):
+        assert secret in data.getvalue()
+        clean = photo_rules.clean_photo(SimpleUploadedFile(name, data.getvalue()))
+        assert secret not in clean.content
