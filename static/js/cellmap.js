@@ -16,7 +16,10 @@ window.CellMap = (function () {
         return { color: "#12355b", weight: 1, fillColor: "#0b6bcb", fillOpacity: 0.15 };
       },
       onEachFeature: function (feature, featureLayer) {
-        featureLayer.bindTooltip(feature.properties.name + " (" + feature.properties.code + ")");
+        // A text node, not a string Leaflet would read as HTML: names come from imported files.
+        featureLayer.bindTooltip(
+          document.createTextNode(feature.properties.name + " (" + feature.properties.code + ")")
+        );
         if (options.onCell) {
           featureLayer.on("click", function (event) { options.onCell(feature, event.latlng, featureLayer); });
         }

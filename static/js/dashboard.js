@@ -41,7 +41,10 @@
       }
     }).layer.eachLayer(function (layer) {
       var p = layer.feature.properties;
-      layer.bindTooltip(p.name + ": " + options.openLabel + " " + p.open + ", " + options.overdueLabel + " " + p.overdue);
+      // A text node, not a string Leaflet would read as HTML: names come from imported files.
+      layer.bindTooltip(document.createTextNode(
+        p.name + ": " + options.openLabel + " " + p.open + ", " + options.overdueLabel + " " + p.overdue
+      ));
     });
   }
 })();

@@ -12,6 +12,7 @@ from PIL import Image
 
 from cases.models import Case, State
 from cases.services import workflow
+from departments.models import GridCell, RoutingStamp
 from tests.browser import chromium, needs_chromium
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
@@ -96,6 +97,20 @@ def test_caseworker_reports_a_case_by_clicking_a_cell_on_the_map(open_as, live_s
     routing = page.locator("#routing").inner_text()
     assert world.urban.name in routing
     assert "权责清单 1" in routing
+
+
+def test_a_cell_name_with_markup_shows_as_text_in_the_map_tooltip(
+    open_as, live_server, cast, world
+):
+    GridCell.objects.update(name="<b>粗体</b> 东网格")
+    RoutingStamp.bump()  # the cells' drawing is cached until the grid changes
+    page = open_as(cast.caseworker)
+    page.goto(f"{live_server.url}/cases/new/")
+    page.locator("#cell-map path.leaflet-interactive").first.hover()
+    tooltip = page.locator(".leaflet-tooltip")
+    tooltip.wait_for()
+    assert tooltip.inner_text().startswith("<b>粗体</b> 东网格")
+    assert tooltip.locator("b").count() == 0
 
 
 def test_a_point_outside_every_cell_reports_the_case_from_the_point(
