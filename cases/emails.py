@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 
 from cases.labels import ACTION_LABELS
 from cases.models import CaseEvent, DeadlineKind, Escalation
-from cases.privacy import mask_name, mask_phone, mask_phones
+from cases.privacy import mask_contacts, mask_name, mask_phone
 
 
 def format_duration(seconds: float) -> str:
@@ -57,7 +57,7 @@ def timeline_steps(events: list[CaseEvent]) -> list[Step]:
             at=event.at,
             label=str(ACTION_LABELS.get(event.action, event.action)),
             actor=event.actor_display,
-            comment=mask_phones(event.comment)[:200],
+            comment=mask_contacts(event.comment)[:200],
         )
         for event in sorted(events, key=lambda e: (e.at, e.pk))
     ]
@@ -89,7 +89,7 @@ def _case_context(escalation: Escalation, *, language: str, timeline: list[CaseE
         if escalation.deadline_kind in DeadlineKind.values
         else escalation.deadline_kind,
         "reporter": reporter,
-        "description": mask_phones(case.description)[:1000],
+        "description": mask_contacts(case.description)[:1000],
         "timeline": timeline_steps(timeline),
         "case_url": f"{settings.SITE_URL}/cases/{case.number}/",
     }

@@ -47,6 +47,15 @@ def mask_email(email: str) -> str:
     return mailbox[:1] + "*" * max(0, len(mailbox) - 1) + at + domain
 
 
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def mask_contacts(text: str) -> str:
+    """Mask every email address and phone number in free text (a description a reporter's
+    words went into), for readers who see contacts masked."""
+    return mask_phones(_EMAIL.sub(lambda match: mask_email(match.group(0)), text or ""))
+
+
 def mask_name(name: str) -> str:
     """The first character of each part, the rest starred: 张三 → 张*, Li Wei → L* W**."""
     return " ".join(part[0] + "*" * (len(part) - 1) for part in (name or "").split())

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.models import TERMINAL_STATES, Case, State, Urgency
-from cases.privacy import mask_phones
+from cases.privacy import mask_contacts
 from departments.models import Category
 
 OPEN, CLOSED = "open", "closed"
@@ -97,13 +97,13 @@ def service_request(case: Case, *, extensions: bool = False) -> dict:
         "service_name": category.name if category else None,
         "service_code": category.code if category else None,
         # The API is public: phone numbers in free text are masked as in emails.
-        "description": mask_phones(case.description),
+        "description": mask_contacts(case.description),
         "agency_responsible": case.lead_department.name if case.lead_department_id else None,
         "service_notice": None,
         "requested_datetime": w3c(case.created_at),
         "updated_datetime": w3c(case.closed_at if status_of(case) == CLOSED else case.updated_at),
         "expected_datetime": w3c(case.due_at),
-        "address": mask_phones(case.address) or None,
+        "address": mask_contacts(case.address) or None,
         "address_id": case.cell.code if case.cell_id else None,
         "zipcode": None,
         "lat": case.lat,

@@ -793,18 +793,18 @@ def test_a_media_file_that_is_not_an_image_refuses_the_request(
     assert not Case.objects.exists()
 
 
-def test_phone_numbers_in_public_descriptions_are_masked(client, world, api_key):
+def test_phone_numbers_and_emails_in_public_descriptions_are_masked(client, world, api_key):
     response = post_request(
         client,
         api_key[1],
         service_code="LAMP",
         address_id="N-01",
-        description="路灯坏了，请回电 13812345678",
+        description="路灯坏了，请回电 13812345678 或 wang.secret@example.org",
     )
     number = response.json()[0]["service_request_id"]
-    assert Case.objects.get(number=number).description.endswith("13812345678")
+    assert Case.objects.get(number=number).description.endswith("wang.secret@example.org")
     _status, data = both_formats(client, f"requests/{number}")
-    assert data[0]["description"] == "路灯坏了，请回电 138****5678"
+    assert data[0]["description"] == "路灯坏了，请回电 138****5678 或 w**********@example.org"
 
 
 def test_forgetting_contacts_blanks_what_a_posted_request_kept(client, world, api_key):
