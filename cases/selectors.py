@@ -216,7 +216,8 @@ def last_sweep_status(*, now=None, stale_after_seconds: int = 300) -> dict:
     return {
         "last_started_at": started.started_at if started else None,
         "last_finished_at": finished.finished_at if finished else None,
-        "last_error": started.error if started else "",
+        # Whether it failed, not how: the page is public, an error's text may name hosts.
+        "last_failed": bool(started and started.error),
         "running_too_long": stuck,
         "ok": bool(finished and now - finished.finished_at <= limit and not stuck),
     }

@@ -2,6 +2,7 @@
 (case, deadline, level), set-based, safe when two sweeps race, and the command."""
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -349,6 +350,17 @@ def test_last_sweep_status_reports_a_healthy_and_a_stuck_sweep(db):
     SweepRun.objects.create(started_at=timezone.now(), clock=timezone.now())  # never finishes
     status = last_sweep_status(now=timezone.now() + timedelta(minutes=6))
     assert status["running_too_long"] is True and status["ok"] is False
+
+
+def test_healthz_says_a_sweep_failed_without_publishing_its_error(client, db):
+    SweepRun.objects.create(
+        started_at=timezone.now(),
+        clock=timezone.now(),
+        error='OperationalError: could not connect to "db.internal" as user "gov"',
+    )
+    body = client.get("/healthz").json()
+    assert body["sweep"]["last_failed"] is True
+    assert "db.internal" not in json.dumps(body)
 
 
 @pytest.mark.django_db(transaction=True)
