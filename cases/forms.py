@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from cases.models import Case, HeldPhoto, State, Urgency
 from cases.services.photos import HELD_PHOTOS_GONE
 from departments.models import Category, Department, GridCell, User
-from departments.routing import RoutingIndex
+from departments.routing import RoutingIndex, get_index
 
 
 class CodeOrIdChoiceField(forms.ModelChoiceField):
@@ -154,6 +154,7 @@ class ReportForm(forms.Form):
             self.fields["cell"].queryset = self.fields["cell"].queryset.filter(
                 township_id=user.township_id
             )
+        self.index = index
         if index is not None:
             self.fields["category"].find = index.find_category
             self.fields["cell"].find = functools.partial(self._offered_cell, index)
@@ -167,8 +168,23 @@ class ReportForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("cell") is None and (data.get("lat") is None or data.get("lng") is None):
+        lat, lng = data.get("lat"), data.get("lng")
+        if data.get("cell") is None and (lat is None or lng is None):
             self.add_error("cell", _("Choose a grid cell, or pick the place on the map."))
+        elif data.get("cell") is None and self.user.township_id:
+            # As a cell of another township is not offered, nor is a point in one: the case
+            # would go to a pool its reporter cannot see.
+            index = self.index or get_index()
+            located = index.locate(lng, lat)
+            if located is not None and index.township_of_cell[located] != self.user.township_id:
+                self.add_error(
+                    "lat",
+                    _(
+                        "This point lies in grid cell %(cell)s of another township: report it"
+                        " there, or pick a place in your own township."
+                    )
+                    % {"cell": index.cells[located].code},
+                )
         return data
 
     def clean_photos(self):

@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 
 from cases.models import Case, CaseEvent, State
 from cases.services import workflow
+from tests.conftest import centre_of
 
 
 def numbers(response):
@@ -109,6 +110,22 @@ def test_xlsx_export_has_every_visible_filtered_case(client, cast, mixed):
     sheet = load_workbook(io.BytesIO(response.content)).active
     values = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert sorted(values) == sorted([mixed["old"].number, mixed["assigned"].number])
+
+
+def test_a_point_in_another_townships_cell_is_refused_as_its_cells_are(client, cast, world):
+    lat, lng = centre_of(5)  # S-01, in the south township
+    client.force_login(cast.caseworker)  # of the north township
+    data = {"category": world.rubbish.pk, "lat": lat, "lng": lng, "description": "越界"}
+    response = client.post("/cases/new/", {**data, "urgency": "normal", "confirm_new": "on"})
+    assert response.status_code == 200
+    assert "lies in grid cell S-01 of another township" in str(response.context["form"].errors)
+    assert not Case.objects.exists()
+    # Outside every cell, the reporter's own township takes it.
+    response = client.post(
+        "/cases/new/", {**data, "lat": 0.5, "lng": 0.5, "urgency": "normal", "confirm_new": "on"}
+    )
+    assert response.status_code == 302
+    assert Case.objects.get().township == world.north
 
 
 def test_possible_duplicates_are_shown_before_saving_and_can_be_overridden(
