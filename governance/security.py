@@ -1,7 +1,9 @@
-"""Glue between Django's sign-in and django-axes (login throttling)."""
+"""Glue between Django's sign-in and django-axes (login throttling), and a cap on the size
+of a request's body."""
 
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
+from django.http import HttpResponse
 
 
 class ThrottledLoginBackend(AxesStandaloneBackend):
@@ -27,3 +29,24 @@ def client_ip(request) -> str:
         if len(addresses) >= hops:
             return addresses[-hops]
     return request.META.get("REMOTE_ADDR", "")
+
+
+def request_size_limit(get_response):
+    """Refuse a body larger than REQUEST_MAX_BYTES before anything reads it: Django spools
+    uploaded files to disk however large they are, and the CSRF check (or an API key's)
+    reads the body first. The largest honest body is a report with its five photos."""
+
+    def middleware(request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.REQUEST_MAX_BYTES:
+            return HttpResponse(
+                f"The request is larger than {settings.REQUEST_MAX_BYTES // 2**20} MB.",
+                status=413,
+                content_type="text/plain; charset=utf-8",
+            )
+        return get_response(request)
+
+    return middleware

@@ -163,3 +163,15 @@ def test_a_broken_security_setting_is_reported_by_its_check(override, check, cod
 def test_a_site_url_on_an_allowed_subdomain_passes():
     with override_settings(SITE_URL="https://grid.example.org", ALLOWED_HOSTS=[".example.org"]):
         assert checks.check_site_url_host(None) == []
+
+
+@pytest.mark.django_db
+def test_a_body_larger_than_the_limit_is_refused_before_it_is_read(client, settings):
+    settings.REQUEST_MAX_BYTES = 1000
+    body = b"x" * 1001
+    response = client.generic(
+        "POST", "/open311/v2/requests.json", body, content_type="application/octet-stream"
+    )
+    assert response.status_code == 413
+    small = client.post("/open311/v2/requests.json", {"api_key": "nope"})
+    assert small.status_code == 403  # under the limit, the request goes on as before
