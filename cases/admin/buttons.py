@@ -30,8 +30,7 @@ class MultipleFileField(forms.FileField):
 class VersionForm(forms.Form):
     """The version the page showed: a case that changed since is refused as stale."""
 
-    # Optional for scripts that do not send it; the page always does.
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
 
 
 class ReturnForm(VersionForm):
