@@ -5,13 +5,18 @@ Each clock stores its level-1 deadline (`due_at`), the moments of escalation lev
 sweep only compares stored, indexed timestamps with the clock.
 """
 
-from datetime import datetime
+import logging
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
 
-from cases.models import Case, DeadlineKind
+from cases.models import CLOCK_STATES, Case, DeadlineKind
 from departments.calendar import WorkingCalendar, get_calendar
+
+logger = logging.getLogger(__name__)
 
 # Default limits for a case with no category (dispatched out of `unclassified`).
 DEFAULT_ACCEPT_HOURS = Decimal("8")
@@ -124,3 +129,37 @@ def resume_clock(case: Case, *, now: datetime) -> None:
 def whistle_report_due(*, now: datetime) -> datetime:
     """When departments summoned by a whistle must have reported for duty (报到)."""
     return get_calendar().add_working_seconds(now, int(settings.FALLBACK_DISPATCH_HOURS * 3600))
+
+
+RUNGS = ("remind_at", "due_at", "escalate_2_at", "escalate_3_at")
+
+
+def clocks_follow_calendar(
+    *, old: WorkingCalendar, new: WorkingCalendar, changed: date, now: datetime | None = None
+) -> int:
+    """Move the rungs still ahead of every running clock that reach the `changed` day (the
+    first day whose holiday or make-up entry an administrator added, changed or removed), so
+    that each keeps the working time it had left under `old`, counted on `new`. Rungs
+    already passed are history and stay. Returns how many cases moved; their version moves
+    too, so that a form opened before cannot write the old rungs back.
+
+    The calendar's arithmetic is Python's: the cases are read in one query, moved in memory
+    and written back in batches (a holiday reaches only the clocks running across it)."""
+    now = now or timezone.now()
+    day_starts = datetime.combine(changed, time.min, tzinfo=new.tz)
+    cases = list(
+        Case.objects.filter(state__in=CLOCK_STATES, escalate_3_at__gte=max(day_starts, now))
+        .order_by("pk")
+        .only("pk", *RUNGS)
+    )
+    for case in cases:
+        for name in RUNGS:
+            at = getattr(case, name)
+            if at is not None and at >= day_starts and at > now:
+                left = old.working_seconds_between(now, at)
+                setattr(case, name, new.add_working_seconds(now, left))
+        case.version = F("version") + 1
+    Case.objects.bulk_update(cases, [*RUNGS, "version"], batch_size=1000)
+    if cases:
+        logger.info("Calendar changed from %s: %d running deadline(s) moved.", changed, len(cases))
+    return len(cases)

@@ -169,3 +169,27 @@ def test_an_unclassified_case_uses_the_default_limits(report, cast, world):
     with time_machine.travel(at(11, 23, 10), tick=False):
         workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.urban)
     assert clock(case)[2] == at(11, 24, 10)  # 8 working hours to accept
+
+
+def test_a_holiday_added_in_the_admin_moves_the_clocks_running_across_it(report, cast):
+    from departments.models import Holiday
+
+    # 2027 is a year the calendar library does not know: weekends only, until an admin says.
+    with time_machine.travel(at(2, 5, 9, year=2027), tick=False):
+        before = report()  # all its rungs on Friday
+    with time_machine.travel(at(2, 5, 16, year=2027), tick=False):
+        across = report()  # Friday 16:00 + 2 working hours: Monday 10:00
+    assert across.due_at == at(2, 8, 10, year=2027)
+    with time_machine.travel(at(2, 5, 17, year=2027), tick=False):
+        holiday = Holiday.objects.create(date=at(2, 8, 0, year=2027).date(), kind="holiday")
+        across.refresh_from_db()
+        assert (across.due_at, across.escalate_3_at) == (
+            at(2, 9, 10, year=2027),
+            at(2, 9, 12, year=2027),
+        )
+        # Removed again, the deadline is back where it was.
+        holiday.delete()
+        across.refresh_from_db()
+        assert across.due_at == at(2, 8, 10, year=2027)
+    untouched = Case.objects.get(pk=before.pk)
+    assert (untouched.due_at, untouched.version) == (before.due_at, before.version)

@@ -1,0 +1,56 @@
+"""Deadlines follow the working calendar: a holiday or make-up day an administrator adds,
+changes or removes (departments.Holiday) moves the rungs of the clocks running across it,
+in the same transaction (cases/services/deadlines.py). `departments` knows nothing of
+cases, so the cases app listens."""
+
+from django.db.models.signals import post_delete, post_save, pre_save
+from django.dispatch import receiver
+
+from cases.services.deadlines import clocks_follow_calendar
+from departments.calendar import WorkingCalendar
+from departments.models import Holiday
+
+
+@receiver(pre_save, sender=Holiday)
+def remember_the_entry(sender, instance, raw=False, **kwargs):
+    if raw or instance.pk is None:
+        return
+    stored = Holiday.objects.filter(pk=instance.pk).values_list("date", "kind")
+    instance.entry_before = stored.first()
+
+
+@receiver(post_save, sender=Holiday)
+def holiday_saved(sender, instance, created, raw=False, **kwargs):
+    if raw:
+        return
+    before = None if created else getattr(instance, "entry_before", None)
+    if before == (instance.date, instance.kind):
+        return  # a new name, the same day off or on
+    kinds_before = {instance.date: None}  # the day had no entry, or the one below
+    if before is not None:
+        kinds_before[before[0]] = before[1]
+    _follow(kinds_before)
+
+
+@receiver(post_delete, sender=Holiday)
+def holiday_deleted(sender, instance, **kwargs):
+    _follow({instance.date: instance.kind})
+
+
+def _follow(kinds_before: dict) -> None:
+    """`kinds_before`: each changed day's entry kind before the change, None for none."""
+    new = WorkingCalendar.load()
+    overrides = dict(new.overrides)
+    for day, kind in kinds_before.items():
+        if kind is None:
+            overrides.pop(day, None)
+        else:
+            overrides[day] = kind == Holiday.Kind.WORKDAY
+    old = WorkingCalendar(
+        overrides=overrides,
+        admin_years=frozenset(day.year for day in overrides),
+        work_start=new.work_start,
+        work_end=new.work_end,
+        tz=new.tz,
+    )
+    clocks_follow_calendar(old=old, new=new, changed=min(kinds_before))
