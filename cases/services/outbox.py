@@ -403,5 +403,6 @@ def deliver_now(
 def delivery_summary(outcomes: Counter[str]) -> str:
     """`deliver_now`'s outcomes in one line, for a command's output."""
     return _(
-        "sent %(sent)d, failed %(failed)d, to retry later %(retry)d, taken by a worker %(skipped)d"
+        "sent %(sent)d, failed %(failed)d, left for a worker to retry %(retry)d, "
+        "taken by a worker %(skipped)d"
     ) % {name: outcomes[name] for name in ("sent", "failed", "retry", "skipped")}

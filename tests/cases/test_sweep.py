@@ -419,7 +419,10 @@ def test_the_command_sends_its_emails_itself_unless_told_to_queue_them(assigned,
 
     (email,) = mailoutbox  # no worker runs here: the command sent it
     assert email.to == ["cg-boss@example.org"] and assigned.number in email.subject
-    assert "Emails: sent 1, failed 0, to retry later 0, taken by a worker 0." in out.getvalue()
+    assert (
+        "Emails: sent 1, failed 0, left for a worker to retry 0, taken by a worker 0."
+        in out.getvalue()
+    )
     assert OutboxMessage.objects.get().status == OutboxMessage.Status.SENT
 
     queued = StringIO()

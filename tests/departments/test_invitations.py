@@ -64,7 +64,9 @@ def test_import_users_sends_one_invitation_per_new_user(users_file, mailoutbox):
     messages = OutboxMessage.objects.filter(kind="invitation").order_by("to")
     assert [message.to for message in messages] == ["grid7@example.org", "newbie@example.org"]
     # Sent by the command itself, through the outbox: no worker needs to be running.
-    assert "invitations: sent 2, failed 0, to retry later 0, taken by a worker 0" in output
+    assert (
+        "invitations: sent 2, failed 0, left for a worker to retry 0, taken by a worker 0" in output
+    )
     assert sorted(email.to[0] for email in mailoutbox) == [m.to for m in messages]
     assert {message.status for message in messages} == {OutboxMessage.Status.SENT}
     newbie = User.objects.get(username="newbie")
