@@ -48,9 +48,13 @@ def test_the_subject_names_the_case_the_level_and_how_long_it_is_overdue(overdue
     cast.supervisor.language = "en"
     cast.supervisor.save()
     escalation_sweep(now=at(11, 23, 13, 20))
-    subject = message_to("cg-boss@example.org").subject
-    assert subject == f"[{overdue.number}] Level 1 escalation: overdue by 1 h 20 min"
-    assert message_to("supervisor@example.org").subject.startswith(f"[{overdue.number}] Level 2")
+    owners, leader = message_to("cg-boss@example.org"), message_to("supervisor@example.org")
+    assert owners.subject == f"[{overdue.number}] Level 1 escalation: overdue by 1 h 20 min"
+    assert leader.subject.startswith(f"[{overdue.number}] Level 2")
+    # Each says why its reader gets it: the owner's supervisor, then the township's leader.
+    assert "because you supervise the owner" in owners.text
+    assert "as a leader of the case's township" in leader.text
+    assert "as a leader of the case's township" in leader.html
 
 
 def test_the_body_has_category_cell_owner_deadline_timeline_and_links(overdue, settings):
