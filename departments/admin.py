@@ -10,7 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from departments.admin_io import ImportExportMixin
-from departments.calendar import calendar_warnings
+from departments.calendar import calendar_notes, calendar_warnings
 from departments.importers import plan_users
 from departments.models import (
     Category,
@@ -142,6 +142,8 @@ class HolidayAdmin(admin.ModelAdmin):
         # Years the calendar does not know count weekends only: say so, do not guess quietly.
         for warning in calendar_warnings():
             messages.warning(request, warning)
+        for note in calendar_notes():
+            messages.info(request, note)
         return super().changelist_view(request, extra_context)
 
 

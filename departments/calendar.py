@@ -193,6 +193,34 @@ def calendar_warnings(today: date | None = None) -> list[str]:
     return messages
 
 
+def calendar_notes(today: date | None = None) -> list[str]:
+    """For the holiday list: this year and the next when only the entries made here tell
+    their days off (the library does not know them): how many there are, so that a year
+    begun with one holiday is not taken for a year filled in."""
+    from django.utils import timezone
+    from django.utils.translation import ngettext
+
+    today = today or timezone.localdate()
+    calendar = get_calendar()
+    notes = []
+    for year in range(today.year, today.year + 2):
+        if year in calendar.admin_years and not library_knows_year(year):
+            entries = sum(1 for day in calendar.overrides if day.year == year)
+            notes.append(
+                ngettext(
+                    "The calendar library does not know %(year)s: its days off are the weekends "
+                    "and the %(count)d entry made here. Check that all of %(year)s's holidays "
+                    "and make-up working days are entered.",
+                    "The calendar library does not know %(year)s: its days off are the weekends "
+                    "and the %(count)d entries made here. Check that all of %(year)s's holidays "
+                    "and make-up working days are entered.",
+                    entries,
+                )
+                % {"year": year, "count": entries}
+            )
+    return notes
+
+
 UTC = ZoneInfo("UTC")
 _lock = threading.Lock()
 _cached: tuple[int, tuple, WorkingCalendar] | None = None

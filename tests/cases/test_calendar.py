@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from departments.calendar import calendar_warnings, get_calendar
+from departments.calendar import calendar_notes, calendar_warnings, get_calendar
 from departments.models import Holiday
 from governance.settings import parse_working_hours
 
@@ -116,6 +116,9 @@ def test_a_year_the_admins_filled_in_is_known_and_not_warned_about(caplog):
     assert calendar_warnings(today=at(11, 23).date()) == []
     assert later(at(2, 5, 16, year=2027), 2 * HOUR) == at(2, 9, 10, year=2027)
     assert "does not know" not in caplog.text
+    # The holiday list still says how few entries the year has, so it gets filled in.
+    (note,) = calendar_notes(today=at(11, 23).date())
+    assert "does not know 2027: its days off are the weekends and the 1 entry made here" in note
 
 
 def test_a_deadline_ending_at_closing_time_is_that_closing_time():

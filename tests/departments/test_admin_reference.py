@@ -76,6 +76,19 @@ def test_holiday_list_and_admin_index_warn_about_a_year_the_calendar_does_not_kn
     assert "does not know the public holidays of 2061" in index.text
 
 
+def test_the_holiday_list_says_how_few_days_a_year_begun_by_hand_has(client, cast):
+    from datetime import date
+
+    from departments.models import Holiday
+
+    Holiday.objects.create(date=date(2061, 1, 1), kind=Holiday.Kind.HOLIDAY, name="元旦")
+    with time_machine.travel("2061-03-01 10:00 +0800"):
+        client.force_login(cast.admin)
+        holidays = client.get(reverse("admin:departments_holiday_changelist"))
+    assert "does not know the public holidays of 2061" not in holidays.text
+    assert "the weekends and the 1 entry made here" in holidays.text
+
+
 def test_only_those_who_keep_the_holidays_are_asked_to_add_them(client, cast):
     with time_machine.travel("2061-03-01 10:00 +0800"):
         client.force_login(cast.liaison)
