@@ -162,10 +162,21 @@ def dashboard_data(user: User, *, period: Period, township_id: int | None = None
         ],
         "by_cell": [with_rates(row) for row in sorted(by_cell.values(), key=_by("cell__code"))],
         "series": [{**with_rates(row), "bucket": row["bucket"].isoformat()} for row in buckets],
+        # Whenever reported: the period's figures leave out an old case overdue today.
+        "overdue_now": overdue_now(user, township_id=township_id, now=now),
         "due_soon": due_soon(user, township_id=township_id, now=now),
         "hotspots": hotspots(groups),
         "recurrences": recurrences(user, period=period, township_id=township_id),
     }
+
+
+def overdue_now(user: User, *, township_id: int | None = None, now: datetime) -> int:
+    """The visible cases overdue at `now`, whenever they were reported (one count over the
+    deadline index)."""
+    cases = cases_visible_to(user).overdue(now)
+    if township_id:
+        cases = cases.filter(township_id=township_id)
+    return cases.count()
 
 
 def _add_names(groups: list[dict]) -> None:

@@ -143,7 +143,7 @@ def events_of_department(events, department_id: int):
     """The audit rows that the figures of a department count (for the admin's links)."""
     return events.filter(
         Q(action__in=["route", "dispatch"], to_state=State.ASSIGNED, data__lead=department_id)
-        | Q(action="return", data__returned_by=department_id)
+        | Q(action="return", actor__isnull=False, data__returned_by=department_id)
         | Q(action__in=["accept", "resolve", "report_for_duty"], actor__department_id=department_id)
         | Q(action__startswith="extension_", data__department=department_id)
         | Q(action="reopen", case__lead_department_id=department_id)

@@ -56,8 +56,9 @@ def filter_in_words(field_name: str, title, labels_by_code: dict):
             return list(labels_by_code.items())
 
         def queryset(self, request, queryset):
+            # A comma list takes in several (the supervision page's "given": route,dispatch).
             value = self.value()
-            return queryset.filter(**{field_name: value}) if value else queryset
+            return queryset.filter(**{f"{field_name}__in": value.split(",")}) if value else queryset
 
     InWords.title = title
     return InWords

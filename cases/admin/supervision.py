@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.dashboard import Period
 from cases.forms import period_date_field
+from cases.models import State
 from cases.permissions import may_see_dashboard
 from cases.selectors import supervised_township_id
 from cases.supervision import department_figures
@@ -57,14 +58,13 @@ def supervision_view(request, *, model_admin):
 
         for figure in figures:
 
-            def link(action, pk=figure.department.pk):
+            def link(action, pk=figure.department.pk, **more):
                 query = {"department": pk, "at__gte": start.isoformat(), "at__lt": end.isoformat()}
-                if action:
-                    query["action"] = action
+                query.update(action=action, **more)
                 return f"{audit}?{urlencode(query)}"
 
             figure.links = {
-                "given": link(""),
+                "given": link("route,dispatch", to_state=State.ASSIGNED),
                 "returns": link("return"),
                 "accepts": link("accept"),
                 "reopens": link("reopen"),

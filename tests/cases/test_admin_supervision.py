@@ -72,6 +72,8 @@ def test_supervision_page_links_each_figure_to_its_audit_rows(
     rows = client.get(cg.links["returns"]).context["cl"].result_list
     assert {event.case for event in rows} == set(returned)
     assert {event.action for event in rows} == {"return"}
+    given = client.get(cg.links["given"]).context["cl"].result_list
+    assert len(given) == cg.given and {event.to_state for event in given} == {"assigned"}
 
 
 def test_a_township_supervisor_sees_the_page_and_a_liaison_does_not(client, cast, history):

@@ -55,6 +55,18 @@ def test_dashboard_overdue_and_due_soon_warnings(client, cast, world, report):
     assert late.number not in [c.number for c in figures["due_soon"]]
 
 
+def test_the_overdue_card_also_counts_cases_overdue_now_whenever_reported(client, cast, report):
+    with time_machine.travel(timezone.now() - timedelta(days=60)):
+        report()  # long before the default period, and overdue ever since
+    with time_machine.travel(timezone.now() - timedelta(days=10)):
+        report()
+    client.force_login(cast.supervisor)
+    response = client.get("/dashboard/")
+    figures = response.context["figures"]
+    assert (figures["totals"]["overdue"], figures["overdue_now"]) == (1, 2)
+    assert "2 cases overdue now, whenever reported" in response.text
+
+
 def test_recurrence_is_flagged_within_30_days_of_a_closed_case(client, cast, world, report):
     with time_machine.travel(timezone.now() - timedelta(days=5)):
         first = report()
