@@ -47,7 +47,8 @@ def dashboard(request):
     else:
         data = {}
     today = timezone.localdate()
-    end = data.get("date_to") or today
+    # A start alone runs to today; one after today is a period of that day, never reversed.
+    end = data.get("date_to") or max(today, data.get("date_from") or today)
     start = data.get("date_from") or end - timedelta(days=DEFAULT_DAYS - 1)
     township = data.get("township")
     township_id = request.user.township_id or (township.pk if township else None)

@@ -32,6 +32,16 @@ def test_a_reversed_period_is_refused_as_on_the_case_list(client, cast):
     assert "The end date is before the start date." in cases.content.decode()
 
 
+def test_a_start_alone_runs_to_today_and_a_future_one_is_never_reversed(client, cast):
+    client.force_login(cast.supervisor)
+    today = timezone.localdate()
+    past = client.get("/dashboard/", {"date_from": (today - timedelta(days=5)).isoformat()})
+    assert past.context["period"] == Period(today - timedelta(days=5), today)
+    future = today + timedelta(days=16)
+    ahead = client.get("/dashboard/", {"date_from": future.isoformat()})
+    assert ahead.context["period"] == Period(future, future)
+
+
 @pytest.mark.parametrize(
     "dates",
     [
