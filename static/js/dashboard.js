@@ -13,13 +13,18 @@
         datasets: keys.map(function (key, i) {
           return {
             label: chart.names[key], data: chart.series[key], borderColor: colours[i % colours.length],
-            yAxisID: key === "total" || key === "satisfaction" ? "y2" : "y", spanGaps: true
+            // Rates in %, counts, and the 1–5 rating each on a scale of their own.
+            yAxisID: key === "total" ? "y2" : key === "satisfaction" ? "y3" : "y", spanGaps: true
           };
         })
       },
       options: {
         animation: false, responsive: true,
-        scales: { y: { min: 0, max: 100, position: "left" }, y2: { min: 0, position: "right", grid: { drawOnChartArea: false } } }
+        scales: {
+          y: { min: 0, max: 100, position: "left" },
+          y2: { min: 0, position: "right", grid: { drawOnChartArea: false } },
+          y3: { min: 0, max: 5, position: "right", grid: { drawOnChartArea: false } }
+        }
       }
     });
   }

@@ -237,6 +237,13 @@ def test_supervisor_opens_the_dashboard(open_as, live_server, cast, world, repor
     # Chart.js sized and drew its canvas: the vendored library loaded and ran.
     page.wait_for_function("document.getElementById('rates-chart').width > 0")
     assert page.evaluate("typeof window.Chart") == "function"
+    # The 1–5 rating has a scale of its own, not the case counts' (it would lie flat at 0).
+    axes = page.evaluate(
+        "Object.fromEntries(Chart.getChart('rates-chart').data.datasets"
+        ".map((d, i) => [Object.keys(JSON.parse("
+        "document.getElementById('chart-data').textContent).series)[i], d.yAxisID]))"
+    )
+    assert (axes["satisfaction"], axes["total"]) == ("y3", "y2")
 
 
 def test_long_unbroken_text_and_wide_tables_keep_to_a_phones_width(
