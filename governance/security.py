@@ -1,5 +1,5 @@
-"""Glue between Django's sign-in and django-axes (login throttling), and a cap on the size
-of a request's body."""
+"""Glue between Django's sign-in and django-axes (login throttling), a cap on the size of a
+request's body, and the health probe that answers load balancers whatever the Host."""
 
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
@@ -47,6 +47,20 @@ def request_size_limit(get_response):
                 status=413,
                 content_type="text/plain; charset=utf-8",
             )
+        return get_response(request)
+
+    return middleware
+
+
+def health_probe(get_response):
+    """/healthz answers whatever the Host header says: a load balancer probes each backend
+    by its address, which is no host the site serves (ALLOWED_HOSTS would refuse it with a
+    400 and log an error per probe). The page names no host and sets no cookie."""
+    from cases.views.health import healthz
+
+    def middleware(request):
+        if request.path_info == "/healthz":
+            return healthz(request)
         return get_response(request)
 
     return middleware

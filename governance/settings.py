@@ -110,6 +110,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "governance.security.health_probe",
     "governance.security.request_size_limit",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",

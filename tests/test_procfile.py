@@ -104,6 +104,9 @@ def test_the_web_process_serves_its_static_files_and_answers_probes_over_http(we
 
     status, body = get(f"{web}/healthz")
     assert status == 200 and b'"database": "ok"' in body
+    # A load balancer probes the backend by its address, no host the site serves.
+    assert get(f"{web}/healthz", Host="10.1.2.3:8000")[0] == 200
+    assert get(f"{web}/cases/", Host="10.1.2.3:8000")[0] == 400
     assert get(f"{web}/cases/")[0] == 301  # everything else still goes to HTTPS
 
 
@@ -126,6 +129,13 @@ def test_beat_starts_on_a_fresh_var_dir_and_keeps_its_schedule_there(tmp_path):
             time.sleep(0.3)
         time.sleep(1)
         assert beat.poll() is None, (tmp_path / "beat.log").read_text()
+        # The shell became beat (exec): a supervisor that signals only the process it
+        # started stops beat itself, and leaves no second beat running on.
+        beat.send_signal(signal.SIGTERM)
+        beat.wait(20)
+        with pytest.raises(ProcessLookupError):
+            os.killpg(beat.pid, 0)
     finally:
-        stop(beat)
+        if beat.poll() is None:
+            stop(beat)
         log.close()
