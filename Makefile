@@ -30,7 +30,7 @@ run: demo
 	@echo "  Grid governance is starting at http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
 	@echo "  Demo logins are printed above by seed_demo. Stop with Ctrl-C."
 	@echo
-	PATH="$(abspath $(BIN)):$$PATH" PORT=$(PORT) HOST=$(HOST) $(BIN)/honcho start -f Procfile
+	PATH="$(abspath $(BIN)):$$PATH" PORT=$(PORT) HOST=$(HOST) SITE_URL="$${SITE_URL:-http://$(HOST):$(PORT)}" $(BIN)/honcho start -f Procfile
 
 lint: venv
 	$(BIN)/ruff check .
