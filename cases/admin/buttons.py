@@ -101,7 +101,8 @@ class Button:
     def initial(self, page: PageState) -> dict:
         return {"version": page.case.version}
 
-    def run(self, *, case, actor, data: dict):
+    def run(self, *, case, actor, data: dict) -> str | None:
+        """Act through the service; a message of its own to say what came of it, or None."""
         raise NotImplementedError
 
 
@@ -197,12 +198,17 @@ class DecideExtension(Button):
         request = case.extension_requests.filter(pk=data["request"]).first()
         if request is None:
             raise workflow.WorkflowError(_("No such extension request on this case."))
-        extensions.extension_decide(
+        decided = extensions.extension_decide(
             request=request,
             approve=data["decision"] == "approve",
             actor=actor,
             note=data["note"],
         )
+        # What became of it, not that a decision was made: it may have lapsed meanwhile.
+        return _("Case %(number)s: the extension request is %(status)s.") % {
+            "number": case,
+            "status": decided.get_status_display(),
+        }
 
 
 class Arbitrate(Button):

@@ -386,7 +386,7 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             refused_forms.keep(request, form_name=name, page=change_page)
             return back
         try:
-            button.run(case=case, actor=request.user, data=form.cleaned_data)
+            outcome = button.run(case=case, actor=request.user, data=form.cleaned_data)
         except WorkflowError as error:
             # The case moved on: what was typed was meant for the case as it was.
             self._refuse(request, case, str(error))
@@ -397,7 +397,9 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             return back
         messages.success(
             request,
-            gettext("Case %(number)s: %(action)s done.") % {"number": case, "action": button.label},
+            outcome
+            or gettext("Case %(number)s: %(action)s done.")
+            % {"number": case, "action": button.label},
         )
         if not self.get_queryset(request).filter(pk=case.pk).exists():
             # Out of this user's sight now (returned to the pool): back to the list, not

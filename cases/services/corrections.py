@@ -19,6 +19,7 @@ from cases.services.workflow import (
     TransitionNotAllowed,
     _fields_to_save,
     _fire,
+    extension_requests_lapse,
 )
 from departments.models import Category, GridCell, User
 from departments.routing import get_index
@@ -141,6 +142,7 @@ def case_correct(
         case.lead_department_id = decision.lead_department_id
         deadlines.start_clock(case, DeadlineKind.ACCEPT, now=now)
         _save(case, fresh_clock=True)
+        extension_requests_lapse(case, now=now)
         _add_assists(case, decision.assisting_department_ids, now)
     else:
         _save(case)

@@ -15,12 +15,14 @@ from django_fsm import can_proceed, has_transition_perm
 
 from cases.labels import TRANSITION_LABELS
 from cases.models import (
+    CLOCK_STATES,
     TERMINAL_STATES,
     Case,
     CaseAssist,
     CaseChanged,
     CaseEvent,
     DeadlineKind,
+    ExtensionRequest,
     State,
 )
 from cases.services import deadlines
@@ -119,7 +121,37 @@ def _fire(
             _("This case changed while you were acting on it. Reload it and try again.")
         ) from error
     event.save()
+    if fresh_clock or case.state not in CLOCK_STATES or case.due_at is None:
+        extension_requests_lapse(case, now=now)
     return event
+
+
+def extension_requests_lapse(case: Case, *, now: datetime) -> None:
+    """The deadline a pending extension request asks about has ended (the case was
+    accepted, resolved, returned, suspended, corrected): the request lapses now, with its
+    audit row, and leaves the deciders' queue. One query when there is none."""
+    pending = list(
+        case.extension_requests.filter(status=ExtensionRequest.Status.PENDING).values_list(
+            "pk", "department_id"
+        )
+    )
+    if not pending:
+        return
+    ExtensionRequest.objects.filter(pk__in=[pk for pk, _department in pending]).update(
+        status=ExtensionRequest.Status.LAPSED, decided_at=now
+    )
+    CaseEvent.objects.bulk_create(
+        CaseEvent(
+            case=case,
+            action="extension_lapse",
+            from_state=case.state,
+            to_state=case.state,
+            actor_label="system",
+            data={"extension": pk, "department": department},
+            at=now,
+        )
+        for pk, department in pending
+    )
 
 
 def _transition(

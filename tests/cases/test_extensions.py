@@ -155,7 +155,7 @@ def test_supervisor_approves_in_the_admin_and_the_deadline_moves_as_a_new_one(
     client.force_login(supervisor)
     page = client.get(reverse("admin:cases_case_change", args=[case.pk]))
     assert "decide-extension" in [form["name"] for form in page.context["transition_forms"]]
-    client.post(
+    response = client.post(
         act_url(case, "decide-extension"),
         {
             "version": case.version,
@@ -163,7 +163,9 @@ def test_supervisor_approves_in_the_admin_and_the_deadline_moves_as_a_new_one(
             "decision": "approve",
             "note": "同意",
         },
+        follow=True,
     )
+    assert f"Case {case.number}: the extension request is approved." in messages_of(response)
     request.refresh_from_db()
     case.refresh_from_db()
     assert (request.status, request.decided_by) == (Status.APPROVED, supervisor)
@@ -244,12 +246,13 @@ def test_signed_link_shows_a_confirmation_and_decides_only_on_post(client, cast,
 def test_a_link_to_a_request_that_no_longer_applies_says_so_and_offers_nothing(client, cast, case):
     ask(case, cast.liaison)
     path = path_of(link_in(OutboxMessage.objects.get(kind="extension", to="cg-boss@example.org")))
-    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")  # it lapses now
     page = client.get(path)
-    assert "no longer applies" in page.text and 'name="decision"' not in page.text
+    assert "This request lapsed at" in page.text and 'name="decision"' not in page.text
 
     client.post(path, {"decision": "approve"})  # an old tab's form, sent anyway
-    assert ExtensionRequest.objects.get().status == Status.LAPSED
+    request = ExtensionRequest.objects.get()
+    assert request.status == Status.LAPSED and request.decided_by_label == ""
     page = client.get(path)
     assert "This request lapsed at" in page.text and " by cg-boss@example.org" not in page.text
 
@@ -266,6 +269,19 @@ def test_a_link_of_an_address_that_no_longer_decides_is_refused(client, cast, ca
         "cg-boss@example.org no longer decides on this case's extensions."
     )
     assert ExtensionRequest.objects.get().status == Status.PENDING
+
+
+def test_a_pending_request_lapses_as_soon_as_its_deadline_ends(client, cast, case, supervisor):
+    request = ask(case, cast.liaison)
+    case.refresh_from_db()
+    workflow.case_resolve(case=case, actor=cast.liaison, note="已处理")
+    request.refresh_from_db()
+    assert request.status == Status.LAPSED and request.decided_at is not None
+    lapse = case.events.get(action="extension_lapse")
+    assert lapse.actor is None and lapse.data["extension"] == request.pk
+    client.force_login(supervisor)
+    page = client.get(reverse("admin:cases_case_change", args=[case.pk]))
+    assert "decide-extension" not in [form["name"] for form in page.context["transition_forms"]]
 
 
 def test_a_used_link_decides_nothing_again(client, cast, case):
@@ -303,8 +319,10 @@ def test_a_request_lapses_when_its_deadline_ended_before_the_decision(cast, case
     request = ask(case, cast.liaison)
     case.refresh_from_db()
     workflow.case_resolve(case=case, actor=cast.liaison, note="已处理")
-    request = extensions.extension_decide(request=request, approve=True, actor=supervisor)
-    assert request.status == Status.LAPSED
+    with pytest.raises(workflow.WorkflowError, match="already decided: lapsed"):
+        extensions.extension_decide(request=request, approve=True, actor=supervisor)
+    request.refresh_from_db()
+    assert request.status == Status.LAPSED and request.decided_by is None
     case.refresh_from_db()
     assert case.state == State.RESOLVED
     assert case.due_at is None
