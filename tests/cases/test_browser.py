@@ -258,3 +258,7 @@ def test_long_unbroken_text_and_wide_tables_keep_to_a_phones_width(
         page.goto(f"{live_server.url}{path}")
         page_width = page.evaluate("document.documentElement.scrollWidth")
         assert page_width <= 390, f"{path} is {page_width} px wide"
+    # The list's case number stays on one line: its table scrolls rather than break it.
+    number = page.locator("table.cases tbody td a").first
+    assert number.inner_text() == case.number
+    assert number.bounding_box()["height"] < 30
