@@ -63,6 +63,8 @@ def test_pages_speak_chinese_when_the_browser_asks_for_it(client, cast, compiled
     text = response.content.decode()
     assert '<html lang="zh-hans">' in text
     assert "上报案件" in text and "不确定（由街道决定）" in text
+    # Labels end in a full-width colon, as Chinese writes it, not Django's ASCII one.
+    assert re.search(r"<label[^>]*>描述：</label>", text), re.findall(r"<label[^>]*>[^<]*", text)
 
 
 def test_pages_speak_english_by_default(client, cast, compiled_catalogue):
