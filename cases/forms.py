@@ -10,8 +10,8 @@ from datetime import date
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Model, Q
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 from cases.models import Case, HeldPhoto, State, Urgency
 from cases.services.photos import HELD_PHOTOS_GONE
@@ -96,10 +96,10 @@ class HeldPhotosField(forms.ModelMultipleChoiceField):
 
 
 class CategoryChoiceField(CodeOrIdChoiceField):
-    # Both names and the code, so the picker's search finds a category by any of them.
+    # The names the reader may search by, and the code: a Chinese page keeps to Chinese.
     def label_from_instance(self, obj):
-        english = f" / {obj.name_en}" if obj.name_en else ""
-        return f"{obj.name}{english} ({obj.code})"
+        english = obj.name_en and not (get_language() or "").startswith("zh")
+        return f"{obj.name} / {obj.name_en} ({obj.code})" if english else f"{obj.name} ({obj.code})"
 
 
 class ReportForm(forms.Form):

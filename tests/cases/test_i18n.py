@@ -67,6 +67,18 @@ def test_pages_speak_chinese_when_the_browser_asks_for_it(client, cast, compiled
     assert re.search(r"<label[^>]*>描述：</label>", text), re.findall(r"<label[^>]*>[^<]*", text)
 
 
+def test_the_category_picker_offers_english_names_on_english_pages_only(
+    client, cast, world, compiled_catalogue
+):
+    world.rubbish.name_en = "Exposed rubbish"
+    world.rubbish.save()
+    client.force_login(cast.caseworker)
+    chinese = client.get("/cases/new/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    english = client.get("/cases/new/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "暴露垃圾 (ENV-RUBBISH)" in chinese and "Exposed rubbish" not in chinese
+    assert "暴露垃圾 / Exposed rubbish (ENV-RUBBISH)" in english
+
+
 def test_pages_speak_english_by_default(client, cast, compiled_catalogue):
     client.force_login(cast.caseworker)
     text = client.get("/cases/new/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
