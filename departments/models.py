@@ -297,6 +297,14 @@ class User(AbstractUser):
     def __str__(self):
         return self.full_name or self.username
 
+    # Django's first and last names are unused: the admin's greeting and the password
+    # pages read these.
+    def get_full_name(self):
+        return self.full_name or self.username
+
+    def get_short_name(self):
+        return self.full_name or self.username
+
     def clean(self):
         super().clean()
         errors = role_errors(

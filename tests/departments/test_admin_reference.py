@@ -113,3 +113,5 @@ def test_admin_index_links_each_role_to_its_work_queues(client, cast):
     page = client.get(reverse("admin:index"))
     assert "?deadline=overdue" in page.text
     assert reverse("admin:cases_rule_suggestions") not in page.text
+    # Greeted by name, not by username.
+    assert f"<strong>{cast.liaison.full_name}</strong>" in page.text
