@@ -15,6 +15,7 @@ from cases.models import (
     CaseAssist,
     CaseEvent,
     CaseNote,
+    CasePhoto,
     State,
 )
 from departments.models import Category, Department, GridCell, Responsibility, User
@@ -95,7 +96,9 @@ def case_detail_for(user: User, number: str) -> Case:
             ),
             Prefetch("events", queryset=CaseEvent.objects.select_related("actor")),
             Prefetch("notes", queryset=CaseNote.objects.select_related("author")),
-            "photos",
+            Prefetch(
+                "photos", queryset=CasePhoto.objects.select_related("uploaded_by__department")
+            ),
         ),
         number=number,
     )

@@ -376,3 +376,28 @@ def test_a_jpeg_comment_or_png_text_is_not_kept_in_the_stored_photo():
         assert secret in data.getvalue()
         clean = photo_rules.clean_photo(SimpleUploadedFile(name, data.getvalue()))
         assert secret not in clean.content
+
+
+def test_each_photo_says_who_took_it_so_the_fix_stands_apart_from_the_report(
+    client, cast, world, report, django_assert_max_num_queries
+):
+    from cases.services import workflow
+    from cases.services.liaison import case_resolve_with_photos
+
+    case = report()
+    client.force_login(cast.caseworker)
+    client.post(reverse("cases:photos_add", args=[case.number]), {"photos": [image_file()]})
+    workflow.case_accept(case=case, actor=cast.liaison)
+    with django_assert_max_num_queries(40) as one_photo:
+        client.get(reverse("cases:detail", args=[case.number]))
+    case_resolve_with_photos(
+        case=case, actor=cast.liaison, note="已清理", photos=[image_file("fixed.jpg")]
+    )
+    # The uploaders come with the photos: a second photo by another person, no more queries.
+    with django_assert_max_num_queries(len(one_photo.captured_queries)):
+        page = client.get(reverse("cases:detail", args=[case.number])).content.decode()
+    captions = re.findall(r'<figcaption class="muted">([^·]*)·', page)
+    assert [caption.strip() for caption in captions] == [
+        str(cast.caseworker),
+        f"{cast.liaison} ({world.urban.name})",
+    ]
