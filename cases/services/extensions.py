@@ -31,7 +31,12 @@ from cases.models import (
     State,
 )
 from cases.services import deadlines, outbox
-from cases.services.workflow import NotPermitted, StaleCase, WorkflowError
+from cases.services.workflow import (
+    NotPermitted,
+    StaleCase,
+    WorkflowError,
+    extension_requests_lapse,
+)
 from cases.signed_links import SignedLinkError, make_token, read_token
 from departments.calendar import get_calendar
 from departments.models import User
@@ -292,18 +297,10 @@ def extension_decide(
         )
     decider = {"decided_by": actor, "decided_by_label": "" if actor else address}
     if not extension_still_applies(request, case):
-        ExtensionRequest.objects.filter(pk=request.pk).update(
-            status=Status.LAPSED, decided_at=now, decision_note=note.strip(), **decider
-        )
+        # Left pending by a deadline that ended before transitions lapsed requests: the
+        # same lapse as theirs (workflow.extension_requests_lapse), whoever looks first.
+        extension_requests_lapse(case, now=now)
         request.refresh_from_db()
-        _event(
-            case,
-            "extension_lapse",
-            actor=actor,
-            actor_label=decider["decided_by_label"],
-            data={"extension": request.pk, "department": request.department_id},
-            now=now,
-        )
         return request
     if actor is None and address.strip().lower() not in decider_addresses(case):
         # The link outlives a supervisor's departure: the address must still be a decider's.

@@ -326,6 +326,11 @@ def test_a_request_lapses_when_its_deadline_ended_before_the_decision(cast, case
     case.refresh_from_db()
     assert case.state == State.RESOLVED
     assert case.due_at is None
+    # One left pending from before transitions lapsed them lapses when decided on, the same.
+    ExtensionRequest.objects.filter(pk=request.pk).update(status=Status.PENDING)
+    decided = extensions.extension_decide(request=request, approve=True, actor=supervisor)
+    assert decided.status == Status.LAPSED
+    assert case.events.filter(action="extension_lapse").count() == 2
 
 
 def test_an_approved_extension_restarts_the_escalation_ladder(cast, case, supervisor):
