@@ -92,12 +92,15 @@ def figures_visible_to(user: User, township_id: int | None = None) -> QuerySet[D
     return rows
 
 
+def visible_in(user: User, township_id: int | None = None) -> QuerySet[Case]:
+    """The cases `user` may see, of one township when the page chose one."""
+    cases = cases_visible_to(user)
+    return cases.filter(township_id=township_id) if township_id else cases
+
+
 def scoped(user: User, period: Period, township_id: int | None = None) -> QuerySet[Case]:
     start, end = period.bounds
-    cases = cases_visible_to(user).filter(created_at__gte=start, created_at__lt=end)
-    if township_id:
-        cases = cases.filter(township_id=township_id)
-    return cases
+    return visible_in(user, township_id).filter(created_at__gte=start, created_at__lt=end)
 
 
 def dashboard_data(user: User, *, period: Period, township_id: int | None = None) -> dict:
@@ -173,10 +176,7 @@ def dashboard_data(user: User, *, period: Period, township_id: int | None = None
 def overdue_now(user: User, *, township_id: int | None = None, now: datetime) -> int:
     """The visible cases overdue at `now`, whenever they were reported (one count over the
     deadline index)."""
-    cases = cases_visible_to(user).overdue(now)
-    if township_id:
-        cases = cases.filter(township_id=township_id)
-    return cases.count()
+    return visible_in(user, township_id).overdue(now).count()
 
 
 def _add_names(groups: list[dict]) -> None:
@@ -213,11 +213,9 @@ def due_soon(user: User, *, township_id: int | None = None, now: datetime) -> li
     """Open cases whose deadline falls within the next working day."""
     calendar = get_calendar()
     horizon = calendar.add_working_seconds(now, int(calendar.day_seconds))
-    cases = cases_visible_to(user).filter(
+    cases = visible_in(user, township_id).filter(
         state__in=CLOCK_STATES, due_at__gte=now, due_at__lte=horizon
     )
-    if township_id:
-        cases = cases.filter(township_id=township_id)
     return list(cases.select_related("cell", "category", "lead_department").order_by("due_at")[:50])
 
 
