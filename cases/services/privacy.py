@@ -21,8 +21,10 @@ Purpose = PersonalDataAccess.Purpose
 REPORTER_FIELDS = "reporter_name,reporter_phone"
 # What an Open311 client may send about the reporter besides name and phone.
 OPEN311_CONTACT_FIELDS = "email,account_id"
-# What the retention rule blanks: the case's fields, then its posted requests'.
-FORGOTTEN_FIELDS = [*REPORTER_FIELDS.split(","), "email", "device_id", "account_id"]
+# What a posted request keeps about the reporter, blanked with the case's own fields.
+POSTED_CONTACT_FIELDS = ("email", "device_id", "account_id")
+FORGOTTEN_FIELDS = [*REPORTER_FIELDS.split(","), *POSTED_CONTACT_FIELDS]
+NO_POSTED_CONTACT = dict.fromkeys(POSTED_CONTACT_FIELDS, "")
 
 
 def record_personal_data_access(
@@ -80,9 +82,7 @@ def reporters_anonymise(*, now: datetime | None = None, dry_run: bool = False) -
     REPORTER_RETENTION_DAYS ago, in a few statements whatever their number, with one
     audit row per case. Running it again changes nothing; `dry_run` only lists them."""
     now = now or timezone.now()
-    posted_contact = ApiRequest.objects.filter(case=OuterRef("pk")).exclude(
-        email="", device_id="", account_id=""
-    )
+    posted_contact = ApiRequest.objects.filter(case=OuterRef("pk")).exclude(**NO_POSTED_CONTACT)
     due = Case.objects.filter(state__in=TERMINAL_STATES, closed_at__lt=now - retention()).filter(
         ~Q(reporter_name="") | ~Q(reporter_phone="") | Exists(posted_contact)
     )
@@ -120,6 +120,6 @@ def open311_contacts_forget(*, case_ids: list[int]) -> int:
     and account ids), in one statement. Returns how many request rows changed."""
     return (
         ApiRequest.objects.filter(case_id__in=case_ids)
-        .exclude(email="", device_id="", account_id="")
-        .update(email="", device_id="", account_id="")
+        .exclude(**NO_POSTED_CONTACT)
+        .update(**NO_POSTED_CONTACT)
     )
