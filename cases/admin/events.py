@@ -102,13 +102,6 @@ class CaseEventAdmin(EventInWordsMixin, CaseScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["=case__number", "actor__username", "actor_label", "comment"]
     date_hierarchy = "at"
     ordering = ["-at", "-id"]
-
-    def get_changelist_instance(self, request):
-        changelist = super().get_changelist_instance(request)
-        # The page's rows, evaluated here and cached, each with its details in words.
-        labels.with_details(changelist.result_list)
-        return changelist
-
     show_full_result_count = False
     fields = [
         "case",
@@ -123,6 +116,12 @@ class CaseEventAdmin(EventInWordsMixin, CaseScopedAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = fields
     actions = ["export_csv"]
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # The page's rows, evaluated here and cached, each with its details in words.
+        labels.with_details(changelist.result_list)
+        return changelist
 
     @admin.action(description=_("Export the selected audit rows as CSV"))
     def export_csv(self, request, queryset):
