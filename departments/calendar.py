@@ -171,6 +171,10 @@ class WorkingCalendar:
         ]
 
 
+# The admin speaks of this year and the next: deadlines rarely reach further.
+WARNED_YEARS_AHEAD = 1
+
+
 def calendar_warnings(today: date | None = None) -> list[str]:
     """Warnings, for the admin, about this year and the next when neither the library nor
     the holiday table knows them (deadlines there count weekends only). Also logged."""
@@ -180,7 +184,7 @@ def calendar_warnings(today: date | None = None) -> list[str]:
     today = today or timezone.localdate()
     calendar = get_calendar()
     messages = []
-    for year in calendar.unknown_years(today, years_ahead=1):
+    for year in calendar.unknown_years(today, years_ahead=WARNED_YEARS_AHEAD):
         calendar.warn_unknown_year(year)
         messages.append(
             _(
@@ -203,7 +207,7 @@ def calendar_notes(today: date | None = None) -> list[str]:
     today = today or timezone.localdate()
     calendar = get_calendar()
     notes = []
-    for year in range(today.year, today.year + 2):
+    for year in range(today.year, today.year + WARNED_YEARS_AHEAD + 1):
         if year in calendar.admin_years and not library_knows_year(year):
             entries = sum(1 for day in calendar.overrides if day.year == year)
             notes.append(
