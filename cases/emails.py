@@ -13,22 +13,10 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
-from cases.labels import ACTION_LABELS
+from cases.labels import ACTION_LABELS, format_duration
 from cases.models import CaseEvent, DeadlineKind, Escalation
 from cases.privacy import mask_contacts, mask_name, mask_phone
-
-
-def format_duration(seconds: float) -> str:
-    """A working-time duration for people: '3 h 20 min', '45 min'."""
-    minutes = max(0, int(seconds) // 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours and minutes:
-        return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
-    if hours:
-        return ngettext("%(hours)d hour", "%(hours)d hours", hours) % {"hours": hours}
-    return ngettext("%(minutes)d minute", "%(minutes)d minutes", minutes) % {"minutes": minutes}
 
 
 def render(name: str, context: dict, *, language: str) -> tuple[str, str, str]:

@@ -3,10 +3,11 @@ speaks the language of its request (a plain gettext at import time would freeze 
 
 from collections.abc import Iterable, Mapping
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import CaseEvent, CaseFallbackReason, DeadlineKind, EscalationLevel, State
+from departments.calendar import working_day_seconds
 from departments.models import Department
 
 # What each transition's button says.
@@ -134,3 +135,25 @@ def with_details(events: Iterable[CaseEvent]) -> list[CaseEvent]:
     for event in events:
         event.detail = event_detail(event, departments)
     return events
+
+
+def format_duration(seconds: float) -> str:
+    """Working time for people: '3 days 2 h', '3 h 20 min', '45 minutes', where a day is
+    one working day (the length of the working hours), so that a case weeks late does not
+    read as "1238 hours". Past a day, minutes say nothing a reader needs. The caller says
+    that it is working time ("… of working time", the column's title)."""
+    minutes = max(0, int(seconds) // 60)
+    days, minutes = divmod(minutes, working_day_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    if days and hours:
+        return ngettext("%(days)d day %(hours)d h", "%(days)d days %(hours)d h", days) % {
+            "days": days,
+            "hours": hours,
+        }
+    if days:
+        return ngettext("%(days)d day", "%(days)d days", days) % {"days": days}
+    if hours and minutes:
+        return gettext("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
+    if hours:
+        return ngettext("%(hours)d hour", "%(hours)d hours", hours) % {"hours": hours}
+    return ngettext("%(minutes)d minute", "%(minutes)d minutes", minutes) % {"minutes": minutes}

@@ -21,6 +21,18 @@ from departments.models import Holiday, RoutingStamp
 
 logger = logging.getLogger(__name__)
 
+
+def working_day_seconds() -> int:
+    """The length of one working day (`settings.WORKING_HOURS`), in seconds."""
+    start, end = settings.WORKING_HOURS
+    return _span_seconds(start, end)
+
+
+def _span_seconds(start: time, end: time) -> int:
+    span = datetime.combine(date.min, end) - datetime.combine(date.min, start)
+    return int(span.total_seconds())
+
+
 _library_years = frozenset(day.year for day in chinese_calendar.holidays) | frozenset(
     day.year for day in chinese_calendar.workdays
 )
@@ -59,8 +71,7 @@ class WorkingCalendar:
 
     @property
     def day_seconds(self) -> int:
-        opens = datetime.combine(date.min, self.work_start)
-        return int((datetime.combine(date.min, self.work_end) - opens).total_seconds())
+        return _span_seconds(self.work_start, self.work_end)
 
     def knows_year(self, year: int) -> bool:
         return library_knows_year(year) or year in self.admin_years

@@ -261,7 +261,7 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         shown = getattr(case, "reporter_contact_shown", None) or masked_contact(case)
         return str(shown) or "—"
 
-    @admin.display(description=_("time left"), ordering="due_at")
+    @admin.display(description=_("working time left"), ordering="due_at")
     def time_left(self, case, calendar=None):
         """Working time to the running deadline, or how far past it."""
         if case.state not in CLOCK_STATES or case.due_at is None:
@@ -269,16 +269,16 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         now = timezone.now()
         calendar = calendar or get_calendar()
         if case.due_at >= now:
-            hours = calendar.working_seconds_between(now, case.due_at) / 3600
-            return gettext("%(hours).1f working h") % {"hours": hours}
-        hours = calendar.working_seconds_between(case.due_at, now) / 3600
-        return gettext("overdue %(hours).1f working h") % {"hours": hours}
+            left = calendar.working_seconds_between(now, case.due_at)
+            return gettext("%(left)s left") % {"left": labels.format_duration(left)}
+        late = calendar.working_seconds_between(case.due_at, now)
+        return gettext("overdue by %(since)s") % {"since": labels.format_duration(late)}
 
     def get_list_display(self, request):
         # One calendar per page, not one lookup of its version stamp per row.
         calendar = get_calendar()
 
-        @admin.display(description=_("time left"), ordering="due_at")
+        @admin.display(description=_("working time left"), ordering="due_at")
         def time_left(case):
             return self.time_left(case, calendar)
 

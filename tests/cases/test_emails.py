@@ -1,7 +1,7 @@
 """The escalation and reminder emails (SPEC §4): what they say, in whose language, with
 phone numbers masked, and how they go out (Message-ID, plain text and HTML)."""
 
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,7 +9,7 @@ import time_machine
 from django.core import mail
 from django.utils import translation
 
-from cases.emails import format_duration
+from cases.labels import format_duration
 from cases.models import OutboxMessage
 from cases.privacy import mask_phone, mask_phones
 from cases.services import outbox
@@ -149,6 +149,16 @@ def test_durations_read_naturally():
     assert format_duration(60) == "1 minute"
     assert format_duration(3600) == "1 hour"
     assert format_duration(2 * 3600 + 5 * 60) == "2 h 5 min"
+
+
+def test_durations_past_a_working_day_count_working_days(settings):
+    hour = 3600
+    assert format_duration(8 * hour) == "1 day"
+    assert format_duration(1238 * hour + 59 * 60) == "154 days 6 h"
+    with translation.override("zh-hans"):
+        assert format_duration(1238 * hour) == "154 天 6 小时"
+    settings.WORKING_HOURS = (time(9), time(12, 30))
+    assert format_duration(7 * hour) == "2 days"
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cases.emails import format_duration
+from cases.labels import format_duration
 from cases.models import EscalationLevel
 from cases.services import outbox
 from cases.services.escalation import escalation_sweep
