@@ -9,7 +9,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from cases.models import Escalation
-from cases.services.escalation import AckLinkError, escalation_acknowledge, read_ack_token
+from cases.services.acknowledgement import (
+    AckLinkError,
+    escalation_acknowledge,
+    read_ack_token,
+)
 
 
 @require_http_methods(["GET", "POST"])

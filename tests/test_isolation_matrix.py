@@ -22,7 +22,8 @@ from PIL import Image
 from cases.admin.buttons import BUTTONS
 from cases.models import Case, CaseEvent, CaseNote, CasePhoto, Escalation, PersonalDataAccess
 from cases.services import workflow
-from cases.services.escalation import ACK_SALT, escalation_sweep
+from cases.services.acknowledgement import ACK_SALT
+from cases.services.escalation import escalation_sweep
 from cases.services.extensions import DECISION_SALT, extension_request
 from cases.services.photos import case_add_photos
 from departments.invitations import SALT as INVITATION_SALT

@@ -2,5 +2,8 @@
 
 - intake: reporting and routing a new case;
 - workflow: the transitions of SPEC §2, each with its audit row;
-- deadlines: the working-time clock the transitions start and stop.
+- deadlines: the working-time clock the transitions start and stop;
+- escalation: the overdue sweep; escalation_mail: who is told and what the email says;
+  acknowledgement: the signed link that acknowledges an escalation;
+- outbox: delivering the emails the other services write.
 """

@@ -14,8 +14,8 @@
    rows (address, language, escalation, Message-ID), both joining the new escalations to
    the groups' recipients in the database; after the commit one task is queued that
    queues a delivery task per batch of the sweep's messages (`outbox.publish_sweep`), and
-   each delivery renders its email just before sending it (`render_message`), outside the
-   sweep's transaction and memory.
+   each delivery renders its email just before sending it
+   (`escalation_mail.render_message`), outside the sweep's transaction and memory.
 
 The unique (case, deadline_seq, level) constraint makes each rung happen once: a second
 sweep at the same moment waits on the first's uncommitted rows, then inserts nothing. Only
@@ -28,18 +28,14 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q
-from django.db.models.functions import Lower
-from django.urls import reverse
+from django.db.models import Count
 from django.utils import timezone
 
-from cases import emails
 from cases.models import (
     CLOCK_STATES,
     Case,
@@ -49,10 +45,7 @@ from cases.models import (
     OutboxMessage,
     SweepRun,
 )
-from cases.services import outbox
-from cases.signed_links import SignedLinkError, make_token, read_token
-from departments.calendar import get_calendar
-from departments.models import User
+from cases.services import escalation_mail, outbox
 
 logger = logging.getLogger(__name__)
 Status = OutboxMessage.Status
@@ -64,9 +57,6 @@ RUNG_COLUMNS = {
     EscalationLevel.LEVEL_2: "escalate_2_at",
     EscalationLevel.LEVEL_3: "escalate_3_at",
 }
-TIMELINE_STEPS = 3
-ACK_SALT = "cases.escalation.acknowledge"
-ACK_MAX_AGE = timedelta(days=14)
 SWEEP_HISTORY = timedelta(days=7)
 
 
@@ -149,64 +139,6 @@ class SweepResult:
         }
 
 
-# -- signed acknowledge links -----------------------------------------------------------
-
-
-# Kept under these names for the views and tests that catch them.
-AckLinkError = SignedLinkError
-
-
-def ack_token(*, escalation_pk: int, address: str) -> str:
-    """A signed, timestamped token naming the escalation and the address it was sent to."""
-    return make_token(salt=ACK_SALT, pk=escalation_pk, address=address)
-
-
-def read_ack_token(token: str, *, max_age: timedelta = ACK_MAX_AGE) -> tuple[int, str]:
-    """(escalation pk, address) from a token; AckLinkError if altered or too old."""
-    return read_token(token, salt=ACK_SALT, max_age=max_age)
-
-
-def ack_url(*, escalation_pk: int, address: str) -> str:
-    path = reverse(
-        "escalations:acknowledge",
-        kwargs={"token": ack_token(escalation_pk=escalation_pk, address=address)},
-    )
-    return f"{settings.SITE_URL}{path}"
-
-
-@dataclass(frozen=True)
-class Acknowledgement:
-    escalation: Escalation
-    done_now: bool  # False: it had been acknowledged before (by `escalation.acknowledged_by_email`)
-
-
-@transaction.atomic
-def escalation_acknowledge(
-    *, escalation_pk: int, address: str, now: datetime | None = None
-) -> Acknowledgement:
-    """Record that `address` acknowledged the escalation, once: the first acknowledgement
-    wins and writes an audit row with the address as actor; later ones change nothing."""
-    now = now or timezone.now()
-    updated = Escalation.objects.filter(pk=escalation_pk, acknowledged_at__isnull=True).update(
-        acknowledged_at=now, acknowledged_by_email=address
-    )
-    escalation = Escalation.objects.select_related("case").get(pk=escalation_pk)
-    if updated:
-        CaseEvent.objects.create(
-            case=escalation.case,
-            action="acknowledge",
-            actor_label=address,
-            data={
-                "escalation": escalation.pk,
-                "level": escalation.level,
-                "deadline_seq": escalation.deadline_seq,
-                "deadline": escalation.deadline_kind,
-            },
-            at=now,
-        )
-    return Acknowledgement(escalation=escalation, done_now=bool(updated))
-
-
 # -- the sweep ----------------------------------------------------------------------------
 
 
@@ -279,147 +211,6 @@ def _new_groups(sweep_id: uuid.UUID) -> list[EscalationGroup]:
         )
         for level, department_id, township_id, emails_listed, count in rows
     ]
-
-
-def _recipients(groups: list[EscalationGroup]) -> tuple[dict, dict[str, str]]:
-    """Addresses per group, and each known address's language, with one query.
-
-    Reminder: the owning department's liaisons (the township's dispatchers for the pool).
-    Level 1: the department's supervisor_emails (the township's supervisors for the pool).
-    Level 2: the township's supervisors. Level 3: district supervisors (no township).
-    A rung with nobody to tell goes to the next rung's people rather than to no one."""
-    department_ids = {g.department_id for g in groups if g.department_id}
-    township_ids = {g.township_id for g in groups}
-    listed = {a.lower() for g in groups if g.department_id for a in g.supervisor_emails}
-    Role = User.Role
-    users = list(
-        User.objects.filter(is_active=True)
-        .exclude(email="")
-        .annotate(email_lower=Lower("email"))
-        .filter(
-            Q(role=Role.LIAISON, department_id__in=department_ids)
-            | Q(role__in=[Role.SUPERVISOR, Role.DISPATCHER], township_id__in=township_ids)
-            | Q(role=Role.SUPERVISOR, township__isnull=True)
-            | Q(email_lower__in=listed)
-        )
-        .order_by("pk")
-        .values("email", "email_lower", "role", "township_id", "department_id", "language")
-    )
-    languages = {u["email_lower"]: u["language"] for u in users}
-    liaisons, dispatchers, township_supervisors = (defaultdict(list) for _ in range(3))
-    district = []
-    for u in users:
-        if u["role"] == Role.LIAISON and u["department_id"]:
-            liaisons[u["department_id"]].append(u["email"])
-        elif u["role"] == Role.DISPATCHER and u["township_id"]:
-            dispatchers[u["township_id"]].append(u["email"])
-        elif u["role"] == Role.SUPERVISOR:
-            if u["township_id"]:
-                township_supervisors[u["township_id"]].append(u["email"])
-            else:
-                district.append(u["email"])
-
-    def rung(level: int, g: EscalationGroup) -> list[str]:
-        if level == EscalationLevel.REMINDER:
-            return liaisons[g.department_id] if g.department_id else dispatchers[g.township_id]
-        if level == EscalationLevel.LEVEL_1 and g.department_id:
-            return list(g.supervisor_emails)
-        if level in (EscalationLevel.LEVEL_1, EscalationLevel.LEVEL_2):
-            return township_supervisors[g.township_id]
-        return district
-
-    addresses = {}
-    for g in groups:
-        found: list[str] = []
-        for level in range(g.level, EscalationLevel.LEVEL_3 + 1):
-            found = rung(level, g)
-            if found or g.level == EscalationLevel.REMINDER:
-                break
-        unique: dict[str, str] = {}  # one address once, whatever its letter case
-        for address in filter(None, (a.strip() for a in found)):
-            unique.setdefault(address.lower(), address)
-        addresses[g.key] = list(unique.values())
-        if not unique:
-            logger.warning(
-                "%d escalation(s) at level %s (department %s, township %s) have nobody to tell.",
-                g.count,
-                g.level,
-                g.department_id,
-                g.township_id,
-            )
-    return addresses, languages
-
-
-def _timeline(e: Escalation) -> list[CaseEvent]:
-    """The last few audit rows of the case before this escalation (the sweep's own audit
-    rows are written at its clock, so they are not part of the email's story)."""
-    return list(
-        CaseEvent.objects.filter(case_id=e.case_id, at__lt=e.created_at)
-        .select_related("actor")
-        .order_by("-at", "-id")[:TIMELINE_STEPS]
-    )
-
-
-def _render(
-    e: Escalation, address: str, language: str, *, now: datetime, timeline, calendar
-) -> tuple[str, str, str, str]:
-    """(kind, subject, text, html) of the email about `e` to `address`."""
-    if e.level == EscalationLevel.REMINDER:
-        return "reminder", *emails.reminder(
-            escalation=e,
-            language=language,
-            left_seconds=calendar.working_seconds_between(now, e.deadline_at),
-            timeline=timeline,
-        )
-    return "escalation", *emails.escalation(
-        escalation=e,
-        language=language,
-        overdue_seconds=calendar.working_seconds_between(e.deadline_at, now),
-        timeline=timeline,
-        ack_url=ack_url(escalation_pk=e.pk, address=address),
-        ack_days=ACK_MAX_AGE.days,
-    )
-
-
-def _bare_email(e: Escalation) -> tuple[str, str, str, str]:
-    """A template-free email, for when rendering the real one failed: people still hear of
-    the escalation, and the failure is in the log and on the outbox row."""
-    case_url = f"{settings.SITE_URL}/cases/{e.case.number}/"
-    if e.level == EscalationLevel.REMINDER:
-        subject = f"[{e.case.number}] due soon"
-        return "reminder", subject, f"{subject}.\n{case_url}\n", ""
-    subject = f"[{e.case.number}] level {e.level} escalation"
-    return "escalation", subject, f"{subject}.\n{case_url}\n", ""
-
-
-def render_message(message: OutboxMessage) -> str:
-    """Fill in the subject, text and HTML of an escalation's outbox row, in the
-    recipient's language, as of the sweep's clock (the escalation's `created_at`).
-
-    Called by the delivery (`outbox.deliver`) with the row locked, just before it is sent:
-    the sweep itself only writes who is told about which escalation. A template that fails
-    gives a bare email rather than none; the returned text says why (empty when fine)."""
-    e = Escalation.objects.select_related(
-        "case__category", "case__cell", "department", "township"
-    ).get(pk=message.escalation_id)
-    language = message.language or settings.LANGUAGE_CODE
-    error = ""
-    try:
-        kind, subject, text, html = _render(
-            e,
-            message.to,
-            language,
-            now=e.created_at,
-            timeline=_timeline(e),
-            calendar=get_calendar(),
-        )
-    except Exception as failure:  # one bad case must not stop its email
-        logger.exception("Escalation %s: rendering failed, sending a bare email.", e.pk)
-        error = f"Rendering failed, sent a bare email: {type(failure).__name__}: {failure}"
-        kind, subject, text, html = _bare_email(e)
-    message.subject = " ".join(subject.split())[:255]
-    message.text, message.html = text, html
-    return error
 
 
 # How each database spells the few functions the sweep's statements need.
@@ -600,7 +391,7 @@ def _sweep_in_transaction(result: SweepResult) -> None:
     if not groups:
         return
     _raise_case_levels(sweep_db)
-    addresses, languages = _recipients(groups)
+    addresses, languages = escalation_mail.group_recipients(groups)
     result.recipients = addresses
     _write_audit(groups, addresses, now=now, sweep_db=sweep_db)
     # Stamped last, just before the commit: `next_attempt_at` is when a delivery should

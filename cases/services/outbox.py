@@ -342,7 +342,7 @@ def deliver(*, message_pk: int, now: datetime | None = None) -> Delivery:
         if message.escalation_id and not message.text:
             # An escalation's email is rendered here, just before it is first sent, not in
             # the sweep; once rendered it is kept, so every attempt sends the same email.
-            from cases.services.escalation import render_message
+            from cases.services.escalation_mail import render_message
 
             message.last_error = render_message(message)
             rendered = ["subject", "text", "html", "last_error"]

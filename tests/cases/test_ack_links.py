@@ -11,7 +11,8 @@ import time_machine
 from django.test import Client
 
 from cases.models import CaseEvent, Escalation
-from cases.services.escalation import ack_token, escalation_sweep
+from cases.services.acknowledgement import ack_token
+from cases.services.escalation import escalation_sweep
 from tests.browser import chromium, needs_chromium
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -13,7 +13,8 @@ from cases.labels import format_duration
 from cases.models import OutboxMessage
 from cases.privacy import mask_phone, mask_phones
 from cases.services import outbox
-from cases.services.escalation import escalation_sweep, read_ack_token
+from cases.services.acknowledgement import read_ack_token
+from cases.services.escalation import escalation_sweep
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -21,6 +21,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from cases import emails
 from cases.models import Case, CaseEvent, Escalation, OutboxMessage, State, SweepRun
 from cases.selectors import last_sweep_status
 from cases.services import escalation as escalation_service
@@ -242,14 +243,14 @@ def test_an_email_that_cannot_be_rendered_does_not_stop_the_sweep(
 ):
     broken = report_at(at(11, 23, 10))
     fine = report_at(at(11, 24, 9))  # due at 11:00 the next day
-    real = escalation_service.emails.escalation
+    real = emails.escalation
 
     def fussy(*, escalation, **kwargs):
         if escalation.case_id == broken.pk:
             raise KeyError("a template bug")
         return real(escalation=escalation, **kwargs)
 
-    monkeypatch.setattr(escalation_service.emails, "escalation", fussy)
+    monkeypatch.setattr(emails, "escalation", fussy)
     result = sweep(at(11, 24, 11))
     assert {(e.case_id, e.level) for e in result.escalated} == {
         (broken.pk, 1),
@@ -505,7 +506,7 @@ def test_the_sweep_writes_unrendered_rows_and_renders_no_template(assigned, cast
     def no_rendering(*args, **kwargs):
         raise AssertionError("the sweep rendered an email")
 
-    monkeypatch.setattr(escalation_service.emails, "render", no_rendering)
+    monkeypatch.setattr(emails, "render", no_rendering)
     result = sweep(at(11, 23, 13))
     assert result.messages == 2
     for row in OutboxMessage.objects.all():
