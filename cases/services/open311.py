@@ -43,7 +43,7 @@ def services_queryset():
 
 @dataclass(frozen=True)
 class ServiceRequestInput:
-    """What a client posted, already parsed into types (cases/open311/views.py)."""
+    """What a client posted, already parsed into types (cases/open311/params.py)."""
 
     service_code: str
     lat: float | None = None

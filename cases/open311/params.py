@@ -1,0 +1,190 @@
+"""What an Open311 client sent, read into types: parameters (an empty one is absent),
+W3C datetimes and the 90-day window, and the fields of a posted service request. Anything
+unreadable is an `ApiError` with the HTTP status the specification gives it."""
+
+import math
+import re
+from datetime import UTC, datetime, time, timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+
+from cases.services.open311 import ServiceRequestInput
+
+MAX_WINDOW = timedelta(days=90)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, description: str, headers: dict | None = None):
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.headers = headers or {}
+
+
+def param(request, name: str) -> str | None:
+    """A parameter from the form body or the query string; an empty one is absent (spec)."""
+    value = request.POST.get(name) if request.method == "POST" else None
+    if value is None or not value.strip():
+        value = request.GET.get(name)
+    if value is None or not value.strip():
+        return None
+    if "\x00" in value:
+        raise ApiError(400, _("%(name)s contains a NUL character.") % {"name": name})
+    return value.strip()
+
+
+def comma_list(raw: str | None) -> list[str]:
+    return [item.strip() for item in (raw or "").split(",") if item.strip()]
+
+
+UNENCODED_PLUS = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
+
+
+def parse_when(name: str, raw: str | None) -> datetime | None:
+    """A W3C datetime (a bare date is its midnight); no offset means TIME_ZONE."""
+    if raw is None:
+        return None
+    # An unencoded "+08:00" in a query string arrives as " 08:00".
+    raw = UNENCODED_PLUS.sub(r"\1+\2", raw)
+    try:
+        value = parse_datetime(raw)
+        if value is None:
+            day = parse_date(raw)
+            value = datetime.combine(day, time.min) if day else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise ApiError(
+            400,
+            _("%(name)s must be a W3C datetime such as 2026-01-31T08:00:00+08:00.")
+            % {"name": name},
+        )
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        # In UTC: the database refuses offsets beyond ±15:59, which ISO 8601 allows.
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ApiError(400, _("%(name)s is out of range.") % {"name": name}) from None
+
+
+def window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """The requested_datetime range: at most 90 days, the last 90 days by default (spec)."""
+    try:
+        return _span(start, end)
+    except OverflowError:  # 90 days beyond year 1 or 9999
+        raise ApiError(400, _("start_date or end_date is out of range.")) from None
+
+
+def _span(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    if start and end:
+        if end < start:
+            raise ApiError(400, _("end_date is before start_date."))
+        if end - start > MAX_WINDOW:
+            raise ApiError(400, _("start_date and end_date may not span more than 90 days."))
+        return start, end
+    if start:
+        return start, start + MAX_WINDOW
+    end = end or timezone.now()
+    return end - MAX_WINDOW, end
+
+
+def extensions_requested(request) -> bool:
+    return (param(request, "extensions") or "").lower() in ("true", "1")
+
+
+def _coordinate(name: str, raw: str | None, low: float, high: float) -> float | None:
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ApiError(
+            400,
+            _("%(name)s must be a WGS84 coordinate between %(low)s and %(high)s.")
+            % {"name": name, "low": low, "high": high},
+        )
+    return value
+
+
+ATTRIBUTE_NAME = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
+
+
+def _attributes(request) -> dict:
+    """`attribute[code]=value` and, for multivaluelists, `attribute[code][]=v1&…`."""
+    attributes: dict = {}
+    for name in request.POST:
+        match = ATTRIBUTE_NAME.match(name)
+        if match is None:
+            continue
+        values = [v.strip() for v in request.POST.getlist(name) if v.strip()]
+        if any("\x00" in v for v in values):
+            raise ApiError(400, _("An attribute contains a NUL character."))
+        code, is_list = match.group(1), bool(match.group(2))
+        if is_list:
+            attributes[code] = values
+        elif values:
+            attributes[code] = values[-1]
+    return attributes
+
+
+def service_request_input(request) -> ServiceRequestInput:
+    service_code = param(request, "service_code")
+    if service_code is None:
+        raise ApiError(400, _("service_code is required."))
+    lat = _coordinate("lat", param(request, "lat"), -90, 90)
+    lng = _coordinate("long", param(request, "long"), -180, 180)
+    if (lat is None) != (lng is None):
+        raise ApiError(400, _("lat and long must be given together."))
+    address_string = param(request, "address_string") or ""
+    address_id = param(request, "address_id") or ""
+    if lat is None and not address_string and not address_id:
+        raise ApiError(
+            400, _("A location is required: lat and long, address_string or address_id.")
+        )
+    email = param(request, "email") or ""
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ApiError(400, _("email is not a valid address.")) from None
+    media_url = param(request, "media_url") or ""
+    if media_url:
+        try:
+            URLValidator(schemes=["http", "https"])(media_url)
+        except ValidationError:
+            raise ApiError(400, _("media_url must be an http or https URL.")) from None
+        if len(media_url) > 1000:
+            raise ApiError(400, _("media_url is too long."))
+    return ServiceRequestInput(
+        service_code=service_code,
+        lat=lat,
+        lng=lng,
+        address_string=address_string,
+        address_id=address_id,
+        description=param(request, "description") or "",
+        first_name=param(request, "first_name") or "",
+        last_name=param(request, "last_name") or "",
+        phone=param(request, "phone") or "",
+        email=email,
+        device_id=param(request, "device_id") or "",
+        account_id=param(request, "account_id") or "",
+        media_url=media_url,
+        attributes=_attributes(request),
+        photos=tuple(request.FILES.getlist("media")),
+        idempotency_key=_idempotency_key(request),
+    )
+
+
+def _idempotency_key(request) -> str:
+    key = request.headers.get("Idempotency-Key") or param(request, "idempotency_key") or ""
+    key = key.strip()
+    if len(key) > 255:
+        raise ApiError(400, _("Idempotency-Key is longer than 255 characters."))
+    return key
