@@ -1,6 +1,7 @@
 """Models of the cases app, one module per subject; import them from `cases.models`."""
 
 from cases.models.api import ApiKey, ApiRequest
+from cases.models.audit import CaseEvent
 from cases.models.case import (
     CLOCK_STATES,
     OPEN_STATES,
@@ -8,7 +9,6 @@ from cases.models.case import (
     Case,
     CaseAssist,
     CaseChanged,
-    CaseEvent,
     CaseFallbackReason,
     CaseNumberCounter,
     CaseQuerySet,

@@ -1,4 +1,4 @@
-"""Cases, their state machine (SPEC §2) and their append-only audit trail.
+"""Cases and their state machine (SPEC §2); the audit trail is in cases/models/audit.py.
 
 The transition table is the set of `@transition` declarations below. Transition bodies
 only set fields on the case; the services in `cases/services/` fire them, save, and write
@@ -6,11 +6,9 @@ the audit row in one transaction.
 """
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransition, ConcurrentTransitionMixin, FSMField
 from django_fsm import transition as fsm_transition
@@ -440,63 +438,6 @@ class CaseAssist(models.Model):
     def __str__(self):
         # The admin's inline titles each row with it: the department, not two ids.
         return str(self.department)
-
-
-class CaseEvent(models.Model):
-    """One row of the append-only audit trail: every transition and every acknowledged
-    action on a case. Rows are never updated or deleted."""
-
-    # Indexed by event_case_at, which leads with the case.
-    case = models.ForeignKey(
-        Case,
-        on_delete=models.PROTECT,
-        related_name="events",
-        db_index=False,
-        verbose_name=_("case"),
-    )
-    action = models.CharField(_("action"), max_length=32)
-    from_state = models.CharField(_("from"), max_length=16, blank=True)
-    to_state = models.CharField(_("to"), max_length=16, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        verbose_name=_("actor"),
-    )
-    # Who acted when it was not a signed-in user: "system", or an address from a signed link.
-    actor_label = models.CharField(_("actor label"), max_length=254, blank=True)
-    comment = models.TextField(_("comment"), blank=True)
-    data = models.JSONField(_("details"), default=dict, blank=True)
-    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
-
-    class Meta:
-        ordering = ["at", "id"]
-        verbose_name = _("audit event")
-        verbose_name_plural = _("audit trail")
-        indexes = [models.Index(fields=["case", "at"], name="event_case_at")]
-
-    def __str__(self):
-        from cases.labels import action_label  # cases.labels reads this module's states
-
-        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} {action_label(self.action)}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ValidationError("Audit rows are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValidationError("Audit rows are append-only.")
-
-    @property
-    def actor_display(self) -> str:
-        """The user, or the label; the system itself is named in the reader's language."""
-        if self.actor_id:
-            return str(self.actor)
-        label = self.actor_label or "system"
-        return gettext("system") if label == "system" else label
 
 
 class CaseNumberCounter(models.Model):
