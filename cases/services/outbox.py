@@ -22,6 +22,9 @@ Guarantees:
   Temporary SMTP failures are retried with exponential backoff; an address the server
   rejects for good marks the row `failed` with the server's answer in `last_error`.
 - Each row carries a stable `Message-ID`, the same on every attempt.
+- A row that failed for good is sent again only when someone asks (`outbox_messages_resend`,
+  the admin's "Send again"): back to `pending` with a fresh attempt budget, delivered
+  through the same `publish` and `deliver` as a new row.
 - A command run by hand (`escalate_overdue`, `import_users`) sends its messages itself
   (`deliver_now`), through the same `deliver`: it does not wait for a worker to be up.
 - An escalation's row is written unrendered by the sweep (address, language, escalation);
@@ -39,7 +42,7 @@ import logging
 import smtplib
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -50,10 +53,11 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cases.models import Case, Escalation, OutboxMessage
+from departments.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -406,3 +410,63 @@ def delivery_summary(outcomes: Counter[str]) -> str:
         "sent %(sent)d, failed %(failed)d, left for a worker to retry %(retry)d, "
         "taken by a worker %(skipped)d"
     ) % {name: outcomes[name] for name in ("sent", "failed", "retry", "skipped")}
+
+
+@dataclass(frozen=True)
+class Resend:
+    """What `outbox_messages_resend` did with a selection of messages."""
+
+    resent: list[int]  # set back to pending and queued for delivery
+    not_failed: int  # pending or sent: left as they were
+    bad_addresses: list[str]  # failed because the address is none: left failed
+
+
+def outbox_messages_resend(
+    *, message_pks: Collection[int], actor: User, now: datetime | None = None
+) -> Resend:
+    """Send failed messages again: set them back to `pending` with a fresh attempt budget
+    (`attempts` 0, due now) and deliver them after the commit through `schedule_delivery`,
+    the path of every new row; the sweep re-queues them if the broker is down.
+
+    Only rows that are `failed` change, so a pending or sent message is never sent twice,
+    and only those whose address is an email address (another try could not help the
+    others). The failed rows of the selection are locked, then set back in one UPDATE:
+    two people pressing at once re-queue each row once. The Message-ID stays the same.
+    Each row's admin history records who sent it again, in the same transaction."""
+    now = now or timezone.now()
+    selected = set(message_pks)
+    with transaction.atomic():
+        failed = list(
+            OutboxMessage.objects.select_for_update()
+            .filter(pk__in=selected, status=Status.FAILED)
+            .order_by("pk")
+            .values_list("pk", "to")
+        )
+        resent = [pk for pk, to in failed if not address_error(to)]
+        bad_addresses = [to for _pk, to in failed if address_error(to)]
+        if resent:
+            OutboxMessage.objects.filter(pk__in=resent).update(
+                status=Status.PENDING, attempts=0, next_attempt_at=now
+            )
+            _log_resend(actor, resent)
+            schedule_delivery(resent)
+    return Resend(
+        resent=resent, not_failed=len(selected) - len(failed), bad_addresses=bad_addresses
+    )
+
+
+def _log_resend(actor: User, message_pks: list[int]) -> None:
+    """One admin history entry per message (a single INSERT), in the site's language, as
+    Django stores its own change messages."""
+    from django.contrib.admin.models import CHANGE, LogEntry
+
+    with translation.override(settings.LANGUAGE_CODE):
+        note = _("Sent again: back to pending with a fresh attempt budget.")
+    LogEntry.objects.log_actions(
+        user_id=actor.pk,
+        queryset=OutboxMessage.objects.filter(pk__in=message_pks).only(
+            "pk", "kind", "to", "status"
+        ),
+        action_flag=CHANGE,
+        change_message=note,
+    )
