@@ -68,6 +68,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "cases.change_apikey",
             "cases.view_apikey",
             "cases.view_apirequest",
+            # The email outbox, the escalations and the sweep runs, read-only; changing an
+            # outbox row only opens its "Send again" action (cases/migrations/0022).
+            "cases.view_outboxmessage",
+            "cases.change_outboxmessage",
+            "cases.view_escalation",
+            "cases.view_sweeprun",
         }
     ),
 }
