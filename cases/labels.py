@@ -51,6 +51,17 @@ ACTION_LABELS = {
 
 STATE_LABELS = dict(State.choices)
 
+DEADLINE_LABELS = dict(DeadlineKind.choices)
+
+# What each kind of outbox email is about (`OutboxMessage.kind`, as the services write it).
+OUTBOX_KIND_LABELS = {
+    "escalation": _("escalation"),
+    "reminder": _("due-soon reminder"),
+    "extension": _("extension request"),
+    "extension-decision": _("extension decision"),
+    "invitation": _("invitation"),
+}
+
 
 def transition_label(name: str) -> str:
     return TRANSITION_LABELS.get(name, name)
@@ -62,6 +73,14 @@ def action_label(action: str) -> str:
 
 def state_label(state: str) -> str:
     return STATE_LABELS.get(state, state)
+
+
+def deadline_label(kind: str) -> str:
+    return DEADLINE_LABELS.get(kind, kind)
+
+
+def outbox_kind_label(kind: str) -> str:
+    return OUTBOX_KIND_LABELS.get(kind, kind)
 
 
 # Audit rows of the escalation ladder: which rung, of which deadline, to whom.

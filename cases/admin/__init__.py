@@ -5,8 +5,10 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from cases.admin.cases import CaseAdmin
+from cases.admin.escalations import EscalationAdmin, SweepRunAdmin
 from cases.admin.events import CaseEventAdmin
 from cases.admin.extensions import ExtensionRequestAdmin
+from cases.admin.outbox import OutboxMessageAdmin
 
 # The product's name on every admin page, not "Django administration".
 admin.site.site_header = admin.site.site_title = _("Grid governance")
@@ -15,4 +17,11 @@ admin.site.index_title = _("Administration")
 # department and the time left out of sight; the breadcrumbs and the index lead there.
 admin.site.enable_nav_sidebar = False
 
-__all__ = ["CaseAdmin", "CaseEventAdmin", "ExtensionRequestAdmin"]
+__all__ = [
+    "CaseAdmin",
+    "CaseEventAdmin",
+    "EscalationAdmin",
+    "ExtensionRequestAdmin",
+    "OutboxMessageAdmin",
+    "SweepRunAdmin",
+]

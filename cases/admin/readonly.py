@@ -6,8 +6,11 @@ from functools import cache
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist
 from django.http import Http404
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from cases.models import Case
 from cases.selectors import cases_visible_to
 
 
@@ -38,6 +41,35 @@ class CaseScopedAdminMixin(ReadOnlyAdminMixin):
         if found is None:
             raise Http404(str(self.not_found_message))
         return found
+
+
+class CaseLinkColumnMixin:
+    """A `case_link` column for `list_display`: the row's case number, linked to the case's
+    admin page for a user who may open it there, plain text for anyone else (like
+    `PlainForeignKeysMixin` on the change page). Put `case` in `list_select_related`."""
+
+    @admin.display(description=_("case"), ordering="case__number")
+    def case_link(self, obj, linked=True):
+        case = obj.case if obj.case_id else None
+        if case is None:
+            return "—"
+        if not linked:
+            return case.number
+        url = reverse(f"{self.admin_site.name}:cases_case_change", args=[case.pk])
+        return format_html('<a href="{}">{}</a>', url, case.number)
+
+    def get_list_display(self, request):
+        # Asked once per page, not once per row.
+        case_admin = self.admin_site._registry.get(Case)
+        linked = case_admin is not None and case_admin.has_view_permission(request)
+
+        @admin.display(description=_("case"), ordering="case__number")
+        def case_link(obj):
+            return self.case_link(obj, linked)
+
+        return [
+            case_link if name == "case_link" else name for name in super().get_list_display(request)
+        ]
 
 
 class PlainForeignKeysMixin:

@@ -1,0 +1,153 @@
+"""Escalations and sweep runs in the admin: administrators read them, with filters that
+work and lists that cost the same few queries however long they are."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import Escalation, OutboxMessage, SweepRun
+from cases.services import outbox
+from departments.models import User
+from departments.services import sync_role_groups
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def keeper(world):
+    """An administrator by role alone, not a superuser."""
+    user = User.objects.create_user(
+        username="keeper", password="pass-for-tests-1", email="keeper@example.org", role="admin"
+    )
+    sync_role_groups(users=[user])
+    return user
+
+
+def escalate(cases, world, *, acknowledged=False):
+    """A level-1 accept escalation per case: even ones owned by the urban department, odd
+    ones by the north township's fallback pool."""
+    now = timezone.now()
+    return Escalation.objects.bulk_create(
+        Escalation(
+            case=case,
+            deadline_seq=case.deadline_seq,
+            deadline_kind="accept",
+            level=1,
+            due_at=now,
+            deadline_at=now,
+            sweep_id=uuid.uuid4(),
+            department=world.urban if i % 2 == 0 else None,
+            township=world.north,
+            acknowledged_at=now if acknowledged else None,
+            acknowledged_by_email="cg-boss@example.org" if acknowledged else "",
+        )
+        for i, case in enumerate(cases)
+    )
+
+
+def test_an_administrator_sees_escalations_with_owner_and_a_link_to_the_case(
+    client, keeper, report, world
+):
+    case, pooled = report(), report(description="无人认领")
+    escalate([case, pooled], world)
+    client.force_login(keeper)
+    response = client.get(reverse("admin:cases_escalation_changelist"))
+    assert response.status_code == 200
+    assert reverse("admin:cases_case_change", args=[case.pk]) in response.text
+    assert "城管局" in response.text
+    assert "fallback pool of 北街道" in response.text
+
+
+def test_escalations_filter_by_acknowledgement_level_and_deadline(client, keeper, report, world):
+    [open_one] = escalate([report()], world)
+    [done] = escalate([report(description="已确认")], world, acknowledged=True)
+    client.force_login(keeper)
+    url = reverse("admin:cases_escalation_changelist")
+
+    def listed(**query):
+        return list(client.get(url, query).context["cl"].result_list)
+
+    assert listed(acknowledged="yes") == [done]
+    assert listed(acknowledged="no") == [open_one]
+    assert listed(level__exact="1", deadline_kind="accept") == [done, open_one]
+    assert listed(deadline_kind="resolve") == []
+    assert listed(q=done.case.number) == [done]
+
+
+def test_the_escalation_list_costs_the_same_queries_for_2_and_20_rows(
+    client, keeper, report, world
+):
+    cases = [report(description=f"垃圾 {i}") for i in range(20)]
+    escalate(cases[:2], world)
+    client.force_login(keeper)
+    url = reverse("admin:cases_escalation_changelist")
+    client.get(url)
+    with CaptureQueriesContext(connection) as two:
+        assert len(client.get(url).context["cl"].result_list) == 2
+    escalate(cases[2:], world)
+    with CaptureQueriesContext(connection) as twenty:
+        assert len(client.get(url).context["cl"].result_list) == 20
+    assert len(twenty) == len(two)
+
+
+def test_an_escalation_page_lists_its_emails_for_the_same_queries_for_2_and_20(
+    client, keeper, report, world
+):
+    [escalation] = escalate([report()], world)
+    client.force_login(keeper)
+    url = reverse("admin:cases_escalation_change", args=[escalation.pk])
+
+    def add_messages(start, stop):
+        OutboxMessage.objects.bulk_create(
+            outbox.build_message(
+                to=f"boss{i}@example.org",
+                subject="s",
+                text="t",
+                kind="escalation",
+                dedupe_key=f"escalation:{escalation.pk}:{i}",
+                case=escalation.case,
+                escalation=escalation,
+            )
+            for i in range(start, stop)
+        )
+
+    add_messages(0, 2)
+    client.get(url)
+    with CaptureQueriesContext(connection) as two:
+        assert client.get(url).status_code == 200
+    add_messages(2, 20)
+    with CaptureQueriesContext(connection) as twenty:
+        response = client.get(url)
+    assert "boss19@example.org" in response.text
+    assert len(twenty) == len(two)
+
+
+def test_sweep_runs_list_for_the_same_queries_for_2_and_20_and_filter_by_outcome(client, keeper):
+    now = timezone.now()
+
+    def runs(count, **fields):
+        return SweepRun.objects.bulk_create(
+            SweepRun(started_at=now - timedelta(minutes=i), clock=now, **fields)
+            for i in range(count)
+        )
+
+    runs(1, finished_at=now, escalated=3)
+    [broken] = runs(1, error="OperationalError: the database went away")
+    client.force_login(keeper)
+    url = reverse("admin:cases_sweeprun_changelist")
+    client.get(url)
+    with CaptureQueriesContext(connection) as two:
+        response = client.get(url)
+    assert "OperationalError" in response.text
+    runs(18, finished_at=now)
+    with CaptureQueriesContext(connection) as twenty:
+        assert len(client.get(url).context["cl"].result_list) == 20
+    assert len(twenty) == len(two)
+    assert list(client.get(url, {"outcome": "failed"}).context["cl"].result_list) == [broken]
+    detail = client.get(reverse("admin:cases_sweeprun_change", args=[broken.pk]))
+    assert detail.status_code == 200
