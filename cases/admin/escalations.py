@@ -39,7 +39,7 @@ class EscalationMessageInline(OutboxColumnsMixin, ReadOnlyAdminMixin, admin.Tabu
     """The emails an escalation sent, each linked to its outbox page (and "Send again")."""
 
     model = OutboxMessage
-    fields = ["recipient", "status", "attempts", "sent_at", "last_error_short"]
+    fields = ["to", "status", "attempts", "sent_at", "last_error_short"]
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -24,12 +24,6 @@ from cases.services.outbox import outbox_messages_resend
 class OutboxColumnsMixin:
     """Columns of an outbox row shared by its list and the escalation page's inline."""
 
-    # OutboxMessage.to is "to", whose Chinese is the audit trail's "to state": a column of
-    # its own name says what it holds in both languages.
-    @admin.display(description=_("recipient"), ordering="to")
-    def recipient(self, message):
-        return message.to
-
     @admin.display(description=_("kind"), ordering="kind")
     def kind_in_words(self, message):
         return labels.outbox_kind_label(message.kind)
@@ -55,7 +49,7 @@ class OutboxMessageAdmin(
 ):
     list_display = [
         "created_at",
-        "recipient",
+        "to",
         "kind_in_words",
         "subject",
         "status",
@@ -85,7 +79,7 @@ class OutboxMessageAdmin(
             {
                 "fields": [
                     "kind_in_words",
-                    "recipient",
+                    "to",
                     "language",
                     "subject",
                     "status",

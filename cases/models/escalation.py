@@ -92,7 +92,8 @@ class OutboxMessage(models.Model):
     # index on PostgreSQL, which nothing uses and every sweep would pay for per row.
     dedupe_key = models.CharField(_("deduplication key"), max_length=255)
     message_id = models.CharField(_("Message-ID"), max_length=255)
-    to = models.EmailField(_("to"))
+    # Not "to": that word is the audit trail's "to state", and translated as such.
+    to = models.EmailField(_("recipient"))
     language = models.CharField(_("language"), max_length=8, blank=True)
     subject = models.CharField(_("subject"), max_length=255)
     text = models.TextField(_("plain text"))
