@@ -3,7 +3,7 @@ speaks the language of its request (a plain gettext at import time would freeze 
 
 from collections.abc import Iterable, Mapping
 
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import CaseEvent, CaseFallbackReason, DeadlineKind, EscalationLevel, State
@@ -63,6 +63,17 @@ OUTBOX_KIND_LABELS = {
 }
 
 
+def list_separator() -> str:
+    """What goes between the items of a list of names in the active language: Chinese
+    enumerates with the enumeration comma (城管局、市场监管局), not with ", "."""
+    return "、" if (get_language() or "").startswith("zh") else ", "
+
+
+def join_names(names: Iterable) -> str:
+    """Names (departments, cases, addresses) as one list, in the active language's way."""
+    return list_separator().join(str(name) for name in names)
+
+
 def transition_label(name: str) -> str:
     return TRANSITION_LABELS.get(name, name)
 
@@ -97,7 +108,7 @@ def event_detail(event: CaseEvent, departments: Mapping[int, str]) -> str:
         return _ladder_detail(event.action, data)
 
     def names(ids) -> str:
-        return ", ".join(departments.get(pk, f"#{pk}") for pk in ids or ())
+        return join_names(departments.get(pk, f"#{pk}") for pk in ids or ())
 
     parts = []
     if data.get("lead"):
@@ -137,7 +148,7 @@ def _ladder_detail(action: str, data: dict) -> str:
         parts.append(gettext("%(kind)s deadline") % {"kind": DeadlineKind(data["deadline"]).label})
     text = " · ".join(parts)
     if data.get("recipients"):
-        text += " → " + ", ".join(data["recipients"])
+        text += " → " + join_names(data["recipients"])
     return text
 
 

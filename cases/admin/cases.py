@@ -429,7 +429,7 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                     "Accepted %(count)d cases: %(numbers)s",
                     len(accepted),
                 )
-                % {"count": len(accepted), "numbers": ", ".join(accepted)},
+                % {"count": len(accepted), "numbers": labels.join_names(accepted)},
             )
         if refused:
             messages.error(

@@ -15,8 +15,10 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from cases.labels import join_names
 from cases.models import Case, CaseEvent, RuleSuggestionDismissal, State
 from cases.services.workflow import WorkflowError
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
@@ -211,9 +213,9 @@ def rule_suggestion_accept(*, key: str, actor: User) -> Responsibility:
         "department": suggestion.department.name,
         "count": suggestion.count,
         "total": suggestion.total,
-        "numbers": ", ".join(suggestion.numbers),
+        "numbers": join_names(suggestion.numbers),
         "who": actor.username,
-        "date": today.isoformat(),
+        "date": date_format(today),
     }
     for rule in suggestion.replaces:
         if rule.valid_from and rule.valid_from >= today:
@@ -222,14 +224,14 @@ def rule_suggestion_accept(*, key: str, actor: User) -> Responsibility:
                     "The rule of %(department)s for this category and place starts on "
                     "%(date)s: change it in the responsibility list first."
                 )
-                % {"department": rule.department.name, "date": rule.valid_from.isoformat()}
+                % {"department": rule.department.name, "date": date_format(rule.valid_from)}
             )
         # Ends yesterday: from today the new rule alone names the lead here.
         rule.valid_to = today - timedelta(days=1)
         rule.save(update_fields=["valid_to"])
     if suggestion.replaces:
         basis += " " + _("It replaces the rule of %(departments)s.") % {
-            "departments": ", ".join(rule.department.name for rule in suggestion.replaces)
+            "departments": join_names(rule.department.name for rule in suggestion.replaces)
         }
     try:
         with transaction.atomic():

@@ -1,6 +1,8 @@
 from django import template
 
 from cases.labels import action_label as _action_label
+from cases.labels import join_names as _join_names
+from cases.labels import list_separator as _list_separator
 from cases.labels import state_label as _state_label
 
 register = template.Library()
@@ -19,3 +21,16 @@ def state_label(state: str) -> str:
 @register.filter
 def lookup(mapping: dict, key: str):
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def join_names(names) -> str:
+    """`{{ departments|join_names }}`: 城管局、市场监管局 on a Chinese page, "A, B" on an
+    English one. Escaped like any other value."""
+    return _join_names(names)
+
+
+@register.simple_tag
+def list_separator() -> str:
+    """Between the items of a list drawn with markup of their own (`{% for %}` loops)."""
+    return _list_separator()
