@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -49,7 +50,9 @@ class CaseEvent(models.Model):
     def __str__(self):
         from cases.labels import action_label  # cases.labels reads this module's states
 
-        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} {action_label(self.action)}"
+        # Shown to people (the admin's timeline rows): the reader's format, not ISO.
+        when = date_format(timezone.localtime(self.at), "SHORT_DATETIME_FORMAT")
+        return f"{when} {action_label(self.action)}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

@@ -1,6 +1,6 @@
 """/dashboard/: the supervisors' figures, charts and early warnings."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.conf import settings
@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -54,7 +55,11 @@ def dashboard(request):
     township_id = request.user.township_id or (township.pk if township else None)
     figures = dashboard_data(request.user, period=Period(start, end), township_id=township_id)
     chart = {
-        "labels": [row["bucket"] for row in figures["series"]],
+        # Read by people on the axis: the reader's date format (the series keep ISO days).
+        "labels": [
+            date_format(date.fromisoformat(row["bucket"]), "SHORT_DATE_FORMAT")
+            for row in figures["series"]
+        ],
         "series": {
             key: [row[key] for row in figures["series"]]
             for key in (

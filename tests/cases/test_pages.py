@@ -8,6 +8,7 @@ import time_machine
 from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from cases.models import Case, CaseEvent, State
 from cases.services import workflow
@@ -427,7 +428,7 @@ def test_detail_says_a_dispatcher_chose_the_lead_not_the_rules(client, cast, wor
     routing = response.context["routing"]
     assert routing.how == "dispatch" and routing.department == world.urban
     text = page_text(response)
-    when = timezone.localtime(case.events.get(action="dispatch").at).strftime("%Y-%m-%d %H:%M")
+    when = date_format(timezone.localtime(case.events.get(action="dispatch").at), "DATETIME_FORMAT")
     assert f"Dispatched from the fallback pool by Dispatcher on {when}. " in text
     assert "城管牵头" in text
     assert "Basis in the responsibility list" not in text

@@ -2,17 +2,28 @@
 names joined with 、, dates and times in the language's own format, and select boxes that
 say what their empty choice means."""
 
+import json
 import re
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+import time_machine
 from django.urls import reverse
 from django.utils import translation
 
 from cases.labels import join_names
-from cases.services import workflow
+from cases.models import OutboxMessage
+from cases.services import extensions, workflow
+from tests.cases.test_ack_links import escalation, link  # noqa: F401 (a fixture)
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 CHINESE = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
 ENGLISH = {"HTTP_ACCEPT_LANGUAGE": "en"}
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# A time whose ISO form ("2026-03-02 09:30", "2026-03-02T09:30") a page must not show.
+DISPATCHED_AT = datetime(2026, 3, 2, 9, 30, tzinfo=SHANGHAI)
+ISO = re.compile(r"2026-03-02[ T]09:30")
 
 
 def page(client, url, language) -> str:
@@ -57,3 +68,79 @@ def test_the_timeline_joins_assisting_and_candidate_departments_with_the_enumera
     assert "城管局, 市场监管局" not in chinese and "市场监管局, 住建局" not in chinese
     assert "candidates: 城管局, 市场监管局" in english
     assert "assisting: 市场监管局, 住建局" in english
+
+
+# -- dates and times -----------------------------------------------------------------------
+
+
+def without_machine_formats(text: str) -> str:
+    """The page as a person reads it: not the <time datetime> attributes, nor the data
+    embedded for scripts."""
+    text = re.sub(r'datetime="[^"]*"', "", text)
+    return re.sub(r"<script.*?</script>", "", text, flags=re.S)
+
+
+def test_the_case_page_says_when_it_was_dispatched_in_the_readers_format(
+    client, cast, world, report
+):
+    with time_machine.travel(DISPATCHED_AT - timedelta(hours=1), tick=False):
+        case = report(category=world.stall, cell=world.n2)
+    with time_machine.travel(DISPATCHED_AT, tick=False):
+        workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.urban)
+    client.force_login(cast.caseworker)
+    url = reverse("cases:detail", args=[case.number])
+    chinese = without_machine_formats(page(client, url, CHINESE))
+    english = without_machine_formats(page(client, url, ENGLISH))
+    routing = re.search(r'id="routing">.*?</section>', chinese, flags=re.S).group(0)
+    assert "2026年3月2日 09:30" in routing and not ISO.search(chinese)
+    assert "on March 2, 2026, 9:30 a.m." in english and not ISO.search(english)
+    # The machine format stays where machines read it.
+    assert 'datetime="2026-03-02T09:30:00+08:00"' in page(client, url, CHINESE)
+
+
+def test_the_acknowledge_page_shows_its_times_in_the_readers_format(client, escalation):  # noqa: F811
+    chinese = page(client, link(escalation), CHINESE)
+    assert "2026年11月23日 12:00" in chinese  # escalated at
+    assert not re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", chinese)
+
+
+def test_the_extension_link_page_shows_the_deadline_in_the_readers_format(client, cast, report):
+    with time_machine.travel(DISPATCHED_AT, tick=False):
+        case = workflow.case_accept(case=report(), actor=cast.liaison)
+        extensions.extension_request(
+            case=case, actor=cast.liaison, reason="需要协调物业", extra_days=Decimal(2)
+        )
+    message = OutboxMessage.objects.get(kind="extension", to="cg-boss@example.org")
+    path = re.search(r"/extensions/decide/\S+/", message.text).group(0)
+    with time_machine.travel(DISPATCHED_AT + timedelta(hours=1), tick=False):
+        chinese = page(client, path, CHINESE)
+    assert "需要协调物业" in chinese
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d", chinese)
+    assert not re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", chinese)
+
+
+def test_the_admin_case_page_shows_timeline_rows_and_extensions_in_the_readers_format(
+    client, cast, report
+):
+    with time_machine.travel(DISPATCHED_AT, tick=False):
+        case = workflow.case_accept(case=report(), actor=cast.liaison)
+        extensions.extension_request(
+            case=case, actor=cast.liaison, reason="需要协调物业", extra_days=Decimal(2)
+        )
+    client.force_login(cast.liaison)
+    chinese = page(client, reverse("admin:cases_case_change", args=[case.pk]), CHINESE)
+    assert "2026年3月2日 09:30" in chinese
+    assert not ISO.search(chinese)
+
+
+def test_the_dashboard_chart_labels_its_days_in_the_readers_format(client, cast, report):
+    with time_machine.travel(DISPATCHED_AT, tick=False):
+        report()
+    client.force_login(cast.supervisor)
+    query = {"date_from": "2026-03-01", "date_to": "2026-03-03"}
+    with time_machine.travel(DISPATCHED_AT + timedelta(days=1), tick=False):
+        chinese = client.get("/dashboard/", query, **CHINESE)
+        english = client.get("/dashboard/", query, **ENGLISH)
+    assert "2026年3月2日" in chinese.context["chart"]["labels"]
+    assert "03/02/2026" in english.context["chart"]["labels"]
+    assert "2026-03-02" not in json.dumps(chinese.context["chart"]["labels"])
