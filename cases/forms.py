@@ -251,6 +251,11 @@ class VerifyForm(CommentForm):
     field_order = ["expected_version", "satisfaction", "comment"]
 
 
+# The empty choice of the lead department pickers (the pool, the case page, the admin's
+# arbitration), which a dispatch refuses: it asks for a choice.
+CHOOSE_THE_LEAD = _("Choose the lead department…")
+
+
 class DispatchForm(CommentForm):
     lead = CodeOrIdChoiceField(label=_("Lead department"), queryset=Department.objects.none())
     whistle = forms.BooleanField(
@@ -278,7 +283,7 @@ class DispatchForm(CommentForm):
         )
         candidates = [(d.pk, str(d)) for d in departments if d.pk in candidate_ids]
         others = [(d.pk, str(d)) for d in departments if d.pk not in candidate_ids]
-        lead_choices = [("", "---------")]
+        lead_choices = [("", CHOOSE_THE_LEAD)]
         if candidates:
             lead_choices += [(_("Candidates"), candidates), (_("Other departments"), others)]
         else:
@@ -374,14 +379,24 @@ class CaseFilterForm(DateRangeForm):
     state = forms.MultipleChoiceField(
         label=_("State"), choices=State.choices, required=False, widget=forms.SelectMultiple
     )
+    # Empty, a filter keeps every case: its empty choice says so, not "---------".
     category = CodeOrIdChoiceField(
-        label=_("Category"), queryset=Category.objects.order_by("code"), required=False
+        label=_("Category"),
+        queryset=Category.objects.order_by("code"),
+        required=False,
+        empty_label=_("All categories"),
     )
     cell = CodeOrIdChoiceField(
-        label=_("Grid cell"), queryset=GridCell.objects.order_by("code"), required=False
+        label=_("Grid cell"),
+        queryset=GridCell.objects.order_by("code"),
+        required=False,
+        empty_label=_("All grid cells"),
     )
     department = CodeOrIdChoiceField(
-        label=_("Department"), queryset=Department.objects.order_by("code"), required=False
+        label=_("Department"),
+        queryset=Department.objects.order_by("code"),
+        required=False,
+        empty_label=_("All departments"),
     )
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)
     date_from = forms.DateField(
@@ -423,8 +438,12 @@ class CorrectionForm(TransitionForm):
         required=False,
         empty_label=_("Not sure (the township decides)"),
     )
+    # No cell: the case is placed outside the grid, and routed as such.
     cell = forms.ModelChoiceField(
-        label=_("Grid cell"), queryset=GridCell.objects.none(), required=False
+        label=_("Grid cell"),
+        queryset=GridCell.objects.none(),
+        required=False,
+        empty_label=_("outside the grid"),
     )
 
     def __init__(self, *args, **kwargs):

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cases.forms import CHOOSE_THE_LEAD
 from cases.models import ExtensionRequest
 from cases.services import arbitration, extensions, liaison, workflow
 from departments.models import Department
@@ -80,7 +81,9 @@ class ExtensionDecisionForm(VersionForm):
 
 class ArbitrationForm(VersionForm):
     lead = forms.ModelChoiceField(
-        label=_("Lead department"), queryset=Department.objects.order_by("code")
+        label=_("Lead department"),
+        queryset=Department.objects.order_by("code"),
+        empty_label=CHOOSE_THE_LEAD,
     )
     reason = forms.CharField(
         label=_("Reasons for the decision"),

@@ -15,6 +15,7 @@ from django.utils import translation
 from cases.labels import join_names
 from cases.models import OutboxMessage
 from cases.services import extensions, workflow
+from departments.services import sync_role_group
 from tests.cases.test_ack_links import escalation, link  # noqa: F401 (a fixture)
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
@@ -144,3 +145,65 @@ def test_the_dashboard_chart_labels_its_days_in_the_readers_format(client, cast,
     assert "2026年3月2日" in chinese.context["chart"]["labels"]
     assert "03/02/2026" in english.context["chart"]["labels"]
     assert "2026-03-02" not in json.dumps(chinese.context["chart"]["labels"])
+
+
+# -- the empty choice of select boxes ------------------------------------------------------
+
+
+def empty_options(text: str) -> list[str]:
+    """What the empty choice of each select box on the page says."""
+    return re.findall(r'<option value=""(?: selected)?>([^<]*)</option>', text)
+
+
+def test_the_case_list_filters_say_their_empty_choice_keeps_every_case(client, cast):
+    client.force_login(cast.dispatcher)
+    english = page(client, "/cases/", ENGLISH)
+    assert empty_options(english) == ["All categories", "All grid cells", "All departments"]
+    assert "---------" not in page(client, "/cases/", CHINESE)
+
+
+def test_the_case_list_filters_say_all_in_chinese(client, cast, compiled_catalogue):  # noqa: F811
+    # Needs the msgids' entries in locale/zh_Hans (not in this commit): 全部类别…
+    client.force_login(cast.dispatcher)
+    assert empty_options(page(client, "/cases/", CHINESE)) == ["全部类别", "全部网格", "全部部门"]
+
+
+def test_the_lead_department_pickers_ask_for_a_choice(client, cast, disputed, report, world):
+    pooled = report(category=world.lamp)  # no rule: in the pool
+    client.force_login(cast.dispatcher)
+    for url in ("/cases/fallback/", reverse("cases:detail", args=[pooled.number])):
+        assert "Choose the lead department…" in empty_options(page(client, url, ENGLISH)), url
+        assert "---------" not in page(client, url, CHINESE), url
+    sync_role_group(cast.supervisor)  # the admin's permissions of the role
+    client.force_login(cast.supervisor)
+    admin_page = page(client, reverse("admin:cases_case_change", args=[disputed.pk]), ENGLISH)
+    assert 'id="act-arbitrate"' in admin_page
+    assert "Choose the lead department…" in empty_options(admin_page)
+    assert "---------" not in admin_page
+
+
+def test_the_lead_department_pickers_ask_in_chinese(
+    client,
+    cast,
+    report,
+    world,
+    compiled_catalogue,  # noqa: F811
+):
+    # Needs the msgid's entry in locale/zh_Hans (not in this commit): 请选择牵头部门…
+    report(category=world.lamp)
+    client.force_login(cast.dispatcher)
+    assert "请选择牵头部门…" in empty_options(page(client, "/cases/fallback/", CHINESE))
+
+
+def test_the_correction_form_says_an_empty_cell_is_outside_the_grid(
+    client,
+    cast,
+    report,
+    world,
+    compiled_catalogue,  # noqa: F811
+):
+    case = report(category=world.lamp)
+    client.force_login(cast.dispatcher)
+    url = reverse("cases:detail", args=[case.number])
+    correction = re.search(r"transition-correct.*?</form>", page(client, url, CHINESE), re.S)
+    assert empty_options(correction.group(0)) == ["不确定（由街道决定）", "网格外"]
