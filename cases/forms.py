@@ -3,6 +3,8 @@ services in cases/services/ act on it. No form ever carries a state: the URL nam
 transition."""
 
 import functools
+import re
+import unicodedata
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -102,6 +104,33 @@ class CategoryChoiceField(CodeOrIdChoiceField):
         return f"{obj.name} / {obj.name_en} ({obj.code})" if english else f"{obj.name} ({obj.code})"
 
 
+# A phone number as people write one: digits, a leading + for a country code, and spaces,
+# hyphens or parentheses between groups ("138 0013 8000", "(010) 6552-9988", "+86 …").
+PHONE = re.compile(r"\+?[0-9 ()\-]+", re.ASCII)
+PHONE_DIGITS = (5, 20)
+
+
+def validate_phone(value: str) -> None:
+    digits = sum(character.isdigit() for character in value)
+    if not PHONE.fullmatch(value) or not PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]:
+        raise forms.ValidationError(
+            _(
+                "Enter a phone number: %(min)d to %(max)d digits, which may start with + and"
+                " be grouped with spaces, hyphens or parentheses."
+            ),
+            code="invalid_phone",
+            params={"min": PHONE_DIGITS[0], "max": PHONE_DIGITS[1]},
+        )
+
+
+class PhoneField(forms.CharField):
+    """Full-width characters typed with a Chinese input method (１３８, （０１０）, ＋) are
+    read as their ASCII forms before the check, and kept so."""
+
+    def to_python(self, value):
+        return unicodedata.normalize("NFKC", super().to_python(value)).strip()
+
+
 class ReportForm(forms.Form):
     category = CategoryChoiceField(
         label=_("Category"),
@@ -130,7 +159,14 @@ class ReportForm(forms.Form):
     description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}))
     urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
     reporter_name = forms.CharField(label=_("Reporter name"), max_length=100, required=False)
-    reporter_phone = forms.CharField(label=_("Reporter phone"), max_length=32, required=False)
+    reporter_phone = PhoneField(
+        label=_("Reporter phone"),
+        max_length=32,
+        required=False,
+        # A phone keypad on a phone; the server still checks what is typed.
+        widget=forms.TextInput(attrs={"type": "tel"}),
+        validators=[validate_phone],
+    )
     # Before `photos`, whose count includes them.
     held_photos = HeldPhotosField()
     photos = MultipleImageField(
