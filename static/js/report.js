@@ -59,7 +59,8 @@
     }
   });
 
-  function searchable(input, select) {
+  // `hint`, if any, says so when the search leaves nothing but the empty choice.
+  function searchable(input, select, hint) {
     if (!input || !select) { return; }
     input.addEventListener("input", function () {
       var needle = input.value.trim().toLowerCase();
@@ -69,9 +70,14 @@
         option.hidden = !hit;
         if (hit && option.value !== "" && first === null) { first = option; }
       });
+      if (hint) { hint.textContent = needle && !first ? hint.dataset.message : ""; }
       if (needle && first) { select.value = first.value; select.dispatchEvent(new Event("change")); }
     });
   }
-  searchable(document.getElementById("category-search"), form.querySelector("select[name=category]"));
+  searchable(
+    document.getElementById("category-search"),
+    form.querySelector("select[name=category]"),
+    document.getElementById("category-no-match")
+  );
   searchable(document.getElementById("cell-search"), cellSelect);
 })();

@@ -182,6 +182,19 @@ def test_the_same_report_flow_in_chinese(open_as, live_server, cast, world, comp
     assert Case.objects.get().state == State.FALLBACK
 
 
+def test_the_category_search_says_when_no_category_matches(open_as, live_server, cast, world):
+    page = open_as(cast.caseworker)
+    page.goto(f"{live_server.url}/cases/new/")
+    hint = page.locator("#category-no-match")
+    assert hint.inner_text() == ""
+    page.fill("#category-search", "no such thing")
+    assert "No category matches" in hint.inner_text()
+    assert "Not sure (the township decides)" in hint.inner_text()
+    page.fill("#category-search", "占道")
+    assert hint.inner_text() == ""
+    assert page.input_value("select[name=category]") == str(world.stall.pk)
+
+
 def test_dispatcher_dispatches_a_fallback_case_with_a_whistle(
     open_as, live_server, cast, world, report
 ):

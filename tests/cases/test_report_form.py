@@ -77,3 +77,25 @@ def test_the_phone_error_speaks_chinese(client, cast, world, compiled_catalogue)
         HTTP_ACCEPT_LANGUAGE="zh-hans",
     )
     assert "请输入电话号码：5 至 20 位数字" in response.content.decode()
+
+
+# -- the category search -------------------------------------------------------------------
+
+HINT = re.compile(r'<small class="help no-match" id="category-no-match"[^>]*data-message="([^"]*)"')
+
+
+def test_the_category_search_carries_a_hint_for_when_nothing_matches(client, cast):
+    client.force_login(cast.caseworker)
+    text = client.get("/cases/new/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    hint = html.unescape(HINT.search(text).group(1))
+    assert hint == (
+        "No category matches. Choose “Not sure (the township decides)”, or search with other words."
+    )
+
+
+def test_the_category_search_hint_speaks_chinese(client, cast, compiled_catalogue):  # noqa: F811
+    # Needs the msgid's entry in locale/zh_Hans (not in this commit).
+    client.force_login(cast.caseworker)
+    text = client.get("/cases/new/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    hint = html.unescape(HINT.search(text).group(1))
+    assert hint == "没有匹配的类别。请选择“不确定（由街道决定）”，或换个词搜索。"
