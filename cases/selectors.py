@@ -3,6 +3,7 @@ admin and the API scope their case querysets by."""
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
@@ -20,6 +21,9 @@ from cases.models import (
 )
 from departments.models import Category, Department, GridCell, Responsibility, User
 from departments.routing import get_index
+
+if TYPE_CHECKING:
+    from cases.services.flywheel import LeadHint
 
 
 def cases_visible_to(user: User, queryset: QuerySet[Case] | None = None) -> QuerySet[Case]:
@@ -199,6 +203,44 @@ def routing_explanation(case: Case) -> RoutingExplanation:
         candidates=candidates,
         standing=standing,
     )
+
+
+@dataclass(frozen=True)
+class DispatchSuggestion:
+    """A department to offer first when dispatching a case, and why: the router named it
+    among overlapping rules (`candidate`), or the township's dispatchers chose it for most
+    closed cases of the category (`past`, the data flywheel), or both."""
+
+    department: Department
+    candidate: bool = False
+    past: "LeadHint | None" = None
+
+
+def dispatch_suggestions(case: Case) -> list[DispatchSuggestion]:
+    """The departments the dispatch form offers first: the flywheel's choice, then the
+    router's candidates by code; none that has returned this case. The candidates and
+    the events come prefetched by `case_detail_for`; at most two queries."""
+    from cases.services.flywheel import lead_hint
+
+    returned_by = frozenset(
+        (event.data or {}).get("returned_by")
+        for event in case.events.all()
+        if event.action == "return"
+    )
+    hint = lead_hint(
+        category_id=case.category_id, township_id=case.township_id, exclude=returned_by
+    )
+    candidates = [dept for dept in case.candidate_departments.all() if dept.pk not in returned_by]
+    suggestions = []
+    if hint is not None:
+        named = any(dept.pk == hint.department.pk for dept in candidates)
+        suggestions.append(DispatchSuggestion(hint.department, candidate=named, past=hint))
+    suggestions += [
+        DispatchSuggestion(dept, candidate=True)
+        for dept in candidates
+        if hint is None or dept.pk != hint.department.pk
+    ]
+    return suggestions
 
 
 def last_sweep_status(*, now=None, stale_after_seconds: int = 300) -> dict:

@@ -66,6 +66,48 @@ def dispatched_closed_cases():
     )
 
 
+# A hint for one dispatch asks less of the evidence than a rule for every case: two closed
+# cases that agree (and the same share), shown with their count for the dispatcher to weigh.
+HINT_MIN_CASES = 2
+
+
+@dataclass(frozen=True)
+class LeadHint:
+    """The department the township's dispatchers chose for most closed cases like one."""
+
+    department: Department
+    count: int  # closed cases of the category in the township it led after a dispatch
+    total: int  # all such cases
+
+
+def lead_hint(
+    *, category_id: int | None, township_id: int, exclude: frozenset[int] = frozenset()
+) -> LeadHint | None:
+    """The department that led at least HINT_MIN_CASES and MIN_SHARE of the township's
+    closed, dispatched cases of the category, or None (no category, too little evidence,
+    or the leader is in `exclude`: it returned the case). One query, two with a hint."""
+    if category_id is None:
+        return None
+    rows = list(
+        dispatched_closed_cases()
+        .filter(category_id=category_id, township_id=township_id)
+        .values("lead_department_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "lead_department_id")
+    )
+    if not rows:
+        return None
+    top, total = rows[0], sum(row["n"] for row in rows)
+    if (
+        top["n"] < HINT_MIN_CASES
+        or top["n"] / total < MIN_SHARE
+        or top["lead_department_id"] in exclude
+    ):
+        return None
+    department = Department.objects.get(pk=top["lead_department_id"])
+    return LeadHint(department=department, count=top["n"], total=total)
+
+
 def _level(cases, place: str, *, min_cases: int, min_share: float):
     """(category, place, department, n, m) rows where the department handled at least
     `min_cases` and `min_share` of the category's cases in the place: two GROUP BYs."""

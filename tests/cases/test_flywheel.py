@@ -170,3 +170,22 @@ def test_evidence_link_lists_the_cases_in_the_admin(client, cast, evidence, worl
     suggestion = suggestion_for(page.context["suggestions"], cell=world.n1)
     response = client.get(suggestion.evidence_url)
     assert set(response.context["cl"].result_list) == set(evidence[:3])
+
+
+def test_a_dispatch_hint_needs_two_agreeing_closed_cases_of_the_township(close_via_pool, world):
+    def hint(**extra):
+        return flywheel.lead_hint(category_id=world.stall.pk, township_id=world.north.pk, **extra)
+
+    close_via_pool(world.market)
+    assert hint() is None  # one past decision is not yet a pattern
+    close_via_pool(world.market, cell=world.n2)
+    found = hint()
+    assert (found.department, found.count, found.total) == (world.market, 2, 2)
+    assert flywheel.lead_hint(category_id=world.stall.pk, township_id=world.south.pk) is None
+    # Not the department that sent this very case back.
+    assert hint(exclude=frozenset({world.market.pk})) is None
+    close_via_pool(world.urban)
+    assert hint() is not None  # 2 of 3
+    close_via_pool(world.urban)
+    assert hint() is None  # 2 of 4: the township's dispatchers disagree
+    assert flywheel.lead_hint(category_id=None, township_id=world.north.pk) is None
