@@ -6,7 +6,7 @@ import functools
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from django import forms
@@ -307,18 +307,23 @@ class DispatchForm(CommentForm):
 
     field_order = ["expected_version", "lead", "whistle", "assisting", "comment"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, suggested: Sequence[Department] | None = None, **kwargs):
+        """`suggested`: the departments to offer first, in order (the case page passes
+        `dispatch_suggestions`); by default the router's candidates, prefetched with the
+        case. The only suggestion is preselected as the lead."""
         super().__init__(*args, **kwargs)
         queryset = Department.objects.order_by("code")
         self.fields["lead"].queryset = queryset
         self.fields["assisting"].queryset = queryset
         departments = list(queryset)  # once, for both fields' choices
-        # The router's candidates (prefetched with the case) come first.
-        candidate_ids = (
-            {dept.pk for dept in self.case.candidate_departments.all()} if self.case else set()
-        )
-        candidates = [(d.pk, str(d)) for d in departments if d.pk in candidate_ids]
-        others = [(d.pk, str(d)) for d in departments if d.pk not in candidate_ids]
+        if suggested is None:
+            suggested = list(self.case.candidate_departments.all()) if self.case else []
+        first = [dept.pk for dept in suggested]
+        by_pk = {d.pk: d for d in departments}
+        candidates = [(pk, str(by_pk[pk])) for pk in first if pk in by_pk]
+        others = [(d.pk, str(d)) for d in departments if d.pk not in first]
+        if len(candidates) == 1 and not self.is_bound:
+            self.fields["lead"].initial = candidates[0][0]
         lead_choices = [("", CHOOSE_THE_LEAD)]
         if candidates:
             lead_choices += [(_("Candidates"), candidates), (_("Other departments"), others)]

@@ -21,7 +21,12 @@ from cases.forms import (
 )
 from cases.labels import transition_label
 from cases.models import TERMINAL_STATES
-from cases.selectors import case_detail_for, routing_explanation, working_hours_left
+from cases.selectors import (
+    case_detail_for,
+    dispatch_suggestions,
+    routing_explanation,
+    working_hours_left,
+)
 from cases.services import workflow
 from cases.services.corrections import may_correct
 from cases.services.open311 import open311_report_for
@@ -51,6 +56,9 @@ def _detail_page(request, case):
         ),
         None,
     )
+    names = available_transitions(case, request.user)
+    # The departments a dispatch offers first, and why; quick picks beside the form.
+    suggestions = dispatch_suggestions(case) if "dispatch" in names else []
     # A transition refused for what was typed comes back bound to it, with its errors.
     kept = refused_forms.take(request, page=request.get_full_path())
     forms = [
@@ -62,10 +70,15 @@ def _detail_page(request, case):
                 case=case,
                 user=request.user,
                 auto_id=f"id_{name}_%s",
+                **(
+                    {"suggested": [s.department for s in suggestions]} if name == "dispatch" else {}
+                ),
             ),
         )
-        for name in available_transitions(case, request.user)
+        for name in names
     ]
+    # The dispatch form has a section of its own at the top, beside the routing reason.
+    dispatch = next((entry for entry in forms if entry[0] == "dispatch"), None)
     return render(
         request,
         "cases/detail.html",
@@ -80,6 +93,9 @@ def _detail_page(request, case):
             "events": labels.with_details(case.events.all()),
             "assists": case.assists.all(),
             "transition_forms": forms,
+            "other_transition_forms": [entry for entry in forms if entry is not dispatch],
+            "dispatch": dispatch,
+            "suggestions": suggestions,
             "notes": case.notes.all(),
             "photos": case.photos.all(),
             # A note refused (a photo too many, say) comes back with its words.

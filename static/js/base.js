@@ -13,4 +13,18 @@
       if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
     });
   });
+  // Quick picks on the case page: a suggested department's button makes it the lead. The
+  // buttons stay hidden without this script; the department's name shows instead.
+  document.querySelectorAll("button.js-pick-lead").forEach(function (button) {
+    var select = button.form.querySelector("select[name=lead]");
+    var name = button.parentNode.querySelector(".js-hide-with-quick-picks");
+    if (!select) { return; }
+    button.hidden = false;
+    if (name) { name.hidden = true; }
+    button.addEventListener("click", function () {
+      select.value = button.dataset.lead;
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+      select.focus();
+    });
+  });
 })();

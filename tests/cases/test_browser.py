@@ -224,6 +224,27 @@ def test_dispatcher_dispatches_a_fallback_case_with_a_whistle(
     assert "summoned by whistle" in page.locator("ul.assists").inner_text()
 
 
+def test_dispatcher_goes_from_the_pool_to_the_case_page_and_picks_a_candidate(
+    open_as, live_server, cast, world, report
+):
+    case = report(category=world.stall, cell=world.n2)  # two lead rules: overlap
+    page = open_as(cast.dispatcher)
+    page.goto(f"{live_server.url}/cases/fallback/")
+    page.locator(f"#case-{case.number} h2 a").click()
+    page.wait_for_url(f"{live_server.url}/cases/{case.number}/#dispatch")
+    area = page.locator("#dispatch")
+    assert "several departments" in area.locator(".fallback-reason").inner_text()
+    # The quick picks are the candidates, by code; base.js shows them.
+    picks = area.locator("button.quick-pick")
+    assert picks.all_inner_texts() == [world.urban.name, world.market.name]
+    picks.nth(1).click()
+    assert area.locator("select[name=lead]").input_value() == str(world.market.pk)
+    area.locator("button[type=submit][value=dispatch]").click()
+    page.wait_for_selector(".message.success")
+    case.refresh_from_db()
+    assert case.state == State.ASSIGNED and case.lead_department == world.market
+
+
 def test_caseworker_verifies_a_resolved_case_with_a_rating(open_as, live_server, cast, report):
     case = report()
     workflow.case_accept(case=case, actor=cast.liaison)

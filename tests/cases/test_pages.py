@@ -609,3 +609,84 @@ def test_the_report_form_takes_category_and_cell_codes_too(client, cast, world):
     assert response.status_code == 302
     case = Case.objects.get()
     assert (case.category, case.cell) == (world.rubbish, world.n1)
+
+
+def close_after_dispatch(report, cast, world, *, category, lead):
+    """A case of `category` sent out of the pool to `lead` (the urban department, whose
+    liaison is in the cast), handled and closed: a past decision the flywheel counts."""
+    case = report(category=category, description="过去的兜底案件")
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=lead)
+    workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=case, actor=cast.liaison, note="已处理")
+    workflow.case_verify(case=case, actor=cast.caseworker)
+    return case
+
+
+def dispatch_form_of(response):
+    forms = response.context["transition_forms"]
+    return next(form for name, _label, form in forms if name == "dispatch")
+
+
+def test_an_overlap_cases_page_offers_its_candidates_as_quick_picks_beside_the_reason(
+    client, cast, world, report
+):
+    case = report(category=world.stall, cell=world.n2)  # two lead rules: overlap
+    client.force_login(cast.dispatcher)
+    response = client.get(reverse("cases:detail", args=[case.number]))
+    text = page_text(response)
+    area = text[text.index('id="dispatch"') : text.index('class="facts"')]
+    # The reason and the form together, the form right under the routing explanation.
+    assert str(case.get_fallback_reason_display()) in area
+    assert f'action="/cases/{case.number}/dispatch/"' in area
+    picks = [f'data-lead="{world.urban.pk}"', f'data-lead="{world.market.pk}"']
+    assert all(pick in area for pick in picks)
+    assert area.index(picks[0]) < area.index(picks[1])  # by code: CG, SJ
+    # Two candidates: the dispatcher chooses, nothing is chosen for them.
+    assert dispatch_form_of(response)["lead"].value() is None
+    # The form is not offered a second time further down.
+    assert text.count("transition-dispatch") == 1
+
+
+def test_the_only_suggestion_is_preselected_as_the_lead(client, cast, world, report):
+    for _ in range(2):
+        close_after_dispatch(report, cast, world, category=world.lamp, lead=world.urban)
+    case = report(category=world.lamp)  # no rule: in the pool
+    client.force_login(cast.dispatcher)
+    response = client.get(reverse("cases:detail", args=[case.number]))
+    assert [
+        (s.department, s.past.count, s.past.total) for s in response.context["suggestions"]
+    ] == [(world.urban, 2, 2)]
+    form = dispatch_form_of(response)
+    assert form["lead"].value() == world.urban.pk
+    assert form.fields["lead"].choices[1][1] == [(world.urban.pk, str(world.urban))]
+    assert f'<option value="{world.urban.pk}" selected>' in page_text(response)
+    assert "led 2 of 2 closed cases of this category" in page_text(response)
+
+
+def test_a_department_that_returned_the_case_is_not_suggested_to_lead_it(
+    client, cast, world, report
+):
+    for _ in range(2):
+        close_after_dispatch(report, cast, world, category=world.lamp, lead=world.urban)
+    case = report(category=world.lamp)
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.urban)
+    workflow.case_return(case=case, actor=cast.liaison, reason="不归城管")
+    client.force_login(cast.dispatcher)
+    response = client.get(reverse("cases:detail", args=[case.number]))
+    assert response.context["suggestions"] == []
+    assert dispatch_form_of(response)["lead"].value() is None
+
+
+def test_a_pooled_cases_page_query_count_does_not_grow_with_past_decisions(
+    client, cast, world, report, django_assert_max_num_queries
+):
+    close_after_dispatch(report, cast, world, category=world.lamp, lead=world.urban)
+    case = report(category=world.lamp)
+    client.force_login(cast.dispatcher)
+    with django_assert_max_num_queries(40) as few:
+        client.get(reverse("cases:detail", args=[case.number]))
+    for _ in range(3):
+        close_after_dispatch(report, cast, world, category=world.lamp, lead=world.urban)
+    with django_assert_max_num_queries(len(few.captured_queries) + 1):  # + the hint's department
+        response = client.get(reverse("cases:detail", args=[case.number]))
+    assert response.context["suggestions"][0].past.count == 4
