@@ -690,3 +690,15 @@ def test_a_pooled_cases_page_query_count_does_not_grow_with_past_decisions(
     with django_assert_max_num_queries(len(few.captured_queries) + 1):  # + the hint's department
         response = client.get(reverse("cases:detail", args=[case.number]))
     assert response.context["suggestions"][0].past.count == 4
+
+
+def test_each_pool_case_links_to_the_dispatch_form_on_its_page(client, cast, world, report):
+    case = report(category=world.stall, cell=world.n2)
+    client.force_login(cast.dispatcher)
+    text = page_text(client.get("/cases/fallback/"))
+    assert f'href="/cases/{case.number}/#dispatch">{case.number}</a>' in text
+    assert f'class="dispatch-on-page" href="/cases/{case.number}/#dispatch"' in text
+    # Who may not dispatch reads the case page from its top.
+    client.force_login(cast.caseworker)
+    text = page_text(client.get("/cases/fallback/"))
+    assert f'href="/cases/{case.number}/">{case.number}</a>' in text and "#dispatch" not in text
