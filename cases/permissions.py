@@ -44,3 +44,12 @@ def cancel(case, user) -> bool:
 def may_see_dashboard(user) -> bool:
     """/dashboard/ and its roll-up are for supervisors and administrators."""
     return user.is_superuser or user.has_role(Role.SUPERVISOR, Role.ADMIN)
+
+
+def may_open_fallback_pool(user) -> bool:
+    """/cases/fallback/ is for the township's dispatchers, who work it, and caseworkers,
+    who follow their reports there; for supervisors and administrators. Not for liaisons:
+    their department's cases are in the admin, and a pooled case has no lead yet."""
+    if user.is_superuser or user.has_role(Role.SUPERVISOR, Role.ADMIN):
+        return True
+    return user.has_role(Role.DISPATCHER, Role.CASEWORKER) and user.township_id is not None

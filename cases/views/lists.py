@@ -1,11 +1,14 @@
 """The list pages: /cases/ and /cases/fallback/."""
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from cases import refused_forms
 from cases.forms import CaseFilterForm, DispatchForm
 from cases.pagination import CasePaginator
+from cases.permissions import may_open_fallback_pool
 from cases.selectors import case_search, fallback_pool_for
 from cases.services.workflow import may_fire
 
@@ -39,6 +42,8 @@ def case_list(request):
 
 @login_required
 def fallback_pool(request):
+    if not may_open_fallback_pool(request.user):
+        raise PermissionDenied(_("The fallback pool is for township staff and supervisors."))
     # A page at a time: a district's pool can hold tens of thousands of cases. The page's
     # ids first, from an index-only scan of the pool's index in page order; then their
     # rows by key (whole rows tempted PostgreSQL onto the created_at index, past every

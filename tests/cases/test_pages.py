@@ -702,3 +702,34 @@ def test_each_pool_case_links_to_the_dispatch_form_on_its_page(client, cast, wor
     client.force_login(cast.caseworker)
     text = page_text(client.get("/cases/fallback/"))
     assert f'href="/cases/{case.number}/">{case.number}</a>' in text and "#dispatch" not in text
+
+
+@pytest.mark.parametrize(
+    "role, status",
+    [
+        ("dispatcher", 200),
+        ("caseworker", 200),
+        ("supervisor", 200),
+        ("district_supervisor", 200),
+        ("admin", 200),
+        ("liaison", 403),
+        ("other_liaison", 403),
+    ],
+)
+def test_the_fallback_pool_is_for_township_staff_and_supervisors(
+    client, cast, world, report, role, status
+):
+    case = report(category=world.lamp)
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.market, assisting=[world.urban]
+    )
+    workflow.case_return(case=case, actor=cast.other_liaison, reason="不归市场监管")
+    client.force_login(getattr(cast, role))
+    response = client.get("/cases/fallback/")
+    assert response.status_code == status
+    # The page is linked from the menu exactly for those who may open it.
+    menu = page_text(client.get("/cases/"))
+    assert ('href="/cases/fallback/"' in menu) == (status == 200)
+    if status == 403:
+        # An assisting department's liaison saw this pooled case on the page before.
+        assert case.number not in page_text(response)
