@@ -70,14 +70,18 @@ def case_list_for(user: User) -> QuerySet[Case]:
 
 def fallback_pool_for(user: User) -> QuerySet[Case]:
     """The fallback pool this user works: their township's, or every visible pool for the
-    district; oldest first, with the candidate departments prefetched."""
+    district; oldest first, with the candidate departments prefetched, and the returns
+    (`returns`, oldest first) with the returning liaison's department: a returned case's
+    row says who sent it back and why."""
     pool = cases_visible_to(user).filter(state=State.FALLBACK)
     if user.township_id:
         pool = pool.filter(township_id=user.township_id)
+    returns = CaseEvent.objects.filter(action="return").select_related("actor__department")
     return (
         pool.select_related("township", "category", "cell")
         .prefetch_related(
-            Prefetch("candidate_departments", queryset=Department.objects.order_by("code"))
+            Prefetch("candidate_departments", queryset=Department.objects.order_by("code")),
+            Prefetch("events", queryset=returns.order_by("at", "id"), to_attr="returns"),
         )
         .order_by("created_at", "id")
     )

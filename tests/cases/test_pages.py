@@ -733,3 +733,20 @@ def test_the_fallback_pool_is_for_township_staff_and_supervisors(
     if status == 403:
         # An assisting department's liaison saw this pooled case on the page before.
         assert case.number not in page_text(response)
+
+
+def test_a_returned_cases_row_says_who_returned_it_and_why(
+    client, cast, world, report, django_assert_max_num_queries
+):
+    case = report()
+    workflow.case_return(case=case, actor=cast.liaison, reason="不归城管")
+    client.force_login(cast.dispatcher)
+    with django_assert_max_num_queries(9) as few:
+        text = page_text(client.get("/cases/fallback/"))
+    assert f"Returned by {world.urban.name} on " in text and "“不归城管”" in text
+    for _ in range(4):
+        workflow.case_return(case=report(), actor=cast.liaison, reason="再次退回")
+        report(category=None)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get("/cases/fallback/")
+    assert len(response.context["rows"]) == 9
