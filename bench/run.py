@@ -884,8 +884,9 @@ def verdict(ok: bool) -> str:
 
 
 def refused(status: int) -> str:
-    """A page the role may not open (the dashboard is for supervisors, the admin for
-    liaisons and supervisors): its refusal is timed, but it is no miss."""
+    """A page the role may not open (the dashboard is for supervisors, the pool not for
+    liaisons, the admin for liaisons and supervisors): its refusal is timed, but it is no
+    miss."""
     if status in (302, 403):
         return f"not for this role (HTTP {status})"
     return f"HTTP {status}"
