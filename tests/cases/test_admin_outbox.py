@@ -218,10 +218,12 @@ def test_send_again_requeues_only_failed_messages_and_says_so(
 
 
 def test_send_again_is_one_update_however_many_are_selected(client, keeper, report):
-    cases = [report(description=f"垃圾 {i}") for i in range(20)]
+    cases = [report(description=f"垃圾 {i}") for i in range(21)]
     client.force_login(keeper)
+    # A first press fills the per-process caches (content types, the session's user).
+    send_again(client, make_messages(cases[20:], prefix="warm"))
     counts = []
-    for chosen, prefix in ((cases[:2], "a"), (cases[2:], "b")):
+    for chosen, prefix in ((cases[:2], "a"), (cases[2:20], "b")):
         rows = make_messages(chosen, prefix=prefix)
         with CaptureQueriesContext(connection) as queries:
             send_again(client, rows)
@@ -234,7 +236,7 @@ def test_send_again_is_one_update_however_many_are_selected(client, keeper, repo
             )
         ) == {Status.PENDING}
     assert counts[0] == counts[1]
-    assert LogEntry.objects.count() == 20
+    assert LogEntry.objects.count() == 21
 
 
 def test_a_message_sent_again_reaches_the_smtp_server_once(
