@@ -71,12 +71,11 @@ def case_list_for(user: User) -> QuerySet[Case]:
 def fallback_pool_for(user: User) -> QuerySet[Case]:
     """The fallback pool this user works: their township's, or every visible pool for the
     district; oldest first, with the candidate departments prefetched, and the returns
-    (`returns`, oldest first) with the returning liaison's department: a returned case's
-    row says who sent it back and why."""
+    (`returns`, oldest first): a returned case's row says who sent it back and why."""
     pool = cases_visible_to(user).filter(state=State.FALLBACK)
     if user.township_id:
         pool = pool.filter(township_id=user.township_id)
-    returns = CaseEvent.objects.filter(action="return").select_related("actor__department")
+    returns = CaseEvent.objects.filter(action="return")
     return (
         pool.select_related("township", "category", "cell")
         .prefetch_related(
