@@ -25,21 +25,49 @@ class Inbox:
         self.received.append((list(envelope.rcpt_tos), message))
         return "250 Message accepted for delivery"
 
+    @property
+    def messages(self) -> list[email.message.EmailMessage]:
+        return [message for _rcpts, message in self.received]
+
     def to(self, address: str) -> list[email.message.EmailMessage]:
         return [message for rcpts, message in self.received if address in rcpts]
 
 
-def smtp_server(settings):
-    """Start a server and point Django's mail at it; yields its inbox (a fixture body)."""
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
+class SmtpServer:
+    """The server on a fixed port, which a test may stop and start again (a mail server
+    down for a while), with the same or another `inbox`."""
+
+    def __init__(self):
+        self.inbox = Inbox()
+        self.port = free_port()
+        self.controller = None
+
+    def start(self):
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+def running_smtp_server(settings):
+    """Start a server and point Django's mail at it; yields the server (a fixture body)."""
+    server = SmtpServer()
+    server.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_TIMEOUT = 5
     try:
-        yield inbox
+        yield server
     finally:
-        controller.stop()
+        server.stop()
+
+
+def smtp_server(settings):
+    """As `running_smtp_server`, yielding only its inbox."""
+    for server in running_smtp_server(settings):
+        yield server.inbox

@@ -4,19 +4,16 @@ Celery worker started by the test, and an SMTP server on loopback (aiosmtpd).
 Every test here uses its own queue on Redis, so two xdist workers (or two engineers) never
 take each other's tasks; they also run in one xdist group."""
 
-import email
 import os
 import time
 import uuid
 from datetime import datetime, timedelta
-from email import policy
 from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
 import redis
 import time_machine
-from aiosmtpd.controller import Controller
 from celery import signals
 from celery.contrib.testing.worker import start_worker
 from django.core.management import call_command
@@ -29,7 +26,7 @@ from cases.services import outbox
 from cases.services.escalation import escalation_sweep
 from governance.celery import app as celery_app
 from tests.brokers import celery_broker, forget_broker_connections
-from tests.processes import free_port
+from tests.smtp import Inbox, running_smtp_server
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 pytestmark = [pytest.mark.xdist_group("celery"), pytest.mark.django_db(transaction=True)]
@@ -52,55 +49,9 @@ def wait_for(condition, timeout=20.0, what="the condition"):
 # -- a real SMTP server on loopback ---------------------------------------------------------
 
 
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives and refuses chosen recipients."""
-
-    def __init__(self):
-        self.received: list[tuple[list[str], email.message.EmailMessage]] = []
-        self.reject: set[str] = set()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.lower() in self.reject:
-            return f"550 5.1.1 <{address}>: mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=policy.default)
-        self.received.append((list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-    def to(self, address):
-        return [m for rcpts, m in self.received if address in rcpts]
-
-
-class SmtpServer:
-    def __init__(self):
-        self.inbox = Inbox()
-        self.port = free_port()
-        self.controller = None
-
-    def start(self):
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self):
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-
 @pytest.fixture
 def smtp(settings):
-    server = SmtpServer()
-    server.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
-    yield server
-    server.stop()
+    yield from running_smtp_server(settings)
 
 
 # -- a real Celery worker on a real Redis broker ------------------------------------------------

@@ -1,15 +1,12 @@
 """Invitations (SPEC §5): new users from users.csv get an email with a signed, expiring,
 single-use link to set their password; no password is in any file or email."""
 
-import email
 import re
 from datetime import timedelta
-from email import policy
 from io import StringIO
 
 import pytest
 import time_machine
-from aiosmtpd.controller import Controller
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -17,7 +14,7 @@ from cases.models import OutboxMessage
 from cases.services.invitations import users_invite
 from departments.invitations import invitation_token
 from departments.models import User
-from tests.processes import free_port
+from tests.smtp import smtp_server
 
 USERS_CSV = (
     "username,full_name,email,role,township_code,department_code\n"
@@ -176,27 +173,9 @@ def test_a_chinese_page_says_why_a_password_is_refused_in_chinese(client, invite
     assert "too short" not in response.text
 
 
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
 def smtp(settings):
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    yield inbox
-    controller.stop()
+    yield from smtp_server(settings)
 
 
 def test_an_imported_user_receives_the_invitation_by_smtp_and_signs_in_with_it(
