@@ -15,6 +15,7 @@ from django.db.models import Model, Q
 from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+from cases.labels import join_clauses, labelled
 from cases.models import Case, HeldPhoto, State, Urgency
 from cases.services.photos import HELD_PHOTOS_GONE
 from departments.models import Category, Department, GridCell, User
@@ -236,9 +237,10 @@ class ReportForm(forms.Form):
 
 def errors_in_one_line(form: forms.Form) -> str:
     """A refused form's errors for a one-line message, each after its field's label
-    ("Note: This field is required."); the form's own errors as they are."""
-    return "; ".join(
-        f"{form[name].label}: {error}" if name in form.fields else str(error)
+    ("Note: This field is required."); the form's own errors as they are. Punctuated in
+    the active language: "说明：这个字段是必填项；原因：…" on a Chinese page."""
+    return join_clauses(
+        labelled(form[name].label, error) if name in form.fields else str(error)
         for name, errors in form.errors.items()
         for error in errors
     )

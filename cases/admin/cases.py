@@ -392,7 +392,7 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             self._refuse(request, case, str(error))
             return back
         except ValidationError as error:  # the input again (a photo that is no image…)
-            self._refuse(request, case, "; ".join(error.messages))
+            self._refuse(request, case, labels.join_clauses(error.messages))
             refused_forms.keep(request, form_name=name, page=change_page)
             return back
         messages.success(
@@ -418,7 +418,7 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             try:
                 workflow.case_accept(case=case, actor=request.user)
             except WorkflowError as error:
-                refused.append(f"{case.number}: {error}")
+                refused.append(labels.labelled(case.number, error))
             else:
                 accepted.append(case.number)
         if accepted:
@@ -439,7 +439,7 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                     "%(count)d cases were not accepted: %(reasons)s",
                     len(refused),
                 )
-                % {"count": len(refused), "reasons": "; ".join(refused)},
+                % {"count": len(refused), "reasons": labels.join_clauses(refused)},
             )
 
     @admin.action(description=_("Export the selected cases as CSV"))

@@ -136,6 +136,6 @@ class OutboxMessageAdmin(
             self.message_user(
                 request,
                 gettext("Not sent again, not an email address: %(addresses)s")
-                % {"addresses": ", ".join(outcome.bad_addresses)},
+                % {"addresses": labels.join_names(outcome.bad_addresses)},
                 messages.ERROR,
             )

@@ -182,7 +182,10 @@ def case_transition(request, number, transition):
         try:
             _run(transition, case, request.user, form.cleaned_data)
         except (WorkflowError, ValidationError) as error:
-            text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            if isinstance(error, ValidationError):
+                text = labels.join_clauses(error.messages)
+            else:
+                text = str(error)
             # Which case: the pool's page posts here for each of its cases.
             messages.error(
                 request, _("Case %(number)s: %(error)s") % {"number": case.number, "error": text}

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cases import refused_forms
 from cases.forms import CaseNoteForm, CorrectionForm, PhotosForm
+from cases.labels import join_clauses
 from cases.models import CasePhoto
 from cases.selectors import case_detail_for, cases_visible_to
 from cases.services.corrections import case_correct
@@ -23,7 +24,7 @@ from cases.services.workflow import WorkflowError
 
 
 def _errors(error: ValidationError) -> str:
-    return "; ".join(error.messages)
+    return join_clauses(error.messages)
 
 
 @login_required
@@ -33,7 +34,7 @@ def case_note_add(request, number):
     form = CaseNoteForm(request.POST, request.FILES, user=request.user)
     problem = None
     if not form.is_valid():
-        problem = "; ".join(form.errors.get("held_photos", [])) or _("write something first.")
+        problem = join_clauses(form.errors.get("held_photos", [])) or _("write something first.")
     else:
         try:
             case_add_note(

@@ -47,9 +47,8 @@
     }).layer.eachLayer(function (layer) {
       var p = layer.feature.properties;
       // A text node, not a string Leaflet would read as HTML: names come from imported files.
-      layer.bindTooltip(document.createTextNode(
-        p.name + ": " + options.openLabel + " " + p.open + ", " + options.overdueLabel + " " + p.overdue
-      ));
+      // The page writes it in the reader's words and punctuation (北一网格：未结 3，已超期 2).
+      layer.bindTooltip(document.createTextNode(p.tooltip));
     });
   }
 })();

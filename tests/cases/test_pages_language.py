@@ -1,6 +1,6 @@
 """What a Chinese page writes differently from an English one, beyond its words: lists of
-names joined with 、, dates and times in the language's own format, and select boxes that
-say what their empty choice means."""
+names joined with 、, clauses with ；, phrases with ，, labels with ：, dates and times in
+the language's own format, and select boxes that say what their empty choice means."""
 
 import json
 import re
@@ -9,10 +9,14 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import time_machine
+from django import forms
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import translation
 
-from cases.labels import join_names
+from cases.forms import errors_in_one_line
+from cases.labels import join_clauses, join_names, join_phrases, labelled
 from cases.models import OutboxMessage
 from cases.services import extensions, workflow
 from departments.services import sync_role_group
@@ -207,3 +211,70 @@ def test_the_correction_form_says_an_empty_cell_is_outside_the_grid(
     url = reverse("cases:detail", args=[case.number])
     correction = re.search(r"transition-correct.*?</form>", page(client, url, CHINESE), re.S)
     assert empty_options(correction.group(0)) == ["不确定（由街道决定）", "网格外"]
+
+
+# -- clauses, phrases and labels -----------------------------------------------------------
+
+
+def test_clauses_phrases_and_labels_take_full_width_marks_in_chinese_only():
+    with translation.override("zh-hans"):
+        assert join_clauses(["照片不是图片。", "原因必填。"]) == "照片不是图片；原因必填。"
+        assert join_phrases(["未结 3", "已超期 2"]) == "未结 3，已超期 2"
+        assert labelled("说明", "必填") == "说明：必填"
+    with translation.override("en"):
+        assert join_clauses(["Not an image.", "Required."]) == "Not an image; Required."
+        assert join_phrases(["open 3", "overdue 2"]) == "open 3, overdue 2"
+        assert labelled("Note", "required") == "Note: required"
+    assert join_clauses([]) == ""
+
+
+class TwoFieldsForm(forms.Form):
+    note = forms.CharField(label="说明")
+    reason = forms.CharField(label="原因")
+
+
+def test_a_refused_forms_errors_line_uses_the_full_width_semicolon_in_chinese():
+    with translation.override("zh-hans"):
+        chinese = errors_in_one_line(TwoFieldsForm({}))
+    with translation.override("en"):
+        english = errors_in_one_line(TwoFieldsForm({}))
+    assert chinese == "说明：这个字段是必填项；原因：这个字段是必填项。"
+    assert english == "说明: This field is required; 原因: This field is required."
+
+
+def test_the_admin_says_why_each_case_was_not_accepted_in_chinese_clauses(
+    client,
+    cast,
+    report,
+    compiled_catalogue,  # noqa: F811
+):
+    cases = [report(description=f"垃圾 {index}") for index in range(2)]
+    for case in cases:
+        workflow.case_accept(case=case, actor=cast.liaison)
+    client.force_login(cast.liaison)
+    response = client.post(
+        reverse("admin:cases_case_changelist"),
+        {"action": "accept_selected", ACTION_CHECKBOX_NAME: [case.pk for case in cases]},
+        follow=True,
+        **CHINESE,
+    )
+    (refused,) = [str(m) for m in get_messages(response.wsgi_request)]
+    first, second = sorted(case.number for case in cases)
+    assert refused.startswith(f"2 件案件未受理：{first}：")
+    assert f"；{second}：" in refused and "; " not in refused
+
+
+def test_the_dashboard_map_tooltip_is_punctuated_in_the_readers_language(
+    client,
+    cast,
+    report,
+    compiled_catalogue,  # noqa: F811
+):
+    report()
+    client.force_login(cast.supervisor)
+    chinese = client.get("/dashboard/", **CHINESE).context["cells"]["features"]
+    english = client.get("/dashboard/", **ENGLISH).context["cells"]["features"]
+    tooltips = {f["properties"]["code"]: f["properties"]["tooltip"] for f in chinese}
+    name = next(f["properties"]["name"] for f in chinese if f["properties"]["code"] == "N-01")
+    assert tooltips["N-01"] == f"{name}：未结 1，已超期 0"
+    assert f"{name}: open 1, overdue 0" in [f["properties"]["tooltip"] for f in english]
