@@ -1,6 +1,10 @@
 """The emails the product sends: named functions over subject/text/HTML template triples in
 `templates/emails/<name>-subject.txt`, `<name>-body.txt` and `<name>-body.html`.
 
+Rendered in the recipient's language, they write as the pages do in it: dates and times in
+its formats (DATETIME_FORMAT in sentences and facts, SHORT_DATETIME_FORMAT in the list of
+steps), names joined and labels punctuated through `cases.labels`.
+
 They only render; writing the message to the outbox is `cases.services.outbox`.
 """
 
@@ -73,6 +77,11 @@ def _case_context(escalation: Escalation, *, language: str, timeline: list[CaseE
         "category_name": category_name,
         "cell_name": f"{case.cell.name} ({case.cell.code})" if case.cell_id else "",
         "owner": owner,
+        # Who helps the owner (a whistle summons several departments): a supervisor
+        # chasing the case needs them too. Joined in the reader's way (城管局、市场监管局).
+        "assisting": list(
+            case.assisting_departments.order_by("code").values_list("name", flat=True)
+        ),
         "deadline_label": DeadlineKind(escalation.deadline_kind).label
         if escalation.deadline_kind in DeadlineKind.values
         else escalation.deadline_kind,

@@ -77,9 +77,17 @@ SEPARATORS = {
 }
 
 
+# A remark in brackets after what it qualifies: "已上报（王芳）", "reported (Wang Fang)".
+BRACKETS = (("（", "）"), (" (", ")"))
+
+
+def _in_chinese() -> bool:
+    return (get_language() or "").startswith("zh")
+
+
 def _separator(where: str) -> str:
     chinese, other = SEPARATORS[where]
-    return chinese if (get_language() or "").startswith("zh") else other
+    return chinese if _in_chinese() else other
 
 
 def list_separator() -> str:
@@ -131,6 +139,13 @@ def join_clauses(clauses: Iterable) -> str:
 def labelled(label, text) -> str:
     """`text` after its label ("Note: This field is required."; "说明：此字段必填。")."""
     return f"{label}{label_separator()}{text}"
+
+
+def aside(text) -> str:
+    """`text` in brackets, to follow what it qualifies: " (Wang Fang)" in English, with
+    the space; "（王芳）" in Chinese, full-width and with none."""
+    opening, closing = BRACKETS[0] if _in_chinese() else BRACKETS[1]
+    return f"{opening}{text}{closing}"
 
 
 def transition_label(name: str) -> str:

@@ -1,8 +1,11 @@
 from django import template
 
 from cases.labels import action_label as _action_label
+from cases.labels import aside as _aside
 from cases.labels import join_names as _join_names
+from cases.labels import label_separator as _label_separator
 from cases.labels import list_separator as _list_separator
+from cases.labels import phrase_separator as _phrase_separator
 from cases.labels import state_label as _state_label
 
 register = template.Library()
@@ -30,7 +33,28 @@ def join_names(names) -> str:
     return _join_names(names)
 
 
+@register.filter(is_safe=True)
+def aside(text) -> str:
+    """`{{ step.actor|aside }}`: " (Wang Fang)" in English, "（王芳）" in Chinese, to follow
+    what it qualifies with no space written before it. Escaped like any other value."""
+    return _aside(text)
+
+
 @register.simple_tag
 def list_separator() -> str:
     """Between the items of a list drawn with markup of their own (`{% for %}` loops)."""
     return _list_separator()
+
+
+@register.simple_tag
+def phrase_separator() -> str:
+    """Between the phrases of one sentence a template puts together: "，" in Chinese."""
+    return _phrase_separator()
+
+
+@register.simple_tag
+def label_separator(line_end: bool = False) -> str:
+    """After a label in plain text (`{% translate "Owner" %}{% label_separator %}…`): "："
+    in Chinese, ": " otherwise; `line_end=True` before a line break, with no space."""
+    separator = _label_separator()
+    return separator.rstrip() if line_end else separator
