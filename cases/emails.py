@@ -18,7 +18,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from cases.labels import ACTION_LABELS, format_duration
+from cases.labels import ACTION_LABELS, deadline_just_passed, format_duration
 from cases.models import CaseEvent, DeadlineKind, Escalation
 from cases.privacy import mask_contacts, mask_name, mask_phone
 
@@ -104,7 +104,13 @@ def escalation(
     """The email of a level 1–3 escalation to one supervisor."""
     with translation.override(language):
         context = _case_context(escalation, language=language, timeline=timeline)
-        context.update(overdue=format_duration(overdue_seconds), ack_url=ack_url, ack_days=ack_days)
+        context.update(
+            overdue=format_duration(overdue_seconds),
+            # "overdue by 0 minutes" after a deadline at the end of the working day
+            just_passed=deadline_just_passed(overdue_seconds),
+            ack_url=ack_url,
+            ack_days=ack_days,
+        )
     return render("escalation", context, language=language)
 
 

@@ -241,6 +241,14 @@ def with_details(events: Iterable[CaseEvent]) -> list[CaseEvent]:
     return events
 
 
+def deadline_just_passed(overdue_seconds: float) -> bool:
+    """Whether a deadline passed less than a minute of working time ago, which
+    `format_duration` would tell as "0 minutes". It happens every evening: working time does
+    not run at night, so a case due at 17:00 is still 0 minutes overdue at 20:00 (and the
+    sweep escalates it then). Callers say "the deadline has just passed" instead."""
+    return overdue_seconds < 60
+
+
 def format_duration(seconds: float) -> str:
     """Working time for people: '3 days 2 h', '3 h 20 min', '45 minutes', where a day is
     one working day (the length of the working hours), so that a case weeks late does not

@@ -9,7 +9,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cases.labels import format_duration
+from cases.labels import deadline_just_passed, format_duration
 from cases.models import EscalationLevel
 from cases.services import outbox
 from cases.services.escalation import escalation_sweep
@@ -64,10 +64,15 @@ class Command(TranslatedHelpCommand):
                 what = _("due-soon reminder, %(left)s left") % {"left": format_duration(left)}
             else:
                 late = calendar.working_seconds_between(escalation.deadline_at, moment)
-                what = _("level %(level)s, overdue by %(late)s") % {
-                    "level": escalation.level,
-                    "late": format_duration(late),
-                }
+                if deadline_just_passed(late):
+                    what = _("level %(level)s, the deadline has just passed") % {
+                        "level": escalation.level
+                    }
+                else:
+                    what = _("level %(level)s, overdue by %(late)s") % {
+                        "level": escalation.level,
+                        "late": format_duration(late),
+                    }
             line = _("%(number)s %(deadline)s %(what)s; owner %(owner)s; to: %(to)s") % {
                 "number": escalation.case.number,
                 "deadline": escalation.deadline_kind,
