@@ -415,6 +415,24 @@ def test_the_command_drives_the_ladder_with_now(assigned, cast):
     assert rungs() == [(assigned.number, 1, level) for level in (1, 2, 3)]
 
 
+@pytest.mark.parametrize(
+    ("language", "recipients"),
+    [
+        ("en", "cg-boss@example.org, cg-deputy@example.org"),
+        ("zh-hans", "cg-boss@example.org、cg-deputy@example.org"),
+    ],
+)
+def test_the_command_lists_the_recipients_in_its_language(
+    assigned, world, settings, language, recipients
+):
+    settings.LANGUAGE_CODE = language  # what a command speaks
+    world.urban.supervisor_emails = "cg-boss@example.org; cg-deputy@example.org"
+    world.urban.save()
+    out = StringIO()
+    call_command("escalate_overdue", "--now", "2026-11-23T12:30:00+08:00", "--dry-run", stdout=out)
+    assert out.getvalue().splitlines()[0].endswith(recipients)
+
+
 def test_the_command_sends_its_emails_itself_unless_told_to_queue_them(assigned, cast, mailoutbox):
     out = StringIO()
     call_command("escalate_overdue", "--now", "2026-11-23T12:00:00+08:00", stdout=out)
