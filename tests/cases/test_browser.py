@@ -261,6 +261,20 @@ def test_caseworker_verifies_a_resolved_case_with_a_rating(open_as, live_server,
     assert "现场已干净" in page.locator(".timeline").inner_text()
 
 
+def test_the_dashboard_map_tooltip_says_what_the_page_wrote_for_the_cell(
+    open_as, live_server, cast, world, report
+):
+    report()
+    page = open_as(cast.supervisor)
+    page.goto(f"{live_server.url}/dashboard/")
+    page.locator("#dashboard-map path.leaflet-interactive").first.hover()
+    tooltip = page.locator(".leaflet-tooltip")
+    tooltip.wait_for()
+    cells = page.evaluate("JSON.parse(document.getElementById('cells-data').textContent)")
+    assert tooltip.inner_text() in [f["properties"]["tooltip"] for f in cells["features"]]
+    assert tooltip.inner_text().endswith(": open 1, overdue 0")
+
+
 def test_supervisor_opens_the_dashboard(open_as, live_server, cast, world, report):
     report()
     report(category=None)
