@@ -38,7 +38,11 @@ def with_tooltips(cells: dict) -> dict:
     "北一网格：未结 3，已超期 2"); the map's script draws it as text."""
     for feature in cells["features"]:
         cell = feature["properties"]
-        counts = [f"{_('open')} {cell['open']}", f"{_('overdue')} {cell['overdue']}"]
+        # Whole phrases: makemessages cannot see a gettext call inside an f-string.
+        counts = [
+            _("open %(count)s") % {"count": cell["open"]},
+            _("overdue %(count)s") % {"count": cell["overdue"]},
+        ]
         cell["tooltip"] = labels.labelled(cell["name"], labels.join_phrases(counts))
     return cells
 

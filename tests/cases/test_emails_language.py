@@ -78,7 +78,7 @@ def test_a_chinese_escalation_has_chinese_dates_names_and_labels(
     assert "签收此督办</a>（无需登录；链接有效期 14 天）" in message.html
     assert f"案件：{whistled.number}\n" in message.text
     assert f"期限：受理，{deadline}\n" in message.text
-    assert "最近步骤：\n" in message.text
+    assert "最近处理记录：\n" in message.text
     assert "： " not in message.text and ": " not in message.text.split("https://")[0]
     assert_no_iso(message)
 
