@@ -16,6 +16,7 @@ from PIL import Image
 
 from cases.models import CaseEvent, State
 from cases.services import workflow
+from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 CHANGELIST = "admin:cases_case_changelist"
 
@@ -306,6 +307,24 @@ def test_a_refused_button_names_the_field_it_needs(client, cast, own_cases):
     response = client.post(act_url(case, "resolve"), {"version": case.version}, follow=True)
 
     assert messages_of(response) == [f"Case {case.number}: What was done: This field is required."]
+
+
+def test_a_refused_button_names_the_field_with_a_chinese_colon_in_chinese(
+    client, cast, own_cases, compiled_catalogue  # noqa: F811
+):
+    case = own_cases[0]
+    workflow.case_accept(case=case, actor=cast.liaison)
+    client.force_login(cast.liaison)
+
+    response = client.post(
+        act_url(case, "resolve"),
+        {"version": case.version},
+        follow=True,
+        headers={"accept-language": "zh-hans"},
+    )
+
+    # "处置情况：", as the label beside the field reads; not "处置情况: ".
+    assert messages_of(response) == [f"案件 {case.number}：处置情况：这个字段是必填项。"]
 
 
 def test_changelist_with_many_cases_runs_a_fixed_number_of_queries(
