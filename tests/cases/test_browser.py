@@ -310,3 +310,17 @@ def test_long_unbroken_text_and_wide_tables_keep_to_a_phones_width(
     number = page.locator("table.cases tbody td a").first
     assert number.inner_text() == case.number
     assert number.bounding_box()["height"] < 30
+
+
+def test_a_phones_tables_keep_each_name_and_figure_on_one_line(
+    open_as, live_server, cast, world, report
+):
+    report()
+    page = open_as(cast.supervisor, width=390)
+    for path in ("/cases/", "/dashboard/"):
+        page.goto(f"{live_server.url}{path}")
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+        assert page_width <= 390, f"{path} is {page_width} px wide"
+        # The table scrolls sideways instead of breaking 城管局 into a character a line.
+        name = page.locator("table.cases tbody td", has_text="城管局").first
+        assert name.bounding_box()["height"] < 40, path  # one line and its padding
