@@ -310,7 +310,10 @@ def test_a_refused_button_names_the_field_it_needs(client, cast, own_cases):
 
 
 def test_a_refused_button_names_the_field_with_a_chinese_colon_in_chinese(
-    client, cast, own_cases, compiled_catalogue  # noqa: F811
+    client,
+    cast,
+    own_cases,
+    compiled_catalogue,  # noqa: F811
 ):
     case = own_cases[0]
     workflow.case_accept(case=case, actor=cast.liaison)
