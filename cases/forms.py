@@ -336,6 +336,9 @@ class DispatchForm(CommentForm):
 
     def clean(self):
         data = super().clean()
+        if self.case is not None and self.case.needs_arbitration and not data.get("comment"):
+            # An arbitration is final, and the admin's asks for its reason too.
+            self.add_error("comment", _("Say why this department leads: an arbitration is final."))
         lead, assisting = data.get("lead"), data.get("assisting") or []
         if lead is not None and lead in assisting:
             # Silently dropped, a whistle summoning only the lead would summon nobody.

@@ -114,3 +114,31 @@ def test_the_arbitrate_button_is_not_offered_to_a_dispatcher_or_a_liaison(
     assert client.get(reverse("admin:cases_case_change", args=[disputed.pk])).status_code == 404
     response = client.post(act_url(disputed, "arbitrate"), {"version": disputed.version})
     assert response.status_code == 404
+
+
+def test_the_case_page_tells_a_supervisor_that_dispatching_it_is_the_final_arbitration(
+    client, disputed, supervisor
+):
+    client.force_login(supervisor)
+    page = client.get(reverse("cases:detail", kwargs={"number": disputed.number}))
+    text = page.content.decode()
+    assert "Arbitration: who leads?" in text
+    assert "Dispatch: who leads?" not in text
+
+
+def test_an_arbitration_from_the_case_page_needs_a_reason(client, world, disputed, supervisor):
+    client.force_login(supervisor)
+    url = reverse("cases:transition", kwargs={"number": disputed.number, "transition": "dispatch"})
+    response = client.post(
+        url, {"expected_version": disputed.version, "lead": world.urban.pk}, follow=True
+    )
+    disputed.refresh_from_db()
+    assert disputed.state == State.FALLBACK
+    assert any("an arbitration is final" in str(m) for m in get_messages(response.wsgi_request))
+
+    client.post(
+        url,
+        {"expected_version": disputed.version, "lead": world.urban.pk, "comment": "属地管理"},
+    )
+    disputed.refresh_from_db()
+    assert (disputed.state, disputed.lead_is_final) == (State.ASSIGNED, True)
