@@ -20,7 +20,7 @@ from cases.forms import (
     errors_in_one_line,
 )
 from cases.labels import transition_label
-from cases.models import TERMINAL_STATES
+from cases.models import TERMINAL_STATES, State
 from cases.selectors import (
     case_detail_for,
     dispatch_suggestions,
@@ -79,6 +79,14 @@ def _detail_page(request, case):
     ]
     # The dispatch form has a section of its own at the top, beside the routing reason.
     dispatch = next((entry for entry in forms if entry[0] == "dispatch"), None)
+    events = labels.with_details(case.events.all())
+    # What the department says it did, beside the verify and reopen forms: the caseworker
+    # checks that on site (otherwise it is only at the foot of the timeline).
+    resolution = (
+        next((event for event in reversed(events) if event.action == "resolve"), None)
+        if case.state == State.RESOLVED
+        else None
+    )
     return render(
         request,
         "cases/detail.html",
@@ -90,7 +98,9 @@ def _detail_page(request, case):
             ),
             "open311": open311_report_for(user=request.user, case=case, path=request.path),
             "routing": routing_explanation(case),
-            "events": labels.with_details(case.events.all()),
+            "events": events,
+            "resolution": resolution,
+            "may_verify": "verify" in names,
             "assists": case.assists.all(),
             "transition_forms": forms,
             "other_transition_forms": [entry for entry in forms if entry is not dispatch],

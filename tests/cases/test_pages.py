@@ -757,3 +757,18 @@ def test_a_returned_cases_row_says_who_returned_it_and_why(
     with django_assert_max_num_queries(one_row_queries):
         response = client.get("/cases/fallback/")
     assert len(response.context["rows"]) == 9
+
+
+def test_a_resolved_cases_page_shows_the_caseworker_what_the_department_says_it_did(
+    client, cast, report
+):
+    case = report()
+    workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=case, actor=cast.liaison, note="已清运，现场已冲洗")
+    client.force_login(cast.caseworker)
+    response = client.get(reverse("cases:detail", kwargs={"number": case.number}))
+    # Beside the verify and reopen forms, not only at the foot of the timeline.
+    actions = page_text(response).split("What you can do now", 1)[1].split("Internal notes")[0]
+    assert f"Resolved by {cast.liaison.get_full_name()}" in actions
+    assert "已清运，现场已冲洗" in actions
+    assert "Check on site that the problem is fixed" in actions
