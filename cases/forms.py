@@ -362,6 +362,10 @@ class CancelForm(ReasonForm):
         number = self.cleaned_data["duplicate_of"].strip()
         if not number:
             return None
+        # Typed as read aloud or copied from a spreadsheet: 2026000292, 2026－000292.
+        typed = re.fullmatch(r"(\d{4})\s*[-－—_]?\s*(\d{6})", number)
+        if typed:
+            number = f"{typed[1]}-{typed[2]}"
         original = cases_visible_to(self.user).filter(number=number).first()
         if original is None:
             raise forms.ValidationError(

@@ -331,6 +331,22 @@ def test_cancelling_as_a_duplicate_links_the_original(client, cast, report):
     assert reverse("cases:detail", args=[original.number]) in text
 
 
+@pytest.mark.parametrize("typed", ["{year}{serial}", " {year}－{serial} ", "{year} {serial}"])
+def test_a_duplicates_number_is_found_without_its_hyphen(client, cast, report, typed):
+    original, duplicate = report(), report(description="同一堆垃圾")
+    year, serial = original.number.split("-")
+    client.force_login(cast.dispatcher)
+    post_transition(
+        client,
+        duplicate,
+        "cancel",
+        reason="重复上报",
+        duplicate_of=typed.format(year=year, serial=serial),
+    )
+    duplicate.refresh_from_db()
+    assert duplicate.state == State.CANCELLED and duplicate.duplicate_of == original
+
+
 def test_caseworker_cannot_open_another_townships_case(client, cast, world, report):
     south_case = report(reporter=cast.south_caseworker, cell=world.s1)
     client.force_login(cast.caseworker)
