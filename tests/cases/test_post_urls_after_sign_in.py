@@ -87,3 +87,19 @@ def test_a_next_on_another_site_is_still_refused(client, cast, report):
     case = report()
     elsewhere = f"https://evil.example/cases/{case.number}/notes/"
     assert sign_in(client, "caseworker", elsewhere)["Location"] == reverse("cases:list")
+
+
+@pytest.mark.parametrize(
+    ("username", "home"),
+    [
+        ("liaison", "/admin/cases/case/"),
+        ("admin", "/admin/"),
+        ("caseworker", "/cases/"),
+        ("dispatcher", "/cases/"),
+        ("supervisor", "/cases/"),
+    ],
+)
+def test_with_no_next_each_user_lands_where_their_work_is(client, cast, username, home):
+    signed_in = sign_in(client, username, "")
+    assert signed_in["Location"] == home
+    assert client.get(home).status_code == 200
