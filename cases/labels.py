@@ -269,3 +269,17 @@ def format_duration(seconds: float) -> str:
     if hours:
         return ngettext("%(hours)d hour", "%(hours)d hours", hours) % {"hours": hours}
     return ngettext("%(minutes)d minute", "%(minutes)d minutes", minutes) % {"minutes": minutes}
+
+
+def working_time_words(seconds_left: float | None) -> str:
+    """A running deadline in working time: "2 hours of working time left", "overdue by
+    1 day 2 h of working time"; empty when no clock runs."""
+    if seconds_left is None:
+        return ""
+    if seconds_left >= 0:
+        return gettext("%(duration)s of working time left") % {
+            "duration": format_duration(seconds_left)
+        }
+    return gettext("overdue by %(duration)s of working time") % {
+        "duration": format_duration(-seconds_left)
+    }

@@ -373,12 +373,15 @@ def cells_geojson(township_id: int | None = None) -> dict:
     }
 
 
-def working_hours_left(case: Case, *, now: datetime | None = None) -> float | None:
-    """Working hours until the running deadline (negative when overdue), on the official
-    calendar; None when no clock runs."""
+def working_seconds_left(case: Case, *, now: datetime | None = None) -> float | None:
+    """Working time until the running deadline, in seconds (negative when overdue), on
+    the official calendar; None when no clock runs."""
     if case.due_at is None or case.state not in CLOCK_STATES:
         return None
     from departments.calendar import get_calendar
 
     now = now or timezone.now()
-    return round(get_calendar().working_seconds_between(now, case.due_at) / 3600, 1)
+    calendar = get_calendar()
+    if case.due_at >= now:
+        return calendar.working_seconds_between(now, case.due_at)
+    return -calendar.working_seconds_between(case.due_at, now)

@@ -19,13 +19,13 @@ from cases.forms import (
     PhotosForm,
     errors_in_one_line,
 )
-from cases.labels import transition_label
+from cases.labels import transition_label, working_time_words
 from cases.models import TERMINAL_STATES, State
 from cases.selectors import (
     case_detail_for,
     dispatch_suggestions,
     routing_explanation,
-    working_hours_left,
+    working_seconds_left,
 )
 from cases.services import workflow
 from cases.services.corrections import may_correct
@@ -122,7 +122,7 @@ def _detail_page(request, case):
             ),
             "max_photos": MAX_PHOTOS,
             "now": timezone.now(),
-            "hours_left": working_hours_left(case),
+            "working_time": working_time_words(working_seconds_left(case)),
             "summons": summons,
         },
     )

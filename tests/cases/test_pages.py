@@ -7,9 +7,10 @@ import pytest
 import time_machine
 from django.contrib.messages import get_messages
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 
+from cases.labels import working_time_words
 from cases.models import Case, CaseEvent, State
 from cases.services import workflow
 
@@ -556,10 +557,12 @@ def test_detail_shows_working_hours_left_on_the_official_calendar(client, cast, 
         case = report()
         client.force_login(cast.caseworker)
         text = page_text(client.get(reverse("cases:detail", args=[case.number])))
-        assert "2.0 working hours left" in text
+        assert "(2 hours of working time left)" in text
     with time_machine.travel(tz.localtime(case.due_at) + timedelta(hours=1), tick=False):
         text = page_text(client.get(reverse("cases:detail", args=[case.number])))
-        assert "1.0 working hours overdue" in text
+        assert "(overdue by 1 hour of working time)" in text
+    with translation.override("zh-hans"):
+        assert working_time_words(-26 * 3600) == "按工作时间已超期 3 天 2 小时"
 
 
 def test_detail_query_count_does_not_grow_with_its_timeline_and_notes(
