@@ -1,6 +1,7 @@
 """The caseworker, dispatcher and supervisor pages through Django's test client: the slice
 report → route → dispatch → accept → resolve → verify, and who may see and do what."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -474,6 +475,13 @@ def test_the_timeline_names_the_departments_each_decision_named(
     assert "several departments are responsible · candidates: 城管局, 市场监管局" in text
     assert "lead: 城管局 · assisting: 市场监管局 · summoned by a whistle" in text
     assert "by 城管局" in text
+    # Each change of state once; the report row's action already says "reported".
+    states = re.findall(r'<span class="states">([^<]*)</span>', text)
+    assert states == [
+        "reported → fallback pool",
+        "fallback pool → assigned",
+        "assigned → fallback pool",
+    ]
     client.force_login(cast.admin)
     history = client.get(reverse("admin:cases_case_history", args=[case.pk])).text
     assert "lead: 城管局 · assisting: 市场监管局" in history
