@@ -86,8 +86,12 @@ def test_hotspot_cell_stands_out_from_its_usual_rate(client, cast, world, report
         report(cell=world.n2)
     report(cell=world.n3)
     client.force_login(cast.supervisor)
-    hotspots = client.get("/dashboard/").context["figures"]["hotspots"]
+    page = client.get("/dashboard/")
+    hotspots = page.context["figures"]["hotspots"]
     assert [row["cell__code"] for row in hotspots] == ["N-02"]
+    assert f"<li>{world.n2.name} (N-02): 4 cases in the last 7 days" in page.text
+    chinese = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="zh-hans").text
+    assert f"<li>{world.n2.name}（N-02）：" in chinese
 
 
 def test_dashboard_query_count_does_not_grow_with_cases(
