@@ -570,7 +570,7 @@ def test_detail_shows_working_hours_left_on_the_official_calendar(client, cast, 
         text = page_text(client.get(reverse("cases:detail", args=[case.number])))
         assert "(overdue by 1 hour of working time)" in text
     with translation.override("zh-hans"):
-        assert working_time_words(-26 * 3600) == "按工作时间已超期 3 天 2 小时"
+        assert working_time_words(-26 * 3600) == "按工作时间已超期 3 日 2 小时"
 
 
 def test_detail_query_count_does_not_grow_with_its_timeline_and_notes(
