@@ -1,0 +1,81 @@
+"""The period and filter forms of /cases/, its exports, the dashboard and the admin's
+supervision page."""
+
+from datetime import date
+
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext_lazy as _
+
+from cases.forms.fields import CodeOrIdChoiceField
+from cases.models import State
+from departments.models import Category, Department, GridCell, User
+
+# No case is reported outside these years, and at the ends of the calendar a period's
+# arithmetic (the day after its end, 30 days before it, midnight in UTC) overflows.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def period_date_field(label, *, required: bool = False) -> forms.DateField:
+    """A day of a period (the dashboard's, the admin's supervision page's), within bounds."""
+    return forms.DateField(
+        label=label,
+        required=required,
+        validators=[MinValueValidator(FIRST_DAY), MaxValueValidator(LAST_DAY)],
+        widget=forms.DateInput(
+            attrs={"type": "date", "min": FIRST_DAY.isoformat(), "max": LAST_DAY.isoformat()}
+        ),
+    )
+
+
+class DateRangeForm(forms.Form):
+    """A form with a `date_from` and a `date_to` (each subclass declares them, with its own
+    labels): an end before the start is refused. /cases/ and /dashboard/ share it."""
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", _("The end date is before the start date."))
+        return data
+
+
+class CaseFilterForm(DateRangeForm):
+    """The filters of /cases/ and of its CSV/XLSX export (the same GET parameters)."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    state = forms.MultipleChoiceField(
+        label=_("State"), choices=State.choices, required=False, widget=forms.SelectMultiple
+    )
+    # Empty, a filter keeps every case: its empty choice says so, not "---------".
+    category = CodeOrIdChoiceField(
+        label=_("Category"),
+        queryset=Category.objects.order_by("code"),
+        required=False,
+        empty_label=_("All categories"),
+    )
+    cell = CodeOrIdChoiceField(
+        label=_("Grid cell"),
+        queryset=GridCell.objects.order_by("code"),
+        required=False,
+        empty_label=_("All grid cells"),
+    )
+    department = CodeOrIdChoiceField(
+        label=_("Department"),
+        queryset=Department.objects.order_by("code"),
+        required=False,
+        empty_label=_("All departments"),
+    )
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+    date_from = forms.DateField(
+        label=_("Reported from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("Reported until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user.township_id:
+            self.fields["cell"].queryset = GridCell.objects.filter(
+                township_id=user.township_id
+            ).order_by("code")

@@ -1,0 +1,193 @@
+"""Forms of the transitions a case page offers, and of a dispatcher's correction. No
+form ever carries a state: the URL names the transition; each carries the version of the
+case the page showed."""
+
+import re
+from collections.abc import Sequence
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from cases.forms.fields import CodeOrIdChoiceField
+from cases.labels import join_clauses, labelled
+from cases.models import Case
+from departments.models import Category, Department, GridCell, User
+
+
+def errors_in_one_line(form: forms.Form) -> str:
+    """A refused form's errors for a one-line message, each after its field's label
+    ("Note: This field is required."); the form's own errors as they are. Punctuated in
+    the active language: "说明：这个字段是必填项；原因：…" on a Chinese page."""
+    return join_clauses(
+        labelled(form[name].label, error) if name in form.fields else str(error)
+        for name, errors in form.errors.items()
+        for error in errors
+    )
+
+
+class TransitionForm(forms.Form):
+    """Every transition carries the version of the case the page was rendered with, so
+    that of two people acting at once the second is told the case changed."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+    def __init__(self, *args, case: Case | None, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.case = case
+        self.user = user
+        if case is None:
+            # Only rendered, shared by several cases: each case's button posts its version.
+            del self.fields["expected_version"]
+        else:
+            self.fields["expected_version"].initial = case.version
+
+
+class ReasonForm(TransitionForm):
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class NoteForm(TransitionForm):
+    note = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CommentForm(TransitionForm):
+    comment = forms.CharField(
+        label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class VerifyForm(CommentForm):
+    satisfaction = forms.TypedChoiceField(
+        label=_("Satisfaction"),
+        choices=[("", _("no rating"))] + [(str(n), str(n)) for n in range(1, 6)],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+
+    field_order = ["expected_version", "satisfaction", "comment"]
+
+
+# The empty choice of the lead department pickers (the pool, the case page, the admin's
+# arbitration), which a dispatch refuses: it asks for a choice.
+CHOOSE_THE_LEAD = _("Choose the lead department…")
+
+
+class DispatchForm(CommentForm):
+    lead = CodeOrIdChoiceField(label=_("Lead department"), queryset=Department.objects.none())
+    whistle = forms.BooleanField(
+        label=_("Blow the whistle: the assisting departments must report for duty"),
+        required=False,
+    )
+    assisting = forms.ModelMultipleChoiceField(
+        label=_("Assisting departments"),
+        queryset=Department.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    field_order = ["expected_version", "lead", "whistle", "assisting", "comment"]
+
+    def __init__(self, *args, suggested: Sequence[Department] | None = None, **kwargs):
+        """`suggested`: the departments to offer first, in order (the case page passes
+        `dispatch_suggestions`); by default the router's candidates, prefetched with the
+        case. The only suggestion is preselected as the lead."""
+        super().__init__(*args, **kwargs)
+        queryset = Department.objects.order_by("code")
+        self.fields["lead"].queryset = queryset
+        self.fields["assisting"].queryset = queryset
+        departments = list(queryset)  # once, for both fields' choices
+        if suggested is None:
+            suggested = list(self.case.candidate_departments.all()) if self.case else []
+        first = [dept.pk for dept in suggested]
+        by_pk = {d.pk: d for d in departments}
+        candidates = [(pk, str(by_pk[pk])) for pk in first if pk in by_pk]
+        others = [(d.pk, str(d)) for d in departments if d.pk not in first]
+        if len(candidates) == 1 and not self.is_bound:
+            self.fields["lead"].initial = candidates[0][0]
+        lead_choices = [("", CHOOSE_THE_LEAD)]
+        if candidates:
+            lead_choices += [(_("Candidates"), candidates), (_("Other departments"), others)]
+        else:
+            lead_choices += others
+        self.fields["lead"].choices = lead_choices
+        self.fields["assisting"].choices = candidates + others
+
+    def clean(self):
+        data = super().clean()
+        if self.case is not None and self.case.needs_arbitration and not data.get("comment"):
+            # An arbitration is final, and the admin's asks for its reason too.
+            self.add_error("comment", _("Say why this department leads: an arbitration is final."))
+        lead, assisting = data.get("lead"), data.get("assisting") or []
+        if lead is not None and lead in assisting:
+            # Silently dropped, a whistle summoning only the lead would summon nobody.
+            self.add_error(
+                "assisting",
+                _("%(department)s leads: it cannot also assist.") % {"department": lead},
+            )
+        elif data.get("whistle") and not assisting:
+            self.add_error("assisting", _("Choose the departments the whistle summons."))
+        return data
+
+
+class CancelForm(ReasonForm):
+    duplicate_of = forms.CharField(
+        label=_("Duplicate of case number"), required=False, max_length=16
+    )
+
+    def clean_duplicate_of(self):
+        from cases.selectors import cases_visible_to
+
+        number = self.cleaned_data["duplicate_of"].strip()
+        if not number:
+            return None
+        # Typed as read aloud or copied from a spreadsheet: 2026000292, 2026－000292.
+        typed = re.fullmatch(r"(\d{4})\s*[-－—_]?\s*(\d{6})", number)
+        if typed:
+            number = f"{typed[1]}-{typed[2]}"
+        original = cases_visible_to(self.user).filter(number=number).first()
+        if original is None:
+            raise forms.ValidationError(
+                _("There is no case %(number)s that you may see."), params={"number": number}
+            )
+        if original.pk == self.case.pk:
+            raise forms.ValidationError(_("A case cannot be a duplicate of itself."))
+        return original
+
+
+# Which form each transition of SPEC §2 takes (the URL names the transition).
+TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
+    "dispatch": DispatchForm,
+    "accept": TransitionForm,
+    "return": ReasonForm,
+    "resolve": NoteForm,
+    "verify": VerifyForm,
+    "reopen": ReasonForm,
+    "suspend": ReasonForm,
+    "resume": CommentForm,
+    "cancel": CancelForm,
+}
+
+
+class CorrectionForm(TransitionForm):
+    category = forms.ModelChoiceField(
+        label=_("Category"),
+        queryset=Category.objects.order_by("code"),
+        required=False,
+        empty_label=_("Not sure (the township decides)"),
+    )
+    # No cell: the case is placed outside the grid, and routed as such.
+    cell = forms.ModelChoiceField(
+        label=_("Grid cell"),
+        queryset=GridCell.objects.none(),
+        required=False,
+        empty_label=_("outside the grid"),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cell"].queryset = GridCell.objects.filter(
+            township_id=self.case.township_id
+        ).order_by("code")
+        self.fields["category"].initial = self.case.category_id
+        self.fields["cell"].initial = self.case.cell_id
