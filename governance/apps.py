@@ -1,4 +1,6 @@
+import axes.apps
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class GovernanceConfig(AppConfig):
@@ -6,6 +8,17 @@ class GovernanceConfig(AppConfig):
 
     name = "governance"
     verbose_name = "Grid governance"
+    # This module also holds AxesConfig: without this, Django could not tell which of the
+    # two configures the app "governance".
+    default = True
 
     def ready(self):
         from governance import checks  # noqa: F401  (registers the checks)
+
+
+class AxesConfig(axes.apps.AppConfig):
+    """django-axes under a name administrators read in their language: its own config
+    has no verbose_name, so the admin said "Axes" on every page, in every language (the
+    way Django's "Configuring applications" documents renaming another's app)."""
+
+    verbose_name = _("Sign-in lockout")

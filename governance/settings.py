@@ -103,7 +103,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_fsm",
-    "axes",
+    "governance.apps.AxesConfig",  # django-axes, under a translated name
     "governance",
     "departments",
     "cases",

@@ -1,0 +1,37 @@
+"""Words of django-axes that show on our Chinese admin pages but that its own zh_Hans
+catalogue does not translate (django-axes 8.3).
+
+Django looks a msgid up in the catalogues under LOCALE_PATHS before an app's own, so ours
+(locale/zh_Hans/LC_MESSAGES/django.po) can translate another package's words. But
+`make messages` runs makemessages with --no-obsolete, which keeps only the msgids it finds
+in our sources: listed here with gettext_noop, they are found and kept. The site never
+imports this module (a test does): makemessages only has to read it. Drop an entry once
+the package's own catalogue translates it; add one when an upgrade brings English back.
+"""
+
+from django.utils.translation import gettext_noop
+
+AXES = [
+    # Its models (axes/models.py); the failure log's admin is not shown (governance/admin.py).
+    gettext_noop("access attempt"),
+    gettext_noop("access attempts"),
+    gettext_noop("access log"),
+    gettext_noop("access logs"),
+    gettext_noop("User Agent"),
+    gettext_noop("IP Address"),
+    gettext_noop("HTTP Accept"),
+    gettext_noop("Path"),
+    gettext_noop("Attempt Time"),
+    gettext_noop("GET Data"),
+    gettext_noop("POST Data"),
+    gettext_noop("Failed Logins"),
+    gettext_noop("Logout Time"),
+    # Its admin (axes/admin.py): filter, fieldsets, action, columns.
+    gettext_noop("Locked Out"),
+    gettext_noop("Form Data"),
+    gettext_noop("Meta Data"),
+    gettext_noop("Clean up expired attempts"),
+    gettext_noop("Not set"),
+    # After a number: "3 Attempt Remaining".
+    gettext_noop("Attempt Remaining"),
+]
