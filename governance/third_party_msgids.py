@@ -1,5 +1,5 @@
-"""Words of django-axes that show on our Chinese admin pages but that its own zh_Hans
-catalogue does not translate (django-axes 8.3).
+"""Words of Django's admin and of django-axes that show on our Chinese admin pages but
+that their own zh_Hans catalogues do not translate (Django 5.2.x, django-axes 8.3).
 
 Django looks a msgid up in the catalogues under LOCALE_PATHS before an app's own, so ours
 (locale/zh_Hans/LC_MESSAGES/django.po) can translate another package's words. But
@@ -10,6 +10,18 @@ the package's own catalogue translates it; add one when an upgrade brings Englis
 """
 
 from django.utils.translation import gettext_noop
+
+DJANGO_ADMIN = [
+    # The index's and each app page's table headers, for screen readers
+    # (admin/app_list.html): new in Django 5.1, not yet in its zh_Hans catalogue.
+    gettext_noop("Model name"),
+    gettext_noop("Add link"),
+    gettext_noop("Change or view list link"),
+    # Before the page title when a form has errors (change form, list, password change).
+    gettext_noop("Error:"),
+    # The administrator's "add user" page (admin/auth/user/add_form.html).
+    gettext_noop("After you’ve created a user, you’ll be able to edit more user options."),
+]
 
 AXES = [
     # Its models (axes/models.py); the failure log's admin is not shown (governance/admin.py).

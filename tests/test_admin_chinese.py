@@ -1,5 +1,5 @@
-"""The admin speaks Chinese to a Chinese browser down to the words django-axes brings,
-which its own zh_Hans catalogue lacks and ours carries
+"""The admin speaks Chinese to a Chinese browser down to the words Django's admin and
+django-axes bring, which their own zh_Hans catalogues lack and ours carries
 (governance/third_party_msgids.py)."""
 
 import pytest
@@ -20,7 +20,7 @@ def chinese_page(client, url):
 
 
 @pytest.mark.parametrize("who", ["admin", "liaison"])
-def test_the_chinese_admin_index_has_no_english_from_axes(
+def test_the_chinese_admin_index_has_no_english_from_django_or_axes(
     client,
     cast,
     who,
@@ -28,7 +28,8 @@ def test_the_chinese_admin_index_has_no_english_from_axes(
 ):
     client.force_login(getattr(cast, who))
     page = chinese_page(client, "/admin/")
-    for english in ["Axes", "Access"]:
+    assert "模型名称" in page and "修改或查看列表链接" in page
+    for english in ["Model name", "Add link", "Change or view list link", "Axes", "Access"]:
         assert english not in page, english
 
 
@@ -55,8 +56,33 @@ def test_the_always_empty_failure_log_is_left_out_of_the_admin(client, cast):
     assert "accessfailurelog" not in client.get("/admin/").content.decode()
 
 
+def test_adding_a_user_says_what_comes_next_in_chinese(
+    client,
+    cast,
+    compiled_catalogue,  # noqa: F811
+):
+    client.force_login(cast.admin)
+    page = chinese_page(client, "/admin/departments/user/add/")
+    assert "创建用户后，即可编辑更多用户选项。" in page
+
+
+def test_a_form_with_errors_says_so_in_the_page_title_in_chinese(
+    client,
+    cast,
+    compiled_catalogue,  # noqa: F811
+):
+    client.force_login(cast.liaison)
+    response = client.post(
+        "/admin/password_change/",
+        {"old_password": "wrong", "new_password1": "x", "new_password2": "y"},
+        **CHINESE,
+    )
+    assert response.status_code == 200
+    assert "<title>错误：" in response.content.decode()
+
+
 def test_every_borrowed_msgid_has_a_chinese_translation(compiled_catalogue):  # noqa: F811
-    borrowed = third_party_msgids.AXES
+    borrowed = third_party_msgids.DJANGO_ADMIN + third_party_msgids.AXES
     with translation.override("zh-hans"):
         untranslated = [msgid for msgid in borrowed if translation.gettext(msgid) == msgid]
     assert untranslated == []
