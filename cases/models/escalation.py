@@ -17,6 +17,9 @@ from departments.models import Department, Township
 class EscalationLevel(models.IntegerChoices):
     # Level 0 is the "due soon" reminder at 75 % of the limit; 1–3 are the ladder.
     REMINDER = 0, _("due-soon reminder")
+    # Translators: levels 1-3 as the escalation emails and the acknowledge page name
+    # them ("Level %(level)s escalation"), so the admin and the audit trail agree with
+    # them: in Chinese a digit and 级 ("1 级", as in "1 级督办"), not "一级".
     LEVEL_1 = 1, _("level 1")
     LEVEL_2 = 2, _("level 2")
     LEVEL_3 = 3, _("level 3")

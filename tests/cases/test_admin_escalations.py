@@ -12,8 +12,10 @@ from django.utils import timezone
 
 from cases.models import Escalation, OutboxMessage, SweepRun
 from cases.services import outbox
+from cases.services.acknowledgement import ack_token
 from departments.models import User
 from departments.services import sync_role_groups
+from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +30,16 @@ def keeper(world):
     return user
 
 
-def escalate(cases, world, *, acknowledged=False):
-    """A level-1 accept escalation per case: even ones owned by the urban department, odd
-    ones by the north township's fallback pool."""
+def escalate(cases, world, *, acknowledged=False, level=1):
+    """An accept escalation per case, at level 1 unless told: even ones owned by the urban
+    department, odd ones by the north township's fallback pool."""
     now = timezone.now()
     return Escalation.objects.bulk_create(
         Escalation(
             case=case,
             deadline_seq=case.deadline_seq,
             deadline_kind="accept",
-            level=1,
+            level=level,
             due_at=now,
             deadline_at=now,
             sweep_id=uuid.uuid4(),
@@ -61,6 +63,23 @@ def test_an_administrator_sees_escalations_with_owner_and_a_link_to_the_case(
     assert reverse("admin:cases_case_change", args=[case.pk]) in response.text
     assert "城管局" in response.text
     assert "fallback pool of 北街道" in response.text
+
+
+def test_the_escalation_list_names_a_level_as_the_acknowledge_page_does(
+    client,
+    keeper,
+    report,
+    world,
+    compiled_catalogue,  # noqa: F811
+):
+    [escalation] = escalate([report()], world, level=3)
+    ack = f"/escalations/ack/{ack_token(escalation_pk=escalation.pk, address='a@example.org')}/"
+    chinese = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
+    assert "3 级督办" in client.get(ack, **chinese).text
+    client.force_login(keeper)
+    listed = client.get(reverse("admin:cases_escalation_changelist"), **chinese).text
+    assert '<td class="field-level">3 级</td>' in listed
+    assert "三级" not in listed
 
 
 def test_escalations_filter_by_acknowledgement_level_and_deadline(client, keeper, report, world):
