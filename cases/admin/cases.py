@@ -137,6 +137,8 @@ class CaseAssistInline(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.TabularI
     readonly_fields = fields
     extra = 0
     can_delete = False
+    # One line, not an empty table, for a case no other department assists.
+    template = "admin/cases/case/assists_inline.html"
 
     def has_view_permission(self, request, obj=None):
         # Whoever may see a case sees who was summoned to it (liaisons hold no permission

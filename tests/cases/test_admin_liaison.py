@@ -6,6 +6,8 @@ import re
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
 
@@ -114,6 +116,35 @@ def test_liaison_sees_who_was_summoned_to_their_case(client, cast, report, world
     assisting = [form.original for form in inlines.get(CaseAssist, [])]
     assert [assist.department for assist in assisting] == [world.market]
     assert assisting[0].summoned
+
+
+def assists_section(page):
+    """The assisting departments' part of a case's change page."""
+    start = page.index('id="assists-group"')
+    return page[start : page.index("</fieldset>", start)]
+
+
+def test_a_case_nobody_assists_says_so_in_one_line_not_an_empty_table(
+    client, cast, report, world, django_assert_num_queries
+):
+    alone = report(category=world.stall, description="无人协办")
+    workflow.case_dispatch(case=alone, actor=cast.dispatcher, lead=world.urban)
+    helped = report(category=world.stall, description="有人协办")
+    workflow.case_dispatch(
+        case=helped, actor=cast.dispatcher, lead=world.urban, assisting=[world.market]
+    )
+    client.force_login(cast.liaison)
+    client.get(change_url(helped))  # warm the per-process caches
+    with CaptureQueriesContext(connection) as with_assists:
+        helped_page = client.get(change_url(helped), HTTP_ACCEPT_LANGUAGE="zh-hans").text
+    # Asking whether there are any costs no query of its own.
+    with django_assert_num_queries(len(with_assists)):
+        alone_page = client.get(change_url(alone), HTTP_ACCEPT_LANGUAGE="zh-hans").text
+
+    assert "<table" in assists_section(helped_page) and "市场监管局" in helped_page
+    none = assists_section(alone_page)
+    assert "<table" not in none and "<th" not in none
+    assert "协办部门" in none and '<p class="inline-none">无</p>' in none
 
 
 def test_liaison_audit_trail_changelist_hides_another_departments_events(
