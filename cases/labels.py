@@ -245,7 +245,7 @@ def deadline_just_passed(overdue_seconds: float) -> bool:
     """Whether a deadline passed less than a minute of working time ago, which
     `format_duration` would tell as "0 minutes". It happens every evening: working time does
     not run at night, so a case due at 17:00 is still 0 minutes overdue at 20:00 (and the
-    sweep escalates it then). Callers say "the deadline has just passed" instead."""
+    sweep escalates it then). Callers say "overdue, the deadline has just passed" instead."""
     return overdue_seconds < 60
 
 

@@ -49,8 +49,13 @@ def test_an_evening_escalation_says_the_deadline_has_just_passed(due_at_five, se
     escalation_sweep(now=EVENING)
     message = delivered("cg-boss@example.org")
     number = due_at_five.number
-    assert message.subject == f"[{number}] Level 1 escalation: the deadline has just passed"
-    sentence = f"Case {number} has just passed its deadline and has been escalated to level 1."
+    assert (
+        message.subject == f"[{number}] Level 1 escalation: overdue, the deadline has just passed"
+    )
+    sentence = (
+        f"Case {number} is overdue: its deadline has just passed, with no working time run"
+        " since, and it has been escalated to level 1."
+    )
     assert message.text.startswith(sentence + "\n")
     assert sentence in message.html
     for part in (message.subject, message.text, message.html):
@@ -77,15 +82,20 @@ def test_a_chinese_evening_escalation_says_it_is_just_due(
     escalation_sweep(now=EVENING)
     message = delivered("cg-boss@example.org")
     number = due_at_five.number
-    assert message.subject == f"[{number}] 1 级督办：刚到期"
-    assert message.text.startswith(f"案件 {number} 刚到期，已升级为 1 级督办。\n")
+    assert message.subject == f"[{number}] 1 级督办：已超期，刚过期限"
+    assert message.text.startswith(
+        f"案件 {number} 已超期：刚过期限，此后尚未经过工作时间，已升级为 1 级督办。\n"
+    )
     assert "0 分钟" not in message.text and "0 分钟" not in message.html
 
 
 def test_the_command_says_the_deadline_has_just_passed(due_at_five):
     out = StringIO()
     call_command("escalate_overdue", "--now", EVENING.isoformat(), "--dry-run", stdout=out)
-    assert f"{due_at_five.number} accept level 1, the deadline has just passed;" in out.getvalue()
+    assert (
+        f"{due_at_five.number} accept level 1, overdue, the deadline has just passed;"
+        in out.getvalue()
+    )
     assert "0 minutes" not in out.getvalue()
 
 
@@ -98,12 +108,12 @@ def test_the_command_says_it_in_chinese(
     settings.LANGUAGE_CODE = "zh-hans"
     out = StringIO()
     call_command("escalate_overdue", "--now", EVENING.isoformat(), "--dry-run", stdout=out)
-    assert f"{due_at_five.number} accept 1 级，刚到期；" in out.getvalue()
+    assert f"{due_at_five.number} accept 1 级，已超期，刚过期限；" in out.getvalue()
 
 
 def test_the_admin_column_says_the_deadline_has_just_passed(due_at_five):
     case_admin = site._registry[Case]
     with time_machine.travel(EVENING, tick=False), translation.override("en"):
-        assert case_admin.time_left(due_at_five) == "the deadline has just passed"
+        assert case_admin.time_left(due_at_five) == "overdue: the deadline has just passed"
     with time_machine.travel(EVENING + timedelta(hours=14), tick=False):  # 09:30 next day
         assert case_admin.time_left(due_at_five) == "overdue by 30 minutes"

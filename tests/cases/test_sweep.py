@@ -408,7 +408,7 @@ def test_the_command_drives_the_ladder_with_now(assigned, cast):
         call_command("escalate_overdue", "--now", moment, stdout=out)
         outputs.append(out.getvalue())
     # At the deadline itself: no working time past it to speak of.
-    assert f"{assigned.number} accept level 1, the deadline has just passed" in outputs[0]
+    assert f"{assigned.number} accept level 1, overdue, the deadline has just passed" in outputs[0]
     assert "cg-boss@example.org" in outputs[0]
     assert "level 2, overdue by 1 hour" in outputs[1] and "supervisor@example.org" in outputs[1]
     assert "level 3, overdue by 2 hours" in outputs[2] and "district@example.org" in outputs[2]

@@ -65,7 +65,7 @@ class Command(TranslatedHelpCommand):
             else:
                 late = calendar.working_seconds_between(escalation.deadline_at, moment)
                 if deadline_just_passed(late):
-                    what = _("level %(level)s, the deadline has just passed") % {
+                    what = _("level %(level)s, overdue, the deadline has just passed") % {
                         "level": escalation.level
                     }
                 else:
