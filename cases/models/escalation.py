@@ -49,7 +49,7 @@ class Escalation(models.Model):
     # The case's deadline (level 1 moment), to say how long it is overdue.
     deadline_at = models.DateTimeField(_("deadline"))
     created_at = models.DateTimeField(_("escalated at"), default=timezone.now)
-    sweep_id = models.UUIDField(db_index=True, editable=False)
+    sweep_id = models.UUIDField(_("sweep"), db_index=True, editable=False)
     # The owner when it escalated: a department, or the township's pool when null.
     department = models.ForeignKey(
         Department,
@@ -112,9 +112,15 @@ class OutboxMessage(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
+        verbose_name=_("case"),
     )
     escalation = models.ForeignKey(
-        Escalation, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+        Escalation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("escalation"),
     )
     status = models.CharField(
         _("status"), max_length=8, choices=Status.choices, default=Status.PENDING

@@ -170,3 +170,30 @@ def test_sweep_runs_list_for_the_same_queries_for_2_and_20_and_filter_by_outcome
     assert list(client.get(url, {"outcome": "failed"}).context["cl"].result_list) == [broken]
     detail = client.get(reverse("admin:cases_sweeprun_change", args=[broken.pk]))
     assert detail.status_code == 200
+
+
+def test_an_escalation_and_its_emails_name_every_field_in_chinese(
+    client,
+    keeper,
+    report,
+    world,
+    compiled_catalogue,  # noqa: F811
+):
+    [escalation] = escalate([report()], world)
+    outbox.enqueue_email(
+        to="cg-boss@example.org",
+        subject="督办",
+        text="body",
+        kind="escalation",
+        dedupe_key="labels",
+        case=escalation.case,
+        escalation=escalation,
+    )
+    client.force_login(keeper)
+    chinese = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
+    page = client.get(reverse("admin:cases_escalation_change", args=[escalation.pk]), **chinese)
+    assert "巡查" in page.text and "Sweep id" not in page.text
+    message = OutboxMessage.objects.get(dedupe_key="labels")
+    page = client.get(reverse("admin:cases_outboxmessage_change", args=[message.pk]), **chinese)
+    assert ">Case:<" not in page.text and ">Escalation:<" not in page.text
+    assert ">案件：<" in page.text and ">督办：<" in page.text
