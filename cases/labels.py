@@ -24,6 +24,18 @@ TRANSITION_LABELS = {
     "cancel": _("cancel"),
 }
 
+# What each transition does, said above its form on the case page (dispatch has its own).
+TRANSITION_HELP = {
+    "accept": _("Take the case on: the resolve deadline starts."),
+    "return": _("Not your department's: send it back to the township's pool, saying why."),
+    "resolve": _("Say what was done; the caseworker checks it on site next."),
+    "verify": _("Fixed on site: close the case."),
+    "reopen": _("Not fixed: send it back to the department, saying why."),
+    "suspend": _("Park the case with a reason: its deadline stops until it is resumed."),
+    "resume": _("Take the case out of suspension: its deadline runs again."),
+    "cancel": _("A duplicate or an invalid report: cancel it, saying why."),
+}
+
 # What the timeline says happened.
 ACTION_LABELS = {
     "report": _("reported"),
@@ -150,6 +162,10 @@ def aside(text) -> str:
 
 def transition_label(name: str) -> str:
     return TRANSITION_LABELS.get(name, name)
+
+
+def transition_help(name: str) -> str:
+    return TRANSITION_HELP.get(name, "")
 
 
 def action_label(action: str) -> str:

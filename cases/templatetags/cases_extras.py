@@ -7,6 +7,7 @@ from cases.labels import label_separator as _label_separator
 from cases.labels import list_separator as _list_separator
 from cases.labels import phrase_separator as _phrase_separator
 from cases.labels import state_label as _state_label
+from cases.labels import transition_help as _transition_help
 
 register = template.Library()
 
@@ -19,6 +20,12 @@ def action_label(action: str) -> str:
 @register.filter
 def state_label(state: str) -> str:
     return _state_label(state)
+
+
+@register.filter
+def transition_help(name: str) -> str:
+    """`{{ name|transition_help }}`: what the transition does, above its form."""
+    return _transition_help(name)
 
 
 @register.filter

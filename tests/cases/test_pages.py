@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
-from cases.labels import working_time_words
+from cases.forms import TRANSITION_FORMS
+from cases.labels import TRANSITION_HELP, working_time_words
 from cases.models import Case, CaseEvent, State
 from cases.services import workflow
 
@@ -799,3 +800,20 @@ def test_a_resolved_cases_page_shows_the_caseworker_what_the_department_says_it_
     assert f"Resolved by {cast.liaison.get_full_name()}" in actions
     assert "已清运，现场已冲洗" in actions
     assert "Check on site that the problem is fixed" in actions
+
+
+def test_each_transition_form_says_what_it_does(client, cast, report):
+    case = report()
+    workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=case, actor=cast.liaison, note="已清运")
+    client.force_login(cast.caseworker)
+    url = reverse("cases:detail", kwargs={"number": case.number})
+    helps = re.findall(r'<p class="transition-help">([^<]*)</p>', page_text(client.get(url)))
+    assert helps == [
+        "Fixed on site: close the case.",
+        "Not fixed: send it back to the department, saying why.",
+    ]
+    chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").text
+    assert '<p class="transition-help">现场已修复：结案。</p>' in chinese
+    # Every transition a case page offers has its line, but dispatch, which has a heading.
+    assert set(TRANSITION_FORMS) - {"dispatch"} == set(TRANSITION_HELP)
