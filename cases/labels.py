@@ -287,15 +287,24 @@ def format_duration(seconds: float) -> str:
     return ngettext("%(minutes)d minute", "%(minutes)d minutes", minutes) % {"minutes": minutes}
 
 
-def working_time_words(seconds_left: float | None) -> str:
+def working_time_words(seconds_left: float | None, *, overdue: bool = False) -> str:
     """A running deadline in working time: "2 hours of working time left", "overdue by
-    1 day 2 h of working time"; empty when no clock runs."""
+    1 day 2 h of working time"; empty when no clock runs. `overdue` is the calendar's word
+    (the case's `is_overdue`): in the evening after a 17:00 deadline no working time has
+    passed, yet the case is overdue."""
     if seconds_left is None:
         return ""
-    if seconds_left >= 0:
+    if not overdue:
         return gettext("%(duration)s of working time left") % {
             "duration": format_duration(seconds_left)
         }
-    return gettext("overdue by %(duration)s of working time") % {
-        "duration": format_duration(-seconds_left)
-    }
+    late = abs(seconds_left)
+    if deadline_just_passed(late):
+        return just_overdue_words()
+    return gettext("overdue by %(duration)s of working time") % {"duration": format_duration(late)}
+
+
+def just_overdue_words() -> str:
+    """A case past its deadline by less than a minute of working time (`deadline_just_passed`):
+    overdue, though "overdue by 0 minutes" would say nothing."""
+    return gettext("overdue, the deadline has just passed")

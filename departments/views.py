@@ -1,15 +1,29 @@
-"""The invitation page: a new user sets their password from the signed link."""
+"""The invitation page: a new user sets their password from the signed link; and where
+each user lands once signed in."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.forms import SetPasswordForm
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from departments.invitations import InvitationError, read_invitation_token
+from departments.models import User
+
+
+def home_url(user: User) -> str:
+    """Where a user's work is (SPEC §1): a liaison's in the admin's list of their
+    department's cases, an administrator's in the admin; everybody else's in /cases/."""
+    if user.role == User.Role.LIAISON:
+        return reverse("admin:cases_case_changelist")
+    if user.role == User.Role.ADMIN:
+        return reverse("admin:index")
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 @sensitive_post_parameters("new_password1", "new_password2")
@@ -28,5 +42,5 @@ def accept_invitation(request, token: str):
         form.save()
         login(request, user, backend="departments.backends.RoleModelBackend")
         messages.success(request, _("Welcome! Your password is set."))
-        return redirect("admin:index" if user.is_staff else "cases:list")
+        return redirect(home_url(user))
     return render(request, "departments/invitation.html", {"form": form, "invited": user})

@@ -275,7 +275,7 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             return gettext("%(left)s left") % {"left": labels.format_duration(left)}
         late = calendar.working_seconds_between(case.due_at, now)
         if labels.deadline_just_passed(late):
-            return gettext("overdue: the deadline has just passed")
+            return labels.just_overdue_words()
         return gettext("overdue by %(since)s") % {"since": labels.format_duration(late)}
 
     def get_list_display(self, request):

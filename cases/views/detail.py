@@ -122,7 +122,7 @@ def _detail_page(request, case):
             ),
             "max_photos": MAX_PHOTOS,
             "now": timezone.now(),
-            "working_time": working_time_words(working_seconds_left(case)),
+            "working_time": working_time_words(working_seconds_left(case), overdue=case.is_overdue),
             "summons": summons,
         },
     )

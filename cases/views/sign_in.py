@@ -3,12 +3,10 @@ on the case's page, and with no `next` each user lands where their work is."""
 
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.shortcuts import resolve_url
 from django.urls import Resolver404, resolve, reverse
 
-from departments.models import User
+from departments.views import home_url
 
 # The addresses under a case that answer GET (cases/urls.py); every other one (a transition, a note,
 # photos, a correction, a report for duty) takes only a POST.
@@ -27,16 +25,6 @@ def landing_url(url: str) -> str:
     if match.namespace != "cases" or "number" not in match.kwargs or match.url_name in CASE_PAGES:
         return url
     return reverse("cases:detail", kwargs={"number": match.kwargs["number"]})
-
-
-def home_url(user: User) -> str:
-    """Where a user's work is (SPEC §1): a liaison's in the admin's list of their
-    department's cases, an administrator's in the admin; everybody else's in /cases/."""
-    if user.role == User.Role.LIAISON:
-        return reverse("admin:cases_case_changelist")
-    if user.role == User.Role.ADMIN:
-        return reverse("admin:index")
-    return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 class SignInView(auth_views.LoginView):

@@ -114,6 +114,6 @@ def test_the_command_says_it_in_chinese(
 def test_the_admin_column_says_the_deadline_has_just_passed(due_at_five):
     case_admin = site._registry[Case]
     with time_machine.travel(EVENING, tick=False), translation.override("en"):
-        assert case_admin.time_left(due_at_five) == "overdue: the deadline has just passed"
+        assert case_admin.time_left(due_at_five) == "overdue, the deadline has just passed"
     with time_machine.travel(EVENING + timedelta(hours=14), tick=False):  # 09:30 next day
         assert case_admin.time_left(due_at_five) == "overdue by 30 minutes"

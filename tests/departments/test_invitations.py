@@ -190,3 +190,20 @@ def test_an_imported_user_receives_the_invitation_by_smtp_and_signs_in_with_it(
     assert User.objects.get(username="newbie").check_password("Grid-governance-2026")
     client.logout()
     assert client.get(path).status_code == 410
+
+
+@pytest.mark.parametrize(
+    ("role", "home"),
+    [("liaison", "/admin/cases/case/"), ("supervisor", "/cases/"), ("caseworker", "/cases/")],
+)
+def test_a_new_password_lands_the_user_where_signing_in_would(client, world, role, home):
+    user = User.objects.create_user(
+        username=f"new_{role}",
+        email=f"{role}@example.org",
+        role=role,
+        department=world.urban if role == "liaison" else None,
+        township=world.north if role == "caseworker" else None,
+        is_staff=role == "liaison",
+        password=None,
+    )
+    assert set_password(client, invite_path(user))["Location"] == home
