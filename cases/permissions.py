@@ -41,6 +41,13 @@ def cancel(case, user) -> bool:
     return is_township_staff(case, user, Role.DISPATCHER) or is_supervisor_of(case, user)
 
 
+def may_report(user) -> bool:
+    """/cases/new/ is for township staff, supervisors and administrators, not liaisons."""
+    return user.is_superuser or user.has_role(
+        Role.CASEWORKER, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN
+    )
+
+
 def may_see_dashboard(user) -> bool:
     """/dashboard/ and its roll-up are for supervisors and administrators."""
     return user.is_superuser or user.has_role(Role.SUPERVISOR, Role.ADMIN)

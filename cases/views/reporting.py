@@ -9,22 +9,12 @@ from django.utils.translation import gettext as _
 
 from cases.forms import ReportForm
 from cases.models import Case, HeldPhoto, Urgency
+from cases.permissions import may_report
 from cases.selectors import cells_geojson, possible_duplicates
 from cases.services.intake import replayed_case
 from cases.services.photos import case_report_with_photos, photos_hold
 from departments.models import User
 from departments.routing import get_index
-
-REPORTING_ROLES = (
-    User.Role.CASEWORKER,
-    User.Role.DISPATCHER,
-    User.Role.SUPERVISOR,
-    User.Role.ADMIN,
-)
-
-
-def may_report(user: User) -> bool:
-    return user.is_superuser or user.has_role(*REPORTING_ROLES)
 
 
 @login_required

@@ -825,3 +825,15 @@ def test_each_transition_form_says_what_it_does(client, cast, report):
     assert '<p class="transition-help">现场已修复：结案。</p>' in chinese
     # Every transition a case page offers has its line, but dispatch, which has a heading.
     assert set(TRANSITION_FORMS) - {"dispatch"} == set(TRANSITION_HELP)
+
+
+@pytest.mark.parametrize(
+    "role",
+    ["caseworker", "dispatcher", "liaison", "supervisor", "district_supervisor", "admin"],
+)
+def test_the_menu_offers_a_page_exactly_when_it_opens(client, cast, role):
+    client.force_login(getattr(cast, role))
+    menu = page_text(client.get(reverse("cases:list"))).split("</nav>", 1)[0]
+    for name in ("cases:new", "cases:fallback", "dashboard"):
+        url = reverse(name)
+        assert (f'href="{url}"' in menu) == (client.get(url).status_code == 200), (role, url)
