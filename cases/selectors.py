@@ -211,38 +211,49 @@ def routing_explanation(case: Case) -> RoutingExplanation:
 @dataclass(frozen=True)
 class DispatchSuggestion:
     """A department to offer first when dispatching a case, and why: the router named it
-    among overlapping rules (`candidate`), or the township's dispatchers chose it for most
-    closed cases of the category (`past`, the data flywheel), or both."""
+    among overlapping rules (`candidate`), the township's dispatchers chose it for most
+    closed cases of the category (`past`, the data flywheel), or, for an arbitration, it
+    is one of the departments that returned the case (`returned`)."""
 
     department: Department
     candidate: bool = False
     past: "LeadHint | None" = None
+    returned: bool = False
 
 
 def dispatch_suggestions(case: Case) -> list[DispatchSuggestion]:
     """The departments the dispatch form offers first: the flywheel's choice, then the
-    router's candidates by code; none that has returned this case. The candidates and
-    the events come prefetched by `case_detail_for`; at most two queries."""
+    router's candidates by code. A department that returned the case is left out of an
+    ordinary dispatch; in an arbitration those departments are the dispute, so they are
+    offered, marked. The candidates and the events come prefetched by `case_detail_for`;
+    at most three queries."""
     from cases.services.flywheel import lead_hint
 
     returned_by = frozenset(
         (event.data or {}).get("returned_by")
         for event in case.events.all()
         if event.action == "return"
-    )
-    hint = lead_hint(
-        category_id=case.category_id, township_id=case.township_id, exclude=returned_by
-    )
-    candidates = [dept for dept in case.candidate_departments.all() if dept.pk not in returned_by]
-    suggestions = []
-    if hint is not None:
-        named = any(dept.pk == hint.department.pk for dept in candidates)
-        suggestions.append(DispatchSuggestion(hint.department, candidate=named, past=hint))
-    suggestions += [
-        DispatchSuggestion(dept, candidate=True)
-        for dept in candidates
-        if hint is None or dept.pk != hint.department.pk
-    ]
+    ) - {None}
+    left_out = frozenset() if case.needs_arbitration else returned_by
+    hint = lead_hint(category_id=case.category_id, township_id=case.township_id, exclude=left_out)
+    candidates = [dept for dept in case.candidate_departments.all() if dept.pk not in left_out]
+    offered = ([hint.department] if hint else []) + candidates
+    if case.needs_arbitration:
+        named = {dept.pk for dept in offered}
+        offered += Department.objects.filter(pk__in=returned_by - named).order_by("code")
+    suggestions, seen = [], set()
+    for dept in offered:
+        if dept.pk in seen:
+            continue
+        seen.add(dept.pk)
+        suggestions.append(
+            DispatchSuggestion(
+                dept,
+                candidate=any(c.pk == dept.pk for c in candidates),
+                past=hint if hint and hint.department.pk == dept.pk else None,
+                returned=dept.pk in returned_by,
+            )
+        )
     return suggestions
 
 

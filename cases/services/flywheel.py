@@ -69,6 +69,9 @@ def dispatched_closed_cases():
 # A hint for one dispatch asks less of the evidence than a rule for every case: two closed
 # cases that agree (and the same share), shown with their count for the dispatcher to weigh.
 HINT_MIN_CASES = 2
+# Only the last year's decisions: responsibilities change, and a case page must not count a
+# district's whole history (the case_closed_cat_cell index serves the window).
+HINT_WINDOW = timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -84,13 +87,18 @@ def lead_hint(
     *, category_id: int | None, township_id: int, exclude: frozenset[int] = frozenset()
 ) -> LeadHint | None:
     """The department that led at least HINT_MIN_CASES and MIN_SHARE of the township's
-    closed, dispatched cases of the category, or None (no category, too little evidence,
-    or the leader is in `exclude`: it returned the case). One query, two with a hint."""
+    closed, dispatched cases of the category in the last HINT_WINDOW, or None (no
+    category, too little evidence, or the leader is in `exclude`: it returned the case).
+    One query, two with a hint."""
     if category_id is None:
         return None
     rows = list(
         dispatched_closed_cases()
-        .filter(category_id=category_id, township_id=township_id)
+        .filter(
+            category_id=category_id,
+            township_id=township_id,
+            closed_at__gte=timezone.now() - HINT_WINDOW,
+        )
         .values("lead_department_id")
         .annotate(n=Count("pk"))
         .order_by("-n", "lead_department_id")

@@ -1,6 +1,8 @@
 """Return arbitration (SPEC §2): a case returned twice waits for a supervisor, who names the
 lead department in the admin; the decision is final for the case and recorded."""
 
+import re
+
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
@@ -117,13 +119,17 @@ def test_the_arbitrate_button_is_not_offered_to_a_dispatcher_or_a_liaison(
 
 
 def test_the_case_page_tells_a_supervisor_that_dispatching_it_is_the_final_arbitration(
-    client, disputed, supervisor
+    client, world, disputed, supervisor
 ):
     client.force_login(supervisor)
     page = client.get(reverse("cases:detail", kwargs={"number": disputed.number}))
     text = page.content.decode()
     assert "Arbitration: who leads?" in text
     assert "Dispatch: who leads?" not in text
+    # The two departments in dispute are offered, each marked as having returned it.
+    offered = re.findall(r'data-lead="(\d+)"', text)
+    assert offered == [str(world.urban.pk), str(world.market.pk)]
+    assert text.count("returned this case") == 2
 
 
 def test_an_arbitration_from_the_case_page_needs_a_reason(client, world, disputed, supervisor):

@@ -4,6 +4,7 @@ accepts one (the rule is created, citing the cases) or dismisses it (remembered)
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
@@ -189,3 +190,9 @@ def test_a_dispatch_hint_needs_two_agreeing_closed_cases_of_the_township(close_v
     close_via_pool(world.urban)
     assert hint() is None  # 2 of 4: the township's dispatchers disagree
     assert flywheel.lead_hint(category_id=None, township_id=world.north.pk) is None
+    # A year on, those decisions no longer count.
+    with time_machine.travel(timezone.now() + flywheel.HINT_WINDOW + timedelta(days=1)):
+        close_via_pool(world.market)
+        close_via_pool(world.market)
+        found = hint()
+    assert (found.department, found.count, found.total) == (world.market, 2, 2)
