@@ -5,7 +5,8 @@ Rendered in the recipient's language, they write as the pages do in it: dates an
 its formats (DATETIME_FORMAT in sentences and facts, SHORT_DATETIME_FORMAT in the list of
 steps), names joined and labels punctuated through `cases.labels`.
 
-They only render; writing the message to the outbox is `cases.services.outbox`.
+They render (reading only what a case's email names: its assisting departments, its last
+steps); writing the message to the outbox is `cases.services.outbox`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from cases.labels import ACTION_LABELS, deadline_just_passed, format_duration
+from cases.labels import ACTION_LABELS, aside, deadline_just_passed, format_duration
 from cases.models import CaseEvent, DeadlineKind, Escalation
 from cases.privacy import mask_contacts, mask_name, mask_phone
 
@@ -75,7 +76,7 @@ def _case_context(escalation: Escalation, *, language: str, timeline: list[CaseE
         "case": case,
         "escalation": escalation,
         "category_name": category_name,
-        "cell_name": f"{case.cell.name} ({case.cell.code})" if case.cell_id else "",
+        "cell_name": f"{case.cell.name}{aside(case.cell.code)}" if case.cell_id else "",
         "owner": owner,
         # Who helps the owner (a whistle summons several departments): a supervisor
         # chasing the case needs them too. Joined in the reader's way (城管局、市场监管局).

@@ -77,7 +77,6 @@ def test_a_chinese_evening_escalation_says_it_is_just_due(
     settings,
     compiled_catalogue,  # noqa: F811
 ):
-    # Needs the new msgids' entries in locale/zh_Hans (not in this commit).
     settings.LANGUAGE_CODE = "zh-hans"
     escalation_sweep(now=EVENING)
     message = delivered("cg-boss@example.org")
@@ -104,11 +103,10 @@ def test_the_command_says_it_in_chinese(
     settings,
     compiled_catalogue,  # noqa: F811
 ):
-    # Needs the new msgids' entries in locale/zh_Hans (not in this commit).
     settings.LANGUAGE_CODE = "zh-hans"
     out = StringIO()
     call_command("escalate_overdue", "--now", EVENING.isoformat(), "--dry-run", stdout=out)
-    assert f"{due_at_five.number} accept 1 级，已超期，刚过期限；" in out.getvalue()
+    assert f"{due_at_five.number} 受理 1 级，已超期，刚过期限；" in out.getvalue()
 
 
 def test_the_admin_column_says_the_deadline_has_just_passed(due_at_five):

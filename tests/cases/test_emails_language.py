@@ -68,6 +68,8 @@ def test_a_chinese_escalation_has_chinese_dates_names_and_labels(
     settings.LANGUAGE_CODE = "zh-hans"  # cg-boss@ is no user: the site's language
     escalation_sweep(now=whistled.due_at + timedelta(minutes=30))
     message = delivered("cg-boss@example.org")
+    cell = whistled.cell
+    assert f"{cell.name}（{cell.code}）" in message.text  # full-width, as the pages write it
     deadline = in_reader_format(whistled.due_at, "zh-hans")
     assert CHINESE_DATETIME.fullmatch(deadline)
     for part in (message.text, message.html):

@@ -167,7 +167,6 @@ def test_the_case_list_filters_say_their_empty_choice_keeps_every_case(client, c
 
 
 def test_the_case_list_filters_say_all_in_chinese(client, cast, compiled_catalogue):  # noqa: F811
-    # Needs the msgids' entries in locale/zh_Hans (not in this commit): 全部类别…
     client.force_login(cast.dispatcher)
     assert empty_options(page(client, "/cases/", CHINESE)) == ["全部类别", "全部网格", "全部部门"]
 
@@ -193,7 +192,6 @@ def test_the_lead_department_pickers_ask_in_chinese(
     world,
     compiled_catalogue,  # noqa: F811
 ):
-    # Needs the msgid's entry in locale/zh_Hans (not in this commit): 请选择牵头部门…
     report(category=world.lamp)
     client.force_login(cast.dispatcher)
     assert "请选择牵头部门…" in empty_options(page(client, "/cases/fallback/", CHINESE))

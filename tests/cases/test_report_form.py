@@ -69,7 +69,6 @@ def test_a_refused_phone_keeps_everything_else_that_was_typed(client, cast, worl
 
 
 def test_the_phone_error_speaks_chinese(client, cast, world, compiled_catalogue):  # noqa: F811
-    # Needs the msgid's entry in locale/zh_Hans (not in this commit).
     client.force_login(cast.caseworker)
     response = client.post(
         "/cases/new/",
@@ -94,7 +93,6 @@ def test_the_category_search_carries_a_hint_for_when_nothing_matches(client, cas
 
 
 def test_the_category_search_hint_speaks_chinese(client, cast, compiled_catalogue):  # noqa: F811
-    # Needs the msgid's entry in locale/zh_Hans (not in this commit).
     client.force_login(cast.caseworker)
     text = client.get("/cases/new/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     hint = html.unescape(HINT.search(text).group(1))

@@ -9,7 +9,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cases.labels import deadline_just_passed, format_duration, join_names
+from cases.labels import deadline_just_passed, deadline_label, format_duration, join_names
 from cases.models import EscalationLevel
 from cases.services import outbox
 from cases.services.escalation import escalation_sweep
@@ -75,7 +75,7 @@ class Command(TranslatedHelpCommand):
                     }
             line = _("%(number)s %(deadline)s %(what)s; owner %(owner)s; to: %(to)s") % {
                 "number": escalation.case.number,
-                "deadline": escalation.deadline_kind,
+                "deadline": deadline_label(escalation.deadline_kind),
                 "what": what,
                 "owner": escalation.department.code if escalation.department_id else _("pool"),
                 "to": join_names(result.recipients_of(escalation)) or _("(nobody)"),
