@@ -9,6 +9,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from cases.labels import department_names
 from cases.models import (
     CLOCK_STATES,
     TERMINAL_STATES,
@@ -280,6 +281,18 @@ def last_sweep_status(*, now=None, stale_after_seconds: int = 300) -> dict:
         "running_too_long": stuck,
         "ok": bool(finished and now - finished.finished_at <= limit and not stuck),
     }
+
+
+def with_returning_departments(cases: list[Case]) -> list[Case]:
+    """`fallback_pool_for`'s cases, each `returns` row given `department_name`: the
+    department that returned the case as the audit row recorded it (its liaison may have
+    moved since). One query for the page, none without returns."""
+    returns = [event for case in cases for event in case.returns]
+    if returns:
+        names = department_names()
+        for event in returns:
+            event.department_name = names.get((event.data or {}).get("returned_by"), "—")
+    return cases
 
 
 def case_search(

@@ -7,10 +7,9 @@ from django.utils.translation import gettext as _
 
 from cases import refused_forms
 from cases.forms import CaseFilterForm, DispatchForm
-from cases.labels import department_names
 from cases.pagination import CasePaginator
 from cases.permissions import may_open_fallback_pool
-from cases.selectors import case_search, fallback_pool_for
+from cases.selectors import case_search, fallback_pool_for, with_returning_departments
 from cases.services.workflow import may_fire
 
 PAGE_SIZE = 50
@@ -53,14 +52,7 @@ def fallback_pool(request):
     page = CasePaginator(pool.values_list("pk", flat=True), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    cases = list(pool.filter(pk__in=list(page)))
-    returns = [event for case in cases for event in case.returns]
-    if returns:
-        # The department that returned it, as the audit row recorded it: its liaison may
-        # have moved to another department since.
-        names = department_names()
-        for event in returns:
-            event.department_name = names.get(event.data.get("returned_by"), "—")
+    cases = with_returning_departments(list(pool.filter(pk__in=list(page))))
     rows = [(case, may_fire(case, request.user, "dispatch")) for case in cases]
     # One dispatch form for the page, and in each row a button that posts it to that
     # case's dispatch URL with the case's version: a form per row cost ~10 ms each to
