@@ -34,8 +34,8 @@ class DashboardForm(DateRangeForm):
 
 
 def with_tooltips(cells: dict) -> dict:
-    """Each cell's tooltip in the reader's words and punctuation ("N-01: open 3, overdue 2",
-    "北一网格：未结 3，已超期 2"); the map's script draws it as text."""
+    """Each cell's tooltip in the reader's words and punctuation ("North 1: open 3,
+    overdue 2", "北一网格：未结 3，已超期 2"); the map's script draws it as text."""
     for feature in cells["features"]:
         cell = feature["properties"]
         # Whole phrases: makemessages cannot see a gettext call inside an f-string.
