@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from departments.exporters import EXPORTERS
 from departments.importers import (
+    COLUMNS,
     PLANNERS,
     UNCHANGED,
     ImportPlan,
@@ -257,6 +258,9 @@ class ImportExportMixin:
             "opts": self.opts,
             "title": gettext("Import %(what)s") % {"what": self.opts.verbose_name_plural},
             "subject": self.import_subject,
+            # What the file must hold, and the same format of today's data to start from.
+            "columns": COLUMNS[self.import_subject],
+            "may_export": self.has_view_permission(request),
             "form": form or ImportForm(),
             "plan": plan,
             "name": name,

@@ -5,6 +5,7 @@ with the changes), then `apply(plan)` → `ImportResult`, in one transaction.
 Used by the `import_*` commands, `seed_demo` and the admin's import with preview.
 """
 
+from departments.importers import categories, departments, grid, responsibilities, users
 from departments.importers.base import (
     CREATE,
     UNCHANGED,
@@ -32,7 +33,18 @@ PLANNERS = {
     "users": plan_users,
 }
 
+# The columns of each CSV format (SPEC §5), and the properties of a grid cell's feature:
+# the admin's import page names them.
+COLUMNS = {
+    "grid": grid.PROPERTIES,
+    "departments": departments.COLUMNS,
+    "categories": categories.COLUMNS,
+    "responsibilities": responsibilities.COLUMNS,
+    "users": users.COLUMNS,
+}
+
 __all__ = [
+    "COLUMNS",
     "CREATE",
     "PLANNERS",
     "UNCHANGED",

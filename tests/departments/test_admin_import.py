@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from cases.models import OutboxMessage
-from departments.importers import PLANNERS
+from departments.importers import COLUMNS, PLANNERS
 from departments.models import Department, Responsibility, User
 from departments.services import sync_role_groups
 from tests.conftest import make_user
@@ -291,3 +291,12 @@ def test_the_admin_preview_refuses_a_file_leaving_no_active_superuser(client, wo
     ]
     root.refresh_from_db()
     assert root.is_superuser
+
+
+@pytest.mark.parametrize("subject", list(MODELS))
+def test_the_import_page_names_the_columns_and_offers_todays_data(admin_client, subject):
+    page = admin_client.get(import_url(subject)).text
+    assert f"<code>{','.join(COLUMNS[subject])}</code>" in page
+    export = reverse(f"admin:departments_{MODELS[subject]}_export")
+    assert f'href="{export}"' in page
+    assert admin_client.get(export).status_code == 200
