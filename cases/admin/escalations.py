@@ -8,6 +8,8 @@ index on their start, so they get a date hierarchy.
 """
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -69,6 +71,11 @@ class EscalationAdmin(
     ]
     list_select_related = ["case", "department", "township"]
     search_fields = ["=case__number", "acknowledged_by_email"]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # A sweep run's page links here with ?sweep_id=… for the rows that run wrote.
+        return lookup == "sweep_id" or super().lookup_allowed(lookup, value, request)
+
     # Newest first by the primary key's index ("-created_at" has none).
     ordering = ["-pk"]
     list_per_page = 50
@@ -139,6 +146,7 @@ class SweepRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "messages",
         "requeued",
         "error_short",
+        "its_escalations",
     ]
     list_filter = [SweepOutcomeFilter]
     search_fields = ["error"]
@@ -153,8 +161,19 @@ class SweepRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "messages",
         "requeued",
         "error",
+        "its_escalations",
     ]
     readonly_fields = fields
+
+    @admin.display(description=_("escalations"))
+    def its_escalations(self, run):
+        """A link to the escalations (and reminders) this run wrote."""
+        if run.sweep_id is None or not (run.escalated or run.reminded):
+            return "—"
+        url = reverse(f"{self.admin_site.name}:cases_escalation_changelist")
+        return format_html(
+            '<a href="{}?sweep_id={}">{}</a>', url, run.sweep_id, run.escalated + run.reminded
+        )
 
     @admin.display(description=_("duration"))
     def duration(self, run):

@@ -168,6 +168,8 @@ class SweepRun(models.Model):
     messages = models.PositiveIntegerField(_("emails"), default=0)
     requeued = models.PositiveIntegerField(_("emails re-queued"), default=0)
     error = models.TextField(_("error"), blank=True)
+    # The `Escalation.sweep_id` of the rows this run wrote (empty for runs before it was kept).
+    sweep_id = models.UUIDField(_("sweep"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-started_at"]

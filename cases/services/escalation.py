@@ -417,7 +417,11 @@ def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> S
     """
     now = now or timezone.now()
     result = SweepResult(sweep_id=uuid.uuid4(), now=now, dry_run=dry_run)
-    run = None if dry_run else SweepRun.objects.create(started_at=timezone.now(), clock=now)
+    run = (
+        None
+        if dry_run
+        else SweepRun.objects.create(started_at=timezone.now(), clock=now, sweep_id=result.sweep_id)
+    )
     try:
         with transaction.atomic(durable=True):
             _sweep_in_transaction(result)

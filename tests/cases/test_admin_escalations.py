@@ -197,3 +197,20 @@ def test_an_escalation_and_its_emails_name_every_field_in_chinese(
     page = client.get(reverse("admin:cases_outboxmessage_change", args=[message.pk]), **chinese)
     assert ">Case:<" not in page.text and ">Escalation:<" not in page.text
     assert ">案件：<" in page.text and ">督办：<" in page.text
+
+
+def test_a_sweep_run_links_to_the_escalations_it_wrote(client, keeper, report, world):
+    from cases.services.escalation import escalation_sweep
+
+    earlier = escalate([report(description="上一轮")], world)
+    case = report()
+    result = escalation_sweep(now=case.due_at + timedelta(hours=1))
+    assert result.escalated_count >= 1
+    run = SweepRun.objects.get(sweep_id=result.sweep_id)
+    client.force_login(keeper)
+    listed = client.get(reverse("admin:cases_sweeprun_changelist")).text
+    link = f"{reverse('admin:cases_escalation_changelist')}?sweep_id={run.sweep_id}"
+    assert f'href="{link}"' in listed
+    shown = client.get(link).context["cl"].result_list
+    assert {e.pk for e in shown} == {e.pk for e in result.escalations}
+    assert earlier[0].pk not in {e.pk for e in shown}
