@@ -287,21 +287,28 @@ def format_duration(seconds: float) -> str:
     return ngettext("%(minutes)d minute", "%(minutes)d minutes", minutes) % {"minutes": minutes}
 
 
-def working_time_words(seconds_left: float | None, *, overdue: bool = False) -> str:
+def working_time_words(
+    seconds_left: float | None, *, overdue: bool = False, titled: bool = False
+) -> str:
     """A running deadline in working time: "2 hours of working time left", "overdue by
     1 day 2 h of working time"; empty when no clock runs. `overdue` is the calendar's word
     (the case's `is_overdue`): in the evening after a 17:00 deadline no working time has
-    passed, yet the case is overdue."""
+    passed, yet the case is overdue. `titled`: under a heading that already says it is
+    working time (the admin's column), "2 hours left", "overdue by 1 day 2 h"."""
     if seconds_left is None:
         return ""
     if not overdue:
-        return gettext("%(duration)s of working time left") % {
-            "duration": format_duration(seconds_left)
-        }
+        words = gettext("%(left)s left") if titled else gettext("%(left)s of working time left")
+        return words % {"left": format_duration(seconds_left)}
     late = abs(seconds_left)
     if deadline_just_passed(late):
         return just_overdue_words()
-    return gettext("overdue by %(duration)s of working time") % {"duration": format_duration(late)}
+    words = (
+        gettext("overdue by %(since)s")
+        if titled
+        else gettext("overdue by %(since)s of working time")
+    )
+    return words % {"since": format_duration(late)}
 
 
 def just_overdue_words() -> str:

@@ -397,15 +397,16 @@ def cells_geojson(township_id: int | None = None) -> dict:
     }
 
 
-def working_seconds_left(case: Case, *, now: datetime | None = None) -> float | None:
+def working_seconds_left(case: Case, *, now: datetime | None = None, calendar=None) -> float | None:
     """Working time until the running deadline, in seconds (negative when overdue), on
-    the official calendar; None when no clock runs."""
+    the official calendar (`calendar`, when a list has one for all its rows); None when no
+    clock runs."""
     if case.due_at is None or case.state not in CLOCK_STATES:
         return None
     from departments.calendar import get_calendar
 
     now = now or timezone.now()
-    calendar = get_calendar()
+    calendar = calendar or get_calendar()
     if case.due_at >= now:
         return calendar.working_seconds_between(now, case.due_at)
     return -calendar.working_seconds_between(case.due_at, now)

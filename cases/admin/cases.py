@@ -33,7 +33,7 @@ from cases.forms import errors_in_one_line
 from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, ExtensionRequest, State
 from cases.pagination import CasePaginator
 from cases.privacy import PERSONAL_FIELDS, masked_contact, sees_every_contact
-from cases.selectors import cases_visible_to
+from cases.selectors import cases_visible_to, working_seconds_left
 from cases.services import arbitration, workflow
 from cases.services.privacy import Purpose, reporter_contact_for
 from cases.services.workflow import WorkflowError
@@ -265,18 +265,9 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("working time left"), ordering="due_at")
     def time_left(self, case, calendar=None):
-        """Working time to the running deadline, or how far past it."""
-        if case.state not in CLOCK_STATES or case.due_at is None:
-            return "—"
-        now = timezone.now()
-        calendar = calendar or get_calendar()
-        if case.due_at >= now:
-            left = calendar.working_seconds_between(now, case.due_at)
-            return gettext("%(left)s left") % {"left": labels.format_duration(left)}
-        late = calendar.working_seconds_between(case.due_at, now)
-        if labels.deadline_just_passed(late):
-            return labels.just_overdue_words()
-        return gettext("overdue by %(since)s") % {"since": labels.format_duration(late)}
+        """Working time to the running deadline, or how far past it, as the case page says."""
+        seconds = working_seconds_left(case, calendar=calendar)
+        return labels.working_time_words(seconds, overdue=case.is_overdue, titled=True) or "—"
 
     def get_list_display(self, request):
         # One calendar per page, not one lookup of its version stamp per row.
