@@ -13,9 +13,9 @@ from django.core.management import call_command
 from django.utils import translation
 
 from cases.labels import deadline_just_passed
-from cases.models import Case, OutboxMessage
-from cases.services import outbox
+from cases.models import Case
 from cases.services.escalation import escalation_sweep
+from tests.cases.outbox_support import message_to
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -32,13 +32,6 @@ def due_at_five(report):
     return case
 
 
-def delivered(address) -> OutboxMessage:
-    row = OutboxMessage.objects.get(to=address)
-    assert outbox.deliver(message_pk=row.pk).outcome == "sent"
-    row.refresh_from_db()
-    return row
-
-
 def test_less_than_a_minute_of_working_time_is_just_passed():
     assert deadline_just_passed(0) and deadline_just_passed(59.9)
     assert not deadline_just_passed(60)
@@ -47,7 +40,7 @@ def test_less_than_a_minute_of_working_time_is_just_passed():
 def test_an_evening_escalation_says_the_deadline_has_just_passed(due_at_five, settings):
     settings.LANGUAGE_CODE = "en"
     escalation_sweep(now=EVENING)
-    message = delivered("cg-boss@example.org")
+    message = message_to("cg-boss@example.org")
     number = due_at_five.number
     assert (
         message.subject == f"[{number}] Level 1 escalation: overdue, the deadline has just passed"
@@ -68,7 +61,7 @@ def test_an_evening_escalation_says_the_deadline_has_just_passed(due_at_five, se
 def test_a_minute_later_in_working_time_it_is_overdue_by_a_minute(due_at_five, settings):
     settings.LANGUAGE_CODE = "en"
     escalation_sweep(now=datetime(2026, 11, 24, 9, 1, tzinfo=SHANGHAI))
-    message = delivered("cg-boss@example.org")
+    message = message_to("cg-boss@example.org")
     assert message.subject.endswith("Level 1 escalation: overdue by 1 minute")
 
 
@@ -79,7 +72,7 @@ def test_a_chinese_evening_escalation_says_it_is_just_due(
 ):
     settings.LANGUAGE_CODE = "zh-hans"
     escalation_sweep(now=EVENING)
-    message = delivered("cg-boss@example.org")
+    message = message_to("cg-boss@example.org")
     number = due_at_five.number
     assert message.subject == f"[{number}] 1 级督办：已超期，刚过期限"
     assert message.text.startswith(

@@ -15,6 +15,7 @@ from cases.privacy import mask_phone, mask_phones
 from cases.services import outbox
 from cases.services.acknowledgement import read_ack_token
 from cases.services.escalation import escalation_sweep
+from tests.cases.outbox_support import message_to
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -33,15 +34,6 @@ def overdue(report, world, cast):
             reporter_name="王先生",
             reporter_phone="139 8765 4321",
         )
-
-
-def message_to(address) -> OutboxMessage:
-    """The email to `address` as it went out: the sweep writes the row unrendered and the
-    delivery renders it (in the recipient's language) just before sending it."""
-    row = OutboxMessage.objects.get(to=address)
-    assert outbox.deliver(message_pk=row.pk).outcome == "sent"
-    row.refresh_from_db()
-    return row
 
 
 def test_the_subject_names_the_case_the_level_and_how_long_it_is_overdue(overdue, cast, settings):

@@ -13,9 +13,10 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 
 from cases.models import OutboxMessage
-from cases.services import extensions, outbox, workflow
+from cases.services import extensions, workflow
 from cases.services.escalation import escalation_sweep
 from departments.models import User
+from tests.cases.outbox_support import message_to
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -43,13 +44,6 @@ def whistled(report, cast, world):
     return case
 
 
-def delivered(address) -> OutboxMessage:
-    row = OutboxMessage.objects.get(to=address)
-    assert outbox.deliver(message_pk=row.pk).outcome == "sent"
-    row.refresh_from_db()
-    return row
-
-
 def in_reader_format(moment, language, fmt="DATETIME_FORMAT") -> str:
     with translation.override(language):
         return date_format(timezone.localtime(moment), fmt)
@@ -67,7 +61,7 @@ def test_a_chinese_escalation_has_chinese_dates_names_and_labels(
 ):
     settings.LANGUAGE_CODE = "zh-hans"  # cg-boss@ is no user: the site's language
     escalation_sweep(now=whistled.due_at + timedelta(minutes=30))
-    message = delivered("cg-boss@example.org")
+    message = message_to("cg-boss@example.org")
     cell = whistled.cell
     assert f"{cell.name}（{cell.code}）" in message.text  # full-width, as the pages write it
     deadline = in_reader_format(whistled.due_at, "zh-hans")
@@ -88,7 +82,7 @@ def test_a_chinese_escalation_has_chinese_dates_names_and_labels(
 def test_an_english_escalation_keeps_commas_and_english_dates(whistled, settings):
     settings.LANGUAGE_CODE = "en"
     escalation_sweep(now=whistled.due_at + timedelta(minutes=30))
-    message = delivered("cg-boss@example.org")
+    message = message_to("cg-boss@example.org")
     deadline = in_reader_format(whistled.due_at, "en")
     for part in (message.text, message.html):
         assert "市场监管局, 住建局" in part and "、" not in part
@@ -107,7 +101,7 @@ def test_a_chinese_reminder_has_chinese_dates_and_names(
 ):
     User.objects.filter(pk=cast.liaison.pk).update(language="zh-hans")
     escalation_sweep(now=whistled.due_at - timedelta(minutes=20))
-    message = delivered("liaison@example.org")
+    message = message_to("liaison@example.org")
     assert message.kind == "reminder"
     deadline = in_reader_format(whistled.due_at, "zh-hans")
     for part in (message.text, message.html):
