@@ -132,6 +132,20 @@ class OutboxMessageAdmin(
                 % {"count": count},
                 messages.WARNING,
             )
+        if outcome.outdated:
+            count = outcome.outdated
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d selected escalation email was not sent again: its case has "
+                    "moved on from that deadline since (acted on, closed or cancelled).",
+                    "%(count)d selected escalation emails were not sent again: their cases "
+                    "have moved on from those deadlines since (acted on, closed or cancelled).",
+                    count,
+                )
+                % {"count": count},
+                messages.WARNING,
+            )
         if outcome.bad_addresses:
             self.message_user(
                 request,

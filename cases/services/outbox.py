@@ -53,6 +53,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -419,6 +420,7 @@ class Resend:
     resent: list[int]  # set back to pending and queued for delivery
     not_failed: int  # pending or sent: left as they were
     bad_addresses: list[str]  # failed because the address is none: left failed
+    outdated: int = 0  # escalations of a deadline their case is no longer on: left failed
 
 
 def outbox_messages_resend(
@@ -430,7 +432,10 @@ def outbox_messages_resend(
 
     Only rows that are `failed` change, so a pending or sent message is never sent twice,
     and only those whose address is an email address (another try could not help the
-    others). The failed rows of the selection are locked, then set back in one UPDATE:
+    others). An escalation or reminder whose case has since moved on from that deadline
+    (acted on, closed or cancelled: the sweep keeps watching the one it is on now) stays
+    failed too: sent late, it would call a supervisor to a case that no longer waits.
+    The failed rows of the selection are locked, then set back in one UPDATE:
     two people pressing at once re-queue each row once. The Message-ID stays the same.
     Each row's admin history records who sent it again, in the same transaction."""
     now = now or timezone.now()
@@ -442,8 +447,10 @@ def outbox_messages_resend(
             .order_by("pk")
             .values_list("pk", "to")
         )
-        resent = [pk for pk, to in failed if not address_error(to)]
         bad_addresses = [to for _pk, to in failed if address_error(to)]
+        deliverable = [pk for pk, to in failed if not address_error(to)]
+        outdated = _outdated_escalations(deliverable)
+        resent = [pk for pk in deliverable if pk not in outdated]
         if resent:
             OutboxMessage.objects.filter(pk__in=resent).update(
                 status=Status.PENDING, attempts=0, next_attempt_at=now
@@ -451,7 +458,24 @@ def outbox_messages_resend(
             _log_resend(actor, resent)
             schedule_delivery(resent)
     return Resend(
-        resent=resent, not_failed=len(selected) - len(failed), bad_addresses=bad_addresses
+        resent=resent,
+        not_failed=len(selected) - len(failed),
+        bad_addresses=bad_addresses,
+        outdated=len(outdated),
+    )
+
+
+def _outdated_escalations(message_pks: list[int]) -> set[int]:
+    """Of these messages, the escalations and reminders of a deadline their case is no
+    longer on: every fresh deadline numbers itself (`deadline_seq`), and a case off the
+    clock has no deadline kind."""
+    on_its_deadline = Q(escalation__deadline_seq=F("escalation__case__deadline_seq")) & ~Q(
+        escalation__case__deadline_kind=""
+    )
+    return set(
+        OutboxMessage.objects.filter(pk__in=message_pks, escalation__isnull=False)
+        .exclude(on_its_deadline)
+        .values_list("pk", flat=True)
     )
 
 

@@ -2,7 +2,11 @@
 page at all, the list costs the same few queries however long it is, and "Send again" puts
 failed messages back through the one delivery path, to a real SMTP server."""
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
+import time_machine
 from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.messages import get_messages
@@ -12,7 +16,8 @@ from django.urls import reverse
 
 from cases import tasks
 from cases.models import OutboxMessage
-from cases.services import outbox
+from cases.services import outbox, workflow
+from cases.services.escalation import escalation_sweep
 from departments.models import User
 from departments.services import sync_role_groups
 from tests.smtp import smtp_server
@@ -20,6 +25,7 @@ from tests.smtp import smtp_server
 pytestmark = pytest.mark.django_db
 
 Status = OutboxMessage.Status
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 CHANGELIST = "admin:cases_outboxmessage_changelist"
 NOT_ADMINISTRATORS = [
     "caseworker",
@@ -215,6 +221,46 @@ def test_send_again_requeues_only_failed_messages_and_says_so(
     [entry] = LogEntry.objects.all()
     assert (entry.user, entry.object_id, entry.action_flag) == (keeper, str(failed.pk), CHANGE)
     assert "Sent again" in entry.get_change_message()
+
+
+def test_send_again_leaves_escalations_of_a_deadline_the_case_has_moved_on_from(
+    client, keeper, report, cast
+):
+    reported_at = datetime(2026, 11, 23, 10, tzinfo=SHANGHAI)
+    with time_machine.travel(reported_at, tick=False):
+        waiting, accepted, cancelled = (report(description=f"垃圾 {i}") for i in range(3))
+    escalation_sweep(now=reported_at + timedelta(hours=3))
+    escalated = OutboxMessage.objects.filter(escalation__isnull=False)
+    by_case = {
+        case: set(escalated.filter(case=case).values_list("pk", flat=True))
+        for case in (waiting, accepted, cancelled)
+    }
+    assert all(by_case.values())
+    escalated.update(status=Status.FAILED, attempts=20, last_error="SMTP down")
+    workflow.case_accept(case=accepted, actor=cast.liaison)  # a fresh, resolve deadline
+    workflow.case_cancel(case=cancelled, actor=cast.dispatcher, reason="重复")
+    client.force_login(keeper)
+
+    response = send_again(client, list(escalated))
+
+    still_waiting = by_case[waiting]
+    moved_on = by_case[accepted] | by_case[cancelled]
+    assert set(escalated.filter(status=Status.PENDING).values_list("pk", flat=True)) == (
+        still_waiting
+    )
+    assert set(escalated.filter(status=Status.FAILED).values_list("pk", flat=True)) == moved_on
+    left = len(moved_on)
+    assert messages_of(response) == [
+        (
+            "success",
+            f"{len(still_waiting)} failed messages will be sent again.",
+        ),
+        (
+            "warning",
+            f"{left} selected escalation emails were not sent again: their cases have "
+            "moved on from those deadlines since (acted on, closed or cancelled).",
+        ),
+    ]
 
 
 def test_send_again_is_one_update_however_many_are_selected(client, keeper, report):
