@@ -102,8 +102,10 @@ class ReportForm(forms.Form):
             index = self.index or get_index()
             located = index.locate(lng, lat)
             if located is not None and index.township_of_cell[located] != self.user.township_id:
+                # On the location's own field: the point's fields are hidden, and a hidden
+                # field's error is shown nowhere.
                 self.add_error(
-                    "lat",
+                    "cell",
                     _(
                         "This point lies in grid cell %(cell)s of another township: report it"
                         " there, or pick a place in your own township."
