@@ -59,6 +59,7 @@ ACTION_LABELS = {
     "extension_lapse": _("extension request lapsed"),
     "acknowledge": _("escalation acknowledged"),
     "report_for_duty": _("reported for duty"),
+    "anonymise": _("reporter's contact removed (retention period over)"),
 }
 
 STATE_LABELS = dict(State.choices)

@@ -11,9 +11,11 @@ from django.http import QueryDict
 SESSION_KEY = "refused_form"
 
 
-def keep(request, *, form_name: str, page: str) -> None:
-    """Keep the POST of the refused form `form_name` for `page`, a path with its query."""
+def keep(request, *, form_name: str, page: str, fresh: dict | None = None) -> None:
+    """Keep the POST of the refused form `form_name` for `page`, a path with its query;
+    `fresh`: values that replace what was posted (the case's version as it is now)."""
     typed = {key: request.POST.getlist(key) for key in request.POST if key != "csrfmiddlewaretoken"}
+    typed.update({key: [str(value)] for key, value in (fresh or {}).items()})
     request.session[SESSION_KEY] = {"page": page, "form": form_name, "data": typed}
 
 

@@ -125,7 +125,8 @@ class RoutingExplanation:
     it again), "returned" (a department sent it back) or "fallback" (no single lead).
 
     `standing` says whether that still holds: "open", "arbitration" (in the pool, returned
-    twice: a supervisor names the lead), "suspended" or "ended" (closed or cancelled)."""
+    twice: a supervisor names the lead), "suspended", "resolved" (the department is done,
+    the township's caseworker checks) or "ended" (closed or cancelled)."""
 
     assigned: bool
     department: Department | None
@@ -143,6 +144,8 @@ def _standing(case: Case) -> str:
         return "arbitration"
     if case.state == State.SUSPENDED:
         return "suspended"
+    if case.state == State.RESOLVED:
+        return "resolved"
     if case.state in TERMINAL_STATES:
         return "ended"
     return "open"

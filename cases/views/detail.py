@@ -20,9 +20,10 @@ from cases.forms import (
     errors_in_one_line,
 )
 from cases.labels import transition_label, working_time_words
-from cases.models import TERMINAL_STATES, State
+from cases.models import TERMINAL_STATES, Case, State
 from cases.selectors import (
     case_detail_for,
+    cases_visible_to,
     dispatch_suggestions,
     routing_explanation,
     working_seconds_left,
@@ -177,6 +178,9 @@ def case_transition(request, number, transition):
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         next_url = ""
+    # Redirected, not rendered at this POST-only address (a reload or the language switch
+    # would ask for it again): on a refusal, the page it lands on shows what was typed.
+    page = next_url or reverse("cases:detail", kwargs={"number": case.number})
     if not form.is_valid():
         messages.error(
             request,
@@ -184,9 +188,6 @@ def case_transition(request, number, transition):
             _("Case %(number)s: “%(action)s” was not done: %(errors)s")
             % {"number": case.number, "action": label, "errors": errors_in_one_line(form)},
         )
-        # Redirected, not rendered at this POST-only address (a reload or the language
-        # switch would ask for it again): the page it lands on shows what was typed.
-        page = next_url or reverse("cases:detail", kwargs={"number": case.number})
         refused_forms.keep(request, form_name=transition, page=page)
     else:
         try:
@@ -200,12 +201,20 @@ def case_transition(request, number, transition):
             messages.error(
                 request, _("Case %(number)s: %(error)s") % {"number": case.number, "error": text}
             )
+            # The page shows the case as it is now (changed meanwhile, when that was the
+            # refusal): what was typed is kept to act on that version, once read.
+            current = Case.objects.filter(pk=case.pk).values_list("version", flat=True).first()
+            refused_forms.keep(
+                request, form_name=transition, page=page, fresh={"expected_version": current}
+            )
         else:
             messages.success(
                 request,
-                _("Case %(number)s: “%(action)s” done; it is now %(state)s.")
+                _("Case %(number)s: “%(action)s” done; its state is now “%(state)s”.")
                 % {"number": case.number, "action": label, "state": case.get_state_display()},
             )
-    if next_url:
-        return redirect(next_url)
-    return redirect("cases:detail", number=case.number)
+            if not next_url and not cases_visible_to(request.user).filter(pk=case.pk).exists():
+                # Passed on (a liaison's return to the pool): its page is no longer theirs
+                # to see, and would answer "not found" under the message saying it was done.
+                return redirect("cases:list")
+    return redirect(page)

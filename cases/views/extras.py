@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from cases import refused_forms
-from cases.forms import CaseNoteForm, CorrectionForm, PhotosForm
+from cases.forms import CaseNoteForm, CorrectionForm, PhotosForm, errors_in_one_line
 from cases.labels import join_clauses
 from cases.models import CasePhoto
 from cases.selectors import case_detail_for, cases_visible_to
@@ -33,8 +33,10 @@ def case_note_add(request, number):
     case = case_detail_for(request.user, number)
     form = CaseNoteForm(request.POST, request.FILES, user=request.user)
     problem = None
-    if not form.is_valid():
-        problem = join_clauses(form.errors.get("held_photos", [])) or _("write something first.")
+    if set(form.errors) == {"text"}:  # the usual slip: nothing written
+        problem = _("write something first.")
+    elif form.errors:  # a file that is no photo, kept photos gone: say which
+        problem = join_clauses(form.errors.get("held_photos", [])) or errors_in_one_line(form)
     else:
         try:
             case_add_note(
@@ -62,7 +64,10 @@ def case_note_add(request, number):
 def case_photos_add(request, number):
     case = case_detail_for(request.user, number)
     form = PhotosForm(request.POST, request.FILES)
-    uploads = form.cleaned_data["photos"] if form.is_valid() else []
+    if not form.is_valid():  # an empty or broken file: say so, not "choose one"
+        messages.error(request, _("No photo was added: %(e)s") % {"e": errors_in_one_line(form)})
+        return redirect("cases:detail", number=case.number)
+    uploads = form.cleaned_data["photos"]
     if not uploads:
         messages.error(request, _("Choose one or more photos first."))
         return redirect("cases:detail", number=case.number)
@@ -119,7 +124,7 @@ def case_correct_view(request, number):
     else:
         messages.success(
             request,
-            _("Case %(number)s was corrected and routed again; it is now %(state)s.")
+            _("Case %(number)s was corrected and routed again; its state is now “%(state)s”.")
             % {"number": case.number, "state": case.get_state_display()},
         )
     return redirect("cases:detail", number=case.number)

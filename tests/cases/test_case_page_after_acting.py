@@ -1,0 +1,117 @@
+"""What a person sees on the case pages right after acting: where a transition lands them,
+what a refusal keeps of what they typed, and what each message and sentence says."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import Case, State
+from cases.services import workflow
+from cases.services.privacy import reporters_anonymise
+from tests.cases.test_pages import page_text
+
+pytestmark = pytest.mark.django_db
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def transition(client, case, name, **data):
+    return client.post(reverse("cases:transition", args=[case.number, name]), data)
+
+
+def test_a_liaison_who_returns_a_case_lands_on_their_list_not_on_a_404(client, cast, report):
+    case = report()  # assigned to the liaison's department
+    client.force_login(cast.liaison)
+    response = transition(
+        client, case, "return", reason="不归我们管", expected_version=case.version
+    )
+    assert response["Location"] == reverse("cases:list")
+    assert messages_of(response) == [
+        f"Case {case.number}: “return” done; its state is now “fallback pool”."
+    ]
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_a_case_still_in_view_after_acting_leads_back_to_its_page(client, cast, report):
+    case = report()
+    client.force_login(cast.liaison)
+    response = transition(client, case, "accept", expected_version=case.version)
+    assert response["Location"] == reverse("cases:detail", args=[case.number])
+    assert messages_of(response) == [
+        f"Case {case.number}: “accept” done; its state is now “in progress”."
+    ]
+
+
+def test_a_refusal_by_the_workflow_keeps_the_words_for_the_case_as_it_is_now(client, cast, report):
+    case = report()
+    stale = case.version
+    workflow.case_accept(case=case, actor=cast.liaison)  # someone else, meanwhile
+    client.force_login(cast.liaison)
+    response = transition(client, case, "return", reason="这是住建的活", expected_version=stale)
+
+    assert response["Location"] == reverse("cases:detail", args=[case.number])
+    assert Case.objects.get(pk=case.pk).state == State.IN_PROGRESS
+    page = client.get(response["Location"])
+    forms = {name: form for name, _label, form in page.context["transition_forms"]}
+    kept = forms["return"]
+    assert kept.is_bound and kept.data["reason"] == "这是住建的活"
+    # The page shows the case as it is now: sent again, the form acts on that version.
+    assert kept.data["expected_version"] == str(Case.objects.get(pk=case.pk).version)
+    assert "这是住建的活" in page.text
+    sent_again = transition(client, case, "return", **kept.data.dict())
+    assert "done" in messages_of(sent_again)[-1]
+    assert Case.objects.get(pk=case.pk).state == State.FALLBACK
+
+
+def test_a_note_with_an_empty_file_says_what_is_wrong_with_the_file(client, cast, report):
+    case = report()
+    client.force_login(cast.caseworker)
+    empty = SimpleUploadedFile("photo.jpg", b"", content_type="image/jpeg")
+    response = client.post(
+        reverse("cases:note_add", args=[case.number]), {"text": "已到现场", "photos": [empty]}
+    )
+    [message] = messages_of(response)
+    assert message.startswith("The note was not added: ")
+    assert "empty" in message and "write something first" not in message
+    nothing = client.post(reverse("cases:note_add", args=[case.number]), {"text": ""})
+    assert messages_of(nothing)[-1] == "The note was not added: write something first."
+
+
+def test_photos_with_an_empty_file_say_what_is_wrong_with_it(client, cast, report):
+    case = report()
+    client.force_login(cast.caseworker)
+    empty = SimpleUploadedFile("photo.jpg", b"", content_type="image/jpeg")
+    response = client.post(reverse("cases:photos_add", args=[case.number]), {"photos": [empty]})
+    [message] = messages_of(response)
+    assert message.startswith("No photo was added: ") and "empty" in message
+    none_chosen = client.post(reverse("cases:photos_add", args=[case.number]), {})
+    assert messages_of(none_chosen)[-1] == "Choose one or more photos first."
+
+
+def test_a_resolved_case_says_the_caseworker_checks_it_now(client, cast, world, report):
+    case = report()
+    workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=case, actor=cast.liaison, note="已清理")
+    client.force_login(cast.caseworker)
+    response = client.get(reverse("cases:detail", args=[case.number]))
+    text = page_text(response)
+    assert response.context["routing"].standing == "resolved"
+    assert f"<strong>{world.urban.name}</strong>, the lead department, has resolved it" in text
+    assert "a caseworker of 北街道 checks that it is fixed" in text
+    assert "It is with" not in text
+
+
+def test_the_timeline_says_in_words_that_the_reporters_contact_was_removed(client, cast, report):
+    case = report(reporter_name="王先生", reporter_phone="13812345678")
+    workflow.case_cancel(case=case, actor=cast.dispatcher, reason="重复上报")
+    reporters_anonymise(now=timezone.now() + timedelta(days=400))
+    client.force_login(cast.caseworker)
+    text = page_text(client.get(reverse("cases:detail", args=[case.number])))
+    assert "<strong>reporter&#x27;s contact removed (retention period over)</strong>" in text
+    assert "<strong>anonymise</strong>" not in text
