@@ -1,7 +1,8 @@
 """What a person sees on the case pages right after acting: where a transition lands them,
 what a refusal keeps of what they typed, and what each message and sentence says."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.messages import get_messages
@@ -115,3 +116,17 @@ def test_the_timeline_says_in_words_that_the_reporters_contact_was_removed(clien
     text = page_text(client.get(reverse("cases:detail", args=[case.number])))
     assert "<strong>reporter&#x27;s contact removed (retention period over)</strong>" in text
     assert "<strong>anonymise</strong>" not in text
+
+
+def test_a_summons_due_in_the_afternoon_reads_as_one_sentence(client, cast, world, report):
+    case = report(category=world.stall, cell=world.n2)  # overlap: in the pool
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.urban, assisting=[world.market], whistle=True
+    )
+    due = datetime(2026, 12, 7, 13, tzinfo=ZoneInfo("Asia/Shanghai"))
+    case.assists.filter(department=world.market).update(report_due_at=due)
+    client.force_login(cast.other_liaison)  # of the summoned department
+    text = page_text(client.get(reverse("cases:detail", args=[case.number])))
+    # "1 p.m." ends in a full stop of its own: the date does not end the sentence.
+    assert "By Dec. 7, 2026, 1 p.m., 市场监管局, summoned by a whistle, must report" in text
+    assert "p.m.." not in text
