@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import ReadOnlyPasswordHashWidget
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -147,6 +148,14 @@ class HolidayAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
 
+class PasswordSummaryWidget(ReadOnlyPasswordHashWidget):
+    """The password's summary without the button to set it: for those the password page
+    refuses (it would answer 403). Its template is in the app's templates/: widgets are
+    rendered by the form renderer, which looks in apps, not in the project's tree."""
+
+    template_name = "departments/password_summary.html"
+
+
 @admin.register(User)
 class UserAdmin(ImportExportMixin, BaseUserAdmin):
     import_subject = "users"
@@ -192,11 +201,15 @@ class UserAdmin(ImportExportMixin, BaseUserAdmin):
             return False
         return super().has_change_permission(request, obj)
 
-    def user_change_password(self, request, id, form_url=""):
+    @staticmethod
+    def may_set_password(acting_user: User, user: User) -> bool:
         # Another's working password is never set here by someone who is not a superuser:
         # they would sign in as that person. New users are invited instead.
+        return user.pk == acting_user.pk or acting_user.is_superuser
+
+    def user_change_password(self, request, id, form_url=""):
         user = self.get_object(request, unquote(id))
-        if user is not None and user.pk != request.user.pk and not request.user.is_superuser:
+        if user is not None and not self.may_set_password(request.user, user):
             raise PermissionDenied
         return super().user_change_password(request, id, form_url)
 
@@ -205,10 +218,22 @@ class UserAdmin(ImportExportMixin, BaseUserAdmin):
         if obj is None:
             return form
         acting_user = request.user
+        password_settable = self.may_set_password(acting_user, obj)
 
         class GuardedUserForm(form):
             """The import's guard (departments/importers/users.py) on the change form: no
             one takes away their own administrator rights, and one active superuser stays."""
+
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                password = self.fields.get("password")
+                if password is not None and not password_settable:
+                    password.widget = PasswordSummaryWidget()
+                    password.help_text = _(
+                        "Only a superuser sets another person's password. To let this "
+                        "person choose one, select them in the list of users and run "
+                        "“Send an invitation to set a password”."
+                    )
 
             def clean(self):
                 data = super().clean()

@@ -215,3 +215,19 @@ def test_an_administrator_who_is_no_superuser_cannot_make_one_or_take_over_accou
         assert response.status_code == 403
         user.refresh_from_db()
         assert not user.check_password("Take-over-2026")
+
+
+def test_the_password_button_is_offered_only_to_whom_the_password_page_opens(
+    client, cast, role_admin
+):
+    button = 'href="../password/"'
+    client.force_login(role_admin)  # an administrator, not a superuser
+    others = client.get(reverse("admin:departments_user_change", args=[cast.caseworker.pk]))
+    assert others.status_code == 200
+    assert button not in others.text
+    assert "Only a superuser sets another person's password" in others.text
+    own = client.get(reverse("admin:departments_user_change", args=[role_admin.pk]))
+    assert button in own.text
+    client.force_login(cast.admin)  # a superuser
+    as_superuser = client.get(reverse("admin:departments_user_change", args=[cast.caseworker.pk]))
+    assert button in as_superuser.text
