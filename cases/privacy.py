@@ -89,6 +89,14 @@ def can_see_personal_data(user, case) -> bool:
     )
 
 
+def description_for(user, case) -> str:
+    """The case's description as `user` may read it: reporters often write their number
+    into it, so it is contact-masked for everyone who sees the reporter masked."""
+    if can_see_personal_data(user, case):
+        return case.description
+    return mask_contacts(case.description)
+
+
 @dataclass(frozen=True)
 class ReporterContact:
     name: str

@@ -32,7 +32,13 @@ from cases.admin.readonly import PlainForeignKeysMixin, ReadOnlyAdminMixin
 from cases.forms import errors_in_one_line
 from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, ExtensionRequest, State
 from cases.pagination import CasePaginator
-from cases.privacy import PERSONAL_FIELDS, masked_contact, sees_every_contact
+from cases.privacy import (
+    PERSONAL_FIELDS,
+    description_for,
+    mask_contacts,
+    masked_contact,
+    sees_every_contact,
+)
 from cases.selectors import cases_visible_to, working_seconds_left
 from cases.services import arbitration, workflow
 from cases.services.privacy import Purpose, reporter_contact_for
@@ -114,7 +120,6 @@ CSV_COLUMNS = [
     ("due_at", lambda case: local_iso(case.due_at)),
     ("closed_at", lambda case: local_iso(case.closed_at)),
     ("escalation_level", lambda case: case.escalation_level),
-    ("description", lambda case: case.description),
 ]
 
 
@@ -183,7 +188,10 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     actions = ["accept_selected", "export_csv"]
     fieldsets = [
-        (None, {"fields": ["number", "state", "urgency", "description", "address", "source"]}),
+        (
+            None,
+            {"fields": ["number", "state", "urgency", "case_description", "address", "source"]},
+        ),
         (_("Place"), {"fields": ["township", "cell", "lat", "lng"]}),
         (
             _("Responsibility"),
@@ -257,6 +265,12 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("grid cell"), ordering="cell__name")
     def cell_name(self, case):
         return case.cell.name if case.cell_id else "—"
+
+    @admin.display(description=_("description"))
+    def case_description(self, case):
+        # Reporters write their numbers into it: masked unless this reader may call back.
+        shown = getattr(case, "description_shown", None)
+        return mask_contacts(case.description) if shown is None else shown
 
     @admin.display(description=_("reporter"))
     def reporter_contact(self, case):
@@ -344,6 +358,7 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             obj.reporter_contact_shown = reporter_contact_for(
                 user=request.user, case=obj, purpose=Purpose.ADMIN, path=request.path
             )
+            obj.description_shown = description_for(request.user, obj)
             context["transition_forms"] = self.button_forms(request, obj)
             context["extension_requests"] = obj.extension_requests.select_related(
                 "requested_by", "decided_by"
@@ -442,8 +457,12 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         cases = queryset.select_related(*self.list_select_related).order_by("created_at")
         return csv_response(
             "cases.csv",
-            [name for name, _get in CSV_COLUMNS],
-            ([get(case) for _name, get in CSV_COLUMNS] for case in cases.iterator(chunk_size=2000)),
+            [*(name for name, _get in CSV_COLUMNS), "description"],
+            (
+                # The description as this user may read it (cases/privacy.py).
+                [*(get(case) for _name, get in CSV_COLUMNS), description_for(request.user, case)]
+                for case in cases.iterator(chunk_size=2000)
+            ),
         )
 
     # -- history: the case's audit trail ----------------------------------------------

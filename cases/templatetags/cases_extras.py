@@ -8,6 +8,7 @@ from cases.labels import list_separator as _list_separator
 from cases.labels import phrase_separator as _phrase_separator
 from cases.labels import state_label as _state_label
 from cases.labels import transition_help as _transition_help
+from cases.privacy import description_for as _description_for
 
 register = template.Library()
 
@@ -65,3 +66,10 @@ def label_separator(line_end: bool = False) -> str:
     in Chinese, ": " otherwise; `line_end=True` before a line break, with no space."""
     separator = _label_separator()
     return separator.rstrip() if line_end else separator
+
+
+@register.filter
+def description_for(case, user) -> str:
+    """`{{ case|description_for:user }}`: the description, its contacts masked for readers
+    who see the reporter masked (cases/privacy.py)."""
+    return _description_for(user, case)

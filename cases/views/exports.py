@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
 from cases.forms import errors_in_one_line
+from cases.privacy import description_for
 from cases.spreadsheets import safe
 from cases.views.lists import filtered_cases
 
@@ -44,7 +45,7 @@ def local(value):
     return timezone.localtime(value).replace(tzinfo=None) if value else None
 
 
-def export_rows(cases):
+def export_rows(cases, user):
     for case in cases.iterator(chunk_size=CHUNK):
         yield [
             safe(value)
@@ -65,7 +66,8 @@ def export_rows(cases):
                 local(case.due_at),
                 _("yes") if case.is_overdue else "",
                 case.address,
-                case.description,
+                # Contact-masked for whoever sees the reporter masked (cases/privacy.py).
+                description_for(user, case),
             )
         ]
 
@@ -98,7 +100,7 @@ def export_csv(request):
     def lines():
         yield "\ufeff"  # a BOM, so that Excel reads the Chinese text as UTF-8
         yield writer.writerow(export_header())
-        for row in export_rows(cases):
+        for row in export_rows(cases, request.user):
             yield writer.writerow(
                 [
                     value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "strftime") else value
@@ -119,7 +121,7 @@ def export_xlsx(request):
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("Cases"))
     sheet.append(export_header())
-    for row in export_rows(cases):
+    for row in export_rows(cases, request.user):
         sheet.append(row)
     buffer = io.BytesIO()
     workbook.save(buffer)

@@ -155,6 +155,60 @@ def test_exports_never_carry_the_reporters_contact(client, case, cast):
     assert PHONE not in body and NAME not in body
 
 
+CALL_BACK = f"请回电 {PHONE} 或 zhang@example.org"
+
+
+def exported_descriptions(client) -> dict[str, str]:
+    """What each export says a case's description is: the page's CSV and XLSX, the admin's
+    CSV (every visible case selected)."""
+    from cases.models import Case
+
+    csv_text = b"".join(client.get(reverse("cases:export_csv")).streaming_content)
+    xlsx = load_workbook(io.BytesIO(client.get(reverse("cases:export_xlsx")).content))
+    xlsx_rows = list(xlsx.active.iter_rows(values_only=True))
+    every = list(Case.objects.values_list("pk", flat=True))
+    admin_csv = client.post(
+        reverse("admin:cases_case_changelist"),
+        {"action": "export_csv", "_selected_action": every},
+    )
+    admin_text = b"".join(admin_csv.streaming_content)
+    return {
+        "csv": list(csv.reader(io.StringIO(csv_text.decode("utf-8-sig"))))[1][-1],
+        "xlsx": xlsx_rows[1][-1],
+        "admin csv": next(csv.DictReader(io.StringIO(admin_text.decode("utf-8-sig"))))[
+            "description"
+        ],
+    }
+
+
+@pytest.mark.django_db
+def test_a_number_in_the_description_is_masked_for_those_who_see_the_reporter_masked(
+    client, report, cast
+):
+    case = report(description=CALL_BACK)
+    masked = f"请回电 {MASKED_PHONE} 或 z****@example.org"
+    client.force_login(cast.liaison)
+    page = client.get(reverse("cases:detail", args=[case.number])).text
+    assert PHONE not in page and "zhang@" not in page and masked in page
+    admin_page = client.get(reverse("admin:cases_case_change", args=[case.pk])).text
+    assert PHONE not in admin_page and masked in admin_page
+    assert exported_descriptions(client) == dict.fromkeys(["csv", "xlsx", "admin csv"], masked)
+    client.force_login(cast.supervisor)  # the pool is open to supervisors too
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    pool = client.get(reverse("cases:fallback")).text
+    assert case.number in pool and PHONE not in pool and MASKED_PHONE in pool
+
+
+@pytest.mark.django_db
+def test_those_who_call_reporters_back_read_the_description_as_written(client, report, cast):
+    case = report(description=CALL_BACK)
+    client.force_login(cast.dispatcher)
+    assert CALL_BACK in client.get(reverse("cases:detail", args=[case.number])).text
+    client.force_login(cast.admin)
+    assert CALL_BACK in client.get(reverse("admin:cases_case_change", args=[case.pk])).text
+    assert exported_descriptions(client) == dict.fromkeys(["csv", "xlsx", "admin csv"], CALL_BACK)
+
+
 @pytest.mark.django_db
 def test_escalation_emails_mask_the_reporter(report, cast, mailoutbox):
     monday = datetime(2026, 11, 23, 10, tzinfo=SHANGHAI)
