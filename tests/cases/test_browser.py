@@ -324,3 +324,34 @@ def test_a_phones_tables_keep_each_name_and_figure_on_one_line(
         # The table scrolls sideways instead of breaking 城管局 into a character a line.
         name = page.locator("table.cases tbody td", has_text="城管局").first
         assert name.bounding_box()["height"] < 40, path  # one line and its padding
+
+
+PHONE = 375  # an iPhone SE / mini's CSS width
+
+
+def assert_fits(page, path):
+    page_width = page.evaluate("document.scrollingElement.scrollWidth")
+    assert page_width <= page.evaluate("window.innerWidth"), f"{path} is {page_width} px wide"
+
+
+def test_a_dispatchers_forms_keep_to_a_phones_width(open_as, live_server, cast, report):
+    case = report(category=None)  # in the pool: dispatch forms, a note with photos
+    assert case.state == State.FALLBACK
+    page = open_as(cast.dispatcher, width=PHONE)
+    page.goto(f"{live_server.url}/cases/fallback/")
+    assert page.locator("textarea").count()
+    assert_fits(page, "/cases/fallback/")
+    page.goto(f"{live_server.url}/cases/{case.number}/")
+    assert page.locator("textarea").count() and page.locator("input[type=file]").count()
+    assert_fits(page, f"/cases/{case.number}/")
+
+
+def test_the_menu_wraps_on_a_phone_so_the_admin_link_stays_in_sight(open_as, live_server, cast):
+    cast.district_supervisor.is_staff = True  # as the role sync leaves a supervisor
+    cast.district_supervisor.save(update_fields=["is_staff"])
+    page = open_as(cast.district_supervisor, width=PHONE)
+    page.goto(f"{live_server.url}/dashboard/")
+    assert_fits(page, "/dashboard/")
+    admin = page.locator("nav.nav a", has_text="Admin")
+    box = admin.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE
