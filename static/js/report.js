@@ -22,6 +22,10 @@
       if (match) { selectedLayer = layer; }
     });
   }
+  function describe(feature) {
+    return feature.properties.name + " (" + feature.properties.code + ") · " +
+      lat.value + ", " + lng.value;
+  }
   function setPoint(latlng) {
     lat.value = latlng.lat.toFixed(6);
     lng.value = latlng.lng.toFixed(6);
@@ -34,10 +38,21 @@
       cellSelect.value = String(feature.properties.id);
       highlight(cellSelect.value);
       setPoint(latlng);
-      picked.textContent = feature.properties.name + " (" + feature.properties.code + ") · " +
-        lat.value + ", " + lng.value;
+      picked.textContent = describe(feature);
     }
   });
+  // A form the server sent back (an error, possible duplicates) keeps the cell and point
+  // chosen: show them again, as a click would have, rather than the prompt.
+  if (cellSelect.value !== "") {
+    highlight(cellSelect.value);
+    if (selectedLayer && lat.value && lng.value) {
+      picked.textContent = describe(selectedLayer.feature);
+    } else if (cellSelect.selectedIndex >= 0) {
+      picked.textContent = cellSelect.options[cellSelect.selectedIndex].text;
+    }
+  } else if (lat.value && lng.value) {
+    picked.textContent = picked.dataset.outside.replace("{point}", lat.value + ", " + lng.value);
+  }
   // A click outside every cell (Leaflet passes a cell's click on to the map as well): the
   // point alone, from which the server places the case.
   cellMap.map.on("click", function (event) {

@@ -146,6 +146,27 @@ def test_locate_from_the_point_keeps_the_point_picked_on_the_map(open_as, live_s
     assert world.n2.name in page.locator("#picked-point").inner_text()
 
 
+def test_a_form_sent_back_with_an_error_shows_the_cell_and_point_chosen(
+    open_as, live_server, cast, world
+):
+    page = open_as(cast.caseworker)
+    page.goto(f"{live_server.url}/cases/new/")
+    page.locator("#cell-map path.leaflet-interactive").first.click()
+    point = page.input_value("input[name=lat]"), page.input_value("input[name=lng]")
+    chosen = page.locator("#picked-point").inner_text()
+    page.fill("textarea[name=description]", "   ")  # passes the browser, not the server
+    page.click("#report-submit")
+    page.wait_for_selector(".errorlist")
+    assert not Case.objects.exists()
+    assert page.input_value("select[name=cell]") == str(world.n1.pk)
+    assert (page.input_value("input[name=lat]"), page.input_value("input[name=lng]")) == point
+    # The map shows that cell chosen, and the hint the cell and point, not the prompt.
+    highlighted = page.locator('#cell-map path.leaflet-interactive[stroke="#b3261e"]')
+    assert highlighted.count() == 1
+    assert page.locator("#picked-point").inner_text() == chosen
+    assert world.n1.code in chosen and point[0] in chosen
+
+
 def test_photos_attached_before_the_duplicate_screen_reach_the_case_reported_anyway(
     open_as, live_server, cast, world, report, tmp_path, settings
 ):
