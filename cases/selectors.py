@@ -20,7 +20,7 @@ from cases.models import (
     CasePhoto,
     State,
 )
-from departments.models import Category, Department, GridCell, Responsibility, User
+from departments.models import Category, Department, GridCell, Responsibility, Township, User
 from departments.routing import get_index
 
 if TYPE_CHECKING:
@@ -304,6 +304,7 @@ def case_search(
     q: str = "",
     state: list[str] | None = None,
     category: Category | None = None,
+    township: Township | None = None,
     cell: GridCell | None = None,
     department: Department | None = None,
     overdue: bool = False,
@@ -328,6 +329,8 @@ def case_search(
             cat_id for cat_id in index.parent_of if category.pk in index.category_chain(cat_id)
         ] or [category.pk]
         cases = cases.filter(category_id__in=family)
+    if township is not None:
+        cases = cases.filter(township=township)
     if cell is not None:
         cases = cases.filter(cell=cell)
     if department is not None:

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.forms.fields import CodeOrIdChoiceField
 from cases.models import State
-from departments.models import Category, Department, GridCell, User
+from departments.models import Category, Department, GridCell, Township, User
 
 # No case is reported outside these years, and at the ends of the calendar a period's
 # arithmetic (the day after its end, 30 days before it, midnight in UTC) overflows.
@@ -53,6 +53,14 @@ class CaseFilterForm(DateRangeForm):
         required=False,
         empty_label=_("All categories"),
     )
+    # For those who see several townships (the dashboard's "overdue now" link of one
+    # township lands here); township staff see their own only and are not offered it.
+    township = CodeOrIdChoiceField(
+        label=_("Township"),
+        queryset=Township.objects.order_by("code"),
+        required=False,
+        empty_label=_("All townships"),
+    )
     cell = CodeOrIdChoiceField(
         label=_("Grid cell"),
         queryset=GridCell.objects.order_by("code"),
@@ -76,6 +84,7 @@ class CaseFilterForm(DateRangeForm):
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         if user.township_id:
+            del self.fields["township"]
             self.fields["cell"].queryset = GridCell.objects.filter(
                 township_id=user.township_id
             ).order_by("code")

@@ -100,6 +100,8 @@ def dashboard(request):
         "cases/dashboard.html",
         {
             "form": form,
+            # The township chosen, for links to the case list that must count as the page.
+            "township": township,
             "period": Period(start, end),
             "figures": figures,
             "chart": chart,

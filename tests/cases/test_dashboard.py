@@ -1,5 +1,7 @@
 """/dashboard/: figures aggregated in the database, for supervisors only."""
 
+import html
+import re
 from datetime import timedelta
 
 import pytest
@@ -117,6 +119,38 @@ def test_district_supervisor_can_narrow_to_one_township(client, cast, world, rep
     assert client.get("/dashboard/").context["figures"]["totals"]["total"] == 2
     narrowed = client.get("/dashboard/", {"township": world.south.pk})
     assert narrowed.context["figures"]["totals"]["total"] == 1
+
+
+def test_the_overdue_now_link_of_one_township_lists_the_cases_it_counted(
+    client, cast, world, report
+):
+    with time_machine.travel(timezone.now() - timedelta(days=10)):
+        report()
+        report()
+        south = report(reporter=cast.south_caseworker, cell=world.s1)
+    client.force_login(cast.district_supervisor)
+    page = client.get("/dashboard/", {"township": world.south.pk})
+    assert page.context["figures"]["overdue_now"] == 1
+    link = html.unescape(re.search(r'id="overdue-now" href="([^"]+)"', page.text)[1])
+    listed = client.get(link).context["page"].object_list
+    assert [case.number for case in listed] == [south.number]
+    # All townships: the link lists all the overdue cases the card counts.
+    page = client.get("/dashboard/")
+    link = html.unescape(re.search(r'id="overdue-now" href="([^"]+)"', page.text)[1])
+    assert (
+        len(client.get(link).context["page"].object_list)
+        == page.context["figures"]["overdue_now"]
+        == 3
+    )
+
+
+def test_township_staff_are_not_offered_a_township_filter(client, cast, world, report):
+    client.force_login(cast.caseworker)
+    assert "township" not in client.get("/cases/").context["filter_form"].fields
+    # Their list stays their township's whatever the URL says.
+    south = report(reporter=cast.south_caseworker, cell=world.s1)
+    listed = client.get("/cases/", {"township": world.south.code}).context["page"]
+    assert south.number not in [case.number for case in listed.object_list]
 
 
 def test_a_township_supervisor_sees_only_their_townships_figures(client, cast, world, report):
