@@ -1,9 +1,11 @@
 """Photos of a case: the upload rules in one place, for the web form and the Open311 API.
 
 A photo is accepted only when Pillow can decode it as JPEG, PNG or WebP (the file's
-content decides, not its name or declared type), it is at most 10 MB, and the case keeps
-at most 5. Every accepted photo is re-encoded from its pixels, which drops EXIF (with any
-GPS position) and anything else hidden in the file.
+content decides, not its name or declared type), and it is at most 10 MB. A case keeps at
+most 5 photos of the problem (the report's, the township's notes, Open311's) and 5 of its
+departments (the fix, as SPEC §1 has liaisons resolve "with a note and photos"): a case
+reported with 5 photos can still show its fix. Every accepted photo is re-encoded from its
+pixels, which drops EXIF (with any GPS position) and anything else hidden in the file.
 """
 
 import io
@@ -118,13 +120,26 @@ def clean_photo(upload) -> CleanPhoto:
     )
 
 
+def too_many_photos(already: int) -> str:
+    """Why a batch was refused, with the room left: "at most 5" alone left a liaison
+    guessing how many of the fix's photos would go in."""
+    left = max(0, MAX_PHOTOS - already)
+    if not already:
+        return _("A case can have at most %(max)d photos.") % {"max": MAX_PHOTOS}
+    if not left:
+        return _("No more photos can be added: all %(max)d are used.") % {"max": MAX_PHOTOS}
+    return ngettext(
+        "Only %(left)d more photo can be added (at most %(max)d).",
+        "Only %(left)d more photos can be added (at most %(max)d).",
+        left,
+    ) % {"left": left, "max": MAX_PHOTOS}
+
+
 def clean_photos(uploads: Sequence, *, already: int = 0) -> list[CleanPhoto]:
-    """Check a batch of uploads for a case that already has `already` photos."""
+    """Check a batch of uploads for a case that already has `already` photos (of the same
+    side: `photos_of_the_same_side`)."""
     if already + len(uploads) > MAX_PHOTOS:
-        raise ValidationError(
-            _("A case can have at most %(max)d photos.") % {"max": MAX_PHOTOS},
-            code="too_many_photos",
-        )
+        raise ValidationError(too_many_photos(already), code="too_many_photos")
     errors, cleaned = [], []
     for upload in uploads:
         try:
@@ -186,6 +201,16 @@ def photos_hold(*, user: User, uploads: Sequence) -> list[HeldPhoto]:
     return held
 
 
+def photos_of_the_same_side(case: Case, uploaded_by: User | None):
+    """The case's photos that count against the allowance of `uploaded_by`'s: the
+    departments' (taken by liaisons: the fix) or the problem's (everybody else's)."""
+    department = User.objects.filter(role=User.Role.LIAISON).values("pk")
+    photos = CasePhoto.objects.filter(case=case)
+    if uploaded_by is not None and uploaded_by.role == User.Role.LIAISON:
+        return photos.filter(uploaded_by__in=department)
+    return photos.exclude(uploaded_by__in=department)
+
+
 @transaction.atomic
 def case_add_photos(
     *, case: Case, uploaded_by: User | None, uploads: Sequence = (), held: Sequence = ()
@@ -193,7 +218,8 @@ def case_add_photos(
     """Validate and store photos of `case`, the new `uploads` and the `held` photos of
     `photos_hold` (which it takes over); all of them or, on any bad file, none.
 
-    The case row is locked while counting so two uploads at once cannot pass 5 together.
+    The case row is locked while counting so two uploads at once cannot pass 5 together;
+    the departments' photos are counted apart from the problem's.
     """
     Case.objects.select_for_update().filter(pk=case.pk).values_list("pk", flat=True).get()
     if held:
@@ -204,7 +230,7 @@ def case_add_photos(
         )
         if len(held) != len(wanted):
             raise ValidationError(HELD_PHOTOS_GONE, code="held_photos_gone")
-    already = CasePhoto.objects.filter(case=case).count()
+    already = photos_of_the_same_side(case, uploaded_by).count()
     cleaned = clean_photos(uploads, already=already + len(held))
     cleaned += [_clean_photo_of(photo) for photo in held]
     photos = [CasePhoto(case=case, uploaded_by=uploaded_by) for _ in cleaned]

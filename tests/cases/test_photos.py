@@ -401,3 +401,46 @@ def test_each_photo_says_who_took_it_so_the_fix_stands_apart_from_the_report(
         str(cast.caseworker),
         f"{cast.liaison} ({world.urban.name})",
     ]
+
+
+def test_a_liaison_resolving_a_case_with_five_photos_can_still_attach_the_fix(client, cast, report):
+    from django.contrib.messages import get_messages
+
+    from cases.models import State
+    from cases.services import workflow
+
+    case = report()
+    client.force_login(cast.caseworker)
+    client.post(
+        reverse("cases:photos_add", args=[case.number]),
+        {"photos": [image_file(f"{i}.jpg") for i in range(5)]},
+    )
+    workflow.case_accept(case=case, actor=cast.liaison)
+    case.refresh_from_db()
+    client.force_login(cast.liaison)
+    url = reverse("admin:cases_case_act", args=[case.pk, "resolve"])
+    too_many = [image_file(f"fix-{i}.jpg") for i in range(6)]
+    response = client.post(url, {"version": case.version, "note": "已清理", "photos": too_many})
+    # The departments' allowance is five too, and the refusal says so.
+    text = " ".join(str(m) for m in get_messages(response.wsgi_request))
+    assert "A case can have at most 5 photos." in text
+    response = client.post(
+        url, {"version": case.version, "note": "已清理", "photos": [image_file("fixed.jpg")]}
+    )
+    case.refresh_from_db()
+    assert case.state == State.RESOLVED
+    assert case.photos.filter(uploaded_by=cast.liaison).count() == 1
+    assert case.photos.count() == 6
+
+
+def test_a_refusal_for_photos_too_many_says_how_many_can_still_go_in(client, cast, report):
+    case = report()
+    client.force_login(cast.caseworker)
+    url = reverse("cases:photos_add", args=[case.number])
+    client.post(url, {"photos": [image_file(f"{i}.jpg") for i in range(4)]})
+    page = client.post(url, {"photos": [image_file("a.jpg"), image_file("b.jpg")]}, follow=True)
+    assert "Only 1 more photo can be added (at most 5)." in page.text
+    client.post(url, {"photos": [image_file("c.jpg")]})
+    page = client.post(url, {"photos": [image_file("d.jpg")]}, follow=True)
+    assert "No more photos can be added: all 5 are used." in page.text
+    assert case.photos.count() == 5
