@@ -285,10 +285,11 @@ class UserAdmin(ImportExportMixin, BaseUserAdmin):
     @admin.action(description=_("Send an invitation to set a password"), permissions=["change"])
     def invite_selected(self, request, queryset):
         """Only users with no usable password (new ones) are invited; the others are
-        left alone, so nobody's working password can be reset from here."""
+        left alone, so nobody's working password can be reset from here. One already
+        invited gets a fresh email: that is what the person clicking asks for."""
         from cases.services.invitations import users_invite
 
-        invited = users_invite(users=list(queryset))
+        invited = users_invite(users=list(queryset), again=True)
         messages.success(
             request, gettext("Invitations queued: %(count)d.") % {"count": len(invited)}
         )

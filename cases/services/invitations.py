@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,14 +20,22 @@ from departments.models import User
 
 
 @transaction.atomic
-def users_invite(*, users: Iterable[User], now: datetime | None = None) -> list[OutboxMessage]:
+def users_invite(
+    *, users: Iterable[User], again: bool = False, now: datetime | None = None
+) -> list[OutboxMessage]:
     """Queue one invitation email per user who has an address and no usable password,
-    each in the user's language with a signed link to set their password.
+    each in the user's language with a signed link to set their password. Returns the
+    rows this call wrote (not those an earlier call already wrote).
 
     Written in the caller's transaction (an import that rolls back invites nobody) and
     deduplicated per user and password state, so calling it twice sends one email.
+    With `again` (someone asked to invite these users again) a user already invited gets
+    a fresh email and link; the same request repeated within the minute (a form
+    submitted twice) still writes one.
     """
     now = now or timezone.now()
+    # An unused account's password hash never changes, so a re-invite needs its own key.
+    resend = f":again:{now.astimezone(UTC):%Y%m%dT%H%M}" if again else ""
     messages = []
     for user in users:
         if not user.email or user.has_usable_password() or not user.is_active:
@@ -48,9 +56,15 @@ def users_invite(*, users: Iterable[User], now: datetime | None = None) -> list[
                 text=text,
                 html=html,
                 kind="invitation",
-                dedupe_key=f"invitation:{user.pk}:{invitation_fingerprint(user)}",
+                dedupe_key=f"invitation:{user.pk}:{invitation_fingerprint(user)}{resend}",
                 language=user.language,
                 now=now,
             )
         )
-    return outbox.enqueue_many(messages)
+    stored = outbox.enqueue_many(messages)
+    # A row written now carries the Message-ID built here; an older one kept its own.
+    return [
+        row
+        for row, built in zip(stored, messages, strict=True)
+        if row.message_id == built.message_id
+    ]

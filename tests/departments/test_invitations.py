@@ -207,3 +207,33 @@ def test_a_new_password_lands_the_user_where_signing_in_would(client, world, rol
         password=None,
     )
     assert set_password(client, invite_path(user))["Location"] == home
+
+
+def invite_from_admin(client, user):
+    from django.contrib.admin import helpers
+
+    return client.post(
+        reverse("admin:departments_user_changelist"),
+        {"action": "invite_selected", helpers.ACTION_CHECKBOX_NAME: [user.pk]},
+        follow=True,
+    )
+
+
+def test_admin_re_invite_of_an_unused_account_queues_a_fresh_email(client, cast, invited):
+    client.force_login(cast.admin)
+    with time_machine.travel("2026-11-05 09:00:00+08:00", tick=False):
+        assert "Invitations queued: 1." in invite_from_admin(client, invited).text
+    with time_machine.travel("2026-11-05 09:05:00+08:00", tick=False):
+        assert "Invitations queued: 1." in invite_from_admin(client, invited).text
+    texts = list(OutboxMessage.objects.filter(kind="invitation").values_list("text", flat=True))
+    assert len(texts) == 2
+    links = [re.search(r"/accounts/invite/\S+", text).group() for text in texts]
+    assert links[0] != links[1]
+
+
+def test_admin_re_invite_submitted_twice_in_a_moment_sends_one_and_says_so(client, cast, invited):
+    client.force_login(cast.admin)
+    with time_machine.travel("2026-11-05 09:00:00+08:00", tick=False):
+        assert "Invitations queued: 1." in invite_from_admin(client, invited).text
+        assert "Invitations queued: 0." in invite_from_admin(client, invited).text
+    assert OutboxMessage.objects.filter(kind="invitation").count() == 1
