@@ -16,15 +16,19 @@ from departments.models import Category, Department, GridCell, Township, User
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 
+def date_input(**attrs) -> forms.DateInput:
+    """An <input type=date>: its value must be ISO whatever the language, or the browser
+    shows it empty (zh-hans would otherwise render 2026/11/05)."""
+    return forms.DateInput(format="%Y-%m-%d", attrs={"type": "date", **attrs})
+
+
 def period_date_field(label, *, required: bool = False) -> forms.DateField:
     """A day of a period (the dashboard's, the admin's supervision page's), within bounds."""
     return forms.DateField(
         label=label,
         required=required,
         validators=[MinValueValidator(FIRST_DAY), MaxValueValidator(LAST_DAY)],
-        widget=forms.DateInput(
-            attrs={"type": "date", "min": FIRST_DAY.isoformat(), "max": LAST_DAY.isoformat()}
-        ),
+        widget=date_input(min=FIRST_DAY.isoformat(), max=LAST_DAY.isoformat()),
     )
 
 
@@ -74,12 +78,8 @@ class CaseFilterForm(DateRangeForm):
         empty_label=_("All departments"),
     )
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)
-    date_from = forms.DateField(
-        label=_("Reported from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label=_("Reported until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = forms.DateField(label=_("Reported from"), required=False, widget=date_input())
+    date_to = forms.DateField(label=_("Reported until"), required=False, widget=date_input())
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)

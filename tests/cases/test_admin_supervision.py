@@ -1,6 +1,7 @@
 """Supervision of power: per department and period, return and reopen rates, extensions
 and time to accept, the outliers flagged, each figure linked to its audit rows."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -118,3 +119,14 @@ def test_a_township_supervisor_counts_only_their_townships_cases(client, cast, w
     assert figures == (2, 2)
     assert linked == {north, south}
     assert "Counted over the cases of" not in text
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_period_boxes_hold_iso_dates_a_date_input_can_read_in_every_language(
+    client, cast, language
+):
+    client.force_login(cast.admin)
+    page = client.get(reverse("admin:cases_supervision"), HTTP_ACCEPT_LANGUAGE=language)
+    for name in ("start", "end"):
+        box = re.search(rf'<input type="date" name="{name}"[^>]*>', page.text).group()
+        assert re.search(r'value="\d{4}-\d{2}-\d{2}"', box), box
