@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases import labels
 from cases.admin.export import csv_response, local_iso
-from cases.admin.readonly import CaseScopedAdminMixin
+from cases.admin.readonly import CaseScopedAdminMixin, PlainForeignKeysMixin
 from cases.models import CaseEvent
 from cases.supervision import events_of_department
 from departments.models import Department
@@ -87,7 +87,9 @@ CSV_HEADER = ["at", "case", "action", "from_state", "to_state", "actor", "commen
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(EventInWordsMixin, CaseScopedAdminMixin, admin.ModelAdmin):
+class CaseEventAdmin(
+    PlainForeignKeysMixin, EventInWordsMixin, CaseScopedAdminMixin, admin.ModelAdmin
+):
     not_found_message = _("No such audit event.")
     list_display = ["at", "case", *IN_WORDS, "comment"]
     list_filter = [

@@ -6,12 +6,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from cases.admin.readonly import CaseScopedAdminMixin
+from cases.admin.readonly import CaseScopedAdminMixin, PlainForeignKeysMixin
 from cases.models import ExtensionRequest
 
 
 @admin.register(ExtensionRequest)
-class ExtensionRequestAdmin(CaseScopedAdminMixin, admin.ModelAdmin):
+class ExtensionRequestAdmin(PlainForeignKeysMixin, CaseScopedAdminMixin, admin.ModelAdmin):
     not_found_message = _("No such extension request.")
     list_display = [
         "created_at",

@@ -11,7 +11,7 @@ import time_machine
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from cases.models import ExtensionRequest, OutboxMessage, State
+from cases.models import CaseEvent, ExtensionRequest, OutboxMessage, State
 from cases.services import extensions, workflow
 from cases.services.workflow import NotPermitted, WorkflowError
 from departments.calendar import get_calendar
@@ -374,3 +374,23 @@ def test_supervision_links_to_the_departments_extension_requests(client, cast, c
     assert figures["CG"].extensions == 1
     listed = client.get(figures["CG"].links["extensions"]).context["cl"].result_list
     assert [request.case for request in listed] == [case]
+
+
+def test_request_and_audit_pages_link_departments_and_users_only_for_who_may_open_them(
+    client, cast, case
+):
+    extension = ask(case, cast.liaison)
+    accepted = CaseEvent.objects.get(case=case, action="accept")
+    pages = [
+        reverse("admin:cases_extensionrequest_change", args=[extension.pk]),
+        reverse("admin:cases_caseevent_change", args=[accepted.pk]),
+    ]
+    client.force_login(cast.liaison)
+    for url in pages:
+        page = client.get(url)
+        assert page.status_code == 200
+        # Those pages answer a liaison with 403.
+        assert "/admin/departments/" not in page.text, url
+    assert str(cast.liaison) in page.text
+    client.force_login(cast.admin)
+    assert "/admin/departments/user/" in client.get(pages[1]).text
