@@ -111,8 +111,14 @@ class Category(models.Model):
             models.CheckConstraint(
                 condition=Q(accept_hours__gt=0) & Q(resolve_days__gt=0),
                 name="category_limits_positive",
+                violation_error_message=_("The accept and resolve limits must be more than zero."),
             ),
-            models.CheckConstraint(condition=~Q(parent=F("pk")), name="category_not_own_parent"),
+            # The admin shows these messages; the default names the constraint instead.
+            models.CheckConstraint(
+                condition=~Q(parent=F("pk")),
+                name="category_not_own_parent",
+                violation_error_message=_("A category cannot be its own parent."),
+            ),
         ]
 
     def __str__(self):
@@ -168,12 +174,17 @@ class Responsibility(models.Model):
             models.CheckConstraint(
                 condition=Q(township__isnull=True) | Q(cell__isnull=True),
                 name="responsibility_one_scope",
+                violation_error_message=_(
+                    "A rule applies to a township or to a grid cell, not both: "
+                    "leave one of them empty."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(valid_from__isnull=True)
                 | Q(valid_to__isnull=True)
                 | Q(valid_from__lte=F("valid_to")),
                 name="responsibility_valid_range",
+                violation_error_message=_("The rule ends before it starts: check its dates."),
             ),
             # The import key of SPEC §5: category, department, scope and role.
             models.UniqueConstraint(
@@ -183,6 +194,10 @@ class Responsibility(models.Model):
                 Coalesce("cell", 0),
                 F("role"),
                 name="responsibility_unique_key",
+                violation_error_message=_(
+                    "The responsibility list already has a rule for this category, "
+                    "department, scope and role."
+                ),
             ),
         ]
 

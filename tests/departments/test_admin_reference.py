@@ -115,3 +115,61 @@ def test_admin_index_links_each_role_to_its_work_queues(client, cast):
     assert reverse("admin:cases_rule_suggestions") not in page.text
     # Greeted by name, not by username.
     assert f"<strong>{cast.liaison.full_name}</strong>" in page.text
+
+
+def rule_form(world, **fields):
+    return {
+        "category": world.lamp.pk,
+        "department": world.housing.pk,
+        "township": "",
+        "cell": "",
+        "role": "lead",
+        "basis": "",
+        "valid_from": "",
+        "valid_to": "",
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"township": "N", "cell": "N-01"}, "not both: leave one of them empty"),
+        ({"valid_from": "2026-12-01", "valid_to": "2026-11-01"}, "The rule ends before it starts"),
+        ({"category": "STALL", "department": "CG"}, "already has a rule for this category"),
+    ],
+)
+def test_a_rule_the_database_would_refuse_is_explained_in_plain_words(
+    client, cast, world, fields, message
+):
+    by_code = {
+        "N": world.north.pk,
+        "N-01": world.n1.pk,
+        "STALL": world.stall.pk,
+        "CG": world.urban.pk,
+    }
+    fields = {name: by_code.get(value, value) for name, value in fields.items()}
+    client.force_login(cast.admin)
+    response = client.post(
+        reverse("admin:departments_responsibility_add"), rule_form(world, **fields)
+    )
+    assert response.status_code == 200
+    assert message in response.text
+    assert "is violated" not in response.text
+
+
+def test_a_category_as_its_own_parent_is_explained_in_plain_words(client, cast, world):
+    client.force_login(cast.admin)
+    response = client.post(
+        reverse("admin:departments_category_change", args=[world.lamp.pk]),
+        {
+            "code": "LAMP",
+            "name": "路灯损坏",
+            "name_en": "",
+            "parent": world.lamp.pk,
+            "accept_hours": "8",
+            "resolve_days": "5",
+        },
+    )
+    assert response.status_code == 200
+    assert "A category cannot be its own parent." in response.text
