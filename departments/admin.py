@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from departments.admin_io import ImportExportMixin
 from departments.calendar import calendar_notes, calendar_warnings
 from departments.importers import plan_users
+from departments.importers.categories import ancestor_loop, own_ancestor_message
 from departments.models import (
     Category,
     Department,
@@ -90,9 +91,35 @@ class DepartmentAdmin(ImportExportMixin, admin.ModelAdmin):
     search_fields = ["code", "name"]
 
 
+class CategoryForm(forms.ModelForm):
+    class Meta:
+        model = Category
+        fields = ["code", "name", "name_en", "parent", "accept_hours", "resolve_days"]
+
+    def clean(self):
+        """Refuse a parent loop (ENV → ENV-ADS → ENV), as the import does: routing climbs
+        the parents, and an export with a loop could not be imported back."""
+        data = super().clean()
+        parent = data.get("parent")
+        # A new category has no children to loop through; its own parent: the database
+        # constraint's message says so.
+        if parent is None or self.instance.pk is None or parent.pk == self.instance.pk:
+            return data
+        rows = Category.objects.exclude(pk=self.instance.pk).values_list("pk", "code", "parent")
+        code_of = {pk: code for pk, code, _parent in rows}
+        parent_of = {pk: parent_pk for pk, _code, parent_pk in rows}
+        # The row being edited, with its new code and parent.
+        code_of[self.instance.pk] = data.get("code") or self.instance.code
+        parent_of[self.instance.pk] = parent.pk
+        if loop := ancestor_loop(self.instance.pk, parent_of):
+            self.add_error("parent", own_ancestor_message([code_of[pk] for pk in loop]))
+        return data
+
+
 @admin.register(Category)
 class CategoryAdmin(ImportExportMixin, admin.ModelAdmin):
     import_subject = "categories"
+    form = CategoryForm
     list_display = ["code", "name", "parent", "accept_hours", "resolve_days"]
     list_select_related = ["parent"]
     list_filter = [("parent", admin.EmptyFieldListFilter)]

@@ -70,13 +70,8 @@ def plan_categories(data: bytes | str, *, progress=None) -> ImportPlan:
             )
         parent_of[code] = parent_code
     for line, code, _parent, _values in parsed:
-        if _in_cycle(code, parent_of):
-            plan.error(
-                line,
-                "parent_code",
-                _("“%(code)s” would be its own ancestor: %(chain)s.")
-                % {"code": code, "chain": " → ".join(_chain(code, parent_of))},
-            )
+        if loop := ancestor_loop(code, parent_of):
+            plan.error(line, "parent_code", own_ancestor_message(loop))
     if plan.errors:
         plan.errors.sort(key=lambda error: error.line or 0)  # both passes, in file order
         return plan
@@ -95,28 +90,28 @@ def plan_categories(data: bytes | str, *, progress=None) -> ImportPlan:
     return plan
 
 
-def _chain(code: str, parent_of: dict[str, str]) -> list[str]:
-    chain = [code]
-    current = parent_of.get(code)
-    while current and current not in chain:
-        chain.append(current)
-        current = parent_of.get(current)
-    if current:
-        chain.append(current)
-    return chain
-
-
-def _in_cycle(code: str, parent_of: dict[str, str]) -> bool:
-    seen = {code}
-    current = parent_of.get(code)
+def ancestor_loop(key, parent_of: dict) -> list | None:
+    """The chain from `key` up through its parents back to itself (`key` first and last)
+    if `key` is in a loop, else None. A loop above `key` is not its own: it is reported on
+    its own rows. Keys are codes here, primary keys in the admin's category form."""
+    chain = [key]
+    current = parent_of.get(key)
     while current:
-        if current == code:
-            return True
-        if current in seen:  # a cycle above us, reported on its own rows
-            return False
-        seen.add(current)
+        if current == key:
+            return [*chain, key]
+        if current in chain:
+            return None
+        chain.append(current)
         current = parent_of.get(current)
-    return False
+    return None
+
+
+def own_ancestor_message(loop: list[str]) -> str:
+    """The import's and the admin's words for a parent loop, over a chain of codes."""
+    return _("“%(code)s” would be its own ancestor: %(chain)s.") % {
+        "code": loop[0],
+        "chain": " → ".join(loop),
+    }
 
 
 def _write(plan: ImportPlan) -> list:

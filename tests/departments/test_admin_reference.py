@@ -173,3 +173,37 @@ def test_a_category_as_its_own_parent_is_explained_in_plain_words(client, cast, 
     )
     assert response.status_code == 200
     assert "A category cannot be its own parent." in response.text
+
+
+def category_form(category, parent):
+    return {
+        "code": category.code,
+        "name": category.name,
+        "name_en": "",
+        "parent": parent.pk,
+        "accept_hours": str(category.accept_hours),
+        "resolve_days": str(category.resolve_days),
+    }
+
+
+def test_a_category_under_its_own_child_is_refused_naming_the_loop(client, cast, world):
+    client.force_login(cast.admin)
+    response = client.post(
+        reverse("admin:departments_category_change", args=[world.environment.pk]),
+        category_form(world.environment, parent=world.rubbish),
+    )
+    assert response.status_code == 200
+    assert "“ENV” would be its own ancestor: ENV → ENV-RUBBISH → ENV." in response.text
+    world.environment.refresh_from_db()
+    assert world.environment.parent is None
+
+
+def test_a_category_may_move_under_an_unrelated_one(client, cast, world):
+    client.force_login(cast.admin)
+    response = client.post(
+        reverse("admin:departments_category_change", args=[world.environment.pk]),
+        category_form(world.environment, parent=world.lamp),
+    )
+    assert response.status_code == 302
+    world.environment.refresh_from_db()
+    assert world.environment.parent == world.lamp
