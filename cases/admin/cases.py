@@ -249,10 +249,9 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         return self.may_act(request)
 
     def has_accept_permission(self, request):
-        # Only a lead department accepts: supervisors, who may act, are not offered it.
-        return self.may_act(request) and (
-            request.user.is_superuser or request.user.has_role(User.Role.LIAISON)
-        )
+        # Only a lead department's liaison accepts (permissions.act_for_lead): supervisors
+        # and superusers, who may act, would only be refused, so are not offered it.
+        return self.may_act(request) and request.user.has_role(User.Role.LIAISON)
 
     # -- columns ----------------------------------------------------------------------
 

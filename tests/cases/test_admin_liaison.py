@@ -431,6 +431,7 @@ def test_the_accept_queue_holds_the_cases_the_department_leads_not_those_it_assi
 
 
 def test_only_liaisons_are_offered_to_accept_the_selected_cases(client, cast, own_case):
+    # A superuser's accept is always refused (not a lead department's liaison).
     sync_role_groups(users=[cast.liaison, cast.supervisor])  # as the role's groups give
 
     def offered(user):
@@ -445,6 +446,8 @@ def test_only_liaisons_are_offered_to_accept_the_selected_cases(client, cast, ow
 
     assert "accept_selected" in offered(cast.liaison)
     assert "accept_selected" not in offered(cast.supervisor)
+    assert "accept_selected" not in offered(cast.admin)
+    assert "export_csv" in offered(cast.admin)
 
 
 def test_the_admin_case_page_leads_to_the_photos_and_notes_on_the_case_page(client, cast, own_case):
