@@ -378,6 +378,14 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         )
 
     def button_view(self, request, object_id, name):
+        if request.method in ("GET", "HEAD"):
+            # A button pressed once the session had ended comes back here as a GET after
+            # signing in again (the login's `next`): show the case as it is now, rather
+            # than a blank 405, and do nothing (as /cases/ does: cases.views.sign_in).
+            case = self.get_object(request, unquote(object_id))
+            return HttpResponseRedirect(
+                reverse(f"{self.admin_site.name}:cases_case_change", args=[case.pk])
+            )
         return require_POST(self._press)(request, object_id, name)
 
     def _press(self, request, object_id, name):

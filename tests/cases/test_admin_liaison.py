@@ -325,9 +325,12 @@ def test_stale_version_is_refused_and_changes_nothing(client, cast, own_case):
     assert any("changed" in text for text in messages_of(response))
 
 
-def test_transition_urls_refuse_get(client, cast, own_case):
+def test_transition_urls_do_nothing_on_get_but_lead_to_the_case(client, cast, own_case):
     client.force_login(cast.liaison)
-    assert client.get(transition_url(own_case, "accept")).status_code == 405
+    response = client.get(transition_url(own_case, "accept"))
+    assert response.status_code == 302
+    assert response["Location"] == change_url(own_case)
+    assert client.put(transition_url(own_case, "accept")).status_code == 405
     own_case.refresh_from_db()
     assert own_case.state == State.ASSIGNED
 

@@ -103,3 +103,20 @@ def test_with_no_next_each_user_lands_where_their_work_is(client, cast, username
     signed_in = sign_in(client, username, "")
     assert signed_in["Location"] == home
     assert client.get(home).status_code == 200
+
+
+def test_an_admin_button_pressed_after_the_session_ended_lands_on_the_cases_admin_page(
+    client, cast, report
+):
+    case = report()
+    act_url = reverse("admin:cases_case_act", args=[case.pk, "accept"])
+    refused = client.post(act_url)  # the session has ended
+    assert refused.status_code == 302
+    login_url = refused["Location"]
+    assert login_url.startswith(reverse("admin:login"))
+    signed_in = client.post(
+        login_url, {"username": "liaison", "password": PASSWORD, "next": act_url}, follow=True
+    )
+    assert signed_in.status_code == 200
+    assert signed_in.redirect_chain[-1][0] == reverse("admin:cases_case_change", args=[case.pk])
+    assert not CaseEvent.objects.filter(case=case, action="accept").exists()
