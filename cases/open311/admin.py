@@ -4,7 +4,7 @@ Imported by `cases/open311/urls.py`, not by admin autodiscovery (see there).
 """
 
 from django.contrib import admin, messages
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import ApiKey, ApiRequest
@@ -57,7 +57,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description=_("Revoke the selected keys"), permissions=["change"])
     def revoke(self, request, queryset):
         count = api_keys_revoke(key_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, gettext("%(count)d key(s) revoked.") % {"count": count})
+        self.message_user(
+            request,
+            ngettext("%(count)d key revoked.", "%(count)d keys revoked.", count) % {"count": count},
+        )
 
 
 @admin.register(ApiRequest)

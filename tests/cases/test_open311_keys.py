@@ -104,6 +104,7 @@ def test_admin_revokes_keys_and_a_revoked_key_may_not_post(client, cast, api_key
         "/admin/cases/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True
     )
     assert response.status_code == 200
+    assert "1 key revoked." in response.text
     key.refresh_from_db()
     assert key.revoked_at is not None
     client.logout()
@@ -224,3 +225,14 @@ def test_last_used_is_written_at_most_once_a_minute(db, api_key):
     api_key_touch(key=key, now=first + timedelta(minutes=1))
     key.refresh_from_db()
     assert key.last_used_at == first + timedelta(minutes=1)
+
+
+def test_revoking_several_keys_says_how_many_in_the_plural(client, cast):
+    keys = [api_key_create(name=name)[0] for name in ("hotline", "app")]
+    client.force_login(cast.admin)
+    response = client.post(
+        "/admin/cases/apikey/",
+        {"action": "revoke", "_selected_action": [key.pk for key in keys]},
+        follow=True,
+    )
+    assert "2 keys revoked." in response.text
