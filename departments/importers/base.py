@@ -22,6 +22,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 CREATE, UPDATE, UNCHANGED = "create", "update", "unchanged"
 PROGRESS_EVERY = 1000
@@ -51,8 +52,24 @@ class RowError(tuple):
         return f"RowError({self.line!r}, {self.field!r}, {self.message!r}, unit={self.unit!r})"
 
     def __str__(self) -> str:
-        where = f"{position(self.unit, self.line)}: " if self.line is not None else ""
-        return f"{where}{self.field}: {self.message}"
+        # A column keeps the name it has in the file; the other places are words.
+        place = str(PLACES.get(self.field, self.field))
+        if self.line is None:
+            return _("%(place)s: %(message)s") % {"place": place, "message": self.message}
+        # One translatable pattern: Chinese separates with full-width colons.
+        return _("%(position)s: %(place)s: %(message)s") % {
+            "position": position(self.unit, self.line),
+            "place": place,
+            "message": self.message,
+        }
+
+
+# Where an error is that is not one of the file's columns.
+PLACES = {
+    "header": pgettext_lazy("where an import error is", "header"),
+    "row": pgettext_lazy("where an import error is", "row"),
+    "file": pgettext_lazy("where an import error is", "file"),
+}
 
 
 def position(unit: str, number: int) -> str:
@@ -108,6 +125,11 @@ class ImportPlan:
     @property
     def has_changes(self) -> bool:
         return any(row.action != UNCHANGED for row in [*self.rows, *self.side_rows])
+
+    @property
+    def unit_label(self) -> str:
+        """The heading of the preview's first column, in the user's language."""
+        return _("Feature") if self.unit == "feature" else _("Line")
 
     def error(self, line: int | None, field_name: str, message: str) -> None:
         self.errors.append(RowError(line, field_name, message, self.unit))

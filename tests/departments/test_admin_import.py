@@ -12,6 +12,7 @@ from cases.models import OutboxMessage
 from departments.importers import COLUMNS, PLANNERS
 from departments.models import Department, Responsibility, User
 from departments.services import sync_role_groups
+from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 from tests.conftest import make_user
 
 MODELS = {
@@ -300,3 +301,25 @@ def test_the_import_page_names_the_columns_and_offers_todays_data(admin_client, 
     export = reverse(f"admin:departments_{MODELS[subject]}_export")
     assert f'href="{export}"' in page
     assert admin_client.get(export).status_code == 200
+
+
+def upload_in_chinese(client, subject, text):
+    file = SimpleUploadedFile("file.csv", text.encode("utf-8"))
+    return client.post(import_url(subject), {"file": file}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+
+@pytest.mark.usefixtures("compiled_catalogue")
+def test_the_chinese_preview_heads_its_first_column_in_chinese(admin_client, world):
+    preview = upload_in_chinese(
+        admin_client, "departments", "code,name,supervisor_emails\nXF,消防,\n"
+    )
+    assert preview.status_code == 200
+    assert '<th scope="col">行号</th>' in preview.text
+
+
+@pytest.mark.usefixtures("compiled_catalogue")
+def test_the_chinese_preview_words_its_errors_in_chinese(admin_client, world):
+    preview = upload_in_chinese(admin_client, "departments", "code,name\nXF,消防\n")
+    assert "<li>第 1 行：表头：缺少列：supervisor_emails</li>" in preview.text
+    grid = upload_in_chinese(admin_client, "departments", '{"type": "FeatureCollection"}\n')
+    assert "<li>第 1 行：文件：" in grid.text
