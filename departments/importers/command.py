@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 from django.db import IntegrityError
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from departments.importers.base import ImportPlan, ImportResult, apply, format_summary
 from departments.management.base import TranslatedHelpCommand
@@ -41,9 +42,14 @@ class ImportCommand(TranslatedHelpCommand):
         if plan.errors:
             for error in plan.errors:
                 self.stderr.write(str(error))
+            count = len(plan.errors)
             raise CommandError(
-                _("%(file)s: %(count)d error(s); nothing was imported.")
-                % {"file": name, "count": len(plan.errors)}
+                ngettext(
+                    "%(file)s: %(count)d error; nothing was imported.",
+                    "%(file)s: %(count)d errors; nothing was imported.",
+                    count,
+                )
+                % {"file": name, "count": count}
             )
         try:
             return apply(plan)
