@@ -10,7 +10,7 @@ pixels, which drops EXIF (with any GPS position) and anything else hidden in the
 
 import io
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -201,14 +201,27 @@ def photos_hold(*, user: User, uploads: Sequence) -> list[HeldPhoto]:
     return held
 
 
+def is_departments_photo(uploaded_by: User | None) -> bool:
+    """Whether a photo by `uploaded_by` is of the departments' side (taken by liaisons: the
+    fix) rather than the problem's (everybody else's, and what came with a report)."""
+    return uploaded_by is not None and uploaded_by.role == User.Role.LIAISON
+
+
 def photos_of_the_same_side(case: Case, uploaded_by: User | None):
-    """The case's photos that count against the allowance of `uploaded_by`'s: the
-    departments' (taken by liaisons: the fix) or the problem's (everybody else's)."""
+    """The case's photos that count against the allowance of `uploaded_by`'s side."""
     department = User.objects.filter(role=User.Role.LIAISON).values("pk")
     photos = CasePhoto.objects.filter(case=case)
-    if uploaded_by is not None and uploaded_by.role == User.Role.LIAISON:
+    if is_departments_photo(uploaded_by):
         return photos.filter(uploaded_by__in=department)
     return photos.exclude(uploaded_by__in=department)
+
+
+def photo_room(photos: Iterable[CasePhoto], uploaded_by: User) -> int:
+    """How many more photos `uploaded_by` may add, counted in the case's photos as loaded
+    (with their uploaders) for its page: no query of its own."""
+    side = is_departments_photo(uploaded_by)
+    taken = sum(1 for photo in photos if is_departments_photo(photo.uploaded_by) == side)
+    return max(0, MAX_PHOTOS - taken)
 
 
 @transaction.atomic

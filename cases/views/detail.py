@@ -31,7 +31,7 @@ from cases.selectors import (
 from cases.services import workflow
 from cases.services.corrections import may_correct
 from cases.services.open311 import open311_report_for
-from cases.services.photos import MAX_PHOTOS
+from cases.services.photos import photo_room
 from cases.services.privacy import Purpose, reporter_contact_for
 from cases.services.workflow import WorkflowError, available_transitions
 from departments.models import User
@@ -121,7 +121,8 @@ def _detail_page(request, case):
                 if may_correct(case, request.user)
                 else None
             ),
-            "max_photos": MAX_PHOTOS,
+            # Room on this user's side: a department's fix has its own five.
+            "photo_room": photo_room(case.photos.all(), request.user),
             "now": timezone.now(),
             "working_time": working_time_words(working_seconds_left(case), overdue=case.is_overdue),
             "summons": summons,

@@ -444,3 +444,19 @@ def test_a_refusal_for_photos_too_many_says_how_many_can_still_go_in(client, cas
     page = client.post(url, {"photos": [image_file("d.jpg")]}, follow=True)
     assert "No more photos can be added: all 5 are used." in page.text
     assert case.photos.count() == 5
+
+
+def test_the_add_photos_form_stays_while_the_viewers_side_has_room(client, cast, report):
+    from cases.services import workflow
+
+    case = report()
+    client.force_login(cast.caseworker)
+    url = reverse("cases:photos_add", args=[case.number])
+    client.post(url, {"photos": [image_file(f"{i}.jpg") for i in range(5)]})
+    detail = reverse("cases:detail", args=[case.number])
+    form = f'action="{url}"'
+    assert form not in client.get(detail).text  # the problem's five are taken
+    workflow.case_accept(case=case, actor=cast.liaison)
+    client.force_login(cast.liaison)
+    page = client.get(detail)
+    assert page.context["photo_room"] == 5 and form in page.text  # the fix's five are free
