@@ -9,6 +9,7 @@ from cases.labels import phrase_separator as _phrase_separator
 from cases.labels import state_label as _state_label
 from cases.labels import transition_help as _transition_help
 from cases.privacy import description_for as _description_for
+from cases.privacy import mask_contacts
 
 register = template.Library()
 
@@ -73,3 +74,11 @@ def description_for(case, user) -> str:
     """`{{ case|description_for:user }}`: the description, its contacts masked for readers
     who see the reporter masked (cases/privacy.py)."""
     return _description_for(user, case)
+
+
+@register.filter
+def masked_unless(text: str, sees_contacts: bool) -> str:
+    """`{{ note.text|masked_unless:sees_contacts }}`: notes and comments carry numbers too
+    (a report added to a case as its note, a liaison's "called 138…"), masked for readers
+    who see the reporter masked, as the emails mask them."""
+    return text if sees_contacts else mask_contacts(text)

@@ -21,6 +21,7 @@ from cases.forms import (
 )
 from cases.labels import transition_label, working_time_words
 from cases.models import TERMINAL_STATES, Case, State
+from cases.privacy import can_see_personal_data
 from cases.selectors import (
     case_detail_for,
     cases_visible_to,
@@ -121,6 +122,7 @@ def _detail_page(request, case):
                 if may_correct(case, request.user)
                 else None
             ),
+            "sees_contacts": can_see_personal_data(request.user, case),
             # Room on this user's side: a department's fix has its own five.
             "photo_room": photo_room(case.photos.all(), request.user),
             "now": timezone.now(),

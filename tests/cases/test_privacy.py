@@ -365,3 +365,20 @@ def test_beat_runs_the_anonymisation_daily_through_a_registered_task(report, cas
         assert anonymise_reporters() == 1
     case.refresh_from_db()
     assert case.reporter_phone == ""
+
+
+@pytest.mark.django_db
+def test_numbers_in_notes_and_comments_are_masked_as_the_description_is(client, report, cast):
+    from cases.services.notes import case_add_note
+
+    case = report()
+    case_add_note(case=case, author=cast.caseworker, text=CALL_BACK)
+    workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=case, actor=cast.liaison, note=f"已处理，{CALL_BACK}")
+    detail = reverse("cases:detail", args=[case.number])
+    client.force_login(cast.liaison)
+    page = client.get(detail).text
+    assert PHONE not in page and "zhang@" not in page
+    assert page.count(MASKED_PHONE) >= 3  # the note, the resolution, the timeline's row
+    client.force_login(cast.caseworker)  # who calls the reporter back
+    assert client.get(detail).text.count(PHONE) >= 3
