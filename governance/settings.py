@@ -92,7 +92,19 @@ if not SECRET_KEY:
     SECRET_KEY = development_secret_key(VAR_DIR / "secret_key")
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def default_site_url(debug: bool, allowed_hosts: list[str]) -> str:
+    """Where email links lead when SITE_URL is not set: the development server; in
+    production, the first host the site answers to, over HTTPS (the SSL redirect is on),
+    so that a deployment naming only its host still has links that reach it."""
+    named = [host.lstrip(".") for host in allowed_hosts if host not in ("*", ".")]
+    if debug or not named:
+        return "http://127.0.0.1:8000"
+    return f"https://{named[0]}"
+
+
+SITE_URL = os.environ.get("SITE_URL", default_site_url(DEBUG, ALLOWED_HOSTS)).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -191,6 +203,7 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en")
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["governance.formats"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True

@@ -6,6 +6,7 @@ Each case runs manage.py in a fresh process, because settings are read from the
 environment once, at start-up."""
 
 import os
+import secrets
 import subprocess
 import sys
 
@@ -29,6 +30,25 @@ def test_deploy_check_passes_with_no_warning_in_production():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **production())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("hosts", "site_url"),
+    [
+        ({"DJANGO_ALLOWED_HOSTS": "grid.example.org,.example.org"}, "https://grid.example.org"),
+        ({}, "https://localhost"),
+    ],
+    ids=["named hosts", "default hosts"],
+)
+def test_production_without_a_site_url_links_to_its_first_host_and_passes(hosts, site_url):
+    # SPEC §8 asks of production only the secret key; the links then lead to the site.
+    env = {"DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": secrets.token_urlsafe(64), **hosts}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    shown = manage(
+        "shell", "-c", "from django.conf import settings; print(settings.SITE_URL)", **env
+    )
+    assert shown.stdout.strip().splitlines()[-1] == site_url
 
 
 def test_production_without_a_secret_key_refuses_to_start():

@@ -127,6 +127,7 @@ def test_a_summons_due_in_the_afternoon_reads_as_one_sentence(client, cast, worl
     case.assists.filter(department=world.market).update(report_due_at=due)
     client.force_login(cast.other_liaison)  # of the summoned department
     text = page_text(client.get(reverse("cases:detail", args=[case.number])))
-    # "1 p.m." ends in a full stop of its own: the date does not end the sentence.
-    assert "By Dec. 7, 2026, 1 p.m., 市场监管局, summoned by a whistle, must report" in text
-    assert "p.m.." not in text
+    # A 24-hour time, and not at the sentence's end: Django's English "1 p.m." ended it
+    # in two full stops.
+    assert "By Dec. 7, 2026, 13:00, 市场监管局, summoned by a whistle, must report" in text
+    assert "p.m." not in text

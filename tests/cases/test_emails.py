@@ -59,7 +59,7 @@ def test_the_body_has_category_cell_owner_deadline_timeline_and_links(overdue, s
         assert "Exposed rubbish" in part  # the English name for an English reader
         assert "N-01" in part
         assert "城管局" in part
-        assert "Nov. 23, 2026, noon" in part  # the deadline, in local time, as pages say it
+        assert "Nov. 23, 2026, 12:00" in part  # the deadline, in local time, as pages say it
         assert "30 minutes" in part
         assert "routed" in part and "reported" in part  # the last steps of the timeline
         assert f"https://grid.example.org/cases/{overdue.number}/" in part
