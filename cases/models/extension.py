@@ -78,7 +78,17 @@ class ExtensionRequest(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.case.number} +{self.extra_days}d ({self.get_status_display()})"
+        return f"{self.case.number} +{self.extra_days_shown}d ({self.get_status_display()})"
+
+    @property
+    def extra_days_shown(self) -> str:
+        """The days as a person wrote them: 2, not 2.00; a half day stays 0.5."""
+        return format(self.extra_days.normalize(), "f")
+
+    @property
+    def extra_days_plural(self) -> int:
+        """The number that picks "day" or "days" (a decimal cannot): one exactly is one."""
+        return 1 if self.extra_days == 1 else 2
 
     @property
     def decider_display(self) -> str:

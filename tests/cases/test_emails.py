@@ -188,3 +188,12 @@ def test_the_email_is_rendered_at_delivery_in_the_recipients_language(overdue, c
     assert "escalated" not in sent.body.split("Latest steps")[-1]
     row.refresh_from_db()
     assert (row.subject, row.text) == (sent.subject, sent.body)
+
+
+def test_the_case_link_says_it_needs_a_sign_in(overdue, settings):
+    # A department's supervisor address need not belong to a user: the page asks to sign in.
+    settings.LANGUAGE_CODE = "en"
+    escalation_sweep(now=at(11, 23, 12, 30))
+    message = message_to("cg-boss@example.org")
+    assert "The case (for those who sign in): http" in message.text
+    assert "Open the case</a> (for those who sign in)" in message.html

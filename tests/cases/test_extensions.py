@@ -394,3 +394,29 @@ def test_request_and_audit_pages_link_departments_and_users_only_for_who_may_ope
     assert str(cast.liaison) in page.text
     client.force_login(cast.admin)
     assert "/admin/departments/user/" in client.get(pages[1]).text
+
+
+@pytest.mark.parametrize(
+    ("days", "words"),
+    [("1", "asks for 1 more working day"), ("2.50", "asks for 2.5 more working days")],
+)
+def test_the_request_email_counts_its_days_in_words(cast, case, days, words):
+    ask(case, cast.liaison, days=days)
+    message = OutboxMessage.objects.filter(kind="extension").first()
+    assert message.subject.endswith(words)
+    assert f"{words} on case {case.number}" in message.text
+    assert f"{words} on case {case.number}" in message.html
+
+
+def test_a_used_link_says_in_chinese_who_decided_in_one_plain_sentence(
+    client,
+    cast,
+    case,
+    compiled_catalogue,  # noqa: F811
+):
+    ask(case, cast.liaison)
+    path = path_of(link_in(OutboxMessage.objects.filter(kind="extension").first()))
+    client.post(path, {"decision": "approve"})
+    page = client.get(path, HTTP_ACCEPT_LANGUAGE="zh-hans").text
+    assert "此申请由" in page and "处理，结果：已批准" in page
+    assert "已由" not in page  # "已由 … 已批准" said 已 twice
