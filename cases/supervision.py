@@ -5,7 +5,10 @@ departments far above the others are flagged.
 
 A department's figures, by audit row: given = `route`/`dispatch` rows naming it as lead;
 returns = `return` rows it made; accepts and resolves = rows by its liaisons; reopens =
-`reopen` rows of cases it leads; extensions = its requests made in the period.
+`reopen` rows of cases it leads; extensions = its requests made in the period. The return
+rate is of the cases given in the period, those it returned after being given them (a
+return of a case given before the period counts among the returns, not in the rate, which
+could otherwise pass 100 %).
 """
 
 from __future__ import annotations
@@ -14,7 +17,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models import (
+    Avg,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+)
 from django.db.models.fields.json import KeyTextTransform
 
 from cases.models import CaseEvent, ExtensionRequest, State
@@ -36,6 +49,7 @@ class DepartmentFigures:
     department: Department
     given: int = 0
     returns: int = 0
+    returns_of_given: int = 0  # of the cases given in the period: the return rate's part
     accepts: int = 0
     resolves: int = 0
     reopens: int = 0
@@ -46,7 +60,7 @@ class DepartmentFigures:
 
     @property
     def return_rate(self) -> float | None:
-        return self.returns / self.given if self.given else None
+        return self.returns_of_given / self.given if self.given else None
 
     @property
     def reopen_rate(self) -> float | None:
@@ -72,15 +86,17 @@ def department_figures(
     if township_id is not None:
         events = events.filter(case__township_id=township_id)
         extension_requests = extension_requests.filter(case__township_id=township_id)
-    given = _count_by(
-        events.filter(action__in=["route", "dispatch"], to_state=State.ASSIGNED),
-        KeyTextTransform("lead", "data"),
-    )
+    givings = events.filter(action__in=["route", "dispatch"], to_state=State.ASSIGNED)
+    given = _count_by(givings, KeyTextTransform("lead", "data"))
     # Disputes only: a correction that sends a case back to the pool returns it with no actor.
-    returns = _count_by(
-        events.filter(action="return", actor__isnull=False),
-        KeyTextTransform("returned_by", "data"),
+    disputes = events.filter(action="return", actor__isnull=False).annotate(
+        returned_by=KeyTextTransform("returned_by", "data")
     )
+    returns = _count_by(disputes, F("returned_by"))
+    given_before_it = givings.annotate(lead=KeyTextTransform("lead", "data")).filter(
+        case=OuterRef("case"), lead=OuterRef("returned_by"), at__lte=OuterRef("at")
+    )
+    returns_of_given = _count_by(disputes.filter(Exists(given_before_it)), F("returned_by"))
     accepts = _count_by(events.filter(action="accept"), F("actor__department_id"))
     resolves = _count_by(events.filter(action="resolve"), F("actor__department_id"))
     reopens = _count_by(events.filter(action="reopen"), F("case__lead_department_id"))
@@ -115,6 +131,7 @@ def department_figures(
                 department=department,
                 given=given.get(pk, 0),
                 returns=returns.get(pk, 0),
+                returns_of_given=returns_of_given.get(pk, 0),
                 accepts=accepts.get(pk, 0),
                 resolves=resolves.get(pk, 0),
                 reopens=reopens.get(pk, 0),

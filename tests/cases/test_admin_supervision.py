@@ -130,3 +130,20 @@ def test_the_period_boxes_hold_iso_dates_a_date_input_can_read_in_every_language
     for name in ("start", "end"):
         box = re.search(rf'<input type="date" name="{name}"[^>]*>', page.text).group()
         assert re.search(r'value="\d{4}-\d{2}-\d{2}"', box), box
+
+
+def test_the_return_rate_counts_only_the_cases_given_in_the_period(report, cast, world):
+    early = report(description="上周的案子")
+    later = timezone.now() + timedelta(days=3)
+    with time_machine.travel(later):
+        workflow.case_return(case=early, actor=cast.liaison, reason="不属于城管")
+        fresh = report(description="本周的案子")
+    window = {"start": later - timedelta(hours=1), "end": later + timedelta(days=1)}
+    cg = figures_by_code(department_figures(**window))["CG"]
+    # The early case's return is one of the period's returns, not of its given cases.
+    assert (cg.given, cg.returns, cg.returns_of_given) == (1, 1, 0)
+    assert cg.return_rate == 0
+    with time_machine.travel(later + timedelta(hours=2)):
+        workflow.case_return(case=fresh, actor=cast.liaison, reason="也不属于城管")
+    cg = figures_by_code(department_figures(**window))["CG"]
+    assert (cg.given, cg.returns, cg.return_rate) == (1, 2, 1)
