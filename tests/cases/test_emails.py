@@ -195,5 +195,5 @@ def test_the_case_link_says_it_needs_a_sign_in(overdue, settings):
     settings.LANGUAGE_CODE = "en"
     escalation_sweep(now=at(11, 23, 12, 30))
     message = message_to("cg-boss@example.org")
-    assert "The case (for those who sign in): http" in message.text
+    assert "The case (for those who sign in): http" in message.text  # ": " in English
     assert "Open the case</a> (for those who sign in)" in message.html
