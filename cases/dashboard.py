@@ -61,6 +61,18 @@ class Period:
     def weekly(self) -> bool:
         return (self.end - self.start).days > WEEKLY_AFTER_DAYS
 
+    def buckets(self) -> list[date]:
+        """The chart's buckets over the whole period, by their first day: every day, or every
+        week (from its Monday, as TruncWeek) of a long period. Listed here, not from the
+        roll-up, so that a day or week without cases is charted as one, not left out."""
+        step = timedelta(weeks=1) if self.weekly else timedelta(days=1)
+        day = self.start - timedelta(days=self.start.weekday()) if self.weekly else self.start
+        days = []
+        while day <= self.end:
+            days.append(day)
+            day += step
+        return days
+
 
 def with_rates(row: dict) -> dict:
     def rate(part, whole):
@@ -125,13 +137,16 @@ def dashboard_data(user: User, *, period: Period, township_id: int | None = None
     )
     _add_names(groups)
     bucket = TruncWeek("day") if period.weekly else F("day")
-    buckets = list(
-        visible.filter(in_period)
+    counted = {
+        row.pop("bucket"): row
+        for row in visible.filter(in_period)
         .annotate(bucket=bucket)
         .values("bucket")
         .annotate(**SUMS)
-        .order_by("bucket")
-    )
+        .order_by()
+    }
+    # A bucket without cases counts 0 and has no rates (None: a gap, not a 0 % rate).
+    buckets = [(day, counted.get(day, _blank())) for day in period.buckets()]
 
     totals, by_department, by_cell = _blank(), {}, {}
     for group in groups:
@@ -164,7 +179,7 @@ def dashboard_data(user: User, *, period: Period, township_id: int | None = None
             for row in sorted(by_department.values(), key=_by("lead_department__code"))
         ],
         "by_cell": [with_rates(row) for row in sorted(by_cell.values(), key=_by("cell__code"))],
-        "series": [{**with_rates(row), "bucket": row["bucket"].isoformat()} for row in buckets],
+        "series": [{**with_rates(row), "bucket": day.isoformat()} for day, row in buckets],
         # Whenever reported: the period's figures leave out an old case overdue today.
         "overdue_now": overdue_now(user, township_id=township_id, now=now),
         "due_soon": due_soon(user, township_id=township_id, now=now),

@@ -2,7 +2,8 @@
 
 import html
 import re
-from datetime import timedelta
+from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
 import time_machine
@@ -161,7 +162,7 @@ def test_a_township_supervisor_sees_only_their_townships_figures(client, cast, w
     figures = client.get("/dashboard/", {"township": world.south.pk}).context["figures"]
     assert figures["totals"]["total"] == 1  # the township field is not theirs to choose
     assert [row["cell__code"] for row in figures["by_cell"]] == ["N-01"]
-    assert [row["total"] for row in figures["series"]] == [1]
+    assert sum(row["total"] for row in figures["series"]) == 1
     assert figures["hotspots"] == []
     district = dashboard_data(cast.district_supervisor, period=last_30_days())
     assert [row["cell__code"] for row in district["hotspots"]] == ["S-01"]
@@ -196,6 +197,35 @@ def test_the_first_load_after_a_burst_of_changes_counts_every_change(client, cas
     assert totals["returned"] == events.filter(action="return").count() == 1
     assert totals["fallback"] == events.filter(action="route", to_state=State.FALLBACK).count()
     assert totals["satisfaction"] == 3.0
+
+
+def test_the_chart_shows_a_day_without_cases_as_zero_not_leaves_it_out(client, cast, report):
+    today = timezone.localdate()
+    with time_machine.travel(timezone.now() - timedelta(days=2)):
+        report()
+        report()
+    report()
+    client.force_login(cast.supervisor)
+    query = {"date_from": today - timedelta(days=2), "date_to": today}
+    chart = client.get("/dashboard/", query).context["chart"]
+    assert len(chart["labels"]) == 3
+    assert chart["series"]["total"] == [2, 0, 1]
+    # No cases, no rate: a gap in the line, not a 0 %.
+    assert chart["series"]["fallback_rate"] == [0.0, None, 0.0]
+
+
+def test_a_long_periods_chart_has_every_week_a_week_without_cases_at_zero(cast, report):
+    today = timezone.localdate()
+    with time_machine.travel(timezone.now() - timedelta(days=14)):
+        report()
+    report()
+    period = Period(today - timedelta(days=34), today)
+    series = dashboard_data(cast.supervisor, period=period)["series"]
+    days = [date.fromisoformat(row["bucket"]) for row in series]
+    assert all(later - earlier == timedelta(weeks=1) for earlier, later in pairwise(days))
+    assert days[0] <= period.start and days[-1] > today - timedelta(weeks=1)
+    totals = [row["total"] for row in series]
+    assert sum(totals) == 2 and totals.count(0) == len(totals) - 2
 
 
 def last_30_days() -> Period:
