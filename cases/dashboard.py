@@ -61,17 +61,19 @@ class Period:
     def weekly(self) -> bool:
         return (self.end - self.start).days > WEEKLY_AFTER_DAYS
 
-    def buckets(self) -> list[date]:
-        """The chart's buckets over the whole period, by their first day: every day, or every
-        week (from its Monday, as TruncWeek) of a long period. Listed here, not from the
-        roll-up, so that a day or week without cases is charted as one, not left out."""
+    def buckets(self) -> list[tuple[date, date]]:
+        """The chart's buckets over the whole period, each its first and last day counted:
+        every day, or every week (Monday to Sunday, as TruncWeek) of a long period, the first
+        and last weeks cut at the period's ends. Listed here, not from the roll-up, so that a
+        day or week without cases is charted as one, not left out; cut, so that a week
+        partly outside the period is not labelled with a day it does not count."""
         step = timedelta(weeks=1) if self.weekly else timedelta(days=1)
         day = self.start - timedelta(days=self.start.weekday()) if self.weekly else self.start
-        days = []
+        buckets = []
         while day <= self.end:
-            days.append(day)
+            buckets.append((max(day, self.start), min(day + step - timedelta(days=1), self.end)))
             day += step
-        return days
+        return buckets
 
 
 def with_rates(row: dict) -> dict:
@@ -137,8 +139,8 @@ def dashboard_data(user: User, *, period: Period, township_id: int | None = None
     )
     _add_names(groups)
     bucket = TruncWeek("day") if period.weekly else F("day")
-    counted = {
-        row.pop("bucket"): row
+    counted = {  # by the first day counted: a week's Monday, or the period's start
+        max(row.pop("bucket"), period.start): row
         for row in visible.filter(in_period)
         .annotate(bucket=bucket)
         .values("bucket")
@@ -146,7 +148,7 @@ def dashboard_data(user: User, *, period: Period, township_id: int | None = None
         .order_by()
     }
     # A bucket without cases counts 0 and has no rates (None: a gap, not a 0 % rate).
-    buckets = [(day, counted.get(day, _blank())) for day in period.buckets()]
+    buckets = [(first, last, counted.get(first, _blank())) for first, last in period.buckets()]
 
     totals, by_department, by_cell = _blank(), {}, {}
     for group in groups:
@@ -179,7 +181,10 @@ def dashboard_data(user: User, *, period: Period, township_id: int | None = None
             for row in sorted(by_department.values(), key=_by("lead_department__code"))
         ],
         "by_cell": [with_rates(row) for row in sorted(by_cell.values(), key=_by("cell__code"))],
-        "series": [{**with_rates(row), "bucket": day.isoformat()} for day, row in buckets],
+        "series": [
+            {**with_rates(row), "bucket": first.isoformat(), "last": last.isoformat()}
+            for first, last, row in buckets
+        ],
         # Whenever reported: the period's figures leave out an old case overdue today.
         "overdue_now": overdue_now(user, township_id=township_id, now=now),
         "due_soon": due_soon(user, township_id=township_id, now=now),

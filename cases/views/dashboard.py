@@ -47,6 +47,10 @@ def with_tooltips(cells: dict) -> dict:
     return cells
 
 
+def short_date(day: str) -> str:
+    return date_format(date.fromisoformat(day), "SHORT_DATE_FORMAT")
+
+
 @login_required
 def dashboard(request):
     if not may_see_dashboard(request.user):
@@ -68,13 +72,22 @@ def dashboard(request):
     start = data.get("date_from") or end - timedelta(days=DEFAULT_DAYS - 1)
     township = data.get("township")
     township_id = request.user.township_id or (township.pk if township else None)
-    figures = dashboard_data(request.user, period=Period(start, end), township_id=township_id)
+    period = Period(start, end)
+    figures = dashboard_data(request.user, period=period, township_id=township_id)
     chart = {
         # Read by people on the axis: the reader's date format (the series keep ISO days).
-        "labels": [
-            date_format(date.fromisoformat(row["bucket"]), "SHORT_DATE_FORMAT")
+        # A bucket is labelled with its first day counted, the period's start for a week
+        # that began before it.
+        "labels": [short_date(row["bucket"]) for row in figures["series"]],
+        # A week's tooltip says which days it counts, so a cut first or last week (fewer
+        # cases for fewer days) is recognisable as one.
+        "spans": [
+            _("%(start)s to %(end)s")
+            % {"start": short_date(row["bucket"]), "end": short_date(row["last"])}
             for row in figures["series"]
-        ],
+        ]
+        if period.weekly
+        else None,
         "series": {
             key: [row[key] for row in figures["series"]]
             for key in (
@@ -102,7 +115,7 @@ def dashboard(request):
             "form": form,
             # The township chosen, for links to the case list that must count as the page.
             "township": township,
-            "period": Period(start, end),
+            "period": period,
             "figures": figures,
             "chart": chart,
             "cells": with_tooltips(cell_map(figures["by_cell"], cells_geojson(township_id))),

@@ -20,6 +20,14 @@
       },
       options: {
         animation: false, responsive: true,
+        // A week's tooltip names the days it counts: the first and last may be cut short.
+        plugins: chart.spans ? {
+          tooltip: {
+            callbacks: {
+              title: function (items) { return items.length ? chart.spans[items[0].dataIndex] : ""; }
+            }
+          }
+        } : {},
         scales: {
           y: { min: 0, max: 100, position: "left" },
           y2: { min: 0, position: "right", grid: { drawOnChartArea: false } },

@@ -2,7 +2,7 @@
 
 import html
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 
 import pytest
@@ -222,10 +222,32 @@ def test_a_long_periods_chart_has_every_week_a_week_without_cases_at_zero(cast, 
     period = Period(today - timedelta(days=34), today)
     series = dashboard_data(cast.supervisor, period=period)["series"]
     days = [date.fromisoformat(row["bucket"]) for row in series]
-    assert all(later - earlier == timedelta(weeks=1) for earlier, later in pairwise(days))
-    assert days[0] <= period.start and days[-1] > today - timedelta(weeks=1)
+    assert days[0] == period.start and days[1].weekday() == 0  # then every Monday
+    assert all(later - earlier == timedelta(weeks=1) for earlier, later in pairwise(days[1:]))
+    assert days[-1] > today - timedelta(weeks=1)
     totals = [row["total"] for row in series]
     assert sum(totals) == 2 and totals.count(0) == len(totals) - 2
+
+
+def test_a_weekly_charts_first_and_last_weeks_are_cut_at_the_periods_ends(client, cast, report):
+    # Wednesday 21 October to Saturday 5 December: longer than a month, charted by week.
+    for day in (date(2026, 10, 21), date(2026, 10, 25), date(2026, 12, 5)):
+        with time_machine.travel(timezone.make_aware(datetime.combine(day, time(10)))):
+            report()
+    client.force_login(cast.supervisor)
+    query = {"date_from": "2026-10-21", "date_to": "2026-12-05"}
+    with time_machine.travel(timezone.make_aware(datetime(2026, 12, 6, 10))):
+        page = client.get("/dashboard/", query, HTTP_ACCEPT_LANGUAGE="en")
+    series = page.context["figures"]["series"]
+    first, second, last = series[0], series[1], series[-1]
+    # Labelled with the first day counted, not the Monday before the period (19 October).
+    assert (first["bucket"], first["last"], first["total"]) == ("2026-10-21", "2026-10-25", 2)
+    assert (second["bucket"], second["last"]) == ("2026-10-26", "2026-11-01")
+    assert (last["bucket"], last["last"], last["total"]) == ("2026-11-30", "2026-12-05", 1)
+    chart = page.context["chart"]
+    assert chart["labels"][0] == "10/21/2026"
+    assert chart["spans"][0] == "10/21/2026 to 10/25/2026"
+    assert chart["spans"][-1] == "11/30/2026 to 12/05/2026"
 
 
 def last_30_days() -> Period:
