@@ -40,6 +40,7 @@ HOTSPOT_BASELINE_WEEKS = 8
 HOTSPOT_FACTOR = 2
 HOTSPOT_MIN_CASES = 3
 WEEKLY_AFTER_DAYS = 31  # longer periods are charted by week
+DUE_SOON_LISTED = 50
 
 SUMS = {name: Coalesce(Sum(name), 0) for name in COUNTED_FIELDS}
 
@@ -121,6 +122,7 @@ def dashboard_data(user: User, *, period: Period, township_id: int | None = None
     """Every figure of the dashboard for the cases `user` may see, reported in `period`, as
     of the refresh it starts with."""
     now = figures_refresh().now
+    due, due_more = due_soon(user, township_id=township_id, now=now)
     visible = figures_visible_to(user, township_id)
     in_period = Q(day__gte=period.start, day__lte=period.end)
     recent_start, baseline_start = hotspot_window(now)
@@ -187,7 +189,8 @@ def dashboard_data(user: User, *, period: Period, township_id: int | None = None
         ],
         # Whenever reported: the period's figures leave out an old case overdue today.
         "overdue_now": overdue_now(user, township_id=township_id, now=now),
-        "due_soon": due_soon(user, township_id=township_id, now=now),
+        "due_soon": due,
+        "due_soon_more": due_more,
         "hotspots": hotspots(groups),
         "recurrences": recurrences(user, period=period, township_id=township_id),
     }
@@ -229,14 +232,24 @@ def _by(code: str):
     return lambda row: (row[code] is None, row[code] or "")
 
 
-def due_soon(user: User, *, township_id: int | None = None, now: datetime) -> list[Case]:
-    """Open cases whose deadline falls within the next working day."""
+def due_soon(
+    user: User, *, township_id: int | None = None, now: datetime
+) -> tuple[list[Case], int]:
+    """Open cases whose deadline falls within the next working day: the first
+    DUE_SOON_LISTED by deadline, and how many more there are, so that the page says it left
+    some out. The count is one query, run only when the list is full."""
     calendar = get_calendar()
     horizon = calendar.add_working_seconds(now, int(calendar.day_seconds))
     cases = visible_in(user, township_id).filter(
         state__in=CLOCK_STATES, due_at__gte=now, due_at__lte=horizon
     )
-    return list(cases.select_related("cell", "category", "lead_department").order_by("due_at")[:50])
+    listed = list(
+        cases.select_related("cell", "category", "lead_department").order_by("due_at")[
+            :DUE_SOON_LISTED
+        ]
+    )
+    more = cases.count() - len(listed) if len(listed) == DUE_SOON_LISTED else 0
+    return listed, more
 
 
 def hotspot_window(now: datetime) -> tuple[date, date]:

@@ -250,6 +250,30 @@ def test_a_weekly_charts_first_and_last_weeks_are_cut_at_the_periods_ends(client
     assert chart["spans"][-1] == "11/30/2026 to 12/05/2026"
 
 
+def test_the_due_soon_list_says_how_many_more_it_left_out(
+    client, cast, report, monkeypatch, django_assert_max_num_queries
+):
+    monkeypatch.setattr("cases.dashboard.DUE_SOON_LISTED", 2)
+    client.force_login(cast.supervisor)
+    # A Monday morning: a case reported now is due to be accepted within the working day.
+    with time_machine.travel(timezone.make_aware(datetime(2026, 3, 2, 9, 30))):
+        client.get("/dashboard/")  # the first refresh rolls up every day (none yet)
+        for _ in range(3):
+            report()
+        with django_assert_max_num_queries(100) as few:
+            page = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="en")
+        assert len(page.context["figures"]["due_soon"]) == 2
+        assert page.context["figures"]["due_soon_more"] == 1
+        assert "And 1 more case due within the next working day, not listed." in page.text
+        for _ in range(3):
+            report()
+        # Counting the rest is one more query whatever their number.
+        with django_assert_max_num_queries(len(few.captured_queries)):
+            page = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.context["figures"]["due_soon_more"] == 4
+    assert "And 4 more cases due within the next working day, not listed." in page.text
+
+
 def last_30_days() -> Period:
     today = timezone.localdate()
     return Period(today - timedelta(days=29), today)
