@@ -11,10 +11,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.utils import timezone
 
-from cases.models import Case, CaseEvent, State
+from cases.dashboard import with_rates
+from cases.models import Case, CaseEvent, DailyFigures, Escalation, State
+from cases.models.figures import COUNTED_FIELDS
+from cases.services.deadlines import limit_seconds
 from cases.services.intake import case_report
 from cases.services.seeding import (
     DEMO_PASSWORD,
@@ -23,6 +26,8 @@ from cases.services.seeding import (
     demo_logins,
     seed_cases,
 )
+from cases.services.workflow import CLOCK_FOR_STATE
+from departments.calendar import get_calendar
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
 from departments.routing import FallbackReason, get_index
 
@@ -185,6 +190,8 @@ def test_every_sample_file_imports_cleanly_through_its_command():
 
 
 def assert_trail_matches_state(case: Case, events: list[CaseEvent]) -> None:
+    # The transitions: escalation rows change no state (to_state "").
+    events = [event for event in events if event.to_state]
     assert events[0].action == "report" and events[0].to_state == State.REPORTED
     assert events[1].action == "route" and events[1].from_state == State.REPORTED
     for before, after in zip(events, events[1:], strict=False):
@@ -309,3 +316,71 @@ def test_cases_seeded_across_new_year_are_numbered_by_the_year_they_were_reporte
     # Numbers follow the order of reporting within a year.
     ordered = list(Case.objects.order_by("created_at", "number").values_list("number", flat=True))
     assert ordered == sorted(ordered)
+
+
+def late_rungs(case: Case, events: list[CaseEvent], calendar) -> set[tuple]:
+    """(case, deadline_seq, kind, level, moment) of every rung a clock of this case passed before
+    the step that stopped it, worked out from its audit trail alone."""
+    steps = [event for event in events if event.to_state]
+    late, seq = set(), 0
+    for step, stop in zip(steps, steps[1:], strict=False):
+        kind = CLOCK_FOR_STATE.get(step.to_state)
+        if kind is None:
+            continue
+        seq += 1
+        limit = limit_seconds(case, kind, calendar)
+        for level, share in ((1, 1), (2, 1.5), (3, 2)):
+            moment = calendar.add_working_seconds(step.at, int(limit * share))
+            if moment < stop.at:
+                late.add((case.pk, seq, kind, level, moment))
+    return late
+
+
+@pytest.mark.parametrize("copy", [True, False], ids=["copy", "orm"])
+def test_seeded_cases_are_escalated_exactly_where_a_step_came_after_its_deadline(copy, monkeypatch):
+    from cases.services.seeding import bulk
+
+    seed()
+    if not copy:
+        monkeypatch.setattr(bulk, "can_copy", lambda: False)
+    seed_cases(count=300, seed=42)
+
+    calendar = get_calendar()
+    cases = list(Case.objects.select_related("category").prefetch_related("events"))
+    trails = {case.pk: sorted(case.events.all(), key=lambda e: (e.at, e.pk)) for case in cases}
+    expected = set()
+    for case in cases:
+        expected |= late_rungs(case, trails[case.pk], calendar)
+    escalations = list(Escalation.objects.all())
+    assert {
+        (e.case_id, e.deadline_seq, e.deadline_kind, e.level, e.due_at) for e in escalations
+    } == expected
+    # As the sweep writes them: each as of its rung's moment, with one audit row.
+    audit = {
+        event.data["escalation"]: event for event in CaseEvent.objects.filter(action="escalate")
+    }
+    assert len(audit) == len(escalations)
+    for escalation in escalations:
+        assert escalation.created_at == escalation.due_at >= escalation.deadline_at
+        event = audit[escalation.pk]
+        assert (event.case_id, event.at, event.data["level"]) == (
+            escalation.case_id,
+            escalation.created_at,
+            escalation.level,
+        )
+        assert event.data["recipients"]
+    assert not Escalation.objects.filter(messages__isnull=False).exists()
+
+    # The dashboard's figures count those cases as late.
+    late = {case_id for case_id, *_rung in expected}
+    late_resolve = {case_id for case_id, _seq, kind, *_rung in expected if kind == "resolve"}
+    closed = {case.pk for case in cases if case.state == State.CLOSED}
+    resolved = {c.pk for c in cases if any(e.action == "resolve" for e in trails[c.pk])}
+    assert closed & late and closed - late
+    figures = with_rates(DailyFigures.objects.aggregate(**{f: Sum(f) for f in COUNTED_FIELDS}))
+    assert figures["closed"] == len(closed)
+    assert figures["on_time"] == len(closed - late)
+    assert figures["resolve_due"] == len(resolved | late_resolve)
+    assert figures["resolved_in_time"] == len(resolved - late_resolve)
+    assert 0 < figures["on_time_rate"] < 100
+    assert 0 < figures["resolution_rate"] < 100

@@ -3,6 +3,13 @@
 Cases are built in memory and written with bulk inserts, each with the audit trail a real
 case in its state would have (report, route and every later transition); they never go
 through `save()`. Points are located in the real grid and routed by the real router.
+
+A step that came after the deadline of the clock it stopped gets the escalations the sweep
+would have written on the way (levels 1–3 whose moments had passed, each with its audit
+row, as of that moment), so that the dashboard's on-time, response and resolution rates
+see the late cases. The clock still running in an open case is left to the sweep, which
+escalates what is overdue on its first run. Due-soon reminders and emails are not
+written: they are no history the figures read, and nobody is to be mailed about the past.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import copy
 import functools
 import random
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,10 +34,14 @@ from cases.models import (
     CaseEvent,
     CaseFallbackReason,
     DeadlineKind,
+    Escalation,
+    EscalationLevel,
     Source,
     State,
     Urgency,
 )
+from cases.services.escalation import EscalationGroup
+from cases.services.escalation_mail import group_recipients
 from cases.services.figures import figures_refresh
 from cases.services.intake import allocate_case_numbers, format_case_number
 from cases.services.seeding import bulk
@@ -53,6 +65,7 @@ class _Draft:
     values: dict
     events: list[dict] = field(default_factory=list)
     assists: list[dict] = field(default_factory=list)
+    escalations: list[dict] = field(default_factory=list)
     candidates: tuple[int, ...] = ()
 
 
@@ -69,6 +82,7 @@ class _World:
     dispatchers: dict[int, list[int]]
     supervisors: dict[int | None, list[int]]
     liaisons: dict[int, list[int]]  # department id -> user ids
+    supervisor_emails: dict[int, str]  # department id -> its supervisor_emails
     cell_names: dict[int, str]
     township_names: dict[int, str]
 
@@ -134,6 +148,7 @@ def _load_world() -> _World:
         dispatchers=people[User.Role.DISPATCHER],
         supervisors=people[User.Role.SUPERVISOR],
         liaisons=people[User.Role.LIAISON],
+        supervisor_emails=dict(Department.objects.values_list("id", "supervisor_emails")),
         cell_names=dict(GridCell.objects.values_list("id", "name")),
         township_names=dict(Township.objects.values_list("id", "name")),
     )
@@ -161,6 +176,16 @@ CLOCK_KIND = {
     State.IN_PROGRESS: DeadlineKind.RESOLVE,
 }
 DAY = 24 * HOUR
+# The rungs of the ladder from the deadline on, at their share of the limit (as
+# cases.services.deadlines places due_at, escalate_2_at and escalate_3_at).
+LADDER = (
+    (int(EscalationLevel.LEVEL_1), 1),
+    (int(EscalationLevel.LEVEL_2), 1.5),
+    (int(EscalationLevel.LEVEL_3), 2),
+)
+# Historical escalations are tagged with the sweep of their minute (the beat sweeps every
+# minute): a stable id derived from it, never one a real sweep (uuid4) could take.
+SWEEP_NAMESPACE = uuid.UUID("4f6b1c2e-9d3a-5e7f-8a1b-2c3d4e5f6a7b")
 
 
 class _Generator:
@@ -174,6 +199,7 @@ class _Generator:
         self.tz = timezone.get_current_timezone()
         self.states = list(STATE_WEIGHTS)
         self.weights = list(STATE_WEIGHTS.values())
+        self.sweep_ids: dict[int, uuid.UUID] = {}
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -329,6 +355,7 @@ class _Generator:
             "fallback_reason": "",
             "return_count": 0,
             "deadline_seq": 0,
+            "escalation_level": 0,
         }
         draft = _Draft(created_at=created, values=values)
         draft.events.append(
@@ -355,6 +382,8 @@ class _Generator:
         from_state = v["state"]
         township_id = v["township_id"]
         actor, comment, data = None, "", {}
+        if from_state in CLOCK_KIND:
+            self.escalate_if_late(draft, CLOCK_KIND[from_state], until=at)
         lead = v["lead_department_id"]
         if action == "route":
             v["lead_department_id"] = decision.lead_department_id
@@ -425,6 +454,7 @@ class _Generator:
         if to_state in CLOCK_KIND:
             v["deadline_seq"] += 1
             v["deadline_started_at"] = at
+            v["escalation_level"] = 0
         v["state"] = to_state
         draft.events.append(
             self.event(
@@ -438,6 +468,53 @@ class _Generator:
                 data,
             )
         )
+
+    def escalate_if_late(self, draft: _Draft, kind: str, *, until: datetime) -> None:
+        """The escalations the sweep would have written on the clock that `until` stops:
+        every rung from level 1 whose moment came before it, as of that moment."""
+        v = draft.values
+        started = v["deadline_started_at"]
+        limit = self.limit_seconds(v["category_id"], kind)
+        # Working time never runs faster than the wall clock: a rung further from the start
+        # than the step is not reached, and most steps need no calendar at all.
+        elapsed = (until - started).total_seconds()
+        rungs, moment, offset = [], started, 0
+        for level, share in LADDER:
+            if elapsed <= limit * share:
+                break
+            # From the rung before: the same moment as from the start, fewer days to walk.
+            moment = self.calendar.add_working_seconds(moment, int(limit * share) - offset)
+            offset = int(limit * share)
+            if moment >= until:
+                break
+            rungs.append((level, moment))
+        if not rungs:
+            return
+        deadline = rungs[0][1]
+        for level, moment in rungs:
+            draft.escalations.append(
+                {
+                    "deadline_seq": v["deadline_seq"],
+                    "deadline_kind": kind,
+                    "level": level,
+                    "due_at": moment,
+                    "deadline_at": deadline,
+                    "created_at": moment,
+                    "sweep_id": self.sweep_of(moment),
+                    "department_id": v["lead_department_id"],
+                    "township_id": v["township_id"],
+                }
+            )
+        # What the sweep leaves on the case: the highest rung of its current deadline.
+        v["escalation_level"] = rungs[-1][0]
+
+    def sweep_of(self, moment: datetime) -> uuid.UUID:
+        """The id of the (once-a-minute) sweep that wrote an escalation due at `moment`."""
+        minute = int(moment.timestamp()) // 60
+        sweep_id = self.sweep_ids.get(minute)
+        if sweep_id is None:
+            sweep_id = self.sweep_ids[minute] = uuid.uuid5(SWEEP_NAMESPACE, str(minute))
+        return sweep_id
 
     def finish(self, draft: _Draft, category_id) -> None:
         """The deadline clock and closing fields of the final state."""
@@ -478,9 +555,11 @@ def seed_cases(
     Points are located in the real grid and routed by the real router on the day they
     were reported; each case gets the audit rows of every transition to its state, its
     assisting and candidate departments, and a deadline clock when one runs (about 10 %
-    of all cases are overdue). Numbers are reserved in one block per year. All or nothing:
-    one transaction, batches of `batch_size` cases (COPY on PostgreSQL). `progress` is
-    called with ("generated" | "written", count) every batch. Returns the number created.
+    of all cases are overdue). A step that came after its clock's deadline brings the
+    escalations the sweep would have written by then, with their audit rows (no emails).
+    Numbers are reserved in one block per year. All or nothing: one transaction, batches
+    of `batch_size` cases (COPY on PostgreSQL). `progress` is called with
+    ("generated" | "written", count) every batch. Returns the number created.
     """
     if count <= 0:
         return 0
@@ -504,15 +583,78 @@ def seed_cases(
             serials = allocate_case_numbers(year=year, count=len(group))
             for draft, serial in zip(group, serials, strict=True):
                 draft.values["number"] = format_case_number(year, serial)
+        recipients = _escalation_recipients(drafts, world)
         write = _copy_batch if bulk.can_copy() else _orm_batch
         for start in range(0, len(drafts), batch_size):
             batch = drafts[start : start + batch_size]
-            write(batch)
+            write(batch, recipients)
             if progress is not None:
                 progress("written", start + len(batch))
         # The cases carry past `updated_at`s, which a refresh since the last one would miss.
         figures_refresh(everything=True)
     return len(drafts)
+
+
+def _escalation_recipients(drafts: list[_Draft], world: _World) -> dict:
+    """Who the sweep would have told about each (level, owner, township) of the drafts'
+    escalations, resolved for all of them at once (one query), for their audit rows."""
+    keys = {
+        (e["level"], e["department_id"], e["township_id"])
+        for draft in drafts
+        for e in draft.escalations
+    }
+    if not keys:
+        return {}
+    groups = [
+        EscalationGroup(
+            level,
+            department_id,
+            township_id,
+            tuple(
+                a.strip()
+                for a in world.supervisor_emails.get(department_id, "").split(";")
+                if a.strip()
+            ),
+            0,
+        )
+        for level, department_id, township_id in keys
+    ]
+    addresses, _languages = group_recipients(groups)
+    return addresses
+
+
+def _escalation_rows(batch: list[_Draft], case_ids: list[int]) -> list[dict]:
+    return [
+        {"case_id": case_id, **escalation}
+        for draft, case_id in zip(batch, case_ids, strict=True)
+        for escalation in draft.escalations
+    ]
+
+
+def _escalation_events(escalations: list[dict], ids: list[int], recipients: dict) -> list[dict]:
+    """The audit row the sweep writes with each escalation (`escalation._write_audit`)."""
+    return [
+        {
+            "case_id": e["case_id"],
+            **_Generator.event(
+                "escalate",
+                "",
+                "",
+                e["created_at"],
+                None,
+                data={
+                    "escalation": pk,
+                    "level": e["level"],
+                    "deadline": e["deadline_kind"],
+                    "deadline_seq": e["deadline_seq"],
+                    "recipients": recipients.get(
+                        (e["level"], e["department_id"], e["township_id"]), []
+                    ),
+                },
+            ),
+        }
+        for e, pk in zip(escalations, ids, strict=True)
+    ]
 
 
 def _children(batch: list[_Draft], case_ids: list[int]):
@@ -524,22 +666,37 @@ def _children(batch: list[_Draft], case_ids: list[int]):
     return events, assists, candidates
 
 
-def _copy_batch(batch: list[_Draft]) -> None:
-    """PostgreSQL: ids from the sequence first, then COPY cases and their children."""
+def _copy_batch(batch: list[_Draft], recipients: dict) -> None:
+    """PostgreSQL: ids from the sequences first, then COPY cases and their children."""
     case_ids = bulk.reserve_ids(Case, len(batch))
     bulk.copy_rows(
         Case, [{**d.values, "id": i} for d, i in zip(batch, case_ids, strict=True)], with_pk=True
     )
     events, assists, candidates = _children(batch, case_ids)
+    escalations = _escalation_rows(batch, case_ids)
+    if escalations:
+        ids = bulk.reserve_ids(Escalation, len(escalations))
+        bulk.copy_rows(
+            Escalation,
+            [{**e, "id": i} for e, i in zip(escalations, ids, strict=True)],
+            with_pk=True,
+        )
+        events += _escalation_events(escalations, ids, recipients)
     bulk.copy_rows(CaseEvent, events, with_pk=False)
     bulk.copy_rows(CaseAssist, assists, with_pk=False)
     bulk.copy_rows(Case.candidate_departments.through, candidates, with_pk=False)
 
 
-def _orm_batch(batch: list[_Draft]) -> None:
+def _orm_batch(batch: list[_Draft], recipients: dict) -> None:
     """Any other database (the SQLite demo): bulk_create, which returns the new ids."""
     cases = Case.objects.bulk_create([Case(**d.values) for d in batch])
-    events, assists, candidates = _children(batch, [case.pk for case in cases])
+    case_ids = [case.pk for case in cases]
+    events, assists, candidates = _children(batch, case_ids)
+    escalations = _escalation_rows(batch, case_ids)
+    created = Escalation.objects.bulk_create(
+        [Escalation(**row) for row in escalations], batch_size=5000
+    )
+    events += _escalation_events(escalations, [e.pk for e in created], recipients)
     through = Case.candidate_departments.through
     CaseEvent.objects.bulk_create([CaseEvent(**row) for row in events], batch_size=5000)
     CaseAssist.objects.bulk_create([CaseAssist(**row) for row in assists], batch_size=5000)
