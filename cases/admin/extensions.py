@@ -18,7 +18,7 @@ class ExtensionRequestAdmin(PlainForeignKeysMixin, CaseScopedAdminMixin, admin.M
         "case_link",
         "department",
         "requested_by",
-        "extra_days",
+        "days",
         "status",
         "decider",
         "new_due_at",
@@ -33,7 +33,7 @@ class ExtensionRequestAdmin(PlainForeignKeysMixin, CaseScopedAdminMixin, admin.M
         "department",
         "requested_by",
         "reason",
-        "extra_days",
+        "days",
         "old_due_at",
         "status",
         "decided_by",
@@ -49,6 +49,10 @@ class ExtensionRequestAdmin(PlainForeignKeysMixin, CaseScopedAdminMixin, admin.M
     def case_link(self, extension):
         url = reverse(f"{self.admin_site.name}:cases_case_change", args=[extension.case_id])
         return format_html('<a href="{}">{}</a>', url, extension.case.number)
+
+    @admin.display(description=_("extra working days"), ordering="extra_days")
+    def days(self, extension):
+        return extension.extra_days_shown  # 2, not the stored 2.00
 
     @admin.display(description=_("decided by"))
     def decider(self, extension):

@@ -420,3 +420,13 @@ def test_a_used_link_says_in_chinese_who_decided_in_one_plain_sentence(
     page = client.get(path, HTTP_ACCEPT_LANGUAGE="zh-hans").text
     assert "此申请由" in page and "处理，结果：已批准" in page
     assert "已由" not in page  # "已由 … 已批准" said 已 twice
+
+
+def test_the_requests_list_and_page_show_the_days_as_written(client, cast, case):
+    request = ask(case, cast.liaison, days="2")
+    client.force_login(cast.liaison)
+    listed = client.get(reverse("admin:cases_extensionrequest_changelist")).text
+    page = client.get(reverse("admin:cases_extensionrequest_change", args=[request.pk])).text
+    for text in (listed, page):
+        assert '<td class="field-days">2</td>' in text or '<div class="readonly">2</div>' in text
+        assert "2.00" not in text
