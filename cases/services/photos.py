@@ -209,11 +209,11 @@ def is_departments_photo(uploaded_by: User | None) -> bool:
 
 def photos_of_the_same_side(case: Case, uploaded_by: User | None):
     """The case's photos that count against the allowance of `uploaded_by`'s side."""
-    department = User.objects.filter(role=User.Role.LIAISON).values("pk")
     photos = CasePhoto.objects.filter(case=case)
     if is_departments_photo(uploaded_by):
-        return photos.filter(uploaded_by__in=department)
-    return photos.exclude(uploaded_by__in=department)
+        return photos.filter(uploaded_by__role=User.Role.LIAISON)
+    # A photo sent with an Open311 report has no uploader: the problem's (exclude keeps it).
+    return photos.exclude(uploaded_by__role=User.Role.LIAISON)
 
 
 def photo_room(photos: Iterable[CasePhoto], uploaded_by: User) -> int:
