@@ -7,6 +7,8 @@ import logging
 import re
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 # No model imports at module level: the logging filter below is loaded before the apps.
 
 # Chinese mobiles (optionally +86) and landlines with an area code; 7+ digits in a row.
@@ -89,12 +91,40 @@ def can_see_personal_data(user, case) -> bool:
     )
 
 
+def cases_with_contacts_shown(user):
+    """`can_see_personal_data` as a filter: the cases whose contacts `user` reads unmasked."""
+    from departments.models import User
+
+    if not (user.is_authenticated and user.is_active):
+        return Q(pk__in=[])
+    if sees_every_contact(user):
+        return Q()
+    shown = Q(reported_by_id=user.pk)
+    if user.township_id is not None and user.has_role(User.Role.CASEWORKER, User.Role.DISPATCHER):
+        shown |= Q(township_id=user.township_id)
+    return shown
+
+
+_PROBE = re.compile(r"[\d@]")
+
+
+def could_probe_contacts(search: str) -> bool:
+    """Whether a search text could tell a masked reader which free texts hold a phone
+    number or email (matching digit by digit would give away the masked middle): any digit
+    or @. Such text is matched only against texts the reader reads unmasked."""
+    return bool(_PROBE.search(search or ""))
+
+
+def masked_unless(text: str, sees_contacts: bool) -> str:
+    """Notes and comments carry numbers too (a report added to a case as its note, a
+    liaison's "called 138…"), masked for readers who see the reporter masked."""
+    return text if sees_contacts else mask_contacts(text)
+
+
 def description_for(user, case) -> str:
     """The case's description as `user` may read it: reporters often write their number
     into it, so it is contact-masked for everyone who sees the reporter masked."""
-    if can_see_personal_data(user, case):
-        return case.description
-    return mask_contacts(case.description)
+    return masked_unless(case.description, can_see_personal_data(user, case))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from cases.models import (
     CasePhoto,
     State,
 )
+from cases.privacy import cases_with_contacts_shown, could_probe_contacts
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
 from departments.routing import get_index
 
@@ -318,9 +319,10 @@ def case_search(
     cases = case_list_for(user)
     if q:
         q = q.strip()
-        cases = cases.filter(
-            Q(number__icontains=q) | Q(description__icontains=q) | Q(address__icontains=q)
-        )
+        in_description = Q(description__icontains=q)
+        if could_probe_contacts(q):
+            in_description &= cases_with_contacts_shown(user)
+        cases = cases.filter(Q(number__icontains=q) | in_description | Q(address__icontains=q))
     if state:
         cases = cases.filter(state__in=state)
     if category is not None:

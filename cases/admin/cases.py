@@ -26,7 +26,12 @@ from cases import labels, refused_forms
 from cases.admin import flywheel as flywheel_admin
 from cases.admin import supervision as supervision_admin
 from cases.admin.buttons import BUTTONS, PageState
-from cases.admin.events import IN_WORDS, EventInWordsMixin
+from cases.admin.events import (
+    IN_WORDS,
+    CommentAsReadMixin,
+    EventInWordsMixin,
+    searchable_unmasked,
+)
 from cases.admin.export import csv_response, local_iso
 from cases.admin.readonly import PlainForeignKeysMixin, ReadOnlyAdminMixin
 from cases.forms import errors_in_one_line
@@ -34,6 +39,7 @@ from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, ExtensionReq
 from cases.pagination import CasePaginator
 from cases.privacy import (
     PERSONAL_FIELDS,
+    can_see_personal_data,
     description_for,
     mask_contacts,
     masked_contact,
@@ -123,9 +129,11 @@ CSV_COLUMNS = [
 ]
 
 
-class CaseEventInline(EventInWordsMixin, ReadOnlyAdminMixin, admin.TabularInline):
+class CaseEventInline(
+    CommentAsReadMixin, EventInWordsMixin, ReadOnlyAdminMixin, admin.TabularInline
+):
     model = CaseEvent
-    fields = ["at", *IN_WORDS, "comment"]
+    fields = ["at", *IN_WORDS, "comment_as_read"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -342,6 +350,9 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             if button.offered(page)
         ]
 
+    def get_search_fields(self, request):
+        return searchable_unmasked(request, self.search_fields, "description")
+
     def lookup_allowed(self, lookup, value, request):
         # The admin filters on any of the model's own fields from the URL: one digit of a
         # masked phone at a time would give it away to those who see it masked.
@@ -485,6 +496,7 @@ class CaseAdmin(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             "subtitle": None,
             "object": case,
             "events": labels.with_details(events),
+            "sees_contacts": can_see_personal_data(request.user, case),
             "opts": self.opts,
             "module_name": str(self.opts.verbose_name_plural),
             "preserved_filters": self.get_preserved_filters(request),

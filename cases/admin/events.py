@@ -1,12 +1,15 @@
 """The audit trail in the admin: read-only for everybody, scoped like the cases."""
 
 from django.contrib import admin
+from django.contrib.admin.views.main import SEARCH_VAR
+from django.db.models import Value
 from django.utils.translation import gettext_lazy as _
 
 from cases import labels
 from cases.admin.export import csv_response, local_iso
 from cases.admin.readonly import CaseScopedAdminMixin, PlainForeignKeysMixin
 from cases.models import CaseEvent
+from cases.privacy import could_probe_contacts, masked_unless, sees_every_contact
 from cases.supervision import events_of_department
 from departments.models import Department
 
@@ -34,6 +37,33 @@ class EventInWordsMixin:
     @admin.display(description=_("actor"), ordering="actor__username")
     def actor_display(self, event):
         return event.actor_display
+
+
+def searchable_unmasked(request, search_fields, *free_texts):
+    """The admin's search fields less the free texts, when the search text could probe a
+    contact the reader sees masked (cases/privacy.py)."""
+    search = request.GET.get(SEARCH_VAR, "")
+    if sees_every_contact(request.user) or not could_probe_contacts(search):
+        return search_fields
+    return [name for name in search_fields if name not in free_texts]
+
+
+class CommentAsReadMixin:
+    """Comments carry phone numbers as often as descriptions do (a liaison's "called
+    138…"): masked for readers who see reporters masked (cases/privacy.py). The admin is
+    for liaisons, supervisors and administrators, of whom only administrators read contacts
+    unmasked; display methods get no request, so each row carries the reader's standing."""
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(reader_sees_contacts=Value(sees_every_contact(request.user)))
+        )
+
+    @admin.display(description=_("comment"))
+    def comment_as_read(self, event):
+        return masked_unless(event.comment, getattr(event, "reader_sees_contacts", False))
 
 
 IN_WORDS = [
@@ -88,10 +118,14 @@ CSV_HEADER = ["at", "case", "action", "from_state", "to_state", "actor", "commen
 
 @admin.register(CaseEvent)
 class CaseEventAdmin(
-    PlainForeignKeysMixin, EventInWordsMixin, CaseScopedAdminMixin, admin.ModelAdmin
+    PlainForeignKeysMixin,
+    CommentAsReadMixin,
+    EventInWordsMixin,
+    CaseScopedAdminMixin,
+    admin.ModelAdmin,
 ):
     not_found_message = _("No such audit event.")
-    list_display = ["at", "case", *IN_WORDS, "comment"]
+    list_display = ["at", "case", *IN_WORDS, "comment_as_read"]
     list_filter = [
         filter_in_words("action", _("action"), labels.ACTION_LABELS),
         DepartmentFilter,
@@ -112,7 +146,7 @@ class CaseEventAdmin(
         "to_state_in_words",
         "actor",
         "actor_label",
-        "comment",
+        "comment_as_read",
         "data",
         "at",
     ]
@@ -125,8 +159,12 @@ class CaseEventAdmin(
         labels.with_details(changelist.result_list)
         return changelist
 
+    def get_search_fields(self, request):
+        return searchable_unmasked(request, self.search_fields, "comment")
+
     @admin.action(description=_("Export the selected audit rows as CSV"))
     def export_csv(self, request, queryset):
+        sees_contacts = sees_every_contact(request.user)
         events = queryset.select_related("case", "actor").order_by("at", "id")
         return csv_response(
             "audit-trail.csv",
@@ -139,7 +177,7 @@ class CaseEventAdmin(
                     event.from_state,
                     event.to_state,
                     event.actor.username if event.actor_id else event.actor_label,
-                    event.comment,
+                    masked_unless(event.comment, sees_contacts),
                 ]
                 for event in events.iterator(chunk_size=2000)
             ),

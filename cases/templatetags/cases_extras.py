@@ -9,7 +9,7 @@ from cases.labels import phrase_separator as _phrase_separator
 from cases.labels import state_label as _state_label
 from cases.labels import transition_help as _transition_help
 from cases.privacy import description_for as _description_for
-from cases.privacy import mask_contacts
+from cases.privacy import masked_unless as _masked_unless
 
 register = template.Library()
 
@@ -78,7 +78,5 @@ def description_for(case, user) -> str:
 
 @register.filter
 def masked_unless(text: str, sees_contacts: bool) -> str:
-    """`{{ note.text|masked_unless:sees_contacts }}`: notes and comments carry numbers too
-    (a report added to a case as its note, a liaison's "called 138…"), masked for readers
-    who see the reporter masked, as the emails mask them."""
-    return text if sees_contacts else mask_contacts(text)
+    """`{{ note.text|masked_unless:sees_contacts }}` (cases/privacy.py)."""
+    return _masked_unless(text, sees_contacts)

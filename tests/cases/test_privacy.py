@@ -382,3 +382,66 @@ def test_numbers_in_notes_and_comments_are_masked_as_the_description_is(client, 
     assert page.count(MASKED_PHONE) >= 3  # the note, the resolution, the timeline's row
     client.force_login(cast.caseworker)  # who calls the reporter back
     assert client.get(detail).text.count(PHONE) >= 3
+
+
+def audit_trail_as_seen(client, case) -> dict[str, str]:
+    """Every admin page and export that shows a case's audit comments, as one user reads
+    them: the case's timeline inline, its audit trail, the audit list, an audit row's page
+    and the audit CSV."""
+    event = case.events.get(action="resolve")
+    export = client.post(
+        reverse("admin:cases_caseevent_changelist"),
+        {"action": "export_csv", "_selected_action": [event.pk]},
+    )
+    return {
+        "timeline": client.get(reverse("admin:cases_case_change", args=[case.pk])).text,
+        "history": client.get(reverse("admin:cases_case_history", args=[case.pk])).text,
+        "audit list": client.get(reverse("admin:cases_caseevent_changelist")).text,
+        "audit row": client.get(reverse("admin:cases_caseevent_change", args=[event.pk])).text,
+        "audit csv": b"".join(export.streaming_content).decode("utf-8-sig"),
+    }
+
+
+@pytest.mark.django_db
+def test_the_admin_masks_numbers_in_audit_comments_for_those_who_see_the_reporter_masked(
+    client, case, cast
+):
+    workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=case, actor=cast.liaison, note=f"已电话联系 {PHONE}，已清理")
+    client.force_login(cast.liaison)
+    for where, text in audit_trail_as_seen(client, case).items():
+        assert PHONE not in text and f"已电话联系 {MASKED_PHONE}" in text, where
+    client.force_login(cast.admin)
+    for where, text in audit_trail_as_seen(client, case).items():
+        assert f"已电话联系 {PHONE}" in text, where
+
+
+@pytest.mark.django_db
+def test_searching_by_digits_never_tells_a_masked_reader_what_a_description_holds(
+    client, report, cast
+):
+    """Matching "1381", then "13812", … against descriptions would give the masked digits
+    away one at a time: digits and @ match only the texts the reader reads unmasked."""
+    case = report(description=CALL_BACK, address="人民路 88 号")
+    workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=case, actor=cast.liaison, note=f"已联系 {PHONE}")
+
+    def found(user, search):
+        client.force_login(user)
+        pages = {
+            "cases": client.get(reverse("cases:list"), {"q": search}).text,
+            "admin cases": client.get(reverse("admin:cases_case_changelist"), {"q": search}).text,
+            "admin audit": client.get(
+                reverse("admin:cases_caseevent_changelist"), {"q": search}
+            ).text,
+        }
+        return {where for where, page in pages.items() if case.number in page}
+
+    every = {"cases", "admin cases", "admin audit"}
+    assert found(cast.liaison, "13812") == set()
+    assert found(cast.liaison, "zhang@") == set()
+    assert found(cast.liaison, "回电") == {"cases", "admin cases"}  # words still match
+    assert found(cast.liaison, case.number) == every  # and the number, and the address
+    assert found(cast.liaison, "88") == {"cases", "admin cases"}
+    assert found(cast.dispatcher, "13812") == {"cases"}  # the dispatcher calls back
+    assert found(cast.admin, "13812") == every
