@@ -34,6 +34,8 @@ from cases.services.figures import figures_refresh
 from departments.calendar import get_calendar
 from departments.models import Department, GridCell, User
 
+# The period the dashboard and the supervision page open with, today included.
+DEFAULT_PERIOD_DAYS = 30
 RECURRENCE_DAYS = 30
 HOTSPOT_RECENT_DAYS = 7
 HOTSPOT_BASELINE_WEEKS = 8

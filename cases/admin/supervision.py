@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from cases.dashboard import Period
+from cases.dashboard import DEFAULT_PERIOD_DAYS, Period
 from cases.forms import period_date_field
 from cases.models import State
 from cases.permissions import may_see_dashboard
@@ -38,7 +38,8 @@ def supervision_view(request, *, model_admin):
     # A township's supervisor counts their township's cases, as the linked audit rows show.
     township_id = supervised_township_id(request.user)
     today = timezone.localdate()
-    form = PeriodForm(request.GET or {"start": today - timedelta(days=30), "end": today})
+    default_start = today - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    form = PeriodForm(request.GET or {"start": default_start, "end": today})
     figures = []
     if form.is_valid():
         start, end = Period(form.cleaned_data["start"], form.cleaned_data["end"]).bounds

@@ -13,13 +13,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases import labels
-from cases.dashboard import Period, cell_map, dashboard_data
+from cases.dashboard import DEFAULT_PERIOD_DAYS, Period, cell_map, dashboard_data
 from cases.forms import DateRangeForm, period_date_field
 from cases.permissions import may_see_dashboard
 from cases.selectors import cells_geojson
 from departments.models import Township
-
-DEFAULT_DAYS = 30
 
 
 class DashboardForm(DateRangeForm):
@@ -69,7 +67,7 @@ def dashboard(request):
     today = timezone.localdate()
     # A start alone runs to today; one after today is a period of that day, never reversed.
     end = data.get("date_to") or max(today, data.get("date_from") or today)
-    start = data.get("date_from") or end - timedelta(days=DEFAULT_DAYS - 1)
+    start = data.get("date_from") or end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     township = data.get("township")
     township_id = request.user.township_id or (township.pk if township else None)
     period = Period(start, end)

@@ -147,3 +147,13 @@ def test_the_return_rate_counts_only_the_cases_given_in_the_period(report, cast,
         workflow.case_return(case=fresh, actor=cast.liaison, reason="也不属于城管")
     cg = figures_by_code(department_figures(**window))["CG"]
     assert (cg.given, cg.returns, cg.return_rate) == (1, 2, 1)
+
+
+def test_the_supervision_page_opens_on_the_dashboards_period(client, cast):
+    """Read side by side, the two pages count the same days unless told otherwise."""
+    client.force_login(cast.admin)
+    supervision = client.get(reverse("admin:cases_supervision")).context["form"].cleaned_data
+    dashboard = client.get(reverse("dashboard")).context["period"]
+    today = timezone.localdate()
+    assert (supervision["start"], supervision["end"]) == (today - timedelta(days=29), today)
+    assert (dashboard.start, dashboard.end) == (today - timedelta(days=29), today)
