@@ -101,8 +101,10 @@ def escalation(
     timeline: list[CaseEvent],
     ack_url: str,
     ack_days: int,
+    told_as: int,
 ) -> tuple[str, str, str]:
-    """The email of a level 1–3 escalation to one supervisor."""
+    """The email of a level 1–3 escalation to one supervisor, told as the people of rung
+    `told_as` (the escalation's own level unless its rung had nobody to tell)."""
     with translation.override(language):
         context = _case_context(escalation, language=language, timeline=timeline)
         context.update(
@@ -111,6 +113,7 @@ def escalation(
             just_passed=deadline_just_passed(overdue_seconds),
             ack_url=ack_url,
             ack_days=ack_days,
+            told_as=told_as,
         )
     return render("escalation", context, language=language)
 

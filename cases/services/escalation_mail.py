@@ -100,6 +100,25 @@ def group_recipients(groups: list[EscalationGroup]) -> tuple[dict, dict[str, str
     return addresses, languages
 
 
+def told_as(e: Escalation, address: str) -> int:
+    """The rung whose people `address` was told as, for the email's "why you" line: a
+    rung with nobody to tell falls through to the next (`group_recipients`), and township
+    leaders told of a department's level 1 do not supervise that department."""
+    address = address.strip().lower()
+    if e.level == EscalationLevel.LEVEL_3:
+        return EscalationLevel.LEVEL_3
+    listed = {a.lower() for a in e.department.supervisor_email_list} if e.department_id else ()
+    if e.level == EscalationLevel.LEVEL_1 and address in listed:
+        return EscalationLevel.LEVEL_1
+    township_leader = User.objects.filter(
+        is_active=True, role=User.Role.SUPERVISOR, township_id=e.township_id, email__iexact=address
+    ).exists()
+    if not township_leader:
+        return EscalationLevel.LEVEL_3
+    # The pool's level 1 goes to its township's leaders: they do supervise its owner.
+    return e.level if not e.department_id else EscalationLevel.LEVEL_2
+
+
 def _timeline(e: Escalation) -> list[CaseEvent]:
     """The last few audit rows of the case before this escalation (the sweep's own audit
     rows are written at its clock, so they are not part of the email's story)."""
@@ -127,6 +146,7 @@ def _render(
         overdue_seconds=calendar.working_seconds_between(e.deadline_at, now),
         timeline=timeline,
         ack_url=ack_url(escalation_pk=e.pk, address=address),
+        told_as=told_as(e, address),
         ack_days=ACK_MAX_AGE.days,
     )
 

@@ -50,6 +50,27 @@ def test_the_subject_names_the_case_the_level_and_how_long_it_is_overdue(overdue
     assert "as a leader of the case's township" in leader.html
 
 
+def test_people_told_for_a_rung_with_nobody_are_told_why_they_are_the_ones_told(
+    overdue, world, cast, settings
+):
+    """A department naming no supervisor: its level 1 goes to the township's leaders, who
+    do not supervise that department; with no leaders either, to the district."""
+    settings.LANGUAGE_CODE = "en"
+    world.urban.supervisor_emails = ""
+    world.urban.save()
+    escalation_sweep(now=at(11, 23, 12, 30))  # level 1 only
+    leader = message_to("supervisor@example.org")
+    assert leader.subject.startswith(f"[{overdue.number}] Level 1")
+    assert "as a leader of the case's township" in leader.text
+    assert "you supervise the owner" not in leader.text
+    cast.supervisor.is_active = False
+    cast.supervisor.save()
+    escalation_sweep(now=at(11, 23, 13, 20))  # level 2, with no township leader left
+    district = message_to(cast.district_supervisor.email)
+    assert district.subject.startswith(f"[{overdue.number}] Level 2")
+    assert "as the district supervision centre" in district.text
+
+
 def test_the_body_has_category_cell_owner_deadline_timeline_and_links(overdue, settings):
     settings.LANGUAGE_CODE = "en"
     settings.SITE_URL = "https://grid.example.org"
