@@ -89,7 +89,7 @@ POST_FIELDS = {
         "description": "Names a grid cell, or a township (the case then waits in its pool).",
     },
     "address_id": {"type": "string", "description": "A grid cell code."},
-    "email": {"type": "string", "format": "email"},
+    "email": {"type": "string", "format": "email", "maxLength": 254},
     "device_id": {"type": "string"},
     "account_id": {"type": "string"},
     "first_name": {"type": "string"},

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from cases.services.open311 import ServiceRequestInput
 
 MAX_WINDOW = timedelta(days=90)
+EMAIL_MAX_LENGTH = 254
 
 
 class ApiError(Exception):
@@ -154,6 +155,10 @@ def service_request_input(request) -> ServiceRequestInput:
             validate_email(email)
         except ValidationError:
             raise ApiError(400, _("email is not a valid address.")) from None
+        # Django's validator allows 320 characters; a forward path holds 254 (RFC 5321),
+        # and so does the column the address is kept in.
+        if len(email) > EMAIL_MAX_LENGTH:
+            raise ApiError(400, _("email is not a valid address."))
     media_url = param(request, "media_url") or ""
     if media_url:
         try:

@@ -299,6 +299,9 @@ def test_unknown_service_code_is_not_found_and_logged(client, world, api_key):
     assert (logged.http_status, logged.case, logged.service_code) == (404, None, "NOPE")
 
 
+LONG_EMAIL = "a" * 64 + "@" + "b" * 60 + "." + "c" * 60 + "." + "d" * 60 + "." + "e" * 10 + ".cn"
+
+
 @pytest.mark.parametrize(
     ("fields", "words"),
     [
@@ -312,6 +315,11 @@ def test_unknown_service_code_is_not_found_and_logged(client, world, api_key):
         ({"service_code": "LAMP", "address_id": "Z-99"}, "address_id Z-99"),
         ({"service_code": "LAMP", "address_string": "火星"}, "names no grid cell"),
         ({"service_code": "LAMP", "address_id": "N-01", "email": "x@"}, "email"),
+        (
+            # Valid by Django's rules (320 characters at most) but longer than 254.
+            {"service_code": "LAMP", "address_id": "N-01", "email": LONG_EMAIL},
+            "email is not a valid address",
+        ),
         ({"service_code": "LAMP", "address_id": "N-01", "media_url": "ftp://x"}, "media_url"),
         ({"service_code": "LAMP", "address_id": "N-01", "description": "x" * 4001}, "4000"),
         ({"service_code": "LAMP", "address_id": "N-01", "attribute[urgency]": "now"}, "urgency"),
