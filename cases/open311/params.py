@@ -125,9 +125,10 @@ def _attributes(request) -> dict:
         if match is None:
             continue
         values = [v.strip() for v in request.POST.getlist(name) if v.strip()]
-        if any("\x00" in v for v in values):
-            raise ApiError(400, _("An attribute contains a NUL character."))
         code, is_list = match.group(1), bool(match.group(2))
+        # The codes are stored too, as keys of a JSON column that cannot hold a NUL.
+        if any("\x00" in v for v in (code, *values)):
+            raise ApiError(400, _("An attribute contains a NUL character."))
         if is_list:
             attributes[code] = values
         elif values:
@@ -190,6 +191,8 @@ def service_request_input(request) -> ServiceRequestInput:
 def _idempotency_key(request) -> str:
     key = request.headers.get("Idempotency-Key") or param(request, "idempotency_key") or ""
     key = key.strip()
+    if "\x00" in key:  # `param` checks the form field, not the header
+        raise ApiError(400, _("%(name)s contains a NUL character.") % {"name": "Idempotency-Key"})
     if len(key) > 255:
         raise ApiError(400, _("Idempotency-Key is longer than 255 characters."))
     return key

@@ -324,6 +324,7 @@ LONG_EMAIL = "a" * 64 + "@" + "b" * 60 + "." + "c" * 60 + "." + "d" * 60 + "." +
         ({"service_code": "LAMP", "address_id": "N-01", "description": "x" * 4001}, "4000"),
         ({"service_code": "LAMP", "address_id": "N-01", "attribute[urgency]": "now"}, "urgency"),
         ({"service_code": "LAMP", "address_id": "N-01", "description": "a\x00b"}, "NUL"),
+        ({"service_code": "LAMP", "address_id": "N-01", "attribute[a\x00b]": "1"}, "NUL"),
         (
             {"service_code": "LAMP", "address_id": "N-01", "lat": "30.005", "long": "120.015"},
             "lie in grid cell N-02, not in address_id N-01",
@@ -364,6 +365,17 @@ def test_an_idempotency_key_sent_again_with_another_report_is_refused_with_422(
     Case.objects.filter(number=number).update(category=world.rubbish)
     retried = client.post(url, {**fields, "description": "路灯不亮"}, headers=key)
     assert retried.status_code == 200 and retried["Idempotent-Replayed"] == "true"
+
+
+def test_a_nul_in_the_idempotency_key_header_is_refused_with_400(client, world, api_key):
+    response = client.post(
+        f"{BASE}/requests.json",
+        {"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"},
+        headers={"Idempotency-Key": "k\x001"},
+    )
+    assert response.status_code == 400
+    assert "Idempotency-Key contains a NUL" in response.json()[0]["description"]
+    assert not Case.objects.exists()
 
 
 def test_a_json_body_is_told_to_be_form_encoded_not_that_its_key_is_missing(client, world, api_key):
