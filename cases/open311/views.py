@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import (
+    BadRequest,
     RequestDataTooBig,
     TooManyFieldsSent,
     TooManyFilesSent,
@@ -47,8 +48,15 @@ FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data"
 RETRY_AFTER_SECONDS = 30
 
 logger = logging.getLogger(__name__)
-# Raised where a view first reads request.POST or request.FILES.
-UNREADABLE_BODY = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent, MultiPartParserError)
+# Raised where a view first reads request.POST or request.FILES (BadRequest: a form body
+# in a charset other than UTF-8).
+UNREADABLE_BODY = (
+    BadRequest,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+    MultiPartParserError,
+)
 
 
 def _base_url(request) -> str:

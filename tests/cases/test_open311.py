@@ -3,6 +3,7 @@
 import io
 import socket
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 import time_machine
@@ -395,6 +396,17 @@ def test_an_unreadable_body_is_an_error_document_not_an_html_page(client, world,
     assert response.status_code == 400
     error = xml_to_python(parse_xml(response))[0]
     assert "could not be read" in error["description"]
+    assert not Case.objects.exists()
+
+
+def test_a_form_body_in_another_charset_than_utf8_is_an_error_document(client, world, api_key):
+    body = urlencode({"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"})
+    response = client.post(
+        f"{BASE}/requests.xml", body, content_type="application/x-www-form-urlencoded; charset=gbk"
+    )
+    assert response.status_code == 400
+    error = xml_to_python(parse_xml(response))[0]
+    assert "UTF-8" in error["description"]
     assert not Case.objects.exists()
 
 
