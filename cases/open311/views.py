@@ -6,6 +6,7 @@ specification's error document with its HTTP status: 404 not found, 403 bad api_
 anything else, 429 when a key posts too fast, and 503 while the database cannot be reached.
 """
 
+import codecs
 import functools
 import logging
 from datetime import timedelta
@@ -93,6 +94,10 @@ def open311_view(*methods: str, jurisdictional: bool = True):
         def wrapper(request, *args, fmt: str, **kwargs):
             allowed = {*methods, "HEAD"} if "GET" in methods else set(methods)
             try:
+                if request.encoding and codecs.lookup(request.encoding).name == "utf-8":
+                    # Django reads a form body only under the label "utf-8"; "utf8" and
+                    # "UTF8", which clients send too, name the same encoding.
+                    request.encoding = "utf-8"
                 if request.method not in allowed:
                     raise ApiError(
                         405,

@@ -399,6 +399,18 @@ def test_an_unreadable_body_is_an_error_document_not_an_html_page(client, world,
     assert not Case.objects.exists()
 
 
+@pytest.mark.parametrize("charset", ["utf8", "UTF8", "UTF-8"])
+def test_a_form_body_labelled_utf8_in_another_spelling_is_read(client, world, api_key, charset):
+    fields = {"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"}
+    response = client.post(
+        f"{BASE}/requests.json",
+        urlencode({**fields, "description": "路灯不亮"}),
+        content_type=f"application/x-www-form-urlencoded; charset={charset}",
+    )
+    assert response.status_code == 200
+    assert Case.objects.get().description == "路灯不亮"
+
+
 def test_a_form_body_in_another_charset_than_utf8_is_an_error_document(client, world, api_key):
     body = urlencode({"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"})
     response = client.post(
