@@ -80,14 +80,19 @@ def _named_in(address: str, places, *fields: str):
     return None
 
 
-def service_notice_for(case: Case) -> str:
-    """What happens next to a freshly posted case: the POST response's service_notice."""
-    if case.state == State.ASSIGNED:
+def service_notice_for(case: Case) -> str | None:
+    """What happens next to a freshly posted case: the POST response's service_notice.
+
+    A replayed post answers with its case as it is now, which may have moved on from
+    where routing put it; with neither a pool nor a lead department there is no notice."""
+    if case.state == State.FALLBACK:
+        return _("In the fallback pool of %(township)s: %(reason)s.") % {
+            "township": case.township.name,
+            "reason": case.get_fallback_reason_display(),
+        }
+    if case.lead_department_id:
         return _("Assigned to %(department)s.") % {"department": case.lead_department.name}
-    return _("In the fallback pool of %(township)s: %(reason)s.") % {
-        "township": case.township.name,
-        "reason": case.get_fallback_reason_display(),
-    }
+    return None
 
 
 @transaction.atomic

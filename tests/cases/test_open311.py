@@ -368,6 +368,24 @@ def test_an_idempotency_key_sent_again_with_another_report_is_refused_with_422(
     assert retried.status_code == 200 and retried["Idempotent-Replayed"] == "true"
 
 
+def test_a_replayed_post_names_the_department_that_took_the_case_since(
+    client, world, api_key, cast
+):
+    fields = {"api_key": api_key[1], "service_code": "ENV-RUBBISH", "address_id": "N-01"}
+    url, key = f"{BASE}/requests.json", {"Idempotency-Key": "k-1"}
+    first = client.post(url, fields, headers=key)
+    assert first.json()[0]["service_notice"] == "Assigned to 城管局."
+    workflow.case_accept(case=Case.objects.get(), actor=cast.liaison)
+    again = client.post(url, fields, headers=key)
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()[0]["service_notice"] == "Assigned to 城管局."
+    workflow.case_return(case=Case.objects.get(), actor=cast.liaison, reason="不归我们管")
+    returned = client.post(url, fields, headers=key)
+    assert returned.json()[0]["service_notice"] == (
+        "In the fallback pool of 北街道: returned by the department."
+    )
+
+
 def test_a_nul_in_the_idempotency_key_header_is_refused_with_400(client, world, api_key):
     response = client.post(
         f"{BASE}/requests.json",
