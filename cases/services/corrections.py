@@ -167,6 +167,9 @@ def _save(case: Case, *, fresh_clock: bool = False) -> None:
 
 
 def _add_assists(case: Case, department_ids, now) -> None:
+    # The lead leads: a department summoned to assist before the correction named it the
+    # lead was still asked to report for duty on its own case (as `case_dispatch` avoids).
+    case.assists.filter(department_id=case.lead_department_id).delete()
     existing = set(case.assists.values_list("department_id", flat=True))
     CaseAssist.objects.bulk_create(
         CaseAssist(case=case, department_id=dept_id, created_at=now)

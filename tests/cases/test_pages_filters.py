@@ -368,3 +368,46 @@ def test_filters_also_take_codes_and_a_bad_filter_matches_nothing(client, cast, 
     unknown = client.get("/cases/", {"category": "NO-SUCH"})
     assert numbers(unknown) == set()
     assert unknown.context["filter_form"].errors["category"]
+
+
+def test_a_correction_naming_an_assisting_department_the_lead_no_longer_summons_it(
+    cast, world, report
+):
+    from cases.services.corrections import case_correct
+    from cases.services.liaison import pending_summons
+    from departments.models import Responsibility
+
+    Responsibility.objects.create(category=world.lamp, department=world.market, role="lead")
+    case = report(category=world.stall)  # an overlap: in the pool
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.urban, assisting=[world.market], whistle=True
+    )
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    case_correct(
+        case=case,
+        actor=cast.dispatcher,
+        category=world.lamp,
+        cell=world.n1,
+        expected_version=case.version,
+    )
+    assert case.lead_department == world.market
+    assert not case.assists.filter(department=world.market).exists()
+    assert pending_summons(case, cast.other_liaison) is None
+
+
+def test_a_correction_to_another_lead_does_not_leave_it_assisting_too(cast, world, report):
+    from cases.services.corrections import case_correct
+    from departments.models import Responsibility
+
+    Responsibility.objects.create(category=world.rubbish, department=world.market, role="assist")
+    Responsibility.objects.create(category=world.lamp, department=world.market, role="lead")
+    case = report()  # urban leads, market assists
+    case_correct(
+        case=case,
+        actor=cast.dispatcher,
+        category=world.lamp,
+        cell=world.n1,
+        expected_version=case.version,
+    )
+    assert case.state == State.ASSIGNED and case.lead_department == world.market
+    assert not case.assists.filter(department=world.market).exists()
