@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from cases.labels import join_names
 from cases.models import Case, CaseEvent, RuleSuggestionDismissal, State
+from cases.selectors import OWNERSHIP_ACTIONS
 from cases.services.workflow import WorkflowError
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
 
@@ -56,10 +57,22 @@ class RuleSuggestion:
 
 
 def dispatched_closed_cases():
-    """Closed cases that a dispatcher (or an arbitrating supervisor) sent out of the pool."""
-    dispatched = CaseEvent.objects.filter(case=OuterRef("pk"), action="dispatch")
+    """Closed cases that a dispatcher (or an arbitrating supervisor) sent out of the pool.
+
+    Their lead must be that choice: the last event that named the owner is a dispatch, and
+    not the one a correction fires, where the router named the lead from the list as it
+    stands. Counted, those made the list suggest itself, or outvote the dispatchers with
+    what an older list said."""
+    deciding = (
+        CaseEvent.objects.filter(case=OuterRef(OuterRef("pk")), action__in=OWNERSHIP_ACTIONS)
+        .order_by("-at", "-pk")
+        .values("pk")[:1]
+    )
+    chosen = CaseEvent.objects.filter(pk=Subquery(deciding), action="dispatch").exclude(
+        data__has_key="correction"
+    )
     return Case.objects.filter(
-        Exists(dispatched),
+        Exists(chosen),
         state=State.CLOSED,
         category__isnull=False,
         lead_department__isnull=False,

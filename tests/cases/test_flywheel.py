@@ -77,6 +77,27 @@ def test_open_and_directly_routed_cases_are_not_evidence(report, cast, world):
     assert flywheel.rule_suggestions() == []
 
 
+def test_cases_the_router_led_after_a_correction_are_not_evidence(report, cast, world):
+    from cases.services.corrections import case_correct
+
+    for _ in range(3):
+        case = report(category=None)  # unclassified: in the pool
+        # The dispatcher names the category; the list names the lead (urban management).
+        case_correct(
+            case=case,
+            actor=cast.dispatcher,
+            category=world.rubbish,
+            cell=world.n1,
+            expected_version=case.version,
+        )
+        workflow.case_accept(case=case, actor=cast.liaison)
+        workflow.case_resolve(case=case, actor=cast.liaison, note="已清理")
+        workflow.case_verify(case=case, actor=cast.caseworker)
+    assert case.lead_department == world.urban
+    assert flywheel.rule_suggestions() == []
+    assert flywheel.lead_hint(category_id=world.rubbish.pk, township_id=world.north.pk) is None
+
+
 def test_suggestions_are_aggregated_in_a_fixed_number_of_queries(
     evidence, close_via_pool, world, django_assert_max_num_queries
 ):
