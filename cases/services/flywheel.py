@@ -132,8 +132,6 @@ def lead_hint(
 def _level(cases, place: str, *, min_cases: int, min_share: float):
     """(category, place, department, n, m) rows where the department handled at least
     `min_cases` and `min_share` of the category's cases in the place: two GROUP BYs."""
-    if place == "cell_id":
-        cases = cases.filter(cell__isnull=False)
     totals = {
         (row["category_id"], row[place]): row["m"]
         for row in cases.values("category_id", place).annotate(m=Count("pk"))
@@ -154,7 +152,9 @@ def rule_suggestions(
 ) -> list[RuleSuggestion]:
     """The current suggestions, most evidence first: none that an administrator dismissed
     and none that a lead rule with the same category, department and scope already is."""
-    cases = dispatched_closed_cases()
+    # A case outside every cell routes to the pool whatever the list says: its dispatch is
+    # no evidence for a township's rule, which would route the township's other cases.
+    cases = dispatched_closed_cases().filter(cell__isnull=False)
     found = [
         ("cell", *row) for row in _level(cases, "cell_id", min_cases=min_cases, min_share=min_share)
     ] + [

@@ -98,6 +98,19 @@ def test_cases_the_router_led_after_a_correction_are_not_evidence(report, cast, 
     assert flywheel.lead_hint(category_id=world.rubbish.pk, township_id=world.north.pk) is None
 
 
+def test_cases_outside_every_cell_suggest_no_township_rule(report, cast, world):
+    for _ in range(3):
+        case = report(cell=None, lat=10.0, lng=10.0)  # outside the grid: the north's pool
+        assert case.fallback_reason == "outside_grid"
+        workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market)
+        workflow.case_accept(case=case, actor=cast.other_liaison)
+        workflow.case_resolve(case=case, actor=cast.other_liaison, note="已清理")
+        workflow.case_verify(case=case, actor=cast.caseworker)
+    # A rule could not route such a case, and would send the north's rubbish in its cells,
+    # which the list gives urban management, to market regulation.
+    assert flywheel.rule_suggestions() == []
+
+
 def test_suggestions_are_aggregated_in_a_fixed_number_of_queries(
     evidence, close_via_pool, world, django_assert_max_num_queries
 ):
