@@ -23,6 +23,7 @@ from cases.models import Case, CaseEvent, RuleSuggestionDismissal, State
 from cases.selectors import OWNERSHIP_ACTIONS
 from cases.services.workflow import WorkflowError
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
+from departments.routing import get_index
 
 MIN_CASES = 3
 MIN_SHARE = 0.6
@@ -150,8 +151,10 @@ def _level(cases, place: str, *, min_cases: int, min_share: float):
 def rule_suggestions(
     *, min_cases: int = MIN_CASES, min_share: float = MIN_SHARE
 ) -> list[RuleSuggestion]:
-    """The current suggestions, most evidence first: none that an administrator dismissed
-    and none that a lead rule with the same category, department and scope already is."""
+    """The current suggestions, most evidence first: none that an administrator dismissed,
+    none that a lead rule with the same category, department and scope already is, and
+    none the list already routes as it says (a township's rule after it was accepted made
+    the same rule for each of its cells look new)."""
     # A case outside every cell routes to the pool whatever the list says: its dispatch is
     # no evidence for a township's rule, which would route the township's other cases.
     cases = dispatched_closed_cases().filter(cell__isnull=False)
@@ -179,11 +182,23 @@ def rule_suggestions(
         {row[2] for row in found if row[0] == "cell"}
     )
     townships = Township.objects.in_bulk({row[2] for row in found if row[0] == "township"})
+    index, today = get_index(), timezone.localdate()
     suggestions = []
     for level, category_id, place_id, department_id, count, total in found:
         cell_id = place_id if level == "cell" else None
         township_id = place_id if level == "township" else None
         if (category_id, department_id, township_id, cell_id) in existing:
+            continue
+        place_cells = (
+            [cell_id]
+            if cell_id
+            else [c for c, t in index.township_of_cell.items() if t == township_id]
+        )
+        if place_cells and all(
+            index.route(category_id=category_id, cell_id=c, on=today).lead_department_id
+            == department_id
+            for c in place_cells
+        ):
             continue
         suggestions.append(
             RuleSuggestion(
@@ -196,7 +211,7 @@ def rule_suggestions(
             )
         )
     _attach_evidence(suggestions, cases)
-    _attach_replaced_rules(suggestions, timezone.localdate())
+    _attach_replaced_rules(suggestions, today)
     suggestions.sort(key=lambda s: (-s.count, -s.share, s.category.code, str(s.scope)))
     return suggestions
 

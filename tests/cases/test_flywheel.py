@@ -116,8 +116,9 @@ def test_suggestions_are_aggregated_in_a_fixed_number_of_queries(
 ):
     for _ in range(3):
         close_via_pool(world.urban, cell=world.n3)
-    # Two levels, their totals, the names, the evidence and the rules each would replace.
-    with django_assert_max_num_queries(11):
+    # Two levels, their totals, the names, the routing stamp, the evidence and the rules
+    # each would replace.
+    with django_assert_max_num_queries(12):
         suggestions = flywheel.rule_suggestions()
     assert len(suggestions) >= 2
 
@@ -167,6 +168,15 @@ def test_accepting_a_suggestion_ends_the_rule_of_another_lead_in_that_place(
     assert new.department == world.market and world.urban.name in new.basis
     # Not an overlap of the two: the next stall case in the north routes itself.
     assert report(category=world.stall, cell=world.n3).lead_department == world.market
+
+
+def test_once_the_townships_rule_is_accepted_its_cells_are_not_suggested_the_same(
+    cast, evidence, world
+):
+    suggestion = next(s for s in flywheel.rule_suggestions() if s.township == world.north)
+    flywheel.rule_suggestion_accept(key=suggestion.key, actor=cast.admin)
+    # The north's stall cases route to market regulation: a rule for N-01 would say it again.
+    assert flywheel.rule_suggestions() == []
 
 
 def test_a_dismissed_suggestion_is_not_offered_again(client, cast, evidence, world):
