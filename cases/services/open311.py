@@ -5,6 +5,7 @@ A posted request becomes a case through the same intake as the web form
 `ApiRequest` row records which key posted it.
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,6 +25,19 @@ from departments.models import Category, GridCell, Township, User
 from departments.routing import get_index
 
 MAX_DESCRIPTION_LENGTH = 4000  # the GeoReport v2 limit for `description`
+
+
+_HAN_NAME = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def full_name(first_name: str, last_name: str) -> str:
+    """GeoReport's first_name and last_name as one name, in the order its language writes
+    it: a Chinese name family name first, unspaced (王 + 小明 → 王小明, as the web form's
+    reporters write it and as masking reads it), any other given name first."""
+    first_name, last_name = first_name.strip(), last_name.strip()
+    if _HAN_NAME.fullmatch(first_name) and _HAN_NAME.fullmatch(last_name):
+        return last_name + first_name
+    return " ".join(part for part in (first_name, last_name) if part)
 
 
 class ServiceNotFound(Exception):
@@ -169,7 +183,7 @@ def open311_request_create(
         address=data.address_string[:255],
         description=description,
         urgency=urgency,
-        reporter_name=" ".join(p for p in (data.first_name, data.last_name) if p)[:100],
+        reporter_name=full_name(data.first_name, data.last_name)[:100],
         reporter_phone=data.phone[:32],
         now=now,
         idempotency_key=data.idempotency_key,

@@ -12,6 +12,7 @@ from PIL import Image
 
 from cases.models import ApiRequest, Case, Source, State
 from cases.services import workflow
+from cases.services.open311 import full_name
 from tests.cases.open311support import (
     BASE,
     api_key_fixture,  # noqa: F401
@@ -169,7 +170,8 @@ def test_posting_creates_and_routes_a_case_through_the_intake(client, world, api
     assert case.cell == world.n1 and case.township == world.north
     assert case.lead_department == world.urban
     assert (case.address, case.description) == ("北街道 1 号", "路边垃圾")
-    assert (case.reporter_name, case.reporter_phone) == ("小明 王", "13800000000")
+    # A Chinese name as it is written: family name first, unspaced.
+    assert (case.reporter_name, case.reporter_phone) == ("王小明", "13800000000")
     assert list(case.events.values_list("action", flat=True)) == ["report", "route"]
     logged = ApiRequest.objects.get(case=case)
     assert logged.api_key == key and logged.http_status == 200
@@ -180,6 +182,21 @@ def test_posting_creates_and_routes_a_case_through_the_intake(client, world, api
     )
     key.refresh_from_db()
     assert key.last_used_at == NOW
+
+
+@pytest.mark.parametrize(
+    ("first_name", "last_name", "kept"),
+    [
+        ("小明", "王", "王小明"),
+        ("John", "Smith", "John Smith"),
+        ("", "王", "王"),
+        ("Ming", "王", "Ming 王"),
+    ],
+)
+def test_the_reporters_name_is_kept_in_the_order_its_language_writes_it(
+    first_name, last_name, kept
+):
+    assert full_name(first_name, last_name) == kept
 
 
 def test_posting_in_xml_answers_in_xml(client, world, api_key):
