@@ -319,8 +319,10 @@ def case_dispatch(
         if dept.pk not in existing
     )
     if whistle:
+        # A new summons (after a return, say) is reported for anew, by its own deadline:
+        # the audit trail keeps the report for the earlier one.
         case.assists.filter(department__in=[d.pk for d in assisting]).update(
-            summoned=True, report_due_at=report_due_at
+            summoned=True, report_due_at=report_due_at, reported_at=None
         )
     return case
 

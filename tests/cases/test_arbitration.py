@@ -8,7 +8,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from cases.models import State
-from cases.services import arbitration, workflow
+from cases.services import arbitration, liaison, workflow
 from cases.services.workflow import NotPermitted, TransitionNotAllowed
 from departments.services import sync_role_group
 
@@ -83,6 +83,19 @@ def test_a_summoned_department_named_lead_no_longer_reports_for_duty(
     )
     assert case.lead_department == world.market
     assert not case.assists.filter(department=world.market).exists()
+
+
+def test_a_department_summoned_again_reports_for_duty_again(cast, world, report):
+    case = report(category=world.stall, cell=world.n2)  # overlap: in the pool
+    summons = {"lead": world.urban, "assisting": [world.market], "whistle": True}
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, **summons)
+    liaison.assist_report_for_duty(case=case, actor=cast.other_liaison)
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, **summons)
+    assist = case.assists.get(department=world.market)
+    assert assist.summoned and assist.reported_at is None and assist.report_due_at is not None
+    liaison.assist_report_for_duty(case=case, actor=cast.other_liaison)
+    assert case.events.filter(action="report_for_duty").count() == 2
 
 
 def test_a_dispatcher_cannot_arbitrate(cast, world, disputed):
