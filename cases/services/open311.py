@@ -167,6 +167,10 @@ def open311_request_create(
                     " long, or the grid cell code as address_id."
                 )
             )
+    elif data.address_string and index.locate(data.lng, data.lat) is None:
+        # A point outside every cell (a hotline's geocoder off the map): the township the
+        # address names takes the case before the one nearest to the point.
+        township = _named_in(data.address_string, Township.objects.all(), "name")
     description = data.description.strip() or category.name
     if len(description) > MAX_DESCRIPTION_LENGTH:
         raise ValidationError(

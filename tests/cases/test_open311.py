@@ -275,6 +275,21 @@ def test_a_point_outside_every_cell_goes_to_the_nearest_township_pool(client, wo
     assert case.township == world.south
 
 
+def test_a_point_outside_every_cell_goes_to_the_township_its_address_names(client, world, api_key):
+    response = post_request(
+        client,
+        api_key[1],
+        service_code="ENV-RUBBISH",
+        lat=30.5,
+        long=121.5,  # nearest to the south township
+        address_string="北街道 幸福路 12 号",
+    )
+    assert response.status_code == 200
+    case = Case.objects.get(number=response.json()[0]["service_request_id"])
+    assert (case.state, case.fallback_reason) == (State.FALLBACK, "outside_grid")
+    assert case.township == world.north and case.cell is None
+
+
 def test_post_is_not_blocked_by_csrf(world, api_key):
     from django.test import Client
 
