@@ -924,3 +924,13 @@ def test_errors_are_line_field_message_tuples():
     ((line, field, message),) = plan.errors
     assert (line, field, message) == (2, "name", "is required.")
     assert plan.errors == [(2, "name", "is required.")]
+
+
+def test_an_email_too_long_to_store_is_a_row_error_not_a_crash(world):
+    address = "a" * 64 + "@" + "b" * 60 + "." + "c" * 60 + "." + "d" * 60 + ".example.org"
+    data = csv_text(USERS_HEADER, f"long,长邮箱,{address},caseworker,N,")
+
+    plan = plan_users(data)
+
+    assert messages(plan) == ["line 2: email: is longer than 254 characters."]
+    assert not User.objects.exists()
