@@ -116,7 +116,6 @@ def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = N
         if username and note_duplicate(seen, username.lower(), plan, line, "username", username):
             continue
         if len(plan.errors) == errors_before:
-            is_superuser = role == Role.ADMIN
             values = {
                 "username": username,
                 "full_name": full_name,
@@ -124,9 +123,6 @@ def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = N
                 "role": role,
                 "township_id": township.pk if township else None,
                 "department_id": department.pk if department else None,
-                "is_superuser": is_superuser,
-                # The same rule as departments.services.sync_role_groups, which runs after.
-                "is_staff": role in STAFF_ROLES or is_superuser,
             }
             parsed.append((line, username, values))
     note_case_clashes(
@@ -135,6 +131,11 @@ def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = N
     existing = User.objects.in_bulk(
         [username for _l, username, _v in parsed], field_name="username"
     )
+    for _line, name, values in parsed:
+        is_superuser = _superuser_status(existing.get(name), values["role"])
+        values["is_superuser"] = is_superuser
+        # The same rule as departments.services.sync_role_groups, which runs after.
+        values["is_staff"] = values["role"] in STAFF_ROLES or is_superuser
     planned = [plan_row(line, name, existing.get(name), values) for line, name, values in parsed]
     # Checked over the sound rows even when others are bad, so that one run reports every
     # bad row. A bad row meant as an admin may be the file's administrator once mended.
@@ -148,6 +149,16 @@ def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = N
     else:
         plan.rows = planned
     return plan
+
+
+def _superuser_status(instance: User | None, role: str) -> bool:
+    """The file has no superuser column: the role admin gives the status and leaving that
+    role takes it away. Otherwise the status stays as the admin's user form set it, so that
+    an export imports back unchanged (a superuser may have another role, and an
+    administrator by role may be no superuser)."""
+    if instance is None or (instance.role == Role.ADMIN) != (role == Role.ADMIN):
+        return role == Role.ADMIN
+    return instance.is_superuser
 
 
 def _check_administrators(
