@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from departments.importers.base import (
     CREATE,
     UNCHANGED,
+    UPDATE,
     ImportPlan,
     RowPlan,
     check_email,
@@ -131,8 +132,10 @@ def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = N
     existing = User.objects.in_bulk(
         [username for _l, username, _v in parsed], field_name="username"
     )
+    # As in the admin's user forms: only a superuser makes one (the command is run by one).
+    may_grant = acting_user is None or acting_user.is_superuser
     for _line, name, values in parsed:
-        is_superuser = _superuser_status(existing.get(name), values["role"])
+        is_superuser = _superuser_status(existing.get(name), values["role"], may_grant=may_grant)
         values["is_superuser"] = is_superuser
         # The same rule as departments.services.sync_role_groups, which runs after.
         values["is_staff"] = values["role"] in STAFF_ROLES or is_superuser
@@ -144,6 +147,8 @@ def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = N
         row.values["role"] == Role.ADMIN for row in rows if row.line not in good_lines
     )
     _check_administrators(planned, plan, acting_user, mends_an_admin=mends_an_admin)
+    if not may_grant:
+        _check_superusers_untouched(planned, plan)
     if plan.errors:
         plan.errors.sort(key=lambda error: error.line or 0)
     else:
@@ -151,14 +156,29 @@ def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = N
     return plan
 
 
-def _superuser_status(instance: User | None, role: str) -> bool:
-    """The file has no superuser column: the role admin gives the status and leaving that
-    role takes it away. Otherwise the status stays as the admin's user form set it, so that
-    an export imports back unchanged (a superuser may have another role, and an
-    administrator by role may be no superuser)."""
+def _superuser_status(instance: User | None, role: str, *, may_grant: bool) -> bool:
+    """The file has no superuser column: the role admin gives the status (when the
+    importer `may_grant` it) and leaving that role takes it away. Otherwise the status
+    stays as the admin's user form set it, so that an export imports back unchanged (a
+    superuser may have another role, and an administrator by role may be no superuser)."""
     if instance is None or (instance.role == Role.ADMIN) != (role == Role.ADMIN):
-        return role == Role.ADMIN
+        return role == Role.ADMIN and may_grant
     return instance.is_superuser
+
+
+def _check_superusers_untouched(rows: list[RowPlan], plan: ImportPlan) -> None:
+    """An error on each row changing a superuser, for an importer who is none: the admin's
+    change form is closed to them too (they could otherwise take the account over by its
+    email). A row already refused for the administrators' sake is not refused twice."""
+    refused = {error.line for error in plan.errors}
+    for row in rows:
+        if row.action == UPDATE and row.instance.is_superuser and row.line not in refused:
+            plan.error(
+                row.line,
+                "username",
+                _("“%(username)s” is a superuser: only a superuser may change their record.")
+                % {"username": row.key},
+            )
 
 
 def _check_administrators(

@@ -323,3 +323,34 @@ def test_the_chinese_preview_words_its_errors_in_chinese(admin_client, world):
     assert "<li>第 1 行：表头：缺少列：supervisor_emails</li>" in preview.text
     grid = upload_in_chinese(admin_client, "departments", '{"type": "FeatureCollection"}\n')
     assert "<li>第 1 行：文件：" in grid.text
+
+
+def test_an_administrator_who_is_no_superuser_cannot_make_or_change_one_by_import(client, world):
+    # The admin's user form keeps the superuser flag and superusers' pages from them.
+    root = make_user("root", User.Role.ADMIN)
+    keeper = make_user("keeper", User.Role.ADMIN)
+    User.objects.filter(pk=keeper.pk).update(is_superuser=False)
+    sync_role_groups(users=User.objects.all())
+    client.force_login(keeper)
+    text = (
+        f"{HEADERS['users']}\n"
+        "keeper,保管员,keeper@example.org,admin,,\n"
+        "heir,新管理员,heir@example.org,admin,,\n"
+        "zhou,周主任,zhou@example.org,supervisor,,\n"
+    )
+
+    preview = upload(client, "users", text)
+    assert preview.context["plan"].errors == []
+    apply(client, "users", preview)
+
+    assert list(User.objects.filter(is_superuser=True).values_list("username", flat=True)) == [
+        "root"
+    ]
+    assert User.objects.get(username="heir").role == User.Role.ADMIN
+    changed = f"{HEADERS['users']}\nroot,系统管理员,keeper@example.org,admin,,\n"
+    preview = upload(client, "users", changed)
+    assert [str(error) for error in preview.context["plan"].errors] == [
+        "line 2: username: “root” is a superuser: only a superuser may change their record."
+    ]
+    root.refresh_from_db()
+    assert root.email == "root@example.org"
