@@ -13,7 +13,9 @@ from django.utils.translation import gettext_lazy as _
 from departments.admin_io import ImportExportMixin
 from departments.calendar import calendar_notes, calendar_warnings
 from departments.importers import plan_users
+from departments.importers.base import CODE_PATTERN, not_a_code
 from departments.importers.categories import ancestor_loop, own_ancestor_message
+from departments.importers.departments import split_emails
 from departments.models import (
     Category,
     Department,
@@ -27,13 +29,25 @@ from departments.models import (
 from departments.services import boundary_bbox, sync_role_group
 
 
+class CodeForm(forms.ModelForm):
+    """A code as the import reads it: one the import would refuse makes an export that
+    does not import back."""
+
+    def clean_code(self):
+        code = self.cleaned_data["code"]
+        if not CODE_PATTERN.match(code):
+            raise ValidationError(not_a_code(code))
+        return code
+
+
 @admin.register(Township)
 class TownshipAdmin(admin.ModelAdmin):
+    form = CodeForm
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
 
 
-class GridCellForm(forms.ModelForm):
+class GridCellForm(CodeForm):
     class Meta:
         model = GridCell
         fields = ["code", "name", "township", "community", "boundary"]
@@ -84,14 +98,28 @@ def _feature(code: str, boundary: dict) -> dict:
     return {"type": "Feature", "geometry": boundary, "properties": {"code": code}}
 
 
+class DepartmentForm(CodeForm):
+    def clean_supervisor_emails(self):
+        emails, bad = split_emails(self.cleaned_data["supervisor_emails"])
+        if bad:
+            raise ValidationError(
+                [
+                    gettext("“%(value)s” is not an email address.") % {"value": address}
+                    for address in bad
+                ]
+            )
+        return ";".join(emails)
+
+
 @admin.register(Department)
 class DepartmentAdmin(ImportExportMixin, admin.ModelAdmin):
     import_subject = "departments"
+    form = DepartmentForm
     list_display = ["code", "name", "supervisor_emails"]
     search_fields = ["code", "name"]
 
 
-class CategoryForm(forms.ModelForm):
+class CategoryForm(CodeForm):
     class Meta:
         model = Category
         fields = ["code", "name", "name_en", "parent", "accept_hours", "resolve_days"]

@@ -312,17 +312,17 @@ def check_code(value: str, plan: ImportPlan, line: int, field_name: str, max_len
         plan.error(line, field_name, _("is longer than %(n)d characters.") % {"n": max_length})
         return None
     if not CODE_PATTERN.match(value):
-        plan.error(
-            line,
-            field_name,
-            _(
-                "“%(value)s” is not a code: begin with a Latin letter (A–Z) or a digit, "
-                "then letters, digits, “-”, “_” or “.”."
-            )
-            % {"value": value},
-        )
+        plan.error(line, field_name, not_a_code(value))
         return None
     return value
+
+
+def not_a_code(value: str) -> str:
+    """What is wrong with `value` as a code: the import's words and the admin's."""
+    return _(
+        "“%(value)s” is not a code: begin with a Latin letter (A–Z) or a digit, "
+        "then letters, digits, “-”, “_” or “.”."
+    ) % {"value": value}
 
 
 def note_case_clashes(

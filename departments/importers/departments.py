@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
 from departments.importers.base import (
     ImportPlan,
     check_code,
@@ -28,12 +31,9 @@ def plan_departments(data: bytes | str, *, progress=None) -> ImportPlan:
         errors_before = len(plan.errors)
         code = check_code(v["code"], plan, line, "code")
         name = check_text(v["name"], plan, line, "name", 100)
-        emails = []
-        for address in v["supervisor_emails"].split(";"):
-            address = address.strip()
-            repeated = address.lower() in (kept.lower() for kept in emails)
-            if address and not repeated and check_email(address, plan, line, "supervisor_emails"):
-                emails.append(address)
+        emails, bad = split_emails(v["supervisor_emails"])
+        for address in bad:
+            check_email(address, plan, line, "supervisor_emails")
         if code and note_duplicate(seen, code, plan, line, "code", code):
             continue
         if len(plan.errors) == errors_before:
@@ -46,6 +46,23 @@ def plan_departments(data: bytes | str, *, progress=None) -> ImportPlan:
     existing = Department.objects.in_bulk([code for _line, code, _v in parsed], field_name="code")
     plan.rows = [plan_row(line, code, existing.get(code), values) for line, code, values in parsed]
     return plan
+
+
+def split_emails(text: str) -> tuple[list[str], list[str]]:
+    """The addresses of a `supervisor_emails` text, each once, and those that are not
+    addresses: the import's rule and the admin form's, which store them joined by ";"."""
+    emails, bad = [], []
+    for address in text.split(";"):
+        address = address.strip()
+        if not address or address.lower() in (kept.lower() for kept in emails):
+            continue
+        try:
+            validate_email(address)
+        except ValidationError:
+            bad.append(address)
+        else:
+            emails.append(address)
+    return emails, bad
 
 
 def _write(plan: ImportPlan) -> list:

@@ -7,7 +7,9 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from departments.models import GridCell
+from departments.exporters import export_departments
+from departments.importers import plan_departments
+from departments.models import Department, GridCell
 from tests.conftest import square
 
 MODELS = ["township", "gridcell", "department", "category", "responsibility", "holiday", "user"]
@@ -207,3 +209,55 @@ def test_a_category_may_move_under_an_unrelated_one(client, cast, world):
     assert response.status_code == 302
     world.environment.refresh_from_db()
     assert world.environment.parent == world.lamp
+
+
+@pytest.mark.parametrize(
+    ("model", "fields"),
+    [
+        ("township", {"name": "新街道"}),
+        ("department", {"name": "城管局", "supervisor_emails": ""}),
+        ("category", {"name": "新类别", "accept_hours": "4", "resolve_days": "2"}),
+    ],
+)
+def test_a_code_the_import_would_refuse_is_refused_in_the_admin(client, cast, world, model, fields):
+    # Its export would not import back.
+    client.force_login(cast.admin)
+
+    response = client.post(reverse(f"admin:departments_{model}_add"), {"code": "城管 局", **fields})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["code"] == [
+        "“城管 局” is not a code: begin with a Latin letter (A–Z) or a digit, then letters, "
+        "digits, “-”, “_” or “.”."
+    ]
+
+
+def test_a_grid_cell_code_the_import_would_refuse_is_refused_in_the_admin(client, cast, world):
+    client.force_login(cast.admin)
+    response = client.post(
+        reverse("admin:departments_gridcell_add"),
+        {
+            "code": "N 09",
+            "name": "新网格",
+            "township": world.north.pk,
+            "boundary": json.dumps(square(8, 2)),
+        },
+    )
+    assert response.status_code == 200
+    assert "code" in response.context["adminform"].form.errors
+    assert not GridCell.objects.filter(code="N 09").exists()
+
+
+def test_supervisor_emails_are_checked_and_stored_as_the_import_stores_them(client, cast, world):
+    client.force_login(cast.admin)
+    url = reverse("admin:departments_department_add")
+    fields = {"code": "HB", "name": "环保局"}
+
+    refused = client.post(url, {**fields, "supervisor_emails": "a@example.org, b@example.org"})
+    client.post(url, {**fields, "supervisor_emails": " a@example.org; b@example.org ;"})
+
+    assert refused.context["adminform"].form.errors["supervisor_emails"] == [
+        "“a@example.org, b@example.org” is not an email address."
+    ]
+    assert Department.objects.get(code="HB").supervisor_emails == "a@example.org;b@example.org"
+    assert plan_departments(export_departments()).summary["unchanged"] == 4
