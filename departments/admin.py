@@ -16,6 +16,7 @@ from departments.importers import plan_users
 from departments.importers.base import CODE_PATTERN, not_a_code
 from departments.importers.categories import ancestor_loop, own_ancestor_message
 from departments.importers.departments import split_emails
+from departments.importers.grid import check_geometry
 from departments.models import (
     Category,
     Department,
@@ -26,7 +27,7 @@ from departments.models import (
     User,
     admin_rights_lost,
 )
-from departments.services import boundary_bbox, sync_role_group
+from departments.services import sync_role_group
 
 
 class CodeForm(forms.ModelForm):
@@ -53,11 +54,15 @@ class GridCellForm(CodeForm):
         fields = ["code", "name", "township", "community", "boundary"]
 
     def clean_boundary(self):
-        boundary = self.cleaned_data["boundary"]
-        try:
-            self.bbox = boundary_bbox(boundary)
-        except ValueError as error:
-            raise ValidationError(str(error)) from error
+        # The grid import's rules and its [lng, lat] floats: an export then imports back
+        # unchanged, where a closed-by-shapely ring or a height would be refused or differ.
+        problems = []
+        boundary, bbox = check_geometry(
+            self.cleaned_data["boundary"], lambda _field, message: problems.append(message)
+        )
+        if problems:
+            raise ValidationError(problems)
+        self.bbox = bbox["min_lng"], bbox["min_lat"], bbox["max_lng"], bbox["max_lat"]
         return boundary
 
     def save(self, commit=True):

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import Q
-from django.utils.translation import gettext as _
 
 from departments.models import User
 
@@ -155,26 +154,3 @@ def sync_role_groups(*, users: Iterable[User]) -> int:
 def sync_role_group(user: User) -> None:
     """`sync_role_groups` for one user."""
     sync_role_groups(users=[user])
-
-
-def boundary_bbox(boundary: dict) -> tuple[float, float, float, float]:
-    """(min_lng, min_lat, max_lng, max_lat) of a GeoJSON Polygon or MultiPolygon in WGS84.
-
-    Raises ValueError with a message for the user when it is not a valid one.
-    """
-    from shapely.geometry import shape
-
-    if not isinstance(boundary, dict) or boundary.get("type") not in ("Polygon", "MultiPolygon"):
-        raise ValueError(_("The boundary must be a GeoJSON Polygon or MultiPolygon."))
-    try:
-        geometry = shape(boundary)
-    except (ValueError, TypeError, AttributeError, IndexError) as error:
-        raise ValueError(
-            _("The boundary is not valid GeoJSON: %(error)s") % {"error": error}
-        ) from error
-    if geometry.is_empty or not geometry.is_valid:
-        raise ValueError(_("The boundary polygon is empty or crosses itself."))
-    min_lng, min_lat, max_lng, max_lat = geometry.bounds
-    if not (-180 <= min_lng <= max_lng <= 180 and -90 <= min_lat <= max_lat <= 90):
-        raise ValueError(_("The boundary is not in WGS84 longitude/latitude."))
-    return min_lng, min_lat, max_lng, max_lat

@@ -207,13 +207,13 @@ def _check_feature(position: int, feature, plan: ImportPlan) -> dict | None:
     check_code(text["township_code"], plan, position, "township_code")
     check_text(text["township_name"], plan, position, "township_name", 100)
     check_text(text["community"], plan, position, "community", 100, required=False)
-    boundary, bbox = _check_geometry(feature.get("geometry"), error)
+    boundary, bbox = check_geometry(feature.get("geometry"), error)
     if len(plan.errors) > errors_before or boundary is None:
         return None
     return {**text, "boundary": boundary, "bbox": bbox}
 
 
-def _check_geometry(geometry, error) -> tuple[dict | None, dict | None]:
+def check_geometry(geometry, error) -> tuple[dict | None, dict | None]:
     if not isinstance(geometry, dict) or geometry.get("type") not in GEOMETRY_TYPES:
         kind = geometry.get("type") if isinstance(geometry, dict) else geometry
         error("geometry", _("must be a Polygon or MultiPolygon, not %(kind)s.") % {"kind": kind})

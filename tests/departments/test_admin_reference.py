@@ -7,8 +7,8 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from departments.exporters import export_departments
-from departments.importers import plan_departments
+from departments.exporters import export_departments, export_grid
+from departments.importers import plan_departments, plan_grid
 from departments.models import Department, GridCell
 from tests.conftest import square
 
@@ -261,3 +261,36 @@ def test_supervisor_emails_are_checked_and_stored_as_the_import_stores_them(clie
     ]
     assert Department.objects.get(code="HB").supervisor_emails == "a@example.org;b@example.org"
     assert plan_departments(export_departments()).summary["unchanged"] == 4
+
+
+@pytest.mark.parametrize(
+    ("coordinates", "stored"),
+    [
+        # Integers and heights: the import reads them as [lng, lat] floats.
+        ([[[120, 30, 5], [121, 30, 5], [121, 31, 5], [120, 30, 5]]], None),
+        ([[[120, 30], [121, 30], [121, 31]]], "refused"),  # not closed
+    ],
+)
+def test_a_boundary_is_kept_as_the_grid_import_reads_it(client, cast, world, coordinates, stored):
+    client.force_login(cast.admin)
+    boundary = {"type": "Polygon", "coordinates": coordinates}
+
+    response = client.post(
+        reverse("admin:departments_gridcell_add"),
+        {
+            "code": "N-09",
+            "name": "新网格",
+            "township": world.north.pk,
+            "boundary": json.dumps(boundary),
+        },
+    )
+
+    if stored == "refused":
+        assert "boundary" in response.context["adminform"].form.errors
+        assert not GridCell.objects.filter(code="N-09").exists()
+        return
+    assert response.status_code == 302
+    assert GridCell.objects.get(code="N-09").boundary["coordinates"] == [
+        [[120.0, 30.0], [121.0, 30.0], [121.0, 31.0], [120.0, 30.0]]
+    ]
+    assert plan_grid(export_grid()).summary["updated"] == 0
