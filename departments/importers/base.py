@@ -8,6 +8,7 @@ in one transaction, or nothing if any row is wrong.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -179,19 +180,41 @@ def apply(plan: ImportPlan) -> ImportResult:
 
 # -- reading -----------------------------------------------------------------------------
 
+# How an .xlsx (a ZIP archive) and an .xls (an OLE compound file) begin.
+OFFICE_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+
 
 def decode(data: bytes | str, plan: ImportPlan) -> str | None:
     """The file's text, without a UTF-8 BOM; None (and an error) if it is not UTF-8."""
     if isinstance(data, str):
         text = data.removeprefix("\ufeff")
+    elif data.startswith(OFFICE_SIGNATURES):
+        # Its bytes say nothing useful about an encoding: name what was given instead.
+        if plan.unit == "line":
+            message = _(
+                "this is an Excel workbook, not a CSV file: in Excel, save it as "
+                "“CSV UTF-8 (Comma delimited)”."
+            )
+        else:
+            message = _(
+                "this is a ZIP archive or an Office file, not GeoJSON text: convert the grid "
+                "to GeoJSON in WGS84, e.g. with ogr2ogr -f GeoJSON -t_srs EPSG:4326."
+            )
+        plan.error(None, "file", message)
+        return None
     else:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             hint = ""
             try:
-                data.decode("gb18030")
-                hint = _(" (it looks like GBK/GB18030: save it as UTF-8)")
+                if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    hint = _(
+                        " (it is UTF-16, as Excel's “Unicode Text” saves: save it as CSV UTF-8)"
+                    )
+                else:
+                    data.decode("gb18030")
+                    hint = _(" (it looks like GBK/GB18030: save it as UTF-8)")
             except UnicodeDecodeError:
                 pass
             plan.error(

@@ -956,3 +956,39 @@ def test_an_export_of_users_imports_back_keeping_who_is_a_superuser(world):
         "boss",
         "root",
     ]
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00b\xee\x9dh",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+    ],
+)
+def test_an_excel_workbook_is_named_as_one_with_how_to_save_it_as_csv(start):
+    plan = plan_departments(start + bytes(range(256)))
+
+    assert messages(plan) == [
+        "file: this is an Excel workbook, not a CSV file: in Excel, save it as "
+        "“CSV UTF-8 (Comma delimited)”."
+    ]
+
+
+def test_a_zip_given_as_the_grid_says_to_convert_it_to_geojson():
+    plan = plan_grid(b"PK\x03\x04\x14\x00\x00\x00\x08\x00\x9c\xb5")
+
+    assert messages(plan) == [
+        "file: this is a ZIP archive or an Office file, not GeoJSON text: convert the grid "
+        "to GeoJSON in WGS84, e.g. with ogr2ogr -f GeoJSON -t_srs EPSG:4326."
+    ]
+
+
+def test_a_utf16_file_says_it_is_utf16_and_to_save_it_as_utf8():
+    data = "\ufeff" + csv_text("code\tname\tsupervisor_emails", "CG\t城管局\t")
+
+    [message] = messages(plan_departments(data.encode("utf-16-le")))
+
+    assert message == (
+        "line 1: file: not UTF-8 encoded: byte 1 of the file is invalid "
+        "(it is UTF-16, as Excel's “Unicode Text” saves: save it as CSV UTF-8)."
+    )
