@@ -280,7 +280,9 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
     header = [name.strip() for name in header]
     missing = [name for name in columns if name not in header]
     extra = [name for name in header if name not in columns]
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    # Columns without a name are unexpected already (a spreadsheet's empty ones at the
+    # right): "repeated columns: " with nothing after it would say nothing.
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
     if missing:
         plan.error(1, "header", _("missing columns: %(names)s") % {"names": ", ".join(missing)})
     if extra:

@@ -190,6 +190,14 @@ def test_extra_columns_are_an_error():
     assert str(plan.errors[0]).startswith("line 1: header: unexpected columns: colour")
 
 
+def test_empty_columns_a_spreadsheet_left_at_the_right_are_named_once_as_empty():
+    plan = plan_departments(csv_text("code,name,supervisor_emails,,", "CG,城管局,,,"))
+
+    assert messages(plan) == [
+        'line 1: header: unexpected columns: "", "" (the columns are code,name,supervisor_emails)'
+    ]
+
+
 def test_a_row_with_too_many_fields_is_reported_on_its_line():
     plan = plan_departments(csv_text("code,name,supervisor_emails", "CG,城管局,,surplus"))
 
