@@ -202,6 +202,11 @@ def _check_feature(position: int, feature, plan: ImportPlan) -> dict | None:
         for name in PROPERTIES
     }
     errors_before = len(plan.errors)
+    for name, value in text.items():
+        if not _storable(value):
+            error(name, _("contains a NUL character or a broken Unicode escape: remove it."))
+    if len(plan.errors) > errors_before:
+        return None
     check_code(text["code"], plan, position, "code")
     check_text(text["name"], plan, position, "name", 100)
     check_code(text["township_code"], plan, position, "township_code")
@@ -211,6 +216,18 @@ def _check_feature(position: int, feature, plan: ImportPlan) -> dict | None:
     if len(plan.errors) > errors_before or boundary is None:
         return None
     return {**text, "boundary": boundary, "bbox": bbox}
+
+
+def _storable(value: str) -> bool:
+    """False for what JSON escapes may give and no database column stores: a NUL
+    (\\u0000) or half of a surrogate pair (a lone \\ud800)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_geometry(geometry, error) -> tuple[dict | None, dict | None]:

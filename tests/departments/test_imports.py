@@ -1000,3 +1000,17 @@ def test_a_utf16_file_says_it_is_utf16_and_to_save_it_as_utf8():
         "line 1: file: not UTF-8 encoded: byte 1 of the file is invalid "
         "(it is UTF-16, as Excel's “Unicode Text” saves: save it as CSV UTF-8)."
     )
+
+
+@pytest.mark.parametrize("escape", ["\\u0000", "\\ud800"])
+def test_a_json_escape_no_database_stores_is_a_feature_error_not_a_crash(escape):
+    data = geojson(feature("E-01", 0, community="x")).replace('"x"', f'"东{escape}社区"')
+
+    plan = plan_grid(data)
+
+    assert messages(plan) == [
+        "feature 1: community: contains a NUL character or a broken Unicode escape: remove it."
+    ]
+    with pytest.raises(ImportRefused):
+        apply(plan)
+    assert not GridCell.objects.exists()
