@@ -34,21 +34,35 @@ class CodeForm(forms.ModelForm):
     """A code as the import reads it: one the import would refuse makes an export that
     does not import back."""
 
+    # A township's code and a grid cell's share one namespace: a rule's scope names either.
+    other_kind_of_scope = None
+
     def clean_code(self):
         code = self.cleaned_data["code"]
         if not CODE_PATTERN.match(code):
             raise ValidationError(not_a_code(code))
+        if self.other_kind_of_scope and self.other_kind_of_scope.objects.filter(code=code).exists():
+            raise ValidationError(
+                gettext("“%(code)s” is both a township and a grid cell code: rename one.")
+                % {"code": code}
+            )
         return code
+
+
+class TownshipForm(CodeForm):
+    other_kind_of_scope = GridCell
 
 
 @admin.register(Township)
 class TownshipAdmin(admin.ModelAdmin):
-    form = CodeForm
+    form = TownshipForm
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
 
 
 class GridCellForm(CodeForm):
+    other_kind_of_scope = Township
+
     class Meta:
         model = GridCell
         fields = ["code", "name", "township", "community", "boundary"]

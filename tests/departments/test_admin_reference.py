@@ -294,3 +294,27 @@ def test_a_boundary_is_kept_as_the_grid_import_reads_it(client, cast, world, coo
         [[120.0, 30.0], [121.0, 30.0], [121.0, 31.0], [120.0, 30.0]]
     ]
     assert plan_grid(export_grid()).summary["updated"] == 0
+
+
+def test_a_code_taken_by_the_other_kind_of_scope_is_refused_in_the_admin(client, cast, world):
+    # A rule's scope could not tell them apart, and the grid import refuses the export.
+    client.force_login(cast.admin)
+
+    township = client.post(
+        reverse("admin:departments_township_add"), {"code": "N-01", "name": "新"}
+    )
+    cell = client.post(
+        reverse("admin:departments_gridcell_add"),
+        {
+            "code": "S",
+            "name": "新网格",
+            "township": world.north.pk,
+            "boundary": json.dumps(square(8, 2)),
+        },
+    )
+
+    for response, code in ((township, "N-01"), (cell, "S")):
+        assert response.context["adminform"].form.errors["code"] == [
+            f"“{code}” is both a township and a grid cell code: rename one."
+        ]
+    assert plan_grid(export_grid()).errors == []
