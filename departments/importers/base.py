@@ -268,7 +268,8 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
             % {"expected": ",".join(columns)},
         )
         return
-    reader = csv.reader(io.StringIO(text, newline=""))
+    source = io.StringIO(text, newline="")
+    reader = csv.reader(source)
     try:
         header = next(reader)
     except StopIteration:
@@ -309,6 +310,24 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
             return
         except csv.Error as error:
             plan.error(line, "row", str(error))
+            return
+        if (
+            source.tell() == len(text)
+            and reader.line_num > line
+            and any("\n" in value or "\r" in value for value in row)
+            and text.count('"') % 2
+        ):
+            # A quote never closed swallows every line after it into one value: the field
+            # count or the value's check would only puzzle.
+            plan.error(
+                line,
+                "row",
+                _(
+                    'a quote (") opened on this line is never closed, so the rest of the '
+                    "file was read as one value: close it, or write a quote inside a quoted "
+                    'value as two ("").'
+                ),
+            )
             return
         next_line = reader.line_num + 1
         count += 1

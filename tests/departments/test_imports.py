@@ -1014,3 +1014,22 @@ def test_a_json_escape_no_database_stores_is_a_feature_error_not_a_crash(escape)
     with pytest.raises(ImportRefused):
         apply(plan)
     assert not GridCell.objects.exists()
+
+
+def test_a_quote_never_closed_is_named_on_its_line_not_as_a_field_count():
+    data = csv_text(
+        "code,name,parent_code,accept_hours,resolve_days",
+        "ENV,环境,,4,3",
+        'LAMP,"路灯,ENV,2,1',
+        "ADS,小广告,ENV,4,3",
+    )
+
+    plan = plan_categories(data)
+
+    assert messages(plan) == [
+        'line 3: row: a quote (") opened on this line is never closed, so the rest of the file '
+        'was read as one value: close it, or write a quote inside a quoted value as two ("").'
+    ]
+    # The last value may still span lines when its quotes are closed.
+    closed = csv_text(data.splitlines()[0], 'LAMP,路灯,,4,"3', '"')
+    assert plan_categories(closed).errors == []
