@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 from django.db import IntegrityError
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from departments.importers.base import ImportPlan, ImportResult, apply, format_summary
 from departments.management.base import TranslatedHelpCommand
@@ -18,6 +18,8 @@ class ImportCommand(TranslatedHelpCommand):
 
     planner = None
     file_label = "FILE"
+    # What the progress line counts: a GeoJSON file's rows are its features.
+    progress_message = gettext_lazy("… %(count)d rows read")
 
     def add_arguments(self, parser):
         parser.add_argument("file", metavar=self.file_label, help=_("the file to import"))
@@ -35,7 +37,7 @@ class ImportCommand(TranslatedHelpCommand):
         return self.describe(plan, result) if verbosity else None
 
     def _progress(self, count: int) -> None:
-        self.stderr.write(_("… %(count)d rows read") % {"count": count})
+        self.stderr.write(self.progress_message % {"count": count})
 
     def apply_plan(self, plan: ImportPlan, name: str) -> ImportResult:
         """Print every error and stop, with nothing saved; or apply the plan."""

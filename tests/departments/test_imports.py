@@ -1033,3 +1033,13 @@ def test_a_quote_never_closed_is_named_on_its_line_not_as_a_field_count():
     # The last value may still span lines when its quotes are closed.
     closed = csv_text(data.splitlines()[0], 'LAMP,路灯,,4,"3', '"')
     assert plan_categories(closed).errors == []
+
+
+def test_a_grid_files_progress_counts_features(tmp_path, monkeypatch):
+    monkeypatch.setattr("departments.importers.base.PROGRESS_EVERY", 2)
+    path = tmp_path / "grid.geojson"
+    path.write_text(geojson(*(feature(f"E-{i}", i) for i in range(4))), encoding="utf-8")
+
+    _out, err = run("import_grid", path)
+
+    assert "2 features read" in err and "4 features read" in err and "rows" not in err

@@ -12,3 +12,4 @@ class Command(ImportCommand):
     )
     file_label = "FILE.geojson"
     planner = staticmethod(plan_grid)
+    progress_message = _("… %(count)d features read")
