@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.db.models import Value
+from django.db.models.constants import LOOKUP_SEP
 from django.utils.translation import gettext_lazy as _
 
 from cases import labels
@@ -46,6 +47,21 @@ def searchable_unmasked(request, search_fields, *free_texts):
     if sees_every_contact(request.user) or not could_probe_contacts(search):
         return search_fields
     return [name for name in search_fields if name not in free_texts]
+
+
+class MaskedLookupsMixin:
+    """The admin filters on any of a model's own fields from the URL (`?description__contains=
+    1381`): on a field the reader sees masked, matching one digit at a time would give the
+    masked ones away, as a search would (`searchable_unmasked`)."""
+
+    masked_lookups: tuple[str, ...] = ()
+
+    def lookup_allowed(self, lookup, value, request):
+        if lookup.split(LOOKUP_SEP, 1)[0] in self.masked_lookups and not sees_every_contact(
+            request.user
+        ):
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
 
 class CommentAsReadMixin:
@@ -118,6 +134,7 @@ CSV_HEADER = ["at", "case", "action", "from_state", "to_state", "actor", "commen
 
 @admin.register(CaseEvent)
 class CaseEventAdmin(
+    MaskedLookupsMixin,
     PlainForeignKeysMixin,
     CommentAsReadMixin,
     EventInWordsMixin,
@@ -136,6 +153,7 @@ class CaseEventAdmin(
     ]
     list_select_related = ["case", "actor"]
     search_fields = ["=case__number", "actor__username", "actor_label", "comment"]
+    masked_lookups = ("comment",)
     date_hierarchy = "at"
     ordering = ["-at", "-id"]
     show_full_result_count = False

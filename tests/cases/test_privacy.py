@@ -445,3 +445,25 @@ def test_searching_by_digits_never_tells_a_masked_reader_what_a_description_hold
     assert found(cast.liaison, "88") == {"cases", "admin cases"}
     assert found(cast.dispatcher, "13812") == {"cases"}  # the dispatcher calls back
     assert found(cast.admin, "13812") == every
+
+
+@pytest.mark.django_db
+def test_filtering_by_digits_from_the_url_never_tells_a_masked_reader_what_a_text_holds(
+    client, report, cast
+):
+    """The admin filters on a model's own fields from the URL: `description__contains=1381`
+    would give the masked digits away as a search would."""
+    case = report(description=CALL_BACK)
+    workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=case, actor=cast.liaison, note=f"已联系 {PHONE}")
+    probes = [
+        (reverse("admin:cases_case_changelist"), "description__contains"),
+        (reverse("admin:cases_case_changelist"), "description__regex"),
+        (reverse("admin:cases_caseevent_changelist"), "comment__contains"),
+    ]
+    client.force_login(cast.liaison)
+    for url, lookup in probes:
+        assert client.get(url, {lookup: "13812"}).status_code == 400, lookup
+    client.force_login(cast.admin)
+    for url, lookup in probes:
+        assert case.number in client.get(url, {lookup: "13812"}).text, lookup
