@@ -11,9 +11,11 @@ from django.db.models import Q
 
 # No model imports at module level: the logging filter below is loaded before the apps.
 
-# Chinese mobiles (optionally +86) and landlines with an area code; 7+ digits in a row.
+# Chinese mobiles (optionally +86) and landlines with an area code, also grouped as people
+# write them ("(010) 6552-9988", "（010）6552-9988", "0571 8765 4321"); 7+ digits in a row.
 _PHONE = re.compile(
-    r"(?<![\d*])(?:(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}|0\d{2,3}[- ]?\d{7,8}|\d{7,})(?![\d*])"
+    r"(?<![\d*])(?:(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}"
+    r"|[(（]?0\d{2,3}[)）]?[- ]?(?:\d{7,8}|\d{3,4}[- ]\d{4})|\d{7,})(?![\d*])"
 )
 
 

@@ -50,6 +50,14 @@ def test_masks_keep_only_what_identifies_nobody():
     assert mask_phones("请致电 13812345678 或 021-62345678") == "请致电 138****5678 或 021****5678"
 
 
+def test_landlines_are_masked_however_their_digits_are_grouped():
+    """The phone field takes "(010) 6552-9988": reporters write the same in descriptions."""
+    assert mask_phones("电话 010-6552-9988") == "电话 010****9988"
+    assert mask_phones("（010）6552-9988 找王先生") == "010****9988 找王先生"
+    assert mask_phones("(021) 6234 5678") == "021****5678"
+    assert mask_phones("0571 8765 4321") == "057*****4321"
+
+
 def test_logs_keep_the_ids_they_are_searched_by():
     """Sweep and task ids (UUIDs, with or without hyphens) and case numbers past the
     millionth of a year hold seven digits in a row: they are not phone numbers."""
