@@ -42,8 +42,9 @@ class EventInWordsMixin:
 
 def searchable_unmasked(request, search_fields, *free_texts):
     """The admin's search fields less the free texts, when the search text could probe a
-    contact the reader sees masked (cases/privacy.py)."""
-    search = request.GET.get(SEARCH_VAR, "")
+    contact the reader sees masked (cases/privacy.py). The admin's autocomplete searches
+    with the same fields, its text in `term` (/admin/autocomplete/?…&term=1381)."""
+    search = " ".join(request.GET.get(name, "") for name in (SEARCH_VAR, "term"))
     if sees_every_contact(request.user) or not could_probe_contacts(search):
         return search_fields
     return [name for name in search_fields if name not in free_texts]

@@ -475,3 +475,26 @@ def test_filtering_by_digits_from_the_url_never_tells_a_masked_reader_what_a_tex
     client.force_login(cast.admin)
     for url, lookup in probes:
         assert case.number in client.get(url, {lookup: "13812"}).text, lookup
+
+
+@pytest.mark.django_db
+def test_the_admins_autocomplete_never_tells_a_masked_reader_what_a_description_holds(
+    client, report, cast
+):
+    """It searches with the changelist's fields: digits match only what the reader reads
+    unmasked there too."""
+    case = report(description=CALL_BACK)
+    autocomplete = reverse("admin:autocomplete")
+
+    def found(user, term):
+        client.force_login(user)
+        answer = client.get(
+            autocomplete,
+            {"app_label": "cases", "model_name": "caseevent", "field_name": "case", "term": term},
+        )
+        return [row["text"] for row in answer.json()["results"]]
+
+    assert found(cast.liaison, "13812") == []
+    assert found(cast.liaison, "zhang@") == []
+    assert found(cast.liaison, "回电") == [case.number]
+    assert found(cast.admin, "13812") == [case.number]
