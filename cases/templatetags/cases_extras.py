@@ -8,6 +8,7 @@ from cases.labels import list_separator as _list_separator
 from cases.labels import phrase_separator as _phrase_separator
 from cases.labels import state_label as _state_label
 from cases.labels import transition_help as _transition_help
+from cases.privacy import can_see_personal_data
 from cases.privacy import description_for as _description_for
 from cases.privacy import masked_unless as _masked_unless
 
@@ -74,6 +75,13 @@ def description_for(case, user) -> str:
     """`{{ case|description_for:user }}`: the description, its contacts masked for readers
     who see the reporter masked (cases/privacy.py)."""
     return _description_for(user, case)
+
+
+@register.filter
+def shows_contacts_to(case, user) -> bool:
+    """`{% with sees_contacts=case|shows_contacts_to:user %}`: whether `user` reads the
+    contacts in `case`'s texts unmasked, for a page of many cases (cases/privacy.py)."""
+    return can_see_personal_data(user, case)
 
 
 @register.filter

@@ -392,6 +392,27 @@ def test_numbers_in_notes_and_comments_are_masked_as_the_description_is(client, 
     assert client.get(detail).text.count(PHONE) >= 3
 
 
+@pytest.mark.django_db
+def test_a_return_reason_and_a_dispatch_comment_are_masked_where_the_case_is_routed(
+    client, report, cast, world
+):
+    """The routing section of the case page and the pool page quote them."""
+    case = report()
+    workflow.case_return(case=case, actor=cast.liaison, reason=f"不属于城管，{CALL_BACK}")
+    pages = {"pool": reverse("cases:fallback"), "case": reverse("cases:detail", args=[case.number])}
+    client.force_login(cast.supervisor)
+    for where, url in pages.items():
+        page = client.get(url).text
+        assert PHONE not in page and f"不属于城管，请回电 {MASKED_PHONE}" in page, where
+    client.force_login(cast.dispatcher)  # who calls the reporter back
+    for where, url in pages.items():
+        assert f"不属于城管，{CALL_BACK}" in client.get(url).text, where
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market, comment=CALL_BACK)
+    client.force_login(cast.other_liaison)
+    page = client.get(pages["case"]).text
+    assert PHONE not in page and f"“请回电 {MASKED_PHONE}" in page
+
+
 def audit_trail_as_seen(client, case) -> dict[str, str]:
     """Every admin page and export that shows a case's audit comments, as one user reads
     them: the case's timeline inline, its audit trail, the audit list, an audit row's page
