@@ -8,6 +8,7 @@ from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpRespo
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from cases.forms import errors_in_one_line
 from cases.privacy import description_for
@@ -122,7 +123,14 @@ def export_xlsx(request):
     sheet = workbook.create_sheet(_("Cases"))
     sheet.append(export_header())
     for row in export_rows(cases, request.user):
-        sheet.append(row)
+        # A control character pasted into a description (Word's vertical tab) is refused
+        # by the file format: openpyxl raised, and nobody's export held the case any more.
+        sheet.append(
+            [
+                ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+                for value in row
+            ]
+        )
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = HttpResponse(

@@ -331,6 +331,18 @@ def test_exports_never_turn_text_into_spreadsheet_formulas(client, cast, report)
     assert "'=HYPERLINK" in text
 
 
+def test_a_control_character_in_a_text_does_not_break_the_xlsx_export(client, cast, report):
+    """Spreadsheets refuse control characters; one pasted into a description (Word's
+    vertical tab) made the export of every case beside it a server error."""
+    case = report(description="垃圾\x0b堆放", address="人民路\x01口")
+    client.force_login(cast.caseworker)
+    response = client.get(reverse("cases:export_xlsx"))
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert [cell.value for cell in sheet[2]][0] == case.number
+    assert [cell.value for cell in sheet[2]][-2:] == ["人民路口", "垃圾堆放"]
+
+
 def test_correcting_an_assigned_case_to_another_lead_keeps_it_assigned_with_a_fresh_clock(
     client, cast, world, report
 ):
