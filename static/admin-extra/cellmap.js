@@ -11,7 +11,10 @@
   var map = L.map(element, { attributionControl: false });
   var neighbours = L.geoJSON(data.neighbours, {
     style: function () { return { color: "#888", weight: 1, fillOpacity: 0.05 }; },
-    onEachFeature: function (feature, layer) { layer.bindTooltip(feature.properties.code); }
+    // A text node, not a string Leaflet would read as HTML: the admin's form takes any code.
+    onEachFeature: function (feature, layer) {
+      layer.bindTooltip(document.createTextNode(feature.properties.code));
+    }
   }).addTo(map);
   var cell = L.geoJSON(data.cell, {
     style: function () { return { color: "#ba2121", weight: 2, fillOpacity: 0.25 }; }

@@ -113,6 +113,21 @@ def test_a_cell_name_with_markup_shows_as_text_in_the_map_tooltip(
     assert tooltip.locator("b").count() == 0
 
 
+def test_a_cell_code_with_markup_shows_as_text_in_the_admins_map_tooltip(
+    open_as, live_server, cast, world
+):
+    # The admin's cell form takes any code; the import's pattern does not hold there.
+    GridCell.objects.filter(pk=world.n2.pk).update(code="<b>N-02</b>")
+    page = open_as(cast.admin)
+    page.goto(f"{live_server.url}/admin/departments/gridcell/{world.n1.pk}/change/")
+    page.locator("#cell-map[data-ready]").wait_for()
+    page.locator("#cell-map path.leaflet-interactive").first.hover()  # a neighbour
+    tooltip = page.locator(".leaflet-tooltip")
+    tooltip.wait_for()
+    assert tooltip.inner_text() == "<b>N-02</b>"
+    assert tooltip.locator("b").count() == 0
+
+
 def test_a_point_outside_every_cell_reports_the_case_from_the_point(
     open_as, live_server, cast, world
 ):
