@@ -1,11 +1,14 @@
 """What a liaison and an administrator click in the admin, in Debian's headless Chromium
 driven by Playwright."""
 
+from decimal import Decimal
+
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
-from cases.models import State
+from cases.models import Case, State
+from cases.services import extensions, workflow
 from tests.browser import chromium, needs_chromium
 
 pytest.importorskip("playwright.sync_api")
@@ -81,3 +84,27 @@ def test_administrator_sees_a_grid_cell_on_its_map(open_as, live_server, cast, w
     page.goto(f"{live_server.url}/admin/departments/gridcell/{world.n2.pk}/change/")
     page.wait_for_selector("#cell-map[data-ready='1']")
     assert page.locator("#cell-map path.leaflet-interactive").count() == 3
+
+
+def test_a_flagged_figure_that_is_a_link_shows_red_like_its_department(
+    open_as, live_server, cast, report, world
+):
+    """Supervision flags a department by one of its figures; most figures are links, which
+    stayed in the admin's link colour, so which figure was far above the others was hidden."""
+    report(description="垃圾桶满溢")  # the responsibility list gives it to CG
+    for department in (world.market, world.market, world.housing, world.housing):
+        case = report(category=world.stall, description="占道经营")
+        workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=department)
+    for case in Case.objects.filter(lead_department=world.market):
+        case = workflow.case_accept(case=case, actor=cast.other_liaison)
+        extensions.extension_request(
+            case=case, actor=cast.other_liaison, reason="需要协调物业", extra_days=Decimal(2)
+        )
+    page = open_as(cast.admin)
+    page.goto(f"{live_server.url}/admin/cases/case/supervision/")
+    flagged = page.locator("#department-SJ td.flag a")  # its extension requests, a link
+    assert flagged.inner_text() == "2"
+    red = page.locator("#department-SJ th").evaluate("e => getComputedStyle(e).color")
+    assert flagged.evaluate("e => getComputedStyle(e).color") == red
+    plain = page.locator("#department-ZJ td a").first
+    assert plain.evaluate("e => getComputedStyle(e).color") != red
