@@ -8,7 +8,12 @@
     return;
   }
   var data = JSON.parse(node.textContent);
-  var map = L.map(element, { attributionControl: false });
+  var map = L.map(element, { attributionControl: false, zoomControl: false });
+  // Leaflet's own button titles are English: the page gives them in its language.
+  L.control.zoom({
+    zoomInTitle: element.getAttribute("data-zoom-in") || "Zoom in",
+    zoomOutTitle: element.getAttribute("data-zoom-out") || "Zoom out"
+  }).addTo(map);
   var neighbours = L.geoJSON(data.neighbours, {
     style: function () { return { color: "#888", weight: 1, fillOpacity: 0.05 }; },
     // A text node, not a string Leaflet would read as HTML: the admin's form takes any code.

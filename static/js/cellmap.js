@@ -7,7 +7,13 @@ window.CellMap = (function () {
   }
   function create(elementId, cells, options) {
     options = options || {};
-    var map = L.map(elementId, { attributionControl: !!options.tileUrl });
+    var element = document.getElementById(elementId);
+    var map = L.map(element, { attributionControl: !!options.tileUrl, zoomControl: false });
+    // Leaflet's own button titles are English: the page gives them in its language.
+    L.control.zoom({
+      zoomInTitle: element.getAttribute("data-zoom-in") || "Zoom in",
+      zoomOutTitle: element.getAttribute("data-zoom-out") || "Zoom out"
+    }).addTo(map);
     if (options.tileUrl) {
       L.tileLayer(options.tileUrl, { maxZoom: 19, attribution: options.tileAttribution || "" }).addTo(map);
     }

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
+from django.utils import translation
 from PIL import Image
 
 from cases.models import Case, State
@@ -391,3 +392,28 @@ def test_the_menu_wraps_on_a_phone_so_the_admin_link_stays_in_sight(open_as, liv
     admin = page.locator("nav.nav a", has_text="Admin")
     box = admin.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE
+
+
+def test_the_maps_zoom_buttons_speak_the_pages_language(
+    open_as,
+    live_server,
+    cast,
+    world,
+    compiled_catalogue,  # noqa: F811
+):
+    """Leaflet titles its +/− buttons (tooltip and screen reader label) in English; the
+    page hands it its own words."""
+    with translation.override("zh-hans"):
+        words = [translation.gettext("Zoom in"), translation.gettext("Zoom out")]
+    page = open_as(cast.supervisor, locale="zh-CN")
+    for path, map_id in (("/cases/new/", "cell-map"), ("/dashboard/", "dashboard-map")):
+        page.goto(f"{live_server.url}{path}")
+        the_map = page.locator(f"#{map_id}")
+        assert [
+            the_map.get_attribute("data-zoom-in"),
+            the_map.get_attribute("data-zoom-out"),
+        ] == words
+        buttons = the_map.locator(".leaflet-control-zoom a").evaluate_all(
+            "links => links.map(a => [a.title, a.getAttribute('aria-label')])"
+        )
+        assert buttons == [[word, word] for word in words]
