@@ -108,3 +108,19 @@ def test_a_flagged_figure_that_is_a_link_shows_red_like_its_department(
     assert flagged.evaluate("e => getComputedStyle(e).color") == red
     plain = page.locator("#department-ZJ td a").first
     assert plain.evaluate("e => getComputedStyle(e).color") != red
+
+
+def test_a_liaison_switches_the_admin_to_chinese_and_stays_on_the_page(
+    open_as, live_server, cast, report
+):
+    """Liaisons work in the admin: its pages switch language as the site's do."""
+    case = report(description="垃圾桶满溢")
+    page = open_as(cast.liaison)
+    page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
+    assert page.locator("#logout-form button").inner_text().lower() == "log out"
+    assert not page.locator("#user-tools .lang-switch button").is_visible()  # submits itself
+    with page.expect_navigation():
+        page.select_option("#user-tools select[name=language]", "zh-hans")
+    assert page.url.endswith(f"/admin/cases/case/{case.pk}/change/")
+    assert page.locator("#logout-form button").inner_text() == "注销"
+    assert page.locator("html").get_attribute("lang") == "zh-hans"
