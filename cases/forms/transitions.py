@@ -56,10 +56,21 @@ class CommentForm(TransitionForm):
     )
 
 
+# Which end of 1–5 is best, in words beside the number the figures average.
+SATISFACTION_CHOICES = [
+    ("", _("no rating")),
+    ("1", _("1 – very dissatisfied")),
+    ("2", _("2 – dissatisfied")),
+    ("3", _("3 – neither")),
+    ("4", _("4 – satisfied")),
+    ("5", _("5 – very satisfied")),
+]
+
+
 class VerifyForm(CommentForm):
     satisfaction = forms.TypedChoiceField(
         label=_("Satisfaction"),
-        choices=[("", _("no rating"))] + [(str(n), str(n)) for n in range(1, 6)],
+        choices=SATISFACTION_CHOICES,
         coerce=int,
         empty_value=None,
         required=False,

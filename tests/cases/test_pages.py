@@ -837,3 +837,23 @@ def test_the_menu_offers_a_page_exactly_when_it_opens(client, cast, role):
     for name in ("cases:new", "cases:fallback", "dashboard"):
         url = reverse(name)
         assert (f'href="{url}"' in menu) == (client.get(url).status_code == 200), (role, url)
+
+
+@pytest.mark.parametrize(
+    ("language", "best", "worst"),
+    [
+        ("en", "5 – very satisfied", "1 – very dissatisfied"),
+        ("zh-hans", "5 – 非常满意", "1 – 非常不满意"),
+    ],
+)
+def test_the_rating_says_which_end_is_best(client, cast, report, language, best, worst):
+    case = report()
+    workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=case, actor=cast.liaison, note="已清理")
+    client.force_login(cast.caseworker)
+    page = client.get(
+        reverse("cases:detail", args=[case.number]), HTTP_ACCEPT_LANGUAGE=language
+    ).text
+    rating = re.search(r'<select name="satisfaction".*?</select>', page, re.S).group()
+    assert f'<option value="5">{best}</option>' in rating
+    assert f'<option value="1">{worst}</option>' in rating
