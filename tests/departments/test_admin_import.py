@@ -2,6 +2,7 @@
 the commands, nothing written before "Apply", exports that import back unchanged."""
 
 import json
+import re
 from datetime import date
 
 import pytest
@@ -315,6 +316,31 @@ def test_the_chinese_preview_heads_its_first_column_in_chinese(admin_client, wor
     )
     assert preview.status_code == 200
     assert '<th scope="col">行号</th>' in preview.text
+
+
+@pytest.mark.usefixtures("compiled_catalogue")
+def test_the_chinese_grid_preview_sums_up_cells_and_townships_in_chinese_punctuation(
+    admin_client, world
+):
+    feature = {
+        "type": "Feature",
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[121, 31], [121.01, 31], [121.01, 31.01], [121, 31]]],
+        },
+        "properties": {
+            "code": "E-01",
+            "name": "东网格",
+            "township_code": "E",
+            "township_name": "东",
+        },
+    }
+    file = SimpleUploadedFile(
+        "grid.geojson", json.dumps({"type": "FeatureCollection", "features": [feature]}).encode()
+    )
+    preview = admin_client.post(import_url("grid"), {"file": file}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    summary = re.search(r'<p class="import-summary">(.*?)</p>', preview.text).group(1)
+    assert summary == "新建 1，更新 0，未变 0；街道：新建 1，更新 0，未变 0"
 
 
 @pytest.mark.usefixtures("compiled_catalogue")
