@@ -85,6 +85,15 @@ def test_every_export_imports_back_with_nothing_to_change(admin_client, richer_w
     assert summary["unchanged"] > 0
 
 
+def test_a_file_that_changes_nothing_offers_nothing_to_apply(admin_client, world):
+    export = admin_client.get(reverse("admin:departments_department_export"))
+    preview = upload(admin_client, "departments", export.content.decode("utf-8"))
+    assert "Nothing would change." in preview.text
+    assert 'name="apply"' not in preview.text
+    changed = upload(admin_client, "departments", f"{HEADERS['departments']}\nXF,消防,\n")
+    assert 'name="apply"' in changed.text
+
+
 @pytest.mark.parametrize("subject", list(HEADERS))
 def test_csv_exports_have_exactly_the_spec_header(admin_client, world, subject):
     response = admin_client.get(reverse(f"admin:departments_{MODELS[subject]}_export"))
