@@ -433,7 +433,7 @@ class _Generator:
             v["return_count"] += 1
         elif action in ("accept", "resolve"):
             actor = self.pick(world.liaisons.get(lead, []))
-            comment = "已到现场处置完毕，附整改照片" if action == "resolve" else ""
+            comment = "已到现场处置完毕，现场已恢复正常" if action == "resolve" else ""
         elif action in ("verify", "reopen"):
             actor = self.pick(world.caseworkers.get(township_id, []))
             if action == "verify":
