@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -238,6 +238,19 @@ class RoutingStamp(models.Model):
         return cls.objects.filter(pk=1).values_list("version", flat=True).first() or 0
 
 
+class HolidayQuerySet(models.QuerySet):
+    def delete(self):
+        """Delete the entries one at a time (the admin's "delete selected" comes here). Each
+        entry's post_delete listener moves running deadlines from the calendar with that entry
+        to the calendar without it; one DELETE of several removes them all before the first
+        listener runs, which then measures the deadlines on a calendar that never was."""
+        with transaction.atomic():
+            entries = list(self)
+            for entry in entries:
+                entry.delete()
+        return len(entries), {self.model._meta.label: len(entries)}
+
+
 class Holiday(models.Model):
     """An administrator's entry in the working calendar, for years the library does not know
     yet or for local corrections. Overrides the library for its date."""
@@ -249,6 +262,8 @@ class Holiday(models.Model):
     date = models.DateField(_("date"), unique=True)
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
     name = models.CharField(_("name"), max_length=100, blank=True)
+
+    objects = HolidayQuerySet.as_manager()
 
     class Meta:
         ordering = ["date"]

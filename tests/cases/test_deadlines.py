@@ -193,3 +193,44 @@ def test_a_holiday_added_in_the_admin_moves_the_clocks_running_across_it(report,
         assert across.due_at == at(2, 8, 10, year=2027)
     untouched = Case.objects.get(pk=before.pk)
     assert (untouched.due_at, untouched.version) == (before.due_at, before.version)
+
+
+def test_entries_deleted_together_in_the_admin_put_the_deadlines_back(client, report, cast, world):
+    from django.urls import reverse
+
+    from departments.models import Holiday
+
+    # 2027 is unknown to the library: weekends only. Accepted Thursday 4 Feb at 10:00, an
+    # environment case has 3 working days (24 h): due Tuesday 10:00, level 2 (36 h) on
+    # Wednesday 14:00, level 3 (48 h) on Friday 12 Feb 10:00.
+    with time_machine.travel(at(2, 4, 10, year=2027), tick=False):
+        case = report(category=world.environment)
+        workflow.case_accept(case=case, actor=cast.liaison)
+    weekends_only = clock(case)
+    assert weekends_only[1:] == (
+        at(2, 8, 12, year=2027),
+        at(2, 9, 10, year=2027),
+        at(2, 10, 14, year=2027),
+        at(2, 12, 10, year=2027),
+    )
+    with time_machine.travel(at(2, 4, 17, year=2027), tick=False):
+        Holiday.objects.create(date=at(2, 10, 0, year=2027).date(), kind="holiday")
+        Holiday.objects.create(date=at(2, 6, 0, year=2027).date(), kind="workday")
+        # Saturday worked, Wednesday off: Thursday 7 h, Friday, Saturday, Monday 8 h each…
+        assert clock(case)[1:] == (
+            at(2, 6, 12, year=2027),
+            at(2, 8, 10, year=2027),
+            at(2, 9, 14, year=2027),
+            at(2, 12, 10, year=2027),
+        )
+        client.force_login(cast.admin)
+        response = client.post(
+            reverse("admin:departments_holiday_changelist"),
+            {
+                "action": "delete_selected",
+                "_selected_action": list(Holiday.objects.values_list("pk", flat=True)),
+                "post": "yes",
+            },
+        )
+        assert response.status_code == 302 and not Holiday.objects.exists()
+    assert clock(case) == weekends_only
