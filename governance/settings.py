@@ -4,6 +4,7 @@ Every setting has an embedded default so that `make run` works on a machine with
 database or broker server; production overrides them through environment variables.
 """
 
+import math
 import os
 import secrets
 from datetime import time, timedelta
@@ -56,6 +57,9 @@ def env_positive_float(name: str, default: str) -> float:
         value = float(raw)
     except ValueError as error:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from error
+    # float() also reads "nan" and "inf": no clock can be counted with either.
+    if not math.isfinite(value):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number.")
     if value <= 0:
         raise ImproperlyConfigured(f"{name}={raw!r} must be greater than zero.")
     return value

@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from departments.calendar import calendar_notes, calendar_warnings, get_calendar
 from departments.models import Holiday
-from governance.settings import parse_working_hours
+from governance.settings import env_positive_float, parse_working_hours
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOUR = 3600
@@ -214,3 +214,11 @@ def test_the_project_does_not_start_with_unparseable_working_hours():
     assert completed.returncode != 0
     assert "ImproperlyConfigured" in completed.stderr
     assert "WORKING_HOURS='nine to five' does not parse" in completed.stderr
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "1e400"])
+def test_a_pool_limit_that_is_no_finite_number_is_refused(raw, monkeypatch):
+    # NaN passed "greater than zero" and then failed every report into the pool.
+    monkeypatch.setenv("FALLBACK_DISPATCH_HOURS", raw)
+    with pytest.raises(ImproperlyConfigured, match="FALLBACK_DISPATCH_HOURS"):
+        env_positive_float("FALLBACK_DISPATCH_HOURS", "4")
