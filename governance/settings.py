@@ -46,6 +46,12 @@ def parse_working_hours(raw: str) -> tuple[time, time]:
         raise ImproperlyConfigured(
             f"WORKING_HOURS={raw!r} does not parse: expected HH:MM-HH:MM, e.g. 09:00-17:00."
         ) from error
+    if start.tzinfo is not None or end.tzinfo is not None:
+        # The calendar places the hours in TIME_ZONE and would drop an offset silently.
+        raise ImproperlyConfigured(
+            f"WORKING_HOURS={raw!r}: write the hours without a UTC offset; "
+            "they are read in TIME_ZONE."
+        )
     if start >= end:
         raise ImproperlyConfigured(f"WORKING_HOURS={raw!r}: the start must be before the end.")
     return start, end

@@ -190,7 +190,19 @@ def test_working_hours_are_in_the_configured_time_zone(settings):
     )
 
 
-@pytest.mark.parametrize("raw", ["9-5", "09:00", "nine to five", "17:00-09:00", "09:00-09:00"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "9-5",
+        "09:00",
+        "nine to five",
+        "17:00-09:00",
+        "09:00-09:00",
+        # The hours are read in TIME_ZONE: an offset would be dropped without a word.
+        "09:00+00:00-17:00+00:00",
+        "09:00-17:00+08:00",
+    ],
+)
 def test_working_hours_that_do_not_parse_are_refused(raw):
     with pytest.raises(ImproperlyConfigured, match="WORKING_HOURS"):
         parse_working_hours(raw)
