@@ -6,6 +6,7 @@ database or broker server; production overrides them through environment variabl
 
 import math
 import os
+import re
 import secrets
 from datetime import time, timedelta
 from pathlib import Path
@@ -37,21 +38,24 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+# HH:MM-HH:MM, also as people write it: 8:30, an en dash (09:00–17:00, as SPEC §4 prints
+# it) or a tilde. No UTC offset: the hours are read in TIME_ZONE.
+WORKING_HOURS_FORMAT = re.compile(r"(\d{1,2}):(\d{2})\s*[-–—~～]\s*(\d{1,2}):(\d{2})")
+
+
 def parse_working_hours(raw: str) -> tuple[time, time]:
     """Parse `HH:MM-HH:MM` into (start, end); a value that does not parse stops start-up."""
+    match = WORKING_HOURS_FORMAT.fullmatch(raw.strip())
     try:
-        start_text, end_text = (part.strip() for part in raw.split("-"))
-        start, end = time.fromisoformat(start_text), time.fromisoformat(end_text)
+        if match is None:
+            raise ValueError(raw)
+        start_hour, start_minute, end_hour, end_minute = map(int, match.groups())
+        start, end = time(start_hour, start_minute), time(end_hour, end_minute)
     except ValueError as error:
         raise ImproperlyConfigured(
-            f"WORKING_HOURS={raw!r} does not parse: expected HH:MM-HH:MM, e.g. 09:00-17:00."
+            f"WORKING_HOURS={raw!r} does not parse: expected HH:MM-HH:MM, e.g. 09:00-17:00, "
+            "in TIME_ZONE (no UTC offset)."
         ) from error
-    if start.tzinfo is not None or end.tzinfo is not None:
-        # The calendar places the hours in TIME_ZONE and would drop an offset silently.
-        raise ImproperlyConfigured(
-            f"WORKING_HOURS={raw!r}: write the hours without a UTC offset; "
-            "they are read in TIME_ZONE."
-        )
     if start >= end:
         raise ImproperlyConfigured(f"WORKING_HOURS={raw!r}: the start must be before the end.")
     return start, end

@@ -191,6 +191,19 @@ def test_working_hours_are_in_the_configured_time_zone(settings):
 
 
 @pytest.mark.parametrize(
+    ("raw", "hours"),
+    [
+        ("09:00-17:00", (time(9), time(17))),
+        (" 8:30 - 17:30 ", (time(8, 30), time(17, 30))),
+        ("09:00–17:00", (time(9), time(17))),  # as SPEC §4 prints the default
+        ("09:00~12:00", (time(9), time(12))),
+    ],
+)
+def test_working_hours_are_read_as_people_write_them(raw, hours):
+    assert parse_working_hours(raw) == hours
+
+
+@pytest.mark.parametrize(
     "raw",
     [
         "9-5",
@@ -201,6 +214,8 @@ def test_working_hours_are_in_the_configured_time_zone(settings):
         # The hours are read in TIME_ZONE: an offset would be dropped without a word.
         "09:00+00:00-17:00+00:00",
         "09:00-17:00+08:00",
+        "24:00-25:00",
+        "09:00-17:00,18:00-19:00",  # one window a day
     ],
 )
 def test_working_hours_that_do_not_parse_are_refused(raw):
