@@ -107,7 +107,13 @@ def pause_clock(case: Case, *, now: datetime) -> None:
     if not case.deadline_kind or case.due_at is None:
         return
     calendar = get_calendar()
-    case.paused_limit_seconds = limit_seconds(case, case.deadline_kind, calendar)
+    # The limit the running clock was placed with, read off its own rungs (level 3 is one
+    # limit after the deadline): a correction since may have changed the category's.
+    case.paused_limit_seconds = (
+        int(calendar.working_seconds_between(case.due_at, case.escalate_3_at))
+        if case.escalate_3_at
+        else limit_seconds(case, case.deadline_kind, calendar)
+    )
     case.paused_remaining_seconds = int(calendar.working_seconds_between(now, case.due_at))
     case.due_at = case.escalate_2_at = case.escalate_3_at = case.remind_at = None
 

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from cases.models import Case, DeadlineKind, State
-from cases.services import deadlines, workflow
+from cases.services import corrections, deadlines, workflow
 from departments.models import Category
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -125,6 +125,27 @@ def test_suspending_stops_the_clock_and_resuming_restarts_it_with_the_time_left(
     # The same deadline resumed: escalations already sent for it are not repeated.
     assert monday.deadline_seq == 1
     assert monday.paused_remaining_seconds is None
+
+
+def test_a_clock_resumed_after_a_correction_keeps_the_rungs_it_was_placed_with(
+    monday, cast, world
+):
+    """Corrected from rubbish (2 h to accept) to its parent (4 h), still for the same
+    department: the running clock stays as it was, through a suspension too."""
+    before = clock(monday)
+    with time_machine.travel(at(11, 23, 10, 30), tick=False):
+        corrections.case_correct(
+            case=monday,
+            actor=cast.dispatcher,
+            category=world.environment,
+            cell=monday.cell,
+            expected_version=monday.version,
+        )
+    assert clock(monday) == before
+    with time_machine.travel(at(11, 23, 11), tick=False):  # 1 h of the 2 h left
+        workflow.case_suspend(case=monday, actor=cast.supervisor, reason="待专项整治")
+        workflow.case_resume(case=monday, actor=cast.supervisor)
+    assert clock(monday) == before
 
 
 def test_a_case_suspended_while_overdue_is_as_overdue_when_resumed(monday, cast):
