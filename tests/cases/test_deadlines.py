@@ -127,9 +127,7 @@ def test_suspending_stops_the_clock_and_resuming_restarts_it_with_the_time_left(
     assert monday.paused_remaining_seconds is None
 
 
-def test_a_clock_resumed_after_a_correction_keeps_the_rungs_it_was_placed_with(
-    monday, cast, world
-):
+def test_a_clock_resumed_after_a_correction_keeps_the_rungs_it_was_placed_with(monday, cast, world):
     """Corrected from rubbish (2 h to accept) to its parent (4 h), still for the same
     department: the running clock stays as it was, through a suspension too."""
     before = clock(monday)
