@@ -299,6 +299,11 @@ def requeue_stuck(*, now: datetime | None = None, limit: int = 1000) -> list[int
     return pks
 
 
+# How early a retry may run: its task is due when the row's `next_attempt_at` is, on the
+# clock of the worker that scheduled it.
+RETRY_EARLY_GRACE = timedelta(seconds=1)
+
+
 @dataclass(frozen=True)
 class Delivery:
     outcome: str  # "sent", "retry", "failed", "skipped"
@@ -335,12 +340,20 @@ def deliver(*, message_pk: int, now: datetime | None = None) -> Delivery:
     """Send one outbox message if it is still pending, and record the outcome.
 
     The row stays locked while it is sent, so a second copy of the task waits for the
-    first and then finds it `sent`, or skips it at once if it cannot get the lock."""
+    first and then finds it `sent`, or skips it at once if it cannot get the lock. A copy
+    that comes before a retry is due skips it too: one retry chain per message, however
+    often its task is delivered, so the attempts are spread as `retry_delay` spreads them."""
     with transaction.atomic():
         message = (
             OutboxMessage.objects.select_for_update(skip_locked=True).filter(pk=message_pk).first()
         )
         if message is None or message.status != Status.PENDING:
+            return Delivery("skipped")
+        now = now or timezone.now()
+        if message.attempts and message.next_attempt_at > now + RETRY_EARLY_GRACE:
+            # A copy of a retry that is not due yet (a task delivered twice, or re-queued
+            # while its retry waited): the task due then makes that attempt. Trying here too
+            # would start a second retry chain, and each chain spends the attempt budget.
             return Delivery("skipped")
         message.attempts += 1
         rendered = []
@@ -354,7 +367,6 @@ def deliver(*, message_pk: int, now: datetime | None = None) -> Delivery:
         try:
             _send(message)
         except Exception as error:  # SMTP, socket and DNS errors alike
-            now = now or timezone.now()
             message.last_error = f"{type(error).__name__}: {error}"[:2000]
             if _is_permanent(error) or message.attempts >= max_attempts():
                 message.status = Status.FAILED

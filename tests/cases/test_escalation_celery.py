@@ -116,6 +116,11 @@ def overdue(report):
         return report()
 
 
+def in_seconds(seconds):
+    """The moment a retry due in `seconds` comes."""
+    return timezone.now() + timedelta(seconds=seconds)
+
+
 def addresses_of(inbox):
     return sorted(address for rcpts, _m in inbox.received for address in rcpts)
 
@@ -284,7 +289,7 @@ def test_a_temporary_refusal_is_retried_and_a_permanent_one_is_not(smtp):
         )
     first = outbox.deliver(message_pk=later.pk)
     assert first.outcome == "retry" and first.retry_in == 30
-    assert outbox.deliver(message_pk=later.pk).outcome == "sent"
+    assert outbox.deliver(message_pk=later.pk, now=in_seconds(30)).outcome == "sent"
     assert outbox.deliver(message_pk=gone.pk).outcome == "failed"
     later.refresh_from_db()
     gone.refresh_from_db()
@@ -301,9 +306,48 @@ def test_a_message_gives_up_after_the_last_attempt(smtp, settings):
             to="a@example.org", subject="s", text="t", kind="test", dedupe_key="give-up:1"
         )
     assert outbox.deliver(message_pk=message.pk).outcome == "retry"
-    assert outbox.deliver(message_pk=message.pk).outcome == "failed"
+    assert outbox.deliver(message_pk=message.pk, now=in_seconds(30)).outcome == "failed"
     message.refresh_from_db()
     assert (message.status, message.attempts) == ("failed", 2)
+
+
+def test_a_copy_of_a_retry_that_comes_early_makes_no_attempt(smtp):
+    smtp.stop()
+    with transaction.atomic():
+        message = outbox.enqueue_email(
+            to="a@example.org", subject="s", text="t", kind="test", dedupe_key="early:1"
+        )
+    assert outbox.deliver(message_pk=message.pk).outcome == "retry"
+    # The broker delivers the task again at once: the retry is due in 30 s.
+    assert outbox.deliver(message_pk=message.pk).outcome == "skipped"
+    message.refresh_from_db()
+    assert message.attempts == 1
+    assert outbox.deliver(message_pk=message.pk, now=in_seconds(30)).outcome == "retry"
+
+
+def test_a_task_delivered_three_times_while_the_server_is_down_spends_one_attempt_budget(
+    worker, smtp, settings
+):
+    # Three attempts, two seconds apart: enough for a server that is back after two.
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    settings.OUTBOX_RETRY_BASE_SECONDS = settings.OUTBOX_RETRY_MAX_SECONDS = 2
+    smtp.stop()
+    with transaction.atomic():
+        message = outbox.enqueue_email(
+            to="a@example.org", subject="s", text="t", kind="test", dedupe_key="thrice:1"
+        )
+    tasks.send_outbox_message.delay(message.pk)
+    tasks.send_outbox_message.delay(message.pk)
+    wait_for(
+        lambda: OutboxMessage.objects.get(pk=message.pk).attempts >= 2, what="a second attempt"
+    )
+    smtp.start()
+    wait_for(
+        lambda: OutboxMessage.objects.get(pk=message.pk).status != "pending", what="an outcome"
+    )
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("sent", 3)
+    assert addresses_of(smtp.inbox) == ["a@example.org"]
 
 
 def test_with_the_broker_down_the_change_commits_and_the_message_waits(overdue, cast):
