@@ -318,6 +318,9 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+# Workers and beat log through LOGGING below, whose filter masks phone numbers: Celery's
+# own root handler would log a refused 13812345678@139.com as it is.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {
     # The escalation sweep (cases/services/escalation.py); a sweep that waited longer than
     # its minute is dropped, the next one does its work.

@@ -14,11 +14,12 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test import Client
 
 from cases.models import Escalation, OutboxMessage, SweepRun
 from cases.selectors import last_sweep_status
+from cases.services import outbox
 from cases.services.escalation import escalation_sweep
 from cases.tasks import escalate_overdue
 from tests.faults.conftest import (
@@ -233,6 +234,28 @@ def test_the_mail_server_answering_550_marks_the_email_failed_without_retrying(
     assert smtp.mailbox.received == []
     assert Escalation.objects.count() == DUE_RUNGS
     assert_nothing_half_done()
+
+
+def test_a_worker_masks_phone_numbers_in_what_it_logs(
+    overdue_cases, broker, smtp, celery_processes
+):
+    """Fault: the SMTP server refuses an address that is a mobile number (139.com mail).
+    Action: the worker delivers and logs the refusal. Holds: its log masks the number, as
+    the web processes' log does."""
+    smtp.mailbox.reject = True
+    with transaction.atomic():
+        message = outbox.enqueue_email(
+            to="13812345678@139.com", subject="s", text="t", kind="test", dedupe_key="phone:1"
+        )
+    celery_processes.worker("w1")
+    wait_for(
+        lambda: OutboxMessage.objects.get(pk=message.pk).status == OutboxMessage.Status.FAILED,
+        timeout=30,
+        what="the refusal",
+    )
+    log = celery_processes.logs()
+    assert "138****5678@139.com" in log
+    assert "13812345678" not in log
 
 
 def test_a_slow_mail_server_is_timed_out_and_retried(overdue_cases, broker, smtp, celery_processes):
