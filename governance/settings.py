@@ -253,9 +253,12 @@ FALLBACK_DISPATCH_HOURS = env_positive_float("FALLBACK_DISPATCH_HOURS", "4")
 # --- Email ---
 def parse_email_url(raw: str) -> dict:
     """EMAIL_URL as SPEC §8 writes it: `smtp://`, `smtp+tls://` (STARTTLS, as on port 587),
-    `smtp+ssl://` (TLS from the start, port 465 unless given), `console:`; dj-email-url
-    reads the rest, and spells the secure ones `submission://` and `?ssl=true`."""
+    `smtp+ssl://` or `smtps://` (TLS from the start, port 465 unless given), `console:`;
+    dj-email-url reads the rest, and spells the secure ones `submission://` and `?ssl=true`
+    (its own `smtps://` is STARTTLS on port 25, which a port 465 server never answers)."""
     scheme, _sep, rest = raw.partition("://")
+    if scheme == "smtps":
+        scheme = "smtp+ssl"
     if scheme == "smtp+tls":
         raw = f"submission://{rest}"
     elif scheme == "smtp+ssl":
@@ -264,7 +267,7 @@ def parse_email_url(raw: str) -> dict:
     if "EMAIL_BACKEND" not in parsed:  # the scheme only: the URL may hold a password
         raise ImproperlyConfigured(
             f"EMAIL_URL: unknown scheme {scheme.split(':')[0]!r}; "
-            "use smtp://, smtp+tls://, smtp+ssl:// or console:"
+            "use smtp://, smtp+tls://, smtp+ssl:// (or smtps://) or console:"
         )
     if scheme == "smtp+ssl" and urlsplit(raw).port is None:
         parsed["EMAIL_PORT"] = 465

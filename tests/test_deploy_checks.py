@@ -203,6 +203,8 @@ SHOW_EMAIL = (
             "mail.example.org 587 relay p@ss True False",
         ),
         ("smtp+ssl://relay:pass@mail.example.org", "mail.example.org 465 relay pass False True"),
+        ("smtps://relay:p%40ss@mail.example.org", "mail.example.org 465 relay p@ss False True"),
+        ("smtps://relay:pass@mail.example.org:2465", "mail.example.org 2465 relay pass False True"),
         ("smtp://127.0.0.1:1025", "127.0.0.1 1025 None None False False"),
     ],
 )
