@@ -320,8 +320,8 @@ def _write_messages(groups, addresses, languages, *, created_at, sweep_db) -> tu
                     g.department_id or 0,
                     g.township_id,
                     kind,
-                    address,
-                    address.lower(),
+                    address[: outbox.ADDRESS_MAX_LENGTH],  # a longer one is failed, not sent
+                    outbox.address_key(address),
                     language,
                     status.value,
                     invalid[address],

@@ -207,7 +207,7 @@ def extension_request(
                 text=text,
                 html=html,
                 kind="extension",
-                dedupe_key=f"extension:{request.pk}:{address}",
+                dedupe_key=f"extension:{request.pk}:{outbox.address_key(address)}",
                 language=language,
                 case=case,
                 now=now,

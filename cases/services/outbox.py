@@ -38,6 +38,7 @@ cases/tasks.py imports this module, so the functions here import the tasks when 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import smtplib
 import uuid
@@ -95,13 +96,29 @@ def new_message_id(kind: str) -> str:
     return f"<{kind}.{uuid.uuid4().hex}@{mail_domain()}>"
 
 
+# The longest address a mail server takes (RFC 5321's 254), and the recipient column's.
+ADDRESS_MAX_LENGTH = OutboxMessage._meta.get_field("to").max_length
+
+
 def address_error(address: str) -> str:
     """Why `address` cannot be sent to, or "" when it is an email address."""
     try:
         validate_email(address)
     except ValidationError:
         return f"Not an email address: {address!r}"
+    # Django's check allows 320 characters, more than any mail server or our column takes.
+    if len(address) > ADDRESS_MAX_LENGTH:
+        return f"Longer than {ADDRESS_MAX_LENGTH} characters: {address!r}"
     return ""
+
+
+def address_key(address: str) -> str:
+    """An address as the last part of a `dedupe_key` (255 characters in all): itself,
+    lower-cased, or a digest of a long one, which would not fit after its prefix."""
+    address = address.strip().lower()
+    if len(address) <= 128:
+        return address
+    return "sha256:" + hashlib.sha256(address.encode()).hexdigest()
 
 
 def build_message(
@@ -121,11 +138,12 @@ def build_message(
     with the reason, instead of being silently dropped."""
     now = now or timezone.now()
     to = (to or "").strip()
+    error = address_error(to)
     message = OutboxMessage(
         kind=kind,
         dedupe_key=dedupe_key,
         message_id=new_message_id(kind),
-        to=to,
+        to=to[:ADDRESS_MAX_LENGTH],
         language=language,
         # Header injection is impossible through Django's mail, but keep subjects one line.
         subject=" ".join(subject.split())[:255],
@@ -136,12 +154,10 @@ def build_message(
         created_at=now,
         next_attempt_at=now,
     )
-    try:
-        validate_email(to)
-    except ValidationError:
+    if error:
         message.status = Status.FAILED
-        message.last_error = f"Not an email address: {to!r}"
-        logger.error("Outbox %s: not an email address %r; the message is marked failed.", kind, to)
+        message.last_error = error
+        logger.error("Outbox %s: %s; the message is marked failed.", kind, error)
     return message
 
 

@@ -449,10 +449,18 @@ def check_date(value: str, plan: ImportPlan, line: int, field_name: str):
         return False, None
 
 
-def check_email(value: str, plan: ImportPlan, line: int, field_name: str):
+def is_email_address(value: str) -> bool:
+    """An address mail can be sent to: Django's check, which allows 320 characters, and
+    the 254 of RFC 5321 that mail servers and the outbox keep to."""
     try:
         validate_email(value)
     except ValidationError:
+        return False
+    return len(value) <= 254
+
+
+def check_email(value: str, plan: ImportPlan, line: int, field_name: str):
+    if not is_email_address(value):
         plan.error(line, field_name, _("“%(value)s” is not an email address.") % {"value": value})
         return None
     return value

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
-
 from departments.importers.base import (
     ImportPlan,
     check_code,
     check_email,
     check_text,
+    is_email_address,
     note_case_clashes,
     note_duplicate,
     plan_row,
@@ -56,12 +54,7 @@ def split_emails(text: str) -> tuple[list[str], list[str]]:
         address = address.strip()
         if not address or address.lower() in (kept.lower() for kept in emails):
             continue
-        try:
-            validate_email(address)
-        except ValidationError:
-            bad.append(address)
-        else:
-            emails.append(address)
+        (emails if is_email_address(address) else bad).append(address)
     return emails, bad
 
 

@@ -241,6 +241,14 @@ def test_a_utf8_bom_and_blank_lines_are_tolerated_and_lines_still_count():
     assert messages(plan) == ["line 4: supervisor_emails: “bad” is not an email address."]
 
 
+def test_a_supervisor_address_no_mail_server_takes_is_refused():
+    # Django's address check allows 320 characters; mail servers and the outbox take 254.
+    too_long = "d" * 64 + "@" + ".".join(["e" * 63] * 3) + ".org"
+    plan = plan_departments(csv_text("code,name,supervisor_emails", f"CG,城管局,{too_long}"))
+
+    assert messages(plan) == [f"line 2: supervisor_emails: “{too_long}” is not an email address."]
+
+
 def test_an_empty_file_is_an_error():
     assert messages(plan_departments(b"")) == [
         "file: the file is empty: the first row must be the header."
