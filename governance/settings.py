@@ -324,13 +324,14 @@ CELERY_TIMEZONE = TIME_ZONE
 # Workers and beat log through LOGGING below, whose filter masks phone numbers: Celery's
 # own root handler would log a refused 13812345678@139.com as it is.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+_SWEEP_SECONDS = float(os.environ.get("ESCALATION_SWEEP_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE: dict = {
     # The escalation sweep (cases/services/escalation.py); a sweep that waited longer than
-    # its minute is dropped, the next one does its work.
+    # its period is dropped, the next one does its work.
     "escalate-overdue": {
         "task": "cases.escalate_overdue",
-        "schedule": float(os.environ.get("ESCALATION_SWEEP_SECONDS", "60")),
-        "options": {"expires": 55},
+        "schedule": _SWEEP_SECONDS,
+        "options": {"expires": _SWEEP_SECONDS * 0.9},
     },
 }
 # The dashboard's daily roll-up (cases/services/figures.py): the page brings it up to date

@@ -219,3 +219,26 @@ def test_an_unknown_email_scheme_stops_start_up_without_showing_the_password():
     assert result.returncode != 0
     assert "EMAIL_URL: unknown scheme 'smtps+starttls'" in result.stderr
     assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize(("seconds", "expires"), [("60", "54.0"), ("300", "270.0"), ("5", "4.5")])
+def test_a_sweep_waiting_longer_than_its_period_is_dropped(seconds, expires):
+    """Not a fixed 55 s: with a sweep every 5 minutes, one that waited a minute still runs;
+    with one every 5 seconds, the queue does not fill with sweeps that are due anyway."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.conf import settings as s; "
+            "print(s.CELERY_BEAT_SCHEDULE['escalate-overdue']['options']['expires'])",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "ESCALATION_SWEEP_SECONDS": seconds},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-2] == expires
