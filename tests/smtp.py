@@ -5,6 +5,7 @@ import email
 from email import policy
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from tests.processes import free_port
 
@@ -35,15 +36,24 @@ class Inbox:
 
 class SmtpServer:
     """The server on a fixed port, which a test may stop and start again (a mail server
-    down for a while), with the same or another `inbox`."""
+    down for a while), with the same or another `inbox`; with `password`, it signs in only
+    a client that gives it (AUTH, over plain loopback)."""
 
-    def __init__(self):
+    def __init__(self, password: str = ""):
         self.inbox = Inbox()
         self.port = free_port()
         self.controller = None
+        self.password = password
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        # Not handled: aiosmtpd answers 235, or 535 for a wrong password.
+        return AuthResult(success=auth_data.password.decode() == self.password, handled=False)
 
     def start(self):
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        auth = {"authenticator": self.authenticate, "auth_require_tls": False}
+        self.controller = Controller(
+            self.inbox, hostname="127.0.0.1", port=self.port, **(auth if self.password else {})
+        )
         self.controller.start()
 
     def stop(self):

@@ -328,6 +328,11 @@ class Delivery:
 
 def _is_permanent(error: Exception) -> bool:
     """5xx answers are the server saying no for good; anything else may pass later."""
+    if isinstance(error, (smtplib.SMTPAuthenticationError, smtplib.SMTPSenderRefused)):
+        # Our own configuration (a password changed on one side, a sender address the server
+        # will not take): every message fails alike until an operator mends it, and the
+        # retries then send them, where failing them would leave each to be sent by hand.
+        return False
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _msg in error.recipients.values()]
         return bool(codes) and all(500 <= code < 600 for code in codes)
