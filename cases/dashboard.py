@@ -263,7 +263,8 @@ def hotspot_window(now: datetime) -> tuple[date, date]:
 
 def hotspots(groups: list[dict]) -> list[dict]:
     """Cells with well more cases in the last week than their weekly average of the eight
-    weeks before (at least HOTSPOT_FACTOR times, and at least HOTSPOT_MIN_CASES), from the
+    weeks before (at least HOTSPOT_FACTOR times that average plus one, so that a quiet cell
+    with a stray case or two is no hotspot, and at least HOTSPOT_MIN_CASES), from the
     roll-up groups' `recent` and `before` counts (see `hotspot_window`)."""
     counts = defaultdict(lambda: [0, 0])
     for group in groups:
