@@ -59,9 +59,13 @@ def dashboard(request):
     if form.is_valid():
         data = form.cleaned_data
     elif form.is_bound:
-        # Refused dates (unreadable, reversed, out of range: the form says why) are not
-        # used: the page shows the default period, as its heading says, in the chosen area.
-        data = {"township": form.cleaned_data.get("township")}
+        # What was refused (the form says why) is not used, and only that: refused dates
+        # (unreadable, reversed, out of range) give the default period, as the heading says;
+        # an unknown area gives every township of the reader's.
+        data = dict(form.cleaned_data)
+        if "date_from" in form.errors or "date_to" in form.errors:
+            data.pop("date_from", None)
+            data.pop("date_to", None)
     else:
         data = {}
     today = timezone.localdate()

@@ -88,3 +88,13 @@ def test_refused_dates_keep_the_chosen_township(client, cast, world, report):
     response = client.get("/dashboard/", {**REVERSED, "township": world.south.pk})
     assert response.context["form"].errors
     assert response.context["figures"]["totals"]["total"] == 1
+
+
+def test_an_unknown_area_keeps_the_dates_that_were_right(client, cast):
+    client.force_login(cast.district_supervisor)
+    today = timezone.localdate()
+    start = today - timedelta(days=5)
+    response = client.get("/dashboard/", {"date_from": start.isoformat(), "township": "NOWHERE"})
+    assert response.status_code == 200
+    assert "township" in response.context["form"].errors
+    assert response.context["period"] == Period(start, today)
