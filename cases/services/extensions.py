@@ -280,12 +280,15 @@ def extension_decide(
     instead. An approval moves the due moment and restarts the escalation ladder.
     """
     now = now or timezone.now()
-    request = ExtensionRequest.objects.select_for_update().get(pk=request.pk)
+    # The case first, then the request: the order of a transition, which updates the case
+    # and then lapses its pending request. The other order deadlocked a decision with a
+    # resolve (or accept, return…) of the same case at the same moment.
     case = (
         Case.objects.select_for_update(of=("self",))
         .select_related("category")
         .get(pk=request.case_id)
     )
+    request = ExtensionRequest.objects.select_for_update().get(pk=request.pk)
     if actor is None and not address:
         raise NotPermitted(_("Only a supervisor may decide on an extension."))
     if actor is not None and not can_decide_extension(case, actor):

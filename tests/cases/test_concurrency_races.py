@@ -1,0 +1,62 @@
+"""More races on real database connections, one thread each: the loser of each is told
+why in a sentence (never a deadlock or a 500), and the database keeps its invariants."""
+
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+
+from cases.models import Case, ExtensionRequest, State
+from cases.services import extensions, workflow
+from cases.services.workflow import WorkflowError
+from tests.cases.test_concurrency import run_in_thread
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def join(*threads):
+    for thread in threads:
+        thread.join(timeout=15)
+        assert not thread.is_alive()
+
+
+def test_an_extension_decided_while_the_case_is_resolved_does_not_deadlock(
+    report, cast, monkeypatch
+):
+    case = workflow.case_accept(case=report(), actor=cast.liaison)
+    request = extensions.extension_request(
+        case=case, actor=cast.liaison, reason="需要协调物业", extra_days=Decimal("2")
+    )
+    case_updated = threading.Event()
+    lapse = workflow.extension_requests_lapse
+
+    def lapse_a_moment_later(case, *, now):
+        # The resolve has updated the case and is about to lapse the request: the
+        # decision comes in now.
+        case_updated.set()
+        time.sleep(0.5)
+        lapse(case, now=now)
+
+    monkeypatch.setattr(workflow, "extension_requests_lapse", lapse_a_moment_later)
+    results = {}
+
+    def resolve():
+        copy = Case.objects.get(pk=case.pk)
+        return workflow.case_resolve(case=copy, actor=cast.liaison, note="已清理").state
+
+    def decide():
+        case_updated.wait(timeout=5)
+        return extensions.extension_decide(
+            request=request, approve=True, address="cg-boss@example.org"
+        ).status
+
+    join(run_in_thread(resolve, results, "resolve"), run_in_thread(decide, results, "decide"))
+
+    assert results["resolve"] == State.RESOLVED
+    assert isinstance(results["decide"], WorkflowError), results["decide"]
+    assert "already decided" in str(results["decide"])
+    request.refresh_from_db()
+    assert request.status == ExtensionRequest.Status.LAPSED
+    actions = list(case.events.order_by("pk").values_list("action", flat=True))
+    assert actions[-2:] == ["resolve", "extension_lapse"]
