@@ -443,7 +443,18 @@ def case_cancel(
     reason = _require(reason, _("reason"))
     if duplicate_of is not None and duplicate_of.pk == case.pk:
         raise WorkflowError(_("A case cannot be a duplicate of itself."))
-    if duplicate_of is not None and duplicate_of.state == State.CANCELLED:
+    original_state = None
+    if duplicate_of is not None:
+        # Two dispatchers cancelling two cases as each other's duplicate at once each saw
+        # the other still open. Both rows locked, in id order so that the two wait rather
+        # than deadlock, the original's state is read as it is now.
+        original_state = dict(
+            Case.objects.select_for_update()
+            .filter(pk__in=[case.pk, duplicate_of.pk])
+            .order_by("pk")
+            .values_list("pk", "state")
+        )[duplicate_of.pk]
+    if original_state == State.CANCELLED:
         # Two cases cancelled as each other's duplicate would leave the problem to nobody.
         raise WorkflowError(
             _("%(number)s is cancelled itself: name the case that goes on as the original.")

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from cases.models import Case, ExtensionRequest, State
+from cases.models import Case, CaseEvent, ExtensionRequest, State
 from cases.services import extensions, workflow
 from cases.services.workflow import WorkflowError
 from tests.cases.test_concurrency import run_in_thread
@@ -60,3 +60,31 @@ def test_an_extension_decided_while_the_case_is_resolved_does_not_deadlock(
     assert request.status == ExtensionRequest.Status.LAPSED
     actions = list(case.events.order_by("pk").values_list("action", flat=True))
     assert actions[-2:] == ["resolve", "extension_lapse"]
+
+
+def test_two_cases_cancelled_at_once_as_each_others_duplicate_leave_one_open(report, cast):
+    first, second = report(description="垃圾 一"), report(description="垃圾 二")
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def cancel(case, original):
+        def target():
+            copy, original_copy = Case.objects.get(pk=case.pk), Case.objects.get(pk=original.pk)
+            barrier.wait(timeout=5)
+            return workflow.case_cancel(
+                case=copy, actor=cast.supervisor, reason="重复", duplicate_of=original_copy
+            ).state
+
+        return target
+
+    join(
+        run_in_thread(cancel(first, second), results, "first"),
+        run_in_thread(cancel(second, first), results, "second"),
+    )
+
+    loser = next(key for key, outcome in results.items() if isinstance(outcome, Exception))
+    assert isinstance(results[loser], WorkflowError)
+    assert "is cancelled itself" in str(results[loser])
+    states = dict(Case.objects.values_list("description", "state"))
+    assert sorted(states.values()) == [State.ASSIGNED, State.CANCELLED]
+    assert CaseEvent.objects.filter(action="cancel").count() == 1
