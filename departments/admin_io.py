@@ -17,7 +17,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -217,16 +217,7 @@ class ImportExportMixin:
         if plan.errors:
             return self._render(request, plan=plan, name=stored["name"], digest=stored["digest"])
         if plan.summary != stored["summary"] or plan.side_summary != stored["side_summary"]:
-            # Someone changed the data since the preview: show what would happen now.
-            stored["summary"], stored["side_summary"] = plan.summary, plan.side_summary
-            request.session[key] = stored
-            messages.warning(
-                request,
-                gettext(
-                    "The data changed since the preview. Check the new preview and apply again."
-                ),
-            )
-            return self._render(request, plan=plan, name=stored["name"], digest=stored["digest"])
+            return self._changed_since_preview(request, key, stored, plan)
         try:
             with transaction.atomic():
                 result = apply(plan)
@@ -234,6 +225,12 @@ class ImportExportMixin:
         except ImportRefused as refused:
             plan.errors = refused.errors
             return self._render(request, plan=plan, name=stored["name"], digest=stored["digest"])
+        except IntegrityError:
+            # The same records were written between this plan and its write (the file
+            # applied twice at once: a double click, or another administrator); nothing of
+            # this one was. Planned again, the preview says what is left to do now.
+            plan = self.plan_import(request, stored["text"])
+            return self._changed_since_preview(request, key, stored, plan)
         del request.session[key]
         # The file's name is not first: the admin capitalises the start of every message.
         text = gettext("Imported %(file)s: %(summary)s.") % {
@@ -246,6 +243,16 @@ class ImportExportMixin:
                 f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist"
             )
         )
+
+    def _changed_since_preview(self, request, key, stored, plan):
+        """Someone changed the data since the preview: show what would happen now."""
+        stored["summary"], stored["side_summary"] = plan.summary, plan.side_summary
+        request.session[key] = stored
+        messages.warning(
+            request,
+            gettext("The data changed since the preview. Check the new preview and apply again."),
+        )
+        return self._render(request, plan=plan, name=stored["name"], digest=stored["digest"])
 
     def _render(self, request, *, form=None, plan=None, name="", digest=""):
         changed = side_changed = []

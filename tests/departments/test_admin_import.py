@@ -3,13 +3,17 @@ the commands, nothing written before "Apply", exports that import back unchanged
 
 import json
 import re
+import threading
 from datetime import date
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
 from cases.models import OutboxMessage
+from departments import admin_io
 from departments.importers import COLUMNS, PLANNERS
 from departments.models import Department, Responsibility, User
 from departments.services import sync_role_groups
@@ -389,3 +393,43 @@ def test_an_administrator_who_is_no_superuser_cannot_make_or_change_one_by_impor
     ]
     root.refresh_from_db()
     assert root.email == "root@example.org"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_applied_twice_at_once_imports_once_and_the_second_is_shown_a_preview(
+    cast, world, monkeypatch
+):
+    text = "code,name,supervisor_emails\nHB,环保局,\nSW,水务局,\n"
+    first = Client()
+    first.force_login(cast.admin)
+    digest = upload(first, "departments", text).context["digest"]
+    second = Client()
+    second.cookies = first.cookies  # a double click: the same session
+    # Both have planned the same creates before either writes.
+    both_planned = threading.Barrier(2)
+    apply_plan = admin_io.apply
+
+    def apply_when_both_planned(plan):
+        both_planned.wait(timeout=5)
+        return apply_plan(plan)
+
+    monkeypatch.setattr(admin_io, "apply", apply_when_both_planned)
+    responses = []
+
+    def press_apply(client):
+        responses.append(client.post(import_url("departments"), {"apply": "1", "digest": digest}))
+        connection.close()
+
+    threads = [threading.Thread(target=press_apply, args=(c,)) for c in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=15)
+
+    assert sorted(r.status_code for r in responses) == [200, 302]
+    (shown,) = [r for r in responses if r.status_code == 200]
+    assert "changed since the preview" in shown.text
+    assert "Apply this import" not in shown.text  # nothing is left to do
+    assert sorted(
+        Department.objects.filter(code__in=["HB", "SW"]).values_list("name", flat=True)
+    ) == ["水务局", "环保局"]
