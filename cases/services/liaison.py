@@ -35,12 +35,16 @@ def assist_report_for_duty(
 ) -> CaseAssist:
     """Record that the actor's department, summoned by a whistle, reported for duty.
 
-    Once per summons: the row is locked and a second report is refused. Writes an audit
+    Once per summons: the rows are locked and a second report is refused. Writes an audit
     row with from_state == to_state (it is not a transition).
     """
     now = now or timezone.now()
     if not actor.has_role(User.Role.LIAISON):
         raise NotPermitted(_("Only a liaison of a summoned department may report for duty."))
+    # The case locked first (a transition's order: the case, then its assists), so that a
+    # cancel or a new dispatch at the same moment is waited for and its outcome read here;
+    # unlocked, a report for duty went through on a case cancelled as it was written.
+    case = Case.objects.select_for_update().get(pk=case.pk)
     assist = (
         CaseAssist.objects.select_for_update()
         .filter(case_id=case.pk, department_id=actor.department_id, summoned=True)
@@ -50,7 +54,6 @@ def assist_report_for_duty(
         raise NotPermitted(_("Your department was not summoned to this case."))
     if assist.reported_at is not None:
         raise WorkflowError(_("Your department already reported for duty on this case."))
-    case = Case.objects.get(pk=case.pk)
     if case.state in TERMINAL_STATES:
         raise WorkflowError(_("This case is finished; there is nothing to report for."))
     assist.reported_at = now

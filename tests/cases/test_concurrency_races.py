@@ -6,9 +6,10 @@ import time
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 from cases.models import Case, CaseEvent, ExtensionRequest, State
-from cases.services import extensions, workflow
+from cases.services import extensions, liaison, workflow
 from cases.services.workflow import WorkflowError
 from tests.cases.test_concurrency import run_in_thread
 
@@ -88,3 +89,35 @@ def test_two_cases_cancelled_at_once_as_each_others_duplicate_leave_one_open(rep
     states = dict(Case.objects.values_list("description", "state"))
     assert sorted(states.values()) == [State.ASSIGNED, State.CANCELLED]
     assert CaseEvent.objects.filter(action="cancel").count() == 1
+
+
+def test_a_report_for_duty_as_the_case_is_cancelled_is_refused(report, cast, world):
+    case = report(category=world.lamp, description="路灯不亮")  # no rule: the pool
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.market, assisting=[world.urban], whistle=True
+    )
+    cancelled, reporting = threading.Event(), threading.Event()
+    results = {}
+
+    def cancel():
+        # Cancel, then hold the transaction open while the summoned department reports.
+        with transaction.atomic():
+            copy = Case.objects.get(pk=case.pk)
+            workflow.case_cancel(case=copy, actor=cast.dispatcher, reason="重复上报")
+            cancelled.set()
+            reporting.wait(timeout=5)
+            time.sleep(0.3)
+        return copy.state
+
+    def report_for_duty():
+        cancelled.wait(timeout=5)
+        reporting.set()
+        return liaison.assist_report_for_duty(case=case, actor=cast.liaison, comment="已到岗")
+
+    join(run_in_thread(cancel, results, "cancel"), run_in_thread(report_for_duty, results, "duty"))
+
+    assert results["cancel"] == State.CANCELLED
+    assert isinstance(results["duty"], WorkflowError), results["duty"]
+    assert "finished" in str(results["duty"])
+    assert not case.events.filter(action="report_for_duty").exists()
+    assert case.assists.get(department=world.urban).reported_at is None
