@@ -44,7 +44,7 @@ def assist_report_for_duty(
     # The case locked first (a transition's order: the case, then its assists), so that a
     # cancel or a new dispatch at the same moment is waited for and its outcome read here;
     # unlocked, a report for duty went through on a case cancelled as it was written.
-    case = Case.objects.select_for_update().get(pk=case.pk)
+    case = Case.objects.select_for_update(no_key=True).get(pk=case.pk)
     assist = (
         CaseAssist.objects.select_for_update()
         .filter(case_id=case.pk, department_id=actor.department_id, summoned=True)

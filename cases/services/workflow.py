@@ -447,9 +447,11 @@ def case_cancel(
     if duplicate_of is not None:
         # Two dispatchers cancelling two cases as each other's duplicate at once each saw
         # the other still open. Both rows locked, in id order so that the two wait rather
-        # than deadlock, the original's state is read as it is now.
+        # than deadlock, the original's state is read as it is now. FOR NO KEY UPDATE, as
+        # an UPDATE locks: an audit row or escalation being inserted for them is no reason
+        # to wait (nor, with the sweep's, to deadlock).
         original_state = dict(
-            Case.objects.select_for_update()
+            Case.objects.select_for_update(no_key=True)
             .filter(pk__in=[case.pk, duplicate_of.pk])
             .order_by("pk")
             .values_list("pk", "state")
