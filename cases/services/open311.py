@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from cases.models import ApiKey, ApiRequest, Case, Source, State, Urgency
 from cases.privacy import can_see_personal_data, mask_email, mask_name
 from cases.services.intake import case_report
-from cases.services.photos import case_add_photos
+from cases.services.photos import case_add_photos, clean_photos_before_numbering
 from cases.services.privacy import OPEN311_CONTACT_FIELDS, Purpose, record_personal_data_access
 from departments.models import Category, GridCell, Township, User
 from departments.routing import get_index
@@ -176,6 +176,9 @@ def open311_request_create(
         raise ValidationError(
             _("description is longer than %(max)d characters.") % {"max": MAX_DESCRIPTION_LENGTH}
         )
+    # The web form's rules (JPEG/PNG/WebP only, size limits, EXIF stripped; a bad file
+    # refuses the whole request), applied before the case takes its number.
+    photos = clean_photos_before_numbering(list(data.photos))
     case = case_report(
         reporter=None,
         source=Source.OPEN311,
@@ -212,10 +215,8 @@ def open311_request_create(
         if first is not None:
             first.case = case
             return first
-    if data.photos:
-        # The web form's rules: JPEG/PNG/WebP only, size limits, EXIF stripped; a bad
-        # file refuses the whole request.
-        case_add_photos(case=case, uploaded_by=None, uploads=list(data.photos))
+    if photos:
+        case_add_photos(case=case, uploaded_by=None, cleaned=photos)
     return ApiRequest.objects.create(
         api_key=api_key,
         case=case,

@@ -226,10 +226,16 @@ def photo_room(photos: Iterable[CasePhoto], uploaded_by: User) -> int:
 
 @transaction.atomic
 def case_add_photos(
-    *, case: Case, uploaded_by: User | None, uploads: Sequence = (), held: Sequence = ()
+    *,
+    case: Case,
+    uploaded_by: User | None,
+    uploads: Sequence = (),
+    held: Sequence = (),
+    cleaned: Sequence[CleanPhoto] = (),
 ) -> list[CasePhoto]:
-    """Validate and store photos of `case`, the new `uploads` and the `held` photos of
-    `photos_hold` (which it takes over); all of them or, on any bad file, none.
+    """Validate and store photos of `case`, the new `uploads`, the `held` photos of
+    `photos_hold` (which it takes over) and those `cleaned` already (`clean_photos`); all
+    of them or, on any bad file, none.
 
     The case row is locked while counting so two uploads at once cannot pass 5 together;
     the departments' photos are counted apart from the problem's.
@@ -244,8 +250,11 @@ def case_add_photos(
         if len(held) != len(wanted):
             raise ValidationError(HELD_PHOTOS_GONE, code="held_photos_gone")
     already = photos_of_the_same_side(case, uploaded_by).count()
-    cleaned = clean_photos(uploads, already=already + len(held))
-    cleaned += [_clean_photo_of(photo) for photo in held]
+    cleaned = [
+        *clean_photos(uploads, already=already + len(held) + len(cleaned)),
+        *cleaned,
+        *(_clean_photo_of(photo) for photo in held),
+    ]
     photos = [CasePhoto(case=case, uploaded_by=uploaded_by) for _ in cleaned]
     _store(zip(photos, cleaned, strict=True))
     if held:
@@ -276,9 +285,17 @@ def held_photos_purge(*, now: datetime | None = None) -> int:
 def case_report_with_photos(*, photos: Sequence = (), held_photos: Sequence = (), **report) -> Case:
     """Report a case (cases/services/intake.py `case_report`) and store its photos, new and
     held, in the same transaction: a bad photo leaves no case behind."""
+    cleaned = clean_photos_before_numbering(photos, already=len(held_photos))
     case = case_report(**report)
-    if (photos or held_photos) and not case.is_replay:
+    if (cleaned or held_photos) and not case.is_replay:
         case_add_photos(
-            case=case, uploaded_by=report.get("reporter"), uploads=photos, held=held_photos
+            case=case, uploaded_by=report.get("reporter"), cleaned=cleaned, held=held_photos
         )
     return case
+
+
+def clean_photos_before_numbering(uploads: Sequence, *, already: int = 0) -> list[CleanPhoto]:
+    """A new report's photos decoded, checked and re-encoded before it takes its number:
+    the year's number counter stays locked until the report commits, and every other
+    report waits for it meanwhile (cases/services/intake.py `allocate_case_numbers`)."""
+    return clean_photos(uploads, already=already) if uploads else []

@@ -17,6 +17,7 @@ from cases import tasks
 from cases.forms import ReportForm
 from cases.models import Case, CasePhoto, HeldPhoto
 from cases.services import photos as photo_rules
+from tests.cases.open311support import api_key_fixture, post_request  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -460,3 +461,41 @@ def test_the_add_photos_form_stays_while_the_viewers_side_has_room(client, cast,
     client.force_login(cast.liaison)
     page = client.get(detail)
     assert page.context["photo_room"] == 5 and form in page.text  # the fix's five are free
+
+
+@pytest.mark.parametrize("way", ["web form", "Open311"])
+def test_photos_are_decoded_before_the_report_takes_its_number(
+    client, cast, world, api_key, monkeypatch, way
+):
+    """The year's number counter stays locked until the report commits, and every other
+    report waits for it: the slow part of a report with photos (decoding and re-encoding
+    them) is done before, over the web form and Open311 alike."""
+    from django.db import connection
+
+    from cases.models import CaseNumberCounter
+
+    counter_locked_while_decoding = []
+    decode = photo_rules.clean_photo
+
+    def watched(upload):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks"
+                " WHERE pid = pg_backend_pid() AND relation = %s::regclass",
+                [CaseNumberCounter._meta.db_table],
+            )
+            counter_locked_while_decoding.append(cursor.fetchone()[0] > 0)
+        return decode(upload)
+
+    monkeypatch.setattr(photo_rules, "clean_photo", watched)
+    if way == "web form":
+        client.force_login(cast.caseworker)
+        response = client.post("/cases/new/", new_case_data(world, photos=[image_file()]))
+        assert response.status_code == 302
+    else:
+        response = post_request(
+            client, api_key[1], service_code="ENV-RUBBISH", address_id="N-01", media=image_file()
+        )
+        assert response.status_code == 200
+    assert Case.objects.get().photos.count() == 1
+    assert counter_locked_while_decoding and not any(counter_locked_while_decoding)
