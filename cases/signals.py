@@ -1,7 +1,8 @@
 """Deadlines follow the working calendar: a holiday or make-up day an administrator adds,
 changes or removes (departments.Holiday) moves the rungs of the clocks running across it,
 in the same transaction (cases/services/deadlines.py). `departments` knows nothing of
-cases, so the cases app listens."""
+cases, so the cases app listens, and leaves the cases it moved on the entry
+(`cases_moved`) for the admin to tell."""
 
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
@@ -25,19 +26,20 @@ def holiday_saved(sender, instance, created, raw=False, **kwargs):
         return
     before = None if created else getattr(instance, "entry_before", None)
     if before == (instance.date, instance.kind):
+        instance.cases_moved = set()
         return  # a new name, the same day off or on
     kinds_before = {instance.date: None}  # the day had no entry, or the one below
     if before is not None:
         kinds_before[before[0]] = before[1]
-    _follow(kinds_before)
+    instance.cases_moved = _follow(kinds_before)
 
 
 @receiver(post_delete, sender=Holiday)
 def holiday_deleted(sender, instance, **kwargs):
-    _follow({instance.date: instance.kind})
+    instance.cases_moved = _follow({instance.date: instance.kind})
 
 
-def _follow(kinds_before: dict) -> None:
+def _follow(kinds_before: dict) -> set[int]:
     """`kinds_before`: each changed day's entry kind before the change, None for none."""
     new = WorkingCalendar.load()
     overrides = dict(new.overrides)
@@ -53,4 +55,4 @@ def _follow(kinds_before: dict) -> None:
         work_end=new.work_end,
         tz=new.tz,
     )
-    clocks_follow_calendar(old=old, new=new, changed=min(kinds_before))
+    return clocks_follow_calendar(old=old, new=new, changed=min(kinds_before))

@@ -7,7 +7,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import ReadOnlyPasswordHashWidget
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from departments.admin_io import ImportExportMixin
@@ -212,6 +212,33 @@ class HolidayAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     date_hierarchy = "date"
     search_fields = ["name"]
+
+    # Running deadlines follow the calendar (cases/signals.py leaves the cases it moved on
+    # each entry): the administrator is told how many, not only that the entry was saved.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self.tell_moved(request, [obj])
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        self.tell_moved(request, [obj])
+
+    def delete_queryset(self, request, queryset):
+        self.tell_moved(request, queryset.delete_each())
+
+    @staticmethod
+    def tell_moved(request, entries):
+        moved = set().union(*(getattr(entry, "cases_moved", ()) for entry in entries))
+        if moved:
+            messages.info(
+                request,
+                ngettext(
+                    "The deadlines of %(count)d running case moved with the calendar.",
+                    "The deadlines of %(count)d running cases moved with the calendar.",
+                    len(moved),
+                )
+                % {"count": len(moved)},
+            )
 
     def changelist_view(self, request, extra_context=None):
         # Years the calendar does not know count weekends only: say so, do not guess quietly.

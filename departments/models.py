@@ -240,15 +240,20 @@ class RoutingStamp(models.Model):
 
 class HolidayQuerySet(models.QuerySet):
     def delete(self):
-        """Delete the entries one at a time (the admin's "delete selected" comes here). Each
-        entry's post_delete listener moves running deadlines from the calendar with that entry
-        to the calendar without it; one DELETE of several removes them all before the first
-        listener runs, which then measures the deadlines on a calendar that never was."""
+        deleted = self.delete_each()
+        return len(deleted), {self.model._meta.label: len(deleted)}
+
+    def delete_each(self) -> list["Holiday"]:
+        """Delete the entries one at a time (the admin's "delete selected" comes here), and
+        return them. Each entry's post_delete listener moves running deadlines from the
+        calendar with that entry to the calendar without it; one DELETE of several removes
+        them all before the first listener runs, which then measures the deadlines on a
+        calendar that never was."""
         with transaction.atomic():
             entries = list(self)
             for entry in entries:
                 entry.delete()
-        return len(entries), {self.model._meta.label: len(entries)}
+        return entries
 
 
 class Holiday(models.Model):

@@ -142,11 +142,11 @@ RUNGS = ("remind_at", "due_at", "escalate_2_at", "escalate_3_at")
 
 def clocks_follow_calendar(
     *, old: WorkingCalendar, new: WorkingCalendar, changed: date, now: datetime | None = None
-) -> int:
+) -> set[int]:
     """Move the rungs still ahead of every running clock that reach the `changed` day (the
     first day whose holiday or make-up entry an administrator added, changed or removed), so
     that each keeps the working time it had left under `old`, counted on `new`. Rungs
-    already passed are history and stay. Returns how many cases moved; their version moves
+    already passed are history and stay. Returns the cases that moved; their version moves
     too, so that a form opened before cannot write the old rungs back.
 
     The calendar's arithmetic is Python's: the cases are read in one query, moved in memory
@@ -168,4 +168,4 @@ def clocks_follow_calendar(
     Case.objects.bulk_update(cases, [*RUNGS, "version"], batch_size=1000)
     if cases:
         logger.info("Calendar changed from %s: %d running deadline(s) moved.", changed, len(cases))
-    return len(cases)
+    return {case.pk for case in cases}

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.contrib.messages import get_messages
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -253,3 +254,25 @@ def test_entries_deleted_together_in_the_admin_put_the_deadlines_back(client, re
         )
         assert response.status_code == 302 and not Holiday.objects.exists()
     assert clock(case) == weekends_only
+    told = [str(message) for message in get_messages(response.wsgi_request)]
+    assert "The deadlines of 1 running case moved with the calendar." in told
+
+
+def test_the_admin_says_how_many_running_deadlines_an_entry_moved(client, report, cast, world):
+    from django.urls import reverse
+
+    with time_machine.travel(at(2, 4, 10, year=2027), tick=False):
+        moved = [report(category=world.environment) for _ in range(2)]
+        for case in moved:
+            workflow.case_accept(case=case, actor=cast.liaison)
+        client.force_login(cast.admin)
+        add = reverse("admin:departments_holiday_add")
+        response = client.post(
+            add, {"date": "2027-02-08", "kind": "holiday", "name": "局部休"}, follow=True
+        )
+        told = [str(message) for message in response.context["messages"]]
+        assert "The deadlines of 2 running cases moved with the calendar." in told
+        # A day no running clock reaches moves nothing, and says nothing of it.
+        response = client.post(add, {"date": "2027-12-01", "kind": "holiday"}, follow=True)
+        told = [str(message) for message in response.context["messages"]]
+        assert told and not any("moved with the calendar" in message for message in told)
