@@ -4,7 +4,8 @@ and how long it takes to accept. Each figure is a few GROUP BYs over the audit t
 departments far above the others are flagged.
 
 A department's figures, by audit row: given = `route`/`dispatch` rows naming it as lead;
-returns = `return` rows it made; accepts and resolves = rows by its liaisons; reopens =
+returns = `return` rows it made; accepts and resolves = rows by its liaisons (for it, when
+the row says so: a liaison may have moved since); reopens =
 `reopen` rows of cases it leads; extensions = its requests made in the period. The return
 rate is of the cases given in the period, those it returned after being given them (a
 return of a case given before the period counts among the returns, not in the rate, which
@@ -19,6 +20,7 @@ from statistics import median
 
 from django.db.models import (
     Avg,
+    BigIntegerField,
     Count,
     DurationField,
     Exists,
@@ -29,6 +31,7 @@ from django.db.models import (
     Subquery,
 )
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
 
 from cases.models import CaseEvent, ExtensionRequest, State
 from departments.models import Department
@@ -42,6 +45,15 @@ MARGINS = {
     "extension_rate": 0.1,
     "accept_hours": 4.0,
 }
+
+
+# The department a liaison's accept or resolve was for: as the audit row recorded it, or,
+# for rows written before it did, the liaison's department now.
+ACTING_DEPARTMENT = Coalesce(
+    Cast(KeyTextTransform("department", "data"), BigIntegerField()),
+    F("actor__department_id"),
+    output_field=BigIntegerField(),
+)
 
 
 @dataclass
@@ -97,8 +109,8 @@ def department_figures(
         case=OuterRef("case"), lead=OuterRef("returned_by"), at__lte=OuterRef("at")
     )
     returns_of_given = _count_by(disputes.filter(Exists(given_before_it)), F("returned_by"))
-    accepts = _count_by(events.filter(action="accept"), F("actor__department_id"))
-    resolves = _count_by(events.filter(action="resolve"), F("actor__department_id"))
+    accepts = _count_by(events.filter(action="accept"), ACTING_DEPARTMENT)
+    resolves = _count_by(events.filter(action="resolve"), ACTING_DEPARTMENT)
     reopens = _count_by(events.filter(action="reopen"), F("case__lead_department_id"))
     extension_rows = extension_requests.values("department_id").annotate(
         n=Count("pk"), approved=Count("pk", filter=Q(status="approved"))
@@ -117,10 +129,11 @@ def department_figures(
         .annotate(
             waited=ExpressionWrapper(F("at") - Subquery(assigned_at), output_field=DurationField())
         )
-        .values("actor__department_id")
+        .annotate(dept=ACTING_DEPARTMENT)
+        .values("dept")
         .annotate(mean=Avg("waited"))
     )
-    waits = {row["actor__department_id"]: row["mean"] for row in accept_times}
+    waits = {row["dept"]: row["mean"] for row in accept_times}
 
     figures = []
     for department in Department.objects.order_by("code"):
@@ -156,12 +169,21 @@ def _flag(figures: list[DepartmentFigures]) -> None:
                 figure.flags.add(name)
 
 
+LIAISON_STEPS = ["accept", "resolve", "report_for_duty"]
+
+
 def events_of_department(events, department_id: int):
     """The audit rows that the figures of a department count (for the admin's links)."""
     return events.filter(
         Q(action__in=["route", "dispatch"], to_state=State.ASSIGNED, data__lead=department_id)
         | Q(action="return", actor__isnull=False, data__returned_by=department_id)
-        | Q(action__in=["accept", "resolve", "report_for_duty"], actor__department_id=department_id)
+        # A liaison's steps: for the department the row names, else (rows written before
+        # they named one) for the liaison's department now.
+        | Q(action__in=LIAISON_STEPS, data__department=department_id)
+        | (
+            Q(action__in=LIAISON_STEPS, actor__department_id=department_id)
+            & ~Q(data__has_key="department")
+        )
         | Q(action__startswith="extension_", data__department=department_id)
         | Q(action="reopen", case__lead_department_id=department_id)
     )

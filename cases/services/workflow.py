@@ -330,8 +330,20 @@ def case_dispatch(
 @transaction.atomic
 def case_accept(*, case: Case, actor: User, expected_version: int | None = None) -> Case:
     """The lead department's liaison accepts the case; the resolve clock starts."""
-    _fire(case, "accept", actor=actor, expected_version=expected_version)
+    _fire(
+        case,
+        "accept",
+        actor=actor,
+        expected_version=expected_version,
+        data=_acting_department(actor),
+    )
     return case
+
+
+def _acting_department(actor: User) -> dict:
+    """The department a liaison acts for, kept on the audit row: supervision counts the
+    step for it even after the liaison moved to another department."""
+    return {"department": actor.department_id}
 
 
 @transaction.atomic
@@ -363,6 +375,7 @@ def case_resolve(
         actor=actor,
         comment=_require(note, _("note")),
         expected_version=expected_version,
+        data=_acting_department(actor),
     )
     return case
 

@@ -157,3 +157,19 @@ def test_the_supervision_page_opens_on_the_dashboards_period(client, cast):
     today = timezone.localdate()
     assert (supervision["start"], supervision["end"]) == (today - timedelta(days=29), today)
     assert (dashboard.start, dashboard.end) == (today - timedelta(days=29), today)
+
+
+def test_a_liaisons_steps_stay_with_the_department_they_were_for(client, cast, world, history):
+    """The liaison of SJ accepted two cases, then moved to ZJ: the figures and the audit
+    rows the page links to still count those accepts for SJ."""
+    cast.other_liaison.department = world.housing
+    cast.other_liaison.save()
+    figures = figures_by_code(department_figures(**period()))
+    assert (figures["SJ"].accepts, figures["ZJ"].accepts) == (2, 0)
+    assert figures["SJ"].accept_hours == pytest.approx(3, abs=0.1)
+    assert figures["ZJ"].accept_hours is None
+    client.force_login(cast.admin)
+    audit = reverse("admin:cases_caseevent_changelist")
+    for department, accepts in ((world.market, 2), (world.housing, 0)):
+        rows = client.get(audit, {"department": department.pk, "action": "accept"})
+        assert rows.text.count('class="field-at') == accepts, department.code
