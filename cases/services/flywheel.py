@@ -9,6 +9,7 @@ dismisses it (remembered, not offered again). The counting is done by the databa
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -183,17 +184,16 @@ def rule_suggestions(
     )
     townships = Township.objects.in_bulk({row[2] for row in found if row[0] == "township"})
     index, today = get_index(), timezone.localdate()
+    cells_of_township = defaultdict(list)
+    for cell, township in index.township_of_cell.items():
+        cells_of_township[township].append(cell)
     suggestions = []
     for level, category_id, place_id, department_id, count, total in found:
         cell_id = place_id if level == "cell" else None
         township_id = place_id if level == "township" else None
         if (category_id, department_id, township_id, cell_id) in existing:
             continue
-        place_cells = (
-            [cell_id]
-            if cell_id
-            else [c for c, t in index.township_of_cell.items() if t == township_id]
-        )
+        place_cells = [cell_id] if cell_id else cells_of_township[township_id]
         if place_cells and all(
             index.route(category_id=category_id, cell_id=c, on=today).lead_department_id
             == department_id

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from cases.models import ApiKey, ApiRequest, Case, Source, State, Urgency
 from cases.privacy import can_see_personal_data, mask_email, mask_name
 from cases.services.intake import case_report
-from cases.services.photos import case_add_photos, clean_photos_before_numbering
+from cases.services.photos import case_add_photos, clean_photos
 from cases.services.privacy import OPEN311_CONTACT_FIELDS, Purpose, record_personal_data_access
 from departments.models import Category, GridCell, Township, User
 from departments.routing import get_index
@@ -177,8 +177,9 @@ def open311_request_create(
             _("description is longer than %(max)d characters.") % {"max": MAX_DESCRIPTION_LENGTH}
         )
     # The web form's rules (JPEG/PNG/WebP only, size limits, EXIF stripped; a bad file
-    # refuses the whole request), applied before the case takes its number.
-    photos = clean_photos_before_numbering(list(data.photos))
+    # refuses the whole request), applied before the case takes its number, as the web
+    # form's are (cases/services/photos.py `case_report_with_photos`).
+    photos = clean_photos(list(data.photos))
     case = case_report(
         reporter=None,
         source=Source.OPEN311,

@@ -285,17 +285,12 @@ def held_photos_purge(*, now: datetime | None = None) -> int:
 def case_report_with_photos(*, photos: Sequence = (), held_photos: Sequence = (), **report) -> Case:
     """Report a case (cases/services/intake.py `case_report`) and store its photos, new and
     held, in the same transaction: a bad photo leaves no case behind."""
-    cleaned = clean_photos_before_numbering(photos, already=len(held_photos))
+    # Decoded and re-encoded before the report takes its number: the year's counter stays
+    # locked until commit, and every other report waits for it meanwhile (intake.py).
+    cleaned = clean_photos(photos, already=len(held_photos))
     case = case_report(**report)
     if (cleaned or held_photos) and not case.is_replay:
         case_add_photos(
             case=case, uploaded_by=report.get("reporter"), cleaned=cleaned, held=held_photos
         )
     return case
-
-
-def clean_photos_before_numbering(uploads: Sequence, *, already: int = 0) -> list[CleanPhoto]:
-    """A new report's photos decoded, checked and re-encoded before it takes its number:
-    the year's number counter stays locked until the report commits, and every other
-    report waits for it meanwhile (cases/services/intake.py `allocate_case_numbers`)."""
-    return clean_photos(uploads, already=already) if uploads else []
