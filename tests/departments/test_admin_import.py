@@ -228,26 +228,26 @@ def test_importing_users_in_the_admin_invites_the_new_ones(admin_client, world):
     assert OutboxMessage.objects.filter(kind="invitation", to="newbie@example.org").exists()
 
 
-def test_importing_the_grid_in_the_admin_creates_cells_and_townships(admin_client, world):
-    document = {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "geometry": {
-                    "type": "Polygon",
-                    "coordinates": [[[121, 31], [121.01, 31], [121.01, 31.01], [121, 31]]],
-                },
-                "properties": {
-                    "code": "E-01",
-                    "name": "东网格",
-                    "township_code": "E",
-                    "township_name": "东街道",
-                },
-            }
-        ],
+def east_grid() -> str:
+    """A grid file of one cell, E-01, in a township E that is not in the world yet."""
+    feature = {
+        "type": "Feature",
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[121, 31], [121.01, 31], [121.01, 31.01], [121, 31]]],
+        },
+        "properties": {
+            "code": "E-01",
+            "name": "东网格",
+            "township_code": "E",
+            "township_name": "东街道",
+        },
     }
-    preview = upload(admin_client, "grid", json.dumps(document), name="grid.geojson")
+    return json.dumps({"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False)
+
+
+def test_importing_the_grid_in_the_admin_creates_cells_and_townships(admin_client, world):
+    preview = upload(admin_client, "grid", east_grid(), name="grid.geojson")
     assert "townships" in preview.text
     apply(admin_client, "grid", preview)
     from departments.models import GridCell
@@ -335,23 +335,7 @@ def test_the_chinese_preview_heads_its_first_column_in_chinese(admin_client, wor
 def test_the_chinese_grid_preview_sums_up_cells_and_townships_in_chinese_punctuation(
     admin_client, world
 ):
-    feature = {
-        "type": "Feature",
-        "geometry": {
-            "type": "Polygon",
-            "coordinates": [[[121, 31], [121.01, 31], [121.01, 31.01], [121, 31]]],
-        },
-        "properties": {
-            "code": "E-01",
-            "name": "东网格",
-            "township_code": "E",
-            "township_name": "东",
-        },
-    }
-    file = SimpleUploadedFile(
-        "grid.geojson", json.dumps({"type": "FeatureCollection", "features": [feature]}).encode()
-    )
-    preview = admin_client.post(import_url("grid"), {"file": file}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    preview = upload_in_chinese(admin_client, "grid", east_grid())
     summary = re.search(r'<p class="import-summary">(.*?)</p>', preview.text).group(1)
     assert summary == "新建 1，更新 0，未变 0；街道：新建 1，更新 0，未变 0"
 
