@@ -4,8 +4,8 @@ and how long it takes to accept. Each figure is a few GROUP BYs over the audit t
 departments far above the others are flagged.
 
 A department's figures, by audit row: given = `route`/`dispatch` rows naming it as lead;
-returns = `return` rows it made; accepts and resolves = rows by its liaisons (for it, when
-the row says so: a liaison may have moved since); reopens =
+returns = `return` rows it made; accepts, resolves and reports for duty = its liaisons'
+rows (for the department each row names: a liaison may have moved since); reopens =
 `reopen` rows of cases it leads; extensions = its requests made in the period. The return
 rate is of the cases given in the period, those it returned after being given them (a
 return of a case given before the period counts among the returns, not in the rate, which
@@ -47,8 +47,8 @@ MARGINS = {
 }
 
 
-# The department a liaison's accept or resolve was for: as the audit row recorded it, or,
-# for rows written before it did, the liaison's department now.
+# The department a liaison's step was for: as the audit row recorded it, or, for rows
+# written before they did, the liaison's department now.
 ACTING_DEPARTMENT = Coalesce(
     Cast(KeyTextTransform("department", "data"), BigIntegerField()),
     F("actor__department_id"),
@@ -174,16 +174,10 @@ LIAISON_STEPS = ["accept", "resolve", "report_for_duty"]
 
 def events_of_department(events, department_id: int):
     """The audit rows that the figures of a department count (for the admin's links)."""
-    return events.filter(
+    return events.annotate(acting_department=ACTING_DEPARTMENT).filter(
         Q(action__in=["route", "dispatch"], to_state=State.ASSIGNED, data__lead=department_id)
         | Q(action="return", actor__isnull=False, data__returned_by=department_id)
-        # A liaison's steps: for the department the row names, else (rows written before
-        # they named one) for the liaison's department now.
-        | Q(action__in=LIAISON_STEPS, data__department=department_id)
-        | (
-            Q(action__in=LIAISON_STEPS, actor__department_id=department_id)
-            & ~Q(data__has_key="department")
-        )
+        | Q(action__in=LIAISON_STEPS, acting_department=department_id)
         | Q(action__startswith="extension_", data__department=department_id)
         | Q(action="reopen", case__lead_department_id=department_id)
     )

@@ -449,14 +449,18 @@ def check_date(value: str, plan: ImportPlan, line: int, field_name: str):
         return False, None
 
 
+# The longest address mail servers take (RFC 5321), as the user and outbox columns hold.
+EMAIL_MAX_LENGTH = 254
+
+
 def is_email_address(value: str) -> bool:
     """An address mail can be sent to: Django's check, which allows 320 characters, and
-    the 254 of RFC 5321 that mail servers and the outbox keep to."""
+    the EMAIL_MAX_LENGTH that mail servers and the outbox keep to."""
     try:
         validate_email(value)
     except ValidationError:
         return False
-    return len(value) <= 254
+    return len(value) <= EMAIL_MAX_LENGTH
 
 
 def check_email(value: str, plan: ImportPlan, line: int, field_name: str):

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from departments.importers.base import (
     CREATE,
+    EMAIL_MAX_LENGTH,
     UNCHANGED,
     UPDATE,
     ImportPlan,
@@ -32,7 +33,6 @@ COLUMNS = ("username", "full_name", "email", "role", "township_code", "departmen
 # The column of the file that holds each field `role_errors` speaks of.
 COLUMN_OF_FIELD = {"email": "email", "township": "township_code", "department": "department_code"}
 Role = User.Role
-EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
 
 
 def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = None) -> ImportPlan:
