@@ -96,6 +96,13 @@ def new_message_id(kind: str) -> str:
     return f"<{kind}.{uuid.uuid4().hex}@{mail_domain()}>"
 
 
+def case_thread_id(case_pk: int) -> str:
+    """The Message-ID every email about one case replies to, so that mail clients show a
+    case's reminder and escalations as one thread. No message carries it itself: like
+    GitHub's notifications, the thread's root is named, never sent."""
+    return f"<case.{case_pk}@{mail_domain()}>"
+
+
 # The longest address a mail server takes (RFC 5321's 254), and the recipient column's.
 ADDRESS_MAX_LENGTH = OutboxMessage._meta.get_field("to").max_length
 
@@ -352,6 +359,9 @@ def _send(message: OutboxMessage) -> None:
     )
     if message.language:
         email.extra_headers["Content-Language"] = message.language
+    if message.case_id is not None:
+        thread = case_thread_id(message.case_id)
+        email.extra_headers.update({"In-Reply-To": thread, "References": thread})
     if message.html:
         email.attach_alternative(message.html, "text/html")
     email.send(fail_silently=False)

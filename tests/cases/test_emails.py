@@ -158,6 +158,37 @@ def test_a_delivered_message_has_a_stable_message_id_text_and_html(overdue, sett
     assert (row.status, row.attempts) == ("sent", 1) and row.sent_at is not None
 
 
+def test_the_emails_of_one_case_reply_to_one_thread_and_other_cases_to_theirs(
+    overdue, report, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with time_machine.travel(at(11, 23, 10), tick=False):
+        other = report(description="路灯不亮")
+    escalation_sweep(now=at(11, 23, 13, 20))
+    for row in OutboxMessage.objects.order_by("pk"):
+        outbox.deliver(message_pk=row.pk)
+    threads = {}
+    for sent in mail.outbox:
+        case_pk = OutboxMessage.objects.get(message_id=sent.extra_headers["Message-ID"]).case_id
+        assert sent.extra_headers["In-Reply-To"] == sent.extra_headers["References"]
+        threads.setdefault(case_pk, set()).add(sent.extra_headers["References"])
+    # Level 1 to the owner's supervisor and level 2 to the leader, of each case.
+    assert len(mail.outbox) >= 4 and set(threads) == {overdue.pk, other.pk}
+    assert all(len(ids) == 1 for ids in threads.values())
+    assert threads[overdue.pk] != threads[other.pk]
+
+
+def test_an_email_about_no_case_starts_no_thread(settings, db):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    row = outbox.build_message(
+        to="new-user@example.org", subject="Welcome", text="Hello", kind="invite", dedupe_key="x"
+    )
+    row.save()
+    assert outbox.deliver(message_pk=row.pk).outcome == "sent"
+    (sent,) = mail.outbox
+    assert "References" not in sent.extra_headers and "In-Reply-To" not in sent.extra_headers
+
+
 def test_durations_read_naturally():
     assert format_duration(0) == "0 minutes"
     assert format_duration(60) == "1 minute"
