@@ -129,6 +129,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_fsm",
+    "corsheaders",
     "governance.apps.AxesConfig",  # django-axes, under a translated name
     "governance",
     "departments",
@@ -138,6 +139,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "governance.security.health_probe",
     "governance.security.request_size_limit",
+    # Before anything that answers on its own, so that those answers carry CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -244,6 +247,13 @@ else:
 # --- Open311 GeoReport v2 (SPEC §7): jurisdiction ids this endpoint answers to; empty
 # means jurisdiction_id is accepted and ignored (one jurisdiction per endpoint) ---
 OPEN311_JURISDICTION_IDS = env_list("OPEN311_JURISDICTION_IDS", "")
+# Browser clients on other sites (a citizen app's map, a FixMyStreet-style page) may call
+# the API; it reads no cookie (a POST carries its api_key), so no credentials are allowed,
+# and the rest of the site sends no CORS header at all.
+CORS_URLS_REGEX = r"^/open311/"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ("GET", "HEAD", "OPTIONS", "POST")
 
 # --- Working time and deadlines (SPEC §4) ---
 WORKING_HOURS = parse_working_hours(os.environ.get("WORKING_HOURS", "09:00-17:00"))

@@ -917,3 +917,43 @@ def test_forgetting_contacts_blanks_what_a_posted_request_kept(client, world, ap
     assert open311_contacts_forget(case_ids=[case.pk]) == 1
     assert ApiRequest.objects.filter(case=case, email="", device_id="", account_id="").exists()
     assert open311_contacts_forget(case_ids=[case.pk]) == 0
+
+
+# -- browser clients on other sites (CORS) --------------------------------------------------
+
+CITIZEN_APP = "https://citizen-app.example.org"
+
+
+def test_a_browser_on_another_site_may_read_the_api_without_credentials(client, world):
+    response = client.get(f"{BASE}/services.json", headers={"Origin": CITIZEN_APP})
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in response
+
+
+def test_a_browser_may_ask_first_whether_it_may_post_a_request(client, world):
+    preflight = client.options(
+        f"{BASE}/requests.json",
+        headers={
+            "Origin": CITIZEN_APP,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert "POST" in preflight["Access-Control-Allow-Methods"]
+    assert "content-type" in preflight["Access-Control-Allow-Headers"]
+
+
+def test_an_open311_error_is_readable_by_a_browser_on_another_site(client, world):
+    response = client.post(
+        f"{BASE}/requests.json", {"service_code": "ENV-RUBBISH"}, headers={"Origin": CITIZEN_APP}
+    )
+    assert response.status_code == 403  # no api_key
+    assert response["Access-Control-Allow-Origin"] == "*"
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/cases/", "/healthz"])
+def test_the_rest_of_the_site_sends_no_cors_header(client, db, path):
+    response = client.get(path, headers={"Origin": CITIZEN_APP})
+    assert "Access-Control-Allow-Origin" not in response
