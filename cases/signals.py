@@ -1,8 +1,9 @@
 """Deadlines follow the working calendar: a holiday or make-up day an administrator adds,
 changes or removes (departments.Holiday) moves the rungs of the clocks running across it,
-in the same transaction (cases/services/deadlines.py). `departments` knows nothing of
-cases, so the cases app listens, and leaves the cases it moved on the entry
-(`cases_moved`) for the admin to tell."""
+and the report-for-duty deadlines of the whistles not yet answered, in the same
+transaction (cases/services/deadlines.py). `departments` knows nothing of cases, so the
+cases app listens, and leaves the cases it moved on the entry (`cases_moved`) for the
+admin to tell."""
 
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver

@@ -10,10 +10,11 @@ from datetime import date, datetime, time
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from cases.models import CLOCK_STATES, Case, DeadlineKind
+from cases.models import CLOCK_STATES, OPEN_STATES, Case, CaseAssist, DeadlineKind
 from departments.calendar import WorkingCalendar, get_calendar
 
 logger = logging.getLogger(__name__)
@@ -145,27 +146,60 @@ def clocks_follow_calendar(
 ) -> set[int]:
     """Move the rungs still ahead of every running clock that reach the `changed` day (the
     first day whose holiday or make-up entry an administrator added, changed or removed), so
-    that each keeps the working time it had left under `old`, counted on `new`. Rungs
-    already passed are history and stay. Returns the cases that moved; their version moves
-    too, so that a form opened before cannot write the old rungs back.
+    that each keeps the working time it had left under `old`, counted on `new`; and the
+    report-for-duty deadlines (报到) of the whistles not yet answered on open cases the
+    same way. Rungs and deadlines already passed are history and stay. Returns the cases
+    that moved; the version of those whose rungs moved moves too, so that a form opened
+    before cannot write the old rungs back.
 
-    The calendar's arithmetic is Python's: the cases are read in one query, moved in memory
-    and written back in batches (a holiday reaches only the clocks running across it)."""
+    The calendar's arithmetic is Python's: the rows are read in one query each, moved in
+    memory and written back in batches (a holiday reaches only the clocks running across it)."""
     now = now or timezone.now()
     day_starts = datetime.combine(changed, time.min, tzinfo=new.tz)
-    cases = list(
-        Case.objects.filter(state__in=CLOCK_STATES, escalate_3_at__gte=max(day_starts, now))
-        .order_by("pk")
-        .only("pk", *RUNGS)
-    )
-    for case in cases:
-        for name in RUNGS:
-            at = getattr(case, name)
-            if at is not None and at >= day_starts and at > now:
-                left = old.working_seconds_between(now, at)
-                setattr(case, name, new.add_working_seconds(now, left))
-        case.version = F("version") + 1
-    Case.objects.bulk_update(cases, [*RUNGS, "version"], batch_size=1000)
-    if cases:
-        logger.info("Calendar changed from %s: %d running deadline(s) moved.", changed, len(cases))
-    return {case.pk for case in cases}
+
+    def follow(at: datetime) -> datetime:
+        return new.add_working_seconds(now, old.working_seconds_between(now, at))
+
+    with transaction.atomic():
+        cases = list(
+            Case.objects.filter(state__in=CLOCK_STATES, escalate_3_at__gte=max(day_starts, now))
+            .order_by("pk")
+            .only("pk", *RUNGS)
+        )
+        for case in cases:
+            for name in RUNGS:
+                at = getattr(case, name)
+                if at is not None and at >= day_starts and at > now:
+                    setattr(case, name, follow(at))
+            case.version = F("version") + 1
+        Case.objects.bulk_update(cases, [*RUNGS, "version"], batch_size=1000)
+        # Locked, as no version guards an assist: a whistle blown again meanwhile is read
+        # here, not overwritten with the old summons' deadline moved. Locked after the
+        # cases, in a transition's order (the case, then its assists), so as not to
+        # deadlock with one. The case's version stays: no form writes an assist (a new
+        # whistle sets its own deadline), so bumping it would refuse forms opened on the
+        # case as stale for a change they cannot undo.
+        summonses = list(
+            CaseAssist.objects.select_for_update(of=("self",))
+            .filter(
+                summoned=True,
+                reported_at=None,
+                case__state__in=OPEN_STATES,
+                report_due_at__gte=day_starts,
+                report_due_at__gt=now,
+            )
+            .order_by("pk")
+            .only("pk", "case_id", "report_due_at")
+        )
+        for summons in summonses:
+            summons.report_due_at = follow(summons.report_due_at)
+        CaseAssist.objects.bulk_update(summonses, ["report_due_at"], batch_size=1000)
+    if cases or summonses:
+        logger.info(
+            "Calendar changed from %s: %d running deadline(s) and %d report-for-duty "
+            "deadline(s) moved.",
+            changed,
+            len(cases),
+            len(summonses),
+        )
+    return {case.pk for case in cases} | {summons.case_id for summons in summonses}

@@ -276,3 +276,77 @@ def test_the_admin_says_how_many_running_deadlines_an_entry_moved(client, report
         response = client.post(add, {"date": "2027-12-01", "kind": "holiday"}, follow=True)
         told = [str(message) for message in response.context["messages"]]
         assert told and not any("moved with the calendar" in message for message in told)
+
+
+def whistle(report, cast, world):
+    """A case in the pool dispatched to urban management, market regulation summoned."""
+    case = report(category=world.stall, cell=world.n2)  # overlap: in the pool
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.urban, assisting=[world.market], whistle=True
+    )
+    return case
+
+
+def report_due(case):
+    return case.assists.get().report_due_at
+
+
+def test_a_holiday_added_over_a_pending_report_for_duty_deadline_moves_it(
+    report, cast, world, settings
+):
+    from departments.models import Holiday
+
+    # 2027 is unknown to the library: weekends only. Summoned Friday 5 Feb at 16:00 with
+    # 16 working hours to report: due Tuesday 16:00, while the accept clock (2 h) ends on
+    # Monday, so the holiday on Tuesday reaches the summons alone.
+    settings.FALLBACK_DISPATCH_HOURS = 16
+    with time_machine.travel(at(2, 5, 16, year=2027), tick=False):
+        case = whistle(report, cast, world)
+    assert report_due(case) == at(2, 9, 16, year=2027)
+    rungs, version = clock(case), case.version
+    with time_machine.travel(at(2, 5, 17, year=2027), tick=False):
+        holiday = Holiday.objects.create(date=at(2, 9, 0, year=2027).date(), kind="holiday")
+        assert report_due(case) == at(2, 10, 16, year=2027)  # the 8 working hours it takes
+        assert holiday.cases_moved == {case.pk}
+        # No form writes an assist: forms opened on the case before are still good.
+        assert (clock(case), Case.objects.get(pk=case.pk).version) == (rungs, version)
+        holiday.delete()
+    assert report_due(case) == at(2, 9, 16, year=2027)
+
+
+def test_a_holiday_leaves_the_summonses_answered_overdue_or_on_finished_cases(report, cast, world):
+    from cases.services import liaison
+    from departments.models import Holiday
+
+    # 2027 is unknown to the library: weekends only. Each summons has 4 working hours.
+    with time_machine.travel(at(2, 5, 16, year=2027), tick=False):
+        overdue = whistle(report, cast, world)  # due Monday 12:00
+    with time_machine.travel(at(2, 8, 11, year=2027), tick=False):
+        pending, answered, cancelled = (whistle(report, cast, world) for _ in range(3))
+        liaison.assist_report_for_duty(case=answered, actor=cast.other_liaison)
+        workflow.case_cancel(case=cancelled, actor=cast.dispatcher, reason="重复上报")
+    before = {case.pk: report_due(case) for case in (overdue, answered, cancelled)}
+    # Monday made a holiday on Monday afternoon: the hour left to the pending summons is
+    # counted from Tuesday morning.
+    with time_machine.travel(at(2, 8, 14, year=2027), tick=False):
+        Holiday.objects.create(date=at(2, 8, 0, year=2027).date(), kind="holiday")
+    assert report_due(pending) == at(2, 9, 10, year=2027)
+    assert {case.pk: report_due(case) for case in (overdue, answered, cancelled)} == before
+
+
+def test_the_admin_counts_a_case_whose_report_for_duty_deadline_moved(
+    client, report, cast, world, settings
+):
+    from django.urls import reverse
+
+    settings.FALLBACK_DISPATCH_HOURS = 16
+    with time_machine.travel(at(2, 5, 16, year=2027), tick=False):
+        whistle(report, cast, world)  # its rungs end on Monday, the summons on Tuesday
+        client.force_login(cast.admin)
+        response = client.post(
+            reverse("admin:departments_holiday_add"),
+            {"date": "2027-02-09", "kind": "holiday", "name": "局部休"},
+            follow=True,
+        )
+    told = [str(message) for message in response.context["messages"]]
+    assert "The deadlines of 1 running case moved with the calendar." in told
