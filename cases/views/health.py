@@ -66,9 +66,11 @@ def healthz(request):
     db_ok, db_error = database_state()
     broker_ok, broker_error = broker_state()
     sweep = sweep_state() if db_ok else None
-    # A sweep stuck past its limit means escalations are not going out: say so.
-    sweep_stuck = bool(sweep and sweep.get("running_too_long"))
-    status = "ok" if db_ok and broker_ok and not sweep_stuck else "degraded"
+    # A sweep stuck past its limit, or a last sweep that failed, means escalations are not
+    # going out: say so. A sweep that never ran (a fresh install) is no failure; the flag
+    # is the latest sweep's, so the next one clears it unless it fails too.
+    sweep_failing = bool(sweep and (sweep.get("running_too_long") or sweep.get("last_failed")))
+    status = "ok" if db_ok and broker_ok and not sweep_failing else "degraded"
     body = {
         "status": status if db_ok else "down",
         "database": "ok" if db_ok else "down",

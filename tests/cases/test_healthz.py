@@ -2,9 +2,13 @@
 
 import socket
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from cases.models import SweepRun
+from cases.services.escalation import escalation_sweep
 from tests.processes import free_port
 
 
@@ -63,3 +67,24 @@ def test_healthz_does_not_hang_on_a_broker_that_accepts_but_never_answers(client
     assert elapsed < 8
     assert response.status_code == 200
     assert response.json()["broker"] == "down"
+
+
+@pytest.mark.django_db
+def test_healthz_is_degraded_while_the_last_sweep_failed(client, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/3"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # A fresh install has never swept: nothing has failed.
+    assert client.get("/healthz").json()["status"] == "ok"
+    SweepRun.objects.create(
+        started_at=timezone.now() - timedelta(minutes=2),
+        clock=timezone.now(),
+        error="OperationalError: the database went away",
+    )
+    response = client.get("/healthz")
+    assert response.status_code == 200  # the database is up: not for a load balancer
+    body = response.json()
+    assert body["status"] == "degraded" and body["sweep"]["last_failed"] is True
+    assert set(body) == {"status", "database", "broker", "sweep", "errors"}
+    assert (body["database"], body["broker"], body["errors"]) == ("ok", "ok", {})
+    escalation_sweep()  # the next sweep gets through
+    assert client.get("/healthz").json()["status"] == "ok"
