@@ -161,8 +161,11 @@ def clocks_follow_calendar(
         return new.add_working_seconds(now, old.working_seconds_between(now, at))
 
     with transaction.atomic():
+        # Locked: a transition saving meanwhile would have its new clock overwritten with
+        # the old one moved; it waits instead, then finds the version moved and is told.
         cases = list(
-            Case.objects.filter(state__in=CLOCK_STATES, escalate_3_at__gte=max(day_starts, now))
+            Case.objects.select_for_update(of=("self",))
+            .filter(state__in=CLOCK_STATES, escalate_3_at__gte=max(day_starts, now))
             .order_by("pk")
             .only("pk", *RUNGS)
         )

@@ -121,3 +121,51 @@ def test_a_report_for_duty_as_the_case_is_cancelled_is_refused(report, cast, wor
     assert "finished" in str(results["duty"])
     assert not case.events.filter(action="report_for_duty").exists()
     assert case.assists.get(department=world.urban).reported_at is None
+
+
+def test_a_case_accepted_while_a_holiday_moves_its_clock_keeps_one_clock(report, cast, monkeypatch):
+    """The holiday reads the running clocks, moves them in memory and writes them back;
+    an accept saved in between must not have its new clock overwritten with the old one."""
+    import time_machine
+
+    from departments.calendar import WorkingCalendar
+    from departments.models import Holiday
+    from tests.cases.test_deadlines import at
+
+    with time_machine.travel(at(2, 5, 16, year=2027), tick=False):
+        case = report()  # 2027: weekends only; 2 working hours to accept, due Monday 10:00
+    assert case.due_at == at(2, 8, 10, year=2027)
+    clocks_read, holiday_thread = threading.Event(), threading.local()
+    add_working_seconds = WorkingCalendar.add_working_seconds
+
+    def slowly_in_the_holiday(self, *args, **kwargs):
+        if getattr(holiday_thread, "here", False) and not clocks_read.is_set():
+            clocks_read.set()
+            time.sleep(0.5)  # the accept comes in now
+        return add_working_seconds(self, *args, **kwargs)
+
+    monkeypatch.setattr(WorkingCalendar, "add_working_seconds", slowly_in_the_holiday)
+    results = {}
+
+    def holiday():
+        holiday_thread.here = True
+        with transaction.atomic():
+            return Holiday.objects.create(date=at(2, 8, 0, year=2027).date(), kind="holiday")
+
+    def accept():
+        clocks_read.wait(timeout=5)
+        return workflow.case_accept(case=Case.objects.get(pk=case.pk), actor=cast.liaison)
+
+    with time_machine.travel(at(2, 5, 17, year=2027), tick=True):
+        join(run_in_thread(holiday, results, "holiday"), run_in_thread(accept, results, "accept"))
+
+    assert isinstance(results["holiday"], Holiday), results["holiday"]
+    assert isinstance(results["accept"], WorkflowError), results["accept"]
+    assert "changed while you were acting" in str(results["accept"])
+    # Still waiting for acceptance, its clock moved a working day by the holiday.
+    case.refresh_from_db()
+    assert (case.state, case.deadline_kind, case.due_at) == (
+        State.ASSIGNED,
+        "accept",
+        at(2, 9, 10, year=2027),
+    )
