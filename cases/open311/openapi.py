@@ -6,7 +6,9 @@ these schemas, and a schemathesis run).
 """
 
 from cases.models import Urgency
+from cases.open311.params import EMAIL_MAX_LENGTH, MAX_LENGTHS, NAME_MAX_LENGTH
 from cases.open311.schemas import EXAMPLES, SCHEMAS
+from cases.services.open311 import MAX_DESCRIPTION_LENGTH
 
 FORMATS = ("json", "xml")
 MEDIA = {"json": "application/json", "xml": "text/xml"}
@@ -78,6 +80,10 @@ def _get(summary: str, schema: str, fmt: str, params: list, *errors: int) -> dic
     }
 
 
+NAME_NOTE = (
+    f"Kept with the other name part as one name of at most {NAME_MAX_LENGTH} characters"
+    " (a Chinese name unspaced, others with a space between); a longer one is refused."
+)
 POST_FIELDS = {
     "api_key": {"type": "string", "description": "Required; see create_api_key."},
     "jurisdiction_id": {"type": "string"},
@@ -86,21 +92,22 @@ POST_FIELDS = {
     "long": {"type": "number", "minimum": -180, "maximum": 180},
     "address_string": {
         "type": "string",
+        "maxLength": MAX_LENGTHS["address_string"],
         "description": "Names a grid cell, or a township (the case then waits in its pool).",
     },
     "address_id": {"type": "string", "description": "A grid cell code."},
-    "email": {"type": "string", "format": "email", "maxLength": 254},
-    "device_id": {"type": "string"},
-    "account_id": {"type": "string"},
-    "first_name": {"type": "string"},
-    "last_name": {"type": "string"},
-    "phone": {"type": "string"},
-    "description": {"type": "string", "maxLength": 4000},
-    "media_url": {"type": "string", "format": "uri"},
+    "email": {"type": "string", "format": "email", "maxLength": EMAIL_MAX_LENGTH},
+    "device_id": {"type": "string", "maxLength": MAX_LENGTHS["device_id"]},
+    "account_id": {"type": "string", "maxLength": MAX_LENGTHS["account_id"]},
+    "first_name": {"type": "string", "maxLength": NAME_MAX_LENGTH, "description": NAME_NOTE},
+    "last_name": {"type": "string", "maxLength": NAME_MAX_LENGTH, "description": NAME_NOTE},
+    "phone": {"type": "string", "maxLength": MAX_LENGTHS["phone"]},
+    "description": {"type": "string", "maxLength": MAX_DESCRIPTION_LENGTH},
+    "media_url": {"type": "string", "format": "uri", "maxLength": MAX_LENGTHS["media_url"]},
     "attribute[urgency]": {"enum": list(Urgency.values)},
     "idempotency_key": {
         "type": "string",
-        "maxLength": 255,
+        "maxLength": MAX_LENGTHS["Idempotency-Key"],
         "description": "Same as the Idempotency-Key header.",
     },
 }
@@ -176,7 +183,10 @@ def _paths() -> dict:
                         "name": "Idempotency-Key",
                         "in": "header",
                         "required": False,
-                        "schema": {"type": "string", "maxLength": 255},
+                        "schema": {
+                            "type": "string",
+                            "maxLength": MAX_LENGTHS["Idempotency-Key"],
+                        },
                         "description": "A retried post with the same key (and api_key)"
                         " answers the first case again instead of creating another.",
                     }

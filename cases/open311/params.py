@@ -12,10 +12,23 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from cases.services.open311 import ServiceRequestInput
+from cases.models import ApiRequest, Case, IdempotencyKey
+from cases.services.open311 import ServiceRequestInput, full_name
 
 MAX_WINDOW = timedelta(days=90)
 EMAIL_MAX_LENGTH = 254
+# The longest value of each posted parameter: the length of the column that keeps it. A
+# longer one is refused, never cut: what is stored is what the client sent.
+MAX_LENGTHS = {
+    "address_string": Case._meta.get_field("address").max_length,
+    "phone": Case._meta.get_field("reporter_phone").max_length,
+    "device_id": ApiRequest._meta.get_field("device_id").max_length,
+    "account_id": ApiRequest._meta.get_field("account_id").max_length,
+    "media_url": ApiRequest._meta.get_field("media_url").max_length,
+    "Idempotency-Key": IdempotencyKey._meta.get_field("key").max_length,
+}
+# first_name and last_name are kept as one name (`full_name`), in one column.
+NAME_MAX_LENGTH = Case._meta.get_field("reporter_name").max_length
 
 
 class ApiError(Exception):
@@ -26,8 +39,9 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def param(request, name: str) -> str | None:
-    """A parameter from the form body or the query string; an empty one is absent (spec)."""
+def param(request, name: str, max_length: int | None = None) -> str | None:
+    """A parameter from the form body or the query string; an empty one is absent (spec).
+    One longer than `max_length` (once trimmed) is refused."""
     value = request.POST.get(name) if request.method == "POST" else None
     if value is None or not value.strip():
         value = request.GET.get(name)
@@ -35,7 +49,16 @@ def param(request, name: str) -> str | None:
         return None
     if "\x00" in value:
         raise ApiError(400, _("%(name)s contains a NUL character.") % {"name": name})
-    return value.strip()
+    return _at_most(name, value.strip(), max_length)
+
+
+def _at_most(name: str, value: str, max_length: int | None) -> str:
+    if max_length is not None and len(value) > max_length:
+        raise ApiError(
+            400,
+            _("%(name)s is longer than %(max)d characters.") % {"name": name, "max": max_length},
+        )
+    return value
 
 
 def comma_list(raw: str | None) -> list[str]:
@@ -144,7 +167,7 @@ def service_request_input(request) -> ServiceRequestInput:
     lng = _coordinate("long", param(request, "long"), -180, 180)
     if (lat is None) != (lng is None):
         raise ApiError(400, _("lat and long must be given together."))
-    address_string = param(request, "address_string") or ""
+    address_string = param(request, "address_string", MAX_LENGTHS["address_string"]) or ""
     address_id = param(request, "address_id") or ""
     if lat is None and not address_string and not address_id:
         raise ApiError(
@@ -160,14 +183,20 @@ def service_request_input(request) -> ServiceRequestInput:
         # and so does the column the address is kept in.
         if len(email) > EMAIL_MAX_LENGTH:
             raise ApiError(400, _("email is not a valid address."))
-    media_url = param(request, "media_url") or ""
+    media_url = param(request, "media_url", MAX_LENGTHS["media_url"]) or ""
     if media_url:
         try:
             URLValidator(schemes=["http", "https"])(media_url)
         except ValidationError:
             raise ApiError(400, _("media_url must be an http or https URL.")) from None
-        if len(media_url) > 1000:
-            raise ApiError(400, _("media_url is too long."))
+    first_name = param(request, "first_name") or ""
+    last_name = param(request, "last_name") or ""
+    if len(full_name(first_name, last_name)) > NAME_MAX_LENGTH:
+        raise ApiError(
+            400,
+            _("first_name and last_name make a name longer than %(max)d characters.")
+            % {"max": NAME_MAX_LENGTH},
+        )
     return ServiceRequestInput(
         service_code=service_code,
         lat=lat,
@@ -175,12 +204,12 @@ def service_request_input(request) -> ServiceRequestInput:
         address_string=address_string,
         address_id=address_id,
         description=param(request, "description") or "",
-        first_name=param(request, "first_name") or "",
-        last_name=param(request, "last_name") or "",
-        phone=param(request, "phone") or "",
+        first_name=first_name,
+        last_name=last_name,
+        phone=param(request, "phone", MAX_LENGTHS["phone"]) or "",
         email=email,
-        device_id=param(request, "device_id") or "",
-        account_id=param(request, "account_id") or "",
+        device_id=param(request, "device_id", MAX_LENGTHS["device_id"]) or "",
+        account_id=param(request, "account_id", MAX_LENGTHS["account_id"]) or "",
         media_url=media_url,
         attributes=_attributes(request),
         photos=tuple(request.FILES.getlist("media")),
@@ -193,6 +222,4 @@ def _idempotency_key(request) -> str:
     key = key.strip()
     if "\x00" in key:  # `param` checks the form field, not the header
         raise ApiError(400, _("%(name)s contains a NUL character.") % {"name": "Idempotency-Key"})
-    if len(key) > 255:
-        raise ApiError(400, _("Idempotency-Key is longer than 255 characters."))
-    return key
+    return _at_most("Idempotency-Key", key, MAX_LENGTHS["Idempotency-Key"])

@@ -57,7 +57,8 @@ def services_queryset():
 
 @dataclass(frozen=True)
 class ServiceRequestInput:
-    """What a client posted, already parsed into types (cases/open311/params.py)."""
+    """What a client posted, already parsed into types and within the lengths of the
+    columns that keep it (cases/open311/params.py): nothing is cut to fit."""
 
     service_code: str
     lat: float | None = None
@@ -188,11 +189,11 @@ def open311_request_create(
         lat=data.lat,
         lng=data.lng,
         township=township,
-        address=data.address_string[:255],
+        address=data.address_string,
         description=description,
         urgency=urgency,
-        reporter_name=full_name(data.first_name, data.last_name)[:100],
-        reporter_phone=data.phone[:32],
+        reporter_name=full_name(data.first_name, data.last_name),
+        reporter_phone=data.phone,
         now=now,
         idempotency_key=data.idempotency_key,
         idempotency_scope=f"apikey:{api_key.pk}",
@@ -223,8 +224,8 @@ def open311_request_create(
         case=case,
         service_code=category.code,
         email=data.email,
-        device_id=data.device_id[:100],
-        account_id=data.account_id[:100],
+        device_id=data.device_id,
+        account_id=data.account_id,
         media_url=data.media_url,
         attributes=data.attributes,
         received_at=now,
@@ -234,10 +235,16 @@ def open311_request_create(
 def open311_request_refused(
     *, api_key: ApiKey, service_code: str, http_status: int, now: datetime | None = None
 ) -> ApiRequest:
-    """Log a post that a valid key made and the API refused, so abuse stays visible."""
+    """Log a post that a valid key made and the API refused, so abuse stays visible.
+
+    A service code longer than the column is logged cut and marked with "…", a character
+    no code has: cut bare, it could read as another, real code."""
+    longest = ApiRequest._meta.get_field("service_code").max_length
+    if len(service_code) > longest:
+        service_code = service_code[: longest - 1] + "…"
     return ApiRequest.objects.create(
         api_key=api_key,
-        service_code=service_code[:32],
+        service_code=service_code,
         http_status=http_status,
         received_at=now or timezone.now(),
     )

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from cases.models import ApiRequest
+from cases.models import ApiRequest, Case, IdempotencyKey
 from cases.open311 import urls as open311_urls
 from cases.services.apikeys import api_key_create
 from tests.cases.open311support import BASE, api_key_fixture  # noqa: F401
@@ -67,6 +67,28 @@ def test_the_documented_operations_are_the_ones_served(document):
     methods = {path: set(item) for path, item in document["paths"].items()}
     assert methods["/requests.json"] == {"get", "post"}
     assert all(m == {"get"} for p, m in methods.items() if not p.startswith("/requests."))
+
+
+def test_a_posted_parameter_is_documented_as_long_as_the_column_that_keeps_it(document):
+    column = {
+        "address_string": Case._meta.get_field("address"),
+        "first_name": Case._meta.get_field("reporter_name"),
+        "last_name": Case._meta.get_field("reporter_name"),
+        "phone": Case._meta.get_field("reporter_phone"),
+        "email": ApiRequest._meta.get_field("email"),
+        "device_id": ApiRequest._meta.get_field("device_id"),
+        "account_id": ApiRequest._meta.get_field("account_id"),
+        "media_url": ApiRequest._meta.get_field("media_url"),
+        "idempotency_key": IdempotencyKey._meta.get_field("key"),
+    }
+    post = document["paths"]["/requests.json"]["post"]
+    for media in post["requestBody"]["content"].values():
+        fields = media["schema"]["properties"]
+        assert {name: fields[name].get("maxLength") for name in column} == {
+            name: field.max_length for name, field in column.items()
+        }
+    (header,) = post["parameters"]
+    assert header["schema"]["maxLength"] == IdempotencyKey._meta.get_field("key").max_length
 
 
 def validator_for(document, path: str, method: str, status: str):
