@@ -14,7 +14,7 @@ from cases.forms.fields import (
     PhoneField,
     validate_phone,
 )
-from cases.models import Urgency
+from cases.models import Case, Urgency
 from departments.models import Category, GridCell, User
 from departments.routing import RoutingIndex, get_index
 
@@ -43,13 +43,20 @@ class ReportForm(forms.Form):
         max_value=180,
         widget=forms.HiddenInput,
     )
-    address = forms.CharField(label=_("Address"), max_length=255, required=False)
+    # The columns' lengths: a longer value is a form error on its field, never cut to fit.
+    address = forms.CharField(
+        label=_("Address"), max_length=Case._meta.get_field("address").max_length, required=False
+    )
     description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}))
     urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
-    reporter_name = forms.CharField(label=_("Reporter name"), max_length=100, required=False)
+    reporter_name = forms.CharField(
+        label=_("Reporter name"),
+        max_length=Case._meta.get_field("reporter_name").max_length,
+        required=False,
+    )
     reporter_phone = PhoneField(
         label=_("Reporter phone"),
-        max_length=32,
+        max_length=Case._meta.get_field("reporter_phone").max_length,
         required=False,
         # A phone keypad on a phone; the server still checks what is typed.
         widget=forms.TextInput(attrs={"type": "tel"}),
