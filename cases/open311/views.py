@@ -249,6 +249,13 @@ def token_detail(request, token, fmt):
     )
 
 
+def _service_code_as_sent(request) -> str:
+    """The posted service code for the log of refusals, whatever is wrong with it (`param`
+    would refuse a NUL again, and the refusal would go unlogged)."""
+    raw = request.POST.get("service_code") or request.GET.get("service_code") or ""
+    return raw.replace("\x00", "").strip()
+
+
 def _post_request(request, fmt) -> HttpResponse:
     if request.content_type not in FORM_CONTENT_TYPES:
         # Its fields would all look missing, the api_key first.
@@ -285,9 +292,7 @@ def _post_request(request, fmt) -> HttpResponse:
         else:
             status, description = 400, " ".join(error.messages)
         open311_request_refused(
-            api_key=key,
-            service_code=param(request, "service_code") or "",
-            http_status=status,
+            api_key=key, service_code=_service_code_as_sent(request), http_status=status
         )
         raise ApiError(status, description) from error
     case = api_request.case

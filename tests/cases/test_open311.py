@@ -358,6 +358,7 @@ LONG_EMAIL = "a" * 64 + "@" + "b" * 60 + "." + "c" * 60 + "." + "d" * 60 + "." +
         ({"service_code": "LAMP", "address_id": "N-01", "attribute[urgency]": "now"}, "urgency"),
         ({"service_code": "LAMP", "address_id": "N-01", "description": "a\x00b"}, "NUL"),
         ({"service_code": "LAMP", "address_id": "N-01", "attribute[a\x00b]": "1"}, "NUL"),
+        ({"service_code": "LA\x00MP", "address_id": "N-01"}, "NUL"),  # logged all the same
         (
             {"service_code": "LAMP", "address_id": "N-01", "lat": "30.005", "long": "120.015"},
             "lie in grid cell N-02, not in address_id N-01",
