@@ -5,6 +5,7 @@ back, and record each time they do (cases/services/privacy.py)."""
 
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -12,16 +13,53 @@ from django.db.models import Q
 # No model imports at module level: the logging filter below is loaded before the apps.
 
 # Chinese mobiles (optionally +86) and landlines with an area code, also grouped as people
-# write them ("(010) 6552-9988", "（010）6552-9988", "0571 8765 4321"); 7+ digits in a row.
+# write them ("(010) 6552-9988", "（010）6552-9988", "0571 8765 4321", "138.1234.5678",
+# "138–1234–5678"), in ASCII or full-width digits (Python's \d is any Unicode digit, so
+# １３８ is three digits); and 7+ digits in a row. Dates, times, amounts, coordinates and
+# versions stay as written: their groups are shorter, or their digits are decimals.
+#
+# No catastrophic backtracking: every branch but the last is bounded (about 20
+# characters), the last is one greedy run that can only give digits back, and the
+# lookbehind lets a match start only where a run of digits starts, so masking costs time
+# in proportion to the text's length.
+
+# - and its look-alikes: hyphen-minus, U+2010-2015 (hyphen, non-breaking hyphen, figure
+# dash, en dash, em dash, horizontal bar), minus U+2212, full-width hyphen U+FF0D.
+_DASHES = r"\-\u2010-\u2015\u2212\uff0d"
+# Between a mobile's groups: a dash or a space (not a dot: 135.12345678 is a longitude).
+_GAP = rf"[{_DASHES}\x20]"
+# Between a landline's groups a dot too: nothing but a phone starts with 0 and groups so.
+_GAP_OR_DOT = rf"[{_DASHES}\x20.．]"
+_DOT = "[.．]"
 _PHONE = re.compile(
-    r"(?<![\d*])(?:(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}"
-    r"|[(（]?0\d{2,3}[)）]?[- ]?(?:\d{7,8}|\d{3,4}[- ]\d{4})|\d{7,})(?![\d*])"
+    rf"""
+    (?<![\d*])                   # not inside a longer number, nor next to a mask's stars
+    (?:
+        (?:[+＋]?[8８][6６]{_GAP}?)?                       # a mobile: maybe +86,
+        [1１][3-9３-９]\d                                  # 1[3-9]x, then 4 + 4 digits
+        (?:(?:{_GAP}?\d{{4}}){{2}}|{_DOT}\d{{4}}{_DOT}\d{{4}})  # apart or by two dots
+      |
+        [(（]?[0０]\d{{2,3}}[)）]?{_GAP_OR_DOT}?             # a landline: area code,
+        (?:\d{{7,8}}|\d{{3,4}}{_GAP_OR_DOT}\d{{4}})          # then 7-8 digits
+      |
+        # Any 7+ digits in a row, but not the decimals of a coordinate or an amount
+        # (120.1550712), nor the whole part of one (12345678.00).
+        (?<!\d{_DOT})\d{{7,}}(?!{_DOT}\d)
+    )
+    (?![\d*])
+    """,
+    re.VERBOSE,
 )
+
+
+def _ascii_digits(text: str) -> str:
+    """The digits of `text` as ASCII (full-width １３８ → 138), everything else dropped."""
+    return "".join(str(unicodedata.decimal(char)) for char in text if char.isdecimal())
 
 
 def mask_phone(phone: str) -> str:
     """Keep the first 3 and last 4 digits, as Chinese public notices do (138****5678)."""
-    digits = re.sub(r"\D", "", phone or "")
+    digits = _ascii_digits(phone or "")
     if len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]  # the country code of a mobile
     if len(digits) >= 11:
@@ -37,7 +75,7 @@ _NOT_A_PHONE = (
     r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})"
     r"(?![0-9A-Za-z])|(?<![\d*])20\d{2}-\d{6,}(?![\d*])"
 )
-_PHONE_OR_NOT = re.compile(f"(?P<kept>{_NOT_A_PHONE})|{_PHONE.pattern}")
+_PHONE_OR_NOT = re.compile(f"(?P<kept>{_NOT_A_PHONE})|(?:{_PHONE.pattern})", re.VERBOSE)
 
 
 def mask_phones(text: str) -> str:
@@ -46,12 +84,16 @@ def mask_phones(text: str) -> str:
 
 
 def mask_email(email: str) -> str:
-    """The mailbox's first character and the domain: zhang@example.org → z****@example.org."""
-    mailbox, at, domain = (email or "").partition("@")
-    return mailbox[:1] + "*" * max(0, len(mailbox) - 1) + at + domain
+    """The mailbox's first character and the domain: zhang@example.org → z****@example.org,
+    zhang＠example.org (an input method's full-width mode) → z****＠example.org."""
+    mailbox = _MAILBOX.match(email or "").group(0)
+    return mailbox[:1] + "*" * max(0, len(mailbox) - 1) + (email or "")[len(mailbox) :]
 
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_MAILBOX = re.compile("[^@＠]*")
+# @ full-width too. A match starts only where a run of mailbox characters starts: tried at
+# every position of a long run (a 100,000-digit text), the run cost its length squared.
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+[@＠][\w-]+(?:\.[\w-]+)+")
 
 
 def mask_contacts(text: str) -> str:
@@ -107,13 +149,15 @@ def cases_with_contacts_shown(user):
     return shown
 
 
-_PROBE = re.compile(r"[\d@]")
+# \d is any Unicode digit: full-width １３８ probes as 138 does.
+_PROBE = re.compile(r"[\d@＠]")
 
 
 def could_probe_contacts(search: str) -> bool:
     """Whether a search text could tell a masked reader which free texts hold a phone
     number or email (matching digit by digit would give away the masked middle): any digit
-    or @. Such text is matched only against texts the reader reads unmasked."""
+    or @, full-width ones too. Such text is matched only against texts the reader reads
+    unmasked."""
     return bool(_PROBE.search(search or ""))
 
 

@@ -5,6 +5,7 @@ period; never in URLs."""
 import csv
 import io
 import logging
+import random
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,7 +18,14 @@ from django.utils.module_loading import import_string
 from openpyxl import load_workbook
 
 from cases.models import CaseEvent, OutboxMessage, PersonalDataAccess, State
-from cases.privacy import can_see_personal_data, mask_name, mask_phone, mask_phones
+from cases.privacy import (
+    can_see_personal_data,
+    could_probe_contacts,
+    mask_contacts,
+    mask_name,
+    mask_phone,
+    mask_phones,
+)
 from cases.services import outbox, workflow
 from cases.services.escalation import escalation_sweep
 from cases.services.privacy import reporters_anonymise
@@ -68,6 +76,65 @@ def test_logs_keep_the_ids_they_are_searched_by():
         f"sweep {sweep_id} ({uuid.UUID(sweep_id).hex}) case 2026-1000000 138****5678"
     )
     assert mask_phones("call 0571-12345678 or 1991-2345678") == "call 057*****5678 or 1991-***5678"
+
+
+@pytest.mark.parametrize(
+    ("written", "masked"),
+    [
+        ("138.1234.5678", "138****5678"),
+        ("0571.8765.4321", "057*****4321"),
+        ("138\u20131234\u20135678", "138****5678"),  # en dash
+        ("138\u20141234\u20145678", "138****5678"),  # em dash
+        ("138\u22121234\u22125678", "138****5678"),  # minus
+        ("138\uff0d1234\uff0d5678", "138****5678"),  # full-width hyphen
+        ("138\u20101234\u20105678", "138****5678"),  # hyphen
+        ("0571\u20138765\u20134321", "057*****4321"),
+        ("１３８１２３４５６７８", "138****5678"),
+        ("＋８６ １３８ １２３４ ５６７８", "138****5678"),
+        ("（０１０）６５５２－９９８８", "010****9988"),
+        ("（０１０）6552-9988", "010****9988"),
+    ],
+)
+def test_numbers_grouped_by_dots_or_any_dash_or_in_full_width_digits_are_masked(written, masked):
+    """As people type them: with an input method's full-width digits, or dashes a word
+    processor or a phone's keyboard put in."""
+    assert mask_phones(f"请致电 {written} 找王先生") == f"请致电 {masked} 找王先生"
+    assert mask_phone(written) == masked
+
+
+def test_dates_times_amounts_coordinates_versions_and_ids_are_left_as_written():
+    texts = [
+        "案件 2026-000123",
+        "sweep 18a7f89c-ffdb-4654-a1ec-1014e8483406",
+        "2026-12-05、2026.12.05、2026年12月5日",
+        "09:00-17:00，9:00\u201317:00",
+        "1.5 吨、300.00 元、1,200.50 元、1234567.50 元",
+        "120.15507, 30.27408",
+        "120.1550712, 30.2740812",  # a GPS's seven decimals
+        "版本 1.2.3",
+    ]
+    assert [mask_contacts(text) for text in texts] == texts
+
+
+def test_a_number_among_dates_and_amounts_is_masked_and_they_are_not():
+    text = "2026.12.05 9:00\u201317:00 上门，押金 300.00 元，请拨 138.1234.5678"
+    assert (
+        mask_contacts(text) == "2026.12.05 9:00\u201317:00 上门，押金 300.00 元，请拨 138****5678"
+    )
+
+
+def test_an_email_with_a_full_width_at_is_masked_and_probes_as_one():
+    assert mask_contacts("请回邮件 zhang＠example.org") == "请回邮件 z****＠example.org"
+    assert could_probe_contacts("zhang＠") and could_probe_contacts("１３８１")
+    assert not could_probe_contacts("回电")
+
+
+def test_masking_a_long_text_of_digits_dots_and_dashes_finishes():
+    """No catastrophic backtracking (cases/privacy.py): a pattern tried at every position
+    of one long run once took minutes on this, where a text of this size takes a moment."""
+    text = "".join(random.Random(8).choices("0123456789.-", k=100_000))
+    masked = mask_contacts(text)
+    assert "*" in masked and len(masked) <= len(text)
 
 
 @pytest.mark.django_db
