@@ -20,7 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from cases.labels import ACTION_LABELS, aside, deadline_just_passed, format_duration
-from cases.models import CaseEvent, DeadlineKind, Escalation
+from cases.models import Case, CaseEvent, DeadlineKind, Escalation, ExtensionRequest
 from cases.privacy import mask_contacts, mask_name, mask_phone
 
 
@@ -126,3 +126,40 @@ def reminder(
         context = _case_context(escalation, language=language, timeline=timeline)
         context["time_left"] = format_duration(left_seconds)
     return render("reminder", context, language=language)
+
+
+def extension_request(
+    *,
+    case: Case,
+    request: ExtensionRequest,
+    case_url: str,
+    decide_url: str,
+    link_days: int,
+    language: str,
+) -> tuple[str, str, str]:
+    """A liaison's extension request to one supervisor; the reason is contact-masked, as
+    every free text that leaves in an email is ("reporter 138… not at home")."""
+    context = {
+        "case": case,
+        "request": request,
+        "reason": mask_contacts(request.reason),
+        "overdue": case.is_overdue,
+        "case_url": case_url,
+        "decide_url": decide_url,
+        "link_days": link_days,
+    }
+    return render("extension-request", context, language=language)
+
+
+def extension_decision(
+    *, case: Case, request: ExtensionRequest, case_url: str, language: str
+) -> tuple[str, str, str]:
+    """The decision on an extension request, to the liaison who asked; the supervisor's
+    note is contact-masked as the request's reason is."""
+    context = {
+        "case": case,
+        "request": request,
+        "note": mask_contacts(request.decision_note),
+        "case_url": case_url,
+    }
+    return render("extension-decision", context, language=language)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from cases.models import ExtensionRequest
+from cases.privacy import can_see_personal_data
 from cases.services.extensions import (
     DecisionLinkError,
     extension_decide,
@@ -71,5 +72,8 @@ def decide(request, token: str):
             "form": form,
             "error": error,
             "applies": extension_still_applies(extension, extension.case),
+            # The link is no sign-in: masked as in the email, unless whoever is signed in
+            # reads the case's contacts anyway (cases/privacy.py).
+            "sees_contacts": can_see_personal_data(request.user, extension.case),
         },
     )

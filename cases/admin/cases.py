@@ -365,6 +365,8 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
             context["extension_requests"] = obj.extension_requests.select_related(
                 "requested_by", "decided_by"
             )
+            # Their reasons are masked as the description is (cases/privacy.py).
+            context["sees_contacts"] = can_see_personal_data(request.user, obj)
             # The audit rows the timeline inline shows, each with its details in words.
             labels.with_details(
                 form.instance

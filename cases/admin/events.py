@@ -65,8 +65,8 @@ class MaskedLookupsMixin:
         return super().lookup_allowed(lookup, value, request)
 
 
-class CommentAsReadMixin:
-    """Comments carry phone numbers as often as descriptions do (a liaison's "called
+class ContactsAsReadMixin:
+    """Free texts carry phone numbers as often as descriptions do (a liaison's "called
     138…"): masked for readers who see reporters masked (cases/privacy.py). The admin is
     for liaisons, supervisors and administrators, of whom only administrators read contacts
     unmasked; display methods get no request, so each row carries the reader's standing."""
@@ -78,9 +78,15 @@ class CommentAsReadMixin:
             .annotate(reader_sees_contacts=Value(sees_every_contact(request.user)))
         )
 
+    @staticmethod
+    def as_read(row, text: str) -> str:
+        return masked_unless(text, getattr(row, "reader_sees_contacts", False))
+
+
+class CommentAsReadMixin(ContactsAsReadMixin):
     @admin.display(description=_("comment"))
     def comment_as_read(self, event):
-        return masked_unless(event.comment, getattr(event, "reader_sees_contacts", False))
+        return self.as_read(event, event.comment)
 
 
 IN_WORDS = [

@@ -19,8 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cases import emails
 from cases import permissions as can
-from cases.emails import render
 from cases.models import (
     CLOCK_STATES,
     Case,
@@ -188,16 +188,12 @@ def extension_request(
     case_url = f"{settings.SITE_URL}{reverse('cases:detail', args=[case.number])}"
     for address in addresses:
         language = languages.get(address, settings.LANGUAGE_CODE)
-        subject, text, html = render(
-            "extension-request",
-            {
-                "case": case,
-                "request": request,
-                "overdue": case.is_overdue,
-                "case_url": case_url,
-                "decide_url": decision_url(request_pk=request.pk, address=address),
-                "link_days": DECISION_LINK_MAX_AGE.days,
-            },
+        subject, text, html = emails.extension_request(
+            case=case,
+            request=request,
+            case_url=case_url,
+            decide_url=decision_url(request_pk=request.pk, address=address),
+            link_days=DECISION_LINK_MAX_AGE.days,
             language=language,
         )
         messages.append(
@@ -223,9 +219,10 @@ def _tell_requester(case: Case, request: ExtensionRequest, now: datetime) -> Non
     if not requester.email:
         return
     case_path = reverse("admin:cases_case_change", args=[case.pk])
-    subject, text, html = render(
-        "extension-decision",
-        {"case": case, "request": request, "case_url": f"{settings.SITE_URL}{case_path}"},
+    subject, text, html = emails.extension_decision(
+        case=case,
+        request=request,
+        case_url=f"{settings.SITE_URL}{case_path}",
         language=requester.language or settings.LANGUAGE_CODE,
     )
     outbox.enqueue_email(

@@ -430,3 +430,98 @@ def test_the_requests_list_and_page_show_the_days_as_written(client, cast, case)
     for text in (listed, page):
         assert '<td class="field-days">2</td>' in text or '<div class="readonly">2</div>' in text
         assert "2.00" not in text
+
+
+PHONE, MASKED_PHONE = "13812345678", "138****5678"
+NOT_AT_HOME = f"举报人 {PHONE} 不在家，需要再约时间"
+CALLED = f"已电话核实 {PHONE}"
+
+
+def decided(case, liaison, supervisor):
+    """A request whose reason and decision note both carry the reporter's number."""
+    request = ask(case, liaison, reason=NOT_AT_HOME)
+    return extensions.extension_decide(request=request, approve=True, actor=supervisor, note=CALLED)
+
+
+def test_the_case_admin_masks_a_number_in_an_extension_reason_as_it_masks_the_description(
+    client, cast, case, supervisor
+):
+    ask(case, cast.liaison, reason=NOT_AT_HOME)
+    url = reverse("admin:cases_case_change", args=[case.pk])
+    for reader in (cast.liaison, supervisor):
+        client.force_login(reader)
+        page = client.get(url).text
+        assert PHONE not in page and f"举报人 {MASKED_PHONE} 不在家" in page, reader
+    client.force_login(cast.admin)
+    table = client.get(url).text.split('class="module case-extensions"')[1]
+    assert NOT_AT_HOME in table.split("</table>")[0]
+
+
+def test_the_extension_request_admin_masks_numbers_in_the_reason_and_the_note(
+    client, cast, case, supervisor
+):
+    request = decided(case, cast.liaison, supervisor)
+    url = reverse("admin:cases_extensionrequest_change", args=[request.pk])
+    for reader in (cast.liaison, supervisor):
+        client.force_login(reader)
+        page = client.get(url).text
+        assert PHONE not in page, reader
+        assert f"举报人 {MASKED_PHONE} 不在家" in page and f"已电话核实 {MASKED_PHONE}" in page
+    client.force_login(cast.admin)
+    page = client.get(url).text
+    assert NOT_AT_HOME in page and CALLED in page
+
+
+def test_searching_extension_requests_by_digits_never_tells_a_masked_reader_a_reason(
+    client, cast, case
+):
+    """Matching "1381", then "13812", … against reasons would give the masked digits away
+    one at a time, as against descriptions (tests/cases/test_privacy.py)."""
+    ask(case, cast.liaison, reason=NOT_AT_HOME)
+    changelist = reverse("admin:cases_extensionrequest_changelist")
+
+    def found(user, search):
+        client.force_login(user)
+        return len(client.get(changelist, {"q": search}).context["cl"].result_list)
+
+    def filtered(user, lookup):
+        client.force_login(user)
+        return client.get(changelist, {lookup: "13812"}).status_code
+
+    assert found(cast.liaison, "13812") == 0
+    assert found(cast.liaison, "不在家") == 1  # words still match
+    assert filtered(cast.liaison, "reason__contains") == 400
+    assert filtered(cast.liaison, "decision_note__contains") == 400
+    assert found(cast.admin, "13812") == 1
+    assert filtered(cast.admin, "reason__contains") == 200
+
+
+def test_the_decision_link_masks_the_reason_unless_the_reader_signed_in_sees_contacts(
+    client, cast, case
+):
+    ask(case, cast.liaison, reason=NOT_AT_HOME)
+    path = path_of(link_in(OutboxMessage.objects.get(kind="extension", to="cg-boss@example.org")))
+    page = client.get(path).text  # as the email's recipient, who signs in nowhere
+    assert PHONE not in page and f"举报人 {MASKED_PHONE} 不在家" in page
+    client.force_login(cast.supervisor)
+    assert PHONE not in client.get(path).text
+    for reader in (cast.dispatcher, cast.admin):  # who call the reporter back
+        client.force_login(reader)
+        assert NOT_AT_HOME in client.get(path).text, reader
+
+
+def test_extension_emails_mask_numbers_in_the_reason_and_the_note(cast, case, supervisor):
+    decided(case, cast.liaison, supervisor)
+    sent = {
+        kind: list(OutboxMessage.objects.filter(kind=kind))
+        for kind in ("extension", "extension-decision")
+    }
+    assert len(sent["extension"]) == 2 and len(sent["extension-decision"]) == 1
+    for message in [*sent["extension"], *sent["extension-decision"]]:
+        for part in (message.subject, message.text, message.html):
+            assert PHONE not in part, message.kind
+    for message in sent["extension"]:
+        assert f"举报人 {MASKED_PHONE} 不在家" in message.text
+        assert f"举报人 {MASKED_PHONE} 不在家" in message.html
+    (told,) = sent["extension-decision"]
+    assert f"已电话核实 {MASKED_PHONE}" in told.text and f"已电话核实 {MASKED_PHONE}" in told.html
