@@ -26,10 +26,13 @@ from django.db.models import Q
 # - and its look-alikes: hyphen-minus, U+2010-2015 (hyphen, non-breaking hyphen, figure
 # dash, en dash, em dash, horizontal bar), minus U+2212, full-width hyphen U+FF0D.
 _DASHES = r"\-\u2010-\u2015\u2212\uff0d"
+# Spaces: ASCII, no-break (U+00A0, U+202F, as word processors put in) and ideographic
+# (U+3000, an input method's full-width space).
+_SPACES = r"\x20\u00a0\u202f\u3000"
 # Between a mobile's groups: a dash or a space (not a dot: 135.12345678 is a longitude).
-_GAP = rf"[{_DASHES}\x20]"
+_GAP = rf"[{_DASHES}{_SPACES}]"
 # Between a landline's groups a dot too: nothing but a phone starts with 0 and groups so.
-_GAP_OR_DOT = rf"[{_DASHES}\x20.．]"
+_GAP_OR_DOT = rf"[{_DASHES}{_SPACES}.．]"
 _DOT = "[.．]"
 _PHONE = re.compile(
     rf"""
@@ -39,7 +42,8 @@ _PHONE = re.compile(
         [1１][3-9３-９]\d                                  # 1[3-9]x, then 4 + 4 digits
         (?:(?:{_GAP}?\d{{4}}){{2}}|{_DOT}\d{{4}}{_DOT}\d{{4}})  # apart or by two dots
       |
-        [(（]?[0０]\d{{2,3}}[)）]?{_GAP_OR_DOT}?             # a landline: area code,
+        (?:[(（]?[0０]|[+＋][8８][6６]{_GAP}?[(（]?)          # a landline: 0 or +86,
+        \d{{2,3}}[)）]?{_GAP_OR_DOT}?                       # the area code,
         (?:\d{{7,8}}|\d{{3,4}}{_GAP_OR_DOT}\d{{4}})          # then 7-8 digits
       |
         # Any 7+ digits in a row, but not the decimals of a coordinate or an amount
@@ -91,9 +95,10 @@ def mask_email(email: str) -> str:
 
 
 _MAILBOX = re.compile("[^@＠]*")
-# @ full-width too. A match starts only where a run of mailbox characters starts: tried at
-# every position of a long run (a 100,000-digit text), the run cost its length squared.
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+[@＠][\w-]+(?:\.[\w-]+)+")
+# @ and the domain's dots full-width too. A match starts only where a run of mailbox
+# characters starts: tried at every position of a long run (a 100,000-digit text), the run
+# cost its length squared.
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+[@＠][\w-]+(?:[.．][\w-]+)+")
 
 
 def mask_contacts(text: str) -> str:

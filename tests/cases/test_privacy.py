@@ -93,6 +93,11 @@ def test_logs_keep_the_ids_they_are_searched_by():
         ("＋８６ １３８ １２３４ ５６７８", "138****5678"),
         ("（０１０）６５５２－９９８８", "010****9988"),
         ("（０１０）6552-9988", "010****9988"),
+        ("138\u00a01234\u00a05678", "138****5678"),  # no-break spaces
+        ("138\u30001234\u30005678", "138****5678"),  # ideographic spaces
+        ("+86 10 6552 9988", "861*****9988"),  # a landline written from abroad
+        ("+86-571-8765-4321", "571****4321"),
+        ("＋８６（１０）６５５２９９８８", "861*****9988"),
     ],
 )
 def test_numbers_grouped_by_dots_or_any_dash_or_in_full_width_digits_are_masked(written, masked):
@@ -125,6 +130,7 @@ def test_a_number_among_dates_and_amounts_is_masked_and_they_are_not():
 
 def test_an_email_with_a_full_width_at_is_masked_and_probes_as_one():
     assert mask_contacts("请回邮件 zhang＠example.org") == "请回邮件 z****＠example.org"
+    assert mask_contacts("请回邮件 zhang＠example．org") == "请回邮件 z****＠example．org"
     assert could_probe_contacts("zhang＠") and could_probe_contacts("１３８１")
     assert not could_probe_contacts("回电")
 
