@@ -42,6 +42,7 @@ _PHONE = re.compile(
         [1１][3-9３-９]\d                                  # 1[3-9]x, then 4 + 4 digits
         (?:(?:{_GAP}?\d{{4}}){{2}}|{_DOT}\d{{4}}{_DOT}\d{{4}})  # apart or by two dots
       |
+        (?<!\d{_DOT})                                      # (not a decimal's digits)
         (?:[(（]?[0０]|[+＋][8８][6６]{_GAP}?[(（]?)          # a landline: 0 or +86,
         \d{{2,3}}[)）]?{_GAP_OR_DOT}?                       # the area code,
         (?:\d{{7,8}}|\d{{3,4}}{_GAP_OR_DOT}\d{{4}})          # then 7-8 digits
