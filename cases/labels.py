@@ -268,9 +268,10 @@ def deadline_just_passed(overdue_seconds: float) -> bool:
 
 def format_duration(seconds: float) -> str:
     """Working time for people: '3 days 2 h', '3 h 20 min', '45 minutes', where a day is
-    one working day (the length of the working hours), so that a case weeks late does not
-    read as "1238 hours". Past a day, minutes say nothing a reader needs. The caller says
-    that it is working time ("… of working time", the column's title)."""
+    one working day (its working periods added up, a midday break left out), so that a case
+    weeks late does not read as "1238 hours". Past a day, minutes say nothing a reader
+    needs. The caller says that it is working time ("… of working time", the column's
+    title)."""
     minutes = max(0, int(seconds) // 60)
     days, minutes = divmod(minutes, working_day_seconds() // 60)
     hours, minutes = divmod(minutes, 60)

@@ -52,8 +52,7 @@ def _follow(kinds_before: dict) -> set[int]:
     old = WorkingCalendar(
         overrides=overrides,
         admin_years=frozenset(day.year for day in overrides),
-        work_start=new.work_start,
-        work_end=new.work_end,
+        periods=new.periods,
         tz=new.tz,
     )
     return clocks_follow_calendar(old=old, new=new, changed=min(kinds_before))

@@ -3,7 +3,8 @@
 A day is a working day by, in order: the administrators' `Holiday` table, then the
 `chinesecalendar` library (public holidays off, make-up days 调休 on), then, for a year
 neither knows, weekends only, which is logged as a warning and shown in the admin.
-Working hours are `settings.WORKING_HOURS`, in `settings.TIME_ZONE`.
+Working hours are `settings.WORKING_HOURS`, in `settings.TIME_ZONE`: one period a day, or
+several with breaks between them (午休), which count no working time.
 """
 
 from __future__ import annotations
@@ -22,10 +23,29 @@ from departments.models import Holiday, RoutingStamp
 logger = logging.getLogger(__name__)
 
 
+Period = tuple[time, time]
+
+
+def working_periods() -> tuple[Period, ...]:
+    """`settings.WORKING_HOURS` as the day's periods, (start, end) each, in order. The
+    setting is one (start, end) pair, as it has always been (and as tests and older
+    deployments still set it), or a tuple of pairs for a day with breaks; both come from
+    governance.settings.parse_working_hours, which checks their order. This is the one
+    place that tells the two shapes apart."""
+    hours = settings.WORKING_HOURS
+    if isinstance(hours[0], time):
+        start, end = hours
+        return ((start, end),)
+    return tuple((start, end) for start, end in hours)
+
+
 def working_day_seconds() -> int:
     """The length of one working day (`settings.WORKING_HOURS`), in seconds."""
-    start, end = settings.WORKING_HOURS
-    return _span_seconds(start, end)
+    return _day_seconds(working_periods())
+
+
+def _day_seconds(periods: tuple[Period, ...]) -> int:
+    return sum(_span_seconds(start, end) for start, end in periods)
 
 
 def _span_seconds(start: time, end: time) -> int:
@@ -46,8 +66,7 @@ def library_knows_year(year: int) -> bool:
 class WorkingCalendar:
     overrides: dict[date, bool] = field(default_factory=dict)  # date -> is working day
     admin_years: frozenset[int] = frozenset()
-    work_start: time = time(9)
-    work_end: time = time(17)
+    periods: tuple[Period, ...] = ((time(9), time(17)),)
     tz: ZoneInfo = ZoneInfo("Asia/Shanghai")
     _warned_years: set[int] = field(default_factory=set)
     # Answers already worked out: the escalation sweep asks about the same few dozen days
@@ -60,18 +79,16 @@ class WorkingCalendar:
             day: kind == Holiday.Kind.WORKDAY
             for day, kind in Holiday.objects.values_list("date", "kind")
         }
-        start, end = settings.WORKING_HOURS
         return cls(
             overrides=overrides,
             admin_years=frozenset(day.year for day in overrides),
-            work_start=start,
-            work_end=end,
+            periods=working_periods(),
             tz=ZoneInfo(settings.TIME_ZONE),
         )
 
     @property
     def day_seconds(self) -> int:
-        return _span_seconds(self.work_start, self.work_end)
+        return _day_seconds(self.periods)
 
     def knows_year(self, year: int) -> bool:
         return library_knows_year(year) or year in self.admin_years
@@ -103,17 +120,21 @@ class WorkingCalendar:
                 year,
             )
 
-    def _window(self, day: date) -> tuple[datetime, datetime]:
-        return (
-            datetime.combine(day, self.work_start, tzinfo=self.tz),
-            datetime.combine(day, self.work_end, tzinfo=self.tz),
-        )
+    def _windows(self, day: date) -> list[tuple[datetime, datetime]]:
+        return [
+            (
+                datetime.combine(day, start, tzinfo=self.tz),
+                datetime.combine(day, end, tzinfo=self.tz),
+            )
+            for start, end in self.periods
+        ]
 
     def add_working_seconds(self, start: datetime, seconds: float) -> datetime:
         """The moment `seconds` of working time after `start` (an aware datetime), in UTC.
 
         Zero seconds from outside working hours is the next opening; a deadline that ends
-        exactly at closing time is that closing time, not the next morning.
+        exactly at closing time is that closing time, not the next morning (nor, before a
+        midday break, the afternoon's opening).
         """
         if seconds < 0:
             raise ValueError(f"Cannot add a negative working time ({seconds} s).")
@@ -124,13 +145,13 @@ class WorkingCalendar:
         day = moment.date()
         while True:
             if self.is_working_day(day):
-                opens, closes = self._window(day)
-                begin = max(moment, opens)
-                if begin < closes:
-                    available = closes - begin
-                    if remaining <= available:
-                        return (begin + remaining).astimezone(UTC)
-                    remaining -= available
+                for opens, closes in self._windows(day):
+                    begin = max(moment, opens)
+                    if begin < closes:
+                        available = closes - begin
+                        if remaining <= available:
+                            return (begin + remaining).astimezone(UTC)
+                        remaining -= available
             day += timedelta(days=1)
             moment = datetime.combine(day, time.min, tzinfo=self.tz)
 
@@ -146,15 +167,15 @@ class WorkingCalendar:
         day = moment.date()
         while True:
             if self.is_working_day(day):
-                opens, closes = self._window(day)
-                finish = min(moment, closes)
-                if finish > opens:
-                    available = finish - opens
-                    # Strictly less: a moment at opening time is the closing time of the
-                    # working day before, as add_working_seconds ends at closing time.
-                    if remaining < available:
-                        return (finish - remaining).astimezone(UTC)
-                    remaining -= available
+                for opens, closes in reversed(self._windows(day)):
+                    finish = min(moment, closes)
+                    if finish > opens:
+                        available = finish - opens
+                        # Strictly less: a moment at opening time is the closing time of
+                        # the period before, as add_working_seconds ends at closing time.
+                        if remaining < available:
+                            return (finish - remaining).astimezone(UTC)
+                        remaining -= available
             day -= timedelta(days=1)
             moment = datetime.combine(day, time.max, tzinfo=self.tz)
 
@@ -166,10 +187,10 @@ class WorkingCalendar:
         day, last = start.astimezone(self.tz).date(), end.astimezone(self.tz).date()
         while day <= last:
             if self.is_working_day(day):
-                opens, closes = self._window(day)
-                begin, finish = max(start, opens), min(end, closes)
-                if finish > begin:
-                    total += finish - begin
+                for opens, closes in self._windows(day):
+                    begin, finish = max(start, opens), min(end, closes)
+                    if finish > begin:
+                        total += finish - begin
             day += timedelta(days=1)
         return total.total_seconds()
 
@@ -249,7 +270,7 @@ def get_calendar(*, stamp: int | None = None) -> WorkingCalendar:
     global _cached
     if stamp is None:
         stamp = RoutingStamp.current()
-    key = (stamp, (settings.WORKING_HOURS, settings.TIME_ZONE))
+    key = (stamp, (working_periods(), settings.TIME_ZONE))
     cached = _cached
     if cached is not None and cached[:2] == key:
         return cached[2]

@@ -41,24 +41,38 @@ def env_list(name: str, default: str) -> list[str]:
 # HH:MM-HH:MM, also as people write it: 8:30, an en dash (09:00–17:00, as SPEC §4 prints
 # it) or a tilde. No UTC offset: the hours are read in TIME_ZONE.
 WORKING_HOURS_FORMAT = re.compile(r"(\d{1,2}):(\d{2})\s*[-–—~～]\s*(\d{1,2}):(\d{2})")
+# Several periods of a day (a midday break, 午休): 08:30-12:00,14:00-17:30, also with the
+# Chinese comma, enumeration comma or semicolon.
+WORKING_PERIODS_SEPARATOR = re.compile(r"\s*[,，、;；]\s*")
 
 
-def parse_working_hours(raw: str) -> tuple[time, time]:
-    """Parse `HH:MM-HH:MM` into (start, end); a value that does not parse stops start-up."""
-    match = WORKING_HOURS_FORMAT.fullmatch(raw.strip())
-    try:
-        if match is None:
-            raise ValueError(raw)
-        start_hour, start_minute, end_hour, end_minute = map(int, match.groups())
-        start, end = time(start_hour, start_minute), time(end_hour, end_minute)
-    except ValueError as error:
-        raise ImproperlyConfigured(
-            f"WORKING_HOURS={raw!r} does not parse: expected HH:MM-HH:MM, e.g. 09:00-17:00, "
-            "in TIME_ZONE (no UTC offset)."
-        ) from error
-    if start >= end:
-        raise ImproperlyConfigured(f"WORKING_HOURS={raw!r}: the start must be before the end.")
-    return start, end
+def parse_working_hours(raw: str) -> tuple[time, time] | tuple[tuple[time, time], ...]:
+    """Parse `HH:MM-HH:MM` into (start, end), or several such periods separated by commas
+    into a tuple of them, in order and not overlapping; a value that does not parse stops
+    start-up. departments.calendar.working_periods reads both shapes."""
+    periods = []
+    for part in WORKING_PERIODS_SEPARATOR.split(raw.strip()):
+        match = WORKING_HOURS_FORMAT.fullmatch(part)
+        try:
+            if match is None:
+                raise ValueError(raw)
+            start_hour, start_minute, end_hour, end_minute = map(int, match.groups())
+            start, end = time(start_hour, start_minute), time(end_hour, end_minute)
+        except ValueError as error:
+            raise ImproperlyConfigured(
+                f"WORKING_HOURS={raw!r} does not parse: expected HH:MM-HH:MM, e.g. 09:00-17:00, "
+                "or periods separated by commas, e.g. 08:30-12:00,14:00-17:30, "
+                "in TIME_ZONE (no UTC offset)."
+            ) from error
+        if start >= end:
+            raise ImproperlyConfigured(f"WORKING_HOURS={raw!r}: the start must be before the end.")
+        if periods and start < periods[-1][1]:
+            raise ImproperlyConfigured(
+                f"WORKING_HOURS={raw!r}: the periods must be in order and must not overlap."
+            )
+        periods.append((start, end))
+    # One period keeps the (start, end) shape the setting has always had.
+    return periods[0] if len(periods) == 1 else tuple(periods)
 
 
 def env_positive_float(name: str, default: str) -> float:

@@ -13,7 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from departments.calendar import calendar_notes, calendar_warnings, get_calendar
+from departments.calendar import (
+    calendar_notes,
+    calendar_warnings,
+    get_calendar,
+    working_day_seconds,
+)
 from departments.models import Holiday
 from governance.settings import env_positive_float, parse_working_hours
 
@@ -215,12 +220,107 @@ def test_working_hours_are_read_as_people_write_them(raw, hours):
         "09:00+00:00-17:00+00:00",
         "09:00-17:00+08:00",
         "24:00-25:00",
-        "09:00-17:00,18:00-19:00",  # one window a day
     ],
 )
 def test_working_hours_that_do_not_parse_are_refused(raw):
     with pytest.raises(ImproperlyConfigured, match="WORKING_HOURS"):
         parse_working_hours(raw)
+
+
+# A government office's day: 08:30-12:00, a midday break (午休), 14:00-17:30.
+MIDDAY_BREAK = ((time(8, 30), time(12)), (time(14), time(17, 30)))
+
+
+@pytest.mark.parametrize(
+    ("raw", "hours"),
+    [
+        ("08:30-12:00,14:00-17:30", MIDDAY_BREAK),
+        (" 8:30 - 12:00 , 14:00 - 17:30 ", MIDDAY_BREAK),
+        ("08:30–12:00，14:00–17:30", MIDDAY_BREAK),
+        ("08:30-12:00、14:00-17:30", MIDDAY_BREAK),
+        ("08:30~12:00；14:00~17:30", MIDDAY_BREAK),
+        ("08:30-12:00; 14:00-17:30", MIDDAY_BREAK),
+        # Periods may touch: the second one begins where the first ends.
+        (
+            "08:00-10:00,10:00-12:00,13:00-17:00",
+            ((time(8), time(10)), (time(10), time(12)), (time(13), time(17))),
+        ),
+    ],
+)
+def test_working_hours_with_a_midday_break_are_read_as_people_write_them(raw, hours):
+    assert parse_working_hours(raw) == hours
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "14:00-17:30,08:30-12:00",  # out of order
+        "08:30-12:00,11:00-17:30",  # overlapping
+        "08:30-17:30,12:00-14:00",  # one inside the other
+    ],
+)
+def test_working_hours_periods_out_of_order_or_overlapping_are_refused(raw):
+    with pytest.raises(ImproperlyConfigured) as refused:
+        parse_working_hours(raw)
+    assert str(refused.value) == (
+        f"WORKING_HOURS={raw!r}: the periods must be in order and must not overlap."
+    )
+
+
+@pytest.mark.parametrize(
+    "raw", ["08:30-12:00,", "08:30-12:00,,14:00-17:30", "08:30-12:00 14:00-17:30"]
+)
+def test_a_malformed_list_of_periods_is_refused_with_an_example_of_one(raw):
+    with pytest.raises(ImproperlyConfigured, match="WORKING_HOURS=") as refused:
+        parse_working_hours(raw)
+    assert "does not parse" in str(refused.value)
+    assert "e.g. 08:30-12:00,14:00-17:30" in str(refused.value)
+
+
+def test_a_deadline_given_before_the_midday_break_resumes_after_it(settings):
+    settings.WORKING_HOURS = MIDDAY_BREAK
+    assert later(at(11, 23, 11, 30), 2 * HOUR) == at(11, 23, 15, 30)
+    # Ending exactly at the break is the break, not the afternoon's opening.
+    assert later(at(11, 23, 11, 30), HOUR / 2) == at(11, 23, 12)
+    # Counted from inside the break, time starts when the afternoon opens.
+    assert later(at(11, 23, 12, 30), HOUR) == at(11, 23, 15)
+    assert later(at(11, 23, 12), 0) == at(11, 23, 14)
+
+
+def test_the_midday_break_is_no_working_time(settings):
+    settings.WORKING_HOURS = MIDDAY_BREAK
+    calendar = get_calendar()
+    assert calendar.working_seconds_between(at(11, 23, 11), at(11, 23, 15)) == 2 * HOUR
+    assert calendar.working_seconds_between(at(11, 23, 15), at(11, 23, 11)) == -2 * HOUR
+    assert calendar.working_seconds_between(at(11, 23, 12), at(11, 23, 14)) == 0
+
+
+def test_a_day_with_a_midday_break_is_as_long_as_its_periods(settings):
+    settings.WORKING_HOURS = MIDDAY_BREAK
+    assert get_calendar().day_seconds == 7 * HOUR
+    assert working_day_seconds() == 7 * HOUR
+
+
+def test_working_time_with_a_midday_break_runs_across_nights_and_weekends(settings):
+    settings.WORKING_HOURS = MIDDAY_BREAK
+    calendar = get_calendar()
+    assert later(at(11, 23, 18), HOUR) == at(11, 24, 9, 30)  # Monday evening to Tuesday
+    assert later(at(11, 20, 16, 30), 2 * HOUR) == at(11, 23, 9, 30)  # Friday to Monday
+    # Two working days of 7 h from Friday 11:00: 4.5 h Friday, 7 h Monday, 2.5 h Tuesday.
+    assert later(at(11, 20, 11), 2 * calendar.day_seconds) == at(11, 24, 11)
+    assert calendar.working_seconds_between(at(11, 20, 11), at(11, 24, 11)) == 14 * HOUR
+
+
+def test_subtracting_working_time_walks_back_over_the_midday_break(settings):
+    settings.WORKING_HOURS = MIDDAY_BREAK
+    assert earlier(at(11, 23, 14, 30), HOUR) == at(11, 23, 11, 30)
+    # Back to exactly the afternoon's opening: the break's start, as a deadline ends there.
+    assert earlier(at(11, 23, 15), HOUR) == at(11, 23, 12)
+    assert earlier(at(11, 23, 9), 2 * HOUR) == at(11, 20, 16)  # and over the weekend
+    calendar = get_calendar()
+    for start, seconds in ((at(11, 24, 15), 9 * HOUR), (at(11, 23, 13), 20 * HOUR)):
+        back = calendar.subtract_working_seconds(start, seconds)
+        assert calendar.working_seconds_between(back, start) == seconds
 
 
 def test_the_project_does_not_start_with_unparseable_working_hours():
@@ -241,6 +341,29 @@ def test_the_project_does_not_start_with_unparseable_working_hours():
     assert completed.returncode != 0
     assert "ImproperlyConfigured" in completed.stderr
     assert "WORKING_HOURS='nine to five' does not parse" in completed.stderr
+
+
+def test_the_project_reads_working_hours_with_a_break_from_the_environment():
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "WORKING_HOURS": "08:30-12:00，14:00-17:30",
+        "DJANGO_SETTINGS_MODULE": "governance.settings",
+    }
+    script = (
+        "import django; django.setup(); "
+        "from departments.calendar import working_day_seconds; print(working_day_seconds())"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == str(7 * HOUR)
 
 
 @pytest.mark.parametrize("raw", ["nan", "inf", "1e400"])

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from cases.models import Case, DeadlineKind, State
 from cases.services import corrections, deadlines, workflow
 from departments.models import Category
+from governance.settings import parse_working_hours
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -64,6 +65,29 @@ def test_a_case_reported_on_friday_afternoon_is_due_on_monday(report, settings):
     with time_machine.travel(at(11, 20, 16), tick=False):
         case = report()
     assert case.due_at == at(11, 23, 10)
+
+
+def test_a_case_reported_before_the_midday_break_is_due_after_it(report, settings):
+    settings.WORKING_HOURS = parse_working_hours("08:30-12:00，14:00-17:30")
+    with time_machine.travel(at(11, 23, 11, 30), tick=False):
+        case = report()  # rubbish: 2 working hours to accept
+    assert clock(case) == (
+        DeadlineKind.ACCEPT,
+        at(11, 23, 15),  # 1.5 h: half an hour before the break, an hour after it
+        at(11, 23, 15, 30),
+        at(11, 23, 16, 30),
+        at(11, 23, 17, 30),
+    )
+
+
+def test_a_resolve_day_with_a_midday_break_is_seven_working_hours(report, cast, settings):
+    settings.WORKING_HOURS = parse_working_hours("08:30-12:00,14:00-17:30")
+    with time_machine.travel(at(11, 23, 10), tick=False):
+        case = report()
+    with time_machine.travel(at(11, 23, 15, 30), tick=False):
+        workflow.case_accept(case=case, actor=cast.liaison)
+    # 1 day: 2 h on Monday afternoon, 3.5 h on Tuesday morning, 1.5 h after its break.
+    assert clock(case)[2] == at(11, 24, 15, 30)
 
 
 def test_accepting_starts_a_fresh_resolve_clock_in_working_days(monday, cast):
@@ -213,6 +237,21 @@ def test_a_holiday_added_in_the_admin_moves_the_clocks_running_across_it(report,
         assert across.due_at == at(2, 8, 10, year=2027)
     untouched = Case.objects.get(pk=before.pk)
     assert (untouched.due_at, untouched.version) == (before.due_at, before.version)
+
+
+def test_a_holiday_moves_the_clocks_keeping_the_midday_break_uncounted(report, world, settings):
+    from departments.models import Holiday
+
+    settings.WORKING_HOURS = parse_working_hours("08:30-12:00,14:00-17:30")
+    settings.FALLBACK_DISPATCH_HOURS = 8
+    with time_machine.travel(at(2, 5, 16, year=2027), tick=False):
+        case = report(category=world.lamp)  # no rule: 8 h to dispatch, 1.5 Friday, 6.5 Monday
+    assert case.due_at == at(2, 8, 17, year=2027)
+    with time_machine.travel(at(2, 5, 16, 30, year=2027), tick=False):
+        Holiday.objects.create(date=at(2, 8, 0, year=2027).date(), kind="holiday")
+    case.refresh_from_db()
+    # 7.5 h were left, the break not counted in them: Tuesday at 17:00, not Wednesday.
+    assert case.due_at == at(2, 9, 17, year=2027)
 
 
 def test_entries_deleted_together_in_the_admin_put_the_deadlines_back(client, report, cast, world):

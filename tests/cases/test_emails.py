@@ -206,6 +206,13 @@ def test_durations_past_a_working_day_count_working_days(settings):
     assert format_duration(7 * hour) == "2 days"
 
 
+def test_a_working_day_with_a_midday_break_is_as_long_as_its_periods(settings):
+    # 08:30-12:00 and 14:00-17:30: seven hours, the two hours of 午休 not counted.
+    settings.WORKING_HOURS = ((time(8, 30), time(12)), (time(14), time(17, 30)))
+    assert format_duration(7 * 3600) == "1 day"
+    assert format_duration(9 * 3600) == "1 day 2 h"
+
+
 @pytest.mark.parametrize(
     ("text", "masked"),
     [
