@@ -457,6 +457,19 @@ def test_the_case_admin_masks_a_number_in_an_extension_reason_as_it_masks_the_de
     assert NOT_AT_HOME in table.split("</table>")[0]
 
 
+def test_the_case_admin_shows_the_decision_note_masked_as_the_reason(
+    client, cast, case, supervisor
+):
+    decided(case, cast.liaison, supervisor)
+    url = reverse("admin:cases_case_change", args=[case.pk])
+    client.force_login(cast.liaison)
+    table = client.get(url).text.split('class="module case-extensions"')[1].split("</table>")[0]
+    assert f"已电话核实 {MASKED_PHONE}" in table and PHONE not in table
+    client.force_login(cast.admin)
+    table = client.get(url).text.split('class="module case-extensions"')[1].split("</table>")[0]
+    assert CALLED in table
+
+
 def test_the_extension_request_admin_masks_numbers_in_the_reason_and_the_note(
     client, cast, case, supervisor
 ):
