@@ -192,15 +192,18 @@ class RoutingIndex:
             return Decision(
                 None, fallback_reason=FallbackReason.OVERLAP, candidate_department_ids=leads
             )
-        assisting = sorted(
-            {
-                r.department_id
-                for rules in active.values()
-                for r in rules
-                if not r.is_lead and r.department_id != leads[0]
-            }
-        )
-        return Decision(leads[0], assisting_department_ids=tuple(assisting))
+        assisting = tuple(d for d in self._assisting(active) if d != leads[0])
+        return Decision(leads[0], assisting_department_ids=assisting)
+
+    def assisting(
+        self, *, category_id: int | None, cell_id: int | None, on: date
+    ) -> tuple[int, ...]:
+        """The departments the assist rules in force name for this category (or an
+        ancestor) at this cell, by id: what `route` attaches to the lead it names, for a
+        dispatcher to offer when a case is in the pool; empty without a category or a cell."""
+        if category_id is None or cell_id not in self.township_of_cell:
+            return ()
+        return self._assisting(self._active_rules(category_id, cell_id, on))
 
     def deciding_rule(self, *, category_id: int, cell_id: int, on: date) -> int | None:
         """The Responsibility row that names the single lead `route` gives (to cite its
@@ -224,6 +227,13 @@ class RoutingIndex:
             ]
             for cat_id in self.category_chain(category_id)
         }
+
+    @staticmethod
+    def _assisting(active: dict[int, list[_Rule]]) -> tuple[int, ...]:
+        """The departments of the assist rules among `active`, at any scope or level."""
+        return tuple(
+            sorted({r.department_id for rules in active.values() for r in rules if not r.is_lead})
+        )
 
     @staticmethod
     def _deciding_leads(active: dict[int, list[_Rule]]) -> list[_Rule]:

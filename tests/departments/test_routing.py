@@ -90,6 +90,37 @@ def test_assist_rules_attach_assisting_departments_but_never_lead(world):
     assert lamp.fallback_reason == FallbackReason.NO_RULE
 
 
+def listed(category, cell, on=TODAY):
+    return get_index().assisting(
+        category_id=category.pk if category else None, cell_id=cell.pk if cell else None, on=on
+    )
+
+
+def test_the_router_names_the_assist_rules_of_a_case_it_cannot_route(world):
+    rule(world.stall, world.housing, role="assist", township=world.north)
+    rule(world.environment, world.market, role="assist", cell=world.n1)
+
+    assert decide(world.stall, world.n1).fallback_reason == FallbackReason.OVERLAP
+    assert listed(world.stall, world.n1) == (world.housing.pk,)
+    assert listed(world.stall, world.s1) == ()
+    # An ancestor's rule, in its own cell only; the lead a routed case has is not left out.
+    rule(world.rubbish, world.urban, role="assist")
+    assert listed(world.rubbish, world.n1) == tuple(sorted((world.market.pk, world.urban.pk)))
+    assert listed(world.rubbish, world.n2) == (world.urban.pk,)
+    assert decide(world.rubbish, world.n1).assisting_department_ids == (world.market.pk,)
+
+
+def test_the_router_names_no_assist_rule_out_of_its_dates_or_without_a_category_or_cell(world):
+    rule(world.lamp, world.housing, role="assist", valid_to=TODAY - timedelta(days=1))
+    rule(world.lamp, world.market, role="assist", valid_from=TODAY + timedelta(days=1))
+    rule(world.stall, world.housing, role="assist")
+
+    assert listed(world.lamp, world.n1) == ()
+    assert listed(world.lamp, world.n1, on=TODAY + timedelta(days=1)) == (world.market.pk,)
+    assert listed(None, world.n1) == ()
+    assert listed(world.stall, None) == ()
+
+
 def test_two_lead_rules_at_the_winning_level_are_an_overlap_with_candidates(world):
     decision = decide(world.stall, world.n1)
 
