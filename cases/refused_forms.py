@@ -13,9 +13,15 @@ SESSION_KEY = "refused_form"
 
 def keep(request, *, form_name: str, page: str, fresh: dict | None = None) -> None:
     """Keep the POST of the refused form `form_name` for `page`, a path with its query;
-    `fresh`: values that replace what was posted (the case's version as it is now)."""
+    `fresh`: values that replace what was posted (the case's version as it is now), a list
+    for a field of several."""
     typed = {key: request.POST.getlist(key) for key in request.POST if key != "csrfmiddlewaretoken"}
-    typed.update({key: [str(value)] for key, value in (fresh or {}).items()})
+    typed.update(
+        {
+            key: [str(v) for v in value] if isinstance(value, list) else [str(value)]
+            for key, value in (fresh or {}).items()
+        }
+    )
     request.session[SESSION_KEY] = {"page": page, "form": form_name, "data": typed}
 
 

@@ -299,6 +299,22 @@ def with_returning_departments(cases: list[Case]) -> list[Case]:
     return cases
 
 
+def with_listed_assisting(cases: list[Case], *, on: date | None = None) -> list[Case]:
+    """Each case given `listed_assisting`: the ids of the departments that the assist rules
+    in force on `on` (today) name for its category and cell, as routing would attach them
+    (SPEC §3), for the dispatch form to tick. From the router in memory: one query (its
+    stamp) for a whole page, none when no case has both a category and a cell."""
+    on = on or timezone.localdate()
+    index = get_index() if any(case.category_id and case.cell_id for case in cases) else None
+    for case in cases:
+        case.listed_assisting = (
+            index.assisting(category_id=case.category_id, cell_id=case.cell_id, on=on)
+            if index is not None
+            else ()
+        )
+    return cases
+
+
 def case_search(
     user: User,
     *,

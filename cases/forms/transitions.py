@@ -9,7 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cases.forms.fields import CodeOrIdChoiceField
-from cases.labels import join_clauses, labelled
+from cases.labels import join_clauses, join_names, labelled
 from cases.models import Case
 from departments.models import Category, Department, GridCell, User
 
@@ -40,6 +40,10 @@ class TransitionForm(forms.Form):
             del self.fields["expected_version"]
         else:
             self.fields["expected_version"].initial = case.version
+
+    def retry_values(self) -> dict[str, list[str]]:
+        """Values to show instead of what was typed when the refused form comes back."""
+        return {}
 
 
 class ReasonForm(TransitionForm):
@@ -84,6 +88,13 @@ class VerifyForm(CommentForm):
 CHOOSE_THE_LEAD = _("Choose the lead department…")
 
 
+def listed_assisting_name(case: Case) -> str:
+    """The name under which the pool page posts the assisting departments ticked in a
+    case's row: its one dispatch form serves every case, and only the ticks of the case
+    dispatched may count."""
+    return f"assisting-{case.number}"
+
+
 class DispatchForm(CommentForm):
     lead = CodeOrIdChoiceField(label=_("Lead department"), queryset=Department.objects.none())
     whistle = forms.BooleanField(
@@ -99,10 +110,18 @@ class DispatchForm(CommentForm):
 
     field_order = ["expected_version", "lead", "whistle", "assisting", "comment"]
 
-    def __init__(self, *args, suggested: Sequence[Department] | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        suggested: Sequence[Department] | None = None,
+        listed_assisting: Sequence[int] = (),
+        **kwargs,
+    ):
         """`suggested`: the departments to offer first, in order (the case page passes
         `dispatch_suggestions`); by default the router's candidates, prefetched with the
-        case. The only suggestion is preselected as the lead."""
+        case. The only suggestion is preselected as the lead. `listed_assisting`: the ids
+        of the departments the assist rules name (`with_listed_assisting`), ticked to
+        assist unless preselected to lead."""
         super().__init__(*args, **kwargs)
         queryset = Department.objects.order_by("code")
         self.fields["lead"].queryset = queryset
@@ -123,13 +142,46 @@ class DispatchForm(CommentForm):
             lead_choices += others
         self.fields["lead"].choices = lead_choices
         self.fields["assisting"].choices = candidates + others
+        listed_assisting = [pk for pk in listed_assisting if pk in by_pk]
+        if listed_assisting:
+            # Routing would have attached them: the dispatcher need not remember them, and
+            # unticks any not wanted. A refused form comes back as it was typed.
+            if not self.is_bound:
+                lead = self.fields["lead"].initial
+                self.fields["assisting"].initial = [pk for pk in listed_assisting if pk != lead]
+            self.fields["assisting"].help_text = _(
+                "The responsibility list names %(departments)s to assist."
+            ) % {"departments": join_names(str(d) for d in departments if d.pk in listed_assisting)}
+
+    def listed_assisting_boxes(self, case: Case) -> list[tuple[str, int, str, bool]]:
+        """The pool page's checkboxes for the departments the assist rules name for `case`
+        (`with_listed_assisting`), in the order of the form's: name, value, label and
+        whether ticked, which is as typed when the form comes back refused."""
+        name = listed_assisting_name(case)
+        ticked = set(self.data.getlist(name)) if self.is_bound else None
+        return [
+            (name, pk, label, ticked is None or str(pk) in ticked)
+            for pk, label in self.fields["assisting"].choices
+            if pk in case.listed_assisting
+        ]
 
     def clean(self):
         data = super().clean()
         if self.case is not None and self.case.needs_arbitration and not data.get("comment"):
             # An arbitration is final, and the admin's asks for its reason too.
             self.add_error("comment", _("Say why this department leads: an arbitration is final."))
-        lead, assisting = data.get("lead"), data.get("assisting") or []
+        lead, assisting = data.get("lead"), list(data.get("assisting") or [])
+        if self.case is not None and "assisting" in data:
+            # Ticked in the case's row of the pool page, beside those of the shared list.
+            try:
+                listed = self.fields["assisting"].clean(
+                    self.data.getlist(listed_assisting_name(self.case))
+                )
+            except forms.ValidationError as error:
+                self.add_error("assisting", error)
+            else:
+                assisting += [dept for dept in listed if dept not in assisting]
+                data["assisting"] = assisting
         if lead is not None and lead in assisting:
             # Silently dropped, a whistle summoning only the lead would summon nobody.
             self.add_error(
@@ -139,6 +191,19 @@ class DispatchForm(CommentForm):
         elif data.get("whistle") and not assisting:
             self.add_error("assisting", _("Choose the departments the whistle summons."))
         return data
+
+    def retry_values(self) -> dict[str, list[str]]:
+        """A lead also ticked to assist comes back unticked (the refusal says why), so
+        that the form shows a choice that dispatches as it stands."""
+        lead = self.cleaned_data.get("lead")
+        if lead is None:
+            return {}
+        names = ["assisting"] + ([listed_assisting_name(self.case)] if self.case else [])
+        return {
+            name: [value for value in self.data.getlist(name) if value != str(lead.pk)]
+            for name in names
+            if str(lead.pk) in self.data.getlist(name)
+        }
 
 
 class CancelForm(ReasonForm):

@@ -27,6 +27,7 @@ from cases.selectors import (
     cases_visible_to,
     dispatch_suggestions,
     routing_explanation,
+    with_listed_assisting,
     working_seconds_left,
 )
 from cases.services import workflow
@@ -59,8 +60,11 @@ def _detail_page(request, case):
         None,
     )
     names = available_transitions(case, request.user)
-    # The departments a dispatch offers first, and why; quick picks beside the form.
-    suggestions = dispatch_suggestions(case) if "dispatch" in names else []
+    # The departments a dispatch offers first, and why; quick picks beside the form. And
+    # those the assist rules name, ticked to assist.
+    dispatching = "dispatch" in names
+    suggestions = dispatch_suggestions(case) if dispatching else []
+    listed_assisting = with_listed_assisting([case])[0].listed_assisting if dispatching else ()
     # A transition refused for what was typed comes back bound to it, with its errors.
     kept = refused_forms.take(request, page=request.get_full_path())
     forms = [
@@ -73,7 +77,12 @@ def _detail_page(request, case):
                 user=request.user,
                 auto_id=f"id_{name}_%s",
                 **(
-                    {"suggested": [s.department for s in suggestions]} if name == "dispatch" else {}
+                    {
+                        "suggested": [s.department for s in suggestions],
+                        "listed_assisting": listed_assisting,
+                    }
+                    if name == "dispatch"
+                    else {}
                 ),
             ),
         )
@@ -191,7 +200,7 @@ def case_transition(request, number, transition):
             _("Case %(number)s: “%(action)s” was not done: %(errors)s")
             % {"number": case.number, "action": label, "errors": errors_in_one_line(form)},
         )
-        refused_forms.keep(request, form_name=transition, page=page)
+        refused_forms.keep(request, form_name=transition, page=page, fresh=form.retry_values())
     else:
         try:
             _run(transition, case, request.user, form.cleaned_data)

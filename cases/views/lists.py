@@ -9,7 +9,12 @@ from cases import refused_forms
 from cases.forms import CaseFilterForm, DispatchForm
 from cases.pagination import CasePaginator
 from cases.permissions import may_open_fallback_pool
-from cases.selectors import case_search, fallback_pool_for, with_returning_departments
+from cases.selectors import (
+    case_search,
+    fallback_pool_for,
+    with_listed_assisting,
+    with_returning_departments,
+)
 from cases.services.workflow import may_fire
 
 PAGE_SIZE = 50
@@ -64,6 +69,9 @@ def fallback_pool(request):
         kept = refused_forms.take(request, page=request.get_full_path())
         typed = kept[1] if kept and kept[0] == "dispatch" else None
         form = DispatchForm(typed, case=None, user=request.user, auto_id="id_pool_%s")
+        # In each row to dispatch, the departments the assist rules name for its case.
+        for case in with_listed_assisting([case for case, may_dispatch in rows if may_dispatch]):
+            case.listed_assisting_boxes = form.listed_assisting_boxes(case)
     return render(
         request, "cases/fallback.html", {"rows": rows, "page": page, "dispatch_form": form}
     )

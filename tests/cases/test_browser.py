@@ -261,6 +261,30 @@ def test_dispatcher_dispatches_a_fallback_case_with_a_whistle(
     assert "summoned by whistle" in page.locator("ul.assists").inner_text()
 
 
+def test_dispatcher_dispatches_from_the_pool_with_the_assisting_departments_ticked_in_its_row(
+    open_as, live_server, cast, world, report
+):
+    from departments.models import Responsibility
+
+    Responsibility.objects.create(category=world.lamp, department=world.housing, role="assist")
+    Responsibility.objects.create(category=world.lamp, department=world.market, role="assist")
+    case, other = report(category=world.lamp), report(category=world.lamp)
+    page = open_as(cast.dispatcher)
+    page.goto(f"{live_server.url}/cases/fallback/")
+    row = page.locator(f"#case-{case.number} .listed-assisting")
+    assert row.locator("input:checked").count() == 2  # ticked in advance
+    row.locator(f"input[value='{world.market.pk}']").uncheck()
+    page.locator(f"#case-{other.number} .listed-assisting input").first.uncheck()
+    page.locator("#pool-dispatch select[name=lead]").select_option(str(world.urban.pk))
+    page.locator(f"#case-{case.number} button.dispatch-case").click()
+    page.wait_for_selector(".message.success")
+    case.refresh_from_db()
+    assert case.state == State.ASSIGNED and case.lead_department == world.urban
+    assert list(case.assists.values_list("department__code", flat=True)) == ["ZJ"]
+    other.refresh_from_db()
+    assert other.state == State.FALLBACK and not other.assists.exists()
+
+
 def test_dispatcher_goes_from_the_pool_to_the_case_page_and_picks_a_candidate(
     open_as, live_server, cast, world, report
 ):
