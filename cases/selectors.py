@@ -276,12 +276,15 @@ def last_sweep_status(*, now=None, stale_after_seconds: int = 300) -> dict:
     limit = timedelta(seconds=stale_after_seconds)
     started = SweepRun.objects.order_by("-started_at").first()
     finished = SweepRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
+    # The last sweep that ended, well or not: one running after a failure has not yet
+    # shown that sweeping works again.
+    ended = SweepRun.objects.exclude(error="", finished_at=None).order_by("-started_at").first()
     stuck = bool(started and started.finished_at is None and now - started.started_at > limit)
     return {
         "last_started_at": started.started_at if started else None,
         "last_finished_at": finished.finished_at if finished else None,
         # Whether it failed, not how: the page is public, an error's text may name hosts.
-        "last_failed": bool(started and started.error),
+        "last_failed": bool(ended and ended.error),
         "running_too_long": stuck,
         "ok": bool(finished and now - finished.finished_at <= limit and not stuck),
     }

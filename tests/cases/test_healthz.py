@@ -88,3 +88,18 @@ def test_healthz_is_degraded_while_the_last_sweep_failed(client, settings):
     assert (body["database"], body["broker"], body["errors"]) == ("ok", "ok", {})
     escalation_sweep()  # the next sweep gets through
     assert client.get("/healthz").json()["status"] == "ok"
+
+
+@pytest.mark.django_db
+def test_healthz_stays_degraded_while_a_sweep_after_a_failed_one_is_still_running(client, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/3"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    SweepRun.objects.create(
+        started_at=timezone.now() - timedelta(minutes=2),
+        clock=timezone.now(),
+        error="OperationalError: the database went away",
+    )
+    SweepRun.objects.create(started_at=timezone.now() - timedelta(seconds=5), clock=timezone.now())
+    body = client.get("/healthz").json()
+    assert body["status"] == "degraded" and body["sweep"]["last_failed"] is True
+    assert body["sweep"]["running_too_long"] is False
