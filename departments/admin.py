@@ -2,6 +2,7 @@
 responsibility list, the working calendar and users."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -11,7 +12,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from departments.admin_io import ImportExportMixin
-from departments.calendar import calendar_notes, calendar_warnings
+from departments.calendar import calendar_notes, calendar_warnings, working_hours_text
 from departments.importers import plan_users
 from departments.importers.base import CODE_PATTERN, not_a_code
 from departments.importers.categories import ancestor_loop, own_ancestor_message
@@ -246,6 +247,12 @@ class HolidayAdmin(admin.ModelAdmin):
             messages.warning(request, warning)
         for note in calendar_notes():
             messages.info(request, note)
+        # What a day off takes from a deadline: these hours (WORKING_HOURS), not 24.
+        extra_context = {
+            **(extra_context or {}),
+            "subtitle": _("Deadlines count working time: %(hours)s (%(zone)s) on working days.")
+            % {"hours": working_hours_text(), "zone": settings.TIME_ZONE},
+        }
         return super().changelist_view(request, extra_context)
 
 

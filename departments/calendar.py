@@ -39,6 +39,11 @@ def working_periods() -> tuple[Period, ...]:
     return tuple((start, end) for start, end in hours)
 
 
+def working_hours_text() -> str:
+    """The day's working periods as people read them: "08:30–12:00, 14:00–17:30"."""
+    return ", ".join(f"{start:%H:%M}–{end:%H:%M}" for start, end in working_periods())
+
+
 def working_day_seconds() -> int:
     """The length of one working day (`settings.WORKING_HOURS`), in seconds."""
     return _day_seconds(working_periods())

@@ -318,3 +318,15 @@ def test_a_code_taken_by_the_other_kind_of_scope_is_refused_in_the_admin(client,
             f"“{code}” is both a township and a grid cell code: rename one."
         ]
     assert plan_grid(export_grid()).errors == []
+
+
+def test_the_holiday_list_says_which_hours_a_working_day_counts(client, cast, settings):
+    from datetime import time
+
+    settings.WORKING_HOURS = ((time(8, 30), time(12)), (time(14), time(17, 30)))
+    client.force_login(cast.admin)
+    holidays = client.get(reverse("admin:departments_holiday_changelist"))
+    assert (
+        "Deadlines count working time: 08:30–12:00, 14:00–17:30 (Asia/Shanghai) on working days."
+        in holidays.text
+    )
