@@ -13,6 +13,18 @@
       if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
     });
   });
+  // A department chosen to lead cannot also assist (the server refuses it): untick it, on
+  // the case page and in every row of the pool page, whose boxes belong to its one form.
+  document.querySelectorAll("select[name=lead]").forEach(function (select) {
+    select.addEventListener("change", function () {
+      Array.prototype.forEach.call(select.form.elements, function (box) {
+        if (box.type === "checkbox" && /^assisting(-|$)/.test(box.name) &&
+            box.value === select.value) {
+          box.checked = false;
+        }
+      });
+    });
+  });
   // Quick picks on the case page: a suggested department's button makes it the lead. The
   // buttons stay hidden without this script; the department's name shows instead.
   document.querySelectorAll("button.js-pick-lead").forEach(function (button) {

@@ -285,6 +285,28 @@ def test_dispatcher_dispatches_from_the_pool_with_the_assisting_departments_tick
     assert other.state == State.FALLBACK and not other.assists.exists()
 
 
+def test_a_department_chosen_to_lead_is_unticked_as_assisting_on_both_pages(
+    open_as, live_server, cast, world, report
+):
+    from departments.models import Responsibility
+
+    Responsibility.objects.create(category=world.lamp, department=world.housing, role="assist")
+    case = report(category=world.lamp)
+    page = open_as(cast.dispatcher)
+    page.goto(f"{live_server.url}/cases/fallback/")
+    box = page.locator(f"#case-{case.number} .listed-assisting input[value='{world.housing.pk}']")
+    assert box.is_checked()
+    page.locator("#pool-dispatch select[name=lead]").select_option(str(world.housing.pk))
+    assert not box.is_checked()
+    page.goto(f"{live_server.url}/cases/{case.number}/")
+    box = page.locator(
+        f"form.transition-dispatch input[name=assisting][value='{world.housing.pk}']"
+    )
+    assert box.is_checked()
+    page.locator("form.transition-dispatch select[name=lead]").select_option(str(world.housing.pk))
+    assert not box.is_checked()
+
+
 def test_dispatcher_goes_from_the_pool_to_the_case_page_and_picks_a_candidate(
     open_as, live_server, cast, world, report
 ):
