@@ -3,6 +3,9 @@
 The sweep and the delivery tasks are safe to run twice or at the same time: the sweep's
 inserts are guarded by the escalation's unique constraint, and a delivery locks its outbox
 row and skips a row that is no longer pending (so queuing a message twice sends it once).
+
+The email tasks go to Celery's `mail` queue, the others to `celery` (CELERY_TASK_ROUTES
+in settings), so that a backlog of emails does not hold up the sweeps.
 """
 
 import logging

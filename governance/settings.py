@@ -17,6 +17,7 @@ import dj_email_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -330,6 +331,22 @@ else:
     # Longer than any task's time limit, so a slow task is not handed to a second worker.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Two queues: email delivery on `mail`, the sweep and the housekeeping on `celery`. A
+# backlog of emails (a big sweep, a mail server back from an outage) then waits in its own
+# queue, and a worker serves the two in turn, so the next sweeps neither wait behind it
+# nor expire unstarted. A worker started without -Q (the Procfile's) consumes every queue
+# declared here; with workers started with -Q, one must name `mail`, or no email goes out.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in ("celery", "mail")]
+CELERY_TASK_ROUTES = {
+    # Every task that sends emails or queues their delivery (cases/services/outbox.py).
+    task: {"queue": "mail"}
+    for task in (
+        "cases.queue_sweep_messages",
+        "cases.deliver_outbox_messages",
+        "cases.send_outbox_message",
+    )
+}
 # Beat's record of when each periodic task last ran (run exactly one beat).
 CELERY_BEAT_SCHEDULER = "governance.celery:Scheduler"
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(

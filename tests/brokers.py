@@ -3,6 +3,7 @@
 from contextlib import contextmanager
 
 import kombu.pools
+from kombu import Exchange, Queue
 
 from governance.celery import app as celery_app
 
@@ -28,3 +29,20 @@ def celery_broker(url: str):
     finally:
         forget_broker_connections()
         celery_app.conf.broker_url = previous
+
+
+def private_queues(suffix: str) -> dict:
+    """The app's queues and routes (settings.CELERY_TASK_*) with every queue renamed
+    `<name>-<suffix>`, as settings for `celery_app.conf.update`: a test's tasks and worker
+    then keep to queues of their own on a shared Redis, routed as in production."""
+    conf = celery_app.conf
+    queues = conf.task_queues or [Queue(conf.task_default_queue)]
+    names = {queue.name: f"{queue.name}-{suffix}" for queue in queues}
+    return {
+        "task_default_queue": names[conf.task_default_queue],
+        "task_queues": [Queue(name, Exchange(name), routing_key=name) for name in names.values()],
+        "task_routes": {
+            task: {**route, "queue": names[route["queue"]]}
+            for task, route in (conf.task_routes or {}).items()
+        },
+    }

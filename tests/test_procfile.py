@@ -4,6 +4,7 @@ balancer probing /healthz over plain HTTP behind the TLS proxy needs a 200, not 
 to HTTPS, and beat must start where no var/ folder exists yet."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -34,13 +35,16 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def production_env(tmp_path, **extra) -> dict:
+    """`extra` overrides the defaults here; None removes one (the setting's default then)."""
     return environ(
-        **production(host="127.0.0.1"),
-        VAR_DIR=str(tmp_path / "var"),
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        CELERY_BROKER_URL="memory://",
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        **extra,
+        **{
+            **production(host="127.0.0.1"),
+            "VAR_DIR": str(tmp_path / "var"),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "CELERY_BROKER_URL": "memory://",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            **extra,
+        }
     )
 
 
@@ -139,3 +143,66 @@ def test_beat_starts_on_a_fresh_var_dir_and_keeps_its_schedule_there(tmp_path):
         if beat.poll() is None:
             stop(beat)
         log.close()
+
+
+# Run in `manage.py shell`: an email through the outbox (a task on the `mail` queue) and a
+# sweep (on `celery`), as the web process and the beat queue them.
+QUEUE_AN_EMAIL_AND_A_SWEEP = """
+from django.db import transaction
+from cases import tasks
+from cases.services import outbox
+with transaction.atomic():
+    outbox.enqueue_email(
+        to="demo@example.org", subject="Sent by the worker", text="Hello.",
+        kind="test", dedupe_key="procfile:1",
+    )
+tasks.escalate_overdue.delay()
+"""
+
+
+def test_the_worker_takes_emails_and_sweeps_from_both_queues_of_the_demos_file_broker(
+    tmp_path,
+):
+    # The demo's broker (CELERY_BROKER_URL's default): a folder of files, named by queue.
+    env = production_env(tmp_path, CELERY_BROKER_URL=None)
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [*manage, "shell", "-v", "0", "-c", QUEUE_AN_EMAIL_AND_A_SWEEP],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    broker = tmp_path / "var" / "broker"
+    assert sorted(path.name.rsplit(".", 2)[1] for path in broker.glob("*.msg")) == [
+        "celery",
+        "mail",
+    ]
+    log_file = tmp_path / "worker.log"
+    log = open(log_file, "w")  # noqa: SIM115
+    # The Procfile's worker names no queue (-Q): it must consume both.
+    worker = subprocess.Popen(
+        ["sh", "-c", procfile_command("worker")],
+        cwd=ROOT,
+        env={**env, "WORKER_CONCURRENCY": "1"},
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    tasks = ("cases.escalate_overdue", "cases.send_outbox_message")
+    try:
+        deadline = time.monotonic() + 60
+        while not all(succeeded(task, log_file.read_text()) for task in tasks):
+            assert worker.poll() is None, log_file.read_text()
+            assert time.monotonic() < deadline, log_file.read_text()
+            time.sleep(0.3)
+    finally:
+        stop(worker)
+        log.close()
+    # The console backend (EMAIL_URL's default) printed the email, and nothing is left.
+    assert "Subject: Sent by the worker" in log_file.read_text()
+    assert list(broker.glob("*.msg")) == []
+
+
+def succeeded(task: str, log: str) -> bool:
+    return re.search(rf"Task {re.escape(task)}\[[^]]+\] succeeded", log) is not None

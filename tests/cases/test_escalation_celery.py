@@ -1,12 +1,15 @@
 """Escalation end to end with the real parts (SPEC §4): PostgreSQL, a Redis broker, a
 Celery worker started by the test, and an SMTP server on loopback (aiosmtpd).
 
-Every test here uses its own queue on Redis, so two xdist workers (or two engineers) never
-take each other's tasks; they also run in one xdist group."""
+Every test here uses its own queues on Redis (its copies of `celery` and `mail`), so two
+xdist workers (or two engineers) never take each other's tasks; they also run in one xdist
+group."""
 
+import json
 import os
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from io import StringIO
 from zoneinfo import ZoneInfo
@@ -21,11 +24,11 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from cases import tasks
-from cases.models import OutboxMessage
+from cases.models import OutboxMessage, SweepRun
 from cases.services import outbox
 from cases.services.escalation import escalation_sweep
 from governance.celery import app as celery_app
-from tests.brokers import celery_broker, forget_broker_connections
+from tests.brokers import celery_broker, forget_broker_connections, private_queues
 from tests.smtp import Inbox, running_smtp_server
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -59,15 +62,15 @@ def smtp(settings):
 
 def _redis_url() -> str:
     base = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
-    # One Redis database per xdist worker (gw0 → 1, gw1 → 2…), and one queue per test.
+    # One Redis database per xdist worker (gw0 → 1, gw1 → 2…), and queues of each test's own.
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
     return f"{base}/{1 + index}"
 
 
 def _reset_broker_state():
-    # Celery caches its connection pools, queues and router; drop them so the new broker
-    # and queue take effect (and are dropped again afterwards).
+    # Celery caches its connection pools, queues and router; drop them so the new broker,
+    # queues and routes take effect (and are dropped again afterwards).
     forget_broker_connections()
     celery_app.__dict__.pop("amqp", None)
 
@@ -77,36 +80,52 @@ def _close_db_connection(**kwargs):
 
 
 @pytest.fixture
-def worker(settings, smtp):
-    settings.OUTBOX_RETRY_BASE_SECONDS = 1
-    settings.OUTBOX_RETRY_MAX_SECONDS = 2
-    queue = f"test-escalation-{uuid.uuid4().hex[:12]}"
-    saved = {
-        key: celery_app.conf[key]
-        for key in ("broker_url", "task_default_queue", "broker_transport_options")
-    }
+def queues():
+    """This test's own copies of the app's queues on Redis, routed as in production, by the
+    app's names: {"celery": "celery-<id>", "mail": "mail-<id>"}. Deleted afterwards."""
+    suffix = uuid.uuid4().hex[:12]
+    private = private_queues(suffix)
+    saved = {key: celery_app.conf[key] for key in ("broker_url", "broker_transport_options")}
+    saved.update({key: celery_app.conf[key] for key in private})
     celery_app.conf.update(
-        broker_url=_redis_url(),
-        task_default_queue=queue,
-        broker_transport_options={"visibility_timeout": 3600},
+        broker_url=_redis_url(), broker_transport_options={"visibility_timeout": 3600}, **private
     )
     _reset_broker_state()
+    names = {q.name.removesuffix(f"-{suffix}"): q.name for q in private["task_queues"]}
+    try:
+        yield names
+    finally:
+        # Leave nothing behind on the shared Redis: the queues and kombu's bindings for them.
+        with redis.Redis.from_url(_redis_url()) as client:
+            for name in names.values():
+                client.delete(name, f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
+        celery_app.conf.update(saved)
+        _reset_broker_state()
+
+
+@contextmanager
+def running_worker():
+    """A worker thread started as `celery worker` without -Q: it consumes every queue the
+    app declares (here, the test's own)."""
     # The worker thread has its own database connection: close it after each task so the
     # test database can be flushed and dropped.
     signals.task_postrun.connect(_close_db_connection, weak=False)
     try:
         with start_worker(
-            celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[queue]
+            celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30
         ) as running:
             yield running
     finally:
         signals.task_postrun.disconnect(_close_db_connection)
-        # Leave nothing behind on the shared Redis: the queue and kombu's bindings for it.
-        with redis.Redis.from_url(_redis_url()) as client:
-            client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-        celery_app.conf.update(saved)
-        _reset_broker_state()
         close_old_connections()
+
+
+@pytest.fixture
+def worker(settings, smtp, queues):
+    settings.OUTBOX_RETRY_BASE_SECONDS = 1
+    settings.OUTBOX_RETRY_MAX_SECONDS = 2
+    with running_worker() as running:
+        yield running
 
 
 @pytest.fixture
@@ -215,6 +234,81 @@ def test_a_message_whose_task_was_lost_is_requeued_by_the_sweep_and_sent(worker,
     tasks.escalate_overdue.delay()  # the beat's sweep re-queues it
     wait_for(lambda: smtp.inbox.received, what="the re-queued email")
     assert addresses_of(smtp.inbox) == ["late@example.org"]
+
+
+def waiting(queue: str) -> list[str]:
+    """The names of the tasks waiting in one of the test's queues on Redis."""
+    with redis.Redis.from_url(_redis_url()) as client:
+        return sorted(json.loads(raw)["headers"]["task"] for raw in client.lrange(queue, 0, -1))
+
+
+def test_email_tasks_wait_in_the_mail_queue_and_the_sweep_in_the_default_one(queues, overdue, cast):
+    lost = outbox.build_message(
+        to="late@example.org", subject="Late", text="Late.", kind="test", dedupe_key="lost:1"
+    )
+    lost.next_attempt_at = at(11, 23, 11)
+    lost.save()
+    # The sweep re-queues the lost message, and queues the task that queues its own.
+    result = escalation_sweep(now=at(11, 23, 12))
+    assert (result.requeued, result.messages) == (1, 1)
+    outbox.publish(OutboxMessage.objects.values_list("pk", flat=True))  # a batch of two
+    tasks.escalate_overdue.delay()
+    tasks.purge_held_photos.delay()
+    assert {name: waiting(queue) for name, queue in queues.items()} == {
+        "celery": ["cases.escalate_overdue", "cases.purge_held_photos"],
+        "mail": [
+            "cases.deliver_outbox_messages",
+            "cases.queue_sweep_messages",
+            "cases.send_outbox_message",
+        ],
+    }
+
+
+BACKLOG = 30
+
+
+def test_a_sweep_queued_behind_a_backlog_of_emails_runs_before_the_backlog_is_sent(
+    queues, smtp, settings
+):
+    # The backlog a big sweep or a mail server back from an outage leaves: a task per
+    # email, all waiting before the worker (a single process) starts.
+    backlog = OutboxMessage.objects.bulk_create(
+        outbox.build_message(
+            to=f"r{n}@example.org", subject="s", text="t", kind="test", dedupe_key=f"backlog:{n}"
+        )
+        for n in range(BACKLOG)
+    )
+    for message in backlog:
+        tasks.send_outbox_message.delay(message.pk)
+    # Then the sweep, as the beat queues it: dropped if it waits past its expiry.
+    tasks.escalate_overdue.apply_async(
+        **settings.CELERY_BEAT_SCHEDULE["escalate-overdue"]["options"]
+    )
+    started = []  # (task, emails still pending) as each task starts
+
+    def record(task, **kwargs):
+        started.append((task.name, OutboxMessage.objects.filter(status="pending").count()))
+
+    signals.task_prerun.connect(record, weak=False)
+    try:
+        with running_worker():
+            wait_for(
+                lambda: SweepRun.objects.filter(finished_at__isnull=False).exists(),
+                what="the sweep",
+            )
+            wait_for(
+                lambda: not OutboxMessage.objects.filter(status="pending").exists(),
+                what="the backlog to be sent",
+            )
+    finally:
+        signals.task_prerun.disconnect(record)
+    names = [name for name, _pending in started]
+    turn = names.index(tasks.escalate_overdue.name)
+    # The worker takes from its queues in turn: the sweep came after one email at most,
+    # with the backlog still pending, instead of after all of it.
+    assert turn <= 1 and started[turn][1] >= BACKLOG - 1
+    assert names.count(tasks.send_outbox_message.name) == BACKLOG
+    assert len(smtp.inbox.received) == BACKLOG
 
 
 def test_the_dry_run_command_sends_nothing(overdue, cast, worker, smtp):

@@ -1,6 +1,9 @@
 """Real processes for the fault tests: a private Redis server (never the shared one), an
 SMTP server (aiosmtpd) that can be down, slow, or answer 4xx and 5xx, and Celery workers
-and beats started as `celery -A governance …` subprocesses on the pytest test database."""
+and beats started as `celery -A governance …` subprocesses on the pytest test database.
+
+The workers, like the Procfile's, name no queue: they consume both of the app's (`celery`
+and `mail`), which are the test's own since its Redis server is."""
 
 import asyncio
 import email
@@ -90,10 +93,14 @@ class RedisServer:
         self.stop()
         self.start()
 
-    def queued(self, queue: str = "celery") -> list[bytes]:
+    def queued(self) -> list[bytes]:
+        """The tasks waiting in every queue the app declares (the sweep's and the emails')."""
         import redis
 
-        return redis.Redis.from_url(self.url).lrange(queue, 0, -1)
+        from governance.celery import app
+
+        client = redis.Redis.from_url(self.url)
+        return [raw for queue in app.conf.task_queues for raw in client.lrange(queue.name, 0, -1)]
 
 
 @pytest.fixture
