@@ -223,13 +223,23 @@ SWEEP_PAGE = 5000
 
 def sweep_pending_pks(sweep_id: uuid.UUID | str) -> Iterator[int]:
     """The ids of one sweep's pending messages, read a page at a time from a server-side
-    cursor: a sweep writes tens of thousands."""
-    return (
-        OutboxMessage.objects.filter(escalation__sweep_id=sweep_id, status=Status.PENDING)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    cursor: a sweep writes tens of thousands.
+
+    Read through the sweep's escalations with no other condition and in no order: the
+    sweep has only just written its rows, so the planner's statistics know none of them,
+    and it expects a handful. With `status = 'pending'` in the query it intersected the
+    whole pending index once per escalation, and with ORDER BY it compared every message
+    with every escalation of the sweep; both grow with the square of a big sweep (over 20
+    minutes at 1,000,000 cases in the bench). Joined from the sweep's escalations, each
+    finds its messages by index, in time linear in the sweep, whatever the statistics
+    say; the status is checked here."""
+    rows = (
+        OutboxMessage.objects.filter(escalation__sweep_id=sweep_id)
+        .order_by()
+        .values_list("pk", "status")
         .iterator(chunk_size=SWEEP_PAGE)
     )
+    return (pk for pk, status in rows if status == Status.PENDING)
 
 
 def publish_sweep(sweep_id: uuid.UUID | str) -> int:
