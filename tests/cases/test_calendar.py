@@ -323,44 +323,34 @@ def test_subtracting_working_time_walks_back_over_the_midday_break(settings):
         assert calendar.working_seconds_between(back, start) == seconds
 
 
-def test_the_project_does_not_start_with_unparseable_working_hours():
-    root = Path(__file__).resolve().parents[2]
-    env = {
-        **os.environ,
-        "WORKING_HOURS": "nine to five",
-        "DJANGO_SETTINGS_MODULE": "governance.settings",
-    }
-    completed = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=root,
-        env=env,
+def django_started_with(working_hours: str, script: str = "") -> subprocess.CompletedProcess:
+    """A fresh Python process that starts the project with `WORKING_HOURS` set, as a
+    deployment reads it from the environment, then runs `script`."""
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {script}"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={
+            **os.environ,
+            "WORKING_HOURS": working_hours,
+            "DJANGO_SETTINGS_MODULE": "governance.settings",
+        },
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_the_project_does_not_start_with_unparseable_working_hours():
+    completed = django_started_with("nine to five")
     assert completed.returncode != 0
     assert "ImproperlyConfigured" in completed.stderr
     assert "WORKING_HOURS='nine to five' does not parse" in completed.stderr
 
 
 def test_the_project_reads_working_hours_with_a_break_from_the_environment():
-    root = Path(__file__).resolve().parents[2]
-    env = {
-        **os.environ,
-        "WORKING_HOURS": "08:30-12:00，14:00-17:30",
-        "DJANGO_SETTINGS_MODULE": "governance.settings",
-    }
-    script = (
-        "import django; django.setup(); "
-        "from departments.calendar import working_day_seconds; print(working_day_seconds())"
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    completed = django_started_with(
+        "08:30-12:00，14:00-17:30",
+        "from departments.calendar import working_day_seconds; print(working_day_seconds())",
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == str(7 * HOUR)
