@@ -16,7 +16,8 @@ from cases.models import ApiRequest, Case, IdempotencyKey
 from cases.services.open311 import ServiceRequestInput, full_name
 
 MAX_WINDOW = timedelta(days=90)
-EMAIL_MAX_LENGTH = 254
+# The column's (EmailField's default, RFC 5321's 254); Django's validator allows 320.
+EMAIL_MAX_LENGTH = ApiRequest._meta.get_field("email").max_length
 # The longest value of each posted parameter: the length of the column that keeps it. A
 # longer one is refused, never cut: what is stored is what the client sent.
 MAX_LENGTHS = {
