@@ -43,6 +43,7 @@ from cases.privacy import (
     description_for,
     mask_contacts,
     masked_contact,
+    masked_unless,
 )
 from cases.selectors import cases_visible_to, working_seconds_left
 from cases.services import arbitration, workflow
@@ -360,13 +361,13 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
             obj.reporter_contact_shown = reporter_contact_for(
                 user=request.user, case=obj, purpose=Purpose.ADMIN, path=request.path
             )
-            obj.description_shown = description_for(request.user, obj)
+            # The description, and the extension requests' reasons and notes, masked alike.
+            context["sees_contacts"] = sees_contacts = can_see_personal_data(request.user, obj)
+            obj.description_shown = masked_unless(obj.description, sees_contacts)
             context["transition_forms"] = self.button_forms(request, obj)
             context["extension_requests"] = obj.extension_requests.select_related(
                 "requested_by", "decided_by"
             )
-            # Their reasons are masked as the description is (cases/privacy.py).
-            context["sees_contacts"] = can_see_personal_data(request.user, obj)
             # The audit rows the timeline inline shows, each with its details in words.
             labels.with_details(
                 form.instance
