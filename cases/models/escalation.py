@@ -89,6 +89,10 @@ class OutboxMessage(models.Model):
         PENDING = "pending", _("pending")
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed")
+        # Not sent: an escalation or reminder whose case moved on from that deadline
+        # (acted on, closed, cancelled) before its delivery; it would call someone to a
+        # case that no longer waits.
+        OUTDATED = "outdated", _("outdated")
 
     kind = models.CharField(_("kind"), max_length=32)
     # Unique through Meta.constraints: a unique=True CharField would also get a LIKE

@@ -339,7 +339,7 @@ RETRY_EARLY_GRACE = timedelta(seconds=1)
 
 @dataclass(frozen=True)
 class Delivery:
-    outcome: str  # "sent", "retry", "failed", "skipped"
+    outcome: str  # "sent", "retry", "failed", "outdated", "skipped"
     retry_in: int | None = None
 
 
@@ -378,7 +378,8 @@ def _send(message: OutboxMessage) -> None:
 
 
 def deliver(*, message_pk: int, now: datetime | None = None) -> Delivery:
-    """Send one outbox message if it is still pending, and record the outcome.
+    """Send one outbox message if it is still pending, and record the outcome. An
+    escalation or reminder whose case has moved on from its deadline is not sent at all.
 
     The row stays locked while it is sent, so a second copy of the task waits for the
     first and then finds it `sent`, or skips it at once if it cannot get the lock. A copy
@@ -396,6 +397,17 @@ def deliver(*, message_pk: int, now: datetime | None = None) -> Delivery:
             # while its retry waited): the task due then makes that attempt. Trying here too
             # would start a second retry chain, and each chain spends the attempt budget.
             return Delivery("skipped")
+        if message.escalation_id and _outdated_escalations([message.pk]):
+            # Late (a retry after the mail server came back, or a backlog): the case has
+            # moved on from this deadline since the sweep wrote the email.
+            message.status = Status.OUTDATED
+            message.save(update_fields=["status"])
+            logger.info(
+                "Outbox message %s to %s not sent: its case moved on from that deadline.",
+                message.pk,
+                message.to,
+            )
+            return Delivery("outdated")
         message.attempts += 1
         rendered = []
         if message.escalation_id and not message.text:
@@ -448,8 +460,8 @@ def deliver_now(
     """Deliver these messages here and now, one after another, for a command run by hand
     that must not depend on a worker being up. Each goes through `deliver`, as in the
     worker: a message the worker is sending meanwhile is skipped here and sent once.
-    Returns how many were "sent", "retry" (left pending for a later attempt), "failed"
-    and "skipped"; `progress` is called with the count every PROGRESS_EVERY messages."""
+    Returns how many were "sent", "retry" (left pending for a later attempt), "failed",
+    "outdated" and "skipped"; `progress` is called with the count every PROGRESS_EVERY messages."""
     outcomes: Counter[str] = Counter()
     for done, pk in enumerate(message_pks, start=1):
         outcomes[deliver(message_pk=pk).outcome] += 1
@@ -459,11 +471,20 @@ def deliver_now(
 
 
 def delivery_summary(outcomes: Counter[str]) -> str:
-    """`deliver_now`'s outcomes in one line, for a command's output."""
-    return _(
-        "sent %(sent)d, failed %(failed)d, left for a worker to retry %(retry)d, "
-        "taken by a worker %(skipped)d"
-    ) % {name: outcomes[name] for name in ("sent", "failed", "retry", "skipped")}
+    """`deliver_now`'s outcomes in one line, for a command's output. Outdated emails are
+    named only when there are some: only escalations can be, and only when late."""
+    counts = {name: outcomes[name] for name in ("sent", "failed", "outdated", "retry", "skipped")}
+    if counts["outdated"]:
+        template = _(
+            "sent %(sent)d, failed %(failed)d, not sent as their cases moved on %(outdated)d, "
+            "left for a worker to retry %(retry)d, taken by a worker %(skipped)d"
+        )
+    else:
+        template = _(
+            "sent %(sent)d, failed %(failed)d, left for a worker to retry %(retry)d, "
+            "taken by a worker %(skipped)d"
+        )
+    return template % counts
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from cases import tasks
 from cases.models import OutboxMessage, SweepRun
-from cases.services import outbox
+from cases.services import outbox, workflow
 from cases.services.escalation import escalation_sweep
 from governance.celery import app as celery_app
 from tests.brokers import celery_broker, forget_broker_connections, private_queues
@@ -390,6 +390,35 @@ def test_a_temporary_refusal_is_retried_and_a_permanent_one_is_not(smtp):
     assert (later.status, later.attempts, "451" in later.last_error) == ("sent", 2, True)
     assert (gone.status, gone.attempts, "550" in gone.last_error) == ("failed", 1, True)
     assert addresses_of(smtp.inbox) == ["later@example.org"]
+
+
+def test_an_escalation_whose_case_moved_on_while_the_server_was_down_is_not_sent(
+    report, cast, smtp
+):
+    with time_machine.travel(at(11, 23, 10), tick=False):
+        waiting, accepted = (report(description=f"垃圾 {i}") for i in range(2))
+    smtp.stop()
+    escalation_sweep(now=at(11, 23, 12))
+    rows = {case: OutboxMessage.objects.get(case=case) for case in (waiting, accepted)}
+    assert {outbox.deliver(message_pk=row.pk).outcome for row in rows.values()} == {"retry"}
+    workflow.case_accept(case=accepted, actor=cast.liaison)  # on a fresh, resolve deadline
+    smtp.start()
+
+    outcomes = {
+        case: outbox.deliver(message_pk=row.pk, now=in_seconds(30)).outcome
+        for case, row in rows.items()
+    }
+
+    assert outcomes == {waiting: "sent", accepted: "outdated"}
+    for row in rows.values():
+        row.refresh_from_db()
+    assert (rows[waiting].status, rows[waiting].attempts) == ("sent", 2)
+    assert (rows[accepted].status, rows[accepted].attempts) == ("outdated", 1)
+    [received] = smtp.inbox.messages
+    assert waiting.number in received["Subject"] and accepted.number not in received["Subject"]
+    # Once outdated, a late copy of its task leaves it so.
+    assert outbox.deliver(message_pk=rows[accepted].pk, now=in_seconds(60)).outcome == "skipped"
+    assert len(smtp.inbox.messages) == 1
 
 
 def test_a_message_gives_up_after_the_last_attempt(smtp, settings):

@@ -475,6 +475,30 @@ def test_the_command_sends_its_emails_itself_unless_told_to_queue_them(assigned,
     assert OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING).count() == 1
 
 
+def test_the_delivery_summary_names_outdated_emails_only_when_there_are_some():
+    from collections import Counter
+
+    assert outbox.delivery_summary(Counter(sent=2, outdated=1, skipped=1)) == (
+        "sent 2, failed 0, not sent as their cases moved on 1, "
+        "left for a worker to retry 0, taken by a worker 1"
+    )
+    assert outbox.delivery_summary(Counter(sent=2)) == (
+        "sent 2, failed 0, left for a worker to retry 0, taken by a worker 0"
+    )
+
+
+def test_an_escalation_email_delivered_after_its_case_moved_on_is_not_sent(
+    assigned, cast, mailoutbox
+):
+    sweep(at(11, 23, 12))
+    row = OutboxMessage.objects.get()
+    workflow.case_accept(case=assigned, actor=cast.liaison)
+    assert outbox.deliver(message_pk=row.pk).outcome == "outdated"
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.text) == ("outdated", 0, "")  # never rendered
+    assert mailoutbox == []
+
+
 def test_the_command_dry_run_prints_and_changes_nothing(assigned, cast):
     out = StringIO()
     call_command("escalate_overdue", "--now", "2026-11-23T12:00+08:00", "--dry-run", stdout=out)
