@@ -669,6 +669,21 @@ def test_bad_responsibility_rows_each_get_a_line_numbered_message(world):
     assert snapshot(Responsibility) == before
 
 
+def test_dates_as_excel_saves_them_in_a_chinese_locale_are_read_year_first(world):
+    # Opened in Excel and saved again, 2030-12-31 comes back as 2030/12/31.
+    bad = plan_responsibilities(csv_text(RESPONSIBILITIES_HEADER, "LAMP,SJ,,assist,,2024/2/30,"))
+    assert messages(bad) == ["line 2: valid_from: “2024/2/30” is not a date: use YYYY-MM-DD."]
+
+    apply(
+        plan_responsibilities(
+            csv_text(RESPONSIBILITIES_HEADER, "LAMP,ZJ,,lead,,2024/1/2,2030/12/31")
+        )
+    )
+
+    rule = Responsibility.objects.get(category__code="LAMP", department__code="ZJ")
+    assert (rule.valid_from, rule.valid_to) == (date(2024, 1, 2), date(2030, 12, 31))
+
+
 def test_a_scope_code_that_is_both_a_township_and_a_cell_is_an_error(world):
     Township.objects.create(code="N-01", name="同名街道")
 
