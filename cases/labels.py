@@ -313,6 +313,17 @@ def working_time_words(
     return words % {"since": format_duration(late)}
 
 
+def stopped_clock_words(case, *, titled: bool = False) -> str:
+    """A suspended case's stopped clock and the working time it keeps for its resume
+    ("clock stopped: 1 hour of working time left"); empty for any other case."""
+    kept = case.paused_remaining_seconds
+    if case.state != State.SUSPENDED or kept is None:
+        return ""
+    return gettext("clock stopped: %(kept)s") % {
+        "kept": working_time_words(kept, overdue=kept < 0, titled=titled)
+    }
+
+
 def just_overdue_words() -> str:
     """A case past its deadline by less than a minute of working time (`deadline_just_passed`):
     overdue, though "overdue by 0 minutes" would say nothing."""

@@ -288,9 +288,14 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
 
     @admin.display(description=_("working time left"), ordering="due_at")
     def time_left(self, case, calendar=None):
-        """Working time to the running deadline, or how far past it, as the case page says."""
+        """Working time to the running deadline, or how far past it, as the case page says;
+        for a suspended case, what its stopped clock keeps."""
         seconds = working_seconds_left(case, calendar=calendar)
-        return labels.working_time_words(seconds, overdue=case.is_overdue, titled=True) or "—"
+        return (
+            labels.working_time_words(seconds, overdue=case.is_overdue, titled=True)
+            or labels.stopped_clock_words(case, titled=True)
+            or "—"
+        )
 
     def get_list_display(self, request):
         # One calendar per page, not one lookup of its version stamp per row.

@@ -19,7 +19,7 @@ from cases.forms import (
     PhotosForm,
     errors_in_one_line,
 )
-from cases.labels import transition_label, working_time_words
+from cases.labels import stopped_clock_words, transition_label, working_time_words
 from cases.models import TERMINAL_STATES, Case, State
 from cases.privacy import can_see_personal_data
 from cases.selectors import (
@@ -136,6 +136,7 @@ def _detail_page(request, case):
             "photo_room": photo_room(case.photos.all(), request.user),
             "now": timezone.now(),
             "working_time": working_time_words(working_seconds_left(case), overdue=case.is_overdue),
+            "stopped_clock": stopped_clock_words(case),
             "summons": summons,
         },
     )

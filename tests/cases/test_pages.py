@@ -582,6 +582,32 @@ def test_detail_shows_working_hours_left_on_the_official_calendar(client, cast, 
         assert "of working time left" not in text
 
 
+def test_a_suspended_case_shows_the_working_time_its_stopped_clock_keeps(client, cast, report):
+    from cases.admin.cases import CaseAdmin
+
+    # Monday 2026-03-02 10:00 in Shanghai; rubbish must be accepted within 2 working hours.
+    with time_machine.travel(datetime(2026, 3, 2, 2, 0, tzinfo=UTC), tick=False):
+        on_time, late = report(), report()
+    with time_machine.travel(datetime(2026, 3, 2, 3, 0, tzinfo=UTC), tick=False):  # 11:00
+        workflow.case_suspend(case=on_time, actor=cast.supervisor, reason="待专项整治")
+    with time_machine.travel(datetime(2026, 3, 2, 5, 30, tzinfo=UTC), tick=False):  # 13:30
+        workflow.case_suspend(case=late, actor=cast.supervisor, reason="待专项整治")
+    client.force_login(cast.caseworker)
+
+    # A week on, nothing has run down: the clock stopped.
+    with time_machine.travel(datetime(2026, 3, 9, 2, 0, tzinfo=UTC), tick=False):
+        texts = [
+            page_text(client.get(reverse("cases:detail", args=[case.number])))
+            for case in (on_time, late)
+        ]
+        column = CaseAdmin(Case, None).time_left
+        columns = [column(Case.objects.get(pk=case.pk)) for case in (on_time, late)]
+
+    assert "Clock stopped: 1 hour of working time left (accept)" in texts[0]
+    assert "Clock stopped: overdue by 1 h 30 min of working time (accept)" in texts[1]
+    assert columns == ["clock stopped: 1 hour left", "clock stopped: overdue by 1 h 30 min"]
+
+
 def test_detail_query_count_does_not_grow_with_its_timeline_and_notes(
     client, cast, report, django_assert_max_num_queries
 ):
