@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 from cases.models import Escalation
 from cases.services.acknowledgement import (
     AckLinkError,
+    address_withdrawn,
     escalation_acknowledge,
     read_ack_token,
 )
@@ -24,6 +25,10 @@ def acknowledge(request, token: str):
         status = 410 if error.reason == "expired" else 400
         return render(
             request, "cases/escalation_ack_invalid.html", {"reason": error.reason}, status=status
+        )
+    if address_withdrawn(address):
+        return render(
+            request, "cases/escalation_ack_invalid.html", {"reason": "withdrawn"}, status=403
         )
     escalation = (
         Escalation.objects.select_related("case__category", "case__township", "department")

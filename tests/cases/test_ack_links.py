@@ -104,6 +104,30 @@ def test_a_link_works_for_14_days_and_then_expires(client, escalation):
     assert escalation.acknowledged_at is None
 
 
+def test_a_link_sent_to_a_supervisor_whose_account_was_deactivated_no_longer_works(
+    client, escalation, cast, world
+):
+    escalation_sweep(now=ESCALATED_AT + timedelta(hours=1))  # level 2: the township's leaders
+    leaders = Escalation.objects.get(level=2)
+    address = cast.supervisor.email
+    cast.supervisor.is_active = False
+    cast.supervisor.save()
+
+    for response in (client.get(link(leaders, address)), client.post(link(leaders, address))):
+        assert response.status_code == 403
+        assert "deactivated" in response.content.decode()
+    leaders.refresh_from_db()
+    assert leaders.acknowledged_at is None
+    assert not CaseEvent.objects.filter(action="acknowledge").exists()
+
+    # Still among a department's supervisors (any case of letters), the address speaks for it.
+    world.market.supervisor_emails = f"sj-boss@example.org; {address.upper()}"
+    world.market.save()
+    assert client.post(link(leaders, address)).status_code == 302
+    leaders.refresh_from_db()
+    assert leaders.acknowledged_by_email == address
+
+
 def test_a_link_to_an_escalation_that_does_not_exist_is_not_found(client, db):
     token = ack_token(escalation_pk=999, address="x@example.org")
     assert client.get(f"/escalations/ack/{token}/").status_code == 404
