@@ -10,7 +10,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -140,6 +140,23 @@ def whistle_report_due(*, now: datetime) -> datetime:
 
 RUNGS = ("remind_at", "due_at", "escalate_2_at", "escalate_3_at")
 
+# Two writers touch many cases in one transaction: the sweep (it raises levels, and at its
+# commit the foreign keys of its rows lock the cases they name) and a calendar change (it
+# moves rungs). Each locks in its own order, so side by side they could deadlock; a
+# calendar change therefore waits for the running sweeps and holds the next ones back
+# until it commits. Sweeps share the lock: they may run side by side.
+CLOCKS_LOCK_KEY = 0x67726964  # "grid"
+
+
+def hold_clocks(*, exclusive: bool) -> None:
+    """Take the clocks' advisory lock until the transaction ends (PostgreSQL; SQLite lets
+    one writer in at a time anyway)."""
+    if connection.vendor != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [CLOCKS_LOCK_KEY])
+
 
 def clocks_follow_calendar(
     *, old: WorkingCalendar, new: WorkingCalendar, changed: date, now: datetime | None = None
@@ -161,6 +178,7 @@ def clocks_follow_calendar(
         return new.add_working_seconds(now, old.working_seconds_between(now, at))
 
     with transaction.atomic():
+        hold_clocks(exclusive=True)
         # Locked: a transition saving meanwhile would have its new clock overwritten with
         # the old one moved; it waits instead, then finds the version moved and is told.
         cases = list(

@@ -45,7 +45,7 @@ from cases.models import (
     OutboxMessage,
     SweepRun,
 )
-from cases.services import escalation_mail, outbox
+from cases.services import deadlines, escalation_mail, outbox
 
 logger = logging.getLogger(__name__)
 Status = OutboxMessage.Status
@@ -385,6 +385,7 @@ def _write_messages(groups, addresses, languages, *, created_at, sweep_db) -> tu
 def _sweep_in_transaction(result: SweepResult) -> None:
     now, sweep_id = result.now, result.sweep_id
     sweep_db = Escalation._meta.get_field("sweep_id").get_db_prep_value(sweep_id, connection)
+    deadlines.hold_clocks(exclusive=False)
     for level in RUNG_COLUMNS:
         _insert_rung(level, now=now, sweep_id=sweep_id)
     result.groups = groups = _new_groups(sweep_id)

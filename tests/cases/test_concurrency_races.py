@@ -169,3 +169,62 @@ def test_a_case_accepted_while_a_holiday_moves_its_clock_keeps_one_clock(report,
         "accept",
         at(2, 9, 10, year=2027),
     )
+
+
+def test_a_holiday_added_while_a_sweep_commits_waits_for_it_instead_of_deadlocking(
+    report, cast, monkeypatch
+):
+    """The sweep raises B's level (B's row is locked) and, at its commit, checks that the
+    case of A's reminder exists (A's row is share-locked then). The holiday locks the cases
+    whose clocks it moves in their order, A first. Interleaved, each waited for the other."""
+    import time_machine
+
+    from cases.services import escalation
+    from departments.models import Holiday
+    from tests.cases.test_deadlines import at
+
+    # 2027: weekends only. Rubbish is accepted within 2 working hours.
+    with time_machine.travel(at(2, 5, 15, year=2027), tick=False):
+        reminded = report()  # due Friday 17:00: reminded at 16:30
+    with time_machine.travel(at(2, 5, 14, 30, year=2027), tick=False):
+        escalated = report()  # due Friday 16:30: level 1
+    assert reminded.pk < escalated.pk
+    sweep_written, holiday_started = threading.Event(), threading.Event()
+    write_audit = escalation._write_audit
+
+    def then_wait_for_the_holiday(*args, **kwargs):
+        write_audit(*args, **kwargs)
+        sweep_written.set()
+        holiday_started.wait(timeout=5)
+        time.sleep(0.5)  # the holiday's transaction takes its locks now
+
+    monkeypatch.setattr(escalation, "_write_audit", then_wait_for_the_holiday)
+    results = {}
+
+    def sweep():
+        return escalation.escalation_sweep(now=at(2, 5, 16, 45, year=2027))
+
+    def holiday():
+        sweep_written.wait(timeout=5)
+        holiday_started.set()
+        with transaction.atomic():
+            # Monday, which both clocks' last rungs reach.
+            return Holiday.objects.create(date=at(2, 8, 0, year=2027).date(), kind="holiday")
+
+    with time_machine.travel(at(2, 5, 16, 45, year=2027), tick=True):
+        join(run_in_thread(sweep, results, "sweep"), run_in_thread(holiday, results, "holiday"))
+
+    assert isinstance(results["holiday"], Holiday), results["holiday"]
+    assert not isinstance(results["sweep"], Exception), results["sweep"]
+    assert sorted((e.case_id, e.level) for e in results["sweep"].escalations) == [
+        (reminded.pk, 0),
+        (escalated.pk, 1),
+    ]
+    # The holiday came second: it moved the rungs still ahead by its working day.
+    reminded.refresh_from_db()
+    escalated.refresh_from_db()
+    assert (reminded.escalate_3_at, escalated.escalate_3_at) == (
+        at(2, 9, 11, year=2027),
+        at(2, 9, 10, 30, year=2027),
+    )
+    assert escalated.escalation_level == 1
