@@ -105,6 +105,9 @@ class ImportPlan:
     unit: str = "line"
     rows: list[RowPlan] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    # What is odd but importable (cells that overlap): shown in the preview and printed by
+    # the command; they do not stop the import.
+    warnings: list[RowError] = field(default_factory=list)
     # Writes the plan's rows; set by the planner. Returns the created objects.
     writer: Callable[[ImportPlan], list] | None = None
     # Other records the import creates or updates along the way (the grid's townships).
@@ -136,6 +139,9 @@ class ImportPlan:
 
     def error(self, line: int | None, field_name: str, message: str) -> None:
         self.errors.append(RowError(line, field_name, message, self.unit))
+
+    def warn(self, line: int | None, field_name: str, message: str) -> None:
+        self.warnings.append(RowError(line, field_name, message, self.unit))
 
 
 def _count(rows: Sequence[RowPlan]) -> dict[str, int]:

@@ -53,6 +53,8 @@ class ImportCommand(TranslatedHelpCommand):
                 )
                 % {"file": name, "count": count}
             )
+        for warning in plan.warnings:
+            self.stderr.write(_("warning: %(warning)s") % {"warning": warning})
         try:
             return apply(plan)
         except IntegrityError as error:

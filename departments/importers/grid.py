@@ -110,6 +110,7 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
     _note_codes_of_both_kinds(parsed, townships, plan)
     if plan.errors:
         return plan
+    _note_overlaps(parsed, plan)
 
     existing_townships = Township.objects.in_bulk(list(townships), field_name="code")
     plan.side_model = Township
@@ -168,6 +169,56 @@ def _note_codes_of_both_kinds(parsed: list, townships: dict, plan: ImportPlan) -
         plan.error(cell_codes[code], "code", message % {"code": code})
     for code in sorted(taken_by_cells, key=lambda code: townships[code][0]):
         plan.error(townships[code][0], "township_code", message % {"code": code})
+
+
+# Cells of one grid tile their townships; shared edges are no overlap, and neither are the
+# slivers where two surveys' edges do not quite meet (up to this share of the smaller cell).
+OVERLAP_TOLERANCE = 0.01
+
+
+def _note_overlaps(parsed: list, plan: ImportPlan) -> None:
+    """A warning on each cell that overlaps another cell of the file, or a stored one the
+    file leaves as it is: a point in both is placed in the cell with the lower code, which
+    may not be the one meant. One query (the stored cells near the file's)."""
+    cells = [(position, values["code"], shape(values["boundary"])) for position, values in parsed]
+    if not cells:
+        return
+    min_lng, min_lat, max_lng, max_lat = shapely.total_bounds([c[2] for c in cells]).tolist()
+    stored = (
+        GridCell.objects.exclude(code__in=[code for _p, code, _s in cells])
+        .filter(min_lng__lte=max_lng, max_lng__gte=min_lng, min_lat__lte=max_lat)
+        .filter(max_lat__gte=min_lat)
+        .order_by("code")
+        .values_list("code", "boundary")
+    )
+    cells += [(None, code, shape(boundary)) for code, boundary in stored]
+    tree = shapely.STRtree([polygon for _p, _c, polygon in cells])
+    for index, (position, _code, polygon) in enumerate(cells):
+        if position is None:
+            continue
+        for other_index in sorted(tree.query(polygon, predicate="intersects").tolist()):
+            other_position, other_code, other = cells[other_index]
+            # Each pair once, on the later feature of the file.
+            if other_index == index or (other_position is not None and other_index > index):
+                continue
+            smaller = min(polygon.area, other.area)
+            share = polygon.intersection(other).area / smaller if smaller else 0
+            if share <= OVERLAP_TOLERANCE:
+                continue
+            where = (
+                _("cell “%(code)s” (feature %(position)d)")
+                if other_position is not None
+                else _("the stored cell “%(code)s” (not in this file)")
+            ) % {"code": other_code, "position": other_position or 0}
+            plan.warn(
+                position,
+                "geometry",
+                _(
+                    "overlaps %(other)s by %(share)d%% of the smaller cell; a point there"
+                    " is placed in the cell with the lower code."
+                )
+                % {"other": where, "share": round(share * 100)},
+            )
 
 
 def _check_feature(position: int, feature, plan: ImportPlan) -> dict | None:

@@ -256,6 +256,23 @@ def test_importing_the_grid_in_the_admin_creates_cells_and_townships(admin_clien
     assert cell.township.name == "东街道"
 
 
+def test_the_grid_preview_warns_of_a_cell_overlapping_a_stored_one_and_still_applies(
+    admin_client, world
+):
+    from departments.models import GridCell
+    from tests.conftest import square
+
+    over_n1 = json.loads(east_grid())
+    over_n1["features"][0]["geometry"] = square(0)  # where the world's N-01 lies
+    preview = upload(admin_client, "grid", json.dumps(over_n1), name="grid.geojson")
+
+    [warning] = re.findall(r'<li class="warning">([^<]*)</li>', preview.text)
+    assert warning.startswith("feature 1: geometry: overlaps the stored cell “N-01”")
+    assert "by 100% of the smaller cell" in warning
+    apply(admin_client, "grid", preview)
+    assert GridCell.objects.filter(code="E-01").exists()
+
+
 @pytest.mark.parametrize("subject", list(MODELS))
 def test_a_liaison_cannot_import_or_export(client, cast, subject):
     client.force_login(cast.liaison)

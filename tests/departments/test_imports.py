@@ -33,7 +33,7 @@ from departments.models import (
 )
 from departments.routing import get_index
 from departments.services import sync_role_groups
-from tests.conftest import make_user, square
+from tests.conftest import STEP, make_user, square
 
 pytestmark = pytest.mark.django_db
 
@@ -588,6 +588,56 @@ def test_import_grid_command_prints_cells_and_townships(tmp_path):
         "townships: created 1, updated 0, unchanged 0",
     ]
     assert second.splitlines()[0] == "created 0, updated 0, unchanged 2"
+
+
+def shifted(code, col, *, north=0.0, west=0.0, row=3):
+    """The feature of the square at (col, row), moved north by a share of a cell, or with
+    its west edge pushed west by a share of a cell."""
+    moved = feature(code, col)
+    moved["geometry"] = square(col, row)
+    moved["geometry"]["coordinates"] = [
+        [
+            [lng - (west * STEP if lng == min(p[0] for p in ring) else 0), lat + north * STEP]
+            for lng, lat in ring
+        ]
+        for ring in moved["geometry"]["coordinates"]
+    ]
+    return moved
+
+
+def test_cells_that_overlap_are_imported_with_a_warning_on_the_later_one(world):
+    plan = plan_grid(
+        geojson(
+            feature("E-01", 0),
+            feature("E-02", 1),  # shares an edge with E-01: no overlap
+            shifted("E-03", 0, north=0.5),  # half of E-01
+            feature("E-04", 3),
+            shifted("E-05", 4, west=0.005),  # a sliver of E-04: two surveys' edges
+            shifted("E-06", 1, row=0, north=0.25),  # three quarters of a stored cell
+        )
+    )
+
+    assert plan.errors == []
+    assert [str(warning) for warning in plan.warnings] == [
+        "feature 3: geometry: overlaps cell “E-01” (feature 1) by 50% of the smaller cell;"
+        " a point there is placed in the cell with the lower code.",
+        "feature 6: geometry: overlaps the stored cell “N-02” (not in this file) by 75% of the"
+        " smaller cell; a point there is placed in the cell with the lower code.",
+    ]
+    assert apply(plan).summary["created"] == 6
+
+
+def test_the_grid_command_prints_overlaps_as_warnings_and_imports(tmp_path):
+    path = tmp_path / "grid.geojson"
+    path.write_text(geojson(feature("E-01", 0), shifted("E-02", 0, north=0.5)), encoding="utf-8")
+
+    out, err = run("import_grid", path)
+
+    assert err.splitlines() == [
+        "warning: feature 2: geometry: overlaps cell “E-01” (feature 1) by 50% of the smaller"
+        " cell; a point there is placed in the cell with the lower code."
+    ]
+    assert out.splitlines()[0] == "created 2, updated 0, unchanged 0"
 
 
 def test_import_grid_command_fails_naming_the_feature(tmp_path):
