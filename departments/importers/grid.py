@@ -184,10 +184,15 @@ def _note_overlaps(parsed: list, plan: ImportPlan) -> None:
     if not cells:
         return
     min_lng, min_lat, max_lng, max_lat = shapely.total_bounds([c[2] for c in cells]).tolist()
+    near = {
+        "min_lng__lte": max_lng,
+        "max_lng__gte": min_lng,
+        "min_lat__lte": max_lat,
+        "max_lat__gte": min_lat,
+    }
     stored = (
-        GridCell.objects.exclude(code__in=[code for _p, code, _s in cells])
-        .filter(min_lng__lte=max_lng, max_lng__gte=min_lng, min_lat__lte=max_lat)
-        .filter(max_lat__gte=min_lat)
+        GridCell.objects.filter(**near)
+        .exclude(code__in=[code for _p, code, _s in cells])
         .order_by("code")
         .values_list("code", "boundary")
     )
