@@ -28,7 +28,7 @@ from cases.models import (
 from cases.services import deadlines
 from departments.calendar import WorkingCalendar
 from departments.models import Department, User
-from departments.routing import Decision
+from departments.routing import Decision, route
 
 # Public transition names (SPEC §2) → model methods. `return` is a Python keyword.
 TRANSITION_METHODS = {
@@ -361,6 +361,10 @@ def case_return(
         expected_version=expected_version,
         data={"returned_by": previous_lead},
     )
+    # An overlap's departments, as the router names them today, are the pool's candidates
+    # again (dispatch cleared them); the dispatch form leaves out whoever returned it.
+    decision = route(category_id=case.category_id, cell_id=case.cell_id, on=timezone.localdate())
+    case.candidate_departments.set(decision.candidate_department_ids)
     return case
 
 

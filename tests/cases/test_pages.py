@@ -739,6 +739,28 @@ def test_a_department_that_returned_the_case_is_not_suggested_to_lead_it(
     assert dispatch_form_of(response)["lead"].value() is None
 
 
+def test_a_returned_overlap_case_has_its_candidates_again_less_the_one_that_returned_it(
+    client, cast, world, report
+):
+    case = report(category=world.stall, cell=world.n2)  # two lead rules: urban and market
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.urban)
+    assert not case.candidate_departments.exists()
+    workflow.case_return(case=case, actor=cast.liaison, reason="不归城管")
+
+    assert set(case.candidate_departments.all()) == {world.urban, world.market}
+    client.force_login(cast.dispatcher)
+    response = client.get(reverse("cases:detail", args=[case.number]))
+    assert [(s.department, s.candidate) for s in response.context["suggestions"]] == [
+        (world.market, True)
+    ]
+    row = page_text(client.get("/cases/fallback/")).split(case.number, 1)[1]
+    candidates = re.search(r"Candidate departments:(.*)</p>", row).group(1)
+    assert re.findall(r'<span class="candidate">([^<]*)</span>', candidates) == [
+        str(world.urban),
+        str(world.market),
+    ]
+
+
 def test_a_pooled_cases_page_query_count_does_not_grow_with_past_decisions(
     client, cast, world, report, django_assert_max_num_queries
 ):
