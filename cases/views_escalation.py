@@ -26,10 +26,6 @@ def acknowledge(request, token: str):
         return render(
             request, "cases/escalation_ack_invalid.html", {"reason": error.reason}, status=status
         )
-    if address_withdrawn(address):
-        return render(
-            request, "cases/escalation_ack_invalid.html", {"reason": "withdrawn"}, status=403
-        )
     escalation = (
         Escalation.objects.select_related("case__category", "case__township", "department")
         .filter(pk=escalation_pk)
@@ -38,6 +34,10 @@ def acknowledge(request, token: str):
     if escalation is None:
         return render(
             request, "cases/escalation_ack_invalid.html", {"reason": "invalid"}, status=404
+        )
+    if address_withdrawn(address):
+        return render(
+            request, "cases/escalation_ack_invalid.html", {"reason": "withdrawn"}, status=403
         )
     if request.method == "POST" and escalation.acknowledged_at is None:
         escalation_acknowledge(escalation_pk=escalation.pk, address=address)

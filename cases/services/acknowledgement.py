@@ -1,6 +1,7 @@
 """Acknowledging an escalation from its email (SPEC §4): a signed link names the escalation
 and the address it was sent to, expires after 14 days, and the first acknowledgement wins.
-A link sent to a supervisor whose account has since been deactivated no longer works.
+A link sent to an address escalations no longer go to (a deactivated account, a
+department's former head) no longer works.
 The page behind the link is cases/views_escalation.py."""
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -43,15 +43,13 @@ def ack_url(*, escalation_pk: int, address: str) -> str:
 
 
 def address_withdrawn(address: str) -> bool:
-    """Whether every account with this address has been deactivated (a supervisor who left)
-    and no department lists it among its supervisors: links sent to it then speak for
-    nobody, and acknowledging would mark an escalation seen that nobody has seen."""
+    """Whether the address is no longer one that escalations go to: no active account has
+    it and no department lists it among its supervisors (a supervisor who left, a
+    department's former head). Links sent to it then speak for nobody, and acknowledging
+    would mark an escalation seen that nobody has seen."""
     from departments.models import Department, User
 
-    accounts = User.objects.filter(email__iexact=address).aggregate(
-        all=Count("pk"), active=Count("pk", filter=Q(is_active=True))
-    )
-    if not accounts["all"] or accounts["active"]:
+    if User.objects.filter(email__iexact=address, is_active=True).exists():
         return False
     listing = Department.objects.filter(supervisor_emails__icontains=address)
     return not any(

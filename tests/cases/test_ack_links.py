@@ -115,7 +115,7 @@ def test_a_link_sent_to_a_supervisor_whose_account_was_deactivated_no_longer_wor
 
     for response in (client.get(link(leaders, address)), client.post(link(leaders, address))):
         assert response.status_code == 403
-        assert "deactivated" in response.content.decode()
+        assert "an account since deactivated" in response.content.decode()
     leaders.refresh_from_db()
     assert leaders.acknowledged_at is None
     assert not CaseEvent.objects.filter(action="acknowledge").exists()
@@ -126,6 +126,18 @@ def test_a_link_sent_to_a_supervisor_whose_account_was_deactivated_no_longer_wor
     assert client.post(link(leaders, address)).status_code == 302
     leaders.refresh_from_db()
     assert leaders.acknowledged_by_email == address
+
+
+def test_a_link_sent_to_a_departments_former_head_no_longer_works(client, escalation, world):
+    world.urban.supervisor_emails = "new-boss@example.org"
+    world.urban.save()
+
+    response = client.post(link(escalation, "cg-boss@example.org"))
+
+    assert response.status_code == 403
+    escalation.refresh_from_db()
+    assert escalation.acknowledged_at is None
+    assert client.post(link(escalation, "new-boss@example.org")).status_code == 302
 
 
 def test_a_link_to_an_escalation_that_does_not_exist_is_not_found(client, db):
