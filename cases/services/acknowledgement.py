@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from cases.models import CaseEvent, Escalation
 from cases.signed_links import SignedLinkError, make_token, read_token
+from departments.models import Department, User
 
 ACK_SALT = "cases.escalation.acknowledge"
 ACK_MAX_AGE = timedelta(days=14)
@@ -47,8 +48,6 @@ def address_withdrawn(address: str) -> bool:
     it and no department lists it among its supervisors (a supervisor who left, a
     department's former head). Links sent to it then speak for nobody, and acknowledging
     would mark an escalation seen that nobody has seen."""
-    from departments.models import Department, User
-
     if User.objects.filter(email__iexact=address, is_active=True).exists():
         return False
     listing = Department.objects.filter(supervisor_emails__icontains=address)
