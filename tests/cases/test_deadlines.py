@@ -239,6 +239,27 @@ def test_a_holiday_added_in_the_admin_moves_the_clocks_running_across_it(report,
     assert (untouched.due_at, untouched.version) == (before.due_at, before.version)
 
 
+def test_a_holiday_moves_many_clocks_in_as_many_queries_as_few(report):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from departments.models import Holiday
+
+    counts = []
+    for day, cases in ((8, 2), (9, 12)):
+        with time_machine.travel(at(2, 5, 16, year=2027), tick=False):
+            across = [report() for _ in range(cases)]  # due on the coming Monday or Tuesday
+        with (
+            time_machine.travel(at(2, 5, 17, year=2027), tick=False),
+            CaptureQueriesContext(connection) as queries,
+        ):
+            Holiday.objects.create(date=at(2, day, 0, year=2027).date(), kind="holiday")
+        counts.append(len(queries))
+        moved = Case.objects.filter(pk__in=[case.pk for case in across])
+        assert {case.version for case in moved} == {across[0].version + 1}
+    assert counts[0] == counts[1]
+
+
 def test_a_holiday_moves_the_clocks_keeping_the_midday_break_uncounted(report, world, settings):
     from departments.models import Holiday
 
