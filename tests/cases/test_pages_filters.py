@@ -104,6 +104,27 @@ def test_an_export_with_a_filter_that_does_not_parse_says_so(client, cast, mixed
     assert "Enter a valid date." in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    "export, kind", [("cases:export_csv", "CSV"), ("cases:export_xlsx", "XLSX")]
+)
+def test_an_export_of_more_cases_than_one_request_can_write_is_refused_saying_how_to_narrow_it(
+    client, cast, mixed, export, kind, monkeypatch
+):
+    monkeypatch.setattr("cases.views.exports.EXPORT_MAX_ROWS", {"csv": 2, "xlsx": 2})
+    client.force_login(cast.caseworker)
+
+    assigned = client.get(reverse(export), {"state": ["assigned"]})  # three cases
+    rubbish = client.get(reverse(export), {"category": "ENV"})  # two: as many as it holds
+
+    assert assigned.status_code == 400
+    assert assigned.content.decode() == (
+        f"Nothing was exported: more than 2 cases match, the most one {kind} export holds."
+        " Narrow the filters (the reporting dates, state, township or category) and export"
+        " in parts."
+    )
+    assert rubbish.status_code == 200
+
+
 def test_xlsx_export_has_every_visible_filtered_case(client, cast, mixed):
     client.force_login(cast.liaison)
     response = client.get(reverse("cases:export_xlsx"))
