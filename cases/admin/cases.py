@@ -32,7 +32,7 @@ from cases.admin.events import (
     MaskedLookupsMixin,
     searchable_unmasked,
 )
-from cases.admin.export import csv_response, local_iso
+from cases.admin.export import csv_response, local_iso, refused_as_too_big
 from cases.admin.readonly import PlainForeignKeysMixin, ReadOnlyAdminMixin
 from cases.forms import errors_in_one_line
 from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, ExtensionRequest, State
@@ -472,6 +472,8 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
 
     @admin.action(description=_("Export the selected cases as CSV"))
     def export_csv(self, request, queryset):
+        if refused_as_too_big(self, request, queryset):
+            return None
         cases = queryset.select_related(*self.list_select_related).order_by("created_at")
         return csv_response(
             "cases.csv",

@@ -7,7 +7,7 @@ from django.db.models.constants import LOOKUP_SEP
 from django.utils.translation import gettext_lazy as _
 
 from cases import labels
-from cases.admin.export import csv_response, local_iso
+from cases.admin.export import csv_response, local_iso, refused_as_too_big
 from cases.admin.readonly import CaseScopedAdminMixin, PlainForeignKeysMixin
 from cases.models import CaseEvent
 from cases.privacy import could_probe_contacts, masked_unless, sees_every_contact
@@ -189,6 +189,8 @@ class CaseEventAdmin(
 
     @admin.action(description=_("Export the selected audit rows as CSV"))
     def export_csv(self, request, queryset):
+        if refused_as_too_big(self, request, queryset):
+            return None
         sees_contacts = sees_every_contact(request.user)
         events = queryset.select_related("case", "actor").order_by("at", "id")
         return csv_response(

@@ -3,10 +3,12 @@
 import csv
 from collections.abc import Iterable, Sequence
 
+from django.contrib import messages
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from cases.spreadsheets import safe
+from cases.spreadsheets import safe, too_big
 
 
 class _Echo:
@@ -32,3 +34,17 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence])
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def refused_as_too_big(model_admin, request, queryset) -> bool:
+    """True, having told the user why, when the selection is more rows than one CSV
+    download can hold (`cases.spreadsheets.EXPORT_MAX_ROWS`); the action then returns
+    to the list."""
+    reason = too_big(queryset, "csv")
+    if reason:
+        model_admin.message_user(
+            request,
+            gettext("Nothing was exported: %(reason)s") % {"reason": reason},
+            messages.ERROR,
+        )
+    return bool(reason)

@@ -6,7 +6,6 @@ import io
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.utils import timezone
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -14,16 +13,11 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from cases.forms import errors_in_one_line
 from cases.models import Case
 from cases.privacy import description_for
-from cases.spreadsheets import safe
+from cases.spreadsheets import safe, too_big
 from cases.views.lists import filtered_cases
 
 # Rows are streamed from the database in chunks, never all held at once.
 CHUNK = 2000
-
-# The most cases one export holds: about 15 s of a web worker's time on a 2-core machine
-# (some 125 µs a CSV row, 300 µs an XLSX row), well inside gunicorn's 30 s timeout, which
-# would cut a bigger one off mid-file. A bigger export is refused, saying how to narrow it.
-EXPORT_MAX_ROWS = {"csv": 100_000, "xlsx": 50_000}
 
 
 def export_header() -> list[str]:
@@ -110,20 +104,12 @@ def refused(reason: str):
 
 
 def export_refusal(cases, form, kind: str) -> HttpResponseBadRequest | None:
-    """The refusal of an export whose filters do not parse or match too many cases to
-    write in one request; None when it may go ahead. The count stops at the limit."""
+    """The refusal of an export whose filters do not parse or that matches more cases than
+    one request can write; None when it may go ahead."""
     if form.errors:
         return refused(errors_in_one_line(form))
-    limit = EXPORT_MAX_ROWS[kind]
-    if cases[: limit + 1].count() > limit:
-        return refused(
-            _(
-                "more than %(limit)s cases match, the most one %(kind)s export holds. Narrow"
-                " the filters (the reporting dates, state, township or category) and export"
-                " in parts."
-            )
-            % {"limit": number_format(limit, force_grouping=True), "kind": kind.upper()}
-        )
+    if reason := too_big(cases, kind):
+        return refused(reason)
     return None
 
 

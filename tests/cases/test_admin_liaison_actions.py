@@ -147,6 +147,31 @@ def test_admin_exports_the_whole_audit_trail(client, cast, own_cases, foreign_ca
     assert {row["case"] for row in rows} == {c.number for c in [*own_cases, foreign_case]}
 
 
+def test_an_admin_export_of_more_rows_than_one_csv_holds_is_refused_and_says_why(
+    client, cast, own_cases, monkeypatch
+):
+    monkeypatch.setattr("cases.spreadsheets.EXPORT_MAX_ROWS", {"csv": 1, "xlsx": 1})
+    client.force_login(cast.admin)
+    too_many = "more than 1 rows match, the most one CSV export holds."
+
+    cases = client.post(
+        reverse(CHANGELIST),
+        {"action": "export_csv", helpers.ACTION_CHECKBOX_NAME: [c.pk for c in own_cases]},
+        follow=True,
+    )
+    audit = client.post(
+        reverse("admin:cases_caseevent_changelist"),
+        {"action": "export_csv", "select_across": "1", helpers.ACTION_CHECKBOX_NAME: [1]},
+        follow=True,
+    )
+
+    for response in (cases, audit):
+        assert response["Content-Type"].startswith("text/html")
+        [said] = messages_of(response)
+        assert said.startswith(f"Nothing was exported: {too_many}")
+    assert csv_rows(run_action(client, "export_csv", own_cases[:1]))  # one fits
+
+
 def test_admin_csv_times_are_in_the_sites_time_zone(client, cast, own_cases):
     client.force_login(cast.admin)
     case = own_cases[0]

@@ -110,7 +110,7 @@ def test_an_export_with_a_filter_that_does_not_parse_says_so(client, cast, mixed
 def test_an_export_of_more_cases_than_one_request_can_write_is_refused_saying_how_to_narrow_it(
     client, cast, mixed, export, kind, monkeypatch
 ):
-    monkeypatch.setattr("cases.views.exports.EXPORT_MAX_ROWS", {"csv": 2, "xlsx": 2})
+    monkeypatch.setattr("cases.spreadsheets.EXPORT_MAX_ROWS", {"csv": 2, "xlsx": 2})
     client.force_login(cast.caseworker)
 
     assigned = client.get(reverse(export), {"state": ["assigned"]})  # three cases
@@ -118,9 +118,8 @@ def test_an_export_of_more_cases_than_one_request_can_write_is_refused_saying_ho
 
     assert assigned.status_code == 400
     assert assigned.content.decode() == (
-        f"Nothing was exported: more than 2 cases match, the most one {kind} export holds."
-        " Narrow the filters (the reporting dates, state, township or category) and export"
-        " in parts."
+        f"Nothing was exported: more than 2 rows match, the most one {kind} export holds."
+        " Narrow the filters (the dates, state, township or category) and export in parts."
     )
     assert rubbish.status_code == 200
 
