@@ -28,17 +28,28 @@ if TYPE_CHECKING:
     from cases.services.flywheel import LeadHint
 
 
+def sees_every_case(user: User) -> bool:
+    """Administrators and district supervisors (no township) see every case."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return (
+        user.is_superuser
+        or user.role == User.Role.ADMIN
+        or (user.role == User.Role.SUPERVISOR and user.township_id is None)
+    )
+
+
 def cases_visible_to(user: User, queryset: QuerySet[Case] | None = None) -> QuerySet[Case]:
     """The cases `user` may see: administrators and district supervisors all; township
     staff and township supervisors their township's; liaisons their department's, as lead
     or as an assisting department; anyone else none."""
     cases = Case.objects.all() if queryset is None else queryset
+    if sees_every_case(user):
+        return cases
     if not (user.is_authenticated and user.is_active):
         return cases.none()
-    if user.is_superuser or user.role == User.Role.ADMIN:
-        return cases
     if user.role == User.Role.SUPERVISOR:
-        return cases if user.township_id is None else cases.filter(township_id=user.township_id)
+        return cases.filter(township_id=user.township_id)
     if user.role in (User.Role.CASEWORKER, User.Role.DISPATCHER) and user.township_id:
         return cases.filter(township_id=user.township_id)
     if user.role == User.Role.LIAISON and user.department_id:

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import Case
-from cases.selectors import cases_visible_to
+from cases.selectors import cases_visible_to, sees_every_case
 
 
 class ReadOnlyAdminMixin:
@@ -33,8 +33,12 @@ class CaseScopedAdminMixin(ReadOnlyAdminMixin):
     not_found_message = _("No such record.")
 
     def get_queryset(self, request):
-        visible = cases_visible_to(request.user).values("pk")
-        return super().get_queryset(request).filter(case__in=visible)
+        rows = super().get_queryset(request)
+        if sees_every_case(request.user):
+            # No semi-join over the whole case table: at 100,000 cases it made the audit
+            # list's count four times and its date range a hundred times slower.
+            return rows
+        return rows.filter(case__in=cases_visible_to(request.user).values("pk"))
 
     def get_object(self, request, object_id, from_field=None):
         found = super().get_object(request, object_id, from_field)

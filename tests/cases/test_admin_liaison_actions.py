@@ -16,6 +16,7 @@ from PIL import Image
 
 from cases.models import CaseEvent, State
 from cases.services import workflow
+from departments.services import sync_role_groups
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 CHANGELIST = "admin:cases_case_changelist"
@@ -170,6 +171,33 @@ def test_an_admin_export_of_more_rows_than_one_csv_holds_is_refused_and_says_why
         [said] = messages_of(response)
         assert said.startswith(f"Nothing was exported: {too_many}")
     assert csv_rows(run_action(client, "export_csv", own_cases[:1]))  # one fits
+
+
+def test_the_audit_list_scopes_by_case_only_for_who_does_not_see_every_case(
+    client, cast, own_cases, foreign_case
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    scoped = '"cases_caseevent"."case_id" IN (SELECT'
+    seen = {}
+    for user in (cast.admin, cast.district_supervisor, cast.liaison):
+        sync_role_groups(users=[user])
+        client.force_login(user)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("admin:cases_caseevent_changelist"))
+        assert response.status_code == 200
+        seen[user.username] = (
+            any(scoped in query["sql"] for query in queries),
+            response.context["cl"].result_count,
+        )
+    everything = CaseEvent.objects.count()
+    own = CaseEvent.objects.filter(case__in=own_cases).count()
+    assert seen == {
+        cast.admin.username: (False, everything),
+        cast.district_supervisor.username: (False, everything),
+        cast.liaison.username: (True, own),
+    }
 
 
 def test_admin_csv_times_are_in_the_sites_time_zone(client, cast, own_cases):
