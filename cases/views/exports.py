@@ -13,7 +13,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from cases.forms import errors_in_one_line
 from cases.models import Case
 from cases.privacy import description_for
-from cases.spreadsheets import safe, too_big
+from cases.spreadsheets import Echo, safe, too_big
 from cases.views.lists import filtered_cases
 
 # Rows are streamed from the database in chunks, never all held at once.
@@ -89,11 +89,6 @@ def filename(extension: str) -> str:
     return f"cases-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def refused(reason: str):
     """Say why nothing was exported, rather than hand over an empty or cut file that looks
     like the whole answer."""
@@ -118,7 +113,7 @@ def export_csv(request):
     cases, form = filtered_cases(request)
     if refusal := export_refusal(cases, form, "csv"):
         return refusal
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
 
     def lines():
         yield "\ufeff"  # a BOM, so that Excel reads the Chinese text as UTF-8
