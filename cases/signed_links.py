@@ -12,7 +12,8 @@ class SignedLinkError(Exception):
 
     def __init__(self, reason: str):
         super().__init__(reason)
-        self.reason = reason  # "expired" or "invalid"
+        # "expired" or "invalid"; "withdrawn" when the address no longer speaks for anyone
+        self.reason = reason
 
 
 def make_token(*, salt: str, pk: int, address: str) -> str:

@@ -35,15 +35,21 @@ def acknowledge(request, token: str):
         return render(
             request, "cases/escalation_ack_invalid.html", {"reason": "invalid"}, status=404
         )
-    if address_withdrawn(address):
-        return render(
-            request, "cases/escalation_ack_invalid.html", {"reason": "withdrawn"}, status=403
-        )
     if request.method == "POST" and escalation.acknowledged_at is None:
-        escalation_acknowledge(escalation_pk=escalation.pk, address=address)
+        try:
+            escalation_acknowledge(escalation_pk=escalation.pk, address=address)
+        except AckLinkError:
+            return _withdrawn(request)
         return HttpResponseRedirect(request.path)
+    if address_withdrawn(address):
+        return _withdrawn(request)
     return render(
         request,
         "cases/escalation_ack.html",
         {"escalation": escalation, "case": escalation.case, "address": address},
     )
+
+
+def _withdrawn(request):
+    """A link whose address escalations no longer go to (acknowledgement.address_withdrawn)."""
+    return render(request, "cases/escalation_ack_invalid.html", {"reason": "withdrawn"}, status=403)

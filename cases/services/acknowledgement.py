@@ -69,7 +69,10 @@ def escalation_acknowledge(
     *, escalation_pk: int, address: str, now: datetime | None = None
 ) -> Acknowledgement:
     """Record that `address` acknowledged the escalation, once: the first acknowledgement
-    wins and writes an audit row with the address as actor; later ones change nothing."""
+    wins and writes an audit row with the address as actor; later ones change nothing.
+    AckLinkError ("withdrawn") if escalations no longer go to the address."""
+    if address_withdrawn(address):
+        raise AckLinkError("withdrawn")
     now = now or timezone.now()
     updated = Escalation.objects.filter(pk=escalation_pk, acknowledged_at__isnull=True).update(
         acknowledged_at=now, acknowledged_by_email=address

@@ -11,7 +11,7 @@ import time_machine
 from django.test import Client
 
 from cases.models import CaseEvent, Escalation
-from cases.services.acknowledgement import ack_token
+from cases.services.acknowledgement import AckLinkError, ack_token, escalation_acknowledge
 from cases.services.escalation import escalation_sweep
 from tests.browser import chromium, needs_chromium
 
@@ -126,6 +126,19 @@ def test_a_link_sent_to_a_supervisor_whose_account_was_deactivated_no_longer_wor
     assert client.post(link(leaders, address)).status_code == 302
     leaders.refresh_from_db()
     assert leaders.acknowledged_by_email == address
+
+
+def test_the_service_refuses_an_acknowledgement_from_an_address_escalations_left(escalation, world):
+    world.urban.supervisor_emails = "new-boss@example.org"
+    world.urban.save()
+
+    with pytest.raises(AckLinkError) as refused:
+        escalation_acknowledge(escalation_pk=escalation.pk, address="cg-boss@example.org")
+
+    assert refused.value.reason == "withdrawn"
+    escalation.refresh_from_db()
+    assert escalation.acknowledged_at is None
+    assert not CaseEvent.objects.filter(action="acknowledge").exists()
 
 
 def test_a_link_sent_to_a_departments_former_head_no_longer_works(client, escalation, world):
