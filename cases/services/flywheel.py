@@ -9,12 +9,22 @@ dismisses it (remembered, not offered again). The counting is done by the databa
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Window,
+)
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -65,16 +75,20 @@ def dispatched_closed_cases():
     not the one a correction fires, where the router named the lead from the list as it
     stands. Counted, those made the list suggest itself, or outvote the dispatchers with
     what an older list said."""
+    # The deciding event's verdict, in the one look-up each case costs.
     deciding = (
-        CaseEvent.objects.filter(case=OuterRef(OuterRef("pk")), action__in=OWNERSHIP_ACTIONS)
+        CaseEvent.objects.filter(case=OuterRef("pk"), action__in=OWNERSHIP_ACTIONS)
         .order_by("-at", "-pk")
-        .values("pk")[:1]
+        .annotate(
+            chosen=ExpressionWrapper(
+                Q(action="dispatch") & ~Q(data__has_key="correction"),
+                output_field=BooleanField(),
+            )
+        )
+        .values("chosen")[:1]
     )
-    chosen = CaseEvent.objects.filter(pk=Subquery(deciding), action="dispatch").exclude(
-        data__has_key="correction"
-    )
-    return Case.objects.filter(
-        Exists(chosen),
+    return Case.objects.annotate(chosen=Subquery(deciding)).filter(
+        chosen=True,
         state=State.CLOSED,
         category__isnull=False,
         lead_department__isnull=False,
@@ -131,22 +145,69 @@ def lead_hint(
     return LeadHint(department=department, count=top["n"], total=total)
 
 
-def _level(cases, place: str, *, min_cases: int, min_share: float):
-    """(category, place, department, n, m) rows where the department handled at least
-    `min_cases` and `min_share` of the category's cases in the place: two GROUP BYs."""
-    totals = {
-        (row["category_id"], row[place]): row["m"]
-        for row in cases.values("category_id", place).annotate(m=Count("pk"))
-    }
-    rows = (
-        cases.values("category_id", place, "lead_department_id")
-        .annotate(n=Count("pk"))
-        .filter(n__gte=min_cases)
+def _ranked(*partition: str) -> Window:
+    return Window(
+        RowNumber(),
+        partition_by=[F(name) for name in partition],
+        order_by=[F("created_at").asc(), F("pk").asc()],
     )
-    for row in rows:
-        total = totals[(row["category_id"], row[place])]
-        if row["n"] / total >= min_share:
-            yield row["category_id"], row[place], row["lead_department_id"], row["n"], total
+
+
+def _dispatch_record(cases) -> tuple[dict, dict]:
+    """What the dispatchers chose, from one scan of the dispatched cases (each row costs a
+    look-up of its deciding event, so the scan is done once for the counts and the evidence).
+
+    Returns the counts, {(category, cell, township, department): cases}, and the evidence,
+    {(level, category, place, department): the first EVIDENCE_LIMIT case numbers}. The
+    query returns at most EVIDENCE_LIMIT rows of each group, however many cases there are.
+    """
+    by_cell = ("category_id", "cell_id", "lead_department_id")
+    rows = (
+        cases.annotate(
+            cell_rank=_ranked(*by_cell),
+            township_rank=_ranked("category_id", "township_id", "lead_department_id"),
+            cell_count=Window(Count("pk"), partition_by=[F(name) for name in by_cell]),
+        )
+        .filter(Q(cell_rank__lte=EVIDENCE_LIMIT) | Q(township_rank__lte=EVIDENCE_LIMIT))
+        .order_by("created_at", "pk")
+        .values_list(
+            "number",
+            "category_id",
+            "cell_id",
+            "township_id",
+            "lead_department_id",
+            "cell_rank",
+            "township_rank",
+            "cell_count",
+        )
+    )
+    counts, evidence = {}, defaultdict(list)
+    for number, category, cell, township, department, cell_rank, township_rank, n in rows:
+        if cell_rank == 1:
+            counts[category, cell, township, department] = n
+        if cell_rank <= EVIDENCE_LIMIT:
+            evidence["cell", category, cell, department].append(number)
+        if township_rank <= EVIDENCE_LIMIT:
+            evidence["township", category, township, department].append(number)
+    return counts, evidence
+
+
+# Where each level's place sits in a key of the counts.
+_PLACE_OF_LEVEL = {"cell": 1, "township": 2}
+
+
+def _level(counts: dict, level: str, *, min_cases: int, min_share: float):
+    """(category, place, department, n, m) rows where the department handled at least
+    `min_cases` and `min_share` of the category's cases in the level's place."""
+    handled, totals = Counter(), Counter()
+    for key, n in counts.items():
+        category_id, place_id, department_id = key[0], key[_PLACE_OF_LEVEL[level]], key[3]
+        handled[category_id, place_id, department_id] += n
+        totals[category_id, place_id] += n
+    for (category_id, place_id, department_id), n in handled.items():
+        total = totals[category_id, place_id]
+        if n >= min_cases and n / total >= min_share:
+            yield category_id, place_id, department_id, n, total
 
 
 def rule_suggestions(
@@ -159,11 +220,11 @@ def rule_suggestions(
     # A case outside every cell routes to the pool whatever the list says: its dispatch is
     # no evidence for a township's rule, which would route the township's other cases.
     cases = dispatched_closed_cases().filter(cell__isnull=False)
+    counts, evidence = _dispatch_record(cases)
     found = [
-        ("cell", *row) for row in _level(cases, "cell_id", min_cases=min_cases, min_share=min_share)
-    ] + [
-        ("township", *row)
-        for row in _level(cases, "township_id", min_cases=min_cases, min_share=min_share)
+        (level, *row)
+        for level in _PLACE_OF_LEVEL
+        for row in _level(counts, level, min_cases=min_cases, min_share=min_share)
     ]
     if not found:
         return []
@@ -208,38 +269,12 @@ def rule_suggestions(
                 cell=cells.get(cell_id) if cell_id else None,
                 count=count,
                 total=total,
+                numbers=evidence[level, category_id, place_id, department_id],
             )
         )
-    _attach_evidence(suggestions, cases)
     _attach_replaced_rules(suggestions, today)
     suggestions.sort(key=lambda s: (-s.count, -s.share, s.category.code, str(s.scope)))
     return suggestions
-
-
-def _attach_evidence(suggestions: list[RuleSuggestion], cases) -> None:
-    """The case numbers behind each suggestion, in one query for all of them."""
-    if not suggestions:
-        return
-    condition = Q()
-    for s in suggestions:
-        place = Q(cell_id=s.cell.pk) if s.cell else Q(township_id=s.township.pk)
-        condition |= place & Q(category_id=s.category.pk, lead_department_id=s.department.pk)
-    rows = (
-        cases.filter(condition)
-        .order_by("created_at")
-        .values_list("number", "category_id", "lead_department_id", "cell_id", "township_id")
-    )
-    by_key = {}
-    for number, category_id, department_id, cell_id, township_id in rows:
-        by_key.setdefault(("c", category_id, department_id, cell_id), []).append(number)
-        by_key.setdefault(("t", category_id, department_id, township_id), []).append(number)
-    for s in suggestions:
-        key = (
-            ("c", s.category.pk, s.department.pk, s.cell.pk)
-            if s.cell
-            else ("t", s.category.pk, s.department.pk, s.township.pk)
-        )
-        s.numbers = by_key.get(key, [])[:EVIDENCE_LIMIT]
 
 
 def _same_place(rule: Responsibility, suggestion: RuleSuggestion) -> bool:

@@ -59,6 +59,20 @@ def test_suggestions_count_who_handled_closed_fallback_cases(evidence, world):
     )
 
 
+def test_evidence_lists_the_oldest_cases_and_the_count_all_of_them(evidence, world, monkeypatch):
+    monkeypatch.setattr(flywheel, "EVIDENCE_LIMIT", 2)
+    suggestions = flywheel.rule_suggestions()
+    oldest = [case.number for case in evidence[:2]]
+    cell_level = suggestion_for(suggestions, cell=world.n1)
+    assert (cell_level.count, cell_level.numbers) == (3, oldest)
+    township_level = next(s for s in suggestions if s.township == world.north)
+    assert (township_level.count, township_level.total, township_level.numbers) == (
+        3,
+        4,
+        oldest,
+    )
+
+
 def test_too_little_evidence_suggests_nothing(close_via_pool, world):
     close_via_pool(world.market)
     close_via_pool(world.market)
@@ -116,11 +130,16 @@ def test_suggestions_are_aggregated_in_a_fixed_number_of_queries(
 ):
     for _ in range(3):
         close_via_pool(world.urban, cell=world.n3)
-    # Two levels, their totals, the names, the routing stamp, the evidence and the rules
-    # each would replace.
-    with django_assert_max_num_queries(12):
+    # One scan of the dispatched cases for both levels and the evidence, the rules and
+    # dismissals already there, the names, the routing stamp and the rules each would
+    # replace.
+    with django_assert_max_num_queries(8) as captured:
         suggestions = flywheel.rule_suggestions()
     assert len(suggestions) >= 2
+    # Each scan looks up every dispatched case's deciding event: at a district's scale that,
+    # not the number of queries, is the page's cost.
+    case_scans = [q["sql"] for q in captured.captured_queries if '"cases_case"' in q["sql"]]
+    assert len(case_scans) == 1
 
 
 def test_accepting_a_suggestion_creates_the_rule_citing_the_cases(
