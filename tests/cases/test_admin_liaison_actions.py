@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
+from cases.admin import cases as cases_admin
 from cases.models import CaseEvent, State
 from cases.services import workflow
 from departments.services import sync_role_groups
@@ -80,6 +81,25 @@ def test_bulk_accept_reports_which_cases_failed_and_why(client, cast, own_cases)
     texts = messages_of(response)
     assert any("Accepted 2 cases" in text for text in texts)
     assert any(own_cases[0].number in text and "cannot be given" in text for text in texts)
+
+
+def test_bulk_accept_refuses_a_selection_bigger_than_one_request_takes(
+    client, cast, own_cases, monkeypatch
+):
+    monkeypatch.setattr(cases_admin, "ACCEPT_MAX_CASES", 2)
+    client.force_login(cast.liaison)
+    response = run_action(client, "accept_selected", own_cases[:1], select_across="1")
+    assert response.status_code == 200
+    assert [text for text in messages_of(response) if "Nothing was accepted" in text] == [
+        "Nothing was accepted: more than 2 cases are selected, the most one action accepts. "
+        "Narrow the list (the state, the dates) and accept it in parts."
+    ]
+    for case in own_cases:
+        case.refresh_from_db()
+        assert case.state == State.ASSIGNED
+    # Within the limit, the same selection is accepted.
+    response = run_action(client, "accept_selected", own_cases[:2])
+    assert any("Accepted 2 cases" in text for text in messages_of(response))
 
 
 def test_bulk_accept_with_another_departments_ids_changes_nothing_there(
