@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timedelta
+from decimal import Decimal
 from io import StringIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,7 +27,7 @@ from cases import emails
 from cases.models import Case, CaseEvent, Escalation, OutboxMessage, State, SweepRun
 from cases.selectors import last_sweep_status
 from cases.services import escalation as escalation_service
-from cases.services import outbox, workflow
+from cases.services import extensions, outbox, workflow
 from cases.services.escalation import escalation_sweep
 from departments.models import User
 from tests.conftest import make_user
@@ -497,6 +498,27 @@ def test_an_escalation_email_delivered_after_its_case_moved_on_is_not_sent(
     row.refresh_from_db()
     assert (row.status, row.attempts, row.text) == ("outdated", 0, "")  # never rendered
     assert mailoutbox == []
+
+
+def test_an_escalation_email_of_a_deadline_an_extension_moved_is_not_sent(assigned, cast):
+    sweep(at(11, 23, 12))
+    row = OutboxMessage.objects.get(escalation__level=1)
+    moment = at(11, 23, 12, 5)
+    request = extensions.extension_request(
+        case=assigned,
+        actor=cast.liaison,
+        reason="需要协调物业",
+        extra_days=Decimal("1"),
+        now=moment,
+    )
+    extensions.extension_decide(
+        request=request, approve=True, address="cg-boss@example.org", now=moment
+    )
+    assigned.refresh_from_db()
+    assert assigned.due_at > moment  # no longer overdue: the level-1 email would mislead
+    assert outbox.deliver(message_pk=row.pk).outcome == "outdated"
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.text) == ("outdated", 0, "")  # never rendered
 
 
 def test_the_command_dry_run_prints_and_changes_nothing(assigned, cast):
