@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cases.models import CLOCK_STATES, OPEN_STATES, Case, CaseAssist, DeadlineKind
-from departments.calendar import WorkingCalendar, get_calendar
+from departments.calendar import WorkingCalendar, WorkingTimeRuler, get_calendar
 
 logger = logging.getLogger(__name__)
 
@@ -173,8 +173,11 @@ def clocks_follow_calendar(
     now = now or timezone.now()
     day_starts = datetime.combine(changed, time.min, tzinfo=new.tz)
 
+    # Every clock is measured from the same `now`: rulers sum each day's working time once.
+    on_old, on_new = WorkingTimeRuler(old, now), WorkingTimeRuler(new, now)
+
     def follow(at: datetime) -> datetime:
-        return new.add_working_seconds(now, old.working_seconds_between(now, at))
+        return on_new.moment_after(on_old.seconds_to(at))
 
     with transaction.atomic():
         hold_clocks(exclusive=True)
