@@ -234,8 +234,8 @@ class HolidayAdmin(admin.ModelAdmin):
             messages.info(
                 request,
                 ngettext(
-                    "The deadlines of %(count)d running case moved with the calendar.",
-                    "The deadlines of %(count)d running cases moved with the calendar.",
+                    "The deadlines of %(count)d open case moved with the calendar.",
+                    "The deadlines of %(count)d open cases moved with the calendar.",
                     len(moved),
                 )
                 % {"count": len(moved)},

@@ -315,7 +315,7 @@ def test_entries_deleted_together_in_the_admin_put_the_deadlines_back(client, re
         assert response.status_code == 302 and not Holiday.objects.exists()
     assert clock(case) == weekends_only
     told = [str(message) for message in get_messages(response.wsgi_request)]
-    assert "The deadlines of 1 running case moved with the calendar." in told
+    assert "The deadlines of 1 open case moved with the calendar." in told
 
 
 def test_the_admin_says_how_many_running_deadlines_an_entry_moved(client, report, cast, world):
@@ -331,7 +331,7 @@ def test_the_admin_says_how_many_running_deadlines_an_entry_moved(client, report
             add, {"date": "2027-02-08", "kind": "holiday", "name": "局部休"}, follow=True
         )
         told = [str(message) for message in response.context["messages"]]
-        assert "The deadlines of 2 running cases moved with the calendar." in told
+        assert "The deadlines of 2 open cases moved with the calendar." in told
         # A day no running clock reaches moves nothing, and says nothing of it.
         response = client.post(add, {"date": "2027-12-01", "kind": "holiday"}, follow=True)
         told = [str(message) for message in response.context["messages"]]
@@ -409,4 +409,4 @@ def test_the_admin_counts_a_case_whose_report_for_duty_deadline_moved(
             follow=True,
         )
     told = [str(message) for message in response.context["messages"]]
-    assert "The deadlines of 1 running case moved with the calendar." in told
+    assert "The deadlines of 1 open case moved with the calendar." in told
