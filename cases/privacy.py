@@ -3,8 +3,10 @@ clients send): who may see it unmasked, and the masks everyone else sees. Emails
 always mask; pages and exports show the real values only to the people who call reporters
 back, and record each time they do (cases/services/privacy.py)."""
 
+import functools
 import logging
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 
@@ -163,8 +165,28 @@ def could_probe_contacts(search: str) -> bool:
     """Whether a search text could tell a masked reader which free texts hold a phone
     number or email (matching digit by digit would give away the masked middle): any digit
     or @, full-width ones too. Such text is matched only against texts the reader reads
-    unmasked."""
+    unmasked, or that hold nothing to mask (`holding_no_contact`)."""
     return bool(_PROBE.search(search or ""))
+
+
+@functools.cache
+def _digit_class(negated: bool = False) -> str:
+    r"""Every Unicode decimal digit (Python's \d) as a bracket expression PostgreSQL's
+    regular expressions read too: each script's digits are a run of ten from its zero."""
+    zeros = (code for code in range(sys.maxunicode + 1) if unicodedata.decimal(chr(code), -1) == 0)
+    runs = "".join(f"{chr(zero)}-{chr(zero + 9)}" for zero in zeros)
+    return f"[{'^' if negated else ''}{runs}]"
+
+
+def holding_no_contact(field: str) -> Q:
+    """The rows whose free text `field` holds nothing `mask_contacts` would hide: no @ and
+    fewer than seven digits in all (every phone number it masks has seven or more). Masked,
+    such a text reads as it is, so a search matching it gives nothing away: a supervisor's
+    search for "第1网格" finds the cell's reports, though not those with a number in them."""
+    seven_digits = f"({_digit_class()}{_digit_class(negated=True)}*){{7}}"
+    return ~Q(**{f"{field}__regex": seven_digits}) & ~Q(
+        Q(**{f"{field}__contains": "@"}) | Q(**{f"{field}__contains": "＠"})
+    )
 
 
 def masked_unless(text: str, sees_contacts: bool) -> str:

@@ -20,7 +20,12 @@ from cases.models import (
     CasePhoto,
     State,
 )
-from cases.privacy import cases_with_contacts_shown, could_probe_contacts
+from cases.privacy import (
+    cases_with_contacts_shown,
+    could_probe_contacts,
+    holding_no_contact,
+    sees_every_contact,
+)
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
 from departments.routing import get_index
 
@@ -350,8 +355,8 @@ def case_search(
     if q:
         q = q.strip()
         in_description = Q(description__icontains=q)
-        if could_probe_contacts(q):
-            in_description &= cases_with_contacts_shown(user)
+        if could_probe_contacts(q) and not sees_every_contact(user):
+            in_description &= cases_with_contacts_shown(user) | holding_no_contact("description")
         cases = cases.filter(Q(number__icontains=q) | in_description | Q(address__icontains=q))
     if state:
         cases = cases.filter(state__in=state)

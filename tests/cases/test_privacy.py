@@ -6,6 +6,8 @@ import csv
 import io
 import logging
 import random
+import re
+import sys
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,6 +19,7 @@ from django.urls import reverse
 from django.utils.module_loading import import_string
 from openpyxl import load_workbook
 
+from cases import privacy
 from cases.models import CaseEvent, OutboxMessage, PersonalDataAccess, State
 from cases.privacy import (
     can_see_personal_data,
@@ -548,6 +551,42 @@ def test_searching_by_digits_never_tells_a_masked_reader_what_a_description_hold
     assert found(cast.liaison, "88") == {"cases", "admin cases"}
     assert found(cast.dispatcher, "13812") == {"cases"}  # the dispatcher calls back
     assert found(cast.admin, "13812") == every
+
+
+@pytest.mark.django_db
+def test_searching_by_digits_finds_a_masked_reader_the_texts_with_nothing_to_mask(
+    client, report, cast
+):
+    """A cell's name or a house number has digits too: they match a description that holds
+    no phone number or email, which the masked reader reads as it is."""
+    plain = report(description="东站社区第1网格 3号楼前路灯不亮")
+    with_phone = report(description=f"东站社区第1网格 路灯不亮，{CALL_BACK}")
+    full_width = report(description="东站社区第１网格，联系１３８１２３４５６７８")
+    many_digits = report(description="东站社区第1网格 12号楼3单元1401室漏水")  # 8 digits
+
+    def found(user, search):
+        client.force_login(user)
+        page = client.get(reverse("cases:list"), {"q": search}).text
+        return {
+            case for case in (plain, with_phone, full_width, many_digits) if case.number in page
+        }
+
+    assert found(cast.liaison, "第1网格") == {plain}
+    assert found(cast.liaison, "3号楼") == {plain}
+    assert found(cast.liaison, "1381") == set()
+    assert found(cast.liaison, "@example") == set()
+    assert found(cast.dispatcher, "第1网格") == {plain, with_phone, many_digits}
+
+
+def test_the_digit_class_for_the_database_is_pythons_digits():
+    """The database's regular expression counts the digits Python's masks count."""
+    digits = re.compile(privacy._digit_class())
+    not_digits = re.compile(privacy._digit_class(negated=True))
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        assert (
+            bool(digits.fullmatch(char)) is char.isdecimal() is not bool(not_digits.fullmatch(char))
+        ), hex(code)
 
 
 @pytest.mark.django_db
