@@ -169,6 +169,12 @@ def could_probe_contacts(search: str) -> bool:
     return bool(_PROBE.search(search or ""))
 
 
+def search_skips_masked_texts(user, search: str) -> bool:
+    """Whether `search`, for `user`, leaves out the free texts whose contacts they see
+    masked (see `could_probe_contacts`): the list page says so."""
+    return could_probe_contacts(search) and not sees_every_contact(user)
+
+
 @functools.cache
 def _digit_class(negated: bool = False) -> str:
     r"""Every Unicode decimal digit (Python's \d) as a bracket expression PostgreSQL's

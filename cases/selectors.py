@@ -22,9 +22,8 @@ from cases.models import (
 )
 from cases.privacy import (
     cases_with_contacts_shown,
-    could_probe_contacts,
     holding_no_contact,
-    sees_every_contact,
+    search_skips_masked_texts,
 )
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
 from departments.routing import get_index
@@ -355,7 +354,7 @@ def case_search(
     if q:
         q = q.strip()
         in_description = Q(description__icontains=q)
-        if could_probe_contacts(q) and not sees_every_contact(user):
+        if search_skips_masked_texts(user, q):
             in_description &= cases_with_contacts_shown(user) | holding_no_contact("description")
         cases = cases.filter(Q(number__icontains=q) | in_description | Q(address__icontains=q))
     if state:

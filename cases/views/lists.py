@@ -9,6 +9,7 @@ from cases import refused_forms
 from cases.forms import CaseFilterForm, DispatchForm
 from cases.pagination import CasePaginator
 from cases.permissions import may_open_fallback_pool
+from cases.privacy import search_skips_masked_texts
 from cases.selectors import (
     case_search,
     fallback_pool_for,
@@ -38,10 +39,16 @@ def case_list(request):
     page = CasePaginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    search = form.cleaned_data.get("q", "") if form.is_bound and form.is_valid() else ""
     return render(
         request,
         "cases/list.html",
-        {"page": page, "filter_form": form, "query": query.urlencode()},
+        {
+            "page": page,
+            "filter_form": form,
+            "query": query.urlencode(),
+            "search_skips_masked": search_skips_masked_texts(request.user, search),
+        },
     )
 
 

@@ -572,10 +572,16 @@ def test_searching_by_digits_finds_a_masked_reader_the_texts_with_nothing_to_mas
         }
 
     assert found(cast.liaison, "第1网格") == {plain}
+    note = "A search with digits or @ leaves out the descriptions holding a phone number"
+    listed = reverse("cases:list")
+    assert note in client.get(listed, {"q": "第1网格"}).text  # the page says what it left out
+    assert note not in client.get(listed, {"q": "路灯"}).text
     assert found(cast.liaison, "3号楼") == {plain}
     assert found(cast.liaison, "1381") == set()
     assert found(cast.liaison, "@example") == set()
     assert found(cast.dispatcher, "第1网格") == {plain, with_phone, many_digits}
+    client.force_login(cast.admin)
+    assert note not in client.get(listed, {"q": "第1网格"}).text
 
 
 def test_the_digit_class_for_the_database_is_pythons_digits():
