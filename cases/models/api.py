@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -28,6 +29,8 @@ class ApiKey(models.Model):
     rate_limit_per_minute = models.PositiveIntegerField(
         _("requests per minute"),
         default=DEFAULT_POSTS_PER_MINUTE,
+        # A key allowed none could never post: every request a 429 to retry in vain.
+        validators=[MinValueValidator(1)],
         help_text=_("Service requests this key may post per minute; more are refused (429)."),
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)

@@ -97,6 +97,18 @@ def test_admin_creates_a_key_and_shows_it_once(client, cast):
     assert raw not in page
 
 
+def test_admin_refuses_a_key_that_may_post_nothing(client, cast):
+    client.force_login(cast.admin)
+    response = client.post(
+        "/admin/cases/apikey/add/", {"name": "FixMyStreet", "rate_limit_per_minute": "0"}
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert response.context["adminform"].form.errors == {
+        "rate_limit_per_minute": ["Ensure this value is greater than or equal to 1."]
+    }
+    assert not ApiKey.objects.exists()
+
+
 def test_admin_revokes_keys_and_a_revoked_key_may_not_post(client, cast, api_key):
     key, raw = api_key
     client.force_login(cast.admin)
