@@ -185,7 +185,9 @@ def extension_request(
     messages = []
     addresses = decider_addresses(case)
     languages = _languages_of(addresses)
-    case_url = f"{settings.SITE_URL}{reverse('cases:detail', args=[case.number])}"
+    # The admin's case page, where a signed-in supervisor approves or refuses: the public
+    # case page shows the request in the timeline only.
+    case_url = f"{settings.SITE_URL}{reverse('admin:cases_case_change', args=[case.pk])}"
     for address in addresses:
         language = languages.get(address, settings.LANGUAGE_CODE)
         subject, text, html = emails.extension_request(

@@ -120,7 +120,9 @@ def test_the_request_is_written_in_each_supervisors_language_with_the_case_link(
     assert "申请延长" in chinese.subject and "asks for" not in chinese.text
     assert chinese.language == "zh-hans" and english.language in ("", "en")
     assert "overdue since" in english.text and "now due" not in english.text
-    assert f"/cases/{case.number}/" in english.text and f"/cases/{case.number}/" in chinese.text
+    # The admin's case page, where a signed-in supervisor decides.
+    decide_there = f"/admin/cases/case/{case.pk}/change/"
+    assert decide_there in english.text and decide_there in chinese.text
 
 
 def test_a_second_request_waits_for_the_first_decision(cast, case):
