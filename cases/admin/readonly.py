@@ -113,6 +113,9 @@ def _as_text(field):
 
     @admin.display(description=field.verbose_name)
     def as_text(obj):
-        return getattr(obj, field.name)
+        # None as the admin shows an empty field, not as the word "None" (a pooled case
+        # has no lead department).
+        related = getattr(obj, field.name)
+        return admin.site.empty_value_display if related is None else related
 
     return as_text

@@ -103,6 +103,17 @@ def test_liaison_opens_their_own_case_and_its_audit_trail(client, cast, own_case
     assert [event.action for event in history.context["events"]] == ["report", "route"]
 
 
+def test_a_case_with_no_lead_shows_an_empty_field_not_none(client, cast, lead_by, world):
+    case = lead_by(world.market)
+    case.assists.create(department=world.urban)
+    workflow.case_return(case=case, actor=cast.other_liaison, reason="不属于本部门职责")
+    assert case.state == State.FALLBACK and case.lead_department is None
+    client.force_login(cast.liaison)  # the assisting department's
+    page = client.get(change_url(case)).text
+    lead = re.search(r"Lead department.*?<div class=\"readonly\">(.*?)</div>", page, re.S)
+    assert lead and lead.group(1) == "-"
+
+
 def test_liaison_sees_who_was_summoned_to_their_case(client, cast, report, world):
     case = report(category=world.stall, description="占道经营摊位")
     workflow.case_dispatch(
