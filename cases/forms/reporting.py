@@ -14,7 +14,7 @@ from cases.forms.fields import (
     PhoneField,
     validate_phone,
 )
-from cases.models import Case, Urgency
+from cases.models import MAX_DESCRIPTION_LENGTH, Case, Urgency
 from departments.models import Category, GridCell, User
 from departments.routing import RoutingIndex, get_index
 
@@ -47,7 +47,11 @@ class ReportForm(forms.Form):
     address = forms.CharField(
         label=_("Address"), max_length=Case._meta.get_field("address").max_length, required=False
     )
-    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}))
+    description = forms.CharField(
+        label=_("Description"),
+        max_length=MAX_DESCRIPTION_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
     urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
     reporter_name = forms.CharField(
         label=_("Reporter name"),

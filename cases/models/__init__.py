@@ -4,6 +4,7 @@ from cases.models.api import ApiKey, ApiRequest
 from cases.models.audit import CaseEvent
 from cases.models.case import (
     CLOCK_STATES,
+    MAX_DESCRIPTION_LENGTH,
     OPEN_STATES,
     TERMINAL_STATES,
     Case,
@@ -29,6 +30,7 @@ __all__ = [
     "ApiKey",
     "ApiRequest",
     "CLOCK_STATES",
+    "MAX_DESCRIPTION_LENGTH",
     "OPEN_STATES",
     "TERMINAL_STATES",
     "Case",

@@ -17,6 +17,10 @@ from cases import permissions as can
 from departments.models import Category, Department, GridCell, Township
 from departments.routing import FallbackReason
 
+# The longest description a report may have, from the web form or Open311 (GeoReport v2's
+# limit): a case read back over Open311 keeps within it.
+MAX_DESCRIPTION_LENGTH = 4000
+
 
 class State(models.TextChoices):
     REPORTED = "reported", _("reported")

@@ -5,10 +5,9 @@ Built from the same constants as the views and kept true by tests/cases/test_ope
 these schemas, and a schemathesis run).
 """
 
-from cases.models import Urgency
+from cases.models import MAX_DESCRIPTION_LENGTH, Urgency
 from cases.open311.params import EMAIL_MAX_LENGTH, MAX_LENGTHS, NAME_MAX_LENGTH
 from cases.open311.schemas import EXAMPLES, SCHEMAS
-from cases.services.open311 import MAX_DESCRIPTION_LENGTH
 
 FORMATS = ("json", "xml")
 MEDIA = {"json": "application/json", "xml": "text/xml"}

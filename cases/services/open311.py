@@ -16,16 +16,21 @@ from django.db.models.functions import Length, StrIndex
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.models import ApiKey, ApiRequest, Case, Source, State, Urgency
+from cases.models import (
+    MAX_DESCRIPTION_LENGTH,
+    ApiKey,
+    ApiRequest,
+    Case,
+    Source,
+    State,
+    Urgency,
+)
 from cases.privacy import can_see_personal_data, mask_email, mask_name
 from cases.services.intake import case_report
 from cases.services.photos import case_add_photos, clean_photos
 from cases.services.privacy import OPEN311_CONTACT_FIELDS, Purpose, record_personal_data_access
 from departments.models import Category, GridCell, Township, User
 from departments.routing import get_index
-
-MAX_DESCRIPTION_LENGTH = 4000  # the GeoReport v2 limit for `description`
-
 
 _HAN_NAME = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 

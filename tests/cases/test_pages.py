@@ -116,6 +116,26 @@ def test_report_without_a_cell_or_a_point_is_refused_and_creates_nothing(client,
     assert not Case.objects.exists()
 
 
+def test_a_description_longer_than_open311_takes_is_refused_with_the_text_kept(client, cast, world):
+    """Open311 refuses a description over 4,000 characters and reads cases back to other
+    systems: the form keeps to the same limit, so every case reads back whole."""
+    client.force_login(cast.caseworker)
+    too_long = "路灯不亮" * 1000 + "。"  # 4,001 characters
+    response = client.post(
+        "/cases/new/", {"cell": world.n1.pk, "description": too_long, "urgency": "normal"}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["description"] == [
+        "Ensure this value has at most 4000 characters (it has 4001)."
+    ]
+    assert too_long in response.text and 'maxlength="4000"' in response.text
+    assert not Case.objects.exists()
+    client.post(
+        "/cases/new/", {"cell": world.n1.pk, "description": too_long[:-1], "urgency": "normal"}
+    )
+    assert Case.objects.get().description == too_long[:-1]
+
+
 def test_caseworker_is_not_offered_cells_of_another_township(client, cast, world):
     client.force_login(cast.caseworker)
     response = client.post(
