@@ -175,7 +175,7 @@ def _transition(
     method = transition_method(case, name)
     if not can_proceed(method):
         raise TransitionNotAllowed(
-            _("A case that is %(state)s cannot be given “%(action)s”.")
+            _("A case in the state “%(state)s” cannot be given “%(action)s”.")
             % {"state": case.get_state_display(), "action": label}
         )
     if actor is not None and not has_transition_perm(method, actor):

@@ -115,6 +115,13 @@ def test_each_transition_is_refused_from_other_states_and_changes_nothing(
     assert (fresh.state, fresh.version, fresh.events.count()) == before
 
 
+def test_a_refusal_names_the_state_and_the_transition_in_words(case_in, cast):
+    case = case_in(State.FALLBACK)
+    with pytest.raises(TransitionNotAllowed) as refused:
+        workflow.case_verify(case=case, actor=cast.caseworker)
+    assert str(refused.value) == "A case in the state “fallback pool” cannot be given “verify”."
+
+
 @pytest.mark.parametrize("name", MATRIX)
 @pytest.mark.parametrize("who", ALL_ROLES)
 def test_each_transition_is_allowed_exactly_to_its_roles(name, who, case_in, cast, world):
