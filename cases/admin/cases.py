@@ -12,6 +12,7 @@ from functools import partial
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -41,7 +42,9 @@ from cases.pagination import CasePaginator
 from cases.privacy import (
     PERSONAL_FIELDS,
     can_see_personal_data,
+    cases_with_contacts_shown,
     description_for,
+    holding_no_contact,
     mask_contacts,
     masked_contact,
     masked_unless,
@@ -363,7 +366,22 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
         ]
 
     def get_search_fields(self, request):
-        return searchable_unmasked(request, self.search_fields, "description")
+        fields = searchable_unmasked(request, self.search_fields, "description")
+        # A search that could probe a contact the reader sees masked matches the
+        # description only where they read it as it is (cases/privacy.py), aliased below.
+        return fields if "description" in fields else [*fields, "readable_description"]
+
+    def get_search_results(self, request, queryset, search_term):
+        if "readable_description" in self.get_search_fields(request):
+            readable = cases_with_contacts_shown(request.user) | holding_no_contact("description")
+            queryset = queryset.alias(
+                readable_description=models.Case(
+                    models.When(readable, then="description"),
+                    default=models.Value(""),
+                    output_field=models.TextField(),
+                )
+            )
+        return super().get_search_results(request, queryset, search_term)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:

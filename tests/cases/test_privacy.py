@@ -564,9 +564,9 @@ def test_searching_by_digits_finds_a_masked_reader_the_texts_with_nothing_to_mas
     full_width = report(description="东站社区第１网格，联系１３８１２３４５６７８")
     many_digits = report(description="东站社区第1网格 12号楼3单元1401室漏水")  # 8 digits
 
-    def found(user, search):
+    def found(user, search, where="cases:list"):
         client.force_login(user)
-        page = client.get(reverse("cases:list"), {"q": search}).text
+        page = client.get(reverse(where), {"q": search}).text
         return {
             case for case in (plain, with_phone, full_width, many_digits) if case.number in page
         }
@@ -579,6 +579,14 @@ def test_searching_by_digits_finds_a_masked_reader_the_texts_with_nothing_to_mas
     assert found(cast.liaison, "3号楼") == {plain}
     assert found(cast.liaison, "1381") == set()
     assert found(cast.liaison, "@example") == set()
+    # The admin's search too.
+    assert found(cast.liaison, "第1网格", "admin:cases_case_changelist") == {plain}
+    assert found(cast.liaison, "1381", "admin:cases_case_changelist") == set()
+    assert found(cast.admin, "第1网格", "admin:cases_case_changelist") == {
+        plain,
+        with_phone,
+        many_digits,
+    }
     assert found(cast.dispatcher, "第1网格") == {plain, with_phone, many_digits}
     client.force_login(cast.admin)
     assert note not in client.get(listed, {"q": "第1网格"}).text
