@@ -161,7 +161,9 @@ def _dispatch_record(cases) -> tuple[dict, dict]:
     {(level, category, place, department): the first EVIDENCE_LIMIT case numbers}. The
     query returns at most EVIDENCE_LIMIT rows of each group, however many cases there are.
     """
-    by_cell = ("category_id", "cell_id", "lead_department_id")
+    # The township too: a cell moved to another township by a grid import keeps its older
+    # cases' township, which the township level counts.
+    by_cell = ("category_id", "cell_id", "township_id", "lead_department_id")
     rows = (
         cases.annotate(
             cell_rank=_ranked(*by_cell),
@@ -185,10 +187,12 @@ def _dispatch_record(cases) -> tuple[dict, dict]:
     for number, category, cell, township, department, cell_rank, township_rank, n in rows:
         if cell_rank == 1:
             counts[category, cell, township, department] = n
-        if cell_rank <= EVIDENCE_LIMIT:
-            evidence["cell", category, cell, department].append(number)
-        if township_rank <= EVIDENCE_LIMIT:
-            evidence["township", category, township, department].append(number)
+        for key, rank in (
+            (("cell", category, cell, department), cell_rank),
+            (("township", category, township, department), township_rank),
+        ):
+            if rank <= EVIDENCE_LIMIT and len(evidence[key]) < EVIDENCE_LIMIT:
+                evidence[key].append(number)
     return counts, evidence
 
 

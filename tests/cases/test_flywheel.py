@@ -8,7 +8,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import RuleSuggestionDismissal
+from cases.models import Case, RuleSuggestionDismissal
 from cases.services import flywheel, workflow
 from cases.services.workflow import WorkflowError
 from departments.models import Responsibility
@@ -71,6 +71,19 @@ def test_evidence_lists_the_oldest_cases_and_the_count_all_of_them(evidence, wor
         4,
         oldest,
     )
+
+
+def test_each_level_counts_the_cases_of_its_own_place(evidence, world):
+    """A case keeps its township when a grid import moves its cell to another one: the
+    cell's level counts it, its township's level does not count it for the cell's new
+    township."""
+    Case.objects.filter(pk=evidence[0].pk).update(township=world.south)
+    suggestions = flywheel.rule_suggestions()
+    cell_level = suggestion_for(suggestions, cell=world.n1)
+    assert (cell_level.count, cell_level.total) == (3, 3)
+    # The north now has two of the market's cases (of three), the south one: too few for
+    # a rule in either.
+    assert not [s for s in suggestions if s.township in (world.north, world.south)]
 
 
 def test_too_little_evidence_suggests_nothing(close_via_pool, world):
