@@ -195,6 +195,12 @@ def holding_no_contact(field: str) -> Q:
     )
 
 
+def descriptions_searchable_by_digits(user) -> Q:
+    """The cases whose description a search with digits or @ may match for `user`: those
+    whose contacts they read unmasked, and those whose description holds none."""
+    return cases_with_contacts_shown(user) | holding_no_contact("description")
+
+
 def masked_unless(text: str, sees_contacts: bool) -> str:
     """Notes and comments carry numbers too (a report added to a case as its note, a
     liaison's "called 138…"), masked for readers who see the reporter masked."""

@@ -20,11 +20,7 @@ from cases.models import (
     CasePhoto,
     State,
 )
-from cases.privacy import (
-    cases_with_contacts_shown,
-    holding_no_contact,
-    search_skips_masked_texts,
-)
+from cases.privacy import descriptions_searchable_by_digits, search_skips_masked_texts
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
 from departments.routing import get_index
 
@@ -355,7 +351,7 @@ def case_search(
         q = q.strip()
         in_description = Q(description__icontains=q)
         if search_skips_masked_texts(user, q):
-            in_description &= cases_with_contacts_shown(user) | holding_no_contact("description")
+            in_description &= descriptions_searchable_by_digits(user)
         cases = cases.filter(Q(number__icontains=q) | in_description | Q(address__icontains=q))
     if state:
         cases = cases.filter(state__in=state)

@@ -42,9 +42,8 @@ from cases.pagination import CasePaginator
 from cases.privacy import (
     PERSONAL_FIELDS,
     can_see_personal_data,
-    cases_with_contacts_shown,
     description_for,
-    holding_no_contact,
+    descriptions_searchable_by_digits,
     mask_contacts,
     masked_contact,
     masked_unless,
@@ -373,10 +372,11 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
 
     def get_search_results(self, request, queryset, search_term):
         if "readable_description" in self.get_search_fields(request):
-            readable = cases_with_contacts_shown(request.user) | holding_no_contact("description")
             queryset = queryset.alias(
                 readable_description=models.Case(
-                    models.When(readable, then="description"),
+                    models.When(
+                        descriptions_searchable_by_digits(request.user), then="description"
+                    ),
                     default=models.Value(""),
                     output_field=models.TextField(),
                 )
