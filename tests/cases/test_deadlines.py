@@ -171,6 +171,23 @@ def test_a_clock_resumed_after_a_correction_keeps_the_rungs_it_was_placed_with(m
     assert clock(monday) == before
 
 
+def test_a_clock_resumed_past_its_reminder_keeps_the_reminder_behind_it(monday, cast):
+    """Suspended with 20 minutes of 2 hours left, the reminder (at 75 %) already due: the
+    resumed clock keeps the 20 minutes, and its reminder stays where it was, behind it."""
+    with time_machine.travel(at(11, 23, 11, 40), tick=False):
+        workflow.case_suspend(case=monday, actor=cast.supervisor, reason="待专项整治")
+    with time_machine.travel(at(11, 24, 10), tick=False):
+        workflow.case_resume(case=monday, actor=cast.supervisor)
+    assert clock(monday) == (
+        DeadlineKind.ACCEPT,
+        at(11, 24, 9, 50),  # the reminder: 30 working minutes before the due moment
+        at(11, 24, 10, 20),
+        at(11, 24, 11, 20),
+        at(11, 24, 12, 20),
+    )
+    assert monday.deadline_seq == 1
+
+
 def test_a_case_suspended_while_overdue_is_as_overdue_when_resumed(monday, cast):
     with time_machine.travel(at(11, 23, 13, 30), tick=False):  # 1.5 h overdue
         workflow.case_suspend(case=monday, actor=cast.supervisor, reason="待专项整治")

@@ -232,9 +232,11 @@ def make_machine(world, cast):
                 previous[name] != getattr(case, name) for name in CLOCK_FIELDS
             )
             paused = previous.get("paused_remaining_seconds") if previous else None
-            if changed and paused is not None and paused < 0:
-                overdue = get_calendar().working_seconds_between(case.due_at, self.now)
-                assert overdue == -paused, f"resumed {overdue} s overdue, paused {-paused} s"
+            if changed and paused is not None:
+                # Resumed: the clock keeps the working time it had, overdue or left; a rung
+                # it had passed (the reminder, or levels when overdue) stays behind it.
+                left = get_calendar().working_seconds_between(self.now, case.due_at)
+                assert left == paused, f"resumed with {left} s left, paused with {paused} s"
             elif changed:
                 assert all(moment >= self.now for moment in moments), (
                     f"a deadline was set in the past: {moments} before {self.now}"
