@@ -1,6 +1,8 @@
 """`python manage.py compile_translations`: build the .mo of each catalogue under
-LOCALE_PATHS from its .po (departments/translations.py). Every process does it as it
-starts; the command does it ahead, and says what it wrote."""
+LOCALE_PATHS from its .po (departments/translations.py). Every Django process already does
+this as it starts, this command's own included, so it mostly finds nothing left to do. It
+stays the explicit step of `make` and the Procfile: where start-up could only warn (a
+locale directory it may not write), the command tries again and fails loudly."""
 
 from django.core.management.base import BaseCommand
 
