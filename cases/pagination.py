@@ -17,6 +17,13 @@ from django.utils.functional import cached_property
 EXACT_COUNT_LIMIT = 5000
 
 
+def count_up_to(rows, limit: int) -> int:
+    """How many rows the queryset holds, counted no further than `limit` + 1: ids alone,
+    in no order, under a LIMIT at which PostgreSQL stops reading, however many match.
+    More than `limit` means "too many", whatever the number."""
+    return rows.order_by().values("pk")[: limit + 1].count()
+
+
 class CasePaginator(Paginator):
     """A Paginator whose `count` costs at most `EXACT_COUNT_LIMIT` rows. `count_is` says
     what `count` is: "exact", "estimate" (PostgreSQL's row estimate of the whole table,
@@ -33,8 +40,7 @@ class CasePaginator(Paginator):
         if estimate is not None and estimate > EXACT_COUNT_LIMIT:
             self.count_is = "estimate"
             return estimate
-        # LIMIT lets PostgreSQL stop reading at the limit + 1st row of any plan.
-        counted = queryset.order_by()[: EXACT_COUNT_LIMIT + 1].count()
+        counted = count_up_to(queryset, EXACT_COUNT_LIMIT)
         if counted > EXACT_COUNT_LIMIT:
             self.count_is = "lower_bound"
             return EXACT_COUNT_LIMIT

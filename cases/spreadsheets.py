@@ -3,6 +3,8 @@
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from cases.pagination import count_up_to
+
 # A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -30,10 +32,10 @@ EXPORT_MAX_ROWS = {"csv": 100_000, "xlsx": 50_000}
 
 def too_big(rows, kind: str) -> str:
     """Why a download of the queryset `rows` in format `kind` is refused, or "" when it
-    fits. The count stops at the limit, so it costs little however many match; it reads
-    ids alone, in no order (the export's joins and sort are for its rows, not its count)."""
+    fits. The count stops at the limit (`count_up_to`), so it costs little however many
+    match."""
     limit = EXPORT_MAX_ROWS[kind]
-    if rows.order_by().values("pk")[: limit + 1].count() <= limit:
+    if count_up_to(rows, limit) <= limit:
         return ""
     return _(
         "more than %(limit)s rows match, the most one %(kind)s export holds. Narrow the filters"

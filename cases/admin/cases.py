@@ -38,7 +38,7 @@ from cases.admin.export import csv_response, local_iso, refused_as_too_big
 from cases.admin.readonly import PlainForeignKeysMixin, ReadOnlyAdminMixin
 from cases.forms import errors_in_one_line
 from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, ExtensionRequest, State
-from cases.pagination import CasePaginator
+from cases.pagination import CasePaginator, count_up_to
 from cases.privacy import (
     PERSONAL_FIELDS,
     can_see_personal_data,
@@ -466,7 +466,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
         own: one refusal does not stop the others, and every refusal is reported. A
         selection bigger than one request can take ("select all" over a long list) is
         refused as a whole, before any case is touched."""
-        if queryset.order_by().values("pk")[: ACCEPT_MAX_CASES + 1].count() > ACCEPT_MAX_CASES:
+        if count_up_to(queryset, ACCEPT_MAX_CASES) > ACCEPT_MAX_CASES:
             self.message_user(
                 request,
                 gettext(
