@@ -248,11 +248,17 @@ class RoutingIndex:
         return []
 
 
+def written_id(value: str) -> int | None:
+    """The id a select or a link holds, if `value` is one. ASCII digits only:
+    str.isdigit() also says yes to "²", which int() refuses."""
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 def _find(code_or_id: str, by_code: dict, by_id: dict):
     value = str(code_or_id).strip()
     found = by_code.get(value)
-    if found is None and value.isdigit():
-        found = by_id.get(int(value))
+    if found is None and (pk := written_id(value)) is not None:
+        found = by_id.get(pk)
     return found
 
 

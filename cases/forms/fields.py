@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from cases.models import HeldPhoto
 from cases.services.photos import HELD_PHOTOS_GONE
 from departments.models import User
+from departments.routing import written_id
 
 
 class CodeOrIdChoiceField(forms.ModelChoiceField):
@@ -32,8 +33,8 @@ class CodeOrIdChoiceField(forms.ModelChoiceField):
             found = self.find(value)
         else:
             wanted = Q(code=value)
-            if value.isdigit():
-                wanted |= Q(pk=int(value))
+            if (pk := written_id(value)) is not None:
+                wanted |= Q(pk=pk)
             # Both readings in one query; a code wins over another row's id.
             rows = sorted(self.queryset.filter(wanted)[:2], key=lambda row: row.code != value)
             found = rows[0] if rows else None

@@ -104,6 +104,28 @@ def test_an_export_with_a_filter_that_does_not_parse_says_so(client, cast, mixed
     assert "Enter a valid date." in response.content.decode()
 
 
+@pytest.mark.parametrize("field", ["category", "cell", "department"])
+def test_a_filter_holding_a_digit_that_is_not_an_id_is_refused_not_a_server_error(
+    client, cast, mixed, field
+):
+    """A "²" passes str.isdigit() but not int(): said beside the filter, like any wrong value."""
+    client.force_login(cast.dispatcher)
+    response = client.get(reverse("cases:list"), {field: "²"})
+    assert response.status_code == 200
+    assert field in response.context["filter_form"].errors
+
+
+def test_a_report_naming_its_category_with_a_digit_that_is_not_an_id_is_refused(
+    client, cast, world
+):
+    client.force_login(cast.caseworker)
+    form = {"cell": world.n2.pk, "description": "路边堆放垃圾", "urgency": "normal"}
+    response = client.post("/cases/new/", {**form, "category": "①"})
+    assert response.status_code == 200
+    assert "category" in response.context["form"].errors
+    assert not Case.objects.exists()
+
+
 @pytest.mark.parametrize(
     "export, kind", [("cases:export_csv", "CSV"), ("cases:export_xlsx", "XLSX")]
 )
