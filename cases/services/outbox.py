@@ -541,10 +541,12 @@ def outbox_messages_resend(
 
 def _outdated_escalations(message_pks: list[int]) -> set[int]:
     """Of these messages, the escalations and reminders of a deadline their case is no
-    longer on: every fresh deadline numbers itself (`deadline_seq`), and a case off the
-    clock has no deadline kind."""
-    on_its_deadline = Q(escalation__deadline_seq=F("escalation__case__deadline_seq")) & ~Q(
-        escalation__case__deadline_kind=""
+    longer on: every fresh deadline numbers itself (`deadline_seq`), a case off the clock
+    has no deadline kind, and a suspended case's paused clock has no due moment."""
+    on_its_deadline = (
+        Q(escalation__deadline_seq=F("escalation__case__deadline_seq"))
+        & ~Q(escalation__case__deadline_kind="")
+        & Q(escalation__case__due_at__isnull=False)
     )
     return set(
         OutboxMessage.objects.filter(pk__in=message_pks, escalation__isnull=False)

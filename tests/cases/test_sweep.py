@@ -521,6 +521,18 @@ def test_an_escalation_email_of_a_deadline_an_extension_moved_is_not_sent(assign
     assert (row.status, row.attempts, row.text) == ("outdated", 0, "")  # never rendered
 
 
+
+def test_an_escalation_email_of_a_case_suspended_before_delivery_is_not_sent(
+    assigned, cast, mailoutbox
+):
+    """SPEC §4: a suspended case does not escalate, also by an email written before."""
+    sweep(at(11, 23, 12))
+    row = OutboxMessage.objects.get(escalation__level=1)
+    with time_machine.travel(at(11, 23, 12, 5), tick=False):
+        workflow.case_suspend(case=assigned, actor=cast.supervisor, reason="挂账 等待规划")
+    assert outbox.deliver(message_pk=row.pk).outcome == "outdated"
+    assert mailoutbox == []
+
 def test_the_command_dry_run_prints_and_changes_nothing(assigned, cast):
     out = StringIO()
     call_command("escalate_overdue", "--now", "2026-11-23T12:00+08:00", "--dry-run", stdout=out)
