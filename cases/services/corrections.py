@@ -29,12 +29,17 @@ CORRECTABLE_STATES = (State.FALLBACK, State.ASSIGNED)
 
 def may_correct(case: Case, user: User) -> bool:
     """Dispatchers of the case's township and its supervisors, before a department accepts;
-    only its supervisors once it waits for arbitration (a correction may dispatch it)."""
+    only its supervisors once it waits for arbitration (a correction may dispatch it) or a
+    supervisor has named its lead by arbitration (a correction may give it another)."""
     if case.state not in CORRECTABLE_STATES:
         return False
     if can.is_supervisor_of(case, user):
         return True
-    return not case.needs_arbitration and can.is_township_staff(case, user, User.Role.DISPATCHER)
+    return _left_to_dispatchers(case) and can.is_township_staff(case, user, User.Role.DISPATCHER)
+
+
+def _left_to_dispatchers(case: Case) -> bool:
+    return not (case.needs_arbitration or case.lead_is_final)
 
 
 @transaction.atomic
@@ -63,6 +68,13 @@ def case_correct(
         if case.needs_arbitration:
             raise NotPermitted(
                 _("Returned twice, this case waits for a supervisor: only they may correct it.")
+            )
+        if case.lead_is_final:
+            raise NotPermitted(
+                _(
+                    "A supervisor named this case's lead by arbitration: only a supervisor"
+                    " may correct it."
+                )
             )
         raise NotPermitted(_("You may not correct this case."))
     if cell is not None and cell.township_id != case.township_id:
@@ -140,6 +152,9 @@ def case_correct(
         case.candidate_departments.set(decision.candidate_department_ids)
     elif decision.lead_department_id != case.lead_department_id:
         case.lead_department_id = decision.lead_department_id
+        # The arbitration named the old lead; the new one was given the case by routing
+        # and may return it like any routed lead.
+        case.lead_is_final = False
         deadlines.start_clock(case, DeadlineKind.ACCEPT, now=now)
         _save(case, fresh_clock=True)
         extension_requests_lapse(case, now=now)

@@ -7,8 +7,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from cases.models import State
-from cases.services import arbitration, liaison, workflow
+from cases.models import Case, State
+from cases.services import arbitration, corrections, liaison, workflow
 from cases.services.workflow import NotPermitted, TransitionNotAllowed
 from departments.services import sync_role_group
 
@@ -65,6 +65,47 @@ def test_supervisor_names_the_lead_and_the_decision_is_final(
     disputed.refresh_from_db()
     assert disputed.state == State.ASSIGNED
     assert [str(m) for m in get_messages(response.wsgi_request)]
+
+
+@pytest.fixture
+def arbitrated(cast, world, disputed, supervisor):
+    arbitration.case_arbitrate(
+        case=disputed, actor=supervisor, lead=world.housing, reason="住建负责小区垃圾"
+    )
+    return Case.objects.get(pk=disputed.pk)
+
+
+def test_only_a_supervisor_may_correct_a_case_whose_lead_an_arbitration_named(
+    cast, world, arbitrated
+):
+    """A dispatcher's correction would give the case to the lead routing names instead."""
+    assert not corrections.may_correct(arbitrated, cast.dispatcher)
+    with pytest.raises(NotPermitted, match="only a supervisor may correct it"):
+        corrections.case_correct(
+            case=arbitrated,
+            actor=cast.dispatcher,
+            category=world.environment,
+            cell=arbitrated.cell,
+            expected_version=arbitrated.version,
+        )
+    arbitrated.refresh_from_db()
+    assert arbitrated.lead_department == world.housing and arbitrated.lead_is_final
+
+
+def test_a_correction_that_gives_an_arbitrated_case_another_lead_lets_that_lead_return_it(
+    cast, world, arbitrated, supervisor
+):
+    """The arbitration named the old lead; the one routing names now was never asked."""
+    corrections.case_correct(
+        case=arbitrated,
+        actor=supervisor,
+        category=world.environment,  # led by the urban department everywhere
+        cell=arbitrated.cell,
+        expected_version=arbitrated.version,
+    )
+    case = Case.objects.get(pk=arbitrated.pk)
+    assert case.lead_department == world.urban and not case.lead_is_final
+    assert workflow.may_fire(case, cast.liaison, "return")
 
 
 def test_a_summoned_department_named_lead_no_longer_reports_for_duty(
