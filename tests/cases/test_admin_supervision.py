@@ -3,13 +3,16 @@ and time to accept, the outliers flagged, each figure linked to its audit rows."
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.services import workflow
+from cases.services import extensions, workflow
 from cases.supervision import department_figures
 from departments.services import sync_role_group
 
@@ -45,6 +48,30 @@ def test_figures_count_given_returned_and_accepted_cases_per_department(history)
     assert (figures["SJ"].given, figures["SJ"].returns, figures["SJ"].accepts) == (2, 0, 2)
     assert figures["ZJ"].given == 2
     assert figures["SJ"].accept_hours == pytest.approx(3, abs=0.1)
+
+
+def test_every_figure_of_a_case_through_its_whole_life_in_one_scan_of_the_audit_rows(
+    report, cast, world
+):
+    """Given, accepted, extended (approved), resolved, reopened: each step counted once for
+    the department, from a single query over the period's audit rows."""
+    case = report()
+    workflow.case_accept(case=case, actor=cast.liaison)
+    request = extensions.extension_request(
+        case=case, actor=cast.liaison, reason="需要协调物业", extra_days=Decimal("2")
+    )
+    sync_role_group(cast.supervisor)
+    extensions.extension_decide(request=request, approve=True, actor=cast.supervisor)
+    case.refresh_from_db()
+    workflow.case_resolve(case=case, actor=cast.liaison, note="已清理完毕")
+    workflow.case_reopen(case=case, actor=cast.caseworker, reason="现场仍有垃圾")
+    with CaptureQueriesContext(connection) as queries:
+        cg = figures_by_code(department_figures(**period()))["CG"]
+    steps = (cg.given, cg.accepts, cg.extensions, cg.extensions_approved, cg.resolves, cg.reopens)
+    assert steps == (1, 1, 1, 1, 1, 1)
+    assert (cg.returns, cg.returns_of_given) == (0, 0)
+    audit_scans = [q["sql"] for q in queries.captured_queries if "cases_caseevent" in q["sql"]]
+    assert len(audit_scans) == 1, audit_scans
 
 
 def test_a_department_returning_far_more_than_the_others_is_flagged(history):
