@@ -1,5 +1,7 @@
 """What every spreadsheet download shares (the /cases/ exports and the admin's CSV)."""
 
+import re
+
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
@@ -7,6 +9,16 @@ from cases.pagination import count_up_to
 
 # A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+# Characters XML 1.0 cannot carry at all: control characters other than tab, LF and CR, and
+# the noncharacters U+FFFE and U+FFFF. An XLSX sheet and the Open311 XML are both XML.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(value: str) -> str:
+    """`value` without the characters an XML file cannot hold."""
+    return _XML_ILLEGAL.sub("", value)
 
 
 class Echo:

@@ -7,10 +7,11 @@ specification's element names; JSON is its "Spark convention" mapping: a list ro
 """
 
 import json
-import re
 import xml.etree.ElementTree as ET
 
 from django.http import HttpResponse
+
+from cases.spreadsheets import xml_text
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 XML_CONTENT_TYPE = "text/xml; charset=utf-8"
@@ -30,16 +31,13 @@ ITEM_TAGS = {
     "candidate_department_codes": "department_code",
 }
 
-# Characters XML 1.0 cannot carry at all (control characters other than tab, LF, CR).
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
 
 def _text(value) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return _XML_ILLEGAL.sub("", str(value))
+    return xml_text(str(value))
 
 
 def _fill(element: ET.Element, value) -> None:

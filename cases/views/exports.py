@@ -8,12 +8,11 @@ from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpRespo
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from cases.forms import errors_in_one_line
 from cases.models import Case
 from cases.privacy import description_for
-from cases.spreadsheets import Echo, safe, too_big
+from cases.spreadsheets import Echo, safe, too_big, xml_text
 from cases.views.lists import filtered_cases
 
 # Rows are streamed from the database in chunks, never all held at once.
@@ -142,12 +141,7 @@ def export_xlsx(request):
     for row in export_rows(cases, request.user):
         # A control character pasted into a description (Word's vertical tab) is refused
         # by the file format: openpyxl raised, and nobody's export held the case any more.
-        sheet.append(
-            [
-                ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
-                for value in row
-            ]
-        )
+        sheet.append([xml_text(value) if isinstance(value, str) else value for value in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = HttpResponse(

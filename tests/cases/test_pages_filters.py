@@ -375,8 +375,9 @@ def test_exports_never_turn_text_into_spreadsheet_formulas(client, cast, report)
 
 def test_a_control_character_in_a_text_does_not_break_the_xlsx_export(client, cast, report):
     """Spreadsheets refuse control characters; one pasted into a description (Word's
-    vertical tab) made the export of every case beside it a server error."""
-    case = report(description="垃圾\x0b堆放", address="人民路\x01口")
+    vertical tab) made the export of every case beside it a server error. The
+    noncharacters U+FFFE and U+FFFF (an Open311 client's) made the file unreadable."""
+    case = report(description="垃圾\x0b堆\ufffe放\uffff", address="人民路\x01口")
     client.force_login(cast.caseworker)
     response = client.get(reverse("cases:export_xlsx"))
     assert response.status_code == 200
