@@ -29,7 +29,9 @@ class CodeOrIdChoiceField(forms.ModelChoiceField):
         if value in self.empty_values:
             return None
         value = str(value).strip()
-        if self.find is not None:
+        if "\x00" in value:
+            found = None  # no code holds one, and PostgreSQL refuses it in a string literal
+        elif self.find is not None:
             found = self.find(value)
         else:
             wanted = Q(code=value)

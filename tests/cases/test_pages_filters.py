@@ -104,13 +104,15 @@ def test_an_export_with_a_filter_that_does_not_parse_says_so(client, cast, mixed
     assert "Enter a valid date." in response.content.decode()
 
 
+@pytest.mark.parametrize("value", ["²", "\x00", "CG\x00"])
 @pytest.mark.parametrize("field", ["category", "cell", "department"])
-def test_a_filter_holding_a_digit_that_is_not_an_id_is_refused_not_a_server_error(
-    client, cast, mixed, field
+def test_a_filter_holding_no_code_or_id_is_refused_not_a_server_error(
+    client, cast, mixed, field, value
 ):
-    """A "²" passes str.isdigit() but not int(): said beside the filter, like any wrong value."""
+    """A "²" passes str.isdigit() but not int(); PostgreSQL refuses a NUL in a string: said
+    beside the filter, like any wrong value."""
     client.force_login(cast.dispatcher)
-    response = client.get(reverse("cases:list"), {field: "²"})
+    response = client.get(reverse("cases:list"), {field: value})
     assert response.status_code == 200
     assert field in response.context["filter_form"].errors
 

@@ -521,7 +521,6 @@ def test_an_escalation_email_of_a_deadline_an_extension_moved_is_not_sent(assign
     assert (row.status, row.attempts, row.text) == ("outdated", 0, "")  # never rendered
 
 
-
 def test_an_escalation_email_of_a_case_suspended_before_delivery_is_not_sent(
     assigned, cast, mailoutbox
 ):
@@ -532,6 +531,7 @@ def test_an_escalation_email_of_a_case_suspended_before_delivery_is_not_sent(
         workflow.case_suspend(case=assigned, actor=cast.supervisor, reason="挂账 等待规划")
     assert outbox.deliver(message_pk=row.pk).outcome == "outdated"
     assert mailoutbox == []
+
 
 def test_the_command_dry_run_prints_and_changes_nothing(assigned, cast):
     out = StringIO()
