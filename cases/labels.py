@@ -60,6 +60,7 @@ ACTION_LABELS = {
     "acknowledge": _("escalation acknowledged"),
     "report_for_duty": _("reported for duty"),
     "anonymise": _("reporter's contact removed (retention period over)"),
+    "move_township": _("moved to another township with its grid cell"),
 }
 
 STATE_LABELS = dict(State.choices)

@@ -3,14 +3,17 @@ changes or removes (departments.Holiday) moves the rungs of the clocks running a
 and the report-for-duty deadlines of the whistles not yet answered, in the same
 transaction (cases/services/deadlines.py). `departments` knows nothing of cases, so the
 cases app listens, and leaves the cases it moved on the entry (`cases_moved`) for the
-admin to tell."""
+admin to tell. The open cases of a grid cell given to another township move with it
+(cases/services/cell_moves.py)."""
 
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
+from cases.services.cell_moves import open_cases_follow_cells
 from cases.services.deadlines import clocks_follow_calendar
 from departments.calendar import WorkingCalendar
 from departments.models import Holiday
+from departments.signals import cells_moved
 
 
 @receiver(pre_save, sender=Holiday)
@@ -56,3 +59,8 @@ def _follow(kinds_before: dict) -> set[int]:
         tz=new.tz,
     )
     return clocks_follow_calendar(old=old, new=new, changed=min(kinds_before))
+
+
+@receiver(cells_moved)
+def open_cases_follow_their_cells(sender, moves, **kwargs):
+    open_cases_follow_cells(moves)

@@ -1,8 +1,9 @@
-"""Cache invalidation only: any change to what the router or the calendar read moves the stamp,
-in the same transaction, so every process reloads its index (departments/routing.py)."""
+"""Cache invalidation: any change to what the router or the calendar read moves the stamp,
+in the same transaction, so every process reloads its index (departments/routing.py).
+And `cells_moved`, for the cases app: `departments` knows nothing of cases."""
 
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+from django.db.models.signals import post_delete, post_save, pre_save
+from django.dispatch import Signal, receiver
 
 from departments.models import Category, GridCell, Holiday, Responsibility, RoutingStamp
 
@@ -13,3 +14,26 @@ from departments.models import Category, GridCell, Holiday, Responsibility, Rout
 @receiver([post_save, post_delete], sender=Holiday)
 def move_routing_stamp(**kwargs):
     RoutingStamp.bump()
+
+
+# Sent with `moves` ({cell id: new township id}) inside the transaction that gave grid cells
+# to another township: by the grid import (bulk writes send no model signals) and below,
+# for a cell saved one at a time (the admin).
+cells_moved = Signal()
+
+
+@receiver(pre_save, sender=GridCell)
+def remember_the_township(sender, instance, raw=False, **kwargs):
+    if raw or instance.pk is None:
+        return
+    instance.township_before = (
+        GridCell.objects.filter(pk=instance.pk).values_list("township_id", flat=True).first()
+    )
+
+
+@receiver(post_save, sender=GridCell)
+def tell_of_a_move(sender, instance, created, raw=False, **kwargs):
+    before = getattr(instance, "township_before", None)
+    if raw or created or before in (None, instance.township_id):
+        return
+    cells_moved.send(sender=GridCell, moves={instance.pk: instance.township_id})

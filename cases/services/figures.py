@@ -171,14 +171,7 @@ def figures_refresh(*, everything: bool = False) -> Refresh:
             rows = _count_overdue(mark.refreshed_at, now, zone)
             groups = _dirty_groups(mark, changed, zone)
             if groups:
-                by_township = _by_township(groups)
-                DailyFigures.objects.filter(
-                    reduce(
-                        operator.or_,
-                        (Q(township_id=t, day__in=days) for t, days in by_township.items()),
-                    )
-                ).delete()
-                rows += _insert(by_township, zone, now=now)
+                rows += _count_again(groups, zone, now=now)
         values = {
             "cases_changed_since": since,
             "escalations_after": escalations_after,
@@ -246,8 +239,8 @@ def _changed_since(since: datetime, new_since: datetime, zone: ZoneInfo):
 
 def _dirty_groups(mark: FiguresMark, changed: list, zone: ZoneInfo) -> set[tuple[date, int]]:
     """The (day, township) of the cases changed since the last refresh counted them, and
-    of the cases escalated since. (A case never changes township: the cell a correction
-    sets must be in the case's township.)"""
+    of the cases escalated since. (A case changes township only with its grid cell, and
+    `figures_recount` then counts the days it left.)"""
     seen = mark.seen_versions
     groups = {group for pk, version, group in changed if seen.get(str(pk)) != version}
     day, params = _day_sql("created_at", zone)
@@ -260,6 +253,30 @@ def _dirty_groups(mark: FiguresMark, changed: list, zone: ZoneInfo) -> set[tuple
         )
         groups.update((_as_date(day), township) for day, township in cursor.fetchall())
     return groups
+
+
+def figures_recount(groups: set[tuple[date, int]]) -> int:
+    """Count the (day, township) rows of `groups` again, as of the last refresh: for cases
+    that left them, which the next refresh would not see (it counts a changed case's days in
+    its township now: cases moved with their grid cell). The next refresh brings them up to
+    date like every other row. Nothing to do before a first refresh."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        mark = FiguresMark.objects.filter(pk=1).first()
+        if not groups or mark is None or mark.time_zone != settings.TIME_ZONE:
+            return 0
+        return _count_again(groups, zone, now=mark.refreshed_at)
+
+
+def _count_again(groups: set[tuple[date, int]], zone: ZoneInfo, *, now: datetime) -> int:
+    by_township = _by_township(groups)
+    DailyFigures.objects.filter(
+        reduce(operator.or_, (Q(township_id=t, day__in=days) for t, days in by_township.items()))
+    ).delete()
+    return _insert(by_township, zone, now=now)
 
 
 def _by_township(groups: set[tuple[date, int]]) -> dict[int, list[date]]:

@@ -27,6 +27,7 @@ from departments.importers.base import (
 )
 from departments.importers.base import decode as decode_text
 from departments.models import GridCell, RoutingStamp, Township
+from departments.signals import cells_moved
 
 REQUIRED_PROPERTIES = ("code", "name", "township_code", "township_name")
 OPTIONAL_PROPERTIES = ("community",)
@@ -138,6 +139,15 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
         if row.instance is not None and (township is None or old_township != township.pk):
             row.changes["township_code"] = (row.instance.township.code, values["township_code"])
             row.action = UPDATE
+            plan.warn(
+                position,
+                "township_code",
+                _(
+                    "the cell moves from township “%(old)s” to “%(new)s”: its open cases move"
+                    " with it."
+                )
+                % {"old": row.instance.township.code, "new": values["township_code"]},
+            )
         plan.rows.append(row)
     return plan
 
@@ -361,6 +371,13 @@ def _write(plan: ImportPlan) -> list:
         if "township_code" in row.changes:
             row.changes["township_id"] = row.changes["township_code"]
     created = write_rows(GridCell, plan.rows, skip=("township_code",))
-    # Bulk writes send no signals: tell the router's cache ourselves.
+    # Bulk writes send no signals: tell the router's cache and the cases ourselves.
     RoutingStamp.bump()
+    moves = {
+        row.instance.pk: row.values["township_id"]
+        for row in plan.rows
+        if row.instance is not None and "township_code" in row.changes
+    }
+    if moves:
+        cells_moved.send(sender=GridCell, moves=moves)
     return created
