@@ -74,8 +74,10 @@ class ReportForm(forms.Form):
     # Set when the caseworker has seen the possible duplicates and reports anyway.
     confirm_new = forms.BooleanField(required=False, widget=forms.HiddenInput)
     # Made when the empty form is shown and posted back with it: submitting the same form
-    # twice (a double click, a retry after a timeout) reports one case.
-    idempotency_key = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    # twice (a double click, a retry after a timeout) reports one case. A value that is no
+    # UUID (an altered page) is dropped rather than refused: the form would show it again,
+    # and the reporter could never send the report.
+    idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, user: User, index: RoutingIndex | None = None, **kwargs):
         """`index`: the router's index the view read for this request; the category and
@@ -94,6 +96,12 @@ class ReportForm(forms.Form):
         if index is not None:
             self.fields["category"].find = index.find_category
             self.fields["cell"].find = functools.partial(self._offered_cell, index)
+
+    def clean_idempotency_key(self) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(self.cleaned_data["idempotency_key"])
+        except ValueError:
+            return None
 
     def _offered_cell(self, index: RoutingIndex, value: str) -> GridCell | None:
         """`index.find_cell`, within the cells the queryset above offers."""

@@ -62,6 +62,15 @@ def test_a_form_sent_twice_reports_one_case(client, cast, world):
 
 
 @pytest.mark.django_db
+def test_a_key_an_altered_page_spoilt_does_not_stop_the_report(client, cast, world):
+    """Refused, it was shown again as it came, and the form could never be sent."""
+    client.force_login(cast.caseworker)
+    response = client.post(reverse("cases:new"), report_form(world, "not-a-uuid"))
+    case = Case.objects.get()
+    assert response["Location"] == reverse("cases:detail", args=[case.number])
+
+
+@pytest.mark.django_db
 def test_another_users_key_does_not_reveal_their_case(client, cast, world):
     client.force_login(cast.caseworker)
     key = form_key(client)
