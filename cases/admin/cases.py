@@ -192,7 +192,8 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
         "lead_department",
     ]
     list_select_related = ["category", "cell", "township", "lead_department"]
-    search_fields = ["=number", "description", "address"]
+    # A number matches in part, as on /cases/: "000123" finds 2026-000123.
+    search_fields = ["number", "description", "address"]
     # The description is contact-masked as the reporter is (cases/privacy.py).
     masked_lookups = (*PERSONAL_FIELDS, "description")
     ordering = ["-created_at"]

@@ -84,6 +84,9 @@ def test_liaison_search_does_not_find_another_departments_case(
     assert foreign_case not in response.context["cl"].result_list
     response = client.get(changelist, {"q": own_case.number})
     assert list(response.context["cl"].result_list) == [own_case]
+    # By its serial alone, as /cases/ finds it: what people read out on the phone.
+    response = client.get(changelist, {"q": own_case.number.split("-")[1]})
+    assert list(response.context["cl"].result_list) == [own_case]
 
 
 @pytest.mark.parametrize("view", ["change", "history", "delete"])
