@@ -83,6 +83,7 @@ def test_the_new_townships_staff_work_the_moved_pool_case_and_the_old_ones_no_lo
     assert client.get(page).status_code == 404
     client.force_login(cast.south_dispatcher)
     assert pooled.number in client.get(reverse("cases:fallback")).text
+    assert "moved to another township with its grid cell" in client.get(page).text
     workflow.case_dispatch(
         case=Case.objects.get(pk=pooled.pk), actor=cast.south_dispatcher, lead=world.urban
     )
