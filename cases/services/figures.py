@@ -260,15 +260,16 @@ def figures_recount(groups: set[tuple[date, int]]) -> int:
     that left them, which the next refresh would not see (it counts a changed case's days in
     its township now: cases moved with their grid cell). The next refresh brings them up to
     date like every other row. Nothing to do before a first refresh."""
-    zone = ZoneInfo(settings.TIME_ZONE)
+    if not groups:
+        return 0
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
         mark = FiguresMark.objects.filter(pk=1).first()
-        if not groups or mark is None or mark.time_zone != settings.TIME_ZONE:
-            return 0
-        return _count_again(groups, zone, now=mark.refreshed_at)
+        if mark is None or mark.time_zone != settings.TIME_ZONE:
+            return 0  # the next refresh counts every day
+        return _count_again(groups, ZoneInfo(settings.TIME_ZONE), now=mark.refreshed_at)
 
 
 def _count_again(groups: set[tuple[date, int]], zone: ZoneInfo, *, now: datetime) -> int:
