@@ -62,5 +62,5 @@ def _follow(kinds_before: dict) -> set[int]:
 
 
 @receiver(cells_moved)
-def open_cases_follow_their_cells(sender, moves, **kwargs):
-    open_cases_follow_cells(moves)
+def open_cases_follow_their_cells(sender, moves, **kwargs) -> int:
+    return open_cases_follow_cells(moves)

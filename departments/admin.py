@@ -98,6 +98,19 @@ class GridCellAdmin(ImportExportMixin, admin.ModelAdmin):
     search_fields = ["code", "name", "community"]
     autocomplete_fields = ["township"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if moved := getattr(obj, "cases_moved", 0):
+            messages.info(
+                request,
+                ngettext(
+                    "%(count)d open case moved with the cell to %(township)s.",
+                    "%(count)d open cases moved with the cell to %(township)s.",
+                    moved,
+                )
+                % {"count": moved, "township": obj.township.name},
+            )
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             neighbours = GridCell.objects.filter(township_id=obj.township_id).exclude(pk=obj.pk)

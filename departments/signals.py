@@ -33,7 +33,10 @@ def remember_the_township(sender, instance, raw=False, **kwargs):
 
 @receiver(post_save, sender=GridCell)
 def tell_of_a_move(sender, instance, created, raw=False, **kwargs):
+    """Leaves on the cell how many cases its receivers moved (`cases_moved`), for the admin."""
     before = getattr(instance, "township_before", None)
+    instance.cases_moved = 0
     if raw or created or before in (None, instance.township_id):
         return
-    cells_moved.send(sender=GridCell, moves={instance.pk: instance.township_id})
+    answers = cells_moved.send(sender=GridCell, moves={instance.pk: instance.township_id})
+    instance.cases_moved = sum(moved or 0 for _receiver, moved in answers)

@@ -115,3 +115,13 @@ def test_the_dashboards_figures_count_the_moved_cases_in_their_new_township(
     apply(plan_grid(grid_giving(world.n1, world.south)))
     figures_refresh()
     assert township_totals() == {"N": 1, "S": 2}
+
+
+def test_the_admin_says_how_many_open_cases_went_with_the_cell(client, cast, world, cases_of_n1):
+    client.force_login(cast.admin)
+    url = reverse("admin:departments_gridcell_change", args=[world.n1.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields}
+    data.update(township=world.south.pk, boundary=json.dumps(world.n1.boundary))
+    response = client.post(url, {k: v for k, v in data.items() if v is not None}, follow=True)
+    assert "2 open cases moved with the cell to 南街道." in response.text
