@@ -35,11 +35,11 @@ def open_cases_follow_cells(moves: dict[int, int], *, now: datetime | None = Non
         .order_by("pk")
         .values_list("pk", "cell_id", "township_id", "state", "created_at")
     )
-    rows = [row for row in leaving if row[2] != moves[row[1]]]
+    rows = [(pk, cell, old, *rest) for pk, cell, old, *rest in leaving if old != moves[cell]]
     if not rows:
         return 0
     cells = dict(GridCell.objects.filter(pk__in=moves).values_list("pk", "code"))
-    townships = Township.objects.in_bulk({row[2] for row in rows} | set(moves.values()))
+    townships = Township.objects.in_bulk({old for _pk, _cell, old, *_ in rows} | {*moves.values()})
     for township_id in {moves[cell_id] for _pk, cell_id, *_rest in rows}:
         Case.objects.filter(
             pk__in=[pk for pk, cell_id, *_rest in rows if moves[cell_id] == township_id]

@@ -35,11 +35,8 @@ def may_correct(case: Case, user: User) -> bool:
         return False
     if can.is_supervisor_of(case, user):
         return True
-    return _left_to_dispatchers(case) and can.is_township_staff(case, user, User.Role.DISPATCHER)
-
-
-def _left_to_dispatchers(case: Case) -> bool:
-    return not (case.needs_arbitration or case.lead_is_final)
+    decided_by_supervisors = case.needs_arbitration or case.lead_is_final
+    return not decided_by_supervisors and can.is_township_staff(case, user, User.Role.DISPATCHER)
 
 
 @transaction.atomic
