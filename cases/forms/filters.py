@@ -16,6 +16,17 @@ from departments.models import Category, Department, GridCell, Township, User
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 
+class FlagCheckbox(forms.CheckboxInput):
+    """A checkbox also read from links people write by hand: `?overdue=0`, `off` or `no`
+    turns the filter off, where Django's checkbox reads any value but `false` as ticked."""
+
+    def value_from_datadict(self, data, files, name):
+        value = data.get(name)
+        if isinstance(value, str) and value.strip().lower() in {"", "0", "off", "no", "false"}:
+            return False
+        return super().value_from_datadict(data, files, name)
+
+
 def date_input(**attrs) -> forms.DateInput:
     """An <input type=date>: its value must be ISO whatever the language, or the browser
     shows it empty (zh-hans would otherwise render 2026/11/05)."""
@@ -77,7 +88,7 @@ class CaseFilterForm(DateRangeForm):
         required=False,
         empty_label=_("All departments"),
     )
-    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False, widget=FlagCheckbox)
     date_from = forms.DateField(label=_("Reported from"), required=False, widget=date_input())
     date_to = forms.DateField(label=_("Reported until"), required=False, widget=date_input())
 

@@ -45,6 +45,9 @@ def mixed(report, cast, world):
         ({"department": "SJ"}, {"lamp"}),  # as assisting department
         ({"department": "CG"}, {"old", "assigned"}),
         ({"overdue": "on"}, {"old"}),
+        ({"overdue": "1"}, {"old"}),
+        ({"overdue": "0"}, {"old", "assigned", "pool", "lamp"}),  # as people write it by hand
+        ({"overdue": "off"}, {"old", "assigned", "pool", "lamp"}),
         ({"q": "人民路"}, {"pool"}),
         ({"q": "old rubbish"}, {"old"}),
     ],
