@@ -3,7 +3,8 @@ cases it is given, asks for and gets extensions, has its fixes reopened by the c
 and how long it takes to accept. One GROUP BY over the period's audit trail counts them
 all; the departments far above the others are flagged.
 
-A department's figures, by audit row: given = `route`/`dispatch` rows naming it as lead;
+A department's figures, by audit row: given = `route`/`dispatch` rows naming it as lead,
+and `correct` rows that re-routed an assigned case from another lead to it;
 returns = `return` rows it made; accepts, resolves and reports for duty = its liaisons'
 rows (for the department each row names: a liaison may have moved since); reopens =
 `reopen` rows of cases it leads; extensions = its requests made in the period. The return
@@ -35,6 +36,7 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
+from django.db.models.lookups import Exact, IsNull
 
 from cases.models import Case as CaseModel
 from cases.models import CaseEvent, ExtensionRequest, State
@@ -87,10 +89,18 @@ class DepartmentFigures:
         return self.extensions / self.given if self.given else None
 
 
-GIVING = Q(action__in=["route", "dispatch"], to_state=State.ASSIGNED)
+_LEAD = Cast(KeyTextTransform("lead", "data"), BigIntegerField())
+_LEAD_BEFORE = Cast(KeyTextTransform("lead", "data__old"), BigIntegerField())
+# A correction of an assigned case writes the lead routing names now (None when it goes
+# back to the pool) beside the lead before: a different one was given the case.
+GIVING = Q(action__in=["route", "dispatch"], to_state=State.ASSIGNED) | Q(
+    IsNull(_LEAD, False),
+    ~Q(Exact(_LEAD, _LEAD_BEFORE)),
+    action="correct",
+    to_state=State.ASSIGNED,
+)
 # Disputes only: a correction that sends a case back to the pool returns it with no actor.
 DISPUTE = Q(action="return", actor__isnull=False)
-_LEAD = Cast(KeyTextTransform("lead", "data"), BigIntegerField())
 # The department each counted audit row is about: the lead a case was given, the department
 # that returned it, the lead of a reopened case (looked up for those rows only), or the
 # department a liaison's step was for.
@@ -197,7 +207,7 @@ LIAISON_STEPS = ["accept", "resolve", "report_for_duty"]
 def events_of_department(events, department_id: int):
     """The audit rows that the figures of a department count (for the admin's links)."""
     return events.annotate(acting_department=ACTING_DEPARTMENT).filter(
-        Q(action__in=["route", "dispatch"], to_state=State.ASSIGNED, data__lead=department_id)
+        GIVING & Q(data__lead=department_id)
         | Q(action="return", actor__isnull=False, data__returned_by=department_id)
         | Q(action__in=LIAISON_STEPS, acting_department=department_id)
         | Q(action__startswith="extension_", data__department=department_id)

@@ -110,7 +110,7 @@ def filter_in_words(field_name: str, title, labels_by_code: dict):
             return list(labels_by_code.items())
 
         def queryset(self, request, queryset):
-            # A comma list takes in several (the supervision page's "given": route,dispatch).
+            # A comma list takes in several (the supervision page's "given" link).
             value = self.value()
             return queryset.filter(**{f"{field_name}__in": value.split(",")}) if value else queryset
 

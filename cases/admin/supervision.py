@@ -65,7 +65,7 @@ def supervision_view(request, *, model_admin):
                 return f"{audit}?{urlencode(query)}"
 
             figure.links = {
-                "given": link("route,dispatch", to_state=State.ASSIGNED),
+                "given": link("route,dispatch,correct", to_state=State.ASSIGNED),
                 "returns": link("return"),
                 "accepts": link("accept"),
                 "reopens": link("reopen"),

@@ -12,9 +12,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.services import extensions, workflow
+from cases.services import corrections, extensions, workflow
 from cases.supervision import department_figures
+from departments.models import Responsibility, User
 from departments.services import sync_role_group
+from tests.conftest import make_user
 
 
 @pytest.fixture
@@ -200,3 +202,41 @@ def test_a_liaisons_steps_stay_with_the_department_they_were_for(client, cast, w
     for department, accepts in ((world.market, 2), (world.housing, 0)):
         rows = client.get(audit, {"department": department.pk, "action": "accept"})
         assert rows.text.count('class="field-at') == accepts, department.code
+
+
+def test_a_correction_that_gives_an_assigned_case_another_lead_counts_as_given_to_it(
+    client, report, cast, world
+):
+    """Its new lead may return it like any case routed to it: the return rate must know
+    the case was given. A correction that keeps the lead gives nothing."""
+    Responsibility.objects.create(
+        category=world.lamp, department=world.housing, role="lead", basis="权责清单 4"
+    )
+    case = report()  # rubbish: the urban department
+    corrections.case_correct(
+        case=case,
+        actor=cast.dispatcher,
+        category=world.lamp,
+        cell=case.cell,
+        expected_version=case.version,
+    )
+    corrections.case_correct(
+        case=case,
+        actor=cast.dispatcher,
+        category=world.lamp,
+        cell=world.n2,
+        expected_version=case.version,
+    )
+    assert case.lead_department == world.housing
+    housing_liaison = make_user("zj_liaison", User.Role.LIAISON, department=world.housing)
+    workflow.case_return(case=case, actor=housing_liaison, reason="不属于住建")
+    figures = figures_by_code(department_figures(**period()))
+    assert (figures["CG"].given, figures["ZJ"].given) == (1, 1)
+    assert (figures["ZJ"].returns, figures["ZJ"].return_rate) == (1, 1)
+    client.force_login(cast.admin)
+    page = client.get(reverse("admin:cases_supervision"))
+    zj = figures_by_code(page.context["figures"])["ZJ"]
+    given = client.get(zj.links["given"]).context["cl"].result_list
+    assert [(event.action, event.data["lead"]) for event in given] == [
+        ("correct", world.housing.pk)
+    ]
