@@ -273,16 +273,22 @@ def dispatch_suggestions(case: Case) -> list[DispatchSuggestion]:
     return suggestions
 
 
-def last_sweep_status(*, now=None, stale_after_seconds: int = 300) -> dict:
+def last_sweep_status(*, now=None, stale_after_seconds: float | None = None) -> dict:
     """The escalation sweep's heartbeat, for /healthz: the last sweep started and the last
     one finished, and `ok` False when none has finished within `stale_after_seconds` or a
-    sweep has been running longer than that (a stuck worker or a beat that stopped)."""
+    sweep has been running longer than that (a stuck worker or a beat that stopped).
+    `stopped` says sweeps that used to finish no longer do. The limit defaults to five
+    minutes, or three of beat's sweep periods when they are longer."""
     from datetime import timedelta
 
+    from django.conf import settings
     from django.utils import timezone
 
     from cases.models import SweepRun
 
+    if stale_after_seconds is None:
+        period = settings.CELERY_BEAT_SCHEDULE["escalate-overdue"]["schedule"]
+        stale_after_seconds = max(300, 3 * period)
     now = now or timezone.now()
     limit = timedelta(seconds=stale_after_seconds)
     started = SweepRun.objects.order_by("-started_at").first()
@@ -291,13 +297,15 @@ def last_sweep_status(*, now=None, stale_after_seconds: int = 300) -> dict:
     # shown that sweeping works again.
     ended = SweepRun.objects.exclude(error="", finished_at=None).order_by("-started_at").first()
     stuck = bool(started and started.finished_at is None and now - started.started_at > limit)
+    silent = bool(finished and now - finished.finished_at > limit)
     return {
         "last_started_at": started.started_at if started else None,
         "last_finished_at": finished.finished_at if finished else None,
         # Whether it failed, not how: the page is public, an error's text may name hosts.
         "last_failed": bool(ended and ended.error),
         "running_too_long": stuck,
-        "ok": bool(finished and now - finished.finished_at <= limit and not stuck),
+        "stopped": silent and not stuck,
+        "ok": bool(finished and not silent and not stuck),
     }
 
 

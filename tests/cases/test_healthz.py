@@ -103,3 +103,22 @@ def test_healthz_stays_degraded_while_a_sweep_after_a_failed_one_is_still_runnin
     body = client.get("/healthz").json()
     assert body["status"] == "degraded" and body["sweep"]["last_failed"] is True
     assert body["sweep"]["running_too_long"] is False
+
+
+@pytest.mark.django_db
+def test_healthz_is_degraded_once_sweeps_stop_finishing(client, settings):
+    """Beat stopped, or every worker: nothing escalates, and the probe must say so."""
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/3"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    escalation_sweep()
+    assert client.get("/healthz").json()["status"] == "ok"
+    SweepRun.objects.update(
+        started_at=timezone.now() - timedelta(minutes=6),
+        finished_at=timezone.now() - timedelta(minutes=6),
+    )
+    body = client.get("/healthz").json()
+    assert body["status"] == "degraded"
+    assert (body["sweep"]["stopped"], body["sweep"]["running_too_long"]) == (True, False)
+    # Beat sweeping every 10 minutes: six minutes of quiet is its rhythm, not a stop.
+    settings.CELERY_BEAT_SCHEDULE = {"escalate-overdue": {"schedule": 600.0}}
+    assert client.get("/healthz").json()["status"] == "ok"
