@@ -4,6 +4,7 @@ import re
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from openpyxl.cell import WriteOnlyCell
 
 from cases.pagination import count_up_to
 
@@ -30,10 +31,25 @@ class Echo:
 
 
 def safe(value):
-    """Text that a spreadsheet shows as text, never runs as a formula."""
+    """Text that a spreadsheet shows as text, never runs as a formula (for CSV, whose
+    cells have no type: the apostrophe is the only way to say so)."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+def xlsx_value(sheet, value):
+    """A value for a write-only XLSX sheet's row: text as it was written, without the
+    characters XML cannot hold, and typed as text where it looks like a formula."""
+    if not isinstance(value, str):
+        return value
+    value = xml_text(value)
+    if not value.startswith(FORMULA_PREFIXES):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"  # openpyxl would write "=…" as a formula
+    cell.quotePrefix = True  # as Excel marks typed text: edited, it stays text
+    return cell
 
 
 # The most rows one download holds: about 15 s of a web worker's time on a 2-core machine

@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from cases.forms import errors_in_one_line
 from cases.models import Case
 from cases.privacy import description_for
-from cases.spreadsheets import Echo, safe, too_big, xml_text
+from cases.spreadsheets import Echo, safe, too_big, xlsx_value
 from cases.views.lists import filtered_cases
 
 # Rows are streamed from the database in chunks, never all held at once.
@@ -60,27 +60,24 @@ def export_rows(cases, user):
     overdue = _("yes")
     for case in cases.iterator(chunk_size=CHUNK):
         yield [
-            safe(value)
-            for value in (
-                case.number,
-                case.state,
-                states.get(case.state, case.state),
-                case.category.code if case.category else "",
-                case.category.name if case.category else "",
-                case.township.name,
-                case.cell.code if case.cell else "",
-                case.cell.name if case.cell else "",
-                case.lead_department.name if case.lead_department else "",
-                case.fallback_reason,
-                reasons.get(case.fallback_reason, case.fallback_reason),
-                urgencies.get(case.urgency, case.urgency),
-                local(case.created_at),
-                local(case.due_at),
-                overdue if case.is_overdue else "",
-                case.address,
-                # Contact-masked for whoever sees the reporter masked (cases/privacy.py).
-                description_for(user, case),
-            )
+            case.number,
+            case.state,
+            states.get(case.state, case.state),
+            case.category.code if case.category else "",
+            case.category.name if case.category else "",
+            case.township.name,
+            case.cell.code if case.cell else "",
+            case.cell.name if case.cell else "",
+            case.lead_department.name if case.lead_department else "",
+            case.fallback_reason,
+            reasons.get(case.fallback_reason, case.fallback_reason),
+            urgencies.get(case.urgency, case.urgency),
+            local(case.created_at),
+            local(case.due_at),
+            overdue if case.is_overdue else "",
+            case.address,
+            # Contact-masked for whoever sees the reporter masked (cases/privacy.py).
+            description_for(user, case),
         ]
 
 
@@ -120,7 +117,7 @@ def export_csv(request):
         for row in export_rows(cases, request.user):
             yield writer.writerow(
                 [
-                    value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "strftime") else value
+                    value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "strftime") else safe(value)
                     for value in row
                 ]
             )
@@ -141,7 +138,7 @@ def export_xlsx(request):
     for row in export_rows(cases, request.user):
         # A control character pasted into a description (Word's vertical tab) is refused
         # by the file format: openpyxl raised, and nobody's export held the case any more.
-        sheet.append([xml_text(value) if isinstance(value, str) else value for value in row])
+        sheet.append([xlsx_value(sheet, value) for value in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = HttpResponse(

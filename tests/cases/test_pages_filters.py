@@ -367,12 +367,17 @@ def test_a_case_waiting_for_arbitration_is_corrected_by_a_supervisor_only(
 
 
 def test_exports_never_turn_text_into_spreadsheet_formulas(client, cast, report):
+    """A CSV cell has no type: an apostrophe keeps it text. An XLSX cell is typed text and
+    keeps its words as written ("-5度", a "+86" number)."""
     report(description='=HYPERLINK("http://evil.example","click")')
+    report(description="-5度路面结冰", address="+86 广场")
     client.force_login(cast.caseworker)
     sheet = load_workbook(io.BytesIO(client.get(reverse("cases:export_xlsx")).content)).active
-    description = sheet.cell(row=2, column=17)
-    assert description.data_type == "s"
-    assert description.value.startswith("'=")
+    cells = {row[16].value: (row[16], row[15]) for row in sheet.iter_rows(min_row=2)}
+    description, _address = cells['=HYPERLINK("http://evil.example","click")']
+    assert (description.data_type, description.quotePrefix) == ("s", True)
+    description, address = cells["-5度路面结冰"]
+    assert (description.data_type, address.value) == ("s", "+86 广场")
     response = client.get(reverse("cases:export_csv"))
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     assert "'=HYPERLINK" in text
