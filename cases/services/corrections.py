@@ -158,6 +158,8 @@ def case_correct(
         _add_assists(case, decision.assisting_department_ids, now)
     else:
         _save(case)
+        # The same lead, but the new category or cell may have assist rules of its own.
+        _add_assists(case, decision.assisting_department_ids, now)
     return case
 
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import State
-from cases.services import workflow
+from cases.services import corrections, workflow
 from departments.models import Responsibility
 
 
@@ -228,3 +228,23 @@ def test_the_pool_pages_query_count_stays_constant_with_more_assisted_cases(
         response = client.get("/cases/fallback/")
     assert len(response.context["rows"]) == 13
     assert response.content.decode().count('class="listed-assisting"') == 13
+
+
+def test_a_correction_keeping_the_lead_attaches_the_new_categorys_assisting_departments(
+    report, cast, world
+):
+    """A correction routes again (SPEC §3): the assist rules of the corrected category
+    apply whether or not the lead changes."""
+    Responsibility.objects.create(category=world.lamp, department=world.urban, role="lead")
+    assist_rule(world.lamp, world.housing)
+    case = report()  # rubbish: the urban department leads alone
+    assert case.state == State.ASSIGNED and not case.assists.exists()
+    corrections.case_correct(
+        case=case,
+        actor=cast.dispatcher,
+        category=world.lamp,
+        cell=world.n1,
+        expected_version=case.version,
+    )
+    assert case.lead_department == world.urban
+    assert list(case.assists.values_list("department__code", flat=True)) == ["ZJ"]
