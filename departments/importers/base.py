@@ -380,11 +380,21 @@ def not_a_code(value: str) -> str:
 def note_case_clashes(
     model, codes: list[tuple[int, str]], plan: ImportPlan, field_name: str, key: str = "code"
 ):
-    """An error on each (line, code) that differs from a stored `key` only in letter case:
-    "urban" beside "URBAN" would quietly be a second department, not an update of the
-    first. One query."""
+    """An error on each (line, code) that differs from a stored `key`, or from one earlier
+    in the file, only in letter case: "urban" beside "URBAN" would quietly be a second
+    department, not an update of the first. One query."""
     if not codes:
         return
+    first_in_file: dict[str, str] = {}
+    for line, code in codes:
+        first = first_in_file.setdefault(code.lower(), code)
+        if first != code:
+            plan.error(
+                line,
+                field_name,
+                _("“%(code)s” differs from “%(first)s” earlier in the file only in letter case.")
+                % {"code": code, "first": first},
+            )
     stored = set(
         model.objects.annotate(lower_key=Lower(key))
         .filter(lower_key__in={code.lower() for _line, code in codes})

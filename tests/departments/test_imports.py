@@ -295,6 +295,13 @@ def test_a_code_differing_from_a_stored_one_only_in_letter_case_is_refused(world
     ]
 
 
+def test_two_new_codes_differing_only_in_letter_case_in_one_file_are_refused(world):
+    plan = plan_departments(csv_text("code,name,supervisor_emails", "wl,文旅局,", "WL,文旅局,"))
+    assert messages(plan) == [
+        "line 3: code: “WL” differs from “wl” earlier in the file only in letter case."
+    ]
+
+
 # -- categories --------------------------------------------------------------------------
 
 CATEGORIES = csv_text(
