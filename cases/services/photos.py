@@ -108,7 +108,12 @@ def clean_photo(upload) -> CleanPhoto:
                 image.save(out, "WEBP", quality=88)
     except ValidationError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        # Pillow's own limit, far above ours, refuses such a file before we can look.
+        raise ValidationError(
+            _("%(name)s has too many pixels.") % {"name": name}, code="photo_too_large"
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ValidationError(
             _("%(name)s is not a JPEG, PNG or WebP image.") % {"name": name}, code="photo_type"
         ) from None

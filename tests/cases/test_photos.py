@@ -3,7 +3,9 @@
 
 import io
 import re
+import struct
 import uuid
+import zlib
 from datetime import timedelta
 
 import pytest
@@ -499,3 +501,29 @@ def test_photos_are_decoded_before_the_report_takes_its_number(
         assert response.status_code == 200
     assert Case.objects.get().photos.count() == 1
     assert counter_locked_while_decoding and not any(counter_locked_while_decoding)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims its size and holds no pixels (as a decompression bomb's header)."""
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [7_000, 60_000])  # past our limit; past Pillow's as well
+def test_a_photo_of_too_many_pixels_is_refused_as_such(side):
+    """Not "not a JPEG, PNG or WebP image": it is one, too big to take in."""
+    if side < 10_000:
+        buffer = io.BytesIO()
+        Image.new("1", (side, side)).save(buffer, "PNG")
+        data = buffer.getvalue()
+    else:
+        data = png_header_only(side, side)
+    with pytest.raises(ValidationError) as refused:
+        photo_rules.clean_photo(SimpleUploadedFile("big.png", data, content_type="image/png"))
+    assert refused.value.messages == ["big.png has too many pixels."]
