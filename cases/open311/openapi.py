@@ -122,7 +122,7 @@ def _paths() -> dict:
             }
         }
         paths[f"/services.{fmt}"] = {
-            "get": _get("GET Service List: the leaf categories", "Services", fmt, [JURISDICTION])
+            "get": _get("GET Service List: the categories", "Services", fmt, [JURISDICTION])
         }
         paths[f"/services/{{service_code}}.{fmt}"] = {
             "get": _get(
@@ -263,7 +263,7 @@ def openapi_document(*, server_url: str) -> dict:
             "title": "Grid governance — Open311 GeoReport v2",
             "version": "2",
             "description": "GeoReport v2 (http://wiki.open311.org/GeoReport_v2) over the"
-            " case dispatch engine: services are leaf categories, service requests are cases.",
+            " case dispatch engine: services are categories, service requests are cases.",
         },
         "servers": [{"url": server_url}],
         "paths": _paths(),

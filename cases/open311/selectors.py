@@ -16,7 +16,7 @@ def services() -> QuerySet[Category]:
 
 
 def service(code: str) -> Category | None:
-    """Any category by code: the leaves are listed, a broader code is still understood."""
+    """A category by code."""
     return Category.objects.select_related("parent").filter(code=code).first()
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Value
+from django.db.models import F, Value
 from django.db.models.functions import Length, StrIndex
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -55,9 +55,9 @@ class IdempotencyKeyReused(Exception):
 
 
 def services_queryset():
-    """The Open311 services: the leaf categories (a category no other category has as parent)."""
-    children = Category.objects.filter(parent=OuterRef("pk"))
-    return Category.objects.filter(~Exists(children)).select_related("parent").order_by("code")
+    """The Open311 services: every category (SPEC §7: service codes are category codes),
+    as the web form offers them; a broader one routes by its own rules."""
+    return Category.objects.select_related("parent").order_by("code")
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,6 @@ def open311_request_create(
     # One read of the routing stamp: the category and a coded cell are looked up in the
     # router's index, and the case is placed and routed with it.
     index = get_index()
-    # Any category code is accepted, though only the leaves are listed as services: a
-    # client that knows a broader code (as the web form offers) is not turned away.
     category = index.category_by_code.get(data.service_code)
     if category is None:
         raise ServiceNotFound(

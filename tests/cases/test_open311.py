@@ -67,11 +67,14 @@ def test_discovery_xml_root_is_discovery(client, db):
     ]
 
 
-def test_services_are_the_leaf_categories_grouped_by_their_parent(client, world):
+def test_services_are_the_categories_grouped_by_their_parent(client, world):
+    """SPEC §7: service codes are category codes; a broader category is offered too, as
+    the web form offers it, and routes by its own rules."""
     status, services = both_formats(client, "services")
     assert status == 200
-    assert [s["service_code"] for s in services] == ["ENV-RUBBISH", "LAMP", "STALL"]
-    rubbish = services[0]
+    assert [s["service_code"] for s in services] == ["ENV", "ENV-RUBBISH", "LAMP", "STALL"]
+    assert services[0]["group"] is None
+    rubbish = services[1]
     assert rubbish == {
         "service_code": "ENV-RUBBISH",
         "service_name": "暴露垃圾",
@@ -81,7 +84,7 @@ def test_services_are_the_leaf_categories_grouped_by_their_parent(client, world)
         "keywords": "ENV-RUBBISH, ENV",
         "group": "环境卫生",
     }
-    assert services[1]["group"] is None
+    assert services[2]["group"] is None
 
 
 def test_the_service_list_is_one_query(client, world, django_assert_num_queries):
@@ -93,6 +96,7 @@ def test_service_list_xml_has_a_service_element_per_service(client, world):
     root = parse_xml(client.get(f"{BASE}/services.xml"))
     assert root.tag == "services"
     assert [s.findtext("service_code") for s in root.findall("service")] == [
+        "ENV",
         "ENV-RUBBISH",
         "LAMP",
         "STALL",
@@ -819,7 +823,7 @@ def test_an_unknown_token_is_not_found(client, db, token):
 
 def test_jurisdiction_id_is_accepted_when_one_jurisdiction_is_served(client, world):
     status, services = both_formats(client, "services", jurisdiction_id="anything.gov")
-    assert status == 200 and len(services) == 3
+    assert status == 200 and len(services) == 4
 
 
 def test_an_unknown_jurisdiction_is_not_found_when_jurisdictions_are_configured(

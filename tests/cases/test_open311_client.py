@@ -62,7 +62,7 @@ def test_a_spec_client_posts_and_georeport_reads_it_back(root, world):
 
     as_json = GeoReport(root)
     services = as_json.get_service_list()
-    assert [s["service_code"] for s in services] == ["ENV-RUBBISH", "LAMP", "STALL"]
+    assert [s["service_code"] for s in services] == ["ENV", "ENV-RUBBISH", "LAMP", "STALL"]
     assert as_json.get_service_definition("ENV-RUBBISH")["attributes"][0]["code"] == "urgency"
     request = as_json.get_service_request(number)
     assert request["service_request_id"] == number
@@ -75,6 +75,7 @@ def test_a_spec_client_posts_and_georeport_reads_it_back(root, world):
 
     as_xml = GeoReport(root, output_format="xml")
     assert [s["service_code"] for s in as_xml.get_service_list()] == [
+        "ENV",
         "ENV-RUBBISH",
         "LAMP",
         "STALL",
