@@ -114,7 +114,12 @@ def pause_clock(case: Case, *, now: datetime) -> None:
         if case.escalate_3_at
         else limit_seconds(case, case.deadline_kind, calendar)
     )
-    case.paused_remaining_seconds = int(calendar.working_seconds_between(now, case.due_at))
+    remaining = int(calendar.working_seconds_between(now, case.due_at))
+    if remaining == 0 and now > case.due_at:
+        # Overdue, though no working time has run since (suspended the evening after the
+        # deadline): a second past it keeps the sign that 0 would lose on resume.
+        remaining = -1
+    case.paused_remaining_seconds = remaining
     case.due_at = case.escalate_2_at = case.escalate_3_at = case.remind_at = None
 
 

@@ -427,3 +427,27 @@ def test_the_admin_counts_a_case_whose_report_for_duty_deadline_moved(
         )
     told = [str(message) for message in response.context["messages"]]
     assert "The deadlines of 1 open case moved with the calendar." in told
+
+
+def test_a_case_suspended_in_the_evening_after_its_deadline_stays_overdue(report, cast):
+    """Due Monday 17:00, suspended and resumed that evening: no working time ran since the
+    deadline, yet the case was overdue and must still be, its stopped clock saying so too.
+    One suspended the evening before its deadline stays on time."""
+    from cases.labels import stopped_clock_words
+
+    with time_machine.travel(at(11, 23, 15), tick=False):
+        late = report()  # rubbish: 2 working hours to accept, due 17:00
+    with time_machine.travel(at(11, 23, 16), tick=False):
+        on_time = report()  # due Tuesday 10:00
+    with time_machine.travel(at(11, 23, 20), tick=False):
+        for case in (late, on_time):
+            workflow.case_suspend(case=case, actor=cast.supervisor, reason="待专项整治")
+            case.refresh_from_db()
+        assert "overdue" in stopped_clock_words(late)
+        assert "overdue" not in stopped_clock_words(on_time)
+    with time_machine.travel(at(11, 23, 20, 30), tick=False):
+        for case in (late, on_time):
+            workflow.case_resume(case=case, actor=cast.supervisor)
+        assert Case.objects.get(pk=late.pk).is_overdue
+        assert not Case.objects.get(pk=on_time.pk).is_overdue
+    assert clock(on_time)[2] == at(11, 24, 10)
