@@ -54,7 +54,8 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case as SqlCase
+from django.db.models import F, Q, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -526,8 +527,19 @@ def outbox_messages_resend(
         outdated = _outdated_escalations(deliverable)
         resent = [pk for pk in deliverable if pk not in outdated]
         if resent:
+            # An escalation's text carries an acknowledge link signed when it was first
+            # rendered: emptied, it renders again with a link good for 14 days from now
+            # (the words stay those of the sweep's clock).
+            rendered_again = {
+                body: SqlCase(
+                    When(escalation__isnull=False, then=Value("")),
+                    default=F(body),
+                    output_field=OutboxMessage._meta.get_field(body),
+                )
+                for body in ("text", "html")
+            }
             OutboxMessage.objects.filter(pk__in=resent).update(
-                status=Status.PENDING, attempts=0, next_attempt_at=now
+                status=Status.PENDING, attempts=0, next_attempt_at=now, **rendered_again
             )
             _log_resend(actor, resent)
             schedule_delivery(resent)

@@ -183,3 +183,33 @@ def test_a_supervisor_acknowledges_from_the_email_link_in_a_browser(live_server,
     assert CaseEvent.objects.filter(
         action="acknowledge", actor_label="cg-boss@example.org"
     ).exists()
+
+
+def test_an_escalation_email_sent_again_carries_a_link_that_works_for_14_days(
+    client, escalation, cast, monkeypatch
+):
+    """Refused for good, sent again by an administrator 15 days later with the case still on
+    that deadline: the link in the email that now goes out must not arrive expired."""
+    import smtplib
+
+    from cases.models import OutboxMessage
+    from cases.services import outbox
+
+    row = OutboxMessage.objects.get(escalation=escalation, to="cg-boss@example.org")
+    refused = smtplib.SMTPRecipientsRefused({row.to: (550, b"mailbox unavailable")})
+
+    def refuse(message):
+        raise refused
+
+    with time_machine.travel(ESCALATED_AT + timedelta(minutes=1), tick=False):
+        monkeypatch.setattr(outbox, "_send", refuse)
+        assert outbox.deliver(message_pk=row.pk).outcome == "failed"
+    monkeypatch.undo()
+    resent_at = ESCALATED_AT + timedelta(days=15)
+    with time_machine.travel(resent_at, tick=False):
+        assert outbox.outbox_messages_resend(message_pks=[row.pk], actor=cast.admin).resent
+        assert outbox.deliver(message_pk=row.pk).outcome == "sent"
+    row.refresh_from_db()
+    url = re.search(r"https?://[^/\s]+(/escalations/ack/[^\s]+/)", row.text).group(1)
+    with time_machine.travel(resent_at + timedelta(hours=1), tick=False):
+        assert client.get(url).status_code == 200
