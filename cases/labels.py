@@ -162,6 +162,14 @@ def aside(text) -> str:
     return f"{opening}{text}{closing}"
 
 
+def passed_on_words(number: str) -> str:
+    """Why an action on a case that moved out of this user's sight meanwhile did nothing."""
+    return gettext(
+        "Case %(number)s changed while you were acting on it and is no longer yours to see:"
+        " another step passed it on (to the pool or to another department). Nothing was done."
+    ) % {"number": number}
+
+
 def transition_label(name: str) -> str:
     return TRANSITION_LABELS.get(name, name)
 

@@ -22,7 +22,7 @@ from cases.models import (
 )
 from cases.privacy import descriptions_searchable_by_digits, search_skips_masked_texts
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
-from departments.routing import get_index
+from departments.routing import get_index, written_id
 
 if TYPE_CHECKING:
     from cases.services.flywheel import LeadHint
@@ -121,6 +121,21 @@ def case_detail_for(user: User, number: str) -> Case:
             ),
         ),
         number=number,
+    )
+
+
+def case_passed_on(posted_version, **lookup) -> str | None:
+    """The number of the case `lookup` finds (`number=` or `pk=`) when it changed since the
+    page that posted `posted_version` showed it: someone who acted on a case that another
+    step moved out of their sight meanwhile (returned to the pool, given to another
+    department) is told it changed, not that there is no such case (SPEC §2). None when
+    there is no such case or the version is still current (case numbers are public through
+    Open311: telling that one exists gives nothing away)."""
+    version = written_id(str(posted_version or ""))
+    if version is None:
+        return None
+    return (
+        Case.objects.filter(version__gt=version, **lookup).values_list("number", flat=True).first()
     )
 
 

@@ -10,6 +10,7 @@ with the version the page was rendered with.
 from functools import partial
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
@@ -48,12 +49,13 @@ from cases.privacy import (
     masked_contact,
     masked_unless,
 )
-from cases.selectors import cases_visible_to, working_seconds_left
+from cases.selectors import case_passed_on, cases_visible_to, working_seconds_left
 from cases.services import arbitration, workflow
 from cases.services.privacy import Purpose, reporter_contact_for
 from cases.services.workflow import WorkflowError
 from departments.calendar import get_calendar
 from departments.models import User
+from departments.routing import written_id
 
 # The most cases one "accept" action takes: each is a transition of its own (some 3–5 ms
 # with its audit rows), so a thousand end in seconds, well inside gunicorn's 30 s timeout.
@@ -424,10 +426,18 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
         return require_POST(self._press)(request, object_id, name)
 
     def _press(self, request, object_id, name):
-        case = self.get_object(request, unquote(object_id))
         button = BUTTONS.get(name)
         if button is None:
             raise Http404(gettext("No such action."))
+        try:
+            case = self.get_object(request, unquote(object_id))
+        except Http404:
+            pk = written_id(unquote(object_id))
+            passed_on = pk and case_passed_on(request.POST.get("version"), pk=pk)
+            if not passed_on:
+                raise
+            messages.error(request, labels.passed_on_words(passed_on))
+            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:cases_case_changelist"))
         if not (self.has_view_permission(request, case) and self.may_act(request)):
             raise PermissionDenied
         form = button.form(request.POST, request.FILES)
@@ -440,8 +450,13 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
         try:
             outcome = button.run(case=case, actor=request.user, data=form.cleaned_data)
         except WorkflowError as error:
-            # The case moved on: what was typed was meant for the case as it was.
+            # The page shows the case as it is now (changed meanwhile, when that was the
+            # refusal): what was typed is kept to act on that version, once read.
             self._refuse(request, case, str(error))
+            current = Case.objects.filter(pk=case.pk).values_list("version", flat=True).first()
+            refused_forms.keep(
+                request, form_name=name, page=change_page, fresh={"version": current}
+            )
             return back
         except ValidationError as error:  # the input again (a photo that is no image…)
             self._refuse(request, case, labels.join_clauses(error.messages))
@@ -479,14 +494,26 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
                 messages.ERROR,
             )
             return
-        accepted, refused = [], []
+        accepted, refused, seen = [], [], set()
         for case in queryset.select_related("category").order_by("created_at"):
+            seen.add(case.pk)
             try:
                 workflow.case_accept(case=case, actor=request.user)
             except WorkflowError as error:
                 refused.append(labels.labelled(case.number, error))
             else:
                 accepted.append(case.number)
+        # Ticked on the page, but out of the list since (returned to the pool meanwhile,
+        # or no longer in the filtered state): said, not silently skipped.
+        ticked = {written_id(pk) for pk in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)}
+        if gone := ticked - seen - {None}:
+            moved_on = gettext("it changed meanwhile and is no longer in this list")
+            refused += [
+                labels.labelled(number, moved_on)
+                for number in Case.objects.filter(pk__in=gone)
+                .order_by("created_at")
+                .values_list("number", flat=True)
+            ]
         if accepted:
             messages.success(
                 request,

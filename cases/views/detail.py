@@ -24,6 +24,7 @@ from cases.models import TERMINAL_STATES, Case, State
 from cases.privacy import can_see_personal_data
 from cases.selectors import (
     case_detail_for,
+    case_passed_on,
     cases_visible_to,
     dispatch_suggestions,
     routing_explanation,
@@ -181,7 +182,14 @@ def _run(name: str, case, user, data: dict):
 def case_transition(request, number, transition):
     if transition not in TRANSITION_FORMS:
         raise Http404
-    case = case_detail_for(request.user, number)
+    try:
+        case = case_detail_for(request.user, number)
+    except Http404:
+        passed_on = case_passed_on(request.POST.get("expected_version"), number=number)
+        if passed_on is None:
+            raise
+        messages.error(request, labels.passed_on_words(passed_on))
+        return redirect("cases:list")
     form = TRANSITION_FORMS[transition](
         request.POST, case=case, user=request.user, auto_id=f"id_{transition}_%s"
     )

@@ -422,3 +422,57 @@ def test_audit_trail_filters_by_who_acted(client, cast, own_cases):
     )
     rows = list(response.context["cl"].result_list)
     assert [(event.action, event.actor) for event in rows] == [("accept", cast.liaison)]
+
+
+def test_bulk_accept_names_a_ticked_case_that_left_the_list_meanwhile(client, cast, own_cases):
+    """Returned to the pool from another tab after the list was shown: said, not skipped."""
+    returned = own_cases[0]
+    client.force_login(cast.liaison)
+    workflow.case_return(case=returned, actor=cast.liaison, reason="不属于城管")
+    response = run_action(client, "accept_selected", own_cases)
+    texts = messages_of(response)
+    assert any("Accepted 2 cases" in text for text in texts)
+    assert any(
+        "1 case was not accepted" in text
+        and f"{returned.number}: it changed meanwhile and is no longer in this list" in text
+        for text in texts
+    )
+
+
+def test_a_button_pressed_on_a_case_passed_on_meanwhile_says_it_changed(client, cast, own_cases):
+    """SPEC §2: the one who loses is told the case changed, not that there is no such case,
+    even when the winner's step took it out of their sight (returned to the pool)."""
+    case = own_cases[0]
+    page_version = case.version
+    client.force_login(cast.liaison)
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    response = client.post(act_url(case, "accept"), {"version": page_version}, follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == reverse(CHANGELIST)
+    assert messages_of(response) == [
+        f"Case {case.number} changed while you were acting on it and is no longer yours to"
+        " see: another step passed it on (to the pool or to another department). Nothing was"
+        " done."
+    ]
+    case.refresh_from_db()
+    assert case.state == State.FALLBACK
+    # A case never theirs, posted with its current version, is still not found.
+    assert client.post(act_url(case, "accept"), {"version": case.version}).status_code == 404
+
+
+def test_a_button_refused_because_the_case_changed_keeps_what_was_typed(client, cast, own_cases):
+    """As the case pages do: the reason comes back, with the version as it is now."""
+    case = own_cases[0]
+    page_version = case.version
+    client.force_login(cast.liaison)
+    workflow.case_accept(case=case, actor=cast.liaison)
+    refused = client.post(
+        act_url(case, "return"),
+        {"version": page_version, "reason": "其实不属于城管"},
+        follow=True,
+    )
+    assert any("changed" in text for text in messages_of(refused))
+    form = {button["name"]: button["form"] for button in refused.context["transition_forms"]}
+    case.refresh_from_db()
+    assert form["return"]["reason"].value() == "其实不属于城管"
+    assert form["return"]["version"].value() == str(case.version)

@@ -39,6 +39,26 @@ def test_a_liaison_who_returns_a_case_lands_on_their_list_not_on_a_404(client, c
     assert client.get(response["Location"]).status_code == 200
 
 
+def test_acting_on_a_case_another_passed_on_meanwhile_says_it_changed_not_404(client, cast, report):
+    """SPEC §2: the one who loses is told the case changed, even when the winner's step took
+    it out of their sight (a colleague's return to the pool while they pressed "accept")."""
+    case = report()
+    page_version = case.version
+    workflow.case_return(case=case, actor=cast.liaison, reason="不归我们管")
+    client.force_login(cast.liaison)
+    response = transition(client, case, "accept", expected_version=page_version)
+    assert response["Location"] == reverse("cases:list")
+    assert messages_of(response) == [
+        f"Case {case.number} changed while you were acting on it and is no longer yours to"
+        " see: another step passed it on (to the pool or to another department). Nothing was"
+        " done."
+    ]
+    assert Case.objects.get(pk=case.pk).state == State.FALLBACK
+    # Posted with the version as it is, by someone who never saw it: still not found.
+    current = transition(client, case, "accept", expected_version=case.version)
+    assert current.status_code == 404
+
+
 def test_a_case_still_in_view_after_acting_leads_back_to_its_page(client, cast, report):
     case = report()
     client.force_login(cast.liaison)
