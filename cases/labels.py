@@ -88,6 +88,8 @@ SEPARATORS = {
     "clause": ("；", "; "),
     # between a label and what it labels: 说明：必须填写
     "label": ("：", ": "),
+    # between whole sentences, each with its full stop: 权责清单规定由城管局协办。已在本案：…
+    "sentence": ("", " "),
 }
 
 
@@ -137,6 +139,11 @@ def join_phrases(phrases: Iterable) -> str:
 
 # What ends a sentence; before a clause separator it would double the stop ("必填项。；").
 FULL_STOPS = (".", "。")
+
+
+def join_sentences(sentences: Iterable) -> str:
+    """Whole sentences, each ending with its full stop, as one text."""
+    return _separator("sentence").join(str(sentence) for sentence in sentences)
 
 
 def join_clauses(clauses: Iterable) -> str:

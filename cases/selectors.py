@@ -94,6 +94,7 @@ def fallback_pool_for(user: User) -> QuerySet[Case]:
         .prefetch_related(
             Prefetch("candidate_departments", queryset=Department.objects.order_by("code")),
             Prefetch("events", queryset=returns.order_by("at", "id"), to_attr="returns"),
+            "assists",  # a returned case's, offered ticked again when it is dispatched
         )
         .order_by("created_at", "id")
     )

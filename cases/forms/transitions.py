@@ -9,7 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cases.forms.fields import CodeOrIdChoiceField
-from cases.labels import join_clauses, join_names, labelled
+from cases.labels import join_clauses, join_names, join_sentences, labelled
 from cases.models import Case
 from departments.models import Category, Department, GridCell, User
 
@@ -143,26 +143,44 @@ class DispatchForm(CommentForm):
         self.fields["lead"].choices = lead_choices
         self.fields["assisting"].choices = candidates + others
         listed_assisting = [pk for pk in listed_assisting if pk in by_pk]
+        # A dispatch names the case's assisting departments: those on it already (a
+        # returned case's) stay only if still ticked.
+        attached = [assist.department_id for assist in self.case.assists.all()] if self.case else []
+        if not self.is_bound:
+            # Routing would have attached the listed ones: the dispatcher need not remember
+            # them, and unticks any not wanted. A refused form comes back as it was typed.
+            lead = self.fields["lead"].initial
+            ticked = dict.fromkeys([*listed_assisting, *attached])
+            self.fields["assisting"].initial = [pk for pk in ticked if pk != lead]
+
+        def names(pks):
+            return join_names(str(d) for d in departments if d.pk in pks)
+
+        help_texts = []
         if listed_assisting:
-            # Routing would have attached them: the dispatcher need not remember them, and
-            # unticks any not wanted. A refused form comes back as it was typed.
-            if not self.is_bound:
-                lead = self.fields["lead"].initial
-                self.fields["assisting"].initial = [pk for pk in listed_assisting if pk != lead]
-            self.fields["assisting"].help_text = _(
-                "The responsibility list names %(departments)s to assist."
-            ) % {"departments": join_names(str(d) for d in departments if d.pk in listed_assisting)}
+            help_texts.append(
+                _("The responsibility list names %(departments)s to assist.")
+                % {"departments": names(listed_assisting)}
+            )
+        if attached:
+            help_texts.append(
+                _("On the case already: %(departments)s; unticked, a department leaves it.")
+                % {"departments": names(attached)}
+            )
+        self.fields["assisting"].help_text = join_sentences(help_texts)
 
     def listed_assisting_boxes(self, case: Case) -> list[tuple[str, int, str, bool]]:
         """The pool page's checkboxes for the departments the assist rules name for `case`
-        (`with_listed_assisting`), in the order of the form's: name, value, label and
+        (`with_listed_assisting`) and those on it already (`assists`, prefetched: a
+        returned case's), in the order of the form's: name, value, label and
         whether ticked, which is as typed when the form comes back refused."""
         name = listed_assisting_name(case)
         ticked = set(self.data.getlist(name)) if self.is_bound else None
+        offered = {*case.listed_assisting, *(assist.department_id for assist in case.assists.all())}
         return [
             (name, pk, label, ticked is None or str(pk) in ticked)
             for pk, label in self.fields["assisting"].choices
-            if pk in case.listed_assisting
+            if pk in offered
         ]
 
     def clean(self):

@@ -269,18 +269,28 @@ def case_dispatch(
     case: Case,
     actor: User,
     lead: Department,
-    assisting: Iterable[Department] = (),
+    assisting: Iterable[Department] | None = None,
     whistle: bool = False,
     comment: str = "",
     expected_version: int | None = None,
 ) -> Case:
     """Dispatch a fallback case to a lead department, with optional assisting departments.
 
+    `assisting` names the case's assisting departments from now on: those on the case
+    before (an earlier routing or dispatch of a returned case) and not named leave it, so
+    the case and its timeline agree. None keeps them (an arbitration names the lead only).
     With `whistle`, the assisting departments are summoned (吹哨) and must report for duty
-    within the dispatch limit. After two returns only a supervisor may dispatch, and that
-    decision is final for the case.
+    within the dispatch limit; without, none is (an earlier summons ended with the return).
+    After two returns only a supervisor may dispatch, and that decision is final.
     """
-    assisting = [dept for dept in assisting if dept.pk != lead.pk]
+    replace = assisting is not None
+    if replace:
+        assisting = [dept for dept in assisting if dept.pk != lead.pk]
+        assisting_ids = [dept.pk for dept in assisting]
+    else:
+        assisting_ids = list(
+            case.assists.exclude(department=lead).values_list("department_id", flat=True)
+        )
     now = timezone.now()
     arbitrated = case.needs_arbitration
     _fire(
@@ -294,7 +304,7 @@ def case_dispatch(
         arbitrated=arbitrated,
         data={
             "lead": lead.pk,
-            "assisting": [dept.pk for dept in assisting],
+            "assisting": assisting_ids,
             "whistle": whistle,
             "arbitrated": arbitrated,
         },
@@ -303,9 +313,10 @@ def case_dispatch(
     # The lead leads: an earlier dispatch may have summoned it to assist (an arbitration
     # names the lead from among the departments already on the case).
     case.assists.filter(department=lead).delete()
-    report_due_at = None
-    if whistle and assisting:
-        report_due_at = deadlines.whistle_report_due(now=now)
+    if not replace:
+        return case
+    case.assists.exclude(department__in=assisting_ids).delete()
+    report_due_at = deadlines.whistle_report_due(now=now) if whistle and assisting else None
     existing = set(case.assists.values_list("department_id", flat=True))
     CaseAssist.objects.bulk_create(
         CaseAssist(
@@ -318,12 +329,11 @@ def case_dispatch(
         for dept in assisting
         if dept.pk not in existing
     )
-    if whistle:
-        # A new summons (after a return, say) is reported for anew, by its own deadline:
-        # the audit trail keeps the report for the earlier one.
-        case.assists.filter(department__in=[d.pk for d in assisting]).update(
-            summoned=True, report_due_at=report_due_at, reported_at=None
-        )
+    # Those already on the case are summoned anew, by this dispatch's deadline, or no
+    # longer: the audit trail keeps their report for an earlier summons.
+    case.assists.filter(department__in=existing).update(
+        summoned=whistle, report_due_at=report_due_at, reported_at=None
+    )
     return case
 
 

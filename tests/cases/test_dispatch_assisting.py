@@ -219,7 +219,7 @@ def test_the_pool_pages_query_count_stays_constant_with_more_assisted_cases(
     assist_rule(world.stall, world.housing, township=world.north)
     report(category=world.lamp)
     client.force_login(cast.dispatcher)
-    with django_assert_max_num_queries(9) as few:
+    with django_assert_max_num_queries(10) as few:
         client.get("/cases/fallback/")
     for _ in range(6):
         report(category=world.lamp, cell=world.n2)
@@ -248,3 +248,71 @@ def test_a_correction_keeping_the_lead_attaches_the_new_categorys_assisting_depa
     )
     assert case.lead_department == world.urban
     assert list(case.assists.values_list("department__code", flat=True)) == ["ZJ"]
+
+
+def whistled_and_returned(report, cast, world):
+    """A pool case whistled with housing summoned, then returned by its lead, urban."""
+    case = report(category=world.stall, cell=world.n2)  # overlap: in the pool
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.urban, assisting=[world.housing], whistle=True
+    )
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    return case
+
+
+def test_a_returned_cases_assisting_departments_are_offered_ticked_and_leave_when_unticked(
+    client, cast, world, report
+):
+    """A dispatch names the case's assisting departments: the case and its timeline agree,
+    and a department no longer named no longer sees the case or reports for duty."""
+    from cases.selectors import cases_visible_to
+    from tests.conftest import make_user
+
+    housing_liaison = make_user("zj", "liaison", department=world.housing)
+    case = whistled_and_returned(report, cast, world)
+    client.force_login(cast.dispatcher)
+    assert ticked(pool_page(client), f"assisting-{case.number}") == [world.housing.pk]
+    response = case_page(client, case)
+    assert ticked(response.content.decode(), "assisting") == [world.housing.pk]
+    assert "On the case already: 住建局; unticked, a department leaves it." in (
+        response.content.decode()
+    )
+
+    post_dispatch(client, case, lead=world.market.pk, comment="改由市场监管牵头，不再吹哨")
+    case.refresh_from_db()
+    assert (case.lead_department, list(case.assists.all())) == (world.market, [])
+    assert not cases_visible_to(housing_liaison).filter(pk=case.pk).exists()
+    dispatch = case.events.filter(action="dispatch").latest("at", "id")
+    assert dispatch.data["assisting"] == []
+
+
+def test_a_dispatch_keeping_a_summoned_department_without_a_whistle_ends_its_summons(
+    client, cast, world, report
+):
+    case = whistled_and_returned(report, cast, world)
+    client.force_login(cast.dispatcher)
+    post_dispatch(client, case, lead=world.market.pk, assisting=[world.housing.pk])
+    (assist,) = case.assists.all()
+    assert (assist.department, assist.summoned, assist.report_due_at) == (
+        world.housing,
+        False,
+        None,
+    )
+
+
+def test_an_arbitration_keeps_the_assisting_departments_on_the_case(cast, world, report):
+    """The arbitration names the lead only: those assisting stay, as the audit row says."""
+    from cases.services import arbitration
+
+    case = whistled_and_returned(report, cast, world)
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.market, assisting=[world.housing]
+    )
+    workflow.case_return(case=case, actor=cast.other_liaison, reason="也不属于市场监管")
+    assert case.needs_arbitration
+    arbitration.case_arbitrate(
+        case=case, actor=cast.supervisor, lead=world.urban, reason="城管牵头"
+    )
+    assert [assist.department for assist in case.assists.all()] == [world.housing]
+    dispatch = case.events.filter(action="dispatch").latest("at", "id")
+    assert dispatch.data["assisting"] == [world.housing.pk]
