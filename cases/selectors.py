@@ -125,18 +125,23 @@ def case_detail_for(user: User, number: str) -> Case:
     )
 
 
-def case_passed_on(posted_version, **lookup) -> str | None:
+def case_passed_on(user: User, posted_version, **lookup) -> str | None:
     """The number of the case `lookup` finds (`number=` or `pk=`) when it changed since the
-    page that posted `posted_version` showed it: someone who acted on a case that another
-    step moved out of their sight meanwhile (returned to the pool, given to another
-    department) is told it changed, not that there is no such case (SPEC §2). None when
-    there is no such case or the version is still current (case numbers are public through
-    Open311: telling that one exists gives nothing away)."""
+    page that posted `posted_version` showed it to `user`, a liaison whose department led
+    it: one who acted on a case that another step moved out of their sight meanwhile
+    (returned to the pool, given to another department) is told it changed, not that there
+    is no such case (SPEC §2). None for anyone else, or when the version is current."""
     version = written_id(str(posted_version or ""))
-    if version is None:
+    if version is None or user.department_id is None:
         return None
+    led_by_them = CaseEvent.objects.filter(
+        Q(data__lead=user.department_id) | Q(data__returned_by=user.department_id),
+        case=OuterRef("pk"),
+    )
     return (
-        Case.objects.filter(version__gt=version, **lookup).values_list("number", flat=True).first()
+        Case.objects.filter(Exists(led_by_them), version__gt=version, **lookup)
+        .values_list("number", flat=True)
+        .first()
     )
 
 

@@ -89,6 +89,7 @@ NO_CASE = {
     "",
     "accounts/login/",
     "accounts/logout/",
+    "accounts/password/",
     "i18n/setlang/",
     "healthz",
     "cases/new/",

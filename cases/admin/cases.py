@@ -433,7 +433,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
             case = self.get_object(request, unquote(object_id))
         except Http404:
             pk = written_id(unquote(object_id))
-            passed_on = pk and case_passed_on(request.POST.get("version"), pk=pk)
+            passed_on = pk and case_passed_on(request.user, request.POST.get("version"), pk=pk)
             if not passed_on:
                 raise
             messages.error(request, labels.passed_on_words(passed_on))

@@ -185,7 +185,9 @@ def case_transition(request, number, transition):
     try:
         case = case_detail_for(request.user, number)
     except Http404:
-        passed_on = case_passed_on(request.POST.get("expected_version"), number=number)
+        passed_on = case_passed_on(
+            request.user, request.POST.get("expected_version"), number=number
+        )
         if passed_on is None:
             raise
         messages.error(request, labels.passed_on_words(passed_on))
