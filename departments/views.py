@@ -1,13 +1,16 @@
-"""The invitation page: a new user sets their password from the signed link; and where
-each user lands once signed in."""
+"""The invitation page: a new user sets their password from the signed link; the page
+where a signed-in user changes it; and where each user lands once signed in."""
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.messages.views import SuccessMessageMixin
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -44,3 +47,14 @@ def accept_invitation(request, token: str):
         messages.success(request, _("Welcome! Your password is set."))
         return redirect(home_url(user))
     return render(request, "departments/invitation.html", {"form": form, "invited": user})
+
+
+class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
+    """Every user's, in the site's pages (the admin has its own for staff): caseworkers and
+    dispatchers never see the admin. The session stays signed in; back to their work."""
+
+    template_name = "departments/password_change.html"
+    success_message = gettext_lazy("Your password was changed.")
+
+    def get_success_url(self):
+        return home_url(self.request.user)

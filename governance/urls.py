@@ -6,11 +6,13 @@ from django.views.generic import RedirectView
 from cases.views.dashboard import dashboard
 from cases.views.health import healthz
 from cases.views.sign_in import SignInView
+from departments.views import PasswordChangeView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="cases:list", permanent=False)),
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
     path("i18n/", include("django.conf.urls.i18n")),
     # Before admin/: including it registers the Open311 key admin (cases/open311/admin.py),
     # and admin.site.urls lists only the models registered by then.

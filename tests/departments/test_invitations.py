@@ -237,3 +237,32 @@ def test_admin_re_invite_submitted_twice_in_a_moment_sends_one_and_says_so(clien
         assert "Invitations queued: 1." in invite_from_admin(client, invited).text
         assert "Invitations queued: 0." in invite_from_admin(client, invited).text
     assert OutboxMessage.objects.filter(kind="invitation").count() == 1
+
+
+def test_a_caseworker_changes_their_password_from_any_page(client, cast):
+    """Caseworkers and dispatchers never see the admin, whose page is for staff."""
+    client.force_login(cast.caseworker)
+    page = client.get(reverse("cases:list"))
+    assert 'href="/accounts/password/"' in page.text
+    refused = client.post(
+        "/accounts/password/",
+        {
+            "old_password": "wrong",
+            "new_password1": "Grid-cell-42x",
+            "new_password2": "Grid-cell-42x",
+        },
+    )
+    assert refused.status_code == 200 and refused.context["form"].errors["old_password"]
+    changed = client.post(
+        "/accounts/password/",
+        {
+            "old_password": "pass-for-tests-1",
+            "new_password1": "Grid-cell-42x",
+            "new_password2": "Grid-cell-42x",
+        },
+        follow=True,
+    )
+    assert changed.redirect_chain[-1][0] == reverse("cases:list")
+    assert "Your password was changed." in changed.text
+    cast.caseworker.refresh_from_db()
+    assert cast.caseworker.check_password("Grid-cell-42x")
