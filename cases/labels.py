@@ -3,7 +3,7 @@ speaks the language of its request (a plain gettext at import time would freeze 
 
 from collections.abc import Iterable, Mapping
 
-from django.utils.translation import get_language, gettext, ngettext
+from django.utils.translation import get_language, gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import CaseEvent, CaseFallbackReason, DeadlineKind, EscalationLevel, State
@@ -272,6 +272,19 @@ def with_details(events: Iterable[CaseEvent]) -> list[CaseEvent]:
     for event in events:
         event.detail = event_detail(event, departments)
     return events
+
+
+# The units of the pages' "waiting for 2 months" and "3 days left": Django's own words,
+# which its Chinese catalogue gives as "2 月" (read as February) and "3 日"; ours as
+# "2 个月" and "3 天".
+TIME_WORDS = {
+    "year": ngettext_lazy("%(num)d year", "%(num)d years", "num"),
+    "month": ngettext_lazy("%(num)d month", "%(num)d months", "num"),
+    "week": ngettext_lazy("%(num)d week", "%(num)d weeks", "num"),
+    "day": ngettext_lazy("%(num)d day", "%(num)d days", "num"),
+    "hour": ngettext_lazy("%(num)d hour", "%(num)d hours", "num"),
+    "minute": ngettext_lazy("%(num)d minute", "%(num)d minutes", "num"),
+}
 
 
 def deadline_just_passed(overdue_seconds: float) -> bool:

@@ -1,5 +1,7 @@
 from django import template
+from django.utils.timesince import timesince, timeuntil
 
+from cases.labels import TIME_WORDS
 from cases.labels import action_label as _action_label
 from cases.labels import aside as _aside
 from cases.labels import join_names as _join_names
@@ -41,6 +43,18 @@ def join_names(names) -> str:
     """`{{ departments|join_names }}`: 城管局、市场监管局 on a Chinese page, "A, B" on an
     English one. Escaped like any other value."""
     return _join_names(names)
+
+
+@register.filter
+def since(moment) -> str:
+    """`{{ case.created_at|since }}`: Django's `timesince` in our words (`TIME_WORDS`)."""
+    return timesince(moment, time_strings=TIME_WORDS) if moment else ""
+
+
+@register.filter
+def until(moment) -> str:
+    """`{{ case.due_at|until }}`: Django's `timeuntil` in our words (`TIME_WORDS`)."""
+    return timeuntil(moment, time_strings=TIME_WORDS) if moment else ""
 
 
 @register.filter(is_safe=True)

@@ -276,3 +276,24 @@ def test_the_dashboard_map_tooltip_is_punctuated_in_the_readers_language(
     name = next(f["properties"]["name"] for f in chinese if f["properties"]["code"] == "N-01")
     assert tooltips["N-01"] == f"{name}：未结 1，已超期 0"
     assert f"{name}: open 1, overdue 0" in [f["properties"]["tooltip"] for f in english]
+
+
+def test_the_pool_says_how_long_a_case_waits_in_months_not_as_a_month_name(
+    client,
+    cast,
+    world,
+    report,
+    compiled_catalogue,  # noqa: F811
+):
+    """Django's Chinese "2 月" reads as February: "2 个月"; and "天", not "日", for days."""
+    with time_machine.travel(datetime(2026, 9, 1, 10, tzinfo=ZoneInfo("Asia/Shanghai"))):
+        report(category=world.stall)  # overlap: in the pool
+    client.force_login(cast.dispatcher)
+    with time_machine.travel(datetime(2026, 11, 14, 10, tzinfo=ZoneInfo("Asia/Shanghai"))):
+        # Django keeps each number with its unit by a no-break space.
+        page, english = (
+            client.get("/cases/fallback/", **language).content.decode().replace("\xa0", " ")
+            for language in (CHINESE, ENGLISH)
+        )
+    assert "已等待 2 个月，1 周" in page
+    assert "waiting for 2 months, 1 week" in english
