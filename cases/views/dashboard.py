@@ -72,6 +72,9 @@ def dashboard(request):
     # A start alone runs to today; one after today is a period of that day, never reversed.
     end = data.get("date_to") or max(today, data.get("date_from") or today)
     start = data.get("date_from") or end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    if not form.is_bound:
+        # The boxes show the period the heading names, to be moved from there.
+        form.initial.update(date_from=start, date_to=end)
     township = data.get("township")
     township_id = request.user.township_id or (township.pk if township else None)
     period = Period(start, end)

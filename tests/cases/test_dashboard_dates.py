@@ -98,3 +98,12 @@ def test_an_unknown_area_keeps_the_dates_that_were_right(client, cast):
     assert response.status_code == 200
     assert "township" in response.context["form"].errors
     assert response.context["period"] == Period(start, today)
+
+
+def test_the_date_boxes_show_the_period_the_page_shows(client, cast):
+    """Opened without dates, the boxes hold the default period, to be moved from there."""
+    client.force_login(cast.supervisor)
+    page = client.get("/dashboard/").content.decode()
+    period = default_period()
+    assert f'name="date_from" value="{period.start.isoformat()}"' in page
+    assert f'name="date_to" value="{period.end.isoformat()}"' in page
