@@ -69,8 +69,9 @@ def test_a_chinese_escalation_has_chinese_dates_names_and_labels(
     for part in (message.text, message.html):
         assert deadline in part
         assert "市场监管局、住建局" in part
-    dispatched = in_reader_format(REPORTED_AT, "zh-hans", "SHORT_DATETIME_FORMAT")
-    assert f"- {dispatched} 已派遣（Dispatcher）：城管牵头\n" in message.text  # latest steps
+    # The latest steps in the deadline's format: one way of writing a moment per email.
+    dispatched = in_reader_format(REPORTED_AT, "zh-hans")
+    assert f"- {dispatched} 已派遣（Dispatcher）：城管牵头\n" in message.text
     assert "签收此督办</a>（无需登录；链接有效期 14 天）" in message.html
     assert f"案件：{whistled.number}\n" in message.text
     assert f"期限：受理，{deadline}\n" in message.text
@@ -88,7 +89,8 @@ def test_an_english_escalation_keeps_commas_and_english_dates(whistled, settings
         assert "市场监管局, 住建局" in part and "、" not in part
         assert f"accept, {deadline}" in part
     assert f"Case: {whistled.number}\n" in message.text
-    assert " dispatched (Dispatcher): 城管牵头\n" in message.text
+    dispatched = in_reader_format(REPORTED_AT, "en")
+    assert f"- {dispatched} dispatched (Dispatcher): 城管牵头\n" in message.text
     assert "this escalation</a> (no sign-in needed; the link is valid for 14 days)" in message.html
     assert "Latest steps:\n" in message.text
     assert_no_iso(message)
