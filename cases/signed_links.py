@@ -2,9 +2,15 @@
 address the link was mailed to. Each purpose has its own salt, so a link made for one
 purpose is refused by every other."""
 
+import re
 from datetime import timedelta
+from functools import cache
 
 from django.core import signing
+from django.urls import reverse
+
+# The pages a signed link opens: whoever holds one acts for the person it was mailed to.
+LINK_VIEWS = ("escalations:acknowledge", "extensions:decide", "invitations:accept")
 
 
 class SignedLinkError(Exception):
@@ -32,3 +38,16 @@ def read_token(token: str, *, salt: str, max_age: timedelta) -> tuple[int, str]:
         return int(data["p"]), str(data["a"])
     except (KeyError, TypeError, ValueError) as error:
         raise SignedLinkError("invalid") from error
+
+
+def without_tokens(text: str) -> str:
+    """`text` with the token of every signed link in it withheld ("/accounts/invite/…/"):
+    an email kept for the record (the admin's outbox) must not hand its recipient's power,
+    a password or an acknowledgement, to whoever reads it there."""
+    return _signed_link().sub(r"\g<1>…/", text)
+
+
+@cache
+def _signed_link() -> re.Pattern:
+    prefixes = [reverse(name, args=["T"]).removesuffix("T/") for name in LINK_VIEWS]
+    return re.compile("(" + "|".join(map(re.escape, prefixes)) + r")[^/\s\"'<>]+/")

@@ -19,6 +19,7 @@ from cases.admin.readonly import CaseLinkColumnMixin, PlainForeignKeysMixin, Rea
 from cases.models import OutboxMessage
 from cases.pagination import CasePaginator
 from cases.services.outbox import outbox_messages_resend
+from cases.signed_links import without_tokens
 
 
 class OutboxColumnsMixin:
@@ -93,9 +94,17 @@ class OutboxMessageAdmin(
                 ]
             },
         ),
-        (_("Message"), {"fields": ["message_id", "dedupe_key", "text", "html"]}),
+        (_("Message"), {"fields": ["message_id", "dedupe_key", "text_as_sent", "html_as_sent"]}),
     ]
     readonly_fields = [field for _title, options in fieldsets for field in options["fields"]]
+
+    @admin.display(description=_("plain text"))
+    def text_as_sent(self, message):
+        return without_tokens(message.text)
+
+    @admin.display(description=_("HTML"))
+    def html_as_sent(self, message):
+        return without_tokens(message.html)
 
     def has_resend_permission(self, request):
         # `change_outboxmessage` opens this action only: the page itself stays read-only.

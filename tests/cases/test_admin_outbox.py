@@ -2,6 +2,7 @@
 page at all, the list costs the same few queries however long it is, and "Send again" puts
 failed messages back through the one delivery path, to a real SMTP server."""
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -326,3 +327,39 @@ def test_case_numbers_are_plain_text_to_a_viewer_who_may_not_open_cases(client, 
     assert case.number in response.text
     assert reverse("admin:cases_case_change", args=[case.pk]) not in response.text
     assert "send_again" not in response.text  # viewing does not open "Send again"
+
+
+def test_the_outbox_withholds_the_tokens_of_signed_links_from_whoever_reads_it(
+    client, keeper, cast, world
+):
+    """An administrator who is no superuser must not take over an invited account (or
+    acknowledge for a supervisor) with a link read in a copy of someone else's email."""
+    from cases.services.invitations import users_invite
+    from tests.conftest import make_user
+
+    invited = make_user("chief", User.Role.ADMIN)
+    invited.set_unusable_password()
+    invited.save()
+    users_invite(users=[invited])
+    message = OutboxMessage.objects.get(kind="invitation", to=invited.email)
+    token = re.search(r"/accounts/invite/([^/\s]+)/", message.text).group(1)
+    for reader in (keeper, cast.admin):
+        client.force_login(reader)
+        page = client.get(reverse("admin:cases_outboxmessage_change", args=[message.pk])).text
+        assert "/accounts/invite/…/" in page
+        assert token not in page
+
+
+def test_every_kind_of_signed_link_is_withheld_and_nothing_else(db):
+    from cases.signed_links import without_tokens
+
+    text = (
+        "https://gov.example/escalations/ack/eyJwIjoxfQ:1x:AbC/ and"
+        ' <a href="https://gov.example/extensions/decide/eyJ9:1y:Zz-_/">decide</a>'
+        " https://gov.example/accounts/invite/abc:def/ https://gov.example/cases/2026-000001/"
+    )
+    assert without_tokens(text) == (
+        "https://gov.example/escalations/ack/…/ and"
+        ' <a href="https://gov.example/extensions/decide/…/">decide</a>'
+        " https://gov.example/accounts/invite/…/ https://gov.example/cases/2026-000001/"
+    )
