@@ -157,15 +157,17 @@ def cases_with_contacts_shown(user):
     return shown
 
 
-# \d is any Unicode digit: full-width １３８ probes as 138 does.
-_PROBE = re.compile(r"[\d@＠]")
+# \d is any Unicode digit: full-width １３８ probes as 138 does. The rest is what a
+# mailbox is written with: its masked middle ("w*******@") answers "wa", then "wan"…
+_PROBE = re.compile(r"[\d@＠A-Za-z._+\-]")
 
 
 def could_probe_contacts(search: str) -> bool:
     """Whether a search text could tell a masked reader which free texts hold a phone
-    number or email (matching digit by digit would give away the masked middle): any digit
-    or @, full-width ones too. Such text is matched only against texts the reader reads
-    unmasked, or that hold nothing to mask (`holding_no_contact`)."""
+    number or email (matching digit by digit, or letter by letter, would give away the
+    masked middle): any digit, @, or Latin letter or mark of a mailbox, full-width digits
+    too. Such text is matched only against texts the reader reads unmasked, or that hold
+    nothing to mask (`holding_no_contact`); a search in Chinese matches every text."""
     return bool(_PROBE.search(search or ""))
 
 
@@ -196,7 +198,7 @@ def holding_no_contact(field: str) -> Q:
 
 
 def descriptions_searchable_by_digits(user) -> Q:
-    """The cases whose description a search with digits or @ may match for `user`: those
+    """The cases whose description a search with digits, letters or @ may match for `user`: those
     whose contacts they read unmasked, and those whose description holds none."""
     return cases_with_contacts_shown(user) | holding_no_contact("description")
 

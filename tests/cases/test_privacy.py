@@ -572,7 +572,10 @@ def test_searching_by_digits_finds_a_masked_reader_the_texts_with_nothing_to_mas
         }
 
     assert found(cast.liaison, "第1网格") == {plain}
-    note = "A search with digits or @ leaves out the descriptions holding a phone number"
+    note = (
+        "A search with digits, Latin letters or @ leaves out the descriptions holding a"
+        " phone number"
+    )
     listed = reverse("cases:list")
     assert note in client.get(listed, {"q": "第1网格"}).text  # the page says what it left out
     assert note not in client.get(listed, {"q": "路灯"}).text
@@ -646,3 +649,21 @@ def test_the_admins_autocomplete_never_tells_a_masked_reader_what_a_description_
     assert found(cast.liaison, "zhang@") == []
     assert found(cast.liaison, "回电") == [case.number]
     assert found(cast.admin, "13812") == [case.number]
+
+
+def test_searching_letters_never_spells_out_a_masked_email_in_a_description(client, report, cast):
+    """The mask keeps a mailbox's first letter and length ("w*******@example.org"): a
+    search that matched the rest would give it away a letter at a time."""
+    case = report(description="路灯不亮，请回邮件 wangfang@example.org")
+    plain = report(description="路灯不亮 lamp broken")
+    client.force_login(cast.supervisor)  # reads reporters' contacts masked
+    page = client.get(reverse("cases:detail", args=[case.number])).text
+    assert "wangfang@" not in page and "w*******@example.org" in page
+
+    def found(search):
+        text = client.get(reverse("cases:list"), {"q": search}).text
+        return {each.number for each in (case, plain) if each.number in text}
+
+    assert found("wa") == found("wangfang") == set()
+    assert found("lamp") == {plain.number}  # a text with nothing masked still answers
+    assert found("路灯") == {case.number, plain.number}
