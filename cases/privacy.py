@@ -14,11 +14,12 @@ from django.db.models import Q
 
 # No model imports at module level: the logging filter below is loaded before the apps.
 
-# Chinese mobiles (optionally +86) and landlines with an area code, also grouped as people
-# write them ("(010) 6552-9988", "（010）6552-9988", "0571 8765 4321", "138.1234.5678",
-# "138–1234–5678"), in ASCII or full-width digits (Python's \d is any Unicode digit, so
-# １３８ is three digits); and 7+ digits in a row. Dates, times, amounts, coordinates and
-# versions stay as written: their groups are shorter, or their digits are decimals.
+# Chinese mobiles (optionally +86) and landlines with an area code or without ("6552-9988"),
+# also grouped as people write them ("(010) 6552-9988", "（010）6552-9988", "0571 8765 4321",
+# "138.1234.5678", "138–1234–5678", "138 123 45678"), in ASCII or full-width digits
+# (Python's \d is any Unicode digit, so １３８ is three digits); and 7+ digits in a row.
+# Dates, times, amounts, coordinates and versions stay as written: their groups are
+# shorter, or their digits are decimals.
 #
 # No catastrophic backtracking: every branch but the last is bounded (about 20
 # characters), the last is one greedy run that can only give digits back, and the
@@ -42,7 +43,13 @@ _PHONE = re.compile(
     (?:
         (?:[+＋]?[8８][6６]{_GAP}?)?                       # a mobile: maybe +86,
         [1１][3-9３-９]\d                                  # 1[3-9]x, then 4 + 4 digits
-        (?:(?:{_GAP}?\d{{4}}){{2}}|{_DOT}\d{{4}}{_DOT}\d{{4}})  # apart or by two dots
+        (?:(?:{_GAP}?\d{{4}}){{2}}|{_DOT}\d{{4}}{_DOT}\d{{4}}  # apart or by two dots,
+          |{_GAP}\d{{3}}{_GAP}\d{{5}})                       # or 3 + 5 ("138 123 45678")
+      |
+        # A city's landline without its area code, as locals write it ("6552-9988"), not
+        # a range of years ("2019-2020").
+        (?<!\d{_DOT})(?![12][09]\d\d{_GAP}[12][09]\d\d(?!\d))
+        [2-9２-９]\d{{3}}{_GAP}\d{{4}}
       |
         (?<!\d{_DOT})                                      # (not a decimal's digits)
         (?:[(（]?[0０]|[+＋][8８][6６]{_GAP}?[(（]?)          # a landline: 0 or +86,

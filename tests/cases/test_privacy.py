@@ -101,6 +101,10 @@ def test_logs_keep_the_ids_they_are_searched_by():
         ("+86 10 6552 9988", "861*****9988"),  # a landline written from abroad
         ("+86-571-8765-4321", "571****4321"),
         ("＋８６（１０）６５５２９９８８", "861*****9988"),
+        ("6552-9988", "****9988"),  # a city's landline without its area code
+        ("6552 9988", "****9988"),
+        ("６５５２－９９８８", "****9988"),
+        ("138 123 45678", "138****5678"),  # a mobile grouped 3-3-5
     ],
 )
 def test_numbers_grouped_by_dots_or_any_dash_or_in_full_width_digits_are_masked(written, masked):
@@ -121,6 +125,7 @@ def test_dates_times_amounts_coordinates_versions_and_ids_are_left_as_written():
         "120.1550712, 30.2740812",  # a GPS's seven decimals
         "版本 1.2.3",
         "succeeded in 0.0123456789s",  # a Celery timing in the logs: no landline
+        "2019-2020 年度、2025\u20132026 学年",  # ranges of years: no landline
     ]
     assert [mask_contacts(text) for text in texts] == texts
 
