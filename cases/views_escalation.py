@@ -6,6 +6,7 @@ acknowledgement happens on POST, and the page after it is a redirect (Post/Redir
 
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from cases.models import Escalation
@@ -17,6 +18,7 @@ from cases.services.acknowledgement import (
 )
 
 
+@never_cache  # a page of a link that acts for its recipient: no shared cache keeps it
 @require_http_methods(["GET", "POST"])
 def acknowledge(request, token: str):
     try:

@@ -8,6 +8,7 @@ from django import forms
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from cases.models import ExtensionRequest
@@ -32,6 +33,7 @@ class DecisionForm(forms.Form):
     )
 
 
+@never_cache  # a page of a link that acts for its recipient: no shared cache keeps it
 @require_http_methods(["GET", "POST"])
 def decide(request, token: str):
     try:

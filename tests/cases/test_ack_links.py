@@ -34,6 +34,7 @@ def link(escalation, address="cg-boss@example.org"):
 def test_opening_the_link_shows_a_confirmation_and_changes_nothing(client, escalation):
     response = client.get(link(escalation))
     assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]  # the link acts for its recipient
     page = response.content.decode()
     assert escalation.case.number in page and "cg-boss@example.org" in page
     assert 'method="post"' in page

@@ -234,6 +234,7 @@ def test_signed_link_shows_a_confirmation_and_decides_only_on_post(client, cast,
     page = client.get(path)
     assert page.status_code == 200
     assert case.number in page.text
+    assert "no-store" in page["Cache-Control"]  # the link acts for its recipient
     request = ExtensionRequest.objects.get()
     assert request.status == Status.PENDING
 
