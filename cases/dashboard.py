@@ -7,8 +7,8 @@ Definitions (of the cases reported in the period):
 - response rate: of the cases accepted or escalated on their accept deadline, those
   accepted before it escalated (a case never accepted counts against it once overdue);
   resolution rate: the same of resolving, on the resolve deadline.
-- fallback rate: the share routed to a fallback pool; return rate: the share returned by a
-  department at least once.
+- fallback rate: the share routed to a fallback pool (on report, or again by a correction);
+  return rate: the share returned by a department at least once.
 
 Where they come from: the daily roll-up `DailyFigures` (one row per local day of reporting,
 township, lead department and cell; `cases/services/figures.py` keeps it up to date and

@@ -93,7 +93,9 @@ LEFT JOIN (
     SELECT case_id,
         MAX(CASE WHEN action = 'accept' THEN 1 ELSE 0 END) AS accepted,
         MAX(CASE WHEN action = 'resolve' THEN 1 ELSE 0 END) AS resolved,
-        MAX(CASE WHEN action = 'route' AND to_state = %s THEN 1 ELSE 0 END) AS to_pool,
+        -- Routed to a pool: on report, or again by a correction (its return has no actor).
+        MAX(CASE WHEN to_state = %s AND (action = 'route' OR (action = 'return'
+            AND actor_id IS NULL)) THEN 1 ELSE 0 END) AS to_pool,
         MAX(CASE WHEN action = 'return' AND actor_id IS NOT NULL THEN 1 ELSE 0 END) AS returned
     FROM {event}
     WHERE action IN ('accept', 'resolve', 'route', 'return')

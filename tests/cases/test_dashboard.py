@@ -277,3 +277,24 @@ def test_the_due_soon_list_says_how_many_more_it_left_out(
 def last_30_days() -> Period:
     today = timezone.localdate()
     return Period(today - timedelta(days=29), today)
+
+
+def test_a_case_the_router_sends_to_the_pool_after_a_correction_counts_in_the_fallback_rate(
+    report, cast, world
+):
+    """The fallback (ambiguity) rate is of the cases routed to a pool: a correction routes
+    again, and an ambiguous category sends an assigned case there."""
+    from cases.services.corrections import case_correct
+
+    case = report(cell=world.n2)  # rubbish: the urban department
+    case_correct(
+        case=case,
+        actor=cast.dispatcher,
+        category=world.stall,  # two lead rules: overlap
+        cell=world.n2,
+        expected_version=case.version,
+    )
+    assert (case.state, case.fallback_reason) == (State.FALLBACK, "overlap")
+    today = timezone.localdate()
+    totals = dashboard_data(cast.supervisor, period=Period(today, today))["totals"]
+    assert (totals["fallback"], totals["fallback_rate"]) == (1, 100.0)

@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -51,7 +52,9 @@ def computed_case_by_case() -> dict:
     rows = defaultdict(lambda: dict.fromkeys(COUNTED_FIELDS, 0))
     for case in Case.objects.all():
         actions = set(case.events.values_list("action", flat=True))
-        to_pool = case.events.filter(action="route", to_state=State.FALLBACK).exists()
+        to_pool = case.events.filter(
+            Q(action="route") | Q(action="return", actor=None), to_state=State.FALLBACK
+        ).exists()
         late = set(case.escalations.filter(level__gt=0).values_list("deadline_kind", flat=True))
         day = timezone.localtime(case.created_at, zone).date()
         row = rows[(day, case.township_id, case.lead_department_id, case.cell_id)]
