@@ -5,7 +5,8 @@ Definitions (of the cases reported in the period):
 - open: not closed or cancelled; overdue: a running clock past its deadline now.
 - on time: closed without ever being escalated (a due-soon reminder is no escalation).
 - response rate: of the cases accepted or escalated on their accept deadline, those
-  accepted before it escalated (a case never accepted counts against it once overdue);
+  accepted before it escalated (a case never accepted counts against it once the sweep
+  has escalated it, within a sweep's period of its deadline; overdue counts it at once);
   resolution rate: the same of resolving, on the resolve deadline.
 - fallback rate: the share routed to a fallback pool (on report, or again by a correction);
   return rate: the share returned by a department at least once.
