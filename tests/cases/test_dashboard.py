@@ -298,3 +298,23 @@ def test_a_case_the_router_sends_to_the_pool_after_a_correction_counts_in_the_fa
     today = timezone.localdate()
     totals = dashboard_data(cast.supervisor, period=Period(today, today))["totals"]
     assert (totals["fallback"], totals["fallback_rate"]) == (1, 100.0)
+
+
+def test_the_department_and_cell_tables_give_open_overdue_and_on_time_rates(
+    client, cast, world, report
+):
+    """SPEC §6: open, overdue and on-time rates by department and by cell."""
+    with time_machine.travel(timezone.now() - timedelta(days=10)):
+        report()  # overdue by now
+    closed = report()
+    workflow.case_accept(case=closed, actor=cast.liaison)
+    workflow.case_resolve(case=closed, actor=cast.liaison, note="好了")
+    workflow.case_verify(case=closed, actor=cast.caseworker, satisfaction=5)
+    client.force_login(cast.supervisor)
+    page = client.get("/dashboard/", {"date_from": "2000-01-01"}).content.decode()
+    tables = page.split("By department")[1]
+    department, cell = tables.split("By grid cell")
+    for table in (department, cell):
+        # CG and cell N-01: 2 cases, 1 open (50 %), overdue (100 % of open), 1 closed on time.
+        assert re.search(r"<td>2</td><td>1 <small[^>]*>50\.0 %</small></td>", table), table
+        assert re.search(r"<td>1 <small[^>]*>100\.0 %</small></td><td>100\.0</td>", table)
