@@ -291,7 +291,8 @@ def hotspots(groups: list[dict]) -> list[dict]:
 
 def recurrences(user: User, *, period: Period, township_id: int | None = None) -> list[Case]:
     """Cases of the period whose category came back in the same cell within 30 days of a
-    closed case there."""
+    closed case there; a case cancelled (invalid, or a duplicate of one already counted)
+    is no recurrence."""
     earlier = Case.objects.filter(
         category_id=OuterRef("category_id"),
         cell_id=OuterRef("cell_id"),
@@ -300,6 +301,7 @@ def recurrences(user: User, *, period: Period, township_id: int | None = None) -
         closed_at__gte=OuterRef("created_at") - timedelta(days=RECURRENCE_DAYS),
     )
     cases = scoped(user, period, township_id).filter(category__isnull=False, cell__isnull=False)
+    cases = cases.exclude(state=State.CANCELLED)
     return list(
         cases.filter(Exists(earlier))
         .select_related("cell", "category")

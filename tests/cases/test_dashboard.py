@@ -78,9 +78,11 @@ def test_recurrence_is_flagged_within_30_days_of_a_closed_case(client, cast, wor
         workflow.case_verify(case=first, actor=cast.caseworker)
     again = report()
     elsewhere = report(cell=world.n3)
+    invalid = report()
+    workflow.case_cancel(case=invalid, actor=cast.dispatcher, reason="误报")
     client.force_login(cast.supervisor)
     numbers = [c.number for c in client.get("/dashboard/").context["figures"]["recurrences"]]
-    assert numbers == [again.number]
+    assert numbers == [again.number]  # not the report cancelled as invalid
     assert elsewhere.number not in numbers
 
 
