@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -125,21 +126,29 @@ def case_detail_for(user: User, number: str) -> Case:
     )
 
 
-def case_passed_on(user: User, posted_version, **lookup) -> str | None:
-    """The number of the case `lookup` finds (`number=` or `pk=`) when it changed since the
-    page that posted `posted_version` showed it to `user`, a liaison whose department led
-    it: one who acted on a case that another step moved out of their sight meanwhile
-    (returned to the pool, given to another department) is told it changed, not that there
-    is no such case (SPEC §2). None for anyone else, or when the version is current."""
-    version = written_id(str(posted_version or ""))
-    if version is None or user.department_id is None:
+def case_passed_on(user: User, posted_version, *, stale_only: bool = True, **lookup) -> str | None:
+    """The number of the case `lookup` finds (`number=` or `pk=`) when `user` is a liaison
+    whose department the case's audit trail names (as its lead, the department that
+    returned it, one it summoned to assist, or one that acted on it) and, with
+    `stale_only`, the case changed since the page that posted `posted_version` showed it:
+    one who acted on a case that another step moved out of their sight meanwhile is told it
+    changed, not that there is no such case (SPEC §2). None for anyone else."""
+    department = user.department_id
+    if department is None:
         return None
-    led_by_them = CaseEvent.objects.filter(
-        Q(data__lead=user.department_id) | Q(data__returned_by=user.department_id),
-        case=OuterRef("pk"),
+    cases = Case.objects.filter(**lookup)
+    if stale_only:
+        version = written_id(str(posted_version or ""))
+        if version is None:
+            return None
+        cases = cases.filter(version__gt=version)
+    named = (
+        Q(data__lead=department) | Q(data__returned_by=department) | Q(data__department=department)
     )
+    if connection.vendor == "postgresql":  # SQLite has no JSON containment
+        named |= Q(data__assisting__contains=[department])
     return (
-        Case.objects.filter(Exists(led_by_them), version__gt=version, **lookup)
+        cases.filter(Exists(CaseEvent.objects.filter(named, case=OuterRef("pk"))))
         .values_list("number", flat=True)
         .first()
     )

@@ -146,12 +146,15 @@ class DispatchForm(CommentForm):
         # A dispatch names the case's assisting departments: those on it already (a
         # returned case's) stay only if still ticked.
         attached = [assist.department_id for assist in self.case.assists.all()] if self.case else []
+        self.attached = attached
         if not self.is_bound:
             # Routing would have attached the listed ones: the dispatcher need not remember
             # them, and unticks any not wanted. A refused form comes back as it was typed.
+            # One on the case already stays ticked though preselected to lead: were another
+            # lead chosen, it would otherwise leave the case unnoticed.
             lead = self.fields["lead"].initial
             ticked = dict.fromkeys([*listed_assisting, *attached])
-            self.fields["assisting"].initial = [pk for pk in ticked if pk != lead]
+            self.fields["assisting"].initial = [pk for pk in ticked if pk != lead or pk in attached]
 
         def names(pks):
             return join_names(str(d) for d in departments if d.pk in pks)
@@ -200,6 +203,10 @@ class DispatchForm(CommentForm):
             else:
                 assisting += [dept for dept in listed if dept not in assisting]
                 data["assisting"] = assisting
+        if lead is not None and lead in assisting and lead.pk in self.attached:
+            # On the case already (its box came ticked), it now leads instead of assisting.
+            assisting.remove(lead)
+            data["assisting"] = assisting
         if lead is not None and lead in assisting:
             # Silently dropped, a whistle summoning only the lead would summon nobody.
             self.add_error(

@@ -24,7 +24,6 @@ from cases.models import TERMINAL_STATES, Case, State
 from cases.privacy import can_see_personal_data
 from cases.selectors import (
     case_detail_for,
-    case_passed_on,
     cases_visible_to,
     dispatch_suggestions,
     routing_explanation,
@@ -37,6 +36,7 @@ from cases.services.open311 import open311_report_for
 from cases.services.photos import photo_room
 from cases.services.privacy import Purpose, reporter_contact_for
 from cases.services.workflow import WorkflowError, available_transitions
+from cases.views.passed_on import told_when_passed_on
 from departments.models import User
 
 
@@ -179,19 +179,11 @@ def _run(name: str, case, user, data: dict):
 
 @login_required
 @require_POST
+@told_when_passed_on("expected_version")
 def case_transition(request, number, transition):
     if transition not in TRANSITION_FORMS:
         raise Http404
-    try:
-        case = case_detail_for(request.user, number)
-    except Http404:
-        passed_on = case_passed_on(
-            request.user, request.POST.get("expected_version"), number=number
-        )
-        if passed_on is None:
-            raise
-        messages.error(request, labels.passed_on_words(passed_on))
-        return redirect("cases:list")
+    case = case_detail_for(request.user, number)
     form = TRANSITION_FORMS[transition](
         request.POST, case=case, user=request.user, auto_id=f"id_{transition}_%s"
     )

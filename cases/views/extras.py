@@ -21,6 +21,7 @@ from cases.services.liaison import assist_report_for_duty
 from cases.services.notes import case_add_note
 from cases.services.photos import case_add_photos
 from cases.services.workflow import WorkflowError
+from cases.views.passed_on import told_when_passed_on
 
 
 def _errors(error: ValidationError) -> str:
@@ -29,6 +30,7 @@ def _errors(error: ValidationError) -> str:
 
 @login_required
 @require_POST
+@told_when_passed_on()
 def case_note_add(request, number):
     case = case_detail_for(request.user, number)
     form = CaseNoteForm(request.POST, request.FILES, user=request.user)
@@ -61,6 +63,7 @@ def case_note_add(request, number):
 
 @login_required
 @require_POST
+@told_when_passed_on()
 def case_photos_add(request, number):
     case = case_detail_for(request.user, number)
     form = PhotosForm(request.POST, request.FILES)
@@ -103,6 +106,7 @@ def case_photo(request, number, photo_id):
 
 @login_required
 @require_POST
+@told_when_passed_on("expected_version")
 def case_correct_view(request, number):
     case = case_detail_for(request.user, number)
     form = CorrectionForm(request.POST, case=case, user=request.user)
@@ -132,6 +136,7 @@ def case_correct_view(request, number):
 
 @login_required
 @require_POST
+@told_when_passed_on()
 def case_report_for_duty(request, number):
     """A summoned department's liaison reports for duty (报到) from the case page."""
     case = case_detail_for(request.user, number)

@@ -59,6 +59,44 @@ def test_acting_on_a_case_another_passed_on_meanwhile_says_it_changed_not_404(cl
     assert current.status_code == 404
 
 
+def test_a_note_on_a_case_passed_on_meanwhile_says_so_not_404(client, cast, report):
+    case = report()
+    workflow.case_return(case=case, actor=cast.liaison, reason="不归我们管")
+    client.force_login(cast.liaison)
+    response = client.post(reverse("cases:note_add", args=[case.number]), {"text": "已联系"})
+    assert response["Location"] == reverse("cases:list")
+    assert messages_of(response) == [
+        f"Case {case.number} changed while you were acting on it and is no longer yours to"
+        " see: another step passed it on (to the pool or to another department). Nothing was"
+        " done."
+    ]
+    assert not case.notes.exists()
+    # A department the case never named is still told there is no such case.
+    client.force_login(cast.other_liaison)
+    other = client.post(reverse("cases:note_add", args=[case.number]), {"text": "已联系"})
+    assert other.status_code == 404
+
+
+def test_a_summoned_department_let_go_meanwhile_is_told_so_when_it_reports(
+    client, cast, world, report
+):
+    """Summoned by a whistle, then left out of the re-dispatch after a return: its liaison's
+    page still offers "report for duty"."""
+    from tests.conftest import make_user
+
+    case = report(category=world.stall, cell=world.n2)  # overlap: in the pool
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.housing, assisting=[world.market], whistle=True
+    )
+    housing = make_user("zj", "liaison", department=world.housing)
+    workflow.case_return(case=case, actor=housing, reason="不属于住建")
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.urban, assisting=[])
+    client.force_login(cast.other_liaison)  # market regulation's
+    response = client.post(reverse("cases:report_for_duty", args=[case.number]))
+    assert response["Location"] == reverse("cases:list")
+    assert "is no longer yours to see" in messages_of(response)[0]
+
+
 def test_a_case_still_in_view_after_acting_leads_back_to_its_page(client, cast, report):
     case = report()
     client.force_login(cast.liaison)

@@ -316,3 +316,28 @@ def test_an_arbitration_keeps_the_assisting_departments_on_the_case(cast, world,
     assert [assist.department for assist in case.assists.all()] == [world.housing]
     dispatch = case.events.filter(action="dispatch").latest("at", "id")
     assert dispatch.data["assisting"] == [world.housing.pk]
+
+
+def test_a_department_on_the_case_preselected_to_lead_stays_ticked_to_assist(
+    client, cast, world, report
+):
+    """Market assisted; the router now suggests it alone to lead. Were it unticked, choosing
+    another lead would take it off the case unnoticed; kept as lead, it simply leads."""
+    case = report(category=world.stall, cell=world.n2)  # overlap: in the pool
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.urban, assisting=[world.market]
+    )
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    client.force_login(cast.dispatcher)
+    form = dispatch_form_of(case_page(client, case))
+    assert form["lead"].value() == world.market.pk
+    assert ticked(case_page(client, case).content.decode(), "assisting") == [world.market.pk]
+
+    kept_as_lead = post_dispatch(client, case, lead=world.market.pk, assisting=[world.market.pk])
+    assert kept_as_lead.status_code == 302
+    case.refresh_from_db()
+    assert (case.state, case.lead_department, list(case.assists.all())) == (
+        State.ASSIGNED,
+        world.market,
+        [],
+    )
