@@ -201,7 +201,7 @@ def test_durations_past_a_working_day_count_working_days(settings):
     assert format_duration(8 * hour) == "1 day"
     assert format_duration(1238 * hour + 59 * 60) == "154 days 6 h"
     with translation.override("zh-hans"):
-        assert format_duration(1238 * hour) == "154 日 6 小时"
+        assert format_duration(1238 * hour) == "154 天 6 小时"
     settings.WORKING_HOURS = (time(9), time(12, 30))
     assert format_duration(7 * hour) == "2 days"
 

@@ -591,7 +591,7 @@ def test_detail_shows_working_hours_left_on_the_official_calendar(client, cast, 
         text = page_text(client.get(reverse("cases:detail", args=[case.number])))
         assert "(overdue by 1 hour of working time)" in text
     with translation.override("zh-hans"):
-        assert working_time_words(-26 * 3600, overdue=True) == "按工作时间已超期 3 日 2 小时"
+        assert working_time_words(-26 * 3600, overdue=True) == "按工作时间已超期 3 天 2 小时"
     # The evening after a 17:00 deadline: overdue, though no working time has run since.
     with time_machine.travel(datetime(2026, 3, 2, 7, 0, tzinfo=UTC), tick=False):
         evening = report()  # Monday 15:00, due at 17:00
