@@ -244,6 +244,8 @@ def test_a_caseworker_changes_their_password_from_any_page(client, cast):
     client.force_login(cast.caseworker)
     page = client.get(reverse("cases:list"))
     assert 'href="/accounts/password/"' in page.text
+    # Laid out as the sign-in form: each label above its box.
+    assert '<form method="post" class="stacked narrow">' in client.get("/accounts/password/").text
     refused = client.post(
         "/accounts/password/",
         {
