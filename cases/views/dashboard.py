@@ -72,9 +72,16 @@ def dashboard(request):
     # A start alone runs to today; one after today is a period of that day, never reversed.
     end = data.get("date_to") or max(today, data.get("date_from") or today)
     start = data.get("date_from") or end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    # The boxes show the period the heading names, to be moved from there: a box left
+    # empty (a start alone runs to today) shows the day it stood for.
+    shown = {"date_from": start, "date_to": end}
     if not form.is_bound:
-        # The boxes show the period the heading names, to be moved from there.
-        form.initial.update(date_from=start, date_to=end)
+        form.initial.update(shown)
+    else:
+        form.data = form.data.copy()
+        for name, day in shown.items():
+            if not form.data.get(name) and name not in form.errors:
+                form.data[name] = day.isoformat()
     township = data.get("township")
     township_id = request.user.township_id or (township.pk if township else None)
     period = Period(start, end)

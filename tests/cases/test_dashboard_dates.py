@@ -107,3 +107,11 @@ def test_the_date_boxes_show_the_period_the_page_shows(client, cast):
     period = default_period()
     assert f'name="date_from" value="{period.start.isoformat()}"' in page
     assert f'name="date_to" value="{period.end.isoformat()}"' in page
+
+
+def test_a_date_box_left_empty_shows_the_day_it_stood_for(client, cast):
+    """A start alone runs to today, or is a period of that one day when in the future."""
+    client.force_login(cast.supervisor)
+    start = timezone.localdate() + timedelta(days=14)
+    page = client.get("/dashboard/", {"date_from": start.isoformat()}).content.decode()
+    assert f'name="date_to" value="{start.isoformat()}"' in page
