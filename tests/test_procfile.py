@@ -3,6 +3,7 @@ VAR_DIR, nothing prepared beforehand. The web's pages need their CSS and scripts
 balancer probing /healthz over plain HTTP behind the TLS proxy needs a 200, not a redirect
 to HTTPS, and beat must start where no var/ folder exists yet."""
 
+import json
 import os
 import re
 import signal
@@ -199,9 +200,12 @@ def test_the_worker_takes_emails_and_sweeps_from_both_queues_of_the_demos_file_b
     finally:
         stop(worker)
         log.close()
-    # The console backend (EMAIL_URL's default) printed the email, and nothing is left.
+    # The console backend (EMAIL_URL's default) printed the email, and nothing is left but,
+    # at most, a task that succeeded: stopped (SIGTERM to the whole group) between a task's
+    # end and its late acknowledgement, the worker puts the message back, to be done again.
     assert "Subject: Sent by the worker" in log_file.read_text()
-    assert list(broker.glob("*.msg")) == []
+    left = [json.loads(path.read_text())["headers"]["task"] for path in broker.glob("*.msg")]
+    assert set(left) <= set(tasks), left
 
 
 def succeeded(task: str, log: str) -> bool:
