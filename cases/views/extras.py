@@ -111,7 +111,12 @@ def case_correct_view(request, number):
     case = case_detail_for(request.user, number)
     form = CorrectionForm(request.POST, case=case, user=request.user)
     if not form.is_valid():
-        messages.error(request, _("The correction was not saved: check the fields."))
+        # Which field and why: the form is a pair of pickers, and nothing on the page
+        # would otherwise show what was refused.
+        messages.error(
+            request,
+            _("The correction was not saved: %(e)s") % {"e": errors_in_one_line(form)},
+        )
         return redirect("cases:detail", number=case.number)
     try:
         case_correct(

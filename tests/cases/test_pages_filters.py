@@ -476,3 +476,14 @@ def test_a_correction_to_another_lead_does_not_leave_it_assisting_too(cast, worl
     )
     assert case.state == State.ASSIGNED and case.lead_department == world.market
     assert not case.assists.filter(department=world.market).exists()
+
+
+def test_a_refused_correction_says_which_field_and_why(client, cast, world, report):
+    case = report(category=None)
+    client.force_login(cast.dispatcher)
+    response = correct(client, case, category="NO-SUCH-CODE", cell=world.n1.pk)
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert message.startswith("The correction was not saved: Category: ")
+    assert "not one of the available choices" in message
+    case.refresh_from_db()
+    assert case.category is None
