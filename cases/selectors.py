@@ -132,11 +132,12 @@ def case_passed_on(user: User, posted_version, *, stale_only: bool = True, **loo
     returned it, one it summoned to assist, or one that acted on it) and, with
     `stale_only`, the case changed since the page that posted `posted_version` showed it:
     one who acted on a case that another step moved out of their sight meanwhile is told it
-    changed, not that there is no such case (SPEC §2). None for anyone else."""
+    changed, not that there is no such case (SPEC §2). None for anyone else, and for a
+    case still in their sight (a 404 of another cause: an unknown transition's name)."""
     department = user.department_id
     if department is None:
         return None
-    cases = Case.objects.filter(**lookup)
+    cases = Case.objects.filter(**lookup).exclude(pk__in=cases_visible_to(user).values("pk"))
     if stale_only:
         version = written_id(str(posted_version or ""))
         if version is None:

@@ -57,6 +57,11 @@ def test_acting_on_a_case_another_passed_on_meanwhile_says_it_changed_not_404(cl
     # Posted with the version as it is, by someone who never saw it: still not found.
     current = transition(client, case, "accept", expected_version=case.version)
     assert current.status_code == 404
+    # A case still theirs, a stale page, and a transition that does not exist: not found.
+    mine = report()
+    stale = mine.version
+    workflow.case_accept(case=mine, actor=cast.liaison)
+    assert transition(client, mine, "no-such-step", expected_version=stale).status_code == 404
 
 
 def test_a_note_on_a_case_passed_on_meanwhile_says_so_not_404(client, cast, report):
