@@ -34,6 +34,9 @@ _DASHES = r"\-\u2010-\u2015\u2212\uff0d"
 _SPACES = r"\x20\u00a0\u202f\u3000"
 # Between a mobile's groups: a dash or a space (not a dot: 135.12345678 is a longitude).
 _GAP = rf"[{_DASHES}{_SPACES}]"
+# An underscore too (138_1234_5678), for a mobile's groups only: a file name's
+# "IMG_2019_0304" is no landline.
+_MOBILE_GAP = rf"[{_DASHES}{_SPACES}_＿]"
 # Between a landline's groups a dot too: nothing but a phone starts with 0 and groups so.
 _GAP_OR_DOT = rf"[{_DASHES}{_SPACES}.．]"
 _DOT = "[.．]"
@@ -41,10 +44,10 @@ _PHONE = re.compile(
     rf"""
     (?<![\d*])                   # not inside a longer number, nor next to a mask's stars
     (?:
-        (?:[+＋]?[8８][6６]{_GAP}?)?                       # a mobile: maybe +86,
+        (?:[+＋]?[8８][6６]{_MOBILE_GAP}?)?                # a mobile: maybe +86,
         [1１][3-9３-９]\d                                  # 1[3-9]x, then 4 + 4 digits
-        (?:(?:{_GAP}?\d{{4}}){{2}}|{_DOT}\d{{4}}{_DOT}\d{{4}}  # apart or by two dots,
-          |{_GAP}\d{{3}}{_GAP}\d{{5}})                       # or 3 + 5 ("138 123 45678")
+        (?:(?:{_MOBILE_GAP}?\d{{4}}){{2}}|{_DOT}\d{{4}}{_DOT}\d{{4}}  # apart, by two dots,
+          |{_MOBILE_GAP}\d{{3}}{_MOBILE_GAP}\d{{5}})         # or 3 + 5 ("138 123 45678")
       |
         # A city's landline without its area code, as locals write it ("6552-9988"), not
         # a range of years ("2019-2020").
@@ -105,10 +108,11 @@ def mask_email(email: str) -> str:
 
 
 _MAILBOX = re.compile("[^@＠]*")
-# @ and the domain's dots full-width too. A match starts only where a run of mailbox
+# @ and the domain's dots full-width too, or the ideographic full stop an input method
+# types for "." in Chinese mode (wang@163。com). A match starts only where a run of mailbox
 # characters starts: tried at every position of a long run (a 100,000-digit text), the run
 # cost its length squared.
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+[@＠][\w-]+(?:[.．][\w-]+)+")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+[@＠][\w-]+(?:[.．。][\w-]+)+")
 
 
 def mask_contacts(text: str) -> str:

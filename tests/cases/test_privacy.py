@@ -105,6 +105,8 @@ def test_logs_keep_the_ids_they_are_searched_by():
         ("6552 9988", "****9988"),
         ("６５５２－９９８８", "****9988"),
         ("138 123 45678", "138****5678"),  # a mobile grouped 3-3-5
+        ("138_1234_5678", "138****5678"),  # underscores, where spaces are not allowed
+        ("+86_138_1234_5678", "138****5678"),
     ],
 )
 def test_numbers_grouped_by_dots_or_any_dash_or_in_full_width_digits_are_masked(written, masked):
@@ -126,6 +128,7 @@ def test_dates_times_amounts_coordinates_versions_and_ids_are_left_as_written():
         "版本 1.2.3",
         "succeeded in 0.0123456789s",  # a Celery timing in the logs: no landline
         "2019-2020 年度、2025\u20132026 学年",  # ranges of years: no landline
+        "见附件 IMG_2019_0304.jpg",  # a file name's underscores: no landline
     ]
     assert [mask_contacts(text) for text in texts] == texts
 
@@ -140,6 +143,8 @@ def test_a_number_among_dates_and_amounts_is_masked_and_they_are_not():
 def test_an_email_with_a_full_width_at_is_masked_and_probes_as_one():
     assert mask_contacts("请回邮件 zhang＠example.org") == "请回邮件 z****＠example.org"
     assert mask_contacts("请回邮件 zhang＠example．org") == "请回邮件 z****＠example．org"
+    # An input method in Chinese mode types the ideographic full stop for the dot.
+    assert mask_contacts("邮箱 wang@163。com，谢谢") == "邮箱 w***@163。com，谢谢"
     assert could_probe_contacts("zhang＠") and could_probe_contacts("１３８１")
     assert not could_probe_contacts("回电")
 
