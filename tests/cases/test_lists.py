@@ -118,6 +118,26 @@ def test_pool_pages_are_read_oldest_first_page_by_page(client, cast, report, mon
     assert pages == [numbers[0:2], numbers[2:4], numbers[4:5]]
 
 
+@pytest.mark.parametrize("who", ["dispatcher", "caseworker"])
+def test_the_pool_page_searches_the_pool_through_the_list(client, cast, world, report, who):
+    """A caller asks about their report: the pool page's search finds it among the pool's
+    pages (the list's search, kept to the pool), and not the same words on a routed case."""
+    wanted = report(category=None, description="桥下井盖缺失 老王")
+    report(category=None, description="别的事")
+    report(description="桥下井盖缺失 已派")  # rubbish: routed to a department
+    client.force_login(getattr(cast, who))
+    pool = client.get("/cases/fallback/")
+    form = re.search(
+        r'<form method="get" action="([^"]+)"[^>]*role="search">(.*?)</form>', pool.text, re.S
+    )
+    assert form and form[1] == reverse("cases:list")
+    assert '<input type="hidden" name="state" value="fallback">' in form[2]
+    assert '<input type="search" name="q"' in form[2]
+    assert "2 cases" in form[2]  # the pool's size, beside the search
+    found = client.get(form[1], {"state": "fallback", "q": "井盖缺失"}).context["page"]
+    assert [case.number for case in found] == [wanted.number]
+
+
 def test_the_pool_dispatches_the_case_whose_button_is_pressed(client, cast, world, report):
     chosen, other = report(category=None), report(category=None)
     client.force_login(cast.dispatcher)
