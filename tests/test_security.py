@@ -152,7 +152,7 @@ def test_our_system_checks_pass_with_the_settings_as_shipped():
             checks.check_site_url_host,
             "governance.E007",
         ),
-        ({"SITE_URL": "http://example.org"}, checks.check_site_url_is_https, "governance.W008"),
+        ({"SITE_URL": "http://example.org"}, checks.check_site_url_is_https, "governance.I008"),
     ],
 )
 def test_a_broken_security_setting_is_reported_by_its_check(override, check, code):
