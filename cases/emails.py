@@ -59,11 +59,7 @@ def timeline_steps(events: list[CaseEvent]) -> list[Step]:
 def _case_context(escalation: Escalation, *, language: str, timeline: list[CaseEvent]) -> dict:
     case = escalation.case
     category = case.category
-    english = not language.startswith("zh")
-    if category is None:
-        category_name = ""
-    else:
-        category_name = category.name_en if english and category.name_en else category.name
+    category_name = category.name_for(language) if category else ""
     if escalation.department_id:
         owner = escalation.department.name
     else:

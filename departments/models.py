@@ -12,7 +12,7 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -122,7 +122,19 @@ class Category(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.name} ({self.code})"
+        return f"{self.display_name} ({self.code})"
+
+    def name_for(self, language: str | None) -> str:
+        """The name a reader of `language` reads: the official (Chinese) name, or for any
+        other language the English one where the category has it."""
+        if self.name_en and not (language or "").startswith("zh"):
+            return self.name_en
+        return self.name
+
+    @property
+    def display_name(self) -> str:
+        """`name_for` the active language, as pages and the admin show it."""
+        return self.name_for(get_language())
 
 
 class Responsibility(models.Model):

@@ -279,7 +279,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
     # the codes are in the filters and on the case's page.
     @admin.display(description=_("category"), ordering="category__name")
     def category_name(self, case):
-        return case.category.name if case.category_id else "—"
+        return case.category.display_name if case.category_id else "—"
 
     @admin.display(description=_("grid cell"), ordering="cell__name")
     def cell_name(self, case):

@@ -79,6 +79,23 @@ def test_the_category_picker_offers_english_names_on_english_pages_only(
     assert "暴露垃圾 / Exposed rubbish (ENV-RUBBISH)" in english
 
 
+def test_cases_read_in_english_name_their_category_in_english_where_it_has_a_name(
+    client, cast, world, report, compiled_catalogue
+):
+    """The list, the case page and the admin agree with the picker and the emails: an
+    English reader reads the English name, a Chinese reader the official one."""
+    world.rubbish.name_en = "Exposed rubbish"
+    world.rubbish.save()
+    case = report()  # rubbish
+    client.force_login(cast.dispatcher)
+    pages = ("/cases/", reverse("cases:detail", args=[case.number]))
+    for url in pages:
+        english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+        assert "Exposed rubbish" in english and "暴露垃圾" not in english, url
+        assert "暴露垃圾" in chinese and "Exposed rubbish" not in chinese, url
+
+
 def test_pages_speak_english_by_default(client, cast, compiled_catalogue):
     client.force_login(cast.caseworker)
     text = client.get("/cases/new/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
