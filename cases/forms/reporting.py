@@ -134,10 +134,16 @@ class ReportForm(forms.Form):
         return data
 
     def clean_photos(self):
-        from cases.services.photos import clean_photos
+        """The photos checked and re-encoded, ready to store (`CleanPhoto`); with a bad
+        file among them, the good ones wait in `photos_passing` for the page shown again."""
+        from cases.services.photos import MAX_PHOTOS, sort_photos, too_many_photos
 
         photos = self.cleaned_data["photos"]
         held = self.cleaned_data.get("held_photos") or ()
-        # Raises ValidationError with the reason for each bad file.
-        clean_photos(photos, already=len(held))
-        return photos
+        if len(held) + len(photos) > MAX_PHOTOS:
+            raise forms.ValidationError(too_many_photos(len(held)), code="too_many_photos")
+        cleaned, errors = sort_photos(photos)
+        if errors:
+            self.photos_passing = cleaned
+            raise forms.ValidationError(errors)
+        return cleaned

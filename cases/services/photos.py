@@ -145,15 +145,22 @@ def clean_photos(uploads: Sequence, *, already: int = 0) -> list[CleanPhoto]:
     side: `photos_of_the_same_side`)."""
     if already + len(uploads) > MAX_PHOTOS:
         raise ValidationError(too_many_photos(already), code="too_many_photos")
+    cleaned, errors = sort_photos(uploads)
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def sort_photos(uploads: Sequence) -> tuple[list[CleanPhoto], list[ValidationError]]:
+    """Each upload checked on its own: those that pass, re-encoded, and the errors of the
+    others (a form keeps the good photos of a batch with one bad file)."""
     errors, cleaned = [], []
     for upload in uploads:
         try:
             cleaned.append(clean_photo(upload))
         except ValidationError as error:
             errors.extend(error.error_list)
-    if errors:
-        raise ValidationError(errors)
-    return cleaned
+    return cleaned, errors
 
 
 def _store(records_and_photos) -> None:
@@ -197,12 +204,15 @@ def _clean_photo_of(held: HeldPhoto) -> CleanPhoto:
 
 
 @transaction.atomic
-def photos_hold(*, user: User, uploads: Sequence) -> list[HeldPhoto]:
-    """Check and keep `uploads` for `user`'s report while they look at possible duplicates
-    (at most MAX_PHOTOS, each checked as for a case). Raises ValidationError like
-    `clean_photos`."""
-    held = [HeldPhoto(held_by=user) for _ in uploads]
-    _store(zip(held, clean_photos(uploads), strict=True))
+def photos_hold(
+    *, user: User, uploads: Sequence = (), cleaned: Sequence[CleanPhoto] = ()
+) -> list[HeldPhoto]:
+    """Check and keep `uploads` (and the photos `cleaned` already) for `user`'s report while
+    the page is shown again: possible duplicates, or another field to correct (at most
+    MAX_PHOTOS, each checked as for a case). Raises ValidationError like `clean_photos`."""
+    photos = [*cleaned, *clean_photos(uploads, already=len(cleaned))]
+    held = [HeldPhoto(held_by=user) for _ in photos]
+    _store(zip(held, photos, strict=True))
     return held
 
 
@@ -287,12 +297,20 @@ def held_photos_purge(*, now: datetime | None = None) -> int:
 
 
 @transaction.atomic
-def case_report_with_photos(*, photos: Sequence = (), held_photos: Sequence = (), **report) -> Case:
-    """Report a case (cases/services/intake.py `case_report`) and store its photos, new and
-    held, in the same transaction: a bad photo leaves no case behind."""
+def case_report_with_photos(
+    *,
+    photos: Sequence = (),
+    cleaned_photos: Sequence[CleanPhoto] = (),
+    held_photos: Sequence = (),
+    **report,
+) -> Case:
+    """Report a case (cases/services/intake.py `case_report`) and store its photos, new
+    (`photos` uploaded, or `cleaned_photos` checked already by the form) and held, in the
+    same transaction: a bad photo leaves no case behind."""
     # Decoded and re-encoded before the report takes its number: the year's counter stays
     # locked until commit, and every other report waits for it meanwhile (intake.py).
-    cleaned = clean_photos(photos, already=len(held_photos))
+    already = len(held_photos) + len(cleaned_photos)
+    cleaned = [*cleaned_photos, *clean_photos(photos, already=already)]
     case = case_report(**report)
     if (cleaned or held_photos) and not case.is_replay:
         case_add_photos(

@@ -47,7 +47,7 @@ def case_new(request):
         if not duplicates:
             try:
                 case = case_report_with_photos(
-                    photos=data["photos"],
+                    cleaned_photos=data["photos"],
                     held_photos=data["held_photos"],
                     reporter=request.user,
                     category=data["category"],
@@ -105,10 +105,12 @@ def _already_sent(request, first: Case):
 
 def _photos_to_carry(user: User, form: ReportForm) -> list[HeldPhoto]:
     """The photos the page shown again carries as hidden ids: those held before, and those
-    just uploaded, held now (a browser cannot be handed files back)."""
+    just uploaded, held now (a browser cannot be handed files back); of a batch with a bad
+    file, the good ones."""
     if not form.is_bound:
         return []
     carried = list(form.cleaned_data.get("held_photos") or ())
-    if form.cleaned_data.get("photos"):
-        carried += photos_hold(user=user, uploads=form.cleaned_data["photos"])
+    uploaded = form.cleaned_data.get("photos") or getattr(form, "photos_passing", ())
+    if uploaded:
+        carried += photos_hold(user=user, cleaned=uploaded)
     return carried
