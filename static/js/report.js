@@ -88,7 +88,16 @@
       if (hint) { hint.textContent = needle && !first ? hint.dataset.message : ""; }
       if (needle && first) { select.value = first.value; select.dispatchEvent(new Event("change")); }
     });
+    // Enter (a phone keyboard's "search" or "go" key) in a search box would send the whole
+    // report, half filled in: it only ends the search.
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { event.preventDefault(); select.focus(); }
+    });
   }
+  // A form sent back with errors: show the list of them, which is above the fold only on a
+  // desktop, to whoever just pressed "Report" on a phone.
+  var errorSummary = document.getElementById("report-errors");
+  if (errorSummary) { errorSummary.focus(); }
   searchable(
     document.getElementById("category-search"),
     form.querySelector("select[name=category]"),

@@ -183,6 +183,40 @@ def test_a_form_sent_back_with_an_error_shows_the_cell_and_point_chosen(
     assert world.n1.code in chosen and point[0] in chosen
 
 
+@pytest.mark.parametrize("search", ["#category-search", "#cell-search"])
+def test_enter_in_a_search_box_searches_and_does_not_send_the_report(
+    open_as, live_server, cast, world, search
+):
+    """A phone keyboard's "search" key is Enter: it sent a half-filled report."""
+    page = open_as(cast.caseworker)
+    page.goto(f"{live_server.url}/cases/new/")
+    page.fill("textarea[name=description]", "路灯不亮")
+    page.select_option("select[name=cell]", str(world.n1.pk))  # enough for a report
+    page.fill(search, world.n2.code if search == "#cell-search" else "路灯")
+    page.press(search, "Enter")
+    page.wait_for_timeout(300)  # a submission would have started by now
+    assert page.url == f"{live_server.url}/cases/new/"
+    assert not Case.objects.exists()
+    assert page.input_value("textarea[name=description]") == "路灯不亮"
+
+
+def test_a_phone_shows_the_reports_errors_first_and_each_leads_to_its_field(
+    open_as, live_server, cast, world
+):
+    page = open_as(cast.caseworker, width=390)
+    page.goto(f"{live_server.url}/cases/new/")
+    page.fill("textarea[name=description]", "路灯不亮")
+    page.click("#report-submit")  # no cell chosen
+    summary = page.locator("#report-errors")
+    summary.wait_for()
+    assert not Case.objects.exists()
+    assert page.evaluate("document.activeElement.id") == "report-errors"
+    assert summary.bounding_box()["y"] < 900  # in the first screen
+    assert "Choose a grid cell" in summary.inner_text()
+    summary.locator("a", has_text="Grid cell").click()
+    assert page.url.endswith("#id_cell")
+
+
 def test_photos_attached_before_the_duplicate_screen_reach_the_case_reported_anyway(
     open_as, live_server, cast, world, report, tmp_path, settings
 ):
