@@ -876,6 +876,23 @@ def test_a_resolved_cases_page_shows_the_caseworker_what_the_department_says_it_
     assert f"Resolved by {cast.liaison.get_full_name()}" in actions
     assert "已清运，现场已冲洗" in actions
     assert "Check on site that the problem is fixed" in actions
+    assert "the photos are above" not in actions  # there are none
+
+
+def test_the_verify_hint_points_at_the_photos_when_there_are_some(
+    client, cast, report, tmp_path, settings
+):
+    from cases.services.photos import case_add_photos
+    from tests.cases.test_photos import image_file
+
+    settings.MEDIA_ROOT = tmp_path
+    case = report()
+    workflow.case_accept(case=case, actor=cast.liaison)
+    case_add_photos(case=case, uploaded_by=cast.liaison, uploads=[image_file()])
+    workflow.case_resolve(case=case, actor=cast.liaison, note="已清运")
+    client.force_login(cast.caseworker)
+    response = client.get(reverse("cases:detail", kwargs={"number": case.number}))
+    assert "Check on site that the problem is fixed (the photos are above)" in page_text(response)
 
 
 def test_each_transition_form_says_what_it_does(client, cast, report):
