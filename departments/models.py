@@ -294,7 +294,13 @@ class Holiday(models.Model):
 def default_language() -> str:
     """The language of LANGUAGE_CODE (SPEC §8) as a user's language: "zh-hans" for any
     Chinese, otherwise English."""
-    return "zh-hans" if settings.LANGUAGE_CODE.lower().startswith("zh") else "en"
+    return user_language(settings.LANGUAGE_CODE)
+
+
+def user_language(language_code: str) -> str:
+    """A page's language code as a user's language: "zh-hans" for any Chinese, otherwise
+    English."""
+    return "zh-hans" if (language_code or "").lower().startswith("zh") else "en"
 
 
 class User(AbstractUser):
@@ -327,10 +333,20 @@ class User(AbstractUser):
         related_name="users",
         verbose_name=_("department"),
     )
-    # The language of their emails (pages follow the browser): LANGUAGE_CODE's by default.
+    # The language of their emails (pages follow the browser): LANGUAGE_CODE's for a new
+    # user, then the one they use the site in (`remember_language`).
     language = models.CharField(
         _("language"), max_length=8, choices=Language.choices, default=default_language
     )
+
+    def remember_language(self, language_code: str) -> None:
+        """Their emails from now on in the language they use the site in (the one they
+        signed in with, or switched to): a Chinese official's browser reads Chinese pages,
+        and their escalation emails went out in LANGUAGE_CODE's English."""
+        language = user_language(language_code)
+        if language != self.language:
+            User.objects.filter(pk=self.pk).update(language=language)
+            self.language = language
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

@@ -1,11 +1,26 @@
 """Cache invalidation: any change to what the router or the calendar read moves the stamp,
 in the same transaction, so every process reloads its index (departments/routing.py).
-And `cells_moved`, for the cases app: `departments` knows nothing of cases."""
+And `cells_moved`, for the cases app: `departments` knows nothing of cases. And a user's
+email language, from the page they sign in on."""
 
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import Signal, receiver
 
 from departments.models import Category, GridCell, Holiday, Responsibility, RoutingStamp
+
+
+@receiver(user_logged_in)
+def remember_the_language_signed_in_with(sender, request, user, **kwargs):
+    """Only a language the browser asked for (its languages, or the site's switch): a
+    client that names none got LANGUAGE_CODE's, which says nothing of its user."""
+    asked = request is not None and (
+        request.META.get("HTTP_ACCEPT_LANGUAGE")
+        or request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    )
+    if asked and getattr(request, "LANGUAGE_CODE", None):
+        user.remember_language(request.LANGUAGE_CODE)
 
 
 @receiver([post_save, post_delete], sender=GridCell)

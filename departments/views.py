@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
+from django.views.i18n import set_language as django_set_language
 
 from departments.invitations import InvitationError, read_invitation_token
 from departments.models import User
@@ -58,3 +59,13 @@ class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
 
     def get_success_url(self):
         return home_url(self.request.user)
+
+
+def set_language(request):
+    """Django's language switch, which also makes the chosen language the signed-in user's
+    email language (`User.remember_language`)."""
+    response = django_set_language(request)
+    language = request.POST.get("language", "") if request.method == "POST" else ""
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        request.user.remember_language(language)
+    return response

@@ -6,13 +6,15 @@ from django.views.generic import RedirectView
 from cases.views.dashboard import dashboard
 from cases.views.health import healthz
 from cases.views.sign_in import SignInView
-from departments.views import PasswordChangeView
+from departments.views import PasswordChangeView, set_language
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="cases:list", permanent=False)),
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
+    # Before Django's own: the switch also sets the user's email language.
+    path("i18n/setlang/", set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
     # Before admin/: including it registers the Open311 key admin (cases/open311/admin.py),
     # and admin.site.urls lists only the models registered by then.
