@@ -31,7 +31,8 @@ class ReportForm(forms.Form):
         # Nothing here draws the boundary (the map reads cells_geojson): don't load it.
         queryset=GridCell.objects.defer("boundary").order_by("code"),
         required=False,
-        empty_label=_("Locate from the point on the map"),
+        # Shown before anything is picked too: it must not read as a place already taken.
+        empty_label=_("No cell chosen: the point picked on the map places the case"),
     )
     lat = forms.FloatField(
         label=_("Latitude"), required=False, min_value=-90, max_value=90, widget=forms.HiddenInput

@@ -275,7 +275,8 @@ class CorrectionForm(TransitionForm):
         label=_("Category"),
         queryset=Category.objects.order_by("code"),
         required=False,
-        empty_label=_("Not sure (the township decides)"),
+        # The reporter's "not sure" is the dispatcher's own call here: no category, the pool.
+        empty_label=_("Not classified (the case goes to the pool)"),
     )
     # No cell: the case is placed outside the grid, and routed as such.
     cell = forms.ModelChoiceField(

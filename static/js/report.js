@@ -62,8 +62,8 @@
     setPoint(event.latlng);
     picked.textContent = picked.dataset.outside.replace("{point}", lat.value + ", " + lng.value);
   });
-  // A cell chosen from the list: highlighted, and the point is then unknown. "Locate from
-  // the point on the map" keeps the point picked, if any.
+  // A cell chosen from the list: highlighted, and the point is then unknown. "No cell
+  // chosen" keeps the point picked, if any.
   cellSelect.addEventListener("change", function () {
     highlight(cellSelect.value);
     if (cellSelect.value !== "") {

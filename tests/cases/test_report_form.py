@@ -97,3 +97,45 @@ def test_the_category_search_hint_speaks_chinese(client, cast, compiled_catalogu
     text = client.get("/cases/new/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     hint = html.unescape(HINT.search(text).group(1))
     assert hint == "没有匹配的类别。请选择“不确定（由街道决定）”，或换个词搜索。"
+
+
+# -- what an empty choice says -------------------------------------------------------------
+
+
+def first_option(page: str, select_name: str) -> str:
+    select = page[page.index(f'<select name="{select_name}"') :]
+    return html.unescape(re.search(r'<option value=""[^>]*>([^<]*)</option>', select).group(1))
+
+
+def test_the_empty_cell_choice_does_not_read_as_a_place_already_taken(
+    client,
+    cast,
+    compiled_catalogue,  # noqa: F811
+):
+    client.force_login(cast.caseworker)
+    english = client.get("/cases/new/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    chinese = client.get("/cases/new/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert first_option(english, "cell") == (
+        "No cell chosen: the point picked on the map places the case"
+    )
+    assert first_option(chinese, "cell") == "未选网格：按地图上点选的位置定位"
+
+
+def test_a_dispatchers_correction_offers_no_category_as_the_pool_not_as_not_sure(
+    client,
+    cast,
+    report,
+    compiled_catalogue,  # noqa: F811
+):
+    from django.urls import reverse
+
+    case = report(category=None)  # in the pool: the dispatcher may correct it
+    client.force_login(cast.dispatcher)
+    url = reverse("cases:detail", args=[case.number])
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    correction = english[english.index('class="correction"') :]
+    assert first_option(correction, "category") == "Not classified (the case goes to the pool)"
+    assert first_option(chinese[chinese.index('class="correction"') :], "category") == (
+        "未分类（案件进入兜底池）"
+    )
