@@ -22,6 +22,8 @@ def keep(request, *, form_name: str, page: str, fresh: dict | None = None) -> No
             for key, value in (fresh or {}).items()
         }
     )
+    # A fragment (where on the page to land) never reaches the server: the page is without.
+    page = page.split("#", 1)[0]
     request.session[SESSION_KEY] = {"page": page, "form": form_name, "data": typed}
 
 

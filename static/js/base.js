@@ -25,6 +25,34 @@
       });
     });
   });
+  // The pool page's one dispatch form, far above most cases' buttons on a phone: each
+  // button names the lead it dispatches to, and after it the page comes back where it was
+  // (at the case after the one dispatched, which leaves the pool; or the one before).
+  var pool = document.getElementById("pool-dispatch");
+  if (pool) {
+    var lead = pool.querySelector("select[name=lead]");
+    var next = pool.querySelector("input[name=next]");
+    var buttons = document.querySelectorAll("button.dispatch-case");
+    var named = function () {
+      var chosen = lead && lead.value ? lead.options[lead.selectedIndex].text : "";
+      buttons.forEach(function (button) {
+        button.textContent = chosen ? pool.dataset.dispatchTo.replace("{lead}", chosen) : pool.dataset.dispatch;
+      });
+    };
+    if (lead) { lead.addEventListener("change", named); named(); }
+    buttons.forEach(function (button) {
+      button.addEventListener("click", function () {
+        var article = button.closest("article");
+        var sibling = function (step) {
+          var found = article[step];
+          while (found && found.tagName !== "ARTICLE") { found = found[step]; }
+          return found;
+        };
+        var landing = sibling("nextElementSibling") || sibling("previousElementSibling") || article;
+        next.value = next.value.split("#")[0] + "#" + landing.id;
+      });
+    });
+  }
   // Quick picks on the case page: a suggested department's button makes it the lead. The
   // buttons stay hidden without this script; the department's name shows instead.
   document.querySelectorAll("button.js-pick-lead").forEach(function (button) {

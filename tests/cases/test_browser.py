@@ -275,13 +275,18 @@ def test_dispatcher_dispatches_a_fallback_case_with_a_whistle(
     page.goto(f"{live_server.url}/cases/fallback/")
     # One dispatch form for the page; the case is chosen by pressing its row's button.
     form = page.locator("#pool-dispatch")
+    button = page.locator(f"#case-{case.number} button.dispatch-case")
+    assert button.inner_text() == "Dispatch"
     form.locator("select[name=lead]").select_option(str(world.urban.pk))
+    # Far below the form on a phone, each case's button says where it sends the case.
+    assert button.inner_text() == f"Dispatch to {world.urban}"
     form.locator("input[name=whistle]").check()
     form.locator(f"input[name=assisting][value='{world.market.pk}']").check()
     form.locator(f"input[name=assisting][value='{world.housing.pk}']").check()
-    page.locator(f"#case-{case.number} button.dispatch-case").click()
+    button.click()
     page.wait_for_selector(".message.success")
-    assert page.url == f"{live_server.url}/cases/fallback/"
+    # Back where the dispatcher was: at the case after the one dispatched.
+    assert page.url == f"{live_server.url}/cases/fallback/#case-{other.number}"
     assert page.locator(f"#case-{case.number}").count() == 0
     assert page.locator(f"#case-{other.number}").count() == 1
     other.refresh_from_db()

@@ -288,9 +288,12 @@ def test_a_whistle_summoning_only_the_lead_is_refused(client, cast, report, worl
     assert f"{world.urban} leads: it cannot also assist." in page
 
 
+@pytest.mark.parametrize("landing", ["", "#case-2026-000009"], ids=["page", "place on the page"])
 def test_a_dispatch_refused_on_the_pool_page_comes_back_there_with_the_choice(
-    client, cast, report, world
+    client, cast, report, world, landing
 ):
+    """`landing`: where on the page the pool's script asks to come back to; a fragment the
+    browser keeps to itself when it asks for the page."""
     case = report(category=None)
     client.force_login(cast.dispatcher)
 
@@ -301,11 +304,11 @@ def test_a_dispatch_refused_on_the_pool_page_comes_back_there_with_the_choice(
         lead=world.urban.pk,
         whistle="on",
         comment="叫上市场监管",
-        next="/cases/fallback/?page=1",
+        next=f"/cases/fallback/?page=1{landing}",
     )
 
-    assert response["Location"] == "/cases/fallback/?page=1"
-    pool = client.get(response["Location"])
+    assert response["Location"] == f"/cases/fallback/?page=1{landing}"
+    pool = client.get("/cases/fallback/?page=1")
     form = pool.context["dispatch_form"]
     assert form["lead"].value() == str(world.urban.pk) and form["whistle"].value() is True
     assert form["comment"].value() == "叫上市场监管"
