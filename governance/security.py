@@ -1,9 +1,13 @@
 """Glue between Django's sign-in and django-axes (login throttling), a cap on the size of a
 request's body, and the health probe that answers load balancers whatever the Host."""
 
+import logging
+
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.http import HttpResponse
+
+logger = logging.getLogger(__name__)
 
 
 class ThrottledLoginBackend(AxesStandaloneBackend):
@@ -28,7 +32,29 @@ def client_ip(request) -> str:
         addresses = [part.strip() for part in forwarded.split(",") if part.strip()]
         if len(addresses) >= hops:
             return addresses[-hops]
+    if forwarded and not hops:
+        _tell_of_an_untrusted_proxy(request.META.get("REMOTE_ADDR", ""))
     return request.META.get("REMOTE_ADDR", "")
+
+
+_told_of_proxies: set[str] = set()
+
+
+def _tell_of_an_untrusted_proxy(address: str) -> None:
+    """Once a process per address: a sign-in came through a proxy that TRUSTED_PROXY_COUNT
+    does not count, so the throttle takes the proxy for the client, and five wrong passwords
+    typed anywhere lock the username out for everyone behind it. (Trusting the header by
+    default would let a client without a proxy write any address there, and so escape the
+    throttle: the operator says how many proxies there are.)"""
+    if address in _told_of_proxies:
+        return
+    _told_of_proxies.add(address)
+    logger.warning(
+        "Sign-ins come through a proxy (%s sends X-Forwarded-For) while TRUSTED_PROXY_COUNT "
+        "is 0: the sign-in throttle counts every client as that proxy. Set "
+        "TRUSTED_PROXY_COUNT to the number of proxies in front of the web processes.",
+        address,
+    )
 
 
 def request_size_limit(get_response):

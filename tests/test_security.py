@@ -82,6 +82,24 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(settings):
     assert client_ip(request) == "203.0.113.7"
 
 
+def test_a_proxy_the_setting_does_not_count_is_told_of_once(settings, caplog):
+    """Behind a proxy TRUSTED_PROXY_COUNT leaves at 0, every client is the proxy to the
+    throttle: the operator learns it from the log, once per process and proxy."""
+    from governance import security
+
+    security._told_of_proxies.clear()
+    settings.TRUSTED_PROXY_COUNT = 0
+    through_proxy = RequestFactory().get(
+        "/", REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR="203.0.113.7"
+    )
+    direct = RequestFactory().get("/", REMOTE_ADDR="198.51.100.1")
+    with caplog.at_level("WARNING", logger="governance.security"):
+        for request in (through_proxy, through_proxy, direct):
+            client_ip(request)
+    told = [record.getMessage() for record in caplog.records]
+    assert len(told) == 1 and "TRUSTED_PROXY_COUNT" in told[0] and "10.0.0.9" in told[0]
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("url", ["/accounts/login/", "/admin/login/", "/cases/"])
 def test_every_page_carries_a_strict_content_security_policy(client, cast, url):
@@ -175,3 +193,22 @@ def test_a_body_larger_than_the_limit_is_refused_before_it_is_read(client, setti
     assert response.status_code == 413
     small = client.post("/open311/v2/requests.json", {"api_key": "nope"})
     assert small.status_code == 403  # under the limit, the request goes on as before
+
+
+@pytest.mark.parametrize(
+    ("debug", "backend", "told"),
+    [
+        (False, "django.core.mail.backends.console.EmailBackend", True),
+        (False, "django.core.mail.backends.smtp.EmailBackend", False),
+        (True, "django.core.mail.backends.console.EmailBackend", False),  # the demo
+    ],
+)
+def test_a_production_worker_without_a_mail_server_says_so_as_it_starts(
+    settings, caplog, debug, backend, told
+):
+    from governance.celery import tell_where_emails_go
+
+    settings.DEBUG, settings.EMAIL_BACKEND = debug, backend
+    with caplog.at_level("WARNING", logger="governance.celery"):
+        tell_where_emails_go(sender=None)
+    assert any("EMAIL_URL is not set" in r.getMessage() for r in caplog.records) is told
