@@ -27,9 +27,9 @@ class InvitationError(Exception):
         super().__init__(reason)
 
 
-def _fingerprint(user: User) -> str:
+def _fingerprint(user: User, secret: str | None = None) -> str:
     value = f"{user.pk}|{user.password}|{user.email}|{user.is_active}"
-    return salted_hmac(SALT, value, algorithm="sha256").hexdigest()[:32]
+    return salted_hmac(SALT, value, secret=secret, algorithm="sha256").hexdigest()[:32]
 
 
 def invitation_token(user: User) -> str:
@@ -57,6 +57,9 @@ def read_invitation_token(token: str, *, max_age: timedelta = INVITATION_MAX_AGE
     user = User.objects.filter(pk=user_pk, is_active=True).first()
     if user is None:
         raise InvitationError("invalid")
-    if not constant_time_compare(fingerprint, _fingerprint(user)):
+    # Made with the key of the day it was sent: after a rotation, an old key among the
+    # fallbacks (as signing.loads above reads them).
+    secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    if not any(constant_time_compare(fingerprint, _fingerprint(user, key)) for key in secrets):
         raise InvitationError("used")
     return user

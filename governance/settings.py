@@ -119,6 +119,9 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
     SECRET_KEY = development_secret_key(VAR_DIR / "secret_key")
+# Keys replaced by a rotation, comma-separated: sessions, acknowledge links and invitations
+# signed with them stay good until they expire (14 days for a link).
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", "")
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 

@@ -255,3 +255,9 @@ def test_a_sweep_waiting_longer_than_its_period_is_dropped(seconds, expires):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[-2] == expires
+
+
+def test_keys_replaced_by_a_rotation_are_read_from_the_environment():
+    show = "from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS)"
+    result = manage("shell", "-c", show, **production(DJANGO_SECRET_KEY_FALLBACKS="old-1,old-2"))
+    assert result.stdout.strip().splitlines()[-1] == "['old-1', 'old-2']"

@@ -268,3 +268,15 @@ def test_a_caseworker_changes_their_password_from_any_page(client, cast):
     assert "Your password was changed." in changed.text
     cast.caseworker.refresh_from_db()
     assert cast.caseworker.check_password("Grid-cell-42x")
+
+
+@pytest.mark.parametrize("kept_as_fallback", [True, False])
+def test_a_link_sent_before_a_key_rotation_works_while_the_old_key_is_a_fallback(
+    client, invited, settings, kept_as_fallback
+):
+    """DJANGO_SECRET_KEY_FALLBACKS: rotating the key need not void a week of invitations."""
+    old_key = settings.SECRET_KEY
+    path = invite_path(invited)
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+    settings.SECRET_KEY_FALLBACKS = [old_key] if kept_as_fallback else []
+    assert client.get(path).status_code == (200 if kept_as_fallback else 400)
