@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Where links point: bound to every interface (HOST=0.0.0.0), this machine's loopback.
+SITE_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 # The suite runs on PostgreSQL; pytest-django creates and drops its own test_ database.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/governance
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
@@ -27,10 +29,10 @@ demo: venv
 
 run: demo
 	@echo
-	@echo "  Grid governance is starting at http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
+	@echo "  Grid governance is starting at http://$(SITE_HOST):$(PORT)/  (admin: http://$(SITE_HOST):$(PORT)/admin/)"
 	@echo "  Demo logins are printed above by seed_demo. Stop with Ctrl-C."
 	@echo
-	PATH="$(abspath $(BIN)):$$PATH" PORT=$(PORT) HOST=$(HOST) SITE_URL="$${SITE_URL:-http://$(HOST):$(PORT)}" $(BIN)/honcho start -f Procfile
+	PATH="$(abspath $(BIN)):$$PATH" PORT=$(PORT) HOST=$(HOST) SITE_URL="$${SITE_URL:-http://$(SITE_HOST):$(PORT)}" $(BIN)/honcho start -f Procfile
 
 lint: venv
 	$(BIN)/ruff check .

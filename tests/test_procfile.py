@@ -210,3 +210,18 @@ def test_the_worker_takes_emails_and_sweeps_from_both_queues_of_the_demos_file_b
 
 def succeeded(task: str, log: str) -> bool:
     return re.search(rf"Task {re.escape(task)}\[[^]]+\] succeeded", log) is not None
+
+
+def test_make_run_bound_to_every_interface_links_to_an_address_it_answers():
+    """`HOST=0.0.0.0 make run` (the demo shown on a LAN): SITE_URL was http://0.0.0.0:…,
+    which the start-up check refuses (no such host is allowed), and every process stopped."""
+    result = subprocess.run(
+        ["make", "-n", "run", "HOST=0.0.0.0", "PORT=8123"],
+        cwd=ROOT,
+        env=environ(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert 'SITE_URL="${SITE_URL:-http://127.0.0.1:8123}"' in result.stdout, result.stdout
+    assert "starting at http://127.0.0.1:8123/" in result.stdout
