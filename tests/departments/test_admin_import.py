@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from cases.models import OutboxMessage
-from departments import admin_io
+from departments import admin_io, importers
 from departments.importers import COLUMNS, PLANNERS
 from departments.models import Department, Responsibility, User
 from departments.services import sync_role_groups
@@ -210,6 +210,41 @@ def test_apply_replans_and_refuses_when_the_data_changed_since_the_preview(admin
     # Applying the new preview then works.
     apply(admin_client, "departments", response)
     assert Department.objects.get(code="HB").name == "环保局"
+
+
+def test_apply_refuses_a_row_changed_since_the_preview_though_the_counts_are_the_same(
+    admin_client, world
+):
+    text = "code,name,supervisor_emails\nCG,城管局,new-boss@example.org\n"
+    preview = upload(admin_client, "departments", text)
+    # Another administrator imports another address for the same department meanwhile:
+    # still one update, but not the one the preview showed.
+    importers.apply(
+        PLANNERS["departments"]("code,name,supervisor_emails\nCG,城管局,x@example.org\n")
+    )
+
+    response = apply(admin_client, "departments", preview)
+
+    assert "changed since the preview" in response.text
+    assert "x@example.org" in response.text  # the new preview shows what would be overwritten
+    assert Department.objects.get(code="CG").supervisor_emails == "x@example.org"
+    apply(admin_client, "departments", response)
+    assert Department.objects.get(code="CG").supervisor_emails == "new-boss@example.org"
+
+
+def test_grid_apply_refuses_a_cell_changed_since_the_preview(admin_client, world):
+    from departments.models import GridCell
+
+    document = json.loads(admin_client.get(reverse("admin:departments_gridcell_export")).content)
+    n1 = next(f for f in document["features"] if f["properties"]["code"] == "N-01")
+    n1["properties"]["name"] = "改名的网格"
+    preview = upload(admin_client, "grid", json.dumps(document), name="grid.geojson")
+    GridCell.objects.filter(code="N-01").update(community="新社区")
+
+    response = apply(admin_client, "grid", preview)
+
+    assert "changed since the preview" in response.text
+    assert GridCell.objects.get(code="N-01").name == "网格 N-01"
 
 
 def test_importing_users_in_the_admin_invites_the_new_ones(admin_client, world):
