@@ -16,7 +16,10 @@ DEPARTMENT_COLUMNS = ("code", "name", "supervisor_emails")
 
 
 def _csv(header, rows) -> str:
-    out = io.StringIO()
+    # A BOM, as the case exports have: Excel reads a CSV without one in the system's code
+    # page (GBK on Chinese Windows) and garbles the names. The importers strip it.
+    out = io.StringIO("\ufeff")
+    out.seek(0, io.SEEK_END)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)

@@ -101,7 +101,20 @@ def test_a_file_that_changes_nothing_offers_nothing_to_apply(admin_client, world
 @pytest.mark.parametrize("subject", list(HEADERS))
 def test_csv_exports_have_exactly_the_spec_header(admin_client, world, subject):
     response = admin_client.get(reverse(f"admin:departments_{MODELS[subject]}_export"))
-    assert response.content.decode("utf-8").splitlines()[0] == HEADERS[subject]
+    assert response.content.decode("utf-8-sig").splitlines()[0] == HEADERS[subject]
+
+
+@pytest.mark.parametrize("subject", list(HEADERS))
+def test_csv_exports_begin_with_a_bom_so_excel_reads_chinese_and_import_back(
+    admin_client, richer_world, subject
+):
+    response = admin_client.get(reverse(f"admin:departments_{MODELS[subject]}_export"))
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    # As the admin's upload gives it: bytes, BOM and all.
+    plan = PLANNERS[subject](response.content)
+    assert plan.errors == []
+    assert plan.summary["created"] == plan.summary["updated"] == 0
+    assert plan.summary["unchanged"] > 0
 
 
 def test_grid_export_is_a_feature_collection_with_the_spec_properties(admin_client, world):
