@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 
 import shapely
 from django.utils.translation import gettext as _
@@ -78,7 +79,8 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
         return plan
 
     parsed = []
-    townships: dict[str, tuple[int, str]] = {}
+    # Every township code's names, each with the features that give it, in file order.
+    names_of: dict[str, dict[str, list[int]]] = {}
     seen: dict[str, int] = {}
     for position, feature in enumerate(features, start=1):
         plan.tick(position)
@@ -93,17 +95,12 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
         )
         if note_duplicate(seen, code, plan, position, "code", code):
             continue
-        if township_code in townships and townships[township_code][1] != township_name:
-            first, name = townships[township_code]
-            plan.error(
-                position,
-                "township_name",
-                _("township “%(code)s” is called “%(name)s” in feature %(first)d.")
-                % {"code": township_code, "name": name, "first": first},
-            )
-        townships.setdefault(township_code, (position, township_name))
+        names_of.setdefault(township_code, {}).setdefault(township_name, []).append(position)
         if len(plan.errors) == errors_before:
             parsed.append((position, values))
+    townships = _township_names(names_of, plan)
+    named_otherwise = {error.line for error in plan.errors if error.field == "township_name"}
+    parsed = [(p, values) for p, values in parsed if p not in named_otherwise]
     note_case_clashes(GridCell, [(p, values["code"]) for p, values in parsed], plan, "code")
     note_case_clashes(
         Township, [(p, code) for code, (p, _name) in townships.items()], plan, "township_code"
@@ -150,6 +147,29 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
             )
         plan.rows.append(row)
     return plan
+
+
+def _township_names(names_of: dict, plan: ImportPlan) -> dict[str, tuple[int, str]]:
+    """Each township code's (first feature, name). A code given several names is an error
+    on the features that differ from the name most of its features give (on a tie, the
+    first seen): one typo in feature 5 is feature 5's error, not the 150 right ones'."""
+    townships = {}
+    for code, names in names_of.items():
+        # Counter.most_common keeps first-seen order among equal counts.
+        (name, _count), *others = Counter({n: len(p) for n, p in names.items()}).most_common()
+        first = names[name][0]
+        townships[code] = (first, name)
+        for other, _count in others:
+            for position in names[other]:
+                plan.error(
+                    position,
+                    "township_name",
+                    _("township “%(code)s” is called “%(name)s” in feature %(first)d.")
+                    % {"code": code, "name": name, "first": first},
+                )
+    # In feature order, as the features' other errors (all found in one pass before these).
+    plan.errors.sort(key=lambda error: error.line or 0)
+    return townships
 
 
 def _is_wgs84(crs) -> bool:

@@ -529,6 +529,24 @@ def test_a_township_with_two_names_in_one_file_is_an_error():
     ]
 
 
+def test_a_township_name_most_features_give_is_right_and_the_odd_ones_out_are_the_errors():
+    features = [
+        feature(f"A-{i:02d}", i, township="QA1", township_name="测试一街道") for i in range(4)
+    ]
+    features.append(feature("B-00", 4, township="QA2", township_name="测试一街道"))  # feature 5
+    features += [
+        feature(f"B-{i:02d}", 5 + i, township="QA2", township_name="测试二镇") for i in range(1, 4)
+    ]
+    features.append(feature("B-09", 9, township="QA2", township_name="测试二镇 "))  # stripped
+
+    plan = plan_grid(geojson(*features))
+
+    assert messages(plan) == [
+        "feature 5: township_name: township “QA2” is called “测试二镇” in feature 6."
+    ]
+    assert not Township.objects.exists()
+
+
 def test_a_grid_file_that_declares_another_coordinate_system_is_refused():
     def with_crs(name):
         document = json.loads(geojson(feature("E-01", 0)))
