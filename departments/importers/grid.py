@@ -344,11 +344,8 @@ def check_geometry(geometry, error) -> tuple[dict | None, dict | None]:
         )
         return None, None
     min_lng, min_lat, max_lng, max_lat = polygon.bounds
-    if not (-180 <= min_lng <= max_lng <= 180 and -90 <= min_lat <= max_lat <= 90):
-        error(
-            "geometry",
-            _("coordinates are outside WGS84 longitude/latitude bounds: is this a projected file?"),
-        )
+    if message := _misplaced(min_lng, min_lat, max_lng, max_lat):
+        error("geometry", message)
         return None, None
     if not polygon.is_valid:
         error(
@@ -362,6 +359,32 @@ def check_geometry(geometry, error) -> tuple[dict | None, dict | None]:
         "max_lng": max_lng,
         "max_lat": max_lat,
     }
+
+
+# China's extent, generously (longitude 73.5–135.1° E, latitude 3.8–53.6° N): a cell
+# wholly outside it is a mistake, one that straddles it (a border township) is not.
+CHINA = (73.0, 3.0, 136.0, 54.0)
+
+
+def _misplaced(min_lng, min_lat, max_lng, max_lat) -> str | None:
+    """What is wrong with where a cell's box lies, or None: outside WGS84 (a projected
+    file), or wholly outside China; either with a hint when the box, its latitude and
+    longitude swapped, would lie in China (a file written [lat, lng])."""
+    west, south, east, north = CHINA
+    swapped_fits = west <= min_lat and max_lat <= east and south <= min_lng and max_lng <= north
+    if swapped_fits:
+        # Swapped, in China; as given, never in it (the two ranges do not overlap).
+        return _("latitude and longitude look swapped (GeoJSON writes longitude first).")
+    if not (-180 <= min_lng <= max_lng <= 180 and -90 <= min_lat <= max_lat <= 90):
+        return _(
+            "coordinates are outside WGS84 longitude/latitude bounds: is this a projected file?"
+        )
+    if max_lng < west or min_lng > east or max_lat < south or min_lat > north:
+        return _(
+            "lies wholly outside China (longitude %(west)d–%(east)d, latitude "
+            "%(south)d–%(north)d): check the coordinates."
+        ) % {"west": west, "east": east, "south": south, "north": north}
+    return None
 
 
 def _normalise(coordinates):

@@ -510,6 +510,52 @@ def test_invalid_geometries_are_reported_by_feature_position_and_nothing_is_save
     assert not Township.objects.exists()
 
 
+def ring(*corners):
+    """A closed ring through `corners`, as [x, y] pairs in the order given."""
+    return [[list(corner) for corner in (*corners, corners[0])]]
+
+
+def with_ring(code, col, coordinates):
+    cell = feature(code, col)
+    cell["geometry"] = {"type": "Polygon", "coordinates": coordinates}
+    return cell
+
+
+def test_latitude_and_longitude_swapped_are_named_as_swapped():
+    # Hangzhou written [lat, lng]: latitude 120 is outside WGS84 too, but that is not why.
+    hangzhou = ring((30.25, 120.17), (30.26, 120.17), (30.26, 120.18), (30.25, 120.18))
+    # Ürümqi written [lat, lng]: within WGS84, near the North Pole.
+    urumqi = ring((43.80, 87.60), (43.81, 87.60), (43.81, 87.61), (43.80, 87.61))
+
+    plan = plan_grid(geojson(with_ring("HZ-01", 0, hangzhou), with_ring("WL-01", 1, urumqi)))
+
+    swapped = "latitude and longitude look swapped (GeoJSON writes longitude first)."
+    assert messages(plan) == [
+        f"feature 1: geometry: {swapped}",
+        f"feature 2: geometry: {swapped}",
+    ]
+
+
+def test_a_cell_wholly_outside_china_is_refused_and_one_on_the_border_is_not():
+    gulf_of_guinea = ring((0, 0), (0.01, 0), (0.01, 0.01), (0, 0.01))
+    # Fuyuan, Heilongjiang, the easternmost county; and a box reaching across the border.
+    fuyuan = ring((134.30, 48.36), (134.31, 48.36), (134.31, 48.37), (134.30, 48.37))
+    straddling = ring((135.99, 48.0), (136.01, 48.0), (136.01, 48.01), (135.99, 48.01))
+
+    plan = plan_grid(
+        geojson(
+            with_ring("GG-01", 0, gulf_of_guinea),
+            with_ring("FY-01", 1, fuyuan),
+            with_ring("FY-02", 2, straddling),
+        )
+    )
+
+    assert messages(plan) == [
+        "feature 1: geometry: lies wholly outside China (longitude 73–136, latitude 3–54):"
+        " check the coordinates."
+    ]
+
+
 def test_unexpected_feature_properties_are_an_error_as_extra_columns_are():
     plan = plan_grid(
         geojson(feature("GOOD", 0, community="东社区"), feature("BAD", 1, comunity="东"))
