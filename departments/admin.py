@@ -17,7 +17,7 @@ from departments.importers import plan_users
 from departments.importers.base import CODE_PATTERN, not_a_code
 from departments.importers.categories import ancestor_loop, own_ancestor_message
 from departments.importers.departments import split_emails
-from departments.importers.grid import check_geometry
+from departments.importers.geometry import check_geometry
 from departments.models import (
     Category,
     Department,

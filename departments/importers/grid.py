@@ -8,13 +8,11 @@ Townships are created or renamed from the features. Errors name the feature by i
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 
 import shapely
 from django.utils.translation import gettext as _
 from shapely.geometry import shape
-from shapely.validation import explain_validity
 
 from departments.importers.base import (
     UPDATE,
@@ -27,13 +25,13 @@ from departments.importers.base import (
     write_rows,
 )
 from departments.importers.base import decode as decode_text
+from departments.importers.geometry import check_geometry
 from departments.models import GridCell, RoutingStamp, Township
 from departments.signals import cells_moved
 
 REQUIRED_PROPERTIES = ("code", "name", "township_code", "township_name")
 OPTIONAL_PROPERTIES = ("community",)
 PROPERTIES = (*REQUIRED_PROPERTIES, *OPTIONAL_PROPERTIES)
-GEOMETRY_TYPES = ("Polygon", "MultiPolygon")
 
 
 def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
@@ -51,12 +49,7 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        plan.error(
-            None,
-            "file",
-            _("not valid JSON: %(error)s (line %(line)d)")
-            % {"error": error.msg, "line": error.lineno},
-        )
+        plan.error(None, "file", _not_json(text, error))
         return plan
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         plan.error(None, "type", _("the file must be a GeoJSON FeatureCollection."))
@@ -170,6 +163,26 @@ def _township_names(names_of: dict, plan: ImportPlan) -> dict[str, tuple[int, st
     # In feature order, as the features' other errors (all found in one pass before these).
     plan.errors.sort(key=lambda error: error.line or 0)
     return townships
+
+
+def _not_json(text: str, error: json.JSONDecodeError) -> str:
+    """What is wrong with a file that is not JSON, in our words (the decoder's are English):
+    a CSV file given as the grid, a file cut short, or where the JSON stops."""
+    first_line = text.lstrip().partition("\n")[0]
+    if "," in first_line and "{" not in first_line:
+        # As the CSV importers name a JSON file given to them.
+        return _(
+            "this looks like a CSV file, not GeoJSON: a grid file is a GeoJSON "
+            "FeatureCollection; the CSV files have imports of their own."
+        )
+    if error.pos >= len(text.rstrip()):
+        return _("not valid JSON: the file ends too early (is it cut short?).")
+    near = " ".join(text[error.pos : error.pos + 20].split())
+    return _("not valid JSON at line %(line)d, column %(column)d (at “%(near)s”).") % {
+        "line": error.lineno,
+        "column": error.colno,
+        "near": near,
+    }
 
 
 def _is_wgs84(crs) -> bool:
@@ -314,92 +327,6 @@ def _storable(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def check_geometry(geometry, error) -> tuple[dict | None, dict | None]:
-    if not isinstance(geometry, dict) or geometry.get("type") not in GEOMETRY_TYPES:
-        kind = geometry.get("type") if isinstance(geometry, dict) else geometry
-        error("geometry", _("must be a Polygon or MultiPolygon, not %(kind)s.") % {"kind": kind})
-        return None, None
-    try:
-        coordinates = _normalise(geometry.get("coordinates"))
-        boundary = {"type": geometry["type"], "coordinates": coordinates}
-        polygon = shape(boundary)
-    except (TypeError, ValueError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
-        error(
-            "geometry",
-            _("the coordinates do not form a %(kind)s: %(error)s")
-            % {"kind": geometry["type"], "error": exc},
-        )
-        return None, None
-    if polygon.is_empty:
-        error("geometry", _("is empty."))
-        return None, None
-    polygons = coordinates if geometry["type"] == "MultiPolygon" else [coordinates]
-    if any(ring[0] != ring[-1] for rings in polygons for ring in rings):
-        # shapely would close it silently; the file would then export differently.
-        error(
-            "geometry",
-            _("a ring is not closed: its last position must repeat its first (RFC 7946)."),
-        )
-        return None, None
-    min_lng, min_lat, max_lng, max_lat = polygon.bounds
-    if message := _misplaced(min_lng, min_lat, max_lng, max_lat):
-        error("geometry", message)
-        return None, None
-    if not polygon.is_valid:
-        error(
-            "geometry",
-            _("is not a valid polygon: %(reason)s") % {"reason": explain_validity(polygon)},
-        )
-        return None, None
-    return boundary, {
-        "min_lng": min_lng,
-        "min_lat": min_lat,
-        "max_lng": max_lng,
-        "max_lat": max_lat,
-    }
-
-
-# China's extent, generously (longitude 73.5–135.1° E, latitude 3.8–53.6° N): a cell
-# wholly outside it is a mistake, one that straddles it (a border township) is not.
-CHINA = (73.0, 3.0, 136.0, 54.0)
-
-
-def _misplaced(min_lng, min_lat, max_lng, max_lat) -> str | None:
-    """What is wrong with where a cell's box lies, or None: outside WGS84 (a projected
-    file), or wholly outside China; either with a hint when the box, its latitude and
-    longitude swapped, would lie in China (a file written [lat, lng])."""
-    west, south, east, north = CHINA
-    swapped_fits = west <= min_lat and max_lat <= east and south <= min_lng and max_lng <= north
-    if swapped_fits:
-        # Swapped, in China; as given, never in it (the two ranges do not overlap).
-        return _("latitude and longitude look swapped (GeoJSON writes longitude first).")
-    if not (-180 <= min_lng <= max_lng <= 180 and -90 <= min_lat <= max_lat <= 90):
-        return _(
-            "coordinates are outside WGS84 longitude/latitude bounds: is this a projected file?"
-        )
-    if max_lng < west or min_lng > east or max_lat < south or min_lat > north:
-        return _(
-            "lies wholly outside China (longitude %(west)d–%(east)d, latitude "
-            "%(south)d–%(north)d): check the coordinates."
-        ) % {"west": west, "east": east, "south": south, "north": north}
-    return None
-
-
-def _normalise(coordinates):
-    """Nested lists of [lng, lat] floats, the way JSONField gives them back: so that an
-    unchanged file compares equal to what is stored."""
-    if isinstance(coordinates, list) and any(isinstance(c, str) for c in coordinates):
-        text = next(c for c in coordinates if isinstance(c, str))
-        raise ValueError(_("coordinates are numbers, not text such as “%(text)s”") % {"text": text})
-    if not isinstance(coordinates, list) or not coordinates:
-        raise ValueError(_("expected a non-empty list of coordinates"))
-    if all(isinstance(c, int | float) and not isinstance(c, bool) for c in coordinates):
-        if len(coordinates) < 2 or not all(math.isfinite(c) for c in coordinates):
-            raise ValueError(_("a position needs finite longitude and latitude"))
-        return [float(c) for c in coordinates[:2]]
-    return [_normalise(item) for item in coordinates]
 
 
 def _write(plan: ImportPlan) -> list:

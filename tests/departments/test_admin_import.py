@@ -413,6 +413,38 @@ def test_the_chinese_preview_words_its_errors_in_chinese(admin_client, world):
     assert "<li>第 1 行：文件：" in grid.text
 
 
+@pytest.mark.usefixtures("compiled_catalogue")
+def test_the_chinese_grid_preview_words_geometry_and_json_errors_in_chinese(admin_client, world):
+    def cell(code, geometry):
+        properties = {"code": code, "name": code, "township_code": "E", "township_name": "东"}
+        return {"type": "Feature", "properties": properties, "geometry": geometry}
+
+    bow_tie = [[[121, 31], [121.001, 31.001], [121.001, 31], [121, 31.001], [121, 31]]]
+    collapsed = [[[121, 31], [121.01, 31], [121, 31], [121, 31]]]
+    square = [[[121, 31], [121.01, 31], [121.01, 31.01], [121, 31.01], [121, 31]]]
+    features = [
+        cell("A", {"type": "Polygon", "coordinates": bow_tie}),
+        cell("B", {"type": "Polygon", "coordinates": collapsed}),
+        cell("C", {"type": "Polygon", "coordinates": [square]}),
+        cell("D", None),
+    ]
+    text = json.dumps({"type": "FeatureCollection", "features": features})
+
+    errors = [
+        e.message for e in upload_in_chinese(admin_client, "grid", text).context["plan"].errors
+    ]
+    csv = upload_in_chinese(admin_client, "grid", "code,name,township_code,township_name\n")
+
+    assert errors == [
+        "不是有效的多边形：边线相互交叉，位置在经度 121.0005、纬度 31.0005。",
+        "不是有效的多边形：有一个环的不同顶点少于 3 个，位置在经度 121、纬度 31。",
+        "坐标不能构成 Polygon：应为一个点 [经度, 纬度] 的位置却是一组点：多了一层方括号",
+        "必须是 Polygon 或 MultiPolygon，而不是 null（没有几何图形）。",
+    ]
+    (error,) = csv.context["plan"].errors
+    assert error.message.startswith("这看起来是 CSV 文件，不是 GeoJSON")
+
+
 def test_an_administrator_who_is_no_superuser_cannot_make_or_change_one_by_import(client, world):
     # The admin's user form keeps the superuser flag and superusers' pages from them.
     root = make_user("root", User.Role.ADMIN)

@@ -500,7 +500,10 @@ def test_invalid_geometries_are_reported_by_feature_position_and_nothing_is_save
         (6, "properties"),
     ]
     text = messages(plan)
-    assert text[0].startswith("feature 2: geometry: is not a valid polygon: Self-intersection")
+    assert text[0] == (
+        "feature 2: geometry: is not a valid polygon: its edges cross each other,"
+        " at longitude 120.005, latitude 30.005."
+    )
     assert "outside WGS84" in text[1]
     assert text[2] == "feature 4: geometry: must be a Polygon or MultiPolygon, not Point."
     assert text[4] == "feature 6: properties: missing properties: township_name"
@@ -554,6 +557,47 @@ def test_a_cell_wholly_outside_china_is_refused_and_one_on_the_border_is_not():
         "feature 1: geometry: lies wholly outside China (longitude 73–136, latitude 3–54):"
         " check the coordinates."
     ]
+
+
+def test_geometry_errors_are_worded_by_us_not_by_shapely_or_python():
+    def with_geometry(code, col, geometry):
+        cell = feature(code, col)
+        cell["geometry"] = geometry
+        return cell
+
+    polygon = square(0, 3)["coordinates"]
+    collapsed = ring((120, 30), (120.01, 30), (120, 30))
+    plan = plan_grid(
+        geojson(
+            with_geometry("A", 0, None),
+            with_geometry("B", 1, {"type": "Polygon", "coordinates": [polygon]}),
+            with_geometry("C", 2, {"type": "Polygon", "coordinates": polygon[0]}),
+            with_geometry("D", 3, {"type": "Polygon", "coordinates": collapsed}),
+            with_geometry("E", 4, {"type": "Polygon", "coordinates": [[[120, 30], [120.01, 30]]]}),
+        )
+    )
+
+    assert messages(plan) == [
+        "feature 1: geometry: must be a Polygon or MultiPolygon, not null (no geometry).",
+        "feature 2: geometry: the coordinates do not form a Polygon: a list of positions where"
+        " a position [longitude, latitude] belongs: one level of brackets too many",
+        "feature 3: geometry: the coordinates do not form a Polygon: a position is"
+        " [longitude, latitude] in numbers, not 120.0",
+        "feature 4: geometry: is not a valid polygon: a ring has fewer than 3 distinct corners,"
+        " at longitude 120, latitude 30.",
+        "feature 5: geometry: the coordinates do not form a Polygon: a ring needs at least 4"
+        " positions (3 corners, then the first again), not 2",
+    ]
+
+
+def test_a_grid_file_that_is_not_json_says_where_in_our_words():
+    (cut_short,) = messages(plan_grid('{"type": "FeatureCollection", "features": ['))
+    (broken,) = messages(plan_grid('{"type": "FeatureCollection",\n "features": [}'))
+    (csv,) = messages(plan_grid("code,name,township_code,township_name\nA-1,甲,A,甲街道\n"))
+
+    assert cut_short == "file: not valid JSON: the file ends too early (is it cut short?)."
+    assert broken == "file: not valid JSON at line 2, column 15 (at “}”)."
+    assert csv.startswith("file: this looks like a CSV file, not GeoJSON")
 
 
 def test_unexpected_feature_properties_are_an_error_as_extra_columns_are():
@@ -640,7 +684,7 @@ def test_a_cell_code_that_is_also_a_township_code_is_refused():
 
 def test_a_file_that_is_not_a_feature_collection_is_refused():
     assert messages(plan_grid(b"{not json")) == [
-        "file: not valid JSON: Expecting property name enclosed in double quotes (line 1)"
+        "file: not valid JSON at line 1, column 2 (at “not json”)."
     ]
     assert messages(plan_grid(json.dumps({"type": "Feature"}))) == [
         "type: the file must be a GeoJSON FeatureCollection."
