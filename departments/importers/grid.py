@@ -51,6 +51,10 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
     except json.JSONDecodeError as error:
         plan.error(None, "file", _not_json(text, error))
         return plan
+    except RecursionError:
+        # Arrays in arrays thousands deep: no geometry is, and the decoder gives up.
+        plan.error(None, "file", _("the JSON is nested too deeply to be a grid file."))
+        return plan
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         plan.error(None, "type", _("the file must be a GeoJSON FeatureCollection."))
         return plan

@@ -445,6 +445,17 @@ def test_the_chinese_grid_preview_words_geometry_and_json_errors_in_chinese(admi
     assert error.message.startswith("这看起来是 CSV 文件，不是 GeoJSON")
 
 
+def test_json_nested_too_deeply_is_a_file_error_in_the_admin_not_a_server_error(admin_client):
+    text = '{"type": "FeatureCollection", "features": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    preview = upload(admin_client, "grid", text, name="grid.geojson")
+
+    assert preview.status_code == 200
+    assert [str(e) for e in preview.context["plan"].errors] == [
+        "file: the JSON is nested too deeply to be a grid file."
+    ]
+
+
 def test_an_administrator_who_is_no_superuser_cannot_make_or_change_one_by_import(client, world):
     # The admin's user form keeps the superuser flag and superusers' pages from them.
     root = make_user("root", User.Role.ADMIN)

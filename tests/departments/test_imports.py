@@ -600,6 +600,24 @@ def test_a_grid_file_that_is_not_json_says_where_in_our_words():
     assert csv.startswith("file: this looks like a CSV file, not GeoJSON")
 
 
+def deeply_nested_grid() -> str:
+    """A grid file whose one geometry is arrays in arrays 100,000 deep."""
+    placeholder = feature("E-01", 0)
+    placeholder["geometry"] = "DEEP"
+    return geojson(placeholder).replace('"DEEP"', "[" * 100_000 + "]" * 100_000)
+
+
+def test_json_nested_too_deeply_is_a_file_error_in_the_command_not_a_traceback(tmp_path):
+    path = tmp_path / "grid.geojson"
+    path.write_text(deeply_nested_grid(), encoding="utf-8")
+    err = StringIO()
+
+    with pytest.raises(CommandError, match="1 error; nothing was imported"):
+        call_command("import_grid", str(path), stdout=StringIO(), stderr=err)
+
+    assert err.getvalue() == "file: the JSON is nested too deeply to be a grid file.\n"
+
+
 def test_unexpected_feature_properties_are_an_error_as_extra_columns_are():
     plan = plan_grid(
         geojson(feature("GOOD", 0, community="东社区"), feature("BAD", 1, comunity="东"))
