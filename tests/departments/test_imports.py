@@ -83,6 +83,9 @@ DEPARTMENTS = csv_text(
 )
 
 
+DEPARTMENTS_HEADER = "code,name,supervisor_emails"
+
+
 def test_departments_import_creates_then_changes_nothing_the_second_time():
     result = apply(plan_departments(DEPARTMENTS.encode()))
 
@@ -102,6 +105,31 @@ def test_an_address_given_twice_for_a_department_is_kept_once():
         )
     )
     assert Department.objects.get().supervisor_email_list == ["a@x.org", "b@x.org"]
+
+
+def test_supervisor_emails_may_be_separated_by_a_full_width_semicolon():
+    apply(plan_departments(csv_text(DEPARTMENTS_HEADER, "CG,城管局,a@example.org；b@example.org")))
+
+    assert Department.objects.get(code="CG").supervisor_emails == "a@example.org;b@example.org"
+
+
+def test_supervisor_emails_separated_by_commas_are_refused_saying_to_use_semicolons():
+    plan = plan_departments(
+        csv_text(
+            DEPARTMENTS_HEADER,
+            'CG,城管局,"a@example.org, b@example.org"',
+            "WATER,水务集团,a@example.org，b@example.org",
+            "GAS,燃气集团,not-an-address",
+        )
+    )
+
+    assert messages(plan) == [
+        "line 2: supervisor_emails: “a@example.org, b@example.org” is not an email address:"
+        " separate addresses with “;”.",
+        "line 3: supervisor_emails: “a@example.org，b@example.org” is not an email address:"
+        " separate addresses with “;”.",
+        "line 4: supervisor_emails: “not-an-address” is not an email address.",
+    ]
 
 
 def test_departments_import_updates_by_code_and_shows_the_changes():
