@@ -31,8 +31,9 @@ PROGRESS_EVERY = 1000
 # Codes are short English identifiers (SPEC: "English codes"): letters, digits, - _ .
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 # ISO (2024-01-02), or the year-first short date Excel writes when it saves in a Chinese
-# locale a file it opened (2024/1/2): with the year first, neither reads two ways.
-DATE_PATTERN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$|^(\d{4})/(\d{1,2})/(\d{1,2})$")
+# locale a file it opened (2024/1/2), or one typed with dashes and no zeros (2024-1-2):
+# with the year first, none reads two ways.
+DATE_PATTERN = re.compile(r"^(\d{4})([-/])(\d{1,2})\2(\d{1,2})$")
 
 
 class RowError(tuple):
@@ -451,7 +452,7 @@ def check_positive_decimal(value: str, plan: ImportPlan, line: int, field_name: 
 
 
 def check_date(value: str, plan: ImportPlan, line: int, field_name: str):
-    """An ISO date (YYYY-MM-DD) or Excel's YYYY/M/D, or None for an empty value.
+    """An ISO date (YYYY-MM-DD, or YYYY-M-D) or Excel's YYYY/M/D, or None for an empty value.
     Returns (ok, date)."""
     from datetime import date
 
@@ -461,8 +462,8 @@ def check_date(value: str, plan: ImportPlan, line: int, field_name: str):
         match = DATE_PATTERN.match(value)
         if not match:
             raise ValueError(value)
-        year, month, day = (int(part) for part in match.groups() if part is not None)
-        return True, date(year, month, day)
+        year, _separator, month, day = match.groups()
+        return True, date(int(year), int(month), int(day))
     except ValueError:
         plan.error(
             line, field_name, _("“%(value)s” is not a date: use YYYY-MM-DD.") % {"value": value}

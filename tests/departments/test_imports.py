@@ -895,6 +895,20 @@ def test_dates_as_excel_saves_them_in_a_chinese_locale_are_read_year_first(world
     assert (rule.valid_from, rule.valid_to) == (date(2024, 1, 2), date(2030, 12, 31))
 
 
+def test_year_first_dates_with_dashes_and_one_digit_months_and_days_are_read(world):
+    mixed = plan_responsibilities(csv_text(RESPONSIBILITIES_HEADER, "LAMP,SJ,,assist,,2026-1/1,"))
+    assert messages(mixed) == ["line 2: valid_from: “2026-1/1” is not a date: use YYYY-MM-DD."]
+
+    apply(
+        plan_responsibilities(
+            csv_text(RESPONSIBILITIES_HEADER, "LAMP,ZJ,,lead,,2026-1-1,2026-12-3")
+        )
+    )
+
+    rule = Responsibility.objects.get(category__code="LAMP", department__code="ZJ")
+    assert (rule.valid_from, rule.valid_to) == (date(2026, 1, 1), date(2026, 12, 3))
+
+
 def test_a_scope_code_that_is_both_a_township_and_a_cell_is_an_error(world):
     Township.objects.create(code="N-01", name="同名街道")
 
