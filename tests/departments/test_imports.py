@@ -380,6 +380,14 @@ def test_categories_import_bumps_the_routing_stamp_once_it_changes_something():
         ("BAD,坏,,0,1", "line 2: accept_hours: must be a number greater than 0, not “0”."),
         ("BAD,坏,,2,-1", "line 2: resolve_days: must be a number greater than 0, not “-1”."),
         ("BAD,坏,,two,1", "line 2: accept_hours: “two” is not a number."),
+        (
+            "BAD,坏,,0.001,1",
+            "line 2: accept_hours: “0.001” has too many decimal places: at most 2.",
+        ),
+        (
+            "BAD,坏,,100000,1",
+            "line 2: accept_hours: “100000” has too many digits: at most 99999.99.",
+        ),
         ("BAD,坏,NOPE,2,1", "line 2: parent_code: unknown category “NOPE”."),
         ("BAD,坏,BAD,2,1", "line 2: parent_code: a category cannot be its own parent."),
         ("BAD,,,2,1", "line 2: name: is required."),
