@@ -288,11 +288,16 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
         plan.error(1, "header", str(error))
         return
     header = [name.strip() for name in header]
-    missing = [name for name in columns if name not in header]
-    extra = [name for name in header if name not in columns]
-    # Columns without a name are unexpected already (a spreadsheet's empty ones at the
-    # right): "repeated columns: " with nothing after it would say nothing.
-    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    # A spreadsheet saves the empty columns at the right of its table as ",,": a column
+    # with neither a name nor a value in any row is no column of the file.
+    unnamed = [index for index, name in enumerate(header) if not name]
+    ignored = _empty_columns(text[source.tell() :], unnamed) if unnamed else set()
+    named = [name for index, name in enumerate(header) if index not in ignored]
+    missing = [name for name in columns if name not in named]
+    extra = [name for name in named if name not in columns]
+    # Columns without a name are unexpected already (one with a value somewhere):
+    # "repeated columns: " with nothing after it would say nothing.
+    repeated = sorted({name for name in named if name and named.count(name) > 1})
     if missing:
         plan.error(1, "header", _("missing columns: %(names)s") % {"names": ", ".join(missing)})
     if extra:
@@ -351,7 +356,28 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
                 % {"expected": len(header), "found": len(row)},
             )
             continue
-        yield CsvRow(line, {name: value.strip() for name, value in zip(header, row, strict=True)})
+        yield CsvRow(
+            line,
+            {
+                name: value.strip()
+                for index, (name, value) in enumerate(zip(header, row, strict=True))
+                if index not in ignored
+            },
+        )
+
+
+def _empty_columns(rest: str, indexes: list[int]) -> set[int]:
+    """Which of the columns at `indexes` are empty in every row of `rest` (the file after
+    its header). A row the reader cannot parse ends the look: read_csv reports it."""
+    empty = set(indexes)
+    try:
+        for row in csv.reader(io.StringIO(rest, newline="")):
+            empty -= {index for index in empty if index < len(row) and row[index].strip()}
+            if not empty:
+                break
+    except csv.Error:
+        pass
+    return empty
 
 
 # -- checking values -----------------------------------------------------------------------

@@ -218,11 +218,25 @@ def test_extra_columns_are_an_error():
     assert str(plan.errors[0]).startswith("line 1: header: unexpected columns: colour")
 
 
-def test_empty_columns_a_spreadsheet_left_at_the_right_are_named_once_as_empty():
-    plan = plan_departments(csv_text("code,name,supervisor_emails,,", "CG,城管局,,,"))
+def test_empty_columns_a_spreadsheet_left_at_the_right_are_ignored():
+    plan = plan_departments(
+        csv_text("code,name,supervisor_emails,,", "CG,城管局,a@example.org,,", "WATER,水务集团,, ,")
+    )
+
+    assert plan.errors == []
+    assert [row.values for row in plan.rows] == [
+        {"code": "CG", "name": "城管局", "supervisor_emails": "a@example.org"},
+        {"code": "WATER", "name": "水务集团", "supervisor_emails": ""},
+    ]
+
+
+def test_an_unnamed_column_with_a_value_in_some_row_is_an_extra_column():
+    plan = plan_departments(
+        csv_text("code,name,supervisor_emails,,", "CG,城管局,,,", "WATER,水务集团,,,x")
+    )
 
     assert messages(plan) == [
-        'line 1: header: unexpected columns: "", "" (the columns are code,name,supervisor_emails)'
+        'line 1: header: unexpected columns: "" (the columns are code,name,supervisor_emails)'
     ]
 
 
