@@ -132,6 +132,14 @@ def test_grid_export_is_a_feature_collection_with_the_spec_properties(admin_clie
     assert feature["geometry"] == world.n1.boundary
 
 
+def test_grid_export_is_compact_so_the_admin_can_import_a_big_district_back(admin_client, world):
+    text = admin_client.get(reverse("admin:departments_gridcell_export")).content.decode()
+
+    assert text.count("\n") == 1 and text.endswith("}\n")
+    assert '": ' not in text and '", "' not in text
+    assert text == json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def test_preview_shows_what_would_change_and_saves_nothing(admin_client, world):
     text = (
         "code,name,supervisor_emails\n"
