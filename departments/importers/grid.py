@@ -300,11 +300,8 @@ def _check_feature(position: int, feature, plan: ImportPlan) -> dict | None:
         )
     if missing or extra:
         return None
-    text = {
-        name: str(properties.get(name) if properties.get(name) is not None else "").strip()
-        for name in PROPERTIES
-    }
     errors_before = len(plan.errors)
+    text = {name: _property_text(name, properties.get(name), error) for name in PROPERTIES}
     for name, value in text.items():
         if not _storable(value):
             error(name, _("contains a NUL character or a broken Unicode escape: remove it."))
@@ -319,6 +316,29 @@ def _check_feature(position: int, feature, plan: ImportPlan) -> dict | None:
     if len(plan.errors) > errors_before or boundary is None:
         return None
     return {**text, "boundary": boundary, "bbox": bbox}
+
+
+def _property_text(name: str, value, error) -> str:
+    """A property's text, stripped; null is empty. A whole number is its digits: a
+    shapefile's integer field (101) comes out of ogr2ogr or QGIS as a JSON number, and
+    "101" is its only reading. Anything else (a list, an object, true, 101.0) is an error:
+    stored as Python's text, ["a"] became the name "['a']"."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, bool):
+        kind = "true" if value else "false"
+    elif isinstance(value, float):
+        kind = repr(value)
+    elif isinstance(value, list):
+        kind = _("a list")
+    else:
+        kind = _("an object")
+    error(name, _("must be text, not %(kind)s.") % {"kind": kind})
+    return ""
 
 
 def _storable(value: str) -> bool:

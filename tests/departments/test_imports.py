@@ -668,6 +668,32 @@ def test_json_nested_too_deeply_is_a_file_error_in_the_command_not_a_traceback(t
     assert err.getvalue() == "file: the JSON is nested too deeply to be a grid file.\n"
 
 
+def test_feature_properties_that_are_not_text_are_refused_not_stored_as_python_text():
+    listed = feature("E-01", 0, name=["a"])
+    renaming = feature("E-02", 1, township_name={"x": 1})
+    flagged = feature("E-03", 2, community=True)
+    decimal = feature(101.0, 3)
+
+    plan = plan_grid(geojson(listed, renaming, flagged, decimal))
+
+    assert messages(plan) == [
+        "feature 1: name: must be text, not a list.",
+        "feature 2: township_name: must be text, not an object.",
+        "feature 3: community: must be text, not true.",
+        "feature 4: code: must be text, not 101.0.",
+    ]
+
+
+def test_whole_number_codes_as_a_shapefiles_integer_field_gives_them_are_read_as_digits():
+    numbered = feature(101, 0, township=7, township_name="七街道")
+    numbered["properties"]["name"] = "网格 101"
+
+    apply(plan_grid(geojson(numbered)))
+
+    cell = GridCell.objects.select_related("township").get(code="101")
+    assert (cell.township.code, cell.name) == ("7", "网格 101")
+
+
 def test_unexpected_feature_properties_are_an_error_as_extra_columns_are():
     plan = plan_grid(
         geojson(feature("GOOD", 0, community="东社区"), feature("BAD", 1, comunity="东"))
