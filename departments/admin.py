@@ -16,8 +16,8 @@ from departments.calendar import calendar_notes, calendar_warnings, working_hour
 from departments.importers import plan_users
 from departments.importers.base import CODE_PATTERN, not_a_code
 from departments.importers.categories import ancestor_loop, own_ancestor_message
-from departments.importers.departments import split_emails
-from departments.importers.grid import check_geometry
+from departments.importers.departments import not_an_email, split_emails
+from departments.importers.geometry import check_geometry
 from departments.models import (
     Category,
     Department,
@@ -135,12 +135,7 @@ class DepartmentForm(CodeForm):
     def clean_supervisor_emails(self):
         emails, bad = split_emails(self.cleaned_data["supervisor_emails"])
         if bad:
-            raise ValidationError(
-                [
-                    gettext("“%(value)s” is not an email address.") % {"value": address}
-                    for address in bad
-                ]
-            )
+            raise ValidationError([not_an_email(address) for address in bad])
         return ";".join(emails)
 
 

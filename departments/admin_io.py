@@ -3,7 +3,8 @@
 The same two-step API as the `import_*` commands (departments/importers): the upload is
 planned and shown row by row (create / update / unchanged, with the changes) or with its
 errors and their line numbers; "Apply" plans the same file again against the database as
-it is then and writes it only if the outcome is still what the preview showed. The file
+it is then and writes it only if every row would still do what the preview showed (the
+same action and the same changes, old values included). The file
 waits between the two steps in the session (database-backed, so any web process can take
 the second step).
 """
@@ -11,6 +12,7 @@ the second step).
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +62,25 @@ class ImportForm(forms.Form):
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def plan_digest(plan: ImportPlan) -> str:
+    """A fingerprint of what `plan` would write: every row's key, action and changes (old
+    and new values), townships included. Equal counts are not enough: another
+    administrator may have changed a row between preview and apply, and the file would
+    then overwrite what the preview never showed."""
+    rows = [
+        [
+            kind,
+            row.key,
+            row.action,
+            sorted([name, old, new] for name, (old, new) in row.changes.items()),
+        ]
+        for kind, rows in (("rows", plan.rows), ("side_rows", plan.side_rows))
+        for row in rows
+    ]
+    # default=str: dates, decimals; sort_keys: a boundary's members in one order.
+    return _digest(json.dumps(rows, default=str, sort_keys=True, ensure_ascii=False))
 
 
 # The grid's bounding box: worked out from the boundary, which the preview shows already.
@@ -198,8 +219,7 @@ class ImportExportMixin:
                         "name": form.cleaned_data["file"].name,
                         "text": text,
                         "digest": _digest(text),
-                        "summary": plan.summary,
-                        "side_summary": plan.side_summary,
+                        "plan": plan_digest(plan),
                     }
                 else:
                     request.session.pop(key, None)
@@ -216,7 +236,7 @@ class ImportExportMixin:
         plan = self.plan_import(request, stored["text"])
         if plan.errors:
             return self._render(request, plan=plan, name=stored["name"], digest=stored["digest"])
-        if plan.summary != stored["summary"] or plan.side_summary != stored["side_summary"]:
+        if plan_digest(plan) != stored.get("plan"):
             return self._changed_since_preview(request, key, stored, plan)
         try:
             with transaction.atomic():
@@ -246,7 +266,7 @@ class ImportExportMixin:
 
     def _changed_since_preview(self, request, key, stored, plan):
         """Someone changed the data since the preview: show what would happen now."""
-        stored["summary"], stored["side_summary"] = plan.summary, plan.side_summary
+        stored["plan"] = plan_digest(plan)
         request.session[key] = stored
         messages.warning(
             request,

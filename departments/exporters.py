@@ -16,7 +16,10 @@ DEPARTMENT_COLUMNS = ("code", "name", "supervisor_emails")
 
 
 def _csv(header, rows) -> str:
-    out = io.StringIO()
+    # A BOM, as the case exports have: Excel reads a CSV without one in the system's code
+    # page (GBK on Chinese Windows) and garbles the names. The importers strip it.
+    out = io.StringIO("\ufeff")
+    out.seek(0, io.SEEK_END)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
@@ -109,7 +112,9 @@ def export_grid() -> str:
         for cell in cells
     ]
     document = {"type": "FeatureCollection", "features": features}
-    return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    # Compact: indented, a 6,000-cell district came to 21.7 MB, over the admin import's
+    # 20 MB, so the admin could not take back its own export.
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 # subject → (exporter, file name, content type)

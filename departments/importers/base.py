@@ -31,8 +31,9 @@ PROGRESS_EVERY = 1000
 # Codes are short English identifiers (SPEC: "English codes"): letters, digits, - _ .
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 # ISO (2024-01-02), or the year-first short date Excel writes when it saves in a Chinese
-# locale a file it opened (2024/1/2): with the year first, neither reads two ways.
-DATE_PATTERN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$|^(\d{4})/(\d{1,2})/(\d{1,2})$")
+# locale a file it opened (2024/1/2), or one typed with dashes and no zeros (2024-1-2):
+# with the year first, none reads two ways.
+DATE_PATTERN = re.compile(r"^(\d{4})([-/])(\d{1,2})\2(\d{1,2})$")
 
 
 class RowError(tuple):
@@ -287,11 +288,16 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
         plan.error(1, "header", str(error))
         return
     header = [name.strip() for name in header]
-    missing = [name for name in columns if name not in header]
-    extra = [name for name in header if name not in columns]
-    # Columns without a name are unexpected already (a spreadsheet's empty ones at the
-    # right): "repeated columns: " with nothing after it would say nothing.
-    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    # A spreadsheet saves the empty columns at the right of its table as ",,": a column
+    # with neither a name nor a value in any row is no column of the file.
+    unnamed = [index for index, name in enumerate(header) if not name]
+    ignored = _empty_columns(text[source.tell() :], unnamed) if unnamed else set()
+    named = [name for index, name in enumerate(header) if index not in ignored]
+    missing = [name for name in columns if name not in named]
+    extra = [name for name in named if name not in columns]
+    # Columns without a name are unexpected already (one with a value somewhere):
+    # "repeated columns: " with nothing after it would say nothing.
+    repeated = sorted({name for name in named if name and named.count(name) > 1})
     if missing:
         plan.error(1, "header", _("missing columns: %(names)s") % {"names": ", ".join(missing)})
     if extra:
@@ -350,7 +356,28 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
                 % {"expected": len(header), "found": len(row)},
             )
             continue
-        yield CsvRow(line, {name: value.strip() for name, value in zip(header, row, strict=True)})
+        yield CsvRow(
+            line,
+            {
+                name: value.strip()
+                for index, (name, value) in enumerate(zip(header, row, strict=True))
+                if index not in ignored
+            },
+        )
+
+
+def _empty_columns(rest: str, indexes: list[int]) -> set[int]:
+    """Which of the columns at `indexes` are empty in every row of `rest` (the file after
+    its header). A row the reader cannot parse ends the look: read_csv reports it."""
+    empty = set(indexes)
+    try:
+        for row in csv.reader(io.StringIO(rest, newline="")):
+            empty -= {index for index in empty if index < len(row) and row[index].strip()}
+            if not empty:
+                break
+    except csv.Error:
+        pass
+    return empty
 
 
 # -- checking values -----------------------------------------------------------------------
@@ -440,7 +467,15 @@ def check_positive_decimal(value: str, plan: ImportPlan, line: int, field_name: 
             _("must be a number greater than 0, not “%(value)s”.") % {"value": value},
         )
         return None
-    if number != number.quantize(Decimal("0.01")) or number >= Decimal("100000"):
+    if number != number.quantize(Decimal("0.01")):
+        # 0.001 would be stored as 0.00: the digits that matter are the decimal places.
+        plan.error(
+            line,
+            field_name,
+            _("“%(value)s” has too many decimal places: at most 2.") % {"value": value},
+        )
+        return None
+    if number >= Decimal("100000"):
         plan.error(
             line,
             field_name,
@@ -451,7 +486,7 @@ def check_positive_decimal(value: str, plan: ImportPlan, line: int, field_name: 
 
 
 def check_date(value: str, plan: ImportPlan, line: int, field_name: str):
-    """An ISO date (YYYY-MM-DD) or Excel's YYYY/M/D, or None for an empty value.
+    """An ISO date (YYYY-MM-DD, or YYYY-M-D) or Excel's YYYY/M/D, or None for an empty value.
     Returns (ok, date)."""
     from datetime import date
 
@@ -461,8 +496,8 @@ def check_date(value: str, plan: ImportPlan, line: int, field_name: str):
         match = DATE_PATTERN.match(value)
         if not match:
             raise ValueError(value)
-        year, month, day = (int(part) for part in match.groups() if part is not None)
-        return True, date(year, month, day)
+        year, _separator, month, day = match.groups()
+        return True, date(int(year), int(month), int(day))
     except ValueError:
         plan.error(
             line, field_name, _("“%(value)s” is not a date: use YYYY-MM-DD.") % {"value": value}

@@ -8,12 +8,11 @@ Townships are created or renamed from the features. Errors name the feature by i
 from __future__ import annotations
 
 import json
-import math
+from collections import Counter
 
 import shapely
 from django.utils.translation import gettext as _
 from shapely.geometry import shape
-from shapely.validation import explain_validity
 
 from departments.importers.base import (
     UPDATE,
@@ -26,13 +25,13 @@ from departments.importers.base import (
     write_rows,
 )
 from departments.importers.base import decode as decode_text
+from departments.importers.geometry import check_geometry
 from departments.models import GridCell, RoutingStamp, Township
 from departments.signals import cells_moved
 
 REQUIRED_PROPERTIES = ("code", "name", "township_code", "township_name")
 OPTIONAL_PROPERTIES = ("community",)
 PROPERTIES = (*REQUIRED_PROPERTIES, *OPTIONAL_PROPERTIES)
-GEOMETRY_TYPES = ("Polygon", "MultiPolygon")
 
 
 def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
@@ -50,12 +49,11 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        plan.error(
-            None,
-            "file",
-            _("not valid JSON: %(error)s (line %(line)d)")
-            % {"error": error.msg, "line": error.lineno},
-        )
+        plan.error(None, "file", _not_json(text, error))
+        return plan
+    except RecursionError:
+        # Arrays in arrays thousands deep: no geometry is, and the decoder gives up.
+        plan.error(None, "file", _("the JSON is nested too deeply to be a grid file."))
         return plan
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         plan.error(None, "type", _("the file must be a GeoJSON FeatureCollection."))
@@ -78,7 +76,8 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
         return plan
 
     parsed = []
-    townships: dict[str, tuple[int, str]] = {}
+    # Every township code's names, each with the features that give it, in file order.
+    names_of: dict[str, dict[str, list[int]]] = {}
     seen: dict[str, int] = {}
     for position, feature in enumerate(features, start=1):
         plan.tick(position)
@@ -93,17 +92,12 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
         )
         if note_duplicate(seen, code, plan, position, "code", code):
             continue
-        if township_code in townships and townships[township_code][1] != township_name:
-            first, name = townships[township_code]
-            plan.error(
-                position,
-                "township_name",
-                _("township “%(code)s” is called “%(name)s” in feature %(first)d.")
-                % {"code": township_code, "name": name, "first": first},
-            )
-        townships.setdefault(township_code, (position, township_name))
+        names_of.setdefault(township_code, {}).setdefault(township_name, []).append(position)
         if len(plan.errors) == errors_before:
             parsed.append((position, values))
+    townships = _township_names(names_of, plan)
+    named_otherwise = {error.line for error in plan.errors if error.field == "township_name"}
+    parsed = [(p, values) for p, values in parsed if p not in named_otherwise]
     note_case_clashes(GridCell, [(p, values["code"]) for p, values in parsed], plan, "code")
     note_case_clashes(
         Township, [(p, code) for code, (p, _name) in townships.items()], plan, "township_code"
@@ -150,6 +144,49 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
             )
         plan.rows.append(row)
     return plan
+
+
+def _township_names(names_of: dict, plan: ImportPlan) -> dict[str, tuple[int, str]]:
+    """Each township code's (first feature, name). A code given several names is an error
+    on the features that differ from the name most of its features give (on a tie, the
+    first seen): one typo in feature 5 is feature 5's error, not the 150 right ones'."""
+    townships = {}
+    for code, names in names_of.items():
+        # Counter.most_common keeps first-seen order among equal counts.
+        (name, _count), *others = Counter({n: len(p) for n, p in names.items()}).most_common()
+        first = names[name][0]
+        townships[code] = (first, name)
+        for other, _count in others:
+            for position in names[other]:
+                plan.error(
+                    position,
+                    "township_name",
+                    _("township “%(code)s” is called “%(name)s” in feature %(first)d.")
+                    % {"code": code, "name": name, "first": first},
+                )
+    # In feature order, as the features' other errors (all found in one pass before these).
+    plan.errors.sort(key=lambda error: error.line or 0)
+    return townships
+
+
+def _not_json(text: str, error: json.JSONDecodeError) -> str:
+    """What is wrong with a file that is not JSON, in our words (the decoder's are English):
+    a CSV file given as the grid, a file cut short, or where the JSON stops."""
+    first_line = text.lstrip().partition("\n")[0]
+    if "," in first_line and "{" not in first_line:
+        # As the CSV importers name a JSON file given to them.
+        return _(
+            "this looks like a CSV file, not GeoJSON: a grid file is a GeoJSON "
+            "FeatureCollection; the CSV files have imports of their own."
+        )
+    if error.pos >= len(text.rstrip()):
+        return _("not valid JSON: the file ends too early (is it cut short?).")
+    near = " ".join(text[error.pos : error.pos + 20].split())
+    return _("not valid JSON at line %(line)d, column %(column)d (at “%(near)s”).") % {
+        "line": error.lineno,
+        "column": error.colno,
+        "near": near,
+    }
 
 
 def _is_wgs84(crs) -> bool:
@@ -263,11 +300,8 @@ def _check_feature(position: int, feature, plan: ImportPlan) -> dict | None:
         )
     if missing or extra:
         return None
-    text = {
-        name: str(properties.get(name) if properties.get(name) is not None else "").strip()
-        for name in PROPERTIES
-    }
     errors_before = len(plan.errors)
+    text = {name: _property_text(name, properties.get(name), error) for name in PROPERTIES}
     for name, value in text.items():
         if not _storable(value):
             error(name, _("contains a NUL character or a broken Unicode escape: remove it."))
@@ -284,6 +318,29 @@ def _check_feature(position: int, feature, plan: ImportPlan) -> dict | None:
     return {**text, "boundary": boundary, "bbox": bbox}
 
 
+def _property_text(name: str, value, error) -> str:
+    """A property's text, stripped; null is empty. A whole number is its digits: a
+    shapefile's integer field (101) comes out of ogr2ogr or QGIS as a JSON number, and
+    "101" is its only reading. Anything else (a list, an object, true, 101.0) is an error:
+    stored as Python's text, ["a"] became the name "['a']"."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, bool):
+        kind = "true" if value else "false"
+    elif isinstance(value, float):
+        kind = repr(value)
+    elif isinstance(value, list):
+        kind = _("a list")
+    else:
+        kind = _("an object")
+    error(name, _("must be text, not %(kind)s.") % {"kind": kind})
+    return ""
+
+
 def _storable(value: str) -> bool:
     """False for what JSON escapes may give and no database column stores: a NUL
     (\\u0000) or half of a surrogate pair (a lone \\ud800)."""
@@ -294,69 +351,6 @@ def _storable(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def check_geometry(geometry, error) -> tuple[dict | None, dict | None]:
-    if not isinstance(geometry, dict) or geometry.get("type") not in GEOMETRY_TYPES:
-        kind = geometry.get("type") if isinstance(geometry, dict) else geometry
-        error("geometry", _("must be a Polygon or MultiPolygon, not %(kind)s.") % {"kind": kind})
-        return None, None
-    try:
-        coordinates = _normalise(geometry.get("coordinates"))
-        boundary = {"type": geometry["type"], "coordinates": coordinates}
-        polygon = shape(boundary)
-    except (TypeError, ValueError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
-        error(
-            "geometry",
-            _("the coordinates do not form a %(kind)s: %(error)s")
-            % {"kind": geometry["type"], "error": exc},
-        )
-        return None, None
-    if polygon.is_empty:
-        error("geometry", _("is empty."))
-        return None, None
-    polygons = coordinates if geometry["type"] == "MultiPolygon" else [coordinates]
-    if any(ring[0] != ring[-1] for rings in polygons for ring in rings):
-        # shapely would close it silently; the file would then export differently.
-        error(
-            "geometry",
-            _("a ring is not closed: its last position must repeat its first (RFC 7946)."),
-        )
-        return None, None
-    min_lng, min_lat, max_lng, max_lat = polygon.bounds
-    if not (-180 <= min_lng <= max_lng <= 180 and -90 <= min_lat <= max_lat <= 90):
-        error(
-            "geometry",
-            _("coordinates are outside WGS84 longitude/latitude bounds: is this a projected file?"),
-        )
-        return None, None
-    if not polygon.is_valid:
-        error(
-            "geometry",
-            _("is not a valid polygon: %(reason)s") % {"reason": explain_validity(polygon)},
-        )
-        return None, None
-    return boundary, {
-        "min_lng": min_lng,
-        "min_lat": min_lat,
-        "max_lng": max_lng,
-        "max_lat": max_lat,
-    }
-
-
-def _normalise(coordinates):
-    """Nested lists of [lng, lat] floats, the way JSONField gives them back: so that an
-    unchanged file compares equal to what is stored."""
-    if isinstance(coordinates, list) and any(isinstance(c, str) for c in coordinates):
-        text = next(c for c in coordinates if isinstance(c, str))
-        raise ValueError(_("coordinates are numbers, not text such as “%(text)s”") % {"text": text})
-    if not isinstance(coordinates, list) or not coordinates:
-        raise ValueError(_("expected a non-empty list of coordinates"))
-    if all(isinstance(c, int | float) and not isinstance(c, bool) for c in coordinates):
-        if len(coordinates) < 2 or not all(math.isfinite(c) for c in coordinates):
-            raise ValueError(_("a position needs finite longitude and latitude"))
-        return [float(c) for c in coordinates[:2]]
-    return [_normalise(item) for item in coordinates]
 
 
 def _write(plan: ImportPlan) -> list:

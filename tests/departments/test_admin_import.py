@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from cases.models import OutboxMessage
-from departments import admin_io
+from departments import admin_io, importers
 from departments.importers import COLUMNS, PLANNERS
 from departments.models import Department, Responsibility, User
 from departments.services import sync_role_groups
@@ -101,7 +101,20 @@ def test_a_file_that_changes_nothing_offers_nothing_to_apply(admin_client, world
 @pytest.mark.parametrize("subject", list(HEADERS))
 def test_csv_exports_have_exactly_the_spec_header(admin_client, world, subject):
     response = admin_client.get(reverse(f"admin:departments_{MODELS[subject]}_export"))
-    assert response.content.decode("utf-8").splitlines()[0] == HEADERS[subject]
+    assert response.content.decode("utf-8-sig").splitlines()[0] == HEADERS[subject]
+
+
+@pytest.mark.parametrize("subject", list(HEADERS))
+def test_csv_exports_begin_with_a_bom_so_excel_reads_chinese_and_import_back(
+    admin_client, richer_world, subject
+):
+    response = admin_client.get(reverse(f"admin:departments_{MODELS[subject]}_export"))
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    # As the admin's upload gives it: bytes, BOM and all.
+    plan = PLANNERS[subject](response.content)
+    assert plan.errors == []
+    assert plan.summary["created"] == plan.summary["updated"] == 0
+    assert plan.summary["unchanged"] > 0
 
 
 def test_grid_export_is_a_feature_collection_with_the_spec_properties(admin_client, world):
@@ -117,6 +130,14 @@ def test_grid_export_is_a_feature_collection_with_the_spec_properties(admin_clie
         "community": "",
     }
     assert feature["geometry"] == world.n1.boundary
+
+
+def test_grid_export_is_compact_so_the_admin_can_import_a_big_district_back(admin_client, world):
+    text = admin_client.get(reverse("admin:departments_gridcell_export")).content.decode()
+
+    assert text.count("\n") == 1 and text.endswith("}\n")
+    assert '": ' not in text and '", "' not in text
+    assert text == json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def test_preview_shows_what_would_change_and_saves_nothing(admin_client, world):
@@ -210,6 +231,41 @@ def test_apply_replans_and_refuses_when_the_data_changed_since_the_preview(admin
     # Applying the new preview then works.
     apply(admin_client, "departments", response)
     assert Department.objects.get(code="HB").name == "环保局"
+
+
+def test_apply_refuses_a_row_changed_since_the_preview_though_the_counts_are_the_same(
+    admin_client, world
+):
+    text = "code,name,supervisor_emails\nCG,城管局,new-boss@example.org\n"
+    preview = upload(admin_client, "departments", text)
+    # Another administrator imports another address for the same department meanwhile:
+    # still one update, but not the one the preview showed.
+    importers.apply(
+        PLANNERS["departments"]("code,name,supervisor_emails\nCG,城管局,x@example.org\n")
+    )
+
+    response = apply(admin_client, "departments", preview)
+
+    assert "changed since the preview" in response.text
+    assert "x@example.org" in response.text  # the new preview shows what would be overwritten
+    assert Department.objects.get(code="CG").supervisor_emails == "x@example.org"
+    apply(admin_client, "departments", response)
+    assert Department.objects.get(code="CG").supervisor_emails == "new-boss@example.org"
+
+
+def test_grid_apply_refuses_a_cell_changed_since_the_preview(admin_client, world):
+    from departments.models import GridCell
+
+    document = json.loads(admin_client.get(reverse("admin:departments_gridcell_export")).content)
+    n1 = next(f for f in document["features"] if f["properties"]["code"] == "N-01")
+    n1["properties"]["name"] = "改名的网格"
+    preview = upload(admin_client, "grid", json.dumps(document), name="grid.geojson")
+    GridCell.objects.filter(code="N-01").update(community="新社区")
+
+    response = apply(admin_client, "grid", preview)
+
+    assert "changed since the preview" in response.text
+    assert GridCell.objects.get(code="N-01").name == "网格 N-01"
 
 
 def test_importing_users_in_the_admin_invites_the_new_ones(admin_client, world):
@@ -363,6 +419,49 @@ def test_the_chinese_preview_words_its_errors_in_chinese(admin_client, world):
     assert "<li>第 1 行：表头：缺少列：supervisor_emails</li>" in preview.text
     grid = upload_in_chinese(admin_client, "departments", '{"type": "FeatureCollection"}\n')
     assert "<li>第 1 行：文件：" in grid.text
+
+
+@pytest.mark.usefixtures("compiled_catalogue")
+def test_the_chinese_grid_preview_words_geometry_and_json_errors_in_chinese(admin_client, world):
+    def cell(code, geometry):
+        properties = {"code": code, "name": code, "township_code": "E", "township_name": "东"}
+        return {"type": "Feature", "properties": properties, "geometry": geometry}
+
+    bow_tie = [[[121, 31], [121.001, 31.001], [121.001, 31], [121, 31.001], [121, 31]]]
+    collapsed = [[[121, 31], [121.01, 31], [121, 31], [121, 31]]]
+    square = [[[121, 31], [121.01, 31], [121.01, 31.01], [121, 31.01], [121, 31]]]
+    features = [
+        cell("A", {"type": "Polygon", "coordinates": bow_tie}),
+        cell("B", {"type": "Polygon", "coordinates": collapsed}),
+        cell("C", {"type": "Polygon", "coordinates": [square]}),
+        cell("D", None),
+    ]
+    text = json.dumps({"type": "FeatureCollection", "features": features})
+
+    errors = [
+        e.message for e in upload_in_chinese(admin_client, "grid", text).context["plan"].errors
+    ]
+    csv = upload_in_chinese(admin_client, "grid", "code,name,township_code,township_name\n")
+
+    assert errors == [
+        "不是有效的多边形：边线相互交叉，位置在经度 121.0005、纬度 31.0005。",
+        "不是有效的多边形：有一个环的不同顶点少于 3 个，位置在经度 121、纬度 31。",
+        "坐标不能构成 Polygon：应为一个点 [经度, 纬度] 的位置却是一组点：多了一层方括号",
+        "必须是 Polygon 或 MultiPolygon，而不是 null（没有几何图形）。",
+    ]
+    (error,) = csv.context["plan"].errors
+    assert error.message.startswith("这看起来是 CSV 文件，不是 GeoJSON")
+
+
+def test_json_nested_too_deeply_is_a_file_error_in_the_admin_not_a_server_error(admin_client):
+    text = '{"type": "FeatureCollection", "features": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    preview = upload(admin_client, "grid", text, name="grid.geojson")
+
+    assert preview.status_code == 200
+    assert [str(e) for e in preview.context["plan"].errors] == [
+        "file: the JSON is nested too deeply to be a grid file."
+    ]
 
 
 def test_an_administrator_who_is_no_superuser_cannot_make_or_change_one_by_import(client, world):

@@ -257,7 +257,7 @@ def test_supervisor_emails_are_checked_and_stored_as_the_import_stores_them(clie
     client.post(url, {**fields, "supervisor_emails": " a@example.org; b@example.org ;"})
 
     assert refused.context["adminform"].form.errors["supervisor_emails"] == [
-        "“a@example.org, b@example.org” is not an email address."
+        "“a@example.org, b@example.org” is not an email address: separate addresses with “;”."
     ]
     assert Department.objects.get(code="HB").supervisor_emails == "a@example.org;b@example.org"
     assert plan_departments(export_departments()).summary["unchanged"] == 4

@@ -83,6 +83,9 @@ DEPARTMENTS = csv_text(
 )
 
 
+DEPARTMENTS_HEADER = "code,name,supervisor_emails"
+
+
 def test_departments_import_creates_then_changes_nothing_the_second_time():
     result = apply(plan_departments(DEPARTMENTS.encode()))
 
@@ -102,6 +105,31 @@ def test_an_address_given_twice_for_a_department_is_kept_once():
         )
     )
     assert Department.objects.get().supervisor_email_list == ["a@x.org", "b@x.org"]
+
+
+def test_supervisor_emails_may_be_separated_by_a_full_width_semicolon():
+    apply(plan_departments(csv_text(DEPARTMENTS_HEADER, "CG,城管局,a@example.org；b@example.org")))
+
+    assert Department.objects.get(code="CG").supervisor_emails == "a@example.org;b@example.org"
+
+
+def test_supervisor_emails_separated_by_commas_are_refused_saying_to_use_semicolons():
+    plan = plan_departments(
+        csv_text(
+            DEPARTMENTS_HEADER,
+            'CG,城管局,"a@example.org, b@example.org"',
+            "WATER,水务集团,a@example.org，b@example.org",
+            "GAS,燃气集团,not-an-address",
+        )
+    )
+
+    assert messages(plan) == [
+        "line 2: supervisor_emails: “a@example.org, b@example.org” is not an email address:"
+        " separate addresses with “;”.",
+        "line 3: supervisor_emails: “a@example.org，b@example.org” is not an email address:"
+        " separate addresses with “;”.",
+        "line 4: supervisor_emails: “not-an-address” is not an email address.",
+    ]
 
 
 def test_departments_import_updates_by_code_and_shows_the_changes():
@@ -190,11 +218,25 @@ def test_extra_columns_are_an_error():
     assert str(plan.errors[0]).startswith("line 1: header: unexpected columns: colour")
 
 
-def test_empty_columns_a_spreadsheet_left_at_the_right_are_named_once_as_empty():
-    plan = plan_departments(csv_text("code,name,supervisor_emails,,", "CG,城管局,,,"))
+def test_empty_columns_a_spreadsheet_left_at_the_right_are_ignored():
+    plan = plan_departments(
+        csv_text("code,name,supervisor_emails,,", "CG,城管局,a@example.org,,", "WATER,水务集团,, ,")
+    )
+
+    assert plan.errors == []
+    assert [row.values for row in plan.rows] == [
+        {"code": "CG", "name": "城管局", "supervisor_emails": "a@example.org"},
+        {"code": "WATER", "name": "水务集团", "supervisor_emails": ""},
+    ]
+
+
+def test_an_unnamed_column_with_a_value_in_some_row_is_an_extra_column():
+    plan = plan_departments(
+        csv_text("code,name,supervisor_emails,,", "CG,城管局,,,", "WATER,水务集团,,,x")
+    )
 
     assert messages(plan) == [
-        'line 1: header: unexpected columns: "", "" (the columns are code,name,supervisor_emails)'
+        'line 1: header: unexpected columns: "" (the columns are code,name,supervisor_emails)'
     ]
 
 
@@ -352,6 +394,14 @@ def test_categories_import_bumps_the_routing_stamp_once_it_changes_something():
         ("BAD,坏,,0,1", "line 2: accept_hours: must be a number greater than 0, not “0”."),
         ("BAD,坏,,2,-1", "line 2: resolve_days: must be a number greater than 0, not “-1”."),
         ("BAD,坏,,two,1", "line 2: accept_hours: “two” is not a number."),
+        (
+            "BAD,坏,,0.001,1",
+            "line 2: accept_hours: “0.001” has too many decimal places: at most 2.",
+        ),
+        (
+            "BAD,坏,,100000,1",
+            "line 2: accept_hours: “100000” has too many digits: at most 99999.99.",
+        ),
         ("BAD,坏,NOPE,2,1", "line 2: parent_code: unknown category “NOPE”."),
         ("BAD,坏,BAD,2,1", "line 2: parent_code: a category cannot be its own parent."),
         ("BAD,,,2,1", "line 2: name: is required."),
@@ -500,7 +550,10 @@ def test_invalid_geometries_are_reported_by_feature_position_and_nothing_is_save
         (6, "properties"),
     ]
     text = messages(plan)
-    assert text[0].startswith("feature 2: geometry: is not a valid polygon: Self-intersection")
+    assert text[0] == (
+        "feature 2: geometry: is not a valid polygon: its edges cross each other,"
+        " at longitude 120.005, latitude 30.005."
+    )
     assert "outside WGS84" in text[1]
     assert text[2] == "feature 4: geometry: must be a Polygon or MultiPolygon, not Point."
     assert text[4] == "feature 6: properties: missing properties: township_name"
@@ -508,6 +561,137 @@ def test_invalid_geometries_are_reported_by_feature_position_and_nothing_is_save
         apply(plan)
     assert not GridCell.objects.exists()
     assert not Township.objects.exists()
+
+
+def ring(*corners):
+    """A closed ring through `corners`, as [x, y] pairs in the order given."""
+    return [[list(corner) for corner in (*corners, corners[0])]]
+
+
+def with_ring(code, col, coordinates):
+    cell = feature(code, col)
+    cell["geometry"] = {"type": "Polygon", "coordinates": coordinates}
+    return cell
+
+
+def test_latitude_and_longitude_swapped_are_named_as_swapped():
+    # Hangzhou written [lat, lng]: latitude 120 is outside WGS84 too, but that is not why.
+    hangzhou = ring((30.25, 120.17), (30.26, 120.17), (30.26, 120.18), (30.25, 120.18))
+    # Ürümqi written [lat, lng]: within WGS84, near the North Pole.
+    urumqi = ring((43.80, 87.60), (43.81, 87.60), (43.81, 87.61), (43.80, 87.61))
+
+    plan = plan_grid(geojson(with_ring("HZ-01", 0, hangzhou), with_ring("WL-01", 1, urumqi)))
+
+    swapped = "latitude and longitude look swapped (GeoJSON writes longitude first)."
+    assert messages(plan) == [
+        f"feature 1: geometry: {swapped}",
+        f"feature 2: geometry: {swapped}",
+    ]
+
+
+def test_a_cell_wholly_outside_china_is_refused_and_one_on_the_border_is_not():
+    gulf_of_guinea = ring((0, 0), (0.01, 0), (0.01, 0.01), (0, 0.01))
+    # Fuyuan, Heilongjiang, the easternmost county; and a box reaching across the border.
+    fuyuan = ring((134.30, 48.36), (134.31, 48.36), (134.31, 48.37), (134.30, 48.37))
+    straddling = ring((135.99, 48.0), (136.01, 48.0), (136.01, 48.01), (135.99, 48.01))
+
+    plan = plan_grid(
+        geojson(
+            with_ring("GG-01", 0, gulf_of_guinea),
+            with_ring("FY-01", 1, fuyuan),
+            with_ring("FY-02", 2, straddling),
+        )
+    )
+
+    assert messages(plan) == [
+        "feature 1: geometry: lies wholly outside China (longitude 73–136, latitude 3–54):"
+        " check the coordinates."
+    ]
+
+
+def test_geometry_errors_are_worded_by_us_not_by_shapely_or_python():
+    def with_geometry(code, col, geometry):
+        cell = feature(code, col)
+        cell["geometry"] = geometry
+        return cell
+
+    polygon = square(0, 3)["coordinates"]
+    collapsed = ring((120, 30), (120.01, 30), (120, 30))
+    plan = plan_grid(
+        geojson(
+            with_geometry("A", 0, None),
+            with_geometry("B", 1, {"type": "Polygon", "coordinates": [polygon]}),
+            with_geometry("C", 2, {"type": "Polygon", "coordinates": polygon[0]}),
+            with_geometry("D", 3, {"type": "Polygon", "coordinates": collapsed}),
+            with_geometry("E", 4, {"type": "Polygon", "coordinates": [[[120, 30], [120.01, 30]]]}),
+        )
+    )
+
+    assert messages(plan) == [
+        "feature 1: geometry: must be a Polygon or MultiPolygon, not null (no geometry).",
+        "feature 2: geometry: the coordinates do not form a Polygon: a list of positions where"
+        " a position [longitude, latitude] belongs: one level of brackets too many",
+        "feature 3: geometry: the coordinates do not form a Polygon: a position is"
+        " [longitude, latitude] in numbers, not 120.0",
+        "feature 4: geometry: is not a valid polygon: a ring has fewer than 3 distinct corners,"
+        " at longitude 120, latitude 30.",
+        "feature 5: geometry: the coordinates do not form a Polygon: a ring needs at least 4"
+        " positions (3 corners, then the first again), not 2",
+    ]
+
+
+def test_a_grid_file_that_is_not_json_says_where_in_our_words():
+    (cut_short,) = messages(plan_grid('{"type": "FeatureCollection", "features": ['))
+    (broken,) = messages(plan_grid('{"type": "FeatureCollection",\n "features": [}'))
+    (csv,) = messages(plan_grid("code,name,township_code,township_name\nA-1,甲,A,甲街道\n"))
+
+    assert cut_short == "file: not valid JSON: the file ends too early (is it cut short?)."
+    assert broken == "file: not valid JSON at line 2, column 15 (at “}”)."
+    assert csv.startswith("file: this looks like a CSV file, not GeoJSON")
+
+
+def deeply_nested_grid() -> str:
+    """A grid file whose one geometry is arrays in arrays 100,000 deep."""
+    placeholder = feature("E-01", 0)
+    placeholder["geometry"] = "DEEP"
+    return geojson(placeholder).replace('"DEEP"', "[" * 100_000 + "]" * 100_000)
+
+
+def test_json_nested_too_deeply_is_a_file_error_in_the_command_not_a_traceback(tmp_path):
+    path = tmp_path / "grid.geojson"
+    path.write_text(deeply_nested_grid(), encoding="utf-8")
+    err = StringIO()
+
+    with pytest.raises(CommandError, match="1 error; nothing was imported"):
+        call_command("import_grid", str(path), stdout=StringIO(), stderr=err)
+
+    assert err.getvalue() == "file: the JSON is nested too deeply to be a grid file.\n"
+
+
+def test_feature_properties_that_are_not_text_are_refused_not_stored_as_python_text():
+    listed = feature("E-01", 0, name=["a"])
+    renaming = feature("E-02", 1, township_name={"x": 1})
+    flagged = feature("E-03", 2, community=True)
+    decimal = feature(101.0, 3)
+
+    plan = plan_grid(geojson(listed, renaming, flagged, decimal))
+
+    assert messages(plan) == [
+        "feature 1: name: must be text, not a list.",
+        "feature 2: township_name: must be text, not an object.",
+        "feature 3: community: must be text, not true.",
+        "feature 4: code: must be text, not 101.0.",
+    ]
+
+
+def test_whole_number_codes_as_a_shapefiles_integer_field_gives_them_are_read_as_digits():
+    numbered = feature(101, 0, township=7, township_name="七街道")
+    numbered["properties"]["name"] = "网格 101"
+
+    apply(plan_grid(geojson(numbered)))
+
+    cell = GridCell.objects.select_related("township").get(code="101")
+    assert (cell.township.code, cell.name) == ("7", "网格 101")
 
 
 def test_unexpected_feature_properties_are_an_error_as_extra_columns_are():
@@ -527,6 +711,24 @@ def test_a_township_with_two_names_in_one_file_is_an_error():
     assert messages(plan) == [
         "feature 2: township_name: township “EAST” is called “东街道” in feature 1."
     ]
+
+
+def test_a_township_name_most_features_give_is_right_and_the_odd_ones_out_are_the_errors():
+    features = [
+        feature(f"A-{i:02d}", i, township="QA1", township_name="测试一街道") for i in range(4)
+    ]
+    features.append(feature("B-00", 4, township="QA2", township_name="测试一街道"))  # feature 5
+    features += [
+        feature(f"B-{i:02d}", 5 + i, township="QA2", township_name="测试二镇") for i in range(1, 4)
+    ]
+    features.append(feature("B-09", 9, township="QA2", township_name="测试二镇 "))  # stripped
+
+    plan = plan_grid(geojson(*features))
+
+    assert messages(plan) == [
+        "feature 5: township_name: township “QA2” is called “测试二镇” in feature 6."
+    ]
+    assert not Township.objects.exists()
 
 
 def test_a_grid_file_that_declares_another_coordinate_system_is_refused():
@@ -576,7 +778,7 @@ def test_a_cell_code_that_is_also_a_township_code_is_refused():
 
 def test_a_file_that_is_not_a_feature_collection_is_refused():
     assert messages(plan_grid(b"{not json")) == [
-        "file: not valid JSON: Expecting property name enclosed in double quotes (line 1)"
+        "file: not valid JSON at line 1, column 2 (at “not json”)."
     ]
     assert messages(plan_grid(json.dumps({"type": "Feature"}))) == [
         "type: the file must be a GeoJSON FeatureCollection."
@@ -739,6 +941,20 @@ def test_dates_as_excel_saves_them_in_a_chinese_locale_are_read_year_first(world
 
     rule = Responsibility.objects.get(category__code="LAMP", department__code="ZJ")
     assert (rule.valid_from, rule.valid_to) == (date(2024, 1, 2), date(2030, 12, 31))
+
+
+def test_year_first_dates_with_dashes_and_one_digit_months_and_days_are_read(world):
+    mixed = plan_responsibilities(csv_text(RESPONSIBILITIES_HEADER, "LAMP,SJ,,assist,,2026-1/1,"))
+    assert messages(mixed) == ["line 2: valid_from: “2026-1/1” is not a date: use YYYY-MM-DD."]
+
+    apply(
+        plan_responsibilities(
+            csv_text(RESPONSIBILITIES_HEADER, "LAMP,ZJ,,lead,,2026-1-1,2026-12-3")
+        )
+    )
+
+    rule = Responsibility.objects.get(category__code="LAMP", department__code="ZJ")
+    assert (rule.valid_from, rule.valid_to) == (date(2026, 1, 1), date(2026, 12, 3))
 
 
 def test_a_scope_code_that_is_both_a_township_and_a_cell_is_an_error(world):
