@@ -208,7 +208,7 @@ def test_the_correction_form_says_an_empty_cell_is_outside_the_grid(
     client.force_login(cast.dispatcher)
     url = reverse("cases:detail", args=[case.number])
     correction = re.search(r"transition-correct.*?</form>", page(client, url, CHINESE), re.S)
-    assert empty_options(correction.group(0)) == ["不确定（由街道决定）", "网格外"]
+    assert empty_options(correction.group(0)) == ["未分类（案件进入兜底池）", "网格外"]
 
 
 # -- clauses, phrases and labels -----------------------------------------------------------
