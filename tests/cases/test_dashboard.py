@@ -12,6 +12,7 @@ from django.utils import timezone
 from cases.dashboard import Period, dashboard_data
 from cases.models import TERMINAL_STATES, Case, CaseEvent, State
 from cases.services import workflow
+from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 
 def test_dashboard_is_for_supervisors_only(client, cast):
@@ -20,6 +21,19 @@ def test_dashboard_is_for_supervisors_only(client, cast):
         assert client.get("/dashboard/").status_code == 403
     client.force_login(cast.supervisor)
     assert client.get("/dashboard/").status_code == 200
+
+
+def test_the_map_hint_says_a_cell_can_be_tapped_not_only_pointed_at(
+    client,
+    cast,
+    compiled_catalogue,  # noqa: F811
+):
+    # On a phone or a tablet there is no mouse: a tap opens the cell's numbers too.
+    client.force_login(cast.supervisor)
+    english = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Tap or point at a cell for its numbers." in english
+    chinese = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "点击或指向网格可查看数字" in chinese and "鼠标" not in chinese
 
 
 def test_dashboard_counts_rates_and_satisfaction(client, cast, world, report):
