@@ -26,10 +26,16 @@ def browser():
 def open_as(browser, live_server):
     contexts, errors = [], []
 
-    def _open(user):
+    def _open(user, width=1280, touch=False):
         client = Client()
         client.force_login(user)
-        context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 800})
+        # A touch screen's browser matches (pointer: coarse), as a phone's or a tablet's does.
+        context = browser.new_context(
+            locale="en-GB",
+            viewport={"width": width, "height": 800},
+            has_touch=touch,
+            is_mobile=touch,
+        )
         cookie = django_settings.SESSION_COOKIE_NAME
         context.add_cookies(
             [{"name": cookie, "value": client.cookies[cookie].value, "url": live_server.url}]
@@ -124,3 +130,44 @@ def test_a_liaison_switches_the_admin_to_chinese_and_stays_on_the_page(
     assert page.url.endswith(f"/admin/cases/case/{case.pk}/change/")
     assert page.locator("#logout-form button").inner_text() == "注销"
     assert page.locator("html").get_attribute("lang") == "zh-hans"
+
+
+TAP = 44  # px: the height a finger needs (Apple's and WCAG 2.5.5's target size)
+
+
+def boxes(page, selector):
+    return page.locator(selector).evaluate_all(
+        "els => els.filter(e => e.offsetParent !== null).map(e => {"
+        " const r = e.getBoundingClientRect();"
+        " return [e.textContent.trim() || e.name, Math.round(r.width), Math.round(r.height)]; })"
+    )
+
+
+@pytest.mark.parametrize("width", [390, 768])
+def test_a_touch_screen_gets_finger_sized_links_and_checkboxes_in_the_admin(
+    open_as, live_server, cast, report, width
+):
+    report(description="垃圾桶满溢")
+    page = open_as(cast.liaison, width=width, touch=True)
+    page.goto(f"{live_server.url}/admin/cases/case/")
+    targets = (
+        boxes(page, "#user-tools a")
+        + boxes(page, "#logout-form button")  # Log out, 23×14 px before
+        + boxes(page, ".breadcrumbs a")
+        + boxes(page, "#changelist-filter li a")
+        + boxes(page, "#result_list td a")
+        + boxes(page, "#changelist-search input[type=submit]")
+    )
+    assert len(targets) > 6
+    small = [box for box in targets if box[2] < TAP]
+    assert small == [], small
+    checkboxes = boxes(page, "#result_list input[type=checkbox]")
+    assert checkboxes and all(w >= 22 and h >= 22 for _, w, h in checkboxes), checkboxes
+
+
+def test_a_mouse_keeps_the_admins_dense_layout(open_as, live_server, cast, report):
+    report(description="垃圾桶满溢")
+    page = open_as(cast.liaison)
+    page.goto(f"{live_server.url}/admin/cases/case/")
+    assert all(h < 30 for _, _, h in boxes(page, "#user-tools a, #logout-form button"))
+    assert all(h < 20 for _, _, h in boxes(page, "#result_list input[type=checkbox]"))

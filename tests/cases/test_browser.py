@@ -36,10 +36,16 @@ def open_as(browser, live_server, request):
     contexts, errors = [], []
     failed_before = request.session.testsfailed
 
-    def _open(user, locale="en-GB", width=1280):
+    def _open(user, locale="en-GB", width=1280, touch=False):
         client = Client()
         client.force_login(user)
-        context = browser.new_context(locale=locale, viewport={"width": width, "height": 900})
+        # A touch screen's browser matches (pointer: coarse), as a phone's or a tablet's does.
+        context = browser.new_context(
+            locale=locale,
+            viewport={"width": width, "height": 900},
+            has_touch=touch,
+            is_mobile=touch,
+        )
         context.add_cookies(
             [
                 {
@@ -463,3 +469,50 @@ def test_the_maps_zoom_buttons_speak_the_pages_language(
             "links => links.map(a => [a.title, a.getAttribute('aria-label')])"
         )
         assert buttons == [[word, word] for word in words]
+
+
+TAP = 44  # px: the height a finger needs (Apple's and WCAG 2.5.5's target size)
+
+
+def boxes(page, selector):
+    return page.locator(selector).evaluate_all(
+        "els => els.filter(e => e.offsetParent !== null).map(e => {"
+        " const r = e.getBoundingClientRect();"
+        " return [e.textContent.trim() || e.name, Math.round(r.width), Math.round(r.height)]; })"
+    )
+
+
+def test_a_touch_screen_gets_finger_sized_links_buttons_and_checkboxes(
+    open_as, live_server, cast, world, report
+):
+    from departments.models import Responsibility
+
+    Responsibility.objects.create(category=world.lamp, department=world.housing, role="assist")
+    report(category=world.lamp)  # in the pool, with an assisting department ticked in its row
+    page = open_as(cast.dispatcher, width=PHONE, touch=True)
+    page.goto(f"{live_server.url}/cases/fallback/")
+    assert page.evaluate("matchMedia('(pointer: coarse)').matches")
+    targets = (
+        boxes(page, "nav.nav a")
+        + boxes(page, ".tools a")
+        + boxes(page, ".tools button")  # 退出
+        + boxes(page, "main button")
+        + boxes(page, "label:has(> input[type=checkbox])")  # the assisting departments
+        + boxes(page, ".field-whistle label")  # the whistle box's label, before it
+    )
+    assert len(targets) > 8
+    small = [box for box in targets if box[2] < TAP]
+    assert small == [], small
+    checkboxes = boxes(page, "input[type=checkbox]")
+    assert checkboxes and all(w >= 22 and h >= 22 for _, w, h in checkboxes), checkboxes
+    page.goto(f"{live_server.url}/cases/")
+    overdue = boxes(page, ".field-overdue label") + boxes(page, ".field-overdue input")
+    assert overdue[0][2] >= TAP and overdue[1][2] >= 22, overdue  # 仅超期 and its box
+
+
+def test_a_mouse_keeps_the_dense_layout(open_as, live_server, cast):
+    page = open_as(cast.dispatcher)
+    page.goto(f"{live_server.url}/cases/fallback/")
+    assert not page.evaluate("matchMedia('(pointer: coarse)').matches")
+    assert all(h < 30 for _, _, h in boxes(page, "nav.nav a") + boxes(page, ".tools button"))
+    assert all(h < 20 for _, _, h in boxes(page, "input[type=checkbox]"))
