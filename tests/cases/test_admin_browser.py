@@ -171,3 +171,62 @@ def test_a_mouse_keeps_the_admins_dense_layout(open_as, live_server, cast, repor
     page.goto(f"{live_server.url}/admin/cases/case/")
     assert all(h < 30 for _, _, h in boxes(page, "#user-tools a, #logout-form button"))
     assert all(h < 20 for _, _, h in boxes(page, "#result_list input[type=checkbox]"))
+
+
+# How many lines an element's text takes: its text nodes' rectangles, one per line box.
+LINES = """el => {
+  const tops = new Set(), walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  for (let node; (node = walker.nextNode()); ) {
+    if (!node.textContent.trim()) continue;
+    const range = document.createRange(); range.selectNodeContents(node);
+    for (const r of range.getClientRects()) tops.add(Math.round(r.top));
+  }
+  return tops.size; }"""
+
+
+@pytest.mark.parametrize("width", [390, 768])
+def test_the_case_list_keeps_each_cell_on_one_line_and_scrolls_in_its_own_box(
+    open_as, live_server, cast, report, world, width
+):
+    report(description="垃圾桶满溢")
+    page = open_as(cast.liaison, width=width)
+    page.goto(f"{live_server.url}/admin/cases/case/")
+    row = page.locator("#result_list tbody tr").first
+    for column in ("number", "category_name", "cell_name", "created_at", "time_left"):
+        assert row.locator(f".field-{column}").evaluate(LINES) == 1, column
+    # The page keeps the screen's width; the list scrolls sideways inside its box.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    results = page.locator("#changelist-form .results")
+    assert results.evaluate("r => r.scrollWidth > r.clientWidth")
+    assert results.evaluate("r => getComputedStyle(r).overflowX") == "auto"
+
+
+def test_a_phone_shows_the_case_lists_filters_before_its_fifty_rows(
+    open_as, live_server, cast, report
+):
+    report(description="垃圾桶满溢")
+    page = open_as(cast.liaison, width=390)
+    page.goto(f"{live_server.url}/admin/cases/case/")
+    panel = page.locator("#changelist-filter").bounding_box()
+    assert panel["y"] < page.locator("#result_list").bounding_box()["y"]
+    assert panel["height"] <= 0.5 * 800 + 1  # its own box, which scrolls; not a long page
+    # A desktop keeps the filters beside the list.
+    page = open_as(cast.liaison)
+    page.goto(f"{live_server.url}/admin/cases/case/")
+    panel = page.locator("#changelist-filter").bounding_box()
+    table = page.locator("#result_list").bounding_box()
+    assert panel["x"] >= table["x"] + table["width"]
+
+
+def test_a_phone_shows_a_cases_timeline_a_date_on_one_line(open_as, live_server, cast, report):
+    case = report(description="垃圾桶满溢")
+    workflow.case_accept(case=case, actor=cast.liaison)
+    page = open_as(cast.liaison, width=390)
+    page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
+    timeline = page.locator("#events-group")
+    dates = timeline.locator("td.field-at")
+    assert dates.count() >= 2
+    assert dates.evaluate_all(f"cells => cells.map({LINES})") == [1] * dates.count()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    table = timeline.locator("table")
+    assert table.evaluate("t => t.scrollWidth > t.clientWidth")
