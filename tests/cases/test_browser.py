@@ -516,3 +516,33 @@ def test_a_mouse_keeps_the_dense_layout(open_as, live_server, cast):
     assert not page.evaluate("matchMedia('(pointer: coarse)').matches")
     assert all(h < 30 for _, _, h in boxes(page, "nav.nav a") + boxes(page, ".tools button"))
     assert all(h < 20 for _, _, h in boxes(page, "input[type=checkbox]"))
+
+
+@pytest.mark.parametrize("width", [390, 768])
+def test_the_dashboards_chart_has_room_to_read_on_a_phone_or_a_tablet(
+    open_as, live_server, cast, report, width
+):
+    report()
+    page = open_as(cast.supervisor, width=width, touch=True)
+    page.goto(f"{live_server.url}/dashboard/")
+    page.wait_for_function("document.getElementById('rates-chart').width > 0")
+    chart = page.evaluate(
+        """() => { const c = Chart.getChart('rates-chart'), s = c.scales;
+        return { plot: c.chartArea.bottom - c.chartArea.top, rotation: s.x.labelRotation,
+          titles: Object.fromEntries(['y', 'y2', 'y3'].map(id => [id,
+            s[id].options.title.display ? s[id].options.title.text : null])) }; }"""
+    )
+    # Was a 238 px canvas with a plot some 70 px high under its legend and slanted dates.
+    assert chart["plot"] >= 250, chart
+    assert chart["rotation"] == 0, chart
+    # Each scale titled with the page's words: the rating's 0–5 is told from the counts'.
+    data = page.evaluate("JSON.parse(document.getElementById('chart-data').textContent)")
+    assert (
+        chart["titles"]
+        == data["axes"]
+        == {
+            "y": "Rate (%)",
+            "y2": "Cases reported",
+            "y3": "Satisfaction (1–5)",
+        }
+    )

@@ -261,9 +261,30 @@ def test_a_weekly_charts_first_and_last_weeks_are_cut_at_the_periods_ends(client
     assert (second["bucket"], second["last"]) == ("2026-10-26", "2026-11-01")
     assert (last["bucket"], last["last"], last["total"]) == ("2026-11-30", "2026-12-05", 1)
     chart = page.context["chart"]
-    assert chart["labels"][0] == "10/21/2026"
+    assert chart["labels"][0] == "10/21"
     assert chart["spans"][0] == "10/21/2026 to 10/25/2026"
     assert chart["spans"][-1] == "11/30/2026 to 12/05/2026"
+
+
+def test_the_charts_days_are_short_and_its_scales_titled_in_the_readers_language(
+    client,
+    cast,
+    report,
+    compiled_catalogue,  # noqa: F811
+):
+    # "2026年11月7日" at 45° under each point left a phone's chart a 70 px high plot.
+    client.force_login(cast.supervisor)
+    query = {"date_from": "2026-11-07", "date_to": "2026-11-09"}
+    with time_machine.travel(timezone.make_aware(datetime(2026, 11, 10, 10))):
+        chinese = client.get("/dashboard/", query, HTTP_ACCEPT_LANGUAGE="zh-CN")
+        english = client.get("/dashboard/", query, HTTP_ACCEPT_LANGUAGE="en")
+    chart = chinese.context["chart"]
+    assert chart["labels"] == ["11月7日", "11月8日", "11月9日"]
+    assert chart["spans"][0] == "2026年11月7日"  # the tooltip names the full date
+    assert chart["axes"] == {"y": "比率（%）", "y2": "上报案件数", "y3": "满意度（1–5）"}
+    chart = english.context["chart"]
+    assert chart["labels"] == ["11/7", "11/8", "11/9"] and chart["spans"][0] == "11/07/2026"
+    assert chart["axes"] == {"y": "Rate (%)", "y2": "Cases reported", "y3": "Satisfaction (1–5)"}
 
 
 def test_the_due_soon_list_says_how_many_more_it_left_out(
