@@ -546,3 +546,42 @@ def test_the_dashboards_chart_has_room_to_read_on_a_phone_or_a_tablet(
             "y3": "Satisfaction (1–5)",
         }
     )
+
+
+def test_each_cell_on_the_map_shows_its_code_while_it_has_room_for_it(
+    open_as, live_server, cast, world
+):
+    # Without map tiles the cells are alike squares: the code tells a worker which is theirs.
+    page = open_as(cast.caseworker, width=PHONE, touch=True)
+    page.goto(f"{live_server.url}/cases/new/")
+    labels = page.locator("#cell-map .cell-label")
+    assert sorted(labels.all_inner_texts()) == [world.n1.code, world.n2.code, world.n3.code]
+    # A tap on a label picks the cell under it (the label is no target of its own).
+    box = labels.first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert page.input_value("select[name=cell]") != ""
+    # Zoomed out, the cells are too small for their codes: none is drawn over another.
+    for _ in range(4):
+        page.locator("#cell-map .leaflet-control-zoom-out").click()
+        page.wait_for_timeout(300)
+    page.wait_for_function("document.querySelectorAll('#cell-map .cell-label').length === 0")
+
+
+def test_tab_skips_the_cell_outlines_for_the_cell_list(open_as, live_server, cast, world, report):
+    """Nameless SVG paths were a Tab stop each (Leaflet's tooltip listens for their focus),
+    as many as the township has cells: the searchable list beside the map is the way."""
+    report()
+    page = open_as(cast.supervisor)
+    for path, map_id in (("/cases/new/", "cell-map"), ("/dashboard/", "dashboard-map")):
+        page.goto(f"{live_server.url}{path}")
+        outlines = page.locator(f"#{map_id} path.leaflet-interactive")
+        assert outlines.count() == 3
+        assert outlines.evaluate_all("ps => ps.map(p => p.getAttribute('tabindex'))") == ["-1"] * 3
+        page.locator(f"#{map_id}").focus()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.tagName") == "A", path  # the zoom buttons
+    page.goto(f"{live_server.url}/cases/new/")
+    page.locator("#cell-map").focus()
+    for _ in range(3):  # zoom in, zoom out, then the list's search box
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "cell-search"
