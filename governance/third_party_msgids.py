@@ -21,6 +21,9 @@ DJANGO_ADMIN = [
     gettext_noop("Error:"),
     # The administrator's "add user" page (admin/auth/user/add_form.html).
     gettext_noop("After you’ve created a user, you’ll be able to edit more user options."),
+    # Each list filter's heading (admin/filter.html), spaces and all: Django's zh_Hans
+    # catalogue has "以 %(filter_title)s" ("以 期限"), which reads as no Chinese would write it.
+    gettext_noop(" By %(filter_title)s "),
 ]
 
 AXES = [

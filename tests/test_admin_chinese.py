@@ -2,6 +2,8 @@
 django-axes bring, which their own zh_Hans catalogues lack and ours carries
 (governance/third_party_msgids.py)."""
 
+import re
+
 import pytest
 from django.utils import translation
 
@@ -79,6 +81,19 @@ def test_a_form_with_errors_says_so_in_the_page_title_in_chinese(
     )
     assert response.status_code == 200
     assert "<title>错误：" in response.content.decode()
+
+
+def test_the_case_lists_filter_headings_read_as_chinese_writes_them(
+    client,
+    cast,
+    compiled_catalogue,  # noqa: F811
+):
+    # Django's own catalogue has "以 期限": "by" word for word, and a space no Chinese writes.
+    client.force_login(cast.liaison)
+    page = chinese_page(client, "/admin/cases/case/")
+    headings = [" ".join(h.split()) for h in re.findall(r"<summary>(.*?)</summary>", page, re.S)]
+    assert "按期限" in headings and "按等待" in headings, headings
+    assert "以 " not in page
 
 
 def test_every_borrowed_msgid_has_a_chinese_translation(compiled_catalogue):  # noqa: F811

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from cases import labels
 from cases.dashboard import DEFAULT_PERIOD_DAYS, Period, cell_map, dashboard_data
@@ -47,6 +47,14 @@ def with_tooltips(cells: dict) -> dict:
 
 def short_date(day: str) -> str:
     return date_format(date.fromisoformat(day), "SHORT_DATE_FORMAT")
+
+
+def axis_date(day: str) -> str:
+    """A day under the chart: month and day only ("11/7", "11月7日"). The full date
+    ("2026年11月7日"), at 45° under every point, left a phone's chart a 70 px high plot;
+    the tooltip still names the full date."""
+    # Translators: a Django date format for the chart's axis: month and day, no year.
+    return date_format(date.fromisoformat(day), pgettext("chart axis date format", "n/j"))
 
 
 @login_required
@@ -87,19 +95,26 @@ def dashboard(request):
     period = Period(start, end)
     figures = dashboard_data(request.user, period=period, township_id=township_id)
     chart = {
-        # Read by people on the axis: the reader's date format (the series keep ISO days).
-        # A bucket is labelled with its first day counted, the period's start for a week
-        # that began before it.
-        "labels": [short_date(row["bucket"]) for row in figures["series"]],
-        # A week's tooltip says which days it counts, so a cut first or last week (fewer
-        # cases for fewer days) is recognisable as one.
+        # Read by people on the axis: the reader's month and day (the series keep ISO
+        # days). A bucket is labelled with its first day counted, the period's start for a
+        # week that began before it.
+        "labels": [axis_date(row["bucket"]) for row in figures["series"]],
+        # The tooltip names the full date; a week's says which days it counts, so a cut
+        # first or last week (fewer cases for fewer days) is recognisable as one.
         "spans": [
             _("%(start)s to %(end)s")
             % {"start": short_date(row["bucket"]), "end": short_date(row["last"])}
+            if period.weekly
+            else short_date(row["bucket"])
             for row in figures["series"]
-        ]
-        if period.weekly
-        else None,
+        ],
+        # Each scale says what it counts: three scales without titles (0–100, 0–15, 0–5)
+        # left nobody sure which line read which.
+        "axes": {
+            "y": _("Rate (%)"),
+            "y2": _("Cases reported"),
+            "y3": _("Satisfaction (1–5)"),
+        },
         "series": {
             key: [row[key] for row in figures["series"]]
             for key in (

@@ -26,6 +26,14 @@ window.CellMap = (function () {
         featureLayer.bindTooltip(
           document.createTextNode(feature.properties.name + " (" + feature.properties.code + ")")
         );
+        // Out of the Tab order. The tooltip's focus listeners make Chromium stop on every
+        // outline, nameless, as many stops as the township has cells (hundreds); the
+        // searchable cell list beside the map is the keyboard's way to pick a cell, and a
+        // cell's numbers are in the page's tables. A click or a tap still focuses it.
+        featureLayer.on("add", function () {
+          var path = featureLayer.getElement && featureLayer.getElement();
+          if (path) { path.setAttribute("tabindex", "-1"); }
+        });
         if (options.onCell) {
           featureLayer.on("click", function (event) { options.onCell(feature, event.latlng, featureLayer); });
         }
@@ -36,7 +44,53 @@ window.CellMap = (function () {
     } else {
       map.setView([30, 120], 5);
     }
+    if (options.labels !== false) {
+      labelCells(map, layer);
+    }
     return { map: map, layer: layer };
+  }
+
+  // Without map tiles every cell is the same square: each is labelled with its code at its
+  // centre, so that a grid worker finds theirs before tapping. A label shows only where
+  // its cell is big enough on screen to hold it: a township of hundreds of cells, seen
+  // whole, is not buried under their codes; zoomed in, its cells are labelled.
+  function labelCells(map, layer) {
+    var labels = [];
+    layer.eachLayer(function (cellLayer) {
+      var code = cellLayer.feature && cellLayer.feature.properties.code;
+      if (!code) { return; }
+      var text = document.createElement("span");
+      text.textContent = code;  // a text node: codes come from imported files
+      var centre = cellLayer.getCenter ? cellLayer.getCenter() : cellLayer.getBounds().getCenter();
+      var marker = L.marker(centre, {
+        // Not a target: a tap on the label goes through to its cell, and no Tab stop.
+        icon: L.divIcon({ className: "cell-label", html: text, iconSize: null }),
+        interactive: false, keyboard: false
+      });
+      // Room the code needs: about 7 px a Latin character, 12 a Chinese one, and a margin.
+      var width = 8;
+      for (var i = 0; i < code.length; i++) { width += code.charCodeAt(i) > 255 ? 12 : 7; }
+      // A cell of several parts is labelled on its first, as getCenter() does: its size is
+      // that part's, not the whole's (a far-off sliver would make a small cell look big).
+      var outline = cellLayer.getLatLngs();
+      while (Array.isArray(outline[0])) { outline = outline[0]; }
+      labels.push({ bounds: L.latLngBounds(outline), marker: marker, width: width });
+    });
+    function update() {
+      labels.forEach(function (label) {
+        var bounds = label.bounds;
+        var topLeft = map.latLngToLayerPoint(bounds.getNorthWest());
+        var bottomRight = map.latLngToLayerPoint(bounds.getSouthEast());
+        var fits = bottomRight.x - topLeft.x >= label.width && bottomRight.y - topLeft.y >= 18;
+        if (fits && !map.hasLayer(label.marker)) {
+          label.marker.addTo(map);
+        } else if (!fits && map.hasLayer(label.marker)) {
+          label.marker.remove();
+        }
+      });
+    }
+    map.on("zoomend", update);
+    update();
   }
   return { create: create, read: read };
 })();

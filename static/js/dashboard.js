@@ -6,13 +6,35 @@
   if (chart && canvas && window.Chart) {
     var colours = ["#0b6bcb", "#1e7b34", "#c77700", "#b3261e", "#6a3fb5", "#6b7785"];
     var keys = Object.keys(chart.series);
+    var colourOf = function (key) { return colours[keys.indexOf(key) % colours.length]; };
+    var small = window.matchMedia("(max-width: 700px)").matches;
+    // An axis titled in the page's words (chart.axes), in the colour of the line it scales
+    // when it scales one line only: the counts and the 1–5 rating each have a scale of their own.
+    var axis = function (id, colour) {
+      var title = { display: true, text: chart.axes[id] };
+      if (colour) { title.color = colour; }
+      return colour ? { title: title, ticks: { color: colour } } : { title: title };
+    };
+    var scales = {
+      // Month and day on one line (the page writes them short): never turned to 45°.
+      x: { ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 8 } },
+      y: Object.assign(axis("y"), { min: 0, max: 100, position: "left" }),
+      y2: Object.assign(axis("y2", colourOf("total")), {
+        min: 0, position: "right", grid: { drawOnChartArea: false }
+      }),
+      y3: Object.assign(axis("y3", colourOf("satisfaction")), {
+        min: 0, max: 5, position: "right", grid: { drawOnChartArea: false }
+      })
+    };
+    scales.y2.ticks.precision = 0;  // whole cases
     new window.Chart(canvas, {
       type: "line",
       data: {
         labels: chart.labels,
-        datasets: keys.map(function (key, i) {
+        datasets: keys.map(function (key) {
           return {
-            label: chart.names[key], data: chart.series[key], borderColor: colours[i % colours.length],
+            label: chart.names[key], data: chart.series[key], borderColor: colourOf(key),
+            backgroundColor: colourOf(key),
             // Rates in %, counts, and the 1–5 rating each on a scale of their own.
             yAxisID: key === "total" ? "y2" : key === "satisfaction" ? "y3" : "y", spanGaps: true
           };
@@ -20,19 +42,20 @@
       },
       options: {
         animation: false, responsive: true,
-        // A week's tooltip names the days it counts: the first and last may be cut short.
-        plugins: chart.spans ? {
+        // The box's CSS height, not a 300:220 ratio that left a phone a sliver of a plot.
+        maintainAspectRatio: false,
+        plugins: {
+          // Smaller legend keys on a phone: six series took three rows.
+          legend: { labels: { boxWidth: small ? 12 : 40, font: { size: small ? 11 : 12 } } },
+          // The tooltip names the full date, or a week's first and last days counted: the
+          // first and last may be cut short.
           tooltip: {
             callbacks: {
               title: function (items) { return items.length ? chart.spans[items[0].dataIndex] : ""; }
             }
           }
-        } : {},
-        scales: {
-          y: { min: 0, max: 100, position: "left" },
-          y2: { min: 0, position: "right", grid: { drawOnChartArea: false } },
-          y3: { min: 0, max: 5, position: "right", grid: { drawOnChartArea: false } }
-        }
+        },
+        scales: scales
       }
     });
   }

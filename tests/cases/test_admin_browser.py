@@ -26,10 +26,16 @@ def browser():
 def open_as(browser, live_server):
     contexts, errors = [], []
 
-    def _open(user):
+    def _open(user, width=1280, touch=False):
         client = Client()
         client.force_login(user)
-        context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 800})
+        # A touch screen's browser matches (pointer: coarse), as a phone's or a tablet's does.
+        context = browser.new_context(
+            locale="en-GB",
+            viewport={"width": width, "height": 800},
+            has_touch=touch,
+            is_mobile=touch,
+        )
         cookie = django_settings.SESSION_COOKIE_NAME
         context.add_cookies(
             [{"name": cookie, "value": client.cookies[cookie].value, "url": live_server.url}]
@@ -124,3 +130,103 @@ def test_a_liaison_switches_the_admin_to_chinese_and_stays_on_the_page(
     assert page.url.endswith(f"/admin/cases/case/{case.pk}/change/")
     assert page.locator("#logout-form button").inner_text() == "注销"
     assert page.locator("html").get_attribute("lang") == "zh-hans"
+
+
+TAP = 44  # px: the height a finger needs (Apple's and WCAG 2.5.5's target size)
+
+
+def boxes(page, selector):
+    return page.locator(selector).evaluate_all(
+        "els => els.filter(e => e.offsetParent !== null).map(e => {"
+        " const r = e.getBoundingClientRect();"
+        " return [e.textContent.trim() || e.name, Math.round(r.width), Math.round(r.height)]; })"
+    )
+
+
+@pytest.mark.parametrize("width", [390, 768])
+def test_a_touch_screen_gets_finger_sized_links_and_checkboxes_in_the_admin(
+    open_as, live_server, cast, report, width
+):
+    report(description="垃圾桶满溢")
+    page = open_as(cast.liaison, width=width, touch=True)
+    page.goto(f"{live_server.url}/admin/cases/case/")
+    targets = (
+        boxes(page, "#user-tools a")
+        + boxes(page, "#logout-form button")  # Log out, 23×14 px before
+        + boxes(page, ".breadcrumbs a")
+        + boxes(page, "#changelist-filter li a")
+        + boxes(page, "#result_list td a")
+        + boxes(page, "#changelist-search input[type=submit]")
+    )
+    assert len(targets) > 6
+    small = [box for box in targets if box[2] < TAP]
+    assert small == [], small
+    checkboxes = boxes(page, "#result_list input[type=checkbox]")
+    assert checkboxes and all(w >= 22 and h >= 22 for _, w, h in checkboxes), checkboxes
+
+
+def test_a_mouse_keeps_the_admins_dense_layout(open_as, live_server, cast, report):
+    report(description="垃圾桶满溢")
+    page = open_as(cast.liaison)
+    page.goto(f"{live_server.url}/admin/cases/case/")
+    assert all(h < 30 for _, _, h in boxes(page, "#user-tools a, #logout-form button"))
+    assert all(h < 20 for _, _, h in boxes(page, "#result_list input[type=checkbox]"))
+
+
+# How many lines an element's text takes: its text nodes' rectangles, one per line box.
+LINES = """el => {
+  const tops = new Set(), walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  for (let node; (node = walker.nextNode()); ) {
+    if (!node.textContent.trim()) continue;
+    const range = document.createRange(); range.selectNodeContents(node);
+    for (const r of range.getClientRects()) tops.add(Math.round(r.top));
+  }
+  return tops.size; }"""
+
+
+@pytest.mark.parametrize("width", [390, 768])
+def test_the_case_list_keeps_each_cell_on_one_line_and_scrolls_in_its_own_box(
+    open_as, live_server, cast, report, world, width
+):
+    report(description="垃圾桶满溢")
+    page = open_as(cast.liaison, width=width)
+    page.goto(f"{live_server.url}/admin/cases/case/")
+    row = page.locator("#result_list tbody tr").first
+    for column in ("number", "category_name", "cell_name", "created_at", "time_left"):
+        assert row.locator(f".field-{column}").evaluate(LINES) == 1, column
+    # The page keeps the screen's width; the list scrolls sideways inside its box.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    results = page.locator("#changelist-form .results")
+    assert results.evaluate("r => r.scrollWidth > r.clientWidth")
+    assert results.evaluate("r => getComputedStyle(r).overflowX") == "auto"
+
+
+def test_a_phone_shows_the_case_lists_filters_before_its_fifty_rows(
+    open_as, live_server, cast, report
+):
+    report(description="垃圾桶满溢")
+    page = open_as(cast.liaison, width=390)
+    page.goto(f"{live_server.url}/admin/cases/case/")
+    panel = page.locator("#changelist-filter").bounding_box()
+    assert panel["y"] < page.locator("#result_list").bounding_box()["y"]
+    assert panel["height"] <= 0.5 * 800 + 1  # its own box, which scrolls; not a long page
+    # A desktop keeps the filters beside the list.
+    page = open_as(cast.liaison)
+    page.goto(f"{live_server.url}/admin/cases/case/")
+    panel = page.locator("#changelist-filter").bounding_box()
+    table = page.locator("#result_list").bounding_box()
+    assert panel["x"] >= table["x"] + table["width"]
+
+
+def test_a_phone_shows_a_cases_timeline_a_date_on_one_line(open_as, live_server, cast, report):
+    case = report(description="垃圾桶满溢")
+    workflow.case_accept(case=case, actor=cast.liaison)
+    page = open_as(cast.liaison, width=390)
+    page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
+    timeline = page.locator("#events-group")
+    dates = timeline.locator("td.field-at")
+    assert dates.count() >= 2
+    assert dates.evaluate_all(f"cells => cells.map({LINES})") == [1] * dates.count()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    table = timeline.locator("table")
+    assert table.evaluate("t => t.scrollWidth > t.clientWidth")

@@ -36,10 +36,16 @@ def open_as(browser, live_server, request):
     contexts, errors = [], []
     failed_before = request.session.testsfailed
 
-    def _open(user, locale="en-GB", width=1280):
+    def _open(user, locale="en-GB", width=1280, touch=False):
         client = Client()
         client.force_login(user)
-        context = browser.new_context(locale=locale, viewport={"width": width, "height": 900})
+        # A touch screen's browser matches (pointer: coarse), as a phone's or a tablet's does.
+        context = browser.new_context(
+            locale=locale,
+            viewport={"width": width, "height": 900},
+            has_touch=touch,
+            is_mobile=touch,
+        )
         context.add_cookies(
             [
                 {
@@ -502,3 +508,119 @@ def test_the_maps_zoom_buttons_speak_the_pages_language(
             "links => links.map(a => [a.title, a.getAttribute('aria-label')])"
         )
         assert buttons == [[word, word] for word in words]
+
+
+TAP = 44  # px: the height a finger needs (Apple's and WCAG 2.5.5's target size)
+
+
+def boxes(page, selector):
+    return page.locator(selector).evaluate_all(
+        "els => els.filter(e => e.offsetParent !== null).map(e => {"
+        " const r = e.getBoundingClientRect();"
+        " return [e.textContent.trim() || e.name, Math.round(r.width), Math.round(r.height)]; })"
+    )
+
+
+def test_a_touch_screen_gets_finger_sized_links_buttons_and_checkboxes(
+    open_as, live_server, cast, world, report
+):
+    from departments.models import Responsibility
+
+    Responsibility.objects.create(category=world.lamp, department=world.housing, role="assist")
+    report(category=world.lamp)  # in the pool, with an assisting department ticked in its row
+    page = open_as(cast.dispatcher, width=PHONE, touch=True)
+    page.goto(f"{live_server.url}/cases/fallback/")
+    assert page.evaluate("matchMedia('(pointer: coarse)').matches")
+    targets = (
+        boxes(page, "nav.nav a")
+        + boxes(page, ".tools a")
+        + boxes(page, ".tools button")  # 退出
+        + boxes(page, "main button")
+        + boxes(page, "label:has(> input[type=checkbox])")  # the assisting departments
+        + boxes(page, ".field-whistle label")  # the whistle box's label, before it
+    )
+    assert len(targets) > 8
+    small = [box for box in targets if box[2] < TAP]
+    assert small == [], small
+    checkboxes = boxes(page, "input[type=checkbox]")
+    assert checkboxes and all(w >= 22 and h >= 22 for _, w, h in checkboxes), checkboxes
+    page.goto(f"{live_server.url}/cases/")
+    overdue = boxes(page, ".field-overdue label") + boxes(page, ".field-overdue input")
+    assert overdue[0][2] >= TAP and overdue[1][2] >= 22, overdue  # 仅超期 and its box
+
+
+def test_a_mouse_keeps_the_dense_layout(open_as, live_server, cast):
+    page = open_as(cast.dispatcher)
+    page.goto(f"{live_server.url}/cases/fallback/")
+    assert not page.evaluate("matchMedia('(pointer: coarse)').matches")
+    assert all(h < 30 for _, _, h in boxes(page, "nav.nav a") + boxes(page, ".tools button"))
+    assert all(h < 20 for _, _, h in boxes(page, "input[type=checkbox]"))
+
+
+@pytest.mark.parametrize("width", [390, 768])
+def test_the_dashboards_chart_has_room_to_read_on_a_phone_or_a_tablet(
+    open_as, live_server, cast, report, width
+):
+    report()
+    page = open_as(cast.supervisor, width=width, touch=True)
+    page.goto(f"{live_server.url}/dashboard/")
+    page.wait_for_function("document.getElementById('rates-chart').width > 0")
+    chart = page.evaluate(
+        """() => { const c = Chart.getChart('rates-chart'), s = c.scales;
+        return { plot: c.chartArea.bottom - c.chartArea.top, rotation: s.x.labelRotation,
+          titles: Object.fromEntries(['y', 'y2', 'y3'].map(id => [id,
+            s[id].options.title.display ? s[id].options.title.text : null])) }; }"""
+    )
+    # Was a 238 px canvas with a plot some 70 px high under its legend and slanted dates.
+    assert chart["plot"] >= 250, chart
+    assert chart["rotation"] == 0, chart
+    # Each scale titled with the page's words: the rating's 0–5 is told from the counts'.
+    data = page.evaluate("JSON.parse(document.getElementById('chart-data').textContent)")
+    assert (
+        chart["titles"]
+        == data["axes"]
+        == {
+            "y": "Rate (%)",
+            "y2": "Cases reported",
+            "y3": "Satisfaction (1–5)",
+        }
+    )
+
+
+def test_each_cell_on_the_map_shows_its_code_while_it_has_room_for_it(
+    open_as, live_server, cast, world
+):
+    # Without map tiles the cells are alike squares: the code tells a worker which is theirs.
+    page = open_as(cast.caseworker, width=PHONE, touch=True)
+    page.goto(f"{live_server.url}/cases/new/")
+    labels = page.locator("#cell-map .cell-label")
+    assert sorted(labels.all_inner_texts()) == [world.n1.code, world.n2.code, world.n3.code]
+    # A tap on a label picks the cell under it (the label is no target of its own).
+    box = labels.first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert page.input_value("select[name=cell]") != ""
+    # Zoomed out, the cells are too small for their codes: none is drawn over another.
+    for _ in range(4):
+        page.locator("#cell-map .leaflet-control-zoom-out").click()
+        page.wait_for_timeout(300)
+    page.wait_for_function("document.querySelectorAll('#cell-map .cell-label').length === 0")
+
+
+def test_tab_skips_the_cell_outlines_for_the_cell_list(open_as, live_server, cast, world, report):
+    """Nameless SVG paths were a Tab stop each (Leaflet's tooltip listens for their focus),
+    as many as the township has cells: the searchable list beside the map is the way."""
+    report()
+    page = open_as(cast.supervisor)
+    for path, map_id in (("/cases/new/", "cell-map"), ("/dashboard/", "dashboard-map")):
+        page.goto(f"{live_server.url}{path}")
+        outlines = page.locator(f"#{map_id} path.leaflet-interactive")
+        assert outlines.count() == 3
+        assert outlines.evaluate_all("ps => ps.map(p => p.getAttribute('tabindex'))") == ["-1"] * 3
+        page.locator(f"#{map_id}").focus()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.tagName") == "A", path  # the zoom buttons
+    page.goto(f"{live_server.url}/cases/new/")
+    page.locator("#cell-map").focus()
+    for _ in range(3):  # zoom in, zoom out, then the list's search box
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "cell-search"

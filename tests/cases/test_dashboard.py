@@ -12,6 +12,7 @@ from django.utils import timezone
 from cases.dashboard import Period, dashboard_data
 from cases.models import TERMINAL_STATES, Case, CaseEvent, State
 from cases.services import workflow
+from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 
 def test_dashboard_is_for_supervisors_only(client, cast):
@@ -20,6 +21,19 @@ def test_dashboard_is_for_supervisors_only(client, cast):
         assert client.get("/dashboard/").status_code == 403
     client.force_login(cast.supervisor)
     assert client.get("/dashboard/").status_code == 200
+
+
+def test_the_map_hint_says_a_cell_can_be_tapped_not_only_pointed_at(
+    client,
+    cast,
+    compiled_catalogue,  # noqa: F811
+):
+    # On a phone or a tablet there is no mouse: a tap opens the cell's numbers too.
+    client.force_login(cast.supervisor)
+    english = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Tap or point at a cell for its numbers." in english
+    chinese = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "点击或指向网格可查看数字" in chinese and "鼠标" not in chinese
 
 
 def test_dashboard_counts_rates_and_satisfaction(client, cast, world, report):
@@ -247,9 +261,30 @@ def test_a_weekly_charts_first_and_last_weeks_are_cut_at_the_periods_ends(client
     assert (second["bucket"], second["last"]) == ("2026-10-26", "2026-11-01")
     assert (last["bucket"], last["last"], last["total"]) == ("2026-11-30", "2026-12-05", 1)
     chart = page.context["chart"]
-    assert chart["labels"][0] == "10/21/2026"
+    assert chart["labels"][0] == "10/21"
     assert chart["spans"][0] == "10/21/2026 to 10/25/2026"
     assert chart["spans"][-1] == "11/30/2026 to 12/05/2026"
+
+
+def test_the_charts_days_are_short_and_its_scales_titled_in_the_readers_language(
+    client,
+    cast,
+    report,
+    compiled_catalogue,  # noqa: F811
+):
+    # "2026年11月7日" at 45° under each point left a phone's chart a 70 px high plot.
+    client.force_login(cast.supervisor)
+    query = {"date_from": "2026-11-07", "date_to": "2026-11-09"}
+    with time_machine.travel(timezone.make_aware(datetime(2026, 11, 10, 10))):
+        chinese = client.get("/dashboard/", query, HTTP_ACCEPT_LANGUAGE="zh-CN")
+        english = client.get("/dashboard/", query, HTTP_ACCEPT_LANGUAGE="en")
+    chart = chinese.context["chart"]
+    assert chart["labels"] == ["11月7日", "11月8日", "11月9日"]
+    assert chart["spans"][0] == "2026年11月7日"  # the tooltip names the full date
+    assert chart["axes"] == {"y": "比率（%）", "y2": "上报案件数", "y3": "满意度（1–5）"}
+    chart = english.context["chart"]
+    assert chart["labels"] == ["11/7", "11/8", "11/9"] and chart["spans"][0] == "11/07/2026"
+    assert chart["axes"] == {"y": "Rate (%)", "y2": "Cases reported", "y3": "Satisfaction (1–5)"}
 
 
 def test_the_due_soon_list_says_how_many_more_it_left_out(
