@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -809,3 +810,22 @@ def test_a_sweep_never_requeues_the_messages_it_has_just_written(assigned, cast,
     assert result.messages == 2 and result.requeued == 0
     # The next sweep finds them pending since before it started: those it re-queues.
     assert sweep(at(11, 23, 13)).requeued == 2
+
+
+def test_the_sweeps_log_line_names_the_sweep_as_its_record_does_through_the_phone_mask(
+    assigned, caplog, monkeypatch
+):
+    """An operator matches a log line to the sweep's record: the phone mask of LOGGING
+    must leave the id whole (a short "a6758061" came out as "a***8061")."""
+    from cases.privacy import MaskPhoneNumbers
+
+    digits = uuid.UUID("a6758061-0000-4000-8000-000000000001")
+    monkeypatch.setattr(escalation_service.uuid, "uuid4", lambda: digits)
+    with caplog.at_level("INFO", logger="cases.services.escalation"):
+        sweep(at(11, 23, 12))
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("Sweep ")]
+    MaskPhoneNumbers().filter(record)
+    run = SweepRun.objects.get()
+    assert run.sweep_id == digits
+    assert f"Sweep {run.sweep_id}:" in record.getMessage()
+    assert "*" not in record.getMessage()
