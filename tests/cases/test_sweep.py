@@ -32,6 +32,7 @@ from cases.services import extensions, outbox, workflow
 from cases.services.escalation import escalation_sweep
 from departments.models import User
 from tests.conftest import make_user
+from tests.smtp import hung_smtp_server
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -829,3 +830,34 @@ def test_the_sweeps_log_line_names_the_sweep_as_its_record_does_through_the_phon
     assert run.sweep_id == digits
     assert f"Sweep {run.sweep_id}:" in record.getMessage()
     assert "*" not in record.getMessage()
+
+
+@pytest.fixture
+def hung_mail_server(settings):
+    yield from hung_smtp_server(settings, timeout=1)
+
+
+def test_the_command_stops_sending_at_a_mail_server_that_does_not_answer(
+    assigned, world, hung_mail_server, caplog
+):
+    world.urban.supervisor_emails = "a@example.org; b@example.org; c@example.org"
+    world.urban.save()
+    out = StringIO()
+    started = time.monotonic()
+    call_command("escalate_overdue", "--now", "2026-11-23T12:00:00+08:00", stdout=out)
+    assert time.monotonic() - started < 3.5  # one timeout of 1 s, not three
+    assert "escalated 1, reminders 0, emails 3" in out.getvalue()
+    assert "Emails: sent 0, failed 0, left for a worker to retry 1," in out.getvalue()
+    assert "The mail server could not be reached (SMTPServerDisconnected: " in out.getvalue()
+    assert "2 more emails are left in the outbox" in out.getvalue()
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_the_workers_delivery_logs_when_it_retries(assigned, hung_mail_server, caplog):
+    sweep(at(11, 23, 12))
+    row = OutboxMessage.objects.get()
+    with caplog.at_level("WARNING", logger="cases.services.outbox"):
+        delivery = outbox.deliver(message_pk=row.pk)
+    assert (delivery.outcome, delivery.retry_in) == ("retry", 30)
+    assert delivery.unreachable.startswith("SMTPServerDisconnected")
+    assert "not sent (attempt 1), retrying in 30 s: SMTPServerDisconnected" in caplog.text
