@@ -503,15 +503,27 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    # Phone numbers never reach a log line, whoever logs them.
-    "filters": {"mask_phones": {"()": "cases.privacy.MaskPhoneNumbers"}},
+    # Phone numbers and signed links' tokens never reach a log line, whoever logs them
+    # (tokens first: the phone mask would star a token's digits). gunicorn's access log
+    # masks tokens too (governance/gunicorn_logging.py, named in the Procfile).
+    "filters": {
+        "mask_signed_links": {"()": "cases.signed_links.MaskSignedLinkTokens"},
+        "mask_phones": {"()": "cases.privacy.MaskPhoneNumbers"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["mask_phones"],
+            "filters": ["mask_signed_links", "mask_phones"],
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Django's own console handler (debug mode) printed its records a second time,
+        # unmasked: they go through the root's handler alone. No ADMINS are mailed.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # runserver's request lines carry the links' paths.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
