@@ -253,6 +253,9 @@ class MaskPhoneNumbers(logging.Filter):
             record.args = None
         record.msg = mask_phones(str(record.msg))
         if record.exc_info and not record.exc_text:
-            # Exception messages too (a refused recipient, a database error's DETAIL).
-            record.exc_text = mask_phones(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            # Exception messages too (a refused recipient, a database error's DETAIL), also
+            # when a filter before this one (the signed links') formatted the traceback.
+            record.exc_text = mask_phones(record.exc_text)
         return True

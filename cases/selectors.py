@@ -308,8 +308,11 @@ def last_sweep_status(*, now=None, stale_after_seconds: float | None = None) -> 
     """The escalation sweep's heartbeat, for /healthz: the last sweep started and the last
     one finished, and `ok` False when none has finished within `stale_after_seconds` or a
     sweep has been running longer than that (a stuck worker or a beat that stopped).
-    `stopped` says sweeps that used to finish no longer do. The limit defaults to five
-    minutes, or three of beat's sweep periods when they are longer."""
+    `stopped` says sweeps that used to finish no longer do, `never_ran` that none was
+    ever recorded though cases were reported longer than the limit ago (beat never
+    started, or no worker consumes the `celery` queue): a fresh install is not yet in use,
+    and stays healthy. The limit defaults to five minutes, or three of beat's sweep
+    periods when they are longer."""
     from datetime import timedelta
 
     from django.conf import settings
@@ -329,6 +332,10 @@ def last_sweep_status(*, now=None, stale_after_seconds: float | None = None) -> 
     ended = SweepRun.objects.exclude(error="", finished_at=None).order_by("-started_at").first()
     stuck = bool(started and started.finished_at is None and now - started.started_at > limit)
     silent = bool(finished and now - finished.finished_at > limit)
+    # Only while no sweep was ever recorded: one EXISTS on the indexed created_at. Cases
+    # are never deleted, so one reported before the limit means the site has been in use
+    # that long, and a running beat would have swept by now.
+    never_ran = started is None and Case.objects.filter(created_at__lt=now - limit).exists()
     return {
         "last_started_at": started.started_at if started else None,
         "last_finished_at": finished.finished_at if finished else None,
@@ -336,6 +343,7 @@ def last_sweep_status(*, now=None, stale_after_seconds: float | None = None) -> 
         "last_failed": bool(ended and ended.error),
         "running_too_long": stuck,
         "stopped": silent and not stuck,
+        "never_ran": never_ran,
         "ok": bool(finished and not silent and not stuck),
     }
 

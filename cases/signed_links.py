@@ -2,6 +2,7 @@
 address the link was mailed to. Each purpose has its own salt, so a link made for one
 purpose is refused by every other."""
 
+import logging
 import re
 from datetime import timedelta
 from functools import cache
@@ -11,6 +12,9 @@ from django.urls import reverse
 
 # The pages a signed link opens: whoever holds one acts for the person it was mailed to.
 LINK_VIEWS = ("escalations:acknowledge", "extensions:decide", "invitations:accept")
+# Their paths before the token, written out for `mask_tokens`, which logs use before
+# Django is set up (gunicorn's master); a test checks them against LINK_VIEWS.
+LINK_PREFIXES = ("/escalations/ack/", "/extensions/decide/", "/accounts/invite/")
 
 
 class SignedLinkError(Exception):
@@ -51,3 +55,35 @@ def without_tokens(text: str) -> str:
 def _signed_link() -> re.Pattern:
     prefixes = [reverse(name, args=["T"]).removesuffix("T/") for name in LINK_VIEWS]
     return re.compile("(" + "|".join(map(re.escape, prefixes)) + r")[^/\s\"'<>]+/")
+
+
+# A signed link's token in a log: after one of the links' paths, whatever it looks like
+# (up to the next /, quote, space, ? or #: a request line, a Referer, a CSRF warning's
+# path) ...
+_LOGGED_LINK = re.compile("(" + "|".join(map(re.escape, LINK_PREFIXES)) + r")[^/\s\"'<>?#]+")
+# ... and anywhere else in the shape `signing.dumps` gives it (payload:timestamp:signature,
+# the colons maybe percent-encoded): a traceback's argument, a link under another path.
+_TOKEN = re.compile(r"(?<![\w.-])\.?[\w-]+(?::|%3[aA])[0-9A-Za-z]+(?::|%3[aA])[\w-]{43}(?![\w-])")
+
+
+def mask_tokens(text: str) -> str:
+    """`text` with the token of every signed link withheld, for logs: gunicorn's access
+    log and every record of Django's and Celery's loggers (`MaskSignedLinkTokens`). Needs
+    neither settings nor URLs, unlike `without_tokens`."""
+    return _TOKEN.sub("…", _LOGGED_LINK.sub(r"\g<1>…", text))
+
+
+class MaskSignedLinkTokens(logging.Filter):
+    """A logging filter that withholds signed-link tokens from every record it passes:
+    an acknowledge link acts for its recipient for 14 days, an invitation sets a password."""
+
+    def filter(self, record):
+        if record.args:
+            record.msg = record.getMessage()
+            record.args = None
+        record.msg = mask_tokens(str(record.msg))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_tokens(record.exc_text)
+        return True

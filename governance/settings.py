@@ -76,17 +76,44 @@ def parse_working_hours(raw: str) -> tuple[time, time] | tuple[tuple[time, time]
     return periods[0] if len(periods) == 1 else tuple(periods)
 
 
-def env_positive_float(name: str, default: str) -> float:
-    raw = os.environ.get(name, default)
+def _env_raw(name: str, default) -> str:
+    raw = os.environ.get(name)
+    # Set but blank (a `FOO=` line in an env file) reads as unset, as env_bool does.
+    return str(default) if raw is None or raw.strip() == "" else raw.strip()
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    """A whole number from the environment; anything else stops start-up naming the
+    variable, its value and what is expected (not a bare "invalid literal for int()")."""
+    raw = _env_raw(name, default)
+    expected = f"a whole number of at least {minimum}" if minimum is not None else "a whole number"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not {expected} (the default is {default})."
+        ) from None  # int()'s own "invalid literal" would only repeat it, unnamed
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r}: expected {expected} (the default is {default})."
+        )
+    return value
+
+
+def env_positive_float(name: str, default) -> float:
+    """A number greater than zero from the environment (decimals allowed), or start-up
+    stops naming the variable, its value and what is expected."""
+    raw = _env_raw(name, default)
+    expected = f"expected a number greater than zero (the default is {default})"
     try:
         value = float(raw)
-    except ValueError as error:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from error
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number: {expected}.") from None
     # float() also reads "nan" and "inf": no clock can be counted with either.
     if not math.isfinite(value):
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number.")
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number: {expected}.")
     if value <= 0:
-        raise ImproperlyConfigured(f"{name}={raw!r} must be greater than zero.")
+        raise ImproperlyConfigured(f"{name}={raw!r} must be greater than zero: {expected}.")
     return value
 
 
@@ -198,7 +225,7 @@ DATABASES = {
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         # Kept across requests: a new connection costs a PostgreSQL backend and a cold
         # catalogue on every request, more than a report's own work (bench/README.md).
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
         conn_health_checks=True,
     )
 }
@@ -275,7 +302,7 @@ CORS_ALLOW_METHODS = ("GET", "HEAD", "OPTIONS", "POST")
 
 # --- Working time and deadlines (SPEC §4) ---
 WORKING_HOURS = parse_working_hours(os.environ.get("WORKING_HOURS", "09:00-17:00"))
-FALLBACK_DISPATCH_HOURS = env_positive_float("FALLBACK_DISPATCH_HOURS", "4")
+FALLBACK_DISPATCH_HOURS = env_positive_float("FALLBACK_DISPATCH_HOURS", 4)
 
 
 # --- Email ---
@@ -310,7 +337,8 @@ EMAIL_HOST_USER = _email["EMAIL_HOST_USER"]
 EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"]
 EMAIL_USE_TLS = _email["EMAIL_USE_TLS"]
 EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
-EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+# Seconds, decimals allowed (Django passes it to the socket as it is).
+EMAIL_TIMEOUT = env_positive_float("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "grid-governance@localhost")
 
 # --- Celery (SPEC §8): the default broker keeps its queue in files, so it needs no server ---
@@ -368,7 +396,7 @@ CELERY_TIMEZONE = TIME_ZONE
 # Workers and beat log through LOGGING below, whose filter masks phone numbers: Celery's
 # own root handler would log a refused 13812345678@139.com as it is.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-_SWEEP_SECONDS = float(os.environ.get("ESCALATION_SWEEP_SECONDS", "60"))
+_SWEEP_SECONDS = env_positive_float("ESCALATION_SWEEP_SECONDS", 60)
 CELERY_BEAT_SCHEDULE: dict = {
     # The escalation sweep (cases/services/escalation.py); a sweep that waited longer than
     # its period is dropped, the next one does its work.
@@ -380,17 +408,17 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 # The dashboard's daily roll-up (cases/services/figures.py): the page brings it up to date
 # itself, and finds little left to do when this ran recently.
-_FIGURES_SECONDS = float(os.environ.get("DASHBOARD_REFRESH_SECONDS", "60"))
+_FIGURES_SECONDS = env_positive_float("DASHBOARD_REFRESH_SECONDS", 60)
 CELERY_BEAT_SCHEDULE["refresh-figures"] = {
     "task": "cases.refresh_figures",
     "schedule": _FIGURES_SECONDS,
     "options": {"expires": _FIGURES_SECONDS * 0.9},
 }
 # The email outbox (cases/services/outbox.py): retries back off from 30 s to 15 min.
-OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "20"))
-OUTBOX_RETRY_BASE_SECONDS = int(os.environ.get("OUTBOX_RETRY_BASE_SECONDS", "30"))
-OUTBOX_RETRY_MAX_SECONDS = int(os.environ.get("OUTBOX_RETRY_MAX_SECONDS", "900"))
-OUTBOX_REQUEUE_AFTER_SECONDS = int(os.environ.get("OUTBOX_REQUEUE_AFTER_SECONDS", "300"))
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 20, minimum=1)
+OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 30, minimum=1)
+OUTBOX_RETRY_MAX_SECONDS = env_int("OUTBOX_RETRY_MAX_SECONDS", 900, minimum=1)
+OUTBOX_REQUEUE_AFTER_SECONDS = env_int("OUTBOX_REQUEUE_AFTER_SECONDS", 300, minimum=1)
 
 # --- Security: production flags follow DEBUG so that `check --deploy` is clean ---
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -414,14 +442,14 @@ LANGUAGE_COOKIE_SAMESITE = "Lax"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # Proxies in front of the web processes that append to X-Forwarded-For: the client's
 # address is that many hops from the right (0: use the socket's address).
-TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # --- Login throttling (django-axes): 5 failures from one address for one username lock
 # that pair out for 15 minutes, on /accounts/login/ and the admin alike; the 429 page says
 # how long to wait, in the site's frame and language ---
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
-AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
@@ -451,7 +479,7 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Personal data: reporters' names and phones are blanked this long after a case
 # closes (python manage.py anonymise_reporters, run daily by beat) ---
-REPORTER_RETENTION_DAYS = int(os.environ.get("REPORTER_RETENTION_DAYS", "365"))
+REPORTER_RETENTION_DAYS = env_int("REPORTER_RETENTION_DAYS", 365, minimum=0)
 CELERY_BEAT_SCHEDULE["anonymise-reporters"] = {
     "task": "cases.anonymise_reporters",
     "schedule": 86400.0,
@@ -459,7 +487,7 @@ CELERY_BEAT_SCHEDULE["anonymise-reporters"] = {
 }
 # A report sent twice within this many days creates one case (idempotency keys of the
 # web form and Open311); older keys are deleted daily by beat.
-IDEMPOTENCY_KEY_DAYS = int(os.environ.get("IDEMPOTENCY_KEY_DAYS", "7"))
+IDEMPOTENCY_KEY_DAYS = env_int("IDEMPOTENCY_KEY_DAYS", 7, minimum=1)
 CELERY_BEAT_SCHEDULE["purge-idempotency-keys"] = {
     "task": "cases.purge_idempotency_keys",
     "schedule": 86400.0,
@@ -467,7 +495,7 @@ CELERY_BEAT_SCHEDULE["purge-idempotency-keys"] = {
 }
 # Photos of a report stopped at the duplicate screen are kept this long for it; the
 # beat deletes older ones hourly.
-HELD_PHOTO_HOURS = int(os.environ.get("HELD_PHOTO_HOURS", "24"))
+HELD_PHOTO_HOURS = env_int("HELD_PHOTO_HOURS", 24, minimum=1)
 CELERY_BEAT_SCHEDULE["purge-held-photos"] = {
     "task": "cases.purge_held_photos",
     "schedule": 3600.0,
@@ -478,15 +506,27 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    # Phone numbers never reach a log line, whoever logs them.
-    "filters": {"mask_phones": {"()": "cases.privacy.MaskPhoneNumbers"}},
+    # Phone numbers and signed links' tokens never reach a log line, whoever logs them
+    # (tokens first: the phone mask would star a token's digits). gunicorn's access log
+    # masks tokens too (governance/gunicorn_logging.py, named in the Procfile).
+    "filters": {
+        "mask_signed_links": {"()": "cases.signed_links.MaskSignedLinkTokens"},
+        "mask_phones": {"()": "cases.privacy.MaskPhoneNumbers"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["mask_phones"],
+            "filters": ["mask_signed_links", "mask_phones"],
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Django's own console handler (debug mode) printed its records a second time,
+        # unmasked: they go through the root's handler alone. No ADMINS are mailed.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # runserver's request lines carry the links' paths.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

@@ -81,3 +81,20 @@ def smtp_server(settings):
     """As `running_smtp_server`, yielding only its inbox."""
     for server in running_smtp_server(settings):
         yield server.inbox
+
+
+def hung_smtp_server(settings, timeout: float = 1):
+    """A mail server that accepts connections and never answers (a fixture body): the
+    listening socket is never read, so the kernel completes each handshake and the
+    greeting never comes. Django's mail waits EMAIL_TIMEOUT (`timeout`) on each try."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", silent.getsockname()[1]
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_TIMEOUT = timeout
+        yield silent

@@ -261,3 +261,36 @@ def test_keys_replaced_by_a_rotation_are_read_from_the_environment():
     show = "from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS)"
     result = manage("shell", "-c", show, **production(DJANGO_SECRET_KEY_FALLBACKS="old-1,old-2"))
     assert result.stdout.strip().splitlines()[-1] == "['old-1', 'old-2']"
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("ESCALATION_SWEEP_SECONDS", "abc", "is not a number: expected a number greater than zero"),
+        ("ESCALATION_SWEEP_SECONDS", "0", "must be greater than zero"),
+        ("ESCALATION_SWEEP_SECONDS", "-60", "must be greater than zero"),
+        ("DATABASE_CONN_MAX_AGE", "1m", "is not a whole number of at least 0"),
+        ("DATABASE_CONN_MAX_AGE", "-1", "expected a whole number of at least 0"),
+        ("EMAIL_TIMEOUT", "0", "must be greater than zero"),
+        ("EMAIL_TIMEOUT", "ten", "is not a number"),
+        ("OUTBOX_MAX_ATTEMPTS", "0", "expected a whole number of at least 1"),
+        ("TRUSTED_PROXY_COUNT", "one", "is not a whole number of at least 0"),
+    ],
+)
+def test_a_bad_number_in_the_environment_stops_start_up_naming_the_variable(name, raw, expected):
+    result = manage("check", **{name: raw})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"{name}={raw!r}" in result.stderr and expected in result.stderr, result.stderr
+    assert "invalid literal" not in result.stderr
+
+
+def test_the_email_timeout_may_be_a_decimal_number_of_seconds():
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.EMAIL_TIMEOUT)",
+        EMAIL_TIMEOUT="2.5",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "2.5"

@@ -225,3 +225,56 @@ def test_make_run_bound_to_every_interface_links_to_an_address_it_answers():
     )
     assert 'SITE_URL="${SITE_URL:-http://127.0.0.1:8123}"' in result.stdout, result.stdout
     assert "starting at http://127.0.0.1:8123/" in result.stdout
+
+
+def post(url: str, data: bytes, **headers) -> int:
+    opener = urllib.request.build_opener(NoRedirect)
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_the_web_process_logs_no_signed_links_token(web, tmp_path):
+    """An acknowledge link acts for its recipient for 14 days, an invitation sets a
+    password: neither gunicorn's access log nor Django's warnings may write their tokens."""
+    from django.core import signing
+
+    ack = signing.dumps({"p": 12, "a": "boss@example.org"}, salt="t", compress=True)
+    invite = signing.dumps({"u": 7, "f": "x" * 12}, salt="u", compress=True)
+    behind_tls = {"X-Forwarded-Proto": "https"}
+
+    get(f"{web}/escalations/ack/{ack}/", **behind_tls)
+    get(f"{web}/extensions/decide/{ack}/?x=1", **behind_tls)
+    # A page opened from a link sends it as its Referer (same-origin policy).
+    referer = f"https://127.0.0.1/escalations/ack/{ack}/"
+    get(f"{web}/static/css/app.css", Referer=referer, **behind_tls)
+    # No CSRF cookie: django.security.csrf warns with the path.
+    assert post(f"{web}/accounts/invite/{invite}/", b"a=1", **behind_tls) == 403
+
+    log = tmp_path / "web.log"
+    deadline = time.monotonic() + 10
+    while not all(line in log.read_text() for line in ("POST /accounts/invite/", "Forbidden")):
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+    text = log.read_text()
+    for token in (ack, invite):
+        assert token not in text
+        assert token.rsplit(":", 1)[1] not in text  # not even the signature
+    assert "GET /escalations/ack/…/ HTTP/1.1" in text
+    assert "GET /extensions/decide/…/?x=1" in text
+    assert '"https://127.0.0.1/escalations/ack/…/"' in text
+    assert "POST /accounts/invite/…/ HTTP/1.1" in text
+    assert "Forbidden (" in text and "/accounts/invite/…/" in text
+
+
+def test_the_log_masks_name_every_signed_links_path():
+    from django.urls import reverse
+
+    from cases.signed_links import LINK_PREFIXES, LINK_VIEWS
+
+    assert (
+        tuple(reverse(name, args=["T"]).removesuffix("T/") for name in LINK_VIEWS) == LINK_PREFIXES
+    )

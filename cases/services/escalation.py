@@ -449,15 +449,14 @@ def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> S
         requeued=result.requeued,
     )
     if result.groups:
+        # The whole id, as the sweep's record (the admin's Escalation sweeps) and the
+        # escalations carry it: the log filter keeps UUIDs, but masks a short one with 7
+        # digits in a row ("a6758061" became "a***8061") as a phone number.
         logger.info(
             "Sweep %s: %d escalation(s), %d reminder(s), %d email(s).",
-            sweep_id_short(result),
+            result.sweep_id,
             result.escalated_count,
             result.reminded_count,
             result.messages,
         )
     return result
-
-
-def sweep_id_short(result: SweepResult) -> str:
-    return result.sweep_id.hex[:8]

@@ -27,6 +27,9 @@ Guarantees:
   through the same `publish` and `deliver` as a new row.
 - A command run by hand (`escalate_overdue`, `import_users`) sends its messages itself
   (`deliver_now`), through the same `deliver`: it does not wait for a worker to be up.
+  It stops at the first message the mail server does not answer (refused, timed out,
+  dropped): the rest stay pending in the outbox, for the worker, and for the sweep's
+  re-queue; one EMAIL_TIMEOUT per message, one after another, took hours for a district.
 - An escalation's row is written unrendered by the sweep (address, language, escalation);
   `deliver` renders it with the row locked, keeps the rendering on the row, and sends it.
   After its commit the sweep queues one task (`publish_sweep`), which streams the sweep's
@@ -58,6 +61,7 @@ from django.db.models import Case as SqlCase
 from django.db.models import F, Q, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cases.models import Case, Escalation, OutboxMessage
 from departments.models import User
@@ -342,6 +346,9 @@ RETRY_EARLY_GRACE = timedelta(seconds=1)
 class Delivery:
     outcome: str  # "sent", "retry", "failed", "outdated", "skipped"
     retry_in: int | None = None
+    # Why the mail server could not be reached ("" when it answered): the next message
+    # would only wait for it as long again.
+    unreachable: str = ""
 
 
 def _is_permanent(error: Exception) -> bool:
@@ -357,6 +364,19 @@ def _is_permanent(error: Exception) -> bool:
     if isinstance(error, smtplib.SMTPResponseException):
         return 500 <= error.smtp_code < 600
     return False
+
+
+def _is_unreachable(error: Exception) -> bool:
+    """The mail server did not answer at all (connection refused or dropped, a timeout, a
+    name that does not resolve, a TLS handshake that fails, 421 "service not available"),
+    as opposed to an answer about this one message."""
+    if isinstance(error, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
+        return True  # smtplib turns a read that timed out into SMTPServerDisconnected
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code == 421
+    if isinstance(error, smtplib.SMTPException):
+        return False  # an SMTPException is an OSError too
+    return isinstance(error, OSError)
 
 
 def _send(message: OutboxMessage) -> None:
@@ -378,9 +398,10 @@ def _send(message: OutboxMessage) -> None:
     email.send(fail_silently=False)
 
 
-def deliver(*, message_pk: int, now: datetime | None = None) -> Delivery:
+def deliver(*, message_pk: int, now: datetime | None = None, foreground: bool = False) -> Delivery:
     """Send one outbox message if it is still pending, and record the outcome. An
     escalation or reminder whose case has moved on from its deadline is not sent at all.
+    `foreground`: called by a command (`deliver_now`), which retries nothing itself.
 
     The row stays locked while it is sent, so a second copy of the task waits for the
     first and then finds it `sent`, or skips it at once if it cannot get the lock. A copy
@@ -436,15 +457,23 @@ def deliver(*, message_pk: int, now: datetime | None = None) -> Delivery:
             delay = retry_delay(message.attempts)
             message.next_attempt_at = now + timedelta(seconds=delay)
             message.save(update_fields=["attempts", "last_error", "next_attempt_at", *rendered])
+            # The worker's task retries after `delay`; a command retries nothing, and the
+            # row waits for a sweep's `requeue_stuck` (`requeue_after()` past the delay).
+            later = (
+                "left in the outbox; the worker's requeue sends it later"
+                if foreground
+                else f"retrying in {delay} s"
+            )
             logger.warning(
-                "Outbox message %s to %s not sent (attempt %d), retrying in %d s: %s",
+                "Outbox message %s to %s not sent (attempt %d), %s: %s",
                 message.pk,
                 message.to,
                 message.attempts,
-                delay,
+                later,
                 message.last_error,
             )
-            return Delivery("retry", retry_in=delay)
+            unreachable = message.last_error if _is_unreachable(error) else ""
+            return Delivery("retry", retry_in=delay, unreachable=unreachable)
         message.status = Status.SENT
         message.sent_at = timezone.now()
         message.save(update_fields=["attempts", "status", "sent_at", *rendered])
@@ -455,20 +484,63 @@ def deliver(*, message_pk: int, now: datetime | None = None) -> Delivery:
 PROGRESS_EVERY = 500
 
 
+@dataclass
+class ForegroundDelivery:
+    """What `deliver_now` did."""
+
+    # How many were "sent", "retry" (left pending for a later attempt), "failed",
+    # "outdated" and "skipped".
+    outcomes: Counter[str]
+    # Why it stopped early (the mail server's error), "" when it tried every message.
+    unreachable: str = ""
+    # The messages it did not try after stopping, left pending in the outbox.
+    left: int = 0
+
+
 def deliver_now(
     message_pks: Iterable[int], *, progress: Callable[[int], None] | None = None
-) -> Counter[str]:
+) -> ForegroundDelivery:
     """Deliver these messages here and now, one after another, for a command run by hand
     that must not depend on a worker being up. Each goes through `deliver`, as in the
     worker: a message the worker is sending meanwhile is skipped here and sent once.
-    Returns how many were "sent", "retry" (left pending for a later attempt), "failed",
-    "outdated" and "skipped"; `progress` is called with the count every PROGRESS_EVERY messages."""
-    outcomes: Counter[str] = Counter()
-    for done, pk in enumerate(message_pks, start=1):
-        outcomes[deliver(message_pk=pk).outcome] += 1
+
+    The first message the mail server does not answer stops it: the others would each
+    wait EMAIL_TIMEOUT for the same silence. They stay pending in the outbox, as queued
+    after their commit, and the sweep re-queues them if no worker sends them
+    (`requeue_stuck`). `progress` is called with the count every PROGRESS_EVERY messages."""
+    run = ForegroundDelivery(outcomes=Counter())
+    pks = iter(message_pks)
+    for done, pk in enumerate(pks, start=1):
+        delivery = deliver(message_pk=pk, foreground=True)
+        run.outcomes[delivery.outcome] += 1
+        if delivery.unreachable:
+            run.unreachable = delivery.unreachable
+            run.left = sum(1 for _pk in pks)
+            logger.warning(
+                "The mail server could not be reached (%s); %d more outbox message(s) "
+                "left in the outbox, for the worker.",
+                delivery.unreachable,
+                run.left,
+            )
+            break
         if progress is not None and done % PROGRESS_EVERY == 0:
             progress(done)
-    return outcomes
+    return run
+
+
+def stopped_early(run: ForegroundDelivery) -> str:
+    """Why `deliver_now` stopped before the end, for a command's output; "" when it did not."""
+    if not run.unreachable:
+        return ""
+    return ngettext(
+        "The mail server could not be reached (%(error)s), so sending stopped: "
+        "%(left)d more email is left in the outbox, queued for the worker, which sends it "
+        "once the server answers.",
+        "The mail server could not be reached (%(error)s), so sending stopped: "
+        "%(left)d more emails are left in the outbox, queued for the worker, which sends "
+        "them once the server answers.",
+        run.left,
+    ) % {"error": run.unreachable, "left": run.left}
 
 
 def delivery_summary(outcomes: Counter[str]) -> str:

@@ -66,12 +66,20 @@ def healthz(request):
     db_ok, db_error = database_state()
     broker_ok, broker_error = broker_state()
     sweep = sweep_state() if db_ok else None
-    # A sweep stuck past its limit, a last sweep that failed, or sweeps that no longer
-    # finish (beat or every worker stopped) mean escalations are not going out: say so. A
-    # sweep that never ran (a fresh install) is no failure; the flags are the latest
-    # sweep's, so the next one clears them unless it fails too.
+    # A sweep stuck past its limit, a last sweep that failed, sweeps that no longer finish
+    # (beat or every worker stopped), or none ever recorded on a site in use for longer
+    # than the limit (beat never started, or every worker runs `-Q mail` only) mean
+    # escalations are not going out: say so. A fresh install that has not swept yet is no
+    # failure; the flags are the latest sweep's, so the next one clears them unless it
+    # fails too.
     sweep_failing = bool(
-        sweep and (sweep["running_too_long"] or sweep["last_failed"] or sweep["stopped"])
+        sweep
+        and (
+            sweep["running_too_long"]
+            or sweep["last_failed"]
+            or sweep["stopped"]
+            or sweep["never_ran"]
+        )
     )
     status = "ok" if db_ok and broker_ok and not sweep_failing else "degraded"
     body = {

@@ -5,9 +5,12 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cases.models import SweepRun
+from cases.models import Case, SweepRun
 from cases.services.escalation import escalation_sweep
 from tests.processes import free_port
 
@@ -122,3 +125,41 @@ def test_healthz_is_degraded_once_sweeps_stop_finishing(client, settings):
     # Beat sweeping every 10 minutes: six minutes of quiet is its rhythm, not a stop.
     settings.CELERY_BEAT_SCHEDULE = {"escalate-overdue": {"schedule": 600.0}}
     assert client.get("/healthz").json()["status"] == "ok"
+
+
+@pytest.fixture
+def broker_up(settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/3"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+
+def test_healthz_is_degraded_when_no_sweep_ever_ran_on_a_site_in_use(client, report, broker_up):
+    """Beat never started, or every worker runs `-Q mail` only: nothing ever escalates.
+    A fresh install stays healthy; a site whose cases are older than the allowed quiet
+    (five minutes here) and has never swept is not."""
+    case = report()
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["sweep"]["never_ran"] is False
+
+    Case.objects.filter(pk=case.pk).update(created_at=timezone.now() - timedelta(minutes=6))
+    body = client.get("/healthz").json()
+    assert body["status"] == "degraded"
+    assert body["sweep"]["never_ran"] is True and body["sweep"]["last_started_at"] is None
+    assert (body["database"], body["broker"], body["errors"]) == ("ok", "ok", {})
+
+    # Beat sweeping every 10 minutes: six minutes of quiet is its rhythm, not a failure.
+    settings_period = {"escalate-overdue": {"schedule": 600.0}}
+    with override_settings(CELERY_BEAT_SCHEDULE=settings_period):
+        assert client.get("/healthz").json()["status"] == "ok"
+
+    escalation_sweep()  # beat comes up
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["sweep"]["never_ran"] is False
+
+
+def test_healthz_asks_nothing_more_of_the_cases_once_a_sweep_ran(client, report, broker_up):
+    report()
+    escalation_sweep()
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/healthz").json()["status"] == "ok"
+    assert not [q for q in queries if "cases_case" in q["sql"]]

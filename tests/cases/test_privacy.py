@@ -677,3 +677,31 @@ def test_searching_letters_never_spells_out_a_masked_email_in_a_description(clie
     assert found("wa") == found("wangfang") == set()
     assert found("lamp") == {plain.number}  # a text with nothing masked still answers
     assert found("路灯") == {case.number, plain.number}
+
+
+@pytest.mark.parametrize("name", ["django.security.csrf", "celery.app.trace", "cases.views"])
+def test_no_log_line_carries_a_signed_links_token(name):
+    """Whoever reads the logs must not act for a link's recipient: the root handler every
+    logger (Django's, Celery's, ours) writes through withholds the tokens, phone masking
+    included."""
+    import logging
+
+    from django.core import signing
+
+    token = signing.dumps({"p": 12, "a": "boss@example.org"}, salt="t", compress=True)
+    # LOGGING's console handler (pytest adds its own beside it).
+    (handler,) = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    record = logging.getLogger(name).makeRecord(
+        name,
+        logging.WARNING,
+        __file__,
+        1,
+        "Forbidden: %s (caller 13812345678, task %s)",
+        (f"/accounts/invite/{token}/", f"ack({token!r})"),
+        None,
+    )
+    assert handler.filter(record)
+    line = handler.format(record)
+    assert token not in line and token.rsplit(":", 1)[1] not in line
+    assert "/accounts/invite/…/" in line and "ack('…')" in line
+    assert "138****5678" in line

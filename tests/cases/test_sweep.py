@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -31,6 +32,7 @@ from cases.services import extensions, outbox, workflow
 from cases.services.escalation import escalation_sweep
 from departments.models import User
 from tests.conftest import make_user
+from tests.smtp import hung_smtp_server
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -809,3 +811,53 @@ def test_a_sweep_never_requeues_the_messages_it_has_just_written(assigned, cast,
     assert result.messages == 2 and result.requeued == 0
     # The next sweep finds them pending since before it started: those it re-queues.
     assert sweep(at(11, 23, 13)).requeued == 2
+
+
+def test_the_sweeps_log_line_names_the_sweep_as_its_record_does_through_the_phone_mask(
+    assigned, caplog, monkeypatch
+):
+    """An operator matches a log line to the sweep's record: the phone mask of LOGGING
+    must leave the id whole (a short "a6758061" came out as "a***8061")."""
+    from cases.privacy import MaskPhoneNumbers
+
+    digits = uuid.UUID("a6758061-0000-4000-8000-000000000001")
+    monkeypatch.setattr(escalation_service.uuid, "uuid4", lambda: digits)
+    with caplog.at_level("INFO", logger="cases.services.escalation"):
+        sweep(at(11, 23, 12))
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("Sweep ")]
+    MaskPhoneNumbers().filter(record)
+    run = SweepRun.objects.get()
+    assert run.sweep_id == digits
+    assert f"Sweep {run.sweep_id}:" in record.getMessage()
+    assert "*" not in record.getMessage()
+
+
+@pytest.fixture
+def hung_mail_server(settings):
+    yield from hung_smtp_server(settings, timeout=1)
+
+
+def test_the_command_stops_sending_at_a_mail_server_that_does_not_answer(
+    assigned, world, hung_mail_server, caplog
+):
+    world.urban.supervisor_emails = "a@example.org; b@example.org; c@example.org"
+    world.urban.save()
+    out = StringIO()
+    started = time.monotonic()
+    call_command("escalate_overdue", "--now", "2026-11-23T12:00:00+08:00", stdout=out)
+    assert time.monotonic() - started < 3.5  # one timeout of 1 s, not three
+    assert "escalated 1, reminders 0, emails 3" in out.getvalue()
+    assert "Emails: sent 0, failed 0, left for a worker to retry 1," in out.getvalue()
+    assert "The mail server could not be reached (SMTPServerDisconnected: " in out.getvalue()
+    assert "2 more emails are left in the outbox" in out.getvalue()
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_the_workers_delivery_logs_when_it_retries(assigned, hung_mail_server, caplog):
+    sweep(at(11, 23, 12))
+    row = OutboxMessage.objects.get()
+    with caplog.at_level("WARNING", logger="cases.services.outbox"):
+        delivery = outbox.deliver(message_pk=row.pk)
+    assert (delivery.outcome, delivery.retry_in) == ("retry", 30)
+    assert delivery.unreachable.startswith("SMTPServerDisconnected")
+    assert "not sent (attempt 1), retrying in 30 s: SMTPServerDisconnected" in caplog.text

@@ -2,6 +2,7 @@
 single-use link to set their password; no password is in any file or email."""
 
 import re
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -14,7 +15,7 @@ from cases.models import OutboxMessage
 from cases.services.invitations import users_invite
 from departments.invitations import invitation_token
 from departments.models import User
-from tests.smtp import smtp_server
+from tests.smtp import hung_smtp_server, smtp_server
 
 USERS_CSV = (
     "username,full_name,email,role,township_code,department_code\n"
@@ -280,3 +281,55 @@ def test_a_link_sent_before_a_key_rotation_works_while_the_old_key_is_a_fallback
     settings.SECRET_KEY = "a-new-key-" + "x" * 50
     settings.SECRET_KEY_FALLBACKS = [old_key] if kept_as_fallback else []
     assert client.get(path).status_code == (200 if kept_as_fallback else 400)
+
+
+MANY_USERS_CSV = "username,full_name,email,role,township_code,department_code\n" + "".join(
+    f"grid{n},网格员{n},grid{n}@example.org,caseworker,N,\n" for n in range(1, 7)
+)
+
+
+@pytest.fixture
+def hung_mail_server(settings):
+    yield from hung_smtp_server(settings, timeout=1)
+
+
+def test_import_users_stops_sending_at_a_mail_server_that_does_not_answer(
+    tmp_path, world, hung_mail_server, caplog
+):
+    """Six invitations, one EMAIL_TIMEOUT each, one after another, took a minute (a
+    district's 1,200 took hours): the first silence stops the sending, the rest wait in
+    the outbox for the worker and the sweep's re-queue, and the output says so."""
+    path = tmp_path / "users.csv"
+    path.write_text(MANY_USERS_CSV, encoding="utf-8")
+    started = time.monotonic()
+    with caplog.at_level("WARNING", logger="cases.services.outbox"):
+        output = import_users(path)
+    assert time.monotonic() - started < 4  # one timeout of 1 s, not six
+
+    assert User.objects.filter(username__startswith="grid").count() == 6  # imported all
+    assert "invitations: sent 0, failed 0, left for a worker to retry 1" in output
+    assert "The mail server could not be reached (SMTPServerDisconnected: " in output
+    assert "5 more emails are left in the outbox, queued for the worker" in output
+    messages = OutboxMessage.objects.filter(kind="invitation")
+    assert {m.status for m in messages} == {OutboxMessage.Status.PENDING}
+    assert sorted(m.attempts for m in messages) == [0, 0, 0, 0, 0, 1]
+    # The command retries nothing: its log does not promise a retry.
+    (line,) = [r.getMessage() for r in caplog.records if "not sent (attempt 1)" in r.getMessage()]
+    assert "left in the outbox; the worker's requeue sends it later" in line
+    assert "retrying in" not in line
+
+
+def test_import_users_says_how_far_its_sending_has_got(tmp_path, world, mailoutbox, monkeypatch):
+    from cases.services import outbox
+
+    monkeypatch.setattr(outbox, "PROGRESS_EVERY", 2)
+    path = tmp_path / "users.csv"
+    path.write_text(MANY_USERS_CSV, encoding="utf-8")
+    err = StringIO()
+    call_command("import_users", str(path), stdout=StringIO(), stderr=err)
+    assert err.getvalue().splitlines() == [
+        "… 2 emails sent",
+        "… 4 emails sent",
+        "… 6 emails sent",
+    ]
+    assert len(mailoutbox) == 6

@@ -26,13 +26,20 @@ class Command(ImportCommand):
         with transaction.atomic():
             result = super().apply_plan(plan, name)
             invitations = users_invite(users=result.created)
-        sent = outbox.deliver_now(
-            message.pk for message in invitations if message.status == message.Status.PENDING
+        run = outbox.deliver_now(
+            (message.pk for message in invitations if message.status == message.Status.PENDING),
+            progress=self._sending,
         )
         self.invited = gettext("invitations: %(summary)s") % {
-            "summary": outbox.delivery_summary(sent)
+            "summary": outbox.delivery_summary(run.outcomes)
         }
+        if stopped := outbox.stopped_early(run):
+            self.invited += f"\n{stopped}"
         return result
+
+    def _sending(self, count: int) -> None:
+        # As the import's "… 1000 rows read": a district's invitations take minutes.
+        self.stderr.write(gettext("… %(count)d emails sent") % {"count": count})
 
     def describe(self, plan, result):
         return f"{super().describe(plan, result)}\n{self.invited}"
