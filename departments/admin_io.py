@@ -47,6 +47,15 @@ SESSION_KEY = "admin-import:{subject}"
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
+class NotAsPreviewed(Exception):
+    """Planned again at "Apply", the import is not the one previewed (the data changed, or
+    the file no longer imports): nothing is written."""
+
+    def __init__(self, plan):
+        super().__init__()
+        self.plan = plan
+
+
 class ImportForm(forms.Form):
     file = forms.FileField(label=_("File"))
 
@@ -233,15 +242,23 @@ class ImportExportMixin:
         if not stored or stored["digest"] != request.POST.get("digest"):
             messages.error(request, gettext("Upload the file again: its preview has expired."))
             return HttpResponseRedirect(request.path)
-        plan = self.plan_import(request, stored["text"])
-        if plan.errors:
-            return self._render(request, plan=plan, name=stored["name"], digest=stored["digest"])
-        if plan_digest(plan) != stored.get("plan"):
-            return self._changed_since_preview(request, key, stored, plan)
         try:
             with transaction.atomic():
+                # Planned again, compared and written in one transaction, with the stored
+                # rows locked: an edit saved meanwhile waits for the write and one saved
+                # before shows in the digest, rather than being overwritten unseen.
+                list(self.model._default_manager.select_for_update().values_list("pk", flat=True))
+                plan = self.plan_import(request, stored["text"])
+                if plan.errors or plan_digest(plan) != stored.get("plan"):
+                    raise NotAsPreviewed(plan)
                 result = apply(plan)
                 extra = self.after_import(request, result)
+        except NotAsPreviewed as changed:
+            if changed.plan.errors:
+                return self._render(
+                    request, plan=changed.plan, name=stored["name"], digest=stored["digest"]
+                )
+            return self._changed_since_preview(request, key, stored, changed.plan)
         except ImportRefused as refused:
             plan.errors = refused.errors
             return self._render(request, plan=plan, name=stored["name"], digest=stored["digest"])

@@ -4,6 +4,7 @@ the commands, nothing written before "Apply", exports that import back unchanged
 import json
 import re
 import threading
+import time
 from datetime import date
 
 import pytest
@@ -499,21 +500,35 @@ def test_an_administrator_who_is_no_superuser_cannot_make_or_change_one_by_impor
 def test_a_file_applied_twice_at_once_imports_once_and_the_second_is_shown_a_preview(
     cast, world, monkeypatch
 ):
-    text = "code,name,supervisor_emails\nHB,环保局,\nSW,水务局,\n"
+    from django.db import connections
+
+    text = "code,name,supervisor_emails\nCG,城管局（新）,\nSW,水务局,\n"
     first = Client()
     first.force_login(cast.admin)
     digest = upload(first, "departments", text).context["digest"]
     second = Client()
     second.cookies = first.cookies  # a double click: the same session
-    # Both have planned the same creates before either writes.
-    both_planned = threading.Barrier(2)
     apply_plan = admin_io.apply
 
-    def apply_when_both_planned(plan):
-        both_planned.wait(timeout=5)
+    def apply_once_the_other_waits(plan):
+        """Both presses in flight: the one writing waits until the other waits for it."""
+        watcher = connections.create_connection("default")
+        try:
+            with watcher.cursor() as cursor:
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline:
+                    cursor.execute(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    )
+                    if cursor.fetchone()[0]:
+                        break
+                    time.sleep(0.05)
+        finally:
+            watcher.close()
         return apply_plan(plan)
 
-    monkeypatch.setattr(admin_io, "apply", apply_when_both_planned)
+    monkeypatch.setattr(admin_io, "apply", apply_once_the_other_waits)
     responses = []
 
     def press_apply(client):
@@ -526,10 +541,51 @@ def test_a_file_applied_twice_at_once_imports_once_and_the_second_is_shown_a_pre
     for thread in threads:
         thread.join(timeout=15)
 
+    # The second waited for the first's rows, then found its plan done already.
     assert sorted(r.status_code for r in responses) == [200, 302]
     (shown,) = [r for r in responses if r.status_code == 200]
     assert "changed since the preview" in shown.text
     assert "Apply this import" not in shown.text  # nothing is left to do
-    assert sorted(
-        Department.objects.filter(code__in=["HB", "SW"]).values_list("name", flat=True)
-    ) == ["水务局", "环保局"]
+    assert Department.objects.get(code="CG").name == "城管局（新）"
+    assert Department.objects.filter(code="SW").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_saved_while_apply_writes_waits_for_it_and_is_not_overwritten_unseen(
+    cast, world, monkeypatch
+):
+    """Apply plans again, compares with the preview and writes in one transaction holding
+    the rows: another administrator's save cannot land between the check and the write."""
+    from django.db import OperationalError, connections
+
+    client = Client()
+    client.force_login(cast.admin)
+    text = "code,name,supervisor_emails\nCG,城管局,new-boss@example.org\n"
+    preview = upload(client, "departments", text)
+    edits = []
+    apply_plan = admin_io.apply
+
+    def apply_while_another_saves(plan):
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '200ms'")
+                try:
+                    cursor.execute(
+                        f"UPDATE {Department._meta.db_table} SET supervisor_emails = %s"
+                        " WHERE code = 'CG'",
+                        ["x@example.org"],
+                    )
+                    edits.append("saved")
+                except OperationalError:
+                    edits.append("waited")
+        finally:
+            other.close()
+        return apply_plan(plan)
+
+    monkeypatch.setattr(admin_io, "apply", apply_while_another_saves)
+    response = apply(client, "departments", preview)
+
+    assert edits == ["waited"]
+    assert "Imported" in response.text
+    assert Department.objects.get(code="CG").supervisor_emails == "new-boss@example.org"
