@@ -109,10 +109,13 @@ def mask_email(email: str) -> str:
 
 _MAILBOX = re.compile("[^@＠]*")
 # @ and the domain's dots full-width too, or the ideographic full stop an input method
-# types for "." in Chinese mode (wang@163。com). A match starts only where a run of mailbox
-# characters starts: tried at every position of a long run (a 100,000-digit text), the run
-# cost its length squared.
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+[@＠][\w-]+(?:[.．。][\w-]+)+")
+# types for "." in Chinese mode (wang@163。com): between Latin labels only, as "。" also
+# ends a sentence after an @-mention ("已通知@王科长。明天处理"). A match starts only where
+# a run of mailbox characters starts: tried at every position of a long run (a
+# 100,000-digit text), the run cost its length squared.
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[\w.+-]+[@＠](?:[\w-]+(?:[.．][\w-]+)+|[A-Za-z0-9-]+(?:[.．。][A-Za-z0-9-]+)+)"
+)
 
 
 def mask_contacts(text: str) -> str:

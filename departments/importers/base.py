@@ -467,19 +467,20 @@ def check_positive_decimal(value: str, plan: ImportPlan, line: int, field_name: 
             _("must be a number greater than 0, not “%(value)s”.") % {"value": value},
         )
         return None
+    # Too big first: quantizing 1e30 to cents overflows the decimal context.
+    if number >= Decimal("100000"):
+        plan.error(
+            line,
+            field_name,
+            _("“%(value)s” has too many digits: at most 99999.99.") % {"value": value},
+        )
+        return None
     if number != number.quantize(Decimal("0.01")):
         # 0.001 would be stored as 0.00: the digits that matter are the decimal places.
         plan.error(
             line,
             field_name,
             _("“%(value)s” has too many decimal places: at most 2.") % {"value": value},
-        )
-        return None
-    if number >= Decimal("100000"):
-        plan.error(
-            line,
-            field_name,
-            _("“%(value)s” has too many digits: at most 99999.99.") % {"value": value},
         )
         return None
     return number.quantize(Decimal("0.01"))

@@ -145,6 +145,9 @@ def test_an_email_with_a_full_width_at_is_masked_and_probes_as_one():
     assert mask_contacts("请回邮件 zhang＠example．org") == "请回邮件 z****＠example．org"
     # An input method in Chinese mode types the ideographic full stop for the dot.
     assert mask_contacts("邮箱 wang@163。com，谢谢") == "邮箱 w***@163。com，谢谢"
+    # The same mark ending a sentence after an @-mention is no address.
+    for text in ("已通知@王科长。明天处理", "联系人：张三@街道办。电话见附件"):
+        assert mask_contacts(text) == text
     assert could_probe_contacts("zhang＠") and could_probe_contacts("１３８１")
     assert not could_probe_contacts("回电")
 

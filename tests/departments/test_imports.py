@@ -402,6 +402,7 @@ def test_categories_import_bumps_the_routing_stamp_once_it_changes_something():
             "BAD,坏,,100000,1",
             "line 2: accept_hours: “100000” has too many digits: at most 99999.99.",
         ),
+        ("BAD,坏,,1e30,1", "line 2: accept_hours: “1e30” has too many digits: at most 99999.99."),
         ("BAD,坏,NOPE,2,1", "line 2: parent_code: unknown category “NOPE”."),
         ("BAD,坏,BAD,2,1", "line 2: parent_code: a category cannot be its own parent."),
         ("BAD,,,2,1", "line 2: name: is required."),
