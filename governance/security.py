@@ -33,25 +33,27 @@ def client_ip(request) -> str:
         if len(addresses) >= hops:
             return addresses[-hops]
     if forwarded and not hops:
-        _tell_of_an_untrusted_proxy(request.META.get("REMOTE_ADDR", ""))
+        _tell_of_an_uncounted_proxy(request.META.get("REMOTE_ADDR", ""))
     return request.META.get("REMOTE_ADDR", "")
 
 
-_told_of_proxies: set[str] = set()
+_told_of_a_proxy = False
 
 
-def _tell_of_an_untrusted_proxy(address: str) -> None:
-    """Once a process per address: a sign-in came through a proxy that TRUSTED_PROXY_COUNT
-    does not count, so the throttle takes the proxy for the client, and five wrong passwords
-    typed anywhere lock the username out for everyone behind it. (Trusting the header by
-    default would let a client without a proxy write any address there, and so escape the
-    throttle: the operator says how many proxies there are.)"""
-    if address in _told_of_proxies:
+def _tell_of_an_uncounted_proxy(address: str) -> None:
+    """Once a process: a sign-in carried X-Forwarded-For while TRUSTED_PROXY_COUNT is 0.
+    Behind a proxy, the throttle then takes the proxy for every client, and five wrong
+    passwords typed anywhere lock the username out for everyone behind it. (Trusting the
+    header by default would let a client without a proxy write any address there, and so
+    escape the throttle: the operator says how many proxies there are.) Once, not once per
+    address: a client may send the header itself, from as many addresses as it has."""
+    global _told_of_a_proxy
+    if _told_of_a_proxy:
         return
-    _told_of_proxies.add(address)
+    _told_of_a_proxy = True
     logger.warning(
-        "Sign-ins come through a proxy (%s sends X-Forwarded-For) while TRUSTED_PROXY_COUNT "
-        "is 0: the sign-in throttle counts every client as that proxy. Set "
+        "A sign-in request from %s carried X-Forwarded-For while TRUSTED_PROXY_COUNT is 0: "
+        "behind a proxy, the sign-in throttle counts every client as that proxy. Set "
         "TRUSTED_PROXY_COUNT to the number of proxies in front of the web processes.",
         address,
     )

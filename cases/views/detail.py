@@ -196,6 +196,9 @@ def case_transition(request, number, transition):
     # Redirected, not rendered at this POST-only address (a reload or the language switch
     # would ask for it again): on a refusal, the page it lands on shows what was typed.
     page = next_url or reverse("cases:detail", kwargs={"number": case.number})
+    # A fragment says where to land once the step is done (the pool's next case); a refusal
+    # lands at the top, where its message and the form kept for it are.
+    refused_at = page.split("#", 1)[0]
     if not form.is_valid():
         messages.error(
             request,
@@ -204,6 +207,7 @@ def case_transition(request, number, transition):
             % {"number": case.number, "action": label, "errors": errors_in_one_line(form)},
         )
         refused_forms.keep(request, form_name=transition, page=page, fresh=form.retry_values())
+        return redirect(refused_at)
     else:
         try:
             _run(transition, case, request.user, form.cleaned_data)
@@ -222,6 +226,7 @@ def case_transition(request, number, transition):
             refused_forms.keep(
                 request, form_name=transition, page=page, fresh={"expected_version": current}
             )
+            return redirect(refused_at)
         else:
             messages.success(
                 request,
