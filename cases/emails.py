@@ -50,7 +50,7 @@ def timeline_steps(events: list[CaseEvent]) -> list[Step]:
             at=event.at,
             label=str(ACTION_LABELS.get(event.action, event.action)),
             actor=event.actor_display,
-            comment=mask_contacts(event.comment)[:200],
+            comment=mask_contacts(event.shown_comment)[:200],
         )
         for event in sorted(events, key=lambda e: (e.at, e.pk))
     ]

@@ -87,7 +87,7 @@ class ContactsAsReadMixin:
 class CommentAsReadMixin(ContactsAsReadMixin):
     @admin.display(description=_("comment"))
     def comment_as_read(self, event):
-        return self.as_read(event, event.comment)
+        return self.as_read(event, event.shown_comment)
 
 
 IN_WORDS = [

@@ -6,10 +6,20 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from cases.models.case import Case
+
+# What the system itself writes as a comment, stored in English and read in the reader's
+# language (`CaseEvent.shown_comment`): translated when written, it was in the language of
+# whoever caused it.
+SYSTEM_COMMENTS = frozenset(
+    {
+        gettext_noop("Routed again after a correction."),
+        gettext_noop("Returned to the pool after a correction: no single lead department."),
+    }
+)
 
 
 class CaseEvent(models.Model):
@@ -61,6 +71,11 @@ class CaseEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("Audit rows are append-only.")
+
+    @property
+    def shown_comment(self) -> str:
+        """The comment as its reader reads it: the system's own in their language."""
+        return gettext(self.comment) if self.comment in SYSTEM_COMMENTS else self.comment
 
     @property
     def actor_display(self) -> str:

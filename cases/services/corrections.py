@@ -9,6 +9,7 @@ the system.
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from cases import permissions as can
 from cases.models import Case, CaseAssist, CaseChanged, CaseEvent, DeadlineKind, State
@@ -118,7 +119,7 @@ def case_correct(
             "dispatch",
             actor=actor,
             now=now,
-            comment=_("Routed again after a correction."),
+            comment=gettext_noop("Routed again after a correction."),  # SYSTEM_COMMENTS
             lead=_department(lead),
             data={
                 "lead": lead,
@@ -139,7 +140,9 @@ def case_correct(
             "return",
             actor=None,
             now=now,
-            comment=_("Returned to the pool after a correction: no single lead department."),
+            comment=gettext_noop(  # SYSTEM_COMMENTS
+                "Returned to the pool after a correction: no single lead department."
+            ),
             data={"returned_by": old["lead"], "correction": True},
         )
         # Not a department's dispute: it must not count towards arbitration.

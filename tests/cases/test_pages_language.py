@@ -300,3 +300,29 @@ def test_the_pool_says_how_long_a_case_waits_in_months_not_as_a_month_name(
         )
     assert "已等待 2 个月，1 周" in page
     assert "waiting for 2 months, 1 week" in english
+
+
+def test_what_the_system_writes_on_a_correction_reads_in_the_readers_language(
+    client,
+    cast,
+    report,
+    world,
+    compiled_catalogue,  # noqa: F811
+):
+    """The dispatcher corrected in English; a Chinese reader's timeline read English."""
+    from cases.services import corrections
+
+    case = report(category=None)  # in the pool
+    with translation.override("en"):
+        corrections.case_correct(
+            case=case,
+            actor=cast.dispatcher,
+            category=world.rubbish,
+            cell=case.cell,
+            expected_version=case.version,
+        )
+    client.force_login(cast.dispatcher)
+    url = reverse("cases:detail", args=[case.number])
+    chinese, english = page(client, url, CHINESE), page(client, url, ENGLISH)
+    assert "更正后重新分拨。" in chinese and "Routed again after a correction." not in chinese
+    assert "Routed again after a correction." in english
