@@ -44,6 +44,8 @@
         animation: false, responsive: true,
         // The box's CSS height, not a 300:220 ratio that left a phone a sliver of a plot.
         maintainAspectRatio: false,
+        // A tap anywhere over a day shows its figures, not only one on a point's dot.
+        interaction: { mode: "index", intersect: false },
         plugins: {
           // Smaller legend keys on a phone: six series took three rows.
           legend: { labels: { boxWidth: small ? 12 : 40, font: { size: small ? 11 : 12 } } },

@@ -91,6 +91,8 @@
     // Enter (a phone keyboard's "search" or "go" key) in a search box would send the whole
     // report, half filled in: it only ends the search.
     input.addEventListener("keydown", function (event) {
+      // Enter that ends a Chinese input method's composition belongs to the input method.
+      if (event.isComposing || event.keyCode === 229) { return; }
       if (event.key === "Enter") { event.preventDefault(); select.focus(); }
     });
   }

@@ -199,6 +199,14 @@ def test_enter_in_a_search_box_searches_and_does_not_send_the_report(
     page.fill("textarea[name=description]", "路灯不亮")
     page.select_option("select[name=cell]", str(world.n1.pk))  # enough for a report
     page.fill(search, world.n2.code if search == "#cell-search" else "路灯")
+    # Enter ending a Chinese input method's composition is left to the input method.
+    taken = page.evaluate(
+        """(box) => { const e = new KeyboardEvent('keydown',
+             {key: 'Enter', isComposing: true, cancelable: true, bubbles: true});
+           document.querySelector(box).dispatchEvent(e); return e.defaultPrevented; }""",
+        search,
+    )
+    assert taken is False
     page.press(search, "Enter")
     page.wait_for_timeout(300)  # a submission would have started by now
     assert page.url == f"{live_server.url}/cases/new/"
@@ -547,6 +555,12 @@ def test_a_touch_screen_gets_finger_sized_links_buttons_and_checkboxes(
     page.goto(f"{live_server.url}/cases/")
     overdue = boxes(page, ".field-overdue label") + boxes(page, ".field-overdue input")
     assert overdue[0][2] >= TAP and overdue[1][2] >= 22, overdue  # 仅超期 and its box
+    # The search box and date fields, and the report form's map zoom buttons (30 px).
+    fields = boxes(page, "#case-filters input[type=search], #case-filters input[type=text]")
+    assert fields and all(h >= TAP for _, _, h in fields), fields
+    page.goto(f"{live_server.url}/cases/new/")
+    zoom = boxes(page, "#cell-map .leaflet-control-zoom a")
+    assert len(zoom) == 2 and all(w >= TAP and h >= TAP for _, w, h in zoom), zoom
 
 
 def test_a_mouse_keeps_the_dense_layout(open_as, live_server, cast):
@@ -567,12 +581,17 @@ def test_the_dashboards_chart_has_room_to_read_on_a_phone_or_a_tablet(
     page.wait_for_function("document.getElementById('rates-chart').width > 0")
     chart = page.evaluate(
         """() => { const c = Chart.getChart('rates-chart'), s = c.scales;
-        return { plot: c.chartArea.bottom - c.chartArea.top, rotation: s.x.labelRotation,
+        return { plot: c.chartArea.bottom - c.chartArea.top,
+          plotWidth: c.chartArea.right - c.chartArea.left,
+          tapAnywhere: c.options.interaction.intersect === false, rotation: s.x.labelRotation,
           titles: Object.fromEntries(['y', 'y2', 'y3'].map(id => [id,
             s[id].options.title.display ? s[id].options.title.text : null])) }; }"""
     )
     # Was a 238 px canvas with a plot some 70 px high under its legend and slanted dates.
     assert chart["plot"] >= 250, chart
+    # The whole width, not half of a tablet's beside the map (a plot 170 px wide).
+    assert chart["plotWidth"] >= 0.4 * width, chart
+    assert chart["tapAnywhere"], chart  # a tap over a day shows it, not only on a dot
     assert chart["rotation"] == 0, chart
     # Each scale titled with the page's words: the rating's 0–5 is told from the counts'.
     data = page.evaluate("JSON.parse(document.getElementById('chart-data').textContent)")

@@ -126,6 +126,8 @@ def test_a_refused_photo_keeps_the_good_photos_sent_with_it(client, cast, world,
     assert not Case.objects.exists()
     assert "big.jpg is larger than 10 MB." in page
     assert 'id="photos-kept"' in page and "The photo you attached is kept" in page
+    # Beside the photos field too, where the error list's link leads.
+    assert "1 photo is kept for this report already: attach only others." in page
     ids = held_ids(page)
     assert len(ids) == 1
 
