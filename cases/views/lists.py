@@ -75,7 +75,15 @@ def fallback_pool(request):
         # here with the choice, not blank.
         kept = refused_forms.take(request, page=request.get_full_path())
         typed = kept[1] if kept and kept[0] == "dispatch" else None
-        form = DispatchForm(typed, case=None, user=request.user, auto_id="id_pool_%s")
+        # Back from a dispatch on this page: the lead it named stays chosen for the next.
+        lead = request.GET.get("lead", "")
+        form = DispatchForm(
+            typed,
+            case=None,
+            user=request.user,
+            auto_id="id_pool_%s",
+            initial={"lead": int(lead)} if lead.isdigit() else {},
+        )
         # In each row to dispatch, the departments the assist rules name for its case.
         for case in with_listed_assisting([case for case, may_dispatch in rows if may_dispatch]):
             case.listed_assisting_boxes = form.listed_assisting_boxes(case)

@@ -27,9 +27,16 @@
   });
   // The pool page's one dispatch form, far above most cases' buttons on a phone: each
   // button names the lead it dispatches to, and after it the page comes back where it was
-  // (at the case after the one dispatched, which leaves the pool; or the one before).
+  // (at the case after the one dispatched, which leaves the pool; or the one before), with
+  // the same lead chosen and the message saying it was done there, not at the top.
   var pool = document.getElementById("pool-dispatch");
   if (pool) {
+    var landed = window.location.hash && document.getElementById(window.location.hash.slice(1));
+    var said = document.querySelector(".messages");
+    if (landed && said && landed.classList.contains("pool-case")) {
+      landed.parentNode.insertBefore(said, landed);
+      said.scrollIntoView();
+    }
     var lead = pool.querySelector("select[name=lead]");
     var next = pool.querySelector("input[name=next]");
     var buttons = document.querySelectorAll("button.dispatch-case");
@@ -49,7 +56,10 @@
           return found;
         };
         var landing = sibling("nextElementSibling") || sibling("previousElementSibling") || article;
-        next.value = next.value.split("#")[0] + "#" + landing.id;
+        var back = new URL(next.value, window.location.href);
+        if (lead && lead.value) { back.searchParams.set("lead", lead.value); }
+        back.hash = landing.id;
+        next.value = back.pathname + back.search + back.hash;
       });
     });
   }

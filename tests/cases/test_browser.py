@@ -299,8 +299,18 @@ def test_dispatcher_dispatches_a_fallback_case_with_a_whistle(
     form.locator(f"input[name=assisting][value='{world.housing.pk}']").check()
     button.click()
     page.wait_for_selector(".message.success")
-    # Back where the dispatcher was: at the case after the one dispatched.
-    assert page.url == f"{live_server.url}/cases/fallback/#case-{other.number}"
+    # Back where the dispatcher was: at the case after the one dispatched, with the word
+    # that it was done beside it, and the same lead chosen for the next.
+    assert page.url == (
+        f"{live_server.url}/cases/fallback/?lead={world.urban.pk}#case-{other.number}"
+    )
+    assert (
+        page.evaluate("document.querySelector('.messages').nextElementSibling.id")
+        == f"case-{other.number}"
+    )
+    assert page.locator(f"#case-{other.number} button.dispatch-case").inner_text() == (
+        f"Dispatch to {world.urban}"
+    )
     assert page.locator(f"#case-{case.number}").count() == 0
     assert page.locator(f"#case-{other.number}").count() == 1
     other.refresh_from_db()

@@ -323,3 +323,14 @@ def test_the_changelist_counts_once_and_offers_no_facet_counts(client, cast, rep
     assert response.status_code == 200
     assert "Show counts" not in text_of(response)
     assert len([q for q in queries.captured_queries if "COUNT(" in q["sql"]]) == 1
+
+
+def test_the_pool_keeps_the_lead_a_dispatch_from_it_named(client, cast, world, report):
+    """Back from dispatching one case, the next is often for the same department."""
+    report(category=None)
+    client.force_login(cast.dispatcher)
+    kept = client.get(f"/cases/fallback/?lead={world.urban.pk}").context["dispatch_form"]
+    assert kept["lead"].value() == world.urban.pk
+    for junk in ("abc", "-1", ""):
+        form = client.get(f"/cases/fallback/?lead={junk}").context["dispatch_form"]
+        assert form["lead"].value() in (None, ""), junk
