@@ -246,19 +246,30 @@ def masked_contact(case) -> ReporterContact:
     return ReporterContact(mask_name(case.reporter_name), mask_phone(case.reporter_phone), True)
 
 
-class MaskPhoneNumbers(logging.Filter):
-    """A logging filter that masks phone numbers in every record it passes, whatever
-    code logged them (a failed SMTP recipient, an API error echoing a parameter)."""
+class MaskingFilter(logging.Filter):
+    """A logging filter that passes every record's message and traceback through `mask`,
+    whatever code logged them; several run one after another on a handler."""
+
+    @staticmethod
+    def mask(text: str) -> str:
+        raise NotImplementedError
 
     def filter(self, record):
         if record.args:
             record.msg = record.getMessage()
             record.args = None
-        record.msg = mask_phones(str(record.msg))
+        record.msg = self.mask(str(record.msg))
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             # Exception messages too (a refused recipient, a database error's DETAIL), also
-            # when a filter before this one (the signed links') formatted the traceback.
-            record.exc_text = mask_phones(record.exc_text)
+            # when a filter before this one formatted the traceback.
+            record.exc_text = self.mask(record.exc_text)
         return True
+
+
+class MaskPhoneNumbers(MaskingFilter):
+    """Phone numbers, in every record (a failed SMTP recipient, an API error echoing a
+    parameter)."""
+
+    mask = staticmethod(mask_phones)

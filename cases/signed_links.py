@@ -2,13 +2,14 @@
 address the link was mailed to. Each purpose has its own salt, so a link made for one
 purpose is refused by every other."""
 
-import logging
 import re
 from datetime import timedelta
 from functools import cache
 
 from django.core import signing
 from django.urls import reverse
+
+from cases.privacy import MaskingFilter
 
 # The pages a signed link opens: whoever holds one acts for the person it was mailed to.
 LINK_VIEWS = ("escalations:acknowledge", "extensions:decide", "invitations:accept")
@@ -73,17 +74,8 @@ def mask_tokens(text: str) -> str:
     return _TOKEN.sub("…", _LOGGED_LINK.sub(r"\g<1>…", text))
 
 
-class MaskSignedLinkTokens(logging.Filter):
-    """A logging filter that withholds signed-link tokens from every record it passes:
-    an acknowledge link acts for its recipient for 14 days, an invitation sets a password."""
+class MaskSignedLinkTokens(MaskingFilter):
+    """Signed-link tokens, in every record: an acknowledge link acts for its recipient for
+    14 days, an invitation sets a password."""
 
-    def filter(self, record):
-        if record.args:
-            record.msg = record.getMessage()
-            record.args = None
-        record.msg = mask_tokens(str(record.msg))
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = mask_tokens(record.exc_text)
-        return True
+    mask = staticmethod(mask_tokens)

@@ -47,3 +47,15 @@ def chromium():
             # close it, or it keeps the test database open after the run.
             connections.close_all()
             browser.close()
+
+
+TAP = 44  # px: the height a finger needs (Apple's and WCAG 2.5.5's target size)
+
+
+def boxes(page, selector):
+    """[text or name, width, height] of each visible element `selector` finds."""
+    return page.locator(selector).evaluate_all(
+        "els => els.filter(e => e.offsetParent !== null).map(e => {"
+        " const r = e.getBoundingClientRect();"
+        " return [e.textContent.trim() || e.name, Math.round(r.width), Math.round(r.height)]; })"
+    )

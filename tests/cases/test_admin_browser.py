@@ -9,7 +9,7 @@ from django.test import Client
 
 from cases.models import Case, State
 from cases.services import extensions, workflow
-from tests.browser import chromium, needs_chromium
+from tests.browser import TAP, boxes, chromium, needs_chromium
 
 pytest.importorskip("playwright.sync_api")
 
@@ -130,17 +130,6 @@ def test_a_liaison_switches_the_admin_to_chinese_and_stays_on_the_page(
     assert page.url.endswith(f"/admin/cases/case/{case.pk}/change/")
     assert page.locator("#logout-form button").inner_text() == "注销"
     assert page.locator("html").get_attribute("lang") == "zh-hans"
-
-
-TAP = 44  # px: the height a finger needs (Apple's and WCAG 2.5.5's target size)
-
-
-def boxes(page, selector):
-    return page.locator(selector).evaluate_all(
-        "els => els.filter(e => e.offsetParent !== null).map(e => {"
-        " const r = e.getBoundingClientRect();"
-        " return [e.textContent.trim() || e.name, Math.round(r.width), Math.round(r.height)]; })"
-    )
 
 
 @pytest.mark.parametrize("width", [390, 768])

@@ -14,7 +14,7 @@ from PIL import Image
 from cases.models import Case, State
 from cases.services import workflow
 from departments.models import GridCell, RoutingStamp
-from tests.browser import chromium, needs_chromium
+from tests.browser import TAP, boxes, chromium, needs_chromium
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 pytest.importorskip("playwright.sync_api")
@@ -526,17 +526,6 @@ def test_the_maps_zoom_buttons_speak_the_pages_language(
             "links => links.map(a => [a.title, a.getAttribute('aria-label')])"
         )
         assert buttons == [[word, word] for word in words]
-
-
-TAP = 44  # px: the height a finger needs (Apple's and WCAG 2.5.5's target size)
-
-
-def boxes(page, selector):
-    return page.locator(selector).evaluate_all(
-        "els => els.filter(e => e.offsetParent !== null).map(e => {"
-        " const r = e.getBoundingClientRect();"
-        " return [e.textContent.trim() || e.name, Math.round(r.width), Math.round(r.height)]; })"
-    )
 
 
 def test_a_touch_screen_gets_finger_sized_links_buttons_and_checkboxes(
