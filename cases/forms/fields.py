@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from django import forms
 from django.db.models import Model, Q
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import HeldPhoto
@@ -95,10 +94,12 @@ class HeldPhotosField(forms.ModelMultipleChoiceField):
 
 
 class CategoryChoiceField(CodeOrIdChoiceField):
-    # The names the reader may search by, and the code: a Chinese page keeps to Chinese.
+    # The names the reader may search by, and the code: the official name, and beside it
+    # the one the page's language reads when that is another (`Category.display_name`).
     def label_from_instance(self, obj):
-        english = obj.name_en and not (get_language() or "").startswith("zh")
-        return f"{obj.name} / {obj.name_en} ({obj.code})" if english else f"{obj.name} ({obj.code})"
+        shown = obj.display_name
+        names = obj.name if shown == obj.name else f"{obj.name} / {shown}"
+        return f"{names} ({obj.code})"
 
 
 # A phone number as people write one: digits, a leading + for a country code, and spaces,

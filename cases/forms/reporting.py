@@ -137,12 +137,10 @@ class ReportForm(forms.Form):
     def clean_photos(self):
         """The photos checked and re-encoded, ready to store (`CleanPhoto`); with a bad
         file among them, the good ones wait in `photos_passing` for the page shown again."""
-        from cases.services.photos import MAX_PHOTOS, sort_photos, too_many_photos
+        from cases.services.photos import check_photo_count, sort_photos
 
         photos = self.cleaned_data["photos"]
-        held = self.cleaned_data.get("held_photos") or ()
-        if len(held) + len(photos) > MAX_PHOTOS:
-            raise forms.ValidationError(too_many_photos(len(held)), code="too_many_photos")
+        check_photo_count(len(photos), already=len(self.cleaned_data.get("held_photos") or ()))
         cleaned, errors = sort_photos(photos)
         if errors:
             self.photos_passing = cleaned

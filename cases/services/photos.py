@@ -143,12 +143,17 @@ def too_many_photos(already: int) -> str:
 def clean_photos(uploads: Sequence, *, already: int = 0) -> list[CleanPhoto]:
     """Check a batch of uploads for a case that already has `already` photos (of the same
     side: `photos_of_the_same_side`)."""
-    if already + len(uploads) > MAX_PHOTOS:
-        raise ValidationError(too_many_photos(already), code="too_many_photos")
+    check_photo_count(len(uploads), already=already)
     cleaned, errors = sort_photos(uploads)
     if errors:
         raise ValidationError(errors)
     return cleaned
+
+
+def check_photo_count(count: int, *, already: int = 0) -> None:
+    """Raise ValidationError when `count` more photos would pass MAX_PHOTOS."""
+    if already + count > MAX_PHOTOS:
+        raise ValidationError(too_many_photos(already), code="too_many_photos")
 
 
 def sort_photos(uploads: Sequence) -> tuple[list[CleanPhoto], list[ValidationError]]:

@@ -1,5 +1,6 @@
 """A grid cell's geometry, as the grid import and the admin's cell form check it: a valid,
-non-empty Polygon or MultiPolygon of closed rings, in WGS84 longitude/latitude, in China.
+non-empty Polygon or MultiPolygon of closed rings, in WGS84 longitude/latitude (a file
+written latitude first is named as swapped when its box, swapped, lies in China).
 
 Every message is our own and translatable: shapely's reasons and Python's exceptions are
 English, and would reach the Chinese admin as they are.
