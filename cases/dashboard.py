@@ -2,7 +2,7 @@
 database, never by looping over cases.
 
 Definitions (of the cases reported in the period):
-- open: not closed or cancelled; overdue: a running clock past its deadline now.
+- open: not closed or cancelled; overdue: a running clock at or past its deadline now.
 - on time: closed without ever being escalated (a due-soon reminder is no escalation).
 - response rate: of the cases accepted or escalated on their accept deadline, those
   accepted before it escalated (a case never accepted counts against it once the sweep
@@ -244,7 +244,7 @@ def due_soon(
     calendar = get_calendar()
     horizon = calendar.add_working_seconds(now, int(calendar.day_seconds))
     cases = visible_in(user, township_id).filter(
-        state__in=CLOCK_STATES, due_at__gte=now, due_at__lte=horizon
+        state__in=CLOCK_STATES, due_at__gt=now, due_at__lte=horizon
     )
     listed = list(
         cases.select_related("cell", "category", "lead_department").order_by("due_at")[

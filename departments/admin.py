@@ -18,6 +18,7 @@ from departments.importers.base import CODE_PATTERN, not_a_code
 from departments.importers.categories import ancestor_loop, own_ancestor_message
 from departments.importers.departments import not_an_email, split_emails
 from departments.importers.geometry import check_geometry
+from departments.invitations import invitations_revoke
 from departments.models import (
     Category,
     Department,
@@ -376,6 +377,12 @@ class UserAdmin(ImportExportMixin, BaseUserAdmin):
                 return data
 
         return GuardedUserForm
+
+    def save_model(self, request, obj, form, change):
+        if change and "is_active" in form.changed_data:
+            # Either way: an account deactivated elsewhere (the shell) is reactivated here.
+            invitations_revoke(obj)
+        super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

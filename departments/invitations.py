@@ -2,8 +2,8 @@
 
 The token names the user and a fingerprint of their current password hash (and email and
 active flag): setting the password changes the hash, so a used link stops working, and so
-does a link sent before the address was corrected or the account was deactivated. No
-password is ever in a file or an email.
+does a link sent before the address was corrected or the account was deactivated, even
+once it is reactivated (`invitations_revoke`). No password is ever in a file or an email.
 """
 
 from __future__ import annotations
@@ -30,6 +30,16 @@ class InvitationError(Exception):
 def _fingerprint(user: User, secret: str | None = None) -> str:
     value = f"{user.pk}|{user.password}|{user.email}|{user.is_active}"
     return salted_hmac(SALT, value, secret=secret, algorithm="sha256").hexdigest()[:32]
+
+
+def invitations_revoke(user: User) -> None:
+    """End, for good, every invitation link sent to `user` so far (the caller saves).
+
+    The fingerprint holds the active flag, so a link sent before a deactivation would
+    work again after a reactivation: a fresh unusable password changes it for good. A
+    usable password is left alone: setting it already ended the links."""
+    if not user.has_usable_password():
+        user.set_unusable_password()
 
 
 def invitation_token(user: User) -> str:

@@ -78,7 +78,7 @@ class OverdueFilter(admin.SimpleListFilter):
         if self.value() == "overdue":
             return queryset.overdue(now)
         if self.value() == "soon":
-            return queryset.filter(state__in=CLOCK_STATES, due_at__gte=now, remind_at__lte=now)
+            return queryset.filter(state__in=CLOCK_STATES, due_at__gt=now, remind_at__lte=now)
         if self.value() == "on_time":
             return queryset.filter(state__in=CLOCK_STATES, remind_at__gt=now)
         return queryset

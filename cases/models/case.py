@@ -78,7 +78,8 @@ class CaseQuerySet(models.QuerySet):
         return self.exclude(state__in=TERMINAL_STATES)
 
     def overdue(self, now=None):
-        return self.filter(state__in=CLOCK_STATES, due_at__lt=now or timezone.now())
+        # At the deadline itself a case is overdue: the sweep escalates it then (`<=`).
+        return self.filter(state__in=CLOCK_STATES, due_at__lte=now or timezone.now())
 
     def in_pool_of(self, township):
         return self.filter(state=State.FALLBACK, township=township)
@@ -400,7 +401,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
     @property
     def is_overdue(self) -> bool:
         return (
-            self.state in CLOCK_STATES and self.due_at is not None and self.due_at < timezone.now()
+            self.state in CLOCK_STATES and self.due_at is not None and self.due_at <= timezone.now()
         )
 
 

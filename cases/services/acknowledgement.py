@@ -1,7 +1,7 @@
 """Acknowledging an escalation from its email (SPEC §4): a signed link names the escalation
 and the address it was sent to, expires after 14 days, and the first acknowledgement wins.
-A link sent to an address escalations no longer go to (a deactivated account, a
-department's former head) no longer works.
+A link sent to an address escalations no longer go to (a deactivated account, one no
+longer a supervisor's, a department's former head) no longer works.
 The page behind the link is cases/views_escalation.py."""
 
 from __future__ import annotations
@@ -44,11 +44,15 @@ def ack_url(*, escalation_pk: int, address: str) -> str:
 
 
 def address_withdrawn(address: str) -> bool:
-    """Whether the address is no longer one that escalations go to: no active account has
-    it and no department lists it among its supervisors (a supervisor who left, a
-    department's former head). Links sent to it then speak for nobody, and acknowledging
-    would mark an escalation seen that nobody has seen."""
-    if User.objects.filter(email__iexact=address, is_active=True).exists():
+    """Whether the address is no longer one that escalations go to: no active supervisor
+    has it and no department lists it among its supervisors (a supervisor who left or
+    took another role, a department's former head). Links sent to it then speak for
+    nobody, and acknowledging would mark an escalation seen that nobody has seen."""
+    # A supervisor's account, not any: escalations go to no other role
+    # (escalation_mail.group_recipients), and a leader made a caseworker, or a former head
+    # who signs in as a liaison, no longer answers for them.
+    supervisors = User.objects.filter(role=User.Role.SUPERVISOR, is_active=True)
+    if supervisors.filter(email__iexact=address).exists():
         return False
     listing = Department.objects.filter(supervisor_emails__icontains=address)
     return not any(

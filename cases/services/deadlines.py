@@ -170,7 +170,8 @@ def clocks_follow_calendar(
     that each keeps the working time it had left under `old`, counted on `new`; and the
     report-for-duty deadlines (报到) of the whistles not yet answered on open cases the
     same way. Rungs and deadlines already passed are history and stay. Returns the cases
-    that moved; the version of those whose rungs moved moves too, so that a form opened
+    whose rungs or deadlines really moved (a day the change leaves as it was for a clock
+    moves nothing); the version of those whose rungs moved moves too, so that a form opened
     before cannot write the old rungs back.
 
     The calendar's arithmetic is Python's: the rows are read in one query each, moved in
@@ -196,14 +197,15 @@ def clocks_follow_calendar(
             .order_by("pk")
             .values_list("pk", *RUNGS)
         )
-        moved_cases = {
-            pk: {
-                name: follow(at)
-                for name, at in zip(RUNGS, rungs, strict=True)
-                if at is not None and at >= day_starts and at > now
-            }
-            for pk, *rungs in clocks
-        }
+        # Only the rungs that really move: a day the change leaves as it was for the
+        # clocks (a holiday on a Saturday, a day already behind `now`) moves nothing, and
+        # must neither stale every form opened on those cases nor be told as a move.
+        moved_cases: dict[int, dict[str, datetime]] = {}
+        for pk, *rungs in clocks:
+            for name, at in zip(RUNGS, rungs, strict=True):
+                ahead = at is not None and at >= day_starts and at > now
+                if ahead and (moved := follow(at)) != at:
+                    moved_cases.setdefault(pk, {})[name] = moved
         _write_moments(Case, moved_cases, bump_version=True)
         # Locked, as no version guards an assist: a whistle blown again meanwhile is read
         # here, not overwritten with the old summons' deadline moved. Locked after the
@@ -211,7 +213,7 @@ def clocks_follow_calendar(
         # deadlock with one. The case's version stays: no form writes an assist (a new
         # whistle sets its own deadline), so bumping it would refuse forms opened on the
         # case as stale for a change they cannot undo.
-        summonses = list(
+        pending = (
             CaseAssist.objects.select_for_update(of=("self",))
             .filter(
                 summoned=True,
@@ -223,9 +225,11 @@ def clocks_follow_calendar(
             .order_by("pk")
             .values_list("pk", "case_id", "report_due_at")
         )
-        _write_moments(
-            CaseAssist, {pk: {"report_due_at": follow(due)} for pk, _case, due in summonses}
-        )
+        summonses = []  # (pk, case id, moved deadline) of those that really move
+        for pk, case_id, due in pending:
+            if (moved := follow(due)) != due:
+                summonses.append((pk, case_id, moved))
+        _write_moments(CaseAssist, {pk: {"report_due_at": due} for pk, _case, due in summonses})
     if moved_cases or summonses:
         logger.info(
             "Calendar changed from %s: %d running deadline(s) and %d report-for-duty "

@@ -73,7 +73,7 @@ FIGURES_SQL = """
 SELECT c.day, c.township_id, c.lead_department_id, c.cell_id,
     COUNT(*),
     SUM(CASE WHEN c.state IN ({terminal}) THEN 0 ELSE 1 END),
-    SUM(CASE WHEN c.state IN ({clock}) AND c.due_at < %s THEN 1 ELSE 0 END),
+    SUM(CASE WHEN c.state IN ({clock}) AND c.due_at <= %s THEN 1 ELSE 0 END),
     SUM(CASE WHEN c.state = %s THEN 1 ELSE 0 END),
     SUM(CASE WHEN c.state = %s AND es.case_id IS NULL THEN 1 ELSE 0 END),
     SUM(CASE WHEN ev.accepted = 1 OR es.late_accept = 1 THEN 1 ELSE 0 END),
@@ -114,14 +114,14 @@ GROUP BY c.day, c.township_id, c.lead_department_id, c.cell_id
 ORDER BY c.day
 """  # in day order: a period's rows then lie together on disk
 
-# The cases whose deadline passed in [%s, %s) and whose day is not recomputed: one more
-# overdue case each in their row.
+# The cases whose deadline passed in (%s, %s] and whose day is not recomputed: one more
+# overdue case each in their row (a case is overdue at its deadline, as the sweep says).
 OVERDUE_SQL = """
 UPDATE {figures} SET overdue = overdue + d.n
 FROM (
     SELECT {day} AS day, township_id, lead_department_id, cell_id, COUNT(*) AS n
     FROM {case}
-    WHERE state IN ({clock}) AND due_at >= %s AND due_at < %s
+    WHERE state IN ({clock}) AND due_at > %s AND due_at <= %s
     GROUP BY 1, 2, 3, 4
 ) d
 WHERE {figures}.day = d.day AND {figures}.township_id = d.township_id
@@ -342,7 +342,7 @@ def _insert(days: dict[int, list[date]] | None, zone: ZoneInfo, *, now: datetime
 
 
 def _count_overdue(since: datetime, until: datetime, zone: ZoneInfo) -> int:
-    """Add the cases whose deadline passed in [since, until) to their rows' `overdue`;
+    """Add the cases whose deadline passed in (since, until] to their rows' `overdue`;
     returns the number of rows changed."""
     day, day_params = _day_sql("created_at", zone)
     sql = OVERDUE_SQL.format(

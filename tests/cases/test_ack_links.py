@@ -13,6 +13,7 @@ from django.test import Client
 from cases.models import CaseEvent, Escalation
 from cases.services.acknowledgement import AckLinkError, ack_token, escalation_acknowledge
 from cases.services.escalation import escalation_sweep
+from departments.models import User
 from tests.browser import chromium, needs_chromium
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -127,6 +128,22 @@ def test_a_link_sent_to_a_supervisor_whose_account_was_deactivated_no_longer_wor
     assert client.post(link(leaders, address)).status_code == 302
     leaders.refresh_from_db()
     assert leaders.acknowledged_by_email == address
+
+
+def test_a_link_sent_to_a_supervisor_who_is_no_longer_one_no_longer_works(client, escalation, cast):
+    escalation_sweep(now=ESCALATED_AT + timedelta(hours=1))  # level 2: the township's leaders
+    leaders = Escalation.objects.get(level=2)
+    address = cast.supervisor.email
+    # Still an active account, but a caseworker now: escalations no longer go to it.
+    cast.supervisor.role = User.Role.CASEWORKER
+    cast.supervisor.save()
+
+    for response in (client.get(link(leaders, address)), client.post(link(leaders, address))):
+        assert response.status_code == 403
+        assert "no longer a supervisor" in response.content.decode()
+    leaders.refresh_from_db()
+    assert leaders.acknowledged_at is None
+    assert not CaseEvent.objects.filter(action="acknowledge").exists()
 
 
 def test_the_service_refuses_an_acknowledgement_from_an_address_escalations_left(escalation, world):

@@ -355,6 +355,33 @@ def test_the_admin_says_how_many_running_deadlines_an_entry_moved(client, report
         assert told and not any("moved with the calendar" in message for message in told)
 
 
+def test_a_calendar_entry_that_moves_no_deadline_leaves_the_cases_and_their_forms_alone(
+    client, report, cast, world
+):
+    from django.urls import reverse
+
+    # 2027 is unknown to the library: weekends only. Accepted Thursday 4 Feb at 10:00, the
+    # 3 working days to resolve run across the weekend to Tuesday 9 Feb at 10:00.
+    with time_machine.travel(at(2, 4, 10, year=2027), tick=False):
+        case = workflow.case_accept(case=report(category=world.environment), actor=cast.liaison)
+    before = clock(case), Case.objects.get(pk=case.pk).version
+    assert before[0][2] == at(2, 9, 10, year=2027)
+    add = reverse("admin:departments_holiday_add")
+    entries = [
+        ((2, 4, 11), {"date": "2027-02-06", "kind": "holiday"}),  # a Saturday: off already
+        ((2, 4, 11), {"date": "2027-02-08", "kind": "workday"}),  # a Monday: on already
+        ((2, 5, 11), {"date": "2027-02-04", "kind": "holiday"}),  # yesterday: time spent
+    ]
+    for (month, day, hour), entry in entries:
+        with time_machine.travel(at(month, day, hour, year=2027), tick=False):
+            client.force_login(cast.admin)
+            response = client.post(add, {**entry, "name": "局部"}, follow=True)
+        told = [str(message) for message in response.context["messages"]]
+        assert told and not any("moved with the calendar" in message for message in told), entry
+        # Nothing moved: a liaison's page opened before is not refused as stale.
+        assert (clock(case), Case.objects.get(pk=case.pk).version) == before, entry
+
+
 def whistle(report, cast, world):
     """A case in the pool dispatched to urban management, market regulation summoned."""
     case = report(category=world.stall, cell=world.n2)  # overlap: in the pool

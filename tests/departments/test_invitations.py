@@ -15,6 +15,7 @@ from cases.models import OutboxMessage
 from cases.services.invitations import users_invite
 from departments.invitations import invitation_token
 from departments.models import User
+from tests.departments.test_admin_users import change_user
 from tests.smtp import hung_smtp_server, smtp_server
 
 USERS_CSV = (
@@ -157,6 +158,26 @@ def test_link_for_a_deactivated_user_is_refused(client, invited):
     path = invite_path(invited)
     User.objects.filter(pk=invited.pk).update(is_active=False)
     assert client.get(path).status_code == 400
+
+
+def test_a_link_sent_before_the_account_was_deactivated_stays_dead_once_reactivated(
+    client, cast, invited
+):
+    path = invite_path(invited)
+    client.force_login(cast.admin)
+    assert change_user(client, invited, is_active="").status_code == 302
+    invited.refresh_from_db()
+    assert change_user(client, invited, is_active="on").status_code == 302
+    client.logout()
+
+    assert client.get(path).status_code == 410
+    assert set_password(client, path).status_code == 410
+    invited.refresh_from_db()
+    assert invited.is_active and not invited.has_usable_password()
+    # Invited again, the person gets a link that works.
+    (message,) = users_invite(users=[invited], again=True)
+    fresh = re.search(r"https?://[^/\s]+(/accounts/invite/\S+/)", message.text).group(1)
+    assert set_password(client, fresh).status_code == 302
 
 
 def test_a_weak_password_is_refused_and_the_link_still_works(client, invited):
