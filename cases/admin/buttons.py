@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from cases.forms import CHOOSE_THE_LEAD
 from cases.models import ExtensionRequest
 from cases.services import arbitration, extensions, liaison, workflow
+from cases.services import photos as photos_service
 from departments.models import Department
 
 
@@ -155,13 +156,18 @@ class Resolve(Button):
         return "resolve" in page.transitions
 
     def run(self, *, case, actor, data):
-        liaison.case_resolve_with_photos(
+        photos = data.get("photos") or []
+        stored = liaison.case_resolve_with_photos(
             case=case,
             actor=actor,
             note=data["note"],
-            photos=data.get("photos") or [],
+            photos=photos,
             expected_version=data["version"],
         )
+        if len(stored) < len(photos):
+            done = _("Case %(number)s: %(action)s done.") % {"number": case, "action": self.label}
+            return f"{done} {photos_service.copies_left_out(len(photos) - len(stored))}"
+        return None
 
 
 class ReportForDuty(Button):
