@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from cases.models import Case, CasePhoto, HeldPhoto
+from cases.models import TERMINAL_STATES, Case, CasePhoto, HeldPhoto, State
 from cases.services.intake import case_report
 from departments.models import User
 
@@ -269,11 +269,14 @@ def photos_of_the_same_side(case: Case, uploaded_by: User | None):
     return photos.exclude(uploaded_by__role=User.Role.LIAISON)
 
 
-def photo_room(photos: Iterable[CasePhoto], uploaded_by: User) -> int:
-    """How many more photos `uploaded_by` may add, counted in the case's photos as loaded
-    (with their uploaders) for its page: no query of its own."""
+def photo_room(case: Case, uploaded_by: User) -> int:
+    """How many more photos `uploaded_by` may add to `case`, counted in its photos as
+    loaded (with their uploaders) for its page: no query of its own. None once the case
+    is closed or cancelled."""
+    if case.state in TERMINAL_STATES:
+        return 0
     side = is_departments_photo(uploaded_by)
-    taken = sum(1 for photo in photos if is_departments_photo(photo.uploaded_by) == side)
+    taken = sum(1 for photo in case.photos.all() if is_departments_photo(photo.uploaded_by) == side)
     return max(0, MAX_PHOTOS - taken)
 
 
@@ -292,9 +295,19 @@ def case_add_photos(
     fewer photos come back than were given then (`copies_left_out`).
 
     The case row is locked while counting so two uploads at once cannot pass 5 together;
-    the departments' photos are counted apart from the problem's.
+    the departments' photos are counted apart from the problem's. A closed or cancelled
+    case takes none (SPEC §2: terminal), read from the locked row: a case closed after
+    its page was shown refuses too.
     """
-    Case.objects.select_for_update().filter(pk=case.pk).values_list("pk", flat=True).get()
+    state = (
+        Case.objects.select_for_update().filter(pk=case.pk).values_list("state", flat=True).get()
+    )
+    if state in TERMINAL_STATES:
+        raise ValidationError(
+            _("Case %(number)s is %(state)s: no photos can be added to it any more.")
+            % {"number": case.number, "state": State(state).label},
+            code="case_finished",
+        )
     if held:
         # Only the uploader's, locked so that the purge skips them.
         wanted = {photo.pk for photo in held}
