@@ -61,7 +61,7 @@ from django.db.models import Case as SqlCase
 from django.db.models import F, Q, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from cases.models import Case, Escalation, OutboxMessage
 from departments.models import User
@@ -480,8 +480,9 @@ def deliver(*, message_pk: int, now: datetime | None = None, foreground: bool = 
         return Delivery("sent")
 
 
-# How often `deliver_now` reports its progress, in messages.
+# How often `deliver_now` reports its progress, in messages, and the command's words.
 PROGRESS_EVERY = 500
+PROGRESS_LINE = gettext_lazy("… %(count)d emails sent")
 
 
 @dataclass

@@ -861,3 +861,19 @@ def test_the_workers_delivery_logs_when_it_retries(assigned, hung_mail_server, c
     assert (delivery.outcome, delivery.retry_in) == ("retry", 30)
     assert delivery.unreachable.startswith("SMTPServerDisconnected")
     assert "not sent (attempt 1), retrying in 30 s: SMTPServerDisconnected" in caplog.text
+
+
+def test_the_command_says_how_far_its_sending_has_got_as_import_users_does(
+    assigned, world, mailoutbox, monkeypatch
+):
+    """Both commands that send in the foreground print one progress line, on stderr."""
+    monkeypatch.setattr(outbox, "PROGRESS_EVERY", 2)
+    world.urban.supervisor_emails = "a@example.org; b@example.org; c@example.org; d@example.org"
+    world.urban.save()
+    out, err = StringIO(), StringIO()
+
+    call_command("escalate_overdue", "--now", "2026-11-23T12:00:00+08:00", stdout=out, stderr=err)
+
+    assert "emails 4" in out.getvalue()
+    assert err.getvalue().splitlines() == ["… 2 emails sent", "… 4 emails sent"]
+    assert len(mailoutbox) == 4
