@@ -8,6 +8,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import ReadOnlyPasswordHashWidget
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms.fields import InvalidJSONInput
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -17,7 +18,7 @@ from departments.importers import plan_users
 from departments.importers.base import CODE_PATTERN, not_a_code
 from departments.importers.categories import ancestor_loop, own_ancestor_message
 from departments.importers.departments import not_an_email, split_emails
-from departments.importers.geometry import check_geometry
+from departments.importers.geometry import check_geometry, undecodable_json
 from departments.invitations import invitations_revoke
 from departments.models import (
     Category,
@@ -62,12 +63,32 @@ class TownshipAdmin(admin.ModelAdmin):
     search_fields = ["code", "name"]
 
 
+class BoundaryField(forms.JSONField):
+    """A cell's GeoJSON as typed. Where Python's decoder raises something other than
+    JSONDecodeError (arrays thousands deep, a number of thousands of digits), Django's
+    field answered 500: the form says what is wrong, and shows the text as typed again."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except (RecursionError, ValueError) as exc:
+            raise ValidationError(undecodable_json(exc)) from None
+
+    def bound_data(self, data, initial):
+        # Showing the form again decodes the text once more, deeper in the stack.
+        try:
+            return super().bound_data(data, initial)
+        except (RecursionError, ValueError):
+            return InvalidJSONInput(data)
+
+
 class GridCellForm(CodeForm):
     other_kind_of_scope = Township
 
     class Meta:
         model = GridCell
         fields = ["code", "name", "township", "community", "boundary"]
+        field_classes = {"boundary": BoundaryField}
 
     def clean_boundary(self):
         # The grid import's rules and its [lng, lat] floats: an export then imports back

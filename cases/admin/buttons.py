@@ -11,8 +11,11 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cases.forms import CHOOSE_THE_LEAD
+from cases.forms.transitions import AssistingDepartments
 from cases.models import ExtensionRequest
+from cases.selectors import with_listed_assisting
 from cases.services import arbitration, extensions, liaison, workflow
+from cases.services import photos as photos_service
 from departments.models import Department
 
 
@@ -79,7 +82,10 @@ class ExtensionDecisionForm(VersionForm):
     )
 
 
-class ArbitrationForm(VersionForm):
+class ArbitrationForm(VersionForm, AssistingDepartments):
+    """The case page's dispatch as a supervisor's arbitration: the lead, the assisting
+    departments as the dispatch form offers them, and the reasons."""
+
     lead = forms.ModelChoiceField(
         label=_("Lead department"),
         queryset=Department.objects.order_by("code"),
@@ -90,6 +96,20 @@ class ArbitrationForm(VersionForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=2000,
     )
+
+    field_order = ["version", "lead", "assisting", "reason"]
+
+    def __init__(self, *args, case=None, listed_assisting=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        departments = list(self.fields["lead"].queryset)
+        choices = [(dept.pk, str(dept)) for dept in departments]
+        self.offer_assisting(case, departments, choices, listed_assisting)
+
+    def clean(self):
+        data = super().clean()
+        if "assisting" in data:
+            data["assisting"] = self.assisting_beside(data.get("lead"), list(data["assisting"]))
+        return data
 
 
 @dataclass(frozen=True)
@@ -103,6 +123,10 @@ class Button:
 
     def initial(self, page: PageState) -> dict:
         return {"version": page.case.version}
+
+    def form_kwargs(self, case) -> dict:
+        """What this button's form needs of the case, shown or pressed."""
+        return {}
 
     def run(self, *, case, actor, data: dict) -> str | None:
         """Act through the service; a message of its own to say what came of it, or None."""
@@ -155,13 +179,18 @@ class Resolve(Button):
         return "resolve" in page.transitions
 
     def run(self, *, case, actor, data):
-        liaison.case_resolve_with_photos(
+        photos = data.get("photos") or []
+        stored = liaison.case_resolve_with_photos(
             case=case,
             actor=actor,
             note=data["note"],
-            photos=data.get("photos") or [],
+            photos=photos,
             expected_version=data["version"],
         )
+        if len(stored) < len(photos):
+            done = _("Case %(number)s: %(action)s done.") % {"number": case, "action": self.label}
+            return f"{done} {photos_service.copies_left_out(len(photos) - len(stored))}"
+        return None
 
 
 class ReportForDuty(Button):
@@ -218,11 +247,16 @@ class Arbitrate(Button):
     def offered(self, page):
         return page.case.needs_arbitration and "dispatch" in page.transitions
 
+    def form_kwargs(self, case):
+        (case,) = with_listed_assisting([case])
+        return {"case": case, "listed_assisting": case.listed_assisting}
+
     def run(self, *, case, actor, data):
         arbitration.case_arbitrate(
             case=case,
             actor=actor,
             lead=data["lead"],
+            assisting=data["assisting"],
             reason=data["reason"],
             expected_version=data["version"],
         )

@@ -358,6 +358,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
                     kept[1] if kept and kept[0] == button.name else None,
                     initial=button.initial(page),
                     auto_id=f"id_{button.name}_%s",
+                    **button.form_kwargs(case),
                 ),
                 "url": reverse(
                     f"{self.admin_site.name}:cases_case_act", args=[case.pk, button.name]
@@ -440,7 +441,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
             return HttpResponseRedirect(reverse(f"{self.admin_site.name}:cases_case_changelist"))
         if not (self.has_view_permission(request, case) and self.may_act(request)):
             raise PermissionDenied
-        form = button.form(request.POST, request.FILES)
+        form = button.form(request.POST, request.FILES, **button.form_kwargs(case))
         change_page = reverse(f"{self.admin_site.name}:cases_case_change", args=[case.pk])
         back = HttpResponseRedirect(change_page)
         if not form.is_valid():

@@ -95,17 +95,81 @@ def listed_assisting_name(case: Case) -> str:
     return f"assisting-{case.number}"
 
 
-class DispatchForm(CommentForm):
-    lead = CodeOrIdChoiceField(label=_("Lead department"), queryset=Department.objects.none())
-    whistle = forms.BooleanField(
-        label=_("Blow the whistle: the assisting departments must report for duty"),
-        required=False,
-    )
+class AssistingDepartments(forms.Form):
+    """The assisting departments a dispatch names (SPEC §2), as the dispatch form and the
+    admin's arbitration offer them: those the assist rules name and those on the case
+    already come ticked; unticked, one leaves the case (`workflow.case_dispatch`)."""
+
     assisting = forms.ModelMultipleChoiceField(
         label=_("Assisting departments"),
         queryset=Department.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
+    )
+
+    def offer_assisting(
+        self,
+        case: Case | None,
+        departments: Sequence[Department],
+        choices: list[tuple[int, str]],
+        listed_assisting: Sequence[int] = (),
+        lead: int | None = None,
+    ) -> None:
+        """`departments`: all of them, by code; `choices`: in the order to offer them;
+        `listed_assisting`: the ids the assist rules name (`with_listed_assisting`), ticked
+        unless `lead` is preselected to lead."""
+        field = self.fields["assisting"]
+        field.queryset = Department.objects.order_by("code")
+        field.choices = choices
+        known = {dept.pk for dept in departments}
+        listed_assisting = [pk for pk in listed_assisting if pk in known]
+        # A dispatch names the case's assisting departments: those on it already (a
+        # returned case's) stay only if still ticked.
+        attached = [assist.department_id for assist in case.assists.all()] if case else []
+        self.attached = attached
+        if not self.is_bound:
+            # Routing would have attached the listed ones: the dispatcher need not remember
+            # them, and unticks any not wanted. A refused form comes back as it was typed.
+            # One on the case already stays ticked though preselected to lead: were another
+            # lead chosen, it would otherwise leave the case unnoticed.
+            ticked = dict.fromkeys([*listed_assisting, *attached])
+            field.initial = [pk for pk in ticked if pk != lead or pk in attached]
+
+        def names(pks):
+            return join_names(str(d) for d in departments if d.pk in pks)
+
+        help_texts = []
+        if listed_assisting:
+            help_texts.append(
+                _("The responsibility list names %(departments)s to assist.")
+                % {"departments": names(listed_assisting)}
+            )
+        if attached:
+            help_texts.append(
+                _("On the case already: %(departments)s; unticked, a department leaves it.")
+                % {"departments": names(attached)}
+            )
+        field.help_text = join_sentences(help_texts)
+
+    def assisting_beside(self, lead: Department | None, assisting: list) -> list:
+        """`assisting` as the case will have it beside `lead`: a lead that was on the case
+        (its box came ticked) now leads instead; one newly ticked too is refused."""
+        if lead is not None and lead in assisting and lead.pk in self.attached:
+            assisting = [dept for dept in assisting if dept != lead]
+        elif lead is not None and lead in assisting:
+            # Silently dropped, a whistle summoning only the lead would summon nobody.
+            self.add_error(
+                "assisting",
+                _("%(department)s leads: it cannot also assist.") % {"department": lead},
+            )
+        return assisting
+
+
+class DispatchForm(CommentForm, AssistingDepartments):
+    lead = CodeOrIdChoiceField(label=_("Lead department"), queryset=Department.objects.none())
+    whistle = forms.BooleanField(
+        label=_("Blow the whistle: the assisting departments must report for duty"),
+        required=False,
     )
 
     field_order = ["expected_version", "lead", "whistle", "assisting", "comment"]
@@ -125,7 +189,6 @@ class DispatchForm(CommentForm):
         super().__init__(*args, **kwargs)
         queryset = Department.objects.order_by("code")
         self.fields["lead"].queryset = queryset
-        self.fields["assisting"].queryset = queryset
         departments = list(queryset)  # once, for both fields' choices
         if suggested is None:
             suggested = list(self.case.candidate_departments.all()) if self.case else []
@@ -141,36 +204,13 @@ class DispatchForm(CommentForm):
         else:
             lead_choices += others
         self.fields["lead"].choices = lead_choices
-        self.fields["assisting"].choices = candidates + others
-        listed_assisting = [pk for pk in listed_assisting if pk in by_pk]
-        # A dispatch names the case's assisting departments: those on it already (a
-        # returned case's) stay only if still ticked.
-        attached = [assist.department_id for assist in self.case.assists.all()] if self.case else []
-        self.attached = attached
-        if not self.is_bound:
-            # Routing would have attached the listed ones: the dispatcher need not remember
-            # them, and unticks any not wanted. A refused form comes back as it was typed.
-            # One on the case already stays ticked though preselected to lead: were another
-            # lead chosen, it would otherwise leave the case unnoticed.
-            lead = self.fields["lead"].initial
-            ticked = dict.fromkeys([*listed_assisting, *attached])
-            self.fields["assisting"].initial = [pk for pk in ticked if pk != lead or pk in attached]
-
-        def names(pks):
-            return join_names(str(d) for d in departments if d.pk in pks)
-
-        help_texts = []
-        if listed_assisting:
-            help_texts.append(
-                _("The responsibility list names %(departments)s to assist.")
-                % {"departments": names(listed_assisting)}
-            )
-        if attached:
-            help_texts.append(
-                _("On the case already: %(departments)s; unticked, a department leaves it.")
-                % {"departments": names(attached)}
-            )
-        self.fields["assisting"].help_text = join_sentences(help_texts)
+        self.offer_assisting(
+            self.case,
+            departments,
+            candidates + others,
+            listed_assisting,
+            lead=self.fields["lead"].initial,
+        )
 
     def listed_assisting_boxes(self, case: Case) -> list[tuple[str, int, str, bool]]:
         """The pool page's checkboxes for the departments the assist rules name for `case`
@@ -203,17 +243,9 @@ class DispatchForm(CommentForm):
             else:
                 assisting += [dept for dept in listed if dept not in assisting]
                 data["assisting"] = assisting
-        if lead is not None and lead in assisting and lead.pk in self.attached:
-            # On the case already (its box came ticked), it now leads instead of assisting.
-            assisting.remove(lead)
-            data["assisting"] = assisting
-        if lead is not None and lead in assisting:
-            # Silently dropped, a whistle summoning only the lead would summon nobody.
-            self.add_error(
-                "assisting",
-                _("%(department)s leads: it cannot also assist.") % {"department": lead},
-            )
-        elif data.get("whistle") and not assisting:
+        if "assisting" in data:
+            data["assisting"] = assisting = self.assisting_beside(lead, assisting)
+        if data.get("whistle") and not assisting:
             self.add_error("assisting", _("Choose the departments the whistle summons."))
         return data
 

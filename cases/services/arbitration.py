@@ -3,6 +3,8 @@ who names the lead department; that decision is final for the case."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -25,10 +27,13 @@ def case_arbitrate(
     actor: User,
     lead: Department,
     reason: str,
+    assisting: Iterable[Department] | None = None,
     expected_version: int | None = None,
 ) -> Case:
-    """Name the lead of a twice-returned case, with the reasons; recorded in the audit
-    trail as an arbitrated dispatch. The lead can no longer return the case."""
+    """Name the lead of a twice-returned case, with the reasons, and, as any dispatch,
+    its assisting departments (`workflow.case_dispatch`: None keeps those on the case);
+    recorded in the audit trail as an arbitrated dispatch. The lead can no longer return
+    the case."""
     if not case.needs_arbitration:
         raise TransitionNotAllowed(_("This case does not wait for arbitration."))
     reason = (reason or "").strip()
@@ -38,6 +43,7 @@ def case_arbitrate(
         case=case,
         actor=actor,
         lead=lead,
+        assisting=assisting,
         comment=reason,
         expected_version=expected_version,
     )

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.models import TERMINAL_STATES, Case, CaseAssist, CaseEvent
+from cases.models import TERMINAL_STATES, Case, CaseAssist, CaseEvent, CasePhoto
 from cases.services import photos as photo_service
 from cases.services import workflow
 from cases.services.workflow import NotPermitted, WorkflowError
@@ -82,9 +82,10 @@ def case_resolve_with_photos(
     note: str,
     photos: Sequence = (),
     expected_version: int | None = None,
-) -> Case:
-    """Resolve the case and attach photos of the fix: both or, on a bad photo, neither."""
+) -> list[CasePhoto]:
+    """Resolve the case and attach photos of the fix: both or, on a bad photo, neither.
+    Returns the photos stored, each picture once (`case_add_photos`)."""
     workflow.case_resolve(case=case, actor=actor, note=note, expected_version=expected_version)
-    if photos:
-        photo_service.case_add_photos(case=case, uploaded_by=actor, uploads=photos)
-    return case
+    if not photos:
+        return []
+    return photo_service.case_add_photos(case=case, uploaded_by=actor, uploads=photos)

@@ -61,7 +61,7 @@ from django.db.models import Case as SqlCase
 from django.db.models import F, Q, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from cases.models import Case, Escalation, OutboxMessage
 from departments.models import User
@@ -443,6 +443,8 @@ def deliver(*, message_pk: int, now: datetime | None = None, foreground: bool = 
             _send(message)
         except Exception as error:  # SMTP, socket and DNS errors alike
             message.last_error = f"{type(error).__name__}: {error}"[:2000]
+            # Whether this message fails for good or waits, the next one would wait as long.
+            unreachable = message.last_error if _is_unreachable(error) else ""
             if _is_permanent(error) or message.attempts >= max_attempts():
                 message.status = Status.FAILED
                 message.save(update_fields=["attempts", "last_error", "status", *rendered])
@@ -453,7 +455,7 @@ def deliver(*, message_pk: int, now: datetime | None = None, foreground: bool = 
                     message.attempts,
                     message.last_error,
                 )
-                return Delivery("failed")
+                return Delivery("failed", unreachable=unreachable)
             delay = retry_delay(message.attempts)
             message.next_attempt_at = now + timedelta(seconds=delay)
             message.save(update_fields=["attempts", "last_error", "next_attempt_at", *rendered])
@@ -472,7 +474,6 @@ def deliver(*, message_pk: int, now: datetime | None = None, foreground: bool = 
                 later,
                 message.last_error,
             )
-            unreachable = message.last_error if _is_unreachable(error) else ""
             return Delivery("retry", retry_in=delay, unreachable=unreachable)
         message.status = Status.SENT
         message.sent_at = timezone.now()
@@ -480,8 +481,9 @@ def deliver(*, message_pk: int, now: datetime | None = None, foreground: bool = 
         return Delivery("sent")
 
 
-# How often `deliver_now` reports its progress, in messages.
+# How often `deliver_now` reports its progress, in messages, and the command's words.
 PROGRESS_EVERY = 500
+PROGRESS_LINE = gettext_lazy("… %(count)d emails sent")
 
 
 @dataclass
@@ -491,9 +493,10 @@ class ForegroundDelivery:
     # How many were "sent", "retry" (left pending for a later attempt), "failed",
     # "outdated" and "skipped".
     outcomes: Counter[str]
-    # Why it stopped early (the mail server's error), "" when it tried every message.
+    # Why it stopped (the mail server's error), "" when the server answered every message.
     unreachable: str = ""
-    # The messages it did not try after stopping, left pending in the outbox.
+    # The messages it left pending in the outbox when it stopped: the one the server did
+    # not answer (unless that was its last attempt: then it failed) and those not tried.
     left: int = 0
 
 
@@ -504,10 +507,11 @@ def deliver_now(
     that must not depend on a worker being up. Each goes through `deliver`, as in the
     worker: a message the worker is sending meanwhile is skipped here and sent once.
 
-    The first message the mail server does not answer stops it: the others would each
-    wait EMAIL_TIMEOUT for the same silence. They stay pending in the outbox, as queued
-    after their commit, and the sweep re-queues them if no worker sends them
-    (`requeue_stuck`). `progress` is called with the count every PROGRESS_EVERY messages."""
+    The first message the mail server does not answer stops it, on its last attempt too:
+    the others would each wait EMAIL_TIMEOUT for the same silence. They stay pending in the
+    outbox, as queued after their commit, and the sweep re-queues them if no worker sends
+    them (`requeue_stuck`). `progress` is called with the count every PROGRESS_EVERY
+    messages."""
     run = ForegroundDelivery(outcomes=Counter())
     pks = iter(message_pks)
     for done, pk in enumerate(pks, start=1):
@@ -515,9 +519,9 @@ def deliver_now(
         run.outcomes[delivery.outcome] += 1
         if delivery.unreachable:
             run.unreachable = delivery.unreachable
-            run.left = sum(1 for _pk in pks)
+            run.left = (delivery.outcome == "retry") + sum(1 for _pk in pks)
             logger.warning(
-                "The mail server could not be reached (%s); %d more outbox message(s) "
+                "The mail server could not be reached (%s); %d outbox message(s) "
                 "left in the outbox, for the worker.",
                 delivery.unreachable,
                 run.left,
@@ -529,15 +533,18 @@ def deliver_now(
 
 
 def stopped_early(run: ForegroundDelivery) -> str:
-    """Why `deliver_now` stopped before the end, for a command's output; "" when it did not."""
+    """Why `deliver_now` stopped, for a command's output, and how many emails it left
+    unsent in the outbox; "" when the mail server answered every message."""
     if not run.unreachable:
         return ""
+    if not run.left:  # the last email, on its last attempt: nothing waits
+        return _("The mail server could not be reached (%(error)s).") % {"error": run.unreachable}
     return ngettext(
         "The mail server could not be reached (%(error)s), so sending stopped: "
-        "%(left)d more email is left in the outbox, queued for the worker, which sends it "
+        "%(left)d email is left in the outbox, queued for the worker, which sends it "
         "once the server answers.",
         "The mail server could not be reached (%(error)s), so sending stopped: "
-        "%(left)d more emails are left in the outbox, queued for the worker, which sends "
+        "%(left)d emails are left in the outbox, queued for the worker, which sends "
         "them once the server answers.",
         run.left,
     ) % {"error": run.unreachable, "left": run.left}

@@ -8,6 +8,7 @@ reported with 5 photos can still show its fix. Every accepted photo is re-encode
 pixels, which drops EXIF (with any GPS position) and anything else hidden in the file.
 """
 
+import hashlib
 import io
 import uuid
 from collections.abc import Iterable, Sequence
@@ -23,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from cases.models import Case, CasePhoto, HeldPhoto
+from cases.models import TERMINAL_STATES, Case, CasePhoto, HeldPhoto, State
 from cases.services.intake import case_report
 from departments.models import User
 
@@ -59,6 +60,28 @@ class CleanPhoto:
         self.format = image_format
         self.content_type = ALLOWED_FORMATS[image_format]
         self.name = name
+        # Re-encoding is deterministic: the same picture attached twice, under any name and
+        # with any EXIF, comes out as the same bytes.
+        self.digest = hashlib.sha256(content).hexdigest()
+
+
+def distinct_photos(photos: Iterable[CleanPhoto]) -> list[CleanPhoto]:
+    """`photos` with each picture once (the first of its copies), in their order."""
+    seen, kept = set(), []
+    for photo in photos:
+        if photo.digest not in seen:
+            seen.add(photo.digest)
+            kept.append(photo)
+    return kept
+
+
+def copies_left_out(count: int) -> str:
+    """What to tell whoever attached the same photo more than once: it is kept once."""
+    return ngettext(
+        "%(count)d copy of a photo attached already was left out: nothing is lost.",
+        "%(count)d copies of photos attached already were left out: nothing is lost.",
+        count,
+    ) % {"count": count}
 
 
 def clean_photo(upload) -> CleanPhoto:
@@ -210,12 +233,22 @@ def _clean_photo_of(held: HeldPhoto) -> CleanPhoto:
 
 @transaction.atomic
 def photos_hold(
-    *, user: User, uploads: Sequence = (), cleaned: Sequence[CleanPhoto] = ()
+    *,
+    user: User,
+    uploads: Sequence = (),
+    cleaned: Sequence[CleanPhoto] = (),
+    beside: Sequence[HeldPhoto] = (),
 ) -> list[HeldPhoto]:
     """Check and keep `uploads` (and the photos `cleaned` already) for `user`'s report while
     the page is shown again: possible duplicates, or another field to correct (at most
-    MAX_PHOTOS, each checked as for a case). Raises ValidationError like `clean_photos`."""
-    photos = [*cleaned, *clean_photos(uploads, already=len(cleaned))]
+    MAX_PHOTOS, each checked as for a case), each picture once, and none that is among the
+    `beside` photos held already. Raises ValidationError like `clean_photos`."""
+    kept = {_clean_photo_of(photo).digest for photo in beside}
+    photos = [
+        photo
+        for photo in distinct_photos([*cleaned, *clean_photos(uploads, already=len(cleaned))])
+        if photo.digest not in kept
+    ]
     held = [HeldPhoto(held_by=user) for _ in photos]
     _store(zip(held, photos, strict=True))
     return held
@@ -236,11 +269,14 @@ def photos_of_the_same_side(case: Case, uploaded_by: User | None):
     return photos.exclude(uploaded_by__role=User.Role.LIAISON)
 
 
-def photo_room(photos: Iterable[CasePhoto], uploaded_by: User) -> int:
-    """How many more photos `uploaded_by` may add, counted in the case's photos as loaded
-    (with their uploaders) for its page: no query of its own."""
+def photo_room(case: Case, uploaded_by: User) -> int:
+    """How many more photos `uploaded_by` may add to `case`, counted in its photos as
+    loaded (with their uploaders) for its page: no query of its own. None once the case
+    is closed or cancelled."""
+    if case.state in TERMINAL_STATES:
+        return 0
     side = is_departments_photo(uploaded_by)
-    taken = sum(1 for photo in photos if is_departments_photo(photo.uploaded_by) == side)
+    taken = sum(1 for photo in case.photos.all() if is_departments_photo(photo.uploaded_by) == side)
     return max(0, MAX_PHOTOS - taken)
 
 
@@ -255,12 +291,23 @@ def case_add_photos(
 ) -> list[CasePhoto]:
     """Validate and store photos of `case`, the new `uploads`, the `held` photos of
     `photos_hold` (which it takes over) and those `cleaned` already (`clean_photos`); all
-    of them or, on any bad file, none.
+    of them or, on any bad file, none. A picture given more than once is stored once:
+    fewer photos come back than were given then (`copies_left_out`).
 
     The case row is locked while counting so two uploads at once cannot pass 5 together;
-    the departments' photos are counted apart from the problem's.
+    the departments' photos are counted apart from the problem's. A closed or cancelled
+    case takes none (SPEC §2: terminal), read from the locked row: a case closed after
+    its page was shown refuses too.
     """
-    Case.objects.select_for_update().filter(pk=case.pk).values_list("pk", flat=True).get()
+    state = (
+        Case.objects.select_for_update().filter(pk=case.pk).values_list("state", flat=True).get()
+    )
+    if state in TERMINAL_STATES:
+        raise ValidationError(
+            _("Case %(number)s is %(state)s: no photos can be added to it any more.")
+            % {"number": case.number, "state": State(state).label},
+            code="case_finished",
+        )
     if held:
         # Only the uploader's, locked so that the purge skips them.
         wanted = {photo.pk for photo in held}
@@ -270,11 +317,13 @@ def case_add_photos(
         if len(held) != len(wanted):
             raise ValidationError(HELD_PHOTOS_GONE, code="held_photos_gone")
     already = photos_of_the_same_side(case, uploaded_by).count()
-    cleaned = [
-        *clean_photos(uploads, already=already + len(held) + len(cleaned)),
-        *cleaned,
-        *(_clean_photo_of(photo) for photo in held),
-    ]
+    cleaned = distinct_photos(
+        [
+            *clean_photos(uploads, already=already + len(held) + len(cleaned)),
+            *cleaned,
+            *(_clean_photo_of(photo) for photo in held),
+        ]
+    )
     photos = [CasePhoto(case=case, uploaded_by=uploaded_by) for _ in cleaned]
     _store(zip(photos, cleaned, strict=True))
     if held:

@@ -134,7 +134,7 @@ def _detail_page(request, case):
             ),
             "sees_contacts": can_see_personal_data(request.user, case),
             # Room on this user's side: a department's fix has its own five.
-            "photo_room": photo_room(case.photos.all(), request.user),
+            "photo_room": photo_room(case, request.user),
             "now": timezone.now(),
             "working_time": working_time_words(working_seconds_left(case), overdue=case.is_overdue),
             "stopped_clock": stopped_clock_words(case),

@@ -19,7 +19,7 @@ from cases.selectors import case_detail_for, cases_visible_to
 from cases.services.corrections import case_correct
 from cases.services.liaison import assist_report_for_duty
 from cases.services.notes import case_add_note
-from cases.services.photos import case_add_photos
+from cases.services.photos import case_add_photos, copies_left_out
 from cases.services.workflow import WorkflowError
 from cases.views.passed_on import told_when_passed_on
 
@@ -75,11 +75,13 @@ def case_photos_add(request, number):
         messages.error(request, _("Choose one or more photos first."))
         return redirect("cases:detail", number=case.number)
     try:
-        case_add_photos(case=case, uploaded_by=request.user, uploads=uploads)
+        stored = case_add_photos(case=case, uploaded_by=request.user, uploads=uploads)
     except ValidationError as error:
         messages.error(request, _("No photo was added: %(e)s") % {"e": _errors(error)})
     else:
         messages.success(request, _("The photos were added."))
+        if len(stored) < len(uploads):
+            messages.info(request, copies_left_out(len(uploads) - len(stored)))
     return redirect("cases:detail", number=case.number)
 
 

@@ -12,8 +12,7 @@ from cases.models import Case, HeldPhoto, Urgency
 from cases.permissions import may_report
 from cases.selectors import cells_geojson, possible_duplicates
 from cases.services.intake import replayed_case
-from cases.services.photos import case_report_with_photos, photos_hold
-from departments.models import User
+from cases.services.photos import case_report_with_photos, copies_left_out, photos_hold
 from departments.routing import get_index
 
 
@@ -71,6 +70,9 @@ def case_new(request):
                 messages.success(
                     request, _("Case %(number)s was reported.") % {"number": case.number}
                 )
+                attached = len(data["photos"]) + len(data["held_photos"])
+                if attached > 1 and (stored := case.photos.count()) < attached:
+                    messages.info(request, copies_left_out(attached - stored))
                 return redirect("cases:detail", number=case.number)
     return render(
         request,
@@ -79,7 +81,7 @@ def case_new(request):
             "form": form,
             "duplicates": duplicates,
             "note_text": _note_from_report(form.cleaned_data) if duplicates else "",
-            "held_photos": _photos_to_carry(request.user, form),
+            "held_photos": _photos_to_carry(request, form),
             "cells": cells_geojson(request.user.township_id),
             "map_options": {"tileUrl": getattr(settings, "MAP_TILE_URL", "")},
         },
@@ -103,14 +105,17 @@ def _already_sent(request, first: Case):
     return redirect("cases:detail", number=first.number)
 
 
-def _photos_to_carry(user: User, form: ReportForm) -> list[HeldPhoto]:
+def _photos_to_carry(request, form: ReportForm) -> list[HeldPhoto]:
     """The photos the page shown again carries as hidden ids: those held before, and those
     just uploaded, held now (a browser cannot be handed files back); of a batch with a bad
-    file, the good ones."""
+    file, the good ones; each picture once."""
     if not form.is_bound:
         return []
     carried = list(form.cleaned_data.get("held_photos") or ())
     uploaded = form.cleaned_data.get("photos") or getattr(form, "photos_passing", ())
     if uploaded:
-        carried += photos_hold(user=user, cleaned=uploaded)
+        held = photos_hold(user=request.user, cleaned=uploaded, beside=carried)
+        if len(held) < len(uploaded):
+            messages.info(request, copies_left_out(len(uploaded) - len(held)))
+        carried += held
     return carried

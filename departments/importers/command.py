@@ -32,12 +32,9 @@ class ImportCommand(TranslatedHelpCommand):
             raise CommandError(
                 _("cannot read %(file)s: %(error)s") % {"file": file, "error": error}
             ) from error
-        plan = type(self).planner(data, progress=self._progress)
+        plan = type(self).planner(data, progress=self.progress_line(self.progress_message))
         result = self.apply_plan(plan, path.name)
         return self.describe(plan, result) if verbosity else None
-
-    def _progress(self, count: int) -> None:
-        self.stderr.write(self.progress_message % {"count": count})
 
     def apply_plan(self, plan: ImportPlan, name: str) -> ImportResult:
         """Print every error and stop, with nothing saved; or apply the plan."""

@@ -53,6 +53,15 @@ def _sample(value) -> str:
     return _brief.repr(value)
 
 
+def undecodable_json(exc: RecursionError | ValueError) -> str:
+    """Why the text of a geometry cannot be read, when Python's decoder raises something
+    other than JSONDecodeError: arrays nested thousands deep, or a number with more digits
+    than Python converts (4,300)."""
+    if isinstance(exc, RecursionError):
+        return _("is nested far too deeply to be a Polygon or MultiPolygon.")
+    return _("has a number thousands of digits long: coordinates are degrees.")
+
+
 def check_geometry(geometry, error) -> tuple[dict | None, dict | None]:
     """The boundary as stored ([lng, lat] floats) and its bounding box, or (None, None)
     after calling `error("geometry", message)` with what is wrong."""
@@ -201,6 +210,13 @@ def _position(value) -> list[float]:
             _("a position is [longitude, latitude] in numbers, not %(value)s")
             % {"value": _sample(value)}
         )
-    if len(value) < 2 or not all(math.isfinite(c) for c in value):
+    if len(value) < 2 or not all(_finite(c) for c in value):
         raise ValueError(_("a position needs finite longitude and latitude"))
     return [float(c) for c in value[:2]]
+
+
+def _finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer beyond any float: 1 followed by 400 zeros
+        return False

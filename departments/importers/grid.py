@@ -55,6 +55,14 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
         # Arrays in arrays thousands deep: no geometry is, and the decoder gives up.
         plan.error(None, "file", _("the JSON is nested too deeply to be a grid file."))
         return plan
+    except ValueError:
+        # Not JSONDecodeError: a number longer than Python converts (4,300 digits).
+        plan.error(
+            None,
+            "file",
+            _("the file has a number thousands of digits long: coordinates are degrees."),
+        )
+        return plan
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         plan.error(None, "type", _("the file must be a GeoJSON FeatureCollection."))
         return plan

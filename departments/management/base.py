@@ -1,5 +1,7 @@
 """What the project's management commands share."""
 
+from collections.abc import Callable
+
 from django.core.management.base import BaseCommand
 
 
@@ -14,3 +16,8 @@ class TranslatedHelpCommand(BaseCommand):
         if parser.description is not None:
             parser.description = str(parser.description)
         return parser
+
+    def progress_line(self, message: str) -> Callable[[int], None]:
+        """A service's `progress` callback for a long run by hand: `message` with its
+        %(count)d on stderr, apart from the output a script reads."""
+        return lambda count: self.stderr.write(message % {"count": count})

@@ -202,3 +202,101 @@ def test_an_arbitration_from_the_case_page_needs_a_reason(client, world, dispute
     )
     disputed.refresh_from_db()
     assert (disputed.state, disputed.lead_is_final) == (State.ASSIGNED, True)
+
+
+def admin_page(client, case) -> str:
+    return client.get(reverse("admin:cases_case_change", args=[case.pk])).content.decode()
+
+
+def test_the_admins_arbitration_names_assisting_departments_as_a_dispatch_does(
+    client, world, disputed, supervisor
+):
+    """SPEC §2: a dispatch names a lead and optionally assisting departments; a supervisor's
+    arbitration, in the admin as on the case page, is that dispatch."""
+    client.force_login(supervisor)
+    page = admin_page(client, disputed)
+    assert 'name="assisting"' in page and "Assisting departments" in page
+
+    client.post(
+        act_url(disputed, "arbitrate"),
+        {
+            "version": disputed.version,
+            "lead": world.urban.pk,
+            "assisting": [world.housing.pk],
+            "reason": "城管牵头，住建配合",
+        },
+    )
+
+    disputed.refresh_from_db()
+    assert (disputed.state, disputed.lead_department) == (State.ASSIGNED, world.urban)
+    assert [assist.department for assist in disputed.assists.all()] == [world.housing]
+    assert not disputed.assists.get().summoned
+    event = disputed.events.filter(action="dispatch").latest("at", "id")
+    assert (event.data["arbitrated"], event.data["assisting"]) == (True, [world.housing.pk])
+
+
+def test_the_admins_arbitration_offers_the_assisting_departments_on_the_case_ticked(
+    client, cast, world, report, supervisor
+):
+    """Those on the case already come ticked, as in the dispatch form: left as they are,
+    they stay; unticked, one leaves the case."""
+    from tests.cases.test_dispatch_assisting import ticked
+
+    case = report(description="责任不清的垃圾")
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.market, assisting=[world.housing]
+    )
+    workflow.case_return(case=case, actor=cast.other_liaison, reason="不属于市场监管")
+    client.force_login(supervisor)
+    page = admin_page(client, case)
+    assert ticked(page, "assisting") == [world.housing.pk]
+    assert "On the case already: 住建局" in page
+
+    response = client.post(
+        act_url(case, "arbitrate"),
+        {"version": case.version, "lead": world.urban.pk, "reason": "城管牵头"},
+    )
+
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert (case.state, list(case.assists.all())) == (State.ASSIGNED, [])
+
+
+def test_the_admins_arbitration_refuses_a_lead_also_ticked_to_assist(
+    client, world, disputed, supervisor
+):
+    client.force_login(supervisor)
+    response = client.post(
+        act_url(disputed, "arbitrate"),
+        {
+            "version": disputed.version,
+            "lead": world.urban.pk,
+            "assisting": [world.urban.pk],
+            "reason": "城管牵头",
+        },
+        follow=True,
+    )
+    disputed.refresh_from_db()
+    assert disputed.state == State.FALLBACK
+    assert any(
+        "leads: it cannot also assist" in str(m) for m in get_messages(response.wsgi_request)
+    )
+
+
+def test_an_arbitration_from_the_case_page_names_assisting_departments_too(
+    client, world, disputed, supervisor
+):
+    client.force_login(supervisor)
+    client.post(
+        reverse("cases:transition", kwargs={"number": disputed.number, "transition": "dispatch"}),
+        {
+            "expected_version": disputed.version,
+            "lead": world.urban.pk,
+            "assisting": [world.housing.pk],
+            "comment": "城管牵头，住建配合",
+        },
+    )
+    disputed.refresh_from_db()
+    assert (disputed.state, disputed.lead_is_final) == (State.ASSIGNED, True)
+    assert [assist.department for assist in disputed.assists.all()] == [world.housing]

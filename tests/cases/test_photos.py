@@ -27,9 +27,13 @@ def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
-def image_file(name="photo.jpg", fmt="JPEG", gps=False, size=(40, 30)) -> SimpleUploadedFile:
+def image_file(
+    name="photo.jpg", fmt="JPEG", gps=False, size=(40, 30), colour=None
+) -> SimpleUploadedFile:
+    """A small picture; files of different names are different pictures (a case keeps the
+    same picture once), unless `colour` makes them the same."""
     buffer = io.BytesIO()
-    image = Image.new("RGB", size, (200, 30, 30))
+    image = Image.new("RGB", size, colour or tuple(zlib.crc32(name.encode()).to_bytes(4)[:3]))
     kwargs = {}
     if gps:
         exif = Image.Exif()
@@ -549,3 +553,93 @@ def test_a_photo_of_too_many_pixels_is_refused_as_such(side):
     with pytest.raises(ValidationError) as refused:
         photo_rules.clean_photo(SimpleUploadedFile("big.png", data, content_type="image/png"))
     assert refused.value.messages == ["big.png has too many pixels."]
+
+
+SAME_PICTURE = (10, 120, 200)
+
+
+def test_the_same_photo_attached_twice_to_a_report_is_kept_once(client, cast, world):
+    client.force_login(cast.caseworker)
+    twice = [
+        image_file("IMG_1.jpg", colour=SAME_PICTURE),
+        image_file("IMG_1 (1).jpg", colour=SAME_PICTURE),
+    ]
+
+    response = client.post(
+        "/cases/new/", new_case_data(world, photos=[*twice, image_file("other.jpg")]), follow=True
+    )
+
+    assert Case.objects.get().photos.count() == 2
+    assert "1 copy of a photo attached already was left out: nothing is lost." in response.text
+
+
+def test_a_kept_photo_attached_again_goes_with_the_report_once(client, cast, world, report):
+    """The page shown again keeps the photo; attached again all the same, it is one photo,
+    on that page and in the case."""
+    client.force_login(cast.caseworker)
+    response = stop_at_duplicates(client, world, report, [image_file(colour=SAME_PICTURE)])
+    ids = held_ids(response.content.decode())
+
+    again = new_case_data(world, held_photos=ids, photos=[image_file("b.jpg", colour=SAME_PICTURE)])
+    response = client.post("/cases/new/", again)  # stopped at the duplicates again
+    page = response.content.decode()
+    assert len(held_ids(page)) == 1
+    assert "1 copy of a photo attached already was left out: nothing is lost." in page
+
+    response = client.post(
+        "/cases/new/",
+        new_case_data(
+            world,
+            confirm_new="on",
+            held_photos=ids,
+            photos=[image_file("c.jpg", colour=SAME_PICTURE)],
+        ),
+        follow=True,
+    )
+    assert Case.objects.latest("pk").photos.count() == 1
+    assert "1 copy of a photo attached already was left out: nothing is lost." in response.text
+
+
+def test_the_same_fix_photo_twice_in_a_liaisons_resolve_is_kept_once(client, cast, report):
+    from django.contrib.messages import get_messages
+
+    from cases.models import State
+    from cases.services import workflow
+
+    case = report()
+    workflow.case_accept(case=case, actor=cast.liaison)
+    case.refresh_from_db()
+    client.force_login(cast.liaison)
+
+    response = client.post(
+        reverse("admin:cases_case_act", args=[case.pk, "resolve"]),
+        {
+            "version": case.version,
+            "note": "已清理",
+            "photos": [
+                image_file("fix.jpg", colour=SAME_PICTURE),
+                image_file("fix-copy.jpg", colour=SAME_PICTURE),
+            ],
+        },
+    )
+
+    case.refresh_from_db()
+    assert case.state == State.RESOLVED
+    assert case.photos.count() == 1
+    text = " ".join(str(m) for m in get_messages(response.wsgi_request))
+    assert "1 copy of a photo attached already was left out: nothing is lost." in text
+
+
+def test_the_same_photo_twice_on_the_case_page_is_kept_once(client, cast, report):
+    case = report()
+    client.force_login(cast.caseworker)
+    twice = [image_file("a.jpg", colour=SAME_PICTURE), image_file("b.jpg", colour=SAME_PICTURE)]
+
+    page = client.post(
+        reverse("cases:photos_add", args=[case.number]),
+        {"photos": [*twice, image_file("c.jpg")]},
+        follow=True,
+    )
+
+    assert case.photos.count() == 2
+    assert "1 copy of a photo attached already was left out: nothing is lost." in page.text

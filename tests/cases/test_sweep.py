@@ -837,20 +837,70 @@ def hung_mail_server(settings):
     yield from hung_smtp_server(settings, timeout=1)
 
 
-def test_the_command_stops_sending_at_a_mail_server_that_does_not_answer(
-    assigned, world, hung_mail_server, caplog
-):
-    world.urban.supervisor_emails = "a@example.org; b@example.org; c@example.org"
-    world.urban.save()
+def escalate_by_hand(world, *emails: str) -> str:
+    """escalate_overdue's output, its one escalation mailed to `emails` (the department's
+    one supervisor without), checking that a silent server held it up once, not per email."""
+    if emails:
+        world.urban.supervisor_emails = "; ".join(emails)
+        world.urban.save()
     out = StringIO()
     started = time.monotonic()
     call_command("escalate_overdue", "--now", "2026-11-23T12:00:00+08:00", stdout=out)
-    assert time.monotonic() - started < 3.5  # one timeout of 1 s, not three
-    assert "escalated 1, reminders 0, emails 3" in out.getvalue()
-    assert "Emails: sent 0, failed 0, left for a worker to retry 1," in out.getvalue()
-    assert "The mail server could not be reached (SMTPServerDisconnected: " in out.getvalue()
-    assert "2 more emails are left in the outbox" in out.getvalue()
+    assert time.monotonic() - started < 2.5  # one timeout of 1 s, not one per email
+    return out.getvalue()
+
+
+THREE = ("a@example.org", "b@example.org", "c@example.org")
+
+
+def test_the_command_stops_sending_at_a_mail_server_that_does_not_answer(
+    assigned, world, hung_mail_server
+):
+    output = escalate_by_hand(world, *THREE)
+
+    assert "escalated 1, reminders 0, emails 3" in output
+    assert "Emails: sent 0, failed 0, left for a worker to retry 1," in output
+    assert "The mail server could not be reached (SMTPServerDisconnected: " in output
+    # The one that met the silence is left unsent too: three, not "2 more".
+    assert "so sending stopped: 3 emails are left in the outbox" in output
     assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_a_silence_on_a_messages_last_attempt_stops_the_command_too(
+    assigned, world, hung_mail_server, settings
+):
+    """The first email's attempt is its last: it fails for good, and the silence stops
+    the run all the same, rather than each next email waiting as long for it."""
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+
+    output = escalate_by_hand(world, *THREE)
+
+    assert "Emails: sent 0, failed 1, left for a worker to retry 0," in output
+    assert "so sending stopped: 2 emails are left in the outbox" in output
+    statuses = sorted(OutboxMessage.objects.values_list("status", flat=True))
+    assert statuses == ["failed", "pending", "pending"]
+
+
+def test_a_silence_on_the_last_attempt_of_the_runs_only_email_is_named_as_such(
+    assigned, world, hung_mail_server, settings
+):
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+
+    output = escalate_by_hand(world)
+
+    assert "Emails: sent 0, failed 1, left for a worker to retry 0," in output
+    assert "The mail server could not be reached (SMTPServerDisconnected: " in output
+    assert "sending stopped" not in output  # there was nothing more to send
+
+
+def test_a_silence_on_the_runs_last_email_leaves_that_one_in_the_outbox(
+    assigned, world, hung_mail_server
+):
+    output = escalate_by_hand(world)
+
+    assert "escalated 1, reminders 0, emails 1" in output
+    assert "so sending stopped: 1 email is left in the outbox" in output
+    assert OutboxMessage.objects.get().status == "pending"
 
 
 def test_the_workers_delivery_logs_when_it_retries(assigned, hung_mail_server, caplog):
@@ -861,3 +911,19 @@ def test_the_workers_delivery_logs_when_it_retries(assigned, hung_mail_server, c
     assert (delivery.outcome, delivery.retry_in) == ("retry", 30)
     assert delivery.unreachable.startswith("SMTPServerDisconnected")
     assert "not sent (attempt 1), retrying in 30 s: SMTPServerDisconnected" in caplog.text
+
+
+def test_the_command_says_how_far_its_sending_has_got_as_import_users_does(
+    assigned, world, mailoutbox, monkeypatch
+):
+    """Both commands that send in the foreground print one progress line, on stderr."""
+    monkeypatch.setattr(outbox, "PROGRESS_EVERY", 2)
+    world.urban.supervisor_emails = "a@example.org; b@example.org; c@example.org; d@example.org"
+    world.urban.save()
+    out, err = StringIO(), StringIO()
+
+    call_command("escalate_overdue", "--now", "2026-11-23T12:00:00+08:00", stdout=out, stderr=err)
+
+    assert "emails 4" in out.getvalue()
+    assert err.getvalue().splitlines() == ["… 2 emails sent", "… 4 emails sent"]
+    assert len(mailoutbox) == 4

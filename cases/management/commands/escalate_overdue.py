@@ -104,12 +104,9 @@ class Command(TranslatedHelpCommand):
             # The ids are read first (a few MB at a million cases): a cursor left open across
             # each delivery's transaction is one SQLite may refuse.
             pending = list(outbox.sweep_pending_pks(result.sweep_id))
-            run = outbox.deliver_now(pending, progress=self._progress)
+            run = outbox.deliver_now(pending, progress=self.progress_line(outbox.PROGRESS_LINE))
             self.stdout.write(
                 _("Emails: %(summary)s.") % {"summary": outbox.delivery_summary(run.outcomes)}
             )
             if stopped := outbox.stopped_early(run):
                 self.stdout.write(self.style.WARNING(stopped))
-
-    def _progress(self, count: int) -> None:
-        self.stderr.write(_("… %(count)d emails sent") % {"count": count})

@@ -8,6 +8,12 @@ from cases.services.seeding import demo_exists, demo_logins, seed_cases, seed_di
 from departments.importers import ImportRefused, format_summary
 from departments.management.base import TranslatedHelpCommand
 
+# seed_cases reports two stages: the cases drawn, then those written.
+PROGRESS_LINES = {
+    "generated": gettext_lazy("… %(count)d cases generated"),
+    "written": gettext_lazy("… %(count)d cases written"),
+}
+
 
 class Command(TranslatedHelpCommand):
     help = gettext_lazy(
@@ -54,10 +60,7 @@ class Command(TranslatedHelpCommand):
         self.print_logins()
 
     def progress(self, stage: str, done: int) -> None:
-        if stage == "generated":
-            self.stderr.write(_("… %(count)d cases generated") % {"count": done})
-        else:
-            self.stderr.write(_("… %(count)d cases written") % {"count": done})
+        self.progress_line(PROGRESS_LINES[stage])(done)
 
     def print_logins(self) -> None:
         rows = demo_logins()

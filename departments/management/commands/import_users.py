@@ -28,7 +28,7 @@ class Command(ImportCommand):
             invitations = users_invite(users=result.created)
         run = outbox.deliver_now(
             (message.pk for message in invitations if message.status == message.Status.PENDING),
-            progress=self._sending,
+            progress=self.progress_line(outbox.PROGRESS_LINE),
         )
         self.invited = gettext("invitations: %(summary)s") % {
             "summary": outbox.delivery_summary(run.outcomes)
@@ -36,10 +36,6 @@ class Command(ImportCommand):
         if stopped := outbox.stopped_early(run):
             self.invited += f"\n{stopped}"
         return result
-
-    def _sending(self, count: int) -> None:
-        # As the import's "… 1000 rows read": a district's invitations take minutes.
-        self.stderr.write(gettext("… %(count)d emails sent") % {"count": count})
 
     def describe(self, plan, result):
         return f"{super().describe(plan, result)}\n{self.invited}"
