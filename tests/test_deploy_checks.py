@@ -294,3 +294,44 @@ def test_the_email_timeout_may_be_a_decimal_number_of_seconds():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "2.5"
+
+
+SHOW_DEFAULTS = (
+    "from django.conf import settings as s; "
+    "print(s.TIME_ZONE, s.LANGUAGE_CODE, s.WORKING_HOURS, s.EMAIL_BACKEND, "
+    "s.CELERY_BROKER_URL, s.SITE_URL, s.ALLOWED_HOSTS, s.DATABASES['default']['ENGINE'], "
+    "s.DEFAULT_FROM_EMAIL, s.MEDIA_ROOT)"
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "TIME_ZONE",
+        "LANGUAGE_CODE",
+        "WORKING_HOURS",
+        "EMAIL_URL",
+        "CELERY_BROKER_URL",
+        "SITE_URL",
+        "DJANGO_ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "DEFAULT_FROM_EMAIL",
+        "MEDIA_ROOT",
+    ],
+)
+def test_a_blank_setting_in_the_environment_reads_as_unset(name, tmp_path):
+    """SPEC §8 gives each of these a default; a `NAME=` line in an env file, or a compose
+    file passing on a variable the host does not have, must get it, as a blank
+    DJANGO_DEBUG or FALLBACK_DISPATCH_HOURS does (a blank TIME_ZONE broke every page, a
+    blank CELERY_BROKER_URL asked for an AMQP server on localhost)."""
+    unset = manage("shell", "-c", SHOW_DEFAULTS, VAR_DIR=str(tmp_path), **{name: None})
+    blank = manage("shell", "-c", SHOW_DEFAULTS, VAR_DIR=str(tmp_path), **{name: "  "})
+    assert unset.returncode == 0, unset.stderr
+    assert blank.returncode == 0, blank.stderr
+    assert blank.stdout.splitlines()[-1] == unset.stdout.splitlines()[-1]
+
+
+def test_production_with_a_blank_secret_key_refuses_to_start():
+    result = manage("check", "--deploy", **production(DJANGO_SECRET_KEY="  "))
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
