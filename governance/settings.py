@@ -265,7 +265,24 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "cases:list"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = env_str("LANGUAGE_CODE", "en")
+
+def parse_language_code(raw: str) -> str:
+    """LANGUAGE_CODE as one of the two languages the UI speaks (SPEC §6). Django serves
+    only the exact codes of LANGUAGES as the default: zh-CN stopped every process with
+    "No translation files found", zh_Hans failed `check`, and fr served English pages
+    marked lang="fr". Chinese in any spelling is the Simplified catalogue, as the users' email
+    language reads it (departments.models.user_language)."""
+    code = raw.lower().replace("_", "-")
+    if code == "en" or code.startswith("en-"):
+        return "en"
+    if code == "zh" or code.startswith("zh-"):
+        return "zh-hans"
+    raise ImproperlyConfigured(
+        f"LANGUAGE_CODE={raw!r}: the site speaks en (English) and zh-hans (Simplified Chinese)."
+    )
+
+
+LANGUAGE_CODE = parse_language_code(env_str("LANGUAGE_CODE", "en"))
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 FORMAT_MODULE_PATH = ["governance.formats"]
