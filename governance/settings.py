@@ -20,7 +20,6 @@ from django.utils.translation import gettext_lazy as _
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -35,8 +34,18 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true or false).")
 
 
+def env_str(name: str, default) -> str:
+    raw = os.environ.get(name)
+    # Set but blank (a `FOO=` line in an env file, a compose file passing on a variable
+    # the host lacks) reads as unset, as env_bool does: every SPEC §8 default then holds.
+    return str(default) if raw is None or raw.strip() == "" else raw.strip()
+
+
 def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+VAR_DIR = Path(env_str("VAR_DIR", BASE_DIR / "var"))
 
 
 # HH:MM-HH:MM, also as people write it: 8:30, an en dash (09:00–17:00, as SPEC §4 prints
@@ -76,16 +85,10 @@ def parse_working_hours(raw: str) -> tuple[time, time] | tuple[tuple[time, time]
     return periods[0] if len(periods) == 1 else tuple(periods)
 
 
-def _env_raw(name: str, default) -> str:
-    raw = os.environ.get(name)
-    # Set but blank (a `FOO=` line in an env file) reads as unset, as env_bool does.
-    return str(default) if raw is None or raw.strip() == "" else raw.strip()
-
-
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     """A whole number from the environment; anything else stops start-up naming the
     variable, its value and what is expected (not a bare "invalid literal for int()")."""
-    raw = _env_raw(name, default)
+    raw = env_str(name, default)
     expected = f"a whole number of at least {minimum}" if minimum is not None else "a whole number"
     try:
         value = int(raw)
@@ -103,7 +106,7 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
 def env_positive_float(name: str, default) -> float:
     """A number greater than zero from the environment (decimals allowed), or start-up
     stops naming the variable, its value and what is expected."""
-    raw = _env_raw(name, default)
+    raw = env_str(name, default)
     expected = f"expected a number greater than zero (the default is {default})"
     try:
         value = float(raw)
@@ -142,7 +145,7 @@ def development_secret_key(path: Path) -> str:
 
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
+if not SECRET_KEY.strip():
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
     SECRET_KEY = development_secret_key(VAR_DIR / "secret_key")
@@ -163,7 +166,7 @@ def default_site_url(debug: bool, allowed_hosts: list[str]) -> str:
     return f"https://{named[0]}"
 
 
-SITE_URL = os.environ.get("SITE_URL", default_site_url(DEBUG, ALLOWED_HOSTS)).rstrip("/")
+SITE_URL = env_str("SITE_URL", default_site_url(DEBUG, ALLOWED_HOSTS)).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -222,7 +225,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         # Kept across requests: a new connection costs a PostgreSQL backend and a cold
         # catalogue on every request, more than a report's own work (bench/README.md).
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
@@ -262,11 +265,28 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "cases:list"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en")
+
+def parse_language_code(raw: str) -> str:
+    """LANGUAGE_CODE as one of the two languages the UI speaks (SPEC §6). Django serves
+    only the exact codes of LANGUAGES as the default: zh-CN stopped every process with
+    "No translation files found", zh_Hans failed `check`, and fr served English pages
+    marked lang="fr". Chinese in any spelling is the Simplified catalogue, as the users' email
+    language reads it (departments.models.user_language)."""
+    code = raw.lower().replace("_", "-")
+    if code == "en" or code.startswith("en-"):
+        return "en"
+    if code == "zh" or code.startswith("zh-"):
+        return "zh-hans"
+    raise ImproperlyConfigured(
+        f"LANGUAGE_CODE={raw!r}: the site speaks en (English) and zh-hans (Simplified Chinese)."
+    )
+
+
+LANGUAGE_CODE = parse_language_code(env_str("LANGUAGE_CODE", "en"))
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 FORMAT_MODULE_PATH = ["governance.formats"]
-TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Shanghai")
+TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
 
@@ -276,7 +296,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Five photos of 10 MB each (cases/services/photos.py) and the form around them.
 REQUEST_MAX_BYTES = 60 * 2**20
 MEDIA_URL = "media/"
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", VAR_DIR / "media"))
 
 # --- Cache: shared between processes when CACHE_URL (or REDIS_URL) names a Redis server,
 # which the Open311 per-key rate limit needs with several web processes ---
@@ -301,7 +321,7 @@ CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_METHODS = ("GET", "HEAD", "OPTIONS", "POST")
 
 # --- Working time and deadlines (SPEC §4) ---
-WORKING_HOURS = parse_working_hours(os.environ.get("WORKING_HOURS", "09:00-17:00"))
+WORKING_HOURS = parse_working_hours(env_str("WORKING_HOURS", "09:00-17:00"))
 FALLBACK_DISPATCH_HOURS = env_positive_float("FALLBACK_DISPATCH_HOURS", 4)
 
 
@@ -329,7 +349,7 @@ def parse_email_url(raw: str) -> dict:
     return parsed
 
 
-_email = parse_email_url(os.environ.get("EMAIL_URL", "console:"))
+_email = parse_email_url(env_str("EMAIL_URL", "console:"))
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
 EMAIL_HOST = _email["EMAIL_HOST"]
 EMAIL_PORT = _email["EMAIL_PORT"]
@@ -339,10 +359,10 @@ EMAIL_USE_TLS = _email["EMAIL_USE_TLS"]
 EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
 # Seconds, decimals allowed (Django passes it to the socket as it is).
 EMAIL_TIMEOUT = env_positive_float("EMAIL_TIMEOUT", 10)
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "grid-governance@localhost")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "grid-governance@localhost")
 
 # --- Celery (SPEC §8): the default broker keeps its queue in files, so it needs no server ---
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "broker"
     # kombu does not make its folders: without them a sweep run by `manage.py
@@ -380,7 +400,7 @@ CELERY_TASK_ROUTES = {
 }
 # Beat's record of when each periodic task last ran (run exactly one beat).
 CELERY_BEAT_SCHEDULER = "governance.celery:Scheduler"
-CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
+CELERY_BEAT_SCHEDULE_FILENAME = env_str(
     "CELERY_BEAT_SCHEDULE_FILE", str(VAR_DIR / "celerybeat-schedule")
 )
 CELERY_TASK_ACKS_LATE = True
@@ -520,7 +540,7 @@ LOGGING = {
             "filters": ["mask_signed_links", "mask_phones"],
         }
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # Django's own console handler (debug mode) printed its records a second time,

@@ -294,3 +294,77 @@ def test_the_email_timeout_may_be_a_decimal_number_of_seconds():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "2.5"
+
+
+SHOW_DEFAULTS = (
+    "from django.conf import settings as s; "
+    "print(s.TIME_ZONE, s.LANGUAGE_CODE, s.WORKING_HOURS, s.EMAIL_BACKEND, "
+    "s.CELERY_BROKER_URL, s.SITE_URL, s.ALLOWED_HOSTS, s.DATABASES['default']['ENGINE'], "
+    "s.DEFAULT_FROM_EMAIL, s.MEDIA_ROOT)"
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "TIME_ZONE",
+        "LANGUAGE_CODE",
+        "WORKING_HOURS",
+        "EMAIL_URL",
+        "CELERY_BROKER_URL",
+        "SITE_URL",
+        "DJANGO_ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "DEFAULT_FROM_EMAIL",
+        "MEDIA_ROOT",
+    ],
+)
+def test_a_blank_setting_in_the_environment_reads_as_unset(name, tmp_path):
+    """SPEC §8 gives each of these a default; a `NAME=` line in an env file, or a compose
+    file passing on a variable the host does not have, must get it, as a blank
+    DJANGO_DEBUG or FALLBACK_DISPATCH_HOURS does (a blank TIME_ZONE broke every page, a
+    blank CELERY_BROKER_URL asked for an AMQP server on localhost)."""
+    unset = manage("shell", "-c", SHOW_DEFAULTS, VAR_DIR=str(tmp_path), **{name: None})
+    blank = manage("shell", "-c", SHOW_DEFAULTS, VAR_DIR=str(tmp_path), **{name: "  "})
+    assert unset.returncode == 0, unset.stderr
+    assert blank.returncode == 0, blank.stderr
+    assert blank.stdout.splitlines()[-1] == unset.stdout.splitlines()[-1]
+
+
+def test_production_with_a_blank_secret_key_refuses_to_start():
+    result = manage("check", "--deploy", **production(DJANGO_SECRET_KEY="  "))
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+SHOW_LOGIN_PAGE_LANGUAGE = (
+    "import re; from django.conf import settings; from django.test import Client; "
+    "page = Client(HTTP_HOST='localhost').get('/accounts/login/').content.decode(); "
+    'print(settings.LANGUAGE_CODE, re.search(r\'<html lang="([^"]+)"\', page)[1], '
+    "re.search(r'<title>(.*?)</title>', page)[1])"
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("zh-hans", "zh-hans zh-hans 登录 · 网格化治理"),
+        ("zh-CN", "zh-hans zh-hans 登录 · 网格化治理"),
+        ("zh_Hans", "zh-hans zh-hans 登录 · 网格化治理"),
+        ("en-US", "en en Sign in · Grid governance"),
+    ],
+)
+def test_language_code_in_its_usual_spellings_sets_the_default_language(raw, expected, tmp_path):
+    """SPEC §6/§8: LANGUAGE_CODE sets the default of the two languages the UI speaks;
+    zh-CN stopped every process ("No translation files found for default language")."""
+    env = {"LANGUAGE_CODE": raw, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    assert manage("check", "--fail-level", "WARNING", **env).returncode == 0
+    result = manage("shell", "-c", SHOW_LOGIN_PAGE_LANGUAGE, **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == expected
+
+
+def test_a_language_the_site_does_not_speak_stops_start_up():
+    result = manage("check", LANGUAGE_CODE="fr")
+    assert result.returncode != 0
+    assert "LANGUAGE_CODE='fr': the site speaks en (English) and zh-hans" in result.stderr
