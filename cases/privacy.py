@@ -233,7 +233,6 @@ def description_for(user, case) -> str:
 class ReporterContact:
     name: str
     phone: str
-    masked: bool
 
     def __bool__(self):
         return bool(self.name or self.phone)
@@ -243,7 +242,7 @@ class ReporterContact:
 
 
 def masked_contact(case) -> ReporterContact:
-    return ReporterContact(mask_name(case.reporter_name), mask_phone(case.reporter_phone), True)
+    return ReporterContact(mask_name(case.reporter_name), mask_phone(case.reporter_phone))
 
 
 class MaskingFilter(logging.Filter):

@@ -265,9 +265,6 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
         per case, what this user may do."""
         return request.user.has_perm("cases.change_case")
 
-    def has_act_permission(self, request):
-        return self.may_act(request)
-
     def has_accept_permission(self, request):
         # Only a lead department's liaison accepts (permissions.act_for_lead): supervisors
         # and superusers, who may act, would only be refused, so are not offered it.

@@ -81,9 +81,6 @@ class CaseQuerySet(models.QuerySet):
         # At the deadline itself a case is overdue: the sweep escalates it then (`<=`).
         return self.filter(state__in=CLOCK_STATES, due_at__lte=now or timezone.now())
 
-    def in_pool_of(self, township):
-        return self.filter(state=State.FALLBACK, township=township)
-
 
 class Case(ConcurrentTransitionMixin, models.Model):
     number = models.CharField(_("case number"), max_length=16, editable=False)

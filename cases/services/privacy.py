@@ -59,11 +59,11 @@ def reporter_contact_for(
     """The reporter's contact as `user` may see it: real (and logged) for those who call
     reporters back (`can_see_personal_data`), masked for everyone else."""
     if not (case.reporter_name or case.reporter_phone):
-        return ReporterContact("", "", masked=False)
+        return ReporterContact("", "")
     if not can_see_personal_data(user, case):
         return masked_contact(case)
     record_personal_data_access(user=user, case_ids=[case.pk], purpose=purpose, path=path)
-    return ReporterContact(case.reporter_name, case.reporter_phone, masked=False)
+    return ReporterContact(case.reporter_name, case.reporter_phone)
 
 
 def retention() -> timedelta:
