@@ -238,7 +238,8 @@ def _by(code: str):
 def due_soon(
     user: User, *, township_id: int | None = None, now: datetime
 ) -> tuple[list[Case], int]:
-    """Open cases whose deadline falls within the next working day: the first
+    """Open cases whose deadline is still ahead (at it they are overdue) and falls within
+    the next working day: the first
     DUE_SOON_LISTED by deadline, and how many more there are, so that the page says it left
     some out. The count is one query, run only when the list is full."""
     calendar = get_calendar()

@@ -483,9 +483,9 @@ def cells_geojson(township_id: int | None = None) -> dict:
 
 
 def working_seconds_left(case: Case, *, now: datetime | None = None, calendar=None) -> float | None:
-    """Working time until the running deadline, in seconds (negative when overdue), on
-    the official calendar (`calendar`, when a list has one for all its rows); None when no
-    clock runs."""
+    """Working time until the running deadline, in seconds (negative past it; 0 at it, when
+    the case is already overdue: `Case.is_overdue`), on the official calendar (`calendar`,
+    when a list has one for all its rows); None when no clock runs."""
     if case.due_at is None or case.state not in CLOCK_STATES:
         return None
     from departments.calendar import get_calendar

@@ -83,8 +83,8 @@ class ExtensionDecisionForm(VersionForm):
 
 
 class ArbitrationForm(VersionForm, AssistingDepartments):
-    """The case page's dispatch as a supervisor's arbitration: the lead, the assisting
-    departments as the dispatch form offers them, and the reasons."""
+    """A supervisor's arbitration on the admin's case page: the lead, the assisting
+    departments as the case page's dispatch form offers them, and the reasons."""
 
     lead = forms.ModelChoiceField(
         label=_("Lead department"),

@@ -40,7 +40,8 @@ class DailyFigures(models.Model):
 
     total = models.PositiveIntegerField(default=0)
     open = models.PositiveIntegerField(default=0)
-    # Of the cases whose clock runs, those past their deadline at `FiguresMark.refreshed_at`.
+    # Of the cases whose clock runs, those at or past their deadline at
+    # `FiguresMark.refreshed_at` (overdue as the sweep says: `due_at <= now`).
     overdue = models.PositiveIntegerField(default=0)
     closed = models.PositiveIntegerField(default=0)
     on_time = models.PositiveIntegerField(default=0)

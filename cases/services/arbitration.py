@@ -1,5 +1,6 @@
 """Return arbitration (SPEC §2): a case returned twice waits in the pool for a supervisor,
-who names the lead department; that decision is final for the case."""
+who names the lead department and, as any dispatch does, its assisting departments; the
+lead is final for the case."""
 
 from __future__ import annotations
 

@@ -150,8 +150,8 @@ def _insert_rung(level: int, *, now: datetime, sweep_id: uuid.UUID) -> None:
     now_db = Escalation._meta.get_field("created_at").get_db_prep_value(now, connection)
     sweep_db = Escalation._meta.get_field("sweep_id").get_db_prep_value(sweep_id, connection)
     states = list(CLOCK_STATES)
-    # A reminder only makes sense while the deadline is still ahead; once it has passed,
-    # level 1 speaks instead.
+    # A reminder only makes sense while the deadline is still ahead; from the deadline
+    # itself on (`due_at <= now`, overdue), level 1 speaks instead.
     still_ahead = " AND c.due_at > %s" if level == EscalationLevel.REMINDER else ""
     sql = f"""
         INSERT INTO {esc_table} (

@@ -5,7 +5,8 @@ content decides, not its name or declared type), and it is at most 10 MB. A case
 most 5 photos of the problem (the report's, the township's notes, Open311's) and 5 of its
 departments (the fix, as SPEC §1 has liaisons resolve "with a note and photos"): a case
 reported with 5 photos can still show its fix. Every accepted photo is re-encoded from its
-pixels, which drops EXIF (with any GPS position) and anything else hidden in the file.
+pixels, which drops EXIF (with any GPS position) and anything else hidden in the file; the
+same picture attached twice at once (any name, any EXIF) is stored once (`distinct_photos`).
 """
 
 import hashlib
@@ -271,8 +272,8 @@ def photos_of_the_same_side(case: Case, uploaded_by: User | None):
 
 def photo_room(case: Case, uploaded_by: User) -> int:
     """How many more photos `uploaded_by` may add to `case`, counted in its photos as
-    loaded (with their uploaders) for its page: no query of its own. None once the case
-    is closed or cancelled."""
+    loaded (with their uploaders) for its page: no query of its own. 0 once the case is
+    closed or cancelled."""
     if case.state in TERMINAL_STATES:
         return 0
     side = is_departments_photo(uploaded_by)
