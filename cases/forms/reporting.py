@@ -137,11 +137,11 @@ class ReportForm(forms.Form):
     def clean_photos(self):
         """The photos checked and re-encoded, ready to store (`CleanPhoto`); with a bad
         file among them, the good ones wait in `photos_passing` for the page shown again."""
-        from cases.services.photos import check_photo_count, sort_photos
+        from cases.services.photos import check_photo_count, clean_each_photo
 
         photos = self.cleaned_data["photos"]
         check_photo_count(len(photos), already=len(self.cleaned_data.get("held_photos") or ()))
-        cleaned, errors = sort_photos(photos)
+        cleaned, errors = clean_each_photo(photos)
         if errors:
             self.photos_passing = cleaned
             raise forms.ValidationError(errors)

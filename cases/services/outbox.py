@@ -532,9 +532,10 @@ def deliver_now(
     return run
 
 
-def stopped_early(run: ForegroundDelivery) -> str:
-    """Why `deliver_now` stopped, for a command's output, and how many emails it left
-    unsent in the outbox; "" when the mail server answered every message."""
+def unreachable_server_words(run: ForegroundDelivery) -> str:
+    """For a command's output: the mail server that did not answer `deliver_now` and, when
+    that stopped the sending, how many emails it left in the outbox; "" when the server
+    answered every message."""
     if not run.unreachable:
         return ""
     if not run.left:  # the last email, on its last attempt: nothing waits

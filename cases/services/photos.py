@@ -168,7 +168,7 @@ def clean_photos(uploads: Sequence, *, already: int = 0) -> list[CleanPhoto]:
     """Check a batch of uploads for a case that already has `already` photos (of the same
     side: `photos_of_the_same_side`)."""
     check_photo_count(len(uploads), already=already)
-    cleaned, errors = sort_photos(uploads)
+    cleaned, errors = clean_each_photo(uploads)
     if errors:
         raise ValidationError(errors)
     return cleaned
@@ -180,7 +180,7 @@ def check_photo_count(count: int, *, already: int = 0) -> None:
         raise ValidationError(too_many_photos(already), code="too_many_photos")
 
 
-def sort_photos(uploads: Sequence) -> tuple[list[CleanPhoto], list[ValidationError]]:
+def clean_each_photo(uploads: Sequence) -> tuple[list[CleanPhoto], list[ValidationError]]:
     """Each upload checked on its own: those that pass, re-encoded, and the errors of the
     others (a form keeps the good photos of a batch with one bad file)."""
     errors, cleaned = [], []

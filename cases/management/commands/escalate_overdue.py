@@ -108,5 +108,5 @@ class Command(TranslatedHelpCommand):
             self.stdout.write(
                 _("Emails: %(summary)s.") % {"summary": outbox.delivery_summary(run.outcomes)}
             )
-            if stopped := outbox.stopped_early(run):
-                self.stdout.write(self.style.WARNING(stopped))
+            if unreachable := outbox.unreachable_server_words(run):
+                self.stdout.write(self.style.WARNING(unreachable))

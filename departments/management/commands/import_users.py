@@ -33,8 +33,8 @@ class Command(ImportCommand):
         self.invited = gettext("invitations: %(summary)s") % {
             "summary": outbox.delivery_summary(run.outcomes)
         }
-        if stopped := outbox.stopped_early(run):
-            self.invited += f"\n{stopped}"
+        if unreachable := outbox.unreachable_server_words(run):
+            self.invited += f"\n{unreachable}"
         return result
 
     def describe(self, plan, result):
