@@ -115,9 +115,10 @@ def pause_clock(case: Case, *, now: datetime) -> None:
         else limit_seconds(case, case.deadline_kind, calendar)
     )
     remaining = int(calendar.working_seconds_between(now, case.due_at))
-    if remaining == 0 and now > case.due_at:
-        # Overdue, though no working time has run since (suspended the evening after the
-        # deadline): a second past it keeps the sign that 0 would lose on resume.
+    if remaining == 0 and now >= case.due_at:
+        # Overdue (at the deadline already, as the sweep counts), though no working time
+        # has run past it (suspended at that moment, or the evening after): a second past
+        # it keeps the sign that 0 would lose on resume.
         remaining = -1
     case.paused_remaining_seconds = remaining
     case.due_at = case.escalate_2_at = case.escalate_3_at = case.remind_at = None

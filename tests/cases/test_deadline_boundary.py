@@ -79,3 +79,16 @@ def test_the_admins_deadline_filter_puts_a_case_at_its_deadline_under_overdue(
     overdue = client.get(changelist, {"deadline": "overdue"}).context["cl"].result_list
     soon = client.get(changelist, {"deadline": "soon"}).context["cl"].result_list
     assert (list(overdue), list(soon)) == ([at_deadline], [])
+
+
+def test_a_case_suspended_at_its_deadline_keeps_a_clock_that_says_overdue(at_deadline, cast):
+    """Suspended at the very moment it became overdue: no working time ran past the
+    deadline, yet its stopped clock says overdue, and it is overdue again when resumed."""
+    from cases.labels import stopped_clock_words
+    from cases.services import workflow
+
+    workflow.case_suspend(case=at_deadline, actor=cast.supervisor, reason="待专项整治")
+    at_deadline.refresh_from_db()
+    assert "overdue" in stopped_clock_words(at_deadline)
+    workflow.case_resume(case=at_deadline, actor=cast.supervisor)
+    assert Case.objects.get(pk=at_deadline.pk).is_overdue
