@@ -300,7 +300,7 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", VAR_DIR / "media"))
 
 # --- Cache: shared between processes when CACHE_URL (or REDIS_URL) names a Redis server,
 # which the Open311 per-key rate limit needs with several web processes ---
-CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL", "")
+CACHE_URL = env_str("CACHE_URL", "") or env_str("REDIS_URL", "")
 if CACHE_URL:
     CACHES = {"default": {"BACKEND": "governance.cache.RedisCache", "LOCATION": CACHE_URL}}
     # Each request reads its session from the shared cache, not with a database query;
@@ -478,7 +478,7 @@ AXES_VERBOSE = False
 
 # --- Content-Security-Policy (django-csp 4): everything from our own origin, no inline
 # script or style; map tiles only from the configured tile server ---
-MAP_TILE_URL = os.environ.get("MAP_TILE_URL", "")
+MAP_TILE_URL = env_str("MAP_TILE_URL", "")
 # Leaflet's `{s}` subdomain placeholder becomes a CSP wildcard.
 _tile_url = urlsplit(MAP_TILE_URL.replace("{s}", "SUBDOMAIN"))
 _tile_origin = f"{_tile_url.scheme}://{_tile_url.netloc}".replace("SUBDOMAIN", "*")

@@ -300,7 +300,7 @@ SHOW_DEFAULTS = (
     "from django.conf import settings as s; "
     "print(s.TIME_ZONE, s.LANGUAGE_CODE, s.WORKING_HOURS, s.EMAIL_BACKEND, "
     "s.CELERY_BROKER_URL, s.SITE_URL, s.ALLOWED_HOSTS, s.DATABASES['default']['ENGINE'], "
-    "s.DEFAULT_FROM_EMAIL, s.MEDIA_ROOT)"
+    "s.DEFAULT_FROM_EMAIL, s.MEDIA_ROOT, s.CACHES['default']['BACKEND'], repr(s.MAP_TILE_URL))"
 )
 
 
@@ -317,6 +317,9 @@ SHOW_DEFAULTS = (
         "DATABASE_URL",
         "DEFAULT_FROM_EMAIL",
         "MEDIA_ROOT",
+        "CACHE_URL",
+        "REDIS_URL",
+        "MAP_TILE_URL",
     ],
 )
 def test_a_blank_setting_in_the_environment_reads_as_unset(name, tmp_path):
