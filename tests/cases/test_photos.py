@@ -740,3 +740,19 @@ def test_decoding_stops_at_the_first_picture_too_many(monkeypatch):
 
     assert refused.value.messages == ["Only 2 more photos can be added (at most 5)."]
     assert len(decoded) == 3
+
+
+def test_the_same_photo_twice_on_a_note_is_kept_once_and_the_page_says_so(client, cast, report):
+    case = report()
+    client.force_login(cast.caseworker)
+    twice = [image_file("a.jpg", colour=SAME_PICTURE), image_file("b.jpg", colour=SAME_PICTURE)]
+
+    page = client.post(
+        reverse("cases:note_add", args=[case.number]),
+        {"text": "又拍了一张", "photos": [*twice, image_file("c.jpg")]},
+        follow=True,
+    )
+
+    assert case.notes.get().text == "又拍了一张"
+    assert case.photos.count() == 2
+    assert "1 copy of a photo attached already was left out: nothing is lost." in page.text
