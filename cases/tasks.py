@@ -65,7 +65,13 @@ def deliver_outbox_messages(message_pks: list[int]) -> dict:
     """Deliver a batch of outbox messages one after the other (what the sweep queues: a
     task per batch, not per message). Each delivery is `outbox.deliver`, so a redelivered
     batch sends nothing twice; a message to retry gets its own `send_outbox_message` task
-    with the backoff delay. Near the time limit the rest of the batch is queued again."""
+    with the backoff delay. Near the time limit the rest of the batch is queued again.
+
+    The first message the mail server does not answer (refused, timed out, dropped) stops
+    the batch, as it stops `outbox.deliver_now`: each next one would wait EMAIL_TIMEOUT for
+    the same silence, up to the time limit. The rest stay pending, untried, and are not
+    queued again at once (they would only meet the silence again): the sweep re-queues
+    them `requeue_after()` past their moment (`outbox.requeue_stuck`)."""
     started = time.monotonic()
     outcomes: dict[str, int] = {}
     for index, pk in enumerate(message_pks):
@@ -85,6 +91,16 @@ def deliver_outbox_messages(message_pks: list[int]) -> dict:
                 send_outbox_message.apply_async((pk,), countdown=delivery.retry_in)
             except Exception:  # the broker: the row stays pending and is re-queued later
                 logger.warning("Could not queue the retry of outbox message %s.", pk)
+        if delivery.unreachable:
+            if left := len(message_pks) - index - 1:
+                outcomes["not_tried"] = left
+            logger.warning(
+                "The mail server could not be reached (%s); %d outbox message(s) of the "
+                "batch left pending, for the sweep to re-queue.",
+                delivery.unreachable,
+                left,
+            )
+            break
     return outcomes
 
 

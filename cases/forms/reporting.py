@@ -137,11 +137,11 @@ class ReportForm(forms.Form):
     def clean_photos(self):
         """The photos checked and re-encoded, ready to store (`CleanPhoto`); with a bad
         file among them, the good ones wait in `photos_passing` for the page shown again."""
-        from cases.services.photos import check_photo_count, clean_each_photo
+        from cases.services.photos import clean_each_photo, held_as_cleaned
 
         photos = self.cleaned_data["photos"]
-        check_photo_count(len(photos), already=len(self.cleaned_data.get("held_photos") or ()))
-        cleaned, errors = clean_each_photo(photos)
+        held = self.cleaned_data.get("held_photos") or ()
+        cleaned, errors = clean_each_photo(photos, beside=held_as_cleaned(held))
         if errors:
             self.photos_passing = cleaned
             raise forms.ValidationError(errors)

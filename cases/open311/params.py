@@ -5,6 +5,7 @@ unreadable is an `ApiError` with the HTTP status the specification gives it."""
 import math
 import re
 from datetime import UTC, datetime, time, timedelta
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
@@ -30,6 +31,61 @@ MAX_LENGTHS = {
 }
 # first_name and last_name are kept as one name (`full_name`), in one column.
 NAME_MAX_LENGTH = Case._meta.get_field("reporter_name").max_length
+
+
+class MediaUrlValidator(URLValidator):
+    """Django's URLValidator, with hosts of one label too (http://intranet/…): inside a
+    government network a photo server is often named so. All digits, such a name would be
+    read as an IPv4 address: refused."""
+
+    # Django's own pattern (5.2), with a single label beside its host_re.
+    single_label_re = r"(?![0-9]+\.?(?:[:/?#]|\Z))" + URLValidator.hostname_re + r"\.?"
+    regex = re.compile(
+        r"^(?:[a-z0-9.+-]*)://"
+        r"(?:[^\s:@/]+(?::[^\s:@/]*)?@)?"
+        r"(?:" + URLValidator.ipv4_re + "|" + URLValidator.ipv6_re + "|"
+        r"" + URLValidator.host_re + "|" + single_label_re + ")"
+        r"(?::[0-9]{1,5})?"
+        r"(?:[/?#][^\s]*)?"
+        r"\Z",
+        re.IGNORECASE,
+    )
+
+
+MEDIA_URL_SCHEMES = ("http", "https")
+
+
+def media_url_problem(url: str) -> str:
+    """What is wrong with `url` as the address of a request's photo, said so that the
+    client can mend it; "" when nothing is."""
+    if any(character.isspace() for character in url):
+        return _("media_url contains a space or a line break: write a space as %20.")
+    if url.split("://")[0].lower() not in MEDIA_URL_SCHEMES or "://" not in url:
+        return _("media_url must be an http or https URL.")
+    netloc = re.split(r"[/?#]", url.split("://", 1)[1], maxsplit=1)[0].rpartition("@")[2]
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a host in [ ] that is no IPv6 address, or without its ]
+        return _("media_url has a bad host name (%(host)s).") % {"host": netloc}
+    host = parts.hostname
+    try:
+        _port = parts.port
+    except ValueError:  # not a number from 0 to 65535
+        return _("media_url has a bad port (%(port)s): it must be a number from 0 to 65535.") % {
+            "port": netloc.rpartition(":")[2]
+        }
+    if not host:
+        return _("media_url names no host (http://host/…).")
+    validate = MediaUrlValidator(schemes=list(MEDIA_URL_SCHEMES))
+    try:
+        validate(url)
+    except ValidationError:
+        try:
+            validate(f"http://[{host}]/" if ":" in host else f"http://{host}/")
+        except ValidationError:
+            return _("media_url has a bad host name (%(host)s).") % {"host": host}
+        return _("media_url is not a valid http or https URL.")
+    return ""
 
 
 class ApiError(Exception):
@@ -185,11 +241,8 @@ def service_request_input(request) -> ServiceRequestInput:
         if len(email) > EMAIL_MAX_LENGTH:
             raise ApiError(400, _("email is not a valid address."))
     media_url = param(request, "media_url", MAX_LENGTHS["media_url"]) or ""
-    if media_url:
-        try:
-            URLValidator(schemes=["http", "https"])(media_url)
-        except ValidationError:
-            raise ApiError(400, _("media_url must be an http or https URL.")) from None
+    if media_url and (problem := media_url_problem(media_url)):
+        raise ApiError(400, problem)
     first_name = param(request, "first_name") or ""
     last_name = param(request, "last_name") or ""
     if len(full_name(first_name, last_name)) > NAME_MAX_LENGTH:

@@ -31,6 +31,10 @@ from departments.models import User
 
 MAX_PHOTOS = 5
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+# Files one batch may carry. Copies of a picture count once against MAX_PHOTOS, but each
+# file is decoded (10 MB, 40 Mpx at most) before it is known to be a copy: twice the
+# allowance takes the five photos kept for a report attached again beside themselves.
+MAX_UPLOADS = 2 * MAX_PHOTOS
 # Decoded pixels: a small file can still be a decompression bomb.
 MAX_PIXELS = 40_000_000
 ALLOWED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -164,11 +168,13 @@ def too_many_photos(already: int) -> str:
     ) % {"left": left, "max": MAX_PHOTOS}
 
 
-def clean_photos(uploads: Sequence, *, already: int = 0) -> list[CleanPhoto]:
+def clean_photos(
+    uploads: Sequence, *, already: int = 0, beside: Sequence[CleanPhoto] = ()
+) -> list[CleanPhoto]:
     """Check a batch of uploads for a case that already has `already` photos (of the same
-    side: `photos_of_the_same_side`)."""
-    check_photo_count(len(uploads), already=already)
-    cleaned, errors = clean_each_photo(uploads)
+    side: `photos_of_the_same_side`), to go with the photos `beside` them (held or checked
+    already). Raises ValidationError on a bad file or on pictures too many (`clean_each_photo`)."""
+    cleaned, errors = clean_each_photo(uploads, already=already, beside=beside)
     if errors:
         raise ValidationError(errors)
     return cleaned
@@ -180,15 +186,40 @@ def check_photo_count(count: int, *, already: int = 0) -> None:
         raise ValidationError(too_many_photos(already), code="too_many_photos")
 
 
-def clean_each_photo(uploads: Sequence) -> tuple[list[CleanPhoto], list[ValidationError]]:
+def clean_each_photo(
+    uploads: Sequence, *, already: int = 0, beside: Sequence[CleanPhoto] = ()
+) -> tuple[list[CleanPhoto], list[ValidationError]]:
     """Each upload checked on its own: those that pass, re-encoded, and the errors of the
-    others (a form keeps the good photos of a batch with one bad file)."""
-    errors, cleaned = [], []
+    others (a form keeps the good photos of a batch with one bad file).
+
+    The allowance counts pictures, as they are stored: the copies of one, among the uploads
+    and the photos `beside` them, count once (and share one content in memory). Raises
+    ValidationError when the pictures would pass MAX_PHOTOS with the `already` stored: at
+    once for more than MAX_UPLOADS files, else at the first picture too many, so that no
+    more than MAX_PHOTOS + 1 re-encoded pictures are ever kept."""
+    if len(uploads) > MAX_UPLOADS:
+        raise ValidationError(
+            _("At most %(max)d files can be attached at once.") % {"max": MAX_UPLOADS},
+            code="too_many_photos",
+        )
+    pictures = {photo.digest: photo for photo in beside}
+    # With the pictures beside the uploads: the refusal says how many more fit.
+    already += len(pictures)
+    check_photo_count(0, already=already)
+    errors, cleaned, new = [], [], 0
     for upload in uploads:
         try:
-            cleaned.append(clean_photo(upload))
+            photo = clean_photo(upload)
         except ValidationError as error:
             errors.extend(error.error_list)
+            continue
+        first = pictures.setdefault(photo.digest, photo)
+        if first is photo:
+            new += 1
+            check_photo_count(new, already=already)
+        else:
+            photo.content = first.content
+        cleaned.append(photo)
     return cleaned, errors
 
 
@@ -232,6 +263,11 @@ def _clean_photo_of(held: HeldPhoto) -> CleanPhoto:
     )
 
 
+def held_as_cleaned(held: Iterable[HeldPhoto]) -> list[CleanPhoto]:
+    """The `held` photos as CleanPhotos, to count and store with a batch (`clean_each_photo`)."""
+    return [_clean_photo_of(photo) for photo in held]
+
+
 @transaction.atomic
 def photos_hold(
     *,
@@ -244,12 +280,10 @@ def photos_hold(
     the page is shown again: possible duplicates, or another field to correct (at most
     MAX_PHOTOS, each checked as for a case), each picture once, and none that is among the
     `beside` photos held already. Raises ValidationError like `clean_photos`."""
-    kept = {_clean_photo_of(photo).digest for photo in beside}
-    photos = [
-        photo
-        for photo in distinct_photos([*cleaned, *clean_photos(uploads, already=len(cleaned))])
-        if photo.digest not in kept
-    ]
+    carried = held_as_cleaned(beside)
+    kept = {photo.digest for photo in carried}
+    new = clean_photos(uploads, beside=[*carried, *cleaned])
+    photos = [photo for photo in distinct_photos([*cleaned, *new]) if photo.digest not in kept]
     held = [HeldPhoto(held_by=user) for _ in photos]
     _store(zip(held, photos, strict=True))
     return held
@@ -292,8 +326,9 @@ def case_add_photos(
 ) -> list[CasePhoto]:
     """Validate and store photos of `case`, the new `uploads`, the `held` photos of
     `photos_hold` (which it takes over) and those `cleaned` already (`clean_photos`); all
-    of them or, on any bad file, none. A picture given more than once is stored once:
-    fewer photos come back than were given then (`copies_left_out`).
+    of them or, on any bad file, none. A picture given more than once is stored, and
+    counted against MAX_PHOTOS, once: fewer photos come back than were given then
+    (`copies_left_out`).
 
     The case row is locked while counting so two uploads at once cannot pass 5 together;
     the departments' photos are counted apart from the problem's. A closed or cancelled
@@ -318,13 +353,8 @@ def case_add_photos(
         if len(held) != len(wanted):
             raise ValidationError(HELD_PHOTOS_GONE, code="held_photos_gone")
     already = photos_of_the_same_side(case, uploaded_by).count()
-    cleaned = distinct_photos(
-        [
-            *clean_photos(uploads, already=already + len(held) + len(cleaned)),
-            *cleaned,
-            *(_clean_photo_of(photo) for photo in held),
-        ]
-    )
+    beside = [*cleaned, *held_as_cleaned(held)]
+    cleaned = distinct_photos([*clean_photos(uploads, already=already, beside=beside), *beside])
     photos = [CasePhoto(case=case, uploaded_by=uploaded_by) for _ in cleaned]
     _store(zip(photos, cleaned, strict=True))
     if held:
@@ -364,8 +394,8 @@ def case_report_with_photos(
     same transaction: a bad photo leaves no case behind."""
     # Decoded and re-encoded before the report takes its number: the year's counter stays
     # locked until commit, and every other report waits for it meanwhile (intake.py).
-    already = len(held_photos) + len(cleaned_photos)
-    cleaned = [*cleaned_photos, *clean_photos(photos, already=already)]
+    beside = [*cleaned_photos, *held_as_cleaned(held_photos)]
+    cleaned = [*cleaned_photos, *clean_photos(photos, beside=beside)]
     case = case_report(**report)
     if (cleaned or held_photos) and not case.is_replay:
         case_add_photos(

@@ -34,14 +34,15 @@ def _errors(error: ValidationError) -> str:
 def case_note_add(request, number):
     case = case_detail_for(request.user, number)
     form = CaseNoteForm(request.POST, request.FILES, user=request.user)
-    problem = None
+    problem, left_out = None, 0
     if set(form.errors) == {"text"}:  # the usual slip: nothing written
         problem = _("write something first.")
     elif form.errors:  # a file that is no photo, kept photos gone: say which
         problem = join_clauses(form.errors.get("held_photos", [])) or errors_in_one_line(form)
     else:
+        given = [*form.cleaned_data["photos"], *form.cleaned_data["held_photos"]]
         try:
-            case_add_note(
+            _note, stored = case_add_note(
                 case=case,
                 author=request.user,
                 text=form.cleaned_data["text"],
@@ -50,8 +51,12 @@ def case_note_add(request, number):
             )
         except ValidationError as error:
             problem = _errors(error)
+        else:
+            left_out = len(given) - len(stored)
     if problem is None:
         messages.success(request, _("Your note was added."))
+        if left_out:
+            messages.info(request, copies_left_out(left_out))
     else:
         messages.error(request, _("The note was not added: %(e)s") % {"e": problem})
         # The case page gives the note's words back (not its files: a browser takes none).

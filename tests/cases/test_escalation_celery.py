@@ -29,7 +29,7 @@ from cases.services import outbox, workflow
 from cases.services.escalation import escalation_sweep
 from governance.celery import app as celery_app
 from tests.brokers import celery_broker, forget_broker_connections, private_queues
-from tests.smtp import Inbox, running_smtp_server
+from tests.smtp import Inbox, hung_smtp_server, running_smtp_server
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 pytestmark = [pytest.mark.xdist_group("celery"), pytest.mark.django_db(transaction=True)]
@@ -479,3 +479,39 @@ def test_with_the_broker_down_the_change_commits_and_the_message_waits(overdue, 
     assert len(result.escalated) == 1
     message = OutboxMessage.objects.get()
     assert message.status == "pending"  # the next sweeps re-queue it
+
+
+def test_a_batch_stops_at_a_silent_mail_server_and_its_rest_is_sent_later_once(
+    queues, smtp, settings
+):
+    """A mail server that accepts and never answers costs a batch one EMAIL_TIMEOUT, not one
+    per message until the batch's time limit: the batch stops at the first message it does
+    not answer and leaves the others pending, untried. Once the server answers, the first
+    one's retry and the sweep's re-queue send each once."""
+    settings.OUTBOX_RETRY_BASE_SECONDS = settings.OUTBOX_RETRY_MAX_SECONDS = 1
+    settings.OUTBOX_REQUEUE_AFTER_SECONDS = 1
+    pks = []
+    for n in range(3):  # rows whose tasks were lost: only this test's calls deliver them
+        message = outbox.build_message(
+            to=f"{n}@example.org", subject="s", text="t", kind="test", dedupe_key=f"silent:{n}"
+        )
+        message.save()
+        pks.append(message.pk)
+
+    with contextmanager(hung_smtp_server)(settings, timeout=1):
+        started = time.monotonic()
+        outcomes = tasks.deliver_outbox_messages(pks)  # the task's body, as the worker runs it
+        elapsed = time.monotonic() - started
+
+    assert elapsed < 2.5  # one timeout of 1 s, not one per message
+    assert outcomes == {"retry": 1, "not_tried": 2}
+    rows = OutboxMessage.objects.filter(pk__in=pks).order_by("pk")
+    assert list(rows.values_list("status", "attempts")) == [("pending", 1), *[("pending", 0)] * 2]
+
+    settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = smtp.port, 5  # the server answers again
+    with running_worker():
+        tasks.escalate_overdue.delay()  # the beat's sweep re-queues the two left untried
+        wait_for(lambda: not rows.filter(status="pending").exists(), what="the three sent")
+        time.sleep(1.5)  # a later copy of a task sends nothing
+    assert list(rows.values_list("status", "attempts")) == [("sent", 2), *[("sent", 1)] * 2]
+    assert addresses_of(smtp.inbox) == ["0@example.org", "1@example.org", "2@example.org"]

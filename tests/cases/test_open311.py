@@ -803,6 +803,55 @@ def test_a_posted_request_reads_back_with_its_media_url(client, world, api_key):
     assert request["media_url"] == "https://example.org/photo.jpg"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://intranet/y.jpg",  # a single-label host, as inside a government network
+        "https://photos:8443/2026/11/a.jpg?size=large",
+        "http://localhost/a.jpg",
+        "http://10.1.2.3/a.jpg",
+        "http://[fd00::1]/a.jpg",
+        "https://照片.example.cn/a.jpg",
+    ],
+)
+def test_a_media_url_on_any_host_a_network_names_is_taken(client, world, api_key, url):
+    response = post_request(
+        client, api_key[1], service_code="ENV-RUBBISH", address_id="N-01", media_url=url
+    )
+
+    assert response.status_code == 200, response.content
+    assert ApiRequest.objects.get().media_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "description"),
+    [
+        ("ftp://intranet/y.jpg", "media_url must be an http or https URL."),
+        ("intranet/y.jpg", "media_url must be an http or https URL."),
+        (
+            "http://intranet/my photo.jpg",
+            "media_url contains a space or a line break: write a space as %20.",
+        ),
+        ("http:///y.jpg", "media_url names no host (http://host/…)."),
+        ("https://", "media_url names no host (http://host/…)."),
+        (
+            "http://intranet:99999/y.jpg",
+            "media_url has a bad port (99999): it must be a number from 0 to 65535.",
+        ),
+        ("http://intra_net/y.jpg", "media_url has a bad host name (intra_net)."),
+        ("http://999/y.jpg", "media_url has a bad host name (999)."),
+    ],
+)
+def test_a_bad_media_url_is_refused_saying_what_is_wrong(client, world, api_key, url, description):
+    response = post_request(
+        client, api_key[1], service_code="ENV-RUBBISH", address_id="N-01", media_url=url
+    )
+
+    assert response.status_code == 400
+    assert response.json() == [{"code": 400, "description": description}]
+    assert not Case.objects.exists()
+
+
 # --- tokens and jurisdictions -----------------------------------------------------------
 
 

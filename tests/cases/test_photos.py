@@ -643,3 +643,116 @@ def test_the_same_photo_twice_on_the_case_page_is_kept_once(client, cast, report
 
     assert case.photos.count() == 2
     assert "1 copy of a photo attached already was left out: nothing is lost." in page.text
+
+
+def test_six_copies_of_one_photo_make_a_report_with_that_photo_once(client, cast, world):
+    """The allowance counts pictures, as they are stored: six copies of one are one photo."""
+    client.force_login(cast.caseworker)
+    copies = [image_file(f"IMG_{i}.jpg", colour=SAME_PICTURE) for i in range(6)]
+
+    response = client.post("/cases/new/", new_case_data(world, photos=copies), follow=True)
+
+    assert Case.objects.get().photos.count() == 1
+    assert "5 copies of photos attached already were left out: nothing is lost." in response.text
+
+
+def test_six_copies_stopped_at_the_duplicates_are_held_once(client, cast, world, report):
+    client.force_login(cast.caseworker)
+    copies = [image_file(f"IMG_{i}.jpg", colour=SAME_PICTURE) for i in range(6)]
+
+    page = stop_at_duplicates(client, world, report, copies).content.decode()
+
+    assert len(held_ids(page)) == 1 and HeldPhoto.objects.count() == 1
+
+
+def test_the_five_kept_photos_attached_again_go_with_the_report_once(client, cast, world, report):
+    """The page shown again keeps five photos; the caseworker, unsure, picks the same five
+    again: still five pictures, so the report goes through with each once."""
+    client.force_login(cast.caseworker)
+    five = [image_file(f"{i}.jpg") for i in range(5)]
+    ids = held_ids(stop_at_duplicates(client, world, report, five).content.decode())
+    assert len(ids) == 5
+
+    def again():
+        return [image_file(f"{i}.jpg") for i in range(5)]
+
+    response = client.post("/cases/new/", new_case_data(world, held_photos=ids, photos=again()))
+    page = response.content.decode()  # stopped at the duplicates again: nothing refused
+    assert not response.context["form"].errors
+    assert sorted(held_ids(page)) == sorted(ids)
+
+    response = client.post(
+        "/cases/new/",
+        new_case_data(world, confirm_new="on", held_photos=ids, photos=again()),
+        follow=True,
+    )
+    assert Case.objects.latest("pk").photos.count() == 5
+    assert "5 copies of photos attached already were left out: nothing is lost." in response.text
+
+
+def test_copies_of_photos_a_case_page_adds_count_once_against_its_room(client, cast, report):
+    case = report()
+    client.force_login(cast.caseworker)
+    url = reverse("cases:photos_add", args=[case.number])
+    client.post(url, {"photos": [image_file(f"{i}.jpg") for i in range(4)]})
+
+    client.post(url, {"photos": [image_file("5.jpg", colour=SAME_PICTURE) for _ in range(3)]})
+
+    assert case.photos.count() == 5
+
+
+def test_an_open311_request_with_copies_of_one_photo_is_taken(client, world, api_key):
+    copies = [image_file(f"IMG_{i}.jpg", colour=SAME_PICTURE) for i in range(6)]
+
+    response = post_request(
+        client, api_key[1], service_code="ENV-RUBBISH", address_id="N-01", media=copies
+    )
+
+    assert response.status_code == 200, response.content
+    assert Case.objects.get().photos.count() == 1
+
+
+def test_a_batch_far_past_five_is_refused_before_any_file_is_decoded(monkeypatch):
+    decoded = []
+    clean_photo = photo_rules.clean_photo
+    monkeypatch.setattr(
+        photo_rules, "clean_photo", lambda upload: decoded.append(upload) or clean_photo(upload)
+    )
+    copies = [image_file(f"IMG_{i}.jpg", colour=SAME_PICTURE) for i in range(11)]
+
+    with pytest.raises(ValidationError) as refused:
+        photo_rules.clean_photos(copies)
+
+    assert refused.value.messages == ["At most 10 files can be attached at once."]
+    assert not decoded
+
+
+def test_decoding_stops_at_the_first_picture_too_many(monkeypatch):
+    decoded = []
+    clean_photo = photo_rules.clean_photo
+    monkeypatch.setattr(
+        photo_rules, "clean_photo", lambda upload: decoded.append(upload) or clean_photo(upload)
+    )
+    photos = [image_file(f"{i}.jpg") for i in range(8)]
+
+    with pytest.raises(ValidationError) as refused:
+        photo_rules.clean_photos(photos, already=3)
+
+    assert refused.value.messages == ["Only 2 more photos can be added (at most 5)."]
+    assert len(decoded) == 3
+
+
+def test_the_same_photo_twice_on_a_note_is_kept_once_and_the_page_says_so(client, cast, report):
+    case = report()
+    client.force_login(cast.caseworker)
+    twice = [image_file("a.jpg", colour=SAME_PICTURE), image_file("b.jpg", colour=SAME_PICTURE)]
+
+    page = client.post(
+        reverse("cases:note_add", args=[case.number]),
+        {"text": "又拍了一张", "photos": [*twice, image_file("c.jpg")]},
+        follow=True,
+    )
+
+    assert case.notes.get().text == "又拍了一张"
+    assert case.photos.count() == 2
+    assert "1 copy of a photo attached already was left out: nothing is lost." in page.text
