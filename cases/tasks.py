@@ -69,9 +69,8 @@ def deliver_outbox_messages(message_pks: list[int]) -> dict:
 
     The first message the mail server does not answer (refused, timed out, dropped) stops
     the batch, as it stops `outbox.deliver_now`: each next one would wait EMAIL_TIMEOUT for
-    the same silence, up to the time limit. The rest stay pending, untried, and are not
-    queued again at once (they would only meet the silence again): the sweep re-queues
-    them `requeue_after()` past their moment (`outbox.requeue_stuck`)."""
+    the same silence, up to the time limit. The rest, untried, go on as one batch after that
+    message's backoff delay, so that they follow it once the server answers again."""
     started = time.monotonic()
     outcomes: dict[str, int] = {}
     for index, pk in enumerate(message_pks):
@@ -92,13 +91,20 @@ def deliver_outbox_messages(message_pks: list[int]) -> dict:
             except Exception:  # the broker: the row stays pending and is re-queued later
                 logger.warning("Could not queue the retry of outbox message %s.", pk)
         if delivery.unreachable:
-            if left := len(message_pks) - index - 1:
-                outcomes["not_tried"] = left
+            rest = message_pks[index + 1 :]
+            delay = delivery.retry_in or outbox.retry_delay(1)
+            if rest:
+                outcomes["not_tried"] = len(rest)
+                try:
+                    deliver_outbox_messages.apply_async((rest,), countdown=delay)
+                except Exception:  # the broker: they stay pending and the sweep re-queues them
+                    logger.warning("Could not queue the rest of a batch, %d message(s).", len(rest))
             logger.warning(
-                "The mail server could not be reached (%s); %d outbox message(s) of the "
-                "batch left pending, for the sweep to re-queue.",
+                "The mail server could not be reached (%s); the batch's %d other outbox "
+                "message(s) wait %d s.",
                 delivery.unreachable,
-                left,
+                len(rest),
+                delay,
             )
             break
     return outcomes
