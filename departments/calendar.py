@@ -276,7 +276,8 @@ def calendar_warnings(today: date | None = None) -> list[str]:
             _(
                 "The working calendar does not know the public holidays of %(year)s: deadlines "
                 "in %(year)s count only weekends as days off. Add that year's holidays and "
-                "make-up working days here, or upgrade the chinesecalendar package."
+                "make-up working days to the holidays and make-up days, or upgrade the "
+                "chinesecalendar package."
             )
             % {"year": year}
         )
