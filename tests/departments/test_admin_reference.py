@@ -99,7 +99,7 @@ def test_the_holiday_list_says_how_few_days_a_year_begun_by_hand_has(client, cas
         client.force_login(cast.admin)
         holidays = client.get(reverse("admin:departments_holiday_changelist"))
     assert "does not know the public holidays of 2061" not in holidays.text
-    assert "the weekends and the 1 entry made here" in holidays.text
+    assert "except the 1 holiday or make-up working day entered here" in holidays.text
 
 
 def test_only_those_who_keep_the_holidays_are_asked_to_add_them(client, cast):
