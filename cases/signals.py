@@ -9,6 +9,7 @@ admin to tell. The open cases of a grid cell given to another township move with
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
+from cases.models import Case
 from cases.services.cell_moves import open_cases_follow_cells
 from cases.services.deadlines import clocks_follow_calendar
 from departments.calendar import WorkingCalendar
@@ -30,17 +31,29 @@ def holiday_saved(sender, instance, created, raw=False, **kwargs):
         return
     before = None if created else getattr(instance, "entry_before", None)
     if before == (instance.date, instance.kind):
-        instance.cases_moved = set()
+        _leave_moved(instance, set())
         return  # a new name, the same day off or on
     kinds_before = {instance.date: None}  # the day had no entry, or the one below
     if before is not None:
         kinds_before[before[0]] = before[1]
-    instance.cases_moved = _follow(kinds_before)
+    _leave_moved(instance, _follow(kinds_before))
 
 
 @receiver(post_delete, sender=Holiday)
 def holiday_deleted(sender, instance, **kwargs):
-    instance.cases_moved = _follow({instance.date: instance.kind})
+    _leave_moved(instance, _follow({instance.date: instance.kind}))
+
+
+# How many moved cases the admin names by number; it counts them all.
+MOVED_CASES_NAMED = 10
+
+
+def _leave_moved(instance: Holiday, moved: set[int]) -> None:
+    """The cases moved, on the entry, and the first numbers of them, so that the admin
+    (which knows no cases) can name a few for the administrator to look at."""
+    instance.cases_moved = moved
+    numbers = Case.objects.filter(pk__in=moved).order_by("number").values_list("number", flat=True)
+    instance.case_numbers_moved = list(numbers[: MOVED_CASES_NAMED + 1]) if moved else []
 
 
 def _follow(kinds_before: dict) -> set[int]:

@@ -276,7 +276,8 @@ def calendar_warnings(today: date | None = None) -> list[str]:
             _(
                 "The working calendar does not know the public holidays of %(year)s: deadlines "
                 "in %(year)s count only weekends as days off. Add that year's holidays and "
-                "make-up working days here, or upgrade the chinesecalendar package."
+                "make-up working days to the holidays and make-up days, or upgrade the "
+                "chinesecalendar package."
             )
             % {"year": year}
         )
@@ -297,13 +298,14 @@ def calendar_notes(today: date | None = None) -> list[str]:
         if year in calendar.admin_years and not library_knows_year(year):
             entries = sum(1 for day in calendar.overrides if day.year == year)
             notes.append(
+                # The entries are days off and make-up working days: not all are days off.
                 ngettext(
-                    "The calendar library does not know %(year)s: its days off are the weekends "
-                    "and the %(count)d entry made here. Check that all of %(year)s's holidays "
-                    "and make-up working days are entered.",
-                    "The calendar library does not know %(year)s: its days off are the weekends "
-                    "and the %(count)d entries made here. Check that all of %(year)s's holidays "
-                    "and make-up working days are entered.",
+                    "The calendar library does not know %(year)s: its working days follow the "
+                    "week, except the %(count)d holiday or make-up working day entered here. "
+                    "Check that all of %(year)s's holidays and make-up working days are entered.",
+                    "The calendar library does not know %(year)s: its working days follow the "
+                    "week, except the %(count)d holidays and make-up working days entered here. "
+                    "Check that all of %(year)s's holidays and make-up working days are entered.",
                     entries,
                 )
                 % {"year": year, "count": entries}

@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.test import Client
+from django.urls import reverse
 
 from cases.models import CaseEvent, Escalation
+from cases.services import workflow
 from cases.services.acknowledgement import AckLinkError, ack_token, escalation_acknowledge
 from cases.services.escalation import escalation_sweep
 from departments.models import User
@@ -42,6 +44,17 @@ def test_opening_the_link_shows_a_confirmation_and_changes_nothing(client, escal
     escalation.refresh_from_db()
     assert escalation.acknowledged_at is None
     assert not CaseEvent.objects.filter(action="acknowledge").exists()
+
+
+def test_the_confirmation_page_says_what_became_of_the_case_and_links_to_it(
+    client, escalation, cast
+):
+    # A leader opening a week-old link should not acknowledge blind a case long resolved.
+    workflow.case_accept(case=escalation.case, actor=cast.liaison)
+    workflow.case_resolve(case=escalation.case, actor=cast.liaison, note="已修好")
+    page = client.get(link(escalation), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert re.search(r'id="ack-case-state">\s*resolved\s*<', page)
+    assert f'href="{reverse("cases:detail", args=[escalation.case.number])}"' in page
 
 
 def test_confirming_acknowledges_and_records_the_address_in_the_audit_trail(escalation):

@@ -123,7 +123,15 @@ def test_a_year_the_admins_filled_in_is_known_and_not_warned_about(caplog):
     assert "does not know" not in caplog.text
     # The holiday list still says how few entries the year has, so it gets filled in.
     (note,) = calendar_notes(today=at(11, 23).date())
-    assert "does not know 2027: its days off are the weekends and the 1 entry made here" in note
+    assert "does not know 2027: its working days follow the week, except the 1 holiday" in note
+
+
+def test_the_note_on_a_year_filled_in_by_hand_does_not_call_make_up_days_days_off():
+    Holiday.objects.create(date=at(1, 1, year=2027).date(), kind=Holiday.Kind.HOLIDAY, name="元旦")
+    Holiday.objects.create(date=at(2, 20, year=2027).date(), kind=Holiday.Kind.WORKDAY, name="调休")
+    (note,) = calendar_notes(today=at(11, 23).date())
+    assert "days off are" not in note
+    assert "except the 2 holidays and make-up working days entered here" in note
 
 
 def test_a_deadline_ending_at_closing_time_is_that_closing_time():

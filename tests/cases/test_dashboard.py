@@ -84,6 +84,26 @@ def test_the_overdue_card_also_counts_cases_overdue_now_whenever_reported(client
     assert "2 cases overdue now, whenever reported" in response.text
 
 
+def test_the_map_says_it_shades_the_periods_cases_not_every_overdue_case(
+    client,
+    cast,
+    report,
+    compiled_catalogue,  # noqa: F811
+):
+    # A leader read "red cells have overdue ones" on a map without red while cases reported
+    # before the period were overdue: the legend says whose cases the map counts.
+    with time_machine.travel(timezone.now() - timedelta(days=60)):
+        old = report()
+    client.force_login(cast.supervisor)
+    response = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="en")
+    features = response.context["cells"]["features"]
+    cells = {f["properties"]["code"]: f["properties"] for f in features}
+    assert cells[old.cell.code]["overdue"] == 0 and response.context["figures"]["overdue_now"] == 1
+    assert "Of the cases reported in the period: darker cells" in response.text
+    chinese = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "所选时段内上报的案件" in chinese
+
+
 def test_recurrence_is_flagged_within_30_days_of_a_closed_case(client, cast, world, report):
     with time_machine.travel(timezone.now() - timedelta(days=5)):
         first = report()

@@ -332,7 +332,10 @@ def test_entries_deleted_together_in_the_admin_put_the_deadlines_back(client, re
         assert response.status_code == 302 and not Holiday.objects.exists()
     assert clock(case) == weekends_only
     told = [str(message) for message in get_messages(response.wsgi_request)]
-    assert "The deadlines of 1 open case moved with the calendar." in told
+    assert (
+        f"The deadline or escalation times of 1 open case moved with the calendar: {case.number}."
+        in told
+    )
 
 
 def test_the_admin_says_how_many_running_deadlines_an_entry_moved(client, report, cast, world):
@@ -348,7 +351,11 @@ def test_the_admin_says_how_many_running_deadlines_an_entry_moved(client, report
             add, {"date": "2027-02-08", "kind": "holiday", "name": "局部休"}, follow=True
         )
         told = [str(message) for message in response.context["messages"]]
-        assert "The deadlines of 2 open cases moved with the calendar." in told
+        numbers = ", ".join(sorted(case.number for case in moved))
+        assert (
+            f"The deadlines or escalation times of 2 open cases moved with the calendar: {numbers}."
+            in told
+        )
         # A day no running clock reaches moves nothing, and says nothing of it.
         response = client.post(add, {"date": "2027-12-01", "kind": "holiday"}, follow=True)
         told = [str(message) for message in response.context["messages"]]
@@ -453,7 +460,38 @@ def test_the_admin_counts_a_case_whose_report_for_duty_deadline_moved(
             follow=True,
         )
     told = [str(message) for message in response.context["messages"]]
-    assert "The deadlines of 1 open case moved with the calendar." in told
+    assert any(
+        message.startswith("The deadline or escalation times of 1 open case moved")
+        for message in told
+    )
+
+
+def test_the_admin_names_the_cases_whose_escalation_times_alone_moved(client, report, cast, world):
+    """Next year's New Year's Day, entered in December, moves no deadline a case page shows,
+    only the later escalation times: the admin says so and names the cases, each one
+    once, and no more than ten of them."""
+    from django.urls import reverse
+
+    with time_machine.travel(at(12, 28, 10), tick=False):
+        cases = [report(category=world.environment) for _ in range(12)]
+        for case in cases:
+            workflow.case_accept(case=case, actor=cast.liaison)
+    before = clock(cases[0])
+    assert before[2] < at(1, 1, 0, year=2027) <= before[4]  # due in 2026, level 3 in 2027
+    with time_machine.travel(at(12, 28, 11), tick=False):
+        client.force_login(cast.admin)
+        response = client.post(
+            reverse("admin:departments_holiday_add"),
+            {"date": "2027-01-01", "kind": "holiday", "name": "元旦"},
+            follow=True,
+        )
+    assert clock(cases[0])[2] == before[2] and clock(cases[0])[4] != before[4]
+    told = [str(message) for message in response.context["messages"]]
+    named = ", ".join(sorted(case.number for case in cases)[:10])
+    assert (
+        "The deadlines or escalation times of 12 open cases moved with the calendar: "
+        f"{named}, …." in told
+    )
 
 
 def test_a_case_suspended_in_the_evening_after_its_deadline_stays_overdue(report, cast):

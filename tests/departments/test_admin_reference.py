@@ -78,6 +78,17 @@ def test_holiday_list_and_admin_index_warn_about_a_year_the_calendar_does_not_kn
     assert "does not know the public holidays of 2061" in index.text
 
 
+def test_the_admin_index_warning_leads_to_the_holiday_list(client, cast):
+    # Read on the index, "add them here" pointed nowhere: the warning links to the list.
+    with time_machine.travel("2061-03-01 10:00 +0800"):
+        client.force_login(cast.admin)
+        index = client.get(reverse("admin:index"))
+    warnings = index.text.split('class="messagelist calendar-warnings"')[1].split("</ul>")[0]
+    assert "does not know the public holidays of 2061" in warnings
+    assert f'href="{reverse("admin:departments_holiday_changelist")}"' in warnings
+    assert "days here" not in warnings
+
+
 def test_the_holiday_list_says_how_few_days_a_year_begun_by_hand_has(client, cast):
     from datetime import date
 
@@ -88,7 +99,7 @@ def test_the_holiday_list_says_how_few_days_a_year_begun_by_hand_has(client, cas
         client.force_login(cast.admin)
         holidays = client.get(reverse("admin:departments_holiday_changelist"))
     assert "does not know the public holidays of 2061" not in holidays.text
-    assert "the weekends and the 1 entry made here" in holidays.text
+    assert "except the 1 holiday or make-up working day entered here" in holidays.text
 
 
 def test_only_those_who_keep_the_holidays_are_asked_to_add_them(client, cast):
