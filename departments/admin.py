@@ -257,20 +257,18 @@ class HolidayAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         self.tell_moved(request, queryset.delete_each())
 
-    # As many case numbers as the cases app names on each entry (cases.signals).
-    MOVED_CASES_NAMED = 10
-
-    @classmethod
-    def tell_moved(cls, request, entries):
+    @staticmethod
+    def tell_moved(request, entries):
         moved = set().union(*(getattr(entry, "cases_moved", ()) for entry in entries))
         if moved:
             # Next year's holidays often move only a case's later escalation times, not the
             # deadline its page shows: say so, and name the cases to look at.
             from cases.labels import join_names
+            from cases.signals import MOVED_CASES_NAMED
 
             numbers = sorted(set().union(*(getattr(e, "case_numbers_moved", ()) for e in entries)))
-            named = numbers[: cls.MOVED_CASES_NAMED]
-            if len(moved) > cls.MOVED_CASES_NAMED:
+            named = numbers[:MOVED_CASES_NAMED]
+            if len(moved) > MOVED_CASES_NAMED:
                 named.append("…")
             messages.info(
                 request,
