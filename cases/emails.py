@@ -19,7 +19,13 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from cases.labels import ACTION_LABELS, aside, deadline_just_passed, format_duration
+from cases.labels import (
+    ACTION_LABELS,
+    aside,
+    deadline_just_passed,
+    format_duration,
+    ladder_rung,
+)
 from cases.models import Case, CaseEvent, DeadlineKind, Escalation, ExtensionRequest
 from cases.privacy import mask_contacts, mask_name, mask_phone
 
@@ -44,11 +50,16 @@ class Step:
 
 
 def timeline_steps(events: list[CaseEvent]) -> list[Step]:
-    """The audit rows as email lines, oldest first; comments are phone-masked."""
+    """The audit rows as email lines, oldest first; comments are phone-masked; an earlier
+    escalation says its rung."""
     return [
         Step(
             at=event.at,
-            label=str(ACTION_LABELS.get(event.action, event.action)),
+            label=" · ".join(
+                filter(
+                    None, [str(ACTION_LABELS.get(event.action, event.action)), ladder_rung(event)]
+                )
+            ),
             actor=event.actor_display,
             comment=mask_contacts(event.shown_comment)[:200],
         )

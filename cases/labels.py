@@ -243,9 +243,9 @@ def event_detail(event: CaseEvent, departments: Mapping[int, str]) -> str:
     return " · ".join(parts)
 
 
-def _ladder_detail(action: str, data: dict) -> str:
-    """Which rung, of which deadline, to whom: three rows that all said "escalated" told
-    nothing apart."""
+def _ladder_detail(action: str, data: dict, *, recipients: bool = True) -> str:
+    """Which rung, of which deadline, to whom (unless not `recipients`: an email to others
+    names no one's address): three rows that all said "escalated" told nothing apart."""
     if data.get("level") is None:
         return ""
     parts = []
@@ -254,9 +254,17 @@ def _ladder_detail(action: str, data: dict) -> str:
     if data.get("deadline") in DeadlineKind.values:
         parts.append(gettext("%(kind)s deadline") % {"kind": DeadlineKind(data["deadline"]).label})
     text = " · ".join(parts)
-    if data.get("recipients"):
+    if recipients and data.get("recipients"):
         text += " → " + join_names(data["recipients"])
     return text
+
+
+def ladder_rung(event: CaseEvent) -> str:
+    """The rung of an escalation-ladder audit row ("level 2 · resolve deadline"), without
+    its recipients; "" for any other row."""
+    if event.action not in LADDER_ACTIONS:
+        return ""
+    return _ladder_detail(event.action, event.data or {}, recipients=False)
 
 
 def department_names() -> dict[int, str]:

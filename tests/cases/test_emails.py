@@ -256,3 +256,18 @@ def test_the_case_link_says_it_needs_a_sign_in(overdue, settings):
     message = message_to("cg-boss@example.org")
     assert "The case (for those who sign in): http" in message.text  # ": " in English
     assert "Open the case</a> (for those who sign in)" in message.html
+
+
+def test_an_earlier_escalation_among_the_latest_steps_says_its_rung_and_not_its_addresses(
+    overdue, settings
+):
+    """A level 2 email lists the level 1 escalation among the latest steps: it says which
+    rung of which deadline it was, not "escalated" alone, and not to whom (other people's
+    addresses)."""
+    settings.LANGUAGE_CODE = "en"
+    escalation_sweep(now=at(11, 23, 12, 30))  # level 1
+    escalation_sweep(now=at(11, 23, 13, 20))  # level 2
+    (row,) = OutboxMessage.objects.filter(escalation__level=2)
+    steps = message_to(row.to).text.split("Latest steps")[-1]
+    assert "escalated · level 1 · accept deadline (system)" in steps
+    assert "cg-boss@example.org" not in steps
