@@ -52,8 +52,11 @@ def _leave_moved(instance: Holiday, moved: set[int]) -> None:
     """The cases moved, on the entry, and the first numbers of them, so that the admin
     (which knows no cases) can name a few for the administrator to look at."""
     instance.cases_moved = moved
-    numbers = Case.objects.filter(pk__in=moved).order_by("number").values_list("number", flat=True)
-    instance.case_numbers_moved = list(numbers[: MOVED_CASES_NAMED + 1]) if moved else []
+    # Among the first ids only (numbers follow them within a year): all of them, as many
+    # as a holiday moves, would pass SQLite's limit of variables in one query.
+    first = sorted(moved)[: MOVED_CASES_NAMED + 1]
+    numbers = Case.objects.filter(pk__in=first).order_by("number").values_list("number", flat=True)
+    instance.case_numbers_moved = list(numbers) if moved else []
 
 
 def _follow(kinds_before: dict) -> set[int]:
