@@ -55,6 +55,8 @@ def test_the_confirmation_page_says_what_became_of_the_case_and_links_to_it(
     page = client.get(link(escalation), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert re.search(r'id="ack-case-state">\s*resolved\s*<', page)
     assert f'href="{reverse("cases:detail", args=[escalation.case.number])}"' in page
+    # The owner shown is the escalation's, beside the case's state now: it says so.
+    assert "<dt>Owner when escalated</dt>" in page
 
 
 def test_confirming_acknowledges_and_records_the_address_in_the_audit_trail(escalation):
