@@ -95,6 +95,7 @@ def deliver_outbox_messages(message_pks: list[int]) -> dict:
             delay = delivery.retry_in or outbox.retry_delay(1)
             if rest:
                 outcomes["not_tried"] = len(rest)
+                outbox.postpone(rest, seconds=delay)
                 try:
                     deliver_outbox_messages.apply_async((rest,), countdown=delay)
                 except Exception:  # the broker: they stay pending and the sweep re-queues them

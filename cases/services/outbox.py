@@ -339,6 +339,15 @@ def requeue_stuck(*, now: datetime | None = None, limit: int = 1000) -> list[int
     return pks
 
 
+def postpone(message_pks: list[int], *, seconds: int, now: datetime | None = None) -> None:
+    """Move the pending messages' next attempt `seconds` on (a batch handed on past a silent
+    mail server): the sweep's re-queue of stuck rows then leaves them to that batch."""
+    now = now or timezone.now()
+    OutboxMessage.objects.filter(pk__in=message_pks, status=Status.PENDING).update(
+        next_attempt_at=now + timedelta(seconds=seconds)
+    )
+
+
 # How early a retry may run: its task is due when the row's `next_attempt_at` is, on the
 # clock of the worker that scheduled it.
 RETRY_EARLY_GRACE = timedelta(seconds=1)
