@@ -36,6 +36,10 @@ class VersionForm(forms.Form):
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
 
+    def retry_values(self) -> dict[str, list[str]]:
+        """Values to show instead of what was typed when the refused form comes back."""
+        return {}
+
 
 class ReturnForm(VersionForm):
     reason = forms.CharField(
@@ -110,6 +114,10 @@ class ArbitrationForm(VersionForm, AssistingDepartments):
         if "assisting" in data:
             data["assisting"] = self.assisting_beside(data.get("lead"), list(data["assisting"]))
         return data
+
+    def retry_values(self) -> dict[str, list[str]]:
+        # As the case page's dispatch form does: pressed again, the button arbitrates.
+        return self.lead_unticked(["assisting"])
 
 
 @dataclass(frozen=True)

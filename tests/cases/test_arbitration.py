@@ -300,3 +300,35 @@ def test_an_arbitration_from_the_case_page_names_assisting_departments_too(
     disputed.refresh_from_db()
     assert (disputed.state, disputed.lead_is_final) == (State.ASSIGNED, True)
     assert [assist.department for assist in disputed.assists.all()] == [world.housing]
+
+
+def test_the_admins_arbitration_refused_for_a_lead_ticked_to_assist_comes_back_without_it(
+    client, world, disputed, supervisor
+):
+    """As the case page's dispatch form: the refused form comes back with the lead unticked
+    and the rest as typed, so that pressing the button again arbitrates (it came back as
+    typed, and was refused again)."""
+    from tests.cases.test_dispatch_assisting import ticked
+
+    client.force_login(supervisor)
+    client.post(
+        act_url(disputed, "arbitrate"),
+        {
+            "version": disputed.version,
+            "lead": world.urban.pk,
+            "assisting": [world.urban.pk, world.housing.pk],
+            "reason": "城管牵头，住建配合",
+        },
+    )
+    page = client.get(reverse("admin:cases_case_change", args=[disputed.pk]))
+    form = next(f["form"] for f in page.context["transition_forms"] if f["name"] == "arbitrate")
+    assert ticked(page.content.decode(), "assisting") == [world.housing.pk]
+    assert (form["lead"].value(), form["reason"].value()) == (
+        str(world.urban.pk),
+        "城管牵头，住建配合",
+    )
+
+    client.post(act_url(disputed, "arbitrate"), {k: form[k].value() for k in form.fields})
+    disputed.refresh_from_db()
+    assert (disputed.state, disputed.lead_department) == (State.ASSIGNED, world.urban)
+    assert [assist.department for assist in disputed.assists.all()] == [world.housing]
