@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.forms import CHOOSE_THE_LEAD
 from cases.forms.transitions import AssistingDepartments
+from cases.labels import join_sentences
 from cases.models import ExtensionRequest
 from cases.selectors import with_listed_assisting
 from cases.services import arbitration, extensions, liaison, workflow
@@ -197,7 +198,9 @@ class Resolve(Button):
         )
         if len(stored) < len(photos):
             done = _("Case %(number)s: %(action)s done.") % {"number": case, "action": self.label}
-            return f"{done} {photos_service.copies_left_out(len(photos) - len(stored))}"
+            left_out = photos_service.copies_left_out(len(photos) - len(stored))
+            # Chinese writes no space after its full stop.
+            return join_sentences([done, left_out])
         return None
 
 
