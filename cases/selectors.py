@@ -163,9 +163,10 @@ OWNERSHIP_ACTIONS = ("route", "dispatch", "correct", "return")
 class RoutingExplanation:
     """Where a case went and why, in words for the person who reported it.
 
-    `how` is "rule" (the router named the lead), "dispatch" (a dispatcher or, after
-    repeated returns, a supervisor did), "correction" (a corrected category or cell routed
-    it again), "returned" (a department sent it back) or "fallback" (no single lead).
+    `how` is "rule" (the router named the lead), "dispatch" (a dispatcher did),
+    "arbitration" (after repeated returns, a supervisor did: final), "correction" (a
+    corrected category or cell routed it again), "returned" (a department sent it back) or
+    "fallback" (no single lead).
 
     `standing` says whether that still holds: "open", "arbitration" (in the pool, returned
     twice: a supervisor names the lead), "suspended", "resolved" (the department is done,
@@ -226,11 +227,11 @@ def routing_explanation(case: Case) -> RoutingExplanation:
                 event=last,
                 standing=standing,
             )
-        how = (
-            "correction"
-            if action == "correct" or (last.data or {}).get("correction")
-            else "dispatch"
-        )
+        data = last.data or {}
+        if action == "correct" or data.get("correction"):
+            how = "correction"
+        else:
+            how = "arbitration" if data.get("arbitrated") else "dispatch"
         return RoutingExplanation(True, case.lead_department, how, event=last, standing=standing)
     candidates = list(case.candidate_departments.all())
     if case.fallback_reason == "returned" and last is not None and last.action == "return":

@@ -267,20 +267,24 @@ class HolidayAdmin(admin.ModelAdmin):
             from cases.signals import MOVED_CASES_NAMED
 
             numbers = sorted(set().union(*(getattr(e, "case_numbers_moved", ()) for e in entries)))
-            named = numbers[:MOVED_CASES_NAMED]
-            if len(moved) > MOVED_CASES_NAMED:
-                named.append("…")
-            messages.info(
-                request,
-                ngettext(
+            named = join_names(numbers[:MOVED_CASES_NAMED])
+            more = len(moved) - MOVED_CASES_NAMED
+            if more > 0:
+                # Said in words: a "…" after the list read "2026-000150、…。" in Chinese.
+                # More than ten: always the plural.
+                told = gettext(
+                    "The deadlines or escalation times of %(count)d open cases moved with the "
+                    "calendar: %(cases)s and %(more)d more."
+                ) % {"count": len(moved), "cases": named, "more": more}
+            else:
+                told = ngettext(
                     "The deadline or escalation times of %(count)d open case moved with the "
                     "calendar: %(cases)s.",
                     "The deadlines or escalation times of %(count)d open cases moved with the "
                     "calendar: %(cases)s.",
                     len(moved),
-                )
-                % {"count": len(moved), "cases": join_names(named)},
-            )
+                ) % {"count": len(moved), "cases": named}
+            messages.info(request, told)
 
     def changelist_view(self, request, extra_context=None):
         # Years the calendar does not know count weekends only: say so, do not guess quietly.

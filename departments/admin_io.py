@@ -274,7 +274,10 @@ class ImportExportMixin:
             "file": stored["name"],
             "summary": format_summary(result.summary),
         }
-        messages.success(request, f"{text} {extra}".strip())
+        # Two sentences: Chinese writes no space after the first one's full stop.
+        from cases.labels import join_sentences
+
+        messages.success(request, join_sentences([text, extra]) if extra else text)
         return HttpResponseRedirect(
             reverse(
                 f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist"

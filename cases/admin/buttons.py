@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.forms import CHOOSE_THE_LEAD
 from cases.forms.transitions import AssistingDepartments
+from cases.labels import join_sentences
 from cases.models import ExtensionRequest
 from cases.selectors import with_listed_assisting
 from cases.services import arbitration, extensions, liaison, workflow
@@ -35,6 +36,10 @@ class VersionForm(forms.Form):
     """The version the page showed: a case that changed since is refused as stale."""
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+    def retry_values(self) -> dict[str, list[str]]:
+        """Values to show instead of what was typed when the refused form comes back."""
+        return {}
 
 
 class ReturnForm(VersionForm):
@@ -110,6 +115,10 @@ class ArbitrationForm(VersionForm, AssistingDepartments):
         if "assisting" in data:
             data["assisting"] = self.assisting_beside(data.get("lead"), list(data["assisting"]))
         return data
+
+    def retry_values(self) -> dict[str, list[str]]:
+        # As the case page's dispatch form does: pressed again, the button arbitrates.
+        return self.lead_unticked(["assisting"])
 
 
 @dataclass(frozen=True)
@@ -189,7 +198,9 @@ class Resolve(Button):
         )
         if len(stored) < len(photos):
             done = _("Case %(number)s: %(action)s done.") % {"number": case, "action": self.label}
-            return f"{done} {photos_service.copies_left_out(len(photos) - len(stored))}"
+            left_out = photos_service.copies_left_out(len(photos) - len(stored))
+            # Chinese writes no space after its full stop.
+            return join_sentences([done, left_out])
         return None
 
 

@@ -443,7 +443,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
         back = HttpResponseRedirect(change_page)
         if not form.is_valid():
             self._refuse(request, case, errors_in_one_line(form))
-            refused_forms.keep(request, form_name=name, page=change_page)
+            refused_forms.keep(request, form_name=name, page=change_page, fresh=form.retry_values())
             return back
         try:
             outcome = button.run(case=case, actor=request.user, data=form.cleaned_data)

@@ -151,6 +151,19 @@ class AssistingDepartments(forms.Form):
             )
         field.help_text = join_sentences(help_texts)
 
+    def lead_unticked(self, names: Sequence[str]) -> dict[str, list[str]]:
+        """The refused form's ticks under `names` without the lead's: a lead also ticked
+        to assist comes back unticked (the refusal says why), so that the form shows a
+        choice that goes through as it stands."""
+        lead = self.cleaned_data.get("lead")
+        if lead is None:
+            return {}
+        return {
+            name: [value for value in self.data.getlist(name) if value != str(lead.pk)]
+            for name in names
+            if str(lead.pk) in self.data.getlist(name)
+        }
+
     def assisting_beside(self, lead: Department | None, assisting: list) -> list:
         """`assisting` as the case will have it beside `lead`: a lead that was on the case
         (its box came ticked) now leads instead; one newly ticked too is refused."""
@@ -250,17 +263,9 @@ class DispatchForm(CommentForm, AssistingDepartments):
         return data
 
     def retry_values(self) -> dict[str, list[str]]:
-        """A lead also ticked to assist comes back unticked (the refusal says why), so
-        that the form shows a choice that dispatches as it stands."""
-        lead = self.cleaned_data.get("lead")
-        if lead is None:
-            return {}
-        names = ["assisting"] + ([listed_assisting_name(self.case)] if self.case else [])
-        return {
-            name: [value for value in self.data.getlist(name) if value != str(lead.pk)]
-            for name in names
-            if str(lead.pk) in self.data.getlist(name)
-        }
+        return self.lead_unticked(
+            ["assisting"] + ([listed_assisting_name(self.case)] if self.case else [])
+        )
 
 
 class CancelForm(ReasonForm):

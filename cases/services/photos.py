@@ -6,13 +6,14 @@ most 5 photos of the problem (the report's, the township's notes, Open311's) and
 departments (the fix, as SPEC §1 has liaisons resolve "with a note and photos"): a case
 reported with 5 photos can still show its fix. Every accepted photo is re-encoded from its
 pixels, which drops EXIF (with any GPS position) and anything else hidden in the file; the
-same picture attached twice at once (any name, any EXIF) is stored once (`distinct_photos`).
+same picture attached twice at once (any name, any EXIF), or again to a case that has it,
+is stored once (`distinct_photos`, `case_add_photos`).
 """
 
 import hashlib
 import io
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -169,12 +170,16 @@ def too_many_photos(already: int) -> str:
 
 
 def clean_photos(
-    uploads: Sequence, *, already: int = 0, beside: Sequence[CleanPhoto] = ()
+    uploads: Sequence,
+    *,
+    already: int = 0,
+    beside: Sequence[CleanPhoto] = (),
+    stored: Collection[str] = (),
 ) -> list[CleanPhoto]:
     """Check a batch of uploads for a case that already has `already` photos (of the same
     side: `photos_of_the_same_side`), to go with the photos `beside` them (held or checked
     already). Raises ValidationError on a bad file or on pictures too many (`clean_each_photo`)."""
-    cleaned, errors = clean_each_photo(uploads, already=already, beside=beside)
+    cleaned, errors = clean_each_photo(uploads, already=already, beside=beside, stored=stored)
     if errors:
         raise ValidationError(errors)
     return cleaned
@@ -187,13 +192,18 @@ def check_photo_count(count: int, *, already: int = 0) -> None:
 
 
 def clean_each_photo(
-    uploads: Sequence, *, already: int = 0, beside: Sequence[CleanPhoto] = ()
+    uploads: Sequence,
+    *,
+    already: int = 0,
+    beside: Sequence[CleanPhoto] = (),
+    stored: Collection[str] = (),
 ) -> tuple[list[CleanPhoto], list[ValidationError]]:
     """Each upload checked on its own: those that pass, re-encoded, and the errors of the
     others (a form keeps the good photos of a batch with one bad file).
 
     The allowance counts pictures, as they are stored: the copies of one, among the uploads
-    and the photos `beside` them, count once (and share one content in memory). Raises
+    and the photos `beside` them, count once (and share one content in memory), and a copy
+    of one of the `stored` (the digests of the case's photos, among `already`) not at all. Raises
     ValidationError when the pictures would pass MAX_PHOTOS with the `already` stored: at
     once for more than MAX_UPLOADS files, else at the first picture too many, so that no
     more than MAX_PHOTOS + 1 re-encoded pictures are ever kept."""
@@ -214,13 +224,27 @@ def clean_each_photo(
             errors.extend(error.error_list)
             continue
         first = pictures.setdefault(photo.digest, photo)
-        if first is photo:
+        if first is photo and photo.digest not in stored:
             new += 1
             check_photo_count(new, already=already)
         else:
             photo.content = first.content
         cleaned.append(photo)
     return cleaned, errors
+
+
+def _stored_digests(photos) -> dict[str, int]:
+    """The digest of each stored photo's file, with how many photos have it (one, unless
+    stored before copies were told apart); a file gone from storage counts on its own."""
+    digests: dict[str, int] = {}
+    for photo in photos.only("pk", "image"):
+        try:
+            with photo.image.open("rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        except FileNotFoundError:
+            digest = f"missing:{photo.pk}"
+        digests[digest] = digests.get(digest, 0) + 1
+    return digests
 
 
 def _store(records_and_photos) -> None:
@@ -352,9 +376,18 @@ def case_add_photos(
         )
         if len(held) != len(wanted):
             raise ValidationError(HELD_PHOTOS_GONE, code="held_photos_gone")
-    already = photos_of_the_same_side(case, uploaded_by).count()
+    # A picture the case has already (attached again: the page did not seem to take it)
+    # is a copy too, and takes no room: files are stored as re-encoded, byte for byte.
+    on_case = _stored_digests(photos_of_the_same_side(case, uploaded_by))
+    already = sum(on_case.values())
     beside = [*cleaned, *held_as_cleaned(held)]
-    cleaned = distinct_photos([*clean_photos(uploads, already=already, beside=beside), *beside])
+    cleaned = [
+        photo
+        for photo in distinct_photos(
+            [*clean_photos(uploads, already=already, beside=beside, stored=on_case), *beside]
+        )
+        if photo.digest not in on_case
+    ]
     photos = [CasePhoto(case=case, uploaded_by=uploaded_by) for _ in cleaned]
     _store(zip(photos, cleaned, strict=True))
     if held:

@@ -19,7 +19,12 @@ from cases.forms import (
     PhotosForm,
     errors_in_one_line,
 )
-from cases.labels import stopped_clock_words, transition_label, working_time_words
+from cases.labels import (
+    deadline_just_passed,
+    stopped_clock_words,
+    transition_label,
+    working_time_words,
+)
 from cases.models import TERMINAL_STATES, Case, State
 from cases.privacy import can_see_personal_data
 from cases.selectors import (
@@ -99,6 +104,7 @@ def _detail_page(request, case):
         if case.state == State.RESOLVED
         else None
     )
+    now = timezone.now()
     return render(
         request,
         "cases/detail.html",
@@ -135,8 +141,11 @@ def _detail_page(request, case):
             "sees_contacts": can_see_personal_data(request.user, case),
             # Room on this user's side: a department's fix has its own five.
             "photo_room": photo_room(case, request.user),
-            "now": timezone.now(),
+            "now": now,
             "working_time": working_time_words(working_seconds_left(case), overdue=case.is_overdue),
+            # At its deadline, or seconds past it: "overdue by 0 minutes" would say nothing.
+            "overdue_just_now": case.is_overdue
+            and deadline_just_passed((now - case.due_at).total_seconds()),
             "stopped_clock": stopped_clock_words(case),
             "summons": summons,
         },

@@ -84,7 +84,8 @@ def case_photos_add(request, number):
     except ValidationError as error:
         messages.error(request, _("No photo was added: %(e)s") % {"e": _errors(error)})
     else:
-        messages.success(request, _("The photos were added."))
+        if stored:  # none when every picture was on the case already
+            messages.success(request, _("The photos were added."))
         if len(stored) < len(uploads):
             messages.info(request, copies_left_out(len(uploads) - len(stored)))
     return redirect("cases:detail", number=case.number)

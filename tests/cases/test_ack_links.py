@@ -218,6 +218,23 @@ def test_a_supervisor_acknowledges_from_the_email_link_in_a_browser(live_server,
     ).exists()
 
 
+@needs_chromium
+@pytest.mark.django_db(transaction=True)
+def test_the_acknowledge_page_lays_its_facts_out_as_the_case_page_does(live_server, report, cast):
+    """Each label beside its value, as on the case page: the page's facts stacked label
+    over indented value (the browser's bare <dl>), with the case's state lost at the foot."""
+    with time_machine.travel(datetime(2026, 11, 23, 10, tzinfo=SHANGHAI), tick=False):
+        report()
+    escalation_sweep(now=ESCALATED_AT)
+    url = live_server.url + link(Escalation.objects.get(level=1))
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(url)
+        label = page.locator("dt", has_text="State").bounding_box()
+        value = page.locator("#ack-case-state").bounding_box()
+    assert abs(label["y"] - value["y"]) < 4 and value["x"] > label["x"] + label["width"]
+
+
 def test_an_escalation_email_sent_again_carries_a_link_that_works_for_14_days(
     client, escalation, cast, monkeypatch
 ):

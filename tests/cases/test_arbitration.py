@@ -300,3 +300,68 @@ def test_an_arbitration_from_the_case_page_names_assisting_departments_too(
     disputed.refresh_from_db()
     assert (disputed.state, disputed.lead_is_final) == (State.ASSIGNED, True)
     assert [assist.department for assist in disputed.assists.all()] == [world.housing]
+
+
+def test_the_admins_arbitration_refused_for_a_lead_ticked_to_assist_comes_back_without_it(
+    client, world, disputed, supervisor
+):
+    """As the case page's dispatch form: the refused form comes back with the lead unticked
+    and the rest as typed, so that pressing the button again arbitrates (it came back as
+    typed, and was refused again)."""
+    from tests.cases.test_dispatch_assisting import ticked
+
+    client.force_login(supervisor)
+    client.post(
+        act_url(disputed, "arbitrate"),
+        {
+            "version": disputed.version,
+            "lead": world.urban.pk,
+            "assisting": [world.urban.pk, world.housing.pk],
+            "reason": "城管牵头，住建配合",
+        },
+    )
+    page = client.get(reverse("admin:cases_case_change", args=[disputed.pk]))
+    form = next(f["form"] for f in page.context["transition_forms"] if f["name"] == "arbitrate")
+    assert ticked(page.content.decode(), "assisting") == [world.housing.pk]
+    assert (form["lead"].value(), form["reason"].value()) == (
+        str(world.urban.pk),
+        "城管牵头，住建配合",
+    )
+
+    client.post(act_url(disputed, "arbitrate"), {k: form[k].value() for k in form.fields})
+    disputed.refresh_from_db()
+    assert (disputed.state, disputed.lead_department) == (State.ASSIGNED, world.urban)
+    assert [assist.department for assist in disputed.assists.all()] == [world.housing]
+
+
+def test_the_case_page_says_the_lead_was_named_by_a_final_arbitration(
+    client, cast, world, disputed, supervisor
+):
+    """After the arbitration the page said only "dispatched from the fallback pool", as for
+    any dispatch: nothing told the caseworker or the lead that it cannot be returned."""
+    client.force_login(supervisor)
+    client.post(
+        reverse("cases:transition", kwargs={"number": disputed.number, "transition": "dispatch"}),
+        {"expected_version": disputed.version, "lead": world.housing.pk, "comment": "属地管理"},
+    )
+    disputed.refresh_from_db()
+    assert disputed.lead_is_final
+    client.force_login(cast.caseworker)
+    url = reverse("cases:detail", kwargs={"number": disputed.number})
+    routing = client.get(url).context["routing"]
+    assert (routing.how, routing.department) == ("arbitration", world.housing)
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").text
+    said = re.search(r'<p class="arbitrated">(.*?)</p>', page, re.S)[1]
+    assert "仲裁：此决定为最终决定，该部门不能再退回" in said and "属地管理" in said
+    assert "从兜底池派遣" not in page
+
+    # A correction that names another lead ends the arbitration's say (the new lead may
+    # return the case): the page no longer calls it final.
+    corrections.case_correct(
+        case=disputed,
+        actor=supervisor,
+        category=world.environment,  # led by the urban department everywhere
+        cell=disputed.cell,
+        expected_version=disputed.version,
+    )
+    assert client.get(url).context["routing"].how != "arbitration"

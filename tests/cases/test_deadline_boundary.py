@@ -48,6 +48,23 @@ def test_a_case_at_its_deadline_is_overdue_in_the_model_and_the_lists(client, at
     assert 'class="deadline overdue"' in page.text
 
 
+def test_the_case_page_at_its_deadline_says_it_has_just_passed_once(client, at_deadline, cast):
+    """Not "overdue by 0 minutes (overdue, the deadline has just passed)": the calendar's
+    0 minutes says nothing, and the working time's words say it all."""
+    import re
+
+    client.force_login(cast.caseworker)
+    for language, words in [
+        ("en", "overdue, the deadline has just passed"),
+        ("zh-hans", "已超期，刚过期限"),
+    ]:
+        page = client.get(f"/cases/{at_deadline.number}/", HTTP_ACCEPT_LANGUAGE=language)
+        due = re.search(r'<dd class="deadline overdue">(.*?)</dd>', page.text, re.S)[1]
+        shown = " ".join(re.sub(r"<[^>]+>", " ", due).split())
+        assert shown.endswith(f"· {words}"), (language, shown)
+        assert shown.count(words) == 1 and "0 minutes" not in shown and "0 分钟" not in shown
+
+
 def test_the_dashboard_counts_a_case_at_its_deadline_as_overdue_not_due_soon(
     client, at_deadline, cast
 ):

@@ -472,6 +472,8 @@ def test_the_admin_names_the_cases_whose_escalation_times_alone_moved(client, re
     once, and no more than ten of them."""
     from django.urls import reverse
 
+    from departments.models import Holiday
+
     with time_machine.travel(at(12, 28, 10), tick=False):
         cases = [report(category=world.environment) for _ in range(12)]
         for case in cases:
@@ -485,12 +487,25 @@ def test_the_admin_names_the_cases_whose_escalation_times_alone_moved(client, re
             {"date": "2027-01-01", "kind": "holiday", "name": "元旦"},
             follow=True,
         )
-    assert clock(cases[0])[2] == before[2] and clock(cases[0])[4] != before[4]
+        # In Chinese too, the numbers joined with "、" and the rest counted in words (a
+        # trailing "…" read "…、…。").
+        removed = client.post(
+            reverse("admin:departments_holiday_delete", args=[Holiday.objects.get().pk]),
+            {"post": "yes"},
+            follow=True,
+            HTTP_ACCEPT_LANGUAGE="zh-hans",
+        )
+    assert clock(cases[0])[2] == before[2] and clock(cases[0])[4] == before[4]
     told = [str(message) for message in response.context["messages"]]
-    named = ", ".join(sorted(case.number for case in cases)[:10])
+    numbers = sorted(case.number for case in cases)
     assert (
         "The deadlines or escalation times of 12 open cases moved with the calendar: "
-        f"{named}, …." in told
+        f"{', '.join(numbers[:10])} and 2 more." in told
+    )
+    told = [str(message) for message in removed.context["messages"]]
+    assert (
+        f"12 个在办案件的期限或督办升级时间已随日历调整：{'、'.join(numbers[:10])}，"
+        "另有 2 个未列出。" in told
     )
 
 

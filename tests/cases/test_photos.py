@@ -630,6 +630,37 @@ def test_the_same_fix_photo_twice_in_a_liaisons_resolve_is_kept_once(client, cas
     assert "1 copy of a photo attached already was left out: nothing is lost." in text
 
 
+def test_a_liaisons_resolve_with_copies_says_so_in_one_chinese_text(client, cast, report):
+    """The resolve's outcome and the copies left out are two sentences of one message:
+    joined the Chinese way, with no space after the first one's full stop."""
+    from django.contrib.messages import get_messages
+
+    from cases.services import workflow
+
+    case = report()
+    workflow.case_accept(case=case, actor=cast.liaison)
+    case.refresh_from_db()
+    client.force_login(cast.liaison)
+
+    response = client.post(
+        reverse("admin:cases_case_act", args=[case.pk, "resolve"]),
+        {
+            "version": case.version,
+            "note": "已清理",
+            "photos": [
+                image_file("fix.jpg", colour=SAME_PICTURE),
+                image_file("fix-copy.jpg", colour=SAME_PICTURE),
+            ],
+        },
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+
+    told = [str(m) for m in get_messages(response.wsgi_request)]
+    assert (
+        f"案件 {case.number}：已办结。有 1 张照片重复添加，只保留一份：没有丢失任何照片。" in told
+    )
+
+
 def test_the_same_photo_twice_on_the_case_page_is_kept_once(client, cast, report):
     case = report()
     client.force_login(cast.caseworker)
@@ -756,3 +787,54 @@ def test_the_same_photo_twice_on_a_note_is_kept_once_and_the_page_says_so(client
     assert case.notes.get().text == "又拍了一张"
     assert case.photos.count() == 2
     assert "1 copy of a photo attached already was left out: nothing is lost." in page.text
+
+
+def test_a_photo_the_case_has_already_attached_again_is_left_out(client, cast, report):
+    """Attached again (the first upload seemed not to take): kept once, and told so, on the
+    case page, with a note and in a liaison's resolve; it takes no room either."""
+    from django.contrib.messages import get_messages
+
+    from cases.services import workflow
+
+    case = report()
+    client.force_login(cast.caseworker)
+    client.post(
+        reverse("cases:photos_add", args=[case.number]),
+        {
+            "photos": [image_file(f"{i}.jpg") for i in range(4)]
+            + [image_file("same.jpg", colour=SAME_PICTURE)]
+        },
+        follow=True,
+    )
+    assert case.photos.count() == 5
+
+    again = client.post(
+        reverse("cases:photos_add", args=[case.number]),
+        {"photos": [image_file("same-again.jpg", colour=SAME_PICTURE)]},
+        follow=True,
+    )
+    assert case.photos.count() == 5
+    told = [str(m) for m in get_messages(again.wsgi_request)]
+    assert told == ["1 copy of a photo attached already was left out: nothing is lost."]
+
+    noted = client.post(
+        reverse("cases:note_add", args=[case.number]),
+        {"text": "再拍一张", "photos": [image_file("same-3.jpg", colour=SAME_PICTURE)]},
+        follow=True,
+    )
+    assert case.photos.count() == 5 and case.notes.count() == 1
+    assert "1 copy of a photo attached already was left out: nothing is lost." in noted.text
+
+    # The fix's photos are the departments' own: the same picture starts their five.
+    workflow.case_accept(case=case, actor=cast.liaison)
+    case.refresh_from_db()
+    client.force_login(cast.liaison)
+    client.post(
+        reverse("admin:cases_case_act", args=[case.pk, "resolve"]),
+        {
+            "version": case.version,
+            "note": "已清理",
+            "photos": [image_file("fix.jpg", colour=SAME_PICTURE)],
+        },
+    )
+    assert case.photos.count() == 6

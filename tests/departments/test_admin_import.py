@@ -589,3 +589,23 @@ def test_an_edit_saved_while_apply_writes_waits_for_it_and_is_not_overwritten_un
     assert edits == ["waited"]
     assert "Imported" in response.text
     assert Department.objects.get(code="CG").supervisor_emails == "new-boss@example.org"
+
+
+@pytest.mark.usefixtures("compiled_catalogue")
+def test_the_chinese_message_of_a_users_import_joins_its_sentences_without_a_space(
+    admin_client, world
+):
+    """ "…。 已排队发送邀请…" read with a space after the full stop, as English writes it."""
+    text = (
+        "username,full_name,email,role,township_code,department_code\n"
+        "newbie,新同事,newbie@example.org,liaison,,CG\n"
+    )
+    preview = upload_in_chinese(admin_client, "users", text)
+    response = admin_client.post(
+        import_url("users"),
+        {"apply": "1", "digest": preview.context["digest"]},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    told = [str(message) for message in response.context["messages"]]
+    assert len(told) == 1 and "。已排队发送邀请：1 封。" in told[0] and "。 " not in told[0], told
