@@ -177,7 +177,16 @@ def passed_on_words(number: str) -> str:
     ) % {"number": number}
 
 
-def transition_label(name: str) -> str:
+# A supervisor's dispatch of a case returned twice is the arbitration (SPEC §2): its
+# button and messages say so, as the admin's does; the transition keeps its name.
+ARBITRATE_LABEL = _("arbitrate")
+
+
+def transition_label(name: str, case=None) -> str:
+    """What the button of transition `name` says; on `case`, when given, "arbitrate" for
+    the dispatch of a case waiting for arbitration."""
+    if name == "dispatch" and case is not None and case.needs_arbitration:
+        return ARBITRATE_LABEL
     return TRANSITION_LABELS.get(name, name)
 
 

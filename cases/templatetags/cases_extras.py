@@ -10,6 +10,7 @@ from cases.labels import list_separator as _list_separator
 from cases.labels import phrase_separator as _phrase_separator
 from cases.labels import state_label as _state_label
 from cases.labels import transition_help as _transition_help
+from cases.labels import transition_label as _transition_label
 from cases.privacy import can_see_personal_data
 from cases.privacy import description_for as _description_for
 from cases.privacy import masked_unless as _masked_unless
@@ -31,6 +32,13 @@ def state_label(state: str) -> str:
 def transition_help(name: str) -> str:
     """`{{ name|transition_help }}`: what the transition does, above its form."""
     return _transition_help(name)
+
+
+@register.filter
+def transition_label(name: str, case=None) -> str:
+    """`{{ "dispatch"|transition_label:case }}`: its button's word on that case ("arbitrate"
+    for a case waiting for arbitration)."""
+    return _transition_label(name, case)
 
 
 @register.filter

@@ -76,7 +76,7 @@ def _detail_page(request, case):
     forms = [
         (
             name,
-            transition_label(name),
+            transition_label(name, case),
             TRANSITION_FORMS[name](
                 kept[1] if kept and kept[0] == name else None,
                 case=case,
@@ -196,7 +196,8 @@ def case_transition(request, number, transition):
     form = TRANSITION_FORMS[transition](
         request.POST, case=case, user=request.user, auto_id=f"id_{transition}_%s"
     )
-    label = transition_label(transition)
+    # Before the step: a done arbitration leaves a case that no longer waits for one.
+    label = transition_label(transition, case)
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()

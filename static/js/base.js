@@ -43,7 +43,9 @@
     var named = function () {
       var chosen = lead && lead.value ? lead.options[lead.selectedIndex].text : "";
       buttons.forEach(function (button) {
-        button.textContent = chosen ? pool.dataset.dispatchTo.replace("{lead}", chosen) : pool.dataset.dispatch;
+        // A case waiting for arbitration has its button's own words (data-dispatch-to).
+        var words = button.dataset.dispatchTo ? button.dataset : pool.dataset;
+        button.textContent = chosen ? words.dispatchTo.replace("{lead}", chosen) : words.dispatch;
       });
     };
     if (lead) { lead.addEventListener("change", named); named(); }

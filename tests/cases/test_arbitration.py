@@ -365,3 +365,76 @@ def test_the_case_page_says_the_lead_was_named_by_a_final_arbitration(
         expected_version=disputed.version,
     )
     assert client.get(url).context["routing"].how != "arbitration"
+
+
+def dispatch_buttons(page: str) -> dict[str, str]:
+    """The pool page's dispatch buttons by case number: their words and data attributes."""
+    found = re.findall(
+        r'<button [^>]*class="dispatch-case"\s+formaction="/cases/([^/]+)/dispatch/"([^>]*)>'
+        r"(.*?)</button>",
+        page,
+    )
+    return {number: (words, attributes) for number, attributes, words in found}
+
+
+def test_the_case_page_words_a_supervisors_dispatch_of_a_case_returned_twice_as_the_arbitration(
+    client, cast, world, report, disputed, supervisor
+):
+    """The button read "派遣" and the message "已执行“派遣”", while the section above
+    it and the admin's button said it was the arbitration; the transition keeps its name."""
+    client.force_login(supervisor)
+    url = reverse("cases:detail", kwargs={"number": disputed.number})
+    button = '<button type="submit" name="do" value="dispatch">%s</button>'
+    assert button % "Arbitrate" in client.get(url).text
+    assert button % "仲裁" in client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").text
+    act = reverse("cases:transition", kwargs={"number": disputed.number, "transition": "dispatch"})
+
+    refused = client.post(
+        act,
+        {"expected_version": disputed.version, "lead": world.urban.pk},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    [said] = [str(m) for m in get_messages(refused.wsgi_request)]
+    assert said.startswith(f"案件 {disputed.number}：“仲裁”未执行："), said
+
+    done = client.post(
+        act,
+        {"expected_version": disputed.version, "lead": world.urban.pk, "comment": "属地管理"},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    [said] = [str(m) for m in get_messages(done.wsgi_request)]
+    assert said.startswith(f"案件 {disputed.number}：已执行“仲裁”"), said
+    disputed.refresh_from_db()
+    assert (disputed.state, disputed.lead_is_final) == (State.ASSIGNED, True)
+
+    # A case not returned twice is still dispatched, in the same words as before.
+    pooled = report(category=None)
+    page = client.get(reverse("cases:detail", kwargs={"number": pooled.number})).text
+    assert button % "Dispatch" in page
+
+
+def test_the_pool_words_a_supervisors_dispatch_of_a_case_returned_twice_as_the_arbitration(
+    client, cast, report, disputed, supervisor
+):
+    pooled = report(category=None)
+    client.force_login(supervisor)
+    page = client.get(reverse("cases:fallback")).text
+    row = re.search(rf'id="case-{disputed.number}".*?</article>', page, re.S)[0]
+    assert "or arbitrate on the case page" in row and "or dispatch" not in row
+    buttons = dispatch_buttons(page)
+    words, attributes = buttons[disputed.number]
+    assert words == "Arbitrate"
+    assert 'data-dispatch-to="Arbitrate: {lead} leads"' in attributes
+    # Any other case keeps the page's words ("Dispatch to {lead}", base.js).
+    assert buttons[pooled.number][0] == "Dispatch"
+    assert "data-dispatch-to" not in buttons[pooled.number][1]
+
+    buttons = dispatch_buttons(
+        client.get(reverse("cases:fallback"), HTTP_ACCEPT_LANGUAGE="zh-hans").text
+    )
+    words, attributes = buttons[disputed.number]
+    assert words == "仲裁"
+    assert 'data-dispatch-to="仲裁：由 {lead} 牵头"' in attributes
+    assert buttons[pooled.number][0] == "派遣"

@@ -324,6 +324,22 @@ def test_dispatcher_dispatches_a_fallback_case_with_a_whistle(
     assert "summoned by whistle" in page.locator("ul.assists").inner_text()
 
 
+def test_the_pools_button_for_a_case_returned_twice_names_the_lead_of_the_arbitration(
+    open_as, live_server, cast, world, report, disputed
+):
+    """Each button names the lead it sends its case to: for a case waiting for a
+    supervisor, as the arbitration it is, not as "Dispatch to …"."""
+    pooled = report(category=None)
+    page = open_as(cast.supervisor)
+    page.goto(f"{live_server.url}/cases/fallback/")
+    arbitrate = page.locator(f"#case-{disputed.number} button.dispatch-case")
+    dispatch = page.locator(f"#case-{pooled.number} button.dispatch-case")
+    assert (arbitrate.inner_text(), dispatch.inner_text()) == ("Arbitrate", "Dispatch")
+    page.locator("#pool-dispatch select[name=lead]").select_option(str(world.housing.pk))
+    assert arbitrate.inner_text() == f"Arbitrate: {world.housing} leads"
+    assert dispatch.inner_text() == f"Dispatch to {world.housing}"
+
+
 def test_dispatcher_dispatches_from_the_pool_with_the_assisting_departments_ticked_in_its_row(
     open_as, live_server, cast, world, report
 ):
