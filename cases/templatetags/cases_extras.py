@@ -9,6 +9,7 @@ from cases.labels import label_separator as _label_separator
 from cases.labels import list_separator as _list_separator
 from cases.labels import phrase_separator as _phrase_separator
 from cases.labels import state_label as _state_label
+from cases.labels import stopped_clock_words as _stopped_clock_words
 from cases.labels import transition_help as _transition_help
 from cases.labels import transition_label as _transition_label
 from cases.privacy import can_see_personal_data
@@ -39,6 +40,13 @@ def transition_label(name: str, case=None) -> str:
     """`{{ "dispatch"|transition_label:case }}`: its button's word on that case ("arbitrate"
     for a case waiting for arbitration)."""
     return _transition_label(name, case)
+
+
+@register.filter
+def stopped_clock(case) -> str:
+    """`{{ case|stopped_clock }}`: a suspended case's stopped clock and the working time it
+    keeps, from the case's own row (no query: fit for a list); empty for any other case."""
+    return _stopped_clock_words(case)
 
 
 @register.filter

@@ -3,8 +3,10 @@ which case (liaisons by lead and by assist), the pool's one dispatch form, the c
 count (cases/pagination.py) and query counts that do not grow with the cases."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.core.paginator import EmptyPage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -334,3 +336,44 @@ def test_the_pool_keeps_the_lead_a_dispatch_from_it_named(client, cast, world, r
     for junk in ("abc", "-1", ""):
         form = client.get(f"/cases/fallback/?lead={junk}").context["dispatch_form"]
         assert form["lead"].value() in (None, ""), junk
+
+
+def due_cells(response) -> dict[str, str]:
+    """The list's "Due" cell of each case, by number."""
+    rows = re.findall(
+        r'<tr class="case-row[^"]*">\s*<td class="one-line"><a href="/cases/([^/]+)/">'
+        r".*?<td>([^<]*)</td>\s*</tr>",
+        text_of(response),
+        re.S,
+    )
+    return dict(rows)
+
+
+def test_the_list_says_what_a_suspended_cases_stopped_clock_keeps_where_its_due_date_was(
+    client, cast, report, django_assert_max_num_queries
+):
+    """A suspended case's "Due" cell was empty (its due date goes when its clock stops),
+    while its page and the admin's column said what the stopped clock keeps."""
+    # Monday 2026-03-02 10:00 in Shanghai; rubbish must be accepted within 2 working hours.
+    with time_machine.travel(datetime(2026, 3, 2, 2, 0, tzinfo=UTC), tick=False):
+        cases = [report() for _ in range(5)]
+    with time_machine.travel(datetime(2026, 3, 2, 3, 0, tzinfo=UTC), tick=False):  # 11:00
+        workflow.case_suspend(case=cases[0], actor=cast.supervisor, reason="待专项整治")
+    client.force_login(cast.caseworker)
+    url = reverse("cases:list")
+    # A week on, nothing has run down: the clock stopped.
+    with time_machine.travel(datetime(2026, 3, 9, 2, 0, tzinfo=UTC), tick=False):
+        with django_assert_max_num_queries(15) as few:
+            cells = due_cells(client.get(url))
+        # Read now: the next request resets the connection's log the count is taken from.
+        queries = len(few.captured_queries)
+        assert cells[cases[0].number] == "Clock stopped: 1 hour of working time left"
+        chinese = due_cells(client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans"))
+        assert chinese[cases[0].number] == "计时已暂停：剩余工作时间 1 小时"
+
+        for case in cases[1:]:
+            workflow.case_suspend(case=case, actor=cast.supervisor, reason="待专项整治")
+        # From each case's own row: no query per suspended case.
+        with django_assert_max_num_queries(queries):
+            cells = due_cells(client.get(url))
+    assert all(cells[case.number].startswith("Clock stopped: ") for case in cases)
