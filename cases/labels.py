@@ -127,6 +127,12 @@ def label_separator() -> str:
     return _separator("label")
 
 
+def sentence_separator() -> str:
+    """After a whole sentence, before the next or a quoted remark: none after Chinese's
+    "。" (…派遣。“城管牵头”), a space otherwise."""
+    return _separator("sentence")
+
+
 def join_names(names: Iterable) -> str:
     """Names (departments, cases, addresses) as one list, in the active language's way."""
     return list_separator().join(str(name) for name in names)
@@ -143,7 +149,7 @@ FULL_STOPS = (".", "。")
 
 def join_sentences(sentences: Iterable) -> str:
     """Whole sentences, each ending with its full stop, as one text."""
-    return _separator("sentence").join(str(sentence) for sentence in sentences)
+    return sentence_separator().join(str(sentence) for sentence in sentences)
 
 
 def join_clauses(clauses: Iterable) -> str:

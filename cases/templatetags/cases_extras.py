@@ -8,6 +8,7 @@ from cases.labels import join_names as _join_names
 from cases.labels import label_separator as _label_separator
 from cases.labels import list_separator as _list_separator
 from cases.labels import phrase_separator as _phrase_separator
+from cases.labels import sentence_separator as _sentence_separator
 from cases.labels import state_label as _state_label
 from cases.labels import stopped_clock_words as _stopped_clock_words
 from cases.labels import transition_help as _transition_help
@@ -90,6 +91,13 @@ def list_separator() -> str:
 def phrase_separator() -> str:
     """Between the phrases of one sentence a template puts together: "，" in Chinese."""
     return _phrase_separator()
+
+
+@register.simple_tag
+def sentence_separator() -> str:
+    """After a whole sentence a template writes, before the next or a quoted remark
+    (`…{% endblocktranslate %}{% sentence_separator %}“{{ comment }}”`): none in Chinese."""
+    return _sentence_separator()
 
 
 @register.simple_tag

@@ -229,6 +229,46 @@ def test_clauses_phrases_and_labels_take_full_width_marks_in_chinese_only():
     assert join_clauses([]) == ""
 
 
+def test_a_quoted_comment_follows_a_chinese_full_stop_or_colon_with_no_space(
+    client,
+    cast,
+    world,
+    report,
+    disputed,
+    compiled_catalogue,  # noqa: F811
+):
+    """ "…从兜底池派遣。 “城管牵头”": the template wrote an English space after the sentence
+    (and after "退回：") before the quoted comment, whatever the language."""
+    dispatched = report(category=world.stall, cell=world.n2)  # overlap: to the pool
+    workflow.case_dispatch(
+        case=dispatched, actor=cast.dispatcher, lead=world.urban, comment="城管牵头"
+    )
+    workflow.case_dispatch(
+        case=disputed, actor=cast.supervisor, lead=world.housing, comment="属地管理"
+    )
+    returned = report()
+    workflow.case_return(case=returned, actor=cast.liaison, reason="不归城管")
+    client.force_login(cast.dispatcher)
+    dispatched_page, disputed_page, returned_page = (
+        reverse("cases:detail", args=[case.number]) for case in (dispatched, disputed, returned)
+    )
+
+    assert "从兜底池派遣。“城管牵头”" in page(client, dispatched_page, CHINESE)
+    assert "不能再退回。“属地管理”" in page(client, disputed_page, CHINESE)
+    for url in (returned_page, "/cases/fallback/"):
+        assert "退回：“不归城管”" in page(client, url, CHINESE), url
+    # English keeps its space after the full stop and the colon.
+    assert re.search(
+        r"from the fallback pool by Dispatcher on [^<]+\. “城管牵头”",
+        page(client, dispatched_page, ENGLISH),
+    )
+    assert "cannot return it. “属地管理”" in page(client, disputed_page, ENGLISH)
+    for url in (returned_page, "/cases/fallback/"):
+        assert re.search(r"Returned by 城管局 on [^<]+: “不归城管”", page(client, url, ENGLISH)), (
+            url
+        )
+
+
 class TwoFieldsForm(forms.Form):
     note = forms.CharField(label="说明")
     reason = forms.CharField(label="原因")
