@@ -366,3 +366,23 @@ def test_what_the_system_writes_on_a_correction_reads_in_the_readers_language(
     chinese, english = page(client, url, CHINESE), page(client, url, ENGLISH)
     assert "更正后重新分拨。" in chinese and "Routed again after a correction." not in chinese
     assert "Routed again after a correction." in english
+
+
+def test_the_pools_reason_and_candidates_follow_a_chinese_colon_with_no_space(
+    client,
+    cast,
+    world,
+    report,
+    compiled_catalogue,  # noqa: F811
+):
+    """ "原因： 重叠", "候选部门： 城管局": an English space after the full-width colon, on the
+    case page and the pool alike."""
+    overlapping = report(category=world.stall, cell=world.n2)  # overlap: to the pool
+    client.force_login(cast.dispatcher)
+    for url in (reverse("cases:detail", args=[overlapping.number]), "/cases/fallback/"):
+        chinese = page(client, url, CHINESE)
+        assert re.search(r"原因：<strong", chinese), url
+        assert re.search(r"候选部门：<span", chinese), url
+        english = page(client, url, ENGLISH)
+        assert re.search(r"Reason: <strong", english), url
+        assert re.search(r"Candidate departments: <span", english), url
