@@ -34,6 +34,16 @@ def link(escalation, address="cg-boss@example.org"):
     return f"/escalations/ack/{ack_token(escalation_pk=escalation.pk, address=address)}/"
 
 
+def assert_link_refused(client, escalation, address, why):
+    """The link, opened and posted, is refused saying `why`, and acknowledges nothing."""
+    for response in (client.get(link(escalation, address)), client.post(link(escalation, address))):
+        assert response.status_code == 403
+        assert why in response.content.decode()
+    escalation.refresh_from_db()
+    assert escalation.acknowledged_at is None
+    assert not CaseEvent.objects.filter(action="acknowledge").exists()
+
+
 def test_opening_the_link_shows_a_confirmation_and_changes_nothing(client, escalation):
     response = client.get(link(escalation))
     assert response.status_code == 200
@@ -130,12 +140,7 @@ def test_a_link_sent_to_a_supervisor_whose_account_was_deactivated_no_longer_wor
     cast.supervisor.is_active = False
     cast.supervisor.save()
 
-    for response in (client.get(link(leaders, address)), client.post(link(leaders, address))):
-        assert response.status_code == 403
-        assert "an account since deactivated" in response.content.decode()
-    leaders.refresh_from_db()
-    assert leaders.acknowledged_at is None
-    assert not CaseEvent.objects.filter(action="acknowledge").exists()
+    assert_link_refused(client, leaders, address, "an account since deactivated")
 
     # Still among a department's supervisors (any case of letters), the address speaks for it.
     world.market.supervisor_emails = f"sj-boss@example.org; {address.upper()}"
@@ -153,12 +158,7 @@ def test_a_link_sent_to_a_supervisor_who_is_no_longer_one_no_longer_works(client
     cast.supervisor.role = User.Role.CASEWORKER
     cast.supervisor.save()
 
-    for response in (client.get(link(leaders, address)), client.post(link(leaders, address))):
-        assert response.status_code == 403
-        assert "no longer a supervisor" in response.content.decode()
-    leaders.refresh_from_db()
-    assert leaders.acknowledged_at is None
-    assert not CaseEvent.objects.filter(action="acknowledge").exists()
+    assert_link_refused(client, leaders, address, "no longer a supervisor")
 
 
 def test_the_service_refuses_an_acknowledgement_from_an_address_escalations_left(escalation, world):

@@ -600,17 +600,17 @@ def test_a_kept_photo_attached_again_goes_with_the_report_once(client, cast, wor
     assert "1 copy of a photo attached already was left out: nothing is lost." in response.text
 
 
-def test_the_same_fix_photo_twice_in_a_liaisons_resolve_is_kept_once(client, cast, report):
+def resolved_with_a_copy_of_one_photo(client, cast, report, **headers):
+    """A liaison's resolve in the admin with one fix photo attached twice: the case and the
+    messages the admin gave."""
     from django.contrib.messages import get_messages
 
-    from cases.models import State
     from cases.services import workflow
 
     case = report()
     workflow.case_accept(case=case, actor=cast.liaison)
     case.refresh_from_db()
     client.force_login(cast.liaison)
-
     response = client.post(
         reverse("admin:cases_case_act", args=[case.pk, "resolve"]),
         {
@@ -621,41 +621,29 @@ def test_the_same_fix_photo_twice_in_a_liaisons_resolve_is_kept_once(client, cas
                 image_file("fix-copy.jpg", colour=SAME_PICTURE),
             ],
         },
+        **headers,
     )
+    return case, [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def test_the_same_fix_photo_twice_in_a_liaisons_resolve_is_kept_once(client, cast, report):
+    from cases.models import State
+
+    case, told = resolved_with_a_copy_of_one_photo(client, cast, report)
 
     case.refresh_from_db()
     assert case.state == State.RESOLVED
     assert case.photos.count() == 1
-    text = " ".join(str(m) for m in get_messages(response.wsgi_request))
+    text = " ".join(told)
     assert "1 copy of a photo attached already was left out: nothing is lost." in text
 
 
 def test_a_liaisons_resolve_with_copies_says_so_in_one_chinese_text(client, cast, report):
     """The resolve's outcome and the copies left out are two sentences of one message:
     joined the Chinese way, with no space after the first one's full stop."""
-    from django.contrib.messages import get_messages
-
-    from cases.services import workflow
-
-    case = report()
-    workflow.case_accept(case=case, actor=cast.liaison)
-    case.refresh_from_db()
-    client.force_login(cast.liaison)
-
-    response = client.post(
-        reverse("admin:cases_case_act", args=[case.pk, "resolve"]),
-        {
-            "version": case.version,
-            "note": "已清理",
-            "photos": [
-                image_file("fix.jpg", colour=SAME_PICTURE),
-                image_file("fix-copy.jpg", colour=SAME_PICTURE),
-            ],
-        },
-        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    case, told = resolved_with_a_copy_of_one_photo(
+        client, cast, report, HTTP_ACCEPT_LANGUAGE="zh-hans"
     )
-
-    told = [str(m) for m in get_messages(response.wsgi_request)]
     assert (
         f"案件 {case.number}：已办结。有 1 张照片重复添加，只保留一份：没有丢失任何照片。" in told
     )
