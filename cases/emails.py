@@ -19,15 +19,10 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from cases.labels import (
-    ACTION_LABELS,
-    aside,
-    deadline_just_passed,
-    format_duration,
-    ladder_rung,
-)
+from cases.labels import ACTION_LABELS, deadline_just_passed, format_duration, ladder_rung
 from cases.models import Case, CaseEvent, DeadlineKind, Escalation, ExtensionRequest
 from cases.privacy import mask_contacts, mask_name, mask_phone
+from departments.wording import aside
 
 
 def render(name: str, context: dict, *, language: str) -> tuple[str, str, str]:

@@ -13,7 +13,7 @@ from cases.models import Case
 from cases.services.cell_moves import open_cases_follow_cells
 from cases.services.deadlines import clocks_follow_calendar
 from departments.calendar import WorkingCalendar
-from departments.models import Holiday
+from departments.models import MOVED_CASES_NAMED, Holiday
 from departments.signals import cells_moved
 
 
@@ -44,17 +44,13 @@ def holiday_deleted(sender, instance, **kwargs):
     _leave_moved(instance, _follow({instance.date: instance.kind}))
 
 
-# How many moved cases the admin names by number; it counts them all.
-MOVED_CASES_NAMED = 10
-
-
 def _leave_moved(instance: Holiday, moved: set[int]) -> None:
     """The cases moved, on the entry, and the first numbers of them, so that the admin
     (which knows no cases) can name a few for the administrator to look at."""
     instance.cases_moved = moved
     # Among the first ids only (numbers follow them within a year): all of them, as many
     # as a holiday moves, would pass SQLite's limit of variables in one query.
-    first = sorted(moved)[: MOVED_CASES_NAMED + 1]
+    first = sorted(moved)[:MOVED_CASES_NAMED]
     numbers = Case.objects.filter(pk__in=first).order_by("number").values_list("number", flat=True)
     instance.case_numbers_moved = list(numbers) if moved else []
 

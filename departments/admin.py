@@ -21,6 +21,7 @@ from departments.importers.departments import not_an_email, split_emails
 from departments.importers.geometry import check_geometry, undecodable_json
 from departments.invitations import invitations_revoke
 from departments.models import (
+    MOVED_CASES_NAMED,
     Category,
     Department,
     GridCell,
@@ -31,6 +32,7 @@ from departments.models import (
     admin_rights_lost,
 )
 from departments.services import sync_role_group
+from departments.wording import join_names
 
 
 class CodeForm(forms.ModelForm):
@@ -263,9 +265,6 @@ class HolidayAdmin(admin.ModelAdmin):
         if moved:
             # Next year's holidays often move only a case's later escalation times, not the
             # deadline its page shows: say so, and name the cases to look at.
-            from cases.labels import join_names
-            from cases.signals import MOVED_CASES_NAMED
-
             numbers = sorted(set().union(*(getattr(e, "case_numbers_moved", ()) for e in entries)))
             named = join_names(numbers[:MOVED_CASES_NAMED])
             more = len(moved) - MOVED_CASES_NAMED

@@ -38,6 +38,7 @@ from departments.importers import (
     format_summary,
 )
 from departments.importers.base import RowPlan
+from departments.wording import join_sentences
 
 PREVIEW_ROWS = 500
 SESSION_KEY = "admin-import:{subject}"
@@ -275,8 +276,6 @@ class ImportExportMixin:
             "summary": format_summary(result.summary),
         }
         # Two sentences: Chinese writes no space after the first one's full stop.
-        from cases.labels import join_sentences
-
         messages.success(request, join_sentences([text, extra]) if extra else text)
         return HttpResponseRedirect(
             reverse(

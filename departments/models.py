@@ -250,6 +250,11 @@ class RoutingStamp(models.Model):
         return cls.objects.filter(pk=1).values_list("version", flat=True).first() or 0
 
 
+# How many of the open cases a calendar entry moved the admin names by number; it counts
+# them all. The cases app, which moves them, leaves the numbers on the entry.
+MOVED_CASES_NAMED = 10
+
+
 class HolidayQuerySet(models.QuerySet):
     def delete(self):
         deleted = self.delete_each()

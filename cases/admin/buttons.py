@@ -12,12 +12,12 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.forms import CHOOSE_THE_LEAD
 from cases.forms.transitions import AssistingDepartments
-from cases.labels import join_sentences
 from cases.models import ExtensionRequest
 from cases.selectors import with_listed_assisting
 from cases.services import arbitration, extensions, liaison, workflow
 from cases.services import photos as photos_service
 from departments.models import Department
+from departments.wording import join_sentences
 
 
 class MultipleFileInput(forms.ClearableFileInput):

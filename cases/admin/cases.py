@@ -53,6 +53,7 @@ from cases.selectors import case_passed_on, cases_visible_to, working_seconds_le
 from cases.services import arbitration, workflow
 from cases.services.privacy import Purpose, reporter_contact_for
 from cases.services.workflow import WorkflowError
+from departments import wording
 from departments.calendar import get_calendar
 from departments.models import User
 from departments.routing import written_id
@@ -457,7 +458,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
             )
             return back
         except ValidationError as error:  # the input again (a photo that is no image…)
-            self._refuse(request, case, labels.join_clauses(error.messages))
+            self._refuse(request, case, wording.join_clauses(error.messages))
             refused_forms.keep(request, form_name=name, page=change_page)
             return back
         messages.success(
@@ -498,7 +499,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
             try:
                 workflow.case_accept(case=case, actor=request.user)
             except WorkflowError as error:
-                refused.append(labels.labelled(case.number, error))
+                refused.append(wording.labelled(case.number, error))
             else:
                 accepted.append(case.number)
         # Ticked on the page, but out of the list since (returned to the pool meanwhile,
@@ -507,7 +508,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
         if gone := ticked - seen - {None}:
             moved_on = gettext("it changed meanwhile and is no longer in this list")
             refused += [
-                labels.labelled(number, moved_on)
+                wording.labelled(number, moved_on)
                 for number in Case.objects.filter(pk__in=gone)
                 .order_by("created_at")
                 .values_list("number", flat=True)
@@ -520,7 +521,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
                     "Accepted %(count)d cases: %(numbers)s",
                     len(accepted),
                 )
-                % {"count": len(accepted), "numbers": labels.join_names(accepted)},
+                % {"count": len(accepted), "numbers": wording.join_names(accepted)},
             )
         if refused:
             messages.error(
@@ -530,7 +531,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
                     "%(count)d cases were not accepted: %(reasons)s",
                     len(refused),
                 )
-                % {"count": len(refused), "reasons": labels.join_clauses(refused)},
+                % {"count": len(refused), "reasons": wording.join_clauses(refused)},
             )
 
     @admin.action(description=_("Export the selected cases as CSV"))

@@ -20,6 +20,7 @@ from cases.models import OutboxMessage
 from cases.pagination import CasePaginator
 from cases.services.outbox import outbox_messages_resend
 from cases.signed_links import without_tokens
+from departments import wording
 
 
 class OutboxColumnsMixin:
@@ -159,6 +160,6 @@ class OutboxMessageAdmin(
             self.message_user(
                 request,
                 gettext("Not sent again, not an email address: %(addresses)s")
-                % {"addresses": labels.join_names(outcome.bad_addresses)},
+                % {"addresses": wording.join_names(outcome.bad_addresses)},
                 messages.ERROR,
             )

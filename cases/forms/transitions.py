@@ -9,9 +9,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cases.forms.fields import CodeOrIdChoiceField
-from cases.labels import join_clauses, join_names, join_sentences, labelled
 from cases.models import Case
 from departments.models import Category, Department, GridCell, User
+from departments.wording import join_clauses, join_names, join_sentences, labelled
 
 
 def errors_in_one_line(form: forms.Form) -> str:

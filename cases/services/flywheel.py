@@ -29,12 +29,12 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from cases.labels import join_names
 from cases.models import Case, CaseEvent, RuleSuggestionDismissal, State
 from cases.selectors import OWNERSHIP_ACTIONS
 from cases.services.workflow import WorkflowError
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
 from departments.routing import get_index
+from departments.wording import join_names
 
 MIN_CASES = 3
 MIN_SHARE = 0.6

@@ -3,12 +3,6 @@ from django.utils.timesince import timesince, timeuntil
 
 from cases.labels import TIME_WORDS
 from cases.labels import action_label as _action_label
-from cases.labels import aside as _aside
-from cases.labels import join_names as _join_names
-from cases.labels import label_separator as _label_separator
-from cases.labels import list_separator as _list_separator
-from cases.labels import phrase_separator as _phrase_separator
-from cases.labels import sentence_separator as _sentence_separator
 from cases.labels import state_label as _state_label
 from cases.labels import stopped_clock_words as _stopped_clock_words
 from cases.labels import transition_help as _transition_help
@@ -16,6 +10,12 @@ from cases.labels import transition_label as _transition_label
 from cases.privacy import can_see_personal_data
 from cases.privacy import description_for as _description_for
 from cases.privacy import masked_unless as _masked_unless
+from departments.wording import aside as _aside
+from departments.wording import join_names as _join_names
+from departments.wording import label_separator as _label_separator
+from departments.wording import list_separator as _list_separator
+from departments.wording import phrase_separator as _phrase_separator
+from departments.wording import sentence_separator as _sentence_separator
 
 register = template.Library()
 

@@ -12,11 +12,11 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
-from cases import labels
 from cases.dashboard import DEFAULT_PERIOD_DAYS, Period, cell_map, dashboard_data
 from cases.forms import DateRangeForm, period_date_field
 from cases.permissions import may_see_dashboard
 from cases.selectors import cells_geojson
+from departments import wording
 from departments.models import Township
 
 
@@ -41,7 +41,7 @@ def with_tooltips(cells: dict) -> dict:
             _("open %(count)s") % {"count": cell["open"]},
             _("overdue %(count)s") % {"count": cell["overdue"]},
         ]
-        cell["tooltip"] = labels.labelled(cell["name"], labels.join_phrases(counts))
+        cell["tooltip"] = wording.labelled(cell["name"], wording.join_phrases(counts))
     return cells
 
 

@@ -42,6 +42,7 @@ from cases.services.photos import photo_room
 from cases.services.privacy import Purpose, reporter_contact_for
 from cases.services.workflow import WorkflowError, available_transitions
 from cases.views.passed_on import told_when_passed_on
+from departments import wording
 from departments.models import User
 
 
@@ -223,7 +224,7 @@ def case_transition(request, number, transition):
             _run(transition, case, request.user, form.cleaned_data)
         except (WorkflowError, ValidationError) as error:
             if isinstance(error, ValidationError):
-                text = labels.join_clauses(error.messages)
+                text = wording.join_clauses(error.messages)
             else:
                 text = str(error)
             # Which case: the pool's page posts here for each of its cases.

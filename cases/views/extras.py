@@ -13,7 +13,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cases import refused_forms
 from cases.forms import CaseNoteForm, CorrectionForm, PhotosForm, errors_in_one_line
-from cases.labels import join_clauses
 from cases.models import CasePhoto
 from cases.selectors import case_detail_for, cases_visible_to
 from cases.services.corrections import case_correct
@@ -22,6 +21,7 @@ from cases.services.notes import case_add_note
 from cases.services.photos import case_add_photos, copies_left_out
 from cases.services.workflow import WorkflowError
 from cases.views.passed_on import told_when_passed_on
+from departments.wording import join_clauses
 
 
 def _errors(error: ValidationError) -> str:

@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.utils import translation
 
 from cases.forms import errors_in_one_line
-from cases.labels import join_clauses, join_names, join_phrases, labelled
 from cases.models import OutboxMessage
 from cases.services import extensions, workflow
 from departments.services import sync_role_group
+from departments.wording import join_clauses, join_names, join_phrases, labelled
 from tests.cases.test_ack_links import escalation, link  # noqa: F401 (a fixture)
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 

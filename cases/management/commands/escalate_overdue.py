@@ -9,12 +9,13 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cases.labels import deadline_just_passed, deadline_label, format_duration, join_names
+from cases.labels import deadline_just_passed, deadline_label, format_duration
 from cases.models import EscalationLevel
 from cases.services import outbox
 from cases.services.escalation import escalation_sweep
 from departments.calendar import get_calendar
 from departments.management.base import TranslatedHelpCommand
+from departments.wording import join_names
 
 
 def parse_now(raw: str) -> datetime:
