@@ -215,6 +215,21 @@ def replayed_case(*, scope: str, key: str) -> Case | None:
     return found.case if found else None
 
 
+def is_same_report(case: Case, **report) -> bool:
+    """Whether `report` (the fields given to `case_report`) says what `case` was reported
+    with: a form sent again as it was, not one edited after going back to it."""
+    cell = report.get("cell")
+    category = report.get("category")
+    return (
+        case.description == (report.get("description") or "").strip()
+        and case.category_id == (category.pk if category else None)
+        and (cell is None or case.cell_id == cell.pk)
+        and (case.lat, case.lng) == (report.get("lat"), report.get("lng"))
+        and case.address == (report.get("address") or "").strip()
+        and case.urgency == report.get("urgency", Urgency.NORMAL)
+    )
+
+
 def _stored_key(key: str) -> str:
     """An idempotency key as stored: trimmed, at most the column's length."""
     return key.strip()[: IdempotencyKey._meta.get_field("key").max_length]

@@ -1,5 +1,7 @@
 """Reporting a case: /cases/new/."""
 
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,7 +13,7 @@ from cases.forms import ReportForm
 from cases.models import Case, HeldPhoto, Urgency
 from cases.permissions import may_report
 from cases.selectors import cells_geojson, possible_duplicates
-from cases.services.intake import replayed_case
+from cases.services.intake import is_same_report, replayed_case
 from cases.services.photos import case_report_with_photos, copies_left_out, photos_hold
 from departments.routing import get_index
 
@@ -34,46 +36,44 @@ def case_new(request):
             return _already_sent(request, first)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        first = None  # the case this form's key already reported, if it did
         if not data["confirm_new"]:
             # Sent twice: show the first case rather than offering it as a duplicate. A
             # confirmed report needs no such look: its key's claim finds the first case.
             first = replayed_case(scope=scope, key=str(data["idempotency_key"] or ""))
-            if first is not None:
-                return _already_sent(request, first)
-            duplicates = list(
-                possible_duplicates(request.user, category=data["category"], cell=data["cell"])
-            )
-        if not duplicates:
+            if first is None:
+                duplicates = list(
+                    possible_duplicates(request.user, category=data["category"], cell=data["cell"])
+                )
+        if first is None and not duplicates:
             try:
                 case = case_report_with_photos(
                     cleaned_photos=data["photos"],
                     held_photos=data["held_photos"],
                     reporter=request.user,
-                    category=data["category"],
-                    cell=data["cell"],
-                    lat=data["lat"],
-                    lng=data["lng"],
-                    address=data["address"],
-                    description=data["description"],
-                    urgency=data["urgency"],
                     reporter_name=data["reporter_name"],
                     reporter_phone=data["reporter_phone"],
                     idempotency_key=str(data["idempotency_key"] or ""),
                     idempotency_scope=scope,
                     index=index,
+                    **_reported_fields(data),
                 )
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                if case.is_replay:
-                    return _already_sent(request, case)
-                messages.success(
-                    request, _("Case %(number)s was reported.") % {"number": case.number}
-                )
-                attached = len(data["photos"]) + len(data["held_photos"])
-                if attached > 1 and (stored := case.photos.count()) < attached:
-                    messages.info(request, copies_left_out(attached - stored))
-                return redirect("cases:detail", number=case.number)
+                if not case.is_replay:
+                    messages.success(
+                        request, _("Case %(number)s was reported.") % {"number": case.number}
+                    )
+                    attached = len(data["photos"]) + len(data["held_photos"])
+                    if attached > 1 and (stored := case.photos.count()) < attached:
+                        messages.info(request, copies_left_out(attached - stored))
+                    return redirect("cases:detail", number=case.number)
+                first = case
+        if first is not None:
+            if is_same_report(first, **_reported_fields(data)):
+                return _already_sent(request, first)
+            form = _edited_after_sending(request, first, index=index)
     return render(
         request,
         "cases/new.html",
@@ -98,6 +98,35 @@ def _note_from_report(data: dict) -> str:
     if data.get("urgency") and data["urgency"] != Urgency.NORMAL:
         lines.append(_("Urgency: %(urgency)s") % {"urgency": Urgency(data["urgency"]).label})
     return "\n".join(lines)
+
+
+# What `case_report` is told of the place and the problem: a form sent again with other
+# values is another report (`is_same_report`).
+REPORTED_FIELDS = ("category", "cell", "lat", "lng", "address", "description", "urgency")
+
+
+def _reported_fields(data: dict) -> dict:
+    return {name: data[name] for name in REPORTED_FIELDS}
+
+
+def _edited_after_sending(request, first: Case, *, index) -> ReportForm:
+    """The form shown again, as the reporter changed it after it was sent (the browser's
+    Back, then Send): under a fresh key, to be sent as a new case, or left for a note on
+    the first one. Nothing the reporter typed is lost, nor taken as a second case unasked."""
+    data = request.POST.copy()
+    data["idempotency_key"] = str(uuid.uuid4())
+    again = ReportForm(data, request.FILES or None, user=request.user, index=index)
+    again.is_valid()
+    messages.warning(
+        request,
+        _(
+            "This form was already sent: it reported case %(number)s. What you changed since "
+            "was not saved. To report it as another case, check it below and send it again; "
+            "to correct case %(number)s, add a note on its page."
+        )
+        % {"number": first.number},
+    )
+    return again
 
 
 def _already_sent(request, first: Case):

@@ -62,6 +62,48 @@ def test_a_form_sent_twice_reports_one_case(client, cast, world):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("confirmed", ["on", ""])
+def test_a_form_changed_after_it_was_sent_comes_back_to_be_sent_as_a_new_case(
+    client, cast, world, confirmed
+):
+    """Back to the sent form, another problem typed in, Send: the first case was shown as
+    "already sent", and the second problem was lost without a word."""
+    client.force_login(cast.caseworker)
+    key = form_key(client)
+    client.post(reverse("cases:new"), report_form(world, key))
+    first = Case.objects.get()
+    edited = report_form(world, key, description="路灯不亮", confirm_new=confirmed)
+    response = client.post(reverse("cases:new"), edited)
+    assert response.status_code == 200 and Case.objects.count() == 1
+    page = response.content.decode()
+    assert f"This form was already sent: it reported case {first.number}." in page
+    assert "路灯不亮" in page  # what was typed, shown again
+    fresh = re.search(r'name="idempotency_key" value="([0-9a-f-]{36})"', page).group(1)
+    assert fresh != key
+    sent = client.post(
+        reverse("cases:new"), {**edited, "idempotency_key": fresh, "confirm_new": "on"}
+    )
+    second = Case.objects.exclude(pk=first.pk).get()
+    assert sent["Location"] == reverse("cases:detail", args=[second.number])
+    assert second.description == "路灯不亮"
+
+
+@pytest.mark.django_db
+def test_a_form_sent_again_as_it_was_still_goes_to_its_case_without_asking(client, cast, world):
+    client.force_login(cast.caseworker)
+    key = form_key(client)
+    # A point picked on the map rather than a cell, padded words: read back from the
+    # database, each compares equal to what the form sends again.
+    data = report_form(world, key, cell="", lat="30.005", lng="120.005", urgency="urgent")
+    data.update(address=" 人民路 1 号 ", description="路边堆放垃圾\r\n（两处） ")
+    client.post(reverse("cases:new"), data)
+    again = client.post(reverse("cases:new"), data, follow=True)
+    case = Case.objects.get()
+    assert again.redirect_chain == [(reverse("cases:detail", args=[case.number]), 302)]
+    assert f"This form was already sent: case {case.number}." in again.content.decode()
+
+
+@pytest.mark.django_db
 def test_a_key_an_altered_page_spoilt_does_not_stop_the_report(client, cast, world):
     """Refused, it was shown again as it came, and the form could never be sent."""
     client.force_login(cast.caseworker)
