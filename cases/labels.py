@@ -149,7 +149,12 @@ def event_detail(event: CaseEvent, departments: Mapping[int, str]) -> str:
     if candidates := data.get("candidates"):
         parts.append(gettext("candidates: %(departments)s") % {"departments": names(candidates)})
     if event.action == "return" and data.get("returned_by"):
-        parts.append(gettext("by %(department)s") % {"department": names([data["returned_by"]])})
+        # A correction's return is nobody's dispute: the lead did not send it back.
+        if data.get("correction"):
+            taken = gettext("taken from %(department)s by a correction")
+        else:
+            taken = gettext("by %(department)s")
+        parts.append(taken % {"department": names([data["returned_by"]])})
     if event.action == "report_for_duty" and data.get("department"):
         parts.append(names([data["department"]]))
         if data.get("late"):

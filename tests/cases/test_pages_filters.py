@@ -280,6 +280,17 @@ def test_correcting_an_assigned_case_to_an_overlap_returns_it_to_the_pool(
     assert case.events.last().action == "return" and case.events.last().actor is None
 
 
+def test_the_timeline_says_a_correction_took_the_case_from_its_lead_not_that_the_lead_returned_it(
+    client, cast, world, report
+):
+    case = report()
+    client.force_login(cast.dispatcher)
+    correct(client, case, category=world.stall.pk, cell=world.n1.pk)
+    page = client.get(reverse("cases:detail", args=[case.number])).content.decode()
+    assert f"taken from {world.urban.name} by a correction" in page
+    assert f"by {world.urban.name}" not in page
+
+
 def test_a_correction_back_to_the_pool_is_no_departments_return_in_the_figures(
     client, cast, world, report
 ):
