@@ -317,6 +317,7 @@ def last_sweep_status(*, now=None, stale_after_seconds: float | None = None) -> 
     from datetime import timedelta
 
     from django.conf import settings
+    from django.db.migrations.recorder import MigrationRecorder
     from django.utils import timezone
 
     from cases.models import SweepRun
@@ -335,8 +336,13 @@ def last_sweep_status(*, now=None, stale_after_seconds: float | None = None) -> 
     silent = bool(finished and now - finished.finished_at > limit)
     # Only while no sweep was ever recorded: one EXISTS on the indexed created_at. Cases
     # are never deleted, so one reported before the limit means the site has been in use
-    # that long, and a running beat would have swept by now.
-    never_ran = started is None and Case.objects.filter(created_at__lt=now - limit).exists()
+    # that long, and a running beat would have swept by now; unless the database itself
+    # is younger (its first migration's time): seed_demo back-dates the cases it makes.
+    never_ran = (
+        started is None
+        and Case.objects.filter(created_at__lt=now - limit).exists()
+        and MigrationRecorder.Migration.objects.filter(applied__lt=now - limit).exists()
+    )
     return {
         "last_started_at": started.started_at if started else None,
         "last_finished_at": finished.finished_at if finished else None,

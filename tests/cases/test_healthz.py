@@ -1,11 +1,14 @@
 """/healthz (SPEC §6): 200 with the state of the database and the broker, never hanging."""
 
+import io
 import socket
 import time
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -142,6 +145,7 @@ def test_healthz_is_degraded_when_no_sweep_ever_ran_on_a_site_in_use(client, rep
     assert body["status"] == "ok" and body["sweep"]["never_ran"] is False
 
     Case.objects.filter(pk=case.pk).update(created_at=timezone.now() - timedelta(minutes=6))
+    installed_six_minutes_ago()
     body = client.get("/healthz").json()
     assert body["status"] == "degraded"
     assert body["sweep"]["never_ran"] is True and body["sweep"]["last_started_at"] is None
@@ -155,6 +159,23 @@ def test_healthz_is_degraded_when_no_sweep_ever_ran_on_a_site_in_use(client, rep
     escalation_sweep()  # beat comes up
     body = client.get("/healthz").json()
     assert body["status"] == "ok" and body["sweep"]["never_ran"] is False
+
+
+def installed_six_minutes_ago():
+    MigrationRecorder.Migration.objects.update(applied=timezone.now() - timedelta(minutes=6))
+
+
+def test_a_demo_seeded_a_minute_ago_is_healthy_though_its_cases_are_back_dated(
+    db, client, broker_up
+):
+    """seed_demo dates its cases over past months: /healthz called the new demo degraded,
+    "never swept", until beat's first sweep."""
+    call_command("seed_demo", "--cases", "20", stdout=io.StringIO())
+    assert Case.objects.filter(created_at__lt=timezone.now() - timedelta(days=1)).exists()
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["sweep"]["never_ran"] is False
+    installed_six_minutes_ago()  # still never swept five minutes on: beat is not running
+    assert client.get("/healthz").json()["sweep"]["never_ran"] is True
 
 
 def test_healthz_asks_nothing_more_of_the_cases_once_a_sweep_ran(client, report, broker_up):
