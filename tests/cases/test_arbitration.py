@@ -481,3 +481,23 @@ def test_the_pools_intro_to_a_dispatcher_names_only_the_dispatch_button(
 
     intro = pool_intro(client.get(reverse("cases:fallback")).text)
     assert "“Dispatch”" in intro and "Arbitrate" not in intro
+
+
+def test_a_dispatchers_posted_dispatch_of_a_case_returned_twice_is_refused_as_an_arbitration(
+    client, cast, world, disputed
+):
+    """The page offers a dispatcher no button for it; a POST sent anyway was refused with
+    "You may not dispatch this case", while the pool and the case page call it arbitrating."""
+    client.force_login(cast.dispatcher)
+    act = reverse("cases:transition", kwargs={"number": disputed.number, "transition": "dispatch"})
+    posted = {"expected_version": disputed.version, "lead": world.urban.pk, "comment": "调度决定"}
+
+    refused = client.post(act, posted, follow=True)
+    [said] = [str(m) for m in get_messages(refused.wsgi_request)]
+    assert said == f"Case {disputed.number}: You may not arbitrate this case."
+
+    refused = client.post(act, posted, follow=True, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    [said] = [str(m) for m in get_messages(refused.wsgi_request)]
+    assert said == f"案件 {disputed.number}：您不能对此案件执行“仲裁”。"
+    disputed.refresh_from_db()
+    assert disputed.state == State.FALLBACK
