@@ -4,8 +4,10 @@ GET only shows a confirmation page (mail scanners and link previews follow links
 acknowledgement happens on POST, and the page after it is a redirect (Post/Redirect/Get).
 """
 
+from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -37,11 +39,25 @@ def acknowledge(request, token: str):
         return render(
             request, "cases/escalation_ack_invalid.html", {"reason": "invalid"}, status=404
         )
-    if request.method == "POST" and escalation.acknowledged_at is None:
+    if request.method == "POST":
         try:
-            escalation_acknowledge(escalation_pk=escalation.pk, address=address)
+            acknowledgement = escalation_acknowledge(escalation_pk=escalation.pk, address=address)
         except AckLinkError:
             return _withdrawn(request)
+        # The page redirected to names who acknowledged and when, alike either way: the
+        # message tells whoever pressed the button whether their press counted.
+        if acknowledgement.done_now:
+            messages.success(
+                request, _("Acknowledged: recorded in the case's audit trail with this address.")
+            )
+        else:
+            messages.info(
+                request,
+                _(
+                    "Nothing was recorded: this escalation had been acknowledged before"
+                    " you confirmed."
+                ),
+            )
         return HttpResponseRedirect(request.path)
     if address_withdrawn(address):
         return _withdrawn(request)

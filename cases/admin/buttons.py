@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.forms import CHOOSE_THE_LEAD
 from cases.forms.transitions import AssistingDepartments
+from cases.labels import TRANSITION_LABELS
 from cases.models import ExtensionRequest
 from cases.selectors import with_listed_assisting
 from cases.services import arbitration, extensions, liaison, workflow
@@ -276,9 +277,9 @@ class Arbitrate(Button):
 BUTTONS = {
     button.name: button
     for button in [
-        Accept("accept", workflow.TRANSITION_LABELS["accept"], VersionForm),
-        Return("return", workflow.TRANSITION_LABELS["return"], ReturnForm),
-        Resolve("resolve", workflow.TRANSITION_LABELS["resolve"], ResolveForm),
+        Accept("accept", TRANSITION_LABELS["accept"], VersionForm),
+        Return("return", TRANSITION_LABELS["return"], ReturnForm),
+        Resolve("resolve", TRANSITION_LABELS["resolve"], ResolveForm),
         ReportForDuty("report-for-duty", _("report for duty"), ReportForDutyForm),
         RequestExtension("request-extension", _("ask for an extension"), ExtensionRequestForm),
         DecideExtension("decide-extension", _("decide on the extension"), ExtensionDecisionForm),

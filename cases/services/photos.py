@@ -29,6 +29,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from cases.models import TERMINAL_STATES, Case, CasePhoto, HeldPhoto, State
 from cases.services.intake import case_report
 from departments.models import User
+from departments.wording import join_sentences
 
 MAX_PHOTOS = 5
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -169,6 +170,21 @@ def too_many_photos(already: int) -> str:
     ) % {"left": left, "max": MAX_PHOTOS}
 
 
+def too_many_files(already: int) -> str:
+    """Why a batch of more than MAX_UPLOADS files was refused, with the whole rule: "at
+    most 10 files" alone sent the user back with 6 to 10 pictures, to be told "at most 5"."""
+    return join_sentences(
+        [
+            too_many_photos(already),
+            _(
+                "Copies of the same picture are left out, and at most %(max)d files can be"
+                " attached at once."
+            )
+            % {"max": MAX_UPLOADS},
+        ]
+    )
+
+
 def clean_photos(
     uploads: Sequence,
     *,
@@ -207,15 +223,12 @@ def clean_each_photo(
     ValidationError when the pictures would pass MAX_PHOTOS with the `already` stored: at
     once for more than MAX_UPLOADS files, else at the first picture too many, so that no
     more than MAX_PHOTOS + 1 re-encoded pictures are ever kept."""
-    if len(uploads) > MAX_UPLOADS:
-        raise ValidationError(
-            _("At most %(max)d files can be attached at once.") % {"max": MAX_UPLOADS},
-            code="too_many_photos",
-        )
     pictures = {photo.digest: photo for photo in beside}
     # With the pictures beside the uploads: the refusal says how many more fit.
     already += len(pictures)
     check_photo_count(0, already=already)
+    if len(uploads) > MAX_UPLOADS:
+        raise ValidationError(too_many_files(already), code="too_many_photos")
     errors, cleaned, new = [], [], 0
     for upload in uploads:
         try:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
-from cases.labels import TRANSITION_LABELS
+from cases.labels import transition_label
 from cases.models import (
     CLOCK_STATES,
     TERMINAL_STATES,
@@ -169,7 +169,8 @@ def _transition(
     """Check and fire transition `name` on the case in memory and move its clock; return
     its audit row, unsaved. Saving both is the caller's job (`_fire`, or intake, which
     inserts a new case once, already routed)."""
-    label = TRANSITION_LABELS[name]
+    # Worded as the page's button: "arbitrate" for the dispatch of a case returned twice.
+    label = transition_label(name, case)
     if expected_version is not None and expected_version != case.version:
         raise StaleCase(_("This case changed since you opened it. Reload it and try again."))
     method = transition_method(case, name)

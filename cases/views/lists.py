@@ -87,6 +87,16 @@ def fallback_pool(request):
         # In each row to dispatch, the departments the assist rules name for its case.
         for case in with_listed_assisting([case for case, may_dispatch in rows if may_dispatch]):
             case.listed_assisting_boxes = form.listed_assisting_boxes(case)
+    # The buttons the page's intro names: "Arbitrate" on a case returned twice.
+    offered = [case.needs_arbitration for case, may_dispatch in rows if may_dispatch]
     return render(
-        request, "cases/fallback.html", {"rows": rows, "page": page, "dispatch_form": form}
+        request,
+        "cases/fallback.html",
+        {
+            "rows": rows,
+            "page": page,
+            "dispatch_form": form,
+            "dispatches": not all(offered),
+            "arbitrates": any(offered),
+        },
     )

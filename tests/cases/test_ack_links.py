@@ -100,6 +100,39 @@ def test_a_reused_link_says_it_was_already_acknowledged_and_records_nothing_more
     assert escalation.acknowledged_by_email == "cg-boss@example.org"
 
 
+def messages_on(page: str) -> list[str]:
+    return re.findall(r'<li class="message [^"]*">(.*?)</li>', page, re.S)
+
+
+def test_the_page_after_confirming_says_the_acknowledgement_was_recorded(client, escalation):
+    page = client.post(link(escalation), follow=True).content.decode()
+    assert messages_on(page) == [
+        "Acknowledged: recorded in the case&#x27;s audit trail with this address."
+    ]
+
+
+def test_confirming_after_an_earlier_acknowledgement_says_nothing_more_was_recorded(
+    client, escalation
+):
+    """The page read "acknowledged by cg-boss@… at …" whether this confirmation did it or
+    one made before it (a colleague's, another tab's): the person pressing could not tell."""
+    opened = client.get(link(escalation, "supervisor@example.org"))  # the button shown
+    assert 'method="post"' in opened.content.decode()
+    escalation_acknowledge(escalation_pk=escalation.pk, address="cg-boss@example.org")
+
+    response = client.post(link(escalation, "supervisor@example.org"), follow=True)
+    page = response.content.decode()
+    assert messages_on(page) == [
+        "Nothing was recorded: this escalation had been acknowledged before you confirmed."
+    ]
+    assert "acknowledged by cg-boss@example.org" in page
+    page = client.post(
+        link(escalation, "supervisor@example.org"), follow=True, HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+    assert messages_on(page) == ["本次未作记录：此督办在您确认之前已被签收。"]
+    assert CaseEvent.objects.filter(action="acknowledge").count() == 1
+
+
 def test_a_tampered_link_is_refused_with_a_clear_page(client, escalation):
     token = ack_token(escalation_pk=escalation.pk, address="cg-boss@example.org")
     forged = token.replace(token[5], "A" if token[5] != "A" else "B", 1)

@@ -438,3 +438,66 @@ def test_the_pool_words_a_supervisors_dispatch_of_a_case_returned_twice_as_the_a
     assert words == "仲裁"
     assert 'data-dispatch-to="仲裁：由 {lead} 牵头"' in attributes
     assert buttons[pooled.number][0] == "派遣"
+
+
+def pool_intro(page: str) -> str:
+    """What the pool page says above its lead picker: which button to press."""
+    return re.search(r'id="pool-dispatch".*?<p class="muted">(.*?)</p>', page, re.S)[1]
+
+
+def test_the_pools_intro_names_the_arbitrate_button_beside_the_dispatch_button(
+    client, report, disputed, supervisor
+):
+    """It said to press "Dispatch" on every case, while a case returned twice has an
+    "Arbitrate" button, and its arbitration is refused without a reason."""
+    report(category=None)
+    client.force_login(supervisor)
+
+    intro = pool_intro(client.get(reverse("cases:fallback")).text)
+    assert "“Dispatch”" in intro and "“Arbitrate”" in intro and "say why" in intro
+
+    intro = pool_intro(client.get(reverse("cases:fallback"), HTTP_ACCEPT_LANGUAGE="zh-hans").text)
+    assert "“派遣”" in intro and "“仲裁”" in intro and "理由" in intro
+
+
+def test_the_pools_intro_names_only_the_arbitrate_button_when_only_arbitrations_wait(
+    client, disputed, supervisor
+):
+    client.force_login(supervisor)
+
+    intro = pool_intro(client.get(reverse("cases:fallback")).text)
+    assert "“Arbitrate”" in intro and "say why" in intro and "Dispatch" not in intro
+
+    intro = pool_intro(client.get(reverse("cases:fallback"), HTTP_ACCEPT_LANGUAGE="zh-hans").text)
+    assert "“仲裁”" in intro and "派遣" not in intro
+
+
+def test_the_pools_intro_to_a_dispatcher_names_only_the_dispatch_button(
+    client, cast, report, disputed
+):
+    """A dispatcher may not arbitrate: the case returned twice has no button for them."""
+    report(category=None)
+    client.force_login(cast.dispatcher)
+
+    intro = pool_intro(client.get(reverse("cases:fallback")).text)
+    assert "“Dispatch”" in intro and "Arbitrate" not in intro
+
+
+def test_a_dispatchers_posted_dispatch_of_a_case_returned_twice_is_refused_as_an_arbitration(
+    client, cast, world, disputed
+):
+    """The page offers a dispatcher no button for it; a POST sent anyway was refused with
+    "You may not dispatch this case", while the pool and the case page call it arbitrating."""
+    client.force_login(cast.dispatcher)
+    act = reverse("cases:transition", kwargs={"number": disputed.number, "transition": "dispatch"})
+    posted = {"expected_version": disputed.version, "lead": world.urban.pk, "comment": "调度决定"}
+
+    refused = client.post(act, posted, follow=True)
+    [said] = [str(m) for m in get_messages(refused.wsgi_request)]
+    assert said == f"Case {disputed.number}: You may not arbitrate this case."
+
+    refused = client.post(act, posted, follow=True, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    [said] = [str(m) for m in get_messages(refused.wsgi_request)]
+    assert said == f"案件 {disputed.number}：您不能对此案件执行“仲裁”。"
+    disputed.refresh_from_db()
+    assert disputed.state == State.FALLBACK

@@ -62,7 +62,7 @@ def test_a_minute_later_in_working_time_it_is_overdue_by_a_minute(due_at_five, s
     settings.LANGUAGE_CODE = "en"
     escalation_sweep(now=datetime(2026, 11, 24, 9, 1, tzinfo=SHANGHAI))
     message = message_to("cg-boss@example.org")
-    assert message.subject.endswith("Level 1 escalation: overdue by 1 minute")
+    assert message.subject.endswith("Level 1 escalation: overdue by 1 minute of working time")
 
 
 def test_a_chinese_evening_escalation_says_it_is_just_due(

@@ -42,7 +42,9 @@ def test_the_subject_names_the_case_the_level_and_how_long_it_is_overdue(overdue
     cast.supervisor.save()
     escalation_sweep(now=at(11, 23, 13, 20))
     owners, leader = message_to("cg-boss@example.org"), message_to("supervisor@example.org")
-    assert owners.subject == f"[{overdue.number}] Level 1 escalation: overdue by 1 h 20 min"
+    assert owners.subject == (
+        f"[{overdue.number}] Level 1 escalation: overdue by 1 h 20 min of working time"
+    )
     assert leader.subject.startswith(f"[{overdue.number}] Level 2")
     # Each says why its reader gets it: the owner's supervisor, then the township's leader.
     assert "because you supervise the owner" in owners.text
@@ -131,6 +133,23 @@ def test_a_chinese_reader_gets_a_chinese_subject_and_body(overdue, cast):
     assert message.subject.startswith(f"[{overdue.number}] 2 ")
     assert "级督办" in message.subject and "小时" in message.subject
     assert "暴露垃圾" in message.text and "Latest steps" not in message.text
+
+
+def test_the_subject_says_the_time_overdue_is_working_time_as_the_body_does(overdue, cast):
+    """A supervisor reads the subject first: "overdue by 5 days 1 h" read as calendar time."""
+    cast.supervisor.language = "zh-hans"
+    cast.supervisor.save()
+    cast.district_supervisor.language = "en"
+    cast.district_supervisor.save()
+    escalation_sweep(now=at(11, 23, 14))
+    chinese = message_to("supervisor@example.org")
+    english = message_to("district@example.org")
+    assert chinese.subject == f"[{overdue.number}] 2 级督办：已超期 2 小时（工作时间）"
+    assert english.subject == (
+        f"[{overdue.number}] Level 3 escalation: overdue by 2 hours of working time"
+    )
+    assert "已超期 2 小时（按工作时间计）" in chinese.text
+    assert "overdue by 2 hours of working time" in english.text
 
 
 def test_the_reminder_says_how_much_time_is_left(overdue, cast):

@@ -742,8 +742,50 @@ def test_a_batch_far_past_five_is_refused_before_any_file_is_decoded(monkeypatch
     with pytest.raises(ValidationError) as refused:
         photo_rules.clean_photos(copies)
 
-    assert refused.value.messages == ["At most 10 files can be attached at once."]
+    assert refused.value.messages == [
+        "A case can have at most 5 photos. Copies of the same picture are left out, and at"
+        " most 10 files can be attached at once."
+    ]
     assert not decoded
+
+
+def test_a_report_of_too_many_files_is_told_the_whole_rule_at_once(client, cast, world):
+    """It was told "at most 10 files", then, with 6 to 10 pictures, "at most 5 photos"."""
+    client.force_login(cast.caseworker)
+    photos = [image_file(f"{i}.jpg") for i in range(11)]
+
+    response = client.post("/cases/new/", new_case_data(world, photos=photos))
+
+    assert response.context["form"].errors["photos"] == [
+        "A case can have at most 5 photos. Copies of the same picture are left out, and at"
+        " most 10 files can be attached at once."
+    ]
+    assert not Case.objects.exists()
+    for photo in photos:
+        photo.seek(0)
+    response = client.post(
+        "/cases/new/", new_case_data(world, photos=photos), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert response.context["form"].errors["photos"] == [
+        "一个案件最多 5 张照片。同一张图片的副本只保留一份，一次最多可附加 10 个文件。"
+    ]
+
+
+def test_too_many_files_on_the_case_page_are_told_the_room_left_and_the_whole_rule(
+    client, cast, report
+):
+    case = report()
+    client.force_login(cast.caseworker)
+    url = reverse("cases:photos_add", args=[case.number])
+    client.post(url, {"photos": [image_file(f"{i}.jpg") for i in range(3)]})
+
+    page = client.post(url, {"photos": [image_file(f"{i}.png") for i in range(11)]}, follow=True)
+
+    assert (
+        "Only 2 more photos can be added (at most 5). Copies of the same picture are left out,"
+        " and at most 10 files can be attached at once."
+    ) in page.text
+    assert case.photos.count() == 3
 
 
 def test_decoding_stops_at_the_first_picture_too_many(monkeypatch):
