@@ -423,6 +423,29 @@ def test_the_chinese_preview_words_its_errors_in_chinese(admin_client, world):
 
 
 @pytest.mark.usefixtures("compiled_catalogue")
+def test_the_chinese_users_preview_warns_of_an_address_others_have_and_still_applies(
+    admin_client, cast
+):
+    # The cast's caseworker has caseworker@example.org.
+    text = (
+        f"{HEADERS['users']}\n"
+        "wang,王,caseworker@example.org,caseworker,N,\n"
+        "zhao,赵,Caseworker@example.org,caseworker,N,\n"
+    )
+
+    preview = upload_in_chinese(admin_client, "users", text)
+
+    assert re.findall(r'<li class="warning">([^<]*)</li>', preview.text) == [
+        "第 2 行：email：“caseworker@example.org”也是“zhao”、“caseworker”的邮箱：共用邮箱可以"
+        "保留；否则请更正，以免他们的邀请和督办邮件发到同一个邮箱。",
+        "第 3 行：email：“Caseworker@example.org”也是“wang”、“caseworker”的邮箱：共用邮箱可以"
+        "保留；否则请更正，以免他们的邀请和督办邮件发到同一个邮箱。",
+    ]
+    apply(admin_client, "users", preview)
+    assert User.objects.filter(username__in=["wang", "zhao"]).count() == 2
+
+
+@pytest.mark.usefixtures("compiled_catalogue")
 def test_the_chinese_grid_preview_words_geometry_and_json_errors_in_chinese(admin_client, world):
     def cell(code, geometry):
         properties = {"code": code, "name": code, "township_code": "E", "township_name": "东"}
