@@ -753,6 +753,33 @@ def test_unexpected_feature_properties_are_an_error_as_extra_columns_are():
     ]
 
 
+def test_property_names_in_capitals_as_a_shapefiles_fields_are_read():
+    shouting = feature("E-01", 0)
+    shouting["properties"] = {name.upper(): value for name, value in shouting["properties"].items()}
+
+    plan = plan_grid(geojson(shouting, feature("E-02", 1, Community="东社区")))
+
+    assert plan.errors == []
+    assert [(row.key, row.values["community"]) for row in plan.rows] == [
+        ("E-01", ""),
+        ("E-02", "东社区"),
+    ]
+
+
+def test_properties_every_feature_lacks_or_adds_are_one_error_not_one_per_feature():
+    # ArcGIS's export gives every feature its OBJECTID and Shape_Area.
+    features = [feature(f"E-0{i}", i, OBJECTID=i, Shape_Area=1.5) for i in range(1, 4)]
+    del features[1]["properties"]["township_name"]
+
+    plan = plan_grid(geojson(*features))
+
+    assert messages(plan) == [
+        "properties: in every feature: unexpected properties: OBJECTID, Shape_Area (the "
+        "properties are code, name, township_code, township_name, community)",
+        "feature 2: properties: missing properties: township_name",
+    ]
+
+
 def test_a_township_with_two_names_in_one_file_is_an_error():
     plan = plan_grid(geojson(feature("E-01", 0), feature("E-02", 1, township_name="别名")))
 
