@@ -312,6 +312,17 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
     # Columns without a name are unexpected already (one with a value somewhere):
     # "repeated columns: " with nothing after it would say nothing.
     repeated = sorted({name for name in named if name and named.count(name) > 1})
+    if missing and (later := _header_below(text[source.tell() :], columns, reader.line_num)):
+        plan.error(
+            1,
+            "header",
+            _(
+                "the first row must be the header, and the header is on line %(line)d: "
+                "delete the rows above it (a title, notes)."
+            )
+            % {"line": later},
+        )
+        return
     if missing:
         plan.error(1, "header", _("missing columns: %(names)s") % {"names": ", ".join(missing)})
     if extra:
@@ -423,6 +434,26 @@ def _other_separator(header: list[str], columns: Sequence[str]) -> str | None:
         "the columns are separated by %(mark)s: a CSV file separates them by commas (“,”). "
         "In Excel, save the file as “CSV UTF-8 (Comma delimited)”."
     ) % {"mark": _shown(mark)}
+
+
+# How far below the first row a header is looked for: a title and a few lines of notes.
+HEADER_SEARCH_ROWS = 10
+
+
+def _header_below(rest: str, columns: Sequence[str], lines_before: int) -> int | None:
+    """The line of a row among the first few of `rest` (the file after its first row,
+    which took `lines_before` lines) naming every one of `columns`: the header, below a
+    title a spreadsheet has above its table ("城东街道权责清单"). None if there is none."""
+    reader = csv.reader(io.StringIO(rest, newline=""))
+    try:
+        for _index in range(HEADER_SEARCH_ROWS):
+            line = lines_before + reader.line_num + 1
+            row = next(reader)
+            if set(columns) <= {_visible(name).lower() for name in row}:
+                return line
+    except (StopIteration, csv.Error):
+        pass
+    return None
 
 
 def _empty_columns(rest: str, indexes: list[int]) -> set[int]:

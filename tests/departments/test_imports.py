@@ -300,6 +300,22 @@ def test_a_header_in_capitals_or_with_a_second_bom_names_the_same_columns():
         ]
 
 
+def test_a_title_above_the_header_says_on_which_line_the_header_is():
+    # A government spreadsheet's title row, merged across the table, and a note below it.
+    data = (
+        "城东街道部门名单,,\r\n"
+        "\r\n"
+        '"填表说明：\n邮箱以分号分隔",,\r\n'
+        "code,name,supervisor_emails\r\n"
+        "CG,城管局,\r\n"
+    )
+
+    assert messages(plan_departments(data.encode())) == [
+        "line 1: header: the first row must be the header, and the header is on line 5: "
+        "delete the rows above it (a title, notes)."
+    ]
+
+
 def test_an_unexpected_column_is_named_as_the_file_writes_it():
     plan = plan_departments(csv_text("Code,Name,Supervisor_Emails,Remark", "CG,城管局,,"))
 
