@@ -406,6 +406,17 @@ def test_the_chinese_preview_heads_its_first_column_in_chinese(admin_client, wor
 
 
 @pytest.mark.usefixtures("compiled_catalogue")
+def test_the_chinese_preview_follows_each_changed_field_with_a_full_width_colon(
+    admin_client, world
+):
+    preview = upload_in_chinese(
+        admin_client, "departments", "code,name,supervisor_emails\nXF,消防,\n"
+    )
+
+    assert "<div><strong>名称</strong>：消防</div>" in preview.text
+
+
+@pytest.mark.usefixtures("compiled_catalogue")
 def test_the_chinese_grid_preview_sums_up_cells_and_townships_in_chinese_punctuation(
     admin_client, world
 ):
