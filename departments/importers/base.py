@@ -18,10 +18,13 @@ from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import TextChoices
 from django.db.models.functions import Lower
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
@@ -257,6 +260,8 @@ MAX_NAMED_COLUMNS = 10
 
 def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Iterator[CsvRow]:
     """Yield the rows of a CSV file with exactly `columns` in its header, values stripped.
+    The header's names count in any letter case ("Code" is `code`), without the BOM or
+    zero-width marks some tools leave in them.
 
     Header problems (missing, extra or repeated columns) are errors on line 1 and stop the
     reading; a row with the wrong number of fields is an error on its own line. `line` is
@@ -287,17 +292,37 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
     except csv.Error as error:
         plan.error(1, "header", str(error))
         return
-    header = [name.strip() for name in header]
+    if message := _other_separator(header, columns):
+        plan.error(1, "header", message)
+        return
+    # As written, for the messages; compared as column names, case and invisible marks aside.
+    written = [_visible(name) for name in header]
+    header = [name.lower() for name in written]
     # A spreadsheet saves the empty columns at the right of its table as ",,": a column
     # with neither a name nor a value in any row is no column of the file.
     unnamed = [index for index, name in enumerate(header) if not name]
     ignored = _empty_columns(text[source.tell() :], unnamed) if unnamed else set()
     named = [name for index, name in enumerate(header) if index not in ignored]
     missing = [name for name in columns if name not in named]
-    extra = [name for name in named if name not in columns]
+    extra = [
+        written[index]
+        for index, name in enumerate(header)
+        if index not in ignored and name not in columns
+    ]
     # Columns without a name are unexpected already (one with a value somewhere):
     # "repeated columns: " with nothing after it would say nothing.
     repeated = sorted({name for name in named if name and named.count(name) > 1})
+    if missing and (later := _header_below(text[source.tell() :], columns, reader.line_num)):
+        plan.error(
+            1,
+            "header",
+            _(
+                "the first row must be the header, and the header is on line %(line)d: "
+                "delete the rows above it (a title, notes)."
+            )
+            % {"line": later},
+        )
+        return
     if missing:
         plan.error(1, "header", _("missing columns: %(names)s") % {"names": ", ".join(missing)})
     if extra:
@@ -349,12 +374,14 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
         if not row or all(not value.strip() for value in row):
             continue
         if len(row) != len(header):
-            plan.error(
-                line,
-                "row",
-                _("expected %(expected)d fields, found %(found)d")
-                % {"expected": len(header), "found": len(row)},
-            )
+            message = _("expected %(expected)d fields, found %(found)d") % {
+                "expected": len(header),
+                "found": len(row),
+            }
+            # One field holding the whole row: typed or saved with other separators.
+            if len(row) == 1 and (mark := _separator_in(row)):
+                message = _separators_message(message, mark)
+            plan.error(line, "row", message)
             continue
         yield CsvRow(
             line,
@@ -364,6 +391,69 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
                 if index not in ignored
             },
         )
+
+
+# What a header may carry unseen: a second BOM (a file saved with one twice), a BOM inside
+# the first quoted name, zero-width spaces pasted from a web page or a chat.
+INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"))
+# What is typed or saved between columns instead of a comma: Excel's "Text (Tab delimited)"
+# and a table pasted from Excel hold tabs, a European Excel writes ";", a Chinese input
+# method types the full-width "，" and "；".
+OTHER_SEPARATORS = ("\t", ";", "，", "；")
+
+
+def _visible(name: str) -> str:
+    return name.translate(INVISIBLE).strip()
+
+
+def _separator_in(values: Sequence[str]) -> str | None:
+    """The first of OTHER_SEPARATORS found in `values`, if any."""
+    return next((mark for mark in OTHER_SEPARATORS if any(mark in v for v in values)), None)
+
+
+def _shown(mark: str) -> str:
+    return _("a tab") if mark == "\t" else f"“{mark}”"
+
+
+def _separators_message(message: str, mark: str) -> str:
+    return _(
+        "%(message)s: the fields seem separated by %(mark)s; a CSV file separates them by "
+        "commas (“,”)."
+    ) % {"message": message, "mark": _shown(mark)}
+
+
+def _other_separator(header: list[str], columns: Sequence[str]) -> str | None:
+    """Why a header of one field that holds the expected names between other marks is not
+    read as those columns; None for any other header (its columns are checked by name)."""
+    if len(header) != 1 or not (mark := _separator_in(header)):
+        return None
+    names = [_visible(name).lower() for name in header[0].split(mark)]
+    if not set(columns) & set(names):
+        return None
+    return _(
+        "the columns are separated by %(mark)s: a CSV file separates them by commas (“,”). "
+        "In Excel, save the file as “CSV UTF-8 (Comma delimited)”."
+    ) % {"mark": _shown(mark)}
+
+
+# How far below the first row a header is looked for: a title and a few lines of notes.
+HEADER_SEARCH_ROWS = 10
+
+
+def _header_below(rest: str, columns: Sequence[str], lines_before: int) -> int | None:
+    """The line of a row among the first few of `rest` (the file after its first row,
+    which took `lines_before` lines) naming every one of `columns`: the header, below a
+    title a spreadsheet has above its table ("城东街道权责清单"). None if there is none."""
+    reader = csv.reader(io.StringIO(rest, newline=""))
+    try:
+        for _index in range(HEADER_SEARCH_ROWS):
+            line = lines_before + reader.line_num + 1
+            row = next(reader)
+            if set(columns) <= {_visible(name).lower() for name in row}:
+                return line
+    except (StopIteration, csv.Error):
+        pass
+    return None
 
 
 def _empty_columns(rest: str, indexes: list[int]) -> set[int]:
@@ -383,9 +473,28 @@ def _empty_columns(rest: str, indexes: list[int]) -> set[int]:
 # -- checking values -----------------------------------------------------------------------
 
 
+# How Excel saves a number of 12 digits or more (a 12-digit administrative division code,
+# 330102001001) from a column of the General format: as shown, in scientific notation.
+EXCEL_SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+\d+$")
+
+
+def excel_shortened(value: str) -> str | None:
+    """Why `value` cannot be the code it was, when Excel shortened it; else None."""
+    if not EXCEL_SCIENTIFIC.match(value):
+        return None
+    return _(
+        "“%(value)s” is a long number Excel showed in scientific notation and saved so, "
+        "losing its digits: in Excel, format the column as Text, type the codes again and "
+        "save."
+    ) % {"value": value}
+
+
 def check_code(value: str, plan: ImportPlan, line: int, field_name: str, max_length: int = 32):
     if not value:
         plan.error(line, field_name, _("is required."))
+        return None
+    if message := excel_shortened(value):
+        plan.error(line, field_name, message)
         return None
     if len(value) > max_length:
         plan.error(line, field_name, _("is longer than %(n)d characters.") % {"n": max_length})
@@ -504,6 +613,28 @@ def check_date(value: str, plan: ImportPlan, line: int, field_name: str):
             line, field_name, _("“%(value)s” is not a date: use YYYY-MM-DD.") % {"value": value}
         )
         return False, None
+
+
+def not_a_role(value: str, roles: type[TextChoices]) -> str:
+    """Why `value` is no role of `roles`: naming the code to write when it is one in other
+    letter case, or a role's name in either language (the admin's lists and the import
+    preview show "网格员" where the file needs "caseworker")."""
+    wanted = value.casefold()
+    for code, label in roles.choices:
+        names = {code.casefold()}
+        for language, _name in settings.LANGUAGES:
+            with translation.override(language):
+                names.add(str(label).casefold())
+        if wanted in names:
+            return _("“%(value)s” is not a role: write it as “%(code)s”.") % {
+                "value": value,
+                "code": code,
+            }
+    # The codes joined by a comma, not by an English "or" inside a Chinese line.
+    return _("“%(value)s” is not a role: use one of %(choices)s.") % {
+        "value": value,
+        "choices": ", ".join(roles.values),
+    }
 
 
 # The longest address mail servers take (RFC 5321), as the user and outbox columns hold.

@@ -103,6 +103,7 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
         names_of.setdefault(township_code, {}).setdefault(township_name, []).append(position)
         if len(plan.errors) == errors_before:
             parsed.append((position, values))
+    _once_for_every_feature(plan, len(features))
     townships = _township_names(names_of, plan)
     named_otherwise = {error.line for error in plan.errors if error.field == "township_name"}
     parsed = [(p, values) for p, values in parsed if p not in named_otherwise]
@@ -152,6 +153,28 @@ def plan_grid(data: bytes | str, *, progress=None) -> ImportPlan:
             )
         plan.rows.append(row)
     return plan
+
+
+def _once_for_every_feature(plan: ImportPlan, count: int) -> None:
+    """One error for the file instead of one per feature when every feature has the same
+    missing or unexpected properties: a GIS tool's export gives each the same OBJECTID
+    or Shape_Area, and 3,000 identical lines would hide what to fix."""
+    if count < 2:
+        return
+    features_of: dict[str, set[int]] = {}
+    for error in plan.errors:
+        if error.field == "properties":
+            features_of.setdefault(error.message, set()).add(error.line)
+    common = [message for message, lines in features_of.items() if len(lines) == count]
+    if not common:
+        return
+    plan.errors[:] = [
+        error
+        for error in plan.errors
+        if not (error.field == "properties" and error.message in common)
+    ]
+    for message in common:
+        plan.error(None, "properties", _("in every feature: %(message)s") % {"message": message})
 
 
 def _township_names(names_of: dict, plan: ImportPlan) -> dict[str, tuple[int, str]]:
@@ -292,11 +315,18 @@ def _check_feature(position: int, feature, plan: ImportPlan) -> dict | None:
     if not isinstance(properties, dict):
         error("properties", _("the feature has no properties."))
         return None
+    # A shapefile's fields are often in capitals ("CODE"): names count in any letter case,
+    # as a CSV file's header does, unless two would then be one. Messages say them as written.
+    written = {name.strip().lower(): name for name in properties}
+    if len(written) == len(properties):
+        properties = {name: properties[as_written] for name, as_written in written.items()}
+    else:
+        written = {name: name for name in properties}
     missing = [name for name in REQUIRED_PROPERTIES if name not in properties]
     if missing:
         error("properties", _("missing properties: %(names)s") % {"names": ", ".join(missing)})
     # As extra columns in the CSV files: a misspelt "comunity" would be dropped unnoticed.
-    extra = [name for name in properties if name not in PROPERTIES]
+    extra = [written[name] for name in properties if name not in PROPERTIES]
     if extra:
         error(
             "properties",

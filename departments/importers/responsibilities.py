@@ -12,6 +12,8 @@ from departments.importers.base import (
     ImportPlan,
     check_date,
     check_text,
+    excel_shortened,
+    not_a_role,
     note_duplicate,
     plan_row,
     read_csv,
@@ -73,18 +75,13 @@ def plan_responsibilities(data: bytes | str, *, progress=None) -> ImportPlan:
                 plan.error(
                     line,
                     "scope",
-                    _("unknown scope “%(code)s”: not a township or grid cell code.")
+                    excel_shortened(scope)
+                    or _("unknown scope “%(code)s”: not a township or grid cell code.")
                     % {"code": scope},
                 )
         role = v["role"]
         if role not in ROLES:
-            plan.error(
-                line,
-                "role",
-                # The codes joined by a comma, not by an English "or" inside a Chinese line.
-                _("“%(value)s” is not a role: use one of %(choices)s.")
-                % {"value": role, "choices": ", ".join(ROLES)},
-            )
+            plan.error(line, "role", not_a_role(role, Responsibility.Role))
         basis = check_text(v["basis"], plan, line, "basis", 10_000, required=False)
         ok_from, valid_from = check_date(v["valid_from"], plan, line, "valid_from")
         ok_to, valid_to = check_date(v["valid_to"], plan, line, "valid_to")
@@ -129,7 +126,10 @@ def _lookup(found: dict, code: str, plan: ImportPlan, line: int, field_name: str
         return None
     if code not in found:
         plan.error(
-            line, field_name, _("unknown %(what)s “%(code)s”.") % {"what": what, "code": code}
+            line,
+            field_name,
+            excel_shortened(code)
+            or _("unknown %(what)s “%(code)s”.") % {"what": what, "code": code},
         )
         return None
     return found[code]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
+from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
 from departments.importers.base import (
@@ -20,6 +21,8 @@ from departments.importers.base import (
     RowPlan,
     check_email,
     check_text,
+    excel_shortened,
+    not_a_role,
     note_case_clashes,
     note_duplicate,
     plan_row,
@@ -28,6 +31,7 @@ from departments.importers.base import (
 )
 from departments.models import Department, Township, User, admin_rights_lost, role_errors
 from departments.services import STAFF_ROLES, sync_role_groups
+from departments.wording import join_names
 
 COLUMNS = ("username", "full_name", "email", "role", "township_code", "department_code")
 # The column of the file that holds each field `role_errors` speaks of.
@@ -77,12 +81,7 @@ def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = N
             check_email(email, plan, line, "email")
         role = v["role"]
         if role not in Role.values:
-            plan.error(
-                line,
-                "role",
-                _("“%(value)s” is not a role: use one of %(choices)s.")
-                % {"value": role, "choices": ", ".join(Role.values)},
-            )
+            plan.error(line, "role", not_a_role(role, Role))
         township = department = None
         if v["township_code"]:
             township = townships.get(v["township_code"])
@@ -90,7 +89,8 @@ def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = N
                 plan.error(
                     line,
                     "township_code",
-                    _("unknown township “%(code)s”.") % {"code": v["township_code"]},
+                    excel_shortened(v["township_code"])
+                    or _("unknown township “%(code)s”.") % {"code": v["township_code"]},
                 )
         if v["department_code"]:
             department = departments.get(v["department_code"])
@@ -98,7 +98,8 @@ def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = N
                 plan.error(
                     line,
                     "department_code",
-                    _("unknown department “%(code)s”.") % {"code": v["department_code"]},
+                    excel_shortened(v["department_code"])
+                    or _("unknown department “%(code)s”.") % {"code": v["department_code"]},
                 )
         # The rules the admin's user forms apply too (User.clean).
         problems = role_errors(
@@ -153,7 +154,45 @@ def plan_users(data: bytes | str, *, progress=None, acting_user: User | None = N
         plan.errors.sort(key=lambda error: error.line or 0)
     else:
         plan.rows = planned
+        _warn_of_shared_addresses(planned, plan)
     return plan
+
+
+def _warn_of_shared_addresses(rows: list[RowPlan], plan: ImportPlan) -> None:
+    """A warning on each row giving a user an address another user has, in the file or
+    stored: often a row copied and not corrected, sometimes a shared office mailbox, which
+    may stay. Rows that keep their address are not warned again at every import. One query."""
+    usernames = {row.key for row in rows}
+    owners: dict[str, list[str]] = {}
+    for row in rows:
+        owners.setdefault(row.values["email"].lower(), []).append(row.key)
+    stored = (
+        User.objects.annotate(lower_email=Lower("email"))
+        .filter(lower_email__in=list(owners))
+        .exclude(username__in=usernames)
+        .order_by("username")
+        .values_list("lower_email", "username")
+    )
+    for email, username in stored:
+        owners[email].append(username)
+    for row in rows:
+        if row.action == UNCHANGED or "email" not in row.changes:
+            continue
+        others = [name for name in owners[row.values["email"].lower()] if name != row.key]
+        if others:
+            plan.warn(
+                row.line,
+                "email",
+                _(
+                    "“%(email)s” is also the address of %(users)s: right for a shared "
+                    "mailbox; otherwise correct it, as their invitations and escalations "
+                    "would go to one mailbox."
+                )
+                % {
+                    "email": row.values["email"],
+                    "users": join_names(f"“{name}”" for name in others),
+                },
+            )
 
 
 def _superuser_status(instance: User | None, role: str, *, may_grant: bool) -> bool:

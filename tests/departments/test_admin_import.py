@@ -406,6 +406,17 @@ def test_the_chinese_preview_heads_its_first_column_in_chinese(admin_client, wor
 
 
 @pytest.mark.usefixtures("compiled_catalogue")
+def test_the_chinese_preview_follows_each_changed_field_with_a_full_width_colon(
+    admin_client, world
+):
+    preview = upload_in_chinese(
+        admin_client, "departments", "code,name,supervisor_emails\nXF,消防,\n"
+    )
+
+    assert "<div><strong>名称</strong>：消防</div>" in preview.text
+
+
+@pytest.mark.usefixtures("compiled_catalogue")
 def test_the_chinese_grid_preview_sums_up_cells_and_townships_in_chinese_punctuation(
     admin_client, world
 ):
@@ -420,6 +431,29 @@ def test_the_chinese_preview_words_its_errors_in_chinese(admin_client, world):
     assert "<li>第 1 行：表头：缺少列：supervisor_emails</li>" in preview.text
     grid = upload_in_chinese(admin_client, "departments", '{"type": "FeatureCollection"}\n')
     assert "<li>第 1 行：文件：" in grid.text
+
+
+@pytest.mark.usefixtures("compiled_catalogue")
+def test_the_chinese_users_preview_warns_of_an_address_others_have_and_still_applies(
+    admin_client, cast
+):
+    # The cast's caseworker has caseworker@example.org.
+    text = (
+        f"{HEADERS['users']}\n"
+        "wang,王,caseworker@example.org,caseworker,N,\n"
+        "zhao,赵,Caseworker@example.org,caseworker,N,\n"
+    )
+
+    preview = upload_in_chinese(admin_client, "users", text)
+
+    assert re.findall(r'<li class="warning">([^<]*)</li>', preview.text) == [
+        "第 2 行：email：“caseworker@example.org”也是“zhao”、“caseworker”的邮箱：共用邮箱可以"
+        "保留；否则请更正，以免他们的邀请和督办邮件发到同一个邮箱。",
+        "第 3 行：email：“Caseworker@example.org”也是“wang”、“caseworker”的邮箱：共用邮箱可以"
+        "保留；否则请更正，以免他们的邀请和督办邮件发到同一个邮箱。",
+    ]
+    apply(admin_client, "users", preview)
+    assert User.objects.filter(username__in=["wang", "zhao"]).count() == 2
 
 
 @pytest.mark.usefixtures("compiled_catalogue")

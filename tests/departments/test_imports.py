@@ -283,6 +283,70 @@ def test_a_utf8_bom_and_blank_lines_are_tolerated_and_lines_still_count():
     assert messages(plan) == ["line 4: supervisor_emails: “bad” is not an email address."]
 
 
+def test_a_header_in_capitals_or_with_a_second_bom_names_the_same_columns():
+    # A header typed in Excel ("Code"), a file saved with a BOM twice, a BOM inside the
+    # first quoted name, a zero-width space pasted with a name.
+    for header in (
+        "Code,Name,SUPERVISOR_EMAILS",
+        "\ufeffcode,name,supervisor_emails",
+        '"\ufeffcode",name,supervisor_emails',
+        "code\u200b,name,supervisor_emails",
+    ):
+        plan = plan_departments(f"\ufeff{header}\r\nCG,城管局,a@example.org\r\n".encode())
+
+        assert plan.errors == [], header
+        assert [row.values for row in plan.rows] == [
+            {"code": "CG", "name": "城管局", "supervisor_emails": "a@example.org"}
+        ]
+
+
+def test_a_title_above_the_header_says_on_which_line_the_header_is():
+    # A government spreadsheet's title row, merged across the table, and a note below it.
+    data = (
+        "城东街道部门名单,,\r\n"
+        "\r\n"
+        '"填表说明：\n邮箱以分号分隔",,\r\n'
+        "code,name,supervisor_emails\r\n"
+        "CG,城管局,\r\n"
+    )
+
+    assert messages(plan_departments(data.encode())) == [
+        "line 1: header: the first row must be the header, and the header is on line 5: "
+        "delete the rows above it (a title, notes)."
+    ]
+
+
+def test_an_unexpected_column_is_named_as_the_file_writes_it():
+    plan = plan_departments(csv_text("Code,Name,Supervisor_Emails,Remark", "CG,城管局,,"))
+
+    assert messages(plan) == [
+        "line 1: header: unexpected columns: Remark (the columns are code,name,supervisor_emails)"
+    ]
+
+
+@pytest.mark.parametrize(("separator", "named"), [("\t", "a tab"), (";", "“;”"), ("，", "“，”")])
+def test_a_file_separated_by_tabs_or_semicolons_says_so_on_its_header(separator, named):
+    # Excel's "Text (Tab delimited)" or a table pasted from Excel; a European Excel's ";";
+    # a header typed with a Chinese input method's full-width comma.
+    header = separator.join(["code", "name", "supervisor_emails"])
+
+    plan = plan_departments(csv_text(header, separator.join(["CG", "城管局", ""])))
+
+    assert messages(plan) == [
+        f"line 1: header: the columns are separated by {named}: a CSV file separates them by "
+        "commas (“,”). In Excel, save the file as “CSV UTF-8 (Comma delimited)”."
+    ]
+
+
+def test_a_row_typed_with_full_width_commas_says_so_on_its_line():
+    plan = plan_departments(csv_text("code,name,supervisor_emails", "CG，城管局，a@example.org"))
+
+    assert messages(plan) == [
+        "line 2: row: expected 3 fields, found 1: the fields seem separated by “，”; a CSV file "
+        "separates them by commas (“,”)."
+    ]
+
+
 def test_a_supervisor_address_no_mail_server_takes_is_refused():
     # Django's address check allows 320 characters; mail servers and the outbox take 254.
     too_long = "d" * 64 + "@" + ".".join(["e" * 63] * 3) + ".org"
@@ -705,6 +769,33 @@ def test_unexpected_feature_properties_are_an_error_as_extra_columns_are():
     ]
 
 
+def test_property_names_in_capitals_as_a_shapefiles_fields_are_read():
+    shouting = feature("E-01", 0)
+    shouting["properties"] = {name.upper(): value for name, value in shouting["properties"].items()}
+
+    plan = plan_grid(geojson(shouting, feature("E-02", 1, Community="东社区")))
+
+    assert plan.errors == []
+    assert [(row.key, row.values["community"]) for row in plan.rows] == [
+        ("E-01", ""),
+        ("E-02", "东社区"),
+    ]
+
+
+def test_properties_every_feature_lacks_or_adds_are_one_error_not_one_per_feature():
+    # ArcGIS's export gives every feature its OBJECTID and Shape_Area.
+    features = [feature(f"E-0{i}", i, OBJECTID=i, Shape_Area=1.5) for i in range(1, 4)]
+    del features[1]["properties"]["township_name"]
+
+    plan = plan_grid(geojson(*features))
+
+    assert messages(plan) == [
+        "properties: in every feature: unexpected properties: OBJECTID, Shape_Area (the "
+        "properties are code, name, township_code, township_name, community)",
+        "feature 2: properties: missing properties: township_name",
+    ]
+
+
 def test_a_township_with_two_names_in_one_file_is_an_error():
     plan = plan_grid(geojson(feature("E-01", 0), feature("E-02", 1, township_name="别名")))
 
@@ -928,6 +1019,43 @@ def test_bad_responsibility_rows_each_get_a_line_numbered_message(world):
     assert snapshot(Responsibility) == before
 
 
+EXCEL_SHORTENED = (
+    "“3.30102E+11” is a long number Excel showed in scientific notation and saved so, losing "
+    "its digits: in Excel, format the column as Text, type the codes again and save."
+)
+
+
+def test_a_long_code_excel_saved_in_scientific_notation_says_so_wherever_it_stands(world):
+    # 330102001001, a 12-digit division code, in a column of Excel's General format.
+    rules = plan_responsibilities(
+        csv_text(
+            RESPONSIBILITIES_HEADER,
+            "3.30102E+11,ZJ,,lead,,,",
+            "LAMP,3.30102E+11,,lead,,,",
+            "LAMP,ZJ,3.30102E+11,lead,,,",
+        )
+    )
+    departments = plan_departments(csv_text(DEPARTMENTS_HEADER, "3.30102E+11,城管局,"))
+    users = plan_users(
+        csv_text(
+            "username,full_name,email,role,township_code,department_code",
+            "wang,王,wang@example.org,caseworker,3.30102E+11,",
+            "li,李,li@example.org,liaison,,3.30102E+11",
+        )
+    )
+
+    assert messages(rules) == [
+        f"line 2: category_code: {EXCEL_SHORTENED}",
+        f"line 3: department_code: {EXCEL_SHORTENED}",
+        f"line 4: scope: {EXCEL_SHORTENED}",
+    ]
+    assert messages(departments) == [f"line 2: code: {EXCEL_SHORTENED}"]
+    assert messages(users) == [
+        f"line 2: township_code: {EXCEL_SHORTENED}",
+        f"line 3: department_code: {EXCEL_SHORTENED}",
+    ]
+
+
 def test_dates_as_excel_saves_them_in_a_chinese_locale_are_read_year_first(world):
     # Opened in Excel and saved again, 2030-12-31 comes back as 2030/12/31.
     bad = plan_responsibilities(csv_text(RESPONSIBILITIES_HEADER, "LAMP,SJ,,assist,,2024/2/30,"))
@@ -1034,6 +1162,65 @@ def test_changing_a_users_role_updates_access(world):
     he = User.objects.get(username="he")
     assert (he.role, he.is_staff, he.department_id) == ("caseworker", False, None)
     assert list(he.groups.values_list("name", flat=True)) == ["caseworker"]
+
+
+def test_a_role_written_as_its_name_or_in_capitals_says_which_code_to_write(world):
+    # The Chinese admin's user list and import preview show a caseworker as "网格员".
+    users = plan_users(
+        csv_text(
+            USERS_HEADER,
+            "wang,王,wang@example.org,网格员,N,",
+            "li,李,li@example.org,Dispatcher,N,",
+            "zhou,周,zhou@example.org,department liaison,,CG",
+            "he,何,he@example.org,组长,N,",
+        )
+    )
+    rules = plan_responsibilities(
+        csv_text(RESPONSIBILITIES_HEADER, "LAMP,ZJ,,牵头,,,", "LAMP,SJ,,Assist,,,")
+    )
+
+    assert messages(users) == [
+        "line 2: role: “网格员” is not a role: write it as “caseworker”.",
+        "line 3: role: “Dispatcher” is not a role: write it as “dispatcher”.",
+        "line 4: role: “department liaison” is not a role: write it as “liaison”.",
+        "line 5: role: “组长” is not a role: use one of caseworker, dispatcher, liaison, "
+        "supervisor, admin.",
+    ]
+    assert messages(rules) == [
+        "line 2: role: “牵头” is not a role: write it as “lead”.",
+        "line 3: role: “Assist” is not a role: write it as “assist”.",
+    ]
+
+
+def test_an_address_another_user_has_imports_with_a_warning_given_once(world):
+    make_user("wang", User.Role.CASEWORKER, township=world.north)  # wang@example.org
+    data = csv_text(
+        USERS_HEADER,
+        "li,李,wang@example.org,caseworker,N,",
+        "zhou,周,office@example.org,dispatcher,N,",
+        "he,何,OFFICE@example.org,dispatcher,N,",
+        "qian,钱,qian@example.org,dispatcher,N,",
+    )
+
+    plan = plan_users(data)
+    apply(plan)
+
+    assert [str(warning) for warning in plan.warnings] == [
+        "line 2: email: “wang@example.org” is also the address of “wang”: right for a shared "
+        "mailbox; otherwise correct it, as their invitations and escalations would go to one "
+        "mailbox.",
+        "line 3: email: “office@example.org” is also the address of “he”: right for a shared "
+        "mailbox; otherwise correct it, as their invitations and escalations would go to one "
+        "mailbox.",
+        "line 4: email: “OFFICE@example.org” is also the address of “zhou”: right for a shared "
+        "mailbox; otherwise correct it, as their invitations and escalations would go to one "
+        "mailbox.",
+    ]
+    assert User.objects.filter(username__in=["li", "zhou", "he", "qian"]).count() == 4
+    # A shared mailbox kept: the next import of the same file has nothing to warn of.
+    again = plan_users(data)
+    assert again.summary["unchanged"] == 4
+    assert again.warnings == []
 
 
 def test_bad_user_rows_each_get_a_line_numbered_message(world):
