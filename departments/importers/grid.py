@@ -8,6 +8,7 @@ Townships are created or renamed from the features. Errors name the feature by i
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 import shapely
@@ -220,14 +221,19 @@ def _not_json(text: str, error: json.JSONDecodeError) -> str:
     }
 
 
+# The `crs` names a grid file may carry: WGS84 longitude/latitude (OGC's CRS84, EPSG:4326,
+# with or without a version in the URN: "urn:ogc:def:crs:EPSG:6.6:4326"), and China's
+# CGCS2000 (EPSG:4490), in which Chinese GIS offices deliver their data: its coordinates
+# agree with WGS84's to within centimetres, far below the size of a grid cell.
+WGS84_CRS_NAME = re.compile(r"(?:CRS84|EPSG:(?:[\d.]*:)?(?:4326|4490))$")
+
+
 def _is_wgs84(crs) -> bool:
     """No `crs` member (RFC 7946 dropped it: WGS84 is implied), or one naming WGS84."""
     if crs is None:
         return True
     name = (crs.get("properties") or {}).get("name") if isinstance(crs, dict) else None
-    return isinstance(name, str) and name.upper().replace("::", ":").endswith(
-        ("CRS84", "EPSG:4326")
-    )
+    return isinstance(name, str) and bool(WGS84_CRS_NAME.search(name.upper().replace("::", ":")))
 
 
 def _note_codes_of_both_kinds(parsed: list, townships: dict, plan: ImportPlan) -> None:

@@ -833,6 +833,17 @@ def test_a_grid_file_that_declares_another_coordinate_system_is_refused():
     assert "EPSG::3857" in error and "WGS84" in error
     for wgs84 in ("urn:ogc:def:crs:OGC:1.3:CRS84", "EPSG:4326", "urn:ogc:def:crs:EPSG::4326"):
         assert plan_grid(with_crs(wgs84)).errors == []
+    # Nor a name that only ends like one.
+    assert messages(plan_grid(with_crs("EPSG:14326")))[0].startswith("crs: ")
+
+
+def test_a_grid_file_in_cgcs2000_as_chinese_gis_offices_deliver_it_is_read_as_wgs84():
+    """China's geodetic system agrees with WGS84 to centimetres: refusing it sent every
+    township's GIS office to ogr2ogr for nothing."""
+    document = json.loads(geojson(feature("E-01", 0)))
+    for name in ("EPSG:4490", "urn:ogc:def:crs:EPSG::4490", "urn:ogc:def:crs:EPSG:6.6:4326"):
+        document["crs"] = {"type": "name", "properties": {"name": name}}
+        assert plan_grid(json.dumps(document)).errors == []
 
 
 def test_coordinates_written_as_text_are_named_in_the_error():
