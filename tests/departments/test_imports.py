@@ -211,6 +211,17 @@ def test_missing_columns_are_named_on_the_header_line():
     assert messages(plan) == ["line 1: header: missing columns: supervisor_emails"]
 
 
+def test_columns_are_read_by_name_in_whatever_order_the_file_has_them(admin_client):
+    plan = plan_departments(csv_text("supervisor_emails,name,code", "a@example.org,城管局,CG"))
+
+    assert plan.errors == []
+    (row,) = plan.rows
+    assert (row.key, row.values["name"]) == ("CG", "城管局")
+    # And the admin's import page does not ask for an order it does not need.
+    page = admin_client.get("/admin/departments/department/import/").content.decode()
+    assert "(in any order)" in page and "in this order" not in page
+
+
 def test_extra_columns_are_an_error():
     plan = plan_departments(csv_text("code,name,supervisor_emails,colour", "CG,城管局,,red"))
 
