@@ -465,8 +465,11 @@ def test_the_pools_intro_names_only_the_arbitrate_button_when_only_arbitrations_
 ):
     client.force_login(supervisor)
 
-    intro = pool_intro(client.get(reverse("cases:fallback")).text)
+    page = client.get(reverse("cases:fallback")).text
+    intro = pool_intro(page)
     assert "“Arbitrate”" in intro and "say why" in intro and "Dispatch" not in intro
+    # The page's first line, on whom the pool's cases wait for, says it too.
+    assert "one returned twice waits for a supervisor to arbitrate" in page
 
     intro = pool_intro(client.get(reverse("cases:fallback"), HTTP_ACCEPT_LANGUAGE="zh-hans").text)
     assert "“仲裁”" in intro and "派遣" not in intro
