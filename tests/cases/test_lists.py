@@ -342,7 +342,7 @@ def due_cells(response) -> dict[str, str]:
     """The list's "Due" cell of each case, by number."""
     rows = re.findall(
         r'<tr class="case-row[^"]*">\s*<td class="one-line"><a href="/cases/([^/]+)/">'
-        r".*?<td>([^<]*)</td>\s*</tr>",
+        r".*?<td[^>]*>([^<]*)</td>\s*</tr>",  # labelled for a phone's cards
         text_of(response),
         re.S,
     )
