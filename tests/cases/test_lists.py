@@ -341,7 +341,7 @@ def test_the_pool_keeps_the_lead_a_dispatch_from_it_named(client, cast, world, r
 def due_cells(response) -> dict[str, str]:
     """The list's "Due" cell of each case, by number."""
     rows = re.findall(
-        r'<tr class="case-row[^"]*">\s*<td class="one-line"><a href="/cases/([^/]+)/">'
+        r'<tr class="case-row[^"]*"[^>]*>\s*<td class="one-line"[^>]*><a href="/cases/([^/]+)/">'
         r".*?<td[^>]*>([^<]*)</td>\s*</tr>",  # labelled for a phone's cards
         text_of(response),
         re.S,

@@ -217,6 +217,11 @@ def test_a_phone_lists_cases_as_cards_a_tap_opens(
     page.goto(f"{live_server.url}/cases/")
     # The category list, as wide as its longest name, took the page 500 px wide.
     assert fits(page, PHONE)
+    # Still a table to a screen reader, though drawn as cards: rows of labelled cells.
+    table = page.get_by_role("table")
+    assert table.get_by_role("row").count() == 3
+    assert table.get_by_role("columnheader").count() == 7
+    assert table.get_by_role("cell").count() == 2 * 7
     cards = page.locator("table.cases tbody tr")
     assert cards.count() == 2 and latest.number in cards.first.inner_text()
     card = cards.first.bounding_box()
