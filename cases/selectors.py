@@ -383,6 +383,13 @@ def with_listed_assisting(cases: list[Case], *, on: date | None = None) -> list[
     return cases
 
 
+def _has_case(text: str) -> bool:
+    """Whether `text` holds a letter with an upper or lower case. A search without one
+    (Chinese, digits, a case number) matches the same rows with or without upper-casing
+    them, and upper-casing every description of a district's scan tripled its cost."""
+    return any(char.upper() != char or char.lower() != char for char in text)
+
+
 def case_search(
     user: User,
     *,
@@ -403,10 +410,13 @@ def case_search(
     cases = case_list_for(user)
     if q:
         q = q.strip()
-        in_description = Q(description__icontains=q)
+        contains = "icontains" if _has_case(q) else "contains"
+        in_description = Q(**{f"description__{contains}": q})
         if search_skips_masked_texts(user, q):
             in_description &= descriptions_searchable_by_digits(user)
-        cases = cases.filter(Q(number__icontains=q) | in_description | Q(address__icontains=q))
+        cases = cases.filter(
+            Q(**{f"number__{contains}": q}) | in_description | Q(**{f"address__{contains}": q})
+        )
     if state:
         cases = cases.filter(state__in=state)
     if category is not None:
