@@ -143,16 +143,32 @@ def case_passed_on(user: User, posted_version, *, stale_only: bool = True, **loo
         if version is None:
             return None
         cases = cases.filter(version__gt=version)
+    return cases.filter(_named_in_trail(department)).values_list("number", flat=True).first()
+
+
+def _named_in_trail(department_id: int) -> Exists:
+    """Cases whose audit trail names the department: as their lead, the department that
+    returned them, one summoned to assist, or one that acted on them."""
     named = (
-        Q(data__lead=department) | Q(data__returned_by=department) | Q(data__department=department)
+        Q(data__lead=department_id)
+        | Q(data__returned_by=department_id)
+        | Q(data__department=department_id)
     )
     if connection.vendor == "postgresql":  # SQLite has no JSON containment
-        named |= Q(data__assisting__contains=[department])
-    return (
-        cases.filter(Exists(CaseEvent.objects.filter(named, case=OuterRef("pk"))))
-        .values_list("number", flat=True)
-        .first()
-    )
+        named |= Q(data__assisting__contains=[department_id])
+    return Exists(CaseEvent.objects.filter(named, case=OuterRef("pk")))
+
+
+def cases_user_may_name(user: User, pks) -> QuerySet[Case]:
+    """Of the cases `pks`, those whose numbers `user` may be told: the ones they see, and
+    for a liaison those their department's audit trail names, which another step took out
+    of their sight. A case that was never theirs stays unnamed: an id typed into a form
+    does not turn into another department's case number."""
+    cases = Case.objects.filter(pk__in=pks)
+    seen = Q(pk__in=cases_visible_to(user).values("pk"))
+    if user.department_id is None:
+        return cases.filter(seen)
+    return cases.filter(seen | _named_in_trail(user.department_id))
 
 
 # Events that decide who owns a case, latest last.

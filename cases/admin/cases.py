@@ -49,7 +49,12 @@ from cases.privacy import (
     masked_contact,
     masked_unless,
 )
-from cases.selectors import case_passed_on, cases_visible_to, working_seconds_left
+from cases.selectors import (
+    case_passed_on,
+    cases_user_may_name,
+    cases_visible_to,
+    working_seconds_left,
+)
 from cases.services import arbitration, workflow
 from cases.services.privacy import Purpose, reporter_contact_for
 from cases.services.workflow import WorkflowError
@@ -509,7 +514,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
             moved_on = gettext("it changed meanwhile and is no longer in this list")
             refused += [
                 wording.labelled(number, moved_on)
-                for number in Case.objects.filter(pk__in=gone)
+                for number in cases_user_may_name(request.user, gone)
                 .order_by("created_at")
                 .values_list("number", flat=True)
             ]

@@ -113,6 +113,18 @@ def test_bulk_accept_with_another_departments_ids_changes_nothing_there(
     assert foreign_case.events.count() == before
 
 
+def test_bulk_accept_with_another_departments_ids_does_not_name_those_cases(
+    client, cast, own_cases, foreign_case
+):
+    """An id typed into the form must not turn into another department's case number
+    ("…: it changed meanwhile"): the liaison never saw that case."""
+    client.force_login(cast.liaison)
+    response = run_action(client, "accept_selected", [own_cases[0], foreign_case])
+    texts = messages_of(response)
+    assert texts == [f"Accepted 1 case: {own_cases[0].number}"]
+    assert not any(foreign_case.number in text for text in texts)
+
+
 def test_bulk_accept_refuses_a_case_the_liaison_only_assists(client, cast, lead_by, world):
     case = lead_by(world.market, assisting=[world.urban])
     client.force_login(cast.liaison)
