@@ -11,6 +11,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cases.forms import CHOOSE_THE_LEAD
+from cases.forms.fields import MultipleImageField
 from cases.forms.transitions import AssistingDepartments
 from cases.labels import TRANSITION_LABELS
 from cases.models import ExtensionRequest
@@ -19,18 +20,6 @@ from cases.services import arbitration, extensions, liaison, workflow
 from cases.services import photos as photos_service
 from departments.models import Department
 from departments.wording import join_sentences
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    widget = MultipleFileInput
-
-    def clean(self, data, initial=None):
-        files = data if isinstance(data, list | tuple) else [data] if data else []
-        return [super(MultipleFileField, self).clean(item, initial) for item in files]
 
 
 class VersionForm(forms.Form):
@@ -53,7 +42,11 @@ class ResolveForm(VersionForm):
     note = forms.CharField(
         label=_("What was done"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
     )
-    photos = MultipleFileField(label=_("Photos of the fix"), required=False)
+    # The case page's picker: the limits said before choosing, and only pictures offered.
+    photos = MultipleImageField(
+        label=_("Photos of the fix"),
+        help_text=_("Up to 5 JPEG, PNG or WebP images, 10 MB each."),
+    )
 
 
 class ReportForDutyForm(VersionForm):

@@ -344,6 +344,21 @@ def test_liaison_resolves_with_a_note_and_photos(client, cast, own_cases, settin
     assert case.photos.count() == 1
 
 
+def test_the_resolve_button_says_which_photos_it_takes_before_any_is_chosen(
+    client, cast, own_cases
+):
+    """The limits on the page, and only pictures in the file picker: not learnt from a
+    refusal after the note was typed."""
+    case = own_cases[0]
+    workflow.case_accept(case=case, actor=cast.liaison)
+    client.force_login(cast.liaison)
+    page = client.get(reverse("admin:cases_case_change", args=[case.pk])).content.decode()
+    resolve = page[page.index('id="act-resolve"') :]
+    resolve = resolve[: resolve.index("</form>")]
+    assert 'accept="image/jpeg,image/png,image/webp"' in resolve
+    assert "Up to 5 JPEG, PNG or WebP images, 10 MB each." in resolve
+
+
 def test_a_bad_photo_rolls_the_resolve_back(client, cast, own_cases, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     case = own_cases[0]
