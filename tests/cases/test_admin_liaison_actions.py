@@ -12,6 +12,8 @@ from django.contrib.admin import helpers
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from PIL import Image
 
 from cases.admin import cases as cases_admin
@@ -503,3 +505,50 @@ def test_a_button_refused_because_the_case_changed_keeps_what_was_typed(client, 
     case.refresh_from_db()
     assert form["return"]["reason"].value() == "其实不属于城管"
     assert form["return"]["version"].value() == str(case.version)
+
+
+@pytest.fixture
+def colleague(world):
+    """A second liaison of the urban department, working the same list."""
+    from departments.models import User
+    from tests.conftest import make_user
+
+    return make_user("colleague", User.Role.LIAISON, department=world.urban)
+
+
+def test_of_two_liaisons_acting_at_once_the_second_is_told_what_the_first_did(
+    client, cast, own_cases, colleague
+):
+    """Both opened the case; the colleague accepted it, then the liaison pressed "Return":
+    told who did what and when, and that the reason kept waits for a second press, not to
+    reload a page that already shows the case as it is now."""
+    case = own_cases[0]
+    page_version = case.version
+    workflow.case_accept(case=case, actor=colleague)
+    accepted = case.events.get(action="accept")
+    client.force_login(cast.liaison)
+    response = client.post(
+        act_url(case, "return"), {"version": page_version, "reason": "不属于城管"}, follow=True
+    )
+    when = date_format(timezone.localtime(accepted.at), "DATETIME_FORMAT")
+    assert messages_of(response) == [
+        f"Case {case.number}: This case changed since you opened it: accepted by Colleague on"
+        f" {when}. Below is the case as it is now, with what you typed: press “Return” again"
+        " if it still applies."
+    ]
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS
+
+
+def test_a_button_that_no_longer_applies_after_a_colleagues_step_says_so(
+    client, cast, own_cases, colleague
+):
+    case = own_cases[0]
+    page_version = case.version
+    workflow.case_accept(case=case, actor=colleague)
+    client.force_login(cast.liaison)
+    response = client.post(act_url(case, "accept"), {"version": page_version}, follow=True)
+    (text,) = messages_of(response)
+    assert "accepted by Colleague on" in text
+    assert text.endswith("Below is the case as it is now: “Accept” no longer applies to it.")
+    assert case.events.filter(action="accept").count() == 1
