@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django import forms
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from cases.forms import CHOOSE_THE_LEAD
@@ -131,6 +133,10 @@ class Button:
         """What this button's form needs of the case, shown or pressed."""
         return {}
 
+    def note(self, page: PageState) -> str:
+        """A line above the form: what the button is for, when the page does not say."""
+        return ""
+
     def run(self, *, case, actor, data: dict) -> str | None:
         """Act through the service; a message of its own to say what came of it, or None."""
         raise NotImplementedError
@@ -201,6 +207,25 @@ class Resolve(Button):
 class ReportForDuty(Button):
     def offered(self, page):
         return page.summons is not None
+
+    def note(self, page):
+        # The page's deadline is the lead's clock; the summoned department's own is this.
+        due = page.summons.report_due_at
+        if due is None:
+            return _("The whistle summoned your department to assist: report for duty.")
+        values = {"due": date_format(timezone.localtime(due), "DATETIME_FORMAT")}
+        if due < timezone.now():
+            return (
+                _(
+                    "The whistle summoned your department to assist: reporting for duty was"
+                    " due by %(due)s, and is late now."
+                )
+                % values
+            )
+        return (
+            _("The whistle summoned your department to assist: report for duty by %(due)s.")
+            % values
+        )
 
     def run(self, *, case, actor, data):
         liaison.assist_report_for_duty(case=case, actor=actor, comment=data["comment"])

@@ -381,6 +381,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
             {
                 "name": button.name,
                 "label": button.label,
+                "note": button.note(page),
                 "form": button.form(
                     kept[1] if kept and kept[0] == button.name else None,
                     initial=button.initial(page),

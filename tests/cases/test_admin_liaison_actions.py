@@ -301,6 +301,28 @@ def test_liaison_reports_for_duty_when_summoned_by_a_whistle(client, cast, lead_
     assert any("already" in text for text in messages_of(again))
 
 
+def test_a_summoned_liaison_is_told_by_when_to_report_for_duty(client, cast, lead_by, world):
+    """The page's deadline is the lead's clock: the summoned department's own deadline is
+    said at the button, and once it has passed, that the report is late."""
+    case = lead_by(world.market, assisting=[world.urban], whistle=True)
+    due = case.assists.get(department=world.urban).report_due_at
+    client.force_login(cast.liaison)
+
+    def note():
+        page = client.get(reverse("admin:cases_case_change", args=[case.pk]))
+        return {form["name"]: form["note"] for form in page.context["transition_forms"]}[
+            "report-for-duty"
+        ]
+
+    when = date_format(timezone.localtime(due), "DATETIME_FORMAT")
+    assert note() == (f"The whistle summoned your department to assist: report for duty by {when}.")
+    with time_machine.travel(due + timedelta(minutes=1)):
+        assert note() == (
+            "The whistle summoned your department to assist: reporting for duty was due by"
+            f" {when}, and is late now."
+        )
+
+
 def test_a_liaisons_report_for_duty_queue_holds_only_their_departments_summonses(
     client, cast, lead_by, world
 ):
