@@ -77,6 +77,18 @@ def _involving(department_id: int) -> Q:
     return Q(lead_department_id=department_id) | Q(Exists(assisted))
 
 
+def recent_steps_of(user: User, limit: int = 10) -> list[CaseEvent]:
+    """The user's own latest audit rows, newest first, each with `case_visible`: whether
+    its case is still in their sight (a case they returned has left it) to link it."""
+    visible = cases_visible_to(user).filter(pk=OuterRef("case_id"))
+    return list(
+        CaseEvent.objects.filter(actor=user)
+        .select_related("case")
+        .annotate(case_visible=Exists(visible))
+        .order_by("-at", "-id")[:limit]
+    )
+
+
 def case_list_for(user: User) -> QuerySet[Case]:
     """The visible cases with what list pages show, in one query per page."""
     return cases_visible_to(user).select_related("township", "category", "cell", "lead_department")
