@@ -77,6 +77,18 @@ def _involving(department_id: int) -> Q:
     return Q(lead_department_id=department_id) | Q(Exists(assisted))
 
 
+def recent_steps_of(user: User, limit: int = 10) -> list[CaseEvent]:
+    """The user's own latest audit rows, newest first, each with `case_visible`: whether
+    its case is still in their sight (a case they returned has left it) to link it."""
+    visible = cases_visible_to(user).filter(pk=OuterRef("case_id"))
+    return list(
+        CaseEvent.objects.filter(actor=user)
+        .select_related("case")
+        .annotate(case_visible=Exists(visible))
+        .order_by("-at", "-id")[:limit]
+    )
+
+
 def case_list_for(user: User) -> QuerySet[Case]:
     """The visible cases with what list pages show, in one query per page."""
     return cases_visible_to(user).select_related("township", "category", "cell", "lead_department")
@@ -143,16 +155,32 @@ def case_passed_on(user: User, posted_version, *, stale_only: bool = True, **loo
         if version is None:
             return None
         cases = cases.filter(version__gt=version)
+    return cases.filter(_named_in_trail(department)).values_list("number", flat=True).first()
+
+
+def _named_in_trail(department_id: int) -> Exists:
+    """Cases whose audit trail names the department: as their lead, the department that
+    returned them, one summoned to assist, or one that acted on them."""
     named = (
-        Q(data__lead=department) | Q(data__returned_by=department) | Q(data__department=department)
+        Q(data__lead=department_id)
+        | Q(data__returned_by=department_id)
+        | Q(data__department=department_id)
     )
     if connection.vendor == "postgresql":  # SQLite has no JSON containment
-        named |= Q(data__assisting__contains=[department])
-    return (
-        cases.filter(Exists(CaseEvent.objects.filter(named, case=OuterRef("pk"))))
-        .values_list("number", flat=True)
-        .first()
-    )
+        named |= Q(data__assisting__contains=[department_id])
+    return Exists(CaseEvent.objects.filter(named, case=OuterRef("pk")))
+
+
+def cases_user_may_name(user: User, pks) -> QuerySet[Case]:
+    """Of the cases `pks`, those whose numbers `user` may be told: the ones they see, and
+    for a liaison those their department's audit trail names, which another step took out
+    of their sight. A case that was never theirs stays unnamed: an id typed into a form
+    does not turn into another department's case number."""
+    cases = Case.objects.filter(pk__in=pks)
+    seen = Q(pk__in=cases_visible_to(user).values("pk"))
+    if user.department_id is None:
+        return cases.filter(seen)
+    return cases.filter(seen | _named_in_trail(user.department_id))
 
 
 # Events that decide who owns a case, latest last.

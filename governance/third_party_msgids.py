@@ -1,5 +1,6 @@
 """Words of Django's admin and of django-axes that show on our Chinese admin pages but
-that their own zh_Hans catalogues do not translate (Django 5.2.x, django-axes 8.3).
+that their own zh_Hans catalogues do not translate, or punctuate as Chinese is not written
+(Django 5.2.x, django-axes 8.3).
 
 Django looks a msgid up in the catalogues under LOCALE_PATHS before an app's own, so ours
 (locale/zh_Hans/LC_MESSAGES/django.po) can translate another package's words. But
@@ -9,7 +10,7 @@ imports this module (a test does): makemessages only has to read it. Drop an ent
 the package's own catalogue translates it; add one when an upgrade brings English back.
 """
 
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 
 DJANGO_ADMIN = [
     # The index's and each app page's table headers, for screen readers
@@ -24,7 +25,20 @@ DJANGO_ADMIN = [
     # Each list filter's heading (admin/filter.html), spaces and all: Django's zh_Hans
     # catalogue has "以 %(filter_title)s" ("以 期限"), which reads as no Chinese would write it.
     gettext_noop(" By %(filter_title)s "),
+    # A page's heading and title: Django's zh_Hans catalogue puts a space between two
+    # Chinese words ("查看 案件", "案件 管理"), which Chinese does not write.
+    gettext_noop("View %s"),
+    gettext_noop("Change %s"),
+    gettext_noop("Add %s"),
+    gettext_noop("%(app)s administration"),
 ]
+
+
+def _plurals():
+    """Never called: makemessages only reads the msgids. The list's count beside the
+    search box, which Django's zh_Hans catalogue ends with a full stop before "(全部显示)"."""
+    ngettext("%(counter)s result", "%(counter)s results", 0)
+
 
 AXES = [
     # Its models (axes/models.py); the failure log's admin is not shown (governance/admin.py).

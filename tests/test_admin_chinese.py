@@ -101,3 +101,23 @@ def test_every_borrowed_msgid_has_a_chinese_translation(compiled_catalogue):  # 
     with translation.override("zh-hans"):
         untranslated = [msgid for msgid in borrowed if translation.gettext(msgid) == msgid]
     assert untranslated == []
+
+
+def test_the_admin_pages_a_liaison_reads_are_punctuated_as_chinese_writes(
+    client,
+    cast,
+    report,
+    compiled_catalogue,  # noqa: F811
+):
+    """Django's Chinese put spaces between Chinese words ("查看 案件", "案件 管理"), a space
+    after "，" and an English full stop after the name ("欢迎， 城管局联络员 何."), and a
+    full stop before "(全部显示)"."""
+    case = report()
+    client.force_login(cast.liaison)
+    page = chinese_page(client, f"/admin/cases/case/{case.pk}/change/")
+    assert "<h1>查看案件</h1>" in page
+    assert f"欢迎，<strong>{cast.liaison.full_name}</strong>" in page
+    assert "欢迎， " not in page and "</strong>." not in page
+    assert "<title>案件管理 |" in chinese_page(client, "/admin/cases/")
+    listing = chinese_page(client, "/admin/cases/case/?q=垃圾")
+    assert "1 条结果 (" in listing and "条结果。" not in listing

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django import forms
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from cases.forms import CHOOSE_THE_LEAD
+from cases.forms.fields import MultipleImageField
 from cases.forms.transitions import AssistingDepartments
 from cases.labels import TRANSITION_LABELS
 from cases.models import ExtensionRequest
@@ -19,18 +22,6 @@ from cases.services import arbitration, extensions, liaison, workflow
 from cases.services import photos as photos_service
 from departments.models import Department
 from departments.wording import join_sentences
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    widget = MultipleFileInput
-
-    def clean(self, data, initial=None):
-        files = data if isinstance(data, list | tuple) else [data] if data else []
-        return [super(MultipleFileField, self).clean(item, initial) for item in files]
 
 
 class VersionForm(forms.Form):
@@ -53,7 +44,11 @@ class ResolveForm(VersionForm):
     note = forms.CharField(
         label=_("What was done"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
     )
-    photos = MultipleFileField(label=_("Photos of the fix"), required=False)
+    # The case page's picker: the limits said before choosing, and only pictures offered.
+    photos = MultipleImageField(
+        label=_("Photos of the fix"),
+        help_text=_("Up to 5 JPEG, PNG or WebP images, 10 MB each."),
+    )
 
 
 class ReportForDutyForm(VersionForm):
@@ -138,6 +133,10 @@ class Button:
         """What this button's form needs of the case, shown or pressed."""
         return {}
 
+    def note(self, page: PageState) -> str:
+        """A line above the form: what the button is for, when the page does not say."""
+        return ""
+
     def run(self, *, case, actor, data: dict) -> str | None:
         """Act through the service; a message of its own to say what came of it, or None."""
         raise NotImplementedError
@@ -208,6 +207,25 @@ class Resolve(Button):
 class ReportForDuty(Button):
     def offered(self, page):
         return page.summons is not None
+
+    def note(self, page):
+        # The page's deadline is the lead's clock; the summoned department's own is this.
+        due = page.summons.report_due_at
+        if due is None:
+            return _("The whistle summoned your department to assist: report for duty.")
+        values = {"due": date_format(timezone.localtime(due), "DATETIME_FORMAT")}
+        if due < timezone.now():
+            return (
+                _(
+                    "The whistle summoned your department to assist: reporting for duty was"
+                    " due by %(due)s, and is late now."
+                )
+                % values
+            )
+        return (
+            _("The whistle summoned your department to assist: report for duty by %(due)s.")
+            % values
+        )
 
     def run(self, *, case, actor, data):
         liaison.assist_report_for_duty(case=case, actor=actor, comment=data["comment"])

@@ -19,7 +19,8 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -49,10 +50,15 @@ from cases.privacy import (
     masked_contact,
     masked_unless,
 )
-from cases.selectors import case_passed_on, cases_visible_to, working_seconds_left
+from cases.selectors import (
+    case_passed_on,
+    cases_user_may_name,
+    cases_visible_to,
+    working_seconds_left,
+)
 from cases.services import arbitration, workflow
 from cases.services.privacy import Purpose, reporter_contact_for
-from cases.services.workflow import WorkflowError
+from cases.services.workflow import StaleCase, WorkflowError
 from departments import wording
 from departments.calendar import get_calendar
 from departments.models import User
@@ -117,6 +123,29 @@ class WaitingForFilter(admin.SimpleListFilter):
                 Exists(summons)
             )
         return queryset
+
+
+def changed_meanwhile_words(case, user, button) -> str:
+    """Why a button pressed on a case that changed since its page was shown did nothing:
+    the step that changed it, and whether the button still applies. "Reload it and try
+    again" read as if the page were stale, while it shows the case as it is now."""
+    case = Case.objects.get(pk=case.pk)
+    events = case.events.select_related("actor").order_by("-at", "-id")
+    # A person's step, rather than what the system did after it (an extension lapsing).
+    latest = events.exclude(actor=None).first() or events.first()
+    text = gettext("This case changed since you opened it: %(step)s by %(who)s on %(when)s.") % {
+        "step": labels.action_label(latest.action),
+        "who": latest.actor_display,
+        "when": date_format(timezone.localtime(latest.at), "DATETIME_FORMAT"),
+    }
+    if button.offered(PageState.of(case, user)):
+        then = gettext(
+            "Below is the case as it is now, with what you typed: press “%(action)s” again if"
+            " it still applies."
+        )
+    else:
+        then = gettext("Below is the case as it is now: “%(action)s” no longer applies to it.")
+    return wording.join_sentences([text, then % {"action": capfirst(button.label)}])
 
 
 CSV_COLUMNS = [
@@ -352,6 +381,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
             {
                 "name": button.name,
                 "label": button.label,
+                "note": button.note(page),
                 "form": button.form(
                     kept[1] if kept and kept[0] == button.name else None,
                     initial=button.initial(page),
@@ -451,6 +481,8 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
         except WorkflowError as error:
             # The page shows the case as it is now (changed meanwhile, when that was the
             # refusal): what was typed is kept to act on that version, once read.
+            if isinstance(error, StaleCase):
+                error = changed_meanwhile_words(case, request.user, button)
             self._refuse(request, case, str(error))
             current = Case.objects.filter(pk=case.pk).values_list("version", flat=True).first()
             refused_forms.keep(
@@ -509,7 +541,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
             moved_on = gettext("it changed meanwhile and is no longer in this list")
             refused += [
                 wording.labelled(number, moved_on)
-                for number in Case.objects.filter(pk__in=gone)
+                for number in cases_user_may_name(request.user, gone)
                 .order_by("created_at")
                 .values_list("number", flat=True)
             ]

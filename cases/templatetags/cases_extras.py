@@ -126,3 +126,11 @@ def shows_contacts_to(case, user) -> bool:
 def masked_unless(text: str, sees_contacts: bool) -> str:
     """`{{ note.text|masked_unless:sees_contacts }}` (cases/privacy.py)."""
     return _masked_unless(text, sees_contacts)
+
+
+@register.simple_tag
+def recent_steps(user):
+    """`{% recent_steps user as steps %}`: the admin index's "My recent steps"."""
+    from cases.selectors import recent_steps_of
+
+    return recent_steps_of(user)

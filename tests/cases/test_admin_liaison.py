@@ -501,3 +501,25 @@ def test_a_liaison_cannot_guess_a_masked_phone_through_the_admins_url_filters(
     client.force_login(cast.admin)
     found = client.get(changelist, {"reporter_phone__startswith": "1381"})
     assert [case.pk for case in found.context["cl"].result_list] == [own_case.pk]
+
+
+def test_the_admin_index_lists_a_liaisons_own_recent_steps(
+    client, cast, own_case, report, foreign_case, django_assert_max_num_queries
+):
+    """Django's "Recent actions" only lists what its own forms logged, so it read "None
+    available" however many cases the liaison had accepted or returned: their audit rows
+    instead, each case linked while it is still theirs to see, and nobody else's steps."""
+    returned = report(description="不归城管的案件")
+    client.force_login(cast.liaison)
+    assert "None yet" in client.get(reverse("admin:index")).content.decode()
+    workflow.case_accept(case=own_case, actor=cast.liaison)
+    workflow.case_return(case=returned, actor=cast.liaison, reason="不属于城管")
+    workflow.case_accept(case=foreign_case, actor=cast.other_liaison)
+    with django_assert_max_num_queries(8):
+        index = client.get(reverse("admin:index")).content.decode()
+    steps = index[index.index('id="recent-actions-module"') :]
+    assert "None available" not in steps and "None yet" not in steps
+    assert f'<a href="{change_url(own_case)}">{own_case.number}</a> accepted' in steps
+    # Returned to the pool, out of the liaison's sight: named, not linked to a 404.
+    assert f"{returned.number} returned" in steps and change_url(returned) not in steps
+    assert foreign_case.number not in steps

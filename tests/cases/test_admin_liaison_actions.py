@@ -12,6 +12,8 @@ from django.contrib.admin import helpers
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from PIL import Image
 
 from cases.admin import cases as cases_admin
@@ -111,6 +113,18 @@ def test_bulk_accept_with_another_departments_ids_changes_nothing_there(
     foreign_case.refresh_from_db()
     assert foreign_case.state == State.ASSIGNED
     assert foreign_case.events.count() == before
+
+
+def test_bulk_accept_with_another_departments_ids_does_not_name_those_cases(
+    client, cast, own_cases, foreign_case
+):
+    """An id typed into the form must not turn into another department's case number
+    ("…: it changed meanwhile"): the liaison never saw that case."""
+    client.force_login(cast.liaison)
+    response = run_action(client, "accept_selected", [own_cases[0], foreign_case])
+    texts = messages_of(response)
+    assert texts == [f"Accepted 1 case: {own_cases[0].number}"]
+    assert not any(foreign_case.number in text for text in texts)
 
 
 def test_bulk_accept_refuses_a_case_the_liaison_only_assists(client, cast, lead_by, world):
@@ -287,6 +301,28 @@ def test_liaison_reports_for_duty_when_summoned_by_a_whistle(client, cast, lead_
     assert any("already" in text for text in messages_of(again))
 
 
+def test_a_summoned_liaison_is_told_by_when_to_report_for_duty(client, cast, lead_by, world):
+    """The page's deadline is the lead's clock: the summoned department's own deadline is
+    said at the button, and once it has passed, that the report is late."""
+    case = lead_by(world.market, assisting=[world.urban], whistle=True)
+    due = case.assists.get(department=world.urban).report_due_at
+    client.force_login(cast.liaison)
+
+    def note():
+        page = client.get(reverse("admin:cases_case_change", args=[case.pk]))
+        return {form["name"]: form["note"] for form in page.context["transition_forms"]}[
+            "report-for-duty"
+        ]
+
+    when = date_format(timezone.localtime(due), "DATETIME_FORMAT")
+    assert note() == (f"The whistle summoned your department to assist: report for duty by {when}.")
+    with time_machine.travel(due + timedelta(minutes=1)):
+        assert note() == (
+            "The whistle summoned your department to assist: reporting for duty was due by"
+            f" {when}, and is late now."
+        )
+
+
 def test_a_liaisons_report_for_duty_queue_holds_only_their_departments_summonses(
     client, cast, lead_by, world
 ):
@@ -330,6 +366,21 @@ def test_liaison_resolves_with_a_note_and_photos(client, cast, own_cases, settin
     case.refresh_from_db()
     assert case.state == State.RESOLVED
     assert case.photos.count() == 1
+
+
+def test_the_resolve_button_says_which_photos_it_takes_before_any_is_chosen(
+    client, cast, own_cases
+):
+    """The limits on the page, and only pictures in the file picker: not learnt from a
+    refusal after the note was typed."""
+    case = own_cases[0]
+    workflow.case_accept(case=case, actor=cast.liaison)
+    client.force_login(cast.liaison)
+    page = client.get(reverse("admin:cases_case_change", args=[case.pk])).content.decode()
+    resolve = page[page.index('id="act-resolve"') :]
+    resolve = resolve[: resolve.index("</form>")]
+    assert 'accept="image/jpeg,image/png,image/webp"' in resolve
+    assert "Up to 5 JPEG, PNG or WebP images, 10 MB each." in resolve
 
 
 def test_a_bad_photo_rolls_the_resolve_back(client, cast, own_cases, settings, tmp_path):
@@ -476,3 +527,50 @@ def test_a_button_refused_because_the_case_changed_keeps_what_was_typed(client, 
     case.refresh_from_db()
     assert form["return"]["reason"].value() == "其实不属于城管"
     assert form["return"]["version"].value() == str(case.version)
+
+
+@pytest.fixture
+def colleague(world):
+    """A second liaison of the urban department, working the same list."""
+    from departments.models import User
+    from tests.conftest import make_user
+
+    return make_user("colleague", User.Role.LIAISON, department=world.urban)
+
+
+def test_of_two_liaisons_acting_at_once_the_second_is_told_what_the_first_did(
+    client, cast, own_cases, colleague
+):
+    """Both opened the case; the colleague accepted it, then the liaison pressed "Return":
+    told who did what and when, and that the reason kept waits for a second press, not to
+    reload a page that already shows the case as it is now."""
+    case = own_cases[0]
+    page_version = case.version
+    workflow.case_accept(case=case, actor=colleague)
+    accepted = case.events.get(action="accept")
+    client.force_login(cast.liaison)
+    response = client.post(
+        act_url(case, "return"), {"version": page_version, "reason": "不属于城管"}, follow=True
+    )
+    when = date_format(timezone.localtime(accepted.at), "DATETIME_FORMAT")
+    assert messages_of(response) == [
+        f"Case {case.number}: This case changed since you opened it: accepted by Colleague on"
+        f" {when}. Below is the case as it is now, with what you typed: press “Return” again"
+        " if it still applies."
+    ]
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS
+
+
+def test_a_button_that_no_longer_applies_after_a_colleagues_step_says_so(
+    client, cast, own_cases, colleague
+):
+    case = own_cases[0]
+    page_version = case.version
+    workflow.case_accept(case=case, actor=colleague)
+    client.force_login(cast.liaison)
+    response = client.post(act_url(case, "accept"), {"version": page_version}, follow=True)
+    (text,) = messages_of(response)
+    assert "accepted by Colleague on" in text
+    assert text.endswith("Below is the case as it is now: “Accept” no longer applies to it.")
+    assert case.events.filter(action="accept").count() == 1
