@@ -3,13 +3,15 @@ speaks the language of its request (a plain gettext at import time would freeze 
 
 from collections.abc import Iterable, Mapping
 
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import CaseEvent, CaseFallbackReason, DeadlineKind, EscalationLevel, State
 from departments.calendar import working_day_seconds
 from departments.models import Department
-from departments.wording import join_names
+from departments.wording import aside, join_names, join_sentences
 
 # What each transition's button says.
 TRANSITION_LABELS = {
@@ -84,6 +86,35 @@ def passed_on_words(number: str) -> str:
         "Case %(number)s changed while you were acting on it and is no longer yours to see:"
         " another step passed it on (to the pool or to another department). Nothing was done."
     ) % {"number": number}
+
+
+def changed_meanwhile_words(
+    case, step: CaseEvent | None, *, action: str, still_possible: bool
+) -> str:
+    """Why `action` (a button's label) did nothing on `case`, as it is now, which changed
+    since the page was opened: its latest `step` (`latest_step`), by whom and when, and
+    what to do next. "Reload it and try again" told the loser of two dispatchers neither
+    that the other had dispatched the case nor that there was nothing left to try."""
+    if step is None:
+        return gettext("Case %(number)s changed since you opened it, and nothing was done.") % {
+            "number": case.number
+        }
+    detail = event_detail(step, department_names())
+    said = gettext(
+        "Case %(number)s changed since you opened it, and nothing was done. Latest step:"
+        " %(step)s by %(who)s on %(when)s; its state is now “%(state)s”."
+    ) % {
+        "number": case.number,
+        "step": action_label(step.action) + (aside(detail) if detail else ""),
+        "who": step.actor_display,
+        "when": date_format(timezone.localtime(step.at), "DATETIME_FORMAT"),
+        "state": case.get_state_display(),
+    }
+    if still_possible:
+        then = gettext("Check it, then try again: what you typed is kept.")
+    else:
+        then = gettext("“%(action)s” is no longer possible.") % {"action": action}
+    return join_sentences([said, then])
 
 
 # A supervisor's dispatch of a case returned twice is the arbitration (SPEC §2): its

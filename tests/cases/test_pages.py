@@ -15,6 +15,7 @@ from cases.forms import TRANSITION_FORMS
 from cases.labels import TRANSITION_HELP, working_time_words
 from cases.models import Case, CaseEvent, State
 from cases.services import workflow
+from cases.services.corrections import case_correct
 
 
 def post_transition(client, case, name, **data):
@@ -253,7 +254,61 @@ def test_a_stale_page_is_told_the_case_changed_and_changes_nothing(client, cast,
     assert case.events.filter(action="dispatch").count() == 1
     follow = client.get(second["Location"])
     *_dispatched, refusal = [str(m) for m in follow.context["messages"]]
-    assert refusal.startswith(f"Case {case.number}: ") and "changed" in refusal
+    assert refusal.startswith(f"Case {case.number} changed since you opened it")
+
+
+def test_the_dispatcher_who_lost_a_race_on_the_pool_is_told_who_dispatched_it_where(
+    client, cast, report, world
+):
+    """Two dispatchers press "Dispatch" on one case at once: the one who loses was told
+    "Reload it and try again", as if there were something left to try; they are told
+    what the other did, and keep what they chose for the next case."""
+    case, _next_one = report(category=None), report(category=None)
+    seen = case.version
+    workflow.case_dispatch(case=case, actor=cast.supervisor, lead=world.urban)
+    client.force_login(cast.dispatcher)
+    response = client.post(
+        reverse("cases:transition", args=[case.number, "dispatch"]),
+        {
+            "expected_version": seen,
+            "lead": world.market.pk,
+            "comment": "市场监管牵头",
+            "next": "/cases/fallback/",
+        },
+    )
+    assert response["Location"] == "/cases/fallback/"
+    pool = client.get(response["Location"])
+    [refusal] = [str(m) for m in pool.context["messages"]]
+    when = date_format(timezone.localtime(case.events.get(action="dispatch").at), "DATETIME_FORMAT")
+    assert refusal == (
+        f"Case {case.number} changed since you opened it, and nothing was done. Latest step:"
+        f" dispatched (lead: {world.urban}) by {cast.supervisor} on {when}; its state is now"
+        " “assigned”. “dispatch” is no longer possible."
+    )
+    form = pool.context["dispatch_form"]
+    assert form.data["lead"] == str(world.market.pk) and form.data["comment"] == "市场监管牵头"
+    case.refresh_from_db()
+    assert case.lead_department == world.urban
+
+
+def test_a_stale_page_whose_step_is_still_open_is_told_to_check_and_try_again(
+    client, cast, report, world
+):
+    case = report(category=None)
+    seen = case.version
+    case_correct(
+        case=case, actor=cast.supervisor, category=None, cell=world.n2, expected_version=seen
+    )
+    client.force_login(cast.dispatcher)
+    response = post_transition(
+        client, case, "dispatch", lead=world.market.pk, expected_version=seen
+    )
+    refusal = [str(m) for m in client.get(response["Location"]).context["messages"]][-1]
+    assert refusal.startswith(f"Case {case.number} changed since you opened it")
+    assert "Latest step: corrected category or cell" in refusal
+    assert refusal.endswith(
+        "its state is now “fallback pool”. Check it, then try again: what you typed is kept."
+    )
 
 
 def test_a_refused_form_comes_back_with_what_was_typed(client, cast, report):
