@@ -122,6 +122,11 @@ def _detail_page(request, case):
             "resolution": resolution,
             "may_verify": "verify" in names,
             "assists": case.assists.all(),
+            # Cancelled as its duplicates: the case that goes on said nothing of them.
+            "duplicates": cases_visible_to(user)
+            .filter(duplicate_of=case)
+            .order_by("created_at", "id")
+            .values("number"),
             "transition_forms": forms,
             "other_transition_forms": [entry for entry in forms if entry is not dispatch],
             "dispatch": dispatch,

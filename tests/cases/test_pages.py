@@ -414,6 +414,30 @@ def test_cancelling_as_a_duplicate_links_the_original(client, cast, report):
     assert reverse("cases:detail", args=[original.number]) in text
 
 
+def test_the_case_that_goes_on_lists_the_reports_cancelled_as_its_duplicates(
+    client, cast, report, world
+):
+    """The kept case said nothing of them: whoever works it never learnt that a second
+    report, another reporter, its photos, had come in."""
+    # The duplicates waited in the pool: never the department's, unlike the original.
+    original = report()
+    first, second = report(category=None, description="同一堆垃圾"), report(category=None)
+    for duplicate in (second, first):
+        workflow.case_cancel(
+            case=duplicate, actor=cast.dispatcher, reason="重复上报", duplicate_of=original
+        )
+    client.force_login(cast.dispatcher)
+    page = client.get(reverse("cases:detail", args=[original.number]))
+    duplicates = re.search(r'<dd class="duplicates">(.*?)</dd>', page.text).group(1)
+    assert re.findall(r'<a href="/cases/([-\d]+)/">', duplicates) == [first.number, second.number]
+    assert "Duplicates of this case" in page.text
+    # Its department cannot open those cancelled reports: none are listed to it.
+    client.force_login(cast.liaison)
+    assert (
+        'class="duplicates"' not in client.get(reverse("cases:detail", args=[original.number])).text
+    )
+
+
 @pytest.mark.parametrize("typed", ["{year}{serial}", " {year}－{serial} ", "{year} {serial}"])
 def test_a_duplicates_number_is_found_without_its_hyphen(client, cast, report, typed):
     original, duplicate = report(), report(description="同一堆垃圾")
