@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.models import CaseEvent, CaseFallbackReason, DeadlineKind, EscalationLevel, State
 from departments.calendar import working_day_seconds
-from departments.models import Department
+from departments.models import Category, Department, GridCell
 from departments.wording import aside, join_names, join_sentences
 
 # What each transition's button says.
@@ -99,7 +99,7 @@ def changed_meanwhile_words(
         return gettext("Case %(number)s changed since you opened it, and nothing was done.") % {
             "number": case.number
         }
-    detail = event_detail(step, department_names())
+    detail = with_details([step])[0].detail
     said = gettext(
         "Case %(number)s changed since you opened it, and nothing was done. Latest step:"
         " %(step)s by %(who)s on %(when)s; its state is now “%(state)s”."
@@ -154,11 +154,16 @@ def outbox_kind_label(kind: str) -> str:
 LADDER_ACTIONS = ("escalate", "remind", "acknowledge")
 
 
-def event_detail(event: CaseEvent, departments: Mapping[int, str]) -> str:
-    """What an audit row adds to its action, in words: the lead and assisting departments a
-    routing or dispatch named, who returned the case, the rating, the rung of an escalation
-    ("level 2 · resolve deadline → boss@example.org"). `departments` names departments by
-    id (`department_names`)."""
+def event_detail(
+    event: CaseEvent,
+    departments: Mapping[int, str],
+    places: Mapping[tuple[str, int], str] | None = None,
+) -> str:
+    """What an audit row adds to its action, in words: what a correction changed, the lead
+    and assisting departments a routing or dispatch named, who returned the case, the
+    rating, the rung of an escalation ("level 2 · resolve deadline → boss@example.org").
+    `departments` names departments by id (`department_names`), `places` categories and
+    cells by ("category" or "cell", id) (`corrected_names`)."""
     data = event.data or {}
     if event.action in LADDER_ACTIONS:
         return _ladder_detail(event.action, data)
@@ -167,6 +172,8 @@ def event_detail(event: CaseEvent, departments: Mapping[int, str]) -> str:
         return join_names(departments.get(pk, f"#{pk}") for pk in ids or ())
 
     parts = []
+    if event.action == "correct":
+        parts += _correction_detail(data, places or {})
     if data.get("lead"):
         parts.append(gettext("lead: %(department)s") % {"department": names([data["lead"]])})
     if assisting := data.get("assisting"):
@@ -195,6 +202,51 @@ def event_detail(event: CaseEvent, departments: Mapping[int, str]) -> str:
     if data.get("duplicate_of"):
         parts.append(gettext("duplicate of %(number)s") % {"number": data["duplicate_of"]})
     return " · ".join(parts)
+
+
+# What a correction changed, field by field; a field left empty reads as the pool says it.
+CORRECTED_FIELDS = {
+    "category": (_("category: %(old)s → %(new)s"), _("not classified")),
+    "cell": (_("cell: %(old)s → %(new)s"), _("outside the grid")),
+}
+
+
+def _correction_detail(data: dict, places: Mapping[tuple[str, int], str]) -> list[str]:
+    """For each field a correction changed, "category: not classified → Exposed rubbish":
+    its row said only "corrected category or cell", though the old value is what tells a
+    wrong report from a wrong correction."""
+    old, new = data.get("old") or {}, data.get("new") or {}
+    parts = []
+    for field, (words, empty) in CORRECTED_FIELDS.items():
+        if old.get(field) == new.get(field):
+            continue
+        named = [
+            places.get((field, pk), f"#{pk}") if pk else empty
+            for pk in (old.get(field), new.get(field))
+        ]
+        parts.append(words % {"old": named[0], "new": named[1]})
+    return parts
+
+
+def corrected_names(events: Iterable[CaseEvent]) -> dict[tuple[str, int], str]:
+    """The categories and cells the corrections among `events` name, by ("category" or
+    "cell", id): a query for each kind named, none without corrections."""
+    ids = {"category": set(), "cell": set()}
+    for event in events:
+        if event.action == "correct":
+            data = event.data or {}
+            for side in (data.get("old") or {}, data.get("new") or {}):
+                for field in ids:
+                    if side.get(field):
+                        ids[field].add(side[field])
+    names = {}
+    if ids["category"]:
+        for category in Category.objects.filter(pk__in=ids["category"]):
+            names["category", category.pk] = category.display_name
+    if ids["cell"]:
+        for pk, name in GridCell.objects.filter(pk__in=ids["cell"]).values_list("pk", "name"):
+            names["cell", pk] = name
+    return names
 
 
 def _ladder_detail(action: str, data: dict, *, recipients: bool = True) -> str:
@@ -228,11 +280,13 @@ def department_names() -> dict[int, str]:
 
 
 def with_details(events: Iterable[CaseEvent]) -> list[CaseEvent]:
-    """The audit rows, each with `detail` in words (`event_detail`); one query in all."""
+    """The audit rows, each with `detail` in words (`event_detail`): one query for the
+    departments, and one each for the categories and cells that corrections name."""
     events = list(events)
     departments = department_names() if any(event.data for event in events) else {}
+    places = corrected_names(events)
     for event in events:
-        event.detail = event_detail(event, departments)
+        event.detail = event_detail(event, departments, places)
     return events
 
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
+from cases import labels
 from cases.forms import TRANSITION_FORMS
 from cases.labels import TRANSITION_HELP, working_time_words
 from cases.models import Case, CaseEvent, State
@@ -728,6 +729,41 @@ def test_detail_query_count_does_not_grow_with_its_timeline_and_notes(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(reverse("cases:detail", args=[case.number]))
     assert len(response.context["notes"]) == 6
+
+
+def test_the_timeline_says_what_a_correction_changed_from_what(
+    client, cast, world, report, django_assert_max_num_queries
+):
+    """The row said only "corrected category or cell": not which, nor what it had been."""
+    case = report(category=None, cell=world.n1)
+    case_correct(
+        case=case,
+        actor=cast.dispatcher,
+        category=world.rubbish,
+        cell=world.n1,
+        expected_version=case.version,
+    )
+    case.refresh_from_db()
+    case_correct(
+        case=case,
+        actor=cast.dispatcher,
+        category=world.rubbish,
+        cell=world.n2,
+        expected_version=case.version,
+    )
+    client.force_login(cast.dispatcher)
+    response = client.get(reverse("cases:detail", args=[case.number]))
+    details = [e.detail for e in response.context["events"] if e.action == "correct"]
+    assert details[0].startswith("category: not classified → 暴露垃圾 · lead: 城管局")
+    assert details[1].startswith(f"cell: {world.n1.name} → {world.n2.name}")
+    with translation.override("zh-hans"):
+        assert labels.with_details(case.events.filter(action="correct"))[-1].detail.startswith(
+            f"网格：{world.n1.name} → {world.n2.name}"
+        )
+    client.force_login(cast.admin)
+    with django_assert_max_num_queries(14):
+        audit = client.get(reverse("admin:cases_caseevent_changelist")).text
+    assert "category: not classified → 暴露垃圾" in audit
 
 
 def test_summoned_liaison_reports_for_duty_from_the_case_page(client, cast, world, report):
