@@ -200,6 +200,23 @@ def test_the_lead_department_pickers_ask_in_chinese(
     assert "请选择牵头部门…" in empty_options(page(client, "/cases/fallback/", CHINESE))
 
 
+def test_the_whistles_label_in_chinese_ends_with_one_colon(
+    client,
+    cast,
+    report,
+    world,
+    compiled_catalogue,  # noqa: F811
+):
+    """It read "吹哨：协办部门须报到：", a colon inside the label and the label's own after it."""
+    pooled = report(category=world.lamp)
+    client.force_login(cast.dispatcher)
+    for url in ("/cases/fallback/", reverse("cases:detail", args=[pooled.number])):
+        labels = re.findall(
+            r'<label for="[^"]*whistle">([^<]*)</label>', page(client, url, CHINESE)
+        )
+        assert labels == ["吹哨（协办部门须报到）："], url
+
+
 def test_the_correction_form_says_an_empty_cell_is_outside_the_grid(
     client,
     cast,
