@@ -183,6 +183,23 @@ def cases_user_may_name(user: User, pks) -> QuerySet[Case]:
     return cases.filter(seen | _named_in_trail(user.department_id))
 
 
+# Audit rows that leave the case as it was: an escalation's rung, a note, a reporter's
+# contact blanked. The sweep and the retention task write them without moving `version`.
+UNCHANGING_ACTIONS = ("escalate", "remind", "acknowledge", "note", "anonymise")
+
+
+def latest_step(case: Case) -> CaseEvent | None:
+    """The last audit row that changed `case` (a transition, a correction, a report for
+    duty…): what someone whose page showed an older version is told happened meanwhile."""
+    return (
+        CaseEvent.objects.filter(case=case)
+        .exclude(action__in=UNCHANGING_ACTIONS)
+        .select_related("actor")
+        .order_by("-at", "-id")
+        .first()
+    )
+
+
 # Events that decide who owns a case, latest last.
 OWNERSHIP_ACTIONS = ("route", "dispatch", "correct", "return")
 

@@ -29,7 +29,20 @@ def suggestions_view(request, *, model_admin):
         try:
             if request.POST.get("decision") == "accept":
                 rule = flywheel.rule_suggestion_accept(key=key, actor=request.user)
-                messages.success(request, gettext("Rule added: %(rule)s") % {"rule": rule})
+                # In the suggestion's words: the rule's codes ("ENV → CIVIL (lead, CD)")
+                # left "lead" in English on a Chinese page.
+                messages.success(
+                    request,
+                    gettext(
+                        "Lead rule added: from today, %(department)s leads the cases of"
+                        " category %(category)s in %(scope)s, which now route themselves."
+                    )
+                    % {
+                        "department": rule.department.name,
+                        "category": rule.category,
+                        "scope": rule.cell or rule.township,
+                    },
+                )
             else:
                 flywheel.rule_suggestion_dismiss(
                     key=key, actor=request.user, note=request.POST.get("note", "")

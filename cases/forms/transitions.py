@@ -181,7 +181,7 @@ class AssistingDepartments(forms.Form):
 class DispatchForm(CommentForm, AssistingDepartments):
     lead = CodeOrIdChoiceField(label=_("Lead department"), queryset=Department.objects.none())
     whistle = forms.BooleanField(
-        label=_("Blow the whistle: the assisting departments must report for duty"),
+        label=_("Blow the whistle (the assisting departments must report for duty)"),
         required=False,
     )
 

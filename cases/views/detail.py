@@ -31,6 +31,7 @@ from cases.selectors import (
     case_detail_for,
     cases_visible_to,
     dispatch_suggestions,
+    latest_step,
     routing_explanation,
     with_listed_assisting,
     working_seconds_left,
@@ -40,7 +41,7 @@ from cases.services.corrections import may_correct
 from cases.services.open311 import open311_report_for
 from cases.services.photos import photo_room
 from cases.services.privacy import Purpose, reporter_contact_for
-from cases.services.workflow import WorkflowError, available_transitions
+from cases.services.workflow import StaleCase, WorkflowError, available_transitions
 from cases.views.passed_on import told_when_passed_on
 from departments import wording
 from departments.models import User
@@ -121,6 +122,11 @@ def _detail_page(request, case):
             "resolution": resolution,
             "may_verify": "verify" in names,
             "assists": case.assists.all(),
+            # Cancelled as its duplicates: the case that goes on said nothing of them.
+            "duplicates": cases_visible_to(user)
+            .filter(duplicate_of=case)
+            .order_by("created_at", "id")
+            .values("number"),
             "transition_forms": forms,
             "other_transition_forms": [entry for entry in forms if entry is not dispatch],
             "dispatch": dispatch,
@@ -223,14 +229,23 @@ def case_transition(request, number, transition):
         try:
             _run(transition, case, request.user, form.cleaned_data)
         except (WorkflowError, ValidationError) as error:
-            if isinstance(error, ValidationError):
-                text = wording.join_clauses(error.messages)
+            if isinstance(error, StaleCase):
+                # Said with what happened meanwhile: another dispatcher's dispatch, say.
+                changed = Case.objects.get(pk=case.pk)
+                text = labels.changed_meanwhile_words(
+                    changed,
+                    latest_step(changed),
+                    action=label,
+                    still_possible=workflow.may_fire(changed, request.user, transition),
+                )
             else:
-                text = str(error)
-            # Which case: the pool's page posts here for each of its cases.
-            messages.error(
-                request, _("Case %(number)s: %(error)s") % {"number": case.number, "error": text}
-            )
+                if isinstance(error, ValidationError):
+                    reason = wording.join_clauses(error.messages)
+                else:
+                    reason = str(error)
+                # Which case: the pool's page posts here for each of its cases.
+                text = _("Case %(number)s: %(error)s") % {"number": case.number, "error": reason}
+            messages.error(request, text)
             # The page shows the case as it is now (changed meanwhile, when that was the
             # refusal): what was typed is kept to act on that version, once read.
             current = Case.objects.filter(pk=case.pk).values_list("version", flat=True).first()

@@ -31,6 +31,15 @@
   // the same lead chosen and the message saying it was done there, not at the top.
   var pool = document.getElementById("pool-dispatch");
   if (pool) {
+    // Enter in one of its checkboxes (the whistle, a department, a row's box) submits it
+    // implicitly: past the disabled default button, Chromium presses the first row's
+    // button, dispatching the page's oldest case unasked. Enter there does nothing.
+    document.addEventListener("keydown", function (event) {
+      var field = event.target;
+      if (event.key === "Enter" && field.tagName === "INPUT" && field.form === pool) {
+        event.preventDefault();
+      }
+    });
     var landed = window.location.hash && document.getElementById(window.location.hash.slice(1));
     var said = document.querySelector(".messages");
     if (landed && said && landed.classList.contains("pool-case")) {

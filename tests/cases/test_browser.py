@@ -386,6 +386,40 @@ def test_a_department_chosen_to_lead_is_unticked_as_assisting_on_both_pages(
     assert not box.is_checked()
 
 
+def test_enter_in_a_checkbox_of_the_pool_dispatches_no_case(
+    open_as, live_server, cast, world, report
+):
+    """A keyboard user ticks the whistle and the departments with Space, and may press
+    Enter there too: that dispatched the first case of the page, which nobody chose."""
+    from departments.models import Responsibility
+
+    Responsibility.objects.create(category=world.lamp, department=world.housing, role="assist")
+    oldest, listed = report(category=None), report(category=world.lamp)
+    page = open_as(cast.dispatcher)
+    page.goto(f"{live_server.url}/cases/fallback/")
+    page.locator("#pool-dispatch select[name=lead]").select_option(str(world.urban.pk))
+    for box in (
+        "#pool-dispatch input[name=whistle]",
+        f"#pool-dispatch input[name=assisting][value='{world.market.pk}']",
+        f"#case-{listed.number} .listed-assisting input",
+    ):
+        page.focus(box)
+        page.keyboard.press("Space")
+        page.keyboard.press("Enter")
+    page.wait_for_timeout(500)  # a submission would have left by now
+    assert page.url == f"{live_server.url}/cases/fallback/"
+    oldest.refresh_from_db()
+    listed.refresh_from_db()
+    assert (oldest.state, listed.state) == (State.FALLBACK, State.FALLBACK)
+    # What was ticked stays ticked, ready for the button the dispatcher does press.
+    assert page.locator("#pool-dispatch input[name=whistle]").is_checked()
+    assert not page.locator(f"#case-{listed.number} .listed-assisting input").is_checked()
+    page.locator(f"#case-{oldest.number} button.dispatch-case").press("Enter")
+    page.wait_for_selector(".message.success")
+    oldest.refresh_from_db()
+    assert oldest.state == State.ASSIGNED and oldest.lead_department == world.urban
+
+
 def test_dispatcher_goes_from_the_pool_to_the_case_page_and_picks_a_candidate(
     open_as, live_server, cast, world, report
 ):

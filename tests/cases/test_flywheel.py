@@ -13,6 +13,7 @@ from cases.services import flywheel, workflow
 from cases.services.workflow import WorkflowError
 from departments.models import Responsibility
 from departments.routing import get_index
+from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
@@ -156,16 +157,29 @@ def test_suggestions_are_aggregated_in_a_fixed_number_of_queries(
 
 
 def test_accepting_a_suggestion_creates_the_rule_citing_the_cases(
-    client, cast, evidence, world, report
+    client,
+    cast,
+    evidence,
+    world,
+    report,
+    compiled_catalogue,  # noqa: F811
 ):
     suggestion = suggestion_for(flywheel.rule_suggestions(), cell=world.n1)
     client.force_login(cast.admin)
     page = client.get(reverse("admin:cases_rule_suggestions"))
     assert page.status_code == 200
     assert evidence[0].number in page.text
-    client.post(
-        reverse("admin:cases_rule_suggestions"), {"key": suggestion.key, "decision": "accept"}
+    accepted = client.post(
+        reverse("admin:cases_rule_suggestions"),
+        {"key": suggestion.key, "decision": "accept"},
+        HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9",
+        follow=True,
     )
+    # Said in words, not as the rule's codes with an English "lead" in them.
+    assert [str(m) for m in accepted.context["messages"]] == [
+        f"已添加牵头规则：自今日起，{world.n1} 的类别 {world.stall} 由 {world.market.name}"
+        " 牵头，此类案件将直接分拨。"
+    ]
     rule = Responsibility.objects.get(category=world.stall, cell=world.n1)
     assert (rule.department, rule.role) == (world.market, "lead")
     assert all(case.number in rule.basis for case in evidence[:3])

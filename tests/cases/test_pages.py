@@ -11,10 +11,12 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
+from cases import labels
 from cases.forms import TRANSITION_FORMS
 from cases.labels import TRANSITION_HELP, working_time_words
 from cases.models import Case, CaseEvent, State
 from cases.services import workflow
+from cases.services.corrections import case_correct
 
 
 def post_transition(client, case, name, **data):
@@ -253,7 +255,61 @@ def test_a_stale_page_is_told_the_case_changed_and_changes_nothing(client, cast,
     assert case.events.filter(action="dispatch").count() == 1
     follow = client.get(second["Location"])
     *_dispatched, refusal = [str(m) for m in follow.context["messages"]]
-    assert refusal.startswith(f"Case {case.number}: ") and "changed" in refusal
+    assert refusal.startswith(f"Case {case.number} changed since you opened it")
+
+
+def test_the_dispatcher_who_lost_a_race_on_the_pool_is_told_who_dispatched_it_where(
+    client, cast, report, world
+):
+    """Two dispatchers press "Dispatch" on one case at once: the one who loses was told
+    "Reload it and try again", as if there were something left to try; they are told
+    what the other did, and keep what they chose for the next case."""
+    case, _next_one = report(category=None), report(category=None)
+    seen = case.version
+    workflow.case_dispatch(case=case, actor=cast.supervisor, lead=world.urban)
+    client.force_login(cast.dispatcher)
+    response = client.post(
+        reverse("cases:transition", args=[case.number, "dispatch"]),
+        {
+            "expected_version": seen,
+            "lead": world.market.pk,
+            "comment": "市场监管牵头",
+            "next": "/cases/fallback/",
+        },
+    )
+    assert response["Location"] == "/cases/fallback/"
+    pool = client.get(response["Location"])
+    [refusal] = [str(m) for m in pool.context["messages"]]
+    when = date_format(timezone.localtime(case.events.get(action="dispatch").at), "DATETIME_FORMAT")
+    assert refusal == (
+        f"Case {case.number} changed since you opened it, and nothing was done. Latest step:"
+        f" dispatched (lead: {world.urban}) by {cast.supervisor} on {when}; its state is now"
+        " “assigned”. “dispatch” is no longer possible."
+    )
+    form = pool.context["dispatch_form"]
+    assert form.data["lead"] == str(world.market.pk) and form.data["comment"] == "市场监管牵头"
+    case.refresh_from_db()
+    assert case.lead_department == world.urban
+
+
+def test_a_stale_page_whose_step_is_still_open_is_told_to_check_and_try_again(
+    client, cast, report, world
+):
+    case = report(category=None)
+    seen = case.version
+    case_correct(
+        case=case, actor=cast.supervisor, category=None, cell=world.n2, expected_version=seen
+    )
+    client.force_login(cast.dispatcher)
+    response = post_transition(
+        client, case, "dispatch", lead=world.market.pk, expected_version=seen
+    )
+    refusal = [str(m) for m in client.get(response["Location"]).context["messages"]][-1]
+    assert refusal.startswith(f"Case {case.number} changed since you opened it")
+    assert "Latest step: corrected category or cell" in refusal
+    assert refusal.endswith(
+        "its state is now “fallback pool”. Check it, then try again: what you typed is kept."
+    )
 
 
 def test_a_refused_form_comes_back_with_what_was_typed(client, cast, report):
@@ -357,6 +413,30 @@ def test_cancelling_as_a_duplicate_links_the_original(client, cast, report):
     assert duplicate.state == State.CANCELLED and duplicate.duplicate_of == original
     text = page_text(client.get(reverse("cases:detail", args=[duplicate.number])))
     assert reverse("cases:detail", args=[original.number]) in text
+
+
+def test_the_case_that_goes_on_lists_the_reports_cancelled_as_its_duplicates(
+    client, cast, report, world
+):
+    """The kept case said nothing of them: whoever works it never learnt that a second
+    report, another reporter, its photos, had come in."""
+    # The duplicates waited in the pool: never the department's, unlike the original.
+    original = report()
+    first, second = report(category=None, description="同一堆垃圾"), report(category=None)
+    for duplicate in (second, first):
+        workflow.case_cancel(
+            case=duplicate, actor=cast.dispatcher, reason="重复上报", duplicate_of=original
+        )
+    client.force_login(cast.dispatcher)
+    page = client.get(reverse("cases:detail", args=[original.number]))
+    duplicates = re.search(r'<dd class="duplicates">(.*?)</dd>', page.text).group(1)
+    assert re.findall(r'<a href="/cases/([-\d]+)/">', duplicates) == [first.number, second.number]
+    assert "Duplicates of this case" in page.text
+    # Its department cannot open those cancelled reports: none are listed to it.
+    client.force_login(cast.liaison)
+    assert (
+        'class="duplicates"' not in client.get(reverse("cases:detail", args=[original.number])).text
+    )
 
 
 @pytest.mark.parametrize("typed", ["{year}{serial}", " {year}－{serial} ", "{year} {serial}"])
@@ -649,6 +729,41 @@ def test_detail_query_count_does_not_grow_with_its_timeline_and_notes(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(reverse("cases:detail", args=[case.number]))
     assert len(response.context["notes"]) == 6
+
+
+def test_the_timeline_says_what_a_correction_changed_from_what(
+    client, cast, world, report, django_assert_max_num_queries
+):
+    """The row said only "corrected category or cell": not which, nor what it had been."""
+    case = report(category=None, cell=world.n1)
+    case_correct(
+        case=case,
+        actor=cast.dispatcher,
+        category=world.rubbish,
+        cell=world.n1,
+        expected_version=case.version,
+    )
+    case.refresh_from_db()
+    case_correct(
+        case=case,
+        actor=cast.dispatcher,
+        category=world.rubbish,
+        cell=world.n2,
+        expected_version=case.version,
+    )
+    client.force_login(cast.dispatcher)
+    response = client.get(reverse("cases:detail", args=[case.number]))
+    details = [e.detail for e in response.context["events"] if e.action == "correct"]
+    assert details[0].startswith("category: not classified → 暴露垃圾 · lead: 城管局")
+    assert details[1].startswith(f"cell: {world.n1.name} → {world.n2.name}")
+    with translation.override("zh-hans"):
+        assert labels.with_details(case.events.filter(action="correct"))[-1].detail.startswith(
+            f"网格：{world.n1.name} → {world.n2.name}"
+        )
+    client.force_login(cast.admin)
+    with django_assert_max_num_queries(14):
+        audit = client.get(reverse("admin:cases_caseevent_changelist")).text
+    assert "category: not classified → 暴露垃圾" in audit
 
 
 def test_summoned_liaison_reports_for_duty_from_the_case_page(client, cast, world, report):
