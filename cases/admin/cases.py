@@ -19,7 +19,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import number_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -54,6 +54,7 @@ from cases.selectors import (
     case_passed_on,
     cases_user_may_name,
     cases_visible_to,
+    latest_step,
     working_seconds_left,
 )
 from cases.services import arbitration, workflow
@@ -123,29 +124,6 @@ class WaitingForFilter(admin.SimpleListFilter):
                 Exists(summons)
             )
         return queryset
-
-
-def changed_meanwhile_words(case, user, button) -> str:
-    """Why a button pressed on a case that changed since its page was shown did nothing:
-    the step that changed it, and whether the button still applies. "Reload it and try
-    again" read as if the page were stale, while it shows the case as it is now."""
-    case = Case.objects.get(pk=case.pk)
-    events = case.events.select_related("actor").order_by("-at", "-id")
-    # A person's step, rather than what the system did after it (an extension lapsing).
-    latest = events.exclude(actor=None).first() or events.first()
-    text = gettext("This case changed since you opened it: %(step)s by %(who)s on %(when)s.") % {
-        "step": labels.action_label(latest.action),
-        "who": latest.actor_display,
-        "when": date_format(timezone.localtime(latest.at), "DATETIME_FORMAT"),
-    }
-    if button.offered(PageState.of(case, user)):
-        then = gettext(
-            "Below is the case as it is now, with what you typed: press “%(action)s” again if"
-            " it still applies."
-        )
-    else:
-        then = gettext("Below is the case as it is now: “%(action)s” no longer applies to it.")
-    return wording.join_sentences([text, then % {"action": capfirst(button.label)}])
 
 
 CSV_COLUMNS = [
@@ -482,8 +460,19 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
             # The page shows the case as it is now (changed meanwhile, when that was the
             # refusal): what was typed is kept to act on that version, once read.
             if isinstance(error, StaleCase):
-                error = changed_meanwhile_words(case, request.user, button)
-            self._refuse(request, case, str(error))
+                # Said with what happened meanwhile, as the case page says it.
+                changed = Case.objects.get(pk=case.pk)
+                messages.error(
+                    request,
+                    labels.changed_meanwhile_words(
+                        changed,
+                        latest_step(changed),
+                        action=capfirst(button.label),
+                        still_possible=button.offered(PageState.of(changed, request.user)),
+                    ),
+                )
+            else:
+                self._refuse(request, case, str(error))
             current = Case.objects.filter(pk=case.pk).values_list("version", flat=True).first()
             refused_forms.keep(
                 request, form_name=name, page=change_page, fresh={"version": current}

@@ -554,9 +554,9 @@ def test_of_two_liaisons_acting_at_once_the_second_is_told_what_the_first_did(
     )
     when = date_format(timezone.localtime(accepted.at), "DATETIME_FORMAT")
     assert messages_of(response) == [
-        f"Case {case.number}: This case changed since you opened it: accepted by Colleague on"
-        f" {when}. Below is the case as it is now, with what you typed: press “Return” again"
-        " if it still applies."
+        f"Case {case.number} changed since you opened it, and nothing was done. Latest step:"
+        f" accepted by Colleague on {when}; its state is now “in progress”. Check it, then"
+        " try again: what you typed is kept."
     ]
     case.refresh_from_db()
     assert case.state == State.IN_PROGRESS
@@ -571,6 +571,6 @@ def test_a_button_that_no_longer_applies_after_a_colleagues_step_says_so(
     client.force_login(cast.liaison)
     response = client.post(act_url(case, "accept"), {"version": page_version}, follow=True)
     (text,) = messages_of(response)
-    assert "accepted by Colleague on" in text
-    assert text.endswith("Below is the case as it is now: “Accept” no longer applies to it.")
+    assert "Latest step: accepted by Colleague on" in text
+    assert text.endswith("“Accept” is no longer possible.")
     assert case.events.filter(action="accept").count() == 1
