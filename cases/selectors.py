@@ -155,7 +155,8 @@ def case_passed_on(user: User, posted_version, *, stale_only: bool = True, **loo
     )
 
 
-# Events that decide who owns a case, latest last.
+# Events that decide who owns a case, latest last. Each sets Case.lead_chosen_in_pool (the
+# data flywheel's verdict on the case), in the save that goes with it.
 OWNERSHIP_ACTIONS = ("route", "dispatch", "correct", "return")
 
 
