@@ -200,7 +200,8 @@ def latest_step(case: Case) -> CaseEvent | None:
     )
 
 
-# Events that decide who owns a case, latest last.
+# Events that decide who owns a case, latest last. Each sets Case.lead_chosen_in_pool (the
+# data flywheel's verdict on the case), in the save that goes with it.
 OWNERSHIP_ACTIONS = ("route", "dispatch", "correct", "return")
 
 

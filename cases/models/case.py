@@ -162,6 +162,11 @@ class Case(ConcurrentTransitionMixin, models.Model):
         default=False,
         help_text=_("A supervisor named the lead after repeated returns; it cannot be returned."),
     )
+    # Whether the event that last named the owner (OWNERSHIP_ACTIONS in cases/selectors.py)
+    # is a dispatch a dispatcher or an arbitrating supervisor chose, not the router's (a
+    # route, or the dispatch a correction fires): the data flywheel counts only those.
+    # Kept by the transitions and `case_correct`, so its pages need not read the audit trail.
+    lead_chosen_in_pool = models.BooleanField(default=False, editable=False)
     suspended_from = models.CharField(
         _("suspended from"), max_length=16, choices=State.choices, blank=True
     )
@@ -255,6 +260,16 @@ class Case(ConcurrentTransitionMixin, models.Model):
                 name="case_closed_cat_cell",
                 condition=Q(state=State.CLOSED),
             ),
+            # The data flywheel (cases/services/flywheel.py): the rule suggestions page's
+            # scan of the closed cases a dispatcher chose the lead of, in its first window's
+            # order, and a dispatch hint's count for a category in a township, both from the
+            # index alone. Nothing reported is closed: intake's INSERT never writes it.
+            models.Index(
+                fields=["category", "township", "lead_department", "created_at", "id"],
+                include=["cell", "number", "closed_at"],
+                name="case_closed_chosen",
+                condition=Q(state=State.CLOSED, lead_chosen_in_pool=True),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["number"], name="case_number_unique"),
@@ -315,15 +330,18 @@ class Case(ConcurrentTransitionMixin, models.Model):
     def route(self, *, lead_department_id, fallback_reason):
         self.lead_department_id = lead_department_id
         self.fallback_reason = fallback_reason
+        self.lead_chosen_in_pool = False
         return State.FALLBACK if lead_department_id is None else State.ASSIGNED
 
     @fsm_transition(
         field=state, source=State.FALLBACK, target=State.ASSIGNED, permission=can.dispatch
     )
-    def dispatch(self, *, lead, arbitrated=False):
+    def dispatch(self, *, lead, arbitrated=False, by_router=False):
         self.lead_department = lead
         self.fallback_reason = ""
         self.lead_is_final = arbitrated
+        # A correction's dispatch (`by_router`): the list named the lead, not the township.
+        self.lead_chosen_in_pool = not by_router
 
     @fsm_transition(
         field=state, source=State.ASSIGNED, target=State.IN_PROGRESS, permission=can.act_for_lead
@@ -341,6 +359,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
         self.lead_department = None
         self.fallback_reason = CaseFallbackReason.RETURNED
         self.return_count += 1
+        self.lead_chosen_in_pool = False
 
     @fsm_transition(
         field=state, source=State.IN_PROGRESS, target=State.RESOLVED, permission=can.act_for_lead

@@ -111,6 +111,9 @@ def case_correct(
             "candidates": list(decision.candidate_department_ids),
         },
     )
+    # The correction now names the owner (the router's lead, or the pool): no dispatcher's
+    # choice any more, whichever branch below saves the case.
+    case.lead_chosen_in_pool = False
 
     if state == State.FALLBACK and not decision.is_fallback:
         lead = decision.lead_department_id
@@ -121,6 +124,7 @@ def case_correct(
             now=now,
             comment=gettext_noop("Routed again after a correction."),  # SYSTEM_COMMENTS
             lead=_department(lead),
+            by_router=True,
             data={
                 "lead": lead,
                 "assisting": list(decision.assisting_department_ids),

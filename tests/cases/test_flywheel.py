@@ -1,18 +1,29 @@
 """The data flywheel: closed fallback cases suggest responsibility rules; an administrator
 accepts one (the rule is created, citing the cases) or dismisses it (remembered)."""
 
+import importlib
+from collections import Counter
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Case, RuleSuggestionDismissal
-from cases.services import flywheel, workflow
+from cases.models import Case, RuleSuggestionDismissal, State
+from cases.services import arbitration, flywheel, workflow
+from cases.services.corrections import case_correct
 from cases.services.workflow import WorkflowError
 from departments.models import Responsibility
 from departments.routing import get_index
+from tests.cases.flywheel_support import (
+    chosen_by_the_audit_trail,
+    disagreements,
+    stored_verdicts,
+)
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 
@@ -286,3 +297,120 @@ def test_a_dispatch_hint_needs_two_agreeing_closed_cases_of_the_township(close_v
         close_via_pool(world.market)
         found = hint()
     assert (found.department, found.count, found.total) == (world.market, 2, 2)
+
+
+# -- the stored verdict: Case.lead_chosen_in_pool -----------------------------------------
+
+
+def verdict(case) -> bool:
+    """The case's stored verdict, checked against the audit trail's."""
+    stored = Case.objects.values_list("lead_chosen_in_pool", flat=True).get(pk=case.pk)
+    assert stored == chosen_by_the_audit_trail()[case.pk], case.number
+    return stored
+
+
+def test_a_case_the_list_routes_at_intake_was_not_chosen_in_the_pool(report, world):
+    assert report().lead_department == world.urban
+    assert report(category=world.stall).state == State.FALLBACK
+    assert not any(stored_verdicts().values())
+
+
+def test_a_dispatch_marks_the_lead_chosen_and_a_return_unmarks_it(report, cast, world):
+    case = report(category=world.stall)
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market, whistle=True)
+    assert verdict(case) is True
+    workflow.case_return(case=case, actor=cast.other_liaison, reason="不属于市场监管")
+    assert verdict(case) is False
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.urban)
+    assert verdict(case) is True
+
+
+def test_a_supervisors_arbitration_marks_the_lead_chosen(disputed, cast, world):
+    assert verdict(disputed) is False
+    arbitration.case_arbitrate(
+        case=disputed, actor=cast.supervisor, lead=world.housing, reason="住建负责小区垃圾"
+    )
+    assert verdict(disputed) is True
+
+
+@pytest.mark.parametrize(
+    ("lead", "category", "outcome"),
+    [
+        ("market", "rubbish", "the list names another lead"),
+        ("urban", "rubbish", "the list names the same lead"),
+        ("market", "lamp", "no rule: back to the pool"),
+    ],
+)
+def test_a_correction_unmarks_a_dispatched_lead(report, cast, world, lead, category, outcome):
+    case = report(category=world.stall)
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=getattr(world, lead))
+    assert verdict(case) is True
+    case_correct(
+        case=case,
+        actor=cast.dispatcher,
+        category=getattr(world, category),
+        cell=case.cell,
+        expected_version=case.version,
+    )
+    assert verdict(case) is False, outcome
+
+
+def test_the_dispatch_a_correction_fires_is_the_routers_not_a_choice(report, cast, world):
+    case = report(category=None)
+    case_correct(
+        case=case,
+        actor=cast.dispatcher,
+        category=world.rubbish,
+        cell=world.n1,
+        expected_version=case.version,
+    )
+    assert case.state == State.ASSIGNED
+    assert verdict(case) is False
+
+
+@pytest.mark.django_db
+def test_every_seeded_case_stores_the_verdict_of_its_audit_trail():
+    call_command("seed_demo", "--cases", "300", "--seed", "7", stdout=StringIO())
+    assert Case.objects.count() == 300
+    assert disagreements() == []
+    verdicts = Counter(stored_verdicts().values())
+    assert verdicts[True] and verdicts[False]
+    assert flywheel.dispatched_closed_cases().exists()
+
+
+def fill_from_the_audit_trail():
+    migration = importlib.import_module("cases.migrations.0028_case_lead_chosen_in_pool")
+    migration.from_the_audit_trail(django_apps, None)
+
+
+def test_the_migration_gives_existing_cases_the_verdict_of_their_audit_trail(
+    report, cast, world, disputed
+):
+    call_command("seed_demo", "--cases", "100", "--seed", "3", stdout=StringIO())
+    arbitration.case_arbitrate(
+        case=disputed, actor=cast.supervisor, lead=world.urban, reason="依据属地管理原则"
+    )
+    corrected = report(category=world.stall)
+    workflow.case_dispatch(case=corrected, actor=cast.dispatcher, lead=world.urban)
+    case_correct(
+        case=corrected,
+        actor=cast.dispatcher,
+        category=world.rubbish,
+        cell=world.n1,
+        expected_version=corrected.version,
+    )
+    rerouted = report(category=None)
+    case_correct(
+        case=rerouted,
+        actor=cast.dispatcher,
+        category=world.rubbish,
+        cell=world.n1,
+        expected_version=rerouted.version,
+    )
+    stored = stored_verdicts()
+    Case.objects.update(lead_chosen_in_pool=False)
+    fill_from_the_audit_trail()
+    assert stored_verdicts() == stored
+    assert disagreements() == []
+    assert stored[disputed.pk] is True
+    assert stored[corrected.pk] is False and stored[rerouted.pk] is False

@@ -10,7 +10,8 @@ After every step:
 - cases that are resolved, closed, cancelled or suspended have no running clock and are
   never escalated; every rung that is due has been recorded exactly once;
 - a deadline is never set in the past, but for a clock resumed while overdue: that one
-  stands exactly as overdue, in working time, as when it stopped.
+  stands exactly as overdue, in working time, as when it stopped;
+- each case stores whether a dispatcher chose its lead as its audit trail says.
 """
 
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ from cases.services import workflow
 from cases.services.escalation import RUNG_COLUMNS, escalation_sweep
 from cases.services.intake import case_report
 from departments.calendar import get_calendar
+from tests.cases.flywheel_support import disagreements
 
 START = datetime(2026, 11, 23, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Monday
 CLOCK_FIELDS = ("remind_at", "due_at", "escalate_2_at", "escalate_3_at")
@@ -285,6 +287,12 @@ def make_machine(world, cast):
                 assert events[-1].to_state == case.state
                 # Every save after the first bumps the version: one save, one row.
                 assert case.version == len(events) - 1
+
+        @invariant()
+        def every_case_stores_the_flywheels_verdict_of_its_audit_trail(self):
+            # Whether a dispatcher chose the lead: the data flywheel reads the column, no
+            # longer the audit trail it must agree with.
+            assert disagreements() == []
 
         @invariant()
         def no_case_escalated_outside_a_running_clock(self):

@@ -388,6 +388,7 @@ class _Generator:
         if action == "route":
             v["lead_department_id"] = decision.lead_department_id
             v["fallback_reason"] = decision.fallback_reason
+            v["lead_chosen_in_pool"] = False
             data = {
                 "lead": decision.lead_department_id,
                 "assisting": list(decision.assisting_department_ids),
@@ -417,6 +418,7 @@ class _Generator:
                 if d not in known
             ]
             v["lead_department_id"], v["fallback_reason"] = new_lead, ""
+            v["lead_chosen_in_pool"] = True  # a dispatcher's choice (Case.dispatch)
             draft.candidates = ()
             comment = "吹哨报到，联合处置" if summoned else ""
             data = {
@@ -430,6 +432,7 @@ class _Generator:
             comment = "不属于本部门职责范围，请街道重新派遣"
             data = {"returned_by": lead}
             v["lead_department_id"], v["fallback_reason"] = None, CaseFallbackReason.RETURNED
+            v["lead_chosen_in_pool"] = False
             v["return_count"] += 1
         elif action in ("accept", "resolve"):
             actor = self.pick(world.liaisons.get(lead, []))
