@@ -523,3 +523,21 @@ def test_the_admin_index_lists_a_liaisons_own_recent_steps(
     # Returned to the pool, out of the liaison's sight: named, not linked to a 404.
     assert f"{returned.number} returned" in steps and change_url(returned) not in steps
     assert foreign_case.number not in steps
+
+
+def test_a_users_recent_steps_are_read_newest_first_from_the_actors_index(cast, own_case):
+    """With only the actor's plain index, PostgreSQL sorted every row of the user (a
+    liaison's hundreds of thousands at a district's scale) for ten, or walked the whole
+    trail by time for a user whose steps are all old."""
+    from cases.selectors import recent_steps_of
+
+    workflow.case_accept(case=own_case, actor=cast.liaison)
+    with connection.cursor() as cursor:
+        # As on a large table: an index wherever one serves.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        with CaptureQueriesContext(connection) as queries:
+            assert [step.action for step in recent_steps_of(cast.liaison)] == ["accept"]
+        (sql,) = [q["sql"] for q in queries if "cases_caseevent" in q["sql"]]
+        cursor.execute(f"EXPLAIN {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Scan Backward using event_actor_at" in plan, plan
