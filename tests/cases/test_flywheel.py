@@ -161,8 +161,8 @@ def test_suggestions_are_aggregated_in_a_fixed_number_of_queries(
     with django_assert_max_num_queries(8) as captured:
         suggestions = flywheel.rule_suggestions()
     assert len(suggestions) >= 2
-    # Each scan looks up every dispatched case's deciding event: at a district's scale that,
-    # not the number of queries, is the page's cost.
+    # One scan of the closed cases a dispatcher chose the lead of (the stored verdict and
+    # its partial index): at a district's scale that, not the number of queries, is the cost.
     case_scans = [q["sql"] for q in captured.captured_queries if '"cases_case"' in q["sql"]]
     assert len(case_scans) == 1
 
