@@ -3,7 +3,7 @@
 
 Rendered in the recipient's language, they write as the pages do in it: dates and times in
 its formats (DATETIME_FORMAT in sentences and facts, SHORT_DATETIME_FORMAT in the list of
-steps), names joined and labels punctuated through `cases.labels`.
+steps), names joined and labels punctuated through `departments.wording`.
 
 They render (reading only what a case's email names: its assisting departments, its last
 steps); writing the message to the outbox is `cases.services.outbox`.

@@ -186,6 +186,10 @@ def cases_user_may_name(user: User, pks) -> QuerySet[Case]:
 # Audit rows that leave the case as it was: an escalation's rung, a note, a reporter's
 # contact blanked. The sweep and the retention task write them without moving `version`.
 UNCHANGING_ACTIONS = ("escalate", "remind", "acknowledge", "note", "anonymise")
+# Written by the system after the step that caused them, at the same moment: a resolve,
+# return or correction lapses a pending extension request. Named, the lapse would hide who
+# did what ("extension request lapsed by system").
+FOLLOW_ON_ACTIONS = ("extension_lapse",)
 
 
 def latest_step(case: Case) -> CaseEvent | None:
@@ -193,7 +197,7 @@ def latest_step(case: Case) -> CaseEvent | None:
     duty…): what someone whose page showed an older version is told happened meanwhile."""
     return (
         CaseEvent.objects.filter(case=case)
-        .exclude(action__in=UNCHANGING_ACTIONS)
+        .exclude(action__in=UNCHANGING_ACTIONS + FOLLOW_ON_ACTIONS)
         .select_related("actor")
         .order_by("-at", "-id")
         .first()

@@ -217,13 +217,23 @@ def replayed_case(*, scope: str, key: str) -> Case | None:
 
 def is_same_report(case: Case, **report) -> bool:
     """Whether `report` (the fields given to `case_report`) says what `case` was reported
-    with: a form sent again as it was, not one edited after going back to it."""
+    with: a form sent again as it was, not one edited after going back to it. The category
+    and cell as reported, before any dispatcher's correction (its audit row keeps them)."""
     cell = report.get("cell")
     category = report.get("category")
+    reported = {"category": case.category_id, "cell": case.cell_id}
+    first_correction = (
+        CaseEvent.objects.filter(case=case, action="correct")
+        .order_by("at", "id")
+        .values_list("data", flat=True)
+        .first()
+    )
+    if first_correction:
+        reported = first_correction.get("old") or reported
     return (
         case.description == (report.get("description") or "").strip()
-        and case.category_id == (category.pk if category else None)
-        and (cell is None or case.cell_id == cell.pk)
+        and reported.get("category") == (category.pk if category else None)
+        and (cell is None or reported.get("cell") == cell.pk)
         and (case.lat, case.lng) == (report.get("lat"), report.get("lng"))
         and case.address == (report.get("address") or "").strip()
         and case.urgency == report.get("urgency", Urgency.NORMAL)

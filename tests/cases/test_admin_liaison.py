@@ -525,6 +525,20 @@ def test_the_admin_index_lists_a_liaisons_own_recent_steps(
     assert foreign_case.number not in steps
 
 
+def test_a_supervisors_empty_recent_steps_speak_of_what_a_supervisor_does(client, cast, own_case):
+    """The empty list told a supervisor that "the cases you accept, return or resolve" are
+    listed there: steps that only a department's liaison takes."""
+    sync_role_groups(users=[cast.supervisor])
+    client.force_login(cast.supervisor)
+    page = client.get(reverse("admin:index")).content.decode()
+    steps = page[page.index('id="recent-actions-module"') :]
+    assert "accept, return or resolve" not in steps
+    assert "None yet: the cases you arbitrate, suspend or decide an extension of" in steps
+    workflow.case_suspend(case=own_case, actor=cast.supervisor, reason="等待上级批复")
+    page = client.get(reverse("admin:index")).content.decode()
+    assert f'<a href="{change_url(own_case)}">{own_case.number}</a> suspended' in page
+
+
 def test_a_users_recent_steps_are_read_newest_first_from_the_actors_index(cast, own_case):
     """With only the actor's plain index, PostgreSQL sorted every row of the user (a
     liaison's hundreds of thousands at a district's scale) for ten, or walked the whole

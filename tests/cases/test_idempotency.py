@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from cases.models import Case, IdempotencyKey
+from cases.services.corrections import case_correct
 from tests.brokers import celery_broker
 from tests.cases.open311support import api_key_fixture  # noqa: F401  (fixture)
 from tests.processes import free_port
@@ -101,6 +102,31 @@ def test_a_form_sent_again_as_it_was_still_goes_to_its_case_without_asking(clien
     case = Case.objects.get()
     assert again.redirect_chain == [(reverse("cases:detail", args=[case.number]), 302)]
     assert f"This form was already sent: case {case.number}." in again.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_form_sent_again_as_it_was_goes_to_its_case_after_a_dispatcher_corrected_it(
+    client, cast, world
+):
+    """Compared with the case as it is now, the form sent again unchanged read as edited
+    once a dispatcher had corrected the category: "What you changed since was not saved",
+    and a fresh key to report the same problem twice."""
+    client.force_login(cast.caseworker)
+    key = form_key(client)
+    data = report_form(world, key)
+    client.post(reverse("cases:new"), data)
+    case = Case.objects.get()
+    case_correct(
+        case=case,
+        actor=cast.dispatcher,
+        category=world.lamp,
+        cell=world.n2,
+        expected_version=case.version,
+    )
+    again = client.post(reverse("cases:new"), data, follow=True)
+    assert again.redirect_chain == [(reverse("cases:detail", args=[case.number]), 302)]
+    assert f"This form was already sent: case {case.number}." in again.content.decode()
+    assert Case.objects.count() == 1
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@ report → route → dispatch → accept → resolve → verify, and who may see
 
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -15,7 +16,7 @@ from cases import labels
 from cases.forms import TRANSITION_FORMS
 from cases.labels import TRANSITION_HELP, working_time_words
 from cases.models import Case, CaseEvent, State
-from cases.services import workflow
+from cases.services import extensions, workflow
 from cases.services.corrections import case_correct
 
 
@@ -310,6 +311,26 @@ def test_a_stale_page_whose_step_is_still_open_is_told_to_check_and_try_again(
     assert refusal.endswith(
         "its state is now “fallback pool”. Check it, then try again: what you typed is kept."
     )
+
+
+def test_a_stale_page_is_told_of_the_step_not_of_the_extension_request_it_lapsed(
+    client, cast, report
+):
+    """A resolve lapses the pending extension request in an audit row of the same moment,
+    written after it: the supervisor whose suspend lost to the resolve was told "Latest
+    step: extension request lapsed by system", not who resolved the case."""
+    case = workflow.case_accept(case=report(), actor=cast.liaison)
+    extensions.extension_request(
+        case=case, actor=cast.liaison, reason="需要协调物业", extra_days=Decimal("2")
+    )
+    seen = Case.objects.get(pk=case.pk).version
+    workflow.case_resolve(case=Case.objects.get(pk=case.pk), actor=cast.liaison, note="已清运")
+    assert case.events.order_by("at", "id").last().action == "extension_lapse"
+    client.force_login(cast.supervisor)
+    response = post_transition(client, case, "suspend", reason="等待审批", expected_version=seen)
+    refusal = [str(m) for m in client.get(response["Location"]).context["messages"]][-1]
+    assert f"Latest step: resolved by {cast.liaison} on " in refusal
+    assert "lapsed" not in refusal
 
 
 def test_a_refused_form_comes_back_with_what_was_typed(client, cast, report):
