@@ -183,6 +183,26 @@ def test_a_link_works_for_14_days_and_then_expires(client, escalation):
     assert escalation.acknowledged_at is None
 
 
+def test_an_expired_link_links_to_its_case_and_the_sign_in_comes_back_to_it(
+    client, escalation, cast
+):
+    """ "Open the case in the system to act on it", said the expired link's page, with no
+    link: a supervisor on a phone had nowhere to go."""
+    url = link(escalation)
+    with time_machine.travel(timedelta(days=14, minutes=1)):
+        response = client.get(url)
+    assert response.status_code == 410
+    case_page = f"/cases/{escalation.case.number}/"
+    assert f'<a href="{case_page}">Open the case</a>' in response.content.decode()
+    sign_in = client.get(case_page)
+    assert sign_in["Location"] == f"{reverse('login')}?next={case_page}"
+    signed_in = client.post(
+        sign_in["Location"], {"username": "supervisor", "password": "pass-for-tests-1"}
+    )
+    assert signed_in["Location"] == case_page
+    assert client.get(case_page).status_code == 200
+
+
 def test_a_link_sent_to_a_supervisor_whose_account_was_deactivated_no_longer_works(
     client, escalation, cast, world
 ):

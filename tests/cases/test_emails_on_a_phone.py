@@ -93,6 +93,12 @@ def assert_reads_on_a_phone(page):
     assert layout["text"] >= 13, layout
 
 
+def assert_opens_the_case_with_a_finger(page):
+    """The link to the case on a signed link's page: alone on its line, it was 19 px high."""
+    link = page.locator("main .case-link a")
+    assert link.count() == 1 and link.bounding_box()["height"] >= TAP
+
+
 @pytest.fixture
 def overdue(report):
     with time_machine.travel(datetime(2026, 11, 23, 10, tzinfo=SHANGHAI), tick=False):
@@ -121,6 +127,7 @@ def test_an_escalation_email_fits_a_phone_and_its_acknowledge_button_works_there
     with page.expect_navigation():
         page.get_by_role("link", name=acknowledge).tap()
     assert_reads_on_a_phone(page)
+    assert_opens_the_case_with_a_finger(page)
     with page.expect_navigation():
         page.locator("main form button[type=submit]").tap()
     assert page.locator(".message.success").is_visible()
@@ -146,3 +153,5 @@ def test_an_extension_request_email_fits_a_phone_and_its_decision_button_works_t
         page.get_by_role("link", name=decide).tap()
     assert_reads_on_a_phone(page)
     assert overdue.number in page.locator("h1").inner_text()
+    # The page had no way to the case the supervisor decides on.
+    assert_opens_the_case_with_a_finger(page)
