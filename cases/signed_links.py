@@ -21,10 +21,13 @@ LINK_PREFIXES = ("/escalations/ack/", "/extensions/decide/", "/accounts/invite/"
 class SignedLinkError(Exception):
     """A link that is not one of ours, was altered, or has expired."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, *, pk: int | None = None):
         super().__init__(reason)
         # "expired" or "invalid"; "withdrawn" when the address no longer speaks for anyone
         self.reason = reason
+        # An expired link's record: its signature is ours, so the page can offer the case
+        # (behind a sign-in) rather than leave its reader with nowhere to go.
+        self.pk = pk
 
 
 def make_token(*, salt: str, pk: int, address: str) -> str:
@@ -36,13 +39,21 @@ def read_token(token: str, *, salt: str, max_age: timedelta) -> tuple[int, str]:
     try:
         data = signing.loads(token, salt=salt, max_age=max_age)
     except signing.SignatureExpired as error:
-        raise SignedLinkError("expired") from error
+        raise SignedLinkError("expired", pk=_expired_pk(token, salt=salt)) from error
     except signing.BadSignature as error:
         raise SignedLinkError("invalid") from error
     try:
         return int(data["p"]), str(data["a"])
     except (KeyError, TypeError, ValueError) as error:
         raise SignedLinkError("invalid") from error
+
+
+def _expired_pk(token: str, *, salt: str) -> int | None:
+    """The record an expired token names (its signature already checked)."""
+    try:
+        return int(signing.loads(token, salt=salt)["p"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
 
 
 def without_tokens(text: str) -> str:

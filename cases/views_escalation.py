@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from cases.models import Escalation
+from cases.models import Case, Escalation
 from cases.services.acknowledgement import (
     AckLinkError,
     address_withdrawn,
@@ -27,8 +27,17 @@ def acknowledge(request, token: str):
         escalation_pk, address = read_ack_token(token)
     except AckLinkError as error:
         status = 410 if error.reason == "expired" else 400
+        # An expired link still names its case: the page links to it (a sign-in acts there).
+        case = (
+            Case.objects.filter(escalations__pk=error.pk).only("number").first()
+            if error.pk
+            else None
+        )
         return render(
-            request, "cases/escalation_ack_invalid.html", {"reason": error.reason}, status=status
+            request,
+            "cases/escalation_ack_invalid.html",
+            {"reason": error.reason, "case": case},
+            status=status,
         )
     escalation = (
         Escalation.objects.select_related("case__category", "case__township", "department")

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from cases.models import ExtensionRequest
+from cases.models import Case, ExtensionRequest
 from cases.privacy import can_see_personal_data
 from cases.services.extensions import (
     DecisionLinkError,
@@ -40,8 +40,18 @@ def decide(request, token: str):
         request_pk, address = read_decision_token(token)
     except DecisionLinkError as error:
         status = 410 if error.reason == "expired" else 400
+        # An expired link still names its case: the page links to its admin page, where a
+        # signed-in supervisor decides.
+        case = (
+            Case.objects.filter(extension_requests__pk=error.pk).only("pk").first()
+            if error.pk
+            else None
+        )
         return render(
-            request, "cases/extensions/invalid.html", {"reason": error.reason}, status=status
+            request,
+            "cases/extensions/invalid.html",
+            {"reason": error.reason, "case": case},
+            status=status,
         )
     extension = (
         ExtensionRequest.objects.select_related("case__township", "case__category", "department")

@@ -17,6 +17,7 @@ from cases.services.acknowledgement import AckLinkError, ack_token, escalation_a
 from cases.services.escalation import escalation_sweep
 from departments.models import User
 from tests.browser import chromium, needs_chromium
+from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ESCALATED_AT = datetime(2026, 11, 23, 12, tzinfo=SHANGHAI)
@@ -133,6 +134,24 @@ def test_confirming_after_an_earlier_acknowledgement_says_nothing_more_was_recor
     assert CaseEvent.objects.filter(action="acknowledge").count() == 1
 
 
+@pytest.mark.usefixtures("compiled_catalogue")
+def test_in_chinese_the_page_says_签收_as_the_email_does(client, escalation, cast):
+    """The email's button reads 签收此督办 (acknowledge); the page it opened was titled
+    确认案件…的督办, its button 确认 (confirm), and what it said after, the case's timeline
+    and the admin 已确认, so one act went by two names."""
+    chinese = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
+    page = client.get(link(escalation), **chinese).content.decode()
+    assert f"<h1>案件 {escalation.case.number}：1 级督办</h1>" in page
+    assert f"<title>签收案件 {escalation.case.number} 的督办" in page
+    assert '<button type="submit">签收</button>' in page
+    page = client.post(link(escalation), follow=True, **chinese).content.decode()
+    assert messages_on(page)[0].startswith("已签收")
+    assert re.search(r"此督办已由 cg-boss@example\.org 于 [^<]* 签收。", page)
+    client.force_login(cast.supervisor)
+    page = client.get(f"/cases/{escalation.case.number}/", **chinese).content.decode()
+    assert "督办已签收" in page
+
+
 def test_a_tampered_link_is_refused_with_a_clear_page(client, escalation):
     token = ack_token(escalation_pk=escalation.pk, address="cg-boss@example.org")
     forged = token.replace(token[5], "A" if token[5] != "A" else "B", 1)
@@ -162,6 +181,26 @@ def test_a_link_works_for_14_days_and_then_expires(client, escalation):
     assert "expired" in response.content.decode()
     escalation.refresh_from_db()
     assert escalation.acknowledged_at is None
+
+
+def test_an_expired_link_links_to_its_case_and_the_sign_in_comes_back_to_it(
+    client, escalation, cast
+):
+    """ "Open the case in the system to act on it", said the expired link's page, with no
+    link: a supervisor on a phone had nowhere to go."""
+    url = link(escalation)
+    with time_machine.travel(timedelta(days=14, minutes=1)):
+        response = client.get(url)
+    assert response.status_code == 410
+    case_page = f"/cases/{escalation.case.number}/"
+    assert f'<a href="{case_page}">Open the case</a>' in response.content.decode()
+    sign_in = client.get(case_page)
+    assert sign_in["Location"] == f"{reverse('login')}?next={case_page}"
+    signed_in = client.post(
+        sign_in["Location"], {"username": "supervisor", "password": "pass-for-tests-1"}
+    )
+    assert signed_in["Location"] == case_page
+    assert client.get(case_page).status_code == 200
 
 
 def test_a_link_sent_to_a_supervisor_whose_account_was_deactivated_no_longer_works(

@@ -9,6 +9,8 @@ from django.test import Client
 
 from cases.models import Case, State
 from cases.services import extensions, workflow
+from departments.models import Department
+from departments.services import sync_role_group
 from tests.browser import TAP, boxes, chromium, needs_chromium
 
 pytest.importorskip("playwright.sync_api")
@@ -26,12 +28,12 @@ def browser():
 def open_as(browser, live_server):
     contexts, errors = [], []
 
-    def _open(user, width=1280, touch=False):
+    def _open(user, width=1280, touch=False, locale="en-GB"):
         client = Client()
         client.force_login(user)
         # A touch screen's browser matches (pointer: coarse), as a phone's or a tablet's does.
         context = browser.new_context(
-            locale="en-GB",
+            locale=locale,
             viewport={"width": width, "height": 800},
             has_touch=touch,
             is_mobile=touch,
@@ -221,3 +223,50 @@ def test_a_phone_shows_a_cases_timeline_a_date_on_one_line(open_as, live_server,
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     table = timeline.locator("table")
     assert table.evaluate("t => t.scrollWidth > t.clientWidth")
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "zh-CN"])
+def test_a_phone_shows_supervision_a_name_a_line_in_a_box_that_scrolls(
+    open_as, live_server, cast, report, world, locale
+):
+    """Squeezed to a phone's screen, 区市场监督管理局 came out a character a line, and
+    each heading a word or a character a line."""
+    Department.objects.filter(pk=world.market.pk).update(name="区市场监督管理局")
+    report(description="垃圾桶满溢")
+    case = report(category=world.stall, description="占道经营")
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market)
+    sync_role_group(cast.supervisor)  # staff, as a supervisor's account is
+    page = open_as(cast.supervisor, width=360, touch=True, locale=locale)
+    page.goto(f"{live_server.url}/admin/cases/case/supervision/")
+    figures = page.locator(".supervision-figures")
+    cells = figures.locator("thead th, tbody th")  # the headings, each department's name
+    assert cells.count() == 9 + 3
+    assert cells.evaluate_all(f"cells => cells.map({LINES})") == [1] * 12
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert figures.evaluate("t => t.scrollWidth > t.clientWidth")
+    # Each figure is a link to its audit rows: "0" was a target 8 px wide.
+    links = boxes(page, ".supervision-figures td a")
+    assert links and all(w >= TAP and h >= TAP for _, w, h in links), links
+
+
+def test_a_phone_shows_a_cases_extension_requests_within_the_screen(
+    open_as, live_server, cast, report
+):
+    """The extension request's email links a supervisor to the case's admin page, whose
+    table of requests took the page 560 px wide on a phone, and the decision's note
+    a few pixels more."""
+    case = workflow.case_accept(case=report(description="垃圾桶满溢"), actor=cast.liaison)
+    extensions.extension_request(
+        case=case,
+        actor=cast.liaison,
+        reason="需要协调物业，物业经理下周回来",
+        extra_days=Decimal(2),
+    )
+    sync_role_group(cast.supervisor)
+    page = open_as(cast.supervisor, width=360, touch=True)
+    page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
+    requests = page.locator(".case-extensions table")
+    assert requests.locator("tbody tr").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert requests.evaluate("t => t.scrollWidth > t.clientWidth")
+    assert requests.locator("td").first.evaluate(LINES) == 1  # the date the request was made

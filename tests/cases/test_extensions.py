@@ -307,6 +307,20 @@ def test_an_expired_link_is_refused(client, cast, case):
     assert ExtensionRequest.objects.get().status == Status.PENDING
 
 
+def test_an_expired_link_and_the_decision_page_link_to_the_case_a_sign_in_decides_on(
+    client, cast, case
+):
+    """ "Sign in to decide on the extension in the admin", said the expired link's page,
+    with no link to it: a supervisor on a phone had nowhere to go."""
+    ask(case, cast.liaison)
+    path = path_of(link_in(OutboxMessage.objects.filter(kind="extension").first()))
+    admin_page = f'href="{reverse("admin:cases_case_change", args=[case.pk])}"'
+    assert admin_page in client.get(path).text
+    with time_machine.travel(timedelta(days=15)):
+        expired = client.get(path)
+    assert expired.status_code == 410 and admin_page in expired.text
+
+
 def test_a_tampered_link_is_refused(client, cast, case):
     request = ask(case, cast.liaison)
     token = extensions.decision_token(request_pk=request.pk, address="cg-boss@example.org")
@@ -315,6 +329,7 @@ def test_a_tampered_link_is_refused(client, cast, case):
     tampered = forged.rpartition(":")[0] + ":" + signature
     response = client.post(reverse("extensions:decide", args=[tampered]), {"decision": "approve"})
     assert response.status_code == 400
+    assert "/admin/cases/case/" not in response.text  # it names no case we can trust
     assert ExtensionRequest.objects.get().status == Status.PENDING
 
 
