@@ -1,8 +1,9 @@
 from django import template
-from django.utils.timesince import timesince, timeuntil
+from django.utils.timesince import timesince
 
 from cases.labels import TIME_WORDS
 from cases.labels import action_label as _action_label
+from cases.labels import format_duration as _format_duration
 from cases.labels import state_label as _state_label
 from cases.labels import stopped_clock_words as _stopped_clock_words
 from cases.labels import transition_help as _transition_help
@@ -69,9 +70,11 @@ def since(moment) -> str:
 
 
 @register.filter
-def until(moment) -> str:
-    """`{{ case.due_at|until }}`: Django's `timeuntil` in our words (`TIME_WORDS`)."""
-    return timeuntil(moment, time_strings=TIME_WORDS) if moment else ""
+def duration(seconds) -> str:
+    """`{{ case.working_seconds_left|duration }}`: working time as every page writes it
+    ("6 days 7 h"), where Django's `timeuntil` would give calendar time ("1 week, 3 days");
+    the template says it is working time. Empty for None (no clock runs)."""
+    return "" if seconds is None else _format_duration(seconds)
 
 
 @register.filter(is_safe=True)

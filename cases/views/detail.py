@@ -20,7 +20,6 @@ from cases.forms import (
     errors_in_one_line,
 )
 from cases.labels import (
-    deadline_just_passed,
     stopped_clock_words,
     transition_label,
     working_time_words,
@@ -150,9 +149,6 @@ def _detail_page(request, case):
             "photo_room": photo_room(case, request.user),
             "now": now,
             "working_time": working_time_words(working_seconds_left(case), overdue=case.is_overdue),
-            # At its deadline, or seconds past it: "overdue by 0 minutes" would say nothing.
-            "overdue_just_now": case.is_overdue
-            and deadline_just_passed((now - case.due_at).total_seconds()),
             "stopped_clock": stopped_clock_words(case),
             "summons": summons,
         },

@@ -15,8 +15,10 @@ from cases.selectors import (
     fallback_pool_for,
     with_listed_assisting,
     with_returning_departments,
+    working_seconds_left,
 )
 from cases.services.workflow import may_fire
+from departments.calendar import get_calendar
 
 PAGE_SIZE = 50
 
@@ -65,6 +67,10 @@ def fallback_pool(request):
         request.GET.get("page")
     )
     cases = with_returning_departments(list(pool.filter(pk__in=list(page))))
+    # The time left to dispatch in working time, as the deadline runs, on one calendar.
+    calendar = get_calendar()
+    for case in cases:
+        case.working_seconds_left = working_seconds_left(case, calendar=calendar)
     rows = [(case, may_fire(case, request.user, "dispatch")) for case in cases]
     # One dispatch form for the page, and in each row a button that posts it to that
     # case's dispatch URL with the case's version: a form per row cost ~10 ms each to

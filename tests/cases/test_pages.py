@@ -546,7 +546,7 @@ def test_fallback_pool_query_count_does_not_grow_with_rows(
 ):
     client.force_login(cast.dispatcher)
     report(category=world.stall, cell=world.n2)
-    with django_assert_max_num_queries(10) as few:  # 9, and the router's stamp
+    with django_assert_max_num_queries(11) as few:  # 9, the router's and the calendar's stamp
         client.get("/cases/fallback/")
     for _ in range(6):
         report(category=world.stall, cell=world.n2)
@@ -556,13 +556,36 @@ def test_fallback_pool_query_count_does_not_grow_with_rows(
     assert len(response.context["rows"]) == 13
 
 
-def test_the_pool_counts_a_returned_cases_wait_from_its_return(client, cast, report):
+def test_the_pool_says_a_returned_case_is_back_in_it_not_waiting_since_then(
+    client, cast, world, report
+):
+    """Oldest report first, the pool read "waiting for 0 minutes" at the top for a case
+    reported days ago and just returned: its wait counted from the return."""
     with time_machine.travel(timezone.now() - timedelta(days=3)):
-        case = report()
-    workflow.case_return(case=case, actor=cast.liaison, reason="不归城管")
+        returned = report()
+        waiting = report(category=None)
+    workflow.case_return(case=returned, actor=cast.liaison, reason="不归城管")
     client.force_login(cast.dispatcher)
     text = page_text(client.get("/cases/fallback/"))
-    assert "waiting for 0\xa0minutes" in text and "waiting for 3\xa0days" not in text
+    assert "back in the pool for 0\xa0minutes" in text
+    assert "waiting for 0\xa0minutes" not in text
+    # Never returned, it has waited since its report, the date the pool is ordered by.
+    assert text.count("waiting for 3\xa0days") == 1 and waiting.number in text
+
+
+def test_the_pool_gives_the_time_left_to_dispatch_in_working_time(client, cast, report):
+    """It read "dispatch within 19 hours" (Django's calendar time, "1 周，3 天" in
+    Chinese) where every other page says the working time left ("6 天 7 小时")."""
+    # Monday 2026-03-02 15:00 in Shanghai: 4 working hours to dispatch, to Tuesday 11:00.
+    with time_machine.travel(datetime(2026, 3, 2, 7, 0, tzinfo=UTC), tick=False):
+        report(category=None)
+    client.force_login(cast.dispatcher)
+    with time_machine.travel(datetime(2026, 3, 2, 8, 0, tzinfo=UTC), tick=False):  # 16:00
+        english = page_text(client.get("/cases/fallback/", HTTP_ACCEPT_LANGUAGE="en"))
+        chinese = page_text(client.get("/cases/fallback/", HTTP_ACCEPT_LANGUAGE="zh-hans"))
+    assert "dispatch within 3 hours of working time" in english
+    assert "19\xa0hours" not in english
+    assert "按工作时间须在 3 小时内派遣" in chinese
 
 
 def test_detail_says_a_dispatcher_chose_the_lead_not_the_rules(client, cast, world, report):
@@ -692,10 +715,11 @@ def test_detail_shows_working_hours_left_on_the_official_calendar(client, cast, 
         case = report()
         client.force_login(cast.caseworker)
         text = page_text(client.get(reverse("cases:detail", args=[case.number])))
-        assert "(2 hours of working time left)" in text
+        assert "· 2 hours of working time left</dd>" in text
+        assert "2\xa0hours left" not in text  # Django's calendar time, in other words
     with time_machine.travel(tz.localtime(case.due_at) + timedelta(hours=1), tick=False):
         text = page_text(client.get(reverse("cases:detail", args=[case.number])))
-        assert "(overdue by 1 hour of working time)" in text
+        assert "· overdue by 1 hour of working time</dd>" in text
     with translation.override("zh-hans"):
         assert working_time_words(-26 * 3600, overdue=True) == "按工作时间已超期 3 天 2 小时"
     # The evening after a 17:00 deadline: overdue, though no working time has run since.
@@ -704,7 +728,7 @@ def test_detail_shows_working_hours_left_on_the_official_calendar(client, cast, 
     with time_machine.travel(datetime(2026, 3, 2, 11, 30, tzinfo=UTC), tick=False):  # 19:30
         assert evening.due_at < tz.now()
         text = page_text(client.get(reverse("cases:detail", args=[evening.number])))
-        assert "(overdue, the deadline has just passed)" in text
+        assert "· overdue, the deadline has just passed</dd>" in text
         assert "of working time left" not in text
 
 
@@ -800,6 +824,30 @@ def test_summoned_liaison_reports_for_duty_from_the_case_page(client, cast, worl
     assert assist.reported_at is not None
     assert case.events.filter(action="report_for_duty", actor=cast.other_liaison).exists()
     assert client.get(reverse("cases:detail", args=[case.number])).context["summons"] is None
+
+
+def test_a_missed_report_for_duty_reads_as_a_fact_once_its_time_has_passed(
+    client, cast, world, report
+):
+    """Past its time, the case page still said "must report for duty by …", beside "not
+    reported in time", and the summoned liaison's form asked for it by then."""
+    case = report(category=world.lamp)
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.urban, assisting=[world.market], whistle=True
+    )
+    due = case.assists.get(department=world.market).report_due_at
+    client.force_login(cast.other_liaison)  # of SJ, the summoned department
+    url = reverse("cases:detail", args=[case.number])
+    assert "must report for duty by" in page_text(client.get(url))
+    with time_machine.travel(due + timedelta(minutes=1), tick=False):
+        english = page_text(client.get(url, HTTP_ACCEPT_LANGUAGE="en"))
+        chinese = page_text(client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans"))
+    assert "must report for duty" not in english
+    assert re.search(r"was due to report for duty by [^<]+ · not reported in time</span>", english)
+    assert "市场监管局, summoned by a whistle, was due to report for duty by" in english
+    assert "须在" not in chinese
+    assert re.search(r"应于 [^<]+ 前报到 · 未按时报到</span>", chinese)
+    assert re.search(r"市场监管局被吹哨召集，应于 [^<]+ 前报到，现已逾期", chinese)
 
 
 def test_a_liaison_whose_department_was_not_summoned_cannot_report_for_duty(
@@ -986,7 +1034,7 @@ def test_a_returned_cases_row_says_who_returned_it_and_why(
     case = report()
     workflow.case_return(case=case, actor=cast.liaison, reason="不归城管")
     client.force_login(cast.dispatcher)
-    with django_assert_max_num_queries(11) as few:  # 10, and the router's stamp
+    with django_assert_max_num_queries(12) as few:  # 10, the router's and the calendar's stamp
         text = page_text(client.get("/cases/fallback/"))
     one_row_queries = len(few.captured_queries)
     assert f"Returned by {world.urban.name} on " in text and "“不归城管”" in text

@@ -217,13 +217,14 @@ def test_the_whistles_label_in_chinese_ends_with_one_colon(
         assert labels == ["吹哨（协办部门须报到）："], url
 
 
-def test_the_working_time_left_follows_the_time_left_with_no_space_before_its_bracket(
+def test_the_case_page_gives_the_time_left_in_working_time_alone(
     client,
     cast,
     report,
     compiled_catalogue,  # noqa: F811
 ):
-    """It read "剩余 2 小时 （剩余工作时间 2 小时）": a space before the full-width bracket."""
+    """It read "剩余 2 小时（剩余工作时间 2 小时）": Django's calendar time ("16 小时，6 分钟"
+    overnight) beside ours, in two ways of writing durations."""
     # Monday 2026-03-02 10:00 in Shanghai; rubbish must be accepted within 2 working hours.
     with time_machine.travel(datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI), tick=False):
         case = report()
@@ -232,9 +233,8 @@ def test_the_working_time_left_follows_the_time_left_with_no_space_before_its_br
         deadline = re.compile(r'<dd class="deadline">(.*?)</dd>', re.S)
         chinese = re.sub(r"<[^>]+>", "", deadline.search(page(client, url, CHINESE)).group(1))
         english = re.sub(r"<[^>]+>", "", deadline.search(page(client, url, ENGLISH)).group(1))
-    # Django's time left keeps each number and unit together with a no-break space.
-    assert chinese.endswith("剩余 2\xa0小时（剩余工作时间 2 小时）"), chinese
-    assert english.endswith("2\xa0hours left (2 hours of working time left)"), english
+    assert chinese.endswith("（受理） · 剩余工作时间 2 小时"), chinese
+    assert english.endswith("(accept) · 2 hours of working time left"), english
 
 
 def test_the_correction_form_says_an_empty_cell_is_outside_the_grid(
