@@ -9,7 +9,7 @@ from cases import refused_forms
 from cases.forms import CaseFilterForm, DispatchForm
 from cases.pagination import CasePaginator
 from cases.permissions import may_open_fallback_pool
-from cases.privacy import search_skips_masked_texts
+from cases.privacy import search_note_due
 from cases.selectors import (
     case_search,
     fallback_pool_for,
@@ -49,7 +49,7 @@ def case_list(request):
             "page": page,
             "filter_form": form,
             "query": query.urlencode(),
-            "search_skips_masked": search_skips_masked_texts(request.user, search),
+            "search_skips_masked": search_note_due(request.user, search),
         },
     )
 

@@ -592,6 +592,11 @@ def test_searching_by_digits_finds_a_masked_reader_the_texts_with_nothing_to_mas
     listed = reverse("cases:list")
     assert note in client.get(listed, {"q": "第1网格"}).text  # the page says what it left out
     assert note not in client.get(listed, {"q": "路灯"}).text
+    # A case number finds its case by the number, whatever masking leaves out.
+    assert note not in client.get(listed, {"q": plain.number}).text
+    assert note not in client.get(listed, {"q": f" {plain.number} "}).text
+    assert note in client.get(listed, {"q": plain.number[:8]}).text  # a prefix may probe
+    assert note in client.get(listed, {"q": "0571-12345678"}).text  # a landline's shape
     assert found(cast.liaison, "3号楼") == {plain}
     assert found(cast.liaison, "1381") == set()
     assert found(cast.liaison, "@example") == set()
