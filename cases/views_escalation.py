@@ -40,7 +40,9 @@ def acknowledge(request, token: str):
             status=status,
         )
     escalation = (
-        Escalation.objects.select_related("case__category", "case__township", "department")
+        Escalation.objects.select_related(
+            "case__category", "case__township", "department", "township"
+        )
         .filter(pk=escalation_pk)
         .first()
     )

@@ -70,6 +70,24 @@ def test_the_confirmation_page_says_what_became_of_the_case_and_links_to_it(
     assert "<dt>Owner when escalated</dt>" in page
 
 
+def test_the_confirmation_page_names_the_township_whose_pool_owned_the_case(
+    client, report, cast, world
+):
+    """It said "the township's fallback pool" (街道兜底池) where the email that linked to it
+    names the township (城西街道兜底池)."""
+    with time_machine.travel(datetime(2026, 11, 23, 10, tzinfo=SHANGHAI), tick=False):
+        report(category=None)
+    escalation_sweep(now=datetime(2026, 11, 24, 12, tzinfo=SHANGHAI))
+    pooled = Escalation.objects.get(level=1, department=None)
+    township = pooled.case.township.name
+    for language, owner in [
+        ("en", f"fallback pool of {township}"),
+        ("zh-hans", f"{township}兜底池"),
+    ]:
+        page = client.get(link(pooled, "supervisor@example.org"), HTTP_ACCEPT_LANGUAGE=language)
+        assert re.search(rf"</dt><dd>{owner}</dd>", page.content.decode()), language
+
+
 def test_confirming_acknowledges_and_records_the_address_in_the_audit_trail(escalation):
     browser = Client(enforce_csrf_checks=True)
     url = link(escalation)
