@@ -443,6 +443,20 @@ def test_the_command_drives_the_ladder_with_now(assigned, cast):
 
 
 @pytest.mark.parametrize(
+    ("language", "owner"),
+    [("en", "; owner 城管局; to: "), ("zh-hans", "；责任方 城管局；收件人：")],
+)
+def test_the_command_names_the_owning_department_as_the_emails_do(
+    assigned, settings, language, owner
+):
+    """It printed the department's code ("责任方 CG") beside "责任方 兜底池"."""
+    settings.LANGUAGE_CODE = language  # what a command speaks
+    out = StringIO()
+    call_command("escalate_overdue", "--now", "2026-11-23T12:30:00+08:00", "--dry-run", stdout=out)
+    assert owner in out.getvalue().splitlines()[0]
+
+
+@pytest.mark.parametrize(
     ("language", "recipients"),
     [
         ("en", "cg-boss@example.org, cg-deputy@example.org"),

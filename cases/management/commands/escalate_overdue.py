@@ -78,7 +78,8 @@ class Command(TranslatedHelpCommand):
                 "number": escalation.case.number,
                 "deadline": deadline_label(escalation.deadline_kind),
                 "what": what,
-                "owner": escalation.department.code if escalation.department_id else _("pool"),
+                # The department's name, as the emails name it (the sweep joined it).
+                "owner": escalation.department.name if escalation.department_id else _("pool"),
                 "to": join_names(result.recipients_of(escalation)) or _("(nobody)"),
             }
             self.stdout.write(prefix + line)
