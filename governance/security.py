@@ -62,7 +62,7 @@ def _tell_of_an_uncounted_proxy(address: str) -> None:
 def request_size_limit(get_response):
     """Refuse a body larger than REQUEST_MAX_BYTES before anything reads it: Django spools
     uploaded files to disk however large they are, and the CSRF check (or an API key's)
-    reads the body first. The largest honest body is a report with its five photos."""
+    reads the body first. The largest honest body is a report with its ten files of photos."""
 
     def middleware(request):
         try:

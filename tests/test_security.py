@@ -199,6 +199,20 @@ def test_a_body_larger_than_the_limit_is_refused_before_it_is_read(client, setti
     assert small.status_code == 403  # under the limit, the request goes on as before
 
 
+def test_a_report_with_as_many_photos_as_one_batch_takes_is_not_refused_for_its_size():
+    # Six to ten pictures of 10 MB must reach the photo rule, which says what to leave out;
+    # a bare 413 page would lose the typed report.
+    from cases.services.photos import MAX_PHOTO_BYTES, MAX_UPLOADS
+    from governance.security import request_size_limit
+
+    form_and_part_headers = 2**20
+    length = MAX_UPLOADS * MAX_PHOTO_BYTES + form_and_part_headers
+    request = RequestFactory().post("/cases/new/", CONTENT_LENGTH=str(length))
+    passed_on = []
+    response = request_size_limit(lambda request: passed_on.append(request) or "the view")(request)
+    assert response == "the view" and passed_on == [request]
+
+
 @pytest.mark.parametrize(
     ("debug", "backend", "told"),
     [

@@ -1,7 +1,7 @@
 """The data flywheel: dispatchers' decisions on ambiguous cases become responsibility rules.
 
-From closed cases that went through the fallback pool (an audit row `dispatch`), count per
-category and place (a cell, or a whole township) which department handled them. Where one
+From closed cases whose lead was chosen in the fallback pool (`Case.lead_chosen_in_pool`),
+count per category and place (a cell, or a whole township) which department handled them. Where one
 department handled most of them, suggest a lead rule, with the cases as evidence. An
 administrator accepts a suggestion (the rule is created, its basis citing the cases) or
 dismisses it (remembered, not offered again). The counting is done by the database.
