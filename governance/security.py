@@ -6,6 +6,8 @@ import logging
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.http import HttpResponse
+from django.utils import translation
+from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 
@@ -70,14 +72,29 @@ def request_size_limit(get_response):
         except ValueError:
             length = 0
         if length > settings.REQUEST_MAX_BYTES:
-            return HttpResponse(
-                f"The request is larger than {settings.REQUEST_MAX_BYTES // 2**20} MB.",
-                status=413,
-                content_type="text/plain; charset=utf-8",
-            )
+            return _too_large(request)
         return get_response(request)
 
     return middleware
+
+
+def _too_large(request) -> HttpResponse:
+    """The refusal, said as its caller reads it: an Open311 client gets the GeoReport error
+    list in the format it asked for, a person the page's language (this runs before the
+    locale middleware, so it reads the browser's)."""
+    from cases.open311.formats import render_errors
+
+    language = translation.get_language_from_request(request)
+    with translation.override(language):
+        text = gettext("The request is larger than %(size)d MB.") % {
+            "size": settings.REQUEST_MAX_BYTES // 2**20
+        }
+    if request.path.startswith("/open311/"):
+        fmt = "xml" if request.path.endswith(".xml") else "json"
+        return render_errors([(413, text)], fmt=fmt, status=413)
+    response = HttpResponse(text, status=413, content_type="text/plain; charset=utf-8")
+    response["Content-Language"] = language
+    return response
 
 
 def health_probe(get_response):

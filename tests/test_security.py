@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from governance import checks
 from governance.security import client_ip
+from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 LOGIN_URLS = ["/accounts/login/", "/admin/login/"]
 
@@ -188,6 +189,7 @@ def test_a_site_url_on_an_allowed_subdomain_passes():
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("compiled_catalogue")
 def test_a_body_larger_than_the_limit_is_refused_before_it_is_read(client, settings):
     settings.REQUEST_MAX_BYTES = 1000
     body = b"x" * 1001
@@ -195,6 +197,21 @@ def test_a_body_larger_than_the_limit_is_refused_before_it_is_read(client, setti
         "POST", "/open311/v2/requests.json", body, content_type="application/octet-stream"
     )
     assert response.status_code == 413
+    # An Open311 client reads the GeoReport error list, in the format it asked for.
+    assert response.json() == [{"code": 413, "description": "The request is larger than 0 MB."}]
+    as_xml = client.generic(
+        "POST", "/open311/v2/requests.xml", body, content_type="application/octet-stream"
+    )
+    assert as_xml.status_code == 413 and b"<errors><error><code>413</code>" in as_xml.content
+    # A person reads it in the browser's language.
+    page = client.generic(
+        "POST",
+        "/cases/new/",
+        body,
+        content_type="application/octet-stream",
+        headers={"accept-language": "zh-hans"},
+    )
+    assert page.status_code == 413 and "请求大于 0 MB" in page.content.decode()
     small = client.post("/open311/v2/requests.json", {"api_key": "nope"})
     assert small.status_code == 403  # under the limit, the request goes on as before
 
