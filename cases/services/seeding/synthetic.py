@@ -165,7 +165,8 @@ STATE_WEIGHTS = {
     State.CANCELLED: 9,
 }
 # Among cases whose clock runs, the share placed past their deadline: about a third of the
-# 37 % open cases, so ~10 % of all cases are overdue (for the sweep and the benchmarks).
+# 37 % whose clock runs (pool, assigned, in progress; resolved and suspended ones are open
+# too, with no clock), so ~10 % of all cases are overdue (for the sweep and the benchmarks).
 OVERDUE_SHARE = 0.3
 URGENCIES = list(Urgency.values)
 HOUR = 3600
