@@ -59,3 +59,15 @@ def boxes(page, selector):
         " const r = e.getBoundingClientRect();"
         " return [e.textContent.trim() || e.name, Math.round(r.width), Math.round(r.height)]; })"
     )
+
+
+def sign_in(context, live_server, user) -> None:
+    """Sign `user` in within a browser context: their session, made by Django's test
+    client, as the context's cookie (no sign-in page loaded)."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])

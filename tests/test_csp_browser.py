@@ -3,10 +3,8 @@ loads each one and no CSP violation is reported (no inline script or style, no r
 from another origin)."""
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 
-from tests.browser import chromium, needs_chromium
+from tests.browser import chromium, needs_chromium, sign_in
 
 pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
 
@@ -28,10 +26,7 @@ def browser():
 def open_as(browser, live_server, user):
     context = browser.new_context(base_url=live_server.url)
     if user is not None:
-        client = Client()
-        client.force_login(user)
-        cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
-        context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+        sign_in(context, live_server, user)
     context.add_init_script(RECORD_VIOLATIONS)
     return context
 

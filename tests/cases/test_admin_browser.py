@@ -4,14 +4,12 @@ driven by Playwright."""
 from decimal import Decimal
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 
 from cases.models import Case, State
 from cases.services import extensions, workflow
 from departments.models import Department
 from departments.services import sync_role_group
-from tests.browser import TAP, boxes, chromium, needs_chromium
+from tests.browser import TAP, boxes, chromium, needs_chromium, sign_in
 
 pytest.importorskip("playwright.sync_api")
 
@@ -29,8 +27,6 @@ def open_as(browser, live_server):
     contexts, errors = [], []
 
     def _open(user, width=1280, touch=False, locale="en-GB"):
-        client = Client()
-        client.force_login(user)
         # A touch screen's browser matches (pointer: coarse), as a phone's or a tablet's does.
         context = browser.new_context(
             locale=locale,
@@ -38,10 +34,7 @@ def open_as(browser, live_server):
             has_touch=touch,
             is_mobile=touch,
         )
-        cookie = django_settings.SESSION_COOKIE_NAME
-        context.add_cookies(
-            [{"name": cookie, "value": client.cookies[cookie].value, "url": live_server.url}]
-        )
+        sign_in(context, live_server, user)
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()

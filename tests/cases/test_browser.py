@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.test import Client
 from django.utils import translation
 from PIL import Image
 
 from cases.models import Case, State
 from cases.services import workflow
 from departments.models import GridCell, RoutingStamp
-from tests.browser import TAP, boxes, chromium, needs_chromium
+from tests.browser import TAP, boxes, chromium, needs_chromium, sign_in
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 pytest.importorskip("playwright.sync_api")
@@ -37,8 +36,6 @@ def open_as(browser, live_server, request):
     failed_before = request.session.testsfailed
 
     def _open(user, locale="en-GB", width=1280, touch=False):
-        client = Client()
-        client.force_login(user)
         # A touch screen's browser matches (pointer: coarse), as a phone's or a tablet's does.
         context = browser.new_context(
             locale=locale,
@@ -46,15 +43,7 @@ def open_as(browser, live_server, request):
             has_touch=touch,
             is_mobile=touch,
         )
-        context.add_cookies(
-            [
-                {
-                    "name": django_settings.SESSION_COOKIE_NAME,
-                    "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
+        sign_in(context, live_server, user)
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.test import Client
 from PIL import Image
 
 from cases.models import Case, State
 from cases.services import workflow
 from departments.models import Category, GridCell, RoutingStamp
-from tests.browser import TAP, boxes, chromium, needs_chromium
+from tests.browser import TAP, boxes, chromium, needs_chromium, sign_in
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 pytest.importorskip("playwright.sync_api")
@@ -53,20 +52,10 @@ def open_on(browser, live_server, request):
     failed_before = request.session.testsfailed
 
     def _open(user, screen, locale="en-GB"):
-        client = Client()
-        client.force_login(user)
         context = browser.new_context(
             viewport=screen, locale=locale, has_touch=True, is_mobile=True
         )
-        context.add_cookies(
-            [
-                {
-                    "name": django_settings.SESSION_COOKIE_NAME,
-                    "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
+        sign_in(context, live_server, user)
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context.new_page()
