@@ -106,15 +106,20 @@ def test_reporter_phone_numbers_are_masked(overdue):
     assert "139****4321" in message.text
 
 
-def test_each_recipient_gets_the_email_in_their_language(overdue, cast, settings):
-    settings.LANGUAGE_CODE = "en"
+def emails_in_chinese_and_english(cast):
+    """The sweep's emails to a supervisor who reads Chinese and to the district centre's
+    English reader."""
     cast.supervisor.language = "zh-hans"
     cast.supervisor.save()
     cast.district_supervisor.language = "en"
     cast.district_supervisor.save()
     escalation_sweep(now=at(11, 23, 14))
-    chinese = message_to("supervisor@example.org")
-    english = message_to("district@example.org")
+    return message_to("supervisor@example.org"), message_to("district@example.org")
+
+
+def test_each_recipient_gets_the_email_in_their_language(overdue, cast, settings):
+    settings.LANGUAGE_CODE = "en"
+    chinese, english = emails_in_chinese_and_english(cast)
     assert (chinese.language, english.language) == ("zh-hans", "en")
     assert '<html lang="zh-hans">' in chinese.html and '<html lang="en">' in english.html
     assert "暴露垃圾" in chinese.text and "Exposed rubbish" in english.text
@@ -137,13 +142,7 @@ def test_a_chinese_reader_gets_a_chinese_subject_and_body(overdue, cast):
 
 def test_the_subject_says_the_time_overdue_is_working_time_as_the_body_does(overdue, cast):
     """A supervisor reads the subject first: "overdue by 5 days 1 h" read as calendar time."""
-    cast.supervisor.language = "zh-hans"
-    cast.supervisor.save()
-    cast.district_supervisor.language = "en"
-    cast.district_supervisor.save()
-    escalation_sweep(now=at(11, 23, 14))
-    chinese = message_to("supervisor@example.org")
-    english = message_to("district@example.org")
+    chinese, english = emails_in_chinese_and_english(cast)
     assert chinese.subject == f"[{overdue.number}] 2 级督办：已超期 2 小时（工作时间）"
     assert english.subject == (
         f"[{overdue.number}] Level 3 escalation: overdue by 2 hours of working time"
