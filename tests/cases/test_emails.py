@@ -289,3 +289,12 @@ def test_an_earlier_escalation_among_the_latest_steps_says_its_rung_and_not_its_
     steps = message_to(row.to).text.split("Latest steps")[-1]
     assert "escalated · level 1 · accept deadline (system)" in steps
     assert "cg-boss@example.org" not in steps
+
+
+def test_a_level_2_or_3_email_says_what_its_level_means(overdue, cast):
+    """Level 2 and 3 readers were told the level and why they got it, not what it meant."""
+    chinese, english = emails_in_chinese_and_english(cast)
+    assert "2 级督办意味着" in chinese.text and "2 级督办意味着" in chinese.html
+    assert "已升级为 2 级督办。2 级督办意味着" in chinese.text  # no space after "。"
+    assert "Level 3, the last, means the case has run twice its time limit." in english.text
+    assert "Level 2 means" not in english.text
