@@ -13,6 +13,7 @@ from django.utils import timezone
 from cases.labels import department_names
 from cases.models import (
     CLOCK_STATES,
+    OPEN_STATES,
     TERMINAL_STATES,
     Case,
     CaseAssist,
@@ -450,13 +451,15 @@ def case_search(
     cell: GridCell | None = None,
     department: Department | None = None,
     overdue: bool = False,
+    awaiting_duty: bool = False,
     date_from: date | None = None,
     date_to: date | None = None,
     now: datetime | None = None,
 ) -> QuerySet[Case]:
     """The visible cases matching the list filters, newest first. A category filter
     includes its subcategories; a department matches as lead or as assisting department;
-    dates are local dates of the time zone."""
+    `awaiting_duty` keeps open cases with a summons not yet answered; dates are local
+    dates of the time zone."""
     cases = case_list_for(user)
     if q:
         q = q.strip()
@@ -483,6 +486,10 @@ def case_search(
         cases = cases.filter(_involving(department.pk))
     if overdue:
         cases = cases.overdue(now)
+    if awaiting_duty:
+        # Open cases with a summons no department has answered yet (报到).
+        unanswered = CaseAssist.objects.filter(case=OuterRef("pk"), summoned=True, reported_at=None)
+        cases = cases.filter(Exists(unanswered), state__in=OPEN_STATES)
     if date_from:
         cases = cases.filter(created_at__date__gte=date_from)
     if date_to:

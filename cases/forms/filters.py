@@ -89,6 +89,12 @@ class CaseFilterForm(DateRangeForm):
         empty_label=_("All departments"),
     )
     overdue = forms.BooleanField(label=_("Overdue only"), required=False, widget=FlagCheckbox)
+    # A whistle's summons the dispatcher follows up: departments still to report for duty.
+    awaiting_duty = forms.BooleanField(
+        label=_("Summoned departments yet to report for duty"),
+        required=False,
+        widget=FlagCheckbox,
+    )
     date_from = forms.DateField(label=_("Reported from"), required=False, widget=date_input())
     date_to = forms.DateField(label=_("Reported until"), required=False, widget=date_input())
 

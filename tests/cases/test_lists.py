@@ -284,6 +284,13 @@ def more_of_everything(cast, world, report, n=6):
             assisting=[world.urban],
         )
         assert assisted.state == State.ASSIGNED
+        workflow.case_dispatch(  # a whistle the market department has yet to answer
+            case=report(category=None),
+            actor=cast.dispatcher,
+            lead=world.urban,
+            assisting=[world.market],
+            whistle=True,
+        )
 
 
 @pytest.mark.parametrize(
@@ -299,6 +306,7 @@ def more_of_everything(cast, world, report, n=6):
         ("district_supervisor", CHANGELIST),
         ("liaison", "/cases/?q=垃圾"),
         ("caseworker", "/cases/?q=20"),
+        ("dispatcher", "/cases/?awaiting_duty=on"),
     ],
 )
 def test_list_pages_query_count_does_not_grow_with_the_cases(
@@ -400,3 +408,31 @@ def test_a_search_without_letters_reads_the_texts_as_written_and_one_with_letter
         assert searches, search
         upper_cased = [sql for sql in searches if "UPPER(" in sql]
         assert bool(upper_cased) == (search in ("LAMP", "lamp")), search
+
+
+def test_a_dispatcher_lists_the_cases_whose_summoned_departments_have_not_reported(
+    client, cast, world, report
+):
+    """A whistle summons departments to report for duty (报到); the dispatcher who blew it
+    had no list of those still to come, only each case's page."""
+    from cases.services.liaison import assist_report_for_duty
+
+    def whistled():
+        return workflow.case_dispatch(
+            case=report(category=None),
+            actor=cast.dispatcher,
+            lead=world.urban,
+            assisting=[world.market],
+            whistle=True,
+        )
+
+    waiting = whistled()
+    answered = whistled()
+    assist_report_for_duty(case=answered, actor=cast.other_liaison)
+    cancelled = whistled()
+    Case.objects.filter(pk=cancelled.pk).update(state=State.CANCELLED)
+    report()  # no whistle at all
+    client.force_login(cast.dispatcher)
+    response = client.get("/cases/", {"awaiting_duty": "on"})
+    assert [case.number for case in response.context["page"]] == [waiting.number]
+    assert "Summoned departments yet to report for duty" in text_of(response)
