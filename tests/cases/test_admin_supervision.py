@@ -12,11 +12,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.services import corrections, extensions, workflow
+from cases.services import extensions, workflow
 from cases.supervision import department_figures
 from departments.models import Responsibility, User
 from departments.services import sync_role_group
-from tests.conftest import make_user
+from tests.conftest import correct_as_shown, make_user
 
 
 @pytest.fixture
@@ -213,20 +213,8 @@ def test_a_correction_that_gives_an_assigned_case_another_lead_counts_as_given_t
         category=world.lamp, department=world.housing, role="lead", basis="权责清单 4"
     )
     case = report()  # rubbish: the urban department
-    corrections.case_correct(
-        case=case,
-        actor=cast.dispatcher,
-        category=world.lamp,
-        cell=case.cell,
-        expected_version=case.version,
-    )
-    corrections.case_correct(
-        case=case,
-        actor=cast.dispatcher,
-        category=world.lamp,
-        cell=world.n2,
-        expected_version=case.version,
-    )
+    correct_as_shown(case, actor=cast.dispatcher, category=world.lamp, cell=case.cell)
+    correct_as_shown(case, actor=cast.dispatcher, category=world.lamp, cell=world.n2)
     assert case.lead_department == world.housing
     housing_liaison = make_user("zj_liaison", User.Role.LIAISON, department=world.housing)
     workflow.case_return(case=case, actor=housing_liaison, reason="不属于住建")

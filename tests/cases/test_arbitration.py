@@ -11,6 +11,7 @@ from cases.models import Case, State
 from cases.services import arbitration, corrections, liaison, workflow
 from cases.services.workflow import NotPermitted, TransitionNotAllowed
 from departments.services import sync_role_group
+from tests.conftest import correct_as_shown
 
 
 @pytest.fixture
@@ -81,12 +82,11 @@ def test_only_a_supervisor_may_correct_a_case_whose_lead_an_arbitration_named(
     """A dispatcher's correction would give the case to the lead routing names instead."""
     assert not corrections.may_correct(arbitrated, cast.dispatcher)
     with pytest.raises(NotPermitted, match="only a supervisor may correct it"):
-        corrections.case_correct(
-            case=arbitrated,
+        correct_as_shown(
+            arbitrated,
             actor=cast.dispatcher,
             category=world.environment,
             cell=arbitrated.cell,
-            expected_version=arbitrated.version,
         )
     arbitrated.refresh_from_db()
     assert arbitrated.lead_department == world.housing and arbitrated.lead_is_final
@@ -96,12 +96,11 @@ def test_a_correction_that_gives_an_arbitrated_case_another_lead_lets_that_lead_
     cast, world, arbitrated, supervisor
 ):
     """The arbitration named the old lead; the one routing names now was never asked."""
-    corrections.case_correct(
-        case=arbitrated,
+    correct_as_shown(
+        arbitrated,
         actor=supervisor,
         category=world.environment,  # led by the urban department everywhere
         cell=arbitrated.cell,
-        expected_version=arbitrated.version,
     )
     case = Case.objects.get(pk=arbitrated.pk)
     assert case.lead_department == world.urban and not case.lead_is_final
@@ -357,13 +356,8 @@ def test_the_case_page_says_the_lead_was_named_by_a_final_arbitration(
 
     # A correction that names another lead ends the arbitration's say (the new lead may
     # return the case): the page no longer calls it final.
-    corrections.case_correct(
-        case=disputed,
-        actor=supervisor,
-        category=world.environment,  # led by the urban department everywhere
-        cell=disputed.cell,
-        expected_version=disputed.version,
-    )
+    # Environment is led by the urban department everywhere.
+    correct_as_shown(disputed, actor=supervisor, category=world.environment, cell=disputed.cell)
     assert client.get(url).context["routing"].how != "arbitration"
 
 

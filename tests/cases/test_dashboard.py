@@ -13,6 +13,7 @@ from cases.dashboard import Period, dashboard_data
 from cases.models import TERMINAL_STATES, Case, CaseEvent, State
 from cases.services import workflow
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
+from tests.conftest import correct_as_shown
 
 
 def test_dashboard_is_for_supervisors_only(client, cast):
@@ -341,16 +342,10 @@ def test_a_case_the_router_sends_to_the_pool_after_a_correction_counts_in_the_fa
 ):
     """The fallback (ambiguity) rate is of the cases routed to a pool: a correction routes
     again, and an ambiguous category sends an assigned case there."""
-    from cases.services.corrections import case_correct
 
     case = report(cell=world.n2)  # rubbish: the urban department
-    case_correct(
-        case=case,
-        actor=cast.dispatcher,
-        category=world.stall,  # two lead rules: overlap
-        cell=world.n2,
-        expected_version=case.version,
-    )
+    # Two lead rules: overlap.
+    correct_as_shown(case, actor=cast.dispatcher, category=world.stall, cell=world.n2)
     assert (case.state, case.fallback_reason) == (State.FALLBACK, "overlap")
     today = timezone.localdate()
     totals = dashboard_data(cast.supervisor, period=Period(today, today))["totals"]

@@ -12,9 +12,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from cases.models import Case, DeadlineKind, State
-from cases.services import corrections, deadlines, workflow
+from cases.services import deadlines, workflow
 from departments.models import Category
 from governance.settings import parse_working_hours
+from tests.conftest import correct_as_shown
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -157,12 +158,11 @@ def test_a_clock_resumed_after_a_correction_keeps_the_rungs_it_was_placed_with(m
     department: the running clock stays as it was, through a suspension too."""
     before = clock(monday)
     with time_machine.travel(at(11, 23, 10, 30), tick=False):
-        corrections.case_correct(
-            case=monday,
+        correct_as_shown(
+            monday,
             actor=cast.dispatcher,
             category=world.environment,
             cell=monday.cell,
-            expected_version=monday.version,
         )
     assert clock(monday) == before
     with time_machine.travel(at(11, 23, 11), tick=False):  # 1 h of the 2 h left

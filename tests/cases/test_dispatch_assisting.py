@@ -8,8 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import State
-from cases.services import corrections, workflow
+from cases.services import workflow
 from departments.models import Responsibility
+from tests.conftest import correct_as_shown
 
 
 def assist_rule(category, department, **scope_and_dates):
@@ -239,13 +240,7 @@ def test_a_correction_keeping_the_lead_attaches_the_new_categorys_assisting_depa
     assist_rule(world.lamp, world.housing)
     case = report()  # rubbish: the urban department leads alone
     assert case.state == State.ASSIGNED and not case.assists.exists()
-    corrections.case_correct(
-        case=case,
-        actor=cast.dispatcher,
-        category=world.lamp,
-        cell=world.n1,
-        expected_version=case.version,
-    )
+    correct_as_shown(case, actor=cast.dispatcher, category=world.lamp, cell=world.n1)
     assert case.lead_department == world.urban
     assert list(case.assists.values_list("department__code", flat=True)) == ["ZJ"]
 

@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from cases.models import Case, RuleSuggestionDismissal, State
 from cases.services import arbitration, flywheel, workflow
-from cases.services.corrections import case_correct
 from cases.services.workflow import WorkflowError
 from departments.models import Responsibility
 from departments.routing import get_index
@@ -25,6 +24,7 @@ from tests.cases.flywheel_support import (
     stored_verdicts,
 )
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
+from tests.conftest import correct_as_shown
 
 
 @pytest.fixture
@@ -117,18 +117,11 @@ def test_open_and_directly_routed_cases_are_not_evidence(report, cast, world):
 
 
 def test_cases_the_router_led_after_a_correction_are_not_evidence(report, cast, world):
-    from cases.services.corrections import case_correct
 
     for _ in range(3):
         case = report(category=None)  # unclassified: in the pool
         # The dispatcher names the category; the list names the lead (urban management).
-        case_correct(
-            case=case,
-            actor=cast.dispatcher,
-            category=world.rubbish,
-            cell=world.n1,
-            expected_version=case.version,
-        )
+        correct_as_shown(case, actor=cast.dispatcher, category=world.rubbish, cell=world.n1)
         workflow.case_accept(case=case, actor=cast.liaison)
         workflow.case_resolve(case=case, actor=cast.liaison, note="已清理")
         workflow.case_verify(case=case, actor=cast.caseworker)
@@ -345,25 +338,18 @@ def test_a_correction_unmarks_a_dispatched_lead(report, cast, world, lead, categ
     case = report(category=world.stall)
     workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=getattr(world, lead))
     assert verdict(case) is True
-    case_correct(
-        case=case,
+    correct_as_shown(
+        case,
         actor=cast.dispatcher,
         category=getattr(world, category),
         cell=case.cell,
-        expected_version=case.version,
     )
     assert verdict(case) is False, outcome
 
 
 def test_the_dispatch_a_correction_fires_is_the_routers_not_a_choice(report, cast, world):
     case = report(category=None)
-    case_correct(
-        case=case,
-        actor=cast.dispatcher,
-        category=world.rubbish,
-        cell=world.n1,
-        expected_version=case.version,
-    )
+    correct_as_shown(case, actor=cast.dispatcher, category=world.rubbish, cell=world.n1)
     assert case.state == State.ASSIGNED
     assert verdict(case) is False
 
@@ -392,21 +378,9 @@ def test_the_migration_gives_existing_cases_the_verdict_of_their_audit_trail(
     )
     corrected = report(category=world.stall)
     workflow.case_dispatch(case=corrected, actor=cast.dispatcher, lead=world.urban)
-    case_correct(
-        case=corrected,
-        actor=cast.dispatcher,
-        category=world.rubbish,
-        cell=world.n1,
-        expected_version=corrected.version,
-    )
+    correct_as_shown(corrected, actor=cast.dispatcher, category=world.rubbish, cell=world.n1)
     rerouted = report(category=None)
-    case_correct(
-        case=rerouted,
-        actor=cast.dispatcher,
-        category=world.rubbish,
-        cell=world.n1,
-        expected_version=rerouted.version,
-    )
+    correct_as_shown(rerouted, actor=cast.dispatcher, category=world.rubbish, cell=world.n1)
     stored = stored_verdicts()
     Case.objects.update(lead_chosen_in_pool=False)
     fill_from_the_audit_trail()

@@ -12,9 +12,9 @@ from django.test import Client
 from django.urls import reverse
 
 from cases.models import Case, IdempotencyKey
-from cases.services.corrections import case_correct
 from tests.brokers import celery_broker
 from tests.cases.open311support import api_key_fixture  # noqa: F401  (fixture)
+from tests.conftest import correct_as_shown
 from tests.processes import free_port
 
 OPEN311 = "/open311/v2/requests.json"
@@ -116,13 +116,7 @@ def test_a_form_sent_again_as_it_was_goes_to_its_case_after_a_dispatcher_correct
     data = report_form(world, key)
     client.post(reverse("cases:new"), data)
     case = Case.objects.get()
-    case_correct(
-        case=case,
-        actor=cast.dispatcher,
-        category=world.lamp,
-        cell=world.n2,
-        expected_version=case.version,
-    )
+    correct_as_shown(case, actor=cast.dispatcher, category=world.lamp, cell=world.n2)
     again = client.post(reverse("cases:new"), data, follow=True)
     assert again.redirect_chain == [(reverse("cases:detail", args=[case.number]), 302)]
     assert f"This form was already sent: case {case.number}." in again.content.decode()

@@ -18,6 +18,7 @@ from cases.labels import TRANSITION_HELP, working_time_words
 from cases.models import Case, CaseEvent, State
 from cases.services import extensions, workflow
 from cases.services.corrections import case_correct
+from tests.conftest import correct_as_shown
 
 
 def post_transition(client, case, name, **data):
@@ -781,21 +782,9 @@ def test_the_timeline_says_what_a_correction_changed_from_what(
 ):
     """The row said only "corrected category or cell": not which, nor what it had been."""
     case = report(category=None, cell=world.n1)
-    case_correct(
-        case=case,
-        actor=cast.dispatcher,
-        category=world.rubbish,
-        cell=world.n1,
-        expected_version=case.version,
-    )
+    correct_as_shown(case, actor=cast.dispatcher, category=world.rubbish, cell=world.n1)
     case.refresh_from_db()
-    case_correct(
-        case=case,
-        actor=cast.dispatcher,
-        category=world.rubbish,
-        cell=world.n2,
-        expected_version=case.version,
-    )
+    correct_as_shown(case, actor=cast.dispatcher, category=world.rubbish, cell=world.n2)
     client.force_login(cast.dispatcher)
     response = client.get(reverse("cases:detail", args=[case.number]))
     details = [e.detail for e in response.context["events"] if e.action == "correct"]

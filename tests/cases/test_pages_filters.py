@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from cases.models import Case, CaseEvent, State
 from cases.services import workflow
-from tests.conftest import centre_of
+from tests.conftest import centre_of, correct_as_shown
 
 
 def numbers(response):
@@ -316,18 +316,11 @@ def test_a_correction_back_to_the_pool_is_no_departments_return_in_the_figures(
 
 
 def test_a_correction_keeps_the_escalation_level_a_sweep_raised_meanwhile(cast, world, report):
-    from cases.services.corrections import case_correct
     from cases.services.escalation import escalation_sweep
 
     case = report()
     escalation_sweep(now=case.due_at + timedelta(minutes=1))  # level 1, the version unchanged
-    case_correct(
-        case=case,
-        actor=cast.dispatcher,
-        category=world.rubbish,
-        cell=world.n2,
-        expected_version=case.version,
-    )
+    correct_as_shown(case, actor=cast.dispatcher, category=world.rubbish, cell=world.n2)
     case.refresh_from_db()
     assert (case.cell, case.escalation_level) == (world.n2, 1)
 
@@ -449,7 +442,6 @@ def test_filters_also_take_codes_and_a_bad_filter_matches_nothing(client, cast, 
 def test_a_correction_naming_an_assisting_department_the_lead_no_longer_summons_it(
     cast, world, report
 ):
-    from cases.services.corrections import case_correct
     from cases.services.liaison import pending_summons
     from departments.models import Responsibility
 
@@ -459,32 +451,19 @@ def test_a_correction_naming_an_assisting_department_the_lead_no_longer_summons_
         case=case, actor=cast.dispatcher, lead=world.urban, assisting=[world.market], whistle=True
     )
     workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
-    case_correct(
-        case=case,
-        actor=cast.dispatcher,
-        category=world.lamp,
-        cell=world.n1,
-        expected_version=case.version,
-    )
+    correct_as_shown(case, actor=cast.dispatcher, category=world.lamp, cell=world.n1)
     assert case.lead_department == world.market
     assert not case.assists.filter(department=world.market).exists()
     assert pending_summons(case, cast.other_liaison) is None
 
 
 def test_a_correction_to_another_lead_does_not_leave_it_assisting_too(cast, world, report):
-    from cases.services.corrections import case_correct
     from departments.models import Responsibility
 
     Responsibility.objects.create(category=world.rubbish, department=world.market, role="assist")
     Responsibility.objects.create(category=world.lamp, department=world.market, role="lead")
     case = report()  # urban leads, market assists
-    case_correct(
-        case=case,
-        actor=cast.dispatcher,
-        category=world.lamp,
-        cell=world.n1,
-        expected_version=case.version,
-    )
+    correct_as_shown(case, actor=cast.dispatcher, category=world.lamp, cell=world.n1)
     assert case.state == State.ASSIGNED and case.lead_department == world.market
     assert not case.assists.filter(department=world.market).exists()
 

@@ -22,6 +22,7 @@ from departments.services import sync_role_group
 from departments.wording import join_clauses, join_names, join_phrases, labelled
 from tests.cases.test_ack_links import escalation, link  # noqa: F401 (a fixture)
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
+from tests.conftest import correct_as_shown
 
 CHINESE = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
 ENGLISH = {"HTTP_ACCEPT_LANGUAGE": "en"}
@@ -387,17 +388,10 @@ def test_what_the_system_writes_on_a_correction_reads_in_the_readers_language(
     compiled_catalogue,  # noqa: F811
 ):
     """The dispatcher corrected in English; a Chinese reader's timeline read English."""
-    from cases.services import corrections
 
     case = report(category=None)  # in the pool
     with translation.override("en"):
-        corrections.case_correct(
-            case=case,
-            actor=cast.dispatcher,
-            category=world.rubbish,
-            cell=case.cell,
-            expected_version=case.version,
-        )
+        correct_as_shown(case, actor=cast.dispatcher, category=world.rubbish, cell=case.cell)
     client.force_login(cast.dispatcher)
     url = reverse("cases:detail", args=[case.number])
     chinese, english = page(client, url, CHINESE), page(client, url, ENGLISH)
