@@ -200,3 +200,12 @@ def correct_as_shown(case, *, actor, category, cell):
     return case_correct(
         case=case, actor=actor, category=category, cell=cell, expected_version=case.version
     )
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium shared by the tests of one module (tests/browser.py)."""
+    from tests.browser import chromium
+
+    with chromium() as browser:
+        yield browser

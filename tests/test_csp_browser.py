@@ -4,7 +4,7 @@ from another origin)."""
 
 import pytest
 
-from tests.browser import chromium, needs_chromium, sign_in
+from tests.browser import needs_chromium, sign_in
 
 pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
 
@@ -15,12 +15,6 @@ document.addEventListener("securitypolicyviolation", (e) => {
   window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
 });
 """
-
-
-@pytest.fixture
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def open_as(browser, live_server, user):

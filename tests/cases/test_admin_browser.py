@@ -9,17 +9,11 @@ from cases.models import Case, State
 from cases.services import extensions, workflow
 from departments.models import Department
 from departments.services import sync_role_group
-from tests.browser import TAP, boxes, chromium, needs_chromium, sign_in
+from tests.browser import TAP, boxes, needs_chromium, sign_in
 
 pytest.importorskip("playwright.sync_api")
 
 pytestmark = [needs_chromium, pytest.mark.xdist_group("browser")]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from PIL import Image
 from cases.models import Case, State
 from cases.services import workflow
 from departments.models import GridCell, RoutingStamp
-from tests.browser import TAP, boxes, chromium, needs_chromium, sign_in
+from tests.browser import TAP, boxes, needs_chromium, sign_in
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 pytest.importorskip("playwright.sync_api")
@@ -21,12 +21,6 @@ pytest.importorskip("playwright.sync_api")
 ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts"
 
 pytestmark = [needs_chromium, pytest.mark.xdist_group("browser")]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

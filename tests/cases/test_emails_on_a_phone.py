@@ -13,7 +13,7 @@ import time_machine
 from cases.models import Escalation, OutboxMessage
 from cases.services.escalation import escalation_sweep
 from cases.services.extensions import extension_request
-from tests.browser import TAP, chromium, needs_chromium
+from tests.browser import TAP, needs_chromium
 from tests.cases.outbox_support import message_to
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
@@ -38,12 +38,6 @@ LAYOUT = """() => {
   return { width: document.documentElement.scrollWidth,
            text: Math.min(...texts.map(size)) * visualViewport.scale };
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from PIL import Image
 from cases.models import Case, State
 from cases.services import workflow
 from departments.models import Category, GridCell, RoutingStamp
-from tests.browser import TAP, boxes, chromium, needs_chromium, sign_in
+from tests.browser import TAP, boxes, needs_chromium, sign_in
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 pytest.importorskip("playwright.sync_api")
@@ -37,12 +37,6 @@ FONT_SIZES = """() => {
   const size = e => parseFloat(getComputedStyle(e).fontSize);
   return { fields: Math.min(...fields.map(size)), text: Math.min(...texts.map(size)) };
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture
