@@ -512,6 +512,17 @@ def test_every_bad_category_row_is_reported_in_one_run():
     ]
 
 
+def test_an_unknown_parent_is_reported_with_the_rows_other_errors():
+    # SPEC §5: every bad row and what is wrong with it. It was said only once the row's
+    # other errors were fixed, a second run later.
+    data = csv_text("code,name,parent_code,accept_hours,resolve_days", "X1,x,NOPE,24h,5")
+
+    assert messages(plan_categories(data)) == [
+        "line 2: accept_hours: “24h” is not a number.",
+        "line 2: parent_code: unknown category “NOPE”.",
+    ]
+
+
 def test_a_cycle_of_parents_is_reported_on_every_row_in_it_and_nothing_is_saved():
     data = csv_text(
         "code,name,parent_code,accept_hours,resolve_days",
@@ -790,6 +801,18 @@ def test_property_names_in_capitals_as_a_shapefiles_fields_are_read():
     assert [(row.key, row.values["community"]) for row in plan.rows] == [
         ("E-01", ""),
         ("E-02", "东社区"),
+    ]
+
+
+def test_a_feature_missing_a_property_is_told_what_is_wrong_with_its_geometry_too():
+    # It was told only of the property, and of the geometry on the next run.
+    point = feature("E-01", 0)
+    point["geometry"] = {"type": "Point", "coordinates": [120, 30]}
+    del point["properties"]["township_name"]
+
+    assert messages(plan_grid(geojson(point))) == [
+        "feature 1: properties: missing properties: township_name",
+        "feature 1: geometry: must be a Polygon or MultiPolygon, not Point.",
     ]
 
 
