@@ -394,6 +394,18 @@ def test_an_empty_grid_file_is_called_empty_as_the_csv_files_are():
     ]
 
 
+def test_a_grid_file_in_utf16_or_with_a_nul_is_not_called_a_spreadsheet():
+    # The words were the CSV files': "as Excel's Unicode Text saves: save it as CSV UTF-8".
+    utf16 = geojson(feature("E-01", 0)).encode("utf-16")
+
+    assert messages(plan_grid(utf16)) == [
+        "file: not UTF-8 encoded: byte 1 of the file is invalid (it is UTF-16: save it as UTF-8)."
+    ]
+    assert messages(plan_grid(geojson() + "\x00")) == [
+        "file: contains a NUL character: is this really a GeoJSON file saved as UTF-8 text?"
+    ]
+
+
 def test_a_code_differing_from_a_stored_one_only_in_letter_case_is_refused(world):
     plan = plan_departments(csv_text("code,name,supervisor_emails", "cg,城管局,", "SJ,市场监管局,"))
     assert messages(plan) == [
