@@ -93,13 +93,13 @@ class SweepResult:
 
     @property
     def escalations(self) -> list[Escalation]:
-        """The new escalations as models (case and department joined), loaded on first use
+        """The new escalations as models (case, department and township joined), loaded on first use
         after the sweep, so the sweep itself never holds thousands of model objects."""
         if self.loaded is None:
             self.loaded = (
                 list(
                     Escalation.objects.filter(sweep_id=self.sweep_id)
-                    .select_related("case", "department")
+                    .select_related("case", "department", "township")
                     .order_by("case__number", "level")
                 )
                 if self.groups

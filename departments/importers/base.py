@@ -221,8 +221,11 @@ def decode(data: bytes | str, plan: ImportPlan) -> str | None:
             hint = ""
             try:
                 if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                    hint = _(
-                        " (it is UTF-16, as Excel's “Unicode Text” saves: save it as CSV UTF-8)"
+                    hint = (
+                        _(" (it is UTF-16, as Excel's “Unicode Text” saves: save it as CSV UTF-8)")
+                        if plan.unit == "line"
+                        # A grid file is no spreadsheet: Excel and CSV would mislead.
+                        else _(" (it is UTF-16: save it as UTF-8)")
                     )
                 else:
                     data.decode("gb18030")
@@ -242,7 +245,9 @@ def decode(data: bytes | str, plan: ImportPlan) -> str | None:
         plan.error(
             text.count("\n", 0, nul) + 1 if plan.unit == "line" else None,
             "file",
-            _("contains a NUL character: is this really a CSV file saved as UTF-8 text?"),
+            _("contains a NUL character: is this really a CSV file saved as UTF-8 text?")
+            if plan.unit == "line"
+            else _("contains a NUL character: is this really a GeoJSON file saved as UTF-8 text?"),
         )
         return None
     return text

@@ -31,6 +31,9 @@ def plan_categories(data: bytes | str, *, progress=None) -> ImportPlan:
     plan = ImportPlan(subject="categories", writer=_write, progress=progress)
     parsed = []
     seen: dict[str, int] = {}
+    # Every row's parent, bad rows' too: an unknown parent is said with the row's other
+    # errors, not only once they are fixed.
+    parents_named: list[tuple[int, str]] = []
     for row in read_csv(data, COLUMNS, plan):
         line, v = row.line, row.values
         errors_before = len(plan.errors)
@@ -38,9 +41,10 @@ def plan_categories(data: bytes | str, *, progress=None) -> ImportPlan:
         name = check_text(v["name"], plan, line, "name", 100)
         parent_code = v["parent_code"]
         if parent_code:
-            check_code(parent_code, plan, line, "parent_code")
             if parent_code == code:
                 plan.error(line, "parent_code", _("a category cannot be its own parent."))
+            elif check_code(parent_code, plan, line, "parent_code"):
+                parents_named.append((line, parent_code))
         accept_hours = check_positive_decimal(v["accept_hours"], plan, line, "accept_hours")
         resolve_days = check_positive_decimal(v["resolve_days"], plan, line, "resolve_days")
         if code and note_duplicate(seen, code, plan, line, "code", code):
@@ -54,20 +58,21 @@ def plan_categories(data: bytes | str, *, progress=None) -> ImportPlan:
             }
             parsed.append((line, code, parent_code, values))
     note_case_clashes(Category, [(line, code) for line, code, _p, _v in parsed], plan, "code")
-    if not parsed:
+    if not parsed and not parents_named:
         return plan
 
-    # Parents are checked on the rows that are otherwise good, even when others are bad, so
-    # that one run reports every bad row; a bad row still counts as naming its code.
+    # A bad row still counts as naming its code.
     existing = {cat.code: cat for cat in Category.objects.select_related("parent")}
     in_file = set(seen)
-    # The parent of every category once the file is in: the file's word, else the database's.
-    parent_of = {code: (cat.parent.code if cat.parent else "") for code, cat in existing.items()}
-    for line, code, parent_code, _values in parsed:
-        if parent_code and parent_code not in in_file and parent_code not in existing:
+    for line, parent_code in parents_named:
+        if parent_code not in in_file and parent_code not in existing:
             plan.error(
                 line, "parent_code", _("unknown category “%(code)s”.") % {"code": parent_code}
             )
+    # Loops are looked for among the rows that are otherwise good, even when others are bad.
+    # The parent of every category once the file is in: the file's word, else the database's.
+    parent_of = {code: (cat.parent.code if cat.parent else "") for code, cat in existing.items()}
+    for _line, code, parent_code, _values in parsed:
         parent_of[code] = parent_code
     for line, code, _parent, _values in parsed:
         if loop := ancestor_loop(code, parent_of):

@@ -343,6 +343,8 @@ def _check_feature(position: int, feature, plan: ImportPlan) -> dict | None:
             },
         )
     if missing or extra:
+        # The geometry's errors too, so that one run says all that is wrong with the feature.
+        check_geometry(feature.get("geometry"), error)
         return None
     errors_before = len(plan.errors)
     text = {name: _property_text(name, properties.get(name), error) for name in PROPERTIES}

@@ -239,6 +239,20 @@ def test_seed_demo_cases_creates_well_formed_cases_with_consistent_trails():
     assert FallbackReason.NO_RULE in reasons or FallbackReason.OVERLAP in reasons
 
 
+def test_a_few_seeded_cases_already_show_every_state():
+    # SPEC §5: N cases "spread over states". Drawn by weight alone, 30 cases often had no
+    # suspended or cancelled one; the first cases now take each state once.
+    seed()
+    every_state = set(State.values) - {State.REPORTED}
+
+    out = seed("--cases", str(len(every_state)), "--seed", "2")
+
+    assert f"cases: created {len(every_state)}" in out
+    assert Counter(Case.objects.values_list("state", flat=True)) == dict.fromkeys(every_state, 1)
+    for case in Case.objects.all():
+        assert_trail_matches_state(case, list(case.events.order_by("at", "id")))
+
+
 def test_seeded_cases_are_routed_by_the_real_router():
     seed()
     seed_cases(count=200, seed=5)

@@ -457,6 +457,21 @@ def test_the_command_names_the_owning_department_as_the_emails_do(
 
 
 @pytest.mark.parametrize(
+    ("language", "owner"),
+    [("en", "; owner fallback pool of {}; to: "), ("zh-hans", "；责任方 {}兜底池；收件人：")],
+)
+def test_the_command_names_the_township_whose_pool_owns_the_case(
+    report_at, world, settings, language, owner
+):
+    """It printed "owner pool", which in a district of several townships said not whose."""
+    case = report_at(at(11, 23, 10), category=world.stall)  # overlap: the pool, 4 h
+    settings.LANGUAGE_CODE = language  # what a command speaks
+    out = StringIO()
+    call_command("escalate_overdue", "--now", "2026-11-23T14:00:00+08:00", "--dry-run", stdout=out)
+    assert owner.format(case.township.name) in out.getvalue().splitlines()[0]
+
+
+@pytest.mark.parametrize(
     ("language", "recipients"),
     [
         ("en", "cg-boss@example.org, cg-deputy@example.org"),

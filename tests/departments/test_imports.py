@@ -394,6 +394,18 @@ def test_an_empty_grid_file_is_called_empty_as_the_csv_files_are():
     ]
 
 
+def test_a_grid_file_in_utf16_or_with_a_nul_is_not_called_a_spreadsheet():
+    # The words were the CSV files': "as Excel's Unicode Text saves: save it as CSV UTF-8".
+    utf16 = geojson(feature("E-01", 0)).encode("utf-16")
+
+    assert messages(plan_grid(utf16)) == [
+        "file: not UTF-8 encoded: byte 1 of the file is invalid (it is UTF-16: save it as UTF-8)."
+    ]
+    assert messages(plan_grid(geojson() + "\x00")) == [
+        "file: contains a NUL character: is this really a GeoJSON file saved as UTF-8 text?"
+    ]
+
+
 def test_a_code_differing_from_a_stored_one_only_in_letter_case_is_refused(world):
     plan = plan_departments(csv_text("code,name,supervisor_emails", "cg,城管局,", "SJ,市场监管局,"))
     assert messages(plan) == [
@@ -509,6 +521,17 @@ def test_every_bad_category_row_is_reported_in_one_run():
         "line 2: accept_hours: must be a number greater than 0, not “0”.",
         "line 4: parent_code: unknown category “NOPE”.",
         "line 5: resolve_days: must be a number greater than 0, not “-1”.",
+    ]
+
+
+def test_an_unknown_parent_is_reported_with_the_rows_other_errors():
+    # SPEC §5: every bad row and what is wrong with it. It was said only once the row's
+    # other errors were fixed, a second run later.
+    data = csv_text("code,name,parent_code,accept_hours,resolve_days", "X1,x,NOPE,24h,5")
+
+    assert messages(plan_categories(data)) == [
+        "line 2: accept_hours: “24h” is not a number.",
+        "line 2: parent_code: unknown category “NOPE”.",
     ]
 
 
@@ -790,6 +813,18 @@ def test_property_names_in_capitals_as_a_shapefiles_fields_are_read():
     assert [(row.key, row.values["community"]) for row in plan.rows] == [
         ("E-01", ""),
         ("E-02", "东社区"),
+    ]
+
+
+def test_a_feature_missing_a_property_is_told_what_is_wrong_with_its_geometry_too():
+    # It was told only of the property, and of the geometry on the next run.
+    point = feature("E-01", 0)
+    point["geometry"] = {"type": "Point", "coordinates": [120, 30]}
+    del point["properties"]["township_name"]
+
+    assert messages(plan_grid(geojson(point))) == [
+        "feature 1: properties: missing properties: township_name",
+        "feature 1: geometry: must be a Polygon or MultiPolygon, not Point.",
     ]
 
 

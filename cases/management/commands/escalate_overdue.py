@@ -78,8 +78,13 @@ class Command(TranslatedHelpCommand):
                 "number": escalation.case.number,
                 "deadline": deadline_label(escalation.deadline_kind),
                 "what": what,
-                # The department's name, as the emails name it (the sweep joined it).
-                "owner": escalation.department.name if escalation.department_id else _("pool"),
+                # The owner as the emails name it (the sweep joined both): "pool" alone did
+                # not say which township's.
+                "owner": (
+                    escalation.department.name
+                    if escalation.department_id
+                    else _("fallback pool of %(township)s") % {"township": escalation.township.name}
+                ),
                 "to": join_names(result.recipients_of(escalation)) or _("(nobody)"),
             }
             self.stdout.write(prefix + line)

@@ -229,7 +229,10 @@ class _Generator:
 
     # -- one case --------------------------------------------------------------------------
 
-    def draft(self, lng: float, lat: float, cell_id: int | None) -> _Draft:
+    def draft(
+        self, lng: float, lat: float, cell_id: int | None, final: str | None = None
+    ) -> _Draft:
+        """A case at this point that ends in `final`, or in a state drawn by weight."""
         rng, world = self.rng, self.world
         township_id = (
             self.index.township_of_cell[cell_id]
@@ -238,7 +241,7 @@ class _Generator:
         )
         category = None if rng.random() < 0.04 else self.pick(world.categories)
         category_id = category.pk if category else None
-        final = rng.choices(self.states, self.weights)[0]
+        final = final or rng.choices(self.states, self.weights)[0]
         overdue = final in CLOCK_KIND and rng.random() < OVERDUE_SHARE
         # When the case entered its final state (open cases) or was reported (the others);
         # then the path to that state, routed on that day; then the path placed in time.
@@ -574,8 +577,12 @@ def seed_cases(
     lngs, lats = generator.points(count)
     located = generator.index.locate_many(lngs, lats)
     drafts = []
-    for lng, lat, cell_id in zip(lngs, lats, located, strict=True):
-        drafts.append(generator.draft(lng, lat, cell_id))
+    # The first cases take each state once, so that even a few cases show every state
+    # (SPEC §5: "spread over states"); the rest follow the weights.
+    every_state = list(STATE_WEIGHTS)
+    for i, (lng, lat, cell_id) in enumerate(zip(lngs, lats, located, strict=True)):
+        final = every_state[i] if i < len(every_state) else None
+        drafts.append(generator.draft(lng, lat, cell_id, final))
         if progress is not None and len(drafts) % batch_size == 0:
             progress("generated", len(drafts))
     drafts.sort(key=lambda d: d.created_at)
