@@ -1011,3 +1011,20 @@ def test_an_open311_error_is_readable_by_a_browser_on_another_site(client, world
 def test_the_rest_of_the_site_sends_no_cors_header(client, db, path):
     response = client.get(path, headers={"Origin": CITIZEN_APP})
     assert "Access-Control-Allow-Origin" not in response
+
+
+def test_a_post_with_no_body_is_read_from_its_query_string(client, world, api_key):
+    fields = {"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"}
+    response = client.generic("POST", f"{BASE}/requests.json?{urlencode(fields)}", content_type="")
+    assert response.status_code == 200, response.content
+    number = response.json()[0]["service_request_id"]
+    assert Case.objects.get(number=number).cell.code == "N-01"
+
+
+def test_a_body_without_a_content_type_is_told_to_be_form_encoded(client, world, api_key):
+    body = urlencode({"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"})
+    response = client.generic("POST", f"{BASE}/requests.xml", body, content_type="")
+    assert response.status_code == 400
+    error = xml_to_python(parse_xml(response))[0]
+    assert error["description"].endswith("not as a body with no Content-Type.")
+    assert not Case.objects.exists()
