@@ -444,6 +444,23 @@ def test_a_json_body_is_told_to_be_form_encoded_not_that_its_key_is_missing(clie
     assert "form-encoded" in response.json()[0]["description"]
 
 
+def test_a_post_with_no_body_is_read_from_its_query_string(client, world, api_key):
+    fields = {"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"}
+    response = client.generic("POST", f"{BASE}/requests.json?{urlencode(fields)}", content_type="")
+    assert response.status_code == 200, response.content
+    number = response.json()[0]["service_request_id"]
+    assert Case.objects.get(number=number).cell.code == "N-01"
+
+
+def test_a_body_without_a_content_type_is_told_to_be_form_encoded(client, world, api_key):
+    body = urlencode({"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"})
+    response = client.generic("POST", f"{BASE}/requests.xml", body, content_type="")
+    assert response.status_code == 400
+    error = xml_to_python(parse_xml(response))[0]
+    assert error["description"].endswith("not as a body with no Content-Type.")
+    assert not Case.objects.exists()
+
+
 def test_an_unreadable_body_is_an_error_document_not_an_html_page(client, world, api_key, settings):
     settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
     fields = {f"attribute[x{n}]": "1" for n in range(20)}
@@ -1013,18 +1030,20 @@ def test_the_rest_of_the_site_sends_no_cors_header(client, db, path):
     assert "Access-Control-Allow-Origin" not in response
 
 
-def test_a_post_with_no_body_is_read_from_its_query_string(client, world, api_key):
+def test_a_browser_may_send_an_idempotency_key_and_read_the_answers_headers(client, world, api_key):
+    preflight = client.options(
+        f"{BASE}/requests.json",
+        headers={
+            "Origin": CITIZEN_APP,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,idempotency-key",
+        },
+    )
+    assert "idempotency-key" in preflight["Access-Control-Allow-Headers"]
     fields = {"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"}
-    response = client.generic("POST", f"{BASE}/requests.json?{urlencode(fields)}", content_type="")
-    assert response.status_code == 200, response.content
-    number = response.json()[0]["service_request_id"]
-    assert Case.objects.get(number=number).cell.code == "N-01"
-
-
-def test_a_body_without_a_content_type_is_told_to_be_form_encoded(client, world, api_key):
-    body = urlencode({"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"})
-    response = client.generic("POST", f"{BASE}/requests.xml", body, content_type="")
-    assert response.status_code == 400
-    error = xml_to_python(parse_xml(response))[0]
-    assert error["description"].endswith("not as a body with no Content-Type.")
-    assert not Case.objects.exists()
+    headers = {"Origin": CITIZEN_APP, "Idempotency-Key": "report-1"}
+    client.post(f"{BASE}/requests.json", fields, headers=headers)
+    again = client.post(f"{BASE}/requests.json", fields, headers=headers)
+    assert again["Idempotent-Replayed"] == "true"
+    exposed = {name.strip().lower() for name in again["Access-Control-Expose-Headers"].split(",")}
+    assert {"location", "idempotent-replayed", "retry-after"} <= exposed
