@@ -10,10 +10,6 @@ SITE_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 # The suite runs on PostgreSQL; pytest-django creates and drops its own test_ database.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/governance
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
-# honcho, given longer to wait: on Ctrl-C it sends each process SIGTERM and kills what still
-# runs 5 s later, but a Celery worker on the demo's file broker needs 7-9 s for its warm
-# shutdown (it polls the broker for 2 s at a time, then waits for its pool).
-HONCHO := $(BIN)/python -c 'import sys, honcho.command, honcho.manager; honcho.manager.KILL_WAIT = 30; sys.exit(honcho.command.main())'
 
 .PHONY: venv run demo test lint bench clean messages
 
@@ -36,7 +32,7 @@ run: demo
 	@echo "  Grid governance is starting at http://$(SITE_HOST):$(PORT)/  (admin: http://$(SITE_HOST):$(PORT)/admin/)"
 	@echo "  Demo logins are printed above by seed_demo. Stop with Ctrl-C."
 	@echo
-	PATH="$(abspath $(BIN)):$$PATH" PORT=$(PORT) HOST=$(HOST) SITE_URL="$${SITE_URL:-http://$(SITE_HOST):$(PORT)}" $(HONCHO) start -f Procfile
+	PATH="$(abspath $(BIN)):$$PATH" PORT=$(PORT) HOST=$(HOST) SITE_URL="$${SITE_URL:-http://$(SITE_HOST):$(PORT)}" $(BIN)/python -m governance.demo_runner start -f Procfile
 
 lint: venv
 	$(BIN)/ruff check .
