@@ -655,6 +655,15 @@ def test_closed_and_cancelled_cases_are_closed_with_the_state_in_the_notes(clien
     assert overlap["agency_responsible"] is None
 
 
+def test_the_notes_of_a_case_in_the_pool_are_punctuated_in_chinese_for_a_chinese_client(
+    client, cases
+):
+    response = client.get(
+        f"{BASE}/requests/{cases['overlap'].number}.json", headers={"Accept-Language": "zh-hans"}
+    )
+    assert response.json()[0]["status_notes"] == "兜底池：多个部门都有职责"
+
+
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
