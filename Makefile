@@ -32,7 +32,7 @@ run: demo
 	@echo "  Grid governance is starting at http://$(SITE_HOST):$(PORT)/  (admin: http://$(SITE_HOST):$(PORT)/admin/)"
 	@echo "  Demo logins are printed above by seed_demo. Stop with Ctrl-C."
 	@echo
-	PATH="$(abspath $(BIN)):$$PATH" PORT=$(PORT) HOST=$(HOST) SITE_URL="$${SITE_URL:-http://$(SITE_HOST):$(PORT)}" $(BIN)/honcho start -f Procfile
+	PATH="$(abspath $(BIN)):$$PATH" PORT=$(PORT) HOST=$(HOST) SITE_URL="$${SITE_URL:-http://$(SITE_HOST):$(PORT)}" $(BIN)/python -m governance.demo_runner start -f Procfile
 
 lint: venv
 	$(BIN)/ruff check .

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 import dj_email_url
+from corsheaders.defaults import default_headers as default_cors_headers
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -321,6 +322,10 @@ CORS_URLS_REGEX = r"^/open311/"
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_METHODS = ("GET", "HEAD", "OPTIONS", "POST")
+# A post may carry an Idempotency-Key header (sent again, it finds its first case), and
+# the answer's own headers say where the request is, that it was a replay, or when to retry.
+CORS_ALLOW_HEADERS = (*default_cors_headers, "idempotency-key")
+CORS_EXPOSE_HEADERS = ("Location", "Idempotent-Replayed", "Retry-After")
 
 # --- Working time and deadlines (SPEC §4) ---
 WORKING_HOURS = parse_working_hours(env_str("WORKING_HOURS", "09:00-17:00"))

@@ -278,3 +278,67 @@ def test_the_log_masks_name_every_signed_links_path():
     assert (
         tuple(reverse(name, args=["T"]).removesuffix("T/") for name in LINK_VIEWS) == LINK_PREFIXES
     )
+
+
+def test_ctrl_c_on_make_run_lets_every_process_stop_on_its_own(tmp_path):
+    """Ctrl-C on `make run`: honcho sent SIGTERM to each process's whole group and killed
+    what still ran 5 s later. The demo's worker saw its pool processes die under it (logged
+    as errors) and, on the file broker, took longer than that over its warm shutdown, or
+    hung: it was killed mid-way (`sending SIGKILL to worker.1`)."""
+    port = free_port()
+    dry_run = subprocess.run(
+        ["make", "-n", "run", f"PORT={port}"],
+        cwd=ROOT,
+        env=environ(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    start = next(line for line in dry_run.stdout.splitlines() if "start -f Procfile" in line)
+    env = environ(
+        VAR_DIR=str(tmp_path / "var"),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        CELERY_BROKER_URL=None,  # the demo's file broker
+        CACHE_URL=None,
+        REDIS_URL=None,
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    log_path = tmp_path / "run.log"
+    with open(log_path, "w") as log:
+        demo = subprocess.Popen(
+            ["sh", "-c", start],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a terminal's job is
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while not (
+                re.search(r"worker\.1 .*celery@\S+ ready", log_path.read_text())
+                and "Listening at" in log_path.read_text()
+                and answers(f"http://127.0.0.1:{port}/healthz")
+            ):
+                assert demo.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.5)
+            os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+            demo.wait(60)
+        finally:
+            if demo.poll() is None:
+                os.killpg(demo.pid, signal.SIGKILL)
+                demo.wait()
+    output = log_path.read_text()
+    assert "SIGKILL" not in output, output
+    assert "exited with 'signal 15" not in output, output  # a pool process killed under it
+    for name in ("web", "worker", "beat"):
+        assert re.search(rf"{name}\.1 stopped \(rc=0\)", output), output
+
+
+def answers(url: str) -> bool:
+    try:
+        return get(url)[0] == 200
+    except OSError:
+        return False

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from cases.models import TERMINAL_STATES, Case, State, Urgency
 from cases.privacy import mask_contacts
 from departments.models import Category
+from departments.wording import label_separator
 
 OPEN, CLOSED = "open", "closed"
 STATUS_VALUES = (OPEN, CLOSED)
@@ -68,7 +69,7 @@ def status_notes(case: Case) -> str:
     """Our fine state, which GeoReport's open/closed cannot carry."""
     notes = case.get_state_display()
     if case.state == State.FALLBACK and case.fallback_reason:
-        notes = f"{notes}: {case.get_fallback_reason_display()}"
+        notes = f"{notes}{label_separator()}{case.get_fallback_reason_display()}"
     elif case.state == State.CANCELLED and case.duplicate_of_id:
         notes = _("%(state)s: a duplicate") % {"state": notes}
     return str(notes)

@@ -257,12 +257,17 @@ def _service_code_as_sent(request) -> str:
 
 
 def _post_request(request, fmt) -> HttpResponse:
-    if request.content_type not in FORM_CONTENT_TYPES:
+    # A POST with no body at all (`curl -X POST 'requests.json?api_key=…'`) is read from
+    # its query string, as `param` reads a field missing from a form body.
+    if request.content_type not in FORM_CONTENT_TYPES and request.body:
         # Its fields would all look missing, the api_key first.
         raise ApiError(
             400,
             _("Send the fields form-encoded (%(types)s), not as %(type)s.")
-            % {"types": " or ".join(FORM_CONTENT_TYPES), "type": request.content_type or "?"},
+            % {
+                "types": " or ".join(FORM_CONTENT_TYPES),
+                "type": request.content_type or _("a body with no Content-Type"),
+            },
         )
     raw_key = param(request, "api_key")
     if raw_key is None:

@@ -444,6 +444,23 @@ def test_a_json_body_is_told_to_be_form_encoded_not_that_its_key_is_missing(clie
     assert "form-encoded" in response.json()[0]["description"]
 
 
+def test_a_post_with_no_body_is_read_from_its_query_string(client, world, api_key):
+    fields = {"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"}
+    response = client.generic("POST", f"{BASE}/requests.json?{urlencode(fields)}", content_type="")
+    assert response.status_code == 200, response.content
+    number = response.json()[0]["service_request_id"]
+    assert Case.objects.get(number=number).cell.code == "N-01"
+
+
+def test_a_body_without_a_content_type_is_told_to_be_form_encoded(client, world, api_key):
+    body = urlencode({"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"})
+    response = client.generic("POST", f"{BASE}/requests.xml", body, content_type="")
+    assert response.status_code == 400
+    error = xml_to_python(parse_xml(response))[0]
+    assert error["description"].endswith("not as a body with no Content-Type.")
+    assert not Case.objects.exists()
+
+
 def test_an_unreadable_body_is_an_error_document_not_an_html_page(client, world, api_key, settings):
     settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
     fields = {f"attribute[x{n}]": "1" for n in range(20)}
@@ -636,6 +653,15 @@ def test_closed_and_cancelled_cases_are_closed_with_the_state_in_the_notes(clien
     assert overlap["status"] == "open"
     assert overlap["status_notes"] == "fallback pool: several departments are responsible"
     assert overlap["agency_responsible"] is None
+
+
+def test_the_notes_of_a_case_in_the_pool_are_punctuated_in_chinese_for_a_chinese_client(
+    client, cases
+):
+    response = client.get(
+        f"{BASE}/requests/{cases['overlap'].number}.json", headers={"Accept-Language": "zh-hans"}
+    )
+    assert response.json()[0]["status_notes"] == "兜底池：多个部门都有职责"
 
 
 @pytest.mark.parametrize(
@@ -1011,3 +1037,22 @@ def test_an_open311_error_is_readable_by_a_browser_on_another_site(client, world
 def test_the_rest_of_the_site_sends_no_cors_header(client, db, path):
     response = client.get(path, headers={"Origin": CITIZEN_APP})
     assert "Access-Control-Allow-Origin" not in response
+
+
+def test_a_browser_may_send_an_idempotency_key_and_read_the_answers_headers(client, world, api_key):
+    preflight = client.options(
+        f"{BASE}/requests.json",
+        headers={
+            "Origin": CITIZEN_APP,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,idempotency-key",
+        },
+    )
+    assert "idempotency-key" in preflight["Access-Control-Allow-Headers"]
+    fields = {"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"}
+    headers = {"Origin": CITIZEN_APP, "Idempotency-Key": "report-1"}
+    client.post(f"{BASE}/requests.json", fields, headers=headers)
+    again = client.post(f"{BASE}/requests.json", fields, headers=headers)
+    assert again["Idempotent-Replayed"] == "true"
+    exposed = {name.strip().lower() for name in again["Access-Control-Expose-Headers"].split(",")}
+    assert {"location", "idempotent-replayed", "retry-after"} <= exposed
