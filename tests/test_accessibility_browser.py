@@ -7,6 +7,8 @@ checked against WCAG 2.0/2.1 A and AA and axe's best practices (headings, landma
 table headers...), as each user meets it: English on a desktop, Chinese on a 360 x 740
 phone, where the markup and the layout differ. Error states are checked too: a form sent
 back with its errors is where a screen reader most needs to be told what went wrong.
+
+Then a keyboard alone: the report form and the pool's dispatch form, Tab by Tab.
 """
 
 from datetime import datetime
@@ -16,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from cases.models import Escalation
+from cases.models import Case, Escalation, State
 from cases.services import workflow
 from cases.services.acknowledgement import ack_token
 from cases.services.escalation import escalation_sweep
@@ -165,18 +167,18 @@ def test_the_pages_people_click_have_no_accessibility_violation(
     invited.save()
     invitation = f"/accounts/invite/{invitation_token(invited)}/"
     both, desktop, phone = (DESKTOP, PHONE), (DESKTOP,), (PHONE,)
-    # Who, where, what they do there first (if anything), in which layouts. A page whose
-    # markup is the same in both is checked on the desktop only.
+    # Who, where, what they do there first (if anything), in which layouts. A form sent back
+    # with its errors is the form and more: checked instead of the form alone. The phone is
+    # for the pages whose markup or layout differs there (and all in Chinese).
     visits = {
         None: [
-            ("/accounts/login/", None, both),
             ("/accounts/login/", a_wrong_password, desktop),
             (f"/escalations/ack/{ack}/", None, desktop),
-            (invitation, two_passwords, both),
+            (invitation, two_passwords, desktop),
         ],
         cast.caseworker: [
-            ("/cases/new/", None, both),
             ("/cases/new/", an_empty_report, desktop),
+            ("/cases/new/", None, phone),
             ("/cases/", None, desktop),
             ("/cases/", the_account_menu_opened, phone),
             (f"/cases/{seen.resolved.number}/", a_reopen_without_a_reason, both),
@@ -222,3 +224,137 @@ def test_the_pages_people_click_have_no_accessibility_violation(
         for where, rules in failing.items()
         for rule, targets in rules.items()
     )
+
+
+# --- A keyboard alone -------------------------------------------------------------------
+
+FOCUSED = """() => { const e = document.activeElement;
+  return e.id || e.getAttribute('name') || `${e.tagName.toLowerCase()} ${e.className}`.trim(); }"""
+
+
+def tab_to(page, selector: str, most: int = 60) -> list[str]:
+    """Press Tab until the focus is on `selector`; the stops passed on the way."""
+    stops = []
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        if page.evaluate("selector => document.activeElement.matches(selector)", selector):
+            return stops
+        stops.append(page.evaluate(FOCUSED))
+    raise AssertionError(f"Tab never reached {selector}: {stops}")
+
+
+def contrast(rgb_a: str, rgb_b: str) -> float:
+    """WCAG contrast ratio of two computed colours, "rgb(r, g, b)"."""
+
+    def luminance(rgb):
+        channels = [int(c) / 255 for c in rgb[rgb.index("(") + 1 : -1].split(",")[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    darker, lighter = sorted((luminance(rgb_a), luminance(rgb_b)))
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def keyboard_page(browser, live_server, user, layout=DESKTOP):
+    context = browser.new_context(base_url=live_server.url, **layout)
+    context.set_default_timeout(10_000)
+    sign_in(context, live_server, user)
+    return context, context.new_page()
+
+
+def test_the_first_tab_skips_the_menu_and_the_focus_is_in_sight_on_the_bar(
+    browser, live_server, cast, world
+):
+    context, page = keyboard_page(browser, live_server, cast.caseworker)
+    page.goto("/cases/new/")
+    page.keyboard.press("Tab")
+    skip = page.locator(".skip-link")
+    assert page.evaluate(FOCUSED) == "a skip-link"
+    assert skip.bounding_box()["y"] >= 0  # shown while focused
+    page.keyboard.press("Enter")
+    assert page.evaluate(FOCUSED) == "main"
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED) == "category-search"
+    # The bar's links: a ring of at least 2 px that stands out from the navy (3:1, WCAG 1.4.11).
+    page.locator(".topbar a.brand").focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")  # focused by the keyboard, as :focus-visible needs
+    ring = page.evaluate(
+        """() => { const s = getComputedStyle(document.activeElement);
+        return [s.outlineStyle, parseFloat(s.outlineWidth), s.outlineColor,
+                getComputedStyle(document.querySelector('.topbar')).backgroundColor]; }"""
+    )
+    context.close()
+    style, width, colour, bar = ring
+    assert style == "solid" and width >= 2, ring
+    assert contrast(colour, bar) >= 3, ring
+
+
+def test_a_keyboard_alone_reports_a_case_past_the_map(browser, live_server, cast, world):
+    context, page = keyboard_page(browser, live_server, cast.caseworker)
+    page.goto("/cases/new/")
+    tab_to(page, "#category-search")
+    page.keyboard.type("LAMP")
+    page.keyboard.press("Enter")  # ends the search on the list it chose in
+    assert page.evaluate(FOCUSED) == "id_category"
+    # The map is one stop and its zoom buttons two: no stop for each cell (hundreds in a
+    # township), none without a name, and Tab leaves it.
+    past_the_map = tab_to(page, "#cell-search")
+    assert past_the_map == ["cell-map", "a leaflet-control-zoom-in", "a leaflet-control-zoom-out"]
+    page.keyboard.type("N-02")
+    page.keyboard.press("Enter")
+    # What the map's description says now: the cell chosen from the list.
+    assert "N-02" in page.locator("#picked-point").inner_text()
+    tab_to(page, "#id_description")
+    page.keyboard.type("路灯不亮")
+    tab_to(page, "#report-submit")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#routing")
+    context.close()
+    case = Case.objects.get()
+    assert (case.category, case.cell, case.description) == (world.lamp, world.n2, "路灯不亮")
+
+
+def test_a_keyboard_alone_dispatches_from_the_pool(browser, live_server, cast, world, report):
+    first = report(category=world.lamp, description="路灯不亮")
+    report(category=world.lamp, description="另一盏路灯不亮")
+    context, page = keyboard_page(browser, live_server, cast.dispatcher)
+    page.goto("/cases/fallback/")
+    tab_to(page, "select[name=lead]")
+    page.keyboard.press("ArrowDown")  # the first department
+    lead = page.input_value("select[name=lead]")
+    tab_to(page, "input[name=whistle]")
+    page.keyboard.press("Space")
+    tab_to(page, f"input[name=assisting]:not([value='{lead}'])")  # summoned by the whistle
+    page.keyboard.press("Space")
+    tab_to(page, f"#case-{first.number} button.dispatch-case")
+    page.keyboard.press("Space")
+    said = page.locator(".messages").inner_text()
+    context.close()
+    first.refresh_from_db()
+    assert first.state == State.ASSIGNED and str(first.lead_department_id) == lead, said
+    assert first.assists.filter(summoned=True).count() == 1
+
+
+@pytest.mark.usefixtures("compiled_catalogue")
+def test_on_a_phone_the_dashboards_map_leads_to_its_table_which_scrolls_by_keyboard(
+    browser, live_server, cast, world, report
+):
+    report()
+    context, page = keyboard_page(browser, live_server, cast.supervisor, PHONE)
+    page.goto("/dashboard/")
+    dashboard_map = page.get_by_role("region", name="各网格未结及超期案件地图")
+    tab_to(page, "#dashboard-map")
+    assert dashboard_map.evaluate("m => m === document.activeElement")
+    # The map's numbers, for a keyboard or a screen reader: the table by grid cell.
+    tab_to(page, "a[href='#by-cell']")
+    page.keyboard.press("Enter")
+    tab_to(page, "#by-cell table")
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    # Keyboard scrolling is smooth: it takes a moment.
+    scrolled = page.wait_for_function(
+        "() => document.querySelector('#by-cell table').scrollLeft", timeout=3_000
+    ).json_value()
+    context.close()
+    assert scrolled > 0
