@@ -11,12 +11,14 @@ back with its errors is where a screen reader most needs to be told what went wr
 Then a keyboard alone: the report form and the pool's dispatch form, Tab by Tab.
 """
 
+import re
 from datetime import datetime
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from playwright.sync_api import expect
 
 from cases.models import Case, Escalation, State
 from cases.services import workflow
@@ -303,8 +305,8 @@ def test_a_keyboard_alone_reports_a_case_past_the_map(browser, live_server, cast
     assert past_the_map == ["cell-map", "a leaflet-control-zoom-in", "a leaflet-control-zoom-out"]
     page.keyboard.type("N-02")
     page.keyboard.press("Enter")
-    # What the map's description says now: the cell chosen from the list.
-    assert "N-02" in page.locator("#picked-point").inner_text()
+    # A screen reader on the map hears the cell chosen from the list: its description.
+    expect(page.locator("#cell-map")).to_have_accessible_description(re.compile("N-02"))
     tab_to(page, "#id_description")
     page.keyboard.type("路灯不亮")
     tab_to(page, "#report-submit")
@@ -344,6 +346,7 @@ def test_on_a_phone_the_dashboards_map_leads_to_its_table_which_scrolls_by_keybo
     context, page = keyboard_page(browser, live_server, cast.supervisor, PHONE)
     page.goto("/dashboard/")
     dashboard_map = page.get_by_role("region", name="各网格未结及超期案件地图")
+    expect(dashboard_map).to_have_accessible_description(re.compile("按网格列出的数字"))
     tab_to(page, "#dashboard-map")
     assert dashboard_map.evaluate("m => m === document.activeElement")
     # The map's numbers, for a keyboard or a screen reader: the table by grid cell.
