@@ -33,5 +33,14 @@ class SignInView(auth_views.LoginView):
         url = super().get_redirect_url()
         return landing_url(url) if url else url
 
+    def form_invalid(self, form):
+        # The page says the pair did not match, above the form: a screen reader hears it on
+        # either field, each marked invalid.
+        for name in ("username", "password"):
+            form.fields[name].widget.attrs.update(
+                {"aria-invalid": "true", "aria-describedby": "sign-in-error"}
+            )
+        return super().form_invalid(form)
+
     def get_default_redirect_url(self):
         return home_url(self.request.user)

@@ -74,6 +74,25 @@
       });
     });
   }
+  // A table that scrolls sideways in its own box (narrow screens: app.css, the admin's
+  // cases.css) takes keyboard focus, so that the arrow keys scroll it: with no link inside,
+  // a keyboard could not reach its hidden columns. Only while it scrolls: a table that fits
+  // is no Tab stop.
+  var scrollingTables = function () {
+    document.querySelectorAll("table").forEach(function (table) {
+      var scrolls = table.scrollWidth > table.clientWidth + 1 &&
+        /auto|scroll/.test(window.getComputedStyle(table).overflowX);
+      if (scrolls && !table.hasAttribute("tabindex")) {
+        table.setAttribute("tabindex", "0");
+        table.dataset.scrollFocus = "";
+      } else if (!scrolls && "scrollFocus" in table.dataset) {
+        table.removeAttribute("tabindex");
+        delete table.dataset.scrollFocus;
+      }
+    });
+  };
+  scrollingTables();
+  window.addEventListener("resize", scrollingTables);
   // Quick picks on the case page: a suggested department's button makes it the lead. The
   // buttons stay hidden without this script; the department's name shows instead.
   document.querySelectorAll("button.js-pick-lead").forEach(function (button) {
