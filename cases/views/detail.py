@@ -87,6 +87,7 @@ def _detail_page(request, case):
                     {
                         "suggested": [s.department for s in suggestions],
                         "listed_assisting": listed_assisting,
+                        "returned_by": {s.department.pk for s in suggestions if s.returned},
                     }
                     if name == "dispatch"
                     else {}
