@@ -325,6 +325,9 @@ class CorrectionForm(TransitionForm):
         required=False,
         empty_label=_("outside the grid"),
     )
+    # The department the dispatcher was told had returned the case, and agreed to send it
+    # back to (`return_by_new_lead`): set on the form that comes back with that warning.
+    returner_agreed = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -141,7 +141,14 @@ def _detail_page(request, case):
             ),
             "photos_form": PhotosForm(auto_id="id_photos_%s"),
             "correction_form": (
-                CorrectionForm(case=case, user=request.user, auto_id="id_correct_%s")
+                CorrectionForm(
+                    # Back with the warning that it gives the case back to a department
+                    # that returned it (`case_correct_view`): as chosen, to confirm.
+                    kept[1] if kept and kept[0] == "correct" else None,
+                    case=case,
+                    user=request.user,
+                    auto_id="id_correct_%s",
+                )
                 if may_correct(case, request.user)
                 else None
             ),
