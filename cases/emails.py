@@ -165,3 +165,38 @@ def extension_decision(
         "case_url": case_url,
     }
     return render("extension-decision", context, language=language)
+
+
+@dataclass(frozen=True)
+class Return:
+    at: datetime
+    department: str
+    actor: str
+    reason: str
+
+
+def arbitration_request(
+    *, case: Case, returns: list[CaseEvent], case_url: str, language: str
+) -> tuple[str, str, str]:
+    """To a supervisor who arbitrates: `case` was returned twice and waits for them to
+    name its lead. Each of the `returns` (audit rows, with the `department` that returned
+    it set) says who, when and why; the reasons are contact-masked, as every free text
+    that leaves in an email is."""
+    with translation.override(language):
+        category = case.category
+        context = {
+            "case": case,
+            "category_name": category.name_for(language) if category else "",
+            "cell_name": f"{case.cell.name}{aside(case.cell.code)}" if case.cell_id else "",
+            "returns": [
+                Return(
+                    at=event.at,
+                    department=event.department.name if event.department else "",
+                    actor=event.actor_display,
+                    reason=mask_contacts(event.comment)[:500],
+                )
+                for event in returns
+            ],
+            "case_url": case_url,
+        }
+    return render("arbitration-request", context, language=language)

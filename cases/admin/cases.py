@@ -68,6 +68,8 @@ from departments.routing import written_id
 # The most cases one "accept" action takes: each is a transition of its own (some 3–5 ms
 # with its audit rows), so a thousand end in seconds, well inside gunicorn's 30 s timeout.
 ACCEPT_MAX_CASES = 1_000
+# The case numbers a bulk accept's refusal names for each reason, before "and N more".
+REFUSED_CASES_NAMED = 3
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -514,13 +516,15 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
                 messages.ERROR,
             )
             return
-        accepted, refused, seen = [], [], set()
+        accepted, seen = [], set()
+        # The numbers refused, by reason, in the order the reasons first came.
+        refused: dict[str, list[str]] = {}
         for case in queryset.select_related("category").order_by("created_at"):
             seen.add(case.pk)
             try:
                 workflow.case_accept(case=case, actor=request.user)
             except WorkflowError as error:
-                refused.append(wording.labelled(case.number, error))
+                refused.setdefault(str(error), []).append(case.number)
             else:
                 accepted.append(case.number)
         # Ticked on the page, but out of the list since (returned to the pool meanwhile,
@@ -528,12 +532,9 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
         ticked = {written_id(pk) for pk in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)}
         if gone := ticked - seen - {None}:
             moved_on = gettext("it changed meanwhile and is no longer in this list")
-            refused += [
-                wording.labelled(number, moved_on)
-                for number in cases_user_may_name(request.user, gone)
-                .order_by("created_at")
-                .values_list("number", flat=True)
-            ]
+            named = cases_user_may_name(request.user, gone).order_by("created_at")
+            if numbers := list(named.values_list("number", flat=True)):
+                refused.setdefault(moved_on, []).extend(numbers)
         if accepted:
             messages.success(
                 request,
@@ -544,15 +545,17 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
                 )
                 % {"count": len(accepted), "numbers": wording.join_names(accepted)},
             )
-        if refused:
+        # One message per reason, naming the first few cases: "select all" over a list of
+        # cases already in progress was a wall of the same refusal, case by case.
+        for reason, numbers in refused.items():
             messages.error(
                 request,
                 ngettext(
-                    "%(count)d case was not accepted: %(reasons)s",
-                    "%(count)d cases were not accepted: %(reasons)s",
-                    len(refused),
+                    "%(count)d case was not accepted (%(numbers)s): %(reason)s",
+                    "%(count)d cases were not accepted (%(numbers)s): %(reason)s",
+                    len(numbers),
                 )
-                % {"count": len(refused), "reasons": wording.join_clauses(refused)},
+                % {"count": len(numbers), "numbers": _first_named(numbers), "reason": reason},
             )
 
     @admin.action(description=_("Export the selected cases as CSV"))
@@ -591,3 +594,16 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, self.object_history_template, context)
+
+
+def _first_named(numbers: list[str]) -> str:
+    """The first REFUSED_CASES_NAMED case numbers, then how many more, in words (a "…"
+    read "2026-000150、…" in Chinese)."""
+    named = wording.join_names(numbers[:REFUSED_CASES_NAMED])
+    more = len(numbers) - REFUSED_CASES_NAMED
+    if more <= 0:
+        return named
+    return ngettext("%(numbers)s and %(more)d more", "%(numbers)s and %(more)d more", more) % {
+        "numbers": named,
+        "more": more,
+    }

@@ -3,7 +3,7 @@ form ever carries a state: the URL names the transition; each carries the versio
 case the page showed."""
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -192,13 +192,16 @@ class DispatchForm(CommentForm, AssistingDepartments):
         *args,
         suggested: Sequence[Department] | None = None,
         listed_assisting: Sequence[int] = (),
+        returned_by: Collection[int] = (),
         **kwargs,
     ):
         """`suggested`: the departments to offer first, in order (the case page passes
         `dispatch_suggestions`); by default the router's candidates, prefetched with the
-        case. The only suggestion is preselected as the lead. `listed_assisting`: the ids
-        of the departments the assist rules name (`with_listed_assisting`), ticked to
-        assist unless preselected to lead."""
+        case. The only suggestion is preselected as the lead, unless it is among
+        `returned_by` (the ids of the departments that returned the case, which an
+        arbitration offers): a department that refused the case twice is no default,
+        the arbiter chooses. `listed_assisting`: the ids of the departments the assist
+        rules name (`with_listed_assisting`), ticked to assist unless preselected to lead."""
         super().__init__(*args, **kwargs)
         queryset = Department.objects.order_by("code")
         self.fields["lead"].queryset = queryset
@@ -209,7 +212,7 @@ class DispatchForm(CommentForm, AssistingDepartments):
         by_pk = {d.pk: d for d in departments}
         candidates = [(pk, str(by_pk[pk])) for pk in first if pk in by_pk]
         others = [(d.pk, str(d)) for d in departments if d.pk not in first]
-        if len(candidates) == 1 and not self.is_bound:
+        if len(candidates) == 1 and not self.is_bound and candidates[0][0] not in returned_by:
             self.fields["lead"].initial = candidates[0][0]
         lead_choices = [("", CHOOSE_THE_LEAD)]
         if candidates:
@@ -322,6 +325,9 @@ class CorrectionForm(TransitionForm):
         required=False,
         empty_label=_("outside the grid"),
     )
+    # The department the dispatcher was told had returned the case, and agreed to send it
+    # back to (`return_by_new_lead`): set on the form that comes back with that warning.
+    returner_agreed = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

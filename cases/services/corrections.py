@@ -40,6 +40,33 @@ def may_correct(case: Case, user: User) -> bool:
     return not decided_by_supervisors and can.is_township_staff(case, user, User.Role.DISPATCHER)
 
 
+def return_by_new_lead(
+    case: Case, *, category: Category | None, cell: GridCell | None
+) -> CaseEvent | None:
+    """The last return of `case` by the department a correction to `category` and `cell`
+    would give it to, when that department returned it itself (not a correction's return
+    to the pool): routed so, the case goes straight back to a department that refused it,
+    and the dispatcher is told before (`case_correct` does not refuse it). None otherwise,
+    or when the case stays with its lead or nothing changes (`case_correct` refuses that)."""
+    if (category, cell) == (case.category, case.cell):
+        return None
+    decision = get_index().route(
+        category_id=category.pk if category else None,
+        cell_id=cell.pk if cell else None,
+        on=timezone.localdate(),
+    )
+    lead = decision.lead_department_id
+    if decision.is_fallback or lead is None or lead == case.lead_department_id:
+        return None
+    return (
+        CaseEvent.objects.filter(case=case, action="return", data__returned_by=lead)
+        .exclude(data__has_key="correction")
+        .select_related("actor")
+        .order_by("-at", "-id")
+        .first()
+    )
+
+
 @transaction.atomic
 def case_correct(
     *,

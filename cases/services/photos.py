@@ -260,6 +260,15 @@ def _stored_digests(photos) -> dict[str, int]:
     return digests
 
 
+def photos_new_to(case: Case, photos: Sequence[CleanPhoto]) -> list[CleanPhoto]:
+    """Of `photos` (a report's form sent again), the pictures `case` does not have: a form
+    sent again with other photos is another report, as one with other words is."""
+    if not photos:
+        return []
+    stored = _stored_digests(CasePhoto.objects.filter(case=case))
+    return [photo for photo in photos if photo.digest not in stored]
+
+
 def _store(records_and_photos) -> None:
     """Write each photo's file and save its row; on any failure, delete the files written
     (the rows roll back with the caller's transaction, the files must not outlive them)."""

@@ -25,7 +25,7 @@ from cases.models import (
     ExtensionRequest,
     State,
 )
-from cases.services import deadlines
+from cases.services import arbitration_mail, deadlines
 from departments.calendar import WorkingCalendar
 from departments.models import Department, User
 from departments.routing import Decision, route
@@ -361,10 +361,12 @@ def _acting_department(actor: User) -> dict:
 def case_return(
     *, case: Case, actor: User, reason: str, expected_version: int | None = None
 ) -> Case:
-    """The lead department disputes the case: back to the township's pool, with a reason."""
+    """The lead department disputes the case: back to the township's pool, with a reason.
+    Returned a second time, the case waits for arbitration: its arbiters are emailed
+    (`arbitration_mail`), through the outbox, in this transaction."""
     reason = _require(reason, _("reason"))
     previous_lead = case.lead_department_id
-    _fire(
+    returned = _fire(
         case,
         "return",
         actor=actor,
@@ -376,6 +378,8 @@ def case_return(
     # again (dispatch cleared them); the dispatch form leaves out whoever returned it.
     decision = route(category_id=case.category_id, cell_id=case.cell_id, on=timezone.localdate())
     case.candidate_departments.set(decision.candidate_department_ids)
+    if case.needs_arbitration:
+        arbitration_mail.arbitration_notify(case=case, now=returned.at)
     return case
 
 

@@ -87,6 +87,7 @@ def _detail_page(request, case):
                     {
                         "suggested": [s.department for s in suggestions],
                         "listed_assisting": listed_assisting,
+                        "returned_by": {s.department.pk for s in suggestions if s.returned},
                     }
                     if name == "dispatch"
                     else {}
@@ -140,7 +141,14 @@ def _detail_page(request, case):
             ),
             "photos_form": PhotosForm(auto_id="id_photos_%s"),
             "correction_form": (
-                CorrectionForm(case=case, user=request.user, auto_id="id_correct_%s")
+                CorrectionForm(
+                    # Back with the warning that it gives the case back to a department
+                    # that returned it (`case_correct_view`): as chosen, to confirm.
+                    kept[1] if kept and kept[0] == "correct" else None,
+                    case=case,
+                    user=request.user,
+                    auto_id="id_correct_%s",
+                )
                 if may_correct(case, request.user)
                 else None
             ),

@@ -8,19 +8,22 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from cases import refused_forms
 from cases.forms import CaseNoteForm, CorrectionForm, PhotosForm, errors_in_one_line
-from cases.models import CasePhoto
+from cases.models import CasePhoto, State
 from cases.selectors import case_detail_for, cases_visible_to
-from cases.services.corrections import case_correct
+from cases.services.corrections import case_correct, return_by_new_lead
 from cases.services.liaison import assist_report_for_duty
 from cases.services.notes import case_add_note
 from cases.services.photos import case_add_photos, copies_left_out
 from cases.services.workflow import WorkflowError
 from cases.views.passed_on import told_when_passed_on
+from departments.models import Department
 from departments.wording import join_clauses
 
 
@@ -126,6 +129,19 @@ def case_correct_view(request, number):
             _("The correction was not saved: %(e)s") % {"e": errors_in_one_line(form)},
         )
         return redirect("cases:detail", number=case.number)
+    returned = return_by_new_lead(
+        case, category=form.cleaned_data["category"], cell=form.cleaned_data["cell"]
+    )
+    returner = returned.data["returned_by"] if returned else None
+    if returner is not None and form.cleaned_data["returner_agreed"] != returner:
+        # Not refused: the form comes back with the choice and the warning, and sent again
+        # as it is, the correction goes through.
+        detail = reverse("cases:detail", kwargs={"number": case.number})
+        refused_forms.keep(
+            request, form_name="correct", page=detail, fresh={"returner_agreed": returner}
+        )
+        messages.warning(request, _back_to_returner(case, returned))
+        return redirect(f"{detail}#correct")
     try:
         case_correct(
             case=case,
@@ -145,6 +161,35 @@ def case_correct_view(request, number):
             % {"number": case.number, "state": case.get_state_display()},
         )
     return redirect("cases:detail", number=case.number)
+
+
+def _back_to_returner(case, returned) -> str:
+    """The warning before a correction that gives `case` back to the department that
+    returned it (`returned`, its return): who, when and why, and what else to do."""
+    values = {
+        "number": case.number,
+        "department": Department.objects.get(pk=returned.data["returned_by"]),
+        "when": date_format(timezone.localtime(returned.at), "SHORT_DATETIME_FORMAT"),
+        "reason": returned.comment,
+    }
+    if case.state == State.FALLBACK:
+        return (
+            _(
+                "Case %(number)s is not corrected yet: so corrected, it goes straight back to"
+                " %(department)s, which returned it on %(when)s: “%(reason)s”. To send it there"
+                " anyway, press “Correct anyway”; otherwise choose another category or cell,"
+                " or dispatch it to another department."
+            )
+            % values
+        )
+    return (
+        _(
+            "Case %(number)s is not corrected yet: so corrected, it goes straight back to"
+            " %(department)s, which returned it on %(when)s: “%(reason)s”. To send it there"
+            " anyway, press “Correct anyway”; otherwise choose another category or cell."
+        )
+        % values
+    )
 
 
 @login_required

@@ -14,7 +14,13 @@ from cases.models import Case, HeldPhoto, Urgency
 from cases.permissions import may_report
 from cases.selectors import cells_geojson, possible_duplicates
 from cases.services.intake import is_same_report, replayed_case
-from cases.services.photos import case_report_with_photos, copies_left_out, photos_hold
+from cases.services.photos import (
+    case_report_with_photos,
+    copies_left_out,
+    held_as_cleaned,
+    photos_hold,
+    photos_new_to,
+)
 from departments.routing import get_index
 
 
@@ -30,10 +36,13 @@ def case_new(request):
     scope = f"user:{request.user.pk}"
     if request.method == "POST" and not form.is_valid() and "held_photos" in form.errors:
         # Sent twice after the duplicate screen: the first submission took the held photos
-        # with it, so this one finds them gone. Show the case it made instead.
+        # with it, so this one finds them gone. Sent as it was: show the case it made; with
+        # other fields or photos: the form again, as below.
         first = replayed_case(scope=scope, key=str(form.cleaned_data.get("idempotency_key") or ""))
         if first is not None:
-            return _already_sent(request, first)
+            if _sent_as_it_was(first, form.cleaned_data):
+                return _already_sent(request, first)
+            return _report_page(request, _edited_after_sending(request, first, index=index))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         first = None  # the case this form's key already reported, if it did
@@ -71,9 +80,13 @@ def case_new(request):
                     return redirect("cases:detail", number=case.number)
                 first = case
         if first is not None:
-            if is_same_report(first, **_reported_fields(data)):
+            if _sent_as_it_was(first, data):
                 return _already_sent(request, first)
             form = _edited_after_sending(request, first, index=index)
+    return _report_page(request, form, duplicates)
+
+
+def _report_page(request, form: ReportForm, duplicates=()):
     return render(
         request,
         "cases/new.html",
@@ -101,12 +114,23 @@ def _note_from_report(data: dict) -> str:
 
 
 # What `case_report` is told of the place and the problem: a form sent again with other
-# values is another report (`is_same_report`).
+# values (or other photos: `_sent_as_it_was`) is another report (`is_same_report`).
 REPORTED_FIELDS = ("category", "cell", "lat", "lng", "address", "description", "urgency")
 
 
 def _reported_fields(data: dict) -> dict:
     return {name: data[name] for name in REPORTED_FIELDS}
+
+
+def _sent_as_it_was(first: Case, data: dict) -> bool:
+    """Whether the form sent again (its cleaned data) is the report that made `first`: the
+    same fields, and no photo `first` lacks (photos added or swapped after going Back make
+    another report, which must not vanish into the first case). A field that did not clean
+    (an error on the form sent again) reads as changed."""
+    if any(name not in data for name in REPORTED_FIELDS):
+        return False
+    sent_photos = [*data.get("photos", ()), *held_as_cleaned(data.get("held_photos") or ())]
+    return is_same_report(first, **_reported_fields(data)) and not photos_new_to(first, sent_photos)
 
 
 def _edited_after_sending(request, first: Case, *, index) -> ReportForm:
@@ -115,6 +139,9 @@ def _edited_after_sending(request, first: Case, *, index) -> ReportForm:
     the first one. Nothing the reporter typed is lost, nor taken as a second case unasked."""
     data = request.POST.copy()
     data["idempotency_key"] = str(uuid.uuid4())
+    # The photos held for the first sending went to the first case: their ids, gone, would
+    # only bring a "photos are gone" error back.
+    data.setlist("held_photos", _still_held(request.user, data.getlist("held_photos")))
     again = ReportForm(data, request.FILES or None, user=request.user, index=index)
     again.is_valid()
     messages.warning(
@@ -127,6 +154,20 @@ def _edited_after_sending(request, first: Case, *, index) -> ReportForm:
         % {"number": first.number},
     )
     return again
+
+
+def _still_held(user, ids: list[str]) -> list[str]:
+    """Of the held photos' `ids` a page carried, those `user` still holds."""
+    wanted = []
+    for value in ids:
+        try:
+            wanted.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    if not wanted:
+        return []
+    held = HeldPhoto.objects.filter(held_by=user, pk__in=wanted).values_list("pk", flat=True)
+    return [str(pk) for pk in held]
 
 
 def _already_sent(request, first: Case):

@@ -483,10 +483,39 @@ def test_bulk_accept_names_a_ticked_case_that_left_the_list_meanwhile(client, ca
     response = run_action(client, "accept_selected", own_cases)
     texts = messages_of(response)
     assert any("Accepted 2 cases" in text for text in texts)
-    assert any(
-        "1 case was not accepted" in text
-        and f"{returned.number}: it changed meanwhile and is no longer in this list" in text
-        for text in texts
+    assert (
+        f"1 case was not accepted ({returned.number}): it changed meanwhile and is no longer"
+        " in this list" in texts
+    )
+
+
+def test_bulk_accept_sums_up_the_refusals_of_one_kind_in_one_message(
+    client,
+    cast,
+    report,
+    compiled_catalogue,  # noqa: F811
+):
+    """ "Select all" over cases already in progress listed the same refusal case by case."""
+    cases = [report(description=f"垃圾 {index}") for index in range(6)]
+    for case in cases[:5]:
+        workflow.case_accept(case=case, actor=cast.liaison)
+    client.force_login(cast.liaison)
+    response = run_action(client, "accept_selected", cases)
+    texts = messages_of(response)
+    numbers = [case.number for case in cases]
+    assert texts == [
+        f"Accepted 1 case: {numbers[5]}",
+        f"5 cases were not accepted ({numbers[0]}, {numbers[1]}, {numbers[2]} and 2 more): "
+        "A case in the state “in progress” cannot be given “accept”.",
+    ]
+    # In Chinese too.
+    cases[5].refresh_from_db()
+    workflow.case_return(case=cases[5], actor=cast.liaison, reason="不属于城管")
+    client.cookies["django_language"] = "zh-hans"
+    texts = messages_of(run_action(client, "accept_selected", cases[1:]))
+    assert len(texts) == 2
+    assert texts[0].startswith(
+        f"4 件案件未受理（{numbers[1]}、{numbers[2]}、{numbers[3]}等另外 1 件）："
     )
 
 

@@ -498,3 +498,24 @@ def test_a_dispatchers_posted_dispatch_of_a_case_returned_twice_is_refused_as_an
     assert said == f"案件 {disputed.number}：您不能对此案件执行“仲裁”。"
     disputed.refresh_from_db()
     assert disputed.state == State.FALLBACK
+
+
+def test_the_arbitration_preselects_no_lead_when_the_only_suggestion_returned_the_case_twice(
+    client, cast, world, report, supervisor, django_assert_max_num_queries
+):
+    """Returned twice by the same department, which was then the only suggestion: the
+    arbitration form came with it chosen, the department that had refused the case twice."""
+    case = report(description="又被退回的垃圾")
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.urban)
+    workflow.case_return(case=case, actor=cast.liaison, reason="仍不属于城管")
+    assert case.needs_arbitration
+    client.force_login(supervisor)
+
+    # The case page's queries, as before: who returned it comes with the suggestions.
+    with django_assert_max_num_queries(18):
+        text = client.get(reverse("cases:detail", kwargs={"number": case.number})).content.decode()
+
+    assert re.findall(r'data-lead="(\d+)"', text) == [str(world.urban.pk)]  # still offered
+    lead_select = re.search(r'<select name="lead".*?</select>', text, re.S).group(0)
+    assert "selected" not in lead_select.replace('value="" selected', 'value=""')

@@ -5,6 +5,7 @@ import re
 import socket
 import threading
 import time
+import uuid
 
 import pytest
 from django.db import connection
@@ -14,6 +15,7 @@ from django.urls import reverse
 from cases.models import Case, IdempotencyKey
 from tests.brokers import celery_broker
 from tests.cases.open311support import api_key_fixture  # noqa: F401  (fixture)
+from tests.cases.test_photos import held_ids, image_file
 from tests.conftest import correct_as_shown
 from tests.processes import free_port
 
@@ -291,3 +293,81 @@ def test_keys_older_than_their_days_are_purged_in_one_statement(
     assert Case.objects.count() == 2  # the cases stay; only the guard against resending goes
     IdempotencyKey.objects.update(created_at=now - timedelta(days=30))
     assert tasks.purge_idempotency_keys() == 1 and not IdempotencyKey.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("confirmed", ["on", ""])
+def test_a_form_sent_again_with_other_photos_comes_back_with_them_not_lost(
+    client, cast, world, confirmed
+):
+    """Back to the sent form, a photo swapped for another, Send: the first case was shown
+    as "already sent" and the new photo silently dropped."""
+    client.force_login(cast.caseworker)
+    key = form_key(client)
+    client.post(reverse("cases:new"), report_form(world, key, photos=[image_file("a.jpg")]))
+    first = Case.objects.get()
+    assert first.photos.count() == 1
+
+    response = client.post(
+        reverse("cases:new"),
+        report_form(world, key, confirm_new=confirmed, photos=[image_file("b.jpg")]),
+    )
+
+    assert response.status_code == 200 and Case.objects.count() == 1
+    assert first.photos.count() == 1
+    page = response.content.decode()
+    assert f"This form was already sent: it reported case {first.number}." in page
+    fresh = re.search(r'name="idempotency_key" value="([0-9a-f-]{36})"', page).group(1)
+    assert fresh != key
+    held = held_ids(page)  # the new photo, kept for the page, not to be attached again
+    assert len(held) == 1
+    sent = client.post(
+        reverse("cases:new"),
+        report_form(world, fresh, held_photos=held),
+    )
+    second = Case.objects.exclude(pk=first.pk).get()
+    assert sent["Location"] == reverse("cases:detail", args=[second.number])
+    assert second.photos.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_form_sent_again_with_the_same_photos_or_fewer_goes_to_its_case(client, cast, world):
+    client.force_login(cast.caseworker)
+    key = form_key(client)
+    photos = [image_file("a.jpg"), image_file("b.jpg")]
+    client.post(reverse("cases:new"), report_form(world, key, photos=photos))
+    case = Case.objects.get()
+    for again in ([image_file("a.jpg"), image_file("b.jpg")], [image_file("b.jpg")], []):
+        response = client.post(reverse("cases:new"), report_form(world, key, photos=again))
+        assert response["Location"] == reverse("cases:detail", args=[case.number])
+    assert Case.objects.count() == 1 and case.photos.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_form_sent_again_after_the_duplicate_screen_with_a_photo_added_comes_back(
+    client, cast, world, report
+):
+    """The first sending took the held photos; the page sent again carries their ids, gone,
+    and a photo added after going Back: it was answered with the first case, the photo lost."""
+    client.force_login(cast.caseworker)
+    report()
+    stopped = client.post(
+        reverse("cases:new"), report_form(world, confirm_new="", photos=[image_file("a.jpg")])
+    )
+    held = held_ids(stopped.content.decode())
+    key = str(uuid.uuid4())
+    client.post(reverse("cases:new"), report_form(world, key, held_photos=held))
+    first = Case.objects.latest("pk")
+    assert first.photos.count() == 1
+
+    response = client.post(
+        reverse("cases:new"),
+        report_form(world, key, held_photos=held, photos=[image_file("b.jpg")]),
+    )
+
+    assert response.status_code == 200 and Case.objects.count() == 2
+    page = response.content.decode()
+    assert f"This form was already sent: it reported case {first.number}." in page
+    assert "photos kept for this report are gone" not in page
+    assert len(held_ids(page)) == 1  # the added photo, held now
+    assert first.photos.count() == 1

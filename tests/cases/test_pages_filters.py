@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from openpyxl import load_workbook
 
 from cases.models import Case, CaseEvent, State
 from cases.services import workflow
+from departments.models import Responsibility
 from tests.conftest import centre_of, correct_as_shown
 
 
@@ -477,3 +479,60 @@ def test_a_refused_correction_says_which_field_and_why(client, cast, world, repo
     assert "not one of the available choices" in message
     case.refresh_from_db()
     assert case.category is None
+
+
+def test_a_correction_that_gives_a_returned_case_back_to_its_returner_warns_first(
+    client, cast, world, report, django_assert_max_num_queries, django_assert_num_queries
+):
+    """Another cell under the same rule routed the returned case straight back to the
+    department that had returned it, without a word."""
+    case = report()
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管，是物业的")
+    case.refresh_from_db()
+    client.force_login(cast.dispatcher)
+    with django_assert_max_num_queries(17) as plain:
+        client.get(reverse("cases:detail", args=[case.number]))
+    page_queries = len(plain.captured_queries)
+
+    response = correct(client, case, category=world.rubbish.pk, cell=world.n2.pk)
+
+    case.refresh_from_db()
+    assert (case.state, case.cell) == (State.FALLBACK, world.n1)  # not yet
+    warning = [str(m) for m in get_messages(response.wsgi_request)]
+    assert len(warning) == 1
+    assert f"Case {case.number} is not corrected yet" in warning[0]
+    assert "goes straight back to 城管局" in warning[0] and "“不属于城管，是物业的”" in warning[0]
+    assert response["Location"].endswith("#correct")
+    # The page comes back with the choice, to send as it is ("Correct anyway") or change.
+    # The page's queries, and the kept form's: its category and cell, the session saved
+    # without it (a savepoint around the update).
+    with django_assert_num_queries(page_queries + 5):
+        page = client.get(response["Location"]).content.decode()
+    correction = page[page.index('id="correct"') :]
+    assert "Correct anyway" in correction
+    assert re.search(rf'<option value="{world.n2.pk}" selected>', correction)
+    agreed = re.search(r'name="returner_agreed" value="(\d+)"', correction).group(1)
+
+    correct(client, case, category=world.rubbish.pk, cell=world.n2.pk, returner_agreed=agreed)
+
+    case.refresh_from_db()
+    assert (case.state, case.lead_department, case.cell) == (
+        State.ASSIGNED,
+        world.urban,
+        world.n2,
+    )
+
+
+def test_a_correction_to_another_department_than_the_returner_goes_through_at_once(
+    client, cast, world, report
+):
+    case = report()
+    workflow.case_return(case=case, actor=cast.liaison, reason="不属于城管")
+    case.refresh_from_db()
+    Responsibility.objects.create(
+        category=world.lamp, department=world.housing, role="lead", basis="权责清单 9"
+    )
+    client.force_login(cast.dispatcher)
+    correct(client, case, category=world.lamp.pk, cell=world.n1.pk)
+    case.refresh_from_db()
+    assert (case.state, case.lead_department) == (State.ASSIGNED, world.housing)

@@ -321,7 +321,7 @@ def test_a_refused_forms_errors_line_uses_the_full_width_semicolon_in_chinese():
     assert english == "说明: This field is required; 原因: This field is required."
 
 
-def test_the_admin_says_why_each_case_was_not_accepted_in_chinese_clauses(
+def test_the_admin_says_why_the_cases_were_not_accepted_in_chinese_punctuation(
     client,
     cast,
     report,
@@ -339,8 +339,9 @@ def test_the_admin_says_why_each_case_was_not_accepted_in_chinese_clauses(
     )
     (refused,) = [str(m) for m in get_messages(response.wsgi_request)]
     first, second = sorted(case.number for case in cases)
-    assert refused.startswith(f"2 件案件未受理：{first}：")
-    assert f"；{second}：" in refused and "; " not in refused
+    # One message for the one reason, the cases named in Chinese brackets and list marks.
+    assert refused.startswith(f"2 件案件未受理（{first}、{second}）：")
+    assert ", " not in refused and "(" not in refused
 
 
 def test_the_dashboard_map_tooltip_is_punctuated_in_the_readers_language(

@@ -15,7 +15,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from cases.dashboard import with_rates
-from cases.models import Case, CaseEvent, DailyFigures, Escalation, State
+from cases.models import Case, CaseAssist, CaseEvent, DailyFigures, Escalation, State
 from cases.models.figures import COUNTED_FIELDS
 from cases.services.deadlines import limit_seconds
 from cases.services.intake import case_report
@@ -26,6 +26,7 @@ from cases.services.seeding import (
     demo_logins,
     seed_cases,
 )
+from cases.services.seeding.whistles import WHISTLE_CASES
 from cases.services.workflow import CLOCK_FOR_STATE
 from departments.calendar import get_calendar
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
@@ -190,8 +191,9 @@ def test_every_sample_file_imports_cleanly_through_its_command():
 
 
 def assert_trail_matches_state(case: Case, events: list[CaseEvent]) -> None:
-    # The transitions: escalation rows change no state (to_state "").
-    events = [event for event in events if event.to_state]
+    # The transitions: escalation rows change no state (to_state ""), nor does a report
+    # for duty (from_state == to_state).
+    events = [e for e in events if e.to_state and e.from_state != e.to_state]
     assert events[0].action == "report" and events[0].to_state == State.REPORTED
     assert events[1].action == "route" and events[1].from_state == State.REPORTED
     for before, after in zip(events, events[1:], strict=False):
@@ -398,3 +400,49 @@ def test_seeded_cases_are_escalated_exactly_where_a_step_came_after_its_deadline
     assert figures["resolved_in_time"] == len(resolved - late_resolve)
     assert 0 < figures["on_time_rate"] < 100
     assert 0 < figures["resolution_rate"] < 100
+
+
+def test_seed_demo_cases_include_open_whistles_with_summonses_answered_and_not():
+    """One liaison per department and no whistle blown: trying a second liaison or a
+    summons took hand work."""
+    seed()
+    out = seed("--cases", "20", "--seed", "3")
+
+    assert Case.objects.count() == 20
+    assert "cases: created 20" in out
+    for name in ("liaison_urban2", "liaison_market2"):
+        assert re.search(rf"^  {name}\s+{DEMO_PASSWORD}\s+liaison", out, re.M)
+    showcase = [spec.description for spec in WHISTLE_CASES]
+    summonses = CaseAssist.objects.filter(
+        summoned=True, case__description__in=showcase
+    ).select_related("case__category", "department")
+    assert {a.case.state for a in summonses} == {State.ASSIGNED, State.IN_PROGRESS}
+    waiting = {(a.case.category.code, a.department.code) for a in summonses if not a.reported_at}
+    answered = {(a.case.category.code, a.department.code) for a in summonses if a.reported_at}
+    assert waiting == {
+        ("ENV-NOISE", "URBAN"),
+        ("STREET-STALL", "POLICE"),
+        ("SOCIAL-DISPUTE", "URBAN"),
+        ("SOCIAL-DISPUTE", "CIVIL"),
+    }
+    assert answered == {("ENV-NOISE", "ECOLOGY"), ("STREET-STALL", "MARKET")}
+    # Through the services: the dispatch says it blew the whistle, the reports are recorded.
+    stall = Case.objects.get(description__in=showcase, category__code="STREET-STALL")
+    actions = list(stall.events.order_by("at", "id").values_list("action", "actor__username"))
+    assert actions == [
+        ("report", "cx_caseworker"),
+        ("route", None),
+        ("dispatch", "cx_dispatcher"),
+        ("report_for_duty", "liaison_market2"),
+        ("accept", "liaison_urban2"),
+    ]
+    assert stall.events.get(action="dispatch").data["whistle"] is True
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_seed_demo_with_fewer_cases_than_the_whistles_still_makes_exactly_n(count):
+    seed()
+    seed("--cases", str(count))
+    assert Case.objects.count() == count
+    showcase = [spec.description for spec in WHISTLE_CASES[:count]]
+    assert Case.objects.filter(description__in=showcase).count() == count

@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases.services.seeding import demo_exists, demo_logins, seed_cases, seed_district
+from cases.services.seeding.whistles import WHISTLE_CASES, seed_whistle_cases
 from departments.importers import ImportRefused, format_summary
 from departments.management.base import TranslatedHelpCommand
 
@@ -52,7 +53,11 @@ class Command(TranslatedHelpCommand):
             self.stdout.write(f"{subject}: {format_summary(result.summary)}")
         if cases:
             started = time.monotonic()
-            created = seed_cases(count=cases, seed=seed, progress=self.progress)
+            # N cases in all: a few of them (WHISTLE_CASES) open with a whistle blown, made
+            # through the services, after the synthetic ones (they are reported now).
+            whistles = min(cases, len(WHISTLE_CASES))
+            created = seed_cases(count=cases - whistles, seed=seed, progress=self.progress)
+            created += seed_whistle_cases(limit=whistles)
             self.stdout.write(
                 _("cases: created %(count)d in %(seconds).1f s")
                 % {"count": created, "seconds": time.monotonic() - started}
