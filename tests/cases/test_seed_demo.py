@@ -26,6 +26,7 @@ from cases.services.seeding import (
     demo_logins,
     seed_cases,
 )
+from cases.services.seeding.synthetic import STATE_WEIGHTS
 from cases.services.seeding.whistles import WHISTLE_CASES
 from cases.services.workflow import CLOCK_FOR_STATE
 from departments.calendar import get_calendar
@@ -439,10 +440,12 @@ def test_seed_demo_cases_include_open_whistles_with_summonses_answered_and_not()
     assert stall.events.get(action="dispatch").data["whistle"] is True
 
 
-@pytest.mark.parametrize("count", [1, 2])
-def test_seed_demo_with_fewer_cases_than_the_whistles_still_makes_exactly_n(count):
+@pytest.mark.parametrize(
+    ("count", "whistles"), [(2, 0), (len(STATE_WEIGHTS), 0), (len(STATE_WEIGHTS) + 2, 2)]
+)
+def test_seed_demo_makes_exactly_n_cases_whistles_only_past_one_of_each_state(count, whistles):
     seed()
     seed("--cases", str(count))
     assert Case.objects.count() == count
-    showcase = [spec.description for spec in WHISTLE_CASES[:count]]
-    assert Case.objects.filter(description__in=showcase).count() == count
+    showcase = [spec.description for spec in WHISTLE_CASES]
+    assert Case.objects.filter(description__in=showcase).count() == whistles

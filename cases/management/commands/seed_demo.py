@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases.services.seeding import demo_exists, demo_logins, seed_cases, seed_district
+from cases.services.seeding.synthetic import STATE_WEIGHTS
 from cases.services.seeding.whistles import WHISTLE_CASES, seed_whistle_cases
 from departments.importers import ImportRefused, format_summary
 from departments.management.base import TranslatedHelpCommand
@@ -54,8 +55,9 @@ class Command(TranslatedHelpCommand):
         if cases:
             started = time.monotonic()
             # N cases in all: a few of them (WHISTLE_CASES) open with a whistle blown, made
-            # through the services, after the synthetic ones (they are reported now).
-            whistles = min(cases, len(WHISTLE_CASES))
+            # through the services, after the synthetic ones (they are reported now). The
+            # synthetic ones come first: the first of them show every state once.
+            whistles = min(len(WHISTLE_CASES), max(0, cases - len(STATE_WEIGHTS)))
             created = seed_cases(count=cases - whistles, seed=seed, progress=self.progress)
             created += seed_whistle_cases(limit=whistles)
             self.stdout.write(
