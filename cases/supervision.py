@@ -1,15 +1,16 @@
 """Supervision of power (selectors): per department and period, how often it returns the
 cases it is given, asks for and gets extensions, has its fixes reopened by the caseworker,
-and how long it takes to accept. The audit figures are sums over the period's days of the
-daily roll-up `SupervisionFigures` (kept up to date by `cases.services.supervision`), the
-extensions one GROUP BY over the period's requests; the departments far above the others
-are flagged.
+and how long it takes to accept. The figures are sums over the period's days of the daily
+roll-up `SupervisionFigures` (kept up to date by `cases.services.supervision` from the
+audit trail); the departments far above the others are flagged.
 
 A department's figures, by audit row: given = `route`/`dispatch` rows naming it as lead,
 and `correct` rows that re-routed an assigned case from another lead to it;
 returns = `return` rows it made; accepts and resolves = its liaisons' rows (for the
 department each row names: a liaison may have moved since); reopens = `reopen` rows of
-cases it led when they were reopened; extensions = its requests made in the period. The
+cases it led when they were reopened; extensions = its requests made in the period (their
+`extension_request` rows), approved = those of them approved since (`extension_approve`
+rows, counted on the day of the request). The
 return rate is of the cases given in the period, those it returned after being given them
 (a return of a case given before the period counts among the returns, not in the rate,
 which could otherwise pass 100 %): each return row records when its case was given
@@ -19,7 +20,7 @@ which could otherwise pass 100 %): each return row records when its case was giv
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from statistics import median
 from zoneinfo import ZoneInfo
 
@@ -109,6 +110,9 @@ GIVING = Q(action__in=["route", "dispatch"], to_state=State.ASSIGNED) | Q(
 )
 # Disputes only: a correction that sends a case back to the pool returns it with no actor.
 DISPUTE = Q(action="return", actor__isnull=False)
+# Extension requests, counted by their audit rows (which record the department asking).
+EXTENSION_ASKED = Q(action="extension_request")
+EXTENSION_APPROVED = Q(action="extension_approve")
 # The department each counted audit row is about: the lead a case was given, the department
 # that returned it, the lead of a reopened case, or the department a liaison's step was for.
 _DEPARTMENT_OF_ROW = Case(
@@ -150,10 +154,19 @@ def counted_rows(events: QuerySet[CaseEvent]) -> QuerySet:
     wait = ExpressionWrapper(F("at") - Subquery(assigned_at), output_field=DurationField())
     accepted = Q(action="accept")
     given_at = Cast(KeyTextTransform("given_at", "data"), DateTimeField())
+    # An approval counts on the day of its request, among the requests of that day.
+    requested_at = Subquery(
+        ExtensionRequest.objects.filter(
+            pk=Cast(KeyTextTransform("extension", OuterRef("data")), BigIntegerField())
+        ).values("created_at")[:1]
+    )
+    counted = GIVING | DISPUTE | EXTENSION_ASKED | EXTENSION_APPROVED
     return (
-        events.filter(GIVING | DISPUTE | Q(action__in=["accept", "resolve", "reopen"]))
+        events.filter(counted | Q(action__in=["accept", "resolve", "reopen"]))
         .annotate(
-            row_day=TruncDate("at", tzinfo=zone),
+            row_day=TruncDate(
+                Case(When(EXTENSION_APPROVED, then=requested_at), default=F("at")), tzinfo=zone
+            ),
             row_township=F("case__township_id"),
             row_department=_DEPARTMENT_OF_ROW,
             row_given_day=Case(When(DISPUTE, then=TruncDate(given_at, tzinfo=zone))),
@@ -172,6 +185,8 @@ def counted_rows(events: QuerySet[CaseEvent]) -> QuerySet:
                 Sum(wait, filter=accepted), timedelta(0), output_field=DurationField()
             ),
             row_accept_waits=Count(wait, filter=accepted),
+            row_extensions=Count("pk", filter=EXTENSION_ASKED),
+            row_extensions_approved=Count("pk", filter=EXTENSION_APPROVED),
         )
         .order_by()
     )
@@ -182,16 +197,11 @@ def department_figures(
 ) -> list[DepartmentFigures]:
     """The figures of every department for the local days `first` to `last` (inclusive),
     flags set, as of the last `supervision_refresh`; with a `township_id`, of that
-    township's cases only (departments serve the whole district). Two queries over the
-    roll-up and the period's extension requests, whatever the number of audit rows."""
+    township's cases only (departments serve the whole district). Two queries, the
+    roll-up's sums and the departments, whatever the number of audit rows."""
     days = SupervisionFigures.objects.filter(day__gte=first, day__lte=last)
-    zone = ZoneInfo(settings.TIME_ZONE)
-    start = datetime.combine(first, time.min, tzinfo=zone)
-    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone)
-    extension_requests = ExtensionRequest.objects.filter(created_at__gte=start, created_at__lt=end)
     if township_id is not None:
         days = days.filter(township_id=township_id)
-        extension_requests = extension_requests.filter(case__township_id=township_id)
     sums = {f"sum_{name}": Sum(name) for name in SUPERVISION_FIELDS}
     # Returns of cases given on a day of the period (never after the return).
     sums["sum_returns_of_given"] = Sum("returns", filter=Q(given_day__gte=first))
@@ -201,14 +211,9 @@ def department_figures(
         }
         for row in days.values("department_id").annotate(**sums)
     }
-    extension_rows = extension_requests.values("department_id").annotate(
-        extensions=Count("pk"), extensions_approved=Count("pk", filter=Q(status="approved"))
-    )
-    extensions = {row.pop("department_id"): row for row in extension_rows}
-
     figures = []
     for department in Department.objects.order_by("code"):
-        counts = {**by_department.get(department.pk, {}), **extensions.get(department.pk, {})}
+        counts = by_department.get(department.pk, {})
         wait, waits = counts.pop("accept_wait", None), counts.pop("accept_waits", 0)
         figures.append(
             DepartmentFigures(

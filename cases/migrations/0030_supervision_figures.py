@@ -145,6 +145,8 @@ class Migration(migrations.Migration):
                 ("reopens", models.PositiveIntegerField(default=0)),
                 ("accept_wait", models.DurationField(default=datetime.timedelta)),
                 ("accept_waits", models.PositiveIntegerField(default=0)),
+                ("extensions", models.PositiveIntegerField(default=0)),
+                ("extensions_approved", models.PositiveIntegerField(default=0)),
                 (
                     "department",
                     models.ForeignKey(

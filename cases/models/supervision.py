@@ -1,6 +1,7 @@
-"""The supervision page's daily roll-up: per local day of the audit row, township of the
-case and department, the counts `cases.supervision.department_figures` adds up over a
-period (see `cases/services/supervision.py` for how the rows are kept up to date).
+"""The supervision page's daily roll-up: per local day of the audit row (of the request,
+for an extension's approval), township of the case and department, the counts
+`cases.supervision.department_figures` adds up over a period (see
+`cases/services/supervision.py` for how the rows are kept up to date).
 
 Derived data only: every row is a sum over audit rows, and
 `supervision_refresh(everything=True)` rebuilds them all.
@@ -22,6 +23,8 @@ SUPERVISION_FIELDS = (
     "reopens",
     "accept_wait",
     "accept_waits",
+    "extensions",
+    "extensions_approved",
 )
 
 
@@ -43,6 +46,9 @@ class SupervisionFigures(models.Model):
     # a period's average is the sum of the sums over the sum of the counts.
     accept_wait = models.DurationField(default=timedelta)
     accept_waits = models.PositiveIntegerField(default=0)
+    # Extension requests made on the day, and those of them approved (on any day since).
+    extensions = models.PositiveIntegerField(default=0)
+    extensions_approved = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -82,8 +82,8 @@ def test_every_figure_of_a_case_through_its_whole_life_from_the_roll_up_not_the_
     assert (cg.returns, cg.returns_of_given) == (0, 0)
     audit_scans = [q["sql"] for q in queries.captured_queries if "cases_caseevent" in q["sql"]]
     assert audit_scans == []
-    # The roll-up's sums, the extension requests', the departments.
-    assert len(queries.captured_queries) == 3
+    # The roll-up's sums, the departments.
+    assert len(queries.captured_queries) == 2
 
 
 def test_a_department_returning_far_more_than_the_others_is_flagged(history):

@@ -489,9 +489,9 @@ def test_the_page_reads_a_fixed_number_of_queries_whatever_the_audit_rows(
 
 
 # The session and user; the refresh (savepoint, lock, mark, id sequence, open
-# transactions, one UPDATE, one INSERT, the mark, release); the figures (roll-up,
-# extension requests, departments).
-QUERIES = 14
+# transactions, one UPDATE, one INSERT, the mark, release); the figures (the roll-up's
+# sums, the departments).
+QUERIES = 13
 
 
 @pytest.mark.django_db(transaction=True)
