@@ -7,10 +7,12 @@ import random
 import threading
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.models import (
     Avg,
@@ -39,6 +41,7 @@ from cases.services import extensions, workflow
 from cases.services.cell_moves import open_cases_follow_cells
 from cases.services.intake import case_report
 from cases.services.liaison import assist_report_for_duty
+from cases.services.seeding import seed_cases
 from cases.services.supervision import supervision_refresh
 from cases.services.workflow import WorkflowError
 from cases.supervision import (
@@ -523,3 +526,22 @@ def test_an_audit_row_committed_after_a_refresh_looked_is_counted_by_the_next(re
     today = timezone.localdate()
     cg = next(f for f in department_figures(first=today, last=today) if f.department.code == "CG")
     assert (cg.given, cg.accepts) == (2, 2)
+
+
+@pytest.mark.django_db
+def test_seeded_cases_give_the_figures_of_their_audit_trail():
+    """`seed_demo` writes the audit rows the services write (a return's `given_at`, a
+    liaison's and a reopen's department) and builds the roll-up."""
+    call_command("seed_demo", stdout=StringIO(), stderr=StringIO())
+    seed_cases(count=300, seed=5)
+    today = timezone.localdate()
+    zone = timezone.get_current_timezone()
+    for first in (today - timedelta(days=29), today - timedelta(days=400)):
+        start = datetime.combine(first, time.min, tzinfo=zone)
+        end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=zone)
+        expected = figures_from_the_audit_trail(start=start, end=end)
+        rolled_up = as_dicts(department_figures(first=first, last=today))
+        for mine, theirs in zip(rolled_up, expected, strict=True):
+            assert mine.pop("accept_hours") == pytest.approx(theirs.pop("accept_hours"))
+            assert mine == theirs
+    assert sum(figure["returns_of_given"] for figure in expected) > 0
