@@ -1,45 +1,51 @@
 """Supervision of power (selectors): per department and period, how often it returns the
 cases it is given, asks for and gets extensions, has its fixes reopened by the caseworker,
-and how long it takes to accept. One GROUP BY over the period's audit trail counts them
-all; the departments far above the others are flagged.
+and how long it takes to accept. The figures are sums over the period's days of the daily
+roll-up `SupervisionFigures` (kept up to date by `cases.services.supervision` from the
+audit trail); the departments far above the others are flagged.
 
 A department's figures, by audit row: given = `route`/`dispatch` rows naming it as lead,
 and `correct` rows that re-routed an assigned case from another lead to it;
-returns = `return` rows it made; accepts, resolves and reports for duty = its liaisons'
-rows (for the department each row names: a liaison may have moved since); reopens =
-`reopen` rows of cases it leads; extensions = its requests made in the period. The return
-rate is of the cases given in the period, those it returned after being given them (a
-return of a case given before the period counts among the returns, not in the rate, which
-could otherwise pass 100 %).
+returns = `return` rows it made; accepts and resolves = its liaisons' rows (for the
+department each row names: a liaison may have moved since); reopens = `reopen` rows of
+cases it led when they were reopened; extensions = its requests made in the period (their
+`extension_request` rows), approved = those of them approved since (`extension_approve`
+rows, counted on the day of the request). The
+return rate is of the cases given in the period, those it returned after being given them
+(a return of a case given before the period counts among the returns, not in the rate,
+which could otherwise pass 100 %): each return row records when its case was given
+(`given_at`), and the roll-up counts returns per day of return and day given.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, timedelta
 from statistics import median
+from zoneinfo import ZoneInfo
 
-from django.db import connection, transaction
+from django.conf import settings
 from django.db.models import (
-    Avg,
     BigIntegerField,
     Case,
     Count,
+    DateTimeField,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
     OuterRef,
     Q,
+    QuerySet,
     Subquery,
+    Sum,
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.db.models.lookups import Exact, IsNull
 
-from cases.models import Case as CaseModel
-from cases.models import CaseEvent, ExtensionRequest, State
+from cases.models import CaseEvent, ExtensionRequest, State, SupervisionFigures
+from cases.models.supervision import SUPERVISION_FIELDS
 from departments.models import Department
 
 # A figure is flagged when it is more than FLAG_FACTOR times the departments' median and
@@ -52,13 +58,16 @@ MARGINS = {
     "accept_hours": 4.0,
 }
 
-
+_RECORDED_DEPARTMENT = Cast(KeyTextTransform("department", "data"), BigIntegerField())
 # The department a liaison's step was for: as the audit row recorded it, or, for rows
 # written before they did, the liaison's department now.
 ACTING_DEPARTMENT = Coalesce(
-    Cast(KeyTextTransform("department", "data"), BigIntegerField()),
-    F("actor__department_id"),
-    output_field=BigIntegerField(),
+    _RECORDED_DEPARTMENT, F("actor__department_id"), output_field=BigIntegerField()
+)
+# The department that led a reopened case: as the `reopen` row recorded it, or, for rows
+# written before they did, the case's lead now.
+REOPENED_DEPARTMENT = Coalesce(
+    _RECORDED_DEPARTMENT, F("case__lead_department_id"), output_field=BigIntegerField()
 )
 
 
@@ -101,39 +110,39 @@ GIVING = Q(action__in=["route", "dispatch"], to_state=State.ASSIGNED) | Q(
 )
 # Disputes only: a correction that sends a case back to the pool returns it with no actor.
 DISPUTE = Q(action="return", actor__isnull=False)
+# Extension requests, counted by their audit rows (which record the department asking).
+EXTENSION_ASKED = Q(action="extension_request")
+EXTENSION_APPROVED = Q(action="extension_approve")
 # The department each counted audit row is about: the lead a case was given, the department
-# that returned it, the lead of a reopened case (looked up for those rows only), or the
-# department a liaison's step was for.
+# that returned it, the lead of a reopened case, or the department a liaison's step was for.
 _DEPARTMENT_OF_ROW = Case(
     When(GIVING, then=_LEAD),
     When(action="return", then=Cast(KeyTextTransform("returned_by", "data"), BigIntegerField())),
-    When(
-        action="reopen",
-        then=Subquery(
-            CaseModel.objects.filter(pk=OuterRef("case_id")).values("lead_department_id")[:1]
-        ),
-    ),
+    When(action="reopen", then=REOPENED_DEPARTMENT),
     default=ACTING_DEPARTMENT,
     output_field=BigIntegerField(),
 )
 
 
-def department_figures(
-    *, start: datetime, end: datetime, township_id: int | None = None
-) -> list[DepartmentFigures]:
-    """The figures of every department for events in [start, end), flags set; with a
-    `township_id`, of that township's cases only (departments serve the whole district).
-    One scan of the period's audit rows gives every audit figure."""
-    events = CaseEvent.objects.filter(at__gte=start, at__lt=end)
-    extension_requests = ExtensionRequest.objects.filter(created_at__gte=start, created_at__lt=end)
-    if township_id is not None:
-        events = events.filter(case__township_id=township_id)
-        extension_requests = extension_requests.filter(case__township_id=township_id)
-    given_before_it = (
-        events.filter(GIVING)
+def given_at_of_return(*, case_id: int, department_id: int, at) -> str | None:
+    """When the case was last given to `department_id`, at or before `at`: the moment a
+    dispute return records (ISO 8601), None if no audit row gave it."""
+    given = (
+        CaseEvent.objects.filter(GIVING, case_id=case_id, at__lte=at)
         .annotate(lead=_LEAD)
-        .filter(case=OuterRef("case"), lead=OuterRef("department"), at__lte=OuterRef("at"))
+        .filter(lead=department_id)
+        .order_by("-at", "-id")
+        .values_list("at", flat=True)
+        .first()
     )
+    return given.isoformat() if given else None
+
+
+def counted_rows(events: QuerySet[CaseEvent]) -> QuerySet:
+    """`events` counted into `SupervisionFigures` rows: one row of counts per local day,
+    township of the case, department and (for dispute returns) local day given. The SQL
+    `cases.services.supervision` adds to the roll-up."""
+    zone = ZoneInfo(settings.TIME_ZONE)
     # Time to accept: from the latest row that assigned the case before the accept.
     assigned_at = (
         CaseEvent.objects.filter(
@@ -142,46 +151,74 @@ def department_figures(
         .order_by("-at", "-id")
         .values("at")[:1]
     )
+    wait = ExpressionWrapper(F("at") - Subquery(assigned_at), output_field=DurationField())
     accepted = Q(action="accept")
-    # PostgreSQL evaluates an aggregate's argument only for the rows its FILTER lets through,
-    # so the look-ups of Exists and assigned_at run for returns and accepts alone.
-    rows = (
-        events.filter(GIVING | DISPUTE | Q(action__in=["accept", "resolve", "reopen"]))
-        .annotate(department=_DEPARTMENT_OF_ROW)
-        .values("department")
+    given_at = Cast(KeyTextTransform("given_at", "data"), DateTimeField())
+    # An approval counts on the day of its request, among the requests of that day.
+    requested_at = Subquery(
+        ExtensionRequest.objects.filter(
+            pk=Cast(KeyTextTransform("extension", OuterRef("data")), BigIntegerField())
+        ).values("created_at")[:1]
+    )
+    counted = GIVING | DISPUTE | EXTENSION_ASKED | EXTENSION_APPROVED
+    return (
+        events.filter(counted | Q(action__in=["accept", "resolve", "reopen"]))
         .annotate(
-            given=Count("pk", filter=GIVING),
-            returns=Count("pk", filter=DISPUTE),
-            returns_of_given=Count("pk", filter=DISPUTE & Q(Exists(given_before_it))),
-            accepts=Count("pk", filter=accepted),
-            resolves=Count("pk", filter=Q(action="resolve")),
-            reopens=Count("pk", filter=Q(action="reopen")),
-            accept_wait=Avg(
-                ExpressionWrapper(F("at") - Subquery(assigned_at), output_field=DurationField()),
-                filter=accepted,
+            row_day=TruncDate(
+                Case(When(EXTENSION_APPROVED, then=requested_at), default=F("at")), tzinfo=zone
             ),
+            row_township=F("case__township_id"),
+            row_department=_DEPARTMENT_OF_ROW,
+            row_given_day=Case(When(DISPUTE, then=TruncDate(given_at, tzinfo=zone))),
         )
+        .filter(row_department__isnull=False)
+        .values("row_day", "row_township", "row_department", "row_given_day")
+        .annotate(
+            row_given=Count("pk", filter=GIVING),
+            row_returns=Count("pk", filter=DISPUTE),
+            row_accepts=Count("pk", filter=accepted),
+            row_resolves=Count("pk", filter=Q(action="resolve")),
+            row_reopens=Count("pk", filter=Q(action="reopen")),
+            # PostgreSQL evaluates an aggregate's argument only for the rows its FILTER
+            # lets through: the look-ups of assigned_at run for accepts alone.
+            row_accept_wait=Coalesce(
+                Sum(wait, filter=accepted), timedelta(0), output_field=DurationField()
+            ),
+            row_accept_waits=Count(wait, filter=accepted),
+            row_extensions=Count("pk", filter=EXTENSION_ASKED),
+            row_extensions_approved=Count("pk", filter=EXTENSION_APPROVED),
+        )
+        .order_by()
     )
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # The correlated look-ups lift the plan's cost estimate past jit_optimize_above_cost,
-            # and compiling took longer than running the query (0.6 of 1.0 s, 100,000 cases).
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('jit', 'off', true)")
-        by_department = {row.pop("department"): row for row in rows}
-    extension_rows = extension_requests.values("department_id").annotate(
-        extensions=Count("pk"), extensions_approved=Count("pk", filter=Q(status="approved"))
-    )
-    extensions = {row.pop("department_id"): row for row in extension_rows}
 
+
+def department_figures(
+    *, first: date, last: date, township_id: int | None = None
+) -> list[DepartmentFigures]:
+    """The figures of every department for the local days `first` to `last` (inclusive),
+    flags set, as of the last `supervision_refresh`; with a `township_id`, of that
+    township's cases only (departments serve the whole district). Two queries, the
+    roll-up's sums and the departments, whatever the number of audit rows."""
+    days = SupervisionFigures.objects.filter(day__gte=first, day__lte=last)
+    if township_id is not None:
+        days = days.filter(township_id=township_id)
+    sums = {f"sum_{name}": Sum(name) for name in SUPERVISION_FIELDS}
+    # Returns of cases given on a day of the period (never after the return).
+    sums["sum_returns_of_given"] = Sum("returns", filter=Q(given_day__gte=first))
+    by_department = {
+        row.pop("department_id"): {
+            name.removeprefix("sum_"): value for name, value in row.items() if value is not None
+        }
+        for row in days.values("department_id").annotate(**sums)
+    }
     figures = []
     for department in Department.objects.order_by("code"):
-        counts = {**by_department.get(department.pk, {}), **extensions.get(department.pk, {})}
-        wait = counts.pop("accept_wait", None)
+        counts = by_department.get(department.pk, {})
+        wait, waits = counts.pop("accept_wait", None), counts.pop("accept_waits", 0)
         figures.append(
             DepartmentFigures(
                 department=department,
-                accept_hours=wait / timedelta(hours=1) if wait is not None else None,
+                accept_hours=wait / waits / timedelta(hours=1) if waits else None,
                 **counts,
             )
         )
@@ -206,10 +243,12 @@ LIAISON_STEPS = ["accept", "resolve", "report_for_duty"]
 
 def events_of_department(events, department_id: int):
     """The audit rows that the figures of a department count (for the admin's links)."""
-    return events.annotate(acting_department=ACTING_DEPARTMENT).filter(
+    return events.annotate(
+        acting_department=ACTING_DEPARTMENT, reopened_department=REOPENED_DEPARTMENT
+    ).filter(
         GIVING & Q(data__lead=department_id)
         | Q(action="return", actor__isnull=False, data__returned_by=department_id)
         | Q(action__in=LIAISON_STEPS, acting_department=department_id)
         | Q(action__startswith="extension_", data__department=department_id)
-        | Q(action="reopen", case__lead_department_id=department_id)
+        | Q(action="reopen", reopened_department=department_id)
     )

@@ -19,6 +19,7 @@ from cases.services.figures import figures_refresh
 from cases.services.intake import idempotency_keys_purge
 from cases.services.photos import held_photos_purge
 from cases.services.privacy import reporters_anonymise
+from cases.services.supervision import supervision_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -119,10 +120,17 @@ def anonymise_reporters() -> int:
 
 @shared_task(name="cases.refresh_figures", acks_late=True, ignore_result=True)
 def refresh_figures() -> dict:
-    """Bring the dashboard's daily roll-up up to date (the beat runs it every minute), so
-    that a page load finds little left to recompute."""
+    """Bring the daily roll-ups of the dashboard and the supervision page up to date (the
+    beat runs it every minute), so that a page load finds little left to recompute."""
     refresh = figures_refresh()
-    return {"rebuilt": refresh.rebuilt, "days": len(refresh.days), "rows": refresh.rows}
+    # And the supervision page's, which that page brings up to date before it reads too.
+    supervision = supervision_refresh()
+    return {
+        "rebuilt": refresh.rebuilt,
+        "days": len(refresh.days),
+        "rows": refresh.rows,
+        "supervision_rows": supervision.rows,
+    }
 
 
 @shared_task(name="cases.purge_idempotency_keys", acks_late=True, ignore_result=True)

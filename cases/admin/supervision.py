@@ -17,6 +17,7 @@ from cases.forms import period_date_field
 from cases.models import State
 from cases.permissions import may_see_dashboard
 from cases.selectors import supervised_township_id
+from cases.services.supervision import supervision_refresh
 from cases.supervision import department_figures
 
 
@@ -42,8 +43,11 @@ def supervision_view(request, *, model_admin):
     form = PeriodForm(request.GET or {"start": default_start, "end": today})
     figures = []
     if form.is_valid():
-        start, end = Period(form.cleaned_data["start"], form.cleaned_data["end"]).bounds
-        figures = department_figures(start=start, end=end, township_id=township_id)
+        first, last = form.cleaned_data["start"], form.cleaned_data["end"]
+        start, end = Period(first, last).bounds
+        # Up to date before reading: today's figures hold the steps taken so far today.
+        supervision_refresh()
+        figures = department_figures(first=first, last=last, township_id=township_id)
         audit = reverse(f"{model_admin.admin_site.name}:cases_caseevent_changelist")
         requests = reverse(f"{model_admin.admin_site.name}:cases_extensionrequest_changelist")
 

@@ -24,6 +24,7 @@ from cases.models.figures import DailyFigures, FiguresMark
 from cases.models.flywheel import RuleSuggestionDismissal
 from cases.models.idempotency import IdempotencyKey
 from cases.models.privacy import PersonalDataAccess
+from cases.models.supervision import SupervisionFigures, SupervisionMark
 from cases.models.web import CaseNote, CasePhoto, HeldPhoto
 
 __all__ = [
@@ -55,6 +56,8 @@ __all__ = [
     "RuleSuggestionDismissal",
     "Source",
     "State",
+    "SupervisionFigures",
+    "SupervisionMark",
     "SweepRun",
     "Urgency",
 ]

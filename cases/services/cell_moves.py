@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from cases.models import TERMINAL_STATES, Case, CaseEvent
 from cases.services.figures import figures_recount
+from cases.services.supervision import supervision_moving
 from departments.models import GridCell, Township
 
 
@@ -40,10 +41,12 @@ def open_cases_follow_cells(moves: dict[int, int], *, now: datetime | None = Non
         return 0
     cells = dict(GridCell.objects.filter(pk__in=moves).values_list("pk", "code"))
     townships = Township.objects.in_bulk({old for _pk, _cell, old, *_ in rows} | {*moves.values()})
-    for township_id in {moves[cell_id] for _pk, cell_id, *_rest in rows}:
-        Case.objects.filter(
-            pk__in=[pk for pk, cell_id, *_rest in rows if moves[cell_id] == township_id]
-        ).update(township_id=township_id, version=F("version") + 1, updated_at=now)
+    # Supervision counts a case's audit rows in its township: they move with it.
+    with supervision_moving([pk for pk, *_rest in rows]):
+        for township_id in {moves[cell_id] for _pk, cell_id, *_rest in rows}:
+            Case.objects.filter(
+                pk__in=[pk for pk, cell_id, *_rest in rows if moves[cell_id] == township_id]
+            ).update(township_id=township_id, version=F("version") + 1, updated_at=now)
     CaseEvent.objects.bulk_create(
         [
             CaseEvent(

@@ -191,19 +191,46 @@ def figures_refresh(*, everything: bool = False) -> Refresh:
 def _new_marks(mark: FiguresMark | None, *, now: datetime, postgres: bool):
     """The marks the next refresh starts from: (cases_changed_since, escalations_after,
     escalation_seq, escalation_seq_at). Read before this refresh looks at any case."""
-    old_after = mark.escalations_after if mark else 0
+    ids = committed_id_mark(
+        Escalation,
+        after=mark.escalations_after if mark else 0,
+        seq=mark.escalation_seq if mark else 0,
+        seq_at=mark.escalation_seq_at if mark else None,
+        now=now,
+        postgres=postgres,
+    )
     if not postgres:
-        # One writer at a time: an uncommitted escalation's id is above every visible one.
-        top = Escalation.objects.aggregate(top=Max("pk"))["top"] or 0
-        return now - CLOCK_SLACK, max(old_after, top), top, now
+        return now - CLOCK_SLACK, ids.after, ids.seq, ids.seq_at
+    since = min(now, ids.seq_at, ids.oldest_open or ids.seq_at) - CLOCK_SLACK
+    return since, ids.after, ids.seq, ids.seq_at
+
+
+@dataclass(frozen=True)
+class IdMark:
+    after: int  # every id up to it is committed or rolled back: a roll-up may count them
+    seq: int  # the id sequence, read at `seq_at`
+    seq_at: datetime
+    oldest_open: datetime | None  # the start of the oldest other open transaction
+
+
+def committed_id_mark(
+    model, *, after: int, seq: int, seq_at: datetime | None, now: datetime, postgres: bool
+) -> IdMark:
+    """How far a roll-up of `model`'s append-only rows may count, by id: `after`, `seq` and
+    `seq_at` are its previous mark's. Call it holding the roll-up's lock, before reading
+    the rows."""
+    if not postgres:
+        # One writer at a time: an uncommitted row's id is above every visible one.
+        top = model.objects.aggregate(top=Max("pk"))["top"] or 0
+        return IdMark(max(after, top), top, now, None)
     with connection.cursor() as cursor:
-        # The sequence before the clock: a transaction starting after `seq_at` can only
-        # take ids above `seq`.
+        # The sequence before the clock: a transaction starting after `new_seq_at` can
+        # only take ids above `new_seq`.
         cursor.execute(
             "SELECT pg_sequence_last_value(pg_get_serial_sequence(%s, 'id')::regclass)",
-            [Escalation._meta.db_table],
+            [model._meta.db_table],
         )
-        seq = cursor.fetchone()[0] or 0
+        new_seq = cursor.fetchone()[0] or 0
         cursor.execute(
             """
             SELECT clock_timestamp(), (
@@ -213,15 +240,14 @@ def _new_marks(mark: FiguresMark | None, *, now: datetime, postgres: bool):
             )
             """
         )
-        seq_at, oldest_open = cursor.fetchone()
+        new_seq_at, oldest_open = cursor.fetchone()
     if oldest_open is None:
-        after = seq  # every id taken so far is committed or rolled back
-    elif mark is not None and mark.escalation_seq_at and oldest_open > mark.escalation_seq_at:
-        after = mark.escalation_seq  # the open transactions began after that value was read
+        new_after = new_seq  # every id taken so far is committed or rolled back
+    elif seq_at and oldest_open > seq_at:
+        new_after = seq  # the open transactions began after that value was read
     else:
-        after = old_after
-    since = min(now, seq_at, oldest_open or seq_at) - CLOCK_SLACK
-    return since, max(old_after, after), seq, seq_at
+        new_after = after
+    return IdMark(max(after, new_after), new_seq, new_seq_at, oldest_open)
 
 
 def _changed_since(since: datetime, new_since: datetime, zone: ZoneInfo):

@@ -26,6 +26,7 @@ from cases.models import (
     State,
 )
 from cases.services import arbitration_mail, deadlines
+from cases.supervision import given_at_of_return
 from departments.calendar import WorkingCalendar
 from departments.models import Department, User
 from departments.routing import Decision, route
@@ -366,20 +367,25 @@ def case_return(
     (`arbitration_mail`), through the outbox, in this transaction."""
     reason = _require(reason, _("reason"))
     previous_lead = case.lead_department_id
-    returned = _fire(
+    now = timezone.now()
+    # When the case was given to the department: supervision counts the return in the
+    # return rate of a period holding both days.
+    given_at = given_at_of_return(case_id=case.pk, department_id=previous_lead, at=now)
+    _fire(
         case,
         "return",
         actor=actor,
         comment=reason,
         expected_version=expected_version,
-        data={"returned_by": previous_lead},
+        now=now,
+        data={"returned_by": previous_lead, "given_at": given_at},
     )
     # An overlap's departments, as the router names them today, are the pool's candidates
     # again (dispatch cleared them); the dispatch form leaves out whoever returned it.
     decision = route(category_id=case.category_id, cell_id=case.cell_id, on=timezone.localdate())
     case.candidate_departments.set(decision.candidate_department_ids)
     if case.needs_arbitration:
-        arbitration_mail.arbitration_notify(case=case, now=returned.at)
+        arbitration_mail.arbitration_notify(case=case, now=now)
     return case
 
 
@@ -434,6 +440,8 @@ def case_reopen(
         actor=actor,
         comment=_require(reason, _("reason")),
         expected_version=expected_version,
+        # Supervision counts the reopen for the department that led the case then.
+        data={"department": case.lead_department_id},
     )
     return case
 

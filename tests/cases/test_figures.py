@@ -25,12 +25,14 @@ from cases.models import (
     Escalation,
     FiguresMark,
     State,
+    SupervisionFigures,
 )
 from cases.models.figures import COUNTED_FIELDS
 from cases.services import figures as figures_service
 from cases.services import workflow
 from cases.services.escalation import escalation_sweep
 from cases.services.figures import KEY, figures_refresh
+from cases.services.supervision import supervision_refresh
 from governance.celery import app as celery_app
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -208,9 +210,13 @@ def test_another_time_zone_rebuilds_every_day(at_monday, report, settings):
 
 def test_the_beat_task_refreshes_the_roll_up(report, settings):
     figures_refresh()
+    supervision_refresh()
     report()
-    assert tasks.refresh_figures() == {"rebuilt": False, "days": 1, "rows": 1}
+    refreshed = {"rebuilt": False, "days": 1, "rows": 1, "supervision_rows": 1}
+    assert tasks.refresh_figures() == refreshed
     assert rolled_up() == computed_case_by_case()
+    # The supervision page's roll-up too: the case was given to its lead.
+    assert SupervisionFigures.objects.get().given == 1
     entry = settings.CELERY_BEAT_SCHEDULE["refresh-figures"]
     assert entry["task"] == tasks.refresh_figures.name in celery_app.tasks
     assert entry["schedule"] == 60.0

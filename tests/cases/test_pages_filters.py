@@ -300,6 +300,7 @@ def test_a_correction_back_to_the_pool_is_no_departments_return_in_the_figures(
     from cases.models import DailyFigures
     from cases.models.figures import COUNTED_FIELDS
     from cases.services.figures import figures_refresh
+    from cases.services.supervision import supervision_refresh
     from cases.supervision import department_figures
 
     case = report()
@@ -308,10 +309,11 @@ def test_a_correction_back_to_the_pool_is_no_departments_return_in_the_figures(
     figures_refresh()
     totals = DailyFigures.objects.values_list(*COUNTED_FIELDS).get()
     assert with_rates(dict(zip(COUNTED_FIELDS, totals, strict=True)))["returned"] == 0
-    now = timezone.now()
+    supervision_refresh()
+    today = timezone.localdate()
     urban = next(
         figure
-        for figure in department_figures(start=now - timedelta(days=1), end=now)
+        for figure in department_figures(first=today - timedelta(days=1), last=today)
         if figure.department == world.urban
     )
     assert urban.returns == 0

@@ -52,6 +52,7 @@ from cases.services.seeding.texts import (
     STREETS,
     UNCLASSIFIED_DESCRIPTIONS,
 )
+from cases.services.supervision import supervision_refresh
 from departments.calendar import get_calendar
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
 from departments.routing import get_index
@@ -434,13 +435,16 @@ class _Generator:
         elif action == "return":
             actor = self.pick(world.liaisons.get(lead, []))
             comment = "不属于本部门职责范围，请街道重新派遣"
-            data = {"returned_by": lead}
+            # As case_return records it: when the case was given to the department.
+            given = next(e["at"] for e in reversed(draft.events) if e["to_state"] == State.ASSIGNED)
+            data = {"returned_by": lead, "given_at": given.isoformat()}
             v["lead_department_id"], v["fallback_reason"] = None, CaseFallbackReason.RETURNED
             v["lead_chosen_in_pool"] = False
             v["return_count"] += 1
         elif action in ("accept", "resolve"):
             actor = self.pick(world.liaisons.get(lead, []))
             comment = "已到现场处置完毕，现场已恢复正常" if action == "resolve" else ""
+            data = {"department": lead}  # the department the liaison acts for
         elif action in ("verify", "reopen"):
             actor = self.pick(world.caseworkers.get(township_id, []))
             if action == "verify":
@@ -449,6 +453,7 @@ class _Generator:
                 data = {"satisfaction": score}
             else:
                 comment = "现场复核问题仍未解决"
+                data = {"department": lead}  # the lead the reopen sends the case back to
         elif action == "suspend":
             actor = self.pick(
                 world.supervisors.get(township_id, []) or world.supervisors.get(None, [])
@@ -603,6 +608,7 @@ def seed_cases(
                 progress("written", start + len(batch))
         # The cases carry past `updated_at`s, which a refresh since the last one would miss.
         figures_refresh(everything=True)
+        supervision_refresh(everything=True)
     return len(drafts)
 
 
