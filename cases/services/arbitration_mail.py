@@ -16,7 +16,7 @@ from cases.models.case import ARBITRATION_RETURNS
 from cases.services import outbox
 from departments.models import Department, User
 
-KIND = "arbitration"
+KIND = outbox.ARBITRATION_KIND
 
 
 def arbiters(case: Case) -> list[User]:

@@ -65,7 +65,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from cases.models import Case, Escalation, OutboxMessage
+from cases.models import Case, Escalation, OutboxMessage, State
+from cases.models.case import ARBITRATION_RETURNS
 from departments.models import User
 
 logger = logging.getLogger(__name__)
@@ -430,13 +431,14 @@ def deliver(*, message_pk: int, now: datetime | None = None, foreground: bool = 
             # while its retry waited): the task due then makes that attempt. Trying here too
             # would start a second retry chain, and each chain spends the attempt budget.
             return Delivery("skipped")
-        if message.escalation_id and _outdated_escalations([message.pk]):
+        watched = message.escalation_id or message.kind == ARBITRATION_KIND
+        if watched and _outdated_messages([message.pk]):
             # Late (a retry after the mail server came back, or a backlog): the case has
-            # moved on from this deadline since the sweep wrote the email.
+            # moved on from the deadline or the arbitration the email calls its reader to.
             message.status = Status.OUTDATED
             message.save(update_fields=["status"])
             logger.info(
-                "Outbox message %s to %s not sent: its case moved on from that deadline.",
+                "Outbox message %s to %s not sent: its case moved on since it was written.",
                 message.pk,
                 message.to,
             )
@@ -586,7 +588,7 @@ class Resend:
     resent: list[int]  # set back to pending and queued for delivery
     not_failed: int  # pending or sent: left as they were
     bad_addresses: list[str]  # failed because the address is none: left failed
-    outdated: int = 0  # escalations of a deadline their case is no longer on: left failed
+    outdated: int = 0  # emails of a case moved on since (`_outdated_messages`): left failed
 
 
 def outbox_messages_resend(
@@ -615,7 +617,7 @@ def outbox_messages_resend(
         )
         bad_addresses = [to for _pk, to in failed if address_error(to)]
         deliverable = [pk for pk, to in failed if not address_error(to)]
-        outdated = _outdated_escalations(deliverable)
+        outdated = _outdated_messages(deliverable)
         resent = [pk for pk in deliverable if pk not in outdated]
         if resent:
             # An escalation's text carries an acknowledge link signed when it was first
@@ -642,20 +644,29 @@ def outbox_messages_resend(
     )
 
 
-def _outdated_escalations(message_pks: list[int]) -> set[int]:
-    """Of these messages, the escalations and reminders of a deadline their case is no
-    longer on: every fresh deadline numbers itself (`deadline_seq`), a case off the clock
-    has no deadline kind, and a suspended case's paused clock has no due moment."""
+# The outbox kind of the email calling a case's arbiters (`cases.services.arbitration_mail`).
+ARBITRATION_KIND = "arbitration"
+
+
+def _outdated_messages(message_pks: list[int]) -> set[int]:
+    """Of these messages, those whose case no longer waits as the email says: escalations
+    and reminders of a deadline their case is no longer on (every fresh deadline numbers
+    itself, `deadline_seq`; a case off the clock has no deadline kind; a suspended case's
+    paused clock has no due moment), and arbitration requests of a case a supervisor has
+    arbitrated since (or that left the pool otherwise)."""
     on_its_deadline = (
         Q(escalation__deadline_seq=F("escalation__case__deadline_seq"))
         & ~Q(escalation__case__deadline_kind="")
         & Q(escalation__case__due_at__isnull=False)
     )
-    return set(
-        OutboxMessage.objects.filter(pk__in=message_pks, escalation__isnull=False)
-        .exclude(on_its_deadline)
-        .values_list("pk", flat=True)
+    waits_for_arbitration = Q(case__state=State.FALLBACK) & Q(
+        case__return_count__gte=ARBITRATION_RETURNS
     )
+    outdated = OutboxMessage.objects.filter(pk__in=message_pks).filter(
+        Q(escalation__isnull=False) & ~on_its_deadline
+        | Q(kind=ARBITRATION_KIND) & ~waits_for_arbitration
+    )
+    return set(outdated.values_list("pk", flat=True))
 
 
 def _log_resend(actor: User, message_pks: list[int]) -> None:

@@ -106,3 +106,28 @@ def test_a_mail_server_down_delays_the_email_and_it_goes_when_it_is_back(cast, w
     later = timezone.now() + timedelta(seconds=tried.retry_in)
     assert outbox.deliver(message_pk=row.pk, now=later).outcome == "sent"
     assert [m["To"] for m in smtp.inbox.messages] == [cast.supervisor.email]
+
+
+def test_an_email_still_waiting_when_a_supervisor_has_arbitrated_is_not_sent(
+    cast, world, report, smtp
+):
+    # A backlog or a mail server down: sent late, it would call a supervisor to a case that
+    # no longer waits for anyone.
+    case = report()
+    return_twice(case, cast, world)
+    row = OutboxMessage.objects.get(kind="arbitration")
+    workflow.case_dispatch(case=case, actor=cast.district_supervisor, lead=world.urban)
+
+    assert outbox.deliver(message_pk=row.pk).outcome == "outdated"
+    row.refresh_from_db()
+    assert row.status == "outdated" and smtp.inbox.messages == []
+
+
+def test_an_email_of_a_case_still_waiting_for_arbitration_is_sent_late(cast, world, report, smtp):
+    case = report()
+    return_twice(case, cast, world)
+    row = OutboxMessage.objects.get(kind="arbitration")
+    later = timezone.now() + timedelta(days=3)
+
+    assert outbox.deliver(message_pk=row.pk, now=later).outcome == "sent"
+    assert [m["To"] for m in smtp.inbox.messages] == [cast.supervisor.email]
