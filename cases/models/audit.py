@@ -22,6 +22,13 @@ SYSTEM_COMMENTS = frozenset(
 )
 
 
+class CaseEventQuerySet(models.QuerySet):
+    def department_returns(self):
+        """The returns a department made (disputes), not those of a correction that sent
+        its case back to the pool."""
+        return self.filter(action="return").exclude(data__has_key="correction")
+
+
 class CaseEvent(models.Model):
     """One row of the append-only audit trail: every transition and every acknowledged
     action on a case. Rows are never updated or deleted."""
@@ -52,6 +59,8 @@ class CaseEvent(models.Model):
     comment = models.TextField(_("comment"), blank=True)
     data = models.JSONField(_("details"), default=dict, blank=True)
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    objects = CaseEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["at", "id"]

@@ -34,8 +34,8 @@ def department_returns(case: Case) -> list[CaseEvent]:
     ARBITRATION_RETURNS by its departments (a correction's return to the pool is none),
     each with `department` set to the department that returned it."""
     returns = list(
-        CaseEvent.objects.filter(case=case, action="return")
-        .exclude(data__has_key="correction")
+        CaseEvent.objects.department_returns()
+        .filter(case=case)
         .select_related("actor")
         .order_by("-at", "-id")[:ARBITRATION_RETURNS]
     )[::-1]

@@ -59,8 +59,8 @@ def return_by_new_lead(
     if decision.is_fallback or lead is None or lead == case.lead_department_id:
         return None
     return (
-        CaseEvent.objects.filter(case=case, action="return", data__returned_by=lead)
-        .exclude(data__has_key="correction")
+        CaseEvent.objects.department_returns()
+        .filter(case=case, data__returned_by=lead)
         .select_related("actor")
         .order_by("-at", "-id")
         .first()
