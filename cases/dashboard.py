@@ -30,7 +30,7 @@ from django.utils import timezone
 from cases.models import CLOCK_STATES, Case, DailyFigures, State
 from cases.models.figures import COUNTED_FIELDS
 from cases.permissions import may_see_dashboard
-from cases.selectors import cases_visible_to, supervised_township_id
+from cases.selectors.access import cases_visible_to, supervised_township_id
 from cases.services.figures import figures_refresh
 from departments.calendar import get_calendar
 from departments.models import Department, GridCell, User

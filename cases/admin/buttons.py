@@ -17,7 +17,7 @@ from cases.forms.fields import MultipleImageField
 from cases.forms.transitions import AssistingDepartments
 from cases.labels import TRANSITION_LABELS
 from cases.models import ExtensionRequest
-from cases.selectors import with_listed_assisting
+from cases.selectors.lists import with_listed_assisting
 from cases.services import arbitration, extensions, liaison, workflow
 from cases.services import photos as photos_service
 from departments.models import Department

@@ -50,13 +50,9 @@ from cases.privacy import (
     masked_contact,
     masked_unless,
 )
-from cases.selectors import (
-    case_passed_on,
-    cases_user_may_name,
-    cases_visible_to,
-    latest_step,
-    working_seconds_left,
-)
+from cases.selectors.access import case_passed_on, cases_user_may_name, cases_visible_to
+from cases.selectors.deadlines import working_seconds_left
+from cases.selectors.trail import latest_step
 from cases.services import arbitration, workflow
 from cases.services.privacy import Purpose, reporter_contact_for
 from cases.services.workflow import StaleCase, WorkflowError

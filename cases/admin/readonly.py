@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import Case
-from cases.selectors import cases_visible_to, sees_every_case
+from cases.selectors.access import cases_visible_to, sees_every_case
 
 
 class ReadOnlyAdminMixin:

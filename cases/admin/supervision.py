@@ -16,7 +16,7 @@ from cases.dashboard import DEFAULT_PERIOD_DAYS, Period
 from cases.forms import period_date_field
 from cases.models import State
 from cases.permissions import may_see_dashboard
-from cases.selectors import supervised_township_id
+from cases.selectors.access import supervised_township_id
 from cases.services.supervision import supervision_refresh
 from cases.supervision import department_figures
 

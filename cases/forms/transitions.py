@@ -277,7 +277,7 @@ class CancelForm(ReasonForm):
     )
 
     def clean_duplicate_of(self):
-        from cases.selectors import cases_visible_to
+        from cases.selectors.access import cases_visible_to
 
         number = self.cleaned_data["duplicate_of"].strip()
         if not number:

@@ -5,7 +5,8 @@ from their audit trail here, in one UPDATE."""
 from django.db import migrations, models
 from django.db.models import Exists, OuterRef, Q
 
-# As cases.selectors.OWNERSHIP_ACTIONS when this was written: the events that name the owner.
+# As OWNERSHIP_ACTIONS (now in cases/selectors/trail.py) when this was written: the events
+# that name the owner.
 OWNERSHIP_ACTIONS = ("route", "dispatch", "correct", "return")
 
 

@@ -160,7 +160,7 @@ class OutboxMessage(models.Model):
 
 class SweepRun(models.Model):
     """One run of the escalation sweep, committed before the work starts, so that a sweep
-    that started and never finished is visible (`cases.selectors.last_sweep_status`)."""
+    that started and never finished is visible (`cases.selectors.health.last_sweep_status`)."""
 
     started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)

@@ -134,6 +134,6 @@ def masked_unless(text: str, sees_contacts: bool) -> str:
 @register.simple_tag
 def recent_steps(user):
     """`{% recent_steps user as steps %}`: the admin index's "My recent steps"."""
-    from cases.selectors import recent_steps_of
+    from cases.selectors.trail import recent_steps_of
 
     return recent_steps_of(user)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy, pgettext
 from cases.dashboard import DEFAULT_PERIOD_DAYS, Period, cell_map, dashboard_data
 from cases.forms import DateRangeForm, period_date_field
 from cases.permissions import may_see_dashboard
-from cases.selectors import cells_geojson
+from cases.selectors.cells import cells_geojson
 from departments import wording
 from departments.models import Township
 

@@ -26,15 +26,11 @@ from cases.labels import (
 )
 from cases.models import TERMINAL_STATES, Case, State
 from cases.privacy import can_see_personal_data
-from cases.selectors import (
-    case_detail_for,
-    cases_visible_to,
-    dispatch_suggestions,
-    latest_step,
-    routing_explanation,
-    with_listed_assisting,
-    working_seconds_left,
-)
+from cases.selectors.access import cases_visible_to
+from cases.selectors.deadlines import working_seconds_left
+from cases.selectors.detail import case_detail_for, dispatch_suggestions, routing_explanation
+from cases.selectors.lists import with_listed_assisting
+from cases.selectors.trail import latest_step
 from cases.services import workflow
 from cases.services.corrections import may_correct
 from cases.services.open311 import open311_report_for

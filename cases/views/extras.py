@@ -16,7 +16,8 @@ from django.views.decorators.http import require_GET, require_POST
 from cases import refused_forms
 from cases.forms import CaseNoteForm, CorrectionForm, PhotosForm, errors_in_one_line
 from cases.models import CasePhoto, State
-from cases.selectors import case_detail_for, cases_visible_to
+from cases.selectors.access import cases_visible_to
+from cases.selectors.detail import case_detail_for
 from cases.services.corrections import case_correct, return_by_new_lead
 from cases.services.liaison import assist_report_for_duty
 from cases.services.notes import case_add_note

@@ -8,7 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from kombu import Connection
 
-from cases.selectors import last_sweep_status
+from cases.selectors.health import last_sweep_status
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def broker_state() -> tuple[bool, str]:
 
 
 def sweep_state() -> dict | None:
-    # The escalation sweep's heartbeat (cases/selectors.py); None when it cannot be read.
+    # The escalation sweep's heartbeat (cases/selectors/health.py); None when it cannot be read.
     try:
         status = last_sweep_status()
     except Exception as error:

@@ -10,12 +10,12 @@ from cases.forms import CaseFilterForm, DispatchForm
 from cases.pagination import CasePaginator
 from cases.permissions import may_open_fallback_pool
 from cases.privacy import search_note_due
-from cases.selectors import (
+from cases.selectors.deadlines import working_seconds_left
+from cases.selectors.lists import (
     case_search,
     fallback_pool_for,
     with_listed_assisting,
     with_returning_departments,
-    working_seconds_left,
 )
 from cases.services.workflow import may_fire
 from departments.calendar import get_calendar

@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 
 from cases.labels import passed_on_words
-from cases.selectors import case_passed_on
+from cases.selectors.access import case_passed_on
 
 
 def told_when_passed_on(version_field: str | None = None):

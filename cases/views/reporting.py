@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _
 from cases.forms import ReportForm
 from cases.models import Case, HeldPhoto, Urgency
 from cases.permissions import may_report
-from cases.selectors import cells_geojson, possible_duplicates
+from cases.selectors.cells import cells_geojson
+from cases.selectors.lists import possible_duplicates
 from cases.services.intake import is_same_report, replayed_case
 from cases.services.photos import (
     case_report_with_photos,

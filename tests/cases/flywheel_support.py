@@ -5,7 +5,7 @@ from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subqu
 from django.db.models.functions import Coalesce
 
 from cases.models import Case, CaseEvent
-from cases.selectors import OWNERSHIP_ACTIONS
+from cases.selectors.trail import OWNERSHIP_ACTIONS
 
 
 def chosen_by_the_audit_trail() -> dict[int, bool]:

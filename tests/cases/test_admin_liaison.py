@@ -543,7 +543,7 @@ def test_a_users_recent_steps_are_read_newest_first_from_the_actors_index(cast, 
     """With only the actor's plain index, PostgreSQL sorted every row of the user (a
     liaison's hundreds of thousands at a district's scale) for ten, or walked the whole
     trail by time for a user whose steps are all old."""
-    from cases.selectors import recent_steps_of
+    from cases.selectors.trail import recent_steps_of
 
     workflow.case_accept(case=own_case, actor=cast.liaison)
     with connection.cursor() as cursor:

@@ -260,7 +260,7 @@ def test_a_returned_cases_assisting_departments_are_offered_ticked_and_leave_whe
 ):
     """A dispatch names the case's assisting departments: the case and its timeline agree,
     and a department no longer named no longer sees the case or reports for duty."""
-    from cases.selectors import cases_visible_to
+    from cases.selectors.access import cases_visible_to
     from tests.conftest import make_user
 
     housing_liaison = make_user("zj", "liaison", department=world.housing)

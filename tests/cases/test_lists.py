@@ -14,7 +14,8 @@ from django.urls import reverse
 
 from cases import pagination
 from cases.models import Case, State
-from cases.selectors import case_search, cases_visible_to, fallback_pool_for
+from cases.selectors.access import cases_visible_to
+from cases.selectors.lists import case_search, fallback_pool_for
 from cases.services import workflow
 from departments.services import sync_role_groups
 

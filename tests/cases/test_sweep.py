@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from cases import emails
 from cases.models import Case, CaseEvent, Escalation, OutboxMessage, State, SweepRun
-from cases.selectors import last_sweep_status
+from cases.selectors.health import last_sweep_status
 from cases.services import escalation as escalation_service
 from cases.services import extensions, outbox, workflow
 from cases.services.escalation import escalation_sweep

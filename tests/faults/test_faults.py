@@ -18,7 +18,7 @@ from django.db import connection, connections, transaction
 from django.test import Client
 
 from cases.models import Escalation, OutboxMessage, SweepRun
-from cases.selectors import last_sweep_status
+from cases.selectors.health import last_sweep_status
 from cases.services import outbox
 from cases.services.escalation import escalation_sweep
 from cases.tasks import escalate_overdue

@@ -1,0 +1,4 @@
+"""Read-side helpers, by subject: `access` (who sees which case: `cases_visible_to` is the
+one access rule every page, export, the admin and the API scope their case querysets by),
+`lists`, `detail` (one case's page), `trail` (the audit trail read back), `deadlines`,
+`cells` and `health` (the sweep's heartbeat)."""

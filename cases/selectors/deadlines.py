@@ -1,0 +1,21 @@
+"""A case's running deadline as the pages say it: the working time left until it."""
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from cases.models import CLOCK_STATES, Case
+from departments.calendar import get_calendar
+
+
+def working_seconds_left(case: Case, *, now: datetime | None = None, calendar=None) -> float | None:
+    """Working time until the running deadline, in seconds (negative past it; 0 at it, when
+    the case is already overdue: `Case.is_overdue`), on the official calendar (`calendar`,
+    when a list has one for all its rows); None when no clock runs."""
+    if case.due_at is None or case.state not in CLOCK_STATES:
+        return None
+    now = now or timezone.now()
+    calendar = calendar or get_calendar()
+    if case.due_at >= now:
+        return calendar.working_seconds_between(now, case.due_at)
+    return -calendar.working_seconds_between(case.due_at, now)

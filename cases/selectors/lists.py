@@ -1,0 +1,151 @@
+"""The case lists: the filtered list of /cases/, the township's fallback pool with what its
+dispatch forms need, and the open cases near a new report (possible duplicates)."""
+
+from datetime import date, datetime, timedelta
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from cases.labels import department_names
+from cases.models import OPEN_STATES, Case, CaseAssist, CaseEvent, State
+from cases.privacy import descriptions_searchable_by_digits, search_skips_masked_texts
+from cases.selectors.access import _involving, cases_visible_to
+from cases.selectors.cells import neighbouring_cell_ids
+from departments.models import Category, Department, GridCell, Township, User
+from departments.routing import get_index
+
+
+def case_list_for(user: User) -> QuerySet[Case]:
+    """The visible cases with what list pages show, in one query per page."""
+    return cases_visible_to(user).select_related("township", "category", "cell", "lead_department")
+
+
+def fallback_pool_for(user: User) -> QuerySet[Case]:
+    """The fallback pool this user works: their township's, or every visible pool for the
+    district; oldest first, with the candidate departments prefetched, and the returns
+    (`returns`, oldest first): a returned case's row says who sent it back and why."""
+    pool = cases_visible_to(user).filter(state=State.FALLBACK)
+    if user.township_id:
+        pool = pool.filter(township_id=user.township_id)
+    returns = CaseEvent.objects.filter(action="return")
+    return (
+        pool.select_related("township", "category", "cell")
+        .prefetch_related(
+            Prefetch("candidate_departments", queryset=Department.objects.order_by("code")),
+            Prefetch("events", queryset=returns.order_by("at", "id"), to_attr="returns"),
+            "assists",  # a returned case's, offered ticked again when it is dispatched
+        )
+        .order_by("created_at", "id")
+    )
+
+
+def with_returning_departments(cases: list[Case]) -> list[Case]:
+    """`fallback_pool_for`'s cases, each `returns` row given `department_name`: the
+    department that returned the case as the audit row recorded it (its liaison may have
+    moved since). One query for the page, none without returns."""
+    returns = [event for case in cases for event in case.returns]
+    if returns:
+        names = department_names()
+        for event in returns:
+            event.department_name = names.get((event.data or {}).get("returned_by"), "—")
+    return cases
+
+
+def with_listed_assisting(cases: list[Case], *, on: date | None = None) -> list[Case]:
+    """Each case given `listed_assisting`: the ids of the departments that the assist rules
+    in force on `on` (today) name for its category and cell, as routing would attach them
+    (SPEC §3), for the dispatch form to tick. From the router in memory: one query (its
+    stamp) for a whole page, none when no case has both a category and a cell."""
+    on = on or timezone.localdate()
+    index = get_index() if any(case.category_id and case.cell_id for case in cases) else None
+    for case in cases:
+        case.listed_assisting = (
+            index.assisting(category_id=case.category_id, cell_id=case.cell_id, on=on)
+            if index is not None
+            else ()
+        )
+    return cases
+
+
+def _has_case(text: str) -> bool:
+    """Whether `text` holds a letter with an upper or lower case. A search without one
+    (Chinese, digits, a case number) matches the same rows with or without upper-casing
+    them, and upper-casing every description of a district's scan tripled its cost."""
+    return any(char.upper() != char or char.lower() != char for char in text)
+
+
+def case_search(
+    user: User,
+    *,
+    q: str = "",
+    state: list[str] | None = None,
+    category: Category | None = None,
+    township: Township | None = None,
+    cell: GridCell | None = None,
+    department: Department | None = None,
+    overdue: bool = False,
+    awaiting_duty: bool = False,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    now: datetime | None = None,
+) -> QuerySet[Case]:
+    """The visible cases matching the list filters, newest first. A category filter
+    includes its subcategories; a department matches as lead or as assisting department;
+    `awaiting_duty` keeps open cases with a summons not yet answered; dates are local
+    dates of the time zone."""
+    cases = case_list_for(user)
+    if q:
+        q = q.strip()
+        contains = "icontains" if _has_case(q) else "contains"
+        in_description = Q(**{f"description__{contains}": q})
+        if search_skips_masked_texts(user, q):
+            in_description &= descriptions_searchable_by_digits(user)
+        cases = cases.filter(
+            Q(**{f"number__{contains}": q}) | in_description | Q(**{f"address__{contains}": q})
+        )
+    if state:
+        cases = cases.filter(state__in=state)
+    if category is not None:
+        index = get_index()
+        family = [
+            cat_id for cat_id in index.parent_of if category.pk in index.category_chain(cat_id)
+        ] or [category.pk]
+        cases = cases.filter(category_id__in=family)
+    if township is not None:
+        cases = cases.filter(township=township)
+    if cell is not None:
+        cases = cases.filter(cell=cell)
+    if department is not None:
+        cases = cases.filter(_involving(department.pk))
+    if overdue:
+        cases = cases.overdue(now)
+    if awaiting_duty:
+        # Open cases with a summons no department has answered yet (报到).
+        unanswered = CaseAssist.objects.filter(case=OuterRef("pk"), summoned=True, reported_at=None)
+        cases = cases.filter(Exists(unanswered), state__in=OPEN_STATES)
+    if date_from:
+        cases = cases.filter(created_at__date__gte=date_from)
+    if date_to:
+        cases = cases.filter(created_at__date__lte=date_to)
+    return cases.order_by("-created_at", "-id")
+
+
+DUPLICATE_WINDOW_DAYS = 30
+
+
+def possible_duplicates(
+    user: User, *, category: Category | None, cell: GridCell | None, now: datetime | None = None
+) -> QuerySet[Case]:
+    """Open visible cases of the same category in the same or a neighbouring cell, reported
+    in the last 30 days: shown before a new report is saved. An unclassified report meets
+    the unclassified cases there: a form sent again from the browser's history, with a key
+    of its own, would otherwise make a second case unseen."""
+    if cell is None:
+        return Case.objects.none()
+    since = (now or timezone.now()) - timedelta(days=DUPLICATE_WINDOW_DAYS)
+    return (
+        case_list_for(user)
+        .open()
+        .filter(category=category, cell_id__in=neighbouring_cell_ids(cell), created_at__gte=since)
+        .order_by("-created_at")[:10]
+    )
