@@ -1,4 +1,6 @@
-"""The cases changelist and change page.
+"""The cases changelist and change page: the case admin's scope, columns, search and pages.
+The changelist's filters are in `case_filters.py` and its actions in `case_actions.py`;
+the buttons of the change page are declared in `buttons.py` and run by `button_views.py`.
 
 Every queryset goes through `cases_visible_to`, and `get_object` turns "not visible" into
 a 404, so the change, history and transition URLs of another department's case do not
@@ -9,26 +11,22 @@ with the version the page was rendered with.
 
 from functools import partial
 
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Exists, OuterRef
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.formats import number_format
-from django.utils.text import capfirst
-from django.utils.translation import gettext, ngettext
+from django.urls import path
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_POST
 
-from cases import labels, refused_forms
+from cases import labels
+from cases.admin import button_views
 from cases.admin import flywheel as flywheel_admin
 from cases.admin import supervision as supervision_admin
-from cases.admin.buttons import BUTTONS, PageState
+from cases.admin.case_actions import accept_selected, export_csv
+from cases.admin.case_filters import OverdueFilter, WaitingForFilter
 from cases.admin.events import (
     IN_WORDS,
     CommentAsReadMixin,
@@ -36,112 +34,22 @@ from cases.admin.events import (
     MaskedLookupsMixin,
     searchable_unmasked,
 )
-from cases.admin.export import csv_response, local_iso, refused_as_too_big
 from cases.admin.readonly import PlainForeignKeysMixin, ReadOnlyAdminMixin
-from cases.forms import errors_in_one_line
-from cases.models import CLOCK_STATES, Case, CaseAssist, CaseEvent, ExtensionRequest, State
-from cases.pagination import CasePaginator, count_up_to
+from cases.models import Case, CaseAssist, CaseEvent
+from cases.pagination import CasePaginator
 from cases.privacy import (
     PERSONAL_FIELDS,
     can_see_personal_data,
-    description_for,
     descriptions_searchable_by_digits,
     mask_contacts,
     masked_contact,
     masked_unless,
 )
-from cases.selectors.access import case_passed_on, cases_user_may_name, cases_visible_to
+from cases.selectors.access import cases_visible_to
 from cases.selectors.deadlines import working_seconds_left
-from cases.selectors.trail import latest_step
-from cases.services import arbitration, workflow
 from cases.services.privacy import Purpose, reporter_contact_for
-from cases.services.workflow import StaleCase, WorkflowError
-from departments import wording
 from departments.calendar import get_calendar
 from departments.models import User
-from departments.routing import written_id
-
-# The most cases one "accept" action takes: each is a transition of its own (some 3–5 ms
-# with its audit rows), so a thousand end in seconds, well inside gunicorn's 30 s timeout.
-ACCEPT_MAX_CASES = 1_000
-# The case numbers a bulk accept's refusal names for each reason, before "and N more".
-REFUSED_CASES_NAMED = 3
-
-
-class OverdueFilter(admin.SimpleListFilter):
-    title = _("deadline")
-    parameter_name = "deadline"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("overdue", _("overdue")),
-            ("soon", _("due soon")),
-            ("on_time", _("on time")),
-        ]
-
-    def queryset(self, request, queryset):
-        now = timezone.now()
-        if self.value() == "overdue":
-            return queryset.overdue(now)
-        if self.value() == "soon":
-            return queryset.filter(state__in=CLOCK_STATES, due_at__gt=now, remind_at__lte=now)
-        if self.value() == "on_time":
-            return queryset.filter(state__in=CLOCK_STATES, remind_at__gt=now)
-        return queryset
-
-
-class WaitingForFilter(admin.SimpleListFilter):
-    """Cases waiting for someone's decision: arbitration, an extension, a report for duty."""
-
-    title = _("waiting for")
-    parameter_name = "waiting"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("arbitration", _("arbitration")),
-            ("extension", _("an extension decision")),
-            ("report_for_duty", _("a report for duty")),
-        ]
-
-    def queryset(self, request, queryset):
-        if self.value() == "arbitration":
-            return arbitration.awaiting_arbitration(queryset)
-        if self.value() == "extension":
-            pending = ExtensionRequest.objects.filter(
-                case=OuterRef("pk"), status=ExtensionRequest.Status.PENDING
-            )
-            return queryset.filter(Exists(pending))
-        if self.value() == "report_for_duty":
-            summons = CaseAssist.objects.filter(
-                case=OuterRef("pk"), summoned=True, reported_at=None
-            )
-            if request.user.has_role(User.Role.LIAISON):
-                # A liaison's queue: the summonses their own department has to answer.
-                summons = summons.filter(department_id=request.user.department_id)
-            return queryset.exclude(state__in=[State.CLOSED, State.CANCELLED]).filter(
-                Exists(summons)
-            )
-        return queryset
-
-
-CSV_COLUMNS = [
-    ("number", lambda case: case.number),
-    ("state", lambda case: case.state),
-    ("category_code", lambda case: case.category.code if case.category_id else ""),
-    ("township_code", lambda case: case.township.code),
-    ("cell_code", lambda case: case.cell.code if case.cell_id else ""),
-    (
-        "lead_department_code",
-        lambda case: case.lead_department.code if case.lead_department_id else "",
-    ),
-    ("urgency", lambda case: case.urgency),
-    ("fallback_reason", lambda case: case.fallback_reason),
-    ("return_count", lambda case: case.return_count),
-    ("created_at", lambda case: local_iso(case.created_at)),
-    ("due_at", lambda case: local_iso(case.due_at)),
-    ("closed_at", lambda case: local_iso(case.closed_at)),
-    ("escalation_level", lambda case: case.escalation_level),
-]
 
 
 class CaseEventInline(
@@ -212,7 +120,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
     paginator = CasePaginator
     # Facet counts are one COUNT per filter choice (dozens) over every visible case.
     show_facets = admin.ShowFacets.NEVER
-    actions = ["accept_selected", "export_csv"]
+    actions = [accept_selected, export_csv]
     fieldsets = [
         (
             None,
@@ -320,14 +228,14 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
 
         return [time_left if name == "time_left" else name for name in self.list_display]
 
-    # -- buttons on the change page ---------------------------------------------------
+    # -- the admin's own URLs: the buttons', rule suggestions, supervision ------------
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
             path(
                 "<path:object_id>/act/<slug:name>/",
-                self.admin_site.admin_view(self.button_view),
+                self.admin_site.admin_view(partial(button_views.button_view, model_admin=self)),
                 name="{}_{}_act".format(*info),
             ),
             path(
@@ -347,30 +255,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
             *super().get_urls(),
         ]
 
-    def button_forms(self, request, case) -> list[dict]:
-        if not self.may_act(request):
-            return []
-        page = PageState.of(case, request.user)
-        # What was typed into a refused press of a button comes back in that button's form.
-        kept = refused_forms.take(request, page=request.path)
-        return [
-            {
-                "name": button.name,
-                "label": button.label,
-                "note": button.note(page),
-                "form": button.form(
-                    kept[1] if kept and kept[0] == button.name else None,
-                    initial=button.initial(page),
-                    auto_id=f"id_{button.name}_%s",
-                    **button.form_kwargs(case),
-                ),
-                "url": reverse(
-                    f"{self.admin_site.name}:cases_case_act", args=[case.pk, button.name]
-                ),
-            }
-            for button in BUTTONS.values()
-            if button.offered(page)
-        ]
+    # -- search -----------------------------------------------------------------------
 
     def get_search_fields(self, request):
         fields = searchable_unmasked(request, self.search_fields, "description")
@@ -391,6 +276,8 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
             )
         return super().get_search_results(request, queryset, search_term)
 
+    # -- the change page --------------------------------------------------------------
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             # Masked for liaisons and supervisors; an unmasked view is logged.
@@ -400,7 +287,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
             # The description, and the extension requests' reasons and notes, masked alike.
             context["sees_contacts"] = sees_contacts = can_see_personal_data(request.user, obj)
             obj.description_shown = masked_unless(obj.description, sees_contacts)
-            context["transition_forms"] = self.button_forms(request, obj)
+            context["transition_forms"] = button_views.button_forms(self, request, obj)
             context["extension_requests"] = obj.extension_requests.select_related(
                 "requested_by", "decided_by"
             )
@@ -412,162 +299,6 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
                 for form in inline.formset.forms
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
-
-    @staticmethod
-    def _refuse(request, case, text):
-        messages.error(
-            request, gettext("Case %(number)s: %(error)s") % {"number": case, "error": text}
-        )
-
-    def button_view(self, request, object_id, name):
-        if request.method in ("GET", "HEAD"):
-            # A button pressed once the session had ended comes back here as a GET after
-            # signing in again (the login's `next`): show the case as it is now, rather
-            # than a blank 405, and do nothing (as /cases/ does: cases.views.sign_in).
-            case = self.get_object(request, unquote(object_id))
-            return HttpResponseRedirect(
-                reverse(f"{self.admin_site.name}:cases_case_change", args=[case.pk])
-            )
-        return require_POST(self._press)(request, object_id, name)
-
-    def _press(self, request, object_id, name):
-        button = BUTTONS.get(name)
-        if button is None:
-            raise Http404(gettext("No such action."))
-        try:
-            case = self.get_object(request, unquote(object_id))
-        except Http404:
-            pk = written_id(unquote(object_id))
-            passed_on = pk and case_passed_on(request.user, request.POST.get("version"), pk=pk)
-            if not passed_on:
-                raise
-            messages.error(request, labels.passed_on_words(passed_on))
-            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:cases_case_changelist"))
-        if not (self.has_view_permission(request, case) and self.may_act(request)):
-            raise PermissionDenied
-        form = button.form(request.POST, request.FILES, **button.form_kwargs(case))
-        change_page = reverse(f"{self.admin_site.name}:cases_case_change", args=[case.pk])
-        back = HttpResponseRedirect(change_page)
-        if not form.is_valid():
-            self._refuse(request, case, errors_in_one_line(form))
-            refused_forms.keep(request, form_name=name, page=change_page, fresh=form.retry_values())
-            return back
-        try:
-            outcome = button.run(case=case, actor=request.user, data=form.cleaned_data)
-        except WorkflowError as error:
-            # The page shows the case as it is now (changed meanwhile, when that was the
-            # refusal): what was typed is kept to act on that version, once read.
-            if isinstance(error, StaleCase):
-                # Said with what happened meanwhile, as the case page says it.
-                changed = Case.objects.get(pk=case.pk)
-                messages.error(
-                    request,
-                    labels.changed_meanwhile_words(
-                        changed,
-                        latest_step(changed),
-                        action=capfirst(button.label),
-                        still_possible=button.offered(PageState.of(changed, request.user)),
-                    ),
-                )
-            else:
-                self._refuse(request, case, str(error))
-            current = Case.objects.filter(pk=case.pk).values_list("version", flat=True).first()
-            refused_forms.keep(
-                request, form_name=name, page=change_page, fresh={"version": current}
-            )
-            return back
-        except ValidationError as error:  # the input again (a photo that is no image…)
-            self._refuse(request, case, wording.join_clauses(error.messages))
-            refused_forms.keep(request, form_name=name, page=change_page)
-            return back
-        messages.success(
-            request,
-            outcome
-            or gettext("Case %(number)s: %(action)s done.")
-            % {"number": case, "action": button.label},
-        )
-        if not self.get_queryset(request).filter(pk=case.pk).exists():
-            # Out of this user's sight now (returned to the pool): back to the list, not
-            # to a page that would say there is no such case.
-            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:cases_case_changelist"))
-        return back
-
-    # -- changelist actions -----------------------------------------------------------
-
-    @admin.action(description=_("Accept the selected cases"), permissions=["accept"])
-    def accept_selected(self, request, queryset):
-        """Accept each selected case through the workflow service, each checked on its
-        own: one refusal does not stop the others, and every refusal is reported. A
-        selection bigger than one request can take ("select all" over a long list) is
-        refused as a whole, before any case is touched."""
-        if count_up_to(queryset, ACCEPT_MAX_CASES) > ACCEPT_MAX_CASES:
-            self.message_user(
-                request,
-                gettext(
-                    "Nothing was accepted: more than %(limit)s cases are selected, the most "
-                    "one action accepts. Narrow the list (the state, the dates) and accept "
-                    "it in parts."
-                )
-                % {"limit": number_format(ACCEPT_MAX_CASES, force_grouping=True)},
-                messages.ERROR,
-            )
-            return
-        accepted, seen = [], set()
-        # The numbers refused, by reason, in the order the reasons first came.
-        refused: dict[str, list[str]] = {}
-        for case in queryset.select_related("category").order_by("created_at"):
-            seen.add(case.pk)
-            try:
-                workflow.case_accept(case=case, actor=request.user)
-            except WorkflowError as error:
-                refused.setdefault(str(error), []).append(case.number)
-            else:
-                accepted.append(case.number)
-        # Ticked on the page, but out of the list since (returned to the pool meanwhile,
-        # or no longer in the filtered state): said, not silently skipped.
-        ticked = {written_id(pk) for pk in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)}
-        if gone := ticked - seen - {None}:
-            moved_on = gettext("it changed meanwhile and is no longer in this list")
-            named = cases_user_may_name(request.user, gone).order_by("created_at")
-            if numbers := list(named.values_list("number", flat=True)):
-                refused.setdefault(moved_on, []).extend(numbers)
-        if accepted:
-            messages.success(
-                request,
-                ngettext(
-                    "Accepted %(count)d case: %(numbers)s",
-                    "Accepted %(count)d cases: %(numbers)s",
-                    len(accepted),
-                )
-                % {"count": len(accepted), "numbers": wording.join_names(accepted)},
-            )
-        # One message per reason, naming the first few cases: "select all" over a list of
-        # cases already in progress was a wall of the same refusal, case by case.
-        for reason, numbers in refused.items():
-            messages.error(
-                request,
-                ngettext(
-                    "%(count)d case was not accepted (%(numbers)s): %(reason)s",
-                    "%(count)d cases were not accepted (%(numbers)s): %(reason)s",
-                    len(numbers),
-                )
-                % {"count": len(numbers), "numbers": _first_named(numbers), "reason": reason},
-            )
-
-    @admin.action(description=_("Export the selected cases as CSV"))
-    def export_csv(self, request, queryset):
-        if refused_as_too_big(self, request, queryset):
-            return None
-        cases = queryset.select_related(*self.list_select_related).order_by("created_at")
-        return csv_response(
-            "cases.csv",
-            [*(name for name, _get in CSV_COLUMNS), "description"],
-            (
-                # The description as this user may read it (cases/privacy.py).
-                [*(get(case) for _name, get in CSV_COLUMNS), description_for(request.user, case)]
-                for case in cases.iterator(chunk_size=2000)
-            ),
-        )
 
     # -- history: the case's audit trail ----------------------------------------------
 
@@ -590,16 +321,3 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, self.object_history_template, context)
-
-
-def _first_named(numbers: list[str]) -> str:
-    """The first REFUSED_CASES_NAMED case numbers, then how many more, in words (a "…"
-    read "2026-000150、…" in Chinese)."""
-    named = wording.join_names(numbers[:REFUSED_CASES_NAMED])
-    more = len(numbers) - REFUSED_CASES_NAMED
-    if more <= 0:
-        return named
-    return ngettext("%(numbers)s and %(more)d more", "%(numbers)s and %(more)d more", more) % {
-        "numbers": named,
-        "more": more,
-    }

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from PIL import Image
 
-from cases.admin import cases as cases_admin
+from cases.admin import case_actions
 from cases.models import CaseEvent, State
 from cases.services import workflow
 from departments.services import sync_role_groups
@@ -88,7 +88,7 @@ def test_bulk_accept_reports_which_cases_failed_and_why(client, cast, own_cases)
 def test_bulk_accept_refuses_a_selection_bigger_than_one_request_takes(
     client, cast, own_cases, monkeypatch
 ):
-    monkeypatch.setattr(cases_admin, "ACCEPT_MAX_CASES", 2)
+    monkeypatch.setattr(case_actions, "ACCEPT_MAX_CASES", 2)
     client.force_login(cast.liaison)
     response = run_action(client, "accept_selected", own_cases[:1], select_across="1")
     assert response.status_code == 200
