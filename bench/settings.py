@@ -8,5 +8,5 @@ ROOT_URLCONF = "bench.urls"
 # The in-process page timings use Django's test client, which calls itself "testserver".
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
 # Plain HTTP on loopback: the probes and the load generator speak http://, also when a
-# probe is run by hand without bench/run.py's environment.
+# probe is run by hand without bench/harness.py's environment.
 SECURE_SSL_REDIRECT = False

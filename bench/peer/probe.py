@@ -1,5 +1,5 @@
 """The peer's side of the sweep benchmark, run with the helpdesk virtual environment's
-Python (bench/run.py builds it): `probe.py setup N DUE`, `probe.py reset`, `probe.py sweep`.
+Python (bench/sweep.py builds it): `probe.py setup N DUE`, `probe.py reset`, `probe.py sweep`.
 
 Each prints one JSON line. Tickets are written with bulk inserts; DUE of them are older
 than their queue's escalate_days, so `escalate_tickets` escalates exactly DUE tickets.

@@ -1,6 +1,6 @@
 """A minimal Django project around django-helpdesk, the peer of the escalation sweep.
 
-Runs only inside the throwaway virtual environment that bench/run.py builds under
+Runs only inside the throwaway virtual environment that bench/sweep.py builds under
 bench/.work/ (django-helpdesk is never a dependency of the product).
 """
 

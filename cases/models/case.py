@@ -1,4 +1,6 @@
-"""Cases and their state machine (SPEC §2); the audit trail is in cases/models/audit.py.
+"""Cases and their state machine (SPEC §2). The states and the other words the machine uses
+are in cases/models/states.py, assisting departments in assist.py, the audit trail in
+audit.py.
 
 The transition table is the set of `@transition` declarations below. Transition bodies
 only set fields on the case; the services in `cases/services/` fire them, save, and write
@@ -14,41 +16,20 @@ from django_fsm import RETURN_VALUE, ConcurrentTransition, ConcurrentTransitionM
 from django_fsm import transition as fsm_transition
 
 from cases import permissions as can
+from cases.models.states import (
+    CLOCK_STATES,
+    TERMINAL_STATES,
+    CaseFallbackReason,
+    DeadlineKind,
+    State,
+)
 from departments.models import Category, Department, GridCell, Township
-from departments.routing import FallbackReason
 
 # The longest description a report may have, from the web form or Open311 (GeoReport v2's
 # limit): a case read back over Open311 keeps within it.
 MAX_DESCRIPTION_LENGTH = 4000
-
-
-class State(models.TextChoices):
-    REPORTED = "reported", _("reported")
-    FALLBACK = "fallback", _("fallback pool")
-    ASSIGNED = "assigned", _("assigned")
-    IN_PROGRESS = "in_progress", _("in progress")
-    RESOLVED = "resolved", _("resolved")
-    CLOSED = "closed", _("closed")
-    SUSPENDED = "suspended", _("suspended")
-    CANCELLED = "cancelled", _("cancelled")
-
-
-# States whose deadline clock runs: the ones the escalation sweep looks at.
-CLOCK_STATES = (State.FALLBACK, State.ASSIGNED, State.IN_PROGRESS)
-TERMINAL_STATES = (State.CLOSED, State.CANCELLED)
 # Returns after which the pool waits for a supervisor to name the lead (SPEC §2).
 ARBITRATION_RETURNS = 2
-OPEN_STATES = tuple(s for s in State.values if s not in TERMINAL_STATES)
-
-
-class CaseFallbackReason(models.TextChoices):
-    """The router's four reasons, plus a department's return (a disputed assignment)."""
-
-    NO_RULE = FallbackReason.NO_RULE.value, FallbackReason.NO_RULE.label
-    OVERLAP = FallbackReason.OVERLAP.value, FallbackReason.OVERLAP.label
-    UNCLASSIFIED = FallbackReason.UNCLASSIFIED.value, FallbackReason.UNCLASSIFIED.label
-    OUTSIDE_GRID = FallbackReason.OUTSIDE_GRID.value, FallbackReason.OUTSIDE_GRID.label
-    RETURNED = "returned", _("returned by the department")
 
 
 class Urgency(models.TextChoices):
@@ -61,12 +42,6 @@ class Source(models.TextChoices):
     WEB = "web", _("web form")
     OPEN311 = "open311", _("Open311")
     DEMO = "demo", _("demo data")
-
-
-class DeadlineKind(models.TextChoices):
-    DISPATCH = "dispatch", _("dispatch")
-    ACCEPT = "accept", _("accept")
-    RESOLVE = "resolve", _("resolve")
 
 
 class CaseChanged(Exception):
@@ -419,53 +394,3 @@ class Case(ConcurrentTransitionMixin, models.Model):
         return (
             self.state in CLOCK_STATES and self.due_at is not None and self.due_at <= timezone.now()
         )
-
-
-class CaseAssist(models.Model):
-    """An assisting department on a case; a whistle summons it to report for duty (报到)."""
-
-    # Both indexed by the composite indexes below, which lead with them.
-    case = models.ForeignKey(
-        Case,
-        on_delete=models.CASCADE,
-        related_name="assists",
-        db_index=False,
-        verbose_name=_("case"),
-    )
-    department = models.ForeignKey(
-        Department,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-        verbose_name=_("department"),
-    )
-    summoned = models.BooleanField(_("summoned by whistle"), default=False)
-    report_due_at = models.DateTimeField(_("report for duty by"), null=True, blank=True)
-    reported_at = models.DateTimeField(_("reported for duty at"), null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["case", "department"], name="case_assist_unique"),
-        ]
-        indexes = [
-            # A liaison's visible cases (cases/selectors.py, cases_visible_to): the ids of the
-            # cases a department assists, read from the index alone.
-            models.Index(fields=["department", "case"], name="case_assist_department"),
-        ]
-        verbose_name = _("assisting department")
-        verbose_name_plural = _("assisting departments")
-
-    def __str__(self):
-        # The admin's inline titles each row with it: the department, not two ids.
-        return str(self.department)
-
-
-class CaseNumberCounter(models.Model):
-    """The last case number issued per year; numbers are `YYYY-NNNNNN`."""
-
-    year = models.PositiveSmallIntegerField(primary_key=True)
-    last = models.PositiveIntegerField(default=0)
-
-    def __str__(self):
-        return f"{self.year}: {self.last}"

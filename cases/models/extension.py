@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from cases.models.case import Case, DeadlineKind
+from cases.models.case import Case
+from cases.models.states import DeadlineKind
 from departments.models import Department
 
 

@@ -10,7 +10,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from cases.models.case import ARBITRATION_RETURNS, Case, State
+from cases.models.case import ARBITRATION_RETURNS, Case
+from cases.models.states import State
 from cases.services import workflow
 from cases.services.workflow import TransitionNotAllowed
 from departments.models import Department, User

@@ -26,7 +26,7 @@ from cases.services.seeding import (
     demo_logins,
     seed_cases,
 )
-from cases.services.seeding.synthetic import STATE_WEIGHTS
+from cases.services.seeding.histories import STATE_WEIGHTS
 from cases.services.seeding.whistles import WHISTLE_CASES
 from cases.services.workflow import CLOCK_FOR_STATE
 from departments.calendar import get_calendar

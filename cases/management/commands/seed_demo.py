@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases.services.seeding import demo_exists, demo_logins, seed_cases, seed_district
-from cases.services.seeding.synthetic import STATE_WEIGHTS
+from cases.services.seeding.histories import STATE_WEIGHTS
 from cases.services.seeding.whistles import WHISTLE_CASES, seed_whistle_cases
 from departments.importers import ImportRefused, format_summary
 from departments.management.base import TranslatedHelpCommand

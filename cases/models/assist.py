@@ -1,0 +1,49 @@
+"""Assisting departments on a case: the router's assists and the departments a whistle
+summons to report for duty (吹哨报到)."""
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from cases.models.case import Case
+from departments.models import Department
+
+
+class CaseAssist(models.Model):
+    """An assisting department on a case; a whistle summons it to report for duty (报到)."""
+
+    # Both indexed by the composite indexes below, which lead with them.
+    case = models.ForeignKey(
+        Case,
+        on_delete=models.CASCADE,
+        related_name="assists",
+        db_index=False,
+        verbose_name=_("case"),
+    )
+    department = models.ForeignKey(
+        Department,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("department"),
+    )
+    summoned = models.BooleanField(_("summoned by whistle"), default=False)
+    report_due_at = models.DateTimeField(_("report for duty by"), null=True, blank=True)
+    reported_at = models.DateTimeField(_("reported for duty at"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "department"], name="case_assist_unique"),
+        ]
+        indexes = [
+            # A liaison's visible cases (cases/selectors.py, cases_visible_to): the ids of the
+            # cases a department assists, read from the index alone.
+            models.Index(fields=["department", "case"], name="case_assist_department"),
+        ]
+        verbose_name = _("assisting department")
+        verbose_name_plural = _("assisting departments")
+
+    def __str__(self):
+        # The admin's inline titles each row with it: the department, not two ids.
+        return str(self.department)
