@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from departments.admin_io import ImportExportMixin
 from departments.calendar import calendar_notes, calendar_warnings, working_hours_text
 from departments.importers import plan_users
-from departments.importers.base import CODE_PATTERN, not_a_code
 from departments.importers.categories import ancestor_loop, own_ancestor_message
+from departments.importers.checks import CODE_PATTERN, not_a_code
 from departments.importers.departments import not_an_email, split_emails
 from departments.importers.geometry import check_geometry, undecodable_json
 from departments.invitations import invitations_revoke

@@ -6,7 +6,10 @@ Used by the `import_*` commands, `seed_demo` and the admin's import with preview
 """
 
 from departments.importers import categories, departments, grid, responsibilities, users
-from departments.importers.base import (
+from departments.importers.categories import plan_categories
+from departments.importers.departments import plan_departments
+from departments.importers.grid import plan_grid
+from departments.importers.plans import (
     CREATE,
     UNCHANGED,
     UPDATE,
@@ -18,9 +21,6 @@ from departments.importers.base import (
     apply,
     format_summary,
 )
-from departments.importers.categories import plan_categories
-from departments.importers.departments import plan_departments
-from departments.importers.grid import plan_grid
 from departments.importers.responsibilities import plan_responsibilities
 from departments.importers.users import plan_users
 

@@ -15,18 +15,10 @@ import shapely
 from django.utils.translation import gettext as _
 from shapely.geometry import shape
 
-from departments.importers.base import (
-    UPDATE,
-    ImportPlan,
-    check_code,
-    check_text,
-    note_case_clashes,
-    note_duplicate,
-    plan_row,
-    write_rows,
-)
-from departments.importers.base import decode as decode_text
+from departments.importers.checks import check_code, check_text, note_case_clashes, note_duplicate
 from departments.importers.geometry import check_geometry
+from departments.importers.plans import UPDATE, ImportPlan, plan_row, write_rows
+from departments.importers.reading import decode as decode_text
 from departments.models import GridCell, RoutingStamp, Township
 from departments.signals import cells_moved
 
