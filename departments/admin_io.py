@@ -37,7 +37,7 @@ from departments.importers import (
     apply,
     format_summary,
 )
-from departments.importers.base import RowPlan
+from departments.importers.plans import RowPlan
 from departments.wording import join_sentences
 
 PREVIEW_ROWS = 500

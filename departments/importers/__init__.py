@@ -5,8 +5,17 @@ with the changes), then `apply(plan)` → `ImportResult`, in one transaction.
 Used by the `import_*` commands, `seed_demo` and the admin's import with preview.
 """
 
-from departments.importers import categories, departments, grid, responsibilities, users
-from departments.importers.base import (
+from departments.importers import (
+    categories,
+    departments,
+    grid_features,
+    responsibilities,
+    users,
+)
+from departments.importers.categories import plan_categories
+from departments.importers.departments import plan_departments
+from departments.importers.grid import plan_grid
+from departments.importers.plans import (
     CREATE,
     UNCHANGED,
     UPDATE,
@@ -18,9 +27,6 @@ from departments.importers.base import (
     apply,
     format_summary,
 )
-from departments.importers.categories import plan_categories
-from departments.importers.departments import plan_departments
-from departments.importers.grid import plan_grid
 from departments.importers.responsibilities import plan_responsibilities
 from departments.importers.users import plan_users
 
@@ -36,7 +42,7 @@ PLANNERS = {
 # The columns of each CSV format (SPEC §5), and the properties of a grid cell's feature:
 # the admin's import page names them.
 COLUMNS = {
-    "grid": grid.PROPERTIES,
+    "grid": grid_features.PROPERTIES,
     "departments": departments.COLUMNS,
     "categories": categories.COLUMNS,
     "responsibilities": responsibilities.COLUMNS,

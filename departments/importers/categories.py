@@ -8,19 +8,15 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
-from departments.importers.base import (
-    CREATE,
-    UPDATE,
-    ImportPlan,
+from departments.importers.checks import (
     check_code,
     check_positive_decimal,
     check_text,
     note_case_clashes,
     note_duplicate,
-    plan_row,
-    read_csv,
-    write_rows,
 )
+from departments.importers.plans import CREATE, UPDATE, ImportPlan, plan_row, write_rows
+from departments.importers.reading import read_csv
 from departments.models import Category, RoutingStamp
 
 COLUMNS = ("code", "name", "parent_code", "accept_hours", "resolve_days")

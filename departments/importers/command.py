@@ -9,7 +9,7 @@ from django.db import IntegrityError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from departments.importers.base import ImportPlan, ImportResult, apply, format_summary
+from departments.importers.plans import ImportPlan, ImportResult, apply, format_summary
 from departments.management.base import TranslatedHelpCommand
 
 

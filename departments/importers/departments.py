@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
-from departments.importers.base import (
-    ImportPlan,
+from departments.importers.checks import (
     check_code,
     check_text,
     is_email_address,
     note_case_clashes,
     note_duplicate,
-    plan_row,
-    read_csv,
-    write_rows,
 )
+from departments.importers.plans import ImportPlan, plan_row, write_rows
+from departments.importers.reading import read_csv
 from departments.models import Department
 
 COLUMNS = ("code", "name", "supervisor_emails")

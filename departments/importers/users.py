@@ -12,23 +12,25 @@ from django.core.exceptions import ValidationError
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
-from departments.importers.base import (
-    CREATE,
+from departments.importers.checks import (
     EMAIL_MAX_LENGTH,
-    UNCHANGED,
-    UPDATE,
-    ImportPlan,
-    RowPlan,
     check_email,
     check_text,
     excel_shortened,
     not_a_role,
     note_case_clashes,
     note_duplicate,
+)
+from departments.importers.plans import (
+    CREATE,
+    UNCHANGED,
+    UPDATE,
+    ImportPlan,
+    RowPlan,
     plan_row,
-    read_csv,
     write_rows,
 )
+from departments.importers.reading import read_csv
 from departments.models import Department, Township, User, admin_rights_lost, role_errors
 from departments.services import STAFF_ROLES, sync_role_groups
 from departments.wording import join_names

@@ -1576,7 +1576,7 @@ def test_a_quote_never_closed_is_named_on_its_line_not_as_a_field_count():
 
 
 def test_a_grid_files_progress_counts_features(tmp_path, monkeypatch):
-    monkeypatch.setattr("departments.importers.base.PROGRESS_EVERY", 2)
+    monkeypatch.setattr("departments.importers.plans.PROGRESS_EVERY", 2)
     path = tmp_path / "grid.geojson"
     path.write_text(geojson(*(feature(f"E-{i}", i) for i in range(4))), encoding="utf-8")
 

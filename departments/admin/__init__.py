@@ -1,0 +1,7 @@
+"""The administrators' admin: townships, grid cells, departments, categories, the
+responsibility list, the working calendar and users, one module per subject.
+
+Django's autodiscovery imports this package only: importing the modules here registers
+their ModelAdmins."""
+
+from departments.admin import calendar, departments, grid, users  # noqa: F401
