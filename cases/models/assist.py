@@ -37,8 +37,8 @@ class CaseAssist(models.Model):
             models.UniqueConstraint(fields=["case", "department"], name="case_assist_unique"),
         ]
         indexes = [
-            # A liaison's visible cases (cases/selectors.py, cases_visible_to): the ids of the
-            # cases a department assists, read from the index alone.
+            # A liaison's visible cases (cases/selectors/access.py, cases_visible_to): the
+            # ids of the cases a department assists, read from the index alone.
             models.Index(fields=["department", "case"], name="case_assist_department"),
         ]
         verbose_name = _("assisting department")

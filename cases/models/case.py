@@ -137,9 +137,10 @@ class Case(ConcurrentTransitionMixin, models.Model):
         default=False,
         help_text=_("A supervisor named the lead after repeated returns; it cannot be returned."),
     )
-    # Whether the event that last named the owner (OWNERSHIP_ACTIONS in cases/selectors.py)
-    # is a dispatch a dispatcher or an arbitrating supervisor chose, not the router's (a
-    # route, or the dispatch a correction fires): the data flywheel counts only those.
+    # Whether the event that last named the owner (OWNERSHIP_ACTIONS in
+    # cases/selectors/trail.py) is a dispatch a dispatcher or an arbitrating supervisor
+    # chose, not the router's (a route, or the dispatch a correction fires): the data
+    # flywheel counts only those.
     # Kept by the transitions and `case_correct`, so its pages need not read the audit trail.
     lead_chosen_in_pool = models.BooleanField(default=False, editable=False)
     suspended_from = models.CharField(
@@ -207,7 +208,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
             models.Index(
                 fields=["remind_at"], name="case_remind_open", condition=Q(state__in=CLOCK_STATES)
             ),
-            # The fallback pool page (cases/selectors.py: fallback_pool_for): a township's
+            # The fallback pool page (cases/selectors/lists.py: fallback_pool_for): a township's
             # pool, and the district's, in its exact order (oldest first, then id), so that
             # a page and its count read only the pool's first rows. The lead column lets a
             # liaison's visibility test run on the index alone.
