@@ -82,6 +82,10 @@ def merge(bench: Bench, previous: dict) -> None:
         + bench.notes
     )
     for key, value in previous["raw"].items():
+        if isinstance(value, dict):
+            # JSON gave the sizes keying these back as strings: numbers again, so that they
+            # format as numbers and a size run again replaces its old figures.
+            value = {int(k) if k.isdigit() else k: v for k, v in value.items()}
         if isinstance(value, dict) and isinstance(bench.raw.get(key), dict):
             bench.raw[key] = {**value, **bench.raw[key]}
         elif key == "total_seconds":
