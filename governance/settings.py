@@ -397,7 +397,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in ("celery", "mail")]
 CELERY_TASK_ROUTES = {
-    # Every task that sends emails or queues their delivery (cases/services/outbox.py).
+    # Every task that sends emails or queues their delivery (cases/services/outbox/).
     task: {"queue": "mail"}
     for task in (
         "cases.queue_sweep_messages",
@@ -441,7 +441,7 @@ CELERY_BEAT_SCHEDULE["refresh-figures"] = {
     "schedule": _FIGURES_SECONDS,
     "options": {"expires": _FIGURES_SECONDS * 0.9},
 }
-# The email outbox (cases/services/outbox.py): retries back off from 30 s to 15 min.
+# The email outbox (cases/services/outbox/sending.py): retries back off from 30 s to 15 min.
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 20, minimum=1)
 OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 30, minimum=1)
 OUTBOX_RETRY_MAX_SECONDS = env_int("OUTBOX_RETRY_MAX_SECONDS", 900, minimum=1)

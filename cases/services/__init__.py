@@ -5,5 +5,5 @@
 - deadlines: the working-time clock the transitions start and stop;
 - escalation: the overdue sweep; escalation_mail: who is told and what the email says;
   acknowledgement: the signed link that acknowledges an escalation;
-- outbox: delivering the emails the other services write.
+- outbox/: writing, queuing and delivering the emails the other services write.
 """

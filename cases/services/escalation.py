@@ -13,7 +13,7 @@
 5. one INSERT … SELECT of audit rows and one INSERT … SELECT of small, unrendered outbox
    rows (address, language, escalation, Message-ID), both joining the new escalations to
    the groups' recipients in the database; after the commit one task is queued that
-   queues a delivery task per batch of the sweep's messages (`outbox.publish_sweep`), and
+   queues a delivery task per batch of the sweep's messages (`outbox.publishing.publish_sweep`), and
    each delivery renders its email just before sending it
    (`escalation_mail.render_message`), outside the sweep's transaction and memory.
 
@@ -45,7 +45,14 @@ from cases.models import (
     OutboxMessage,
     SweepRun,
 )
-from cases.services import deadlines, escalation_mail, outbox
+from cases.services import deadlines, escalation_mail
+from cases.services.outbox.enqueue import (
+    ADDRESS_MAX_LENGTH,
+    address_error,
+    address_key,
+    mail_domain,
+)
+from cases.services.outbox.publishing import requeue_stuck, schedule_sweep_delivery
 
 logger = logging.getLogger(__name__)
 Status = OutboxMessage.Status
@@ -302,14 +309,14 @@ def _write_messages(groups, addresses, languages, *, created_at, sweep_db) -> tu
     """One small, unrendered outbox row per recipient of each new escalation (address,
     language, escalation, a fresh Message-ID, the dedupe key) in one INSERT … SELECT.
     Returns how many were written and whether any is to be delivered. An address that is
-    not one is stored `failed` with the reason, as `outbox.build_message` does."""
+    not one is stored `failed` with the reason, as `outbox.enqueue.build_message` does."""
     invalid: dict[str, str] = {}  # address → why it is not one (checked once per address)
     rows = []
     for g in groups:
         kind = "reminder" if g.level == EscalationLevel.REMINDER else "escalation"
         for address in addresses[g.key]:
             if address not in invalid:
-                invalid[address] = outbox.address_error(address)
+                invalid[address] = address_error(address)
                 if invalid[address]:
                     logger.error("Not an email address %r; its messages are failed.", address)
             status = Status.FAILED if invalid[address] else Status.PENDING
@@ -320,8 +327,8 @@ def _write_messages(groups, addresses, languages, *, created_at, sweep_db) -> tu
                     g.department_id or 0,
                     g.township_id,
                     kind,
-                    address[: outbox.ADDRESS_MAX_LENGTH],  # a longer one is failed, not sent
-                    outbox.address_key(address),
+                    address[:ADDRESS_MAX_LENGTH],  # a longer one is failed, not sent
+                    address_key(address),
                     language,
                     status.value,
                     invalid[address],
@@ -364,7 +371,7 @@ def _write_messages(groups, addresses, languages, *, created_at, sweep_db) -> tu
             "attempts",
         ],
     )
-    # Message-IDs of the form outbox.new_message_id writes, made by the database per row.
+    # Message-IDs of the form outbox.enqueue.new_message_id writes, made by the database per row.
     sql = f"""
         INSERT INTO {q(OutboxMessage._meta.db_table)} ({columns})
         SELECT g.kind, 'escalation:' || e.id || ':' || g.address_key,
@@ -376,7 +383,7 @@ def _write_messages(groups, addresses, languages, *, created_at, sweep_db) -> tu
     """
     at = OutboxMessage._meta.get_field("created_at").get_db_prep_value(created_at, connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [outbox.mail_domain(), at, at, *table_params, sweep_db])
+        cursor.execute(sql, [mail_domain(), at, at, *table_params, sweep_db])
         written = cursor.rowcount
     # Each group holds at least one escalation, so every good address has a message.
     return written, not all(invalid.values())
@@ -404,7 +411,7 @@ def _sweep_in_transaction(result: SweepResult) -> None:
         result.escalations  # noqa: B018 (loaded now: the rollback will take the rows away)
         return
     if to_deliver:
-        outbox.schedule_sweep_delivery(sweep_id)
+        schedule_sweep_delivery(sweep_id)
 
 
 def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> SweepResult:
@@ -438,7 +445,7 @@ def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> S
         return result
     # Compared with the sweep's start, so the messages it has just written are never
     # "stuck", however long it took.
-    result.requeued = len(outbox.requeue_stuck(now=run.started_at))
+    result.requeued = len(requeue_stuck(now=run.started_at))
     # The heartbeat only needs recent history: one row a minute would grow without end.
     SweepRun.objects.filter(started_at__lt=timezone.now() - SWEEP_HISTORY).delete()
     SweepRun.objects.filter(pk=run.pk).update(

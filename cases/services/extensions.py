@@ -30,7 +30,8 @@ from cases.models import (
     ExtensionRequest,
     State,
 )
-from cases.services import deadlines, outbox
+from cases.services import deadlines
+from cases.services.outbox.enqueue import address_key, build_message, enqueue_email, enqueue_many
 from cases.services.workflow import (
     NotPermitted,
     StaleCase,
@@ -199,19 +200,19 @@ def extension_request(
             language=language,
         )
         messages.append(
-            outbox.build_message(
+            build_message(
                 to=address,
                 subject=subject,
                 text=text,
                 html=html,
                 kind="extension",
-                dedupe_key=f"extension:{request.pk}:{outbox.address_key(address)}",
+                dedupe_key=f"extension:{request.pk}:{address_key(address)}",
                 language=language,
                 case=case,
                 now=now,
             )
         )
-    outbox.enqueue_many(messages)
+    enqueue_many(messages)
     return request
 
 
@@ -227,7 +228,7 @@ def _tell_requester(case: Case, request: ExtensionRequest, now: datetime) -> Non
         case_url=f"{settings.SITE_URL}{case_path}",
         language=requester.language or settings.LANGUAGE_CODE,
     )
-    outbox.enqueue_email(
+    enqueue_email(
         to=requester.email,
         subject=subject,
         text=text,
