@@ -59,7 +59,7 @@ from cases.selectors import (
 )
 from cases.services import arbitration, workflow
 from cases.services.privacy import Purpose, reporter_contact_for
-from cases.services.workflow import StaleCase, WorkflowError
+from cases.services.transitions import StaleCase, WorkflowError
 from departments import wording
 from departments.calendar import get_calendar
 from departments.models import User

@@ -32,7 +32,7 @@ from cases.models import (
 )
 from cases.services import deadlines
 from cases.services.outbox.enqueue import address_key, build_message, enqueue_email, enqueue_many
-from cases.services.workflow import (
+from cases.services.transitions import (
     NotPermitted,
     StaleCase,
     WorkflowError,
@@ -301,7 +301,7 @@ def extension_decide(
     decider = {"decided_by": actor, "decided_by_label": "" if actor else address}
     if not extension_still_applies(request, case):
         # Left pending by a deadline that ended before transitions lapsed requests: the
-        # same lapse as theirs (workflow.extension_requests_lapse), whoever looks first.
+        # same lapse as theirs (transitions.extension_requests_lapse), whoever looks first.
         extension_requests_lapse(case, now=now)
         request.refresh_from_db()
         return request

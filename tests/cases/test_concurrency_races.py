@@ -9,8 +9,8 @@ import pytest
 from django.db import transaction
 
 from cases.models import Case, CaseEvent, ExtensionRequest, State
-from cases.services import extensions, liaison, workflow
-from cases.services.workflow import WorkflowError
+from cases.services import extensions, liaison, transitions, workflow
+from cases.services.transitions import WorkflowError
 from tests.cases.test_concurrency import run_in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,7 +30,7 @@ def test_an_extension_decided_while_the_case_is_resolved_does_not_deadlock(
         case=case, actor=cast.liaison, reason="需要协调物业", extra_days=Decimal("2")
     )
     case_updated = threading.Event()
-    lapse = workflow.extension_requests_lapse
+    lapse = transitions.extension_requests_lapse
 
     def lapse_a_moment_later(case, *, now):
         # The resolve has updated the case and is about to lapse the request: the
@@ -39,7 +39,7 @@ def test_an_extension_decided_while_the_case_is_resolved_does_not_deadlock(
         time.sleep(0.5)
         lapse(case, now=now)
 
-    monkeypatch.setattr(workflow, "extension_requests_lapse", lapse_a_moment_later)
+    monkeypatch.setattr(transitions, "extension_requests_lapse", lapse_a_moment_later)
     results = {}
 
     def resolve():
