@@ -29,7 +29,7 @@ from cases import emails
 from cases.models import Case, CaseEvent, Escalation, OutboxMessage, State, SweepRun
 from cases.selectors import last_sweep_status
 from cases.services import escalation as escalation_service
-from cases.services import extensions, workflow
+from cases.services import escalation_notices, extensions, workflow
 from cases.services.escalation import escalation_sweep
 from cases.services.outbox import foreground, publishing, sending
 from cases.services.outbox.enqueue import enqueue_email
@@ -259,7 +259,7 @@ def test_a_sweep_that_dies_midway_leaves_nothing_and_the_next_one_does_it_all(
     def crash(*args, **kwargs):
         raise ConnectionError("worker killed")
 
-    monkeypatch.setattr(escalation_service, "_write_messages", crash)
+    monkeypatch.setattr(escalation_notices, "write_messages", crash)
     with pytest.raises(ConnectionError):
         sweep(at(11, 23, 12))
     assert rungs() == [] and OutboxMessage.objects.count() == 0
