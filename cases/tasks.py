@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from cases.services import escalation
 from cases.services.figures import figures_refresh
+from cases.services.held_photos import held_photos_purge
 from cases.services.intake import idempotency_keys_purge
 from cases.services.outbox import publishing, sending
-from cases.services.photos import held_photos_purge
 from cases.services.privacy import reporters_anonymise
 from cases.services.supervision import supervision_refresh
 

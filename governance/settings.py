@@ -294,7 +294,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# The most files one report may attach, 10 of 10 MB (MAX_UPLOADS in cases/services/photos.py,
+# The most files one report may attach, 10 of 10 MB (MAX_UPLOADS in cases/services/photo_checks.py,
 # copies and pictures beyond the five kept included), and the form around them: such a
 # report must reach the photo rule, which says what to leave out, not a bare 413.
 REQUEST_MAX_BYTES = 101 * 2**20
