@@ -62,8 +62,8 @@ def sweep_counts(now_iso: str) -> dict:
 def sweep(now_iso: str) -> dict:
     """One product sweep (`escalation_sweep`, what the Celery task and escalate_overdue run)."""
     from cases.models import Escalation
-    from cases.services import outbox
     from cases.services.escalation import escalation_sweep
+    from cases.services.outbox.publishing import publish_sweep
 
     now = datetime.fromisoformat(now_iso)
     connection.ensure_connection()
@@ -77,7 +77,7 @@ def sweep(now_iso: str) -> dict:
     rss_after = _rss_mb()
     # What the worker does next (`queue_sweep_messages`): queue the deliveries in batches.
     started = time.perf_counter()
-    queued = outbox.publish_sweep(result.sweep_id)
+    queued = publish_sweep(result.sweep_id)
     queue_seconds = time.perf_counter() - started
     return {
         "seconds": seconds,

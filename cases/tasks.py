@@ -14,10 +14,11 @@ import time
 from celery import shared_task
 from django.utils import timezone
 
-from cases.services import escalation, outbox
+from cases.services import escalation
 from cases.services.figures import figures_refresh
+from cases.services.held_photos import held_photos_purge
 from cases.services.intake import idempotency_keys_purge
-from cases.services.photos import held_photos_purge
+from cases.services.outbox import publishing, sending
 from cases.services.privacy import reporters_anonymise
 from cases.services.supervision import supervision_refresh
 
@@ -39,7 +40,7 @@ def escalate_overdue() -> dict:
 def queue_sweep_messages(sweep_id: str) -> int:
     """Queue the delivery of one sweep's emails in batches (the sweep queues this after its
     commit). Run twice, it queues the still pending ones again, which deliver once."""
-    return outbox.publish_sweep(sweep_id)
+    return publishing.publish_sweep(sweep_id)
 
 
 @shared_task(
@@ -51,7 +52,7 @@ def queue_sweep_messages(sweep_id: str) -> int:
 )
 def send_outbox_message(self, message_pk: int) -> str:
     """Deliver one outbox message; on a temporary failure retry with exponential backoff."""
-    delivery = outbox.deliver(message_pk=message_pk)
+    delivery = sending.deliver(message_pk=message_pk)
     if delivery.retry_in is not None:
         raise self.retry(countdown=delivery.retry_in)
     return delivery.outcome
@@ -64,23 +65,23 @@ def send_outbox_message(self, message_pk: int) -> str:
 )
 def deliver_outbox_messages(message_pks: list[int]) -> dict:
     """Deliver a batch of outbox messages one after the other (what the sweep queues: a
-    task per batch, not per message). Each delivery is `outbox.deliver`, so a redelivered
+    task per batch, not per message). Each delivery is `sending.deliver`, so a redelivered
     batch sends nothing twice; a message to retry gets its own `send_outbox_message` task
     with the backoff delay. Near the time limit the rest of the batch is queued again.
 
     The first message the mail server does not answer (refused, timed out, dropped) stops
-    the batch, as it stops `outbox.deliver_now`: each next one would wait EMAIL_TIMEOUT for
+    the batch, as it stops `foreground.deliver_now`: each next one would wait EMAIL_TIMEOUT for
     the same silence, up to the time limit. The rest, untried, go on as one batch after that
     message's backoff delay, so that they follow it once the server answers again."""
     started = time.monotonic()
     outcomes: dict[str, int] = {}
     for index, pk in enumerate(message_pks):
         if time.monotonic() - started > BATCH_SECONDS:
-            outbox.publish(message_pks[index:])
+            publishing.publish(message_pks[index:])
             outcomes["handed_on"] = len(message_pks) - index
             break
         try:
-            delivery = outbox.deliver(message_pk=pk)
+            delivery = sending.deliver(message_pk=pk)
         except Exception:  # one row must not hold up the others; the sweep re-queues it
             logger.exception("Outbox message %s could not be delivered.", pk)
             outcomes["error"] = outcomes.get("error", 0) + 1
@@ -93,10 +94,10 @@ def deliver_outbox_messages(message_pks: list[int]) -> dict:
                 logger.warning("Could not queue the retry of outbox message %s.", pk)
         if delivery.unreachable:
             rest = message_pks[index + 1 :]
-            delay = delivery.retry_in or outbox.retry_delay(1)
+            delay = delivery.retry_in or sending.retry_delay(1)
             if rest:
                 outcomes["not_tried"] = len(rest)
-                outbox.postpone(rest, seconds=delay)
+                publishing.postpone(rest, seconds=delay)
                 try:
                     deliver_outbox_messages.apply_async((rest,), countdown=delay)
                 except Exception:  # the broker: they stay pending and the sweep re-queues them

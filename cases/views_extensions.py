@@ -19,7 +19,7 @@ from cases.services.extensions import (
     extension_still_applies,
     read_decision_token,
 )
-from cases.services.workflow import WorkflowError
+from cases.services.transitions import WorkflowError
 
 
 class DecisionForm(forms.Form):

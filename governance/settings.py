@@ -294,7 +294,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# The most files one report may attach, 10 of 10 MB (MAX_UPLOADS in cases/services/photos.py,
+# The most files one report may attach, 10 of 10 MB (MAX_UPLOADS in cases/services/photo_checks.py,
 # copies and pictures beyond the five kept included), and the form around them: such a
 # report must reach the photo rule, which says what to leave out, not a bare 413.
 REQUEST_MAX_BYTES = 101 * 2**20
@@ -397,7 +397,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in ("celery", "mail")]
 CELERY_TASK_ROUTES = {
-    # Every task that sends emails or queues their delivery (cases/services/outbox.py).
+    # Every task that sends emails or queues their delivery (cases/services/outbox/).
     task: {"queue": "mail"}
     for task in (
         "cases.queue_sweep_messages",
@@ -441,7 +441,7 @@ CELERY_BEAT_SCHEDULE["refresh-figures"] = {
     "schedule": _FIGURES_SECONDS,
     "options": {"expires": _FIGURES_SECONDS * 0.9},
 }
-# The email outbox (cases/services/outbox.py): retries back off from 30 s to 15 min.
+# The email outbox (cases/services/outbox/sending.py): retries back off from 30 s to 15 min.
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 20, minimum=1)
 OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 30, minimum=1)
 OUTBOX_RETRY_MAX_SECONDS = env_int("OUTBOX_RETRY_MAX_SECONDS", 900, minimum=1)

@@ -26,6 +26,7 @@ from cases.services.acknowledgement import ACK_SALT
 from cases.services.escalation import escalation_sweep
 from cases.services.extensions import DECISION_SALT, extension_request
 from cases.services.photos import case_add_photos
+from cases.services.transitions import USER_TRANSITIONS
 from departments.invitations import SALT as INVITATION_SALT
 from departments.models import User
 from tests.conftest import make_user
@@ -233,7 +234,7 @@ def case_requests(case: Case, own: Case | None) -> list[tuple[str, str, dict]]:
     r.append(("GET", reverse("cases:photo", args=[number, photo.pk]), {}))
     r.append(("POST", reverse("cases:correct", args=[number]), {"category": ""}))
     r.append(("POST", reverse("cases:report_for_duty", args=[number]), {}))
-    for name in workflow.USER_TRANSITIONS:
+    for name in USER_TRANSITIONS:
         r.append(
             (
                 "POST",

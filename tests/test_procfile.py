@@ -151,9 +151,9 @@ def test_beat_starts_on_a_fresh_var_dir_and_keeps_its_schedule_there(tmp_path):
 QUEUE_AN_EMAIL_AND_A_SWEEP = """
 from django.db import transaction
 from cases import tasks
-from cases.services import outbox
+from cases.services.outbox.enqueue import enqueue_email
 with transaction.atomic():
-    outbox.enqueue_email(
+    enqueue_email(
         to="demo@example.org", subject="Sent by the worker", text="Hello.",
         kind="test", dedupe_key="procfile:1",
     )

@@ -219,7 +219,7 @@ def test_a_body_larger_than_the_limit_is_refused_before_it_is_read(client, setti
 def test_a_report_with_as_many_photos_as_one_batch_takes_is_not_refused_for_its_size():
     # Six to ten pictures of 10 MB must reach the photo rule, which says what to leave out;
     # a bare 413 page would lose the typed report.
-    from cases.services.photos import MAX_PHOTO_BYTES, MAX_UPLOADS
+    from cases.services.photo_checks import MAX_PHOTO_BYTES, MAX_UPLOADS
     from governance.security import request_size_limit
 
     form_and_part_headers = 2**20

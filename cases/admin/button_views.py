@@ -18,7 +18,7 @@ from cases.forms import errors_in_one_line
 from cases.models import Case
 from cases.selectors.access import case_passed_on
 from cases.selectors.trail import latest_step
-from cases.services.workflow import StaleCase, WorkflowError
+from cases.services.transitions import StaleCase, WorkflowError
 from departments import wording
 from departments.routing import written_id
 

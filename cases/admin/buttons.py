@@ -19,7 +19,8 @@ from cases.labels import TRANSITION_LABELS
 from cases.models import ExtensionRequest
 from cases.selectors.lists import with_listed_assisting
 from cases.services import arbitration, extensions, liaison, workflow
-from cases.services import photos as photos_service
+from cases.services.photo_checks import copies_left_out
+from cases.services.transitions import WorkflowError, available_transitions
 from departments.models import Department
 from departments.wording import join_sentences
 
@@ -157,7 +158,7 @@ class PageState:
         return cls(
             case=case,
             user=user,
-            transitions=workflow.available_transitions(case, user),
+            transitions=available_transitions(case, user),
             pending_extension=case.extension_requests.filter(
                 status=ExtensionRequest.Status.PENDING
             ).first(),
@@ -198,7 +199,7 @@ class Resolve(Button):
         )
         if len(stored) < len(photos):
             done = _("Case %(number)s: %(action)s done.") % {"number": case, "action": self.label}
-            left_out = photos_service.copies_left_out(len(photos) - len(stored))
+            left_out = copies_left_out(len(photos) - len(stored))
             # Chinese writes no space after its full stop.
             return join_sentences([done, left_out])
         return None
@@ -259,7 +260,7 @@ class DecideExtension(Button):
     def run(self, *, case, actor, data):
         request = case.extension_requests.filter(pk=data["request"]).first()
         if request is None:
-            raise workflow.WorkflowError(_("No such extension request on this case."))
+            raise WorkflowError(_("No such extension request on this case."))
         decided = extensions.extension_decide(
             request=request,
             approve=data["decision"] == "approve",

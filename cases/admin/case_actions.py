@@ -12,7 +12,7 @@ from cases.pagination import count_up_to
 from cases.privacy import description_for
 from cases.selectors.access import cases_user_may_name
 from cases.services import workflow
-from cases.services.workflow import WorkflowError
+from cases.services.transitions import WorkflowError
 from departments import wording
 from departments.routing import written_id
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from cases.services import flywheel
-from cases.services.workflow import WorkflowError
+from cases.services.transitions import WorkflowError
 
 
 def may_curate(user) -> bool:

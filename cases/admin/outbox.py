@@ -18,7 +18,7 @@ from cases.admin.events import filter_in_words
 from cases.admin.readonly import CaseLinkColumnMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin
 from cases.models import OutboxMessage
 from cases.pagination import CasePaginator
-from cases.services.outbox import outbox_messages_resend
+from cases.services.outbox.resend import outbox_messages_resend
 from cases.signed_links import without_tokens
 from departments import wording
 

@@ -10,7 +10,7 @@ from django.db.models import Model, Q
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import HeldPhoto
-from cases.services.photos import HELD_PHOTOS_GONE
+from cases.services.held_photos import HELD_PHOTOS_GONE
 from departments.models import User
 from departments.routing import written_id
 
@@ -52,7 +52,7 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 class MultipleImageField(forms.FileField):
     """Several files in one input; the rules (type, size, count) are in
-    cases/services/photos.py, which the service applies."""
+    cases/services/photo_checks.py, which the service applies."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault(

@@ -137,7 +137,8 @@ class ReportForm(forms.Form):
     def clean_photos(self):
         """The photos checked and re-encoded, ready to store (`CleanPhoto`); with a bad
         file among them, the good ones wait in `photos_passing` for the page shown again."""
-        from cases.services.photos import clean_each_photo, held_as_cleaned
+        from cases.services.held_photos import held_as_cleaned
+        from cases.services.photo_checks import clean_each_photo
 
         photos = self.cleaned_data["photos"]
         held = self.cleaned_data.get("held_photos") or ()

@@ -82,7 +82,7 @@ class Escalation(models.Model):
 class OutboxMessage(models.Model):
     """One email to one address, written in the same transaction as the change that causes
     it and delivered afterwards by `cases.tasks.send_outbox_message` (see
-    `cases/services/outbox.py`). `dedupe_key` makes writing it idempotent; `message_id` is
+    `cases/services/outbox/`). `dedupe_key` makes writing it idempotent; `message_id` is
     the stable Message-ID header, so a rare SMTP-level duplicate is recognisable."""
 
     class Status(models.TextChoices):
@@ -146,7 +146,7 @@ class OutboxMessage(models.Model):
             models.UniqueConstraint(fields=["message_id"], name="outbox_message_id_unique"),
         ]
         indexes = [
-            # Used by the sweep's re-queue of stuck messages (cases/services/outbox.py).
+            # Used by the sweep's re-queue of stuck messages (cases/services/outbox/publishing.py).
             models.Index(
                 fields=["next_attempt_at"],
                 name="outbox_pending",

@@ -16,7 +16,7 @@ def photo_path(instance: "CasePhoto", filename: str) -> str:
 
 
 class CasePhoto(models.Model):
-    """A photo of a case, re-encoded on upload (cases/services/photos.py) so it carries no
+    """A photo of a case, re-encoded on upload (cases/services/photo_checks.py) so it carries no
     EXIF location."""
 
     case = models.ForeignKey(

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from cases.models.case import ARBITRATION_RETURNS, Case
 from cases.models.states import State
 from cases.services import workflow
-from cases.services.workflow import TransitionNotAllowed
+from cases.services.transitions import TransitionNotAllowed, WorkflowError
 from departments.models import Department, User
 
 
@@ -40,7 +40,7 @@ def case_arbitrate(
         raise TransitionNotAllowed(_("This case does not wait for arbitration."))
     reason = (reason or "").strip()
     if not reason:
-        raise workflow.WorkflowError(_("A reason is required."))
+        raise WorkflowError(_("A reason is required."))
     return workflow.case_dispatch(
         case=case,
         actor=actor,

@@ -13,10 +13,11 @@ from django.urls import reverse
 from cases import emails
 from cases.models import Case, CaseEvent, OutboxMessage
 from cases.models.case import ARBITRATION_RETURNS
-from cases.services import outbox
+from cases.services.outbox.enqueue import address_key, build_message, enqueue_many
+from cases.services.outbox.outdated import ARBITRATION_KIND
 from departments.models import Department, User
 
-KIND = outbox.ARBITRATION_KIND
+KIND = ARBITRATION_KIND
 
 
 def arbiters(case: Case) -> list[User]:
@@ -62,16 +63,16 @@ def arbitration_notify(*, case: Case, now: datetime) -> list[OutboxMessage]:
             case=case, returns=returns, case_url=case_url, language=language
         )
         messages.append(
-            outbox.build_message(
+            build_message(
                 to=arbiter.email,
                 subject=subject,
                 text=text,
                 html=html,
                 kind=KIND,
-                dedupe_key=f"{KIND}:{returns[-1].pk}:{outbox.address_key(arbiter.email)}",
+                dedupe_key=f"{KIND}:{returns[-1].pk}:{address_key(arbiter.email)}",
                 language=language,
                 case=case,
                 now=now,
             )
         )
-    return outbox.enqueue_many(messages)
+    return enqueue_many(messages)

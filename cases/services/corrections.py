@@ -14,7 +14,7 @@ from django.utils.translation import gettext_noop
 from cases import permissions as can
 from cases.models import Case, CaseAssist, CaseChanged, CaseEvent, DeadlineKind, State
 from cases.services import deadlines
-from cases.services.workflow import (
+from cases.services.transitions import (
     NotPermitted,
     StaleCase,
     TransitionNotAllowed,

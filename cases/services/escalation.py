@@ -12,10 +12,11 @@
 4. one SELECT finds the people of every group (and their languages) at once;
 5. one INSERT … SELECT of audit rows and one INSERT … SELECT of small, unrendered outbox
    rows (address, language, escalation, Message-ID), both joining the new escalations to
-   the groups' recipients in the database; after the commit one task is queued that
-   queues a delivery task per batch of the sweep's messages (`outbox.publish_sweep`), and
-   each delivery renders its email just before sending it
-   (`escalation_mail.render_message`), outside the sweep's transaction and memory.
+   the groups' recipients in the database (`escalation_notices`); after the commit one
+   task is queued that queues a delivery task per batch of the sweep's messages
+   (`outbox.publishing.publish_sweep`), and each delivery renders its email just before
+   sending it (`escalation_mail.render_message`), outside the sweep's transaction and
+   memory.
 
 The unique (case, deadline_seq, level) constraint makes each rung happen once: a second
 sweep at the same moment waits on the first's uncommitted rows, then inserts nothing. Only
@@ -25,13 +26,11 @@ the current clock columns are compared, and they are NULL when the clock is stop
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -39,16 +38,14 @@ from django.utils import timezone
 from cases.models import (
     CLOCK_STATES,
     Case,
-    CaseEvent,
     Escalation,
     EscalationLevel,
-    OutboxMessage,
     SweepRun,
 )
-from cases.services import deadlines, escalation_mail, outbox
+from cases.services import deadlines, escalation_mail, escalation_notices
+from cases.services.outbox.publishing import requeue_stuck, schedule_sweep_delivery
 
 logger = logging.getLogger(__name__)
-Status = OutboxMessage.Status
 
 # Which stored moment each rung compares with the clock.
 RUNG_COLUMNS = {
@@ -213,175 +210,6 @@ def _new_groups(sweep_id: uuid.UUID) -> list[EscalationGroup]:
     ]
 
 
-# How each database spells the few functions the sweep's statements need.
-_SQL_DIALECT = {
-    "postgresql": {
-        "json_object": "jsonb_build_object",
-        "json": "CAST({} AS jsonb)",
-        "random_hex": "replace(CAST(gen_random_uuid() AS text), '-', '')",
-    },
-    "sqlite": {
-        "json_object": "json_object",
-        "json": "json({})",
-        "random_hex": "lower(hex(randomblob(16)))",
-    },
-}
-
-
-def _dialect(name: str) -> str:
-    return _SQL_DIALECT[connection.vendor][name]
-
-
-def _columns(model, names: list[str]) -> str:
-    return ", ".join(
-        connection.ops.quote_name(model._meta.get_field(name).column) for name in names
-    )
-
-
-def _values_table(names: list[str], rows: list[tuple]) -> tuple[str, list]:
-    """`(SELECT column1 AS a, … FROM (VALUES (%s, …), …))` and its parameters: a small
-    inline table both PostgreSQL and SQLite can join (each names VALUES columns columnN)."""
-    placeholders = "(" + ", ".join(["%s"] * len(names)) + ")"
-    renamed = ", ".join(f"column{i} AS {name}" for i, name in enumerate(names, start=1))
-    sql = f"(SELECT {renamed} FROM (VALUES {', '.join([placeholders] * len(rows))}) AS v)"
-    return sql, [value for row in rows for value in row]
-
-
-# Joins an escalation row `e` to its group's row `g` (the pool's department is 0 there).
-_GROUP_JOIN = (
-    "g.level = e.level AND g.department_id = COALESCE(e.department_id, 0) "
-    "AND g.township_id = e.township_id"
-)
-
-
-def _write_audit(groups, addresses, *, now, sweep_db) -> None:
-    """One audit row per new escalation, naming the people told, in one INSERT … SELECT
-    from the escalation rows joined to their group's recipients."""
-    q = connection.ops.quote_name
-    groups_sql, group_params = _values_table(
-        ["level", "department_id", "township_id", "recipients"],
-        [
-            (g.level, g.department_id or 0, g.township_id, json.dumps(addresses[g.key]))
-            for g in groups
-        ],
-    )
-    columns = _columns(
-        CaseEvent,
-        [
-            "case",
-            "action",
-            "from_state",
-            "to_state",
-            "actor",
-            "actor_label",
-            "comment",
-            "data",
-            "at",
-        ],
-    )
-    recipients = _dialect("json").format("g.recipients")
-    sql = f"""
-        INSERT INTO {q(CaseEvent._meta.db_table)} ({columns})
-        SELECT e.case_id, CASE WHEN e.level = %s THEN 'remind' ELSE 'escalate' END, '', '',
-               NULL, 'system', '',
-               {_dialect("json_object")}(
-                   'escalation', e.id, 'level', e.level, 'deadline', e.deadline_kind,
-                   'deadline_seq', e.deadline_seq, 'recipients', {recipients}
-               ),
-               %s
-        FROM {q(Escalation._meta.db_table)} e JOIN {groups_sql} g ON {_GROUP_JOIN}
-        WHERE e.sweep_id = %s
-        ORDER BY e.case_id, e.level
-    """
-    now_db = CaseEvent._meta.get_field("at").get_db_prep_value(now, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [int(EscalationLevel.REMINDER), now_db, *group_params, sweep_db])
-
-
-def _write_messages(groups, addresses, languages, *, created_at, sweep_db) -> tuple[int, bool]:
-    """One small, unrendered outbox row per recipient of each new escalation (address,
-    language, escalation, a fresh Message-ID, the dedupe key) in one INSERT … SELECT.
-    Returns how many were written and whether any is to be delivered. An address that is
-    not one is stored `failed` with the reason, as `outbox.build_message` does."""
-    invalid: dict[str, str] = {}  # address → why it is not one (checked once per address)
-    rows = []
-    for g in groups:
-        kind = "reminder" if g.level == EscalationLevel.REMINDER else "escalation"
-        for address in addresses[g.key]:
-            if address not in invalid:
-                invalid[address] = outbox.address_error(address)
-                if invalid[address]:
-                    logger.error("Not an email address %r; its messages are failed.", address)
-            status = Status.FAILED if invalid[address] else Status.PENDING
-            language = languages.get(address.lower(), settings.LANGUAGE_CODE)
-            rows.append(
-                (
-                    g.level,
-                    g.department_id or 0,
-                    g.township_id,
-                    kind,
-                    address[: outbox.ADDRESS_MAX_LENGTH],  # a longer one is failed, not sent
-                    outbox.address_key(address),
-                    language,
-                    status.value,
-                    invalid[address],
-                )
-            )
-    if not rows:
-        return 0, False
-    q = connection.ops.quote_name
-    table_sql, table_params = _values_table(
-        [
-            "level",
-            "department_id",
-            "township_id",
-            "kind",
-            "address",
-            "address_key",
-            "language",
-            "status",
-            "last_error",
-        ],
-        rows,
-    )
-    columns = _columns(
-        OutboxMessage,
-        [
-            "kind",
-            "dedupe_key",
-            "message_id",
-            "to",
-            "language",
-            "case",
-            "escalation",
-            "status",
-            "last_error",
-            "created_at",
-            "next_attempt_at",
-            "subject",
-            "text",
-            "html",
-            "attempts",
-        ],
-    )
-    # Message-IDs of the form outbox.new_message_id writes, made by the database per row.
-    sql = f"""
-        INSERT INTO {q(OutboxMessage._meta.db_table)} ({columns})
-        SELECT g.kind, 'escalation:' || e.id || ':' || g.address_key,
-               '<' || g.kind || '.' || {_dialect("random_hex")} || '@' || %s || '>',
-               g.address, g.language, e.case_id, e.id, g.status, g.last_error, %s, %s,
-               '', '', '', 0
-        FROM {q(Escalation._meta.db_table)} e JOIN {table_sql} g ON {_GROUP_JOIN}
-        WHERE e.sweep_id = %s
-    """
-    at = OutboxMessage._meta.get_field("created_at").get_db_prep_value(created_at, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [outbox.mail_domain(), at, at, *table_params, sweep_db])
-        written = cursor.rowcount
-    # Each group holds at least one escalation, so every good address has a message.
-    return written, not all(invalid.values())
-
-
 def _sweep_in_transaction(result: SweepResult) -> None:
     now, sweep_id = result.now, result.sweep_id
     sweep_db = Escalation._meta.get_field("sweep_id").get_db_prep_value(sweep_id, connection)
@@ -394,17 +222,17 @@ def _sweep_in_transaction(result: SweepResult) -> None:
     _raise_case_levels(sweep_db)
     addresses, languages = escalation_mail.group_recipients(groups)
     result.recipients = addresses
-    _write_audit(groups, addresses, now=now, sweep_db=sweep_db)
+    escalation_notices.write_audit(groups, addresses, now=now, sweep_db=sweep_db)
     # Stamped last, just before the commit: `next_attempt_at` is when a delivery should
     # start at the latest, so a row must not look overdue before it could be delivered.
-    result.messages, to_deliver = _write_messages(
+    result.messages, to_deliver = escalation_notices.write_messages(
         groups, addresses, languages, created_at=timezone.now(), sweep_db=sweep_db
     )
     if result.dry_run:
         result.escalations  # noqa: B018 (loaded now: the rollback will take the rows away)
         return
     if to_deliver:
-        outbox.schedule_sweep_delivery(sweep_id)
+        schedule_sweep_delivery(sweep_id)
 
 
 def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> SweepResult:
@@ -438,7 +266,7 @@ def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> S
         return result
     # Compared with the sweep's start, so the messages it has just written are never
     # "stuck", however long it took.
-    result.requeued = len(outbox.requeue_stuck(now=run.started_at))
+    result.requeued = len(requeue_stuck(now=run.started_at))
     # The heartbeat only needs recent history: one row a minute would grow without end.
     SweepRun.objects.filter(started_at__lt=timezone.now() - SWEEP_HISTORY).delete()
     SweepRun.objects.filter(pk=run.pk).update(

@@ -166,7 +166,7 @@ def render_message(message: OutboxMessage) -> str:
     """Fill in the subject, text and HTML of an escalation's outbox row, in the
     recipient's language, as of the sweep's clock (the escalation's `created_at`).
 
-    Called by the delivery (`outbox.deliver`) with the row locked, just before it is sent:
+    Called by the delivery (`outbox.sending.deliver`) with the row locked, just before it is sent:
     the sweep itself only writes who is told about which escalation. A template that fails
     gives a bare email rather than none; the returned text says why (empty when fine)."""
     e = Escalation.objects.select_related(

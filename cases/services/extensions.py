@@ -30,8 +30,9 @@ from cases.models import (
     ExtensionRequest,
     State,
 )
-from cases.services import deadlines, outbox
-from cases.services.workflow import (
+from cases.services import deadlines
+from cases.services.outbox.enqueue import address_key, build_message, enqueue_email, enqueue_many
+from cases.services.transitions import (
     NotPermitted,
     StaleCase,
     WorkflowError,
@@ -199,19 +200,19 @@ def extension_request(
             language=language,
         )
         messages.append(
-            outbox.build_message(
+            build_message(
                 to=address,
                 subject=subject,
                 text=text,
                 html=html,
                 kind="extension",
-                dedupe_key=f"extension:{request.pk}:{outbox.address_key(address)}",
+                dedupe_key=f"extension:{request.pk}:{address_key(address)}",
                 language=language,
                 case=case,
                 now=now,
             )
         )
-    outbox.enqueue_many(messages)
+    enqueue_many(messages)
     return request
 
 
@@ -227,7 +228,7 @@ def _tell_requester(case: Case, request: ExtensionRequest, now: datetime) -> Non
         case_url=f"{settings.SITE_URL}{case_path}",
         language=requester.language or settings.LANGUAGE_CODE,
     )
-    outbox.enqueue_email(
+    enqueue_email(
         to=requester.email,
         subject=subject,
         text=text,
@@ -300,7 +301,7 @@ def extension_decide(
     decider = {"decided_by": actor, "decided_by_label": "" if actor else address}
     if not extension_still_applies(request, case):
         # Left pending by a deadline that ended before transitions lapsed requests: the
-        # same lapse as theirs (workflow.extension_requests_lapse), whoever looks first.
+        # same lapse as theirs (transitions.extension_requests_lapse), whoever looks first.
         extension_requests_lapse(case, now=now)
         request.refresh_from_db()
         return request

@@ -21,7 +21,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from cases.models import Case, RuleSuggestionDismissal, State
-from cases.services.workflow import WorkflowError
+from cases.services.transitions import WorkflowError
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
 from departments.routing import get_index
 from departments.wording import join_names

@@ -18,7 +18,7 @@ from cases.models import (
     State,
     Urgency,
 )
-from cases.services.workflow import attach_routed_departments, route_unsaved
+from cases.services.transitions import attach_routed_departments, route_unsaved
 from departments.calendar import get_calendar
 from departments.models import Category, GridCell, Township, User
 from departments.routing import RoutingIndex, get_index

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from cases.emails import render
 from cases.models import OutboxMessage
-from cases.services import outbox
+from cases.services.outbox.enqueue import build_message, enqueue_many
 from departments.invitations import (
     INVITATION_MAX_AGE,
     invitation_fingerprint,
@@ -50,7 +50,7 @@ def users_invite(
             language=user.language,
         )
         messages.append(
-            outbox.build_message(
+            build_message(
                 to=user.email,
                 subject=subject,
                 text=text,
@@ -61,7 +61,7 @@ def users_invite(
                 now=now,
             )
         )
-    stored = outbox.enqueue_many(messages)
+    stored = enqueue_many(messages)
     # A row written now carries the Message-ID built here; an older one kept its own.
     return [
         row

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from cases.models import TERMINAL_STATES, Case, CaseAssist, CaseEvent, CasePhoto
 from cases.services import photos as photo_service
 from cases.services import workflow
-from cases.services.workflow import NotPermitted, WorkflowError
+from cases.services.transitions import NotPermitted, WorkflowError
 from departments.models import User
 
 

@@ -27,7 +27,8 @@ from cases.models import (
 )
 from cases.privacy import can_see_personal_data, mask_email, mask_name
 from cases.services.intake import case_report
-from cases.services.photos import case_add_photos, clean_photos
+from cases.services.photo_checks import clean_photos
+from cases.services.photos import case_add_photos
 from cases.services.privacy import OPEN311_CONTACT_FIELDS, Purpose, record_personal_data_access
 from departments.models import Category, GridCell, Township, User
 from departments.routing import get_index

@@ -36,7 +36,7 @@ from cases.services.corrections import may_correct
 from cases.services.open311 import open311_report_for
 from cases.services.photos import photo_room
 from cases.services.privacy import Purpose, reporter_contact_for
-from cases.services.workflow import StaleCase, WorkflowError, available_transitions
+from cases.services.transitions import StaleCase, WorkflowError, available_transitions, may_fire
 from cases.views.passed_on import told_when_passed_on
 from departments import wording
 from departments.models import User
@@ -236,7 +236,7 @@ def case_transition(request, number, transition):
                     changed,
                     latest_step(changed),
                     action=label,
-                    still_possible=workflow.may_fire(changed, request.user, transition),
+                    still_possible=may_fire(changed, request.user, transition),
                 )
             else:
                 if isinstance(error, ValidationError):

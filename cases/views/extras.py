@@ -21,8 +21,9 @@ from cases.selectors.detail import case_detail_for
 from cases.services.corrections import case_correct, return_by_new_lead
 from cases.services.liaison import assist_report_for_duty
 from cases.services.notes import case_add_note
-from cases.services.photos import case_add_photos, copies_left_out
-from cases.services.workflow import WorkflowError
+from cases.services.photo_checks import copies_left_out
+from cases.services.photos import case_add_photos
+from cases.services.transitions import WorkflowError
 from cases.views.passed_on import told_when_passed_on
 from departments.models import Department
 from departments.wording import join_clauses

@@ -17,7 +17,7 @@ from cases.selectors.lists import (
     with_listed_assisting,
     with_returning_departments,
 )
-from cases.services.workflow import may_fire
+from cases.services.transitions import may_fire
 from departments.calendar import get_calendar
 
 PAGE_SIZE = 50

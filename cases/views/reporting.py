@@ -14,14 +14,10 @@ from cases.models import Case, HeldPhoto, Urgency
 from cases.permissions import may_report
 from cases.selectors.cells import cells_geojson
 from cases.selectors.lists import possible_duplicates
+from cases.services.held_photos import held_as_cleaned, photos_hold
 from cases.services.intake import is_same_report, replayed_case
-from cases.services.photos import (
-    case_report_with_photos,
-    copies_left_out,
-    held_as_cleaned,
-    photos_hold,
-    photos_new_to,
-)
+from cases.services.photo_checks import copies_left_out
+from cases.services.photos import case_report_with_photos, photos_new_to
 from departments.routing import get_index
 
 

@@ -333,7 +333,9 @@ def test_an_escalation_email_sent_again_carries_a_link_that_works_for_14_days(
     import smtplib
 
     from cases.models import OutboxMessage
-    from cases.services import outbox
+    from cases.services.outbox import sending
+    from cases.services.outbox.resend import outbox_messages_resend
+    from cases.services.outbox.sending import deliver
 
     row = OutboxMessage.objects.get(escalation=escalation, to="cg-boss@example.org")
     refused = smtplib.SMTPRecipientsRefused({row.to: (550, b"mailbox unavailable")})
@@ -342,13 +344,13 @@ def test_an_escalation_email_sent_again_carries_a_link_that_works_for_14_days(
         raise refused
 
     with time_machine.travel(ESCALATED_AT + timedelta(minutes=1), tick=False):
-        monkeypatch.setattr(outbox, "_send", refuse)
-        assert outbox.deliver(message_pk=row.pk).outcome == "failed"
+        monkeypatch.setattr(sending, "_send", refuse)
+        assert deliver(message_pk=row.pk).outcome == "failed"
     monkeypatch.undo()
     resent_at = ESCALATED_AT + timedelta(days=15)
     with time_machine.travel(resent_at, tick=False):
-        assert outbox.outbox_messages_resend(message_pks=[row.pk], actor=cast.admin).resent
-        assert outbox.deliver(message_pk=row.pk).outcome == "sent"
+        assert outbox_messages_resend(message_pks=[row.pk], actor=cast.admin).resent
+        assert deliver(message_pk=row.pk).outcome == "sent"
     row.refresh_from_db()
     url = re.search(r"https?://[^/\s]+(/escalations/ack/[^\s]+/)", row.text).group(1)
     with time_machine.travel(resent_at + timedelta(hours=1), tick=False):

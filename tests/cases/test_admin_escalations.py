@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import Escalation, OutboxMessage, SweepRun
-from cases.services import outbox
 from cases.services.acknowledgement import ack_token
+from cases.services.outbox.enqueue import build_message, enqueue_email
 from departments.models import User
 from departments.services import sync_role_groups
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
@@ -125,7 +125,7 @@ def test_an_escalation_page_lists_its_emails_for_the_same_queries_for_2_and_20(
 
     def add_messages(start, stop):
         OutboxMessage.objects.bulk_create(
-            outbox.build_message(
+            build_message(
                 to=f"boss{i}@example.org",
                 subject="s",
                 text="t",
@@ -182,7 +182,7 @@ def test_an_escalation_and_its_emails_name_every_field_in_chinese(
     compiled_catalogue,  # noqa: F811
 ):
     [escalation] = escalate([report()], world)
-    outbox.enqueue_email(
+    enqueue_email(
         to="cg-boss@example.org",
         subject="督办",
         text="body",

@@ -17,8 +17,10 @@ from django.urls import reverse
 
 from cases import tasks
 from cases.models import OutboxMessage
-from cases.services import outbox, workflow
+from cases.services import workflow
 from cases.services.escalation import escalation_sweep
+from cases.services.outbox.enqueue import build_message
+from cases.services.outbox.sending import deliver
 from departments.models import User
 from departments.services import sync_role_groups
 from tests.smtp import smtp_server
@@ -67,7 +69,7 @@ def make_messages(cases, *, status=Status.FAILED, prefix="m"):
     """One outbox row per case, stored as `status` (failed: after 20 refused attempts)."""
     rows = []
     for i, case in enumerate(cases):
-        row = outbox.build_message(
+        row = build_message(
             to=f"{prefix}{i}@example.org",
             subject=f"Case {case.number}",
             text="body",
@@ -197,7 +199,7 @@ def test_send_again_requeues_only_failed_messages_and_says_so(
     [failed] = make_messages([case], prefix="failed")
     [sent] = make_messages([case], status=Status.SENT, prefix="sent")
     [pending] = make_messages([case], status=Status.PENDING, prefix="pending")
-    nowhere = outbox.build_message(
+    nowhere = build_message(
         to="not an address", subject="s", text="t", kind="invitation", dedupe_key="nowhere"
     )
     nowhere.save()
@@ -292,7 +294,7 @@ def test_a_message_sent_again_reaches_the_smtp_server_once(
     [message] = make_messages([report()], status=Status.PENDING, prefix="boss")
     # The server refuses the address for good: the delivery marks the row failed.
     smtp.reject.add("boss0@example.org")
-    assert outbox.deliver(message_pk=message.pk).outcome == "failed"
+    assert deliver(message_pk=message.pk).outcome == "failed"
     message.refresh_from_db()
     assert message.status == Status.FAILED and "550" in message.last_error
     smtp.reject.clear()

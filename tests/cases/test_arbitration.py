@@ -9,7 +9,13 @@ from django.urls import reverse
 
 from cases.models import Case, State
 from cases.services import arbitration, corrections, liaison, workflow
-from cases.services.workflow import NotPermitted, TransitionNotAllowed
+from cases.services.transitions import (
+    NotPermitted,
+    TransitionNotAllowed,
+    WorkflowError,
+    available_transitions,
+    may_fire,
+)
 from departments.services import sync_role_group
 from tests.conftest import correct_as_shown
 
@@ -56,7 +62,7 @@ def test_supervisor_names_the_lead_and_the_decision_is_final(
     assert event.comment == "依据属地管理原则由城管牵头"
     assert event.data["arbitrated"] is True
 
-    assert "return" not in workflow.available_transitions(disputed, cast.liaison)
+    assert "return" not in available_transitions(disputed, cast.liaison)
     client.force_login(cast.liaison)
     response = client.post(
         act_url(disputed, "return"),
@@ -104,7 +110,7 @@ def test_a_correction_that_gives_an_arbitrated_case_another_lead_lets_that_lead_
     )
     case = Case.objects.get(pk=arbitrated.pk)
     assert case.lead_department == world.urban and not case.lead_is_final
-    assert workflow.may_fire(case, cast.liaison, "return")
+    assert may_fire(case, cast.liaison, "return")
 
 
 def test_a_summoned_department_named_lead_no_longer_reports_for_duty(
@@ -148,7 +154,7 @@ def test_a_dispatcher_cannot_arbitrate(cast, world, disputed):
 
 
 def test_arbitration_needs_a_reason(world, disputed, supervisor):
-    with pytest.raises(workflow.WorkflowError):
+    with pytest.raises(WorkflowError):
         arbitration.case_arbitrate(case=disputed, actor=supervisor, lead=world.urban, reason="")
     disputed.refresh_from_db()
     assert disputed.state == State.FALLBACK

@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from cases.models import OutboxMessage
-from cases.services import outbox, workflow
+from cases.services import workflow
+from cases.services.outbox.sending import deliver
 from departments.models import User
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401  (fixture)
 from tests.conftest import make_user
@@ -51,8 +52,8 @@ def test_the_township_supervisors_are_emailed_once_after_the_second_return_commi
     # The district's supervisor may arbitrate too, but the township's leaders are told.
     assert not OutboxMessage.objects.filter(to=cast.district_supervisor.email).exists()
 
-    assert outbox.deliver(message_pk=row.pk).outcome == "sent"
-    assert outbox.deliver(message_pk=row.pk).outcome == "skipped"  # a task delivered twice
+    assert deliver(message_pk=row.pk).outcome == "sent"
+    assert deliver(message_pk=row.pk).outcome == "skipped"  # a task delivered twice
     (sent,) = smtp.inbox.messages
     assert sent["To"] == cast.supervisor.email and sent["Message-ID"] == row.message_id
     assert sent["Subject"] == f"[{case.number}] Returned twice: choose who leads (arbitration)"
@@ -97,14 +98,14 @@ def test_a_mail_server_down_delays_the_email_and_it_goes_when_it_is_back(cast, w
     case = report()
     return_twice(case, cast, world)
     row = OutboxMessage.objects.get(kind="arbitration")
-    tried = outbox.deliver(message_pk=row.pk)
+    tried = deliver(message_pk=row.pk)
     assert tried.outcome != "sent" and tried.retry_in is not None
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("pending", 1)
 
     smtp.start()
     later = timezone.now() + timedelta(seconds=tried.retry_in)
-    assert outbox.deliver(message_pk=row.pk, now=later).outcome == "sent"
+    assert deliver(message_pk=row.pk, now=later).outcome == "sent"
     assert [m["To"] for m in smtp.inbox.messages] == [cast.supervisor.email]
 
 
@@ -118,7 +119,7 @@ def test_an_email_still_waiting_when_a_supervisor_has_arbitrated_is_not_sent(
     row = OutboxMessage.objects.get(kind="arbitration")
     workflow.case_dispatch(case=case, actor=cast.district_supervisor, lead=world.urban)
 
-    assert outbox.deliver(message_pk=row.pk).outcome == "outdated"
+    assert deliver(message_pk=row.pk).outcome == "outdated"
     row.refresh_from_db()
     assert row.status == "outdated" and smtp.inbox.messages == []
 
@@ -129,5 +130,5 @@ def test_an_email_of_a_case_still_waiting_for_arbitration_is_sent_late(cast, wor
     row = OutboxMessage.objects.get(kind="arbitration")
     later = timezone.now() + timedelta(days=3)
 
-    assert outbox.deliver(message_pk=row.pk, now=later).outcome == "sent"
+    assert deliver(message_pk=row.pk, now=later).outcome == "sent"
     assert [m["To"] for m in smtp.inbox.messages] == [cast.supervisor.email]

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from cases.models import Case, CaseEvent, State
 from cases.services import workflow
 from cases.services.intake import case_report
-from cases.services.workflow import StaleCase
+from cases.services.transitions import StaleCase
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,8 @@ import pytest
 from django.db import transaction
 
 from cases.models import Case, CaseEvent, ExtensionRequest, State
-from cases.services import extensions, liaison, workflow
-from cases.services.workflow import WorkflowError
+from cases.services import extensions, liaison, transitions, workflow
+from cases.services.transitions import WorkflowError
 from tests.cases.test_concurrency import run_in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,7 +30,7 @@ def test_an_extension_decided_while_the_case_is_resolved_does_not_deadlock(
         case=case, actor=cast.liaison, reason="需要协调物业", extra_days=Decimal("2")
     )
     case_updated = threading.Event()
-    lapse = workflow.extension_requests_lapse
+    lapse = transitions.extension_requests_lapse
 
     def lapse_a_moment_later(case, *, now):
         # The resolve has updated the case and is about to lapse the request: the
@@ -39,7 +39,7 @@ def test_an_extension_decided_while_the_case_is_resolved_does_not_deadlock(
         time.sleep(0.5)
         lapse(case, now=now)
 
-    monkeypatch.setattr(workflow, "extension_requests_lapse", lapse_a_moment_later)
+    monkeypatch.setattr(transitions, "extension_requests_lapse", lapse_a_moment_later)
     results = {}
 
     def resolve():
@@ -179,7 +179,7 @@ def test_a_holiday_added_while_a_sweep_commits_waits_for_it_instead_of_deadlocki
     whose clocks it moves in their order, A first. Interleaved, each waited for the other."""
     import time_machine
 
-    from cases.services import escalation
+    from cases.services import escalation, escalation_notices
     from departments.models import Holiday
     from tests.cases.test_deadlines import at
 
@@ -190,7 +190,7 @@ def test_a_holiday_added_while_a_sweep_commits_waits_for_it_instead_of_deadlocki
         escalated = report()  # due Friday 16:30: level 1
     assert reminded.pk < escalated.pk
     sweep_written, holiday_started = threading.Event(), threading.Event()
-    write_audit = escalation._write_audit
+    write_audit = escalation_notices.write_audit
 
     def then_wait_for_the_holiday(*args, **kwargs):
         write_audit(*args, **kwargs)
@@ -198,7 +198,7 @@ def test_a_holiday_added_while_a_sweep_commits_waits_for_it_instead_of_deadlocki
         holiday_started.wait(timeout=5)
         time.sleep(0.5)  # the holiday's transaction takes its locks now
 
-    monkeypatch.setattr(escalation, "_write_audit", then_wait_for_the_holiday)
+    monkeypatch.setattr(escalation_notices, "write_audit", then_wait_for_the_holiday)
     results = {}
 
     def sweep():

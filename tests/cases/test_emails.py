@@ -12,9 +12,10 @@ from django.utils import translation
 from cases.labels import format_duration
 from cases.models import OutboxMessage
 from cases.privacy import mask_phone, mask_phones
-from cases.services import outbox
 from cases.services.acknowledgement import read_ack_token
 from cases.services.escalation import escalation_sweep
+from cases.services.outbox.enqueue import build_message
+from cases.services.outbox.sending import deliver
 from tests.cases.outbox_support import message_to
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -165,8 +166,8 @@ def test_a_delivered_message_has_a_stable_message_id_text_and_html(overdue, sett
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     escalation_sweep(now=at(11, 23, 12))
     row = OutboxMessage.objects.get(to="cg-boss@example.org")
-    assert outbox.deliver(message_pk=row.pk).outcome == "sent"
-    assert outbox.deliver(message_pk=row.pk).outcome == "skipped"  # a duplicate task
+    assert deliver(message_pk=row.pk).outcome == "sent"
+    assert deliver(message_pk=row.pk).outcome == "skipped"  # a duplicate task
     (sent,) = mail.outbox
     assert sent.to == ["cg-boss@example.org"]
     assert sent.extra_headers["Message-ID"] == row.message_id
@@ -184,7 +185,7 @@ def test_the_emails_of_one_case_reply_to_one_thread_and_other_cases_to_theirs(
         other = report(description="路灯不亮")
     escalation_sweep(now=at(11, 23, 13, 20))
     for row in OutboxMessage.objects.order_by("pk"):
-        outbox.deliver(message_pk=row.pk)
+        deliver(message_pk=row.pk)
     threads = {}
     for sent in mail.outbox:
         case_pk = OutboxMessage.objects.get(message_id=sent.extra_headers["Message-ID"]).case_id
@@ -198,11 +199,11 @@ def test_the_emails_of_one_case_reply_to_one_thread_and_other_cases_to_theirs(
 
 def test_an_email_about_no_case_starts_no_thread(settings, db):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    row = outbox.build_message(
+    row = build_message(
         to="new-user@example.org", subject="Welcome", text="Hello", kind="invite", dedupe_key="x"
     )
     row.save()
-    assert outbox.deliver(message_pk=row.pk).outcome == "sent"
+    assert deliver(message_pk=row.pk).outcome == "sent"
     (sent,) = mail.outbox
     assert "References" not in sent.extra_headers and "In-Reply-To" not in sent.extra_headers
 
@@ -256,7 +257,7 @@ def test_the_email_is_rendered_at_delivery_in_the_recipients_language(overdue, c
     escalation_sweep(now=at(11, 23, 14))
     row = OutboxMessage.objects.get(to="district@example.org")
     assert (row.text, row.language) == ("", "en")  # the sweep only says who and in what
-    assert outbox.deliver(message_pk=row.pk).outcome == "sent"
+    assert deliver(message_pk=row.pk).outcome == "sent"
     (sent,) = mail.outbox
     assert sent.extra_headers["Content-Language"] == "en"
     assert "Exposed rubbish" in sent.body and "138****5678" in sent.body

@@ -25,8 +25,11 @@ from django.utils import timezone
 
 from cases import tasks
 from cases.models import OutboxMessage, SweepRun
-from cases.services import outbox, workflow
+from cases.services import workflow
 from cases.services.escalation import escalation_sweep
+from cases.services.outbox.enqueue import build_message, enqueue_email
+from cases.services.outbox.publishing import publish
+from cases.services.outbox.sending import deliver
 from governance.celery import app as celery_app
 from tests.brokers import celery_broker, forget_broker_connections, private_queues
 from tests.smtp import Inbox, hung_smtp_server, running_smtp_server
@@ -171,7 +174,7 @@ def test_an_overdue_case_produces_exactly_one_email_per_level(overdue, cast, wor
 
 def test_a_task_delivered_twice_sends_one_email(worker, smtp):
     with transaction.atomic():
-        message = outbox.enqueue_email(
+        message = enqueue_email(
             to="someone@example.org",
             subject="Once",
             text="Only once.",
@@ -226,7 +229,7 @@ def test_an_address_the_server_rejects_fails_alone_and_the_rest_is_sent(
 def test_a_message_whose_task_was_lost_is_requeued_by_the_sweep_and_sent(worker, smtp):
     # As if the broker had lost the task (or the worker died holding it): a pending row,
     # long past its moment, that no task will ever deliver.
-    message = outbox.build_message(
+    message = build_message(
         to="late@example.org", subject="Late", text="Late.", kind="test", dedupe_key="lost:1"
     )
     message.next_attempt_at = timezone.now() - timedelta(hours=1)
@@ -243,7 +246,7 @@ def waiting(queue: str) -> list[str]:
 
 
 def test_email_tasks_wait_in_the_mail_queue_and_the_sweep_in_the_default_one(queues, overdue, cast):
-    lost = outbox.build_message(
+    lost = build_message(
         to="late@example.org", subject="Late", text="Late.", kind="test", dedupe_key="lost:1"
     )
     lost.next_attempt_at = at(11, 23, 11)
@@ -251,7 +254,7 @@ def test_email_tasks_wait_in_the_mail_queue_and_the_sweep_in_the_default_one(que
     # The sweep re-queues the lost message, and queues the task that queues its own.
     result = escalation_sweep(now=at(11, 23, 12))
     assert (result.requeued, result.messages) == (1, 1)
-    outbox.publish(OutboxMessage.objects.values_list("pk", flat=True))  # a batch of two
+    publish(OutboxMessage.objects.values_list("pk", flat=True))  # a batch of two
     tasks.escalate_overdue.delay()
     tasks.purge_held_photos.delay()
     assert {name: waiting(queue) for name, queue in queues.items()} == {
@@ -273,7 +276,7 @@ def test_a_sweep_queued_behind_a_backlog_of_emails_runs_before_the_backlog_is_se
     # The backlog a big sweep or a mail server back from an outage leaves: a task per
     # email, all waiting before the worker (a single process) starts.
     backlog = OutboxMessage.objects.bulk_create(
-        outbox.build_message(
+        build_message(
             to=f"r{n}@example.org", subject="s", text="t", kind="test", dedupe_key=f"backlog:{n}"
         )
         for n in range(BACKLOG)
@@ -375,16 +378,16 @@ def test_a_temporary_refusal_is_retried_and_a_permanent_one_is_not(smtp):
     smtp.inbox.reject.add("gone@example.org")
     smtp.start()
     with transaction.atomic():
-        later = outbox.enqueue_email(
+        later = enqueue_email(
             to="later@example.org", subject="s", text="t", kind="test", dedupe_key="t:1"
         )
-        gone = outbox.enqueue_email(
+        gone = enqueue_email(
             to="gone@example.org", subject="s", text="t", kind="test", dedupe_key="t:2"
         )
-    first = outbox.deliver(message_pk=later.pk)
+    first = deliver(message_pk=later.pk)
     assert first.outcome == "retry" and first.retry_in == 30
-    assert outbox.deliver(message_pk=later.pk, now=in_seconds(30)).outcome == "sent"
-    assert outbox.deliver(message_pk=gone.pk).outcome == "failed"
+    assert deliver(message_pk=later.pk, now=in_seconds(30)).outcome == "sent"
+    assert deliver(message_pk=gone.pk).outcome == "failed"
     later.refresh_from_db()
     gone.refresh_from_db()
     assert (later.status, later.attempts, "451" in later.last_error) == ("sent", 2, True)
@@ -400,13 +403,12 @@ def test_an_escalation_whose_case_moved_on_while_the_server_was_down_is_not_sent
     smtp.stop()
     escalation_sweep(now=at(11, 23, 12))
     rows = {case: OutboxMessage.objects.get(case=case) for case in (waiting, accepted)}
-    assert {outbox.deliver(message_pk=row.pk).outcome for row in rows.values()} == {"retry"}
+    assert {deliver(message_pk=row.pk).outcome for row in rows.values()} == {"retry"}
     workflow.case_accept(case=accepted, actor=cast.liaison)  # on a fresh, resolve deadline
     smtp.start()
 
     outcomes = {
-        case: outbox.deliver(message_pk=row.pk, now=in_seconds(30)).outcome
-        for case, row in rows.items()
+        case: deliver(message_pk=row.pk, now=in_seconds(30)).outcome for case, row in rows.items()
     }
 
     assert outcomes == {waiting: "sent", accepted: "outdated"}
@@ -417,7 +419,7 @@ def test_an_escalation_whose_case_moved_on_while_the_server_was_down_is_not_sent
     [received] = smtp.inbox.messages
     assert waiting.number in received["Subject"] and accepted.number not in received["Subject"]
     # Once outdated, a late copy of its task leaves it so.
-    assert outbox.deliver(message_pk=rows[accepted].pk, now=in_seconds(60)).outcome == "skipped"
+    assert deliver(message_pk=rows[accepted].pk, now=in_seconds(60)).outcome == "skipped"
     assert len(smtp.inbox.messages) == 1
 
 
@@ -425,11 +427,11 @@ def test_a_message_gives_up_after_the_last_attempt(smtp, settings):
     settings.OUTBOX_MAX_ATTEMPTS = 2
     smtp.stop()
     with transaction.atomic():
-        message = outbox.enqueue_email(
+        message = enqueue_email(
             to="a@example.org", subject="s", text="t", kind="test", dedupe_key="give-up:1"
         )
-    assert outbox.deliver(message_pk=message.pk).outcome == "retry"
-    assert outbox.deliver(message_pk=message.pk, now=in_seconds(30)).outcome == "failed"
+    assert deliver(message_pk=message.pk).outcome == "retry"
+    assert deliver(message_pk=message.pk, now=in_seconds(30)).outcome == "failed"
     message.refresh_from_db()
     assert (message.status, message.attempts) == ("failed", 2)
 
@@ -437,15 +439,15 @@ def test_a_message_gives_up_after_the_last_attempt(smtp, settings):
 def test_a_copy_of_a_retry_that_comes_early_makes_no_attempt(smtp):
     smtp.stop()
     with transaction.atomic():
-        message = outbox.enqueue_email(
+        message = enqueue_email(
             to="a@example.org", subject="s", text="t", kind="test", dedupe_key="early:1"
         )
-    assert outbox.deliver(message_pk=message.pk).outcome == "retry"
+    assert deliver(message_pk=message.pk).outcome == "retry"
     # The broker delivers the task again at once: the retry is due in 30 s.
-    assert outbox.deliver(message_pk=message.pk).outcome == "skipped"
+    assert deliver(message_pk=message.pk).outcome == "skipped"
     message.refresh_from_db()
     assert message.attempts == 1
-    assert outbox.deliver(message_pk=message.pk, now=in_seconds(30)).outcome == "retry"
+    assert deliver(message_pk=message.pk, now=in_seconds(30)).outcome == "retry"
 
 
 def test_a_task_delivered_three_times_while_the_server_is_down_spends_one_attempt_budget(
@@ -456,7 +458,7 @@ def test_a_task_delivered_three_times_while_the_server_is_down_spends_one_attemp
     settings.OUTBOX_RETRY_BASE_SECONDS = settings.OUTBOX_RETRY_MAX_SECONDS = 2
     smtp.stop()
     with transaction.atomic():
-        message = outbox.enqueue_email(
+        message = enqueue_email(
             to="a@example.org", subject="s", text="t", kind="test", dedupe_key="thrice:1"
         )
     tasks.send_outbox_message.delay(message.pk)
@@ -493,7 +495,7 @@ def test_a_batch_stops_at_a_silent_mail_server_and_its_rest_is_sent_later_once(
     settings.OUTBOX_REQUEUE_AFTER_SECONDS = 3600
     pks = []
     for n in range(3):  # rows whose tasks were lost: only this test's calls deliver them
-        message = outbox.build_message(
+        message = build_message(
             to=f"{n}@example.org", subject="s", text="t", kind="test", dedupe_key=f"silent:{n}"
         )
         message.save()

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from cases.models import CaseEvent, ExtensionRequest, OutboxMessage, State
 from cases.services import extensions, workflow
-from cases.services.workflow import NotPermitted, WorkflowError
+from cases.services.transitions import NotPermitted, WorkflowError
 from departments.calendar import get_calendar
 from departments.models import User
 from departments.services import sync_role_group
@@ -337,7 +337,7 @@ def test_a_request_lapses_when_its_deadline_ended_before_the_decision(cast, case
     request = ask(case, cast.liaison)
     case.refresh_from_db()
     workflow.case_resolve(case=case, actor=cast.liaison, note="已处理")
-    with pytest.raises(workflow.WorkflowError, match="already decided: lapsed"):
+    with pytest.raises(WorkflowError, match="already decided: lapsed"):
         extensions.extension_decide(request=request, approve=True, actor=supervisor)
     request.refresh_from_db()
     assert request.status == Status.LAPSED and request.decided_by is None

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from cases.models import Case, RuleSuggestionDismissal, State
 from cases.services import arbitration, flywheel, workflow
-from cases.services.workflow import WorkflowError
+from cases.services.transitions import WorkflowError
 from departments.models import Responsibility
 from departments.routing import get_index
 from tests.cases.flywheel_support import (

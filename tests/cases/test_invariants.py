@@ -35,6 +35,7 @@ from cases.models import CLOCK_STATES, TERMINAL_STATES, Case, CaseEvent, Escalat
 from cases.services import workflow
 from cases.services.escalation import RUNG_COLUMNS, escalation_sweep
 from cases.services.intake import case_report
+from cases.services.transitions import USER_TRANSITIONS, WorkflowError, available_transitions
 from departments.calendar import get_calendar
 from tests.cases.flywheel_support import disagreements
 
@@ -125,7 +126,7 @@ def make_machine(world, cast):
 
         @rule(
             case_pk=cases,
-            name=st.sampled_from(workflow.USER_TRANSITIONS),
+            name=st.sampled_from(USER_TRANSITIONS),
             actor=st.sampled_from(CAST_MEMBERS),
             lead=st.sampled_from(departments),
             text=st.sampled_from(["理由充分", "", "   "]),
@@ -143,7 +144,7 @@ def make_machine(world, cast):
                 case = Case.objects.get(pk=case_pk)
                 allowed: dict[str, list[str]] = {}
                 for actor in CAST_MEMBERS:
-                    for name in workflow.available_transitions(case, users[actor]):
+                    for name in available_transitions(case, users[actor]):
                         allowed.setdefault(name, []).append(actor)
                 if not allowed:
                     return
@@ -193,7 +194,7 @@ def make_machine(world, cast):
             }
             try:
                 calls[name]()
-            except workflow.WorkflowError:
+            except WorkflowError:
                 # A refusal changes nothing: not the row, not the audit trail.
                 after = Case.objects.get(pk=case_pk)
                 assert snapshot(after) == before

@@ -5,7 +5,8 @@ message for good, and the email goes out once the password is mended."""
 import pytest
 
 from cases.models import OutboxMessage
-from cases.services import outbox
+from cases.services.outbox.enqueue import build_message
+from cases.services.outbox.sending import deliver
 from tests.smtp import SmtpServer
 
 
@@ -26,16 +27,16 @@ def guarded_server(settings):
 def test_a_refused_sign_in_is_retried_and_the_email_goes_out_once_it_is_mended(
     guarded_server, settings
 ):
-    message = outbox.build_message(
+    message = build_message(
         to="cg-boss@example.org", subject="逾期", text="案件已逾期", kind="test", dedupe_key="t:1"
     )
     message.save()
 
-    assert outbox.deliver(message_pk=message.pk).outcome == "retry"
+    assert deliver(message_pk=message.pk).outcome == "retry"
     message.refresh_from_db()
     assert message.status == OutboxMessage.Status.PENDING and "535" in message.last_error
     assert guarded_server.inbox.received == []
 
     settings.EMAIL_HOST_PASSWORD = "the-right-one"
-    assert outbox.deliver(message_pk=message.pk, now=message.next_attempt_at).outcome == "sent"
+    assert deliver(message_pk=message.pk, now=message.next_attempt_at).outcome == "sent"
     assert [m["Subject"] for m in guarded_server.inbox.messages] == ["逾期"]

@@ -1,4 +1,4 @@
-"""Photo rules (cases/services/photos.py) through the pages: type by content, 10 MB, at most
+"""Photo rules (cases/services/photo_checks.py) through the pages: type by content, 10 MB, at most
 5, EXIF stripped, and served only to those who may see the case."""
 
 import io
@@ -18,7 +18,9 @@ from PIL import Image
 from cases import tasks
 from cases.forms import ReportForm
 from cases.models import Case, CasePhoto, HeldPhoto
-from cases.services import photos as photo_rules
+from cases.services import photo_checks as photo_rules
+from cases.services.held_photos import held_photos_purge, photos_hold
+from cases.services.photos import case_add_photos
 from tests.cases.open311support import api_key_fixture, post_request  # noqa: F401
 
 
@@ -266,7 +268,7 @@ def test_the_purge_deletes_held_photos_past_their_hours_with_their_files(
     cast, settings, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
     uploads = [image_file(), image_file("b.jpg")]
-    old, recent = photo_rules.photos_hold(user=cast.caseworker, uploads=uploads)
+    old, recent = photos_hold(user=cast.caseworker, uploads=uploads)
     HeldPhoto.objects.filter(pk=old.pk).update(
         created_at=timezone.now() - timedelta(hours=settings.HELD_PHOTO_HOURS, minutes=1)
     )
@@ -274,7 +276,7 @@ def test_the_purge_deletes_held_photos_past_their_hours_with_their_files(
 
     # The expired rows, then one DELETE, in the savepoint that stands for its transaction.
     with django_assert_num_queries(4), django_capture_on_commit_callbacks(execute=True):
-        purged = photo_rules.held_photos_purge()
+        purged = held_photos_purge()
 
     assert purged == 1
     assert list(HeldPhoto.objects.values_list("pk", flat=True)) == [recent.pk]
@@ -376,19 +378,19 @@ def test_a_failed_save_leaves_no_orphan_files(cast, report, settings, monkeypatc
 
     monkeypatch.setattr(CasePhoto, "save", broken_save)
     with pytest.raises(RuntimeError):
-        photo_rules.case_add_photos(case=case, uploaded_by=cast.caseworker, uploads=[image_file()])
+        case_add_photos(case=case, uploaded_by=cast.caseworker, uploads=[image_file()])
     stored = list((settings.MEDIA_ROOT).rglob("*.jpg")) if settings.MEDIA_ROOT.exists() else []
     assert stored == []
 
 
 def test_only_the_uploader_can_hand_held_photos_to_a_case(cast, report):
-    held = photo_rules.photos_hold(user=cast.caseworker, uploads=[image_file()])
+    held = photos_hold(user=cast.caseworker, uploads=[image_file()])
     case = report()
 
     with pytest.raises(ValidationError, match="photos kept for this report are gone"):
-        photo_rules.case_add_photos(case=case, uploaded_by=cast.dispatcher, held=held)
+        case_add_photos(case=case, uploaded_by=cast.dispatcher, held=held)
 
-    photo_rules.case_add_photos(case=case, uploaded_by=cast.caseworker, held=held)
+    case_add_photos(case=case, uploaded_by=cast.caseworker, held=held)
     assert case.photos.count() == 1 and not HeldPhoto.objects.exists()
 
 

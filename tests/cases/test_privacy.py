@@ -29,8 +29,9 @@ from cases.privacy import (
     mask_phone,
     mask_phones,
 )
-from cases.services import outbox, workflow
+from cases.services import workflow
 from cases.services.escalation import escalation_sweep
+from cases.services.outbox.sending import deliver
 from cases.services.privacy import reporters_anonymise
 
 NAME, PHONE = "王小明", "13812345678"
@@ -317,7 +318,7 @@ def test_escalation_emails_mask_the_reporter(report, cast, mailoutbox):
     assert pending, "the overdue case was escalated by email"
     # Delivered as the worker delivers them (to Django's in-memory mailbox here).
     for message in pending:
-        assert outbox.deliver(message_pk=message.pk).outcome == "sent"
+        assert deliver(message_pk=message.pk).outcome == "sent"
     assert len(mailoutbox) == len(pending)
     for sent in mailoutbox:
         parts = [sent.subject, sent.body, *(content for content, _type in sent.alternatives)]

@@ -28,7 +28,7 @@ from cases.services.seeding import (
 )
 from cases.services.seeding.histories import STATE_WEIGHTS
 from cases.services.seeding.whistles import WHISTLE_CASES
-from cases.services.workflow import CLOCK_FOR_STATE
+from cases.services.transitions import CLOCK_FOR_STATE
 from departments.calendar import get_calendar
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
 from departments.routing import FallbackReason, get_index

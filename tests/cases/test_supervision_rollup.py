@@ -44,7 +44,7 @@ from cases.services.intake import case_report
 from cases.services.liaison import assist_report_for_duty
 from cases.services.seeding import seed_cases
 from cases.services.supervision import supervision_refresh
-from cases.services.workflow import WorkflowError
+from cases.services.transitions import WorkflowError
 from cases.supervision import (
     _LEAD,
     ACTING_DEPARTMENT,

@@ -29,8 +29,13 @@ from cases import emails
 from cases.models import Case, CaseEvent, Escalation, OutboxMessage, State, SweepRun
 from cases.selectors.health import last_sweep_status
 from cases.services import escalation as escalation_service
-from cases.services import extensions, outbox, workflow
+from cases.services import escalation_notices, extensions, workflow
 from cases.services.escalation import escalation_sweep
+from cases.services.outbox import foreground, publishing, sending
+from cases.services.outbox.enqueue import enqueue_email
+from cases.services.outbox.foreground import delivery_summary
+from cases.services.outbox.publishing import publish, publish_sweep, sweep_pending_pks
+from cases.services.outbox.sending import deliver, retry_delay
 from departments.models import User
 from tests.conftest import make_user
 from tests.smtp import hung_smtp_server
@@ -254,7 +259,7 @@ def test_a_sweep_that_dies_midway_leaves_nothing_and_the_next_one_does_it_all(
     def crash(*args, **kwargs):
         raise ConnectionError("worker killed")
 
-    monkeypatch.setattr(escalation_service, "_write_messages", crash)
+    monkeypatch.setattr(escalation_notices, "write_messages", crash)
     with pytest.raises(ConnectionError):
         sweep(at(11, 23, 12))
     assert rungs() == [] and OutboxMessage.objects.count() == 0
@@ -288,7 +293,7 @@ def test_an_email_that_cannot_be_rendered_does_not_stop_the_sweep(
     # The emails are rendered when delivered: the broken one goes out bare, the rest whole.
     assert OutboxMessage.objects.filter(status="pending").count() == 4
     for row in OutboxMessage.objects.all():
-        assert outbox.deliver(message_pk=row.pk).outcome == "sent"
+        assert deliver(message_pk=row.pk).outcome == "sent"
     bare = OutboxMessage.objects.get(case=broken, escalation__level=1)
     assert bare.status == "sent" and "a template bug" in bare.last_error
     assert bare.subject == f"[{broken.number}] level 1 escalation"
@@ -340,11 +345,11 @@ def test_the_sweep_makes_the_same_number_of_queries_for_few_or_many_cases(
 
 def test_stuck_outbox_messages_are_requeued_by_the_sweep(db, django_capture_on_commit_callbacks):
     long_ago = timezone.now() - timedelta(hours=1)
-    stuck = outbox.enqueue_email(
+    stuck = enqueue_email(
         to="someone@example.org", subject="s", text="t", kind="test", dedupe_key="stuck:1"
     )
     OutboxMessage.objects.filter(pk=stuck.pk).update(next_attempt_at=long_ago)
-    fresh = outbox.enqueue_email(
+    fresh = enqueue_email(
         to="other@example.org", subject="s", text="t", kind="test", dedupe_key="fresh:1"
     )
     with django_capture_on_commit_callbacks() as callbacks:
@@ -358,10 +363,10 @@ def test_stuck_outbox_messages_are_requeued_by_the_sweep(db, django_capture_on_c
 
 
 def test_enqueue_email_is_idempotent_by_its_dedupe_key(db):
-    first = outbox.enqueue_email(
+    first = enqueue_email(
         to="a@example.org", subject="Hello", text="t", kind="invitation", dedupe_key="inv:1"
     )
-    second = outbox.enqueue_email(
+    second = enqueue_email(
         to="a@example.org", subject="Hello again", text="t", kind="invitation", dedupe_key="inv:1"
     )
     assert first.pk == second.pk and second.subject == "Hello"
@@ -511,11 +516,11 @@ def test_the_command_sends_its_emails_itself_unless_told_to_queue_them(assigned,
 def test_the_delivery_summary_names_outdated_emails_only_when_there_are_some():
     from collections import Counter
 
-    assert outbox.delivery_summary(Counter(sent=2, outdated=1, skipped=1)) == (
+    assert delivery_summary(Counter(sent=2, outdated=1, skipped=1)) == (
         "sent 2, failed 0, not sent as their cases moved on 1, "
         "left for a worker to retry 0, taken by a worker 1"
     )
-    assert outbox.delivery_summary(Counter(sent=2)) == (
+    assert delivery_summary(Counter(sent=2)) == (
         "sent 2, failed 0, left for a worker to retry 0, taken by a worker 0"
     )
 
@@ -526,7 +531,7 @@ def test_an_escalation_email_delivered_after_its_case_moved_on_is_not_sent(
     sweep(at(11, 23, 12))
     row = OutboxMessage.objects.get()
     workflow.case_accept(case=assigned, actor=cast.liaison)
-    assert outbox.deliver(message_pk=row.pk).outcome == "outdated"
+    assert deliver(message_pk=row.pk).outcome == "outdated"
     row.refresh_from_db()
     assert (row.status, row.attempts, row.text) == ("outdated", 0, "")  # never rendered
     assert mailoutbox == []
@@ -548,7 +553,7 @@ def test_an_escalation_email_of_a_deadline_an_extension_moved_is_not_sent(assign
     )
     assigned.refresh_from_db()
     assert assigned.due_at > moment  # no longer overdue: the level-1 email would mislead
-    assert outbox.deliver(message_pk=row.pk).outcome == "outdated"
+    assert deliver(message_pk=row.pk).outcome == "outdated"
     row.refresh_from_db()
     assert (row.status, row.attempts, row.text) == ("outdated", 0, "")  # never rendered
 
@@ -561,7 +566,7 @@ def test_an_escalation_email_of_a_case_suspended_before_delivery_is_not_sent(
     row = OutboxMessage.objects.get(escalation__level=1)
     with time_machine.travel(at(11, 23, 12, 5), tick=False):
         workflow.case_suspend(case=assigned, actor=cast.supervisor, reason="挂账 等待规划")
-    assert outbox.deliver(message_pk=row.pk).outcome == "outdated"
+    assert deliver(message_pk=row.pk).outcome == "outdated"
     assert mailoutbox == []
 
 
@@ -695,10 +700,10 @@ def test_the_sweep_task_queues_its_own_pending_messages_a_page_at_a_time(
     failed = ours.first()
     OutboxMessage.objects.filter(pk=failed.pk).update(status=OutboxMessage.Status.FAILED)
     pages = []
-    monkeypatch.setattr(outbox, "SWEEP_PAGE", 2)
-    monkeypatch.setattr(outbox, "publish", lambda pks: pages.append(pks) or len(pks))
+    monkeypatch.setattr(publishing, "SWEEP_PAGE", 2)
+    monkeypatch.setattr(publishing, "publish", lambda pks: pages.append(pks) or len(pks))
 
-    assert outbox.publish_sweep(first.sweep_id) == 5
+    assert publish_sweep(first.sweep_id) == 5
 
     assert [len(page) for page in pages] == [2, 2, 1]
     # In the database's order (see the next test), each pending message once.
@@ -713,7 +718,7 @@ def test_a_sweeps_messages_are_read_through_its_escalations_alone(report_at, cas
     report_at(at(11, 23, 10))
     result = sweep(at(11, 23, 13))
     with CaptureQueriesContext(connection) as captured:
-        pks = list(outbox.sweep_pending_pks(result.sweep_id))
+        pks = list(sweep_pending_pks(result.sweep_id))
     assert len(pks) == result.messages
     (select,) = [q["sql"] for q in captured.captured_queries if "SELECT" in q["sql"]]
     where = select.split("WHERE", 1)[1]
@@ -751,7 +756,7 @@ def test_a_sweep_whose_task_the_broker_refuses_commits_and_its_messages_wait(
 def unqueued(monkeypatch):
     """The messages `publish` logs as not queued, one list per log line."""
     logged = []
-    monkeypatch.setattr(outbox, "_log_not_queued", logged.append)
+    monkeypatch.setattr(publishing, "_log_not_queued", logged.append)
     return logged
 
 
@@ -776,7 +781,7 @@ def test_a_batch_the_broker_refuses_is_logged_and_the_others_are_queued(
     )
     settings.OUTBOX_BATCH_SIZE = 2
 
-    assert outbox.publish([1, 2, 3, 4, 5, 6]) == 4
+    assert publish([1, 2, 3, 4, 5, 6]) == 4
 
     assert queued == [[1, 2], [5, 6]]
     assert unqueued == [[3, 4]]
@@ -790,7 +795,7 @@ def test_with_no_producer_to_be_had_every_message_is_logged_and_none_queued(monk
 
     monkeypatch.setattr(tasks.deliver_outbox_messages.app, "producer_or_acquire", no_producer)
 
-    assert outbox.publish([7, 8, 9]) == 0
+    assert publish([7, 8, 9]) == 0
     assert unqueued == [[7, 8, 9]]
 
 
@@ -819,7 +824,7 @@ def test_a_batch_hands_a_failed_email_to_its_own_retry_with_backoff(assigned, ca
         "apply_async",
         lambda args, countdown=None, **kw: retries.append((args[0], countdown)),
     )
-    real_send = outbox._send
+    real_send = sending._send
 
     def flaky(message):
         if message.to == "cg-boss@example.org":
@@ -828,11 +833,11 @@ def test_a_batch_hands_a_failed_email_to_its_own_retry_with_backoff(assigned, ca
             raise smtplib.SMTPRecipientsRefused({message.to: (450, b"4.2.1 mailbox busy")})
         real_send(message)
 
-    monkeypatch.setattr(outbox, "_send", flaky)
+    monkeypatch.setattr(sending, "_send", flaky)
     pks = list(OutboxMessage.objects.order_by("pk").values_list("pk", flat=True))
     assert tasks.deliver_outbox_messages(pks) == {"retry": 1, "sent": 1}
     failed = OutboxMessage.objects.get(to="cg-boss@example.org")
-    assert retries == [(failed.pk, outbox.retry_delay(1))]
+    assert retries == [(failed.pk, retry_delay(1))]
     assert failed.status == "pending" and failed.attempts == 1
     assert failed.text  # rendered once, kept for the next attempt
 
@@ -939,7 +944,7 @@ def test_the_workers_delivery_logs_when_it_retries(assigned, hung_mail_server, c
     sweep(at(11, 23, 12))
     row = OutboxMessage.objects.get()
     with caplog.at_level("WARNING", logger="cases.services.outbox"):
-        delivery = outbox.deliver(message_pk=row.pk)
+        delivery = deliver(message_pk=row.pk)
     assert (delivery.outcome, delivery.retry_in) == ("retry", 30)
     assert delivery.unreachable.startswith("SMTPServerDisconnected")
     assert "not sent (attempt 1), retrying in 30 s: SMTPServerDisconnected" in caplog.text
@@ -949,7 +954,7 @@ def test_the_command_says_how_far_its_sending_has_got_as_import_users_does(
     assigned, world, mailoutbox, monkeypatch
 ):
     """Both commands that send in the foreground print one progress line, on stderr."""
-    monkeypatch.setattr(outbox, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(foreground, "PROGRESS_EVERY", 2)
     world.urban.supervisor_emails = "a@example.org; b@example.org; c@example.org; d@example.org"
     world.urban.save()
     out, err = StringIO(), StringIO()

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from cases.models import OutboxMessage
-from cases.services import outbox
+from cases.services.outbox.sending import deliver
 from departments.models import User
 from departments.services import sync_role_group
 
@@ -104,7 +104,7 @@ def test_a_user_added_without_a_password_is_invited_after_the_commit(
     assert message.to == "newcomer@example.org"
     # Written with the user, handed to the workers only once the add has committed.
     assert callbacks and mailoutbox == []
-    assert outbox.deliver(message_pk=message.pk).outcome == "sent"
+    assert deliver(message_pk=message.pk).outcome == "sent"
     (sent,) = mailoutbox
     assert sent.to == ["newcomer@example.org"]
     assert "/accounts/invite/" in sent.body

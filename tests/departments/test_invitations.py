@@ -341,9 +341,9 @@ def test_import_users_stops_sending_at_a_mail_server_that_does_not_answer(
 
 
 def test_import_users_says_how_far_its_sending_has_got(tmp_path, world, mailoutbox, monkeypatch):
-    from cases.services import outbox
+    from cases.services.outbox import foreground
 
-    monkeypatch.setattr(outbox, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(foreground, "PROGRESS_EVERY", 2)
     path = tmp_path / "users.csv"
     path.write_text(MANY_USERS_CSV, encoding="utf-8")
     err = StringIO()

@@ -19,8 +19,8 @@ from django.test import Client
 
 from cases.models import Escalation, OutboxMessage, SweepRun
 from cases.selectors.health import last_sweep_status
-from cases.services import outbox
 from cases.services.escalation import escalation_sweep
+from cases.services.outbox.enqueue import enqueue_email
 from cases.tasks import escalate_overdue
 from tests.faults.conftest import (
     DUE_RUNGS,
@@ -244,7 +244,7 @@ def test_a_worker_masks_phone_numbers_in_what_it_logs(
     the web processes' log does."""
     smtp.mailbox.reject = True
     with transaction.atomic():
-        message = outbox.enqueue_email(
+        message = enqueue_email(
             to="13812345678@139.com", subject="s", text="t", kind="test", dedupe_key="phone:1"
         )
     celery_processes.worker("w1")

@@ -11,8 +11,8 @@ from django.utils.translation import gettext_lazy
 
 from cases.labels import deadline_just_passed, deadline_label, format_duration
 from cases.models import EscalationLevel
-from cases.services import outbox
 from cases.services.escalation import escalation_sweep
+from cases.services.outbox import foreground, publishing
 from departments.calendar import get_calendar
 from departments.management.base import TranslatedHelpCommand
 from departments.wording import join_names
@@ -110,10 +110,12 @@ class Command(TranslatedHelpCommand):
             # In the foreground, as the sweep: a check or a by-hand run sees its emails go.
             # The ids are read first (a few MB at a million cases): a cursor left open across
             # each delivery's transaction is one SQLite may refuse.
-            pending = list(outbox.sweep_pending_pks(result.sweep_id))
-            run = outbox.deliver_now(pending, progress=self.progress_line(outbox.PROGRESS_LINE))
-            self.stdout.write(
-                _("Emails: %(summary)s.") % {"summary": outbox.delivery_summary(run.outcomes)}
+            pending = list(publishing.sweep_pending_pks(result.sweep_id))
+            run = foreground.deliver_now(
+                pending, progress=self.progress_line(foreground.PROGRESS_LINE)
             )
-            if unreachable := outbox.unreachable_server_words(run):
+            self.stdout.write(
+                _("Emails: %(summary)s.") % {"summary": foreground.delivery_summary(run.outcomes)}
+            )
+            if unreachable := foreground.unreachable_server_words(run):
                 self.stdout.write(self.style.WARNING(unreachable))

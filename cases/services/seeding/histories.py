@@ -45,7 +45,7 @@ STATE_WEIGHTS = {
 OVERDUE_SHARE = 0.3
 URGENCIES = list(Urgency.values)
 HOUR = 3600
-# The clock that runs in each open state (as in cases.services.workflow.CLOCK_FOR_STATE).
+# The clock that runs in each open state (as in cases.services.transitions.CLOCK_FOR_STATE).
 CLOCK_KIND = {
     State.FALLBACK: DeadlineKind.DISPATCH,
     State.ASSIGNED: DeadlineKind.ACCEPT,

@@ -121,7 +121,7 @@ def escalation_rows(batch: list[Draft], case_ids: list[int]) -> list[dict]:
 
 
 def escalation_events(escalations: list[dict], ids: list[int], recipients: dict) -> list[dict]:
-    """The audit row the sweep writes with each escalation (`escalation._write_audit`)."""
+    """The audit row the sweep writes with each escalation (`escalation_notices.write_audit`)."""
     return [
         {
             "case_id": e["case_id"],

@@ -20,20 +20,20 @@ class Command(ImportCommand):
         # New users get an invitation to set their password (SPEC §5), queued in the
         # import's transaction (a failed import invites nobody), then sent from here after
         # the commit rather than left to a worker that may not be running.
-        from cases.services import outbox
         from cases.services.invitations import users_invite
+        from cases.services.outbox import foreground
 
         with transaction.atomic():
             result = super().apply_plan(plan, name)
             invitations = users_invite(users=result.created)
-        run = outbox.deliver_now(
+        run = foreground.deliver_now(
             (message.pk for message in invitations if message.status == message.Status.PENDING),
-            progress=self.progress_line(outbox.PROGRESS_LINE),
+            progress=self.progress_line(foreground.PROGRESS_LINE),
         )
         self.invited = gettext("invitations: %(summary)s") % {
-            "summary": outbox.delivery_summary(run.outcomes)
+            "summary": foreground.delivery_summary(run.outcomes)
         }
-        if unreachable := outbox.unreachable_server_words(run):
+        if unreachable := foreground.unreachable_server_words(run):
             self.invited += f"\n{unreachable}"
         return result
 
