@@ -45,6 +45,7 @@ from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.db.models.lookups import Exact, IsNull
 
 from cases.models import CaseEvent, ExtensionRequest, State, SupervisionFigures, SupervisionMark
+from cases.models.audit import DEPARTMENT_RETURN
 from cases.models.supervision import SUPERVISION_FIELDS
 from departments.models import Department
 
@@ -108,8 +109,6 @@ GIVING = Q(action__in=["route", "dispatch"], to_state=State.ASSIGNED) | Q(
     action="correct",
     to_state=State.ASSIGNED,
 )
-# Disputes only: a correction that sends a case back to the pool returns it with no actor.
-DISPUTE = Q(action="return", actor__isnull=False)
 # Extension requests, counted by their audit rows (which record the department asking).
 EXTENSION_ASKED = Q(action="extension_request")
 EXTENSION_APPROVED = Q(action="extension_approve")
@@ -160,7 +159,7 @@ def counted_rows(events: QuerySet[CaseEvent]) -> QuerySet:
             pk=Cast(KeyTextTransform("extension", OuterRef("data")), BigIntegerField())
         ).values("created_at")[:1]
     )
-    counted = GIVING | DISPUTE | EXTENSION_ASKED | EXTENSION_APPROVED
+    counted = GIVING | DEPARTMENT_RETURN | EXTENSION_ASKED | EXTENSION_APPROVED
     return (
         events.filter(counted | Q(action__in=["accept", "resolve", "reopen"]))
         .annotate(
@@ -169,13 +168,13 @@ def counted_rows(events: QuerySet[CaseEvent]) -> QuerySet:
             ),
             row_township=F("case__township_id"),
             row_department=_DEPARTMENT_OF_ROW,
-            row_given_day=Case(When(DISPUTE, then=TruncDate(given_at, tzinfo=zone))),
+            row_given_day=Case(When(DEPARTMENT_RETURN, then=TruncDate(given_at, tzinfo=zone))),
         )
         .filter(row_department__isnull=False)
         .values("row_day", "row_township", "row_department", "row_given_day")
         .annotate(
             row_given=Count("pk", filter=GIVING),
-            row_returns=Count("pk", filter=DISPUTE),
+            row_returns=Count("pk", filter=DEPARTMENT_RETURN),
             row_accepts=Count("pk", filter=accepted),
             row_resolves=Count("pk", filter=Q(action="resolve")),
             row_reopens=Count("pk", filter=Q(action="reopen")),
@@ -255,7 +254,7 @@ def events_of_department(events, department_id: int):
         acting_department=ACTING_DEPARTMENT, reopened_department=REOPENED_DEPARTMENT
     ).filter(
         GIVING & Q(data__lead=department_id)
-        | Q(action="return", actor__isnull=False, data__returned_by=department_id)
+        | DEPARTMENT_RETURN & Q(data__returned_by=department_id)
         | Q(action__in=LIAISON_STEPS, acting_department=department_id)
         | Q(action__startswith="extension_", data__department=department_id)
         | Q(action="reopen", reopened_department=department_id)
