@@ -325,3 +325,14 @@ def test_the_page_says_the_figures_are_being_built_rather_than_show_zeros(client
         assert "supervision-figures" not in page.text
         chinese = page_at_once(client, HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert "try again" not in chinese.text and "分钟" in chinese.text
+
+
+def test_each_department_heads_its_row_of_figures(client, cast, history):
+    """A screen reader reading a figure says whose it is: the department is its row's
+    header, as each column's name is its column's."""
+    client.force_login(cast.admin)
+    page = client.get(reverse("admin:cases_supervision")).text
+    body = page.split('<table class="supervision-figures">')[1].split("</table>")[0]
+    rows = re.findall(r"<tr[^>]*>\s*(<t[hd][^>]*>)", body.split("<tbody>")[1])
+    assert rows == ['<th scope="row">'] * len(figures_by_code(department_figures(**period())))
+    assert '<th scope="col">' in body.split("<tbody>")[0]
