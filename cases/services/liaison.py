@@ -1,5 +1,6 @@
 """What a department liaison does besides the plain transitions: report for duty when a
-whistle summons their department (报到), and resolve with photos of the fix."""
+whistle summons their department (报到), and resolve with photos of the fix; and what their
+lists show of a summons still to answer."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.models import TERMINAL_STATES, Case, CaseAssist, CaseEvent, CasePhoto
+from cases import labels
+from cases.models import OPEN_STATES, TERMINAL_STATES, Case, CaseAssist, CaseEvent, CasePhoto
 from cases.services import photos as photo_service
 from cases.services import workflow
 from cases.services.workflow import NotPermitted, WorkflowError
@@ -27,6 +30,40 @@ def pending_summons(case: Case, user: User) -> CaseAssist | None:
         .select_related("department")
         .first()
     )
+
+
+def with_summons_due(cases: QuerySet[Case], user: User) -> QuerySet[Case]:
+    """`cases` with `summons_due_at`, for a liaison: when their department, summoned by a
+    whistle to the case, must report for duty, while it has not and the case is open (None
+    otherwise). Until then that is their department's deadline on the case, not the lead's
+    `due_at`, and a list shows it instead. In the list's own query (a subquery per row on
+    the assists' department index); other users' cases are returned as they are."""
+    if not user.has_role(User.Role.LIAISON):
+        return cases
+    waiting = CaseAssist.objects.filter(
+        case=OuterRef("pk"),
+        case__state__in=OPEN_STATES,
+        department_id=user.department_id,
+        summoned=True,
+        reported_at=None,
+    )
+    return cases.annotate(summons_due_at=Subquery(waiting.values("report_due_at")[:1]))
+
+
+def summons_time_left(case: Case, *, calendar, now: datetime | None = None) -> str:
+    """The working time left to report for duty on a case of `with_summons_due` ("Report
+    for duty: 2 hours left", "Report for duty: overdue by 1 h"), for a column headed
+    "working time left"; empty when the reader's department has no such summons on it."""
+    due = getattr(case, "summons_due_at", None)
+    if due is None:
+        return ""
+    now = now or timezone.now()
+    if due > now:
+        left = labels.working_time_words(calendar.working_seconds_between(now, due), titled=True)
+    else:
+        late = calendar.working_seconds_between(due, now)
+        left = labels.working_time_words(-late, overdue=True, titled=True)
+    return _("Report for duty: %(left)s") % {"left": left}
 
 
 @transaction.atomic
