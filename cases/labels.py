@@ -2,6 +2,7 @@
 speaks the language of its request (a plain gettext at import time would freeze them)."""
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -373,3 +374,19 @@ def just_overdue_words() -> str:
     """A case past its deadline by less than a minute of working time (`deadline_just_passed`):
     overdue, though "overdue by 0 minutes" would say nothing."""
     return gettext("overdue, the deadline has just passed")
+
+
+def summons_time_left(case, *, calendar, now: datetime | None = None) -> str:
+    """The working time left to report for duty on a case of `with_summons_due` ("Report
+    for duty: 2 hours left", "Report for duty: overdue by 1 h"), for a column headed
+    "working time left"; empty when the reader's department has no such summons on it."""
+    due = getattr(case, "summons_due_at", None)
+    if due is None:
+        return ""
+    now = now or timezone.now()
+    if due > now:
+        left = working_time_words(calendar.working_seconds_between(now, due), titled=True)
+    else:
+        late = calendar.working_seconds_between(due, now)
+        left = working_time_words(-late, overdue=True, titled=True)
+    return gettext("Report for duty: %(left)s") % {"left": left}

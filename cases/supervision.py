@@ -20,7 +20,7 @@ which could otherwise pass 100 %): each return row records when its case was giv
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from statistics import median
 from zoneinfo import ZoneInfo
 
@@ -44,7 +44,8 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.db.models.lookups import Exact, IsNull
 
-from cases.models import CaseEvent, ExtensionRequest, State, SupervisionFigures
+from cases.models import CaseEvent, ExtensionRequest, State, SupervisionFigures, SupervisionMark
+from cases.models.audit import DEPARTMENT_RETURN
 from cases.models.supervision import SUPERVISION_FIELDS
 from departments.models import Department
 
@@ -108,8 +109,6 @@ GIVING = Q(action__in=["route", "dispatch"], to_state=State.ASSIGNED) | Q(
     action="correct",
     to_state=State.ASSIGNED,
 )
-# Disputes only: a correction that sends a case back to the pool returns it with no actor.
-DISPUTE = Q(action="return", actor__isnull=False)
 # Extension requests, counted by their audit rows (which record the department asking).
 EXTENSION_ASKED = Q(action="extension_request")
 EXTENSION_APPROVED = Q(action="extension_approve")
@@ -160,7 +159,7 @@ def counted_rows(events: QuerySet[CaseEvent]) -> QuerySet:
             pk=Cast(KeyTextTransform("extension", OuterRef("data")), BigIntegerField())
         ).values("created_at")[:1]
     )
-    counted = GIVING | DISPUTE | EXTENSION_ASKED | EXTENSION_APPROVED
+    counted = GIVING | DEPARTMENT_RETURN | EXTENSION_ASKED | EXTENSION_APPROVED
     return (
         events.filter(counted | Q(action__in=["accept", "resolve", "reopen"]))
         .annotate(
@@ -169,13 +168,13 @@ def counted_rows(events: QuerySet[CaseEvent]) -> QuerySet:
             ),
             row_township=F("case__township_id"),
             row_department=_DEPARTMENT_OF_ROW,
-            row_given_day=Case(When(DISPUTE, then=TruncDate(given_at, tzinfo=zone))),
+            row_given_day=Case(When(DEPARTMENT_RETURN, then=TruncDate(given_at, tzinfo=zone))),
         )
         .filter(row_department__isnull=False)
         .values("row_day", "row_township", "row_department", "row_given_day")
         .annotate(
             row_given=Count("pk", filter=GIVING),
-            row_returns=Count("pk", filter=DISPUTE),
+            row_returns=Count("pk", filter=DEPARTMENT_RETURN),
             row_accepts=Count("pk", filter=accepted),
             row_resolves=Count("pk", filter=Q(action="resolve")),
             row_reopens=Count("pk", filter=Q(action="reopen")),
@@ -226,6 +225,14 @@ def department_figures(
     return figures
 
 
+def figures_as_of() -> datetime | None:
+    """When the roll-up was last brought up to date; None while it holds no figures of
+    this TIME_ZONE's days yet (its first build, or the one after TIME_ZONE changed, is
+    still under way or was never done)."""
+    mark = SupervisionMark.objects.filter(pk=1, time_zone=settings.TIME_ZONE).first()
+    return mark.refreshed_at if mark else None
+
+
 def _flag(figures: list[DepartmentFigures]) -> None:
     for name, margin in MARGINS.items():
         values = [getattr(f, name) for f in figures if getattr(f, name) is not None]
@@ -247,7 +254,7 @@ def events_of_department(events, department_id: int):
         acting_department=ACTING_DEPARTMENT, reopened_department=REOPENED_DEPARTMENT
     ).filter(
         GIVING & Q(data__lead=department_id)
-        | Q(action="return", actor__isnull=False, data__returned_by=department_id)
+        | DEPARTMENT_RETURN & Q(data__returned_by=department_id)
         | Q(action__in=LIAISON_STEPS, acting_department=department_id)
         | Q(action__startswith="extension_", data__department=department_id)
         | Q(action="reopen", reopened_department=department_id)

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as AuthUserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models, transaction
@@ -308,6 +309,19 @@ def user_language(language_code: str) -> str:
     return "zh-hans" if (language_code or "").lower().startswith("zh") else "en"
 
 
+class UserQuerySet(models.QuerySet):
+    def supervisors_to_mail(self, *, township_id: int | None):
+        """The active supervisors with an email address of the township, or, for None,
+        of the district (supervisors of no township): those a case's emails may go to."""
+        return self.filter(
+            role=User.Role.SUPERVISOR, township_id=township_id, is_active=True
+        ).exclude(email="")
+
+
+class UserManager(AuthUserManager.from_queryset(UserQuerySet)):
+    pass
+
+
 class User(AbstractUser):
     class Role(models.TextChoices):
         CASEWORKER = "caseworker", _("caseworker")
@@ -343,6 +357,8 @@ class User(AbstractUser):
     language = models.CharField(
         _("language"), max_length=8, choices=Language.choices, default=default_language
     )
+
+    objects = UserManager()
 
     def remember_language(self, language_code: str) -> None:
         """Their emails from now on in the language they use the site in (the one they

@@ -175,6 +175,7 @@ def test_the_pages_people_click_have_no_accessibility_violation(
     visits = {
         None: [
             ("/accounts/login/", a_wrong_password, desktop),
+            ("/admin/login/", None, both),
             (f"/escalations/ack/{ack}/", None, desktop),
             (invitation, two_passwords, desktop),
         ],
@@ -345,6 +346,12 @@ def test_on_a_phone_the_dashboards_map_leads_to_its_table_which_scrolls_by_keybo
     report()
     context, page = keyboard_page(browser, live_server, cast.supervisor, PHONE)
     page.goto("/dashboard/")
+    # A row's name heads its row for a screen reader and looks as the other cells do.
+    name, figure = page.evaluate(
+        """() => [...document.querySelectorAll('#by-cell tbody tr:first-child > *')]
+        .slice(0, 2).map((cell) => [cell.tagName, getComputedStyle(cell).fontWeight])"""
+    )
+    assert (name[0], figure[0]) == ("TH", "TD") and name[1] == figure[1]
     dashboard_map = page.get_by_role("region", name="各网格未结及超期案件地图")
     expect(dashboard_map).to_have_accessible_description(re.compile("按网格列出的数字"))
     tab_to(page, "#dashboard-map")

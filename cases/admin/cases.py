@@ -47,6 +47,7 @@ from cases.privacy import (
 )
 from cases.selectors.access import cases_visible_to
 from cases.selectors.deadlines import working_seconds_left
+from cases.selectors.lists import with_summons_due
 from cases.services.privacy import Purpose, reporter_contact_for
 from departments.calendar import get_calendar
 from departments.models import User
@@ -163,7 +164,9 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
     # -- scope: the one access rule ---------------------------------------------------
 
     def get_queryset(self, request):
-        return cases_visible_to(request.user, super().get_queryset(request))
+        # A summoned department's liaison: the deadline to report for duty, not the lead's.
+        cases = cases_visible_to(request.user, super().get_queryset(request))
+        return with_summons_due(cases, request.user)
 
     def get_object(self, request, object_id, from_field=None):
         case = super().get_object(request, object_id, from_field)
@@ -210,7 +213,11 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
     @admin.display(description=_("working time left"), ordering="due_at")
     def time_left(self, case, calendar=None):
         """Working time to the running deadline, or how far past it, as the case page says;
-        for a suspended case, what its stopped clock keeps."""
+        for a suspended case, what its stopped clock keeps. For a summoned department's
+        liaison yet to report for duty, the time to do so."""
+        calendar = calendar or get_calendar()
+        if summons := labels.summons_time_left(case, calendar=calendar):
+            return summons
         seconds = working_seconds_left(case, calendar=calendar)
         return (
             labels.working_time_words(seconds, overdue=case.is_overdue, titled=True)

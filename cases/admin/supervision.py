@@ -18,7 +18,7 @@ from cases.models import State
 from cases.permissions import may_see_dashboard
 from cases.selectors.access import supervised_township_id
 from cases.services.supervision import supervision_refresh
-from cases.supervision import department_figures
+from cases.supervision import department_figures, figures_as_of
 
 
 class PeriodForm(forms.Form):
@@ -41,13 +41,19 @@ def supervision_view(request, *, model_admin):
     today = timezone.localdate()
     default_start = today - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     form = PeriodForm(request.GET or {"start": default_start, "end": today})
-    figures = []
+    figures, as_of, building = [], None, False
     if form.is_valid():
         first, last = form.cleaned_data["start"], form.cleaned_data["end"]
         start, end = Period(first, last).bounds
         # Up to date before reading: today's figures hold the steps taken so far today.
-        supervision_refresh()
-        figures = department_figures(first=first, last=last, township_id=township_id)
+        # Unless another refresh is under way (the beat's first build after an upgrade
+        # counts every audit row, longer than a page may wait): then what the roll-up has,
+        # as of its last refresh, or, before its first, no figures rather than zeros.
+        if supervision_refresh(wait=False) is None:
+            as_of = figures_as_of()
+            building = as_of is None
+        if not building:
+            figures = department_figures(first=first, last=last, township_id=township_id)
         audit = reverse(f"{model_admin.admin_site.name}:cases_caseevent_changelist")
         requests = reverse(f"{model_admin.admin_site.name}:cases_extensionrequest_changelist")
 
@@ -82,6 +88,10 @@ def supervision_view(request, *, model_admin):
         "title": gettext("Supervision of departments"),
         "form": form,
         "figures": figures,
+        "as_of": timezone.localtime(as_of) if as_of else None,
+        # Hours and minutes are enough the same day.
+        "as_of_format": "H:i" if as_of and timezone.localdate(as_of) == today else "Y-m-d H:i",
+        "building": building,
         "township": request.user.township if township_id is not None else None,
     }
     request.current_app = model_admin.admin_site.name

@@ -22,11 +22,17 @@ SYSTEM_COMMENTS = frozenset(
 )
 
 
+# A return a department made (a dispute, by its liaison), not the system's return of a
+# correction that sent its case back to the pool, which has no actor (and says
+# `correction` in its data). The actor, a column, is what the roll-ups count by: the
+# supervision figures with this, the dashboard's SQL (`cases.services.figures`) likewise.
+DEPARTMENT_RETURN = models.Q(action="return", actor__isnull=False)
+
+
 class CaseEventQuerySet(models.QuerySet):
     def department_returns(self):
-        """The returns a department made (disputes), not those of a correction that sent
-        its case back to the pool."""
-        return self.filter(action="return").exclude(data__has_key="correction")
+        """The returns a department made (disputes): `DEPARTMENT_RETURN`."""
+        return self.filter(DEPARTMENT_RETURN)
 
 
 class CaseEvent(models.Model):

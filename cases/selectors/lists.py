@@ -3,7 +3,7 @@ dispatch forms need, and the open cases near a new report (possible duplicates).
 
 from datetime import date, datetime, timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from cases.labels import department_names
@@ -149,3 +149,21 @@ def possible_duplicates(
         .filter(category=category, cell_id__in=neighbouring_cell_ids(cell), created_at__gte=since)
         .order_by("-created_at")[:10]
     )
+
+
+def with_summons_due(cases: QuerySet[Case], user: User) -> QuerySet[Case]:
+    """`cases` with `summons_due_at`, for a liaison: when their department, summoned by a
+    whistle to the case, must report for duty, while it has not and the case is open (None
+    otherwise). Until then that is their department's deadline on the case, not the lead's
+    `due_at`, and a list shows it instead. In the list's own query (a subquery per row on
+    the assists' department index); other users' cases are returned as they are."""
+    if not user.has_role(User.Role.LIAISON):
+        return cases
+    waiting = CaseAssist.objects.filter(
+        case=OuterRef("pk"),
+        case__state__in=OPEN_STATES,
+        department_id=user.department_id,
+        summoned=True,
+        reported_at=None,
+    )
+    return cases.annotate(summons_due_at=Subquery(waiting.values("report_due_at")[:1]))

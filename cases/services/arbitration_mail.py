@@ -24,10 +24,9 @@ def arbiters(case: Case) -> list[User]:
     """Who arbitrates `case` and is told: the active supervisors of its township (its
     leaders), or, when the township has none with an address, the district's (supervisors
     of no township), who may arbitrate every case (`permissions.dispatch`)."""
-    supervisors = User.objects.filter(role=User.Role.SUPERVISOR, is_active=True).exclude(email="")
-    return list(supervisors.filter(township_id=case.township_id).order_by("pk")) or list(
-        supervisors.filter(township__isnull=True).order_by("pk")
-    )
+    return list(
+        User.objects.supervisors_to_mail(township_id=case.township_id).order_by("pk")
+    ) or list(User.objects.supervisors_to_mail(township_id=None).order_by("pk"))
 
 
 def department_returns(case: Case) -> list[CaseEvent]:

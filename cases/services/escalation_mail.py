@@ -110,9 +110,11 @@ def told_as(e: Escalation, address: str) -> int:
     listed = {a.lower() for a in e.department.supervisor_email_list} if e.department_id else ()
     if e.level == EscalationLevel.LEVEL_1 and address in listed:
         return EscalationLevel.LEVEL_1
-    township_leader = User.objects.filter(
-        is_active=True, role=User.Role.SUPERVISOR, township_id=e.township_id, email__iexact=address
-    ).exists()
+    township_leader = (
+        User.objects.supervisors_to_mail(township_id=e.township_id)
+        .filter(email__iexact=address)
+        .exists()
+    )
     if not township_leader:
         return EscalationLevel.LEVEL_3
     # The pool's level 1 goes to its township's leaders: they do supervise its owner.

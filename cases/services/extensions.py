@@ -87,10 +87,8 @@ def decision_url(*, request_pk: int, address: str) -> str:
 def decider_addresses(case: Case) -> list[str]:
     """Where a request goes: the lead department's supervisors, the township's leaders."""
     addresses = list(case.lead_department.supervisor_email_list) if case.lead_department else []
-    addresses += (
-        User.objects.filter(role=User.Role.SUPERVISOR, township_id=case.township_id, is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
+    addresses += User.objects.supervisors_to_mail(township_id=case.township_id).values_list(
+        "email", flat=True
     )
     return list(dict.fromkeys(address.strip().lower() for address in addresses if address))
 

@@ -16,7 +16,10 @@ department now (migration 0030 wrote them into those rows).
 
 Who calls it: the supervision page before it reads (so today's figures hold this
 morning's steps: the rows since the last refresh, cheap), the beat every minute with the
-dashboard's roll-up (`cases.refresh_figures`) and `seed_demo`.
+dashboard's roll-up (`cases.refresh_figures`) and `seed_demo`. The page does not wait for
+another refresh (`wait=False`): the first one after an upgrade counts every audit row, for
+longer than a page may take (some 48 s at 1,000,000 cases), and the page reads what the
+roll-up has meanwhile, saying as of when (`cases.supervision.figures_as_of`).
 
 Refreshes are serialised by a transaction-level advisory lock on PostgreSQL. A transaction
 still open during a refresh may commit an audit row with an id below ids the refresh sees,
@@ -52,13 +55,18 @@ class SupervisionRefresh:
     now: datetime
 
 
-def supervision_refresh(*, everything: bool = False) -> SupervisionRefresh:
+def supervision_refresh(
+    *, everything: bool = False, wait: bool = True
+) -> SupervisionRefresh | None:
     """Count the audit rows written since the last refresh into `SupervisionFigures`, or
     every audit row (`everything`, the first time, after TIME_ZONE changed). Safe to run
     at the same time from several processes: they take turns, and the later one finds
-    less to do."""
+    less to do. Without `wait`, returns None at once, having done nothing, when another
+    refresh is under way."""
     with transaction.atomic():
-        postgres = _lock()
+        postgres = connection.vendor == "postgresql"
+        if not _lock(wait=wait):
+            return None
         now = timezone.now()
         mark = SupervisionMark.objects.filter(pk=1).first()
         rebuild = everything or mark is None or mark.time_zone != settings.TIME_ZONE
@@ -109,22 +117,25 @@ def supervision_moving(case_ids: list[int]):
         _add(counted)
 
 
-def _lock() -> bool:
-    """Take the roll-up's lock (PostgreSQL; SQLite has one writer at a time anyway);
-    whether the database is PostgreSQL."""
+def _lock(*, wait: bool = True) -> bool:
+    """Take the roll-up's lock until the transaction ends (PostgreSQL; SQLite has one
+    writer at a time anyway); without `wait`, only if no one holds it: whether it is
+    held now."""
     if connection.vendor != "postgresql":
-        return False
+        return True
+    take = "pg_advisory_xact_lock(%s)" if wait else "pg_try_advisory_xact_lock(%s)"
     with connection.cursor() as cursor:
         # The lock first: the snapshot of pg_stat_activity must postdate it. Derived rows
         # need no flush to disk: a refresh lost in a crash, mark included, is done again.
         # JIT off: the correlated look-ups of time to accept lift a few rows' plan past
         # jit_above_cost, and compiling took longer than running it (0.1 s a statement).
+        # (Settings made without the lock go with the transaction, which does nothing.)
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s), pg_stat_clear_snapshot(),"
+            f"SELECT {take}, pg_stat_clear_snapshot(),"
             " set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true)",
             [LOCK_KEY],
         )
-    return True
+        return wait or cursor.fetchone()[0]
 
 
 # `counted_rows`' names of the key and counted columns, in the order of KEY and

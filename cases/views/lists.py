@@ -3,6 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases import refused_forms
@@ -16,6 +17,7 @@ from cases.selectors.lists import (
     fallback_pool_for,
     with_listed_assisting,
     with_returning_departments,
+    with_summons_due,
 )
 from cases.services.transitions import may_fire
 from departments.calendar import get_calendar
@@ -38,6 +40,8 @@ def filtered_cases(request):
 @login_required
 def case_list(request):
     cases, form = filtered_cases(request)
+    # A summoned department's liaison: the deadline to report for duty, not the lead's.
+    cases = with_summons_due(cases, request.user)
     page = CasePaginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -50,6 +54,7 @@ def case_list(request):
             "filter_form": form,
             "query": query.urlencode(),
             "search_skips_masked": search_note_due(request.user, search),
+            "now": timezone.now(),
         },
     )
 

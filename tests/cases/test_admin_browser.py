@@ -257,3 +257,25 @@ def test_a_phone_shows_a_cases_extension_requests_within_the_screen(
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert requests.evaluate("t => t.scrollWidth > t.clientWidth")
     assert requests.locator("td").first.evaluate(LINES) == 1  # the date the request was made
+
+
+SITE_NAME_LOOK = """() => { const name = document.querySelector('#site-name');
+  const [s, a] = [name, name.querySelector('a')].map((e) => getComputedStyle(e));
+  return [name.tagName, name.textContent.trim(), s.fontSize, s.fontWeight, a.color]; }"""
+
+
+def test_the_admins_login_page_is_headed_by_the_site_name_looking_as_on_every_admin_page(
+    browser, live_server, cast
+):
+    context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/login/")
+    login = page.evaluate(SITE_NAME_LOOK)
+    assert page.locator("h1").all_inner_texts() == ["Grid governance"]
+    sign_in(context, live_server, cast.admin)
+    page.goto(f"{live_server.url}/admin/")
+    index = page.evaluate(SITE_NAME_LOOK)
+    context.close()
+    assert login[:2] == ["H1", "Grid governance"]
+    assert login[2:] == index[2:]  # size, weight, colour

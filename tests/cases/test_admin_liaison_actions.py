@@ -281,6 +281,22 @@ def test_overdue_filter_and_time_left_column(client, cast, own_cases):
         assert set(on_time.context["cl"].result_list) == {own_cases[1]}
 
 
+def test_a_summoned_liaisons_time_left_column_tells_the_time_to_report_for_duty(
+    client, cast, lead_by, world
+):
+    """The whistle gives the summoned department its own deadline to report for duty; the
+    admin's column showed its liaison the lead's clock instead."""
+    case = lead_by(world.market, assisting=[world.urban], whistle=True)
+    client.force_login(cast.liaison)  # the urban department's, summoned
+    response = client.get(reverse(CHANGELIST))
+    assert re.search(r"Report for duty: [^<]* left", response.text)
+
+    client.force_login(cast.other_liaison)  # the market department's, the lead
+    lead_page = client.get(reverse(CHANGELIST))
+    assert case in lead_page.context["cl"].result_list
+    assert "Report for duty" not in lead_page.text
+
+
 def test_liaison_reports_for_duty_when_summoned_by_a_whistle(client, cast, lead_by, world):
     case = lead_by(world.market, assisting=[world.urban], whistle=True)
     client.force_login(cast.liaison)

@@ -370,3 +370,22 @@ def test_the_department_and_cell_tables_give_open_overdue_and_on_time_rates(
         # CG and cell N-01: 2 cases, 1 open (50 %), overdue (100 % of open), 1 closed on time.
         assert re.search(r"<td>2</td><td>1 <small[^>]*>50\.0 %</small></td>", table), table
         assert re.search(r"<td>1 <small[^>]*>100\.0 %</small></td><td>100\.0</td>", table)
+
+
+def test_each_row_of_the_department_and_cell_tables_is_headed_by_its_name(
+    client, cast, world, report
+):
+    """A screen reader reading a figure says whose it is: the row's name is its header."""
+    report()
+    report(category=world.lamp)  # to the pool: the row with no department
+    client.force_login(cast.supervisor)
+    page = client.get("/dashboard/").content.decode()
+    department, cell = page.split("By department")[1].split("By grid cell")
+    expected = {department: {world.urban.name, "fallback pool"}, cell: {world.n1.name}}
+    for table, names in expected.items():
+        body = table.split("<tbody>")[1].split("</tbody>")[0]
+        rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+        headed = {re.match(r'<th scope="row">([^<]*)</th>', row).group(1) for row in rows}
+        assert headed == names
+    heads = re.findall(r"<thead>.*?</thead>", page, re.S)
+    assert len(heads) == 2 and all('<th scope="col">' in h and "<th>" not in h for h in heads)

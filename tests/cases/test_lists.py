@@ -3,7 +3,7 @@ which case (liaisons by lead and by assist), the pool's one dispatch form, the c
 count (cases/pagination.py) and query counts that do not grow with the cases."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -298,6 +298,7 @@ def more_of_everything(cast, world, report, n=6):
     "who, url",
     [
         ("liaison", "/cases/"),
+        ("other_liaison", "/cases/"),  # summoned, yet to report for duty
         ("dispatcher", "/cases/fallback/"),
         ("liaison", CHANGELIST),
         ("caseworker", "/cases/"),
@@ -437,3 +438,74 @@ def test_a_dispatcher_lists_the_cases_whose_summoned_departments_have_not_report
     response = client.get("/cases/", {"awaiting_duty": "on"})
     assert [case.number for case in response.context["page"]] == [waiting.number]
     assert "Summoned departments yet to report for duty" in text_of(response)
+
+
+def test_a_summoned_departments_list_shows_its_deadline_to_report_for_duty_until_it_has(
+    client, cast, world, report, settings
+):
+    """The lead's clock runs days; the whistle gives the summoned department hours to
+    report for duty (报到), which its liaison's list showed nowhere: the lead's due date
+    stood in the case's row."""
+    from cases.services.liaison import assist_report_for_duty
+
+    settings.LANGUAGE_CODE = "en"
+    with time_machine.travel(datetime(2026, 3, 10, 2, tzinfo=UTC), tick=False):  # 10:00
+        case = workflow.case_dispatch(
+            case=report(category=None),
+            actor=cast.dispatcher,
+            lead=world.urban,
+            assisting=[world.market],
+            whistle=True,
+        )
+        summons = case.assists.get(department=world.market)
+        assert summons.report_due_at < case.due_at
+
+        client.force_login(cast.other_liaison)  # the market department's
+        response = client.get("/cases/")
+        row = response.context["page"][0]
+        assert row.summons_due_at == summons.report_due_at
+        shown = due_cells(response)[case.number]
+        assert shown.startswith("Report for duty by")
+        assert "overdue" not in shown
+
+        client.force_login(cast.liaison)  # the lead's liaison: the lead's clock
+        assert not due_cells(client.get("/cases/"))[case.number].startswith("Report")
+
+    with time_machine.travel(summons.report_due_at + timedelta(minutes=1), tick=False):
+        client.force_login(cast.other_liaison)
+        late = client.get("/cases/")
+        assert due_cells(late)[case.number].endswith("· overdue")
+        assert 'class="case-row state-assigned overdue"' in text_of(late)
+        assist_report_for_duty(case=case, actor=cast.other_liaison)
+        after = client.get("/cases/")
+    # Reported: the lead's clock is the one that matters to the case now.
+    assert after.context["page"][0].summons_due_at is None
+    assert not due_cells(after)[case.number].startswith("Report")
+    assert "overdue" not in due_cells(after)[case.number]
+
+
+def test_the_time_left_to_report_for_duty_is_in_working_time(cast, world, report):
+    """For the admin's "working time left" column, as the lead's clock is told there."""
+    from cases.labels import summons_time_left
+    from cases.selectors.lists import with_summons_due
+    from departments.calendar import get_calendar
+
+    calendar = get_calendar()
+    with time_machine.travel(datetime(2026, 3, 10, 2, tzinfo=UTC), tick=False):  # Tue 10:00
+        case = workflow.case_dispatch(
+            case=report(category=None),
+            actor=cast.dispatcher,
+            lead=world.urban,
+            assisting=[world.market],
+            whistle=True,
+        )
+        listed = with_summons_due(Case.objects.filter(pk=case.pk), cast.other_liaison).get()
+        left = summons_time_left(listed, calendar=calendar)
+        assert left.startswith("Report for duty: ") and left.endswith(" left")
+        lead = with_summons_due(Case.objects.filter(pk=case.pk), cast.liaison).get()
+        assert summons_time_left(lead, calendar=calendar) == ""
+    due = listed.summons_due_at
+    later = calendar.add_working_seconds(due, 3600)
+    assert summons_time_left(listed, calendar=calendar, now=later) == (
+        "Report for duty: overdue by 1 hour"
+    )

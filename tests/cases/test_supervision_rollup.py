@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from cases.models import Case as CaseModel
 from cases.models import CaseEvent, ExtensionRequest, State, SupervisionFigures
+from cases.models.audit import DEPARTMENT_RETURN
 from cases.models.supervision import SUPERVISION_FIELDS
 from cases.services import extensions, workflow
 from cases.services.cell_moves import open_cases_follow_cells
@@ -48,7 +49,6 @@ from cases.services.transitions import WorkflowError
 from cases.supervision import (
     _LEAD,
     ACTING_DEPARTMENT,
-    DISPUTE,
     GIVING,
     REOPENED_DEPARTMENT,
     _flag,
@@ -95,13 +95,13 @@ def figures_from_the_audit_trail(*, start: datetime, end: datetime, township_id=
     )
     accepted = Q(action="accept")
     rows = (
-        events.filter(GIVING | DISPUTE | Q(action__in=["accept", "resolve", "reopen"]))
+        events.filter(GIVING | DEPARTMENT_RETURN | Q(action__in=["accept", "resolve", "reopen"]))
         .annotate(department=department_of_row)
         .values("department")
         .annotate(
             given=Count("pk", filter=GIVING),
-            returns=Count("pk", filter=DISPUTE),
-            returns_of_given=Count("pk", filter=DISPUTE & Q(Exists(given_before_it))),
+            returns=Count("pk", filter=DEPARTMENT_RETURN),
+            returns_of_given=Count("pk", filter=DEPARTMENT_RETURN & Q(Exists(given_before_it))),
             accepts=Count("pk", filter=accepted),
             resolves=Count("pk", filter=Q(action="resolve")),
             reopens=Count("pk", filter=Q(action="reopen")),
@@ -376,7 +376,7 @@ def test_the_roll_up_gives_the_figures_of_the_audit_trail_for_any_period_and_tow
     assert any(
         timezone.localdate(event.at, SHANGHAI)
         != timezone.localdate(datetime.fromisoformat(event.data["given_at"]), SHANGHAI)
-        for event in CaseEvent.objects.filter(DISPUTE)
+        for event in CaseEvent.objects.filter(DEPARTMENT_RETURN)
     )
     assert assert_equal_to_the_audit_trail(world) > 10
 
