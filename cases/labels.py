@@ -10,6 +10,7 @@ from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import CaseEvent, CaseFallbackReason, DeadlineKind, EscalationLevel, State
+from cases.selectors.deadlines import working_seconds_until
 from departments.calendar import working_day_seconds
 from departments.models import Category, Department, GridCell
 from departments.wording import aside, join_names, join_sentences
@@ -376,7 +377,7 @@ def just_overdue_words() -> str:
     return gettext("overdue, the deadline has just passed")
 
 
-def summons_time_left(case, *, calendar, now: datetime | None = None) -> str:
+def summons_time_left(case, *, calendar=None, now: datetime | None = None) -> str:
     """The working time left to report for duty on a case of `with_summons_due` ("Report
     for duty: 2 hours left", "Report for duty: overdue by 1 h"), for a column headed
     "working time left"; empty when the reader's department has no such summons on it."""
@@ -384,9 +385,6 @@ def summons_time_left(case, *, calendar, now: datetime | None = None) -> str:
     if due is None:
         return ""
     now = now or timezone.now()
-    if due > now:
-        left = working_time_words(calendar.working_seconds_between(now, due), titled=True)
-    else:
-        late = calendar.working_seconds_between(due, now)
-        left = working_time_words(-late, overdue=True, titled=True)
+    seconds = working_seconds_until(due, now=now, calendar=calendar)
+    left = working_time_words(seconds, overdue=due <= now, titled=True)
     return gettext("Report for duty: %(left)s") % {"left": left}

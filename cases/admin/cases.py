@@ -215,7 +215,6 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
         """Working time to the running deadline, or how far past it, as the case page says;
         for a suspended case, what its stopped clock keeps. For a summoned department's
         liaison yet to report for duty, the time to do so."""
-        calendar = calendar or get_calendar()
         if summons := labels.summons_time_left(case, calendar=calendar):
             return summons
         seconds = working_seconds_left(case, calendar=calendar)

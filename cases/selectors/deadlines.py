@@ -1,4 +1,4 @@
-"""A case's running deadline as the pages say it: the working time left until it."""
+"""A deadline as the pages say it: the working time left until it."""
 
 from datetime import datetime
 
@@ -14,8 +14,13 @@ def working_seconds_left(case: Case, *, now: datetime | None = None, calendar=No
     when a list has one for all its rows); None when no clock runs."""
     if case.due_at is None or case.state not in CLOCK_STATES:
         return None
+    return working_seconds_until(case.due_at, now=now, calendar=calendar)
+
+
+def working_seconds_until(due: datetime, *, now: datetime | None = None, calendar=None) -> float:
+    """Working time from now until `due`, in seconds; negative past it."""
     now = now or timezone.now()
     calendar = calendar or get_calendar()
-    if case.due_at >= now:
-        return calendar.working_seconds_between(now, case.due_at)
-    return -calendar.working_seconds_between(case.due_at, now)
+    if due >= now:
+        return calendar.working_seconds_between(now, due)
+    return -calendar.working_seconds_between(due, now)
