@@ -12,15 +12,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from cases import permissions as can
-from cases.models import Case, CaseAssist, CaseChanged, CaseEvent, DeadlineKind, State
+from cases.models import Case, CaseAssist, CaseEvent, DeadlineKind, State
 from cases.services import deadlines
 from cases.services.transitions import (
     NotPermitted,
     StaleCase,
     TransitionNotAllowed,
-    _fields_to_save,
     _fire,
     extension_requests_lapse,
+    save_checked,
 )
 from departments.models import Category, GridCell, User
 from departments.routing import get_index
@@ -162,7 +162,7 @@ def case_correct(
         _add_assists(case, decision.assisting_department_ids, now)
     elif state == State.FALLBACK:
         case.fallback_reason = decision.fallback_reason
-        _save(case)
+        save_checked(case)
         case.candidate_departments.set(decision.candidate_department_ids)
     elif decision.is_fallback:
         return_count = case.return_count
@@ -179,7 +179,7 @@ def case_correct(
         # Not a department's dispute: it must not count towards arbitration.
         case.return_count = return_count
         case.fallback_reason = decision.fallback_reason
-        _save(case)
+        save_checked(case)
         case.candidate_departments.set(decision.candidate_department_ids)
     elif decision.lead_department_id != case.lead_department_id:
         case.lead_department_id = decision.lead_department_id
@@ -187,11 +187,11 @@ def case_correct(
         # and may return it like any routed lead.
         case.lead_is_final = False
         deadlines.start_clock(case, DeadlineKind.ACCEPT, now=now)
-        _save(case, fresh_clock=True)
+        save_checked(case, fresh_clock=True)
         extension_requests_lapse(case, now=now)
         _add_assists(case, decision.assisting_department_ids, now)
     else:
-        _save(case)
+        save_checked(case)
         # The same lead, but the new category or cell may have assist rules of its own.
         _add_assists(case, decision.assisting_department_ids, now)
     return case
@@ -201,17 +201,6 @@ def _department(pk):
     from departments.models import Department
 
     return Department.objects.get(pk=pk)
-
-
-def _save(case: Case, *, fresh_clock: bool = False) -> None:
-    """Save with the version check; the sweep's escalation level is written only with a
-    fresh clock (it resets it), or a sweep that ran meanwhile would be undone."""
-    try:
-        case.save(update_fields=_fields_to_save(keep_escalation_level=fresh_clock))
-    except CaseChanged as error:
-        raise StaleCase(
-            _("This case changed while you were acting on it. Reload it and try again.")
-        ) from error
 
 
 def _add_assists(case: Case, department_ids, now) -> None:

@@ -112,12 +112,7 @@ def _fire(
     # The sweep raises `escalation_level` without touching `version`; only a fresh clock
     # resets it, so otherwise leave the column to the sweep rather than write back our copy.
     fresh_clock = case.deadline_seq != deadline_seq_before
-    try:
-        case.save(update_fields=_fields_to_save(keep_escalation_level=fresh_clock))
-    except CaseChanged as error:
-        raise StaleCase(
-            _("This case changed while you were acting on it. Reload it and try again.")
-        ) from error
+    save_checked(case, fresh_clock=fresh_clock)
     event.save()
     if fresh_clock or case.state not in CLOCK_STATES or case.due_at is None:
         extension_requests_lapse(case, now=now)
@@ -204,6 +199,18 @@ def _transition(
         data=data or {},
         at=now,
     )
+
+
+def save_checked(case: Case, *, fresh_clock: bool = False) -> None:
+    """Save with the version check (a stale copy is `StaleCase`); the sweep's escalation
+    level is written only with a fresh clock (which resets it), or a sweep that ran
+    meanwhile would be undone."""
+    try:
+        case.save(update_fields=_fields_to_save(keep_escalation_level=fresh_clock))
+    except CaseChanged as error:
+        raise StaleCase(
+            _("This case changed while you were acting on it. Reload it and try again.")
+        ) from error
 
 
 def _fields_to_save(*, keep_escalation_level: bool) -> list[str]:
