@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -212,49 +212,84 @@ class WorkingCalendar:
 class WorkingTimeRuler:
     """Working time between one origin and many moments, for moving thousands of clocks at
     once (a holiday added at short notice). The calendar walks day by day from the origin
-    for every moment; the ruler sums each day's working time once, so a moment costs a walk
-    through its own day. Its answers are the calendar's to the microsecond:
-    `seconds_to(at) == working_seconds_between(origin, at)` for `at` from the origin on, and
-    `moment_after(s) == add_working_seconds(origin, s)`."""
+    for every moment; the ruler lays the working periods from the origin out once, each
+    with the working time before it, so a moment costs a binary search. Its answers are the
+    calendar's to the microsecond: `seconds_to(at) == working_seconds_between(origin, at)`
+    for `at` from the origin on, and `moment_after(s) == add_working_seconds(origin, s)`.
+
+    Internally in whole microseconds since the epoch (instants, as the calendar compares
+    moments of different zones), so nothing is rounded on the way."""
 
     def __init__(self, calendar: WorkingCalendar, origin: datetime):
         self.calendar, self.origin = calendar, origin
+        self._origin = _micros(origin)
         self._first_day = origin.astimezone(calendar.tz).date()
-        # Working time from the origin to the end of the origin's day, then of each next.
-        self._to_day_end: list[timedelta] = []
+        self._days_laid = 0
+        self._laid_until = self._origin  # the end (a midnight) of the last day laid out
+        # The working periods from the origin on, in order: start, end, and the working
+        # time from the origin to the start and to the end.
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._before: list[int] = []
+        self._through: list[int] = []
 
-    def _day_start(self, index: int) -> datetime:
-        day = self._first_day + timedelta(days=index)
-        return datetime.combine(day, time.min, tzinfo=self.calendar.tz)
+    def _lay_next_day(self) -> None:
+        day = self._first_day + timedelta(days=self._days_laid)
+        self._days_laid += 1
+        self._laid_until = _micros(
+            datetime.combine(day + timedelta(days=1), time.min, self.calendar.tz)
+        )
+        if not self.calendar.is_working_day(day):
+            return
+        for opens, closes in self.calendar._windows(day):
+            start, end = max(_micros(opens), self._origin), _micros(closes)
+            if start < end:
+                before = self._through[-1] if self._through else 0
+                self._starts.append(start)
+                self._ends.append(end)
+                self._before.append(before)
+                self._through.append(before + end - start)
 
-    def _to_end_of(self, index: int) -> timedelta:
-        while len(self._to_day_end) <= index:
-            done = len(self._to_day_end)
-            start = self._day_start(done) if done else self.origin
-            part = self.calendar.working_seconds_between(start, self._day_start(done + 1))
-            before = self._to_day_end[-1] if done else timedelta()
-            self._to_day_end.append(before + timedelta(seconds=part))
-        return self._to_day_end[index]
+    def micros_to(self, at: int) -> int:
+        """Working microseconds from the origin to `at` (microseconds since the epoch, not
+        before the origin)."""
+        while self._laid_until <= at:
+            self._lay_next_day()
+        index = bisect_right(self._starts, at) - 1
+        if index < 0:
+            return 0
+        return self._before[index] + min(at, self._ends[index]) - self._starts[index]
+
+    def micros_after(self, wanted: int) -> int:
+        """The moment (microseconds since the epoch) `wanted` working microseconds after the
+        origin: a deadline reaching a closing time exactly ends there, as the calendar's."""
+        while not self._through or self._through[-1] < wanted:
+            self._lay_next_day()
+        index = bisect_left(self._through, wanted)
+        return self._starts[index] + wanted - self._before[index]
 
     def seconds_to(self, at: datetime) -> float:
-        index = (at.astimezone(self.calendar.tz).date() - self._first_day).days
-        if at < self.origin or index == 0:
+        if at < self.origin:
             return self.calendar.working_seconds_between(self.origin, at)
-        within = self.calendar.working_seconds_between(self._day_start(index), at)
-        return (self._to_end_of(index - 1) + timedelta(seconds=within)).total_seconds()
+        return self.micros_to(_micros(at)) / MICROS
 
     def moment_after(self, seconds: float) -> datetime:
         if seconds < 0:
             raise ValueError(f"Cannot add a negative working time ({seconds} s).")
-        wanted = timedelta(seconds=seconds)
-        # The first day whose end the working time reaches: the deadline falls in it.
-        index = bisect_left(self._to_day_end, wanted)
-        while index == len(self._to_day_end) and self._to_end_of(index) < wanted:
-            index += 1
-        if index == 0:
-            return self.calendar.add_working_seconds(self.origin, seconds)
-        left = wanted - self._to_end_of(index - 1)
-        return self.calendar.add_working_seconds(self._day_start(index), left.total_seconds())
+        return _moment(self.micros_after(timedelta(seconds=seconds) // ONE_MICROSECOND))
+
+
+MICROS = 1_000_000
+ONE_MICROSECOND = timedelta(microseconds=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - EPOCH) // ONE_MICROSECOND
+
+
+def _moment(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
 
 
 # The admin speaks of this year and the next: deadlines rarely reach further.

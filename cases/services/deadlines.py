@@ -242,32 +242,44 @@ def clocks_follow_calendar(
     return set(moved_cases) | {case_id for _pk, case_id, _due in summonses}
 
 
-# Rows per UPDATE of `_write_moments`: up to 9,000 parameters, under SQLite's 32,766.
+# Rows per UPDATE of `_write_moments`: up to 5,000 parameters, under SQLite's 32,766.
 MOMENTS_BATCH = 1000
 
 
 def _write_moments(model, moved: dict[int, dict[str, datetime]], *, bump_version=False) -> None:
     """Write moved moments (`{pk: {field: moment}}`) back, one UPDATE per batch of rows,
-    each field a CASE over the rows' ids; with `bump_version`, every row's version moves.
-    Built here rather than by `bulk_update`, whose expressions cost some 2 ms a row: a
-    holiday across 13,000 running clocks took 30 s to write."""
+    joined by id to the batch's moments given as rows of VALUES (a moment that does not
+    move is NULL there, and kept); with `bump_version`, every row's version moves.
+
+    Built here rather than by `bulk_update`, whose expressions cost some 2 ms a row (a
+    holiday across 13,000 running clocks took 30 s to write), and as a join rather than a
+    CASE over the ids, which compares each row with every id of its batch (40,000 moved
+    clocks took 8 s to write)."""
     ops = connection.ops
     table, pk_column = ops.quote_name(model._meta.db_table), ops.quote_name(model._meta.pk.column)
     pks = list(moved)
     for start in range(0, len(pks), MOMENTS_BATCH):
         batch = pks[start : start + MOMENTS_BATCH]
-        assignments, params = [], []
-        for name in sorted({name for pk in batch for name in moved[pk]}):
-            column = ops.quote_name(model._meta.get_field(name).column)
-            rows = [pk for pk in batch if name in moved[pk]]
-            whens = " ".join(["WHEN %s THEN %s"] * len(rows))
-            assignments.append(f"{column} = CASE {pk_column} {whens} ELSE {column} END")
-            for pk in rows:
-                params += [pk, ops.adapt_datetimefield_value(moved[pk][name])]
+        # Only the fields this batch moves: a column of NULLs alone has no type to join with.
+        names = sorted({name for pk in batch for name in moved[pk]})
+        columns = [ops.quote_name(model._meta.get_field(name).column) for name in names]
+        assignments = [
+            f"{column} = COALESCE(moved.{column}, {table}.{column})" for column in columns
+        ]
         if bump_version:
             version = ops.quote_name(model._meta.get_field("version").column)
-            assignments.append(f"{version} = {version} + 1")
-        rows_named = ", ".join(["%s"] * len(batch))
-        sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE {pk_column} IN ({rows_named})"
+            assignments.append(f"{version} = {table}.{version} + 1")
+        row = f"({', '.join(['%s'] * (len(names) + 1))})"
+        params = []
+        for pk in batch:
+            params.append(pk)
+            for name in names:
+                at = moved[pk].get(name)
+                params.append(None if at is None else ops.adapt_datetimefield_value(at))
+        sql = (
+            f"WITH moved (id, {', '.join(columns)}) AS (VALUES {', '.join([row] * len(batch))}) "
+            f"UPDATE {table} SET {', '.join(assignments)} "
+            f"FROM moved WHERE {table}.{pk_column} = moved.id"
+        )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, *batch])
+            cursor.execute(sql, params)

@@ -128,7 +128,7 @@ def test_a_case_accepted_while_a_holiday_moves_its_clock_keeps_one_clock(report,
     an accept saved in between must not have its new clock overwritten with the old one."""
     import time_machine
 
-    from departments.calendar import WorkingCalendar
+    from departments.calendar import WorkingTimeRuler
     from departments.models import Holiday
     from tests.cases.test_deadlines import at
 
@@ -136,15 +136,15 @@ def test_a_case_accepted_while_a_holiday_moves_its_clock_keeps_one_clock(report,
         case = report()  # 2027: weekends only; 2 working hours to accept, due Monday 10:00
     assert case.due_at == at(2, 8, 10, year=2027)
     clocks_read, holiday_thread = threading.Event(), threading.local()
-    add_working_seconds = WorkingCalendar.add_working_seconds
+    micros_after = WorkingTimeRuler.micros_after  # moves a clock in memory
 
     def slowly_in_the_holiday(self, *args, **kwargs):
         if getattr(holiday_thread, "here", False) and not clocks_read.is_set():
             clocks_read.set()
             time.sleep(0.5)  # the accept comes in now
-        return add_working_seconds(self, *args, **kwargs)
+        return micros_after(self, *args, **kwargs)
 
-    monkeypatch.setattr(WorkingCalendar, "add_working_seconds", slowly_in_the_holiday)
+    monkeypatch.setattr(WorkingTimeRuler, "micros_after", slowly_in_the_holiday)
     results = {}
 
     def holiday():
