@@ -9,7 +9,7 @@ field and moves only through the workflow services, which the transition buttons
 with the version the page was rendered with.
 """
 
-from functools import partial
+from functools import partial, wraps
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
@@ -47,7 +47,7 @@ from cases.privacy import (
 )
 from cases.selectors.access import cases_visible_to
 from cases.selectors.deadlines import working_seconds_left
-from cases.selectors.lists import with_summons_due
+from cases.selectors.lists import with_shown_due
 from cases.services.privacy import Purpose, reporter_contact_for
 from departments.calendar import get_calendar
 from departments.models import User
@@ -164,9 +164,10 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
     # -- scope: the one access rule ---------------------------------------------------
 
     def get_queryset(self, request):
-        # A summoned department's liaison: the deadline to report for duty, not the lead's.
+        # A summoned department's liaison: the deadline to report for duty, not the lead's,
+        # and the time-left column sorted by it (`shown_due_at`).
         cases = cases_visible_to(request.user, super().get_queryset(request))
-        return with_summons_due(cases, request.user)
+        return with_shown_due(cases, request.user)
 
     def get_object(self, request, object_id, from_field=None):
         case = super().get_object(request, object_id, from_field)
@@ -210,7 +211,8 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
         shown = getattr(case, "reporter_contact_shown", None) or masked_contact(case)
         return str(shown) or "—"
 
-    @admin.display(description=_("working time left"), ordering="due_at")
+    # Sorted by the deadline it tells the time to: a summons' where it shows one.
+    @admin.display(description=_("working time left"), ordering="shown_due_at")
     def time_left(self, case, calendar=None):
         """Working time to the running deadline, or how far past it, as the case page says;
         for a suspended case, what its stopped clock keeps. For a summoned department's
@@ -228,7 +230,7 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
         # One calendar per page, not one lookup of its version stamp per row.
         calendar = get_calendar()
 
-        @admin.display(description=_("working time left"), ordering="due_at")
+        @wraps(type(self).time_left)  # its heading and its ordering
         def time_left(case):
             return self.time_left(case, calendar)
 

@@ -3,7 +3,18 @@ dispatch forms need, and the open cases near a new report (possible duplicates).
 
 from datetime import date, datetime, timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cases.labels import department_names
@@ -151,12 +162,16 @@ def possible_duplicates(
     )
 
 
-def with_summons_due(cases: QuerySet[Case], user: User) -> QuerySet[Case]:
+def with_summons_due(
+    cases: QuerySet[Case], user: User, *, overdue_at: datetime | None = None
+) -> QuerySet[Case]:
     """`cases` with `summons_due_at`, for a liaison: when their department, summoned by a
     whistle to the case, must report for duty, while it has not and the case is open (None
     otherwise). Until then that is their department's deadline on the case, not the lead's
-    `due_at`, and a list shows it instead. In the list's own query (a subquery per row on
-    the assists' department index); other users' cases are returned as they are."""
+    `due_at`, and a list shows it instead. With `overdue_at` (now), also `summons_overdue`:
+    whether that deadline has passed, for a row and its cell to say alike. In the list's
+    own query (a subquery per row on the assists' unique index); other users' cases are
+    returned as they are."""
     if not user.has_role(User.Role.LIAISON):
         return cases
     waiting = CaseAssist.objects.filter(
@@ -166,4 +181,20 @@ def with_summons_due(cases: QuerySet[Case], user: User) -> QuerySet[Case]:
         summoned=True,
         reported_at=None,
     )
-    return cases.annotate(summons_due_at=Subquery(waiting.values("report_due_at")[:1]))
+    cases = cases.annotate(summons_due_at=Subquery(waiting.values("report_due_at")[:1]))
+    if overdue_at is None:
+        return cases
+    passed = Q(summons_due_at__lte=overdue_at)
+    return cases.annotate(summons_overdue=ExpressionWrapper(passed, output_field=BooleanField()))
+
+
+def with_shown_due(cases: QuerySet[Case], user: User) -> QuerySet[Case]:
+    """`with_summons_due`'s cases, each also given `shown_due_at`: the deadline its row
+    tells the time to, the summons' `summons_due_at` where the row shows that, else the
+    case's `due_at` (all that users other than liaisons are shown). A list sorts by it to
+    sort by what it shows: sorted by `due_at`, a summons stood where the lead's clock put it."""
+    cases = with_summons_due(cases, user)
+    summoned = "summons_due_at" in cases.query.annotations  # a liaison's cases
+    return cases.annotate(
+        shown_due_at=Coalesce("summons_due_at", "due_at") if summoned else F("due_at")
+    )

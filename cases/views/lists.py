@@ -41,7 +41,7 @@ def filtered_cases(request):
 def case_list(request):
     cases, form = filtered_cases(request)
     # A summoned department's liaison: the deadline to report for duty, not the lead's.
-    cases = with_summons_due(cases, request.user)
+    cases = with_summons_due(cases, request.user, overdue_at=timezone.now())
     page = CasePaginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -54,7 +54,6 @@ def case_list(request):
             "filter_form": form,
             "query": query.urlencode(),
             "search_skips_masked": search_note_due(request.user, search),
-            "now": timezone.now(),
         },
     )
 

@@ -4,7 +4,7 @@ filters, reporting for duty and resolving with photos; never on another departme
 import csv
 import io
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -295,6 +295,53 @@ def test_a_summoned_liaisons_time_left_column_tells_the_time_to_report_for_duty(
     lead_page = client.get(reverse(CHANGELIST))
     assert case in lead_page.context["cl"].result_list
     assert "Report for duty" not in lead_page.text
+
+
+def time_left_order(response, descending=False):
+    """The changelist's query string that sorts it by its "working time left" column."""
+    columns = [
+        getattr(column, "__name__", column) for column in response.context["cl"].list_display
+    ]
+    return {"o": f"{'-' if descending else ''}{columns.index('time_left')}"}
+
+
+def test_a_summoned_liaison_sorts_the_time_left_column_by_the_time_it_shows(
+    client, cast, lead_by, report, world
+):
+    """The column tells a summoned department the time to report for duty, but sorted by
+    the lead's deadline: the summons stood first, though due after the liaison's own case."""
+    tuesday_10 = datetime(2026, 3, 10, 2, tzinfo=UTC)
+    with time_machine.travel(tuesday_10, tick=False):
+        # The market department's, due 12:00; the urban department to report for duty by 14:00.
+        summoned = lead_by(world.market, assisting=[world.urban], whistle=True)
+    with time_machine.travel(tuesday_10 + timedelta(hours=1), tick=False):
+        own = report()  # the urban department's to accept by 13:00
+    with time_machine.travel(tuesday_10 + timedelta(hours=3), tick=False):
+        later = report()  # by 15:00
+    assert own.due_at < summoned.assists.get().report_due_at < later.due_at
+    assert summoned.due_at < own.due_at
+    client.force_login(cast.liaison)  # the urban department's, summoned
+
+    with time_machine.travel(tuesday_10 + timedelta(minutes=90), tick=False):
+        order = time_left_order(client.get(reverse(CHANGELIST)))
+        ascending = client.get(reverse(CHANGELIST), order)
+        assert list(ascending.context["cl"].result_list) == [own, summoned, later]
+        assert re.search(r"Report for duty: [^<]* left", ascending.text)
+        descending = client.get(reverse(CHANGELIST), time_left_order(ascending, descending=True))
+        assert list(descending.context["cl"].result_list) == [later, summoned, own]
+
+        # Others see the lead's clock and the column sorts by it.
+        supervisor = cast.district_supervisor
+        supervisor.is_staff = True  # supervisors read the admin too
+        supervisor.save(update_fields=["is_staff"])
+        sync_role_groups(users=[supervisor])
+        for user in (cast.other_liaison, supervisor, cast.admin):
+            client.force_login(user)
+            response = client.get(reverse(CHANGELIST), order)
+            assert "Report for duty" not in response.text
+            shown = list(response.context["cl"].result_list)
+            assert shown == sorted(shown, key=lambda case: case.due_at), user
+            assert summoned in shown
 
 
 def test_liaison_reports_for_duty_when_summoned_by_a_whistle(client, cast, lead_by, world):

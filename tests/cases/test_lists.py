@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases import pagination
+from cases.admin.cases import CaseAdmin
 from cases.models import Case, State
 from cases.selectors.access import cases_visible_to
 from cases.selectors.lists import case_search, fallback_pool_for
@@ -20,6 +21,8 @@ from cases.services import workflow
 from departments.services import sync_role_groups
 
 CHANGELIST = "/admin/cases/case/"
+# Its "working time left" column, as `?o=` counts them: after the action checkbox.
+TIME_LEFT_COLUMN = CaseAdmin.list_display.index("time_left") + 1
 
 
 def text_of(response) -> str:
@@ -301,11 +304,14 @@ def more_of_everything(cast, world, report, n=6):
         ("other_liaison", "/cases/"),  # summoned, yet to report for duty
         ("dispatcher", "/cases/fallback/"),
         ("liaison", CHANGELIST),
+        ("other_liaison", CHANGELIST),  # summoned: the time to report for duty
+        ("other_liaison", f"{CHANGELIST}?o={TIME_LEFT_COLUMN}"),  # sorted by it
         ("caseworker", "/cases/"),
         ("caseworker", "/cases/fallback/"),
         ("district_supervisor", "/cases/"),
         ("district_supervisor", "/cases/fallback/"),
         ("district_supervisor", CHANGELIST),
+        ("district_supervisor", f"{CHANGELIST}?o=-{TIME_LEFT_COLUMN}"),
         ("liaison", "/cases/?q=垃圾"),
         ("caseworker", "/cases/?q=20"),
         ("dispatcher", "/cases/?awaiting_duty=on"),
