@@ -13,7 +13,10 @@ one `UPDATE … FROM`. A fixed handful of statements, whatever the number of cas
 Who calls it: `dashboard_data` before it reads (figures are exact right after a workflow
 step, and cheap when little changed), the beat every minute (`cases.refresh_figures`, so
 that page loads find little left to do) and `seed_demo`. A database without a mark yet
-(new, or just upgraded) gets every day rolled up by its first refresh.
+(new, or just upgraded) gets every day rolled up by its first refresh. The page does not
+wait for another refresh (`wait=False`): the first one after an upgrade takes some 15 s
+at 1,000,000 cases, behind which a page load could pass the web server's timeout; the
+page reads what the roll-up has meanwhile, saying as of when.
 
 Refreshes are serialised by a transaction-level advisory lock on PostgreSQL (SQLite has
 one writer at a time anyway). A transaction still open during a refresh may commit later
@@ -139,16 +142,18 @@ class Refresh:
     now: datetime  # `overdue` is as of this moment
 
 
-def figures_refresh(*, everything: bool = False) -> Refresh:
+def figures_refresh(*, everything: bool = False, wait: bool = True) -> Refresh | None:
     """Bring `DailyFigures` up to date with the cases: recompute the days of the cases
     changed or escalated since the last refresh, or every day (`everything`, the first
     time, after TIME_ZONE changed), and count as overdue the cases whose deadline passed
     since. Safe to run at the same time from several processes: they take turns, and the
-    later one finds less to do."""
+    later one finds less to do. Without `wait`, returns None at once, having done nothing,
+    when another refresh is under way."""
     zone = ZoneInfo(settings.TIME_ZONE)
     with transaction.atomic():
         postgres = connection.vendor == "postgresql"
-        rollup_lock(LOCK_KEY, config=REFRESH_SETTINGS)
+        if not rollup_lock(LOCK_KEY, wait=wait, config=REFRESH_SETTINGS):
+            return None
         now = timezone.now()  # after the lock: not before the previous refresh's
         mark = FiguresMark.objects.filter(pk=1).first()
         rebuild = everything or mark is None or mark.time_zone != settings.TIME_ZONE
