@@ -14,9 +14,9 @@ Definitions (of the cases reported in the period):
 Where they come from: the daily roll-up `DailyFigures` (one row per local day of reporting,
 township, lead department and cell; `cases/services/figures.py` keeps it up to date and
 computes each case's facts from the audit trail and the escalations), brought up to date
-first, so that the page reads a few thousand roll-up rows instead of every case of the
-period; its `overdue` counts are as of that refresh. The early warnings (due soon,
-recurrences) list cases, from the cases.
+first (unless another refresh is under way: `dashboard_data`), so that the page reads a
+few thousand roll-up rows instead of every case of the period; its `overdue` counts are as
+of that refresh. The early warnings (due soon, recurrences) list cases, from the cases.
 """
 
 from collections import defaultdict
@@ -27,11 +27,12 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
-from cases.models import CLOCK_STATES, Case, DailyFigures, State
+from cases.models import CLOCK_STATES, Case, DailyFigures, FiguresMark, State
 from cases.models.figures import COUNTED_FIELDS
 from cases.permissions import may_see_dashboard
 from cases.selectors.access import cases_visible_to, supervised_township_id
 from cases.services.figures import figures_refresh
+from cases.services.rollups import refreshed_as_of
 from departments.calendar import get_calendar
 from departments.models import Department, GridCell, User
 
@@ -123,12 +124,23 @@ def scoped(user: User, period: Period, township_id: int | None = None) -> QueryS
 
 def dashboard_data(user: User, *, period: Period, township_id: int | None = None) -> dict:
     """Every figure of the dashboard for the cases `user` may see, reported in `period`, as
-    of the refresh it starts with."""
-    now = figures_refresh().now
+    of the refresh it starts with. Unless another refresh is under way (the beat's first
+    build after an upgrade, longer than a page may wait): then the roll-up's figures as of
+    its last refresh (`as_of`), or, before its first, none (`building`) rather than zeros.
+    The early warnings and the cases overdue now read the cases, as of now."""
+    refresh = figures_refresh(wait=False)
+    if refresh is None:
+        as_of = refreshed_as_of(FiguresMark)
+        if as_of is None:
+            return {"as_of": None, "building": True}
+        # A case due since the last refresh is overdue now, not due soon.
+        now = max(timezone.now(), as_of)
+    else:
+        as_of, now = None, refresh.now
     due, due_more = due_soon(user, township_id=township_id, now=now)
     visible = figures_visible_to(user, township_id)
     in_period = Q(day__gte=period.start, day__lte=period.end)
-    recent_start, baseline_start = hotspot_window(now)
+    recent_start, baseline_start = hotspot_window(as_of or now)
     # One pass over the roll-up for the period's figures and the hotspots' weeks.
     groups = list(
         visible.filter(in_period | Q(day__gte=baseline_start))
@@ -180,6 +192,8 @@ def dashboard_data(user: User, *, period: Period, township_id: int | None = None
         _add(row, group)
         _add(totals, group)
     return {
+        "as_of": as_of,  # None: brought up to date for this page
+        "building": False,
         "totals": with_rates(totals),
         "by_department": [
             with_rates(row)

@@ -20,7 +20,7 @@ which could otherwise pass 100 %): each return row records when its case was giv
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from statistics import median
 from zoneinfo import ZoneInfo
 
@@ -44,7 +44,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.db.models.lookups import Exact, IsNull
 
-from cases.models import CaseEvent, ExtensionRequest, State, SupervisionFigures, SupervisionMark
+from cases.models import CaseEvent, ExtensionRequest, State, SupervisionFigures
 from cases.models.audit import DEPARTMENT_RETURN
 from cases.models.supervision import SUPERVISION_FIELDS
 from departments.models import Department
@@ -223,14 +223,6 @@ def department_figures(
         )
     _flag(figures)
     return figures
-
-
-def figures_as_of() -> datetime | None:
-    """When the roll-up was last brought up to date; None while it holds no figures of
-    this TIME_ZONE's days yet (its first build, or the one after TIME_ZONE changed, is
-    still under way or was never done)."""
-    mark = SupervisionMark.objects.filter(pk=1, time_zone=settings.TIME_ZONE).first()
-    return mark.refreshed_at if mark else None
 
 
 def _flag(figures: list[DepartmentFigures]) -> None:

@@ -1,10 +1,14 @@
 """The standard cast and a small world for tests: two townships of unit-square cells,
 three departments, a category tree, and one user of every role."""
 
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.utils import translation
 
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
@@ -200,6 +204,47 @@ def correct_as_shown(case, *, actor, category, cell):
     return case_correct(
         case=case, actor=actor, category=category, cell=cell, expected_version=case.version
     )
+
+
+@contextmanager
+def refresh_under_way(lock_key: int):
+    """Another process's refresh holding a roll-up's lock (`lock_key`: the beat's first
+    build after an upgrade takes most of a minute at a million cases) until the block ends.
+    For tests with `transaction=True`: a refresh in the test's own transaction would hold
+    the lock till its end."""
+    held, done = threading.Event(), threading.Event()
+
+    def beat():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key])
+                held.set()
+                done.wait(timeout=60)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat)
+    thread.start()
+    try:
+        assert held.wait(timeout=10)
+        # Were the page to wait for the lock, it would fail after this rather than hang.
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=10)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+
+
+def page_at_once(client, url: str, **headers):
+    """GET `url`, which must answer (200) without waiting for a lock."""
+    started = time.monotonic()
+    page = client.get(url, **headers)
+    assert page.status_code == 200
+    assert time.monotonic() - started < 3
+    return page
 
 
 @pytest.fixture(scope="module")

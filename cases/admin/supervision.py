@@ -14,11 +14,12 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.dashboard import DEFAULT_PERIOD_DAYS, Period
 from cases.forms import period_date_field
-from cases.models import State
+from cases.models import State, SupervisionMark
 from cases.permissions import may_see_dashboard
 from cases.selectors.access import supervised_township_id
+from cases.services.rollups import refreshed_as_of
 from cases.services.supervision import supervision_refresh
-from cases.supervision import department_figures, figures_as_of
+from cases.supervision import department_figures
 
 
 class PeriodForm(forms.Form):
@@ -50,7 +51,7 @@ def supervision_view(request, *, model_admin):
         # counts every audit row, longer than a page may wait): then what the roll-up has,
         # as of its last refresh, or, before its first, no figures rather than zeros.
         if supervision_refresh(wait=False) is None:
-            as_of = figures_as_of()
+            as_of = refreshed_as_of(SupervisionMark)
             building = as_of is None
         if not building:
             figures = department_figures(first=first, last=last, township_id=township_id)
@@ -88,9 +89,7 @@ def supervision_view(request, *, model_admin):
         "title": gettext("Supervision of departments"),
         "form": form,
         "figures": figures,
-        "as_of": timezone.localtime(as_of) if as_of else None,
-        # Hours and minutes are enough the same day.
-        "as_of_format": "H:i" if as_of and timezone.localdate(as_of) == today else "Y-m-d H:i",
+        "as_of": as_of,
         "building": building,
         "township": request.user.township if township_id is not None else None,
     }

@@ -13,7 +13,10 @@ one `UPDATE … FROM`. A fixed handful of statements, whatever the number of cas
 Who calls it: `dashboard_data` before it reads (figures are exact right after a workflow
 step, and cheap when little changed), the beat every minute (`cases.refresh_figures`, so
 that page loads find little left to do) and `seed_demo`. A database without a mark yet
-(new, or just upgraded) gets every day rolled up by its first refresh.
+(new, or just upgraded) gets every day rolled up by its first refresh. The page does not
+wait for another refresh (`wait=False`): the first one after an upgrade takes some 15 s
+at 1,000,000 cases, behind which a page load could pass the web server's timeout; the
+page reads what the roll-up has meanwhile, saying as of when.
 
 Refreshes are serialised by a transaction-level advisory lock on PostgreSQL (SQLite has
 one writer at a time anyway). A transaction still open during a refresh may commit later
@@ -40,7 +43,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from cases.models import (
@@ -56,6 +59,7 @@ from cases.models import (
     State,
 )
 from cases.models.figures import COUNTED_FIELDS
+from cases.services.rollups import REFRESH_SETTINGS, committed_id_mark, rollup_lock
 
 # How far before a refresh's own clock a change can carry an `updated_at` yet commit after.
 CLOCK_SLACK = timedelta(seconds=10)
@@ -138,25 +142,18 @@ class Refresh:
     now: datetime  # `overdue` is as of this moment
 
 
-def figures_refresh(*, everything: bool = False) -> Refresh:
+def figures_refresh(*, everything: bool = False, wait: bool = True) -> Refresh | None:
     """Bring `DailyFigures` up to date with the cases: recompute the days of the cases
     changed or escalated since the last refresh, or every day (`everything`, the first
     time, after TIME_ZONE changed), and count as overdue the cases whose deadline passed
     since. Safe to run at the same time from several processes: they take turns, and the
-    later one finds less to do."""
+    later one finds less to do. Without `wait`, returns None at once, having done nothing,
+    when another refresh is under way."""
     zone = ZoneInfo(settings.TIME_ZONE)
     with transaction.atomic():
         postgres = connection.vendor == "postgresql"
-        if postgres:
-            with connection.cursor() as cursor:
-                # The lock first: the snapshot of pg_stat_activity must postdate it. Derived
-                # rows need no flush to disk: a refresh lost in a crash, mark included, is
-                # simply done again.
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(%s), pg_stat_clear_snapshot(),"
-                    " set_config('synchronous_commit', 'off', true)",
-                    [LOCK_KEY],
-                )
+        if not rollup_lock(LOCK_KEY, wait=wait, config=REFRESH_SETTINGS):
+            return None
         now = timezone.now()  # after the lock: not before the previous refresh's
         mark = FiguresMark.objects.filter(pk=1).first()
         rebuild = everything or mark is None or mark.time_zone != settings.TIME_ZONE
@@ -205,51 +202,6 @@ def _new_marks(mark: FiguresMark | None, *, now: datetime, postgres: bool):
     return since, ids.after, ids.seq, ids.seq_at
 
 
-@dataclass(frozen=True)
-class IdMark:
-    after: int  # every id up to it is committed or rolled back: a roll-up may count them
-    seq: int  # the id sequence, read at `seq_at`
-    seq_at: datetime
-    oldest_open: datetime | None  # the start of the oldest other open transaction
-
-
-def committed_id_mark(
-    model, *, after: int, seq: int, seq_at: datetime | None, now: datetime, postgres: bool
-) -> IdMark:
-    """How far a roll-up of `model`'s append-only rows may count, by id: `after`, `seq` and
-    `seq_at` are its previous mark's. Call it holding the roll-up's lock, before reading
-    the rows."""
-    if not postgres:
-        # One writer at a time: an uncommitted row's id is above every visible one.
-        top = model.objects.aggregate(top=Max("pk"))["top"] or 0
-        return IdMark(max(after, top), top, now, None)
-    with connection.cursor() as cursor:
-        # The sequence before the clock: a transaction starting after `new_seq_at` can
-        # only take ids above `new_seq`.
-        cursor.execute(
-            "SELECT pg_sequence_last_value(pg_get_serial_sequence(%s, 'id')::regclass)",
-            [model._meta.db_table],
-        )
-        new_seq = cursor.fetchone()[0] or 0
-        cursor.execute(
-            """
-            SELECT clock_timestamp(), (
-                SELECT min(xact_start) FROM pg_stat_activity
-                WHERE datname = current_database() AND pid <> pg_backend_pid()
-                  AND backend_type = 'client backend' AND xact_start IS NOT NULL
-            )
-            """
-        )
-        new_seq_at, oldest_open = cursor.fetchone()
-    if oldest_open is None:
-        new_after = new_seq  # every id taken so far is committed or rolled back
-    elif seq_at and oldest_open > seq_at:
-        new_after = seq  # the open transactions began after that value was read
-    else:
-        new_after = after
-    return IdMark(max(after, new_after), new_seq, new_seq_at, oldest_open)
-
-
 def _changed_since(since: datetime, new_since: datetime, zone: ZoneInfo):
     """The cases saved at or after `since`: [(id, version, (day, township))], and the
     {id: version} of those at or after `new_since`, which the next refresh will see again."""
@@ -291,9 +243,7 @@ def figures_recount(groups: set[tuple[date, int]]) -> int:
     if not groups:
         return 0
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        rollup_lock(LOCK_KEY)
         mark = FiguresMark.objects.filter(pk=1).first()
         if mark is None or mark.time_zone != settings.TIME_ZONE:
             return 0  # the next refresh counts every day

@@ -19,12 +19,12 @@ morning's steps: the rows since the last refresh, cheap), the beat every minute 
 dashboard's roll-up (`cases.refresh_figures`) and `seed_demo`. The page does not wait for
 another refresh (`wait=False`): the first one after an upgrade counts every audit row, for
 longer than a page may take (some 48 s at 1,000,000 cases), and the page reads what the
-roll-up has meanwhile, saying as of when (`cases.supervision.figures_as_of`).
+roll-up has meanwhile, saying as of when (`cases.services.rollups.refreshed_as_of`).
 
 Refreshes are serialised by a transaction-level advisory lock on PostgreSQL. A transaction
 still open during a refresh may commit an audit row with an id below ids the refresh sees,
 so `events_after` stays behind every open transaction, as `FiguresMark.escalations_after`
-does (`cases.services.figures.committed_id_mark`).
+does (`cases.services.rollups.committed_id_mark`).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from cases.models import CaseEvent, SupervisionFigures, SupervisionMark
 from cases.models.supervision import SUPERVISION_FIELDS
-from cases.services.figures import committed_id_mark
+from cases.services.rollups import REFRESH_SETTINGS, committed_id_mark, rollup_lock
 from cases.supervision import counted_rows
 
 LOCK_KEY = zlib.crc32(b"cases.supervision_refresh")
@@ -118,24 +118,9 @@ def supervision_moving(case_ids: list[int]):
 
 
 def _lock(*, wait: bool = True) -> bool:
-    """Take the roll-up's lock until the transaction ends (PostgreSQL; SQLite has one
-    writer at a time anyway); without `wait`, only if no one holds it: whether it is
-    held now."""
-    if connection.vendor != "postgresql":
-        return True
-    take = "pg_advisory_xact_lock(%s)" if wait else "pg_try_advisory_xact_lock(%s)"
-    with connection.cursor() as cursor:
-        # The lock first: the snapshot of pg_stat_activity must postdate it. Derived rows
-        # need no flush to disk: a refresh lost in a crash, mark included, is done again.
-        # JIT off: the correlated look-ups of time to accept lift a few rows' plan past
-        # jit_above_cost, and compiling took longer than running it (0.1 s a statement).
-        # (Settings made without the lock go with the transaction, which does nothing.)
-        cursor.execute(
-            f"SELECT {take}, pg_stat_clear_snapshot(),"
-            " set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true)",
-            [LOCK_KEY],
-        )
-        return wait or cursor.fetchone()[0]
+    # JIT off: the correlated look-ups of time to accept lift a few rows' plan past
+    # jit_above_cost, and compiling took longer than running it (0.1 s a statement).
+    return rollup_lock(LOCK_KEY, wait=wait, config={**REFRESH_SETTINGS, "jit": "off"})
 
 
 # `counted_rows`' names of the key and counted columns, in the order of KEY and

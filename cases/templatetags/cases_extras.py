@@ -1,4 +1,5 @@
 from django import template
+from django.utils import timezone
 from django.utils.timesince import timesince
 
 from cases.labels import TIME_WORDS
@@ -109,6 +110,17 @@ def label_separator(line_end: bool = False) -> str:
     in Chinese, ": " otherwise; `line_end=True` before a line break, with no space."""
     separator = _label_separator()
     return separator.rstrip() if line_end else separator
+
+
+@register.inclusion_tag("_figures_notice.html")
+def figures_notice(as_of, building: bool = False) -> dict:
+    """`{% figures_notice as_of building %}`: the notice of a page that read its roll-up
+    while another refresh was under way: its figures as of `as_of` (the time alone the same
+    day), or, `building`, none yet (cases/services/rollups.py)."""
+    as_of = timezone.localtime(as_of) if as_of else None
+    same_day = as_of is not None and as_of.date() == timezone.localdate()
+    time_format = "H:i" if same_day else "Y-m-d H:i"
+    return {"as_of": as_of, "as_of_format": time_format, "building": building}
 
 
 @register.filter

@@ -94,6 +94,15 @@ def dashboard(request):
     township_id = request.user.township_id or (township.pk if township else None)
     period = Period(start, end)
     figures = dashboard_data(request.user, period=period, township_id=township_id)
+    context = {
+        "form": form,
+        # The township chosen, for links to the case list that must count as the page.
+        "township": township,
+        "period": period,
+        "figures": figures,
+    }
+    if figures["building"]:  # no figures yet: the page says so, not zeros
+        return render(request, "cases/dashboard.html", context)
     chart = {
         # Read by people on the axis: the reader's month and day (the series keep ISO
         # days). A bucket is labelled with its first day counted, the period's start for a
@@ -135,17 +144,9 @@ def dashboard(request):
             "total": _("Cases reported"),
         },
     }
-    return render(
-        request,
-        "cases/dashboard.html",
-        {
-            "form": form,
-            # The township chosen, for links to the case list that must count as the page.
-            "township": township,
-            "period": period,
-            "figures": figures,
-            "chart": chart,
-            "cells": with_tooltips(cell_map(figures["by_cell"], cells_geojson(township_id))),
-            "map_options": {"tileUrl": getattr(settings, "MAP_TILE_URL", "")},
-        },
+    context.update(
+        chart=chart,
+        cells=with_tooltips(cell_map(figures["by_cell"], cells_geojson(township_id))),
+        map_options={"tileUrl": getattr(settings, "MAP_TILE_URL", "")},
     )
+    return render(request, "cases/dashboard.html", context)

@@ -2,16 +2,13 @@
 and time to accept, the outliers flagged, each figure linked to its audit rows."""
 
 import re
-import threading
-import time
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +18,7 @@ from cases.services.supervision import LOCK_KEY, supervision_refresh
 from cases.supervision import department_figures
 from departments.models import Responsibility, User
 from departments.services import sync_role_group
-from tests.conftest import correct_as_shown, make_user
+from tests.conftest import correct_as_shown, make_user, page_at_once, refresh_under_way
 
 
 @pytest.fixture
@@ -247,42 +244,8 @@ def test_a_correction_that_gives_an_assigned_case_another_lead_counts_as_given_t
     ]
 
 
-@contextmanager
-def refresh_under_way():
-    """Another process's refresh holding the roll-up's lock (the beat's first build after
-    an upgrade takes most of a minute at a million cases) until the block ends."""
-    held, done = threading.Event(), threading.Event()
-
-    def beat():
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-                held.set()
-                done.wait(timeout=60)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=beat)
-    thread.start()
-    try:
-        assert held.wait(timeout=10)
-        # Were the page to wait for the lock, it would fail after this rather than hang.
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '5s'")
-        yield
-    finally:
-        done.set()
-        thread.join(timeout=10)
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
-
-
-def page_at_once(client, **headers):
-    started = time.monotonic()
-    page = client.get(reverse("admin:cases_supervision"), **headers)
-    assert page.status_code == 200
-    assert time.monotonic() - started < 3
-    return page
+def supervision_at_once(client, **headers):
+    return page_at_once(client, reverse("admin:cases_supervision"), **headers)
 
 
 AT_1402 = datetime(2026, 3, 10, 14, 2, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -299,9 +262,9 @@ def test_the_page_shows_the_last_figures_at_once_while_another_refresh_is_under_
     with time_machine.travel(AT_1402 + timedelta(minutes=5)):
         workflow.case_return(case=report(), actor=cast.liaison, reason="也不属于城管")
         client.force_login(cast.admin)
-        with refresh_under_way():
-            page = page_at_once(client)
-            chinese = page_at_once(client, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        with refresh_under_way(LOCK_KEY):
+            page = supervision_at_once(client)
+            chinese = supervision_at_once(client, HTTP_ACCEPT_LANGUAGE="zh-hans")
         assert "Figures as of 14:02; being brought up to date." in page.text
         assert "14:02 的数据" in chinese.text
         # As of that refresh: the second return is the next one's.
@@ -318,12 +281,12 @@ def test_the_page_shows_the_last_figures_at_once_while_another_refresh_is_under_
 def test_the_page_says_the_figures_are_being_built_rather_than_show_zeros(client, cast, report):
     workflow.case_return(case=report(), actor=cast.liaison, reason="不属于城管")
     client.force_login(cast.admin)
-    with refresh_under_way():  # the first build, no figures yet
-        page = page_at_once(client)
+    with refresh_under_way(LOCK_KEY):  # the first build, no figures yet
+        page = supervision_at_once(client)
         assert "The figures are being built; try again in a minute." in page.text
         assert page.context["figures"] == []
         assert "supervision-figures" not in page.text
-        chinese = page_at_once(client, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        chinese = supervision_at_once(client, HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert "try again" not in chinese.text and "分钟" in chinese.text
 
 
