@@ -104,9 +104,11 @@ def supervision_refresh(
 def supervision_moving(case_ids: list[int]):
     """Around a change of the cases' township: their counted audit rows leave the roll-up's
     rows of the township they were counted in before it, and join those of the new one
-    after. Inside the caller's transaction, holding the refresh's lock until it commits."""
+    after. Inside the caller's transaction, holding the refresh's lock until it commits;
+    without the refresh's settings, which would make the caller's real change commit
+    without waiting for the disk."""
     with transaction.atomic():
-        _lock()
+        rollup_lock(LOCK_KEY, config=NO_JIT)
         mark = SupervisionMark.objects.filter(pk=1).first()
         if mark is None or mark.time_zone != settings.TIME_ZONE:
             yield  # the next refresh counts every audit row
@@ -117,10 +119,13 @@ def supervision_moving(case_ids: list[int]):
         _add(counted)
 
 
+# JIT off: the correlated look-ups of time to accept lift a few rows' plan past
+# jit_above_cost, and compiling took longer than running it (0.1 s a statement).
+NO_JIT = {"jit": "off"}
+
+
 def _lock(*, wait: bool = True) -> bool:
-    # JIT off: the correlated look-ups of time to accept lift a few rows' plan past
-    # jit_above_cost, and compiling took longer than running it (0.1 s a statement).
-    return rollup_lock(LOCK_KEY, wait=wait, config={**REFRESH_SETTINGS, "jit": "off"})
+    return rollup_lock(LOCK_KEY, wait=wait, config={**REFRESH_SETTINGS, **NO_JIT})
 
 
 # `counted_rows`' names of the key and counted columns, in the order of KEY and

@@ -125,3 +125,18 @@ def test_the_admin_says_how_many_open_cases_went_with_the_cell(client, cast, wor
     data.update(township=world.south.pk, boundary=json.dumps(world.n1.boundary))
     response = client.post(url, {k: v for k, v in data.items() if v is not None}, follow=True)
     assert "2 open cases moved with the cell to 南街道." in response.text
+
+
+def test_a_cell_move_is_flushed_to_disk_at_commit_as_any_change(cast, world, cases_of_n1):
+    """The roll-ups' refreshes commit without waiting for the disk (derived rows, done
+    again if lost); the supervision roll-up's lock, taken inside a cell move, must not
+    carry that over to the move of real cases."""
+    from django.db import connection, transaction
+
+    from cases.services.supervision import supervision_moving
+
+    # (No refresh first: the test is one transaction, which its settings would keep.)
+    moved = [case.pk for case in cases_of_n1]
+    with transaction.atomic(), supervision_moving(moved), connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
