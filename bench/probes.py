@@ -22,6 +22,7 @@ django.setup()
 
 from django.utils import timezone  # noqa: E402
 
+from bench.holiday_probes import holiday, holiday_floor  # noqa: E402
 from bench.intake_probes import intake_counts, intake_prepare  # noqa: E402
 from bench.pages_probes import pages  # noqa: E402
 from bench.routing_probes import routing, routing_build  # noqa: E402
@@ -37,6 +38,8 @@ ACTIONS = {
     "intake_prepare": intake_prepare,
     "intake_counts": intake_counts,
     "pages": lambda runs: pages(int(runs)),
+    "holiday": holiday,
+    "holiday_floor": holiday_floor,
 }
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ For each size N it creates its own PostgreSQL database `gov_bench_<N>` (dropped 
 end), migrates it, runs `seed_demo --cases N`, and measures the escalation sweep (against
 one hand-written SQL statement and against django-helpdesk's `escalate_tickets`, which it
 installs into a throwaway virtual environment under bench/.work/) and the pages (against a
-bare signed-in page). Routing runs on a synthetic district of its own; intake runs against
+bare signed-in page) and a holiday added at short notice (against one UPDATE of the same
+rows). Routing runs on a synthetic district of its own; intake runs against
 gunicorn started as in the Procfile, with a bare insert view as the reference. It prints
 one table and writes it, with the machine and the date, to bench/RESULTS.md.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import BENCH, WORK, Bench, log  # noqa: E402
+from bench.holidays import holidays  # noqa: E402
 from bench.intake import intake  # noqa: E402
 from bench.pages import pages  # noqa: E402
 from bench.report import (  # noqa: E402
@@ -45,14 +47,14 @@ def main(bench: Bench) -> None:
     sections = (
         set(bench.args.only.split(","))
         if bench.args.only
-        else {"sweep", "pages", "routing", "intake"}
+        else {"sweep", "pages", "holidays", "routing", "intake"}
     )
     started = time.perf_counter()
     previous = load_previous() if bench.args.append else None
     if "routing" in sections:
         routing(bench)
     for i, size in enumerate(bench.args.sizes):
-        if not sections & {"sweep", "pages", "intake"}:
+        if not sections & {"sweep", "pages", "holidays", "intake"}:
             break
         database = seeded_database(bench, size)
         try:
@@ -60,6 +62,8 @@ def main(bench: Bench) -> None:
                 sweep(bench, size, database)
             if "pages" in sections:
                 pages(bench, size, database)
+            if "holidays" in sections:
+                holidays(bench, size, database)
             if "intake" in sections and i == 0:
                 intake(bench, size, database)
         finally:
@@ -143,7 +147,9 @@ def parse_args(argv=None):
         "--intake-seconds", type=float, default=float(env("BENCH_INTAKE_SECONDS") or 15)
     )
     parser.add_argument(
-        "--only", default=env("BENCH_ONLY") or "", help="sections: sweep,pages,routing,intake"
+        "--only",
+        default=env("BENCH_ONLY") or "",
+        help="sections: sweep,pages,holidays,routing,intake",
     )
     parser.add_argument(
         "--postgres", default=env("BENCH_POSTGRES") or "postgres://postgres@127.0.0.1:5432"
