@@ -1,12 +1,11 @@
 """Deadlines follow the working calendar: a holiday or make-up day an administrator adds,
 changes or removes (departments.Holiday) moves the rungs of the clocks running across it,
 and the report-for-duty deadlines of the whistles not yet answered, in the same
-transaction (cases/services/deadlines.py). `departments` knows nothing of cases, so the
-cases app listens, and leaves the cases it moved on the entry (`cases_moved`) for the
-admin to tell. The open cases of a grid cell given to another township move with it
-(cases/services/cell_moves.py)."""
+transaction (cases/services/deadlines.py). `departments` knows nothing of cases, so it
+says which days changed (`holidays_changed`, once for a run of days entered together), and
+the cases app answers with the cases it moved, for the admin to tell. The open cases of a
+grid cell given to another township move with it (cases/services/cell_moves.py)."""
 
-from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from cases.models import Case
@@ -14,45 +13,19 @@ from cases.services.cell_moves import open_cases_follow_cells
 from cases.services.deadlines import clocks_follow_calendar
 from departments.calendar import WorkingCalendar
 from departments.models import MOVED_CASES_NAMED, Holiday
-from departments.signals import cells_moved
+from departments.signals import cells_moved, holidays_changed
 
 
-@receiver(pre_save, sender=Holiday)
-def remember_the_entry(sender, instance, raw=False, **kwargs):
-    if raw or instance.pk is None:
-        return
-    stored = Holiday.objects.filter(pk=instance.pk).values_list("date", "kind")
-    instance.entry_before = stored.first()
-
-
-@receiver(post_save, sender=Holiday)
-def holiday_saved(sender, instance, created, raw=False, **kwargs):
-    if raw:
-        return
-    before = None if created else getattr(instance, "entry_before", None)
-    if before == (instance.date, instance.kind):
-        _leave_moved(instance, set())
-        return  # a new name, the same day off or on
-    kinds_before = {instance.date: None}  # the day had no entry, or the one below
-    if before is not None:
-        kinds_before[before[0]] = before[1]
-    _leave_moved(instance, _follow(kinds_before))
-
-
-@receiver(post_delete, sender=Holiday)
-def holiday_deleted(sender, instance, **kwargs):
-    _leave_moved(instance, _follow({instance.date: instance.kind}))
-
-
-def _leave_moved(instance: Holiday, moved: set[int]) -> None:
-    """The cases moved, on the entry, and the first numbers of them, so that the admin
-    (which knows no cases) can name a few for the administrator to look at."""
-    instance.cases_moved = moved
+@receiver(holidays_changed)
+def clocks_follow_holidays(sender, kinds_before: dict, **kwargs) -> tuple[set[int], list[str]]:
+    """The one move of the running deadlines for a change of holiday entries, however many
+    days it changed (departments/signals.py)."""
+    moved = _follow(kinds_before)
     # Among the first ids only (numbers follow them within a year): all of them, as many
     # as a holiday moves, would pass SQLite's limit of variables in one query.
     first = sorted(moved)[:MOVED_CASES_NAMED]
     numbers = Case.objects.filter(pk__in=first).order_by("number").values_list("number", flat=True)
-    instance.case_numbers_moved = list(numbers) if moved else []
+    return moved, list(numbers) if moved else []
 
 
 def _follow(kinds_before: dict) -> set[int]:

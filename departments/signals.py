@@ -1,7 +1,7 @@
 """Cache invalidation: any change to what the router or the calendar read moves the stamp,
 in the same transaction, so every process reloads its index (departments/routing.py).
-And `cells_moved`, for the cases app: `departments` knows nothing of cases. And a user's
-email language, from the page they sign in on."""
+And `cells_moved` and `holidays_changed`, for the cases app: `departments` knows nothing of
+cases. And a user's email language, from the page they sign in on."""
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
@@ -55,3 +55,55 @@ def tell_of_a_move(sender, instance, created, raw=False, **kwargs):
         return
     answers = cells_moved.send(sender=GridCell, moves={instance.pk: instance.township_id})
     instance.cases_moved = sum(moved or 0 for _receiver, moved in answers)
+
+
+# Sent with `kinds_before` ({day: its entry's kind before the change, None for no entry})
+# inside the transaction that changed the holiday entries of those days: below, for an
+# entry saved or deleted on its own, and by `holidays_enter` (departments/holidays.py) once
+# for a whole run of days. The cases app moves the running deadlines across them (once for
+# all the days) and answers with the cases it moved: (ids, the first of their numbers).
+holidays_changed = Signal()
+
+
+def tell_holidays_changed(kinds_before: dict) -> tuple[set[int], list[str]]:
+    """The cases whose deadlines the change of these days moved, and a few of their numbers
+    for the administrator to look at."""
+    if not kinds_before:
+        return set(), []
+    moved, numbers = set(), []
+    for _receiver, answer in holidays_changed.send(sender=Holiday, kinds_before=kinds_before):
+        if answer:
+            moved |= answer[0]
+            numbers.extend(answer[1])
+    return moved, sorted(numbers)
+
+
+def _leave_moved(entry: Holiday, kinds_before: dict) -> None:
+    # On the entry, for the admin to tell (departments/admin/calendar.py).
+    entry.cases_moved, entry.case_numbers_moved = tell_holidays_changed(kinds_before)
+
+
+@receiver(pre_save, sender=Holiday)
+def remember_the_entry(sender, instance, raw=False, **kwargs):
+    if raw or instance.pk is None:
+        return
+    stored = Holiday.objects.filter(pk=instance.pk).values_list("date", "kind")
+    instance.entry_before = stored.first()
+
+
+@receiver(post_save, sender=Holiday)
+def holiday_saved(sender, instance, created, raw=False, **kwargs):
+    if raw:
+        return
+    before = None if created else getattr(instance, "entry_before", None)
+    kinds_before = {}
+    if before != (instance.date, instance.kind):  # not a new name only, the same day off or on
+        kinds_before[instance.date] = None  # the day had no entry, or the one below
+        if before is not None:
+            kinds_before[before[0]] = before[1]
+    _leave_moved(instance, kinds_before)
+
+
+@receiver(post_delete, sender=Holiday)
+def holiday_deleted(sender, instance, **kwargs):
+    _leave_moved(instance, {instance.date: instance.kind})
