@@ -15,7 +15,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from departments.calendar import calendar_notes, calendar_warnings, working_hours_text
-from departments.holidays import MAX_RUN_DAYS, holidays_enter
+from departments.holidays import MAX_RUN_DAYS, holidays_enter, holidays_remove
 from departments.models import MOVED_CASES_NAMED, Holiday
 from departments.wording import join_names, join_sentences
 
@@ -138,7 +138,7 @@ class HolidayAdmin(admin.ModelAdmin):
         self.tell_moved(request, [obj])
 
     def delete_queryset(self, request, queryset):
-        self.tell_moved(request, queryset.delete_each())
+        self.tell_moved(request, [holidays_remove(queryset)])
 
     @classmethod
     def tell_moved(cls, request, entries):

@@ -1,7 +1,7 @@
 """The administrator's entries in the working-time calendar (departments/calendar.py reads
 them with the chinesecalendar library's)."""
 
-from django.db import models, transaction
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 # How many of the open cases a calendar entry moved the admin names by number; it counts
@@ -11,20 +11,12 @@ MOVED_CASES_NAMED = 10
 
 class HolidayQuerySet(models.QuerySet):
     def delete(self):
-        deleted = self.delete_each()
-        return len(deleted), {self.model._meta.label: len(deleted)}
+        """One change of the calendar for all the entries (departments/holidays.py): the
+        running deadlines are moved once, from the calendar with them to the one without."""
+        from departments.holidays import holidays_remove
 
-    def delete_each(self) -> list["Holiday"]:
-        """Delete the entries one at a time (the admin's "delete selected" comes here), and
-        return them. Each entry's post_delete listener moves running deadlines from the
-        calendar with that entry to the calendar without it; one DELETE of several removes
-        them all before the first listener runs, which then measures the deadlines on a
-        calendar that never was."""
-        with transaction.atomic():
-            entries = list(self)
-            for entry in entries:
-                entry.delete()
-        return entries
+        removed = holidays_remove(self)
+        return len(removed.removed), {self.model._meta.label: len(removed.removed)}
 
 
 class Holiday(models.Model):

@@ -59,7 +59,9 @@ def test_a_run_moves_the_deadlines_as_far_as_its_days_entered_one_by_one(client,
     )
 
 
-def test_a_run_moves_the_running_clocks_once(client, cast, accepted, monkeypatch):
+@pytest.fixture
+def moves(monkeypatch) -> list:
+    """The first day changed of each move of the running clocks, as they happen."""
     import cases.signals
 
     moves = []
@@ -70,6 +72,10 @@ def test_a_run_moves_the_running_clocks_once(client, cast, accepted, monkeypatch
         return follow(**kwargs)
 
     monkeypatch.setattr(cases.signals, "clocks_follow_calendar", counted)
+    return moves
+
+
+def test_a_run_moves_the_running_clocks_once(client, cast, accepted, moves):
     version = Case.objects.get(pk=accepted.pk).version
     enter_run(client, cast, first="2027-02-08", last="2027-02-12", kind="holiday", name="春节")
     assert moves == [at(2, 8, 0, year=2027).date()]
@@ -151,3 +157,28 @@ def test_only_those_who_may_add_holidays_enter_a_run(client, cast):
         reverse(ADD_RUN), {"first": "2027-02-08", "last": "2027-02-12", "kind": "holiday"}
     )
     assert response.status_code == 403 and not Holiday.objects.exists()
+
+
+def test_entries_deleted_together_move_the_running_clocks_once(client, cast, accepted, moves):
+    weekends_only = clock(accepted)
+    enter_run(client, cast, first="2027-02-08", last="2027-02-12", kind="holiday", name="春节")
+    version = Case.objects.get(pk=accepted.pk).version
+    moves.clear()
+    with time_machine.travel(at(2, 4, 17, year=2027), tick=False):
+        response = client.post(
+            reverse("admin:departments_holiday_changelist"),
+            {
+                "action": "delete_selected",
+                "_selected_action": list(Holiday.objects.values_list("pk", flat=True)),
+                "post": "yes",
+            },
+            follow=True,
+        )
+    assert not Holiday.objects.exists()
+    assert moves == [at(2, 8, 0, year=2027).date()]
+    assert Case.objects.get(pk=accepted.pk).version == version + 1
+    assert clock(accepted) == weekends_only
+    assert (
+        f"The deadline or escalation times of 1 open case moved with the calendar: "
+        f"{accepted.number}." in told(response)
+    ), told(response)
