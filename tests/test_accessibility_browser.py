@@ -132,6 +132,12 @@ def a_reopen_without_a_reason(page):
     sent_back(page, "button[value=reopen]", ".errorlist")
 
 
+def a_run_of_days_backwards(page):
+    sent_back(
+        page, ".submit-row input[type=submit]", ".errorlist", first="2027-02-12", last="2027-02-08"
+    )
+
+
 def the_account_menu_opened(page):
     page.click(".account-toggle")
     page.wait_for_selector("#account-menu:popover-open")
@@ -198,6 +204,9 @@ def test_the_pages_people_click_have_no_accessibility_violation(
             ("/admin/cases/case/", None, both),
             (f"/admin/cases/case/{seen.overdue.pk}/change/", None, both),  # accept, return
             (f"/admin/cases/case/{seen.in_progress.pk}/change/", None, desktop),  # resolve
+        ],
+        cast.admin: [
+            ("/admin/departments/holiday/add-run/", a_run_of_days_backwards, desktop),
         ],
     }
     axe_script = axe_playwright.Axe().axe_script

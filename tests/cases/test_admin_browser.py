@@ -279,3 +279,28 @@ def test_the_admins_login_page_is_headed_by_the_site_name_looking_as_on_every_ad
     context.close()
     assert login[:2] == ["H1", "Grid governance"]
     assert login[2:] == index[2:]  # size, weight, colour
+
+
+def test_an_administrator_enters_a_run_of_holidays_with_the_date_picker(open_as, live_server, cast):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from departments.models import Holiday
+
+    page = open_as(cast.admin)
+    page.goto(f"{live_server.url}/admin/departments/holiday/")
+    page.click("text=Add several days")
+    # The admin's date shortcuts work here as on its own forms (their script and catalogue).
+    page.click(".field-first .datetimeshortcuts a:first-child")
+    today = timezone.localdate()
+    assert page.input_value("#id_first") == today.isoformat()
+    page.fill("#id_last", (today + timedelta(days=2)).isoformat())
+    page.select_option("#id_kind", "holiday")
+    page.fill("#id_name", "春节")
+    page.click(".submit-row input[type=submit]")
+    page.wait_for_selector(".messagelist .success")
+    assert "Added 3 entries." in page.inner_text(".messagelist")
+    assert list(Holiday.objects.order_by("date").values_list("date", "name")) == [
+        (today + timedelta(days=n), "春节") for n in range(3)
+    ]
