@@ -1,5 +1,6 @@
 """The administrators' admin: townships, grid cells, departments, categories, the
-responsibility list, the working calendar and users, one module per subject.
+responsibility list, the working calendar and users, one module per subject; `imports`
+is the import-with-preview and export their changelists share.
 
 Django's autodiscovery imports this package only: importing the modules here registers
 their ModelAdmins."""

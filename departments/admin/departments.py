@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from departments.admin.codes import CodeForm
-from departments.admin_io import ImportExportMixin
+from departments.admin.imports import ImportExportMixin
 from departments.importers.categories import ancestor_loop, own_ancestor_message
 from departments.importers.departments import not_an_email, split_emails
 from departments.models import Category, Department, Responsibility

@@ -8,7 +8,7 @@ from django.forms.fields import InvalidJSONInput
 from django.utils.translation import ngettext
 
 from departments.admin.codes import CodeForm
-from departments.admin_io import ImportExportMixin
+from departments.admin.imports import ImportExportMixin
 from departments.importers.geometry import check_geometry, undecodable_json
 from departments.models import GridCell, Township
 

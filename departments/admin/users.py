@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from departments.admin_io import ImportExportMixin
+from departments.admin.imports import ImportExportMixin
 from departments.importers import plan_users
 from departments.invitations import invitations_revoke
 from departments.models import User, admin_rights_lost

@@ -14,7 +14,8 @@ from django.test import Client
 from django.urls import reverse
 
 from cases.models import OutboxMessage
-from departments import admin_io, importers
+from departments import importers
+from departments.admin import imports as admin_io
 from departments.importers import COLUMNS, PLANNERS
 from departments.models import Department, Responsibility, User
 from departments.services import sync_role_groups
@@ -339,7 +340,7 @@ def test_a_liaison_cannot_import_or_export(client, cast, subject):
 
 
 def test_an_oversize_file_is_refused_before_planning(admin_client, world, monkeypatch):
-    monkeypatch.setattr("departments.admin_io.MAX_IMPORT_BYTES", 10)
+    monkeypatch.setattr("departments.admin.imports.MAX_IMPORT_BYTES", 10)
     response = upload(admin_client, "departments", "code,name,supervisor_emails\nHB,环保局,\n")
     assert response.context["plan"] is None
     assert response.context["form"].errors["file"]
