@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from cases.labels import department_names
 from cases.models import OPEN_STATES, Case, CaseAssist, CaseEvent, State
-from cases.privacy import descriptions_searchable_by_digits, search_skips_masked_texts
 from cases.selectors.access import _involving, cases_visible_to
 from cases.selectors.cells import neighbouring_cell_ids
+from cases.selectors.search import text_search
 from departments.models import Category, Department, GridCell, Township, User
 from departments.routing import get_index
 
@@ -78,13 +78,6 @@ def with_listed_assisting(cases: list[Case], *, on: date | None = None) -> list[
     return cases
 
 
-def _has_case(text: str) -> bool:
-    """Whether `text` holds a letter with an upper or lower case. A search without one
-    (Chinese, digits, a case number) matches the same rows with or without upper-casing
-    them, and upper-casing every description of a district's scan tripled its cost."""
-    return any(char.upper() != char or char.lower() != char for char in text)
-
-
 def case_search(
     user: User,
     *,
@@ -106,14 +99,7 @@ def case_search(
     dates of the time zone."""
     cases = case_list_for(user)
     if q:
-        q = q.strip()
-        contains = "icontains" if _has_case(q) else "contains"
-        in_description = Q(**{f"description__{contains}": q})
-        if search_skips_masked_texts(user, q):
-            in_description &= descriptions_searchable_by_digits(user)
-        cases = cases.filter(
-            Q(**{f"number__{contains}": q}) | in_description | Q(**{f"address__{contains}": q})
-        )
+        cases = text_search(cases, user=user, q=q.strip())
     if state:
         cases = cases.filter(state__in=state)
     if category is not None:

@@ -313,6 +313,7 @@ def more_of_everything(cast, world, report, n=6):
         ("district_supervisor", CHANGELIST),
         ("district_supervisor", f"{CHANGELIST}?o=-{TIME_LEFT_COLUMN}"),
         ("liaison", "/cases/?q=垃圾"),
+        ("district_supervisor", "/cases/?q=路边"),  # the search's bigram prefilter
         ("caseworker", "/cases/?q=20"),
         ("dispatcher", "/cases/?awaiting_duty=on"),
     ],

@@ -15,15 +15,14 @@ BUSY_TABLES = [
 
 
 def _indexes(table: str) -> list[tuple[str, list[str], bool, bool]]:
-    """(name, key columns, partial, uses a pattern operator class) of each index."""
+    """(name, key columns, partial, uses a pattern operator class) of each index. A key
+    that is an expression (the search's bigrams) is its text: no column leads it."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
             SELECT i.relname,
-                   ARRAY(SELECT a.attname FROM unnest(x.indkey[0:x.indnkeyatts - 1])
-                         WITH ORDINALITY AS k(attnum, n)
-                         JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
-                         ORDER BY k.n),
+                   ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true)
+                         FROM generate_series(1, x.indnkeyatts) AS k ORDER BY k),
                    x.indpred IS NOT NULL,
                    pg_get_indexdef(x.indexrelid) LIKE '%%pattern_ops%%'
             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid

@@ -1,0 +1,100 @@
+"""The case lists' text search (cases/selectors/search.py): what it finds, for whom, and
+on PostgreSQL the bigram prefilter the GIN index of migration 0031 serves, which must
+narrow the rows read without changing which cases are found."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cases.selectors.lists import case_search
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "13812345678"
+
+
+@pytest.fixture
+def texts(report):
+    """Cases whose texts a search must find, or pass over, by a part of them."""
+    return {
+        "rubbish": report(description="路边堆放垃圾三天无人清理", address="人民路 12 号"),
+        "lamp": report(description="路灯不亮 Street LAMP broken", address="解放路"),
+        # The long s upper-cases to S: a search for "st" finds it as icontains compares.
+        "old_spelling": report(description="Maſt of the ſtreet lamp", address=""),
+        "grid": report(description="东站社区第1网格 3号楼前积水", address="东站路 7 号"),
+        "phone": report(description=f"东站社区第1网格 积水，请回电 {PHONE}", address=""),
+    }
+
+
+def found(user, search: str, texts) -> set[str]:
+    numbers = {case.number: name for name, case in texts.items()}
+    return {
+        numbers[number] for number in case_search(user, q=search).values_list("number", flat=True)
+    }
+
+
+@pytest.mark.parametrize(
+    "search, expected",
+    [
+        ("垃圾", {"rubbish"}),  # two Chinese characters: one bigram
+        ("路灯不亮", {"lamp"}),
+        ("垃", {"rubbish"}),  # one character: no bigram, no prefilter
+        ("路", {"rubbish", "lamp", "grid"}),
+        ("LaMp", {"lamp", "old_spelling"}),  # Latin in any case
+        ("st", {"lamp", "old_spelling"}),
+        ("人民路 12", {"rubbish"}),  # the address, across a space
+        ("东站路", {"grid"}),
+        ("3号楼", {"grid"}),  # digits: texts with nothing to mask
+        (PHONE[:5], set()),  # a phone's digits: not in a text read masked
+        # Each bigram is in the joined texts ("理 人民" spans the description and the
+        # address), but the search is in none of the texts: the LIKE stays the test.
+        ("理 人民", set()),
+        ("路灯亮", set()),  # bigrams apart
+    ],
+)
+def test_the_search_finds_the_cases_whose_texts_hold_it(cast, texts, search, expected):
+    assert found(cast.liaison, search, texts) == expected
+
+
+def test_a_case_number_or_a_fragment_of_it_finds_its_case(cast, texts):
+    grid = texts["grid"]
+    assert found(cast.liaison, grid.number, texts) == {"grid"}
+    assert found(cast.liaison, grid.number[-4:], texts) == {"grid"}
+    assert found(cast.liaison, grid.number[:4], texts) == set(texts)  # the year
+
+
+def test_digits_find_the_texts_a_reader_reads_unmasked_and_no_other(cast, texts):
+    assert found(cast.liaison, "第1网格", texts) == {"grid"}
+    assert found(cast.dispatcher, "第1网格", texts) == {"grid", "phone"}  # calls back
+    assert found(cast.admin, PHONE[:5], texts) == {"phone"}
+    assert found(cast.dispatcher, PHONE, texts) == {"phone"}
+
+
+def searches_of(client, search: str) -> list[str]:
+    """The SQL of the list page's statements that search the texts."""
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("cases:list"), {"q": search}).status_code == 200
+    return [query["sql"] for query in queries.captured_queries if " LIKE " in query["sql"]]
+
+
+def test_a_search_of_two_characters_or_more_is_prefiltered_by_its_bigrams(client, cast, texts):
+    client.force_login(cast.liaison)
+    for search in ("垃圾", "LaMp", "3号楼", texts["grid"].number):
+        searches = searches_of(client, search)
+        assert searches, search
+        assert all("case_search_bigrams(" in sql for sql in searches), search
+    # One character has no bigram to look up: the LIKE alone.
+    assert not any("case_search_bigrams(" in sql for sql in searches_of(client, "垃"))
+
+
+def test_the_prefilter_is_read_from_the_bigram_index(cast, texts):
+    """The filter's expression is the index's exactly, or PostgreSQL would not use it:
+    with sequential and plain index scans off, the count's query reads the GIN index."""
+    counted = case_search(cast.district_supervisor, q="路灯不亮").order_by().values("pk")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+    plan = counted.explain()
+    assert "Bitmap Index Scan on case_text_bigrams" in plan, plan
+    assert list(counted.values_list("number", flat=True)) == [texts["lamp"].number]
