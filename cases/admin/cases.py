@@ -48,6 +48,7 @@ from cases.privacy import (
 from cases.selectors.access import cases_visible_to
 from cases.selectors.deadlines import working_seconds_left
 from cases.selectors.lists import with_shown_due
+from cases.selectors.search import admin_search_words, prefiltered_by_bigrams
 from cases.services.privacy import Purpose, reporter_contact_for
 from departments.calendar import get_calendar
 from departments.models import User
@@ -282,7 +283,11 @@ class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, a
                     output_field=models.TextField(),
                 )
             )
-        return super().get_search_results(request, queryset, search_term)
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # Each word of the box is in one of the searched texts: the bigram index narrows
+        # the rows first, as on the site's list (a liaison's scan of a department's cases
+        # for 垃圾 or a number took up to a second at a million cases).
+        return prefiltered_by_bigrams(found, admin_search_words(search_term)), may_have_duplicates
 
     # -- the change page --------------------------------------------------------------
 

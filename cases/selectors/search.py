@@ -1,8 +1,11 @@
 """The case lists' text search: a case number, description or address holding the search
 text, and on PostgreSQL a prefilter that lets an index find the candidates first."""
 
+from collections.abc import Iterable
+
 from django.db import connections
 from django.db.models import BooleanField, F, Func, Q, QuerySet
+from django.utils.text import smart_split, unescape_string_literal
 
 from cases.models import Case
 from cases.privacy import descriptions_searchable_by_digits, search_skips_masked_texts
@@ -53,7 +56,27 @@ def text_search(cases: QuerySet[Case], *, user: User, q: str) -> QuerySet[Case]:
     cases = cases.filter(
         Q(**{f"number__{contains}": q}) | in_description | Q(**{f"address__{contains}": q})
     )
-    # One character has no bigram: such a search reads every row anyway.
-    if len(q) >= 2 and connections[cases.db].vendor == "postgresql":
-        cases = cases.filter(TextHoldsBigramsOf(q))
+    return prefiltered_by_bigrams(cases, [q])
+
+
+def prefiltered_by_bigrams(cases: QuerySet[Case], terms: Iterable[str]) -> QuerySet[Case]:
+    """`cases` narrowed, on PostgreSQL, to those whose texts hold the bigrams of each of
+    the `terms` (each held by the number, description or address of the cases a search
+    finds: the list's one search text, or each word of the admin's search box)."""
+    if connections[cases.db].vendor != "postgresql":
+        return cases
+    for term in terms:
+        if len(term) >= 2:  # one character has no bigram: such a search reads every row
+            cases = cases.filter(TextHoldsBigramsOf(term))
     return cases
+
+
+def admin_search_words(search_term: str) -> list[str]:
+    """The words of the admin's search box, as its changelist splits them (quotes keep a
+    phrase together): each must be in one of the searched fields."""
+    return [
+        unescape_string_literal(word)
+        if word.startswith(('"', "'")) and word[0] == word[-1]
+        else word
+        for word in smart_split(search_term)
+    ]

@@ -98,3 +98,23 @@ def test_the_prefilter_is_read_from_the_bigram_index(cast, texts):
     plan = counted.explain()
     assert "Bitmap Index Scan on case_text_bigrams" in plan, plan
     assert list(counted.values_list("number", flat=True)) == [texts["lamp"].number]
+
+
+def test_the_admins_search_box_is_prefiltered_word_by_word(client, cast, texts):
+    """Liaisons search in the admin's changelist: each word of its box, quoted phrases
+    whole, is prefiltered by its bigrams, and the same cases are found."""
+    client.force_login(cast.liaison)
+    changelist = reverse("admin:cases_case_changelist")
+    for search, expected in (
+        ("垃圾", {"rubbish"}),
+        ("路灯 LAMP", {"lamp"}),
+        ('"人民路 12"', {"rubbish"}),
+        ("路灯亮", set()),
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(changelist, {"q": search})
+        assert page.status_code == 200
+        shown = {case.number for case in page.context["cl"].result_list}
+        assert shown == {texts[name].number for name in expected}, search
+        searches = [q["sql"] for q in queries.captured_queries if " LIKE " in q["sql"]]
+        assert searches and all("case_search_bigrams(" in sql for sql in searches), search
