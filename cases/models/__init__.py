@@ -18,6 +18,7 @@ from cases.models.flywheel import RuleSuggestionDismissal
 from cases.models.idempotency import IdempotencyKey
 from cases.models.numbering import CaseNumberCounter
 from cases.models.privacy import PersonalDataAccess
+from cases.models.search import CaseSearchText
 from cases.models.states import (
     CLOCK_STATES,
     OPEN_STATES,
@@ -44,6 +45,7 @@ __all__ = [
     "CaseNote",
     "CaseNumberCounter",
     "CasePhoto",
+    "CaseSearchText",
     "CaseQuerySet",
     "DailyFigures",
     "DeadlineKind",

@@ -4,36 +4,31 @@ text, and on PostgreSQL a prefilter that lets an index find the candidates first
 from collections.abc import Iterable
 
 from django.db import connections
-from django.db.models import BooleanField, F, Func, Q, QuerySet
+from django.db.models import BooleanField, Func, Q, QuerySet
 from django.utils.text import smart_split, unescape_string_literal
 
-from cases.models import Case
+from cases.models import Case, CaseSearchText
 from cases.privacy import descriptions_searchable_by_digits, search_skips_masked_texts
 from departments.models import User
 
-# The searched texts, as cases.migrations.0031_case_search_bigrams indexes them: joined by
-# a space, so that no bigram spans two of them.
-SEARCHED_FIELDS = ("number", "description", "address")
 
-
-class TextHoldsBigramsOf(Func):
-    """Whether the searched texts hold every two-character substring of `search`, case
-    aside (`case_search_bigrams`, migration 0031), written as the GIN index's expression
-    for PostgreSQL to read the candidates from it. A necessary condition only: a text
-    holding the search holds its bigrams, but the bigrams may lie apart."""
+class HoldsBigramsOf(Func):
+    """Whether a searched text (`CaseSearchText.text`: the number, description and
+    address joined) holds every two-character substring of `search`, case aside
+    (`case_search_bigrams`, migration 0031), written as the GIN index's expression for
+    PostgreSQL to read the candidates from it. A necessary condition only: a text holding
+    the search holds its bigrams, but the bigrams may lie apart."""
 
     function = "case_search_bigrams"
-    # Literal spaces, not parameters: the expression must parse as the index's does.
-    arg_joiner = " || ' ' || "
     output_field = BooleanField()
 
-    def __init__(self, search: str):
-        super().__init__(*(F(field) for field in SEARCHED_FIELDS))
+    def __init__(self, text, search: str):
+        super().__init__(text)
         self.search = search
 
     def as_sql(self, compiler, connection, **extra_context):
-        texts, params = super().as_sql(compiler, connection, **extra_context)
-        return f"{texts} @> {self.function}(%s)", [*params, self.search]
+        text, params = super().as_sql(compiler, connection, **extra_context)
+        return f"{text} @> {self.function}(%s)", [*params, self.search]
 
 
 def _has_case(text: str) -> bool:
@@ -67,7 +62,8 @@ def prefiltered_by_bigrams(cases: QuerySet[Case], terms: Iterable[str]) -> Query
         return cases
     for term in terms:
         if len(term) >= 2:  # one character has no bigram: such a search reads every row
-            cases = cases.filter(TextHoldsBigramsOf(term))
+            holding = CaseSearchText.objects.filter(HoldsBigramsOf("text", term))
+            cases = cases.filter(pk__in=holding.values("case_id"))
     return cases
 
 
