@@ -59,9 +59,10 @@ def tell_of_a_move(sender, instance, created, raw=False, **kwargs):
 
 # Sent with `kinds_before` ({day: its entry's kind before the change, None for no entry})
 # inside the transaction that changed the holiday entries of those days: below, for an
-# entry saved or deleted on its own, and by `holidays_enter` (departments/holidays.py) once
-# for a whole run of days. The cases app moves the running deadlines across them (once for
-# all the days) and answers with the cases it moved: (ids, the first of their numbers).
+# entry saved or deleted on its own, and by `holidays_enter` and `holidays_remove`
+# (departments/holidays.py) once for a whole run of days or a selection. The cases app
+# moves the running deadlines across them (once for all the days) and answers with the
+# cases it moved: (ids, the first of their numbers).
 holidays_changed = Signal()
 
 
