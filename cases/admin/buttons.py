@@ -215,7 +215,7 @@ class ReportForDuty(Button):
         if due is None:
             return _("The whistle summoned your department to assist: report for duty.")
         values = {"due": date_format(timezone.localtime(due), "DATETIME_FORMAT")}
-        if due < timezone.now():
+        if page.summons.late_to_report:
             return (
                 _(
                     "The whistle summoned your department to assist: reporting for duty was"

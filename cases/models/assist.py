@@ -47,3 +47,15 @@ class CaseAssist(models.Model):
     def __str__(self):
         # The admin's inline titles each row with it: the department, not two ids.
         return str(self.department)
+
+    @property
+    def late_to_report(self) -> bool:
+        """Summoned, not reported for duty, and its time to has come: at the deadline
+        already, as a case is overdue at its own (`Case.is_overdue`) and the liaisons'
+        list says (`cases.selectors.lists.with_summons_due`)."""
+        return (
+            self.summoned
+            and self.reported_at is None
+            and self.report_due_at is not None
+            and self.report_due_at <= timezone.now()
+        )

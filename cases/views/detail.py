@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -102,7 +101,6 @@ def _detail_page(request, case):
         if case.state == State.RESOLVED
         else None
     )
-    now = timezone.now()
     return render(
         request,
         "cases/detail.html",
@@ -151,7 +149,6 @@ def _detail_page(request, case):
             "sees_contacts": can_see_personal_data(request.user, case),
             # Room on this user's side: a department's fix has its own five.
             "photo_room": photo_room(case, request.user),
-            "now": now,
             "working_time": working_time_words(working_seconds_left(case), overdue=case.is_overdue),
             "stopped_clock": stopped_clock_words(case),
             "summons": summons,

@@ -828,6 +828,9 @@ def test_a_missed_report_for_duty_reads_as_a_fact_once_its_time_has_passed(
     client.force_login(cast.other_liaison)  # of SJ, the summoned department
     url = reverse("cases:detail", args=[case.number])
     assert "must report for duty by" in page_text(client.get(url))
+    # At the deadline itself it has passed, as a case's own does (and the list says).
+    with time_machine.travel(due, tick=False):
+        assert "not reported in time" in page_text(client.get(url, HTTP_ACCEPT_LANGUAGE="en"))
     with time_machine.travel(due + timedelta(minutes=1), tick=False):
         english = page_text(client.get(url, HTTP_ACCEPT_LANGUAGE="en"))
         chinese = page_text(client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans"))
