@@ -447,6 +447,17 @@ def test_a_dispatcher_lists_the_cases_whose_summoned_departments_have_not_report
     assert "Summoned departments yet to report for duty" in text_of(response)
 
 
+def whistled_to_market(report, cast, world):
+    """A pooled case dispatched to the urban department, the whistle summoning the market's."""
+    return workflow.case_dispatch(
+        case=report(category=None),
+        actor=cast.dispatcher,
+        lead=world.urban,
+        assisting=[world.market],
+        whistle=True,
+    )
+
+
 def test_a_summoned_departments_list_shows_its_deadline_to_report_for_duty_until_it_has(
     client, cast, world, report, settings
 ):
@@ -457,13 +468,7 @@ def test_a_summoned_departments_list_shows_its_deadline_to_report_for_duty_until
 
     settings.LANGUAGE_CODE = "en"
     with time_machine.travel(datetime(2026, 3, 10, 2, tzinfo=UTC), tick=False):  # 10:00
-        case = workflow.case_dispatch(
-            case=report(category=None),
-            actor=cast.dispatcher,
-            lead=world.urban,
-            assisting=[world.market],
-            whistle=True,
-        )
+        case = whistled_to_market(report, cast, world)
         summons = case.assists.get(department=world.market)
         assert summons.report_due_at < case.due_at
 
@@ -499,13 +504,7 @@ def test_the_time_left_to_report_for_duty_is_in_working_time(cast, world, report
 
     calendar = get_calendar()
     with time_machine.travel(datetime(2026, 3, 10, 2, tzinfo=UTC), tick=False):  # Tue 10:00
-        case = workflow.case_dispatch(
-            case=report(category=None),
-            actor=cast.dispatcher,
-            lead=world.urban,
-            assisting=[world.market],
-            whistle=True,
-        )
+        case = whistled_to_market(report, cast, world)
         listed = with_summons_due(Case.objects.filter(pk=case.pk), cast.other_liaison).get()
         left = summons_time_left(listed, calendar=calendar)
         assert left.startswith("Report for duty: ") and left.endswith(" left")
