@@ -197,14 +197,20 @@ def _coordinate(name: str, raw: str | None, low: float, high: float) -> float | 
 ATTRIBUTE_NAME = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
 
 
+def _filled(values: list[str]) -> list[str]:
+    return [v.strip() for v in values if v.strip()]
+
+
 def _attributes(request) -> dict:
-    """`attribute[code]=value` and, for multivaluelists, `attribute[code][]=v1&…`."""
+    """`attribute[code]=value` and, for multivaluelists, `attribute[code][]=v1&…`, from
+    the form body or, as `param` reads the other fields, the query string (the body's
+    win: they come last)."""
     attributes: dict = {}
-    for name in request.POST:
+    for name in dict.fromkeys([*request.GET, *request.POST]):
         match = ATTRIBUTE_NAME.match(name)
         if match is None:
             continue
-        values = [v.strip() for v in request.POST.getlist(name) if v.strip()]
+        values = _filled(request.POST.getlist(name)) or _filled(request.GET.getlist(name))
         code, is_list = match.group(1), bool(match.group(2))
         # The codes are stored too, as keys of a JSON column that cannot hold a NUL.
         if any("\x00" in v for v in (code, *values)):

@@ -452,6 +452,35 @@ def test_a_post_with_no_body_is_read_from_its_query_string(client, world, api_ke
     assert Case.objects.get(number=number).cell.code == "N-01"
 
 
+def test_the_attributes_of_a_post_with_no_body_are_read_from_its_query_string(
+    client, world, api_key
+):
+    fields = {
+        "api_key": api_key[1],
+        "service_code": "LAMP",
+        "address_id": "N-01",
+        "attribute[urgency]": "emergency",
+        "attribute[colour][]": ["red", "blue"],
+    }
+    url = f"{BASE}/requests.json?{urlencode(fields, doseq=True)}"
+    response = client.generic("POST", url, content_type="")
+    assert response.status_code == 200, response.content
+    logged = ApiRequest.objects.get(case__number=response.json()[0]["service_request_id"])
+    assert logged.case.urgency == "emergency"
+    assert logged.attributes == {"urgency": "emergency", "colour": ["red", "blue"]}
+
+
+def test_an_attribute_in_the_body_wins_over_the_query_string(client, world, api_key):
+    fields = {"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"}
+    response = client.post(
+        f"{BASE}/requests.json?{urlencode({'attribute[urgency]': 'normal'})}",
+        urlencode({**fields, "attribute[urgency]": "urgent"}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200, response.content
+    assert Case.objects.get().urgency == "urgent"
+
+
 def test_a_body_without_a_content_type_is_told_to_be_form_encoded(client, world, api_key):
     body = urlencode({"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"})
     response = client.generic("POST", f"{BASE}/requests.xml", body, content_type="")
