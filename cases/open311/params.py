@@ -5,7 +5,7 @@ unreadable is an `ApiError` with the HTTP status the specification gives it."""
 import math
 import re
 from datetime import UTC, datetime, time, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
@@ -107,6 +107,22 @@ def param(request, name: str, max_length: int | None = None) -> str | None:
     if "\x00" in value:
         raise ApiError(400, _("%(name)s contains a NUL character.") % {"name": name})
     return _at_most(name, value.strip(), max_length)
+
+
+def sent_in_utf8(request) -> bool:
+    """Whether a posted form-encoded body and the query string are UTF-8 once their
+    %-escapes are undone. Django reads them whatever they are, each bad byte a U+FFFD: a
+    GBK body sent without its charset would be stored as "��". (A multipart body's fields
+    are decoded as it is read, and are not checked.)"""
+    sent = [request.META.get("QUERY_STRING", "")]
+    if request.content_type == "application/x-www-form-urlencoded":
+        sent.append(request.body)
+    try:
+        for fields in sent:
+            unquote_to_bytes(fields).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _at_most(name: str, value: str, max_length: int | None) -> str:

@@ -269,6 +269,10 @@ def _post_request(request, fmt) -> HttpResponse:
                 "type": request.content_type or _("a body with no Content-Type"),
             },
         )
+    if not params.sent_in_utf8(request):
+        raise ApiError(
+            400, _("The fields are not UTF-8 encoded: GeoReport v2 reads every field as UTF-8.")
+        )
     raw_key = param(request, "api_key")
     if raw_key is None:
         raise ApiError(403, _("api_key is required to post a service request."))

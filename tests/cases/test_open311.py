@@ -523,6 +523,28 @@ def test_a_form_body_in_another_charset_than_utf8_is_an_error_document(client, w
     assert not Case.objects.exists()
 
 
+@pytest.mark.parametrize("charset", ["", "; charset=utf-8"])
+@pytest.mark.parametrize("where", ["body", "query string"])
+def test_fields_in_gbk_are_refused_not_stored_as_replacement_characters(
+    client, world, api_key, charset, where
+):
+    """A GBK form sent without its charset, or labelled UTF-8: Django would read each bad
+    byte as U+FFFD, and the case would keep "·�Ʋ���" for 路灯不亮."""
+    fields = {"api_key": api_key[1], "service_code": "LAMP", "address_id": "N-01"}
+    gbk = urlencode({"description": "路灯不亮"}, encoding="gbk")
+    body, query = (f"{urlencode(fields)}&{gbk}", "") if where == "body" else ("", gbk)
+    response = client.generic(
+        "POST",
+        f"{BASE}/requests.xml?{query}",
+        body if where == "body" else urlencode(fields),
+        content_type=f"application/x-www-form-urlencoded{charset}",
+    )
+    assert response.status_code == 400
+    error = xml_to_python(parse_xml(response))[0]
+    assert "UTF-8" in error["description"]
+    assert not Case.objects.exists()
+
+
 def test_the_openapi_document_refuses_a_post_with_405_not_a_csrf_page(client, db):
     response = client.post(f"{BASE}/openapi.json")
     assert response.status_code == 405
