@@ -4,7 +4,7 @@ unreadable is an `ApiError` with the HTTP status the specification gives it."""
 
 import math
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from django.core.exceptions import ValidationError
@@ -141,8 +141,18 @@ def comma_list(raw: str | None) -> list[str]:
 UNENCODED_PLUS = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
 
 
+W3C_YEAR_OR_MONTH = re.compile(r"(\d{4})(?:-(\d\d))?")
+
+
+def _first_day(raw: str) -> date | None:
+    """The W3C note's coarsest precisions, YYYY and YYYY-MM, as their first day."""
+    match = W3C_YEAR_OR_MONTH.fullmatch(raw)
+    return date(int(match[1]), int(match[2] or 1), 1) if match else None
+
+
 def parse_when(name: str, raw: str | None) -> datetime | None:
-    """A W3C datetime (a bare date is its midnight); no offset means TIME_ZONE."""
+    """A W3C datetime (a bare date, month or year is its first midnight); no offset means
+    TIME_ZONE."""
     if raw is None:
         return None
     # An unencoded "+08:00" in a query string arrives as " 08:00".
@@ -150,7 +160,7 @@ def parse_when(name: str, raw: str | None) -> datetime | None:
     try:
         value = parse_datetime(raw)
         if value is None:
-            day = parse_date(raw)
+            day = parse_date(raw) or _first_day(raw)
             value = datetime.combine(day, time.min) if day else None
     except ValueError:
         value = None

@@ -745,6 +745,16 @@ def test_date_filters_select_on_requested_datetime(client, cases):
     assert ids(data) == [cases["closed"].number, cases["overlap"].number]
 
 
+def test_a_month_or_a_year_alone_is_a_w3c_datetime_from_its_first_midnight(client, cases):
+    """The W3C note GeoReport names has the precisions YYYY and YYYY-MM too."""
+    data = client.get(f"{BASE}/requests.json", {"start_date": "2026-03"}).json()
+    assert ids(data) == [cases[name].number for name in ("cancelled", "closed", "overlap")]
+    data = client.get(f"{BASE}/requests.json", {"end_date": "2026"}).json()
+    assert ids(data) == [cases["old"].number]
+    _status, errors = both_formats(client, "requests", start_date="2026-13")
+    assert "start_date must be" in errors[0]["description"]
+
+
 def test_an_unencoded_plus_in_the_offset_is_understood(client, cases):
     query = "start_date=2026-03-01T00:00:00+08:00&end_date=2026-03-05T00:00:00+08:00"
     data = client.get(f"{BASE}/requests.json?{query}").json()
