@@ -55,7 +55,10 @@ def _fill(element: ET.Element, value) -> None:
 def to_xml(root: str, data) -> str:
     element = ET.Element(root)
     _fill(element, data)
-    return XML_DECLARATION + ET.tostring(element, encoding="unicode")
+    # ElementTree leaves a carriage return in text raw, and every XML parser reads a raw one
+    # as a line feed: a description's "\r\n" would come back "\n" (JSON keeps it). Only
+    # text can hold one here (no attributes are written).
+    return XML_DECLARATION + ET.tostring(element, encoding="unicode").replace("\r", "&#13;")
 
 
 def render(data, *, root: str, fmt: str, status: int = 200) -> HttpResponse:

@@ -218,6 +218,21 @@ def test_posting_in_xml_answers_in_xml(client, world, api_key):
     assert root.find("request/token") is None  # the id, never both (spec)
 
 
+def test_a_description_reads_back_the_same_in_xml_as_in_json(client, world, api_key):
+    # An XML parser turns a raw carriage return into a line feed; written as &#13; it stays.
+    lat, lng = centre_of(1)
+    sent = "灯坏了\r\n第二行\r第三行"
+    posted = post_request(
+        client, api_key[1], service_code="LAMP", lat=lat, long=lng, description=sent
+    )
+    number = posted.json()[0]["service_request_id"]
+    as_json = client.get(f"/open311/v2/requests/{number}.json").json()[0]["description"]
+    as_xml = parse_xml(client.get(f"/open311/v2/requests/{number}.xml")).findtext(
+        "request/description"
+    )
+    assert as_json == as_xml == sent
+
+
 def test_an_ambiguous_request_goes_to_the_fallback_pool_with_its_candidates(client, world, api_key):
     lat, lng = centre_of(0)
     response = post_request(client, api_key[1], service_code="STALL", lat=lat, long=lng)
