@@ -52,10 +52,9 @@ class CaseAssist(models.Model):
     def late_to_report(self) -> bool:
         """Summoned, not reported for duty, and its time to has come: at the deadline
         already, as a case is overdue at its own (`Case.is_overdue`) and the liaisons'
-        list says (`cases.selectors.lists.with_summons_due`)."""
-        return (
-            self.summoned
-            and self.reported_at is None
-            and self.report_due_at is not None
-            and self.report_due_at <= timezone.now()
-        )
+        list says (`cases.selectors.lists.with_summons_due`). A closed or cancelled case
+        asks for no report any more: late only if that time came before it ended."""
+        if not self.summoned or self.reported_at is not None or self.report_due_at is None:
+            return False
+        ended_at = self.case.closed_at if self.case.is_finished else None
+        return self.report_due_at <= (ended_at or timezone.now())

@@ -842,6 +842,31 @@ def test_a_missed_report_for_duty_reads_as_a_fact_once_its_time_has_passed(
     assert re.search(r"市场监管局被吹哨召集，应于 [^<]+ 前报到，现已逾期", chinese)
 
 
+def test_a_finished_case_asks_no_summoned_department_to_report_for_duty(
+    client, cast, world, report
+):
+    """Closed or cancelled, the case page still said "must report for duty by …" of a
+    summoned department that had not, which could no longer; and once that time had
+    passed, "not reported in time" of a case that had ended before it."""
+    case = report(category=world.lamp)
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.urban, assisting=[world.market], whistle=True
+    )
+    due = case.assists.get(department=world.market).report_due_at
+    workflow.case_cancel(case=case, actor=cast.dispatcher, reason="重复上报")
+    client.force_login(cast.caseworker)
+    url = reverse("cases:detail", args=[case.number])
+    for moment in (due - timedelta(minutes=1), due + timedelta(days=1)):
+        with time_machine.travel(moment, tick=False):
+            english = page_text(client.get(url, HTTP_ACCEPT_LANGUAGE="en"))
+            chinese = page_text(client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans"))
+        assert "summoned by whistle, had not reported for duty when the case ended" in english
+        assert "must report for duty" not in english
+        assert "not reported in time" not in english
+        assert "吹哨召集，案件结束时尚未报到" in chinese
+        assert "须在" not in chinese
+
+
 def test_a_liaison_whose_department_was_not_summoned_cannot_report_for_duty(
     client, cast, world, report
 ):
