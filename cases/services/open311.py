@@ -137,9 +137,12 @@ def open311_request_create(
             _("service_code %(code)s was not found.") % {"code": data.service_code}
         )
     urgency = data.attributes.get("urgency") or Urgency.NORMAL
+    # A singlevaluelist sent in a multivaluelist's form, attribute[urgency][]=urgent.
+    if isinstance(urgency, list) and len(urgency) == 1:
+        urgency = urgency[0]
     if urgency not in Urgency.values:
         raise ValidationError(
-            _("attribute[urgency] must be one of: %(values)s.")
+            _("attribute[urgency] takes one value, one of: %(values)s.")
             % {"values": ", ".join(Urgency.values)}
         )
     cell = township = None

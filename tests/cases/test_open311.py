@@ -286,6 +286,32 @@ def test_urgency_attribute_is_stored_on_the_case(client, world, api_key):
     assert logged.attributes == {"urgency": "urgent", "colour": ["red", "blue"]}
 
 
+def test_urgency_sent_as_a_list_of_one_is_taken_and_of_two_is_told_it_takes_one(
+    client, world, api_key
+):
+    lat, lng = centre_of(0)
+    one = post_request(
+        client,
+        api_key[1],
+        service_code="ENV-RUBBISH",
+        lat=lat,
+        long=lng,
+        **{"attribute[urgency][]": ["urgent"]},
+    )
+    assert one.status_code == 200
+    assert Case.objects.get(number=one.json()[0]["service_request_id"]).urgency == "urgent"
+    two = post_request(
+        client,
+        api_key[1],
+        service_code="ENV-RUBBISH",
+        lat=lat,
+        long=lng,
+        **{"attribute[urgency][]": ["urgent", "normal"]},
+    )
+    assert two.status_code == 400
+    assert "takes one value" in two.json()[0]["description"]
+
+
 def test_a_point_outside_every_cell_goes_to_the_nearest_township_pool(client, world, api_key):
     response = post_request(client, api_key[1], service_code="ENV-RUBBISH", lat=30.5, long=121.5)
     assert response.status_code == 200
