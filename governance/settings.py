@@ -423,6 +423,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # Workers and beat log through LOGGING below, whose filter masks phone numbers: Celery's
 # own root handler would log a refused 13812345678@139.com as it is.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# What a task prints (the console email backend's emails, make run's default) is logged at
+# INFO, not Celery's default WARNING, which reads as a problem on every demo email.
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 _SWEEP_SECONDS = env_positive_float("ESCALATION_SWEEP_SECONDS", 60)
 CELERY_BEAT_SCHEDULE: dict = {
     # The escalation sweep (cases/services/escalation.py); a sweep that waited longer than
