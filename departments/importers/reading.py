@@ -96,6 +96,11 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
     text = decode(data, plan)
     if text is None:
         return
+    if not text.strip():
+        # Blank lines or spaces only (a sheet saved with nothing in it): not a header that
+        # lacks every column.
+        plan.error(None, "file", _("the file is empty: the first row must be the header."))
+        return
     if text.lstrip().startswith(("{", "[")):
         # Its every key and value would be listed as an unexpected column.
         plan.error(
@@ -112,9 +117,6 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
     reader = csv.reader(source)
     try:
         header = next(reader)
-    except StopIteration:
-        plan.error(None, "file", _("the file is empty: the first row must be the header."))
-        return
     except csv.Error as error:
         plan.error(1, "header", str(error))
         return

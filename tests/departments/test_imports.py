@@ -366,8 +366,10 @@ def test_a_supervisor_address_no_mail_server_takes_is_refused():
     assert messages(plan) == [f"line 2: supervisor_emails: “{too_long}” is not an email address."]
 
 
-def test_an_empty_file_is_an_error():
-    assert messages(plan_departments(b"")) == [
+@pytest.mark.parametrize("data", [b"", b"\xef\xbb\xbf", b"\r\n\r\n", b"  \n\t\n"])
+def test_an_empty_file_is_an_error(data):
+    """Blank lines were "line 1: header: missing columns: code, name, supervisor_emails"."""
+    assert messages(plan_departments(data)) == [
         "file: the file is empty: the first row must be the header."
     ]
 
