@@ -132,6 +132,23 @@ def test_supervisor_emails_separated_by_commas_are_refused_saying_to_use_semicol
     ]
 
 
+def test_supervisor_emails_split_by_unquoted_commas_are_refused_with_the_same_hint():
+    """Typed in a text editor, the commas make more fields: the message only counted them."""
+    plan = plan_departments(
+        csv_text(
+            DEPARTMENTS_HEADER,
+            "CG,城管局,a@example.org,b@example.org",
+            "SJ,市场监管局,a@example.org,其他",
+        )
+    )
+
+    assert messages(plan) == [
+        "line 2: row: expected 3 fields, found 4: separate the addresses of supervisor_emails"
+        " with “;”, not commas.",
+        "line 3: row: expected 3 fields, found 4",
+    ]
+
+
 def test_departments_import_updates_by_code_and_shows_the_changes():
     apply(plan_departments(DEPARTMENTS))
 
