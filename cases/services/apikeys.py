@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cases.models import ApiKey
 
@@ -35,10 +36,12 @@ def api_key_create(*, name: str, rate_limit_per_minute: int | None = None) -> tu
     cannot be shown again."""
     name = name.strip()
     if not name:
-        raise ValueError("An API key needs a name.")
+        raise ValueError(_("An API key needs a name."))
     longest = ApiKey._meta.get_field("name").max_length
     if len(name) > longest:
-        raise ValueError(f"An API key's name is at most {longest} characters.")
+        raise ValueError(
+            _("An API key's name is at most %(count)d characters.") % {"count": longest}
+        )
     while True:
         prefix = secrets.token_hex(PREFIX_BYTES)
         if not ApiKey.objects.filter(prefix=prefix).exists():

@@ -24,7 +24,7 @@ def plan_departments(data: bytes | str, *, progress=None) -> ImportPlan:
     plan = ImportPlan(subject="departments", writer=_write, progress=progress)
     parsed = []
     seen: dict[str, int] = {}
-    for row in read_csv(data, COLUMNS, plan):
+    for row in read_csv(data, COLUMNS, plan, spilled=_emails_split_by_commas):
         line, v = row.line, row.values
         errors_before = len(plan.errors)
         code = check_code(v["code"], plan, line, "code")
@@ -69,6 +69,18 @@ def not_an_email(address: str) -> str:
             "value": address
         }
     return _("“%(value)s” is not an email address.") % {"value": address}
+
+
+def _emails_split_by_commas(message: str, split: dict[str, list[str]]) -> str | None:
+    """A hint for a row of too many fields whose supervisor_emails, unquoted, were
+    separated by commas (`CG,城管局,a@example.org,b@example.org`): the CSV reader took
+    them for more columns, so not_an_email never saw them."""
+    fields = split.get("supervisor_emails", [])
+    if all(is_email_address(field.strip()) for field in fields):
+        return _(
+            "%(message)s: separate the addresses of supervisor_emails with “;”, not commas."
+        ) % {"message": message}
+    return None
 
 
 def _write(plan: ImportPlan) -> list:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
@@ -84,7 +84,13 @@ class CsvRow:
 MAX_NAMED_COLUMNS = 10
 
 
-def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Iterator[CsvRow]:
+def read_csv(
+    data: bytes | str,
+    columns: Sequence[str],
+    plan: ImportPlan,
+    *,
+    spilled: Callable[[str, dict[str, list[str]]], str | None] | None = None,
+) -> Iterator[CsvRow]:
     """Yield the rows of a CSV file with exactly `columns` in its header, values stripped.
     The header's names count in any letter case ("Code" is `code`), without the BOM or
     zero-width marks some tools leave in them.
@@ -92,9 +98,18 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
     Header problems (missing, extra or repeated columns) are errors on line 1 and stop the
     reading; a row with the wrong number of fields is an error on its own line. `line` is
     the physical line where the row starts; blank lines are skipped.
+
+    `spilled` explains a row of too many fields: given the message and, for each column,
+    the fields it may have been split into by commas (its own and the surplus after it),
+    it returns the message with a hint, or None.
     """
     text = decode(data, plan)
     if text is None:
+        return
+    if not text.strip():
+        # Blank lines or spaces only (a sheet saved with nothing in it): not a header that
+        # lacks every column.
+        plan.error(None, "file", _("the file is empty: the first row must be the header."))
         return
     if text.lstrip().startswith(("{", "[")):
         # Its every key and value would be listed as an unexpected column.
@@ -112,9 +127,6 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
     reader = csv.reader(source)
     try:
         header = next(reader)
-    except StopIteration:
-        plan.error(None, "file", _("the file is empty: the first row must be the header."))
-        return
     except csv.Error as error:
         plan.error(1, "header", str(error))
         return
@@ -207,6 +219,12 @@ def read_csv(data: bytes | str, columns: Sequence[str], plan: ImportPlan) -> Ite
             # One field holding the whole row: typed or saved with other separators.
             if len(row) == 1 and (mark := _separator_in(row)):
                 message = _separators_message(message, mark)
+            elif spilled and len(row) > len(header):
+                surplus = len(row) - len(header)
+                split = {
+                    name: row[index : index + surplus + 1] for index, name in enumerate(header)
+                }
+                message = spilled(message, split) or message
             plan.error(line, "row", message)
             continue
         yield CsvRow(

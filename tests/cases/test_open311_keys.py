@@ -24,6 +24,7 @@ from tests.cases.open311support import (
     redis_cache_fixture,  # noqa: F401
     xml_to_python,
 )
+from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 
 
 def test_create_api_key_prints_a_key_that_is_stored_only_hashed(db):
@@ -61,7 +62,18 @@ def test_a_second_key_with_the_same_name_is_made_with_a_note_about_the_first(db)
     err = StringIO()
     call_command("create_api_key", "12345 hotline", stdout=StringIO(), stderr=err)
     assert ApiKey.objects.count() == 2
-    assert "1 other active key(s) are named '12345 hotline'" in err.getvalue()
+    assert "1 other active key is named “12345 hotline”" in err.getvalue()
+
+
+@pytest.mark.usefixtures("compiled_catalogue")
+def test_create_api_key_speaks_the_language_of_the_site(db, settings):
+    """It alone of the SPEC §5 commands printed English to a Chinese site."""
+    settings.LANGUAGE_CODE = "zh-hans"  # what a command speaks
+    err = StringIO()
+    call_command("create_api_key", "12345 热线", stdout=StringIO(), stderr=err)
+    assert "已为“12345 热线”创建 API 密钥" in err.getvalue()
+    with pytest.raises(CommandError, match="API 密钥需要一个名称"):
+        call_command("create_api_key", " ", stdout=StringIO(), stderr=StringIO())
 
 
 @pytest.mark.parametrize("args", [["  "], ["app", "--rate-limit", "0"], ["x" * 101]])

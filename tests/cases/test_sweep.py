@@ -585,6 +585,14 @@ def test_the_command_refuses_a_malformed_now(bad, db):
     assert SweepRun.objects.count() == 0
 
 
+@pytest.mark.parametrize("far", ["9999-12-31T23:59:59+08:00", "2300-01-01", "0001-01-01T00:00"])
+def test_the_command_refuses_a_now_centuries_away(far, assigned):
+    """The year 9999 escalated every open case, then overflowed counting how late they were."""
+    with pytest.raises(CommandError, match="more than 100 years from today"):
+        call_command("escalate_overdue", "--now", far, stdout=StringIO())
+    assert SweepRun.objects.count() == 0 and rungs() == []
+
+
 KILLED_SWEEP = """
 import sys, time
 import django

@@ -132,6 +132,23 @@ def test_supervisor_emails_separated_by_commas_are_refused_saying_to_use_semicol
     ]
 
 
+def test_supervisor_emails_split_by_unquoted_commas_are_refused_with_the_same_hint():
+    """Typed in a text editor, the commas make more fields: the message only counted them."""
+    plan = plan_departments(
+        csv_text(
+            DEPARTMENTS_HEADER,
+            "CG,城管局,a@example.org,b@example.org",
+            "SJ,市场监管局,a@example.org,其他",
+        )
+    )
+
+    assert messages(plan) == [
+        "line 2: row: expected 3 fields, found 4: separate the addresses of supervisor_emails"
+        " with “;”, not commas.",
+        "line 3: row: expected 3 fields, found 4",
+    ]
+
+
 def test_departments_import_updates_by_code_and_shows_the_changes():
     apply(plan_departments(DEPARTMENTS))
 
@@ -366,8 +383,10 @@ def test_a_supervisor_address_no_mail_server_takes_is_refused():
     assert messages(plan) == [f"line 2: supervisor_emails: “{too_long}” is not an email address."]
 
 
-def test_an_empty_file_is_an_error():
-    assert messages(plan_departments(b"")) == [
+@pytest.mark.parametrize("data", [b"", b"\xef\xbb\xbf", b"\r\n\r\n", b"  \n\t\n"])
+def test_an_empty_file_is_an_error(data):
+    """Blank lines were "line 1: header: missing columns: code, name, supervisor_emails"."""
+    assert messages(plan_departments(data)) == [
         "file: the file is empty: the first row must be the header."
     ]
 

@@ -17,6 +17,11 @@ from departments.calendar import get_calendar
 from departments.management.base import TranslatedHelpCommand
 from departments.wording import join_names
 
+# How far --now may be from the real clock. The working calendar walks day by day to a
+# moment: a --now centuries away took minutes, and one in the year 9999 (a script's "never")
+# overflowed Python's dates, a traceback after the sweep had escalated every open case.
+NOW_MAX_YEARS_AWAY = 100
+
 
 def parse_now(raw: str) -> datetime:
     """An ISO-8601 date-time; without an offset it is read in TIME_ZONE."""
@@ -31,6 +36,11 @@ def parse_now(raw: str) -> datetime:
         )
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
+    if abs(moment.year - timezone.now().year) > NOW_MAX_YEARS_AWAY:
+        raise CommandError(
+            _("--now %(value)r is more than %(years)d years from today.")
+            % {"value": raw, "years": NOW_MAX_YEARS_AWAY}
+        )
     return moment
 
 
