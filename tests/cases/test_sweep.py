@@ -904,7 +904,10 @@ def test_the_command_stops_sending_at_a_mail_server_that_does_not_answer(
     output = escalate_by_hand(world, *THREE)
 
     assert "escalated 1, reminders 0, emails 3" in output
-    assert "Emails: sent 0, failed 0, left for a worker to retry 1," in output
+    assert (
+        "Emails: sent 0, failed 0, left for a worker to retry 1, taken by a worker 0,"
+        " not tried as the mail server stopped answering 2." in output
+    )
     assert "The mail server could not be reached (SMTPServerDisconnected: " in output
     # The one that met the silence is left unsent too: three, not "2 more".
     assert "so sending stopped: 3 emails are left in the outbox" in output
@@ -921,6 +924,7 @@ def test_a_silence_on_a_messages_last_attempt_stops_the_command_too(
     output = escalate_by_hand(world, *THREE)
 
     assert "Emails: sent 0, failed 1, left for a worker to retry 0," in output
+    assert "not tried as the mail server stopped answering 2." in output
     assert "so sending stopped: 2 emails are left in the outbox" in output
     statuses = sorted(OutboxMessage.objects.values_list("status", flat=True))
     assert statuses == ["failed", "pending", "pending"]
@@ -936,6 +940,7 @@ def test_a_silence_on_the_last_attempt_of_the_runs_only_email_is_named_as_such(
     assert "Emails: sent 0, failed 1, left for a worker to retry 0," in output
     assert "The mail server could not be reached (SMTPServerDisconnected: " in output
     assert "sending stopped" not in output  # there was nothing more to send
+    assert "not tried" not in output
 
 
 def test_a_silence_on_the_runs_last_email_leaves_that_one_in_the_outbox(

@@ -329,6 +329,7 @@ def test_import_users_stops_sending_at_a_mail_server_that_does_not_answer(
 
     assert User.objects.filter(username__startswith="grid").count() == 6  # imported all
     assert "invitations: sent 0, failed 0, left for a worker to retry 1" in output
+    assert "not tried as the mail server stopped answering 5" in output
     assert "The mail server could not be reached (SMTPServerDisconnected: " in output
     assert "6 emails are left in the outbox, queued for the worker" in output
     messages = OutboxMessage.objects.filter(kind="invitation")

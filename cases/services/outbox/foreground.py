@@ -27,7 +27,7 @@ class ForegroundDelivery:
     """What `deliver_now` did."""
 
     # How many were "sent", "retry" (left pending for a later attempt), "failed",
-    # "outdated" and "skipped".
+    # "outdated", "skipped", and "not_tried" (left pending when the server went silent).
     outcomes: Counter[str]
     # Why it stopped (the mail server's error), "" when the server answered every message.
     unreachable: str = ""
@@ -55,7 +55,8 @@ def deliver_now(
         run.outcomes[delivery.outcome] += 1
         if delivery.unreachable:
             run.unreachable = delivery.unreachable
-            run.left = (delivery.outcome == "retry") + sum(1 for _pk in pks)
+            run.outcomes["not_tried"] = sum(1 for _pk in pks)
+            run.left = (delivery.outcome == "retry") + run.outcomes["not_tried"]
             logger.warning(
                 "The mail server could not be reached (%s); %d outbox message(s) "
                 "left in the outbox, for the worker.",
@@ -89,8 +90,10 @@ def unreachable_server_words(run: ForegroundDelivery) -> str:
 
 def delivery_summary(outcomes: Counter[str]) -> str:
     """`deliver_now`'s outcomes in one line, for a command's output. Outdated emails are
-    named only when there are some: only escalations can be, and only when late."""
-    counts = {name: outcomes[name] for name in ("sent", "failed", "outdated", "retry", "skipped")}
+    named only when there are some: only escalations can be, and only when late; so are
+    those not tried, which a silent server leaves (the line after says how many wait)."""
+    names = ("sent", "failed", "outdated", "retry", "skipped", "not_tried")
+    counts = {name: outcomes[name] for name in names}
     if counts["outdated"]:
         template = _(
             "sent %(sent)d, failed %(failed)d, not sent as their cases moved on %(outdated)d, "
@@ -101,4 +104,7 @@ def delivery_summary(outcomes: Counter[str]) -> str:
             "sent %(sent)d, failed %(failed)d, left for a worker to retry %(retry)d, "
             "taken by a worker %(skipped)d"
         )
-    return template % counts
+    summary = template % counts
+    if counts["not_tried"]:
+        summary += _(", not tried as the mail server stopped answering %(not_tried)d") % counts
+    return summary
