@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils.module_loading import import_string
 from openpyxl import load_workbook
@@ -444,9 +444,20 @@ def test_the_anonymise_command_reports_what_it_did(report, cast, settings):
     assert case.reporter_phone == PHONE
     out = io.StringIO()
     call_command("anonymise_reporters", "--now", "2026-03-01T10:00:00+08:00", stdout=out)
-    assert "Anonymised the reporters of 1 case(s)" in out.getvalue()
+    assert "Anonymised the reporters of 1 case closed more than 30 days ago." in out.getvalue()
     case.refresh_from_db()
     assert (case.reporter_name, case.reporter_phone) == ("", "")
+
+
+@pytest.mark.django_db
+def test_the_anonymise_command_speaks_the_language_of_the_site(settings):
+    settings.LANGUAGE_CODE = "zh-hans"  # what a command speaks
+    settings.REPORTER_RETENTION_DAYS = 30
+    out = io.StringIO()
+    call_command("anonymise_reporters", "--dry-run", stdout=out)
+    assert "将匿名化 0 个结案超过 30 天的案件的报告人信息。" in out.getvalue()
+    with pytest.raises(CommandError, match="不是 ISO-8601 日期时间"):
+        call_command("anonymise_reporters", "--now", "yesterday", stdout=io.StringIO())
 
 
 @pytest.mark.django_db

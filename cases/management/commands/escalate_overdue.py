@@ -1,11 +1,7 @@
 """`python manage.py escalate_overdue [--now ISO] [--dry-run]` (SPEC §5): one sweep in the
 foreground, through the same service as the Celery task."""
 
-from datetime import datetime
-
-from django.core.management.base import CommandError
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -14,34 +10,8 @@ from cases.models import EscalationLevel
 from cases.services.escalation import escalation_sweep
 from cases.services.outbox import foreground, publishing
 from departments.calendar import get_calendar
-from departments.management.base import TranslatedHelpCommand
+from departments.management.base import TranslatedHelpCommand, parse_now
 from departments.wording import join_names
-
-# How far --now may be from the real clock. The working calendar walks day by day to a
-# moment: a --now centuries away took minutes, and one in the year 9999 (a script's "never")
-# overflowed Python's dates, a traceback after the sweep had escalated every open case.
-NOW_MAX_YEARS_AWAY = 100
-
-
-def parse_now(raw: str) -> datetime:
-    """An ISO-8601 date-time; without an offset it is read in TIME_ZONE."""
-    try:
-        moment = parse_datetime(raw.strip())
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise CommandError(
-            _("--now %(value)r is not an ISO-8601 date-time; write e.g. %(example)s.")
-            % {"value": raw, "example": "2026-03-02T10:00:00+08:00"}
-        )
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    if abs(moment.year - timezone.now().year) > NOW_MAX_YEARS_AWAY:
-        raise CommandError(
-            _("--now %(value)r is more than %(years)d years from today.")
-            % {"value": raw, "years": NOW_MAX_YEARS_AWAY}
-        )
-    return moment
 
 
 class Command(TranslatedHelpCommand):
