@@ -542,12 +542,13 @@ LOGGING = {
     "filters": {
         "mask_signed_links": {"()": "cases.signed_links.MaskSignedLinkTokens"},
         "mask_phones": {"()": "cases.privacy.MaskPhoneNumbers"},
+        "refusals_without_traceback": {"()": "governance.log_filters.RefusalsWithoutTraceback"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["mask_signed_links", "mask_phones"],
+            "filters": ["mask_signed_links", "mask_phones", "refusals_without_traceback"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},

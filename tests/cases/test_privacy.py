@@ -16,7 +16,6 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 from django.urls import reverse
-from django.utils.module_loading import import_string
 from openpyxl import load_workbook
 
 from cases import privacy
@@ -33,6 +32,7 @@ from cases.services import workflow
 from cases.services.escalation import escalation_sweep
 from cases.services.outbox.sending import deliver
 from cases.services.privacy import reporters_anonymise
+from tests.logs import configured_console
 
 NAME, PHONE = "王小明", "13812345678"
 MASKED_NAME, MASKED_PHONE = "王**", "138****5678"
@@ -327,16 +327,8 @@ def test_escalation_emails_mask_the_reporter(report, cast, mailoutbox):
         assert MASKED_PHONE in sent.body
 
 
-def test_log_lines_never_carry_a_phone_number(settings):
-    # The console handler as settings.LOGGING builds it (not the live one: Celery's test
-    # worker may have replaced the root handlers), writing into a buffer.
-    config = settings.LOGGING
-    console = config["handlers"]["console"]
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logging.Formatter(config["formatters"]["plain"]["format"]))
-    for name in console["filters"]:
-        handler.addFilter(import_string(config["filters"][name]["()"])())
+def test_log_lines_never_carry_a_phone_number():
+    handler, buffer = configured_console()
     logger = logging.getLogger("tests.privacy.logging")
     logger.addHandler(handler)
     logger.propagate = False
