@@ -84,6 +84,16 @@ class CsvRow:
 MAX_NAMED_COLUMNS = 10
 
 
+def _csv_error_words(error: csv.Error) -> str:
+    """The csv module's refusal, in the site's language where a file can meet it (a NUL is
+    refused before reading: `decode`)."""
+    if str(error).startswith("field larger than field limit"):
+        return _('a value is longer than %(limit)s characters: is a quote (") left open above?') % {
+            "limit": f"{csv.field_size_limit():,}"
+        }
+    return str(error)
+
+
 def read_csv(
     data: bytes | str,
     columns: Sequence[str],
@@ -128,7 +138,7 @@ def read_csv(
     try:
         header = next(reader)
     except csv.Error as error:
-        plan.error(1, "header", str(error))
+        plan.error(1, "header", _csv_error_words(error))
         return
     if message := _other_separator(header, columns):
         plan.error(1, "header", message)
@@ -186,7 +196,7 @@ def read_csv(
         except StopIteration:
             return
         except csv.Error as error:
-            plan.error(line, "row", str(error))
+            plan.error(line, "row", _csv_error_words(error))
             return
         if (
             source.tell() == len(text)

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
+from django.utils import translation
 
 from departments.exporters import export_users
 from departments.importers import (
@@ -381,6 +382,17 @@ def test_a_supervisor_address_no_mail_server_takes_is_refused():
     plan = plan_departments(csv_text("code,name,supervisor_emails", f"CG,城管局,{too_long}"))
 
     assert messages(plan) == [f"line 2: supervisor_emails: “{too_long}” is not an email address."]
+
+
+def test_a_value_over_the_csv_readers_limit_is_named_in_the_sites_language():
+    huge = "长" * 200_000
+    plan = plan_departments(csv_text("code,name,supervisor_emails", "ZJ,住建局,", f"CG,{huge},"))
+    assert messages(plan) == [
+        'line 3: row: a value is longer than 131,072 characters: is a quote (") left open above?'
+    ]
+    with translation.override("zh-hans"):
+        plan = plan_departments(csv_text("code,name,supervisor_emails", f"CG,{huge},"))
+    assert "超过 131,072 个字符" in messages(plan)[0]
 
 
 @pytest.mark.parametrize("data", [b"", b"\xef\xbb\xbf", b"\r\n\r\n", b"  \n\t\n"])
