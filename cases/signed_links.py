@@ -78,15 +78,21 @@ _LOGGED_LINK = re.compile("(" + "|".join(map(re.escape, LINK_PREFIXES)) + r")[^/
 _TOKEN = re.compile(r"(?<![\w.-])\.?[\w-]+(?::|%3[aA])[0-9A-Za-z]+(?::|%3[aA])[\w-]{43}(?![\w-])")
 
 
+# An Open311 client's key in a query string (`POST requests.json?api_key=…`, which the API
+# takes as GeoReport v2 clients send it), percent-encoded or not: it posts as the client.
+_API_KEY = re.compile(r"(api_key(?:=|%3[dD]))[^&\s\"'<>#]+")
+
+
 def mask_tokens(text: str) -> str:
-    """`text` with the token of every signed link withheld, for logs: gunicorn's access
-    log and every record of Django's and Celery's loggers (`MaskSignedLinkTokens`). Needs
-    neither settings nor URLs, unlike `without_tokens`."""
+    """`text` with the token of every signed link, and every Open311 `api_key`, withheld,
+    for logs: gunicorn's access log and every record of Django's and Celery's loggers
+    (`MaskSignedLinkTokens`). Needs neither settings nor URLs, unlike `without_tokens`."""
+    text = _API_KEY.sub(r"\g<1>…", text)
     return _TOKEN.sub("…", _LOGGED_LINK.sub(r"\g<1>…", text))
 
 
 class MaskSignedLinkTokens(MaskingFilter):
     """Signed-link tokens, in every record: an acknowledge link acts for its recipient for
-    14 days, an invitation sets a password."""
+    14 days, an invitation sets a password; and Open311 API keys, which post cases."""
 
     mask = staticmethod(mask_tokens)

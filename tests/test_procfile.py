@@ -243,7 +243,8 @@ def post(url: str, data: bytes, **headers) -> int:
 
 def test_the_web_process_logs_no_signed_links_token(web, tmp_path):
     """An acknowledge link acts for its recipient for 14 days, an invitation sets a
-    password: neither gunicorn's access log nor Django's warnings may write their tokens."""
+    password, an Open311 API key posts cases: neither gunicorn's access log nor Django's
+    warnings may write their tokens."""
     from django.core import signing
 
     ack = signing.dumps({"p": 12, "a": "boss@example.org"}, salt="t", compress=True)
@@ -255,6 +256,9 @@ def test_the_web_process_logs_no_signed_links_token(web, tmp_path):
     # A page opened from a link sends it as its Referer (same-origin policy).
     referer = f"https://127.0.0.1/escalations/ack/{ack}/"
     get(f"{web}/static/css/app.css", Referer=referer, **behind_tls)
+    # An Open311 client's key, sent in the query string, posts as the client.
+    api_key = "abcd1234.a-key-sent-in-the-query-string"
+    post(f"{web}/open311/v2/requests.json?api_key={api_key}&service_code=X", b"", **behind_tls)
     # No CSRF cookie: django.security.csrf warns with the path.
     assert post(f"{web}/accounts/invite/{invite}/", b"a=1", **behind_tls) == 403
 
@@ -272,6 +276,7 @@ def test_the_web_process_logs_no_signed_links_token(web, tmp_path):
     assert '"https://127.0.0.1/escalations/ack/…/"' in text
     assert "POST /accounts/invite/…/ HTTP/1.1" in text
     assert "Forbidden (" in text and "/accounts/invite/…/" in text
+    assert api_key not in text and "POST /open311/v2/requests.json?api_key=…&service_code=X" in text
 
 
 def test_the_log_masks_name_every_signed_links_path():

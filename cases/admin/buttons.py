@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from cases.forms import CHOOSE_THE_LEAD
+from cases.forms import CHOOSE_THE_LEAD, MAX_TEXT_LENGTH
 from cases.forms.fields import MultipleImageField
 from cases.forms.transitions import AssistingDepartments
 from cases.labels import TRANSITION_LABELS
@@ -37,13 +37,17 @@ class VersionForm(forms.Form):
 
 class ReturnForm(VersionForm):
     reason = forms.CharField(
-        label=_("Reason for returning"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
+        label=_("Reason for returning"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=MAX_TEXT_LENGTH,
     )
 
 
 class ResolveForm(VersionForm):
     note = forms.CharField(
-        label=_("What was done"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
+        label=_("What was done"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=MAX_TEXT_LENGTH,
     )
     # The case page's picker: the limits said before choosing, and only pictures offered.
     photos = MultipleImageField(
@@ -54,7 +58,10 @@ class ResolveForm(VersionForm):
 
 class ReportForDutyForm(VersionForm):
     comment = forms.CharField(
-        label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 1})
+        label=_("Comment"),
+        required=False,
+        max_length=MAX_TEXT_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 1}),
     )
 
 
@@ -68,7 +75,7 @@ class ExtensionRequestForm(VersionForm):
     reason = forms.CharField(
         label=_("Why more time is needed"),
         widget=forms.Textarea(attrs={"rows": 2}),
-        max_length=2000,
+        max_length=MAX_TEXT_LENGTH,
     )
 
 
@@ -80,7 +87,10 @@ class ExtensionDecisionForm(VersionForm):
         widget=forms.RadioSelect,
     )
     note = forms.CharField(
-        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 1})
+        label=_("Note"),
+        required=False,
+        max_length=MAX_TEXT_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 1}),
     )
 
 
@@ -96,7 +106,7 @@ class ArbitrationForm(VersionForm, AssistingDepartments):
     reason = forms.CharField(
         label=_("Reasons for the decision"),
         widget=forms.Textarea(attrs={"rows": 2}),
-        max_length=2000,
+        max_length=MAX_TEXT_LENGTH,
     )
 
     field_order = ["version", "lead", "assisting", "reason"]

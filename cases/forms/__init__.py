@@ -4,11 +4,12 @@ it. No form ever carries a state: the URL names the transition."""
 
 from django.utils.translation import gettext_noop
 
-from cases.forms.extras import CaseNoteForm, PhotosForm
+from cases.forms.extras import CaseNoteForm, PhotosForm, ReportForDutyForm
 from cases.forms.filters import CaseFilterForm, DateRangeForm, period_date_field
 from cases.forms.reporting import ReportForm
 from cases.forms.transitions import (
     CHOOSE_THE_LEAD,
+    MAX_TEXT_LENGTH,
     TRANSITION_FORMS,
     CancelForm,
     CommentForm,
@@ -27,6 +28,7 @@ gettext_noop(":")
 
 __all__ = [
     "CHOOSE_THE_LEAD",
+    "MAX_TEXT_LENGTH",
     "TRANSITION_FORMS",
     "CancelForm",
     "CaseFilterForm",
@@ -38,6 +40,7 @@ __all__ = [
     "NoteForm",
     "PhotosForm",
     "ReasonForm",
+    "ReportForDutyForm",
     "ReportForm",
     "TransitionForm",
     "VerifyForm",

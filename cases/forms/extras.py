@@ -4,6 +4,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cases.forms.fields import HeldPhotosField, MultipleImageField
+from cases.forms.transitions import MAX_TEXT_LENGTH
+from cases.models import MAX_DESCRIPTION_LENGTH
 from departments.models import User
 
 
@@ -14,7 +16,12 @@ class PhotosForm(forms.Form):
 
 
 class CaseNoteForm(forms.Form):
-    text = forms.CharField(label=_("Internal note"), widget=forms.Textarea(attrs={"rows": 3}))
+    # As long as a description: a report added to a duplicate becomes a note on it.
+    text = forms.CharField(
+        label=_("Internal note"),
+        max_length=MAX_DESCRIPTION_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
     photos = MultipleImageField(label=_("Photos"))
     # A report added to a duplicate brings the photos kept for it.
     held_photos = HeldPhotosField()
@@ -22,3 +29,9 @@ class CaseNoteForm(forms.Form):
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["held_photos"].held_by = user
+
+
+class ReportForDutyForm(forms.Form):
+    """The case page's report for duty (报到) of a summoned department's liaison."""
+
+    comment = forms.CharField(label=_("Comment"), required=False, max_length=MAX_TEXT_LENGTH)

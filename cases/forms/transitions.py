@@ -13,6 +13,10 @@ from cases.models import Case
 from departments.models import Category, Department, GridCell, User
 from departments.wording import join_clauses, join_names, join_sentences, labelled
 
+# The longest reason, note or comment a step takes, on the case page as in the admin
+# (cases/admin/buttons.py): a page shows it whole, the pool page each returned case's reason.
+MAX_TEXT_LENGTH = 2000
+
 
 def errors_in_one_line(form: forms.Form) -> str:
     """A refused form's errors for a one-line message, each after its field's label
@@ -47,16 +51,23 @@ class TransitionForm(forms.Form):
 
 
 class ReasonForm(TransitionForm):
-    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label=_("Reason"), max_length=MAX_TEXT_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class NoteForm(TransitionForm):
-    note = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        label=_("Note"), max_length=MAX_TEXT_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class CommentForm(TransitionForm):
     comment = forms.CharField(
-        label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Comment"),
+        required=False,
+        max_length=MAX_TEXT_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
 

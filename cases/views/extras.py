@@ -14,7 +14,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from cases import refused_forms
-from cases.forms import CaseNoteForm, CorrectionForm, PhotosForm, errors_in_one_line
+from cases.forms import (
+    CaseNoteForm,
+    CorrectionForm,
+    PhotosForm,
+    ReportForDutyForm,
+    errors_in_one_line,
+)
 from cases.models import CasePhoto, State
 from cases.selectors.access import cases_visible_to
 from cases.selectors.detail import case_detail_for
@@ -40,7 +46,7 @@ def case_note_add(request, number):
     case = case_detail_for(request.user, number)
     form = CaseNoteForm(request.POST, request.FILES, user=request.user)
     problem, left_out = None, 0
-    if set(form.errors) == {"text"}:  # the usual slip: nothing written
+    if set(form.errors) == {"text"} and form.has_error("text", "required"):  # the usual slip
         problem = _("write something first.")
     elif form.errors:  # a file that is no photo, kept photos gone: say which
         problem = join_clauses(form.errors.get("held_photos", [])) or errors_in_one_line(form)
@@ -200,10 +206,12 @@ def _back_to_returner(case, returned) -> str:
 def case_report_for_duty(request, number):
     """A summoned department's liaison reports for duty (报到) from the case page."""
     case = case_detail_for(request.user, number)
+    form = ReportForDutyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, errors_in_one_line(form))
+        return redirect("cases:detail", number=case.number)
     try:
-        assist_report_for_duty(
-            case=case, actor=request.user, comment=request.POST.get("comment", "")
-        )
+        assist_report_for_duty(case=case, actor=request.user, comment=form.cleaned_data["comment"])
     except WorkflowError as error:
         messages.error(request, str(error))
     else:

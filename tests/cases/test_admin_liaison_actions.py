@@ -364,6 +364,20 @@ def test_liaison_reports_for_duty_when_summoned_by_a_whistle(client, cast, lead_
     assert any("already" in text for text in messages_of(again))
 
 
+def test_a_report_for_duty_comment_is_kept_to_the_length_of_a_reason(client, cast, lead_by, world):
+    """The admin's return, resolve, extension and arbitration texts stopped at 2,000
+    characters, its report-for-duty comment (and extension decision note) at none."""
+    case = lead_by(world.market, assisting=[world.urban], whistle=True)
+    client.force_login(cast.liaison)
+    response = client.post(
+        act_url(case, "report-for-duty"),
+        {"version": case.version, "comment": "已到岗" * 667},  # 2,001 characters
+        follow=True,
+    )
+    assert case.assists.get(department=world.urban).reported_at is None
+    assert any("at most 2000 characters (it has 2001)" in text for text in messages_of(response))
+
+
 def test_a_summoned_liaison_is_told_by_when_to_report_for_duty(client, cast, lead_by, world):
     """The page's deadline is the lead's clock: the summoned department's own deadline is
     said at the button, and once it has passed, that the report is late."""

@@ -243,6 +243,37 @@ def test_a_transition_the_user_may_not_fire_is_refused_and_changes_nothing(clien
     assert messages and "dispatch" in messages[0]
 
 
+def test_a_reason_longer_than_the_admin_takes_is_refused_on_the_case_page_too(client, cast, report):
+    """The pool page shows each returned case's reason whole to the township's dispatchers:
+    the case page took a reason of megabytes while the admin's return stopped at 2,000
+    characters."""
+    case = report()
+    client.force_login(cast.liaison)
+    too_long = "职责不清" * 500 + "。"  # 2,001 characters
+    response = post_transition(client, case, "return", reason=too_long)
+    case.refresh_from_db()
+    assert case.state == State.ASSIGNED and not case.events.filter(action="return").exists()
+    [refusal] = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "Ensure this value has at most 2000 characters (it has 2001)." in refusal
+    post_transition(client, case, "return", reason=too_long[:-1])
+    case.refresh_from_db()
+    assert case.state == State.FALLBACK
+    assert case.events.get(action="return").comment == too_long[:-1]
+
+
+def test_a_note_longer_than_a_description_is_refused_saying_why(client, cast, report):
+    case = report()
+    client.force_login(cast.caseworker)
+    too_long = "电话未接" * 1000 + "。"  # 4,001 characters
+    response = client.post(reverse("cases:note_add", args=[case.number]), {"text": too_long})
+    assert not case.notes.exists()
+    [refusal] = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "at most 4000 characters (it has 4001)" in refusal
+    assert "write something first" not in refusal
+    client.post(reverse("cases:note_add", args=[case.number]), {"text": too_long[:-1]})
+    assert case.notes.get().text == too_long[:-1]
+
+
 def test_a_stale_page_is_told_the_case_changed_and_changes_nothing(client, cast, report, world):
     case = report(category=None)
     stale_version = case.version
@@ -865,6 +896,24 @@ def test_a_finished_case_asks_no_summoned_department_to_report_for_duty(
         assert "not reported in time" not in english
         assert "吹哨召集，案件结束时尚未报到" in chinese
         assert "须在" not in chinese
+
+
+def test_a_report_for_duty_with_a_comment_longer_than_a_reason_is_refused(
+    client, cast, world, report
+):
+    case = report(category=world.lamp)
+    workflow.case_dispatch(
+        case=case, actor=cast.dispatcher, lead=world.urban, assisting=[world.market], whistle=True
+    )
+    client.force_login(cast.other_liaison)  # of SJ, the summoned department
+    url = reverse("cases:report_for_duty", args=[case.number])
+    response = client.post(url, {"comment": "已到场" * 667})  # 2,001 characters
+    assert case.assists.get(department=world.market).reported_at is None
+    assert not case.events.filter(action="report_for_duty").exists()
+    [refusal] = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "at most 2000 characters (it has 2001)" in refusal
+    client.post(url, {"comment": "已到场"})
+    assert case.assists.get(department=world.market).reported_at is not None
 
 
 def test_a_liaison_whose_department_was_not_summoned_cannot_report_for_duty(

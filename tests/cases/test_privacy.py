@@ -717,3 +717,24 @@ def test_no_log_line_carries_a_signed_links_token(name):
     assert token not in line and token.rsplit(":", 1)[1] not in line
     assert "/accounts/invite/…/" in line and "ack('…')" in line
     assert "138****5678" in line
+
+
+def test_no_log_line_carries_an_open311_api_key():
+    """GeoReport v2 clients often send their key in the query string (`POST
+    requests.json?api_key=…`), which the API takes: every request line logged carried it,
+    and whoever read the log could post cases as the client."""
+    key = "9fa5efe5.6E2EfhWuCk7t8IWr9eu7TaPpLKMNKyqC-uhQ9szsGow"
+    handler, _buffer = configured_console()
+    record = logging.getLogger("django.server").makeRecord(
+        "django.server",
+        logging.INFO,
+        __file__,
+        1,
+        '"%s" %s %s',
+        (f"POST /open311/v2/requests.json?api_key={key}&service_code=ENV HTTP/1.1", 200, 156),
+        None,
+    )
+    assert handler.filter(record)
+    line = handler.format(record)
+    assert key not in line and key.split(".")[1] not in line
+    assert "requests.json?api_key=…&service_code=ENV" in line
