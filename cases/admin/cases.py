@@ -31,7 +31,7 @@ from cases.admin.events import (
     IN_WORDS,
     CommentAsReadMixin,
     EventInWordsMixin,
-    MaskedLookupsMixin,
+    UrlLookupsMixin,
     searchable_unmasked,
 )
 from cases.admin.readonly import PlainForeignKeysMixin, ReadOnlyAdminMixin
@@ -88,7 +88,7 @@ class CaseAssistInline(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.TabularI
 
 
 @admin.register(Case)
-class CaseAdmin(MaskedLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "state",

@@ -8,14 +8,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from cases.admin.events import ContactsAsReadMixin, MaskedLookupsMixin, searchable_unmasked
+from cases.admin.events import ContactsAsReadMixin, UrlLookupsMixin, searchable_unmasked
 from cases.admin.readonly import CaseScopedAdminMixin, PlainForeignKeysMixin
 from cases.models import ExtensionRequest
 
 
 @admin.register(ExtensionRequest)
 class ExtensionRequestAdmin(
-    MaskedLookupsMixin,
+    UrlLookupsMixin,
     PlainForeignKeysMixin,
     ContactsAsReadMixin,
     CaseScopedAdminMixin,

@@ -503,6 +503,39 @@ def test_a_liaison_cannot_guess_a_masked_phone_through_the_admins_url_filters(
     assert [case.pk for case in found.context["cl"].result_list] == [own_case.pk]
 
 
+@pytest.mark.parametrize(
+    ("model", "lookup", "value"),
+    [
+        ("case", "number__regex", "(a"),
+        ("case", "address__iregex", "("),
+        ("case", "id__range", "1"),
+        ("case", "address__contains", "路\x00"),
+        ("caseevent", "comment__regex", "("),
+        ("extensionrequest", "reason__contains", "\x00"),
+    ],
+)
+def test_a_lookup_typed_into_the_admins_url_that_the_database_cannot_take_is_a_400(
+    client, cast, own_case, model, lookup, value
+):
+    """Each was a 500 (the database refused the pattern, the range or the NUL)."""
+    client.force_login(cast.liaison)
+    changelist = reverse(f"admin:cases_{model}_changelist")
+    assert client.get(changelist, {lookup: value}).status_code == 400
+    client.force_login(cast.admin)
+    assert client.get(changelist, {lookup: value}).status_code == 400
+
+
+def test_the_admins_own_links_still_filter_by_a_list_of_numbers(client, cast, own_case, report):
+    # The rule suggestions link to the cases behind each (cases/admin/flywheel.py).
+    also_own = report(description="垃圾没人清")
+    client.force_login(cast.liaison)
+    changelist = reverse("admin:cases_case_changelist")
+    assert len(client.get(changelist).context["cl"].result_list) == 2
+    found = client.get(changelist, {"number__in": own_case.number})
+    assert [case.pk for case in found.context["cl"].result_list] == [own_case.pk]
+    assert also_own.pk != own_case.pk
+
+
 def test_the_admin_index_lists_a_liaisons_own_recent_steps(
     client, cast, own_case, report, foreign_case, django_assert_max_num_queries
 ):
