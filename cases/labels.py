@@ -79,6 +79,7 @@ OUTBOX_KIND_LABELS = {
     "extension": _("extension request"),
     "extension-decision": _("extension decision"),
     "invitation": _("invitation"),
+    "password-reset": _("password reset"),
 }
 
 

@@ -12,10 +12,20 @@ from django.urls import reverse
 from cases.privacy import MaskingFilter
 
 # The pages a signed link opens: whoever holds one acts for the person it was mailed to.
-LINK_VIEWS = ("escalations:acknowledge", "extensions:decide", "invitations:accept")
+LINK_VIEWS = (
+    "escalations:acknowledge",
+    "extensions:decide",
+    "invitations:accept",
+    "password_reset_confirm",
+)
 # Their paths before the token, written out for `mask_tokens`, which logs use before
 # Django is set up (gunicorn's master); a test checks them against LINK_VIEWS.
-LINK_PREFIXES = ("/escalations/ack/", "/extensions/decide/", "/accounts/invite/")
+LINK_PREFIXES = (
+    "/escalations/ack/",
+    "/extensions/decide/",
+    "/accounts/invite/",
+    "/accounts/password/reset/",
+)
 
 
 class SignedLinkError(Exception):
@@ -93,6 +103,7 @@ def mask_tokens(text: str) -> str:
 
 class MaskSignedLinkTokens(MaskingFilter):
     """Signed-link tokens, in every record: an acknowledge link acts for its recipient for
-    14 days, an invitation sets a password; and Open311 API keys, which post cases."""
+    14 days, an invitation or a password reset link sets a password; and Open311 API
+    keys, which post cases."""
 
     mask = staticmethod(mask_tokens)

@@ -1,9 +1,9 @@
 """gunicorn's logger with the tokens of signed links withheld (the Procfile's `web`
 names it with --logger-class): its access log wrote every `GET /escalations/ack/<token>/`
-and `/accounts/invite/<token>/` in full, and whoever reads the log could act for the
-recipient for 14 days. Every atom of the access log format is masked (the request line,
-the path, the query, the Referer a page opened from such a link sends, headers), and the
-error log's records too."""
+and `/accounts/invite/<token>/` (or `/accounts/password/reset/<token>/`) in full, and
+whoever reads the log could act for the recipient for 14 days. Every atom of the access
+log format is masked (the request line, the path, the query, the Referer a page opened
+from such a link sends, headers), and the error log's records too."""
 
 from gunicorn import glogging
 

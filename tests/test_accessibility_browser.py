@@ -24,7 +24,7 @@ from cases.models import Case, Escalation, State
 from cases.services import workflow
 from cases.services.acknowledgement import ack_token
 from cases.services.escalation import escalation_sweep
-from departments.invitations import invitation_token
+from departments.invitations import invitation_token, password_reset_token
 from tests.browser import needs_chromium, sign_in
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 from tests.conftest import make_user
@@ -124,6 +124,16 @@ def two_passwords(page):
     )
 
 
+def nobody_named(page):
+    sent_back(page, "button.primary", ".errorlist")
+
+
+def a_reset_link_asked_for(page):
+    page.fill("[name=login]", "caseworker")
+    page.click("button.primary")
+    page.wait_for_selector("[role=status]")
+
+
 def an_empty_report(page):
     sent_back(page, "#report-submit", "#report-errors")
 
@@ -174,6 +184,7 @@ def test_the_pages_people_click_have_no_accessibility_violation(
     invited.set_unusable_password()
     invited.save()
     invitation = f"/accounts/invite/{invitation_token(invited)}/"
+    reset = f"/accounts/password/reset/{password_reset_token(cast.dispatcher)}/"
     both, desktop, phone = (DESKTOP, PHONE), (DESKTOP,), (PHONE,)
     # Who, where, what they do there first (if anything), in which layouts. A form sent back
     # with its errors is the form and more: checked instead of the form alone. The phone is
@@ -184,6 +195,9 @@ def test_the_pages_people_click_have_no_accessibility_violation(
             ("/admin/login/", None, both),
             (f"/escalations/ack/{ack}/", None, desktop),
             (invitation, two_passwords, desktop),
+            ("/accounts/password/forgot/", nobody_named, both),
+            ("/accounts/password/forgot/", a_reset_link_asked_for, desktop),
+            (reset, two_passwords, desktop),
         ],
         cast.caseworker: [
             ("/cases/new/", an_empty_report, desktop),

@@ -60,6 +60,7 @@ def test_the_pages_and_the_admin_load_without_a_csp_violation(browser, live_serv
     anonymous = open_as(browser, live_server, None)
     assert visit(anonymous, "/accounts/login/") == []
     assert visit(anonymous, "/admin/login/") == []
+    assert visit(anonymous, "/accounts/password/forgot/") == []
 
     admin = open_as(browser, live_server, cast.admin)
     pages = [

@@ -27,6 +27,7 @@ from cases.services.escalation import escalation_sweep
 from cases.services.extensions import DECISION_SALT, extension_request
 from cases.services.photos import case_add_photos
 from cases.services.transitions import USER_TRANSITIONS
+from departments.invitations import RESET_SALT
 from departments.invitations import SALT as INVITATION_SALT
 from departments.models import User
 from tests.conftest import make_user
@@ -77,6 +78,7 @@ SIGNED_LINKS = {
     "escalations/ack/<str:token>/",
     "extensions/decide/<str:token>/",
     "accounts/invite/<str:token>/",
+    "accounts/password/reset/<str:token>/",
 }
 # Open311 GeoReport v2 is public by its specification (GET needs no key): it shows
 # every case, never a reporter's contact — checked below.
@@ -91,6 +93,7 @@ NO_CASE = {
     "accounts/login/",
     "accounts/logout/",
     "accounts/password/",
+    "accounts/password/forgot/",
     "i18n/setlang/",
     "healthz",
     "cases/new/",
@@ -382,11 +385,17 @@ def test_a_signed_link_made_for_one_purpose_opens_nothing_elsewhere(client, cast
         "decision": {"x": escalation.pk, "a": address},
         "invitation": {"u": cast.caseworker.pk, "f": "0" * 32},
     }
-    salts = {"ack": ACK_SALT, "decision": DECISION_SALT, "invitation": INVITATION_SALT}
+    salts = {
+        "ack": ACK_SALT,
+        "decision": DECISION_SALT,
+        "invitation": INVITATION_SALT,
+        "reset": RESET_SALT,
+    }
     urls = {
         "ack": "escalations:acknowledge",
         "decision": "extensions:decide",
         "invitation": "invitations:accept",
+        "reset": "password_reset_confirm",
     }
     password = cast.caseworker.password
     before = fingerprint()

@@ -99,9 +99,10 @@ class UserAdmin(ImportExportMixin, BaseUserAdmin):
                 if password is not None and not password_settable:
                     password.widget = PasswordSummaryWidget()
                     password.help_text = _(
-                        "Only a superuser sets another person's password. To let this "
-                        "person choose one, select them in the list of users and run "
-                        "“Send an invitation to set a password”."
+                        "Only a superuser sets another person's password. A new user "
+                        "chooses one from an invitation (select them in the list of users "
+                        "and run “Send an invitation to set a password”); anyone else with "
+                        "an email address, from “Forgot your password?” on the sign-in page."
                     )
 
             def clean(self):

@@ -79,6 +79,32 @@ def test_the_sign_in_form_works_in_a_browser(browser, live_server, cast):
     context.close()
 
 
+def test_a_forgotten_password_is_set_anew_from_the_emailed_link(browser, live_server, cast):
+    from cases.models import OutboxMessage
+
+    context = browser.new_context()
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.click("text=Forgot your password?")
+    page.fill("input[name=login]", "caseworker@example.org")
+    page.click("button[type=submit].primary")
+    expect_sent = "a link to set a new password was sent to it"
+    assert expect_sent in page.locator("[role=status]").inner_text()
+    message = OutboxMessage.objects.get(kind="password-reset")
+    link = re.search(r"https?://[^/\s]+(/accounts/password/reset/\S+/)", message.text).group(1)
+    page.goto(f"{live_server.url}{link}")
+    assert page.locator("h1").inner_text() == "Set a new password"
+    page.fill("input[name=new_password1]", "Grid-governance-2026")
+    page.fill("input[name=new_password2]", "Grid-governance-2026")
+    page.click("button[type=submit].primary")
+    page.wait_for_url(re.compile(r".*/cases/$"))
+    assert "Your new password is set." in page.locator(".messages").inner_text()
+    context.close()
+    cast.caseworker.refresh_from_db()
+    assert cast.caseworker.check_password("Grid-governance-2026")
+
+
 def test_caseworker_reports_a_case_by_clicking_a_cell_on_the_map(open_as, live_server, cast, world):
     page = open_as(cast.caseworker)
     report_on_map(page, live_server, search="ENV-RUBBISH", description="路边堆放垃圾")
