@@ -43,6 +43,10 @@ class RuleSuggestion:
     # Lead rules of other departments for the category and place, in force now or later:
     # beside the new rule they would make every such case an overlap, so accepting ends them.
     replaces: list[Responsibility] = field(default_factory=list)
+    # The department's own lead rule for the category and place, in force, when the rules
+    # in `replaces` make an overlap of it: accepting keeps it (the key of a new one) and
+    # ends them.
+    rule: Responsibility | None = None
 
     @property
     def share(self) -> float:
@@ -198,9 +202,10 @@ def rule_suggestions(
     *, min_cases: int = MIN_CASES, min_share: float = MIN_SHARE
 ) -> list[RuleSuggestion]:
     """The current suggestions, most evidence first: none that an administrator dismissed,
-    none that a lead rule with the same category, department and scope already is, and
-    none the list already routes as it says (a township's rule after it was accepted made
-    the same rule for each of its cells look new)."""
+    none that a lead rule with the same category, department and scope already is (but one
+    that other departments' lead rules beside it make an overlap of: accepting ends
+    those), and none the list already routes as it says (a township's rule after it was
+    accepted made the same rule for each of its cells look new)."""
     # A case outside every cell routes to the pool whatever the list says: its dispatch is
     # no evidence for a township's rule, which would route the township's other cases.
     cases = dispatched_closed_cases().filter(cell__isnull=False)
@@ -217,7 +222,7 @@ def rule_suggestions(
             "category_id", "department_id", "township_id", "cell_id"
         )
     )
-    existing |= set(
+    dismissed = set(
         RuleSuggestionDismissal.objects.values_list(
             "category_id", "department_id", "township_id", "cell_id"
         )
@@ -232,11 +237,12 @@ def rule_suggestions(
     cells_of_township = defaultdict(list)
     for cell, township in index.township_of_cell.items():
         cells_of_township[township].append(cell)
-    suggestions = []
+    suggestions, ruled = [], set()
     for level, category_id, place_id, department_id, count, total in found:
         cell_id = place_id if level == "cell" else None
         township_id = place_id if level == "township" else None
-        if (category_id, department_id, township_id, cell_id) in existing:
+        key = (category_id, department_id, township_id, cell_id)
+        if key in dismissed:
             continue
         place_cells = [cell_id] if cell_id else cells_of_township[township_id]
         if place_cells and all(
@@ -256,7 +262,13 @@ def rule_suggestions(
                 numbers=evidence[level, category_id, place_id, department_id],
             )
         )
+        if key in existing:
+            ruled.add(suggestions[-1].key)
     _attach_replaced_rules(suggestions, today)
+    # The department's rule is there already: only ending an overlap of it is news.
+    suggestions = [
+        s for s in suggestions if s.key not in ruled or (s.rule is not None and s.replaces)
+    ]
     suggestions.sort(key=lambda s: (-s.count, -s.share, s.category.code, str(s.scope)))
     return suggestions
 
@@ -268,13 +280,14 @@ def _same_place(rule: Responsibility, suggestion: RuleSuggestion) -> bool:
 
 
 def _attach_replaced_rules(suggestions: list[RuleSuggestion], today) -> None:
-    """The rules each suggestion would replace, in one query for all of them."""
+    """The rules each suggestion would replace, and the department's own rule in force,
+    in one query for all of them."""
     if not suggestions:
         return
     condition = Q()
     for s in suggestions:
         place = Q(cell_id=s.cell.pk) if s.cell else Q(township_id=s.township.pk, cell=None)
-        condition |= place & Q(category_id=s.category.pk) & ~Q(department_id=s.department.pk)
+        condition |= place & Q(category_id=s.category.pk)
     rules = list(
         Responsibility.objects.filter(condition, role=Responsibility.Role.LEAD)
         .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=today))
@@ -282,9 +295,19 @@ def _attach_replaced_rules(suggestions: list[RuleSuggestion], today) -> None:
         .order_by("department__code")
     )
     for s in suggestions:
-        s.replaces = [
+        here = [
             rule for rule in rules if rule.category_id == s.category.pk and _same_place(rule, s)
         ]
+        s.replaces = [rule for rule in here if rule.department_id != s.department.pk]
+        s.rule = next(
+            (
+                rule
+                for rule in here
+                if rule.department_id == s.department.pk
+                and (rule.valid_from is None or rule.valid_from <= today)
+            ),
+            None,
+        )
 
 
 def find_suggestion(key: str) -> RuleSuggestion | None:
@@ -293,7 +316,8 @@ def find_suggestion(key: str) -> RuleSuggestion | None:
 
 @transaction.atomic
 def rule_suggestion_accept(*, key: str, actor: User) -> Responsibility:
-    """Create the lead rule of a current suggestion; its basis cites the cases.
+    """Create the lead rule of a current suggestion (or, where the department's rule is there
+    already, keep it once the rules beside it are ended); its basis cites the cases.
 
     The suggestion is recomputed now, so the rule rests on the evidence as it stands.
     """
@@ -330,6 +354,12 @@ def rule_suggestion_accept(*, key: str, actor: User) -> Responsibility:
         basis += " " + _("It replaces the rule of %(departments)s.") % {
             "departments": join_names(rule.department.name for rule in suggestion.replaces)
         }
+    if suggestion.rule is not None:
+        # The department's own rule, the overlap's other half, now names the lead alone.
+        kept = suggestion.rule
+        kept.basis = f"{kept.basis}\n{basis}" if kept.basis else basis
+        kept.save(update_fields=["basis"])
+        return kept
     try:
         with transaction.atomic():
             return Responsibility.objects.create(

@@ -220,6 +220,48 @@ def test_accepting_a_suggestion_ends_the_rule_of_another_lead_in_that_place(
     assert report(category=world.stall, cell=world.n3).lead_department == world.market
 
 
+def test_an_overlap_of_the_places_own_lead_rules_is_suggested_away(
+    cast, world, close_via_pool, report
+):
+    """The township's list names both departments: the dispatchers' choice keeps its rule,
+    and accepting ends the other's, as it would end it beside a new rule."""
+    kept, other = (
+        Responsibility.objects.create(
+            category=world.stall, department=department, township=world.north, role="lead"
+        )
+        for department in (world.market, world.urban)
+    )
+    # One case a cell: too few for any cell's rule, enough for the township's.
+    evidence = [close_via_pool(world.market, cell=cell) for cell in (world.n1, world.n2, world.n3)]
+    [suggestion] = flywheel.rule_suggestions()
+    assert (suggestion.township, suggestion.department) == (world.north, world.market)
+    assert suggestion.replaces == [other]
+
+    flywheel.rule_suggestion_accept(key=suggestion.key, actor=cast.admin)
+    kept.refresh_from_db()
+    other.refresh_from_db()
+    assert other.valid_to == timezone.localdate() - timedelta(days=1)
+    assert (kept.valid_from, kept.valid_to) == (None, None)
+    assert all(case.number in kept.basis for case in evidence)
+    assert Responsibility.objects.filter(category=world.stall, township=world.north).count() == 2
+    assert report(category=world.stall, cell=world.n3).lead_department == world.market
+    assert flywheel.rule_suggestions() == []
+
+
+def test_an_expired_lead_rule_of_the_department_is_not_suggested_again(cast, world, close_via_pool):
+    """Its row holds the key a new rule would take: the list is changed by hand."""
+    Responsibility.objects.create(
+        category=world.stall,
+        department=world.market,
+        township=world.north,
+        role="lead",
+        valid_to=timezone.localdate() - timedelta(days=1),
+    )
+    for cell in (world.n1, world.n2, world.n3):
+        close_via_pool(world.market, cell=cell)
+    assert flywheel.rule_suggestions() == []
+
+
 def test_once_the_townships_rule_is_accepted_its_cells_are_not_suggested_the_same(
     cast, evidence, world
 ):
