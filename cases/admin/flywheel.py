@@ -28,13 +28,14 @@ def suggestions_view(request, *, model_admin):
         key = request.POST.get("key", "")
         try:
             if request.POST.get("decision") == "accept":
+                # A new rule, or the department's own once the overlapping ones are ended.
                 rule = flywheel.rule_suggestion_accept(key=key, actor=request.user)
                 # In the suggestion's words: the rule's codes ("ENV → CIVIL (lead, CD)")
                 # left "lead" in English on a Chinese page.
                 messages.success(
                     request,
                     gettext(
-                        "Lead rule added: from today, %(department)s leads the cases of"
+                        "Suggestion accepted: from today, %(department)s leads the cases of"
                         " category %(category)s in %(scope)s, which now route themselves."
                     )
                     % {

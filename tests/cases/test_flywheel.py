@@ -181,7 +181,7 @@ def test_accepting_a_suggestion_creates_the_rule_citing_the_cases(
     )
     # Said in words, not as the rule's codes with an English "lead" in them.
     assert [str(m) for m in accepted.context["messages"]] == [
-        f"已添加牵头规则：自今日起，{world.n1} 的类别 {world.stall} 由 {world.market.name}"
+        f"已采纳建议：自今日起，{world.n1} 的类别 {world.stall} 由 {world.market.name}"
         " 牵头，此类案件将直接分拨。"
     ]
     rule = Responsibility.objects.get(category=world.stall, cell=world.n1)
