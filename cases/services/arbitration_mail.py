@@ -5,6 +5,7 @@ again later if the mail server is down (`cases.services.outbox`)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.conf import settings
@@ -18,6 +19,8 @@ from cases.services.outbox.outdated import ARBITRATION_KIND
 from departments.models import Department, User
 
 KIND = ARBITRATION_KIND
+
+logger = logging.getLogger(__name__)
 
 
 def arbiters(case: Case) -> list[User]:
@@ -56,7 +59,15 @@ def arbitration_notify(*, case: Case, now: datetime) -> list[OutboxMessage]:
         return []
     case_url = f"{settings.SITE_URL}{reverse('cases:detail', args=[case.number])}#dispatch"
     messages = []
-    for arbiter in arbiters(case):
+    told = arbiters(case)
+    if not told:
+        # The pool page still says a supervisor will decide; nobody would hear of it.
+        logger.warning(
+            "Case %s waits for arbitration, but neither its township nor the district has "
+            "an active supervisor with an email address to tell.",
+            case.number,
+        )
+    for arbiter in told:
         language = arbiter.language or settings.LANGUAGE_CODE
         subject, text, html = emails.arbitration_request(
             case=case, returns=returns, case_url=case_url, language=language

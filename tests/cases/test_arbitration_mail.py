@@ -93,6 +93,21 @@ def test_a_township_without_supervisors_tells_the_districts(cast, world, report)
     assert row.to == cast.district_supervisor.email
 
 
+def test_a_case_waiting_for_arbitration_with_no_supervisor_to_tell_is_logged(
+    cast, world, report, caplog
+):
+    User.objects.filter(pk__in=[cast.supervisor.pk, cast.district_supervisor.pk]).update(
+        is_active=False
+    )
+    case = report()
+    with caplog.at_level("WARNING", logger="cases.services.arbitration_mail"):
+        return_twice(case, cast, world)
+    assert not OutboxMessage.objects.filter(kind="arbitration").exists()
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"Case {case.number} waits for arbitration" in warning
+    assert "neither its township nor the district has an active supervisor" in warning
+
+
 def test_a_mail_server_down_delays_the_email_and_it_goes_when_it_is_back(cast, world, report, smtp):
     smtp.stop()  # down when the worker first tries
     case = report()
