@@ -14,7 +14,10 @@ rows, counted on the day of the request). The
 return rate is of the cases given in the period, those it returned after being given them
 (a return of a case given before the period counts among the returns, not in the rate,
 which could otherwise pass 100 %): each return row records when its case was given
-(`given_at`), and the roll-up counts returns per day of return and day given.
+(`given_at`), and the roll-up counts returns per day of return and day given. The reopen
+rate likewise is of the period's resolves, those reopened (a reopen of a case resolved
+before the period counts among the reopens, not in the rate): the roll-up counts reopens
+per day of reopening and day of the resolve reopened, its case's latest `resolve` row.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ class DepartmentFigures:
     accepts: int = 0
     resolves: int = 0
     reopens: int = 0
+    reopens_of_resolved: int = 0  # of the cases resolved in the period: the reopen rate's part
     extensions: int = 0
     extensions_approved: int = 0
     accept_hours: float | None = None
@@ -92,7 +96,7 @@ class DepartmentFigures:
 
     @property
     def reopen_rate(self) -> float | None:
-        return self.reopens / self.resolves if self.resolves else None
+        return self.reopens_of_resolved / self.resolves if self.resolves else None
 
     @property
     def extension_rate(self) -> float | None:
@@ -153,6 +157,12 @@ def counted_rows(events: QuerySet[CaseEvent]) -> QuerySet:
     wait = ExpressionWrapper(F("at") - Subquery(assigned_at), output_field=DurationField())
     accepted = Q(action="accept")
     given_at = Cast(KeyTextTransform("given_at", "data"), DateTimeField())
+    # A reopen sends back the case's latest resolve.
+    resolved_at = Subquery(
+        CaseEvent.objects.filter(case=OuterRef("case"), action="resolve", at__lte=OuterRef("at"))
+        .order_by("-at", "-id")
+        .values("at")[:1]
+    )
     # An approval counts on the day of its request, among the requests of that day.
     requested_at = Subquery(
         ExtensionRequest.objects.filter(
@@ -168,7 +178,10 @@ def counted_rows(events: QuerySet[CaseEvent]) -> QuerySet:
             ),
             row_township=F("case__township_id"),
             row_department=_DEPARTMENT_OF_ROW,
-            row_given_day=Case(When(DEPARTMENT_RETURN, then=TruncDate(given_at, tzinfo=zone))),
+            row_given_day=Case(
+                When(DEPARTMENT_RETURN, then=TruncDate(given_at, tzinfo=zone)),
+                When(action="reopen", then=TruncDate(resolved_at, tzinfo=zone)),
+            ),
         )
         .filter(row_department__isnull=False)
         .values("row_day", "row_township", "row_department", "row_given_day")
@@ -204,6 +217,8 @@ def department_figures(
     sums = {f"sum_{name}": Sum(name) for name in SUPERVISION_FIELDS}
     # Returns of cases given on a day of the period (never after the return).
     sums["sum_returns_of_given"] = Sum("returns", filter=Q(given_day__gte=first))
+    # Reopens of cases resolved on a day of the period (never after the reopen).
+    sums["sum_reopens_of_resolved"] = Sum("reopens", filter=Q(given_day__gte=first))
     by_department = {
         row.pop("department_id"): {
             name.removeprefix("sum_"): value for name, value in row.items() if value is not None

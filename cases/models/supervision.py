@@ -33,7 +33,8 @@ class SupervisionFigures(models.Model):
     township = models.ForeignKey(Township, on_delete=models.CASCADE, related_name="+")
     department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="+")
     # Rows of dispute returns: the local day their case was given to the department, which
-    # a period must hold too for the return to count in the return rate. None on the other
+    # a period must hold too for the return to count in the return rate; rows of reopens:
+    # the local day of the resolve reopened, likewise for the reopen rate. None on the other
     # rows, and on returns of a case no audit row gave to the department.
     given_day = models.DateField(null=True)
 

@@ -192,6 +192,36 @@ def test_the_return_rate_counts_only_the_cases_given_in_the_period(report, cast,
     assert (cg.given, cg.returns, cg.return_rate) == (1, 2, 1)
 
 
+def test_the_reopen_rate_counts_only_the_cases_resolved_in_the_period(client, report, cast):
+    """A reopen of a case resolved before the period is one of its reopens, not of its
+    resolves: the rate never passes 100 % (it read 200 % for a day with two such reopens
+    and one resolve)."""
+    early = [report(description=f"上周的案子 {i}") for i in range(2)]
+    for case in early:
+        workflow.case_accept(case=case, actor=cast.liaison)
+        workflow.case_resolve(case=case, actor=cast.liaison, note="已清理")
+    later = timezone.now() + timedelta(days=3)
+    with time_machine.travel(later):
+        for case in early:
+            workflow.case_reopen(case=case, actor=cast.caseworker, reason="仍有垃圾")
+        fresh = report(description="本周的案子")
+        workflow.case_accept(case=fresh, actor=cast.liaison)
+        workflow.case_resolve(case=fresh, actor=cast.liaison, note="已清理")
+    day = timezone.localdate(later)
+    cg = figures_by_code(figures_of(first=day, last=day))["CG"]
+    assert (cg.resolves, cg.reopens, cg.reopens_of_resolved) == (1, 2, 0)
+    assert cg.reopen_rate == 0
+    with time_machine.travel(later + timedelta(minutes=5)):
+        workflow.case_reopen(case=fresh, actor=cast.caseworker, reason="也仍有垃圾")
+        client.force_login(cast.admin)
+        page = client.get(reverse("admin:cases_supervision"), {"start": day, "end": day})
+    row = re.search(r'id="department-CG">.*?</tr>', page.text, re.S).group()
+    assert "100%" in row and "300%" not in row
+    # Over both weeks, every reopen is of a resolve of the period.
+    cg = figures_by_code(figures_of(first=day - timedelta(days=3), last=day))["CG"]
+    assert (cg.resolves, cg.reopens, cg.reopen_rate) == (3, 3, 1)
+
+
 def test_the_supervision_page_opens_on_the_dashboards_period(client, cast):
     """Read side by side, the two pages count the same days unless told otherwise."""
     client.force_login(cast.admin)

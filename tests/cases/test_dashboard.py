@@ -236,6 +236,18 @@ def test_the_first_load_after_a_burst_of_changes_counts_every_change(client, cas
     assert totals["satisfaction"] == 3.0
 
 
+def test_a_rate_of_no_cases_reads_as_a_dash_not_a_dash_percent(client, cast, report):
+    """A rate whose denominator is 0 is no rate: "—", as the tables show it, not "— %"."""
+    report()  # open, none closed, none accepted or resolved: three rates of nothing
+    client.force_login(cast.supervisor)
+    page = client.get("/dashboard/").content.decode()
+    totals = page[page.index('id="totals"') : page.index("rates-chart")]
+    assert "— %" not in totals
+    assert '<div class="kpi" id="kpi-on-time">0</div><small>—</small>' in totals
+    assert totals.count('<div class="kpi">—</div>') == 2  # response and resolution rates
+    assert '<div class="kpi" id="kpi-open">1</div><small>100.0 %</small>' in totals
+
+
 def test_the_chart_shows_a_day_without_cases_as_zero_not_leaves_it_out(client, cast, report):
     today = timezone.localdate()
     with time_machine.travel(timezone.now() - timedelta(days=2)):

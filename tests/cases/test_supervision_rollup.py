@@ -77,6 +77,9 @@ def figures_from_the_audit_trail(*, start: datetime, end: datetime, township_id=
         .annotate(lead=_LEAD)
         .filter(case=OuterRef("case"), lead=OuterRef("department"), at__lte=OuterRef("at"))
     )
+    resolved_before_it = events.filter(
+        action="resolve", case=OuterRef("case"), at__lte=OuterRef("at")
+    )
     assigned_at = (
         CaseEvent.objects.filter(
             case=OuterRef("case"), to_state=State.ASSIGNED, at__lte=OuterRef("at")
@@ -105,6 +108,9 @@ def figures_from_the_audit_trail(*, start: datetime, end: datetime, township_id=
             accepts=Count("pk", filter=accepted),
             resolves=Count("pk", filter=Q(action="resolve")),
             reopens=Count("pk", filter=Q(action="reopen")),
+            reopens_of_resolved=Count(
+                "pk", filter=Q(action="reopen") & Q(Exists(resolved_before_it))
+            ),
             accept_wait=Avg(
                 ExpressionWrapper(F("at") - Subquery(assigned_at), output_field=DurationField()),
                 filter=accepted,
@@ -139,6 +145,7 @@ COUNTS = (
     "accepts",
     "resolves",
     "reopens",
+    "reopens_of_resolved",
     "extensions",
     "extensions_approved",
 )
