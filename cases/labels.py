@@ -318,8 +318,12 @@ def format_duration(seconds: float) -> str:
     """Working time for people: '3 days 2 h', '3 h 20 min', '45 minutes', where a day is
     one working day (its working periods added up, a midday break left out), so that a case
     weeks late does not read as "1238 hours". Past a day, minutes say nothing a reader
-    needs. The caller says that it is working time ("… of working time", the column's
-    title)."""
+    needs; under a minute, "less than a minute". The caller says that it is working time
+    ("… of working time", the column's title)."""
+    if 0 < seconds < 60:
+        # Not "0 minutes": a deadline half a minute of working time away (due at 09:00:30,
+        # read all evening before) is still ahead.
+        return gettext("less than a minute")
     minutes = max(0, int(seconds) // 60)
     days, minutes = divmod(minutes, working_day_seconds() // 60)
     hours, minutes = divmod(minutes, 60)

@@ -175,10 +175,13 @@ class HolidayAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         # Years the calendar does not know count weekends only: say so, do not guess quietly.
-        for warning in calendar_warnings():
-            messages.warning(request, warning)
-        for note in calendar_notes():
-            messages.info(request, note)
+        # Only on the list shown: an action's POST (a bulk delete) redirects to the list,
+        # which would repeat them, or tell of the entries as they were before the action.
+        if request.method == "GET":
+            for warning in calendar_warnings():
+                messages.warning(request, warning)
+            for note in calendar_notes():
+                messages.info(request, note)
         # What a day off takes from a deadline: these hours (WORKING_HOURS), not 24.
         extra_context = {
             **(extra_context or {}),

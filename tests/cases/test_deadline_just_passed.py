@@ -108,3 +108,17 @@ def test_the_admin_column_says_the_deadline_has_just_passed(due_at_five):
         assert case_admin.time_left(due_at_five) == "overdue, the deadline has just passed"
     with time_machine.travel(EVENING + timedelta(hours=14), tick=False):  # 09:30 next day
         assert case_admin.time_left(due_at_five) == "overdue by 30 minutes"
+
+
+def test_less_than_a_minute_left_is_not_told_as_no_time_left(due_at_five, settings):
+    # Half a minute before the deadline, "0 minutes of working time left" read as none.
+    settings.LANGUAGE_CODE = "en"
+    case_admin = site._registry[Case]
+    before = datetime(2026, 11, 23, 16, 59, 30, tzinfo=SHANGHAI)
+    with time_machine.travel(before, tick=False), translation.override("en"):
+        assert case_admin.time_left(due_at_five) == "less than a minute left"
+    escalation_sweep(now=before)
+    message = message_to("liaison@example.org")
+    assert message.subject == (
+        f"[{due_at_five.number}] Due soon: less than a minute of working time left"
+    )

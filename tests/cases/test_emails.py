@@ -210,6 +210,9 @@ def test_an_email_about_no_case_starts_no_thread(settings, db):
 
 def test_durations_read_naturally():
     assert format_duration(0) == "0 minutes"
+    assert format_duration(30) == "less than a minute"
+    with translation.override("zh-hans"):
+        assert format_duration(30) == "不到 1 分钟"
     assert format_duration(60) == "1 minute"
     assert format_duration(3600) == "1 hour"
     assert format_duration(2 * 3600 + 5 * 60) == "2 h 5 min"

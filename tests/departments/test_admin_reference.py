@@ -341,3 +341,24 @@ def test_the_holiday_list_says_which_hours_a_working_day_counts(client, cast, se
         "Deadlines count working time: 08:30–12:00, 14:00–17:30 (Asia/Shanghai) on working days."
         in holidays.text
     )
+
+
+def test_the_holiday_list_speaks_of_the_calendar_after_a_bulk_delete_not_before(client, cast):
+    # The notes were added on the action's POST too, before the entries went: the list
+    # shown afterwards said "the 2 holidays … entered here" beside "the 1 holiday".
+    from datetime import date
+
+    from departments.models import Holiday
+
+    kept = Holiday.objects.create(date=date(2061, 1, 1), kind=Holiday.Kind.HOLIDAY, name="元旦")
+    gone = Holiday.objects.create(date=date(2061, 1, 2), kind=Holiday.Kind.HOLIDAY, name="元旦")
+    with time_machine.travel("2061-03-01 10:00 +0800"):
+        client.force_login(cast.admin)
+        holidays = client.post(
+            reverse("admin:departments_holiday_changelist"),
+            {"action": "delete_selected", "_selected_action": [gone.pk], "post": "yes"},
+            follow=True,
+        )
+    assert list(Holiday.objects.all()) == [kept]
+    assert "except the 1 holiday or make-up working day entered here" in holidays.text
+    assert "the 2 holidays and make-up working days entered here" not in holidays.text
