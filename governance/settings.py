@@ -386,8 +386,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # Longer than any task's time limit, so a slow task is not handed to a second worker.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Longer than any task's time limit, so a slow task is not handed to a second worker.
+        "visibility_timeout": 3600,
+        # A Redis that accepts connections and never answers (hung, or cut off by a network
+        # partition) fails a publish in seconds: without a timeout a web request queuing
+        # its emails after its commit waited until gunicorn killed it (a 500 for a change
+        # that was saved), and a worker's sweep until its time limit. The rows stay pending
+        # and the sweep re-queues them.
+        "socket_connect_timeout": 5,
+        "socket_timeout": 5,
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Two queues: email delivery on `mail`, the sweep and the housekeeping on `celery`. A
 # backlog of emails (a big sweep, a mail server back from an outage) then waits in its own

@@ -1,5 +1,8 @@
-"""Pointing this test process's Celery app at another broker, as CELERY_BROKER_URL would."""
+"""Pointing this test process's Celery app at another broker, as CELERY_BROKER_URL would;
+and a broker that hangs."""
 
+import socket
+import threading
 from contextlib import contextmanager
 
 import kombu.pools
@@ -46,3 +49,28 @@ def private_queues(suffix: str) -> dict:
             for task, route in (conf.task_routes or {}).items()
         },
     }
+
+
+class HungBroker:
+    """A TCP server that accepts connections and never answers: a Redis that hangs."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.accepted = 0
+        self.held = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _addr = self.server.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.held.append(conn)
+
+    def close(self):
+        self.server.close()
+        for conn in self.held:
+            conn.close()

@@ -7,6 +7,8 @@ group."""
 
 import json
 import os
+import subprocess
+import sys
 import time
 import uuid
 from contextlib import contextmanager
@@ -31,7 +33,8 @@ from cases.services.outbox.enqueue import build_message, enqueue_email
 from cases.services.outbox.publishing import publish
 from cases.services.outbox.sending import deliver
 from governance.celery import app as celery_app
-from tests.brokers import celery_broker, forget_broker_connections, private_queues
+from tests.brokers import HungBroker, celery_broker, forget_broker_connections, private_queues
+from tests.processes import ROOT, environ, production
 from tests.smtp import Inbox, hung_smtp_server, running_smtp_server
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -481,6 +484,43 @@ def test_with_the_broker_down_the_change_commits_and_the_message_waits(overdue, 
     assert len(result.escalated) == 1
     message = OutboxMessage.objects.get()
     assert message.status == "pending"  # the next sweeps re-queue it
+
+
+def test_with_the_broker_hung_queuing_gives_up_in_seconds(tmp_path):
+    """Fault: Redis accepts connections and never answers (hung, or cut off by a network
+    partition). Action: a process set up as in production (CELERY_BROKER_URL) queues an
+    email's delivery, as a web request does after its commit. Holds: it gives up within
+    seconds, the row left for the sweep's re-queue; it waited forever, and gunicorn killed
+    the request after 30 s, answering 500 for a change that was saved."""
+    script = (
+        "import time, django; django.setup()\n"
+        "from cases.services.outbox.publishing import publish\n"
+        "started = time.monotonic()\n"
+        "print(publish([1]), time.monotonic() - started)\n"
+    )
+    hung = HungBroker()
+    try:
+        env = environ(
+            **production(host="127.0.0.1"),
+            DJANGO_SETTINGS_MODULE="governance.settings",
+            CELERY_BROKER_URL=f"redis://127.0.0.1:{hung.port}/0",
+            VAR_DIR=str(tmp_path / "var"),
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        hung.close()
+    assert result.returncode == 0, result.stderr
+    queued, seconds = result.stdout.split()
+    assert queued == "0"
+    assert float(seconds) < 20
+    assert hung.accepted  # it did reach the broker, which never answered
 
 
 def test_a_batch_stops_at_a_silent_mail_server_and_its_rest_is_sent_later_once(

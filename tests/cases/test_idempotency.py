@@ -2,7 +2,6 @@
 (issue 8.1): the web form's hidden idempotency key and the Open311 `Idempotency-Key`."""
 
 import re
-import socket
 import threading
 import time
 import uuid
@@ -13,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from cases.models import Case, IdempotencyKey
-from tests.brokers import celery_broker
+from tests.brokers import HungBroker, celery_broker
 from tests.cases.open311support import api_key_fixture  # noqa: F401  (fixture)
 from tests.cases.test_photos import held_ids, image_file
 from tests.conftest import correct_as_shown
@@ -192,31 +191,6 @@ def test_an_open311_post_retried_with_its_key_creates_one_case(client, api_key, 
 
 
 # -- the broker is down or hung: reporting does not notice ------------------------------
-
-
-class HungBroker:
-    """A TCP server that accepts connections and never answers: a Redis that hangs."""
-
-    def __init__(self):
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.accepted = 0
-        self.held = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _addr = self.server.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self.held.append(conn)
-
-    def close(self):
-        self.server.close()
-        for conn in self.held:
-            conn.close()
 
 
 @pytest.fixture(params=["stopped", "hung"])

@@ -977,3 +977,25 @@ def test_the_command_says_how_far_its_sending_has_got_as_import_users_does(
     assert "emails 4" in out.getvalue()
     assert err.getvalue().splitlines() == ["… 2 emails sent", "… 4 emails sent"]
     assert len(mailoutbox) == 4
+
+
+@pytest.mark.django_db
+def test_the_progress_line_counts_only_the_emails_the_command_sent(mailoutbox, monkeypatch):
+    """A command run while the workers deliver the same sweep's emails: those a worker took
+    are not counted as sent by the command (it printed "… 1000 emails sent" and then "sent
+    247, … taken by a worker 1022")."""
+    monkeypatch.setattr(foreground, "PROGRESS_EVERY", 2)
+    pks = [
+        enqueue_email(
+            to=f"{n}@example.org", subject="s", text="t", kind="test", dedupe_key=f"p:{n}"
+        ).pk
+        for n in range(4)
+    ]
+    OutboxMessage.objects.filter(pk__in=pks[::2]).update(status="sent")  # a worker's
+    counts = []
+
+    run = foreground.deliver_now(pks, progress=counts.append)
+
+    assert counts == [1, 2]
+    assert (run.outcomes["sent"], run.outcomes["skipped"]) == (2, 2)
+    assert len(mailoutbox) == 2

@@ -46,8 +46,8 @@ def deliver_now(
     The first message the mail server does not answer stops it, on its last attempt too:
     the others would each wait EMAIL_TIMEOUT for the same silence. They stay pending in the
     outbox, as queued after their commit, and the sweep re-queues them if no worker sends
-    them (`requeue_stuck`). `progress` is called with the count every PROGRESS_EVERY
-    messages."""
+    them (`requeue_stuck`). `progress` is called every PROGRESS_EVERY messages with how
+    many it has sent: not those a worker took meanwhile, which it only looked at."""
     run = ForegroundDelivery(outcomes=Counter())
     pks = iter(message_pks)
     for done, pk in enumerate(pks, start=1):
@@ -65,7 +65,7 @@ def deliver_now(
             )
             break
         if progress is not None and done % PROGRESS_EVERY == 0:
-            progress(done)
+            progress(run.outcomes["sent"])
     return run
 
 
