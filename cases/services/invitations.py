@@ -45,29 +45,38 @@ def users_invite(
     for user in users:
         if not user.email or user.has_usable_password() or not user.is_active:
             continue
-        subject, text, html = render(
-            "invitation",
-            {
-                "user": user,
-                "invite_url": invitation_url(user),
-                "link_days": INVITATION_MAX_AGE.days,
-            },
-            language=user.language,
-        )
         messages.append(
-            build_message(
-                to=user.email,
-                subject=subject,
-                text=text,
-                html=html,
-                kind="invitation",
+            _email_to(
+                user,
+                "invitation",
+                {"invite_url": invitation_url(user), "link_days": INVITATION_MAX_AGE.days},
                 dedupe_key=f"invitation:{user.pk}:{invitation_fingerprint(user)}{resend}",
-                language=user.language,
                 now=now,
             )
         )
+    return _queued_now(messages)
+
+
+def _email_to(user: User, kind: str, context: dict, *, dedupe_key: str, now) -> OutboxMessage:
+    """An unsaved outbox row of the `kind` email (its templates' name) to `user`, in their
+    language."""
+    subject, text, html = render(kind, {"user": user, **context}, language=user.language)
+    return build_message(
+        to=user.email,
+        subject=subject,
+        text=text,
+        html=html,
+        kind=kind,
+        dedupe_key=dedupe_key,
+        language=user.language,
+        now=now,
+    )
+
+
+def _queued_now(messages: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Write `messages` to the outbox; the rows this call wrote. A row written now carries
+    the Message-ID built here; one an earlier call wrote with the same key kept its own."""
     stored = enqueue_many(messages)
-    # A row written now carries the Message-ID built here; an older one kept its own.
     return [
         row
         for row, built in zip(stored, messages, strict=True)
@@ -115,32 +124,18 @@ def password_reset_request(*, login: str, now: datetime | None = None) -> list[O
         )
         if recent.exists():
             continue
-        subject, text, html = render(
-            "password-reset",
-            {
-                "user": user,
-                "reset_url": password_reset_url(user),
-                # Whole days when the setting is (3 by default), hours otherwise.
-                "link_days": link_hours // 24 if link_hours % 24 == 0 else 0,
-                "link_hours": max(1, link_hours),
-            },
-            language=user.language,
-        )
         messages.append(
-            build_message(
-                to=user.email,
-                subject=subject,
-                text=text,
-                html=html,
-                kind="password-reset",
+            _email_to(
+                user,
+                "password-reset",
+                {
+                    "reset_url": password_reset_url(user),
+                    # Whole days when the setting is (3 by default), hours otherwise.
+                    "link_days": link_hours // 24 if link_hours % 24 == 0 else 0,
+                    "link_hours": max(1, link_hours),
+                },
                 dedupe_key=f"{key}:{window}",
-                language=user.language,
                 now=now,
             )
         )
-    stored = enqueue_many(messages)
-    return [
-        row
-        for row, built in zip(stored, messages, strict=True)
-        if row.message_id == built.message_id
-    ]
+    return _queued_now(messages)
