@@ -426,19 +426,10 @@ def test_a_dispatcher_lists_the_cases_whose_summoned_departments_have_not_report
     had no list of those still to come, only each case's page."""
     from cases.services.liaison import assist_report_for_duty
 
-    def whistled():
-        return workflow.case_dispatch(
-            case=report(category=None),
-            actor=cast.dispatcher,
-            lead=world.urban,
-            assisting=[world.market],
-            whistle=True,
-        )
-
-    waiting = whistled()
-    answered = whistled()
+    waiting = whistled_to_market(report, cast, world)
+    answered = whistled_to_market(report, cast, world)
     assist_report_for_duty(case=answered, actor=cast.other_liaison)
-    cancelled = whistled()
+    cancelled = whistled_to_market(report, cast, world)
     Case.objects.filter(pk=cancelled.pk).update(state=State.CANCELLED)
     report()  # no whistle at all
     client.force_login(cast.dispatcher)
