@@ -13,6 +13,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from cases.forms import CHOOSE_THE_LEAD, MAX_TEXT_LENGTH
+from cases.forms import extras as forms_extras
 from cases.forms.fields import MultipleImageField
 from cases.forms.transitions import AssistingDepartments
 from cases.labels import TRANSITION_LABELS
@@ -56,13 +57,8 @@ class ResolveForm(VersionForm):
     )
 
 
-class ReportForDutyForm(VersionForm):
-    comment = forms.CharField(
-        label=_("Comment"),
-        required=False,
-        max_length=MAX_TEXT_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 1}),
-    )
+class ReportForDutyForm(VersionForm, forms_extras.ReportForDutyForm):
+    pass
 
 
 class ExtensionRequestForm(VersionForm):

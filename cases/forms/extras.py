@@ -32,6 +32,12 @@ class CaseNoteForm(forms.Form):
 
 
 class ReportForDutyForm(forms.Form):
-    """The case page's report for duty (报到) of a summoned department's liaison."""
+    """A summoned department's report for duty (报到), on the case page and in the admin
+    (which adds the version its page showed: cases/admin/buttons.py)."""
 
-    comment = forms.CharField(label=_("Comment"), required=False, max_length=MAX_TEXT_LENGTH)
+    comment = forms.CharField(
+        label=_("Comment"),
+        required=False,
+        max_length=MAX_TEXT_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 1}),
+    )
