@@ -39,5 +39,5 @@ class ReportForDutyForm(forms.Form):
         label=_("Comment"),
         required=False,
         max_length=MAX_TEXT_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 1}),
+        widget=forms.Textarea(attrs={"rows": 2}),
     )

@@ -16,6 +16,7 @@ from cases.forms import (
     CaseNoteForm,
     CorrectionForm,
     PhotosForm,
+    ReportForDutyForm,
     errors_in_one_line,
 )
 from cases.labels import (
@@ -152,6 +153,7 @@ def _detail_page(request, case):
             "working_time": working_time_words(working_seconds_left(case), overdue=case.is_overdue),
             "stopped_clock": stopped_clock_words(case),
             "summons": summons,
+            "duty_form": ReportForDutyForm(auto_id="id_duty_%s") if summons else None,
         },
     )
 

@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 
 from cases import labels
-from cases.forms import TRANSITION_FORMS
+from cases.forms import MAX_TEXT_LENGTH, TRANSITION_FORMS
 from cases.labels import TRANSITION_HELP, working_time_words
 from cases.models import Case, CaseEvent, State
 from cases.services import extensions, workflow
@@ -839,6 +839,12 @@ def test_summoned_liaison_reports_for_duty_from_the_case_page(client, cast, worl
     client.force_login(cast.other_liaison)  # of SJ, the summoned department
     page = client.get(reverse("cases:detail", args=[case.number]))
     assert page.context["summons"].department == world.market
+    # The page's field is the form's: its limit is the one the POST is held to.
+    assert re.search(
+        rf'<textarea name="comment" cols="40" rows="2" maxlength="{MAX_TEXT_LENGTH}" '
+        r'id="id_duty_comment">',
+        page.text,
+    )
     client.post(reverse("cases:report_for_duty", args=[case.number]), {"comment": "已到场"})
     assist = case.assists.get(department=world.market)
     assert assist.reported_at is not None
