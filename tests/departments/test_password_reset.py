@@ -164,6 +164,22 @@ def test_the_emailed_link_sets_a_new_password_once_and_signs_in(client, forgetfu
     assert forgetful.check_password(NEW_PASSWORD)
 
 
+def test_a_locked_out_user_who_sets_a_new_password_can_sign_in_with_it(client, forgetful, settings):
+    # The lockout page sends a locked-out user here: the new password must let them in,
+    # not the lockout's cool-off.
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse("login"), {"username": "caseworker", "password": "wrong-password"})
+    locked = client.post(reverse("login"), {"username": "caseworker", "password": "x"})
+    assert locked.status_code == 429 and f'href="{FORGOT}"' in locked.text
+
+    path = reverse("password_reset_confirm", args=[password_reset_token(forgetful)])
+    assert set_password(client, path).status_code == 302
+    client.logout()
+    signed_in = client.post(reverse("login"), {"username": "caseworker", "password": NEW_PASSWORD})
+    assert signed_in.status_code == 302
+    assert int(client.session["_auth_user_id"]) == forgetful.pk
+
+
 def test_a_link_ends_when_its_user_signs_in_with_the_old_password(client, forgetful):
     path = reverse("password_reset_confirm", args=[password_reset_token(forgetful)])
     signed_in = client.post(
