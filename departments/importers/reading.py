@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -191,6 +192,7 @@ def read_csv(
     count = 0
     while True:
         line = next_line
+        row_starts_at = source.tell()
         try:
             row = next(reader)
         except StopIteration:
@@ -198,14 +200,10 @@ def read_csv(
         except csv.Error as error:
             plan.error(line, "row", _csv_error_words(error))
             return
-        if (
-            source.tell() == len(text)
-            and reader.line_num > line
-            and any("\n" in value or "\r" in value for value in row)
-            and text.count('"') % 2
-        ):
-            # A quote never closed swallows every line after it into one value: the field
-            # count or the value's check would only puzzle.
+        if source.tell() == len(text) and _opens_a_quote_it_never_closes(text[row_starts_at:]):
+            # A quote never closed swallows every line after it (on the last line, the rest
+            # of its row) into one value: the field count or the value's check would only
+            # puzzle.
             plan.error(
                 line,
                 "row",
@@ -245,6 +243,13 @@ def read_csv(
                 if index not in ignored
             },
         )
+
+
+def _opens_a_quote_it_never_closes(row_text: str) -> bool:
+    """Whether the text of a row the reader ended at the end of the file begins a field
+    with a quote and holds an odd number of them: the last quote opened is never closed.
+    A quote inside an unquoted value (5" pipe) opens nothing."""
+    return row_text.count('"') % 2 == 1 and re.search(r'(?:^|,)"', row_text) is not None
 
 
 # What a header may carry unseen: a second BOM (a file saved with one twice), a BOM inside

@@ -1606,6 +1606,22 @@ def test_a_quote_never_closed_is_named_on_its_line_not_as_a_field_count():
     assert plan_categories(closed).errors == []
 
 
+@pytest.mark.parametrize("end", ["\n", ""])
+def test_a_quote_never_closed_on_the_last_line_is_named_too(end):
+    """It has no line after it to swallow: the reader kept the rest of the row as one value,
+    and the row was reported as one of too few fields."""
+    header = "code,name,parent_code,accept_hours,resolve_days"
+    data = f'{header}\nENV,环境,,4,3\nLAMP,"路灯,ENV,2,1{end}'
+
+    assert messages(plan_categories(data)) == [
+        'line 3: row: a quote (") opened on this line is never closed, so the rest of the file '
+        'was read as one value: close it, or write a quote inside a quoted value as two ("").'
+    ]
+    # A quote inside an unquoted value opens nothing: the row is read as it stands.
+    inches = f'{header}\nENV,环境,,4,3\nLAMP,5" 路灯,ENV,2,1{end}'
+    assert plan_categories(inches).errors == []
+
+
 def test_a_grid_files_progress_counts_features(tmp_path, monkeypatch):
     monkeypatch.setattr("departments.importers.plans.PROGRESS_EVERY", 2)
     path = tmp_path / "grid.geojson"
