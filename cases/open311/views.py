@@ -78,7 +78,8 @@ def _check_jurisdiction(request) -> None:
             _("jurisdiction_id is required: this endpoint serves %(ids)s.")
             % {"ids": ", ".join(known)},
         )
-    if known and given is not None and given not in known:
+    # Domain names, as the spec's examples are: in any letter case.
+    if known and given is not None and given.casefold() not in {k.casefold() for k in known}:
         raise ApiError(404, _("jurisdiction_id %(id)s was not found.") % {"id": given})
 
 

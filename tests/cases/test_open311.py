@@ -1011,6 +1011,9 @@ def test_an_unknown_jurisdiction_is_not_found_when_jurisdictions_are_configured(
     assert known.status_code == 200
     status, errors = both_formats(client, "services", jurisdiction_id="south.example.gov")
     assert status == 404 and "south.example.gov" in errors[0]["description"]
+    # A jurisdiction id is a domain name, which has no letter case.
+    shouted = client.get(f"{BASE}/services.json", {"jurisdiction_id": "North.Example.GOV"})
+    assert shouted.status_code == 200
 
 
 def test_jurisdiction_id_is_required_when_several_are_served(client, world, settings):
