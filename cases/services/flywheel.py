@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from cases.models import Case, RuleSuggestionDismissal, State
 from cases.services.transitions import WorkflowError
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
-from departments.routing import get_index
+from departments.routing import CELL_SCOPE, TOWNSHIP_SCOPE, get_index
 from departments.wording import join_names
 
 MIN_CASES = 3
@@ -47,6 +47,10 @@ class RuleSuggestion:
     # in `replaces` make an overlap of it: accepting keeps it (the key of a new one) and
     # ends them.
     rule: Responsibility | None = None
+    # The subcategories the new rule would take here from the department the list gives
+    # them now, as (subcategory, that department): a rule for a category covers its
+    # subcategories, and a cell's or a township's outranks theirs for a wider place.
+    reroutes: list[tuple[Category, Department]] = field(default_factory=list)
 
     @property
     def share(self) -> float:
@@ -269,6 +273,7 @@ def rule_suggestions(
     suggestions = [
         s for s in suggestions if s.key not in ruled or (s.rule is not None and s.replaces)
     ]
+    _attach_rerouted_subcategories(suggestions, index, today, cells_of_township)
     suggestions.sort(key=lambda s: (-s.count, -s.share, s.category.code, str(s.scope)))
     return suggestions
 
@@ -307,6 +312,38 @@ def _attach_replaced_rules(suggestions: list[RuleSuggestion], today) -> None:
                 and (rule.valid_from is None or rule.valid_from <= today)
             ),
             None,
+        )
+
+
+def _attach_rerouted_subcategories(suggestions, index, today, cells_of_township) -> None:
+    """Each suggestion's `reroutes`: the subcategories of its category that the list gives
+    another lead in a cell of its place, where the new rule would outrank that rule (or
+    is beside it: the rules accepting ends). From the router in memory; one query for the
+    departments' names, none when nothing moves."""
+    if not suggestions:
+        return
+    descendants = defaultdict(list)
+    for category_id in index.parent_of:
+        for ancestor_id in index.category_chain(category_id)[1:]:
+            descendants[ancestor_id].append(category_id)
+    moved = {}
+    for s in suggestions:
+        scope_rank = CELL_SCOPE if s.cell else TOWNSHIP_SCOPE
+        place_cells = [s.cell.pk] if s.cell else cells_of_township[s.township.pk]
+        moved[s.key] = []
+        for category_id in descendants[s.category.pk]:
+            level = (scope_rank, index.category_chain(category_id).index(s.category.pk))
+            for cell_id in place_cells:
+                here = {"category_id": category_id, "cell_id": cell_id, "on": today}
+                lead_id = index.route(**here).lead_department_id
+                if lead_id not in (None, s.department.pk) and level <= index.deciding_level(**here):
+                    moved[s.key].append((category_id, lead_id))
+                    break
+    leads = Department.objects.in_bulk({d for pairs in moved.values() for _c, d in pairs})
+    for s in suggestions:
+        s.reroutes = sorted(
+            ((index.categories[c], leads[d]) for c, d in moved[s.key]),
+            key=lambda pair: pair[0].code,
         )
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from cases.models import Case, RuleSuggestionDismissal, State
 from cases.services import arbitration, flywheel, workflow
 from cases.services.transitions import WorkflowError
-from departments.models import Responsibility
+from departments.models import Category, Responsibility
 from departments.routing import get_index
 from tests.cases.flywheel_support import (
     chosen_by_the_audit_trail,
@@ -260,6 +260,72 @@ def test_an_expired_lead_rule_of_the_department_is_not_suggested_again(cast, wor
     for cell in (world.n1, world.n2, world.n3):
         close_via_pool(world.market, cell=cell)
     assert flywheel.rule_suggestions() == []
+
+
+def test_a_rule_for_a_broad_category_says_which_subcategories_it_takes_from_their_lead(
+    client,
+    cast,
+    world,
+    report,
+    compiled_catalogue,  # noqa: F811
+):
+    """A township's rule for a parent category outranks the list's rules for its
+    subcategories everywhere (SPEC §3: the scope first): accepting one for general
+    environment cases moved the township's rubbish, which the list gives urban management,
+    to market regulation, and the page had said nothing of it."""
+    Responsibility.objects.filter(category=world.environment).delete()
+    for department in (world.urban, world.housing):  # general cases: an overlap, the pool
+        Responsibility.objects.create(
+            category=world.environment, department=department, role="lead"
+        )
+    Responsibility.objects.create(category=world.rubbish, department=world.urban, role="lead")
+    for cell in (world.n1, world.n2, world.n3):  # one a cell: the township's level only
+        case = report(category=world.environment, cell=cell, description="环境问题")
+        assert case.fallback_reason == "overlap"
+        workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market)
+        workflow.case_accept(case=case, actor=cast.other_liaison)
+        workflow.case_resolve(case=case, actor=cast.other_liaison, note="已处理")
+        workflow.case_verify(case=case, actor=cast.caseworker)
+    assert report(category=world.rubbish, cell=world.n2).lead_department == world.urban
+
+    [suggestion] = flywheel.rule_suggestions()
+    assert (suggestion.category, suggestion.township) == (world.environment, world.north)
+    assert suggestion.reroutes == [(world.rubbish, world.urban)]
+    client.force_login(cast.admin)
+    page = client.get(reverse("admin:cases_rule_suggestions")).text
+    assert (
+        f"Accepting also gives {world.market.name} these subcategories here, which the"
+        f" list gives another department: <strong>{world.rubbish}</strong> (now"
+        f" {world.urban.name})"
+    ) in page
+    chinese = client.get(reverse("admin:cases_rule_suggestions"), HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert (
+        f"采纳后，此处以下子类别也将改由{world.market.name}牵头（责任清单目前指定其他部门）："
+        f" <strong>{world.rubbish}</strong> （现由{world.urban.name}牵头）"
+    ) in chinese.text
+    # What it said: the north's rubbish now goes to market regulation.
+    flywheel.rule_suggestion_accept(key=suggestion.key, actor=cast.admin)
+    assert report(category=world.rubbish, cell=world.n2).lead_department == world.market
+    assert report(category=world.rubbish, cell=world.s1).lead_department == world.urban
+
+
+def test_a_subcategory_with_a_rule_of_its_own_here_is_not_said_to_move(cast, world, close_via_pool):
+    """The township's own rule for the subcategory outranks the parent's: nothing moves."""
+    child = Category.objects.create(
+        code="STALL-NIGHT", name="夜市占道", parent=world.stall, accept_hours=2, resolve_days=1
+    )
+    Responsibility.objects.create(
+        category=child, department=world.urban, township=world.north, role="lead"
+    )
+    other = Category.objects.create(
+        code="STALL-FAIR", name="集市占道", parent=world.stall, accept_hours=2, resolve_days=1
+    )
+    Responsibility.objects.create(category=other, department=world.market, role="lead")
+    for cell in (world.n1, world.n2, world.n3):
+        close_via_pool(world.market, cell=cell)
+    [suggestion] = flywheel.rule_suggestions()
+    # Not the night market (the north's rule), nor the fair (market regulation already).
+    assert suggestion.reroutes == []
 
 
 def test_once_the_townships_rule_is_accepted_its_cells_are_not_suggested_the_same(
