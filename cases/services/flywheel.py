@@ -51,6 +51,25 @@ class RuleSuggestion:
     # them now, as (subcategory, that department): a rule for a category covers its
     # subcategories, and a cell's or a township's outranks theirs for a wider place.
     reroutes: list[tuple[Category, Department]] = field(default_factory=list)
+    # The rules of `replaces` that start today or later: they cannot end as of yesterday,
+    # so accepting is refused until they are changed by hand, as the page says first.
+    starting: list[Responsibility] = field(default_factory=list)
+
+    @property
+    def ending(self) -> list[Responsibility]:
+        """The rules of `replaces` that accepting ends as of yesterday."""
+        return [rule for rule in self.replaces if rule not in self.starting]
+
+    @property
+    def refusals(self) -> list[str]:
+        return [
+            _(
+                "The rule of %(department)s for this category and place starts on "
+                "%(date)s: change it in the responsibility list first."
+            )
+            % {"department": rule.department.name, "date": date_format(rule.valid_from)}
+            for rule in self.starting
+        ]
 
     @property
     def share(self) -> float:
@@ -304,6 +323,7 @@ def _attach_replaced_rules(suggestions: list[RuleSuggestion], today) -> None:
             rule for rule in rules if rule.category_id == s.category.pk and _same_place(rule, s)
         ]
         s.replaces = [rule for rule in here if rule.department_id != s.department.pk]
+        s.starting = [rule for rule in s.replaces if rule.valid_from and rule.valid_from >= today]
         s.rule = next(
             (
                 rule
@@ -363,6 +383,8 @@ def rule_suggestion_accept(*, key: str, actor: User) -> Responsibility:
     suggestion = find_suggestion(key)
     if suggestion is None:
         raise WorkflowError(_("This suggestion no longer applies."))
+    if suggestion.refusals:
+        raise WorkflowError(suggestion.refusals[0])
     today = timezone.localdate()
     basis = _(
         "Data flywheel: %(department)s handled %(count)d of %(total)d closed fallback cases "
@@ -376,14 +398,6 @@ def rule_suggestion_accept(*, key: str, actor: User) -> Responsibility:
         "date": date_format(today),
     }
     for rule in suggestion.replaces:
-        if rule.valid_from and rule.valid_from >= today:
-            raise WorkflowError(
-                _(
-                    "The rule of %(department)s for this category and place starts on "
-                    "%(date)s: change it in the responsibility list first."
-                )
-                % {"department": rule.department.name, "date": date_format(rule.valid_from)}
-            )
         # Ends yesterday: from today the new rule alone names the lead here.
         rule.valid_to = today - timedelta(days=1)
         rule.save(update_fields=["valid_to"])

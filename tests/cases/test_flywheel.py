@@ -12,6 +12,7 @@ from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from cases.models import Case, RuleSuggestionDismissal, State
 from cases.services import arbitration, flywheel, workflow
@@ -218,6 +219,34 @@ def test_accepting_a_suggestion_ends_the_rule_of_another_lead_in_that_place(
     assert new.department == world.market and world.urban.name in new.basis
     # Not an overlap of the two: the next stall case in the north routes itself.
     assert report(category=world.stall, cell=world.n3).lead_department == world.market
+
+
+def test_a_rule_of_another_lead_that_starts_later_is_not_said_to_end_as_of_yesterday(
+    client, cast, evidence, world
+):
+    """The page said accepting would end, as of yesterday, a rule that starts tomorrow, and
+    offered "Accept", which could only be refused: the rule must be changed by hand."""
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    Responsibility.objects.create(
+        category=world.stall,
+        department=world.urban,
+        township=world.north,
+        role="lead",
+        valid_from=tomorrow,
+    )
+    suggestion = next(s for s in flywheel.rule_suggestions() if s.township == world.north)
+    client.force_login(cast.admin)
+    page = client.get(reverse("admin:cases_rule_suggestions")).text
+    row = page[page.index(f'id="suggestion-{suggestion.key}"') :]
+    row = row[: row.index("</tr>")]
+    assert "Accepting ends, as of yesterday" not in row
+    assert (
+        f"The rule of {world.urban.name} for this category and place starts on"
+        f" {date_format(tomorrow)}: change it in the responsibility list first."
+    ) in row
+    assert 'value="accept"' not in row and 'value="dismiss"' in row
+    with pytest.raises(WorkflowError):
+        flywheel.rule_suggestion_accept(key=suggestion.key, actor=cast.admin)
 
 
 def test_an_overlap_of_the_places_own_lead_rules_is_suggested_away(
