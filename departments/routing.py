@@ -228,6 +228,17 @@ class RoutingIndex:
                     return scope_rank, depth
         return None
 
+    def cells_ruled_apart(self, category_id: int) -> set[int]:
+        """The cells that have a rule of their own for the category or an ancestor: every
+        other cell of a township routes the category alike (its township's rules, then the
+        district's), so that one of them stands for all."""
+        return {
+            rule.scope_id
+            for cat_id in self.category_chain(category_id)
+            for rule in self.rules_by_category.get(cat_id, ())
+            if rule.scope_rank == CELL_SCOPE
+        }
+
     def _active_rules(self, category_id: int, cell_id: int, on: date) -> dict[int, list[_Rule]]:
         """The rules in force at `cell_id` on `on`, by category of the chain, most specific
         category first."""

@@ -353,7 +353,10 @@ def _attach_rerouted_subcategories(suggestions, index, today, cells_of_township)
         moved[s.key] = []
         for category_id in descendants[s.category.pk]:
             level = (scope_rank, index.category_chain(category_id).index(s.category.pk))
-            for cell_id in place_cells:
+            # The cells with rules of their own, and one of the others for them all.
+            apart = index.cells_ruled_apart(category_id)
+            alike = [cell_id for cell_id in place_cells if cell_id not in apart][:1]
+            for cell_id in [cell_id for cell_id in place_cells if cell_id in apart] + alike:
                 here = {"category_id": category_id, "cell_id": cell_id, "on": today}
                 lead_id = index.route(**here).lead_department_id
                 if lead_id not in (None, s.department.pk) and level <= index.deciding_level(**here):

@@ -291,19 +291,12 @@ def test_an_expired_lead_rule_of_the_department_is_not_suggested_again(cast, wor
     assert flywheel.rule_suggestions() == []
 
 
-def test_a_rule_for_a_broad_category_says_which_subcategories_it_takes_from_their_lead(
-    client,
-    cast,
-    world,
-    report,
-    compiled_catalogue,  # noqa: F811
-):
-    """A township's rule for a parent category outranks the list's rules for its
-    subcategories everywhere (SPEC §3: the scope first): accepting one for general
-    environment cases moved the township's rubbish, which the list gives urban management,
-    to market regulation, and the page had said nothing of it."""
+def general_cases_dispatched_to_market_regulation(cast, world, report):
+    """The north's general environment cases (two leads: the pool) dispatched to market
+    regulation, one a cell, where the list gives rubbish to urban management; the
+    township's suggestion that follows."""
     Responsibility.objects.filter(category=world.environment).delete()
-    for department in (world.urban, world.housing):  # general cases: an overlap, the pool
+    for department in (world.urban, world.housing):
         Responsibility.objects.create(
             category=world.environment, department=department, role="lead"
         )
@@ -316,8 +309,22 @@ def test_a_rule_for_a_broad_category_says_which_subcategories_it_takes_from_thei
         workflow.case_resolve(case=case, actor=cast.other_liaison, note="已处理")
         workflow.case_verify(case=case, actor=cast.caseworker)
     assert report(category=world.rubbish, cell=world.n2).lead_department == world.urban
-
     [suggestion] = flywheel.rule_suggestions()
+    return suggestion
+
+
+def test_a_rule_for_a_broad_category_says_which_subcategories_it_takes_from_their_lead(
+    client,
+    cast,
+    world,
+    report,
+    compiled_catalogue,  # noqa: F811
+):
+    """A township's rule for a parent category outranks the list's rules for its
+    subcategories everywhere (SPEC §3: the scope first): accepting one for general
+    environment cases moved the township's rubbish, which the list gives urban management,
+    to market regulation, and the page had said nothing of it."""
+    suggestion = general_cases_dispatched_to_market_regulation(cast, world, report)
     assert (suggestion.category, suggestion.township) == (world.environment, world.north)
     assert suggestion.reroutes == [(world.rubbish, world.urban)]
     client.force_login(cast.admin)
@@ -336,6 +343,29 @@ def test_a_rule_for_a_broad_category_says_which_subcategories_it_takes_from_thei
     flywheel.rule_suggestion_accept(key=suggestion.key, actor=cast.admin)
     assert report(category=world.rubbish, cell=world.n2).lead_department == world.market
     assert report(category=world.rubbish, cell=world.s1).lead_department == world.urban
+
+
+def test_cells_with_rules_of_their_own_are_each_looked_at(cast, world, report):
+    """A township's cells route a category alike but for those with rules of their own,
+    which are looked at one by one: here every cell has one, and only N-02's has ended."""
+    yesterday = timezone.localdate() - timedelta(days=1)
+    for cell, valid_to in ((world.n1, None), (world.n2, yesterday), (world.n3, None)):
+        Responsibility.objects.create(
+            category=world.rubbish,
+            department=world.housing,
+            cell=cell,
+            role="lead" if cell != world.n3 else "assist",
+            valid_to=valid_to,
+        )
+    suggestion = general_cases_dispatched_to_market_regulation(cast, world, report)
+    # N-01's own rule keeps its rubbish with housing; in N-02 and N-03 (an assist rule
+    # only) the district's rule gives it to urban management, which the new rule outranks.
+    assert suggestion.reroutes == [(world.rubbish, world.urban)]
+    for rule in Responsibility.objects.filter(cell__in=[world.n2, world.n3]):
+        rule.role, rule.valid_to = "lead", None
+        rule.save()  # as the admin saves it: the router reloads
+    [suggestion] = flywheel.rule_suggestions()
+    assert suggestion.reroutes == []
 
 
 def test_a_subcategory_with_a_rule_of_its_own_here_is_not_said_to_move(cast, world, close_via_pool):
