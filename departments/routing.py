@@ -215,6 +215,30 @@ class RoutingIndex:
             return None
         return deciding[0].responsibility_id
 
+    def deciding_level(self, *, category_id: int, cell_id: int, on: date) -> tuple[int, int] | None:
+        """The level whose lead rules decide `route` here, as (scope rank, place of the
+        rules' category in the case's chain, 0 for its own): a smaller one is more specific
+        (SPEC §3). None when no lead rule applies, or without a cell."""
+        if cell_id not in self.township_of_cell:
+            return None
+        active = self._active_rules(category_id, cell_id, on)
+        for scope_rank in (CELL_SCOPE, TOWNSHIP_SCOPE, EVERYWHERE_SCOPE):
+            for depth, rules in enumerate(active.values()):
+                if any(r.is_lead and r.scope_rank == scope_rank for r in rules):
+                    return scope_rank, depth
+        return None
+
+    def cells_ruled_apart(self, category_id: int) -> set[int]:
+        """The cells that have a rule of their own for the category or an ancestor: every
+        other cell of a township routes the category alike (its township's rules, then the
+        district's), so that one of them stands for all."""
+        return {
+            rule.scope_id
+            for cat_id in self.category_chain(category_id)
+            for rule in self.rules_by_category.get(cat_id, ())
+            if rule.scope_rank == CELL_SCOPE
+        }
+
     def _active_rules(self, category_id: int, cell_id: int, on: date) -> dict[int, list[_Rule]]:
         """The rules in force at `cell_id` on `on`, by category of the chain, most specific
         category first."""

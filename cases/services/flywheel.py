@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from cases.models import Case, RuleSuggestionDismissal, State
 from cases.services.transitions import WorkflowError
 from departments.models import Category, Department, GridCell, Responsibility, Township, User
-from departments.routing import get_index
+from departments.routing import CELL_SCOPE, TOWNSHIP_SCOPE, get_index
 from departments.wording import join_names
 
 MIN_CASES = 3
@@ -47,6 +47,29 @@ class RuleSuggestion:
     # in `replaces` make an overlap of it: accepting keeps it (the key of a new one) and
     # ends them.
     rule: Responsibility | None = None
+    # The subcategories the new rule would take here from the department the list gives
+    # them now, as (subcategory, that department): a rule for a category covers its
+    # subcategories, and a cell's or a township's outranks theirs for a wider place.
+    reroutes: list[tuple[Category, Department]] = field(default_factory=list)
+    # The rules of `replaces` that start today or later: they cannot end as of yesterday,
+    # so accepting is refused until they are changed by hand, as the page says first.
+    starting: list[Responsibility] = field(default_factory=list)
+
+    @property
+    def ending(self) -> list[Responsibility]:
+        """The rules of `replaces` that accepting ends as of yesterday."""
+        return [rule for rule in self.replaces if rule not in self.starting]
+
+    @property
+    def refusals(self) -> list[str]:
+        return [
+            _(
+                "The rule of %(department)s for this category and place starts on "
+                "%(date)s: change it in the responsibility list first."
+            )
+            % {"department": rule.department.name, "date": date_format(rule.valid_from)}
+            for rule in self.starting
+        ]
 
     @property
     def share(self) -> float:
@@ -269,6 +292,7 @@ def rule_suggestions(
     suggestions = [
         s for s in suggestions if s.key not in ruled or (s.rule is not None and s.replaces)
     ]
+    _attach_rerouted_subcategories(suggestions, index, today, cells_of_township)
     suggestions.sort(key=lambda s: (-s.count, -s.share, s.category.code, str(s.scope)))
     return suggestions
 
@@ -299,6 +323,7 @@ def _attach_replaced_rules(suggestions: list[RuleSuggestion], today) -> None:
             rule for rule in rules if rule.category_id == s.category.pk and _same_place(rule, s)
         ]
         s.replaces = [rule for rule in here if rule.department_id != s.department.pk]
+        s.starting = [rule for rule in s.replaces if rule.valid_from and rule.valid_from >= today]
         s.rule = next(
             (
                 rule
@@ -307,6 +332,41 @@ def _attach_replaced_rules(suggestions: list[RuleSuggestion], today) -> None:
                 and (rule.valid_from is None or rule.valid_from <= today)
             ),
             None,
+        )
+
+
+def _attach_rerouted_subcategories(suggestions, index, today, cells_of_township) -> None:
+    """Each suggestion's `reroutes`: the subcategories of its category that the list gives
+    another lead in a cell of its place, where the new rule would outrank that rule (or
+    is beside it: the rules accepting ends). From the router in memory; one query for the
+    departments' names, none when nothing moves."""
+    if not suggestions:
+        return
+    descendants = defaultdict(list)
+    for category_id in index.parent_of:
+        for ancestor_id in index.category_chain(category_id)[1:]:
+            descendants[ancestor_id].append(category_id)
+    moved = {}
+    for s in suggestions:
+        scope_rank = CELL_SCOPE if s.cell else TOWNSHIP_SCOPE
+        place_cells = [s.cell.pk] if s.cell else cells_of_township[s.township.pk]
+        moved[s.key] = []
+        for category_id in descendants[s.category.pk]:
+            level = (scope_rank, index.category_chain(category_id).index(s.category.pk))
+            # The cells with rules of their own, and one of the others for them all.
+            apart = index.cells_ruled_apart(category_id)
+            alike = [cell_id for cell_id in place_cells if cell_id not in apart][:1]
+            for cell_id in [cell_id for cell_id in place_cells if cell_id in apart] + alike:
+                here = {"category_id": category_id, "cell_id": cell_id, "on": today}
+                lead_id = index.route(**here).lead_department_id
+                if lead_id not in (None, s.department.pk) and level <= index.deciding_level(**here):
+                    moved[s.key].append((category_id, lead_id))
+                    break
+    leads = Department.objects.in_bulk({d for pairs in moved.values() for _c, d in pairs})
+    for s in suggestions:
+        s.reroutes = sorted(
+            ((index.categories[c], leads[d]) for c, d in moved[s.key]),
+            key=lambda pair: pair[0].code,
         )
 
 
@@ -326,6 +386,8 @@ def rule_suggestion_accept(*, key: str, actor: User) -> Responsibility:
     suggestion = find_suggestion(key)
     if suggestion is None:
         raise WorkflowError(_("This suggestion no longer applies."))
+    if suggestion.refusals:
+        raise WorkflowError(suggestion.refusals[0])
     today = timezone.localdate()
     basis = _(
         "Data flywheel: %(department)s handled %(count)d of %(total)d closed fallback cases "
@@ -339,14 +401,6 @@ def rule_suggestion_accept(*, key: str, actor: User) -> Responsibility:
         "date": date_format(today),
     }
     for rule in suggestion.replaces:
-        if rule.valid_from and rule.valid_from >= today:
-            raise WorkflowError(
-                _(
-                    "The rule of %(department)s for this category and place starts on "
-                    "%(date)s: change it in the responsibility list first."
-                )
-                % {"department": rule.department.name, "date": date_format(rule.valid_from)}
-            )
         # Ends yesterday: from today the new rule alone names the lead here.
         rule.valid_to = today - timedelta(days=1)
         rule.save(update_fields=["valid_to"])

@@ -12,11 +12,12 @@ from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from cases.models import Case, RuleSuggestionDismissal, State
 from cases.services import arbitration, flywheel, workflow
 from cases.services.transitions import WorkflowError
-from departments.models import Responsibility
+from departments.models import Category, Responsibility
 from departments.routing import get_index
 from tests.cases.flywheel_support import (
     chosen_by_the_audit_trail,
@@ -220,6 +221,34 @@ def test_accepting_a_suggestion_ends_the_rule_of_another_lead_in_that_place(
     assert report(category=world.stall, cell=world.n3).lead_department == world.market
 
 
+def test_a_rule_of_another_lead_that_starts_later_is_not_said_to_end_as_of_yesterday(
+    client, cast, evidence, world
+):
+    """The page said accepting would end, as of yesterday, a rule that starts tomorrow, and
+    offered "Accept", which could only be refused: the rule must be changed by hand."""
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    Responsibility.objects.create(
+        category=world.stall,
+        department=world.urban,
+        township=world.north,
+        role="lead",
+        valid_from=tomorrow,
+    )
+    suggestion = next(s for s in flywheel.rule_suggestions() if s.township == world.north)
+    client.force_login(cast.admin)
+    page = client.get(reverse("admin:cases_rule_suggestions")).text
+    row = page[page.index(f'id="suggestion-{suggestion.key}"') :]
+    row = row[: row.index("</tr>")]
+    assert "Accepting ends, as of yesterday" not in row
+    assert (
+        f"The rule of {world.urban.name} for this category and place starts on"
+        f" {date_format(tomorrow)}: change it in the responsibility list first."
+    ) in row
+    assert 'value="accept"' not in row and 'value="dismiss"' in row
+    with pytest.raises(WorkflowError):
+        flywheel.rule_suggestion_accept(key=suggestion.key, actor=cast.admin)
+
+
 def test_an_overlap_of_the_places_own_lead_rules_is_suggested_away(
     cast, world, close_via_pool, report
 ):
@@ -260,6 +289,102 @@ def test_an_expired_lead_rule_of_the_department_is_not_suggested_again(cast, wor
     for cell in (world.n1, world.n2, world.n3):
         close_via_pool(world.market, cell=cell)
     assert flywheel.rule_suggestions() == []
+
+
+def general_cases_dispatched_to_market_regulation(cast, world, report):
+    """The north's general environment cases (two leads: the pool) dispatched to market
+    regulation, one a cell, where the list gives rubbish to urban management; the
+    township's suggestion that follows."""
+    Responsibility.objects.filter(category=world.environment).delete()
+    for department in (world.urban, world.housing):
+        Responsibility.objects.create(
+            category=world.environment, department=department, role="lead"
+        )
+    Responsibility.objects.create(category=world.rubbish, department=world.urban, role="lead")
+    for cell in (world.n1, world.n2, world.n3):  # one a cell: the township's level only
+        case = report(category=world.environment, cell=cell, description="环境问题")
+        assert case.fallback_reason == "overlap"
+        workflow.case_dispatch(case=case, actor=cast.dispatcher, lead=world.market)
+        workflow.case_accept(case=case, actor=cast.other_liaison)
+        workflow.case_resolve(case=case, actor=cast.other_liaison, note="已处理")
+        workflow.case_verify(case=case, actor=cast.caseworker)
+    assert report(category=world.rubbish, cell=world.n2).lead_department == world.urban
+    [suggestion] = flywheel.rule_suggestions()
+    return suggestion
+
+
+def test_a_rule_for_a_broad_category_says_which_subcategories_it_takes_from_their_lead(
+    client,
+    cast,
+    world,
+    report,
+    compiled_catalogue,  # noqa: F811
+):
+    """A township's rule for a parent category outranks the list's rules for its
+    subcategories everywhere (SPEC §3: the scope first): accepting one for general
+    environment cases moved the township's rubbish, which the list gives urban management,
+    to market regulation, and the page had said nothing of it."""
+    suggestion = general_cases_dispatched_to_market_regulation(cast, world, report)
+    assert (suggestion.category, suggestion.township) == (world.environment, world.north)
+    assert suggestion.reroutes == [(world.rubbish, world.urban)]
+    client.force_login(cast.admin)
+    page = client.get(reverse("admin:cases_rule_suggestions")).text
+    assert (
+        f"Accepting also gives {world.market.name} these subcategories here, which the"
+        f" list gives another department: <strong>{world.rubbish}</strong> (now"
+        f" {world.urban.name})"
+    ) in page
+    chinese = client.get(reverse("admin:cases_rule_suggestions"), HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert (
+        f"采纳后，此处以下子类别也将改由{world.market.name}牵头（责任清单目前指定其他部门）："
+        f" <strong>{world.rubbish}</strong> （现由{world.urban.name}牵头）"
+    ) in chinese.text
+    # What it said: the north's rubbish now goes to market regulation.
+    flywheel.rule_suggestion_accept(key=suggestion.key, actor=cast.admin)
+    assert report(category=world.rubbish, cell=world.n2).lead_department == world.market
+    assert report(category=world.rubbish, cell=world.s1).lead_department == world.urban
+
+
+def test_cells_with_rules_of_their_own_are_each_looked_at(cast, world, report):
+    """A township's cells route a category alike but for those with rules of their own,
+    which are looked at one by one: here every cell has one, and only N-02's has ended."""
+    yesterday = timezone.localdate() - timedelta(days=1)
+    for cell, valid_to in ((world.n1, None), (world.n2, yesterday), (world.n3, None)):
+        Responsibility.objects.create(
+            category=world.rubbish,
+            department=world.housing,
+            cell=cell,
+            role="lead" if cell != world.n3 else "assist",
+            valid_to=valid_to,
+        )
+    suggestion = general_cases_dispatched_to_market_regulation(cast, world, report)
+    # N-01's own rule keeps its rubbish with housing; in N-02 and N-03 (an assist rule
+    # only) the district's rule gives it to urban management, which the new rule outranks.
+    assert suggestion.reroutes == [(world.rubbish, world.urban)]
+    for rule in Responsibility.objects.filter(cell__in=[world.n2, world.n3]):
+        rule.role, rule.valid_to = "lead", None
+        rule.save()  # as the admin saves it: the router reloads
+    [suggestion] = flywheel.rule_suggestions()
+    assert suggestion.reroutes == []
+
+
+def test_a_subcategory_with_a_rule_of_its_own_here_is_not_said_to_move(cast, world, close_via_pool):
+    """The township's own rule for the subcategory outranks the parent's: nothing moves."""
+    child = Category.objects.create(
+        code="STALL-NIGHT", name="夜市占道", parent=world.stall, accept_hours=2, resolve_days=1
+    )
+    Responsibility.objects.create(
+        category=child, department=world.urban, township=world.north, role="lead"
+    )
+    other = Category.objects.create(
+        code="STALL-FAIR", name="集市占道", parent=world.stall, accept_hours=2, resolve_days=1
+    )
+    Responsibility.objects.create(category=other, department=world.market, role="lead")
+    for cell in (world.n1, world.n2, world.n3):
+        close_via_pool(world.market, cell=cell)
+    [suggestion] = flywheel.rule_suggestions()
+    # Not the night market (the north's rule), nor the fair (market regulation already).
+    assert suggestion.reroutes == []
 
 
 def test_once_the_townships_rule_is_accepted_its_cells_are_not_suggested_the_same(

@@ -18,6 +18,7 @@ from cases.labels import TRANSITION_HELP, working_time_words
 from cases.models import Case, CaseEvent, State
 from cases.services import extensions, workflow
 from cases.services.corrections import case_correct
+from departments.models import Responsibility
 from tests.conftest import correct_as_shown
 
 
@@ -586,6 +587,58 @@ def test_fallback_pool_query_count_does_not_grow_with_rows(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get("/cases/fallback/")
     assert len(response.context["rows"]) == 13
+
+
+def pool_of_every_kind(report, cast, world) -> list[Case]:
+    """One case of each kind a pool row shows: an overlap, no category, no rule with the
+    departments the assist rules name, a case returned once, and one returned twice (to
+    arbitrate) after a whistle."""
+    returned = report()
+    workflow.case_return(case=returned, actor=cast.liaison, reason="不归城管")
+    disputed = report(category=world.stall, cell=world.n1)
+    workflow.case_dispatch(
+        case=disputed,
+        actor=cast.dispatcher,
+        lead=world.urban,
+        assisting=[world.market, world.housing],
+        whistle=True,
+    )
+    workflow.case_return(case=disputed, actor=cast.liaison, reason="不归城管")
+    workflow.case_dispatch(
+        case=disputed, actor=cast.dispatcher, lead=world.market, assisting=[world.housing]
+    )
+    workflow.case_return(case=disputed, actor=cast.other_liaison, reason="不归市场监管")
+    return [
+        report(category=world.stall, cell=world.n2),
+        report(category=None),
+        report(category=world.lamp, cell=world.n3),
+        returned,
+        disputed,
+    ]
+
+
+@pytest.mark.parametrize("who", ["dispatcher", "supervisor"])
+def test_the_pool_costs_the_same_queries_for_more_cases_of_every_kind(
+    client, cast, world, report, who, django_assert_max_num_queries
+):
+    """Returns, arbitrations, whistles and assist rules each read once for the page."""
+    Responsibility.objects.create(category=world.lamp, department=world.housing, role="assist")
+    client.force_login(getattr(cast, who))
+    pool_of_every_kind(report, cast, world)
+    client.get("/cases/fallback/")  # the router's index and the calendar, loaded once
+    with django_assert_max_num_queries(14) as few:
+        client.get("/cases/fallback/")
+    queries = len(few.captured_queries)
+    for _ in range(3):
+        pool_of_every_kind(report, cast, world)
+    with django_assert_max_num_queries(queries):
+        response = client.get("/cases/fallback/")
+    rows = response.context["rows"]
+    assert len(rows) == 20
+    assert sum(case.needs_arbitration for case, _may in rows) == 4
+    assert all(
+        case.listed_assisting_boxes for case, may in rows if may and case.category == world.lamp
+    )
 
 
 def test_the_pool_says_a_returned_case_is_back_in_it_not_waiting_since_then(
