@@ -121,6 +121,26 @@ def env_positive_float(name: str, default) -> float:
     return value
 
 
+# A limit in working hours, as a category's accept limit allows it (`Category.accept_hours`,
+# two decimals, seven digits): under 0.01 h (a second or less) no deadline can be counted,
+# and beyond 99999.99 h none can be placed on a date.
+HOURS_LIMIT_MIN, HOURS_LIMIT_MAX = 0.01, 99999.99
+
+
+def env_hours_limit(name: str, default) -> float:
+    """A limit in working hours from the environment (decimals allowed) within a category's
+    bounds, or start-up stops naming the variable: 0.0001 or 1e300 passed "greater than
+    zero", then failed every report into the fallback pool instead."""
+    value = env_positive_float(name, default)
+    if not HOURS_LIMIT_MIN <= value <= HOURS_LIMIT_MAX:
+        raise ImproperlyConfigured(
+            f"{name}={env_str(name, default)!r}: expected a number of working hours between "
+            f"{HOURS_LIMIT_MIN} and {HOURS_LIMIT_MAX}, as a category's accept limit "
+            f"(the default is {default})."
+        )
+    return value
+
+
 DEBUG = env_bool("DJANGO_DEBUG", True)
 
 
@@ -329,7 +349,7 @@ CORS_EXPOSE_HEADERS = ("Location", "Idempotent-Replayed", "Retry-After")
 
 # --- Working time and deadlines (SPEC §4) ---
 WORKING_HOURS = parse_working_hours(env_str("WORKING_HOURS", "09:00-17:00"))
-FALLBACK_DISPATCH_HOURS = env_positive_float("FALLBACK_DISPATCH_HOURS", 4)
+FALLBACK_DISPATCH_HOURS = env_hours_limit("FALLBACK_DISPATCH_HOURS", 4)
 
 
 # --- Email ---
