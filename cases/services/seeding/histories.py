@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from cases.models import CaseFallbackReason, DeadlineKind, Source, State, Urgency
+from cases.services.deadlines import dispatch_limit_seconds
 from cases.services.seeding.draft import Draft, event_row
 from cases.services.seeding.past_escalations import PastSweeps
 from cases.services.seeding.texts import (
@@ -78,7 +79,7 @@ class Generator:
     def limit_seconds(self, category_id: int | None, kind: str) -> int:
         category = self.world.category_by_id.get(category_id)
         if kind == DeadlineKind.DISPATCH:
-            return int(settings.FALLBACK_DISPATCH_HOURS * HOUR)
+            return dispatch_limit_seconds()
         if kind == DeadlineKind.ACCEPT:
             return int((category.accept_hours if category else Decimal(8)) * HOUR)
         days = category.resolve_days if category else Decimal(5)
