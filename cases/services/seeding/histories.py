@@ -12,7 +12,6 @@ import random
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.utils import timezone
 
 from cases.models import CaseFallbackReason, DeadlineKind, Source, State, Urgency
@@ -266,7 +265,8 @@ class Generator:
             summoned = [c for c in draft.candidates if c != new_lead]
             actor = self.pick(world.dispatchers.get(township_id, []))
             known = {a["department_id"] for a in draft.assists}
-            due = at + timedelta(hours=float(settings.FALLBACK_DISPATCH_HOURS))
+            # In working time, as a whistle blown by hand (deadlines.whistle_report_due).
+            due = self.calendar.add_working_seconds(at, dispatch_limit_seconds())
             draft.assists += [
                 {
                     "department_id": d,
