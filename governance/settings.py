@@ -11,6 +11,7 @@ import secrets
 from datetime import time, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import dj_database_url
 import dj_email_url
@@ -307,7 +308,25 @@ LANGUAGE_CODE = parse_language_code(env_str("LANGUAGE_CODE", "en"))
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 FORMAT_MODULE_PATH = ["governance.formats"]
-TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
+
+
+def parse_time_zone(raw: str) -> str:
+    """TIME_ZONE as a key of the zoneinfo database, which every time told is read in.
+    Django's own check only looks for a path under /usr/share/zoneinfo (and skips even
+    that where there is none): "Asia/Shanghai/", "Asia" or "zone.tab" passed it, then every
+    page and sweep that told a time failed."""
+    try:
+        ZoneInfo(raw)
+    # ZoneInfoNotFoundError is a KeyError; a folder, a path or another file a ValueError.
+    except (KeyError, ValueError, OSError) as error:
+        raise ImproperlyConfigured(
+            f"TIME_ZONE={raw!r} is no time zone of the zoneinfo database: expected a name "
+            "such as Asia/Shanghai (the default) or UTC."
+        ) from error
+    return raw
+
+
+TIME_ZONE = parse_time_zone(env_str("TIME_ZONE", "Asia/Shanghai"))
 USE_I18N = True
 USE_TZ = True
 
