@@ -11,6 +11,7 @@ import secrets
 from datetime import time, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import dj_database_url
 import dj_email_url
@@ -118,6 +119,26 @@ def env_positive_float(name: str, default) -> float:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number: {expected}.")
     if value <= 0:
         raise ImproperlyConfigured(f"{name}={raw!r} must be greater than zero: {expected}.")
+    return value
+
+
+# A limit in working hours, as a category's accept limit allows it (`Category.accept_hours`,
+# two decimals, seven digits): under 0.01 h (a second or less) no deadline can be counted,
+# and beyond 99999.99 h none can be placed on a date.
+HOURS_LIMIT_MIN, HOURS_LIMIT_MAX = 0.01, 99999.99
+
+
+def env_hours_limit(name: str, default) -> float:
+    """A limit in working hours from the environment (decimals allowed) within a category's
+    bounds, or start-up stops naming the variable: 0.0001 or 1e300 passed "greater than
+    zero", then failed every report into the fallback pool instead."""
+    value = env_positive_float(name, default)
+    if not HOURS_LIMIT_MIN <= value <= HOURS_LIMIT_MAX:
+        raise ImproperlyConfigured(
+            f"{name}={env_str(name, default)!r}: expected a number of working hours between "
+            f"{HOURS_LIMIT_MIN} and {HOURS_LIMIT_MAX}, as a category's accept limit "
+            f"(the default is {default})."
+        )
     return value
 
 
@@ -287,7 +308,25 @@ LANGUAGE_CODE = parse_language_code(env_str("LANGUAGE_CODE", "en"))
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 FORMAT_MODULE_PATH = ["governance.formats"]
-TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
+
+
+def parse_time_zone(raw: str) -> str:
+    """TIME_ZONE as a key of the zoneinfo database, which every time told is read in.
+    Django's own check only looks for a path under /usr/share/zoneinfo (and skips even
+    that where there is none): "Asia/Shanghai/", "Asia" or "zone.tab" passed it, then every
+    page and sweep that told a time failed."""
+    try:
+        ZoneInfo(raw)
+    # ZoneInfoNotFoundError is a KeyError; a folder, a path or another file a ValueError.
+    except (KeyError, ValueError, OSError) as error:
+        raise ImproperlyConfigured(
+            f"TIME_ZONE={raw!r} is no time zone of the zoneinfo database: expected a name "
+            "such as Asia/Shanghai (the default) or UTC."
+        ) from error
+    return raw
+
+
+TIME_ZONE = parse_time_zone(env_str("TIME_ZONE", "Asia/Shanghai"))
 USE_I18N = True
 USE_TZ = True
 
@@ -329,7 +368,7 @@ CORS_EXPOSE_HEADERS = ("Location", "Idempotent-Replayed", "Retry-After")
 
 # --- Working time and deadlines (SPEC §4) ---
 WORKING_HOURS = parse_working_hours(env_str("WORKING_HOURS", "09:00-17:00"))
-FALLBACK_DISPATCH_HOURS = env_positive_float("FALLBACK_DISPATCH_HOURS", 4)
+FALLBACK_DISPATCH_HOURS = env_hours_limit("FALLBACK_DISPATCH_HOURS", 4)
 
 
 # --- Email ---

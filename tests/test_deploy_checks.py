@@ -285,6 +285,25 @@ def test_a_bad_number_in_the_environment_stops_start_up_naming_the_variable(name
     assert "invalid literal" not in result.stderr
 
 
+@pytest.mark.parametrize("raw", ["Asia/Shanghai/", "Asia", "zone.tab", "Mars/Olympus"])
+def test_a_time_zone_python_cannot_load_stops_start_up_naming_the_variable(raw):
+    # A trailing slash, a region's folder or another file of the system's zoneinfo passed
+    # Django's own check (it looks for a path under /usr/share/zoneinfo, and skips even that
+    # where there is none), then every page and sweep that told a time failed.
+    result = manage("check", TIME_ZONE=raw)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"TIME_ZONE={raw!r}" in result.stderr and "Asia/Shanghai" in result.stderr
+
+
+@pytest.mark.parametrize("raw", ["UTC", "America/New_York", "Asia/Kolkata"])
+def test_a_time_zone_of_the_zoneinfo_database_is_read(raw):
+    show = "from django.utils import timezone; print(timezone.get_default_timezone_name())"
+    result = manage("shell", "-c", show, TIME_ZONE=raw)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == raw
+
+
 def test_the_email_timeout_may_be_a_decimal_number_of_seconds():
     result = manage(
         "shell",

@@ -8,6 +8,7 @@ Detecting that a deadline passed is kept apart from telling people about it: the
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cases.models.case import Case
@@ -181,4 +182,7 @@ class SweepRun(models.Model):
         verbose_name_plural = _("escalation sweeps")
 
     def __str__(self):
-        return f"sweep {self.started_at:%Y-%m-%d %H:%M:%S}"
+        # The admin's title of the run: its start in TIME_ZONE, as the fields beside it.
+        return gettext("escalation sweep %(started)s") % {
+            "started": f"{timezone.localtime(self.started_at):%Y-%m-%d %H:%M:%S}"
+        }

@@ -30,6 +30,13 @@ class DeadlineError(ValueError):
     """A limit that cannot make a deadline (zero or negative)."""
 
 
+def dispatch_limit_seconds() -> int:
+    """FALLBACK_DISPATCH_HOURS in working seconds, counted in decimal as a category's limits
+    are: 4.1 h is 14,759.999… s in binary floating point, whose whole seconds put the pool's
+    deadlines a second before the 13:06 counted by hand (shown as 13:05)."""
+    return int(Decimal(str(settings.FALLBACK_DISPATCH_HOURS)) * 3600)
+
+
 def limit_seconds(case: Case, kind: str, calendar: WorkingCalendar) -> int:
     """The working seconds the clock of `kind` allows on this case.
 
@@ -38,7 +45,7 @@ def limit_seconds(case: Case, kind: str, calendar: WorkingCalendar) -> int:
     rather than making a case overdue the moment it arrives.
     """
     if kind == DeadlineKind.DISPATCH:
-        seconds = int(settings.FALLBACK_DISPATCH_HOURS * 3600)
+        seconds = dispatch_limit_seconds()
         what = "FALLBACK_DISPATCH_HOURS"
     elif kind == DeadlineKind.ACCEPT:
         category = case.category
@@ -140,7 +147,7 @@ def resume_clock(case: Case, *, now: datetime) -> None:
 
 def whistle_report_due(*, now: datetime) -> datetime:
     """When departments summoned by a whistle must have reported for duty (报到)."""
-    return get_calendar().add_working_seconds(now, int(settings.FALLBACK_DISPATCH_HOURS * 3600))
+    return get_calendar().add_working_seconds(now, dispatch_limit_seconds())
 
 
 RUNGS = ("remind_at", "due_at", "escalate_2_at", "escalate_3_at")

@@ -2,7 +2,8 @@
 work and lists that cost the same few queries however long they are."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -216,3 +217,23 @@ def test_a_sweep_run_links_to_the_escalations_it_wrote(client, keeper, report, w
     shown = client.get(link).context["cl"].result_list
     assert {e.pk for e in shown} == {e.pk for e in result.escalations}
     assert earlier[0].pk not in {e.pk for e in shown}
+
+
+def test_a_sweep_runs_page_is_titled_with_its_local_time_in_the_readers_language(
+    client,
+    keeper,
+    settings,
+    compiled_catalogue,  # noqa: F811
+):
+    # Its title, breadcrumb and <title> read "sweep 2026-11-24 02:00:05": the time in UTC,
+    # eight hours from the "started" field beside it, and in English on a Chinese page.
+    settings.TIME_ZONE = "Asia/Kolkata"
+    started = datetime(2026, 11, 24, 10, 0, 5, tzinfo=ZoneInfo("Asia/Kolkata"))
+    run = SweepRun.objects.create(started_at=started, clock=started)
+    client.force_login(keeper)
+    url = reverse("admin:cases_sweeprun_change", args=[run.pk])
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").text
+    assert "<h2>escalation sweep 2026-11-24 10:00:05</h2>" in english
+    assert "04:30:05" not in english
+    chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").text
+    assert "<h2>督办巡查 2026-11-24 10:00:05</h2>" in chinese

@@ -370,3 +370,28 @@ def test_a_pool_limit_that_is_no_finite_number_is_refused(raw, monkeypatch):
     monkeypatch.setenv("FALLBACK_DISPATCH_HOURS", raw)
     with pytest.raises(ImproperlyConfigured, match="FALLBACK_DISPATCH_HOURS"):
         env_positive_float("FALLBACK_DISPATCH_HOURS", "4")
+
+
+@pytest.mark.parametrize("raw", ["0.0001", "1e300"])
+def test_a_pool_limit_no_deadline_can_be_counted_with_stops_start_up(raw):
+    # Less than a second of working time (0.0001 h) or more than any date can hold (1e300 h)
+    # passed "greater than zero", and then every report into the fallback pool failed.
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "FALLBACK_DISPATCH_HOURS": raw},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode != 0
+    assert f"FALLBACK_DISPATCH_HOURS={raw!r}" in completed.stderr
+    assert "between 0.01 and 99999.99" in completed.stderr
+
+
+@pytest.mark.parametrize(("raw", "hours"), [("0.01", 0.01), ("2.5", 2.5), ("99999.99", 99999.99)])
+def test_a_pool_limit_within_a_categorys_bounds_is_read(raw, hours, monkeypatch):
+    from governance.settings import env_hours_limit
+
+    monkeypatch.setenv("FALLBACK_DISPATCH_HOURS", raw)
+    assert env_hours_limit("FALLBACK_DISPATCH_HOURS", 4) == hours

@@ -531,3 +531,18 @@ def test_a_case_suspended_in_the_evening_after_its_deadline_stays_overdue(report
         assert Case.objects.get(pk=late.pk).is_overdue
         assert not Case.objects.get(pk=on_time.pk).is_overdue
     assert clock(on_time)[2] == at(11, 24, 10)
+
+
+@pytest.mark.parametrize(("hours", "due"), [(2.5, (11, 30)), (4.1, (13, 6)), (8.2, (9, 12))])
+def test_a_decimal_pool_limit_gives_its_deadlines_to_the_second(
+    report, cast, world, settings, hours, due
+):
+    # 4.1 h is 14,759.999… s in binary floating point: the pool's deadline and the
+    # summons' fell at 13:05:59, shown as 13:05, for the 13:06 counted by hand.
+    settings.FALLBACK_DISPATCH_HOURS = hours
+    with time_machine.travel(at(11, 23, 9), tick=False):
+        pooled = report(category=world.stall)
+        summoned = whistle(report, cast, world)
+    day = 23 if hours < 8 else 24
+    assert pooled.due_at == at(11, day, *due)
+    assert report_due(summoned) == at(11, day, *due)

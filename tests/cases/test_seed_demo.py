@@ -17,7 +17,7 @@ from django.utils import timezone
 from cases.dashboard import with_rates
 from cases.models import Case, CaseAssist, CaseEvent, DailyFigures, Escalation, State
 from cases.models.figures import COUNTED_FIELDS
-from cases.services.deadlines import limit_seconds
+from cases.services.deadlines import dispatch_limit_seconds, limit_seconds
 from cases.services.intake import case_report
 from cases.services.seeding import (
     DEMO_PASSWORD,
@@ -450,3 +450,15 @@ def test_seed_demo_makes_exactly_n_cases_whistles_only_past_one_of_each_state(co
     assert Case.objects.count() == count
     showcase = [spec.description for spec in WHISTLE_CASES]
     assert Case.objects.filter(description__in=showcase).count() == whistles
+
+
+def test_seeded_summonses_are_due_in_working_time_as_a_whistle_blown_by_hand():
+    # They were due FALLBACK_DISPATCH_HOURS of wall-clock time after the dispatch: a
+    # whistle blown on Friday at 16:00 was due that evening at 20:00, not Monday at 11:00.
+    seed()
+    seed("--cases", "300", "--seed", "42")
+    calendar = get_calendar()
+    summonses = CaseAssist.objects.filter(summoned=True).values_list("created_at", "report_due_at")
+    assert len(summonses) >= 5
+    for dispatched, due in summonses:
+        assert due == calendar.add_working_seconds(dispatched, dispatch_limit_seconds())

@@ -12,10 +12,10 @@ import random
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.utils import timezone
 
 from cases.models import CaseFallbackReason, DeadlineKind, Source, State, Urgency
+from cases.services.deadlines import dispatch_limit_seconds
 from cases.services.seeding.draft import Draft, event_row
 from cases.services.seeding.past_escalations import PastSweeps
 from cases.services.seeding.texts import (
@@ -78,7 +78,7 @@ class Generator:
     def limit_seconds(self, category_id: int | None, kind: str) -> int:
         category = self.world.category_by_id.get(category_id)
         if kind == DeadlineKind.DISPATCH:
-            return int(settings.FALLBACK_DISPATCH_HOURS * HOUR)
+            return dispatch_limit_seconds()
         if kind == DeadlineKind.ACCEPT:
             return int((category.accept_hours if category else Decimal(8)) * HOUR)
         days = category.resolve_days if category else Decimal(5)
@@ -265,7 +265,8 @@ class Generator:
             summoned = [c for c in draft.candidates if c != new_lead]
             actor = self.pick(world.dispatchers.get(township_id, []))
             known = {a["department_id"] for a in draft.assists}
-            due = at + timedelta(hours=float(settings.FALLBACK_DISPATCH_HOURS))
+            # In working time, as a whistle blown by hand (deadlines.whistle_report_due).
+            due = self.calendar.add_working_seconds(at, dispatch_limit_seconds())
             draft.assists += [
                 {
                     "department_id": d,
