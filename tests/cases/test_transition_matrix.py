@@ -649,8 +649,10 @@ def test_bulk_accept_accepts_exactly_what_the_liaison_may_accept(acting, variant
             said
         )
     else:
-        # Never seen: not named either (tests/cases/test_admin_liaison_actions.py).
+        # Never seen: not named either (tests/cases/test_admin_liaison_actions.py), but not
+        # passed over in silence: the liaison ticked a case, and nothing was done.
         assert not any(case.number in text for _level, text in said), said
+        assert [level for level, _text in said] == [message_levels.ERROR], said
 
 
 # The cases a liaison no longer sees but whose audit trail names their department.
