@@ -11,12 +11,16 @@ for a case the user may not see, the sign-in page for nobody), never a 500 or a 
 redirect, and changes nothing (state, version, owner, audit rows).
 
 The expected matrix is written out below from SPEC §1–§2 and the README, not asked of the
-code under test. Readings the product made on purpose (README, cases/permissions.py):
+code under test. Readings the product made (README, cases/permissions.py):
 - administrators fire no transition: SPEC §1 gives them the reference data, not cases;
 - a dispatcher cancels any open case of the township, not only one in the pool (a
-  duplicate may be found after dispatch), and a case waiting for arbitration too;
+  duplicate may be found after dispatch), a suspended one and one waiting for arbitration;
 - a supervisor with no township is the district's and acts on every township's cases;
 - a case whose lead an arbitration named cannot be returned by that lead ("final");
+- a case is refused for its state before it is refused for its user: "a case in the state
+  … cannot be given …" whoever asks, "you may not …" only from a state it leaves;
+- a liaison whose department returned a case no longer sees it; their bulk accept of it
+  names it as "changed meanwhile" (README: told a case moved on, not that there is none);
 - `reported` is transient (intake routes in the same transaction): no case rests there.
 
 The world is built once per module (xdist worker) in a transaction rolled back at its end;
