@@ -95,6 +95,11 @@ class World:
 
 @pytest.fixture
 def world(db) -> World:
+    return build_world()
+
+
+def build_world() -> World:
+    """The world of the `world` fixture, for fixtures of a wider scope that build it once."""
     north = Township.objects.create(code="N", name="北街道")
     south = Township.objects.create(code="S", name="南街道")
     n1, n2, n3 = (make_cell(f"N-0{i}", north, i - 1) for i in (1, 2, 3))
@@ -151,6 +156,11 @@ class Cast:
 
 @pytest.fixture
 def cast(world) -> Cast:
+    return build_cast(world)
+
+
+def build_cast(world: World) -> Cast:
+    """The cast of the `cast` fixture, for fixtures of a wider scope that build it once."""
     role = User.Role
     return Cast(
         caseworker=make_user("caseworker", role.CASEWORKER, township=world.north),

@@ -74,11 +74,15 @@ def accept_selected(model_admin, request, queryset):
     # Ticked on the page, but out of the list since (returned to the pool meanwhile,
     # or no longer in the filtered state): said, not silently skipped.
     ticked = {written_id(pk) for pk in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)}
+    # Those the user may not be told of (never theirs, or an id typed into the form) are
+    # counted, not named: passed over in silence, the press would seem to have done nothing.
+    unnamed = 0
     if gone := ticked - seen - {None}:
         moved_on = gettext("it changed meanwhile and is no longer in this list")
         named = cases_user_may_name(request.user, gone).order_by("created_at")
         if numbers := list(named.values_list("number", flat=True)):
             refused.setdefault(moved_on, []).extend(numbers)
+        unnamed = len(gone) - len(numbers)
     if accepted:
         messages.success(
             request,
@@ -100,6 +104,16 @@ def accept_selected(model_admin, request, queryset):
                 len(numbers),
             )
             % {"count": len(numbers), "numbers": _first_named(numbers), "reason": reason},
+        )
+    if unnamed:
+        messages.error(
+            request,
+            ngettext(
+                "%(count)d selected case was not accepted: it is not in your list.",
+                "%(count)d selected cases were not accepted: they are not in your list.",
+                unnamed,
+            )
+            % {"count": unnamed},
         )
 
 

@@ -28,7 +28,12 @@ from cases.models import TERMINAL_STATES, Case, State
 from cases.privacy import can_see_personal_data
 from cases.selectors.access import cases_visible_to
 from cases.selectors.deadlines import working_seconds_left
-from cases.selectors.detail import case_detail_for, dispatch_suggestions, routing_explanation
+from cases.selectors.detail import (
+    case_detail_for,
+    case_to_act_on,
+    dispatch_suggestions,
+    routing_explanation,
+)
 from cases.selectors.lists import with_listed_assisting
 from cases.selectors.trail import latest_step
 from cases.services import workflow
@@ -198,7 +203,7 @@ def _run(name: str, case, user, data: dict):
 def case_transition(request, number, transition):
     if transition not in TRANSITION_FORMS:
         raise Http404
-    case = case_detail_for(request.user, number)
+    case = case_to_act_on(request.user, number)
     form = TRANSITION_FORMS[transition](
         request.POST, case=case, user=request.user, auto_id=f"id_{transition}_%s"
     )

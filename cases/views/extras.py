@@ -23,7 +23,7 @@ from cases.forms import (
 )
 from cases.models import CasePhoto, State
 from cases.selectors.access import cases_visible_to
-from cases.selectors.detail import case_detail_for
+from cases.selectors.detail import case_detail_for, case_to_act_on
 from cases.services.corrections import case_correct, return_by_new_lead
 from cases.services.liaison import assist_report_for_duty
 from cases.services.notes import case_add_note
@@ -127,7 +127,7 @@ def case_photo(request, number, photo_id):
 @require_POST
 @told_when_passed_on("expected_version")
 def case_correct_view(request, number):
-    case = case_detail_for(request.user, number)
+    case = case_to_act_on(request.user, number)
     form = CorrectionForm(request.POST, case=case, user=request.user)
     if not form.is_valid():
         # Which field and why: the form is a pair of pickers, and nothing on the page

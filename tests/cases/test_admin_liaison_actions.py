@@ -123,7 +123,11 @@ def test_bulk_accept_with_another_departments_ids_does_not_name_those_cases(
     client.force_login(cast.liaison)
     response = run_action(client, "accept_selected", [own_cases[0], foreign_case])
     texts = messages_of(response)
-    assert texts == [f"Accepted 1 case: {own_cases[0].number}"]
+    # Counted, not named: the press does not seem to have done nothing to it.
+    assert texts == [
+        f"Accepted 1 case: {own_cases[0].number}",
+        "1 selected case was not accepted: it is not in your list.",
+    ]
     assert not any(foreign_case.number in text for text in texts)
 
 
