@@ -44,7 +44,7 @@ def case_dispatch(
     before (an earlier routing or dispatch of a returned case) and not named leave it, so
     the case and its timeline agree. None keeps them (a caller that names the lead only).
     With `whistle`, the assisting departments are summoned (吹哨) and must report for duty
-    within the dispatch limit; without, none is (an earlier summons ended with the return).
+    within the dispatch limit; without, none is (an earlier summons ends here, not at the return).
     After two returns only a supervisor may dispatch, and that decision is final.
     """
     replace = assisting is not None
