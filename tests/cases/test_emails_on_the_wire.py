@@ -180,3 +180,15 @@ def test_a_decision_note_is_said_once_and_not_beside_the_button_to_the_case(smtp
     button = re.search(r"<a href=[^>]*>Open the case</a>[^<]*", found["text/html"]).group(0)
     assert button.endswith("</a>")
 
+
+def test_line_breaks_in_a_reason_show_in_the_html_part_as_in_the_text(smtp, report, cast):
+    case = workflow.case_accept(case=report(), actor=cast.liaison)
+    extensions.extension_request(
+        case=case, actor=cast.liaison, reason="物业未回复\n业主不在家", extra_days=Decimal("2")
+    )
+    deliver_all()
+    (asked,) = smtp.to("cg-boss@example.org")
+    found = parts(asked)
+    assert "物业未回复\n业主不在家" in found["text/plain"]
+    assert "物业未回复<br>业主不在家" in found["text/html"]
+
