@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -23,6 +22,7 @@ from cases.labels import ACTION_LABELS, deadline_just_passed, format_duration, l
 from cases.models import Case, CaseEvent, DeadlineKind, Escalation, ExtensionRequest
 from cases.privacy import mask_contacts, mask_name, mask_phone
 from departments.wording import aside
+from governance.links import site_url
 
 
 def render(name: str, context: dict, *, language: str) -> tuple[str, str, str]:
@@ -91,7 +91,7 @@ def _case_context(escalation: Escalation, *, language: str, timeline: list[CaseE
         "reporter": reporter,
         "description": mask_contacts(case.description)[:1000],
         "timeline": timeline_steps(timeline),
-        "case_url": f"{settings.SITE_URL}/cases/{case.number}/",
+        "case_url": site_url("cases:detail", args=[case.number]),
     }
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.test.utils import override_script_prefix
 
 from cases.models import OutboxMessage
 from cases.services import extensions, workflow
@@ -192,3 +193,25 @@ def test_line_breaks_in_a_reason_show_in_the_html_part_as_in_the_text(smtp, repo
     assert "物业未回复\n业主不在家" in found["text/plain"]
     assert "物业未回复<br>业主不在家" in found["text/html"]
 
+
+def test_links_in_emails_written_by_a_page_served_under_a_path_lead_to_the_site(
+    smtp, client, report, cast
+):
+    """Behind a proxy that serves the site under /gz/ (gunicorn's SCRIPT_NAME), Django
+    prefixes every path it makes in a request with /gz/; SITE_URL already has it."""
+    case = workflow.case_accept(case=report(), actor=cast.liaison)
+    with override_script_prefix("/gz/"):  # as the WSGI handler sets it for each request
+        password_reset_request(login="caseworker")
+        extensions.extension_request(
+            case=case, actor=cast.liaison, reason="需要协调物业", extra_days=Decimal("2")
+        )
+    deliver_all()
+    for rcpts, raw, message in received(smtp):
+        for part in check_on_the_wire(rcpts, raw, message).values():
+            for link in links(part):
+                assert "/gz/gz/" not in link
+                assert link.startswith(f"{SITE}/")
+    (reset,) = smtp.to("caseworker@example.org")
+    link = next(iter(links(parts(reset)["text/plain"])))
+    path = link.removeprefix(SITE)
+    assert client.get(path).status_code == 200
