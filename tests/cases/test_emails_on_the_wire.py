@@ -86,8 +86,8 @@ def check_on_the_wire(rcpts: list[str], raw: bytes, message) -> dict[str, str]:
     assert message.get_all("Cc") is None and message.get_all("Bcc") is None
     assert str(message["From"]) == "网格化治理 <grid@gov.example>"
     assert parsedate_to_datetime(message["Date"]).year >= 2026
-    assert re.fullmatch(r"<[^<>@\s]+@gov\.example>", message["Message-ID"])
-    stored = OutboxMessage.objects.get(message_id=message["Message-ID"])
+    assert re.fullmatch(r"<[^<>@\s]+@gov\.example>", message["Message-ID"].strip())
+    stored = OutboxMessage.objects.get(message_id=message["Message-ID"].strip())
     assert message["Subject"].strip() == stored.subject
     found = parts(message)
     assert set(found) == {"text/plain", "text/html"}
@@ -155,7 +155,7 @@ def test_every_other_email_reaches_a_strict_mail_server_well_formed(
     kinds = set()
     for rcpts, raw, message in received(smtp):
         check_on_the_wire(rcpts, raw, message)
-        kinds.add(OutboxMessage.objects.get(message_id=message["Message-ID"]).kind)
+        kinds.add(OutboxMessage.objects.get(message_id=message["Message-ID"].strip()).kind)
     assert kinds == {
         "arbitration",
         "extension",
@@ -215,3 +215,24 @@ def test_links_in_emails_written_by_a_page_served_under_a_path_lead_to_the_site(
     link = next(iter(links(parts(reset)["text/plain"])))
     path = link.removeprefix(SITE)
     assert client.get(path).status_code == 200
+
+
+def test_a_sender_under_a_chinese_domain_gives_message_ids_that_thread(
+    smtp, settings, report, cast
+):
+    """Message-IDs name the sender's domain; one such as 政务.中国 is written as the From
+    address is, in its ASCII form (xn--…): a msg-id has no encoded words, and one made of
+    them breaks the case's thread and reads as forged to spam filters."""
+    settings.DEFAULT_FROM_EMAIL = "网格化治理 <grid@政务.中国>"
+    case = workflow.case_accept(case=report(), actor=cast.liaison)
+    extensions.extension_request(
+        case=case, actor=cast.liaison, reason="需要协调物业", extra_days=Decimal("2")
+    )
+    deliver_all()
+    (asked,) = smtp.to("cg-boss@example.org")
+    assert asked["From"].addresses[0].domain == "xn--zfr164b.xn--fiqs8s"
+    # (Folded onto a line of its own when long, as RFC 5322 allows.)
+    message_id = asked["Message-ID"].strip()
+    assert re.fullmatch(r"<extension\.[0-9a-f]+@xn--zfr164b\.xn--fiqs8s>", message_id)
+    thread = f"<case.{case.pk}@xn--zfr164b.xn--fiqs8s>"
+    assert asked["In-Reply-To"].strip() == thread == asked["References"].strip()
