@@ -110,20 +110,25 @@ def test_the_escalations_of_escalate_overdue_reach_a_strict_mail_server_well_for
     cast.supervisor.save()
     with time_machine.travel(at(11, 23, 10), tick=False):
         case = report(description=DESCRIPTION)
-    for moment in ("2026-11-23T12:00:00+08:00", "2026-11-23T14:00:00+08:00"):
-        call_command("escalate_overdue", "--now", moment, stdout=StringIO())
+    # The reminder (three quarters of the limit gone), then levels 1, 2 and 3.
+    for moment in ("11:40", "12:00", "14:00"):
+        call_command(
+            "escalate_overdue", "--now", f"2026-11-23T{moment}:00+08:00", stdout=StringIO()
+        )
     messages = received(smtp)
     by_address = {rcpts[0]: message for rcpts, _raw, message in messages}
     assert sorted(by_address) == [
         "cg-boss@example.org",
         "district@example.org",
+        "liaison@example.org",
         "supervisor@example.org",
     ]
     for rcpts, raw, message in messages:
         text = check_on_the_wire(rcpts, raw, message)["text/plain"]
         assert case.number in message["Subject"] and case.number in text
         assert f"{SITE}/cases/{case.number}/" in text
-        assert f"{SITE}/escalations/ack/" in text
+        # Only escalations are acknowledged, each by its own link.
+        assert (f"{SITE}/escalations/ack/" in text) == (rcpts != ["liaison@example.org"])
     # The township's leader reads Chinese, its subject encoded as RFC 2047 says.
     leader = by_address["supervisor@example.org"]
     assert leader["Subject"].strip().startswith(f"[{case.number}] 2 级督办")
@@ -132,6 +137,11 @@ def test_the_escalations_of_escalate_overdue_reach_a_strict_mail_server_well_for
 def test_every_other_email_reaches_a_strict_mail_server_well_formed(
     smtp, report, disputed, cast, world
 ):
+    # A department's name as long as it may be: a long Chinese subject, folded.
+    world.urban.name = ("城市管理综合行政执法局" * 10)[:100]
+    world.urban.save()
+    cast.supervisor.language = "zh-hans"
+    cast.supervisor.save()
     case = workflow.case_accept(case=report(description=DESCRIPTION), actor=cast.liaison)
     request = extensions.extension_request(
         case=case,
