@@ -246,3 +246,15 @@ def test_a_sender_under_a_chinese_domain_gives_message_ids_that_thread(
     assert re.fullmatch(r"<extension\.[0-9a-f]+@xn--zfr164b\.xn--fiqs8s>", message_id)
     thread = f"<case.{case.pk}@xn--zfr164b.xn--fiqs8s>"
     assert asked["In-Reply-To"].strip() == thread == asked["References"].strip()
+
+
+def test_a_description_cut_short_in_an_escalation_says_it_goes_on(smtp, report, cast):
+    """An email tells the first 1,000 characters of a description (4,000 at most): the
+    reader is shown that there is more, on the case's page."""
+    with time_machine.travel(at(11, 23, 10), tick=False):
+        report(description="甲" * 999 + "乙" * 3000)
+    call_command("escalate_overdue", "--now", "2026-11-23T12:00:00+08:00", stdout=StringIO())
+    (told,) = smtp.to("cg-boss@example.org")
+    for part in parts(told).values():
+        assert "甲" * 999 + "…" in part
+        assert "乙" not in part
