@@ -14,15 +14,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from cases.labels import ACTION_LABELS, deadline_just_passed, format_duration, ladder_rung
 from cases.models import Case, CaseEvent, DeadlineKind, Escalation, ExtensionRequest
 from cases.privacy import mask_contacts, mask_name, mask_phone
 from departments.wording import aside
+from governance.links import site_url
+
+
+def _cut(text: str, length: int) -> str:
+    """`text`, or its first `length` characters ending in "…" to show the rest is on the
+    case's page: an email does not carry a whole 4,000-character description."""
+    return Truncator(text).chars(length)
 
 
 def render(name: str, context: dict, *, language: str) -> tuple[str, str, str]:
@@ -56,7 +63,7 @@ def timeline_steps(events: list[CaseEvent]) -> list[Step]:
                 )
             ),
             actor=event.actor_display,
-            comment=mask_contacts(event.shown_comment)[:200],
+            comment=_cut(mask_contacts(event.shown_comment), 200),
         )
         for event in sorted(events, key=lambda e: (e.at, e.pk))
     ]
@@ -89,9 +96,9 @@ def _case_context(escalation: Escalation, *, language: str, timeline: list[CaseE
         if escalation.deadline_kind in DeadlineKind.values
         else escalation.deadline_kind,
         "reporter": reporter,
-        "description": mask_contacts(case.description)[:1000],
+        "description": _cut(mask_contacts(case.description), 1000),
         "timeline": timeline_steps(timeline),
-        "case_url": f"{settings.SITE_URL}/cases/{case.number}/",
+        "case_url": site_url("cases:detail", args=[case.number]),
     }
 
 
@@ -193,7 +200,7 @@ def arbitration_request(
                     at=event.at,
                     department=event.department.name if event.department else "",
                     actor=event.actor_display,
-                    reason=mask_contacts(event.comment)[:500],
+                    reason=_cut(mask_contacts(event.comment), 500),
                 )
                 for event in returns
             ],

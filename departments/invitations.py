@@ -18,10 +18,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from departments.models import User
+from governance.links import site_url
 
 SALT = "departments.invitation"
 INVITATION_MAX_AGE = timedelta(days=7)
@@ -61,7 +61,7 @@ def invitation_fingerprint(user: User) -> str:
 
 
 def invitation_url(user: User) -> str:
-    return f"{settings.SITE_URL}{reverse('invitations:accept', args=[invitation_token(user)])}"
+    return site_url("invitations:accept", args=[invitation_token(user)])
 
 
 def password_reset_max_age() -> timedelta:
@@ -79,8 +79,7 @@ def password_reset_fingerprint(user: User) -> str:
 
 
 def password_reset_url(user: User) -> str:
-    path = reverse("password_reset_confirm", args=[password_reset_token(user)])
-    return f"{settings.SITE_URL}{path}"
+    return site_url("password_reset_confirm", args=[password_reset_token(user)])
 
 
 def read_invitation_token(token: str, *, max_age: timedelta = INVITATION_MAX_AGE) -> User:

@@ -13,6 +13,7 @@ from tests.processes import free_port
 class Inbox:
     def __init__(self):
         self.received: list[tuple[list[str], email.message.EmailMessage]] = []
+        self.raw: list[bytes] = []  # each message's bytes as the server took them
         self.reject: set[str] = set()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -22,6 +23,7 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.raw.append(envelope.original_content or envelope.content)
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         self.received.append((list(envelope.rcpt_tos), message))
         return "250 Message accepted for delivery"

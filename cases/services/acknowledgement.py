@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import CaseEvent, Escalation
 from cases.signed_links import SignedLinkError, make_token, read_token
 from departments.models import Department, User
+from governance.links import site_url
 
 ACK_SALT = "cases.escalation.acknowledge"
 ACK_MAX_AGE = timedelta(days=14)
@@ -36,11 +35,10 @@ def read_ack_token(token: str, *, max_age: timedelta = ACK_MAX_AGE) -> tuple[int
 
 
 def ack_url(*, escalation_pk: int, address: str) -> str:
-    path = reverse(
+    return site_url(
         "escalations:acknowledge",
         kwargs={"token": ack_token(escalation_pk=escalation_pk, address=address)},
     )
-    return f"{settings.SITE_URL}{path}"
 
 
 def address_withdrawn(address: str) -> bool:

@@ -9,7 +9,6 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.urls import reverse
 
 from cases import emails
 from cases.models import Case, CaseEvent, OutboxMessage
@@ -17,6 +16,7 @@ from cases.models.case import ARBITRATION_RETURNS
 from cases.services.outbox.enqueue import address_key, build_message, enqueue_many
 from cases.services.outbox.outdated import ARBITRATION_KIND
 from departments.models import Department, User
+from governance.links import site_url
 
 KIND = ARBITRATION_KIND
 
@@ -57,7 +57,7 @@ def arbitration_notify(*, case: Case, now: datetime) -> list[OutboxMessage]:
     returns = department_returns(case)
     if not returns:
         return []
-    case_url = f"{settings.SITE_URL}{reverse('cases:detail', args=[case.number])}#dispatch"
+    case_url = site_url("cases:detail", args=[case.number]) + "#dispatch"
     messages = []
     told = arbiters(case)
     if not told:

@@ -21,6 +21,7 @@ from cases.models import CaseEvent, Escalation, EscalationLevel, OutboxMessage
 from cases.services.acknowledgement import ACK_MAX_AGE, ack_url
 from departments.calendar import get_calendar
 from departments.models import User
+from governance.links import site_url
 
 if TYPE_CHECKING:
     from cases.services.escalation import EscalationGroup
@@ -156,7 +157,7 @@ def _render(
 def _bare_email(e: Escalation) -> tuple[str, str, str, str]:
     """A template-free email, for when rendering the real one failed: people still hear of
     the escalation, and the failure is in the log and on the outbox row."""
-    case_url = f"{settings.SITE_URL}/cases/{e.case.number}/"
+    case_url = site_url("cases:detail", args=[e.case.number])
     if e.level == EscalationLevel.REMINDER:
         subject = f"[{e.case.number}] due soon"
         return "reminder", subject, f"{subject}.\n{case_url}\n", ""

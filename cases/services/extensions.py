@@ -15,7 +15,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -41,6 +40,7 @@ from cases.services.transitions import (
 from cases.signed_links import SignedLinkError, make_token, read_token
 from departments.calendar import get_calendar
 from departments.models import User
+from governance.links import site_url
 
 Status = ExtensionRequest.Status
 DECISION_SALT = "cases.extension-decision"
@@ -81,7 +81,7 @@ def read_decision_token(token: str, *, max_age: timedelta = DECISION_LINK_MAX_AG
 
 def decision_url(*, request_pk: int, address: str) -> str:
     token = decision_token(request_pk=request_pk, address=address)
-    return f"{settings.SITE_URL}{reverse('extensions:decide', args=[token])}"
+    return site_url("extensions:decide", args=[token])
 
 
 def decider_addresses(case: Case) -> list[str]:
@@ -186,7 +186,7 @@ def extension_request(
     languages = _languages_of(addresses)
     # The admin's case page, where a signed-in supervisor approves or refuses: the public
     # case page shows the request in the timeline only.
-    case_url = f"{settings.SITE_URL}{reverse('admin:cases_case_change', args=[case.pk])}"
+    case_url = site_url("admin:cases_case_change", args=[case.pk])
     for address in addresses:
         language = languages.get(address, settings.LANGUAGE_CODE)
         subject, text, html = emails.extension_request(
@@ -219,11 +219,10 @@ def _tell_requester(case: Case, request: ExtensionRequest, now: datetime) -> Non
     requester = request.requested_by
     if not requester.email:
         return
-    case_path = reverse("admin:cases_case_change", args=[case.pk])
     subject, text, html = emails.extension_decision(
         case=case,
         request=request,
-        case_url=f"{settings.SITE_URL}{case_path}",
+        case_url=site_url("admin:cases_case_change", args=[case.pk]),
         language=requester.language or settings.LANGUAGE_CODE,
     )
     enqueue_email(

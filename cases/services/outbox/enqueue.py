@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.encoding import punycode
 
 from cases.models import Case, Escalation, OutboxMessage
 from cases.services.outbox.publishing import schedule_delivery
@@ -26,8 +27,10 @@ Status = OutboxMessage.Status
 
 
 def mail_domain() -> str:
+    """The sender's domain, for Message-IDs: in its ASCII form (政务.中国 as xn--…), as
+    Django writes it in From; a header cannot carry a msg-id in encoded words."""
     domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2]
-    return domain or "localhost"
+    return punycode(domain) if domain else "localhost"
 
 
 def new_message_id(kind: str) -> str:
