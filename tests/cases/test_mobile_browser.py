@@ -46,10 +46,12 @@ def open_on(browser, live_server, request):
     failed_before = request.session.testsfailed
 
     def _open(user, screen, locale="en-GB"):
+        """`user` None: nobody signed in."""
         context = browser.new_context(
             viewport=screen, locale=locale, has_touch=True, is_mobile=True
         )
-        sign_in(context, live_server, user)
+        if user is not None:
+            sign_in(context, live_server, user)
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context.new_page()
@@ -267,3 +269,97 @@ def test_a_phone_verifies_a_resolved_case_with_finger_sized_buttons(
     assert case.state == State.CLOSED
     assert fits(page, PHONE)
     assert re.search(r"resolved\s*→\s*closed", page.locator(".timeline").inner_text())
+
+
+def test_a_phones_sign_in_and_forgotten_password_links_are_finger_sized(open_on, live_server):
+    # "Forgot your password?" and "Back to sign in", alone under a form, were 19 px high.
+    page = open_on(None, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}/accounts/login/")
+    links = boxes(page, "main a")
+    assert len(links) == 1 and all(h >= TAP for _, _, h in links), links
+    with page.expect_navigation():
+        page.locator("main a").tap()
+    page.locator("input[name=login]").tap()
+    page.keyboard.type("nobody")
+    with page.expect_navigation():
+        page.locator("main button[type=submit]").tap()
+    links = boxes(page, "main a")
+    assert len(links) == 1 and all(h >= TAP for _, _, h in links), links
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "zh-CN"])
+def test_a_phone_dispatches_from_the_pool_with_finger_sized_links(
+    open_on, live_server, cast, world, township_names, report, locale
+):
+    for _ in range(2):
+        report(category=world.lamp)  # no rule: the pool
+    page = open_on(cast.dispatcher, PHONE, locale)
+    page.goto(f"{live_server.url}/cases/fallback/")
+    assert fits(page, PHONE)
+    # A case's number and "or dispatch on the case page" were 28 and 19 px high.
+    targets = boxes(page, "article.pool-case a") + boxes(page, "article.pool-case button")
+    assert len(targets) == 2 * 3 and all(h >= TAP for _, _, h in targets), targets
+    # The date beside a case's number is one thing: it broke as "2026年12月7 / 日 09:30".
+    dates = page.locator("article.pool-case h2 time")
+    assert dates.count() == 2 and [lines(date) for date in dates.all()] == [1, 1]
+    page.select_option("#pool-dispatch select[name=lead]", str(world.urban.pk))
+    with page.expect_navigation():
+        page.locator("button.dispatch-case").first.tap()
+    assert Case.objects.filter(state=State.ASSIGNED, lead_department=world.urban).count() == 1
+    assert page.locator("article.pool-case").count() == 1
+
+
+def test_a_phone_offers_the_possible_duplicates_one_under_another(
+    open_on, live_server, cast, world, report
+):
+    first, second = report(), report(cell=world.n2)
+    page = open_on(cast.caseworker, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}/cases/new/")
+    page.select_option("select[name=category]", str(world.rubbish.pk))
+    page.select_option("select[name=cell]", str(world.n1.pk))
+    page.locator("textarea[name=description]").tap()
+    page.keyboard.type("又有垃圾")
+    page.locator("input[name=reporter_phone]").tap()
+    page.keyboard.type("13800138000")
+    with page.expect_navigation():
+        page.locator("#report-submit").tap()
+    duplicates = page.locator("#duplicates li.duplicate")
+    assert duplicates.count() == 2
+    assert fits(page, PHONE)
+    # Each case's number a finger can hit (it was 19 px high), and the note that the
+    # reporter's contact is not added on its own line under the button, not squeezed
+    # beside it and wrapping under it.
+    links = boxes(page, "#duplicates li.duplicate > a")
+    assert len(links) == 2 and all(h >= TAP for _, _, h in links), links
+    for duplicate in duplicates.all():
+        button = duplicate.locator("button.add-to-duplicate").bounding_box()
+        help_ = duplicate.locator("small.help").bounding_box()
+        assert help_["y"] >= button["y"] + button["height"], (button, help_)
+        assert duplicate.locator("time").count() == 1 and lines(duplicate.locator("time")) == 1
+    # One case's block ends before the next begins.
+    first_box, second_box = (d.bounding_box() for d in duplicates.all())
+    assert second_box["y"] >= first_box["y"] + first_box["height"]
+    assert {first.number, second.number} == {
+        a.inner_text() for a in page.locator("#duplicates li.duplicate > a").all()
+    }
+
+
+def test_a_phones_case_list_filters_keep_their_tick_boxes_square(open_on, live_server, cast):
+    # The box after "有被召集部门未报到：" was squeezed to 17 px wide by its two-line label.
+    page = open_on(cast.caseworker, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}/cases/")
+    ticks = boxes(page, "#case-filters input[type=checkbox]")
+    assert len(ticks) == 2 and all(w == h >= 24 for _, w, h in ticks), ticks
+
+
+def test_a_phones_dashboard_keeps_each_due_date_on_one_line(
+    open_on, live_server, cast, world, township_names, report
+):
+    report()
+    report(category=world.lamp)  # the pool's dispatch deadline
+    page = open_on(cast.supervisor, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}/dashboard/")
+    assert fits(page, PHONE)
+    # "2026年 / 12月7日 13:00": the date broke at the end of a line.
+    dates = page.locator("#due-soon time")
+    assert dates.count() == 2 and [lines(date) for date in dates.all()] == [1, 1]
