@@ -363,3 +363,33 @@ def test_a_phones_dashboard_keeps_each_due_date_on_one_line(
     # "2026年 / 12月7日 13:00": the date broke at the end of a line.
     dates = page.locator("#due-soon time")
     assert dates.count() == 2 and [lines(date) for date in dates.all()] == [1, 1]
+
+
+def test_a_phones_pool_search_box_takes_the_screens_width(
+    open_on, live_server, cast, world, report
+):
+    report(category=world.lamp)
+    page = open_on(cast.dispatcher, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}/cases/fallback/")
+    # Half a screen, under a label of three lines: the list's filters' two columns.
+    search = page.locator("#pool-search-q").bounding_box()
+    assert search["width"] >= 0.75 * PHONE["width"], search
+    page.locator("#pool-search-q").tap()
+    page.keyboard.type("路灯")
+    with page.expect_navigation():
+        page.locator("form.pool-search button[type=submit]").tap()
+    assert page.locator("table.cases tbody tr").count() == 1
+
+
+def test_a_phone_adds_photos_to_a_case_with_the_button_under_the_limits(
+    open_on, live_server, cast, report
+):
+    case = report()
+    page = open_on(cast.caseworker, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}/cases/{case.number}/")
+    form = page.locator("#photos form")
+    # The limits' line ran on beside the button, and the button sat in its second line.
+    help_ = form.locator("small.help").bounding_box()
+    button = form.locator("button[type=submit]").bounding_box()
+    assert button["y"] >= help_["y"] + help_["height"], (help_, button)
+    assert fits(page, PHONE)
