@@ -14,6 +14,7 @@ from cases.services import workflow
 from departments.models import Category, GridCell, RoutingStamp
 from tests.browser import TAP, boxes, needs_chromium, sign_in
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
+from tests.conftest import make_cell
 
 pytest.importorskip("playwright.sync_api")
 
@@ -393,3 +394,43 @@ def test_a_phone_adds_photos_to_a_case_with_the_button_under_the_limits(
     button = form.locator("button[type=submit]").bounding_box()
     assert button["y"] >= help_["y"] + help_["height"], (help_, button)
     assert fits(page, PHONE)
+
+
+# Where a map's zoom buttons and each cell label drawn are, and the cell a tap there hits.
+UNDER_THE_BUTTONS = """m => {
+  const buttons = m.querySelector('.leaflet-control-zoom').getBoundingClientRect();
+  const overlaps = r => r.left < buttons.right && r.right > buttons.left
+    && r.top < buttons.bottom && r.bottom > buttons.top;
+  return [...m.querySelectorAll('.cell-label span')]
+    .filter(label => overlaps(label.getBoundingClientRect())).map(label => label.textContent)
+    .concat([...m.querySelectorAll('path.leaflet-interactive')]
+      .filter(cell => overlaps(cell.getBoundingClientRect())).map(() => 'a cell'));
+}"""
+
+
+@pytest.mark.parametrize("where", ["/cases/new/", "/dashboard/"])
+def test_a_phones_map_keeps_its_cells_clear_of_the_zoom_buttons(
+    open_on, live_server, cast, world, report, where
+):
+    # A township four cells by four, as the demo's: the map fits its height, and the zoom
+    # buttons sat over the top left cell, its code "CD-13" read "D-13" and a tap on its
+    # corner zoomed out instead of choosing it.
+    for col in range(4):
+        for row in range(1, 4):
+            make_cell(f"N-{row}{col}", world.north, col, row)
+    RoutingStamp.bump()
+    report()
+    page = open_on(cast.supervisor, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}{where}")
+    cell_map = page.locator(".map.leaflet-container")
+    cell_map.scroll_into_view_if_needed()
+    assert cell_map.evaluate(UNDER_THE_BUTTONS) == []
+    # Still as big as the screen lets it be: the grid fills the map's height or width.
+    grid = cell_map.evaluate(
+        "m => { const boxes = [...m.querySelectorAll('path.leaflet-interactive')]"
+        ".map(p => p.getBoundingClientRect());"
+        " return [Math.max(...boxes.map(b => b.right)) - Math.min(...boxes.map(b => b.left)),"
+        " Math.max(...boxes.map(b => b.bottom)) - Math.min(...boxes.map(b => b.top))]; }"
+    )
+    box = cell_map.bounding_box()
+    assert grid[0] >= box["width"] / 2 and grid[1] >= box["height"] / 2, (grid, box)
