@@ -434,3 +434,28 @@ def test_a_phones_map_keeps_its_cells_clear_of_the_zoom_buttons(
     )
     box = cell_map.bounding_box()
     assert grid[0] >= box["width"] / 2 and grid[1] >= box["height"] / 2, (grid, box)
+
+
+def test_a_phone_keeps_where_it_was_going_through_a_wrong_password_and_a_language_switch(
+    open_on, live_server, cast, report
+):
+    # A case's link from an email, a password mistyped on a phone's keyboard, then the
+    # language switched: the page had lost its ?next= with the wrong password (posted to
+    # /accounts/login/ alone), the switch came back to that, and signing in landed on the
+    # list instead of the case.
+    case = report()
+    page = open_on(None, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}/cases/{case.number}/")
+    for password in ("pass-for-test-1", "pass-for-tests-1"):
+        page.locator("input[name=username]").tap()
+        page.keyboard.type("caseworker")
+        page.locator("input[name=password]").tap()
+        page.keyboard.type(password)
+        with page.expect_navigation():
+            page.locator("main button[type=submit]").tap()
+        if page.locator("#sign-in-error").count():
+            with page.expect_navigation():
+                page.select_option("select[name=language]", "en")
+            assert page.locator("h1").inner_text() == "Sign in"
+    page.wait_for_url(f"{live_server.url}/cases/{case.number}/")
+    assert page.locator("h1").inner_text().startswith(f"Case {case.number}")
