@@ -292,22 +292,29 @@ def test_a_phones_sign_in_and_forgotten_password_links_are_finger_sized(open_on,
 def test_a_phone_dispatches_from_the_pool_with_finger_sized_links(
     open_on, live_server, cast, world, township_names, report, locale
 ):
-    for _ in range(2):
+    for _ in range(4):  # more than a screen: the page can scroll to the second
         report(category=world.lamp)  # no rule: the pool
     page = open_on(cast.dispatcher, PHONE, locale)
     page.goto(f"{live_server.url}/cases/fallback/")
     assert fits(page, PHONE)
     # A case's number and "or dispatch on the case page" were 28 and 19 px high.
     targets = boxes(page, "article.pool-case a") + boxes(page, "article.pool-case button")
-    assert len(targets) == 2 * 3 and all(h >= TAP for _, _, h in targets), targets
+    assert len(targets) == 4 * 3 and all(h >= TAP for _, _, h in targets), targets
     # The date beside a case's number is one thing: it broke as "2026年12月7 / 日 09:30".
     dates = page.locator("article.pool-case h2 time")
-    assert dates.count() == 2 and [lines(date) for date in dates.all()] == [1, 1]
+    assert dates.count() == 4 and [lines(date) for date in dates.all()] == [1] * 4
     page.select_option("#pool-dispatch select[name=lead]", str(world.urban.pk))
     with page.expect_navigation():
         page.locator("button.dispatch-case").first.tap()
     assert Case.objects.filter(state=State.ASSIGNED, lead_department=world.urban).count() == 1
-    assert page.locator("article.pool-case").count() == 1
+    assert page.locator("article.pool-case").count() == 3
+    # Back at the next case, with the word that the dispatch was done in sight above it:
+    # the browser's scroll to the case put the word just off the top of the screen.
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(300)
+    said = page.locator(".message.success").bounding_box()
+    case_box = page.locator("article.pool-case").first.bounding_box()
+    assert said["y"] >= 0 and said["y"] + said["height"] <= case_box["y"] < PHONE["height"]
 
 
 def test_a_phone_offers_the_possible_duplicates_one_under_another(
