@@ -44,6 +44,9 @@
     var said = document.querySelector(".messages");
     if (landed && said && landed.classList.contains("pool-case")) {
       landed.parentNode.insertBefore(said, landed);
+      // The browser scrolls to the case itself as well, after this script: the message
+      // ended just above the screen's top. The case keeps the message's room above it.
+      landed.style.scrollMarginTop = said.offsetHeight + 16 + "px";
       said.scrollIntoView();
     }
     var lead = pool.querySelector("select[name=lead]");

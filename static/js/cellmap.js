@@ -8,9 +8,13 @@ window.CellMap = (function () {
   function create(elementId, cells, options) {
     options = options || {};
     var element = document.getElementById(elementId);
-    var map = L.map(element, { attributionControl: !!options.tileUrl, zoomControl: false });
+    // Zoom in quarter steps: fitted to whole ones, the grid kept clear of the zoom buttons
+    // (fitClearOfButtons) came out half the size a phone's map has room for.
+    var map = L.map(element, {
+      attributionControl: !!options.tileUrl, zoomControl: false, zoomSnap: 0.25
+    });
     // Leaflet's own button titles are English: the page gives them in its language.
-    L.control.zoom({
+    var zoom = L.control.zoom({
       zoomInTitle: element.getAttribute("data-zoom-in") || "Zoom in",
       zoomOutTitle: element.getAttribute("data-zoom-out") || "Zoom out"
     }).addTo(map);
@@ -40,7 +44,7 @@ window.CellMap = (function () {
       }
     }).addTo(map);
     if (cells.features && cells.features.length) {
-      map.fitBounds(layer.getBounds(), { padding: [10, 10] });
+      fitClearOfButtons(map, layer.getBounds(), zoom.getContainer());
     } else {
       map.setView([30, 120], 5);
     }
@@ -48,6 +52,21 @@ window.CellMap = (function () {
       labelCells(map, layer);
     }
     return { map: map, layer: layer };
+  }
+
+  // The cells fill the map but for its top left corner, where the zoom buttons are: over
+  // a cell they hid its code ("CD-13" read "D-13") and took a tap meant for it. The grid
+  // keeps clear of them sideways or downwards, whichever leaves it bigger (a tall grid
+  // fills the map's height, so the room beside the buttons costs it nothing).
+  function fitClearOfButtons(map, bounds, buttons) {
+    var margin = 10;
+    var beside = [buttons.offsetLeft + buttons.offsetWidth + margin / 2, margin];
+    var below = [margin, buttons.offsetTop + buttons.offsetHeight + margin / 2];
+    var zoomWith = function (topLeft) {
+      return map.getBoundsZoom(bounds, false, L.point(topLeft).add([margin, margin]));
+    };
+    var topLeft = zoomWith(beside) >= zoomWith(below) ? beside : below;
+    map.fitBounds(bounds, { paddingTopLeft: topLeft, paddingBottomRight: [margin, margin] });
   }
 
   // Without map tiles every cell is the same square: each is labelled with its code at its

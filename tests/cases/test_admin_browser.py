@@ -304,3 +304,28 @@ def test_an_administrator_enters_a_run_of_holidays_with_the_date_picker(open_as,
     assert list(Holiday.objects.order_by("date").values_list("date", "name")) == [
         (today + timedelta(days=n), "春节") for n in range(3)
     ]
+
+
+def test_a_liaison_on_a_phone_acts_on_a_case_with_finger_sized_targets(
+    open_as, live_server, cast, report
+):
+    case = report()
+    page = open_as(cast.liaison, width=360, touch=True, locale="zh-CN")
+    page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
+    # The link to the case page was 16 px high, the extension's working days 27 px.
+    targets = (
+        boxes(page, ".case-page-link a")
+        + boxes(page, ".case-transitions input:not([type=hidden])")
+        + boxes(page, ".case-transitions textarea")
+    )
+    assert len(targets) >= 5
+    small = [box for box in targets if box[2] < TAP]
+    assert small == [], small
+    form = page.locator("#act-request-extension")
+    form.locator("input[name=extra_days]").tap()
+    page.keyboard.type("2")
+    form.locator("textarea").tap()
+    page.keyboard.type("需要协调施工队")
+    with page.expect_navigation():
+        form.locator("input[type=submit]").tap()
+    assert case.extension_requests.count() == 1

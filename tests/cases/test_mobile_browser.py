@@ -14,6 +14,7 @@ from cases.services import workflow
 from departments.models import Category, GridCell, RoutingStamp
 from tests.browser import TAP, boxes, needs_chromium, sign_in
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
+from tests.conftest import make_cell
 
 pytest.importorskip("playwright.sync_api")
 
@@ -46,10 +47,12 @@ def open_on(browser, live_server, request):
     failed_before = request.session.testsfailed
 
     def _open(user, screen, locale="en-GB"):
+        """`user` None: nobody signed in."""
         context = browser.new_context(
             viewport=screen, locale=locale, has_touch=True, is_mobile=True
         )
-        sign_in(context, live_server, user)
+        if user is not None:
+            sign_in(context, live_server, user)
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context.new_page()
@@ -267,3 +270,199 @@ def test_a_phone_verifies_a_resolved_case_with_finger_sized_buttons(
     assert case.state == State.CLOSED
     assert fits(page, PHONE)
     assert re.search(r"resolved\s*→\s*closed", page.locator(".timeline").inner_text())
+
+
+def test_a_phones_sign_in_and_forgotten_password_links_are_finger_sized(open_on, live_server):
+    # "Forgot your password?" and "Back to sign in", alone under a form, were 19 px high.
+    page = open_on(None, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}/accounts/login/")
+    links = boxes(page, "main a")
+    assert len(links) == 1 and all(h >= TAP for _, _, h in links), links
+    with page.expect_navigation():
+        page.locator("main a").tap()
+    page.locator("input[name=login]").tap()
+    page.keyboard.type("nobody")
+    with page.expect_navigation():
+        page.locator("main button[type=submit]").tap()
+    links = boxes(page, "main a")
+    assert len(links) == 1 and all(h >= TAP for _, _, h in links), links
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "zh-CN"])
+def test_a_phone_dispatches_from_the_pool_with_finger_sized_links(
+    open_on, live_server, cast, world, township_names, report, locale
+):
+    for _ in range(4):  # more than a screen: the page can scroll to the second
+        report(category=world.lamp)  # no rule: the pool
+    page = open_on(cast.dispatcher, PHONE, locale)
+    page.goto(f"{live_server.url}/cases/fallback/")
+    assert fits(page, PHONE)
+    # A case's number and "or dispatch on the case page" were 28 and 19 px high.
+    targets = boxes(page, "article.pool-case a") + boxes(page, "article.pool-case button")
+    assert len(targets) == 4 * 3 and all(h >= TAP for _, _, h in targets), targets
+    # The date beside a case's number is one thing: it broke as "2026年12月7 / 日 09:30".
+    dates = page.locator("article.pool-case h2 time")
+    assert dates.count() == 4 and [lines(date) for date in dates.all()] == [1] * 4
+    page.select_option("#pool-dispatch select[name=lead]", str(world.urban.pk))
+    with page.expect_navigation():
+        page.locator("button.dispatch-case").first.tap()
+    assert Case.objects.filter(state=State.ASSIGNED, lead_department=world.urban).count() == 1
+    assert page.locator("article.pool-case").count() == 3
+    # Back at the next case, with the word that the dispatch was done in sight above it:
+    # the browser's scroll to the case put the word just off the top of the screen.
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(300)
+    said = page.locator(".message.success").bounding_box()
+    case_box = page.locator("article.pool-case").first.bounding_box()
+    assert said["y"] >= 0 and said["y"] + said["height"] <= case_box["y"] < PHONE["height"]
+
+
+def test_a_phone_offers_the_possible_duplicates_one_under_another(
+    open_on, live_server, cast, world, report
+):
+    first, second = report(), report(cell=world.n2)
+    page = open_on(cast.caseworker, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}/cases/new/")
+    page.select_option("select[name=category]", str(world.rubbish.pk))
+    page.select_option("select[name=cell]", str(world.n1.pk))
+    page.locator("textarea[name=description]").tap()
+    page.keyboard.type("又有垃圾")
+    page.locator("input[name=reporter_phone]").tap()
+    page.keyboard.type("13800138000")
+    with page.expect_navigation():
+        page.locator("#report-submit").tap()
+    duplicates = page.locator("#duplicates li.duplicate")
+    assert duplicates.count() == 2
+    assert fits(page, PHONE)
+    # Each case's number a finger can hit (it was 19 px high), and the note that the
+    # reporter's contact is not added on its own line under the button, not squeezed
+    # beside it and wrapping under it.
+    links = boxes(page, "#duplicates li.duplicate > a")
+    assert len(links) == 2 and all(h >= TAP for _, _, h in links), links
+    for duplicate in duplicates.all():
+        button = duplicate.locator("button.add-to-duplicate").bounding_box()
+        help_ = duplicate.locator("small.help").bounding_box()
+        assert help_["y"] >= button["y"] + button["height"], (button, help_)
+        assert duplicate.locator("time").count() == 1 and lines(duplicate.locator("time")) == 1
+    # One case's block ends before the next begins.
+    first_box, second_box = (d.bounding_box() for d in duplicates.all())
+    assert second_box["y"] >= first_box["y"] + first_box["height"]
+    assert {first.number, second.number} == {
+        a.inner_text() for a in page.locator("#duplicates li.duplicate > a").all()
+    }
+
+
+def test_a_phones_case_list_filters_keep_their_tick_boxes_square(open_on, live_server, cast):
+    # The box after "有被召集部门未报到：" was squeezed to 17 px wide by its two-line label.
+    page = open_on(cast.caseworker, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}/cases/")
+    ticks = boxes(page, "#case-filters input[type=checkbox]")
+    assert len(ticks) == 2 and all(w == h >= 24 for _, w, h in ticks), ticks
+
+
+def test_a_phones_dashboard_keeps_each_due_date_on_one_line(
+    open_on, live_server, cast, world, township_names, report
+):
+    report()
+    report(category=world.lamp)  # the pool's dispatch deadline
+    page = open_on(cast.supervisor, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}/dashboard/")
+    assert fits(page, PHONE)
+    # "2026年 / 12月7日 13:00": the date broke at the end of a line.
+    dates = page.locator("#due-soon time")
+    assert dates.count() == 2 and [lines(date) for date in dates.all()] == [1, 1]
+
+
+def test_a_phones_pool_search_box_takes_the_screens_width(
+    open_on, live_server, cast, world, report
+):
+    report(category=world.lamp)
+    page = open_on(cast.dispatcher, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}/cases/fallback/")
+    # Half a screen, under a label of three lines: the list's filters' two columns.
+    search = page.locator("#pool-search-q").bounding_box()
+    assert search["width"] >= 0.75 * PHONE["width"], search
+    page.locator("#pool-search-q").tap()
+    page.keyboard.type("路灯")
+    with page.expect_navigation():
+        page.locator("form.pool-search button[type=submit]").tap()
+    assert page.locator("table.cases tbody tr").count() == 1
+
+
+def test_a_phone_adds_photos_to_a_case_with_the_button_under_the_limits(
+    open_on, live_server, cast, report
+):
+    case = report()
+    page = open_on(cast.caseworker, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}/cases/{case.number}/")
+    form = page.locator("#photos form")
+    # The limits' line ran on beside the button, and the button sat in its second line.
+    help_ = form.locator("small.help").bounding_box()
+    button = form.locator("button[type=submit]").bounding_box()
+    assert button["y"] >= help_["y"] + help_["height"], (help_, button)
+    assert fits(page, PHONE)
+
+
+# Where a map's zoom buttons and each cell label drawn are, and the cell a tap there hits.
+UNDER_THE_BUTTONS = """m => {
+  const buttons = m.querySelector('.leaflet-control-zoom').getBoundingClientRect();
+  const overlaps = r => r.left < buttons.right && r.right > buttons.left
+    && r.top < buttons.bottom && r.bottom > buttons.top;
+  return [...m.querySelectorAll('.cell-label span')]
+    .filter(label => overlaps(label.getBoundingClientRect())).map(label => label.textContent)
+    .concat([...m.querySelectorAll('path.leaflet-interactive')]
+      .filter(cell => overlaps(cell.getBoundingClientRect())).map(() => 'a cell'));
+}"""
+
+
+@pytest.mark.parametrize("where", ["/cases/new/", "/dashboard/"])
+def test_a_phones_map_keeps_its_cells_clear_of_the_zoom_buttons(
+    open_on, live_server, cast, world, report, where
+):
+    # A township four cells by four, as the demo's: the map fits its height, and the zoom
+    # buttons sat over the top left cell, its code "CD-13" read "D-13" and a tap on its
+    # corner zoomed out instead of choosing it.
+    for col in range(4):
+        for row in range(1, 4):
+            make_cell(f"N-{row}{col}", world.north, col, row)
+    RoutingStamp.bump()
+    report()
+    page = open_on(cast.supervisor, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}{where}")
+    cell_map = page.locator(".map.leaflet-container")
+    cell_map.scroll_into_view_if_needed()
+    assert cell_map.evaluate(UNDER_THE_BUTTONS) == []
+    # Still as big as the screen lets it be: the grid fills the map's height or width.
+    grid = cell_map.evaluate(
+        "m => { const boxes = [...m.querySelectorAll('path.leaflet-interactive')]"
+        ".map(p => p.getBoundingClientRect());"
+        " return [Math.max(...boxes.map(b => b.right)) - Math.min(...boxes.map(b => b.left)),"
+        " Math.max(...boxes.map(b => b.bottom)) - Math.min(...boxes.map(b => b.top))]; }"
+    )
+    box = cell_map.bounding_box()
+    assert grid[0] >= box["width"] / 2 and grid[1] >= box["height"] / 2, (grid, box)
+
+
+def test_a_phone_keeps_where_it_was_going_through_a_wrong_password_and_a_language_switch(
+    open_on, live_server, cast, report
+):
+    # A case's link from an email, a password mistyped on a phone's keyboard, then the
+    # language switched: the page had lost its ?next= with the wrong password (posted to
+    # /accounts/login/ alone), the switch came back to that, and signing in landed on the
+    # list instead of the case.
+    case = report()
+    page = open_on(None, PHONE, "zh-CN")
+    page.goto(f"{live_server.url}/cases/{case.number}/")
+    for password in ("pass-for-test-1", "pass-for-tests-1"):
+        page.locator("input[name=username]").tap()
+        page.keyboard.type("caseworker")
+        page.locator("input[name=password]").tap()
+        page.keyboard.type(password)
+        with page.expect_navigation():
+            page.locator("main button[type=submit]").tap()
+        if page.locator("#sign-in-error").count():
+            with page.expect_navigation():
+                page.select_option("select[name=language]", "en")
+            assert page.locator("h1").inner_text() == "Sign in"
+    page.wait_for_url(f"{live_server.url}/cases/{case.number}/")
+    assert page.locator("h1").inner_text().startswith(f"Case {case.number}")
