@@ -13,7 +13,7 @@ from tests.browser import TAP, boxes, needs_chromium, sign_in
 
 pytest.importorskip("playwright.sync_api")
 
-pytestmark = [needs_chromium, pytest.mark.xdist_group("browser")]
+pytestmark = [needs_chromium, pytest.mark.xdist_group("admin-browser")]
 
 
 @pytest.fixture

@@ -373,20 +373,29 @@ def test_a_pool_limit_that_is_no_finite_number_is_refused(raw, monkeypatch):
 
 
 @pytest.mark.parametrize("raw", ["0.0001", "1e300"])
-def test_a_pool_limit_no_deadline_can_be_counted_with_stops_start_up(raw):
+def test_a_pool_limit_no_deadline_can_be_counted_with_is_refused(raw, monkeypatch):
     # Less than a second of working time (0.0001 h) or more than any date can hold (1e300 h)
     # passed "greater than zero", and then every report into the fallback pool failed.
+    from governance.settings import env_hours_limit
+
+    monkeypatch.setenv("FALLBACK_DISPATCH_HOURS", raw)
+    with pytest.raises(ImproperlyConfigured) as refused:
+        env_hours_limit("FALLBACK_DISPATCH_HOURS", 4)
+    assert f"FALLBACK_DISPATCH_HOURS={raw!r}" in str(refused.value)
+    assert "between 0.01 and 99999.99" in str(refused.value)
+
+
+def test_the_pool_limit_is_checked_as_the_process_starts():
     completed = subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=Path(__file__).resolve().parents[2],
-        env={**os.environ, "FALLBACK_DISPATCH_HOURS": raw},
+        env={**os.environ, "FALLBACK_DISPATCH_HOURS": "1e300"},
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert completed.returncode != 0
-    assert f"FALLBACK_DISPATCH_HOURS={raw!r}" in completed.stderr
-    assert "between 0.01 and 99999.99" in completed.stderr
+    assert "FALLBACK_DISPATCH_HOURS='1e300'" in completed.stderr
 
 
 @pytest.mark.parametrize(("raw", "hours"), [("0.01", 0.01), ("2.5", 2.5), ("99999.99", 99999.99)])

@@ -21,7 +21,7 @@ pytest.importorskip("playwright.sync_api")
 
 pytestmark = [
     needs_chromium,
-    pytest.mark.xdist_group("browser"),
+    pytest.mark.xdist_group("phone-email-browser"),
     pytest.mark.usefixtures("compiled_catalogue"),
 ]
 

@@ -21,7 +21,7 @@ pytest.importorskip("playwright.sync_api")
 # Chinese pages need the catalogue compiled.
 pytestmark = [
     needs_chromium,
-    pytest.mark.xdist_group("browser"),
+    pytest.mark.xdist_group("mobile-browser"),
     pytest.mark.usefixtures("compiled_catalogue"),
 ]
 

@@ -48,7 +48,9 @@ from departments.models import Responsibility, User
 from departments.services import sync_role_groups
 from tests.conftest import build_cast, build_world, make_user
 
-pytestmark = pytest.mark.django_db
+# One xdist worker runs the module whole: spread in chunks between other modules' tests,
+# its world (`matrix`, built once per module, ~7 s) would be built again at each return.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("transition-matrix")]
 
 # -- the expected matrix, from SPEC §1–§2 ------------------------------------------------
 
