@@ -53,9 +53,9 @@ def case_detail_for(user: User, number: str) -> Case:
 
 def case_to_act_on(user: User, number: str) -> Case:
     """One visible case by number for a step posted from its page (a transition, a
-    correction): the case and what its forms and messages name, not the page's timeline,
-    notes and photos, which a case with a long history would read whole for each step.
-    404 when not visible, as the page."""
+    correction, a note, photos, a report for duty): the case and what its forms and
+    messages name, not the page's timeline, notes and photos, which a case with a long
+    history would read whole for each step. 404 when not visible, as the page."""
     return get_object_or_404(
         cases_visible_to(user).select_related("township", "category", "cell", "lead_department"),
         number=number,

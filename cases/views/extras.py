@@ -23,7 +23,7 @@ from cases.forms import (
 )
 from cases.models import CasePhoto, State
 from cases.selectors.access import cases_visible_to
-from cases.selectors.detail import case_detail_for, case_to_act_on
+from cases.selectors.detail import case_to_act_on
 from cases.services.corrections import case_correct, return_by_new_lead
 from cases.services.liaison import assist_report_for_duty
 from cases.services.notes import case_add_note
@@ -43,7 +43,7 @@ def _errors(error: ValidationError) -> str:
 @require_POST
 @told_when_passed_on()
 def case_note_add(request, number):
-    case = case_detail_for(request.user, number)
+    case = case_to_act_on(request.user, number)
     form = CaseNoteForm(request.POST, request.FILES, user=request.user)
     problem, left_out = None, 0
     if set(form.errors) == {"text"} and form.has_error("text", "required"):  # the usual slip
@@ -81,7 +81,7 @@ def case_note_add(request, number):
 @require_POST
 @told_when_passed_on()
 def case_photos_add(request, number):
-    case = case_detail_for(request.user, number)
+    case = case_to_act_on(request.user, number)
     form = PhotosForm(request.POST, request.FILES)
     if not form.is_valid():  # an empty or broken file: say so, not "choose one"
         messages.error(request, _("No photo was added: %(e)s") % {"e": errors_in_one_line(form)})
@@ -205,7 +205,7 @@ def _back_to_returner(case, returned) -> str:
 @told_when_passed_on()
 def case_report_for_duty(request, number):
     """A summoned department's liaison reports for duty (报到) from the case page."""
-    case = case_detail_for(request.user, number)
+    case = case_to_act_on(request.user, number)
     form = ReportForDutyForm(request.POST)
     if not form.is_valid():
         messages.error(request, errors_in_one_line(form))
