@@ -3,6 +3,7 @@ would: settings come from the environment once, at start-up, so each case runs i
 process with an environment of its own."""
 
 import os
+import runpy
 import secrets
 import socket
 from pathlib import Path
@@ -38,3 +39,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def read_settings(var_dir: Path, **overrides) -> dict:
+    """governance/settings.py evaluated afresh with the environment a process started with
+    `environ(**overrides)` would have, in this process: what the module would make of it,
+    at the cost of a module, not of a Python and Django start-up. Nothing is configured:
+    the settings Django runs the tests with are untouched."""
+    env = environ(VAR_DIR=str(var_dir), **overrides)
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        return runpy.run_path(str(ROOT / "governance" / "settings.py"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

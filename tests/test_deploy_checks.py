@@ -2,17 +2,21 @@
 a production start-up without a secret key, or with email links to a foreign host, fails.
 The demo's default broker needs nothing made beforehand.
 
-Each case runs manage.py in a fresh process, because settings are read from the
-environment once, at start-up."""
+Settings are read from the environment once, at start-up: what a check or a page makes
+of them runs manage.py in a fresh process; what the settings module alone makes of them
+evaluates it afresh in this one (`read_settings`), a start-up's result without its four
+seconds."""
 
-import os
+import re
 import secrets
 import subprocess
 import sys
+import traceback
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
-from tests.processes import ROOT, environ, production
+from tests.processes import ROOT, environ, production, read_settings
 
 
 def manage(*args, **env_overrides) -> subprocess.CompletedProcess:
@@ -24,6 +28,13 @@ def manage(*args, **env_overrides) -> subprocess.CompletedProcess:
         text=True,
         timeout=60,
     )
+
+
+def refused_start_up(var_dir, **env_overrides) -> str:
+    """The traceback a process started with these settings would print as it stops."""
+    with pytest.raises(ImproperlyConfigured) as refused:
+        read_settings(var_dir, **env_overrides)
+    return "".join(traceback.format_exception(refused.value))
 
 
 def test_deploy_check_passes_with_no_warning_in_production():
@@ -40,15 +51,14 @@ def test_deploy_check_passes_with_no_warning_in_production():
     ],
     ids=["named hosts", "default hosts"],
 )
-def test_production_without_a_site_url_links_to_its_first_host_and_passes(hosts, site_url):
+def test_production_without_a_site_url_links_to_its_first_host_and_passes(
+    hosts, site_url, tmp_path
+):
     # SPEC §8 asks of production only the secret key; the links then lead to the site.
     env = {"DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": secrets.token_urlsafe(64), **hosts}
     result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
     assert result.returncode == 0, result.stdout + result.stderr
-    shown = manage(
-        "shell", "-c", "from django.conf import settings; print(settings.SITE_URL)", **env
-    )
-    assert shown.stdout.strip().splitlines()[-1] == site_url
+    assert read_settings(tmp_path, **env)["SITE_URL"] == site_url
 
 
 @pytest.mark.parametrize(
@@ -72,17 +82,12 @@ def test_production_without_a_secret_key_refuses_to_start():
 
 
 def test_debug_mode_without_a_key_signs_with_one_of_its_own_kept_in_var(tmp_path):
-    show_key = "from django.conf import settings; print(settings.SECRET_KEY)"
-    first, second = (
-        manage("shell", "-c", show_key, VAR_DIR=str(tmp_path), DJANGO_DEBUG="true")
-        for _ in range(2)
-    )
+    first, second = (read_settings(tmp_path, DJANGO_DEBUG="true") for _ in range(2))
     key = (tmp_path / "secret_key").read_text().strip()
-    printed = {result.stdout.split()[-1] for result in (first, second)}
-    assert printed == {key} and len(key) >= 50
+    assert {first["SECRET_KEY"], second["SECRET_KEY"]} == {key} and len(key) >= 50
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
-    other = manage("shell", "-c", show_key, VAR_DIR=str(tmp_path / "other"), DJANGO_DEBUG="true")
-    assert other.stdout.split()[-1] != key
+    other = read_settings(tmp_path / "other", DJANGO_DEBUG="true")
+    assert other["SECRET_KEY"] != key
 
 
 def test_deploy_check_fails_when_email_links_point_at_a_host_we_do_not_serve():
@@ -104,32 +109,14 @@ def test_deploy_check_names_each_weakened_setting(overrides, code):
     assert code in result.stderr
 
 
-@pytest.mark.parametrize(
-    ("conn_max_age", "expected"), [(None, "60 True"), ("0", "0 True"), ("300", "300 True")]
-)
-def test_database_connections_are_kept_across_requests_unless_configured(conn_max_age, expected):
+@pytest.mark.parametrize(("conn_max_age", "expected"), [(None, 60), ("0", 0), ("300", 300)])
+def test_database_connections_are_kept_across_requests_unless_configured(
+    conn_max_age, expected, tmp_path
+):
     """A new connection per request costs a PostgreSQL backend and a cold catalogue, more
     than a report's own work (bench/README.md): web processes keep theirs by default."""
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_CONN_MAX_AGE"}
-    if conn_max_age is not None:
-        env["DATABASE_CONN_MAX_AGE"] = conn_max_age
-    result = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "-c",
-            "from django.db import connection as c; "
-            "print(c.settings_dict['CONN_MAX_AGE'], c.settings_dict['CONN_HEALTH_CHECKS'])",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[-2] == expected
+    database = read_settings(tmp_path, DATABASE_CONN_MAX_AGE=conn_max_age)["DATABASES"]["default"]
+    assert (database["CONN_MAX_AGE"], database["CONN_HEALTH_CHECKS"]) == (expected, True)
 
 
 def test_the_default_broker_queues_from_a_fresh_checkout(tmp_path):
@@ -201,10 +188,13 @@ def test_the_demo_database_lets_concurrent_writers_wait_their_turn(tmp_path):
     assert result.stdout.splitlines()[-2:] == ["2 []", "wal"]
 
 
-SHOW_EMAIL = (
-    "from django.conf import settings as s; "
-    "print(s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_HOST_PASSWORD, "
-    "s.EMAIL_USE_TLS, s.EMAIL_USE_SSL)"
+EMAIL_SETTINGS = (
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_HOST_USER",
+    "EMAIL_HOST_PASSWORD",
+    "EMAIL_USE_TLS",
+    "EMAIL_USE_SSL",
 )
 
 
@@ -221,46 +211,30 @@ SHOW_EMAIL = (
         ("smtp://127.0.0.1:1025", "127.0.0.1 1025 None None False False"),
     ],
 )
-def test_email_urls_as_the_spec_writes_them(url, expected):
-    result = manage("shell", "-c", SHOW_EMAIL, EMAIL_URL=url)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == expected
+def test_email_urls_as_the_spec_writes_them(url, expected, tmp_path):
+    settings = read_settings(tmp_path, EMAIL_URL=url)
+    assert " ".join(str(settings[name]) for name in EMAIL_SETTINGS) == expected
 
 
-def test_an_unknown_email_scheme_stops_start_up_without_showing_the_password():
-    result = manage("check", EMAIL_URL="smtps+starttls://relay:hunter2@mail.example.org")
-    assert result.returncode != 0
-    assert "EMAIL_URL: unknown scheme 'smtps+starttls'" in result.stderr
-    assert "hunter2" not in result.stderr
+def test_an_unknown_email_scheme_stops_start_up_without_showing_the_password(tmp_path):
+    printed = refused_start_up(
+        tmp_path, EMAIL_URL="smtps+starttls://relay:hunter2@mail.example.org"
+    )
+    assert "EMAIL_URL: unknown scheme 'smtps+starttls'" in printed
+    assert "hunter2" not in printed
 
 
-@pytest.mark.parametrize(("seconds", "expires"), [("60", "54.0"), ("300", "270.0"), ("5", "4.5")])
-def test_a_sweep_waiting_longer_than_its_period_is_dropped(seconds, expires):
+@pytest.mark.parametrize(("seconds", "expires"), [("60", 54.0), ("300", 270.0), ("5", 4.5)])
+def test_a_sweep_waiting_longer_than_its_period_is_dropped(seconds, expires, tmp_path):
     """Not a fixed 55 s: with a sweep every 5 minutes, one that waited a minute still runs;
     with one every 5 seconds, the queue does not fill with sweeps that are due anyway."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "-c",
-            "from django.conf import settings as s; "
-            "print(s.CELERY_BEAT_SCHEDULE['escalate-overdue']['options']['expires'])",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "ESCALATION_SWEEP_SECONDS": seconds},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[-2] == expires
+    schedule = read_settings(tmp_path, ESCALATION_SWEEP_SECONDS=seconds)["CELERY_BEAT_SCHEDULE"]
+    assert schedule["escalate-overdue"]["options"]["expires"] == expires
 
 
-def test_keys_replaced_by_a_rotation_are_read_from_the_environment():
-    show = "from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS)"
-    result = manage("shell", "-c", show, **production(DJANGO_SECRET_KEY_FALLBACKS="old-1,old-2"))
-    assert result.stdout.strip().splitlines()[-1] == "['old-1', 'old-2']"
+def test_keys_replaced_by_a_rotation_are_read_from_the_environment(tmp_path):
+    settings = read_settings(tmp_path, **production(DJANGO_SECRET_KEY_FALLBACKS="old-1,old-2"))
+    assert settings["SECRET_KEY_FALLBACKS"] == ["old-1", "old-2"]
 
 
 @pytest.mark.parametrize(
@@ -277,12 +251,12 @@ def test_keys_replaced_by_a_rotation_are_read_from_the_environment():
         ("TRUSTED_PROXY_COUNT", "one", "is not a whole number of at least 0"),
     ],
 )
-def test_a_bad_number_in_the_environment_stops_start_up_naming_the_variable(name, raw, expected):
-    result = manage("check", **{name: raw})
-    assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr
-    assert f"{name}={raw!r}" in result.stderr and expected in result.stderr, result.stderr
-    assert "invalid literal" not in result.stderr
+def test_a_bad_number_in_the_environment_stops_start_up_naming_the_variable(
+    name, raw, expected, tmp_path
+):
+    printed = refused_start_up(tmp_path, **{name: raw})
+    assert f"{name}={raw!r}" in printed and expected in printed, printed
+    assert "invalid literal" not in printed
 
 
 @pytest.mark.parametrize("raw", ["Asia/Shanghai/", "Asia", "zone.tab", "Mars/Olympus"])
@@ -318,66 +292,70 @@ def test_time_zone_is_checked_as_the_process_starts():
     assert taken.stdout.splitlines()[-1] == "America/New_York"
 
 
-def test_the_email_timeout_may_be_a_decimal_number_of_seconds():
-    result = manage(
-        "shell",
-        "-c",
-        "from django.conf import settings; print(settings.EMAIL_TIMEOUT)",
-        EMAIL_TIMEOUT="2.5",
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "2.5"
+def test_the_email_timeout_may_be_a_decimal_number_of_seconds(tmp_path):
+    assert read_settings(tmp_path, EMAIL_TIMEOUT="2.5")["EMAIL_TIMEOUT"] == 2.5
 
 
-SHOW_DEFAULTS = (
-    "from django.conf import settings as s; "
-    "print(s.TIME_ZONE, s.LANGUAGE_CODE, s.WORKING_HOURS, s.EMAIL_BACKEND, "
-    "s.CELERY_BROKER_URL, s.SITE_URL, s.ALLOWED_HOSTS, s.DATABASES['default']['ENGINE'], "
-    "s.DEFAULT_FROM_EMAIL, s.MEDIA_ROOT, s.CACHES['default']['BACKEND'], repr(s.MAP_TILE_URL))"
-)
+def django_settings(module: dict) -> dict:
+    """A settings module's settings (Django reads the upper-case names), comparable."""
+    return {name: repr(value) for name, value in module.items() if name.isupper()}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "TIME_ZONE",
-        "LANGUAGE_CODE",
-        "WORKING_HOURS",
-        "EMAIL_URL",
-        "CELERY_BROKER_URL",
-        "SITE_URL",
-        "DJANGO_ALLOWED_HOSTS",
-        "DATABASE_URL",
-        "DEFAULT_FROM_EMAIL",
-        "MEDIA_ROOT",
-        "CACHE_URL",
-        "REDIS_URL",
-        "MAP_TILE_URL",
-    ],
-)
+BLANKABLE_SETTINGS = [
+    "TIME_ZONE",
+    "LANGUAGE_CODE",
+    "WORKING_HOURS",
+    "EMAIL_URL",
+    "CELERY_BROKER_URL",
+    "SITE_URL",
+    "DJANGO_ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "DEFAULT_FROM_EMAIL",
+    "MEDIA_ROOT",
+    "CACHE_URL",
+    "REDIS_URL",
+    "MAP_TILE_URL",
+]
+
+
+@pytest.mark.parametrize("name", BLANKABLE_SETTINGS)
 def test_a_blank_setting_in_the_environment_reads_as_unset(name, tmp_path):
     """SPEC §8 gives each of these a default; a `NAME=` line in an env file, or a compose
     file passing on a variable the host does not have, must get it, as a blank
     DJANGO_DEBUG or FALLBACK_DISPATCH_HOURS does (a blank TIME_ZONE broke every page, a
     blank CELERY_BROKER_URL asked for an AMQP server on localhost)."""
-    unset = manage("shell", "-c", SHOW_DEFAULTS, VAR_DIR=str(tmp_path), **{name: None})
-    blank = manage("shell", "-c", SHOW_DEFAULTS, VAR_DIR=str(tmp_path), **{name: "  "})
-    assert unset.returncode == 0, unset.stderr
-    assert blank.returncode == 0, blank.stderr
-    assert blank.stdout.splitlines()[-1] == unset.stdout.splitlines()[-1]
+    unset = django_settings(read_settings(tmp_path, **{name: None}))
+    blank = django_settings(read_settings(tmp_path, **{name: "  "}))
+    assert blank == unset
 
 
-def test_production_with_a_blank_secret_key_refuses_to_start():
-    result = manage("check", "--deploy", **production(DJANGO_SECRET_KEY="  "))
-    assert result.returncode != 0
-    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+def test_a_process_started_with_blank_settings_runs_on_the_defaults(tmp_path):
+    blanks = dict.fromkeys(BLANKABLE_SETTINGS, "  ")
+    show = "from django.conf import settings as s; print(s.TIME_ZONE, s.CELERY_BROKER_URL)"
+    result = manage("shell", "-c", show, VAR_DIR=str(tmp_path), **blanks)
+    assert result.returncode == 0, result.stderr
+    defaults = read_settings(tmp_path, **dict.fromkeys(BLANKABLE_SETTINGS))
+    assert result.stdout.splitlines()[-1] == (
+        f"{defaults['TIME_ZONE']} {defaults['CELERY_BROKER_URL']}"
+    )
+
+
+def test_production_with_a_blank_secret_key_refuses_to_start(tmp_path):
+    printed = refused_start_up(tmp_path, **production(DJANGO_SECRET_KEY="  "))
+    assert "DJANGO_SECRET_KEY must be set" in printed
+
+
+def login_page_language(page: str) -> str:
+    return " ".join(
+        (re.search(r'<html lang="([^"]+)"', page)[1], re.search(r"<title>(.*?)</title>", page)[1])
+    )
 
 
 SHOW_LOGIN_PAGE_LANGUAGE = (
-    "import re; from django.conf import settings; from django.test import Client; "
+    "from django.conf import settings; from django.test import Client; "
+    "from tests.test_deploy_checks import login_page_language; "
     "page = Client(HTTP_HOST='localhost').get('/accounts/login/').content.decode(); "
-    'print(settings.LANGUAGE_CODE, re.search(r\'<html lang="([^"]+)"\', page)[1], '
-    "re.search(r'<title>(.*?)</title>', page)[1])"
+    "print(settings.LANGUAGE_CODE, login_page_language(page))"
 )
 
 
@@ -390,17 +368,24 @@ SHOW_LOGIN_PAGE_LANGUAGE = (
         ("en-US", "en en Sign in · Grid governance"),
     ],
 )
-def test_language_code_in_its_usual_spellings_sets_the_default_language(raw, expected, tmp_path):
-    """SPEC §6/§8: LANGUAGE_CODE sets the default of the two languages the UI speaks;
-    zh-CN stopped every process ("No translation files found for default language")."""
-    env = {"LANGUAGE_CODE": raw, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+def test_language_code_in_its_usual_spellings_sets_the_default_language(
+    raw, expected, tmp_path, client, settings
+):
+    """SPEC §6/§8: LANGUAGE_CODE sets the default of the two languages the UI speaks."""
+    settings.LANGUAGE_CODE = read_settings(tmp_path, LANGUAGE_CODE=raw)["LANGUAGE_CODE"]
+    page = client.get("/accounts/login/").content.decode()
+    assert f"{settings.LANGUAGE_CODE} {login_page_language(page)}" == expected
+
+
+def test_a_process_started_with_a_regional_chinese_language_code_speaks_chinese(tmp_path):
+    # zh-CN stopped every process ("No translation files found for default language").
+    env = {"LANGUAGE_CODE": "zh-CN", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
     assert manage("check", "--fail-level", "WARNING", **env).returncode == 0
     result = manage("shell", "-c", SHOW_LOGIN_PAGE_LANGUAGE, **env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == expected
+    assert result.stdout.splitlines()[-1] == "zh-hans zh-hans 登录 · 网格化治理"
 
 
-def test_a_language_the_site_does_not_speak_stops_start_up():
-    result = manage("check", LANGUAGE_CODE="fr")
-    assert result.returncode != 0
-    assert "LANGUAGE_CODE='fr': the site speaks en (English) and zh-hans" in result.stderr
+def test_a_language_the_site_does_not_speak_stops_start_up(tmp_path):
+    printed = refused_start_up(tmp_path, LANGUAGE_CODE="fr")
+    assert "LANGUAGE_CODE='fr': the site speaks en (English) and zh-hans" in printed
