@@ -122,6 +122,19 @@ def env_positive_float(name: str, default) -> float:
     return value
 
 
+def env_beat_period(name: str, default) -> float:
+    """How often beat runs a task, in seconds (decimals allowed), at least one: 1e-9 passed
+    "greater than zero" and had beat queue the task back to back, each run hitting the
+    database."""
+    value = env_positive_float(name, default)
+    if value < 1:
+        raise ImproperlyConfigured(
+            f"{name}={env_str(name, default)!r}: expected at least 1 second between runs "
+            f"(the default is {default})."
+        )
+    return value
+
+
 # A limit in working hours, as a category's accept limit allows it (`Category.accept_hours`,
 # two decimals, seven digits): under 0.01 h (a second or less) no deadline can be counted,
 # and beyond 99999.99 h none can be placed on a date.
@@ -474,7 +487,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # What a task prints (the console email backend's emails, make run's default) is logged at
 # INFO, not Celery's default WARNING, which reads as a problem on every demo email.
 CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
-_SWEEP_SECONDS = env_positive_float("ESCALATION_SWEEP_SECONDS", 60)
+_SWEEP_SECONDS = env_beat_period("ESCALATION_SWEEP_SECONDS", 60)
 CELERY_BEAT_SCHEDULE: dict = {
     # The escalation sweep (cases/services/escalation.py); a sweep that waited longer than
     # its period is dropped, the next one does its work.
@@ -486,7 +499,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 # The dashboard's daily roll-up (cases/services/figures.py): the page brings it up to date
 # itself, and finds little left to do when this ran recently.
-_FIGURES_SECONDS = env_positive_float("DASHBOARD_REFRESH_SECONDS", 60)
+_FIGURES_SECONDS = env_beat_period("DASHBOARD_REFRESH_SECONDS", 60)
 CELERY_BEAT_SCHEDULE["refresh-figures"] = {
     "task": "cases.refresh_figures",
     "schedule": _FIGURES_SECONDS,

@@ -224,7 +224,9 @@ def test_an_unknown_email_scheme_stops_start_up_without_showing_the_password(tmp
     assert "hunter2" not in printed
 
 
-@pytest.mark.parametrize(("seconds", "expires"), [("60", 54.0), ("300", 270.0), ("5", 4.5)])
+@pytest.mark.parametrize(
+    ("seconds", "expires"), [("60", 54.0), ("300", 270.0), ("5", 4.5), ("1", 0.9)]
+)
 def test_a_sweep_waiting_longer_than_its_period_is_dropped(seconds, expires, tmp_path):
     """Not a fixed 55 s: with a sweep every 5 minutes, one that waited a minute still runs;
     with one every 5 seconds, the queue does not fill with sweeps that are due anyway."""
@@ -243,6 +245,8 @@ def test_keys_replaced_by_a_rotation_are_read_from_the_environment(tmp_path):
         ("ESCALATION_SWEEP_SECONDS", "abc", "is not a number: expected a number greater than zero"),
         ("ESCALATION_SWEEP_SECONDS", "0", "must be greater than zero"),
         ("ESCALATION_SWEEP_SECONDS", "-60", "must be greater than zero"),
+        ("ESCALATION_SWEEP_SECONDS", "1e-9", "expected at least 1 second between runs"),
+        ("DASHBOARD_REFRESH_SECONDS", "0.5", "expected at least 1 second between runs"),
         ("DATABASE_CONN_MAX_AGE", "1m", "is not a whole number of at least 0"),
         ("DATABASE_CONN_MAX_AGE", "-1", "expected a whole number of at least 0"),
         ("EMAIL_TIMEOUT", "0", "must be greater than zero"),
