@@ -155,8 +155,9 @@ def parse_when(name: str, raw: str | None) -> datetime | None:
     TIME_ZONE."""
     if raw is None:
         return None
-    # An unencoded "+08:00" in a query string arrives as " 08:00".
-    raw = UNENCODED_PLUS.sub(r"\1+\2", raw)
+    # An unencoded "+08:00" in a query string arrives as " 08:00"; RFC 3339 allows a
+    # lower-case t and z, the only letters a datetime has.
+    raw = UNENCODED_PLUS.sub(r"\1+\2", raw.upper())
     try:
         value = parse_datetime(raw)
         if value is None:

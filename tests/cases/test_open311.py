@@ -802,6 +802,13 @@ def test_an_unencoded_plus_in_the_offset_is_understood(client, cases):
     assert ids(data) == [cases["closed"].number, cases["overlap"].number]
 
 
+def test_a_lower_case_t_and_z_read_as_their_capitals(client, cases):
+    """RFC 3339, which ISO timestamps of most programs follow, allows both in lower case."""
+    query = {"start_date": "2026-02-28t16:00:00z", "end_date": "2026-03-04t16:00:00z"}
+    data = client.get(f"{BASE}/requests.json", query).json()
+    assert ids(data) == [cases["closed"].number, cases["overlap"].number]
+
+
 def test_start_date_alone_reaches_90_days_forward(client, cases):
     data = client.get(f"{BASE}/requests.json", {"start_date": "2025-11-01T00:00:00Z"}).json()
     assert ids(data) == [cases["old"].number]
