@@ -77,7 +77,14 @@ class Escalation(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.case_id} #{self.deadline_seq} L{self.level}"
+        from cases.labels import deadline_label  # cases.labels reads this package's states
+
+        # The admin's title of the page: the case as people know it, the rung in words.
+        return gettext("%(case)s: %(deadline)s deadline, %(level)s") % {
+            "case": self.case.number,
+            "deadline": deadline_label(self.deadline_kind),
+            "level": self.get_level_display(),
+        }
 
 
 class OutboxMessage(models.Model):

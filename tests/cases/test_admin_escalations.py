@@ -85,6 +85,22 @@ def test_the_escalation_list_names_a_level_as_the_acknowledge_page_does(
     assert "三级" not in listed
 
 
+def test_an_escalation_page_is_titled_with_the_case_number_and_the_rung_in_words(
+    client,
+    keeper,
+    report,
+    world,
+    compiled_catalogue,  # noqa: F811
+):
+    case = report()
+    [escalation] = escalate([case], world, level=2)
+    client.force_login(keeper)
+    url = reverse("admin:cases_escalation_change", args=[escalation.pk])
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert page.context["subtitle"] == f"{case.number}：受理时限 2 级"
+    assert f"<title>{case.number}：受理时限 2 级 |" in page.text
+
+
 def test_escalations_filter_by_acknowledgement_level_and_deadline(client, keeper, report, world):
     [open_one] = escalate([report()], world)
     [done] = escalate([report(description="已确认")], world, acknowledged=True)
