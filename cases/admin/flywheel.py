@@ -31,12 +31,15 @@ def suggestions_view(request, *, model_admin):
                 # A new rule, or the department's own once the overlapping ones are ended.
                 rule = flywheel.rule_suggestion_accept(key=key, actor=request.user)
                 # In the suggestion's words: the rule's codes ("ENV → CIVIL (lead, CD)")
-                # left "lead" in English on a Chinese page.
+                # left "lead" in English on a Chinese page. A rule routes reports made
+                # after it; the pool's cases are not moved behind the dispatcher's back.
                 messages.success(
                     request,
                     gettext(
                         "Suggestion accepted: from today, %(department)s leads the cases of"
-                        " category %(category)s in %(scope)s, which now route themselves."
+                        " category %(category)s in %(scope)s. New reports of them go to it"
+                        " directly; those already in the fallback pool stay there for a"
+                        " dispatcher."
                     )
                     % {
                         "department": rule.department.name,

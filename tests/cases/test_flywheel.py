@@ -170,6 +170,8 @@ def test_accepting_a_suggestion_creates_the_rule_citing_the_cases(
     compiled_catalogue,  # noqa: F811
 ):
     suggestion = suggestion_for(flywheel.rule_suggestions(), cell=world.n1)
+    waiting = report(category=world.stall, cell=world.n1)
+    assert waiting.state == State.FALLBACK
     client.force_login(cast.admin)
     page = client.get(reverse("admin:cases_rule_suggestions"))
     assert page.status_code == 200
@@ -183,8 +185,11 @@ def test_accepting_a_suggestion_creates_the_rule_citing_the_cases(
     # Said in words, not as the rule's codes with an English "lead" in them.
     assert [str(m) for m in accepted.context["messages"]] == [
         f"已采纳建议：自今日起，{world.n1} 的类别 {world.stall} 由 {world.market.name}"
-        " 牵头，此类案件将直接分拨。"
+        " 牵头。此后上报的此类案件将直接分拨给该部门；已在兜底池中的案件仍由调度员分拨。"
     ]
+    # As the message says: the case reported before the rule waits for a dispatcher.
+    waiting.refresh_from_db()
+    assert (waiting.state, waiting.lead_department) == (State.FALLBACK, None)
     rule = Responsibility.objects.get(category=world.stall, cell=world.n1)
     assert (rule.department, rule.role) == (world.market, "lead")
     assert all(case.number in rule.basis for case in evidence[:3])
