@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
+from cases import permissions as can
 from cases.labels import transition_label
 from cases.models import (
     CLOCK_STATES,
@@ -173,6 +174,15 @@ def _transition(
             % {"state": case.get_state_display(), "action": label}
         )
     if actor is not None and not has_transition_perm(method, actor):
+        if name == "return" and case.lead_is_final and can.act_for_lead(case, actor):
+            # The one step the lead's own case refuses it (a page opened before the
+            # arbitration still offers it): say why.
+            raise NotPermitted(
+                _(
+                    "Returned twice, this case was arbitrated: the decision is final, your"
+                    " department cannot return it."
+                )
+            )
         raise NotPermitted(_("You may not %(action)s this case.") % {"action": label})
 
     from_state = case.state

@@ -71,7 +71,12 @@ def test_supervisor_names_the_lead_and_the_decision_is_final(
     )
     disputed.refresh_from_db()
     assert disputed.state == State.ASSIGNED
-    assert [str(m) for m in get_messages(response.wsgi_request)]
+    # Told why, not only "You may not return this case.": its page, opened before the
+    # arbitration, offered the return.
+    assert [str(m) for m in get_messages(response.wsgi_request)][-1] == (
+        f"Case {disputed.number}: Returned twice, this case was arbitrated: the decision is"
+        " final, your department cannot return it."
+    )
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ code under test. Readings the product made (README, cases/permissions.py):
 - a dispatcher cancels any open case of the township, not only one in the pool (a
   duplicate may be found after dispatch), a suspended one and one waiting for arbitration;
 - a supervisor with no township is the district's and acts on every township's cases;
-- a case whose lead an arbitration named cannot be returned by that lead ("final");
+- a case whose lead an arbitration named cannot be returned by that lead ("the decision
+  is final", it is told);
 - a case is refused for its state before it is refused for its user: "a case in the state
   … cannot be given …" whoever asks, "you may not …" only from a state it leaves;
 - a liaison whose department returned a case no longer sees it; their bulk accept of it
@@ -382,8 +383,13 @@ def check_refused(name, case, before, response, messages, actor_name, *, page) -
     if not errors or not all(case.number in text for text in errors):
         problems.append(f"no error message naming the case: {messages}")
     else:
-        wrong_state = VARIANTS_BY_PK[case.pk] not in SOURCE_VARIANTS[name]
-        why = "cannot be given" if wrong_state else "You may not"
+        variant = VARIANTS_BY_PK[case.pk]
+        if variant not in SOURCE_VARIANTS[name]:
+            why = "cannot be given"
+        elif (name, variant, actor_name) == ("return", "assigned_final", "lead_liaison"):
+            why = "the decision is final"  # its page, opened before the arbitration
+        else:
+            why = "You may not"
         if not any(why in text for text in errors):
             problems.append(f"says {errors}, not “{why}…”")
     if any(level == message_levels.SUCCESS for level, _text in messages):
