@@ -8,9 +8,9 @@ from django.urls import get_script_prefix, reverse
 def site_url(viewname: str, *, args=(), kwargs=None) -> str:
     """The address of the page `viewname` names, under SITE_URL.
 
-    A site served under a path (`https://gov.example/gz`, gunicorn's `SCRIPT_NAME` behind
-    the proxy) has that path in SITE_URL, and Django writes it before every path it makes
-    in a request, but not in the worker or a command: it is taken off here, so that a
-    link written by a page reads as one written by the worker, and neither says it twice."""
+    A site served under a path (`https://gov.example/gz`) has that path in SITE_URL, and
+    Django writes it before every path it makes (FORCE_SCRIPT_NAME, from SITE_URL; or a
+    proxy's SCRIPT_NAME, in a request only): it is taken off here, so that a link written
+    by a page reads as one written by the worker, and neither says it twice."""
     path = reverse(viewname, args=args, kwargs=kwargs)
     return f"{settings.SITE_URL}/{path.removeprefix(get_script_prefix())}"

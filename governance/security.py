@@ -89,8 +89,9 @@ def _too_large(request) -> HttpResponse:
         text = gettext("The request is larger than %(size)d MB.") % {
             "size": settings.REQUEST_MAX_BYTES // 2**20
         }
-    if request.path.startswith("/open311/"):
-        fmt = "xml" if request.path.endswith(".xml") else "json"
+    # The path below a proxy's prefix (SCRIPT_NAME), where the site's URLs begin.
+    if request.path_info.startswith("/open311/"):
+        fmt = "xml" if request.path_info.endswith(".xml") else "json"
         return render_errors([(413, text)], fmt=fmt, status=413)
     response = HttpResponse(text, status=413, content_type="text/plain; charset=utf-8")
     response["Content-Language"] = language

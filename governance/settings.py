@@ -202,6 +202,10 @@ def default_site_url(debug: bool, allowed_hosts: list[str]) -> str:
 
 
 SITE_URL = env_str("SITE_URL", default_site_url(DEBUG, ALLOWED_HOSTS)).rstrip("/")
+# A site served under a path (https://gov.example/gz, its proxy passing on what follows)
+# has it in SITE_URL: Django writes it before every path it makes from start-up, in pages,
+# emails and the static files' URL alike.
+FORCE_SCRIPT_NAME = urlsplit(SITE_URL).path or None
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -343,7 +347,10 @@ TIME_ZONE = parse_time_zone(env_str("TIME_ZONE", "Asia/Shanghai"))
 USE_I18N = True
 USE_TZ = True
 
-STATIC_URL = "static/"
+# With the site's path in it: Django adds a request's SCRIPT_NAME to a relative one only
+# once, when the first page or middleware builds the static files' storage, and a web
+# process builds it before its first request.
+STATIC_URL = f"{FORCE_SCRIPT_NAME or ''}/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # The most files one report may attach, 10 of 10 MB (MAX_UPLOADS in cases/services/photo_checks.py,

@@ -14,7 +14,7 @@ from departments.views import (
 )
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="cases:list", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="cases:list", permanent=False), name="home"),
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),

@@ -81,6 +81,21 @@ def test_production_without_a_secret_key_refuses_to_start():
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("site_url", "script_name", "static_url"),
+    [
+        ("https://gov.example/gz", "/gz", "/gz/static/"),
+        ("https://gov.example/gz/", "/gz", "/gz/static/"),
+        ("https://gov.example", None, "/static/"),
+    ],
+)
+def test_a_path_in_the_site_url_is_the_path_the_site_is_served_under(
+    site_url, script_name, static_url, tmp_path
+):
+    settings = read_settings(tmp_path, **production(SITE_URL=site_url))
+    assert (settings["FORCE_SCRIPT_NAME"], settings["STATIC_URL"]) == (script_name, static_url)
+
+
 def test_debug_mode_without_a_key_signs_with_one_of_its_own_kept_in_var(tmp_path):
     first, second = (read_settings(tmp_path, DJANGO_DEBUG="true") for _ in range(2))
     key = (tmp_path / "secret_key").read_text().strip()

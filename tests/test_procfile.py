@@ -3,6 +3,7 @@ VAR_DIR, nothing prepared beforehand. The web's pages need their CSS and scripts
 balancer probing /healthz over plain HTTP behind the TLS proxy needs a 200, not a redirect
 to HTTPS, and beat must start where no var/ folder exists yet."""
 
+import contextlib
 import json
 import os
 import re
@@ -51,8 +52,15 @@ def production_env(tmp_path, **extra) -> dict:
 
 @pytest.fixture
 def web(tmp_path):
+    with serving(tmp_path) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def serving(tmp_path, **extra):
+    """The Procfile's web process, one worker, on a free loopback port: its address."""
     port = free_port()
-    env = production_env(tmp_path, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="1")
+    env = production_env(tmp_path, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="1", **extra)
     log = open(tmp_path / "web.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
         ["sh", "-c", procfile_command("web")],
@@ -113,6 +121,24 @@ def test_the_web_process_serves_its_static_files_and_answers_probes_over_http(we
     assert get(f"{web}/healthz", Host="10.1.2.3:8000")[0] == 200
     assert get(f"{web}/cases/", Host="10.1.2.3:8000")[0] == 400
     assert get(f"{web}/cases/")[0] == 301  # everything else still goes to HTTPS
+
+
+def test_the_web_process_serves_the_site_under_the_path_its_proxy_gives(tmp_path):
+    """Behind a proxy that serves the site at https://…/gz and passes on the path below it
+    (README): pages, redirects and their style sheets all under /gz."""
+    behind_tls = {"X-Forwarded-Proto": "https"}
+    with serving(tmp_path, SITE_URL="https://127.0.0.1/gz") as web:
+        status, html = get(f"{web}/accounts/login/", **behind_tls)
+        assert status == 200
+        style_sheet = re.search(rb'<link rel="stylesheet" href="([^"]+)"', html)[1].decode()
+        assert style_sheet.startswith("/gz/static/")
+        status, css = get(f"{web}{style_sheet.removeprefix('/gz')}", **behind_tls)
+        assert status == 200 and b"{" in css
+        redirect = urllib.request.Request(f"{web}/cases/", headers=behind_tls)
+        with pytest.raises(urllib.error.HTTPError) as to_sign_in:
+            urllib.request.build_opener(NoRedirect).open(redirect, timeout=10)
+        assert to_sign_in.value.code == 302
+        assert to_sign_in.value.headers["Location"] == "/gz/accounts/login/?next=/gz/cases/"
 
 
 def test_beat_starts_on_a_fresh_var_dir_and_keeps_its_schedule_there(tmp_path):
