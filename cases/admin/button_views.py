@@ -18,7 +18,7 @@ from cases.forms import errors_in_one_line
 from cases.models import Case
 from cases.selectors.access import case_passed_on
 from cases.selectors.trail import latest_step
-from cases.services.transitions import StaleCase, WorkflowError
+from cases.services.transitions import StaleCase, WorkflowError, refusal
 from departments import wording
 from departments.routing import written_id
 
@@ -83,6 +83,13 @@ def _press(request, object_id, name, *, model_admin):
     form = button.form(request.POST, request.FILES, **button.form_kwargs(case))
     change_page = reverse(f"{model_admin.admin_site.name}:cases_case_change", args=[case.pk])
     back = HttpResponseRedirect(change_page)
+    if not form.is_valid() and (
+        refused := button.transition and refusal(case, button.transition, request.user)
+    ):
+        # Refused whatever was typed (a page left open while the case moved on): said so,
+        # not as a field to fill in for a step the user cannot take.
+        _refuse(request, case, str(refused))
+        return back
     if not form.is_valid():
         _refuse(request, case, errors_in_one_line(form))
         refused_forms.keep(request, form_name=name, page=change_page, fresh=form.retry_values())

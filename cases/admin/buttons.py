@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import ClassVar
 
 from django import forms
 from django.utils import timezone
@@ -129,6 +130,8 @@ class Button:
     name: str
     label: str
     form: type[forms.Form]
+    # The workflow transition the button fires, if it fires one.
+    transition: ClassVar[str | None] = None
 
     def offered(self, page: PageState) -> bool:
         raise NotImplementedError
@@ -173,6 +176,8 @@ class PageState:
 
 
 class Accept(Button):
+    transition = "accept"
+
     def offered(self, page):
         return "accept" in page.transitions
 
@@ -181,6 +186,8 @@ class Accept(Button):
 
 
 class Return(Button):
+    transition = "return"
+
     def offered(self, page):
         return "return" in page.transitions
 
@@ -191,6 +198,8 @@ class Return(Button):
 
 
 class Resolve(Button):
+    transition = "resolve"
+
     def offered(self, page):
         return "resolve" in page.transitions
 
@@ -281,6 +290,8 @@ class DecideExtension(Button):
 
 
 class Arbitrate(Button):
+    transition = "dispatch"
+
     def offered(self, page):
         return page.case.needs_arbitration and "dispatch" in page.transitions
 

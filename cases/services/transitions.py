@@ -77,6 +77,32 @@ def may_fire(case: Case, user: User, name: str) -> bool:
     return has_transition_perm(transition_method(case, name), user)
 
 
+def refusal(case: Case, name: str, user: User | None) -> WorkflowError | None:
+    """Why the transition `name` cannot be fired on this case now, by this user (None: the
+    system): its state first, then who asks; None when it can. Pages ask it of a form that
+    is incomplete too: a step refused anyway is said as such, not as a field to fill in."""
+    # Worded as the page's button: "arbitrate" for the dispatch of a case returned twice.
+    label = transition_label(name, case)
+    method = transition_method(case, name)
+    if not can_proceed(method):
+        return TransitionNotAllowed(
+            _("A case in the state “%(state)s” cannot be given “%(action)s”.")
+            % {"state": case.get_state_display(), "action": label}
+        )
+    if user is None or has_transition_perm(method, user):
+        return None
+    if name == "return" and case.lead_is_final and can.act_for_lead(case, user):
+        # The one step the lead's own case refuses it (a page opened before the
+        # arbitration still offers it): say why.
+        return NotPermitted(
+            _(
+                "Returned twice, this case was arbitrated: the decision is final, your"
+                " department cannot return it."
+            )
+        )
+    return NotPermitted(_("You may not %(action)s this case.") % {"action": label})
+
+
 def available_transitions(case: Case, user: User) -> list[str]:
     """The transitions this user may fire on this case now, in SPEC order."""
     return [name for name in USER_TRANSITIONS if may_fire(case, user, name)]
@@ -163,30 +189,13 @@ def _transition(
     """Check and fire transition `name` on the case in memory and move its clock; return
     its audit row, unsaved. Saving both is the caller's job (`_fire`, or intake, which
     inserts a new case once, already routed)."""
-    # Worded as the page's button: "arbitrate" for the dispatch of a case returned twice.
-    label = transition_label(name, case)
     if expected_version is not None and expected_version != case.version:
         raise StaleCase(_("This case changed since you opened it. Reload it and try again."))
-    method = transition_method(case, name)
-    if not can_proceed(method):
-        raise TransitionNotAllowed(
-            _("A case in the state “%(state)s” cannot be given “%(action)s”.")
-            % {"state": case.get_state_display(), "action": label}
-        )
-    if actor is not None and not has_transition_perm(method, actor):
-        if name == "return" and case.lead_is_final and can.act_for_lead(case, actor):
-            # The one step the lead's own case refuses it (a page opened before the
-            # arbitration still offers it): say why.
-            raise NotPermitted(
-                _(
-                    "Returned twice, this case was arbitrated: the decision is final, your"
-                    " department cannot return it."
-                )
-            )
-        raise NotPermitted(_("You may not %(action)s this case.") % {"action": label})
+    if (refused := refusal(case, name, actor)) is not None:
+        raise refused
 
     from_state = case.state
-    method(**transition_kwargs)
+    transition_method(case, name)(**transition_kwargs)
     to_state = case.state
     if to_state == State.SUSPENDED:
         deadlines.pause_clock(case, now=now)

@@ -41,7 +41,13 @@ from cases.services.corrections import may_correct
 from cases.services.open311 import open311_report_for
 from cases.services.photos import photo_room
 from cases.services.privacy import Purpose, reporter_contact_for
-from cases.services.transitions import StaleCase, WorkflowError, available_transitions, may_fire
+from cases.services.transitions import (
+    StaleCase,
+    WorkflowError,
+    available_transitions,
+    may_fire,
+    refusal,
+)
 from cases.views.passed_on import told_when_passed_on
 from departments import wording
 from departments.models import User
@@ -220,6 +226,13 @@ def case_transition(request, number, transition):
     # A fragment says where to land once the step is done (the pool's next case); a refusal
     # lands at the top, where its message and the form kept for it are.
     refused_at = page.split("#", 1)[0]
+    if not form.is_valid() and (refused := refusal(case, transition, request.user)):
+        # Refused whatever was typed (a page left open while the case moved on): said so,
+        # not as a field to fill in for a step the user cannot take.
+        messages.error(
+            request, _("Case %(number)s: %(error)s") % {"number": case.number, "error": refused}
+        )
+        return redirect(refused_at)
     if not form.is_valid():
         messages.error(
             request,

@@ -517,6 +517,23 @@ def test_a_refused_button_names_the_field_it_needs(client, cast, own_cases):
     assert messages_of(response) == [f"Case {case.number}: What was done: This field is required."]
 
 
+def test_a_button_refused_whatever_was_typed_says_why_not_which_field_is_missing(
+    client, cast, own_cases
+):
+    # Pressed on a page opened before another liaison resolved the case.
+    case = own_cases[0]
+    workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=case, actor=cast.liaison, note="已清理")
+    client.force_login(cast.liaison)
+
+    response = client.post(act_url(case, "resolve"), {"version": case.version}, follow=True)
+
+    assert messages_of(response) == [
+        f"Case {case.number}: A case in the state “resolved” cannot be given “resolve”."
+    ]
+    assert "resolve" not in {button["name"] for button in response.context["transition_forms"]}
+
+
 def test_a_refused_button_names_the_field_with_a_chinese_colon_in_chinese(
     client,
     cast,

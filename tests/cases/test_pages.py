@@ -451,6 +451,34 @@ def test_resolve_without_a_note_is_refused(client, cast, report):
     assert refusal == [f"Case {case.number}: “resolve” was not done: Note: This field is required."]
 
 
+def test_a_step_refused_whatever_was_typed_says_so_not_that_a_field_is_missing(
+    client, cast, report
+):
+    """A page left open while the case moved on, or a step that is not the user's: filling
+    in the note would not have helped, and the form is not offered again to fill in."""
+    case = report()
+    workflow.case_accept(case=case, actor=cast.liaison)
+    workflow.case_resolve(case=case, actor=cast.liaison, note="已清理")
+    client.force_login(cast.liaison)
+    response = post_transition(client, case, "resolve", note="  ")
+    said = [str(message) for message in get_messages(response.wsgi_request)]
+    assert said == [
+        f"Case {case.number}: A case in the state “resolved” cannot be given “resolve”."
+    ]
+    page = client.get(reverse("cases:detail", args=[case.number]))
+    assert "resolve" not in [name for name, _label, _form in page.context["transition_forms"]]
+    client.force_login(cast.caseworker)
+    response = post_transition(client, case, "reopen", reason="")
+    assert [str(m) for m in get_messages(response.wsgi_request)][-1].endswith(
+        "“reopen” was not done: Reason: This field is required."
+    )
+    client.force_login(cast.dispatcher)
+    response = post_transition(client, case, "reopen", reason="")
+    assert [str(m) for m in get_messages(response.wsgi_request)][-1] == (
+        f"Case {case.number}: You may not reopen this case."
+    )
+
+
 def test_transitions_are_post_only_and_unknown_ones_are_not_found(client, cast, report):
     case = report()
     client.force_login(cast.liaison)
