@@ -575,8 +575,9 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# --- Personal data: reporters' names and phones are blanked this long after a case
-# closes (python manage.py anonymise_reporters, run daily by beat) ---
+# --- Personal data: reporters' names and phones (and the contact an Open311 client posted)
+# are blanked this long after a case is closed or cancelled (python manage.py
+# anonymise_reporters, run daily by beat) ---
 REPORTER_RETENTION_DAYS = env_int("REPORTER_RETENTION_DAYS", 365, minimum=0)
 CELERY_BEAT_SCHEDULE["anonymise-reporters"] = {
     "task": "cases.anonymise_reporters",

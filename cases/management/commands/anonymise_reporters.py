@@ -10,7 +10,8 @@ from departments.management.base import TranslatedHelpCommand, parse_now
 class Command(TranslatedHelpCommand):
     help = gettext_lazy(
         "Blank the reporter name and phone of cases closed or cancelled longer than "
-        "REPORTER_RETENTION_DAYS ago."
+        "REPORTER_RETENTION_DAYS ago, and the email, device and account ids an Open311 "
+        "client posted with them."
     )
 
     def add_arguments(self, parser):
