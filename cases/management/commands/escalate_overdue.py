@@ -1,5 +1,6 @@
-"""`python manage.py escalate_overdue [--now ISO] [--dry-run]` (SPEC §5): one sweep in the
-foreground, through the same service as the Celery task."""
+"""`python manage.py escalate_overdue [--now ISO] [--dry-run] [--queue]` (SPEC §5): one
+sweep in the foreground, through the same service as the Celery task, sending its emails
+itself unless `--queue` leaves them to the worker."""
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
