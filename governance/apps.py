@@ -4,7 +4,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class GovernanceConfig(AppConfig):
-    """The project itself, installed only to register its system checks."""
+    """The project itself, installed to register its system checks and, through the
+    admin's autodiscovery, its trim of django-axes' admin (governance/admin.py)."""
 
     name = "governance"
     verbose_name = "Grid governance"
