@@ -43,7 +43,8 @@ Guarantees:
   dropped): the rest stay pending in the outbox, for the worker, and for the sweep's
   re-queue; one EMAIL_TIMEOUT per message, one after another, took hours for a district.
   The worker's batch task (`cases.deliver_outbox_messages`) stops the same way, and
-  leaves the rest of its batch to the sweep's re-queue.
+  hands the untried rest on as one batch after that message's backoff delay
+  (`publishing.postpone`), so they follow it once the server answers again.
 - An escalation's row is written unrendered by the sweep (address, language, escalation);
   `deliver` renders it with the row locked, keeps the rendering on the row, and sends it.
   After its commit the sweep queues one task (`publish_sweep`), which streams the sweep's
