@@ -4,14 +4,12 @@ GET shows the request and a confirmation form (mail scanners follow links); the 
 happens on POST, then Post/Redirect/Get.
 """
 
-from django import forms
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from cases.forms import MAX_TEXT_LENGTH
+from cases.forms import ExtensionDecisionForm
 from cases.models import Case, ExtensionRequest
 from cases.privacy import can_see_personal_data
 from cases.services.extensions import (
@@ -21,20 +19,6 @@ from cases.services.extensions import (
     read_decision_token,
 )
 from cases.services.transitions import WorkflowError
-
-
-class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(
-        label=_("Decision"),
-        choices=[("approve", _("Approve")), ("refuse", _("Refuse"))],
-        widget=forms.RadioSelect,
-    )
-    note = forms.CharField(
-        label=_("Note"),
-        required=False,
-        max_length=MAX_TEXT_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
 
 
 @never_cache  # a page of a link that acts for its recipient: no shared cache keeps it
@@ -64,7 +48,7 @@ def decide(request, token: str):
     )
     if extension is None:
         return render(request, "cases/extensions/invalid.html", {"reason": "invalid"}, status=404)
-    form = DecisionForm(request.POST or None)
+    form = ExtensionDecisionForm(request.POST or None)
     error = None
     if request.method == "POST" and form.is_valid():
         try:

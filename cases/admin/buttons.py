@@ -76,19 +76,13 @@ class ExtensionRequestForm(VersionForm):
     )
 
 
-class ExtensionDecisionForm(VersionForm):
+class ExtensionDecisionForm(VersionForm, forms_extras.ExtensionDecisionForm):
     request = forms.IntegerField(widget=forms.HiddenInput)
-    decision = forms.ChoiceField(
-        label=_("Decision"),
-        choices=[("approve", _("Approve")), ("refuse", _("Refuse"))],
-        widget=forms.RadioSelect,
-    )
-    note = forms.CharField(
-        label=_("Note"),
-        required=False,
-        max_length=MAX_TEXT_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 1}),
-    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A line among the page's other buttons; the email's page gives it three.
+        self.fields["note"].widget.attrs["rows"] = 1
 
 
 class ArbitrationForm(VersionForm, AssistingDepartments):

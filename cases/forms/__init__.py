@@ -4,7 +4,12 @@ it. No form ever carries a state: the URL names the transition."""
 
 from django.utils.translation import gettext_noop
 
-from cases.forms.extras import CaseNoteForm, PhotosForm, ReportForDutyForm
+from cases.forms.extras import (
+    CaseNoteForm,
+    ExtensionDecisionForm,
+    PhotosForm,
+    ReportForDutyForm,
+)
 from cases.forms.filters import CaseFilterForm, DateRangeForm, period_date_field
 from cases.forms.reporting import ReportForm
 from cases.forms.transitions import (
@@ -37,6 +42,7 @@ __all__ = [
     "CorrectionForm",
     "DateRangeForm",
     "DispatchForm",
+    "ExtensionDecisionForm",
     "NoteForm",
     "PhotosForm",
     "ReasonForm",

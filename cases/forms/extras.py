@@ -41,3 +41,21 @@ class ReportForDutyForm(forms.Form):
         max_length=MAX_TEXT_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+
+
+class ExtensionDecisionForm(forms.Form):
+    """A supervisor's decision on an extension request, from the signed link of its email
+    (cases/views_extensions.py) and on the case's admin page (which adds the version its
+    page showed and the request: cases/admin/buttons.py)."""
+
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[("approve", _("Approve")), ("refuse", _("Refuse"))],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        required=False,
+        max_length=MAX_TEXT_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
