@@ -130,7 +130,8 @@ def escalation(
 def reminder(
     *, escalation: Escalation, language: str, left_seconds: float, timeline: list[CaseEvent]
 ) -> tuple[str, str, str]:
-    """The due-soon reminder (75 % of the limit gone) to the owner's liaisons."""
+    """The due-soon reminder (75 % of the limit gone) to the owner: the lead department's
+    liaisons, or the township's dispatchers for a case in the pool."""
     with translation.override(language):
         context = _case_context(escalation, language=language, timeline=timeline)
         context["time_left"] = format_duration(left_seconds)

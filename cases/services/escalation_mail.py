@@ -38,7 +38,8 @@ def group_recipients(groups: list[EscalationGroup]) -> tuple[dict, dict[str, str
     Reminder: the owning department's liaisons (the township's dispatchers for the pool).
     Level 1: the department's supervisor_emails (the township's supervisors for the pool).
     Level 2: the township's supervisors. Level 3: district supervisors (no township).
-    A rung with nobody to tell goes to the next rung's people rather than to no one."""
+    A level with nobody to tell goes to the next level's people rather than to no one; a
+    reminder with nobody to tell goes to no one (and is logged), not up to supervisors."""
     department_ids = {g.department_id for g in groups if g.department_id}
     township_ids = {g.township_id for g in groups}
     listed = {a.lower() for g in groups if g.department_id for a in g.supervisor_emails}
