@@ -184,8 +184,9 @@ if not SECRET_KEY.strip():
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
     SECRET_KEY = development_secret_key(VAR_DIR / "secret_key")
-# Keys replaced by a rotation, comma-separated: sessions, acknowledge links and invitations
-# signed with them stay good until they expire (14 days for a link).
+# Keys replaced by a rotation, comma-separated: sessions and signed links made with them
+# stay good until they expire (acknowledge and extension decision links 14 days,
+# invitations 7, password reset links PASSWORD_RESET_TIMEOUT).
 SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", "")
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
