@@ -287,7 +287,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "departments.User"
-# Permissions follow the user's role (the role groups of departments/migrations/0002).
+# Permissions follow the user's role: the second backend grants each role's
+# (departments.services.ROLE_PERMISSIONS) whatever groups the user is in.
 # The first backend refuses sign-ins while a client is locked out (django-axes).
 AUTHENTICATION_BACKENDS = [
     "governance.security.ThrottledLoginBackend",
