@@ -21,6 +21,7 @@ from cases.selectors.lists import (
 )
 from cases.services.transitions import may_fire
 from departments.calendar import get_calendar
+from departments.routing import written_id
 
 PAGE_SIZE = 50
 
@@ -86,13 +87,13 @@ def fallback_pool(request):
         kept = refused_forms.take(request, page=request.get_full_path())
         typed = kept[1] if kept and kept[0] == "dispatch" else None
         # Back from a dispatch on this page: the lead it named stays chosen for the next.
-        lead = request.GET.get("lead", "")
+        lead = written_id(request.GET.get("lead", ""))
         form = DispatchForm(
             typed,
             case=None,
             user=request.user,
             auto_id="id_pool_%s",
-            initial={"lead": int(lead)} if lead.isdigit() else {},
+            initial={"lead": lead} if lead is not None else {},
         )
         # In each row to dispatch, the departments the assist rules name for its case.
         for case in with_listed_assisting([case for case, may_dispatch in rows if may_dispatch]):

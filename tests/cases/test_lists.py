@@ -352,7 +352,8 @@ def test_the_pool_keeps_the_lead_a_dispatch_from_it_named(client, cast, world, r
     client.force_login(cast.dispatcher)
     kept = client.get(f"/cases/fallback/?lead={world.urban.pk}").context["dispatch_form"]
     assert kept["lead"].value() == world.urban.pk
-    for junk in ("abc", "-1", ""):
+    # "²" and "①" are digits to str.isdigit(), and no id to int().
+    for junk in ("abc", "-1", "", "²", "①"):
         form = client.get(f"/cases/fallback/?lead={junk}").context["dispatch_form"]
         assert form["lead"].value() in (None, ""), junk
 
