@@ -1,4 +1,5 @@
-// Behaviour shared by every page. No inline scripts: the pages carry a CSP later.
+// Behaviour shared by every page. No inline scripts: the pages run under a Content-Security-Policy
+// that forbids them (CONTENT_SECURITY_POLICY in governance/settings.py).
 (function () {
   "use strict";
   // The language switch submits itself on change; its button is only for no-JS browsers.
