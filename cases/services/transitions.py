@@ -44,7 +44,8 @@ TRANSITION_METHODS = {
 }
 USER_TRANSITIONS = [name for name in TRANSITION_METHODS if name != "route"]
 
-# Which clock runs in each state; entering a state starts it fresh unless noted otherwise.
+# Which clock runs in each state; entering a state starts it fresh, but for `resume`, which
+# restarts the clock `suspend` paused (`_transition`).
 CLOCK_FOR_STATE = {
     State.FALLBACK: DeadlineKind.DISPATCH,
     State.ASSIGNED: DeadlineKind.ACCEPT,
