@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from cases.admin.readonly import ReadOnlyAdminMixin
 from cases.models import ApiKey, ApiRequest
 from cases.services.apikeys import api_key_create, api_keys_revoke
 
@@ -64,7 +65,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiRequest)
-class ApiRequestAdmin(admin.ModelAdmin):
+class ApiRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The log of posted service requests: read-only, like the audit trail."""
 
     list_display = ["received_at", "api_key", "service_code", "http_status", "case"]
@@ -72,12 +73,3 @@ class ApiRequestAdmin(admin.ModelAdmin):
     list_select_related = ["api_key", "case"]
     search_fields = ["token", "case__number", "service_code"]
     date_hierarchy = "received_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
