@@ -1,5 +1,6 @@
 """Return arbitration (SPEC §2): a case returned twice waits for a supervisor, who names the
-lead department in the admin; the decision is final for the case and recorded."""
+lead department in the admin, on the case page or from the pool; the decision is final for
+the case and recorded."""
 
 import re
 
