@@ -78,6 +78,7 @@ OUTBOX_KIND_LABELS = {
     "reminder": _("due-soon reminder"),
     "extension": _("extension request"),
     "extension-decision": _("extension decision"),
+    "arbitration": _("arbitration request"),
     "invitation": _("invitation"),
     "password-reset": _("password reset"),
 }

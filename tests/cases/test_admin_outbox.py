@@ -365,3 +365,30 @@ def test_every_kind_of_signed_link_is_withheld_and_nothing_else(db):
         ' <a href="https://gov.example/extensions/decide/…/">decide</a>'
         " https://gov.example/accounts/invite/…/ https://gov.example/cases/2026-000001/"
     )
+
+
+def test_the_outbox_names_an_arbitration_request_in_words_and_filters_by_it(client, keeper, report):
+    """The email a second return writes to the arbiters is a kind of its own: its column
+    and the kind filter say what it is, as they do for every other email."""
+    from cases.services.arbitration_mail import KIND
+
+    case = report()
+    OutboxMessage.objects.bulk_create(
+        [
+            build_message(
+                to="arbiter@example.org",
+                subject="s",
+                text="t",
+                kind=KIND,
+                dedupe_key="test:arbitration",
+                case=case,
+            )
+        ]
+    )
+    client.force_login(keeper)
+    response = client.get(reverse(CHANGELIST), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    [kind_filter] = [
+        f for f in response.context["cl"].filter_specs if getattr(f, "parameter_name", "") == "kind"
+    ]
+    assert (KIND, "仲裁请求") in kind_filter.lookup_choices
+    assert '<td class="field-kind_in_words">仲裁请求</td>' in response.text
