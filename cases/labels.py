@@ -55,7 +55,6 @@ ACTION_LABELS = {
     "resume": _("resumed"),
     "cancel": _("cancelled"),
     "correct": _("corrected category or cell"),
-    "note": _("note"),
     "escalate": _("escalated"),
     "remind": _("due-soon reminder"),
     "extension_request": _("extension requested"),

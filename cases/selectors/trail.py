@@ -21,9 +21,10 @@ def recent_steps_of(user: User, limit: int = 10) -> list[CaseEvent]:
     )
 
 
-# Audit rows that leave the case as it was: an escalation's rung, a note, a reporter's
-# contact blanked. The sweep and the retention task write them without moving `version`.
-UNCHANGING_ACTIONS = ("escalate", "remind", "acknowledge", "note", "anonymise")
+# Audit rows that leave the case's workflow as it was: an escalation's rung and its
+# acknowledgement, a reporter's contact blanked. No step to tell someone of as what happened
+# meanwhile. (A note is no audit row: it is a CaseNote.)
+UNCHANGING_ACTIONS = ("escalate", "remind", "acknowledge", "anonymise")
 # Written by the system after the step that caused them, at the same moment: a resolve,
 # return or correction lapses a pending extension request. Named, the lapse would hide who
 # did what ("extension request lapsed by system").
