@@ -21,7 +21,8 @@ class Command(TranslatedHelpCommand):
     help = gettext_lazy(
         "Load the demo district (townships, cells, departments, categories, a responsibility "
         "list with deliberate gaps and overlaps, users of every role) from departments/samples, "
-        "and with --cases N add N synthetic cases. Running it again duplicates nothing."
+        "and with --cases N add N synthetic cases. Running it again loads the district's "
+        "data once (each run's --cases N adds N more cases)."
     )
 
     def add_arguments(self, parser):
