@@ -2,9 +2,9 @@
 
 from django.urls import path
 
-from cases import views_escalation
+from cases.views import escalation
 
 app_name = "escalations"
 urlpatterns = [
-    path("ack/<str:token>/", views_escalation.acknowledge, name="acknowledge"),
+    path("ack/<str:token>/", escalation.acknowledge, name="acknowledge"),
 ]

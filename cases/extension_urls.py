@@ -2,9 +2,9 @@
 
 from django.urls import path
 
-from cases import views_extensions
+from cases.views import extensions
 
 app_name = "extensions"
 urlpatterns = [
-    path("decide/<str:token>/", views_extensions.decide, name="decide"),
+    path("decide/<str:token>/", extensions.decide, name="decide"),
 ]

@@ -12,7 +12,7 @@ from cases.admin.readonly import CaseScopedAdminMixin, PlainForeignKeysMixin
 from cases.models import CaseEvent
 from cases.pagination import CasePaginator
 from cases.privacy import masked_unless, search_skips_masked_texts, sees_every_contact
-from cases.supervision import events_of_department
+from cases.selectors.supervision import events_of_department
 from departments.models import Department
 
 
@@ -126,7 +126,7 @@ def filter_in_words(field_name: str, title, labels_by_code: dict):
 
 
 class DepartmentFilter(admin.SimpleListFilter):
-    """The audit rows a department's supervision figures count (cases/supervision.py)."""
+    """The audit rows a department's supervision figures count (cases/selectors/supervision.py)."""
 
     title = _("department")
     parameter_name = "department"

@@ -12,14 +12,14 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from cases.dashboard import DEFAULT_PERIOD_DAYS, Period
 from cases.forms import period_date_field
 from cases.models import State, SupervisionMark
 from cases.permissions import may_see_dashboard
 from cases.selectors.access import supervised_township_id
+from cases.selectors.dashboard import DEFAULT_PERIOD_DAYS, Period
+from cases.selectors.supervision import department_figures
 from cases.services.rollups import refreshed_as_of
 from cases.services.supervision import supervision_refresh
-from cases.supervision import department_figures
 
 
 class PeriodForm(forms.Form):

@@ -45,7 +45,7 @@ class ReportForDutyForm(forms.Form):
 
 class ExtensionDecisionForm(forms.Form):
     """A supervisor's decision on an extension request, from the signed link of its email
-    (cases/views_extensions.py) and on the case's admin page (which adds the version its
+    (cases/views/extensions.py) and on the case's admin page (which adds the version its
     page showed and the request: cases/admin/buttons.py)."""
 
     decision = forms.ChoiceField(

@@ -1,6 +1,6 @@
 """The supervision roll-up counts each reopen with the local day of the resolve it
 reopened (`SupervisionFigures.given_day`), for a reopen rate of the period's resolves
-(`cases.supervision`). The rows counted before lack that day: forgetting the roll-up's
+(`cases.selectors.supervision`). The rows counted before lack that day: forgetting the roll-up's
 mark has its first refresh after the upgrade count every audit row again, as after 0030
 (meanwhile the page says its figures are being built)."""
 

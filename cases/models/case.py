@@ -230,7 +230,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
             # (cases/services/figures.py, figures_refresh).
             models.Index(fields=["updated_at"], name="case_updated"),
             # The dashboard's recurrences: a closed case of the category in the cell, closed
-            # within 30 days before (cases/dashboard.py, recurrences).
+            # within 30 days before (cases/selectors/dashboard.py, recurrences).
             models.Index(
                 fields=["category", "cell", "closed_at"],
                 name="case_closed_cat_cell",

@@ -1,5 +1,5 @@
 """The dashboard's daily roll-up: per local day of reporting, township, lead department and
-grid cell, the counts the dashboard's rates are made of (see `cases/dashboard.py` for the
+grid cell, the counts the dashboard's rates are made of (see `cases/selectors/dashboard.py` for the
 definitions and `cases/services/figures.py` for how the rows are kept up to date).
 
 Derived data only: any row can be recomputed from the cases, their audit trail and their

@@ -1,6 +1,6 @@
 """The supervision page's daily roll-up: per local day of the audit row (of the request,
 for an extension's approval), township of the case and department, the counts
-`cases.supervision.department_figures` adds up over a period (see
+`cases.selectors.supervision.department_figures` adds up over a period (see
 `cases/services/supervision.py` for how the rows are kept up to date).
 
 Derived data only: every row is a sum over audit rows, and

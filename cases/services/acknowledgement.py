@@ -2,7 +2,7 @@
 and the address it was sent to, expires after 14 days, and the first acknowledgement wins.
 A link sent to an address escalations no longer go to (a deactivated account, one no
 longer a supervisor's, a department's former head) no longer works.
-The page behind the link is cases/views_escalation.py."""
+The page behind the link is cases/views/escalation.py."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ LOCK_KEY = zlib.crc32(b"cases.figures_refresh")
 
 KEY = ("day", "township_id", "lead_department_id", "cell_id")
 
-# The definitions of cases/dashboard.py, per case `c`: its audit trail says whether it was
+# The definitions of cases/selectors/dashboard.py, per case `c`: its audit trail says whether it was
 # accepted, resolved, routed to a fallback pool, returned (`ev`); its escalations (level 1
 # and up: reminders are not) whether it was ever escalated, and on which deadline (`es`).
 # A return with no actor is the system's, after a correction: not a department's dispute.

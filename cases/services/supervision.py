@@ -3,7 +3,7 @@ set-based.
 
 Audit rows are append-only, so a refresh adds the rows written since the last one: the
 counts of the audit rows with an id in (`events_after`, the new mark] are aggregated per
-roll-up key (`cases.supervision.counted_rows`), added to the rows that exist by one
+roll-up key (`cases.selectors.supervision.counted_rows`), added to the rows that exist by one
 `UPDATE … FROM` and inserted for the keys that do not by one `INSERT … SELECT`. A fixed
 handful of statements, whatever the number of rows; the first refresh (no mark yet, or
 another TIME_ZONE) counts every audit row the same way.
@@ -40,8 +40,8 @@ from django.utils import timezone
 
 from cases.models import CaseEvent, SupervisionFigures, SupervisionMark
 from cases.models.supervision import SUPERVISION_FIELDS
+from cases.selectors.supervision import counted_rows
 from cases.services.rollups import REFRESH_SETTINGS, committed_id_mark, rollup_lock
-from cases.supervision import counted_rows
 
 LOCK_KEY = zlib.crc32(b"cases.supervision_refresh")
 

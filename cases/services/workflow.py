@@ -13,9 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.models import Case, CaseAssist, State
+from cases.selectors.supervision import given_at_of_return
 from cases.services import arbitration_mail, deadlines
 from cases.services.transitions import WorkflowError, _fire
-from cases.supervision import given_at_of_return
 from departments.models import Department, User
 from departments.routing import route
 

@@ -12,10 +12,10 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
-from cases.dashboard import DEFAULT_PERIOD_DAYS, Period, cell_map, dashboard_data
 from cases.forms import DateRangeForm, period_date_field
 from cases.permissions import may_see_dashboard
 from cases.selectors.cells import cells_geojson
+from cases.selectors.dashboard import DEFAULT_PERIOD_DAYS, Period, cell_map, dashboard_data
 from departments import wording
 from departments.models import Township
 

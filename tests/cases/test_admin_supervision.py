@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from cases.selectors.supervision import department_figures
 from cases.services import extensions, workflow
 from cases.services.supervision import LOCK_KEY, supervision_refresh
-from cases.supervision import department_figures
 from departments.models import Responsibility, User
 from departments.services import sync_role_group
 from tests.conftest import correct_as_shown, make_user, page_at_once, refresh_under_way

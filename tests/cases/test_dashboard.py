@@ -9,8 +9,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from cases.dashboard import Period, dashboard_data
 from cases.models import TERMINAL_STATES, Case, CaseEvent, State
+from cases.selectors.dashboard import Period, dashboard_data
 from cases.services import workflow
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 from tests.conftest import correct_as_shown
@@ -323,7 +323,7 @@ def test_the_charts_days_are_short_and_its_scales_titled_in_the_readers_language
 def test_the_due_soon_list_says_how_many_more_it_left_out(
     client, cast, report, monkeypatch, django_assert_max_num_queries
 ):
-    monkeypatch.setattr("cases.dashboard.DUE_SOON_LISTED", 2)
+    monkeypatch.setattr("cases.selectors.dashboard.DUE_SOON_LISTED", 2)
     client.force_login(cast.supervisor)
     # A Monday morning: a case reported now is due to be accepted within the working day.
     with time_machine.travel(timezone.make_aware(datetime(2026, 3, 2, 9, 30))):

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from cases.dashboard import Period
+from cases.selectors.dashboard import Period
 
 REVERSED = {"date_from": "2026-12-10", "date_to": "2026-12-01"}
 

@@ -16,7 +16,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cases import tasks
-from cases.dashboard import with_rates
 from cases.models import (
     CLOCK_STATES,
     TERMINAL_STATES,
@@ -28,6 +27,7 @@ from cases.models import (
     SupervisionFigures,
 )
 from cases.models.figures import COUNTED_FIELDS
+from cases.selectors.dashboard import with_rates
 from cases.services import figures as figures_service
 from cases.services import workflow
 from cases.services.escalation import escalation_sweep

@@ -296,12 +296,12 @@ def test_the_timeline_says_a_correction_took_the_case_from_its_lead_not_that_the
 def test_a_correction_back_to_the_pool_is_no_departments_return_in_the_figures(
     client, cast, world, report
 ):
-    from cases.dashboard import with_rates
     from cases.models import DailyFigures
     from cases.models.figures import COUNTED_FIELDS
+    from cases.selectors.dashboard import with_rates
+    from cases.selectors.supervision import department_figures
     from cases.services.figures import figures_refresh
     from cases.services.supervision import supervision_refresh
-    from cases.supervision import department_figures
 
     case = report()
     client.force_login(cast.dispatcher)

@@ -14,9 +14,9 @@ from django.core.management import call_command
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from cases.dashboard import with_rates
 from cases.models import Case, CaseAssist, CaseEvent, DailyFigures, Escalation, State
 from cases.models.figures import COUNTED_FIELDS
+from cases.selectors.dashboard import with_rates
 from cases.services.deadlines import dispatch_limit_seconds, limit_seconds
 from cases.services.intake import case_report
 from cases.services.seeding import (

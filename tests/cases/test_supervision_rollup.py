@@ -39,14 +39,7 @@ from cases.models import Case as CaseModel
 from cases.models import CaseEvent, ExtensionRequest, State, SupervisionFigures
 from cases.models.audit import DEPARTMENT_RETURN
 from cases.models.supervision import SUPERVISION_FIELDS
-from cases.services import extensions, workflow
-from cases.services.cell_moves import open_cases_follow_cells
-from cases.services.intake import case_report
-from cases.services.liaison import assist_report_for_duty
-from cases.services.seeding import seed_cases
-from cases.services.supervision import supervision_refresh
-from cases.services.transitions import WorkflowError
-from cases.supervision import (
+from cases.selectors.supervision import (
     _LEAD,
     ACTING_DEPARTMENT,
     GIVING,
@@ -54,6 +47,13 @@ from cases.supervision import (
     _flag,
     department_figures,
 )
+from cases.services import extensions, workflow
+from cases.services.cell_moves import open_cases_follow_cells
+from cases.services.intake import case_report
+from cases.services.liaison import assist_report_for_duty
+from cases.services.seeding import seed_cases
+from cases.services.supervision import supervision_refresh
+from cases.services.transitions import WorkflowError
 from departments.models import Department, Responsibility, User
 from departments.services import sync_role_group
 from tests.conftest import correct_as_shown, make_user
@@ -152,8 +152,8 @@ COUNTS = (
 
 
 def _flag_dicts(figures):
-    """`cases.supervision._flag` on the oracle's figures."""
-    from cases.supervision import DepartmentFigures
+    """`cases.selectors.supervision._flag` on the oracle's figures."""
+    from cases.selectors.supervision import DepartmentFigures
 
     objects = [
         DepartmentFigures(
