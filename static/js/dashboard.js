@@ -27,7 +27,7 @@
       })
     };
     scales.y2.ticks.precision = 0;  // whole cases
-    new window.Chart(canvas, {
+    var rates = new window.Chart(canvas, {
       type: "line",
       data: {
         labels: chart.labels,
@@ -60,6 +60,25 @@
         scales: scales
       }
     });
+    // Chart.js thins the dates for the axis' length before the three scales took their
+    // share of a phone's width: "11月18日11月28日" read as one word. Fewer, until they part.
+    var datesTouch = function () {
+      var x = rates.scales.x, ctx = rates.ctx, touch = false;
+      ctx.save();
+      ctx.font = window.Chart.helpers.toFont(x.options.ticks.font).string;
+      for (var i = 1; i < x.ticks.length; i++) {
+        var room = x.getPixelForTick(i) - x.getPixelForTick(i - 1);
+        var half = (ctx.measureText(x.ticks[i].label).width +
+          ctx.measureText(x.ticks[i - 1].label).width) / 2;
+        if (room - half < 8) { touch = true; }
+      }
+      ctx.restore();
+      return touch;
+    };
+    for (var shown = rates.scales.x.ticks.length; shown > 2 && datesTouch(); shown--) {
+      rates.options.scales.x.ticks.maxTicksLimit = shown - 1;
+      rates.update();
+    }
   }
   var cells = window.CellMap.read("cells-data");
   var options = window.CellMap.read("map-options") || {};

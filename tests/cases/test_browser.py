@@ -665,6 +665,25 @@ def test_the_dashboards_chart_has_room_to_read_on_a_phone_or_a_tablet(
     )
 
 
+X_LABEL_GAPS = """() => { const c = Chart.getChart('rates-chart'), s = c.scales.x, ctx = c.ctx;
+  ctx.save(); ctx.font = Chart.helpers.toFont(s.options.ticks.font).string;
+  const shown = s.ticks.map(
+    (t, i) => ({x: s.getPixelForTick(i), w: ctx.measureText(t.label).width}));
+  ctx.restore();
+  return shown.slice(1).map((b, i) => b.x - shown[i].x - (b.w + shown[i].w) / 2); }"""
+
+
+def test_the_dashboards_dates_never_touch_on_a_phone_in_chinese(open_as, live_server, cast, report):
+    # "11月18日11月28日" read as one word: Chart.js thinned the dates for a width that
+    # Chinese dates fill to the last pixel.
+    report()
+    page = open_as(cast.supervisor, locale="zh-CN", width=360, touch=True)
+    page.goto(f"{live_server.url}/dashboard/")
+    page.wait_for_function("document.getElementById('rates-chart').width > 0")
+    gaps = page.evaluate(X_LABEL_GAPS)
+    assert gaps and min(gaps) >= 8, gaps
+
+
 def test_each_cell_on_the_map_shows_its_code_while_it_has_room_for_it(
     open_as, live_server, cast, world
 ):
