@@ -225,6 +225,31 @@ def holding_no_contact(field: str) -> Q:
     )
 
 
+# What `mask_contacts` finds between two digits of one phone number, at most one at a time:
+# a dash, a space, a dot or an underscore, in any of the forms above. Written as the
+# characters themselves (no regex escapes), which PostgreSQL's brackets read as Python's do.
+_DIGIT_GAP = "[\u2010-\u2015\u2212\uff0d\u00a0\u202f\u3000 .\uff0e_\uff3f-]"
+
+
+def holding_no_phone_number(field: str) -> Q:
+    """The rows whose free text `field` holds nothing `mask_contacts` would hide, told
+    closer than `holding_no_contact` does: no @, and no seven digits in a row counting at
+    most one dash, space, dot or underscore between two (every phone number it masks is
+    such a run). For addresses, whose house, building and flat numbers
+    ("人民路123号5栋1201室") make seven digits in all but are no phone number."""
+    digit = _digit_class()
+    phone_shaped = f"{digit}({_DIGIT_GAP}?{digit}){{6}}"
+    return ~Q(**{f"{field}__regex": phone_shaped}) & ~Q(
+        Q(**{f"{field}__contains": "@"}) | Q(**{f"{field}__contains": "＠"})
+    )
+
+
+def addresses_searchable_by_digits(user) -> Q:
+    """The cases whose address a search with digits, letters or @ may match for `user`:
+    those whose contacts they read unmasked, and those whose address holds none."""
+    return cases_with_contacts_shown(user) | holding_no_phone_number("address")
+
+
 def descriptions_searchable_by_digits(user) -> Q:
     """The cases whose description a search with digits, letters or @ may match for `user`: those
     whose contacts they read unmasked, and those whose description holds none."""

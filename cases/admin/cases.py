@@ -39,6 +39,7 @@ from cases.models import Case, CaseAssist, CaseEvent
 from cases.pagination import CasePaginator
 from cases.privacy import (
     PERSONAL_FIELDS,
+    addresses_searchable_by_digits,
     can_see_personal_data,
     descriptions_searchable_by_digits,
     mask_contacts,
@@ -112,8 +113,9 @@ class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admi
     list_select_related = ["category", "cell", "township", "lead_department"]
     # A number matches in part, as on /cases/: "000123" finds 2026-000123.
     search_fields = ["number", "description", "address"]
-    # The description is contact-masked as the reporter is (cases/privacy.py).
-    masked_lookups = (*PERSONAL_FIELDS, "description")
+    # The description and the address are contact-masked as the reporter is
+    # (cases/privacy.py).
+    masked_lookups = (*PERSONAL_FIELDS, "description", "address")
     ordering = ["-created_at"]
     list_per_page = 50
     # One cheap count per page: no second count of the unfiltered total, and the page
@@ -126,7 +128,16 @@ class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admi
     fieldsets = [
         (
             None,
-            {"fields": ["number", "state", "urgency", "case_description", "address", "source"]},
+            {
+                "fields": [
+                    "number",
+                    "state",
+                    "urgency",
+                    "case_description",
+                    "case_address",
+                    "source",
+                ]
+            },
         ),
         (_("Place"), {"fields": ["township", "cell", "lat", "lng"]}),
         (
@@ -207,6 +218,11 @@ class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admi
         shown = getattr(case, "description_shown", None)
         return mask_contacts(case.description) if shown is None else shown
 
+    @admin.display(description=_("address"))
+    def case_address(self, case):
+        shown = getattr(case, "address_shown", None)
+        return mask_contacts(case.address) if shown is None else shown
+
     @admin.display(description=_("reporter"))
     def reporter_contact(self, case):
         shown = getattr(case, "reporter_contact_shown", None) or masked_contact(case)
@@ -266,22 +282,30 @@ class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admi
 
     # -- search -----------------------------------------------------------------------
 
+    # The free texts a search that could probe a contact the reader sees masked matches
+    # only where they read them as they are (cases/privacy.py), under these aliases.
+    READABLE_TEXTS = {
+        "description": ("readable_description", descriptions_searchable_by_digits),
+        "address": ("readable_address", addresses_searchable_by_digits),
+    }
+
     def get_search_fields(self, request):
-        fields = searchable_unmasked(request, self.search_fields, "description")
-        # A search that could probe a contact the reader sees masked matches the
-        # description only where they read it as it is (cases/privacy.py), aliased below.
-        return fields if "description" in fields else [*fields, "readable_description"]
+        fields = searchable_unmasked(request, self.search_fields, *self.READABLE_TEXTS)
+        if "description" in fields:
+            return fields
+        return [*fields, *(alias for alias, _rows in self.READABLE_TEXTS.values())]
 
     def get_search_results(self, request, queryset, search_term):
-        if "readable_description" in self.get_search_fields(request):
+        if "description" not in self.get_search_fields(request):
             queryset = queryset.alias(
-                readable_description=models.Case(
-                    models.When(
-                        descriptions_searchable_by_digits(request.user), then="description"
-                    ),
-                    default=models.Value(""),
-                    output_field=models.TextField(),
-                )
+                **{
+                    alias: models.Case(
+                        models.When(readable(request.user), then=field),
+                        default=models.Value(""),
+                        output_field=models.TextField(),
+                    )
+                    for field, (alias, readable) in self.READABLE_TEXTS.items()
+                }
             )
         found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         # Each word of the box is in one of the searched texts: the bigram index narrows
@@ -297,9 +321,11 @@ class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admi
             obj.reporter_contact_shown = reporter_contact_for(
                 user=request.user, case=obj, purpose=Purpose.ADMIN, path=request.path
             )
-            # The description, and the extension requests' reasons and notes, masked alike.
+            # The description and address, and the extension requests' reasons and notes,
+            # masked alike.
             context["sees_contacts"] = sees_contacts = can_see_personal_data(request.user, obj)
             obj.description_shown = masked_unless(obj.description, sees_contacts)
+            obj.address_shown = masked_unless(obj.address, sees_contacts)
             context["transition_forms"] = button_views.button_forms(self, request, obj)
             context["extension_requests"] = obj.extension_requests.select_related(
                 "requested_by", "decided_by"

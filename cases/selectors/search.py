@@ -8,7 +8,11 @@ from django.db.models import BooleanField, Func, Q, QuerySet
 from django.utils.text import smart_split, unescape_string_literal
 
 from cases.models import Case, CaseSearchText
-from cases.privacy import descriptions_searchable_by_digits, search_skips_masked_texts
+from cases.privacy import (
+    addresses_searchable_by_digits,
+    descriptions_searchable_by_digits,
+    search_skips_masked_texts,
+)
 from departments.models import User
 
 
@@ -40,17 +44,18 @@ def _has_case(text: str) -> bool:
 
 def text_search(cases: QuerySet[Case], *, user: User, q: str) -> QuerySet[Case]:
     """The `cases` whose number, description or address holds `q`, in any case when it has
-    letters; a search that could probe masked contacts skips the descriptions `user`
-    reads masked (cases/privacy.py). On PostgreSQL, a search of two characters or more is
-    also prefiltered by its bigrams: at a million cases a liaison's scan for 垃圾 took up
-    to 0.6 s, and pg_trgm's trigrams cannot serve two Chinese characters."""
+    letters; a search that could probe masked contacts skips the descriptions and
+    addresses `user` reads masked (cases/privacy.py). On PostgreSQL, a search of two
+    characters or more is also prefiltered by its bigrams: at a million cases a liaison's
+    scan for 垃圾 took up to 0.6 s, and pg_trgm's trigrams cannot serve two Chinese
+    characters."""
     contains = "icontains" if _has_case(q) else "contains"
     in_description = Q(**{f"description__{contains}": q})
+    in_address = Q(**{f"address__{contains}": q})
     if search_skips_masked_texts(user, q):
         in_description &= descriptions_searchable_by_digits(user)
-    cases = cases.filter(
-        Q(**{f"number__{contains}": q}) | in_description | Q(**{f"address__{contains}": q})
-    )
+        in_address &= addresses_searchable_by_digits(user)
+    cases = cases.filter(Q(**{f"number__{contains}": q}) | in_description | in_address)
     return prefiltered_by_bigrams(cases, [q])
 
 

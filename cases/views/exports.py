@@ -11,7 +11,7 @@ from openpyxl import Workbook
 
 from cases.forms import errors_in_one_line
 from cases.models import Case
-from cases.privacy import description_for
+from cases.privacy import can_see_personal_data, masked_unless
 from cases.spreadsheets import Echo, safe, too_big, xlsx_value
 from cases.views.lists import filtered_cases
 
@@ -59,6 +59,8 @@ def export_rows(cases, user):
     )
     overdue = _("yes")
     for case in cases.iterator(chunk_size=CHUNK):
+        # Contact-masked for whoever sees the reporter masked (cases/privacy.py).
+        sees_contacts = can_see_personal_data(user, case)
         yield [
             case.number,
             case.state,
@@ -75,9 +77,8 @@ def export_rows(cases, user):
             local(case.created_at),
             local(case.due_at),
             overdue if case.is_overdue else "",
-            case.address,
-            # Contact-masked for whoever sees the reporter masked (cases/privacy.py).
-            description_for(user, case),
+            masked_unless(case.address, sees_contacts),
+            masked_unless(case.description, sees_contacts),
         ]
 
 

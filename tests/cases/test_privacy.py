@@ -590,8 +590,8 @@ def test_searching_by_digits_finds_a_masked_reader_the_texts_with_nothing_to_mas
 
     assert found(cast.liaison, "第1网格") == {plain}
     note = (
-        "A search with digits, Latin letters or @ leaves out the descriptions holding a"
-        " phone number"
+        "A search with digits, Latin letters or @ leaves out the descriptions and addresses"
+        " holding a phone number"
     )
     listed = reverse("cases:list")
     assert note in client.get(listed, {"q": "第1网格"}).text  # the page says what it left out
@@ -738,3 +738,43 @@ def test_no_log_line_carries_an_open311_api_key():
     line = handler.format(record)
     assert key not in line and key.split(".")[1] not in line
     assert "requests.json?api_key=…&service_code=ENV" in line
+
+
+@pytest.mark.django_db
+def test_a_number_in_the_address_is_masked_and_searched_as_the_descriptions_are(
+    client, report, cast
+):
+    """Callers give "幸福小区 3 栋，找王先生 138…" as the address as often as in the
+    description (the public API masked it already): a liaison or supervisor reads it
+    masked, in exports too, and neither a search nor a URL filter by digits tells them
+    what it holds; an address with house and flat numbers only is still found by them."""
+    case = report(address=f"幸福小区3栋，找王先生 {PHONE}")
+    flat = report(address="人民路123号5栋1201室")
+    client.force_login(cast.liaison)
+    page = client.get(reverse("cases:detail", args=[case.number])).text
+    assert PHONE not in page and f"幸福小区3栋，找王先生 {MASKED_PHONE}" in page
+    admin_page = client.get(reverse("admin:cases_case_change", args=[case.pk])).text
+    assert PHONE not in admin_page and MASKED_PHONE in admin_page
+    csv_text = b"".join(client.get(reverse("cases:export_csv")).streaming_content).decode()
+    assert case.number in csv_text and PHONE not in csv_text and MASKED_PHONE in csv_text
+    workbook = load_workbook(io.BytesIO(client.get(reverse("cases:export_xlsx")).content))
+    cells = " ".join(str(c) for row in workbook.active.iter_rows(values_only=True) for c in row)
+    assert case.number in cells and PHONE not in cells and MASKED_PHONE in cells
+
+    def found(user, search, where="cases:list"):
+        client.force_login(user)
+        page = client.get(reverse(where), {"q": search}).text
+        return {found for found in (case, flat) if found.number in page}
+
+    for where in ("cases:list", "admin:cases_case_changelist"):
+        assert found(cast.liaison, "13812", where) == set(), where
+        assert found(cast.liaison, "1201", where) == {flat}, where
+        assert found(cast.liaison, "幸福小区", where) == {case}, where
+        assert found(cast.admin, "13812", where) == {case}, where
+    assert found(cast.dispatcher, "13812") == {case}  # the township's staff call back
+    changelist = reverse("admin:cases_case_changelist")
+    client.force_login(cast.liaison)
+    assert client.get(changelist, {"address__contains": "13812"}).status_code == 400
+    client.force_login(cast.dispatcher)
+    page = client.get(reverse("cases:detail", args=[case.number])).text
+    assert PHONE in page
