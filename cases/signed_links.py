@@ -89,8 +89,10 @@ _TOKEN = re.compile(r"(?<![\w.-])\.?[\w-]+(?::|%3[aA])[0-9A-Za-z]+(?::|%3[aA])[\
 
 
 # An Open311 client's key in a query string (`POST requests.json?api_key=…`, which the API
-# takes as GeoReport v2 clients send it), percent-encoded or not: it posts as the client.
-_API_KEY = re.compile(r"(api_key(?:=|%3[dD]))[^&\s\"'<>#]+")
+# takes as GeoReport v2 clients send it), percent-encoded or not, its name too (Django reads
+# `api%5Fkey` as api_key): it posts as the client.
+_API_KEY_NAME = "".join(f"(?:{re.escape(c)}|%(?i:{ord(c):02x}))" for c in "api_key")
+_API_KEY = re.compile(rf"({_API_KEY_NAME}(?:=|%3[dD]))[^&\s\"'<>#]+")
 
 
 def mask_tokens(text: str) -> str:

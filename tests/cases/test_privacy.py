@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
+from django.http import QueryDict
 from django.urls import reverse
 from openpyxl import load_workbook
 
@@ -32,6 +33,7 @@ from cases.services import workflow
 from cases.services.escalation import escalation_sweep
 from cases.services.outbox.sending import deliver
 from cases.services.privacy import reporters_anonymise
+from cases.signed_links import mask_tokens
 from tests.logs import configured_console
 
 NAME, PHONE = "王小明", "13812345678"
@@ -738,6 +740,15 @@ def test_no_log_line_carries_an_open311_api_key():
     line = handler.format(record)
     assert key not in line and key.split(".")[1] not in line
     assert "requests.json?api_key=…&service_code=ENV" in line
+
+
+@pytest.mark.parametrize("name", ["api%5Fkey", "api%5fkey", "%61pi_key", "api_k%65y"])
+def test_an_api_key_named_in_percent_encoding_is_withheld_too(name):
+    # Django decodes the name, so the API takes the key: the log line must not carry it.
+    key = "9fa5efe5.6E2EfhWuCk7t8IWr9eu7TaPpLKMNKyqC-uhQ9szsGow"
+    assert QueryDict(f"{name}={key}")["api_key"] == key
+    line = mask_tokens(f"POST /open311/v2/requests.json?{name}={key}&service_code=ENV")
+    assert key not in line and f"requests.json?{name}=…&service_code=ENV" in line
 
 
 @pytest.mark.django_db
