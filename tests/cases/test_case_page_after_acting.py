@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -181,6 +182,8 @@ def test_the_timeline_says_in_words_that_the_reporters_contact_was_removed(clien
     assert "<strong>anonymise</strong>" not in text
 
 
+# That morning: the summons is not late yet (past 13:00 the page says it was due).
+@time_machine.travel(datetime(2026, 12, 7, 9, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False)
 def test_a_summons_due_in_the_afternoon_reads_as_one_sentence(client, cast, world, report):
     case = report(category=world.stall, cell=world.n2)  # overlap: in the pool
     workflow.case_dispatch(
