@@ -220,9 +220,12 @@ def holding_no_contact(field: str) -> Q:
     such a text reads as it is, so a search matching it gives nothing away: a supervisor's
     search for "第1网格" finds the cell's reports, though not those with a number in them."""
     seven_digits = f"({_digit_class()}{_digit_class(negated=True)}*){{7}}"
-    return ~Q(**{f"{field}__regex": seven_digits}) & ~Q(
-        Q(**{f"{field}__contains": "@"}) | Q(**{f"{field}__contains": "＠"})
-    )
+    return ~Q(**{f"{field}__regex": seven_digits}) & _holding_no_at_sign(field)
+
+
+def _holding_no_at_sign(field: str) -> Q:
+    # An email's @, half- or full-width: what `mask_contacts` finds an email by.
+    return ~Q(Q(**{f"{field}__contains": "@"}) | Q(**{f"{field}__contains": "＠"}))
 
 
 # What `mask_contacts` finds between two digits of one phone number, at most one at a time:
@@ -239,9 +242,7 @@ def holding_no_phone_number(field: str) -> Q:
     ("人民路123号5栋1201室") make seven digits in all but are no phone number."""
     digit = _digit_class()
     phone_shaped = f"{digit}({_DIGIT_GAP}?{digit}){{6}}"
-    return ~Q(**{f"{field}__regex": phone_shaped}) & ~Q(
-        Q(**{f"{field}__contains": "@"}) | Q(**{f"{field}__contains": "＠"})
-    )
+    return ~Q(**{f"{field}__regex": phone_shaped}) & _holding_no_at_sign(field)
 
 
 def addresses_searchable_by_digits(user) -> Q:
