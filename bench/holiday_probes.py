@@ -1,8 +1,8 @@
 """The product side of the holiday section: a day off added at short notice (the next
-working day), which moves every running clock across it (cases/services/deadlines.py,
-`clocks_follow_calendar`), and the floor: one hand-written UPDATE that writes the same
-rows' rungs and versions. Each in a transaction rolled back, then the table vacuumed, so
-every run starts from the seeded rows.
+working day), which moves every running clock across it (cases/services/calendar_changes.py:
+within the admin's request when they are few, else after it in the worker), and the floor:
+one hand-written UPDATE that writes the same rows' rungs and versions. Each in a
+transaction rolled back, then the table vacuumed, so every run starts from the seeded rows.
 Run through bench/probes.py, which sets Django up first.
 """
 
@@ -39,21 +39,38 @@ def _vacuum() -> None:
 
 def holiday() -> dict:
     """Add a holiday on the next working day as the admin does (the model's save and its
-    receivers), rolled back: seconds, and the cases whose deadlines moved."""
-    from departments.models import Holiday
+    receivers), then, where the request left them to the worker, move the running clocks
+    as the worker does, all rolled back (the worker's batches are savepoints here, not
+    transactions of their own): the request's seconds, the move's seconds (the request's
+    own where it moved them), and the cases whose deadlines moved."""
+    from cases.services.calendar_changes import follow_calendar_change
+    from departments.models import CalendarChange, Holiday
 
     day = next_working_day()
     try:
         with transaction.atomic():
             started = time.perf_counter()
             entry = Holiday.objects.create(date=day, kind=Holiday.Kind.HOLIDAY, name="bench")
-            seconds = time.perf_counter() - started
-            moved = len(entry.cases_moved)
+            request = time.perf_counter() - started
+            later = entry.deadlines_moving_later
+            if later:
+                change = CalendarChange.objects.latest("pk")
+                started = time.perf_counter()
+                moved = len(follow_calendar_change(change))
+                seconds = time.perf_counter() - started
+            else:
+                moved, seconds = len(entry.cases_moved), request
             raise RolledBack
     except RolledBack:
         pass
     _vacuum()
-    return {"seconds": seconds, "moved": moved, "day": day.isoformat()}
+    return {
+        "request": request,
+        "seconds": seconds,
+        "later": later,
+        "moved": moved,
+        "day": day.isoformat(),
+    }
 
 
 def holiday_floor() -> dict:

@@ -1,49 +1,48 @@
 """Deadlines follow the working calendar: a holiday or make-up day an administrator adds,
 changes or removes (departments.Holiday) moves the rungs of the clocks running across it,
-and the report-for-duty deadlines of the whistles not yet answered, in the same
-transaction (cases/services/deadlines.py). `departments` knows nothing of cases, so it
-says which days changed (`holidays_changed`, once for a run of days entered together), and
-the cases app answers with the cases it moved, for the admin to tell. The open cases of a
-grid cell given to another township move with it (cases/services/cell_moves.py)."""
+and the report-for-duty deadlines of the whistles not yet answered
+(cases/services/calendar_changes.py). `departments` knows nothing of cases, so it records
+the change and says so (`holidays_changed`, once for a run of days entered together), and
+the cases app answers with the cases it moved, for the admin to tell, or leaves the move to
+the worker after the commit when it is too large for a request. The open cases of a grid
+cell given to another township move with it (cases/services/cell_moves.py)."""
 
+import logging
+
+from django.db import transaction
 from django.dispatch import receiver
 
-from cases.models import Case
+from cases.services.calendar_changes import calendar_changed
 from cases.services.cell_moves import open_cases_follow_cells
-from cases.services.deadlines import clocks_follow_calendar
-from departments.calendar import WorkingCalendar
-from departments.models import MOVED_CASES_NAMED, Holiday
+from cases.services.outbox.publishing import RETRY_POLICY
+from cases.tasks import follow_calendar_changes
+from departments.models import CalendarChange
 from departments.signals import cells_moved, holidays_changed
+
+logger = logging.getLogger(__name__)
 
 
 @receiver(holidays_changed)
-def clocks_follow_holidays(sender, kinds_before: dict, **kwargs) -> tuple[set[int], list[str]]:
+def clocks_follow_holidays(
+    sender, change: CalendarChange, **kwargs
+) -> tuple[set[int], list[str], bool]:
     """The one move of the running deadlines for a change of holiday entries, however many
-    days it changed (departments/signals.py)."""
-    moved = _follow(kinds_before)
-    # Among the first ids only (numbers follow them within a year): all of them, as many
-    # as a holiday moves, would pass SQLite's limit of variables in one query.
-    first = sorted(moved)[:MOVED_CASES_NAMED]
-    numbers = Case.objects.filter(pk__in=first).order_by("number").values_list("number", flat=True)
-    return moved, list(numbers) if moved else []
+    days it changed (departments/signals.py): now, or by the worker after the commit."""
+    moved, numbers, later = calendar_changed(change)
+    if later:
+        transaction.on_commit(_queue_following)
+    return moved, numbers, later
 
 
-def _follow(kinds_before: dict) -> set[int]:
-    """`kinds_before`: each changed day's entry kind before the change, None for none."""
-    new = WorkingCalendar.load()
-    overrides = dict(new.overrides)
-    for day, kind in kinds_before.items():
-        if kind is None:
-            overrides.pop(day, None)
-        else:
-            overrides[day] = kind == Holiday.Kind.WORKDAY
-    old = WorkingCalendar(
-        overrides=overrides,
-        admin_years=frozenset(day.year for day in overrides),
-        periods=new.periods,
-        tz=new.tz,
-    )
-    return clocks_follow_calendar(old=old, new=new, changed=min(kinds_before))
+def _queue_following() -> None:
+    try:
+        follow_calendar_changes.apply_async(retry=True, retry_policy=RETRY_POLICY)
+    except Exception:  # the broker, whatever its client raises
+        logger.warning(
+            "Could not queue the move of the running deadlines with the calendar; the next "
+            "escalation sweep moves them.",
+            exc_info=True,
+        )
 
 
 @receiver(cells_moved)

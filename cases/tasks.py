@@ -14,7 +14,7 @@ import time
 from celery import shared_task
 from django.utils import timezone
 
-from cases.services import escalation
+from cases.services import calendar_changes, escalation
 from cases.services.figures import figures_refresh
 from cases.services.held_photos import held_photos_purge
 from cases.services.intake import idempotency_keys_purge
@@ -34,6 +34,13 @@ def escalate_overdue() -> dict:
     """One escalation sweep at the current time (the beat schedule runs it every minute)."""
     result = escalation.escalation_sweep(now=timezone.now())
     return result.summary()
+
+
+@shared_task(name="cases.follow_calendar_changes", acks_late=True, ignore_result=True)
+def follow_calendar_changes() -> int:
+    """Move the running deadlines across the calendar changes still waiting (queued after
+    the commit of one too large to move within the administrator's request)."""
+    return calendar_changes.follow_calendar_changes()
 
 
 @shared_task(name="cases.queue_sweep_messages", acks_late=True, ignore_result=True)

@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 from django.conf import settings
+from django.db.models import Max
 
-from departments.models import Holiday, RoutingStamp
+from departments.models import CalendarChange, Holiday, RoutingStamp
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,9 @@ class WorkingCalendar:
     admin_years: frozenset[int] = frozenset()
     periods: tuple[Period, ...] = ((time(9), time(17)),)
     tz: ZoneInfo = ZoneInfo("Asia/Shanghai")
+    # The last CalendarChange this calendar includes: a clock placed on it records the
+    # number, so that following a later change moves it and an earlier one does not.
+    revision: int = 0
     _warned_years: set[int] = field(default_factory=set)
     # Answers already worked out: the escalation sweep asks about the same few dozen days
     # for every overdue case, and chinesecalendar's check costs ~0.1 ms a call.
@@ -81,15 +85,37 @@ class WorkingCalendar:
 
     @classmethod
     def load(cls) -> WorkingCalendar:
-        overrides = {
-            day: kind == Holiday.Kind.WORKDAY
-            for day, kind in Holiday.objects.values_list("date", "kind")
-        }
+        # The entries and the number of the last change they include, read in separate
+        # statements: the number read again after the entries tells that no change
+        # committed between (changes commit in the order of their numbers).
+        revision = _last_change()
+        while True:
+            entries = Holiday.objects.values_list("date", "kind")
+            overrides = {day: kind == Holiday.Kind.WORKDAY for day, kind in entries}
+            if (latest := _last_change()) == revision:
+                break
+            revision = latest
         return cls(
             overrides=overrides,
             admin_years=frozenset(day.year for day in overrides),
             periods=working_periods(),
             tz=ZoneInfo(settings.TIME_ZONE),
+            revision=revision,
+        )
+
+    def before(self, change: CalendarChange) -> WorkingCalendar:
+        """This calendar with `change` undone: its days take back the kinds they had."""
+        overrides = dict(self.overrides)
+        for day, kind in change.days_before().items():
+            if kind is None:
+                overrides.pop(day, None)
+            else:
+                overrides[day] = kind == Holiday.Kind.WORKDAY
+        return WorkingCalendar(
+            overrides=overrides,
+            admin_years=frozenset(day.year for day in overrides),
+            periods=self.periods,
+            tz=self.tz,
         )
 
     @property
@@ -346,6 +372,10 @@ def calendar_notes(today: date | None = None) -> list[str]:
                 % {"year": year, "count": entries}
             )
     return notes
+
+
+def _last_change() -> int:
+    return CalendarChange.objects.aggregate(last=Max("pk"))["last"] or 0
 
 
 UTC = ZoneInfo("UTC")

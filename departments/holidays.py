@@ -24,6 +24,7 @@ class HolidaysChanged:
     # As on a single entry (departments/signals.py), for the admin to tell.
     cases_moved: set[int] = field(default_factory=set)
     case_numbers_moved: list[str] = field(default_factory=list)
+    deadlines_moving_later: bool = False
 
 
 def holidays_enter(*, first: date, last: date, kind: str, name: str) -> HolidaysChanged:
@@ -55,7 +56,11 @@ def holidays_enter(*, first: date, last: date, kind: str, name: str) -> Holidays
         Holiday.objects.bulk_update(changed, ["kind", "name"])
         if new or changed:
             RoutingStamp.bump()
-        entered.cases_moved, entered.case_numbers_moved = tell_holidays_changed(kinds_before)
+        (
+            entered.cases_moved,
+            entered.case_numbers_moved,
+            entered.deadlines_moving_later,
+        ) = tell_holidays_changed(kinds_before)
     entered.added = [entry.date for entry in new]
     entered.changed = [entry.date for entry in changed]
     return entered
@@ -79,6 +84,10 @@ def holidays_remove(entries: QuerySet[Holiday]) -> HolidaysChanged:
             cursor.execute(f"DELETE FROM {table} WHERE {pk} IN ({named})", [row[0] for row in rows])
         kinds_before = {day: kind for _pk, day, kind in rows}
         RoutingStamp.bump()
-        removed.cases_moved, removed.case_numbers_moved = tell_holidays_changed(kinds_before)
+        (
+            removed.cases_moved,
+            removed.case_numbers_moved,
+            removed.deadlines_moving_later,
+        ) = tell_holidays_changed(kinds_before)
     removed.removed = sorted(kinds_before)
     return removed

@@ -5,10 +5,18 @@ cases. And a user's email language, from the page they sign in on."""
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
+from django.db import connection
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import Signal, receiver
 
-from departments.models import Category, GridCell, Holiday, Responsibility, RoutingStamp
+from departments.models import (
+    CalendarChange,
+    Category,
+    GridCell,
+    Holiday,
+    Responsibility,
+    RoutingStamp,
+)
 
 
 @receiver(user_logged_in)
@@ -57,31 +65,51 @@ def tell_of_a_move(sender, instance, created, raw=False, **kwargs):
     instance.cases_moved = sum(moved or 0 for _receiver, moved in answers)
 
 
-# Sent with `kinds_before` ({day: its entry's kind before the change, None for no entry})
-# inside the transaction that changed the holiday entries of those days: below, for an
-# entry saved or deleted on its own, and by `holidays_enter` and `holidays_remove`
+# Sent with `change` (a CalendarChange: each changed day's entry kind before it, None for
+# no entry) inside the transaction that changed the holiday entries of those days: below,
+# for an entry saved or deleted on its own, and by `holidays_enter` and `holidays_remove`
 # (departments/holidays.py) once for a whole run of days or a selection. The cases app
 # moves the running deadlines across them (once for all the days) and answers with the
-# cases it moved: (ids, the first of their numbers).
+# cases it moved: (ids, the first of their numbers, whether it left the move to the
+# background, where it has too many to move within a request).
 holidays_changed = Signal()
 
+# Changes of the calendar take this lock (PostgreSQL, until their transaction ends) before
+# numbering themselves, so that they commit in the order of their numbers: a calendar read
+# with the last change numbered N then includes every change before N.
+CALENDAR_LOCK_KEY = 0x63616C65  # "cale"
 
-def tell_holidays_changed(kinds_before: dict) -> tuple[set[int], list[str]]:
-    """The cases whose deadlines the change of these days moved, and a few of their numbers
-    for the administrator to look at."""
+
+def record_calendar_change(kinds_before: dict) -> CalendarChange:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CALENDAR_LOCK_KEY])
+    return CalendarChange.objects.create(
+        first_day=min(kinds_before),
+        kinds_before={day.isoformat(): kind for day, kind in kinds_before.items()},
+    )
+
+
+def tell_holidays_changed(kinds_before: dict) -> tuple[set[int], list[str], bool]:
+    """The cases whose deadlines the change of these days moved, a few of their numbers
+    for the administrator to look at, and whether more are moving in the background."""
     if not kinds_before:
-        return set(), []
-    moved, numbers = set(), []
-    for _receiver, answer in holidays_changed.send(sender=Holiday, kinds_before=kinds_before):
+        return set(), [], False
+    change = record_calendar_change(kinds_before)
+    moved, numbers, later = set(), [], False
+    for _receiver, answer in holidays_changed.send(sender=Holiday, change=change):
         if answer:
             moved |= answer[0]
             numbers.extend(answer[1])
-    return moved, sorted(numbers)
+            later = later or answer[2]
+    return moved, sorted(numbers), later
 
 
 def _leave_moved(entry: Holiday, kinds_before: dict) -> None:
     # On the entry, for the admin to tell (departments/admin/calendar.py).
-    entry.cases_moved, entry.case_numbers_moved = tell_holidays_changed(kinds_before)
+    entry.cases_moved, entry.case_numbers_moved, entry.deadlines_moving_later = (
+        tell_holidays_changed(kinds_before)
+    )
 
 
 @receiver(pre_save, sender=Holiday)

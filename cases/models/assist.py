@@ -29,6 +29,8 @@ class CaseAssist(models.Model):
     )
     summoned = models.BooleanField(_("summoned by whistle"), default=False)
     report_due_at = models.DateTimeField(_("report for duty by"), null=True, blank=True)
+    # As the case's: the last calendar change `report_due_at` was placed or moved on.
+    calendar_revision = models.BigIntegerField(default=0, db_default=0, editable=False)
     reported_at = models.DateTimeField(_("reported for duty at"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

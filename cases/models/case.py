@@ -168,6 +168,10 @@ class Case(ConcurrentTransitionMixin, models.Model):
     escalate_2_at = models.DateTimeField(null=True, blank=True)
     escalate_3_at = models.DateTimeField(null=True, blank=True)
     remind_at = models.DateTimeField(null=True, blank=True)
+    # The last calendar change (departments.CalendarChange) the rungs above were placed or
+    # moved on: a later change moves them, after its commit where they are many
+    # (cases/services/calendar_changes.py).
+    calendar_revision = models.BigIntegerField(default=0, db_default=0, editable=False)
     # While `suspend` stops the clock: working seconds left (negative when already overdue)
     # and the clock's full limit, so that `resume` restarts it where it stood.
     paused_remaining_seconds = models.IntegerField(null=True, blank=True)

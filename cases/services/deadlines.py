@@ -6,15 +6,14 @@ sweep only compares stored, indexed timestamps with the clock.
 """
 
 import logging
-from datetime import date, datetime, time
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import connection
 
-from cases.models import CLOCK_STATES, OPEN_STATES, Case, CaseAssist, DeadlineKind
-from departments.calendar import WorkingCalendar, WorkingTimeRuler, get_calendar
+from cases.models import Case, DeadlineKind
+from departments.calendar import WorkingCalendar, get_calendar
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +76,7 @@ def _place_clock(case: Case, *, remaining: int, limit: int, now: datetime, calen
     case.escalate_2_at = at(LEVEL_OFFSETS[2])
     case.escalate_3_at = at(LEVEL_OFFSETS[3])
     case.remind_at = at(REMINDER_OFFSET)
+    case.calendar_revision = calendar.revision
 
 
 def start_clock(
@@ -145,18 +145,21 @@ def resume_clock(case: Case, *, now: datetime) -> None:
     case.paused_remaining_seconds = case.paused_limit_seconds = None
 
 
-def whistle_report_due(*, now: datetime) -> datetime:
-    """When departments summoned by a whistle must have reported for duty (报到)."""
-    return get_calendar().add_working_seconds(now, dispatch_limit_seconds())
+def whistle_report_due(*, now: datetime) -> tuple[datetime, int]:
+    """When departments summoned by a whistle must have reported for duty (报到), and the
+    calendar change it was counted on (CaseAssist.calendar_revision)."""
+    calendar = get_calendar()
+    return calendar.add_working_seconds(now, dispatch_limit_seconds()), calendar.revision
 
 
 RUNGS = ("remind_at", "due_at", "escalate_2_at", "escalate_3_at")
 
 # Two writers touch many cases in one transaction: the sweep (it raises levels, and at its
 # commit the foreign keys of its rows lock the cases they name) and a calendar change (it
-# moves rungs). Each locks in its own order, so side by side they could deadlock; a
-# calendar change therefore waits for the running sweeps and holds the next ones back
-# until it commits. Sweeps share the lock: they may run side by side.
+# moves rungs, a batch of cases a transaction: cases/services/calendar_changes.py). Each
+# locks in its own order, so side by side they could deadlock; a batch therefore waits for
+# the running sweeps and holds the next ones back until it commits. Sweeps share the lock:
+# they may run side by side.
 CLOCKS_LOCK_KEY = 0x67726964  # "grid"
 
 
@@ -168,125 +171,3 @@ def hold_clocks(*, exclusive: bool) -> None:
     function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {function}(%s)", [CLOCKS_LOCK_KEY])
-
-
-def clocks_follow_calendar(
-    *, old: WorkingCalendar, new: WorkingCalendar, changed: date, now: datetime | None = None
-) -> set[int]:
-    """Move the rungs still ahead of every running clock that reach the `changed` day (the
-    first day whose holiday or make-up entry an administrator added, changed or removed), so
-    that each keeps the working time it had left under `old`, counted on `new`; and the
-    report-for-duty deadlines (报到) of the whistles not yet answered on open cases the
-    same way. Rungs and deadlines already passed are history and stay. Returns the cases
-    whose rungs or deadlines really moved (a day the change leaves as it was for a clock
-    moves nothing); the version of those whose rungs moved moves too, so that a form opened
-    before cannot write the old rungs back.
-
-    The calendar's arithmetic is Python's: the rows are read in one query each, moved in
-    memory and written back in batches (a holiday reaches only the clocks running across it)."""
-    now = now or timezone.now()
-    day_starts = datetime.combine(changed, time.min, tzinfo=new.tz)
-
-    # Every clock is measured from the same `now`: rulers sum each day's working time once.
-    on_old, on_new = WorkingTimeRuler(old, now), WorkingTimeRuler(new, now)
-
-    def follow(at: datetime) -> datetime:
-        return on_new.moment_after(on_old.seconds_to(at))
-
-    with transaction.atomic():
-        hold_clocks(exclusive=True)
-        # Locked: a transition saving meanwhile would have its new clock overwritten with
-        # the old one moved; it waits instead, then finds the version moved and is told.
-        # Plain rows, not models: a Case loaded with `only()` reads its deferred state
-        # back one query at a time (django-fsm notes every model's initial state).
-        clocks = (
-            Case.objects.select_for_update(of=("self",))
-            .filter(state__in=CLOCK_STATES, escalate_3_at__gte=max(day_starts, now))
-            .order_by("pk")
-            .values_list("pk", *RUNGS)
-        )
-        # Only the rungs that really move: a day the change leaves as it was for the
-        # clocks (a holiday on a Saturday, a day already behind `now`) moves nothing, and
-        # must neither stale every form opened on those cases nor be told as a move.
-        moved_cases: dict[int, dict[str, datetime]] = {}
-        for pk, *rungs in clocks:
-            for name, at in zip(RUNGS, rungs, strict=True):
-                ahead = at is not None and at >= day_starts and at > now
-                if ahead and (moved := follow(at)) != at:
-                    moved_cases.setdefault(pk, {})[name] = moved
-        _write_moments(Case, moved_cases, bump_version=True)
-        # Locked, as no version guards an assist: a whistle blown again meanwhile is read
-        # here, not overwritten with the old summons' deadline moved. Locked after the
-        # cases, in a transition's order (the case, then its assists), so as not to
-        # deadlock with one. The case's version stays: no form writes an assist (a new
-        # whistle sets its own deadline), so bumping it would refuse forms opened on the
-        # case as stale for a change they cannot undo.
-        pending = (
-            CaseAssist.objects.select_for_update(of=("self",))
-            .filter(
-                summoned=True,
-                reported_at=None,
-                case__state__in=OPEN_STATES,
-                report_due_at__gte=day_starts,
-                report_due_at__gt=now,
-            )
-            .order_by("pk")
-            .values_list("pk", "case_id", "report_due_at")
-        )
-        summonses = []  # (pk, case id, moved deadline) of those that really move
-        for pk, case_id, due in pending:
-            if (moved := follow(due)) != due:
-                summonses.append((pk, case_id, moved))
-        _write_moments(CaseAssist, {pk: {"report_due_at": due} for pk, _case, due in summonses})
-    if moved_cases or summonses:
-        logger.info(
-            "Calendar changed from %s: %d running deadline(s) and %d report-for-duty "
-            "deadline(s) moved.",
-            changed,
-            len(moved_cases),
-            len(summonses),
-        )
-    return set(moved_cases) | {case_id for _pk, case_id, _due in summonses}
-
-
-# Rows per UPDATE of `_write_moments`: up to 5,000 parameters, under SQLite's 32,766.
-MOMENTS_BATCH = 1000
-
-
-def _write_moments(model, moved: dict[int, dict[str, datetime]], *, bump_version=False) -> None:
-    """Write moved moments (`{pk: {field: moment}}`) back, one UPDATE per batch of rows,
-    joined by id to the batch's moments given as rows of VALUES (a moment that does not
-    move is NULL there, and kept); with `bump_version`, every row's version moves.
-
-    Built here rather than by `bulk_update`, whose expressions cost some 2 ms a row (a
-    holiday across 13,000 running clocks took 30 s to write), and as a join rather than a
-    CASE over the ids, which compares each row with every id of its batch (40,000 moved
-    clocks took 8 s to write)."""
-    ops = connection.ops
-    table, pk_column = ops.quote_name(model._meta.db_table), ops.quote_name(model._meta.pk.column)
-    pks = list(moved)
-    for start in range(0, len(pks), MOMENTS_BATCH):
-        batch = pks[start : start + MOMENTS_BATCH]
-        # Only the fields this batch moves: a column of NULLs alone has no type to join with.
-        names = sorted({name for pk in batch for name in moved[pk]})
-        columns = [ops.quote_name(model._meta.get_field(name).column) for name in names]
-        assignments = [
-            f"{column} = COALESCE(moved.{column}, {table}.{column})" for column in columns
-        ]
-        if bump_version:
-            version = ops.quote_name(model._meta.get_field("version").column)
-            assignments.append(f"{version} = {table}.{version} + 1")
-        row = f"({', '.join(['%s'] * (len(names) + 1))})"
-        params = []
-        for pk in batch:
-            params.append(pk)
-            for name in names:
-                at = moved[pk].get(name)
-                params.append(None if at is None else ops.adapt_datetimefield_value(at))
-        sql = (
-            f"WITH moved (id, {', '.join(columns)}) AS (VALUES {', '.join([row] * len(batch))}) "
-            f"UPDATE {table} SET {', '.join(assignments)} "
-            f"FROM moved WHERE {table}.{pk_column} = moved.id"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)

@@ -2,6 +2,8 @@
 
 `escalation_sweep` is a fixed handful of statements whatever the number of cases:
 
+0. one query asks whether a calendar change still waits for the running deadlines to
+   follow it (cases/services/calendar_changes.py); one that does is followed first;
 1. per rung (reminder, levels 1–3) one `INSERT … SELECT … ON CONFLICT DO NOTHING` over
    the partial indexes of cases whose clock runs, tagging new rows with this sweep's id;
 2. one grouped SELECT says which (rung, owner, township) groups this sweep reached and how
@@ -43,6 +45,7 @@ from cases.models import (
     SweepRun,
 )
 from cases.services import deadlines, escalation_mail, escalation_notices
+from cases.services.calendar_changes import calendar_changes_waiting, follow_calendar_changes
 from cases.services.outbox.publishing import requeue_stuck, schedule_sweep_delivery
 
 logger = logging.getLogger(__name__)
@@ -245,6 +248,10 @@ def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> S
     Safe to run in several processes at once.
     """
     now = now or timezone.now()
+    if not dry_run and calendar_changes_waiting():
+        # A holiday entered since may have given these cases more time: the deadlines
+        # compared below must be the ones the calendar gives now.
+        follow_calendar_changes()
     result = SweepResult(sweep_id=uuid.uuid4(), now=now, dry_run=dry_run)
     run = (
         None

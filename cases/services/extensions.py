@@ -320,6 +320,7 @@ def extension_decide(
                     "escalate_2_at",
                     "escalate_3_at",
                     "remind_at",
+                    "calendar_revision",
                 ]
             )
         except CaseChanged as error:

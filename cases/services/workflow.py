@@ -80,7 +80,9 @@ def case_dispatch(
     if not replace:
         return case
     case.assists.exclude(department__in=assisting_ids).delete()
-    report_due_at = deadlines.whistle_report_due(now=now) if whistle and assisting else None
+    report_due_at, revision = (
+        deadlines.whistle_report_due(now=now) if whistle and assisting else (None, 0)
+    )
     existing = set(case.assists.values_list("department_id", flat=True))
     CaseAssist.objects.bulk_create(
         CaseAssist(
@@ -88,6 +90,7 @@ def case_dispatch(
             department=dept,
             summoned=whistle,
             report_due_at=report_due_at,
+            calendar_revision=revision,
             created_at=now,
         )
         for dept in assisting
@@ -96,7 +99,10 @@ def case_dispatch(
     # Those already on the case are summoned anew, by this dispatch's deadline, or no
     # longer: the audit trail keeps their report for an earlier summons.
     case.assists.filter(department__in=existing).update(
-        summoned=whistle, report_due_at=report_due_at, reported_at=None
+        summoned=whistle,
+        report_due_at=report_due_at,
+        calendar_revision=revision,
+        reported_at=None,
     )
     return case
 

@@ -11,12 +11,14 @@ from django.db import IntegrityError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from departments.calendar import calendar_notes, calendar_warnings, working_hours_text
 from departments.holidays import MAX_RUN_DAYS, holidays_enter, holidays_remove
-from departments.models import MOVED_CASES_NAMED, Holiday
+from departments.models import MOVED_CASES_NAMED, CalendarChange, Holiday
 from departments.wording import join_names, join_sentences
 
 
@@ -148,6 +150,11 @@ class HolidayAdmin(admin.ModelAdmin):
     @staticmethod
     def moved_text(entries) -> str:
         """How many cases the entries' change moved, naming the first few; "" for none."""
+        if any(getattr(entry, "deadlines_moving_later", False) for entry in entries):
+            return gettext(
+                "Many running deadlines cross these days: they are moving with the calendar "
+                "in the background, and the escalation sweep waits for them."
+            )
         moved = set().union(*(getattr(entry, "cases_moved", ()) for entry in entries))
         told = ""
         if moved:
@@ -182,6 +189,15 @@ class HolidayAdmin(admin.ModelAdmin):
                 messages.warning(request, warning)
             for note in calendar_notes():
                 messages.info(request, note)
+            if waiting := CalendarChange.objects.filter(followed_at=None).first():
+                messages.info(
+                    request,
+                    gettext(
+                        "The running deadlines are still moving with the calendar change "
+                        "made at %(time)s; the escalation sweep waits for them."
+                    )
+                    % {"time": date_format(localtime(waiting.made_at), "DATETIME_FORMAT")},
+                )
         # What a day off takes from a deadline: these hours (WORKING_HOURS), not 24.
         extra_context = {
             **(extra_context or {}),

@@ -2,7 +2,12 @@
 list, people and the working-time calendar, one module per subject; import them from
 `departments.models`. Nothing here knows about cases."""
 
-from departments.models.holidays import MOVED_CASES_NAMED, Holiday, HolidayQuerySet
+from departments.models.holidays import (
+    MOVED_CASES_NAMED,
+    CalendarChange,
+    Holiday,
+    HolidayQuerySet,
+)
 from departments.models.places import GridCell, Township
 from departments.models.responsibility import Category, Department, Responsibility, RoutingStamp
 from departments.models.users import (
@@ -19,6 +24,7 @@ from departments.models.users import (
 __all__ = [
     "MOVED_CASES_NAMED",
     "ROLES_NEEDING_A_TOWNSHIP",
+    "CalendarChange",
     "Category",
     "Department",
     "GridCell",

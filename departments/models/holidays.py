@@ -1,7 +1,10 @@
 """The administrator's entries in the working-time calendar (departments/calendar.py reads
 them with the chinesecalendar library's)."""
 
-from django.db import models
+from datetime import date
+
+from django.db import models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 # How many of the open cases a calendar entry moved the admin names by number; it counts
@@ -40,3 +43,48 @@ class Holiday(models.Model):
 
     def __str__(self):
         return f"{self.date} {self.get_kind_display()} {self.name}".strip()
+
+    # The entry and the change it makes to the calendar (its receivers, departments/
+    # signals.py) commit together, also when saved outside the admin's transaction.
+    def save(self, *args, **kwargs):
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            return super().delete(*args, **kwargs)
+
+
+class CalendarChange(models.Model):
+    """One change of the working calendar: entries added, changed or removed together (one
+    entry, a run of days, a selection), with each changed day's kind before it. Kept so that
+    the running deadlines can follow the change after it has committed, in the background
+    when there are many (cases/services/calendar_changes.py): the calendar just before a
+    change is the present one with it and every later change undone. Numbered in commit
+    order (departments/signals.py takes a lock before writing one)."""
+
+    made_at = models.DateTimeField(_("made at"), default=timezone.now)
+    first_day = models.DateField(_("first day changed"))
+    # {"2027-02-08": "holiday" | "workday" | None}: None for a day that had no entry.
+    kinds_before = models.JSONField(_("kinds before the change"))
+    # Set by the cases app once every running deadline across the change has moved.
+    followed_at = models.DateTimeField(_("deadlines moved at"), null=True, blank=True)
+    cases_moved = models.PositiveIntegerField(_("cases moved"), default=0)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("calendar change")
+        verbose_name_plural = _("calendar changes")
+        indexes = [
+            models.Index(
+                fields=["id"],
+                condition=models.Q(followed_at__isnull=True),
+                name="calendar_change_pending",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.made_at:%Y-%m-%d %H:%M} {', '.join(sorted(self.kinds_before))}"
+
+    def days_before(self) -> dict[date, str | None]:
+        return {date.fromisoformat(day): kind for day, kind in self.kinds_before.items()}

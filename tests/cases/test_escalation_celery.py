@@ -486,6 +486,29 @@ def test_with_the_broker_down_the_change_commits_and_the_message_waits(overdue, 
     assert message.status == "pending"  # the next sweeps re-queue it
 
 
+def test_a_calendar_change_too_large_for_a_request_is_followed_by_the_worker(
+    report, queues, monkeypatch
+):
+    from cases.services import calendar_changes
+    from departments.models import CalendarChange, Holiday
+
+    monkeypatch.setattr(calendar_changes, "INLINE_LIMIT", 0)  # every clock is "too many"
+    friday = datetime(2027, 2, 5, 16, tzinfo=SHANGHAI)  # 2027: weekends only until entered
+    with time_machine.travel(friday, tick=False):
+        case = report()  # 2 working hours: Monday 10:00
+    assert case.due_at == friday + timedelta(days=3, hours=-6)
+    with running_worker():
+        with time_machine.travel(friday + timedelta(hours=1), tick=False):
+            entry = Holiday.objects.create(date=datetime(2027, 2, 8).date(), kind="holiday")
+        assert entry.deadlines_moving_later
+        wait_for(
+            lambda: CalendarChange.objects.filter(followed_at__isnull=False).exists(),
+            what="the worker to move the deadlines with the calendar",
+        )
+    case.refresh_from_db()
+    assert case.due_at == friday + timedelta(days=4, hours=-6)  # Tuesday 10:00
+
+
 def test_with_the_broker_hung_queuing_gives_up_in_seconds(tmp_path):
     """Fault: Redis accepts connections and never answers (hung, or cut off by a network
     partition). Action: a process set up as in production (CELERY_BROKER_URL) queues an

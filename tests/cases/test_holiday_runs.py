@@ -62,16 +62,16 @@ def test_a_run_moves_the_deadlines_as_far_as_its_days_entered_one_by_one(client,
 @pytest.fixture
 def moves(monkeypatch) -> list:
     """The first day changed of each move of the running clocks, as they happen."""
-    import cases.signals
+    from cases.services import calendar_changes
 
     moves = []
-    follow = cases.signals.clocks_follow_calendar
+    follow = calendar_changes.clocks_follow_calendar
 
     def counted(**kwargs):
         moves.append(kwargs["changed"])
         return follow(**kwargs)
 
-    monkeypatch.setattr(cases.signals, "clocks_follow_calendar", counted)
+    monkeypatch.setattr(calendar_changes, "clocks_follow_calendar", counted)
     return moves
 
 
