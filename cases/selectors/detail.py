@@ -2,7 +2,6 @@
 explanation) and which departments the dispatch form offers first."""
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
@@ -18,12 +17,10 @@ from cases.models import (
     State,
 )
 from cases.selectors.access import cases_visible_to
+from cases.selectors.lead_hints import LeadHint, lead_hint
 from cases.selectors.trail import OWNERSHIP_ACTIONS
 from departments.models import Department, Responsibility, User
 from departments.routing import get_index
-
-if TYPE_CHECKING:
-    from cases.services.flywheel import LeadHint
 
 
 def case_detail_for(user: User, number: str) -> Case:
@@ -178,8 +175,6 @@ def dispatch_suggestions(case: Case) -> list[DispatchSuggestion]:
     ordinary dispatch; in an arbitration those departments are the dispute, so they are
     offered, marked. The candidates and the events come prefetched by `case_detail_for`;
     at most three queries."""
-    from cases.services.flywheel import lead_hint
-
     returned_by = frozenset(
         (event.data or {}).get("returned_by")
         for event in case.events.all()

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from cases.models import Case, RuleSuggestionDismissal, State
+from cases.selectors import lead_hints
 from cases.services import arbitration, flywheel, workflow
 from cases.services.transitions import WorkflowError
 from departments.models import Category, Responsibility
@@ -128,7 +129,7 @@ def test_cases_the_router_led_after_a_correction_are_not_evidence(report, cast, 
         workflow.case_verify(case=case, actor=cast.caseworker)
     assert case.lead_department == world.urban
     assert flywheel.rule_suggestions() == []
-    assert flywheel.lead_hint(category_id=world.rubbish.pk, township_id=world.north.pk) is None
+    assert lead_hints.lead_hint(category_id=world.rubbish.pk, township_id=world.north.pk) is None
 
 
 def test_cases_outside_every_cell_suggest_no_township_rule(report, cast, world):
@@ -441,23 +442,23 @@ def test_evidence_link_lists_the_cases_in_the_admin(client, cast, evidence, worl
 
 def test_a_dispatch_hint_needs_two_agreeing_closed_cases_of_the_township(close_via_pool, world):
     def hint(**extra):
-        return flywheel.lead_hint(category_id=world.stall.pk, township_id=world.north.pk, **extra)
+        return lead_hints.lead_hint(category_id=world.stall.pk, township_id=world.north.pk, **extra)
 
     close_via_pool(world.market)
     assert hint() is None  # one past decision is not yet a pattern
     close_via_pool(world.market, cell=world.n2)
     found = hint()
     assert (found.department, found.count, found.total) == (world.market, 2, 2)
-    assert flywheel.lead_hint(category_id=world.stall.pk, township_id=world.south.pk) is None
+    assert lead_hints.lead_hint(category_id=world.stall.pk, township_id=world.south.pk) is None
     # Not the department that sent this very case back.
     assert hint(exclude=frozenset({world.market.pk})) is None
     close_via_pool(world.urban)
     assert hint() is not None  # 2 of 3
     close_via_pool(world.urban)
     assert hint() is None  # 2 of 4: the township's dispatchers disagree
-    assert flywheel.lead_hint(category_id=None, township_id=world.north.pk) is None
+    assert lead_hints.lead_hint(category_id=None, township_id=world.north.pk) is None
     # A year on, those decisions no longer count.
-    with time_machine.travel(timezone.now() + flywheel.HINT_WINDOW + timedelta(days=1)):
+    with time_machine.travel(timezone.now() + lead_hints.HINT_WINDOW + timedelta(days=1)):
         close_via_pool(world.market)
         close_via_pool(world.market)
         found = hint()
@@ -533,7 +534,7 @@ def test_every_seeded_case_stores_the_verdict_of_its_audit_trail():
     assert disagreements() == []
     verdicts = Counter(stored_verdicts().values())
     assert verdicts[True] and verdicts[False]
-    assert flywheel.dispatched_closed_cases().exists()
+    assert lead_hints.dispatched_closed_cases().exists()
 
 
 def fill_from_the_audit_trail():
