@@ -89,22 +89,53 @@ def follow_calendar_change(change: CalendarChange) -> set[int]:
     """Move the clocks and summonses placed before `change` (every earlier change already
     followed) from the calendar just before it to the calendar just after it, measured
     from the moment it was made; returns the cases moved."""
-    # The present calendar, with the changes made since undone: the calendar just after.
-    after = WorkingCalendar.load()
-    later = CalendarChange.objects.filter(pk__gt=change.pk, pk__lte=after.revision)
-    for undone in later.order_by("-pk"):
-        after = after.before(undone)
+    old, new = _calendars_around(change)
     moved = clocks_follow_calendar(
-        old=after.before(change),
-        new=after,
-        changed=change.first_day,
-        now=change.made_at,
-        revision=change.pk,
+        old=old, new=new, changed=change.first_day, now=change.made_at, revision=change.pk
     )
     CalendarChange.objects.filter(pk=change.pk).update(
         followed_at=timezone.now(), cases_moved=len(moved)
     )
     return moved
+
+
+def catch_up(case: Case) -> None:
+    """Follow now, for this case alone, the changes still waiting to move its clock, before
+    a transition carries the clock's time left on (a suspension keeps it, an extension adds
+    to it): counted on the new calendar from rungs placed on the old, it would be neither
+    time. The case's rungs are read back; its version stays, as the transition saves it.
+    Within the transition's lock on the case, without the clocks' lock: a batch of the
+    background's holding that lock may be waiting for this very case. One query when
+    nothing waits."""
+    waiting = CalendarChange.objects.filter(followed_at=None, pk__gt=case.calendar_revision)
+    changes = list(waiting.order_by("pk"))
+    for change in changes:
+        old, new = _calendars_around(change)
+        clocks_follow_calendar(
+            old=old,
+            new=new,
+            changed=change.first_day,
+            now=change.made_at,
+            revision=change.pk,
+            case_id=case.pk,
+        )
+    if changes:
+        # Not refresh_from_db: django-fsm would take the state the transition has set in
+        # memory for the one stored, and the save would no longer find the row.
+        fields = (*RUNGS, "calendar_revision")
+        stored = Case.objects.filter(pk=case.pk).values_list(*fields).get()
+        for name, value in zip(fields, stored, strict=True):
+            setattr(case, name, value)
+
+
+def _calendars_around(change: CalendarChange) -> tuple[WorkingCalendar, WorkingCalendar]:
+    """The calendars just before and just after `change`: the present one with the changes
+    made since undone, then `change` undone too."""
+    after = WorkingCalendar.load()
+    later = CalendarChange.objects.filter(pk__gt=change.pk, pk__lte=after.revision)
+    for undone in later.order_by("-pk"):
+        after = after.before(undone)
+    return after.before(change), after
 
 
 def _clocks_across(change: CalendarChange, *, limit: int) -> int:
@@ -130,7 +161,13 @@ def _pending_summonses(floor: datetime):
 
 
 def clocks_follow_calendar(
-    *, old: WorkingCalendar, new: WorkingCalendar, changed, now: datetime, revision: int
+    *,
+    old: WorkingCalendar,
+    new: WorkingCalendar,
+    changed,
+    now: datetime,
+    revision: int,
+    case_id: int | None = None,
 ) -> set[int]:
     """Move the rungs still ahead of every running clock placed before `revision` that
     reach the `changed` day (the first day whose entry changed), so that each keeps the
@@ -142,7 +179,9 @@ def clocks_follow_calendar(
     before cannot write the old rungs back.
 
     The calendar's arithmetic is Python's: the rows are read a batch at a time, moved in
-    memory and written back (a holiday reaches only the clocks running across it)."""
+    memory and written back (a holiday reaches only the clocks running across it). With
+    `case_id`, that case's alone, and its version stays (`catch_up`)."""
+    alone = case_id is not None
     day_starts = datetime.combine(changed, time.min, tzinfo=new.tz)
     floor = max(day_starts, now)
 
@@ -163,11 +202,13 @@ def clocks_follow_calendar(
             for name, at in zip(RUNGS, rungs, strict=True):
                 if at is not None and at > now and at >= day_starts and (to := follow(at)) != at:
                     moved.setdefault(pk, {})[name] = to
-        _write_moments(Case, moved, revision=revision, bump_version=True)
+        _write_moments(Case, moved, revision=revision, bump_version=not alone)
         moved_cases.update(moved)
 
     clocks = _running_clocks(floor).filter(calendar_revision__lt=revision)
-    _in_batches(clocks, ("pk", *RUNGS), move_clocks)
+    if alone:
+        clocks = clocks.filter(pk=case_id)
+    _in_batches(clocks, ("pk", *RUNGS), move_clocks, hold=not alone)
 
     summoned_cases: set[int] = set()
 
@@ -183,8 +224,10 @@ def clocks_follow_calendar(
         _write_moments(CaseAssist, moved, revision=revision)
 
     summonses = _pending_summonses(floor).filter(calendar_revision__lt=revision)
-    _in_batches(summonses, ("pk", "case_id", "report_due_at"), move_summonses)
-    if moved_cases or summoned_cases:
+    if alone:
+        summonses = summonses.filter(case_id=case_id)
+    _in_batches(summonses, ("pk", "case_id", "report_due_at"), move_summonses, hold=not alone)
+    if not alone and (moved_cases or summoned_cases):
         logger.info(
             "Calendar changed from %s: %d running deadline(s) and the report-for-duty "
             "deadlines of %d case(s) moved.",
@@ -195,7 +238,9 @@ def clocks_follow_calendar(
     return moved_cases | summoned_cases
 
 
-def _in_batches(rows, fields: tuple[str, ...], move: Callable[[list[tuple]], None]) -> None:
+def _in_batches(
+    rows, fields: tuple[str, ...], move: Callable[[list[tuple]], None], *, hold: bool = True
+) -> None:
     """`move` the `rows` a batch at a time in the order of their ids, each batch locked in
     a transaction of its own (a savepoint within the change's, when followed at once).
     Locked: a transition saving meanwhile would have its new clock overwritten with the old
@@ -205,7 +250,8 @@ def _in_batches(rows, fields: tuple[str, ...], move: Callable[[list[tuple]], Non
     after = 0
     while True:
         with transaction.atomic():
-            hold_clocks(exclusive=True)
+            if hold:
+                hold_clocks(exclusive=True)
             batch = list(
                 rows.filter(pk__gt=after)
                 .select_for_update(of=("self",))

@@ -29,7 +29,7 @@ from cases.models import (
     ExtensionRequest,
     State,
 )
-from cases.services import deadlines
+from cases.services import calendar_changes, deadlines
 from cases.services.outbox.enqueue import address_key, build_message, enqueue_email, enqueue_many
 from cases.services.transitions import (
     NotPermitted,
@@ -242,6 +242,7 @@ def _new_due(case: Case, request: ExtensionRequest, now: datetime):
     """Restart the clock at the old due moment plus the extra working time (from now, if
     already overdue), as a new deadline: escalations of the old one are history, the new
     one starts at level 1."""
+    calendar_changes.catch_up(case)
     calendar = get_calendar()
     extra = int(request.extra_days * calendar.day_seconds)
     remaining = max(0, int(calendar.working_seconds_between(now, case.due_at))) + extra

@@ -24,7 +24,7 @@ from cases.models import (
     ExtensionRequest,
     State,
 )
-from cases.services import deadlines
+from cases.services import calendar_changes, deadlines
 from departments.calendar import WorkingCalendar
 from departments.models import User
 from departments.routing import Decision
@@ -199,6 +199,7 @@ def _transition(
     transition_method(case, name)(**transition_kwargs)
     to_state = case.state
     if to_state == State.SUSPENDED:
+        calendar_changes.catch_up(case)
         deadlines.pause_clock(case, now=now)
     elif name == "resume":
         deadlines.resume_clock(case, now=now)

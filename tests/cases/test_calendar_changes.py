@@ -3,9 +3,11 @@ short notice over a district's open cases) is followed after its commit, in batc
 (cases/services/calendar_changes.py): the clocks end where the change would have put them
 at once, a clock placed on the new calendar meanwhile is not moved twice, the changes are
 followed in their order, the sweep follows a waiting change before it compares deadlines,
-and the admin says what is happening."""
+a transition that carries a clock's time left on follows it for its case first, and the
+admin says what is happening."""
 
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +15,7 @@ import time_machine
 from django.urls import reverse
 
 from cases.models import Case, Escalation
-from cases.services import calendar_changes
+from cases.services import calendar_changes, extensions, workflow
 from cases.services.calendar_changes import follow_calendar_changes
 from cases.services.escalation import escalation_sweep
 from departments.models import CalendarChange, Holiday
@@ -50,8 +52,8 @@ def friday(report):
 
 @pytest.fixture
 def small_requests(monkeypatch):
-    """A request moves at most one clock itself: the two of `friday` are left for later."""
-    monkeypatch.setattr(calendar_changes, "INLINE_LIMIT", 1)
+    """A request moves no clock itself: every change is left for later."""
+    monkeypatch.setattr(calendar_changes, "INLINE_LIMIT", 0)
 
 
 def add_day_off(month, day):
@@ -161,3 +163,38 @@ def test_with_the_broker_down_the_change_commits_and_the_next_sweep_moves_the_cl
     assert CalendarChange.objects.filter(followed_at=None).exists()
     escalation_sweep(now=at(2, 5, 17, 1))
     assert rungs(friday) == [(at(2, 9, 10), at(2, 9, 12))] * 2
+
+
+def test_a_case_suspended_before_the_worker_keeps_the_time_the_change_left_it(
+    friday, cast, small_requests
+):
+    case, other = friday
+    with travel(at(2, 5, 17)):
+        add_day_off(2, 8)
+        # Its rungs still on Monday: counted on the calendar with Monday off, they would
+        # leave it no time at all.
+        workflow.case_suspend(case=case, actor=cast.supervisor, reason="待专项整治")
+    case.refresh_from_db()
+    assert (case.paused_remaining_seconds, case.paused_limit_seconds) == (3600, 7200)
+    follow_calendar_changes()
+    assert rungs([other]) == [(at(2, 9, 10), at(2, 9, 12))]
+    with travel(at(2, 10, 9)):
+        workflow.case_resume(case=case, actor=cast.supervisor)
+    assert rungs([case]) == [(at(2, 10, 10), at(2, 10, 12))]
+
+
+def test_an_extension_approved_before_the_worker_adds_to_the_deadline_the_change_gave(
+    report, cast, small_requests
+):
+    with travel(at(2, 5, 16)):
+        # Accepted: a day (8 working hours) to resolve, 1 on Friday and 7 on Monday.
+        case = workflow.case_accept(case=report(), actor=cast.liaison)
+        assert case.due_at == at(2, 8, 16)
+        request = extensions.extension_request(
+            case=case, actor=cast.liaison, reason="需要协调物业", extra_days=Decimal(1)
+        )
+    with travel(at(2, 5, 17)):
+        add_day_off(2, 8)
+        extensions.extension_decide(request=request, approve=True, actor=cast.supervisor)
+    # 7 working hours left on Tuesday, then a day more: Wednesday at 16:00.
+    assert rungs([case])[0][0] == at(2, 10, 16)
