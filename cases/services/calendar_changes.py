@@ -104,9 +104,9 @@ def catch_up(case: Case) -> None:
     a transition carries the clock's time left on (a suspension keeps it, an extension adds
     to it): counted on the new calendar from rungs placed on the old, it would be neither
     time. The case's rungs are read back; its version stays, as the transition saves it.
-    Within the transition's lock on the case, without the clocks' lock: a batch of the
-    background's holding that lock may be waiting for this very case. One query when
-    nothing waits."""
+    Its rows are locked as the background's are, but not the clocks' lock: a batch of the
+    background's holding that lock may be waiting for this very case, which the
+    transition's transaction may already hold. One query when nothing waits."""
     waiting = CalendarChange.objects.filter(followed_at=None, pk__gt=case.calendar_revision)
     changes = list(waiting.order_by("pk"))
     for change in changes:

@@ -251,7 +251,13 @@ def escalation_sweep(*, now: datetime | None = None, dry_run: bool = False) -> S
     if not dry_run and calendar_changes_waiting():
         # A holiday entered since may have given these cases more time: the deadlines
         # compared below must be the ones the calendar gives now.
-        follow_calendar_changes()
+        try:
+            follow_calendar_changes()
+        except Exception:  # a change that cannot be followed must not stop every sweep
+            logger.exception(
+                "Could not move the running deadlines with the calendar; the sweep compares "
+                "them as they stand."
+            )
     result = SweepResult(sweep_id=uuid.uuid4(), now=now, dry_run=dry_run)
     run = (
         None

@@ -8,10 +8,12 @@ admin says what is happening."""
 
 from datetime import datetime
 from decimal import Decimal
+from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.urls import reverse
 
 from cases.models import Case, Escalation
@@ -198,3 +200,33 @@ def test_an_extension_approved_before_the_worker_adds_to_the_deadline_the_change
         extensions.extension_decide(request=request, approve=True, actor=cast.supervisor)
     # 7 working hours left on Tuesday, then a day more: Wednesday at 16:00.
     assert rungs([case])[0][0] == at(2, 10, 16)
+
+
+def test_a_change_that_cannot_be_followed_does_not_stop_the_sweep(
+    friday, small_requests, monkeypatch, caplog
+):
+    with travel(at(2, 5, 17)):
+        add_day_off(2, 8)
+
+    def broken(change):
+        raise RuntimeError("broken calendar")
+
+    monkeypatch.setattr(calendar_changes, "follow_calendar_change", broken)
+    escalation_sweep(now=at(2, 8, 12, 30))
+    assert "Could not move the running deadlines with the calendar" in caplog.text
+    # Compared as they stand: late for the old deadlines, rather than never again.
+    assert Escalation.objects.filter(case__in=friday).exists()
+    assert CalendarChange.objects.filter(followed_at=None).exists()
+
+
+def test_a_dry_run_says_a_waiting_change_has_not_moved_the_deadlines_yet(friday, small_requests):
+    with travel(at(2, 5, 17)):
+        add_day_off(2, 8)
+    out, err = StringIO(), StringIO()
+    moment = at(2, 8, 12, 30).isoformat()
+    call_command("escalate_overdue", "--dry-run", "--now", moment, stdout=out, stderr=err)
+    assert "would escalate 6" in out.getvalue()  # levels 1 to 3 of both, on Monday
+    assert "A calendar change has not moved the running deadlines yet" in err.getvalue()
+    assert CalendarChange.objects.filter(followed_at=None).exists()  # a dry run changes nothing
+    call_command("escalate_overdue", "--now", moment, stdout=out, stderr=err)
+    assert not Escalation.objects.filter(case__in=friday).exists()

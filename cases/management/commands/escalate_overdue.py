@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy
 
 from cases.labels import deadline_just_passed, deadline_label, format_duration
 from cases.models import EscalationLevel
+from cases.services.calendar_changes import calendar_changes_waiting
 from cases.services.escalation import escalation_sweep
 from cases.services.outbox import foreground, publishing
 from departments.calendar import get_calendar
@@ -87,6 +88,15 @@ class Command(TranslatedHelpCommand):
                 "emails %(emails)d, re-queued %(requeued)d."
             )
         self.stdout.write(self.style.SUCCESS(prefix + summary % counts))
+        if dry_run and calendar_changes_waiting():
+            # The real sweep moves them first; this one changes nothing, so it compared
+            # the deadlines as they stand.
+            self.stderr.write(
+                _(
+                    "A calendar change has not moved the running deadlines yet: this dry run "
+                    "compared them as they stand; the sweep moves them first."
+                )
+            )
         if result.messages and not (dry_run or queue):
             # In the foreground, as the sweep: a check or a by-hand run sees its emails go.
             # The ids are read first (a few MB at a million cases): a cursor left open across
