@@ -104,7 +104,8 @@ class WorkingCalendar:
         )
 
     def before(self, change: CalendarChange) -> WorkingCalendar:
-        """This calendar with `change` undone: its days take back the kinds they had."""
+        """This calendar with `change` undone: its days take back the kinds they had. It
+        has no revision (0): clocks are moved from it, never placed on it."""
         overrides = dict(self.overrides)
         for day, kind in change.days_before().items():
             if kind is None:
