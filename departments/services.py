@@ -58,6 +58,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             ),
             "departments.delete_responsibility",
             "departments.delete_holiday",
+            "departments.view_calendarchange",
             "departments.add_user",
             "departments.change_user",
             "departments.view_user",

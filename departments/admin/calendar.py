@@ -1,6 +1,7 @@
 """The working calendar: public holidays and make-up working days, one at a time or a run
 of days at once; the administrator who changes them is told which open cases' deadlines
-or escalation times moved with them."""
+or escalation times moved with them, and finds each change and how many it moved in the
+list of calendar changes."""
 
 from django import forms
 from django.conf import settings
@@ -205,3 +206,33 @@ class HolidayAdmin(admin.ModelAdmin):
             % {"hours": working_hours_text(), "zone": settings.TIME_ZONE},
         }
         return super().changelist_view(request, extra_context)
+
+
+@admin.register(CalendarChange)
+class CalendarChangeAdmin(admin.ModelAdmin):
+    """Each change of the holiday entries and how many open cases' deadlines it moved, when
+    they had moved: read-only, written by the changes themselves."""
+
+    list_display = ["made_at", "days", "followed", "cases_moved"]
+    list_display_links = None
+    date_hierarchy = "made_at"
+    ordering = ["-pk"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("days changed"))
+    def days(self, change):
+        return join_names(sorted(change.kinds_before))
+
+    @admin.display(description=_("deadlines moved at"), ordering="followed_at")
+    def followed(self, change):
+        if change.followed_at is None:
+            return gettext("still moving")
+        return date_format(localtime(change.followed_at), "DATETIME_FORMAT")

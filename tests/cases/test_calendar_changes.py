@@ -230,3 +230,21 @@ def test_a_dry_run_says_a_waiting_change_has_not_moved_the_deadlines_yet(friday,
     assert CalendarChange.objects.filter(followed_at=None).exists()  # a dry run changes nothing
     call_command("escalate_overdue", "--now", moment, stdout=out, stderr=err)
     assert not Escalation.objects.filter(case__in=friday).exists()
+
+
+def test_administrators_find_each_calendar_change_and_the_cases_it_moved(
+    client, cast, friday, small_requests
+):
+    url = reverse("admin:departments_calendarchange_changelist")
+    with travel(at(2, 5, 17)):
+        add_day_off(2, 8)
+        client.force_login(cast.admin)
+        assert "still moving" in client.get(url).content.decode()
+        follow_calendar_changes()
+        page = client.get(url)
+        assert "still moving" not in page.content.decode()
+        [change] = page.context["cl"].result_list
+        assert (change.cases_moved, change.first_day) == (2, at(2, 8, 0).date())
+        assert "2027-02-08" in page.content.decode()
+        client.force_login(cast.liaison)  # the holidays are the administrators'
+        assert client.get(url).status_code == 403
