@@ -19,9 +19,11 @@ from django.utils import translation
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
-from cases.labels import ACTION_LABELS, deadline_just_passed, format_duration, ladder_rung
+from cases.labels import ACTION_LABELS
 from cases.models import Case, CaseEvent, DeadlineKind, Escalation, ExtensionRequest
 from cases.privacy import mask_contacts, mask_name, mask_phone
+from cases.time_words import deadline_just_passed, format_duration
+from cases.trail_words import ladder_rung
 from departments.wording import aside
 from governance.links import site_url
 

@@ -12,7 +12,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from cases import labels, refused_forms
+from cases import refused_forms, trail_words
 from cases.admin.buttons import BUTTONS, PageState
 from cases.forms import errors_in_one_line
 from cases.models import Case
@@ -76,7 +76,7 @@ def _press(request, object_id, name, *, model_admin):
         passed_on = pk and case_passed_on(request.user, request.POST.get("version"), pk=pk)
         if not passed_on:
             raise
-        messages.error(request, labels.passed_on_words(passed_on))
+        messages.error(request, trail_words.passed_on_words(passed_on))
         return HttpResponseRedirect(reverse(f"{model_admin.admin_site.name}:cases_case_changelist"))
     if not (model_admin.has_view_permission(request, case) and model_admin.may_act(request)):
         raise PermissionDenied
@@ -104,7 +104,7 @@ def _press(request, object_id, name, *, model_admin):
             changed = Case.objects.get(pk=case.pk)
             messages.error(
                 request,
-                labels.changed_meanwhile_words(
+                trail_words.changed_meanwhile_words(
                     changed,
                     latest_step(changed),
                     action=capfirst(button.label),

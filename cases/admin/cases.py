@@ -21,7 +21,7 @@ from django.urls import path
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from cases import labels
+from cases import time_words, trail_words
 from cases.admin import button_views
 from cases.admin import flywheel as flywheel_admin
 from cases.admin import supervision as supervision_admin
@@ -234,12 +234,12 @@ class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admi
         """Working time to the running deadline, or how far past it, as the case page says;
         for a suspended case, what its stopped clock keeps. For a summoned department's
         liaison yet to report for duty, the time to do so."""
-        if summons := labels.summons_time_left(case, calendar=calendar):
+        if summons := time_words.summons_time_left(case, calendar=calendar):
             return summons
         seconds = working_seconds_left(case, calendar=calendar)
         return (
-            labels.working_time_words(seconds, overdue=case.is_overdue, titled=True)
-            or labels.stopped_clock_words(case, titled=True)
+            time_words.working_time_words(seconds, overdue=case.is_overdue, titled=True)
+            or time_words.stopped_clock_words(case, titled=True)
             or "—"
         )
 
@@ -331,7 +331,7 @@ class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admi
                 "requested_by", "decided_by"
             )
             # The audit rows the timeline inline shows, each with its details in words.
-            labels.with_details(
+            trail_words.with_details(
                 form.instance
                 for inline in context.get("inline_admin_formsets", ())
                 if inline.opts.model is CaseEvent
@@ -351,7 +351,7 @@ class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admi
             "title": gettext("Audit trail: %s") % case,
             "subtitle": None,
             "object": case,
-            "events": labels.with_details(events),
+            "events": trail_words.with_details(events),
             "sees_contacts": can_see_personal_data(request.user, case),
             "opts": self.opts,
             "module_name": str(self.opts.verbose_name_plural),

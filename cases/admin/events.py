@@ -6,7 +6,7 @@ from django.db.models import Value
 from django.db.models.constants import LOOKUP_SEP
 from django.utils.translation import gettext_lazy as _
 
-from cases import labels
+from cases import labels, trail_words
 from cases.admin.export import csv_response, local_iso, refused_as_too_big
 from cases.admin.readonly import CaseScopedAdminMixin, PlainForeignKeysMixin
 from cases.models import CaseEvent
@@ -193,7 +193,7 @@ class CaseEventAdmin(
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
         # The page's rows, evaluated here and cached, each with its details in words.
-        labels.with_details(changelist.result_list)
+        trail_words.with_details(changelist.result_list)
         return changelist
 
     def get_search_fields(self, request):

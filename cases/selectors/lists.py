@@ -17,11 +17,11 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from cases.labels import department_names
 from cases.models import OPEN_STATES, Case, CaseAssist, CaseEvent, State
 from cases.selectors.access import _involving, cases_visible_to
 from cases.selectors.cells import neighbouring_cell_ids
 from cases.selectors.search import text_search
+from cases.trail_words import department_names
 from departments.models import Category, Department, GridCell, Township, User
 from departments.routing import get_index
 

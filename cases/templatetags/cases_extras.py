@@ -2,16 +2,16 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from cases.labels import TIME_WORDS
 from cases.labels import action_label as _action_label
-from cases.labels import format_duration as _format_duration
 from cases.labels import state_label as _state_label
-from cases.labels import stopped_clock_words as _stopped_clock_words
 from cases.labels import transition_help as _transition_help
 from cases.labels import transition_label as _transition_label
 from cases.privacy import can_see_personal_data
 from cases.privacy import description_for as _description_for
 from cases.privacy import masked_unless as _masked_unless
+from cases.time_words import TIME_WORDS
+from cases.time_words import format_duration as _format_duration
+from cases.time_words import stopped_clock_words as _stopped_clock_words
 from departments.wording import aside as _aside
 from departments.wording import join_names as _join_names
 from departments.wording import label_separator as _label_separator

@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cases import labels, refused_forms
+from cases import refused_forms, trail_words
 from cases.forms import (
     TRANSITION_FORMS,
     CaseNoteForm,
@@ -19,11 +19,7 @@ from cases.forms import (
     ReportForDutyForm,
     errors_in_one_line,
 )
-from cases.labels import (
-    stopped_clock_words,
-    transition_label,
-    working_time_words,
-)
+from cases.labels import transition_label
 from cases.models import TERMINAL_STATES, Case, State
 from cases.privacy import can_see_personal_data
 from cases.selectors.access import cases_visible_to
@@ -48,6 +44,7 @@ from cases.services.transitions import (
     may_fire,
     refusal,
 )
+from cases.time_words import stopped_clock_words, working_time_words
 from cases.views.passed_on import told_when_passed_on
 from departments import wording
 from departments.models import User
@@ -105,7 +102,7 @@ def _detail_page(request, case):
     ]
     # The dispatch form has a section of its own at the top, beside the routing reason.
     dispatch = next((entry for entry in forms if entry[0] == "dispatch"), None)
-    events = labels.with_details(case.events.all())
+    events = trail_words.with_details(case.events.all())
     # What the department says it did, beside the verify and reopen forms: the caseworker
     # checks that on site (otherwise it is only at the foot of the timeline).
     resolution = (
@@ -249,7 +246,7 @@ def case_transition(request, number, transition):
             if isinstance(error, StaleCase):
                 # Said with what happened meanwhile: another dispatcher's dispatch, say.
                 changed = Case.objects.get(pk=case.pk)
-                text = labels.changed_meanwhile_words(
+                text = trail_words.changed_meanwhile_words(
                     changed,
                     latest_step(changed),
                     action=label,

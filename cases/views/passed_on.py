@@ -8,8 +8,8 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect
 
-from cases.labels import passed_on_words
 from cases.selectors.access import case_passed_on
+from cases.trail_words import passed_on_words
 
 
 def told_when_passed_on(version_field: str | None = None):

@@ -101,8 +101,8 @@ def test_the_admins_deadline_filter_puts_a_case_at_its_deadline_under_overdue(
 def test_a_case_suspended_at_its_deadline_keeps_a_clock_that_says_overdue(at_deadline, cast):
     """Suspended at the very moment it became overdue: no working time ran past the
     deadline, yet its stopped clock says overdue, and it is overdue again when resumed."""
-    from cases.labels import stopped_clock_words
     from cases.services import workflow
+    from cases.time_words import stopped_clock_words
 
     workflow.case_suspend(case=at_deadline, actor=cast.supervisor, reason="待专项整治")
     at_deadline.refresh_from_db()

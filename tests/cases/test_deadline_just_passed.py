@@ -12,9 +12,9 @@ from django.contrib.admin.sites import site
 from django.core.management import call_command
 from django.utils import translation
 
-from cases.labels import deadline_just_passed
 from cases.models import Case
 from cases.services.escalation import escalation_sweep
+from cases.time_words import deadline_just_passed
 from tests.cases.outbox_support import message_to
 from tests.cases.test_i18n import compiled_catalogue  # noqa: F401 (a fixture)
 

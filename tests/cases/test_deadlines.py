@@ -513,7 +513,7 @@ def test_a_case_suspended_in_the_evening_after_its_deadline_stays_overdue(report
     """Due Monday 17:00, suspended and resumed that evening: no working time ran since the
     deadline, yet the case was overdue and must still be, its stopped clock saying so too.
     One suspended the evening before its deadline stays on time."""
-    from cases.labels import stopped_clock_words
+    from cases.time_words import stopped_clock_words
 
     with time_machine.travel(at(11, 23, 15), tick=False):
         late = report()  # rubbish: 2 working hours to accept, due 17:00

@@ -9,13 +9,13 @@ import time_machine
 from django.core import mail
 from django.utils import translation
 
-from cases.labels import format_duration
 from cases.models import OutboxMessage
 from cases.privacy import mask_phone, mask_phones
 from cases.services.acknowledgement import read_ack_token
 from cases.services.escalation import escalation_sweep
 from cases.services.outbox.enqueue import build_message
 from cases.services.outbox.sending import deliver
+from cases.time_words import format_duration
 from tests.cases.outbox_support import message_to
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

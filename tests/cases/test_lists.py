@@ -490,8 +490,8 @@ def test_a_summoned_departments_list_shows_its_deadline_to_report_for_duty_until
 
 def test_the_time_left_to_report_for_duty_is_in_working_time(cast, world, report):
     """For the admin's "working time left" column, as the lead's clock is told there."""
-    from cases.labels import summons_time_left
     from cases.selectors.lists import with_summons_due
+    from cases.time_words import summons_time_left
     from departments.calendar import get_calendar
 
     calendar = get_calendar()

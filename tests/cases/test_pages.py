@@ -12,12 +12,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
-from cases import labels
+from cases import trail_words
 from cases.forms import MAX_TEXT_LENGTH, TRANSITION_FORMS
-from cases.labels import TRANSITION_HELP, working_time_words
+from cases.labels import TRANSITION_HELP
 from cases.models import Case, CaseEvent, State
 from cases.services import extensions, workflow
 from cases.services.corrections import case_correct
+from cases.time_words import working_time_words
 from departments.models import Responsibility
 from tests.conftest import correct_as_shown
 
@@ -903,7 +904,7 @@ def test_the_timeline_says_what_a_correction_changed_from_what(
     assert details[0].startswith("category: not classified → 暴露垃圾 · lead: 城管局")
     assert details[1].startswith(f"cell: {world.n1.name} → {world.n2.name}")
     with translation.override("zh-hans"):
-        assert labels.with_details(case.events.filter(action="correct"))[-1].detail.startswith(
+        assert trail_words.with_details(case.events.filter(action="correct"))[-1].detail.startswith(
             f"网格：{world.n1.name} → {world.n2.name}"
         )
     client.force_login(cast.admin)

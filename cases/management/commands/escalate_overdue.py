@@ -6,11 +6,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cases.labels import deadline_just_passed, deadline_label, format_duration
+from cases.labels import deadline_label
 from cases.models import EscalationLevel
 from cases.services.calendar_changes import calendar_changes_waiting
 from cases.services.escalation import escalation_sweep
 from cases.services.outbox import foreground, publishing
+from cases.time_words import deadline_just_passed, format_duration
 from departments.calendar import get_calendar
 from departments.management.base import TranslatedHelpCommand, parse_now
 from departments.wording import join_names
