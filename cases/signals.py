@@ -7,19 +7,15 @@ the cases app answers with the cases it moved, for the admin to tell, or leaves 
 the worker after the commit when it is too large for a request. The open cases of a grid
 cell given to another township move with it (cases/services/cell_moves.py)."""
 
-import logging
-
 from django.db import transaction
 from django.dispatch import receiver
 
 from cases.services.calendar_changes import calendar_changed
 from cases.services.cell_moves import open_cases_follow_cells
-from cases.services.outbox.publishing import RETRY_POLICY
+from cases.services.outbox.publishing import queue_or_log
 from cases.tasks import follow_calendar_changes
 from departments.models import CalendarChange
 from departments.signals import cells_moved, holidays_changed
-
-logger = logging.getLogger(__name__)
 
 
 @receiver(holidays_changed)
@@ -30,19 +26,14 @@ def clocks_follow_holidays(
     days it changed (departments/signals.py): now, or by the worker after the commit."""
     moved, numbers, later = calendar_changed(change)
     if later:
-        transaction.on_commit(_queue_following)
-    return moved, numbers, later
-
-
-def _queue_following() -> None:
-    try:
-        follow_calendar_changes.apply_async(retry=True, retry_policy=RETRY_POLICY)
-    except Exception:  # the broker, whatever its client raises
-        logger.warning(
-            "Could not queue the move of the running deadlines with the calendar; the next "
-            "escalation sweep moves them.",
-            exc_info=True,
+        transaction.on_commit(
+            lambda: queue_or_log(
+                follow_calendar_changes,
+                unqueued="Could not queue the move of the running deadlines with the "
+                "calendar; the next escalation sweep moves them.",
+            )
         )
+    return moved, numbers, later
 
 
 @receiver(cells_moved)

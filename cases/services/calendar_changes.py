@@ -89,10 +89,7 @@ def follow_calendar_change(change: CalendarChange) -> set[int]:
     """Move the clocks and summonses placed before `change` (every earlier change already
     followed) from the calendar just before it to the calendar just after it, measured
     from the moment it was made; returns the cases moved."""
-    old, new = _calendars_around(change)
-    moved = clocks_follow_calendar(
-        old=old, new=new, changed=change.first_day, now=change.made_at, revision=change.pk
-    )
+    moved = _follow(change)
     CalendarChange.objects.filter(pk=change.pk).update(
         followed_at=timezone.now(), cases_moved=len(moved)
     )
@@ -110,15 +107,7 @@ def catch_up(case: Case) -> None:
     waiting = CalendarChange.objects.filter(followed_at=None, pk__gt=case.calendar_revision)
     changes = list(waiting.order_by("pk"))
     for change in changes:
-        old, new = _calendars_around(change)
-        clocks_follow_calendar(
-            old=old,
-            new=new,
-            changed=change.first_day,
-            now=change.made_at,
-            revision=change.pk,
-            case_id=case.pk,
-        )
+        _follow(change, case_id=case.pk)
     if changes:
         # Not refresh_from_db: django-fsm would take the state the transition has set in
         # memory for the one stored, and the save would no longer find the row.
@@ -128,14 +117,21 @@ def catch_up(case: Case) -> None:
             setattr(case, name, value)
 
 
-def _calendars_around(change: CalendarChange) -> tuple[WorkingCalendar, WorkingCalendar]:
-    """The calendars just before and just after `change`: the present one with the changes
-    made since undone, then `change` undone too."""
+def _follow(change: CalendarChange, *, case_id: int | None = None) -> set[int]:
+    """`clocks_follow_calendar` across `change`, from the calendar just before it to the one
+    just after it: the present one with the changes made since undone."""
     after = WorkingCalendar.load()
     later = CalendarChange.objects.filter(pk__gt=change.pk, pk__lte=after.revision)
     for undone in later.order_by("-pk"):
         after = after.before(undone)
-    return after.before(change), after
+    return clocks_follow_calendar(
+        old=after.before(change),
+        new=after,
+        changed=change.first_day,
+        now=change.made_at,
+        revision=change.pk,
+        case_id=case_id,
+    )
 
 
 def _clocks_across(change: CalendarChange, *, limit: int) -> int:

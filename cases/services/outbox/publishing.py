@@ -44,14 +44,22 @@ def schedule_sweep_delivery(sweep_id: uuid.UUID) -> None:
 def _queue_sweep(sweep_id: uuid.UUID) -> None:
     from cases.tasks import queue_sweep_messages
 
+    queue_or_log(
+        queue_sweep_messages,
+        (str(sweep_id),),
+        unqueued="Could not queue the messages of sweep %s; the sweep will re-queue them.",
+        unqueued_args=(sweep_id,),
+    )
+
+
+def queue_or_log(task, args: tuple = (), *, unqueued: str, unqueued_args: tuple = ()) -> None:
+    """Queue `task` after a commit, the broker given two more tries; one that still does
+    not answer is logged (`unqueued` % `unqueued_args`, which says who does the work
+    instead), not raised: what the task follows has committed already."""
     try:
-        queue_sweep_messages.apply_async((str(sweep_id),), retry=True, retry_policy=RETRY_POLICY)
+        task.apply_async(args, retry=True, retry_policy=RETRY_POLICY)
     except Exception:  # the broker, whatever its client raises
-        logger.warning(
-            "Could not queue the messages of sweep %s; the sweep will re-queue them.",
-            sweep_id,
-            exc_info=True,
-        )
+        logger.warning(unqueued, *unqueued_args, exc_info=True)
 
 
 # How many ids of a sweep's messages are read from the database at a time.
