@@ -6,7 +6,7 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,10 +17,12 @@ from departments.calendar import (
     calendar_notes,
     calendar_warnings,
     get_calendar,
+    library_knows_year,
     working_day_seconds,
 )
 from departments.models import Holiday
 from governance.settings import env_positive_float, parse_working_hours
+from tests.calendar_years import LAST_YEAR_THE_LIBRARY_KNOWS, UNKNOWN_YEAR
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOUR = 3600
@@ -98,40 +100,59 @@ def test_the_holiday_table_overrides_the_library():
 
 def test_an_unknown_year_counts_weekends_only_and_says_so(caplog):
     caplog.set_level(logging.WARNING, logger="departments.calendar")
-    # 1 January 2027 is a Friday; the library does not know 2027, so it counts as working.
-    assert later(at(12, 31, 16, year=2026), 2 * HOUR) == at(1, 1, 10, year=2027)
-    assert later(at(1, 1, 16, year=2027), 2 * HOUR) == at(1, 4, 10, year=2027)
-    assert "does not know 2027" in caplog.text
+    # 1 January is a Friday that year; nobody knows the year, so it counts as working.
+    new_year = UNKNOWN_YEAR
+    assert later(at(12, 31, 16, year=new_year - 1), 2 * HOUR) == at(1, 1, 10, year=new_year)
+    assert later(at(1, 1, 16, year=new_year), 2 * HOUR) == at(1, 4, 10, year=new_year)
+    assert f"does not know {new_year}" in caplog.text
 
 
 def test_calendar_warnings_name_the_unknown_year_for_the_admin(caplog):
     caplog.set_level(logging.WARNING, logger="departments.calendar")
-    warnings = calendar_warnings(today=at(11, 23).date())
-    assert len(warnings) == 1 and "2027" in warnings[0]
-    assert "does not know 2027" in caplog.text
+    next_year = LAST_YEAR_THE_LIBRARY_KNOWS + 1
+    warnings = calendar_warnings(today=at(11, 23, year=LAST_YEAR_THE_LIBRARY_KNOWS).date())
+    assert len(warnings) == 1 and str(next_year) in warnings[0]
+    assert f"does not know {next_year}" in caplog.text
 
 
 def test_no_calendar_warning_for_years_the_library_knows():
     assert calendar_warnings(today=at(3, 1, year=2025).date()) == []
 
 
+def first_monday_of_february(year: int) -> datetime:
+    first = at(2, 1, 0, year=year)
+    return first + timedelta(days=-first.weekday() % 7)
+
+
 def test_a_year_the_admins_filled_in_is_known_and_not_warned_about(caplog):
-    Holiday.objects.create(date=at(2, 8, year=2027).date(), kind=Holiday.Kind.HOLIDAY, name="春节")
+    next_year = LAST_YEAR_THE_LIBRARY_KNOWS + 1
+    monday = first_monday_of_february(next_year)
+    Holiday.objects.create(date=monday.date(), kind=Holiday.Kind.HOLIDAY, name="春节")
     caplog.set_level(logging.WARNING, logger="departments.calendar")
-    assert calendar_warnings(today=at(11, 23).date()) == []
-    assert later(at(2, 5, 16, year=2027), 2 * HOUR) == at(2, 9, 10, year=2027)
+    today = at(11, 23, year=LAST_YEAR_THE_LIBRARY_KNOWS).date()
+    assert calendar_warnings(today=today) == []
+    friday_afternoon = monday - timedelta(days=3) + timedelta(hours=16)
+    assert later(friday_afternoon, 2 * HOUR) == monday + timedelta(days=1, hours=10)
     assert "does not know" not in caplog.text
     # The holiday list still says how few entries the year has, so it gets filled in.
-    (note,) = calendar_notes(today=at(11, 23).date())
-    assert "does not know 2027: its working days follow the week, except the 1 holiday" in note
+    (note,) = calendar_notes(today=today)
+    assert (
+        f"does not know {next_year}: its working days follow the week, except the 1 holiday" in note
+    )
 
 
 def test_the_note_on_a_year_filled_in_by_hand_does_not_call_make_up_days_days_off():
-    Holiday.objects.create(date=at(1, 1, year=2027).date(), kind=Holiday.Kind.HOLIDAY, name="元旦")
-    Holiday.objects.create(date=at(2, 20, year=2027).date(), kind=Holiday.Kind.WORKDAY, name="调休")
-    (note,) = calendar_notes(today=at(11, 23).date())
+    next_year = LAST_YEAR_THE_LIBRARY_KNOWS + 1
+    Holiday.objects.create(date=date(next_year, 1, 1), kind=Holiday.Kind.HOLIDAY, name="元旦")
+    Holiday.objects.create(date=date(next_year, 2, 20), kind=Holiday.Kind.WORKDAY, name="调休")
+    (note,) = calendar_notes(today=date(LAST_YEAR_THE_LIBRARY_KNOWS, 11, 23))
     assert "days off are" not in note
     assert "except the 2 holidays and make-up working days entered here" in note
+
+
+def test_the_tests_unknown_year_is_one_the_library_does_not_know():
+    # Else the tests that count weekends only in it would fail on their dates, not here.
+    assert not library_knows_year(UNKNOWN_YEAR)
 
 
 def test_a_deadline_ending_at_closing_time_is_that_closing_time():

@@ -22,13 +22,14 @@ from cases.services.calendar_changes import follow_calendar_changes
 from cases.services.escalation import escalation_sweep
 from departments.models import CalendarChange, Holiday
 from tests.brokers import celery_broker
+from tests.calendar_years import UNKNOWN_YEAR, unknown_year_date
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def at(month, day, hour, minute=0):
-    # 2027: a year the calendar library does not know, so weekends only until an admin says.
-    return datetime(2027, month, day, hour, minute, tzinfo=SHANGHAI)
+    # A year the calendar library does not know, so weekends only until an admin says.
+    return datetime(UNKNOWN_YEAR, month, day, hour, minute, tzinfo=SHANGHAI)
 
 
 def travel(moment):
@@ -136,7 +137,7 @@ def test_the_admin_says_the_deadlines_move_in_the_background_until_they_have(
         client.force_login(cast.admin)
         response = client.post(
             reverse("admin:departments_holiday_add"),
-            {"date": "2027-02-08", "kind": "holiday", "name": "局部休"},
+            {"date": unknown_year_date(2, 8), "kind": "holiday", "name": "局部休"},
             follow=True,
         )
     told = [str(message) for message in response.context["messages"]]
@@ -245,6 +246,6 @@ def test_administrators_find_each_calendar_change_and_the_cases_it_moved(
         assert "still moving" not in page.content.decode()
         [change] = page.context["cl"].result_list
         assert (change.cases_moved, change.first_day) == (2, at(2, 8, 0).date())
-        assert "2027-02-08" in page.content.decode()
+        assert unknown_year_date(2, 8) in page.content.decode()
         client.force_login(cast.liaison)  # the holidays are the administrators'
         assert client.get(url).status_code == 403

@@ -11,6 +11,7 @@ from django.db import transaction
 from cases.models import Case, CaseEvent, ExtensionRequest, State
 from cases.services import extensions, liaison, transitions, workflow
 from cases.services.transitions import WorkflowError
+from tests.calendar_years import UNKNOWN_YEAR
 from tests.cases.test_concurrency import run_in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -132,9 +133,9 @@ def test_a_case_accepted_while_a_holiday_moves_its_clock_keeps_one_clock(report,
     from departments.models import Holiday
     from tests.cases.test_deadlines import at
 
-    with time_machine.travel(at(2, 5, 16, year=2027), tick=False):
-        case = report()  # 2027: weekends only; 2 working hours to accept, due Monday 10:00
-    assert case.due_at == at(2, 8, 10, year=2027)
+    with time_machine.travel(at(2, 5, 16, year=UNKNOWN_YEAR), tick=False):
+        case = report()  # weekends only; 2 working hours to accept, due Monday 10:00
+    assert case.due_at == at(2, 8, 10, year=UNKNOWN_YEAR)
     clocks_read, holiday_thread = threading.Event(), threading.local()
     micros_after = WorkingTimeRuler.micros_after  # moves a clock in memory
 
@@ -150,13 +151,15 @@ def test_a_case_accepted_while_a_holiday_moves_its_clock_keeps_one_clock(report,
     def holiday():
         holiday_thread.here = True
         with transaction.atomic():
-            return Holiday.objects.create(date=at(2, 8, 0, year=2027).date(), kind="holiday")
+            return Holiday.objects.create(
+                date=at(2, 8, 0, year=UNKNOWN_YEAR).date(), kind="holiday"
+            )
 
     def accept():
         clocks_read.wait(timeout=5)
         return workflow.case_accept(case=Case.objects.get(pk=case.pk), actor=cast.liaison)
 
-    with time_machine.travel(at(2, 5, 17, year=2027), tick=True):
+    with time_machine.travel(at(2, 5, 17, year=UNKNOWN_YEAR), tick=True):
         join(run_in_thread(holiday, results, "holiday"), run_in_thread(accept, results, "accept"))
 
     assert isinstance(results["holiday"], Holiday), results["holiday"]
@@ -167,7 +170,7 @@ def test_a_case_accepted_while_a_holiday_moves_its_clock_keeps_one_clock(report,
     assert (case.state, case.deadline_kind, case.due_at) == (
         State.ASSIGNED,
         "accept",
-        at(2, 9, 10, year=2027),
+        at(2, 9, 10, year=UNKNOWN_YEAR),
     )
 
 
@@ -183,10 +186,10 @@ def test_a_holiday_added_while_a_sweep_commits_waits_for_it_instead_of_deadlocki
     from departments.models import Holiday
     from tests.cases.test_deadlines import at
 
-    # 2027: weekends only. Rubbish is accepted within 2 working hours.
-    with time_machine.travel(at(2, 5, 15, year=2027), tick=False):
+    # A year nobody knows: weekends only. Rubbish is accepted within 2 working hours.
+    with time_machine.travel(at(2, 5, 15, year=UNKNOWN_YEAR), tick=False):
         reminded = report()  # due Friday 17:00: reminded at 16:30
-    with time_machine.travel(at(2, 5, 14, 30, year=2027), tick=False):
+    with time_machine.travel(at(2, 5, 14, 30, year=UNKNOWN_YEAR), tick=False):
         escalated = report()  # due Friday 16:30: level 1
     assert reminded.pk < escalated.pk
     sweep_written, holiday_started = threading.Event(), threading.Event()
@@ -202,16 +205,18 @@ def test_a_holiday_added_while_a_sweep_commits_waits_for_it_instead_of_deadlocki
     results = {}
 
     def sweep():
-        return escalation.escalation_sweep(now=at(2, 5, 16, 45, year=2027))
+        return escalation.escalation_sweep(now=at(2, 5, 16, 45, year=UNKNOWN_YEAR))
 
     def holiday():
         sweep_written.wait(timeout=5)
         holiday_started.set()
         with transaction.atomic():
             # Monday, which both clocks' last rungs reach.
-            return Holiday.objects.create(date=at(2, 8, 0, year=2027).date(), kind="holiday")
+            return Holiday.objects.create(
+                date=at(2, 8, 0, year=UNKNOWN_YEAR).date(), kind="holiday"
+            )
 
-    with time_machine.travel(at(2, 5, 16, 45, year=2027), tick=True):
+    with time_machine.travel(at(2, 5, 16, 45, year=UNKNOWN_YEAR), tick=True):
         join(run_in_thread(sweep, results, "sweep"), run_in_thread(holiday, results, "holiday"))
 
     assert isinstance(results["holiday"], Holiday), results["holiday"]
@@ -224,7 +229,7 @@ def test_a_holiday_added_while_a_sweep_commits_waits_for_it_instead_of_deadlocki
     reminded.refresh_from_db()
     escalated.refresh_from_db()
     assert (reminded.escalate_3_at, escalated.escalate_3_at) == (
-        at(2, 9, 11, year=2027),
-        at(2, 9, 10, 30, year=2027),
+        at(2, 9, 11, year=UNKNOWN_YEAR),
+        at(2, 9, 10, 30, year=UNKNOWN_YEAR),
     )
     assert escalated.escalation_level == 1

@@ -15,6 +15,7 @@ from cases.models import Case, DeadlineKind, State
 from cases.services import deadlines, workflow
 from departments.models import Category
 from governance.settings import parse_working_hours
+from tests.calendar_years import UNKNOWN_YEAR, unknown_year_date
 from tests.conftest import correct_as_shown
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -235,23 +236,23 @@ def test_an_unclassified_case_uses_the_default_limits(report, cast, world):
 def test_a_holiday_added_in_the_admin_moves_the_clocks_running_across_it(report, cast):
     from departments.models import Holiday
 
-    # 2027 is a year the calendar library does not know: weekends only, until an admin says.
-    with time_machine.travel(at(2, 5, 9, year=2027), tick=False):
+    # A year the calendar library does not know: weekends only, until an admin says.
+    with time_machine.travel(at(2, 5, 9, year=UNKNOWN_YEAR), tick=False):
         before = report()  # all its rungs on Friday
-    with time_machine.travel(at(2, 5, 16, year=2027), tick=False):
+    with time_machine.travel(at(2, 5, 16, year=UNKNOWN_YEAR), tick=False):
         across = report()  # Friday 16:00 + 2 working hours: Monday 10:00
-    assert across.due_at == at(2, 8, 10, year=2027)
-    with time_machine.travel(at(2, 5, 17, year=2027), tick=False):
-        holiday = Holiday.objects.create(date=at(2, 8, 0, year=2027).date(), kind="holiday")
+    assert across.due_at == at(2, 8, 10, year=UNKNOWN_YEAR)
+    with time_machine.travel(at(2, 5, 17, year=UNKNOWN_YEAR), tick=False):
+        holiday = Holiday.objects.create(date=at(2, 8, 0, year=UNKNOWN_YEAR).date(), kind="holiday")
         across.refresh_from_db()
         assert (across.due_at, across.escalate_3_at) == (
-            at(2, 9, 10, year=2027),
-            at(2, 9, 12, year=2027),
+            at(2, 9, 10, year=UNKNOWN_YEAR),
+            at(2, 9, 12, year=UNKNOWN_YEAR),
         )
         # Removed again, the deadline is back where it was.
         holiday.delete()
         across.refresh_from_db()
-        assert across.due_at == at(2, 8, 10, year=2027)
+        assert across.due_at == at(2, 8, 10, year=UNKNOWN_YEAR)
     untouched = Case.objects.get(pk=before.pk)
     assert (untouched.due_at, untouched.version) == (before.due_at, before.version)
 
@@ -264,13 +265,13 @@ def test_a_holiday_moves_many_clocks_in_as_many_queries_as_few(report):
 
     counts = []
     for day, cases in ((8, 2), (9, 12)):
-        with time_machine.travel(at(2, 5, 16, year=2027), tick=False):
+        with time_machine.travel(at(2, 5, 16, year=UNKNOWN_YEAR), tick=False):
             across = [report() for _ in range(cases)]  # due on the coming Monday or Tuesday
         with (
-            time_machine.travel(at(2, 5, 17, year=2027), tick=False),
+            time_machine.travel(at(2, 5, 17, year=UNKNOWN_YEAR), tick=False),
             CaptureQueriesContext(connection) as queries,
         ):
-            Holiday.objects.create(date=at(2, day, 0, year=2027).date(), kind="holiday")
+            Holiday.objects.create(date=at(2, day, 0, year=UNKNOWN_YEAR).date(), kind="holiday")
         counts.append(len(queries))
         moved = Case.objects.filter(pk__in=[case.pk for case in across])
         assert {case.version for case in moved} == {across[0].version + 1}
@@ -282,14 +283,14 @@ def test_a_holiday_moves_the_clocks_keeping_the_midday_break_uncounted(report, w
 
     settings.WORKING_HOURS = parse_working_hours("08:30-12:00,14:00-17:30")
     settings.FALLBACK_DISPATCH_HOURS = 8
-    with time_machine.travel(at(2, 5, 16, year=2027), tick=False):
+    with time_machine.travel(at(2, 5, 16, year=UNKNOWN_YEAR), tick=False):
         case = report(category=world.lamp)  # no rule: 8 h to dispatch, 1.5 Friday, 6.5 Monday
-    assert case.due_at == at(2, 8, 17, year=2027)
-    with time_machine.travel(at(2, 5, 16, 30, year=2027), tick=False):
-        Holiday.objects.create(date=at(2, 8, 0, year=2027).date(), kind="holiday")
+    assert case.due_at == at(2, 8, 17, year=UNKNOWN_YEAR)
+    with time_machine.travel(at(2, 5, 16, 30, year=UNKNOWN_YEAR), tick=False):
+        Holiday.objects.create(date=at(2, 8, 0, year=UNKNOWN_YEAR).date(), kind="holiday")
     case.refresh_from_db()
     # 7.5 h were left, the break not counted in them: Tuesday at 17:00, not Wednesday.
-    assert case.due_at == at(2, 9, 17, year=2027)
+    assert case.due_at == at(2, 9, 17, year=UNKNOWN_YEAR)
 
 
 def test_entries_deleted_together_in_the_admin_put_the_deadlines_back(client, report, cast, world):
@@ -297,28 +298,28 @@ def test_entries_deleted_together_in_the_admin_put_the_deadlines_back(client, re
 
     from departments.models import Holiday
 
-    # 2027 is unknown to the library: weekends only. Accepted Thursday 4 Feb at 10:00, an
+    # A year unknown to the library: weekends only. Accepted Thursday 4 Feb at 10:00, an
     # environment case has 3 working days (24 h): due Tuesday 10:00, level 2 (36 h) on
     # Wednesday 14:00, level 3 (48 h) on Friday 12 Feb 10:00.
-    with time_machine.travel(at(2, 4, 10, year=2027), tick=False):
+    with time_machine.travel(at(2, 4, 10, year=UNKNOWN_YEAR), tick=False):
         case = report(category=world.environment)
         workflow.case_accept(case=case, actor=cast.liaison)
     weekends_only = clock(case)
     assert weekends_only[1:] == (
-        at(2, 8, 12, year=2027),
-        at(2, 9, 10, year=2027),
-        at(2, 10, 14, year=2027),
-        at(2, 12, 10, year=2027),
+        at(2, 8, 12, year=UNKNOWN_YEAR),
+        at(2, 9, 10, year=UNKNOWN_YEAR),
+        at(2, 10, 14, year=UNKNOWN_YEAR),
+        at(2, 12, 10, year=UNKNOWN_YEAR),
     )
-    with time_machine.travel(at(2, 4, 17, year=2027), tick=False):
-        Holiday.objects.create(date=at(2, 10, 0, year=2027).date(), kind="holiday")
-        Holiday.objects.create(date=at(2, 6, 0, year=2027).date(), kind="workday")
+    with time_machine.travel(at(2, 4, 17, year=UNKNOWN_YEAR), tick=False):
+        Holiday.objects.create(date=at(2, 10, 0, year=UNKNOWN_YEAR).date(), kind="holiday")
+        Holiday.objects.create(date=at(2, 6, 0, year=UNKNOWN_YEAR).date(), kind="workday")
         # Saturday worked, Wednesday off: Thursday 7 h, Friday, Saturday, Monday 8 h each…
         assert clock(case)[1:] == (
-            at(2, 6, 12, year=2027),
-            at(2, 8, 10, year=2027),
-            at(2, 9, 14, year=2027),
-            at(2, 12, 10, year=2027),
+            at(2, 6, 12, year=UNKNOWN_YEAR),
+            at(2, 8, 10, year=UNKNOWN_YEAR),
+            at(2, 9, 14, year=UNKNOWN_YEAR),
+            at(2, 12, 10, year=UNKNOWN_YEAR),
         )
         client.force_login(cast.admin)
         response = client.post(
@@ -341,14 +342,14 @@ def test_entries_deleted_together_in_the_admin_put_the_deadlines_back(client, re
 def test_the_admin_says_how_many_running_deadlines_an_entry_moved(client, report, cast, world):
     from django.urls import reverse
 
-    with time_machine.travel(at(2, 4, 10, year=2027), tick=False):
+    with time_machine.travel(at(2, 4, 10, year=UNKNOWN_YEAR), tick=False):
         moved = [report(category=world.environment) for _ in range(2)]
         for case in moved:
             workflow.case_accept(case=case, actor=cast.liaison)
         client.force_login(cast.admin)
         add = reverse("admin:departments_holiday_add")
         response = client.post(
-            add, {"date": "2027-02-08", "kind": "holiday", "name": "局部休"}, follow=True
+            add, {"date": unknown_year_date(2, 8), "kind": "holiday", "name": "局部休"}, follow=True
         )
         told = [str(message) for message in response.context["messages"]]
         numbers = ", ".join(sorted(case.number for case in moved))
@@ -357,7 +358,9 @@ def test_the_admin_says_how_many_running_deadlines_an_entry_moved(client, report
             in told
         )
         # A day no running clock reaches moves nothing, and says nothing of it.
-        response = client.post(add, {"date": "2027-12-01", "kind": "holiday"}, follow=True)
+        response = client.post(
+            add, {"date": unknown_year_date(12, 1), "kind": "holiday"}, follow=True
+        )
         told = [str(message) for message in response.context["messages"]]
         assert told and not any("moved with the calendar" in message for message in told)
 
@@ -367,20 +370,23 @@ def test_a_calendar_entry_that_moves_no_deadline_leaves_the_cases_and_their_form
 ):
     from django.urls import reverse
 
-    # 2027 is unknown to the library: weekends only. Accepted Thursday 4 Feb at 10:00, the
+    # A year unknown to the library: weekends only. Accepted Thursday 4 Feb at 10:00, the
     # 3 working days to resolve run across the weekend to Tuesday 9 Feb at 10:00.
-    with time_machine.travel(at(2, 4, 10, year=2027), tick=False):
+    with time_machine.travel(at(2, 4, 10, year=UNKNOWN_YEAR), tick=False):
         case = workflow.case_accept(case=report(category=world.environment), actor=cast.liaison)
     before = clock(case), Case.objects.get(pk=case.pk).version
-    assert before[0][2] == at(2, 9, 10, year=2027)
+    assert before[0][2] == at(2, 9, 10, year=UNKNOWN_YEAR)
     add = reverse("admin:departments_holiday_add")
     entries = [
-        ((2, 4, 11), {"date": "2027-02-06", "kind": "holiday"}),  # a Saturday: off already
-        ((2, 4, 11), {"date": "2027-02-08", "kind": "workday"}),  # a Monday: on already
-        ((2, 5, 11), {"date": "2027-02-04", "kind": "holiday"}),  # yesterday: time spent
+        (
+            (2, 4, 11),
+            {"date": unknown_year_date(2, 6), "kind": "holiday"},
+        ),  # a Saturday: off already
+        ((2, 4, 11), {"date": unknown_year_date(2, 8), "kind": "workday"}),  # a Monday: on already
+        ((2, 5, 11), {"date": unknown_year_date(2, 4), "kind": "holiday"}),  # yesterday: time spent
     ]
     for (month, day, hour), entry in entries:
-        with time_machine.travel(at(month, day, hour, year=2027), tick=False):
+        with time_machine.travel(at(month, day, hour, year=UNKNOWN_YEAR), tick=False):
             client.force_login(cast.admin)
             response = client.post(add, {**entry, "name": "局部"}, follow=True)
         told = [str(message) for message in response.context["messages"]]
@@ -407,41 +413,41 @@ def test_a_holiday_added_over_a_pending_report_for_duty_deadline_moves_it(
 ):
     from departments.models import Holiday
 
-    # 2027 is unknown to the library: weekends only. Summoned Friday 5 Feb at 16:00 with
+    # A year unknown to the library: weekends only. Summoned Friday 5 Feb at 16:00 with
     # 16 working hours to report: due Tuesday 16:00, while the accept clock (2 h) ends on
     # Monday, so the holiday on Tuesday reaches the summons alone.
     settings.FALLBACK_DISPATCH_HOURS = 16
-    with time_machine.travel(at(2, 5, 16, year=2027), tick=False):
+    with time_machine.travel(at(2, 5, 16, year=UNKNOWN_YEAR), tick=False):
         case = whistle(report, cast, world)
-    assert report_due(case) == at(2, 9, 16, year=2027)
+    assert report_due(case) == at(2, 9, 16, year=UNKNOWN_YEAR)
     rungs, version = clock(case), case.version
-    with time_machine.travel(at(2, 5, 17, year=2027), tick=False):
-        holiday = Holiday.objects.create(date=at(2, 9, 0, year=2027).date(), kind="holiday")
-        assert report_due(case) == at(2, 10, 16, year=2027)  # the 8 working hours it takes
+    with time_machine.travel(at(2, 5, 17, year=UNKNOWN_YEAR), tick=False):
+        holiday = Holiday.objects.create(date=at(2, 9, 0, year=UNKNOWN_YEAR).date(), kind="holiday")
+        assert report_due(case) == at(2, 10, 16, year=UNKNOWN_YEAR)  # the 8 working hours it takes
         assert holiday.cases_moved == {case.pk}
         # No form writes an assist: forms opened on the case before are still good.
         assert (clock(case), Case.objects.get(pk=case.pk).version) == (rungs, version)
         holiday.delete()
-    assert report_due(case) == at(2, 9, 16, year=2027)
+    assert report_due(case) == at(2, 9, 16, year=UNKNOWN_YEAR)
 
 
 def test_a_holiday_leaves_the_summonses_answered_overdue_or_on_finished_cases(report, cast, world):
     from cases.services import liaison
     from departments.models import Holiday
 
-    # 2027 is unknown to the library: weekends only. Each summons has 4 working hours.
-    with time_machine.travel(at(2, 5, 16, year=2027), tick=False):
+    # A year unknown to the library: weekends only. Each summons has 4 working hours.
+    with time_machine.travel(at(2, 5, 16, year=UNKNOWN_YEAR), tick=False):
         overdue = whistle(report, cast, world)  # due Monday 12:00
-    with time_machine.travel(at(2, 8, 11, year=2027), tick=False):
+    with time_machine.travel(at(2, 8, 11, year=UNKNOWN_YEAR), tick=False):
         pending, answered, cancelled = (whistle(report, cast, world) for _ in range(3))
         liaison.assist_report_for_duty(case=answered, actor=cast.other_liaison)
         workflow.case_cancel(case=cancelled, actor=cast.dispatcher, reason="重复上报")
     before = {case.pk: report_due(case) for case in (overdue, answered, cancelled)}
     # Monday made a holiday on Monday afternoon: the hour left to the pending summons is
     # counted from Tuesday morning.
-    with time_machine.travel(at(2, 8, 14, year=2027), tick=False):
-        Holiday.objects.create(date=at(2, 8, 0, year=2027).date(), kind="holiday")
-    assert report_due(pending) == at(2, 9, 10, year=2027)
+    with time_machine.travel(at(2, 8, 14, year=UNKNOWN_YEAR), tick=False):
+        Holiday.objects.create(date=at(2, 8, 0, year=UNKNOWN_YEAR).date(), kind="holiday")
+    assert report_due(pending) == at(2, 9, 10, year=UNKNOWN_YEAR)
     assert {case.pk: report_due(case) for case in (overdue, answered, cancelled)} == before
 
 
@@ -451,12 +457,12 @@ def test_the_admin_counts_a_case_whose_report_for_duty_deadline_moved(
     from django.urls import reverse
 
     settings.FALLBACK_DISPATCH_HOURS = 16
-    with time_machine.travel(at(2, 5, 16, year=2027), tick=False):
+    with time_machine.travel(at(2, 5, 16, year=UNKNOWN_YEAR), tick=False):
         whistle(report, cast, world)  # its rungs end on Monday, the summons on Tuesday
         client.force_login(cast.admin)
         response = client.post(
             reverse("admin:departments_holiday_add"),
-            {"date": "2027-02-09", "kind": "holiday", "name": "局部休"},
+            {"date": unknown_year_date(2, 9), "kind": "holiday", "name": "局部休"},
             follow=True,
         )
     told = [str(message) for message in response.context["messages"]]
@@ -474,17 +480,20 @@ def test_the_admin_names_the_cases_whose_escalation_times_alone_moved(client, re
 
     from departments.models import Holiday
 
-    with time_machine.travel(at(12, 28, 10), tick=False):
+    december = UNKNOWN_YEAR - 1  # weekends only, as the new year
+    with time_machine.travel(at(12, 28, 10, year=december), tick=False):
         cases = [report(category=world.environment) for _ in range(12)]
         for case in cases:
             workflow.case_accept(case=case, actor=cast.liaison)
     before = clock(cases[0])
-    assert before[2] < at(1, 1, 0, year=2027) <= before[4]  # due in 2026, level 3 in 2027
-    with time_machine.travel(at(12, 28, 11), tick=False):
+    assert (
+        before[2] < at(1, 1, 0, year=UNKNOWN_YEAR) <= before[4]
+    )  # due in December, level 3 in January
+    with time_machine.travel(at(12, 28, 11, year=december), tick=False):
         client.force_login(cast.admin)
         response = client.post(
             reverse("admin:departments_holiday_add"),
-            {"date": "2027-01-01", "kind": "holiday", "name": "元旦"},
+            {"date": unknown_year_date(1, 1), "kind": "holiday", "name": "元旦"},
             follow=True,
         )
         # In Chinese too, the numbers joined with "、" and the rest counted in words (a

@@ -34,6 +34,7 @@ from cases.services.outbox.publishing import publish
 from cases.services.outbox.sending import deliver
 from governance.celery import app as celery_app
 from tests.brokers import HungBroker, celery_broker, forget_broker_connections, private_queues
+from tests.calendar_years import UNKNOWN_YEAR
 from tests.processes import ROOT, environ, production
 from tests.smtp import Inbox, hung_smtp_server, running_smtp_server
 
@@ -493,13 +494,13 @@ def test_a_calendar_change_too_large_for_a_request_is_followed_by_the_worker(
     from departments.models import CalendarChange, Holiday
 
     monkeypatch.setattr(calendar_changes, "INLINE_LIMIT", 0)  # every clock is "too many"
-    friday = datetime(2027, 2, 5, 16, tzinfo=SHANGHAI)  # 2027: weekends only until entered
+    friday = datetime(UNKNOWN_YEAR, 2, 5, 16, tzinfo=SHANGHAI)  # a year nobody knows: weekends only
     with time_machine.travel(friday, tick=False):
         case = report()  # 2 working hours: Monday 10:00
     assert case.due_at == friday + timedelta(days=3, hours=-6)
     with running_worker():
         with time_machine.travel(friday + timedelta(hours=1), tick=False):
-            entry = Holiday.objects.create(date=datetime(2027, 2, 8).date(), kind="holiday")
+            entry = Holiday.objects.create(date=datetime(UNKNOWN_YEAR, 2, 8).date(), kind="holiday")
         assert entry.deadlines_moving_later
         wait_for(
             lambda: CalendarChange.objects.filter(followed_at__isnull=False).exists(),
