@@ -1,12 +1,22 @@
-"""The escalation sweep's heartbeat, read for /healthz."""
+"""The escalation sweep's heartbeat, and the calendar changes whose deadlines have not
+moved yet, read for /healthz."""
 
 from datetime import timedelta
 
 from django.conf import settings
 from django.db.migrations.recorder import MigrationRecorder
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from cases.models import Case, SweepRun
+from departments.models import CalendarChange
+
+
+def quiet_limit_seconds() -> float:
+    """How long /healthz lets work the sweep does or retries wait: five minutes, or three
+    of beat's sweep periods when they are longer."""
+    period = settings.CELERY_BEAT_SCHEDULE["escalate-overdue"]["schedule"]
+    return max(300, 3 * period)
 
 
 def last_sweep_status(*, now=None, stale_after_seconds: float | None = None) -> dict:
@@ -19,8 +29,7 @@ def last_sweep_status(*, now=None, stale_after_seconds: float | None = None) -> 
     and stays healthy. The limit defaults to five minutes, or three of beat's sweep
     periods when they are longer."""
     if stale_after_seconds is None:
-        period = settings.CELERY_BEAT_SCHEDULE["escalate-overdue"]["schedule"]
-        stale_after_seconds = max(300, 3 * period)
+        stale_after_seconds = quiet_limit_seconds()
     now = now or timezone.now()
     limit = timedelta(seconds=stale_after_seconds)
     started = SweepRun.objects.order_by("-started_at").first()
@@ -48,4 +57,24 @@ def last_sweep_status(*, now=None, stale_after_seconds: float | None = None) -> 
         "stopped": silent and not stuck,
         "never_ran": never_ran,
         "ok": bool(finished and not silent and not stuck),
+    }
+
+
+def calendar_follow_status(*, now=None) -> dict:
+    """Calendar changes whose running deadlines have not moved yet. Too many to move within
+    the admin's request, a change's are moved by the worker right after it commits, or by
+    the next sweep (cases/services/calendar_changes.py): one still waiting after the quiet
+    limit is one that fails each time, or that no worker takes, and until it moves the
+    sweep escalates cases on the days taken off (or spares them on the days put on)."""
+    now = now or timezone.now()
+    waiting = CalendarChange.objects.filter(followed_at__isnull=True).aggregate(
+        count=Count("id"), oldest=Min("made_at")
+    )
+    oldest = waiting["oldest"]
+    return {
+        "changes_waiting": waiting["count"],
+        "oldest_waiting_since": oldest,
+        "waiting_too_long": bool(
+            oldest and now - oldest > timedelta(seconds=quiet_limit_seconds())
+        ),
     }

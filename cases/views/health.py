@@ -1,4 +1,5 @@
-"""/healthz (SPEC §6): the state of the database, the broker and the escalation sweep."""
+"""/healthz (SPEC §6): the state of the database, the broker, the escalation sweep and the
+calendar changes whose deadlines have yet to move."""
 
 import logging
 
@@ -8,7 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from kombu import Connection
 
-from cases.selectors.health import last_sweep_status
+from cases.selectors.health import calendar_follow_status, last_sweep_status
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,12 @@ def broker_state() -> tuple[bool, str]:
     return True, ""
 
 
-def sweep_state() -> dict | None:
-    # The escalation sweep's heartbeat (cases/selectors/health.py); None when it cannot be read.
+def read_status(read, name: str) -> dict | None:
+    # A selector's answer (cases/selectors/health.py) as JSON; None when it cannot be read.
     try:
-        status = last_sweep_status()
+        status = read()
     except Exception as error:
-        log.warning("healthz: sweep status unavailable: %s", error)
+        log.warning("healthz: %s status unavailable: %s", name, error)
         return None
     return {
         key: value.isoformat() if hasattr(value, "isoformat") else value
@@ -65,7 +66,8 @@ def sweep_state() -> dict | None:
 def healthz(request):
     db_ok, db_error = database_state()
     broker_ok, broker_error = broker_state()
-    sweep = sweep_state() if db_ok else None
+    sweep = read_status(last_sweep_status, "sweep") if db_ok else None
+    calendar = read_status(calendar_follow_status, "calendar") if db_ok else None
     # A sweep stuck past its limit, a last sweep that failed, sweeps that no longer finish
     # (beat or every worker stopped), or none ever recorded on a site in use for longer
     # than the limit (beat never started, or every worker runs `-Q mail` only) mean
@@ -81,12 +83,16 @@ def healthz(request):
             or sweep["never_ran"]
         )
     )
-    status = "ok" if db_ok and broker_ok and not sweep_failing else "degraded"
+    # A holiday entered whose deadlines never moved: cases escalate on the days off.
+    calendar_behind = bool(calendar and calendar["waiting_too_long"])
+    healthy = db_ok and broker_ok and not sweep_failing and not calendar_behind
+    status = "ok" if healthy else "degraded"
     body = {
         "status": status if db_ok else "down",
         "database": "ok" if db_ok else "down",
         "broker": "ok" if broker_ok else "down",
         "sweep": sweep,
+        "calendar": calendar,
         "errors": {
             name: error
             for name, error in (("database", db_error), ("broker", broker_error))

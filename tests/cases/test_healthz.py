@@ -90,7 +90,7 @@ def test_healthz_is_degraded_while_the_last_sweep_failed(client, settings):
     assert response.status_code == 200  # the database is up: not for a load balancer
     body = response.json()
     assert body["status"] == "degraded" and body["sweep"]["last_failed"] is True
-    assert set(body) == {"status", "database", "broker", "sweep", "errors"}
+    assert set(body) == {"status", "database", "broker", "sweep", "calendar", "errors"}
     assert (body["database"], body["broker"], body["errors"]) == ("ok", "ok", {})
     escalation_sweep()  # the next sweep gets through
     assert client.get("/healthz").json()["status"] == "ok"
@@ -184,3 +184,46 @@ def test_healthz_asks_nothing_more_of_the_cases_once_a_sweep_ran(client, report,
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/healthz").json()["status"] == "ok"
     assert not [q for q in queries if "cases_case" in q["sql"]]
+
+
+def test_healthz_is_degraded_while_a_calendar_change_waits_too_long_for_its_deadlines(
+    db, client, broker_up
+):
+    """A holiday entered at short notice over many running deadlines leaves them to the
+    worker, or to the next sweep: one whose move fails each time, or that no worker takes,
+    leaves the sweep escalating cases on the days off. The probe says so once it has waited
+    longer than the sweep itself may be quiet."""
+    from departments.models import CalendarChange, Holiday
+
+    escalation_sweep()  # beat runs: only the calendar can make the probe degraded
+    Holiday.objects.create(date=timezone.localdate() + timedelta(days=30), kind="holiday")
+    assert CalendarChange.objects.filter(followed_at__isnull=False).count() == 1  # moved inline
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok"
+    assert body["calendar"] == {
+        "changes_waiting": 0,
+        "oldest_waiting_since": None,
+        "waiting_too_long": False,
+    }
+
+    made_at = timezone.now() - timedelta(minutes=2)
+    waiting = CalendarChange.objects.create(
+        made_at=made_at, first_day=timezone.localdate(), kinds_before={}
+    )
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok"  # the worker is on it
+    assert body["calendar"]["changes_waiting"] == 1
+    assert body["calendar"]["oldest_waiting_since"] == made_at.isoformat()
+
+    CalendarChange.objects.filter(pk=waiting.pk).update(
+        made_at=timezone.now() - timedelta(minutes=6)
+    )
+    body = client.get("/healthz").json()
+    assert body["status"] == "degraded" and body["calendar"]["waiting_too_long"] is True
+    assert (body["database"], body["broker"], body["sweep"]["ok"]) == ("ok", "ok", True)
+    # Beat sweeping every 10 minutes: the next sweep may still move it.
+    with override_settings(CELERY_BEAT_SCHEDULE={"escalate-overdue": {"schedule": 600.0}}):
+        assert client.get("/healthz").json()["status"] == "ok"
+
+    CalendarChange.objects.filter(pk=waiting.pk).update(followed_at=timezone.now())
+    assert client.get("/healthz").json()["status"] == "ok"
