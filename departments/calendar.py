@@ -20,7 +20,7 @@ import chinese_calendar
 from django.conf import settings
 from django.db.models import Max
 
-from departments.models import CalendarChange, Holiday, RoutingStamp
+from departments.models import CalendarChange, CalendarLibraryYear, Holiday, RoutingStamp
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,26 @@ _library_years = frozenset(day.year for day in chinese_calendar.holidays) | froz
 
 def library_knows_year(year: int) -> bool:
     return year in _library_years
+
+
+def library_years() -> frozenset[int]:
+    return _library_years
+
+
+def years_this_library_lacks() -> list[int]:
+    """The years the running deadlines follow (a newer release of the library recorded
+    them) that this process's release does not know: it is older, and must be upgraded."""
+    followed = CalendarLibraryYear.objects.values_list("year", flat=True)
+    return sorted(set(followed) - _library_years)
+
+
+def library_days_off_the_week(years) -> list[date]:
+    """The days of `years` the library counts otherwise than the week does: public
+    holidays on weekdays and make-up working days at weekends."""
+    return sorted(
+        [day for day in chinese_calendar.holidays if day.year in years and day.weekday() < 5]
+        + [day for day in chinese_calendar.workdays if day.year in years and day.weekday() >= 5]
+    )
 
 
 @dataclass

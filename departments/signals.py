@@ -1,22 +1,29 @@
 """Cache invalidation: any change to what the router or the calendar read moves the stamp,
 in the same transaction, so every process reloads its index (departments/routing.py).
 And `cells_moved` and `holidays_changed`, for the cases app: `departments` knows nothing of
-cases. And a user's email language, from the page they sign in on."""
+cases; a change of the calendar is a holiday entry, or a year the calendar library learnt
+(after `migrate`). And a user's email language, from the page they sign in on."""
+
+import logging
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
-from django.db import connection
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db import connection, transaction
+from django.db.models.signals import post_delete, post_migrate, post_save, pre_save
 from django.dispatch import Signal, receiver
 
+from departments.calendar import library_days_off_the_week, library_years
 from departments.models import (
     CalendarChange,
+    CalendarLibraryYear,
     Category,
     GridCell,
     Holiday,
     Responsibility,
     RoutingStamp,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @receiver(user_logged_in)
@@ -80,10 +87,14 @@ holidays_changed = Signal()
 CALENDAR_LOCK_KEY = 0x63616C65  # "cale"
 
 
-def record_calendar_change(kinds_before: dict) -> CalendarChange:
+def _lock_the_calendar() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CALENDAR_LOCK_KEY])
+
+
+def record_calendar_change(kinds_before: dict) -> CalendarChange:
+    _lock_the_calendar()
     return CalendarChange.objects.create(
         first_day=min(kinds_before),
         kinds_before={day.isoformat(): kind for day, kind in kinds_before.items()},
@@ -103,6 +114,57 @@ def tell_holidays_changed(kinds_before: dict) -> tuple[set[int], list[str], bool
             numbers.extend(answer[1])
             later = later or answer[2]
     return moved, sorted(numbers), later
+
+
+def follow_the_years_the_library_learnt() -> tuple[list[int], set[int], bool]:
+    """The years the calendar library knows that the running deadlines have not followed
+    yet (a new release, each November or so, learns the next year's holidays): until now
+    their days were counted by the week, as for a year nobody knows. The days the library
+    counts otherwise, except those an administrator entered, are one calendar change, as if
+    the year had been entered in the admin, and the deadlines across them move now or in
+    the worker. Years are only ever added: a process still on an older release (in a
+    rolling deploy) records nothing. Returns the years learnt, the cases moved and whether
+    more are moving in the background."""
+    with transaction.atomic():
+        _lock_the_calendar()
+        followed = set(CalendarLibraryYear.objects.values_list("year", flat=True))
+        if not followed:
+            # A database with no record (flushed): the deadlines were counted on every year
+            # the library knows, or there are none.
+            CalendarLibraryYear.objects.bulk_create(
+                CalendarLibraryYear(year=year) for year in library_years()
+            )
+            return [], set(), False
+        learnt = sorted(library_years() - followed)
+        if not learnt:
+            return [], set(), False
+        CalendarLibraryYear.objects.bulk_create(CalendarLibraryYear(year=year) for year in learnt)
+        entered = set(Holiday.objects.filter(date__year__in=learnt).values_list("date", flat=True))
+        kinds_before = {
+            day: Holiday.Kind.WORKDAY if day.weekday() < 5 else Holiday.Kind.HOLIDAY
+            for day in library_days_off_the_week(learnt)
+            if day not in entered
+        }
+        moved, _numbers, later = tell_holidays_changed(kinds_before)
+    return learnt, moved, later
+
+
+@receiver(post_migrate)
+def follow_the_calendar_library(sender, **kwargs):
+    # After every `migrate`, as a deploy runs it: the first on a release that learnt a year.
+    if sender.name != "departments":
+        return
+    if CalendarLibraryYear._meta.db_table not in connection.introspection.table_names():
+        return  # migrated back before the table
+    learnt, moved, later = follow_the_years_the_library_learnt()
+    if learnt:
+        logger.warning(
+            "The calendar library now knows %s: the running deadlines across its holidays "
+            "and make-up days %s (%d cases so far).",
+            ", ".join(map(str, learnt)),
+            "are moving in the worker" if later else "moved",
+            len(moved),
+        )
 
 
 def _leave_moved(entry: Holiday, kinds_before: dict) -> None:

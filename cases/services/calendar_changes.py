@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from cases.models import CLOCK_STATES, OPEN_STATES, Case, CaseAssist
 from cases.services.deadlines import RUNGS, hold_clocks
-from departments.calendar import WorkingCalendar, WorkingTimeRuler
+from departments.calendar import WorkingCalendar, WorkingTimeRuler, years_this_library_lacks
 from departments.models import MOVED_CASES_NAMED, CalendarChange
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,18 @@ def calendar_changed(change: CalendarChange) -> tuple[set[int], list[str], bool]
 
 def follow_calendar_changes() -> int:
     """Follow every change still waiting, oldest first, each after the one before; returns
-    how many. Waits for another process following them, then follows what it left."""
+    how many. Waits for another process following them, then follows what it left. A
+    process on an older release of the calendar library than the one that recorded the
+    years the deadlines follow leaves them: it would move them on a calendar without the
+    newest year's holidays."""
+    if lacking := years_this_library_lacks():
+        logger.warning(
+            "Not moving the running deadlines with the calendar: this process's calendar "
+            "library does not know %s, which the database follows. Upgrade chinesecalendar "
+            "and restart it.",
+            ", ".join(map(str, lacking)),
+        )
+        return 0
     followed = 0
     with _following():
         while change := CalendarChange.objects.filter(followed_at=None).order_by("pk").first():

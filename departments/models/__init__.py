@@ -5,6 +5,7 @@ list, people and the working-time calendar, one module per subject; import them 
 from departments.models.holidays import (
     MOVED_CASES_NAMED,
     CalendarChange,
+    CalendarLibraryYear,
     Holiday,
     HolidayQuerySet,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "MOVED_CASES_NAMED",
     "ROLES_NEEDING_A_TOWNSHIP",
     "CalendarChange",
+    "CalendarLibraryYear",
     "Category",
     "Department",
     "GridCell",

@@ -88,3 +88,22 @@ class CalendarChange(models.Model):
 
     def days_before(self) -> dict[date, str | None]:
         return {date.fromisoformat(day): kind for day, kind in self.kinds_before.items()}
+
+
+class CalendarLibraryYear(models.Model):
+    """A year the calendar library (chinesecalendar) knew when the running deadlines last
+    followed it. A release that learns a year (the State Council publishes each around
+    November) turns that year's days from the week's into the official ones; these rows
+    tell the first `migrate` on the new release which years it learnt, so that the
+    deadlines follow them (departments/signals.py)."""
+
+    year = models.PositiveSmallIntegerField(_("year"), primary_key=True)
+    followed_at = models.DateTimeField(_("followed at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["year"]
+        verbose_name = _("year of the calendar library")
+        verbose_name_plural = _("years of the calendar library")
+
+    def __str__(self):
+        return str(self.year)
