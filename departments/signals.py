@@ -160,10 +160,9 @@ def follow_the_calendar_library(sender, **kwargs):
     if learnt:
         logger.warning(
             "The calendar library now knows %s: the running deadlines across its holidays "
-            "and make-up days %s (%d cases so far).",
+            "and make-up days %s.",
             ", ".join(map(str, learnt)),
-            "are moving in the worker" if later else "moved",
-            len(moved),
+            "are moving in the worker" if later else f"moved: {len(moved)} case(s)",
         )
 
 

@@ -44,11 +44,15 @@ def accepted(report, cast, world):
 
 
 def test_the_first_migrate_on_a_release_that_learnt_a_year_moves_the_deadlines(
-    accepted, new_release
+    accepted, new_release, caplog
 ):
     new_release()
     with travel(at(2, 4, 17)):
         call_command("migrate", verbosity=0)
+    assert (
+        f"The calendar library now knows {UNKNOWN_YEAR}: the running deadlines across its "
+        "holidays and make-up days moved: 1 case(s)." in caplog.text
+    )
     # 17 working hours were left on Thursday evening: Friday 8, Monday off, Tuesday 8, and
     # the last on Wednesday.
     assert rungs([accepted])[0][0] == at(2, 10, 10)

@@ -35,16 +35,15 @@ def enter_run(client, cast, **fields):
         return client.post(reverse(ADD_RUN), fields, follow=True)
 
 
+def enter_the_week_off(client, cast):
+    """Monday 8 to Friday 12 February off, one run."""
+    first, last = unknown_year_date(2, 8), unknown_year_date(2, 12)
+    return enter_run(client, cast, first=first, last=last, kind="holiday", name="春节")
+
+
 def test_a_run_moves_the_deadlines_as_far_as_its_days_entered_one_by_one(client, cast, accepted):
     weekends_only = clock(accepted)
-    response = enter_run(
-        client,
-        cast,
-        first=unknown_year_date(2, 8),
-        last=unknown_year_date(2, 12),
-        kind="holiday",
-        name="春节",
-    )
+    response = enter_the_week_off(client, cast)
     assert response.status_code == 200
     assert list(Holiday.objects.values_list("date__day", "kind", "name")) == [
         (day, "holiday", "春节") for day in range(8, 13)
@@ -83,14 +82,7 @@ def moves(monkeypatch) -> list:
 
 def test_a_run_moves_the_running_clocks_once(client, cast, accepted, moves):
     version = Case.objects.get(pk=accepted.pk).version
-    enter_run(
-        client,
-        cast,
-        first=unknown_year_date(2, 8),
-        last=unknown_year_date(2, 12),
-        kind="holiday",
-        name="春节",
-    )
+    enter_the_week_off(client, cast)
     assert moves == [at(2, 8, 0, year=UNKNOWN_YEAR).date()]
     # A form opened before is stale once, not once a day.
     assert Case.objects.get(pk=accepted.pk).version == version + 1
@@ -203,14 +195,7 @@ def test_only_those_who_may_add_holidays_enter_a_run(client, cast):
 
 def test_entries_deleted_together_move_the_running_clocks_once(client, cast, accepted, moves):
     weekends_only = clock(accepted)
-    enter_run(
-        client,
-        cast,
-        first=unknown_year_date(2, 8),
-        last=unknown_year_date(2, 12),
-        kind="holiday",
-        name="春节",
-    )
+    enter_the_week_off(client, cast)
     version = Case.objects.get(pk=accepted.pk).version
     moves.clear()
     with time_machine.travel(at(2, 4, 17, year=UNKNOWN_YEAR), tick=False):
