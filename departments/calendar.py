@@ -1,8 +1,9 @@
 """Working time on the official Chinese calendar (SPEC §4).
 
 A day is a working day by, in order: the administrators' `Holiday` table, then the
-`chinesecalendar` library (public holidays off, make-up days 调休 on), then, for a year
-neither knows, weekends only, which is logged as a warning and shown in the admin.
+`chinesecalendar` library (public holidays off, make-up days 调休 on) for the years `migrate`
+has recorded as followed (`CalendarLibraryYear`), then, for a year neither knows, weekends
+only, which is logged as a warning and shown in the admin.
 Working hours are `settings.WORKING_HOURS`, in `settings.TIME_ZONE`: one period a day, or
 several with breaks between them (午休), which count no working time.
 """
@@ -65,10 +66,6 @@ _library_years = frozenset(day.year for day in chinese_calendar.holidays) | froz
 )
 
 
-def library_knows_year(year: int) -> bool:
-    return year in _library_years
-
-
 def library_years() -> frozenset[int]:
     return _library_years
 
@@ -78,6 +75,13 @@ def years_this_library_lacks() -> list[int]:
     them) that this process's release does not know: it is older, and must be upgraded."""
     followed = CalendarLibraryYear.objects.values_list("year", flat=True)
     return sorted(set(followed) - _library_years)
+
+
+def followed_library_years() -> frozenset[int]:
+    """The years this process's library knows that the running deadlines follow. All it
+    knows when nothing is recorded (a database flushed since its migration)."""
+    followed = frozenset(CalendarLibraryYear.objects.values_list("year", flat=True))
+    return _library_years & followed if followed else _library_years
 
 
 def library_days_off_the_week(years) -> list[date]:
@@ -98,6 +102,12 @@ class WorkingCalendar:
     # The last CalendarChange this calendar includes: a clock placed on it records the
     # number, so that following a later change moves it and an earlier one does not.
     revision: int = 0
+    # The library's years this calendar counts by the library: the ones the running
+    # deadlines follow (`CalendarLibraryYear`). A year a newly installed release knows is
+    # counted by the week, as before, until `migrate` records it and moves the deadlines
+    # across its days (departments/signals.py): else a clock placed on it meanwhile would
+    # be moved across the new holidays a second time.
+    library_years: frozenset[int] = field(default_factory=lambda: _library_years)
     _warned_years: set[int] = field(default_factory=set)
     # Answers already worked out: the escalation sweep asks about the same few dozen days
     # for every overdue case, and chinesecalendar's check costs ~0.1 ms a call.
@@ -121,6 +131,7 @@ class WorkingCalendar:
             periods=working_periods(),
             tz=ZoneInfo(settings.TIME_ZONE),
             revision=revision,
+            library_years=followed_library_years(),
         )
 
     def before(self, change: CalendarChange) -> WorkingCalendar:
@@ -137,6 +148,7 @@ class WorkingCalendar:
             admin_years=frozenset(day.year for day in overrides),
             periods=self.periods,
             tz=self.tz,
+            library_years=self.library_years,
         )
 
     @property
@@ -144,7 +156,7 @@ class WorkingCalendar:
         return _day_seconds(self.periods)
 
     def knows_year(self, year: int) -> bool:
-        return library_knows_year(year) or year in self.admin_years
+        return year in self.library_years or year in self.admin_years
 
     def is_working_day(self, day: date) -> bool:
         known = self._known_days.get(day)
@@ -155,7 +167,7 @@ class WorkingCalendar:
     def _is_working_day(self, day: date) -> bool:
         if day in self.overrides:
             return self.overrides[day]
-        if library_knows_year(day.year):
+        if day.year in self.library_years:
             return chinese_calendar.is_workday(day)
         # A year the administrators filled in: their table lists its holidays and make-up
         # days, every other day follows the week. Only a year nobody knows is a guess.
@@ -359,7 +371,7 @@ def calendar_warnings(today: date | None = None) -> list[str]:
                 "The working calendar does not know the public holidays of %(year)s: deadlines "
                 "in %(year)s count only weekends as days off. Add that year's holidays and "
                 "make-up working days to the holidays and make-up days, or upgrade the "
-                "chinesecalendar package."
+                "chinesecalendar package and run migrate."
             )
             % {"year": year}
         )
@@ -377,7 +389,7 @@ def calendar_notes(today: date | None = None) -> list[str]:
     calendar = get_calendar()
     notes = []
     for year in range(today.year, today.year + WARNED_YEARS_AHEAD + 1):
-        if year in calendar.admin_years and not library_knows_year(year):
+        if year in calendar.admin_years and year not in calendar.library_years:
             entries = sum(1 for day in calendar.overrides if day.year == year)
             notes.append(
                 # The entries are days off and make-up working days: not all are days off.

@@ -139,6 +139,7 @@ def follow_the_years_the_library_learnt() -> tuple[list[int], set[int], bool]:
         if not learnt:
             return [], set(), False
         CalendarLibraryYear.objects.bulk_create(CalendarLibraryYear(year=year) for year in learnt)
+        RoutingStamp.bump()  # every process counts the years by the library from now on
         entered = set(Holiday.objects.filter(date__year__in=learnt).values_list("date", flat=True))
         kinds_before = {
             day: Holiday.Kind.WORKDAY if day.weekday() < 5 else Holiday.Kind.HOLIDAY

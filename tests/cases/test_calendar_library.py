@@ -70,6 +70,20 @@ def test_the_first_migrate_on_a_release_that_learnt_a_year_moves_the_deadlines(
     assert rungs([accepted])[0][0] == at(2, 10, 10)
 
 
+def test_until_migrate_follows_the_new_year_the_calendar_counts_it_by_the_week(report, new_release):
+    """Upgraded and restarted before `migrate`: a clock placed meanwhile on the new
+    release's holidays would be moved across them a second time by the migrate."""
+    new_release()
+    with travel(at(2, 5, 16)):
+        case = report()  # 2 working hours to accept: Monday 10:00, as the week counts
+    assert case.due_at == at(2, 8, 10)
+    with travel(at(2, 5, 17)):
+        call_command("migrate", verbosity=0)
+    assert rungs([case])[0][0] == at(2, 9, 10)  # the hour left, after Monday off: once
+    with travel(at(2, 5, 16)):
+        assert report().due_at == at(2, 9, 10)  # the library's days, from now on
+
+
 def test_days_entered_by_an_administrator_stay_theirs_and_an_older_release_records_nothing(
     accepted, new_release, monkeypatch
 ):
@@ -88,7 +102,7 @@ def test_days_entered_by_an_administrator_stay_theirs_and_an_older_release_recor
     assert rungs([accepted])[0][0] == at(2, 9, 10)
 
     monkeypatch.undo()  # a process still on the release before, in a rolling deploy
-    assert not working_calendar.library_knows_year(UNKNOWN_YEAR)
+    assert UNKNOWN_YEAR not in working_calendar.library_years()
     assert follow_the_years_the_library_learnt() == ([], set(), False)
     assert CalendarChange.objects.count() == 2  # the entry's and the library's
     assert CalendarLibraryYear.objects.filter(year=UNKNOWN_YEAR).exists()
