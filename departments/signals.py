@@ -93,20 +93,25 @@ def _lock_the_calendar() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CALENDAR_LOCK_KEY])
 
 
-def record_calendar_change(kinds_before: dict) -> CalendarChange:
+def record_calendar_change(
+    kinds_before: dict, source=CalendarChange.Source.ENTRIES
+) -> CalendarChange:
     _lock_the_calendar()
     return CalendarChange.objects.create(
+        source=source,
         first_day=min(kinds_before),
         kinds_before={day.isoformat(): kind for day, kind in kinds_before.items()},
     )
 
 
-def tell_holidays_changed(kinds_before: dict) -> tuple[set[int], list[str], bool]:
+def tell_holidays_changed(
+    kinds_before: dict, source=CalendarChange.Source.ENTRIES
+) -> tuple[set[int], list[str], bool]:
     """The cases whose deadlines the change of these days moved, a few of their numbers
     for the administrator to look at, and whether more are moving in the background."""
     if not kinds_before:
         return set(), [], False
-    change = record_calendar_change(kinds_before)
+    change = record_calendar_change(kinds_before, source)
     moved, numbers, later = set(), [], False
     for _receiver, answer in holidays_changed.send(sender=Holiday, change=change):
         if answer:
@@ -146,7 +151,7 @@ def follow_the_years_the_library_learnt() -> tuple[list[int], set[int], bool]:
             for day in library_days_off_the_week(learnt)
             if day not in entered
         }
-        moved, _numbers, later = tell_holidays_changed(kinds_before)
+        moved, _numbers, later = tell_holidays_changed(kinds_before, CalendarChange.Source.LIBRARY)
     return learnt, moved, later
 
 

@@ -210,10 +210,11 @@ class HolidayAdmin(admin.ModelAdmin):
 
 @admin.register(CalendarChange)
 class CalendarChangeAdmin(admin.ModelAdmin):
-    """Each change of the holiday entries and how many open cases' deadlines it moved, when
-    they had moved: read-only, written by the changes themselves."""
+    """Each change of the holiday entries, or year the calendar library learnt, and how
+    many open cases' deadlines it moved, when they had moved: read-only, written by the
+    changes themselves."""
 
-    list_display = ["made_at", "days", "followed", "cases_moved"]
+    list_display = ["made_at", "source", "days", "followed", "cases_moved"]
     list_display_links = None
     date_hierarchy = "made_at"
     ordering = ["-pk"]

@@ -63,7 +63,18 @@ class CalendarChange(models.Model):
     change is the present one with it and every later change undone. Numbered in commit
     order (departments/signals.py takes a lock before writing one)."""
 
+    class Source(models.TextChoices):
+        ENTRIES = "entries", _("holiday entries")
+        LIBRARY = "library", _("a new year of the calendar library")
+
     made_at = models.DateTimeField(_("made at"), default=timezone.now)
+    source = models.CharField(
+        _("made by"),
+        max_length=16,
+        choices=Source,
+        default=Source.ENTRIES,
+        db_default=Source.ENTRIES,  # as a process from before the column writes it
+    )
     first_day = models.DateField(_("first day changed"))
     # {"2027-02-08": "holiday" | "workday" | None}: None for a day that had no entry.
     kinds_before = models.JSONField(_("kinds before the change"))

@@ -247,5 +247,6 @@ def test_administrators_find_each_calendar_change_and_the_cases_it_moved(
         [change] = page.context["cl"].result_list
         assert (change.cases_moved, change.first_day) == (2, at(2, 8, 0).date())
         assert unknown_year_date(2, 8) in page.content.decode()
+        assert "holiday entries" in page.content.decode()  # not the calendar library
         client.force_login(cast.liaison)  # the holidays are the administrators'
         assert client.get(url).status_code == 403

@@ -8,6 +8,7 @@ from datetime import date
 import chinese_calendar
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from cases.services import workflow
 from departments import calendar as working_calendar
@@ -44,7 +45,7 @@ def accepted(report, cast, world):
 
 
 def test_the_first_migrate_on_a_release_that_learnt_a_year_moves_the_deadlines(
-    accepted, new_release, caplog
+    accepted, new_release, caplog, client, cast
 ):
     new_release()
     with travel(at(2, 4, 17)):
@@ -64,6 +65,11 @@ def test_the_first_migrate_on_a_release_that_learnt_a_year_moves_the_deadlines(
     }
     assert (change.followed_at, change.cases_moved) == (at(2, 4, 17), 1)
     assert CalendarLibraryYear.objects.filter(year=UNKNOWN_YEAR).exists()
+    # The administrators' list of calendar changes says where this one came from.
+    client.force_login(cast.admin)
+    page = client.get(reverse("admin:departments_calendarchange_changelist"))
+    assert "a new year of the calendar library" in page.text
+    assert "holiday entries" not in page.text
 
     call_command("migrate", verbosity=0)  # the next deploy: nothing more to follow
     assert CalendarChange.objects.count() == 1
