@@ -70,17 +70,22 @@ def library_years() -> frozenset[int]:
     return _library_years
 
 
+def recorded_library_years() -> frozenset[int]:
+    """The library's years the running deadlines follow, as `migrate` recorded them
+    (departments/signals.py)."""
+    return frozenset(CalendarLibraryYear.objects.values_list("year", flat=True))
+
+
 def years_this_library_lacks() -> list[int]:
     """The years the running deadlines follow (a newer release of the library recorded
     them) that this process's release does not know: it is older, and must be upgraded."""
-    followed = CalendarLibraryYear.objects.values_list("year", flat=True)
-    return sorted(set(followed) - _library_years)
+    return sorted(recorded_library_years() - _library_years)
 
 
 def followed_library_years() -> frozenset[int]:
     """The years this process's library knows that the running deadlines follow. All it
     knows when nothing is recorded (a database flushed since its migration)."""
-    followed = frozenset(CalendarLibraryYear.objects.values_list("year", flat=True))
+    followed = recorded_library_years()
     return _library_years & followed if followed else _library_years
 
 

@@ -12,7 +12,11 @@ from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_migrate, post_save, pre_save
 from django.dispatch import Signal, receiver
 
-from departments.calendar import library_days_off_the_week, library_years
+from departments.calendar import (
+    library_days_off_the_week,
+    library_years,
+    recorded_library_years,
+)
 from departments.models import (
     CalendarChange,
     CalendarLibraryYear,
@@ -132,7 +136,7 @@ def follow_the_years_the_library_learnt() -> tuple[list[int], set[int], bool]:
     more are moving in the background."""
     with transaction.atomic():
         _lock_the_calendar()
-        followed = set(CalendarLibraryYear.objects.values_list("year", flat=True))
+        followed = recorded_library_years()
         if not followed:
             # A database with no record (flushed): the deadlines were counted on every year
             # the library knows, or there are none.

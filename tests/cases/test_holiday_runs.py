@@ -10,9 +10,15 @@ from cases.models import Case
 from cases.services import workflow
 from departments.models import Holiday
 from tests.calendar_years import UNKNOWN_YEAR, unknown_year_date
-from tests.cases.test_deadlines import at, clock
+from tests.cases import test_deadlines
+from tests.cases.test_deadlines import clock
 
 ADD_RUN = "admin:departments_holiday_add_run"
+
+
+def at(month, day, hour, minute=0):
+    # A year unknown to the library: weekends only, until the runs entered here.
+    return test_deadlines.at(month, day, hour, minute, year=UNKNOWN_YEAR)
 
 
 def told(response) -> list[str]:
@@ -23,27 +29,23 @@ def told(response) -> list[str]:
 def accepted(report, cast, world):
     """A year unknown to the library: weekends only. Accepted Thursday 4 Feb at 10:00, an
     environment case has 3 working days: due Tuesday 9 Feb 10:00, level 3 Friday 12 Feb."""
-    with time_machine.travel(at(2, 4, 10, year=UNKNOWN_YEAR), tick=False):
+    with time_machine.travel(at(2, 4, 10), tick=False):
         case = workflow.case_accept(case=report(category=world.environment), actor=cast.liaison)
-    assert clock(case)[2] == at(2, 9, 10, year=UNKNOWN_YEAR)
+    assert clock(case)[2] == at(2, 9, 10)
     return case
 
 
-def enter_run(client, cast, **fields):
-    with time_machine.travel(at(2, 4, 17, year=UNKNOWN_YEAR), tick=False):
+def enter_run(client, cast, first, last=None, **fields):
+    """The first and last days as (month, day); without a last day, its field left blank."""
+    days = {"first": unknown_year_date(*first), "last": unknown_year_date(*last) if last else ""}
+    with time_machine.travel(at(2, 4, 17), tick=False):
         client.force_login(cast.admin)  # a session begun today would have expired by then
-        return client.post(reverse(ADD_RUN), fields, follow=True)
-
-
-def enter_the_week_off(client, cast):
-    """Monday 8 to Friday 12 February off, one run."""
-    first, last = unknown_year_date(2, 8), unknown_year_date(2, 12)
-    return enter_run(client, cast, first=first, last=last, kind="holiday", name="春节")
+        return client.post(reverse(ADD_RUN), {**days, **fields}, follow=True)
 
 
 def test_a_run_moves_the_deadlines_as_far_as_its_days_entered_one_by_one(client, cast, accepted):
     weekends_only = clock(accepted)
-    response = enter_the_week_off(client, cast)
+    response = enter_run(client, cast, (2, 8), (2, 12), kind="holiday", name="春节")
     assert response.status_code == 200
     assert list(Holiday.objects.values_list("date__day", "kind", "name")) == [
         (day, "holiday", "春节") for day in range(8, 13)
@@ -51,12 +53,12 @@ def test_a_run_moves_the_deadlines_as_far_as_its_days_entered_one_by_one(client,
     run = clock(accepted)
     # 17 working hours were left on Thursday evening: Friday 8, the week off, Monday 15th
     # 8, and the last hour on Tuesday 16 February.
-    assert run[2] == at(2, 16, 10, year=UNKNOWN_YEAR)
-    with time_machine.travel(at(2, 4, 17, year=UNKNOWN_YEAR), tick=False):
+    assert run[2] == at(2, 16, 10)
+    with time_machine.travel(at(2, 4, 17), tick=False):
         Holiday.objects.all().delete()
         assert clock(accepted) == weekends_only
         for day in range(8, 13):
-            Holiday.objects.create(date=at(2, day, 0, year=UNKNOWN_YEAR).date(), kind="holiday")
+            Holiday.objects.create(date=at(2, day, 0).date(), kind="holiday")
     assert clock(accepted) == run
     assert (
         f"Added 5 entries. The deadline or escalation times of 1 open case moved with the "
@@ -82,24 +84,17 @@ def moves(monkeypatch) -> list:
 
 def test_a_run_moves_the_running_clocks_once(client, cast, accepted, moves):
     version = Case.objects.get(pk=accepted.pk).version
-    enter_the_week_off(client, cast)
-    assert moves == [at(2, 8, 0, year=UNKNOWN_YEAR).date()]
+    enter_run(client, cast, (2, 8), (2, 12), kind="holiday", name="春节")
+    assert moves == [at(2, 8, 0).date()]
     # A form opened before is stale once, not once a day.
     assert Case.objects.get(pk=accepted.pk).version == version + 1
 
 
 def test_days_with_an_entry_take_the_runs_kind_and_name(client, cast, accepted):
-    Holiday.objects.create(date=at(2, 10, 0, year=UNKNOWN_YEAR).date(), kind="workday", name="调休")
-    Holiday.objects.create(date=at(2, 11, 0, year=UNKNOWN_YEAR).date(), kind="holiday", name="除夕")
-    Holiday.objects.create(date=at(2, 12, 0, year=UNKNOWN_YEAR).date(), kind="holiday", name="春节")
-    response = enter_run(
-        client,
-        cast,
-        first=unknown_year_date(2, 9),
-        last=unknown_year_date(2, 12),
-        kind="holiday",
-        name="春节",
-    )
+    Holiday.objects.create(date=at(2, 10, 0).date(), kind="workday", name="调休")
+    Holiday.objects.create(date=at(2, 11, 0).date(), kind="holiday", name="除夕")
+    Holiday.objects.create(date=at(2, 12, 0).date(), kind="holiday", name="春节")
+    response = enter_run(client, cast, (2, 9), (2, 12), kind="holiday", name="春节")
     assert list(Holiday.objects.values_list("date__day", "kind", "name")) == [
         (day, "holiday", "春节") for day in range(9, 13)
     ]
@@ -111,12 +106,12 @@ def test_days_with_an_entry_take_the_runs_kind_and_name(client, cast, accepted):
         for message in told(response)
     ), told(response)
     # Thursday 7 h, Friday 8 h, Monday 8 h, Tuesday to Friday off: the last hour on the 15th.
-    assert clock(accepted)[2] == at(2, 15, 10, year=UNKNOWN_YEAR)
+    assert clock(accepted)[2] == at(2, 15, 10)
 
 
 def test_a_run_said_in_chinese(client, cast):
-    Holiday.objects.create(date=at(2, 6, 0, year=UNKNOWN_YEAR).date(), kind="holiday")
-    with time_machine.travel(at(2, 4, 17, year=UNKNOWN_YEAR), tick=False):
+    Holiday.objects.create(date=at(2, 6, 0).date(), kind="holiday")
+    with time_machine.travel(at(2, 4, 17), tick=False):
         client.force_login(cast.admin)
         page = client.get(reverse(ADD_RUN), HTTP_ACCEPT_LANGUAGE="zh-hans")
         response = client.post(
@@ -135,44 +130,29 @@ def test_a_run_said_in_chinese(client, cast):
 
 
 def test_the_last_day_defaults_to_the_first(client, cast):
-    enter_run(client, cast, first=unknown_year_date(2, 8), last="", kind="workday", name="调休")
+    enter_run(client, cast, (2, 8), kind="workday", name="调休")
     assert list(Holiday.objects.values_list("date__day", "kind")) == [(8, "workday")]
 
 
 @pytest.mark.parametrize(
     ("first", "last", "error"),
     [
-        (
-            unknown_year_date(2, 12),
-            unknown_year_date(2, 8),
-            "The last day is before the first day.",
-        ),
-        (
-            unknown_year_date(1, 1),
-            unknown_year_date(3, 4),
-            "At most 62 days at once: enter a longer run in parts.",
-        ),
+        ((2, 12), (2, 8), "The last day is before the first day."),
+        ((1, 1), (3, 4), "At most 62 days at once: enter a longer run in parts."),
     ],
 )
 def test_a_run_backwards_or_too_long_is_refused_and_saves_nothing(
     client, cast, accepted, first, last, error
 ):
     before = clock(accepted)
-    response = enter_run(client, cast, first=first, last=last, kind="holiday", name="春节")
+    response = enter_run(client, cast, first, last, kind="holiday", name="春节")
     assert response.status_code == 200
     assert response.context["form"].errors == {"last": [error]}
     assert not Holiday.objects.exists() and clock(accepted) == before
 
 
 def test_a_run_of_62_days_is_entered(client, cast):
-    enter_run(
-        client,
-        cast,
-        first=unknown_year_date(1, 1),
-        last=unknown_year_date(3, 3),
-        kind="holiday",
-        name="长假",
-    )
+    enter_run(client, cast, (1, 1), (3, 3), kind="holiday", name="长假")
     assert Holiday.objects.count() == 62
 
 
@@ -195,10 +175,10 @@ def test_only_those_who_may_add_holidays_enter_a_run(client, cast):
 
 def test_entries_deleted_together_move_the_running_clocks_once(client, cast, accepted, moves):
     weekends_only = clock(accepted)
-    enter_the_week_off(client, cast)
+    enter_run(client, cast, (2, 8), (2, 12), kind="holiday", name="春节")
     version = Case.objects.get(pk=accepted.pk).version
     moves.clear()
-    with time_machine.travel(at(2, 4, 17, year=UNKNOWN_YEAR), tick=False):
+    with time_machine.travel(at(2, 4, 17), tick=False):
         response = client.post(
             reverse("admin:departments_holiday_changelist"),
             {
@@ -209,7 +189,7 @@ def test_entries_deleted_together_move_the_running_clocks_once(client, cast, acc
             follow=True,
         )
     assert not Holiday.objects.exists()
-    assert moves == [at(2, 8, 0, year=UNKNOWN_YEAR).date()]
+    assert moves == [at(2, 8, 0).date()]
     assert Case.objects.get(pk=accepted.pk).version == version + 1
     assert clock(accepted) == weekends_only
     assert (
