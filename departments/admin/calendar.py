@@ -23,14 +23,29 @@ from departments.models import MOVED_CASES_NAMED, CalendarChange, Holiday
 from departments.wording import join_names, join_sentences
 
 
+class DescribedDateWidget(AdminDateWidget):
+    """The admin's date picker, described by its field's help text and error. From Django
+    6.0 the picker points aria-describedby at a time zone warning alone, which exists only
+    where the browser's zone differs from the server's: a screen reader would lose both."""
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        widget_attrs = context["widget"]["attrs"]
+        if described_by := (attrs or {}).get("aria-describedby"):
+            widget_attrs["aria-describedby"] = described_by
+        else:
+            widget_attrs.pop("aria-describedby", None)
+        return context
+
+
 class HolidayRunForm(forms.Form):
     required_css_class = "required"  # bold labels, as on the admin's own forms
 
-    first = forms.DateField(label=_("First day"), widget=AdminDateWidget)
+    first = forms.DateField(label=_("First day"), widget=DescribedDateWidget)
     last = forms.DateField(
         label=_("Last day"),
         required=False,
-        widget=AdminDateWidget,
+        widget=DescribedDateWidget,
         help_text=_("Leave empty for the first day alone."),
     )
     kind = forms.ChoiceField(label=_("Kind"), choices=Holiday.Kind.choices)

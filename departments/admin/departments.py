@@ -10,6 +10,7 @@ from departments.admin.imports import ImportExportMixin
 from departments.importers.categories import ancestor_loop, own_ancestor_message
 from departments.importers.departments import not_an_email, split_emails
 from departments.models import Category, Department, Responsibility
+from departments.models.responsibility import OWN_PARENT_MESSAGE
 
 
 class DepartmentForm(CodeForm):
@@ -38,9 +39,13 @@ class CategoryForm(CodeForm):
         the parents, and an export with a loop could not be imported back."""
         data = super().clean()
         parent = data.get("parent")
-        # A new category has no children to loop through; its own parent: the database
-        # constraint's message says so.
-        if parent is None or self.instance.pk is None or parent.pk == self.instance.pk:
+        # A new category has no children to loop through.
+        if parent is None or self.instance.pk is None:
+            return data
+        # Said here, not left to the database constraint: from Django 6.0 a constraint on
+        # "pk" is not validated by a form, which has no "id" field (the save would fail).
+        if parent.pk == self.instance.pk:
+            self.add_error("parent", OWN_PARENT_MESSAGE)
             return data
         rows = Category.objects.exclude(pk=self.instance.pk).values_list("pk", "code", "parent")
         code_of = {pk: code for pk, code, _parent in rows}

@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 
 from departments.models.places import GridCell, Township
 
+OWN_PARENT_MESSAGE = _("A category cannot be its own parent.")
+
 
 class Department(models.Model):
     code = models.CharField(_("code"), max_length=32, unique=True)
@@ -74,7 +76,7 @@ class Category(models.Model):
             models.CheckConstraint(
                 condition=~Q(parent=F("pk")),
                 name="category_not_own_parent",
-                violation_error_message=_("A category cannot be its own parent."),
+                violation_error_message=OWN_PARENT_MESSAGE,
             ),
         ]
 
