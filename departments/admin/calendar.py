@@ -6,7 +6,6 @@ list of calendar changes."""
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.widgets import AdminDateWidget
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
 from django.http import HttpResponseRedirect
@@ -17,25 +16,11 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from departments.admin.widgets import DESCRIBED_DATES, DescribedDateWidget
 from departments.calendar import calendar_notes, calendar_warnings, working_hours_text
 from departments.holidays import MAX_RUN_DAYS, holidays_enter, holidays_remove
 from departments.models import MOVED_CASES_NAMED, CalendarChange, Holiday
 from departments.wording import join_names, join_sentences
-
-
-class DescribedDateWidget(AdminDateWidget):
-    """The admin's date picker, described by its field's help text and error. From Django
-    6.0 the picker points aria-describedby at a time zone warning alone, which exists only
-    where the browser's zone differs from the server's: a screen reader would lose both."""
-
-    def get_context(self, name, value, attrs):
-        context = super().get_context(name, value, attrs)
-        widget_attrs = context["widget"]["attrs"]
-        if described_by := (attrs or {}).get("aria-describedby"):
-            widget_attrs["aria-describedby"] = described_by
-        else:
-            widget_attrs.pop("aria-describedby", None)
-        return context
 
 
 class HolidayRunForm(forms.Form):
@@ -73,6 +58,7 @@ class HolidayRunForm(forms.Form):
 
 @admin.register(Holiday)
 class HolidayAdmin(admin.ModelAdmin):
+    formfield_overrides = DESCRIBED_DATES
     list_display = ["date", "kind", "name"]
     list_filter = ["kind"]
     date_hierarchy = "date"

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from departments.admin.codes import CodeForm
 from departments.admin.imports import ImportExportMixin
+from departments.admin.widgets import DESCRIBED_DATES
 from departments.importers.categories import ancestor_loop, own_ancestor_message
 from departments.importers.departments import not_an_email, split_emails
 from departments.models import Category, Department, Responsibility
@@ -72,6 +73,7 @@ class CategoryAdmin(ImportExportMixin, admin.ModelAdmin):
 @admin.register(Responsibility)
 class ResponsibilityAdmin(ImportExportMixin, admin.ModelAdmin):
     import_subject = "responsibilities"
+    formfield_overrides = DESCRIBED_DATES
     list_display = [
         "category",
         "department",

@@ -2,6 +2,7 @@
 responsibility list, holidays and users."""
 
 import json
+import re
 
 import pytest
 import time_machine
@@ -169,6 +170,27 @@ def test_a_rule_the_database_would_refuse_is_explained_in_plain_words(
     assert response.status_code == 200
     assert message in response.text
     assert "is violated" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "fields"),
+    [
+        ("holiday", "date", {"date": "2026-02-30", "kind": "holiday", "name": "春节"}),
+        ("responsibility", "valid_to", {"valid_to": "next spring"}),
+    ],
+)
+def test_a_date_refused_in_the_admin_is_described_by_its_error(
+    client, cast, world, model, field, fields
+):
+    """For a screen reader: Django 6.0's date picker points aria-describedby at a time
+    zone warning alone, which this browser's zone would not even show."""
+    client.force_login(cast.admin)
+    form = rule_form(world, **fields) if model == "responsibility" else fields
+    response = client.post(reverse(f"admin:departments_{model}_add"), form)
+    assert response.status_code == 200
+    date_input = re.search(rf'<input [^>]*name="{field}"[^>]*>', response.text)[0]
+    assert f'aria-describedby="id_{field}_error"' in date_input
+    assert f'id="id_{field}_error"' in response.text
 
 
 def test_a_category_as_its_own_parent_is_explained_in_plain_words(client, cast, world):
