@@ -183,7 +183,7 @@ def test_a_date_refused_in_the_admin_is_described_by_its_error(
     client, cast, world, model, field, fields
 ):
     """For a screen reader: Django 6.0's date picker points aria-describedby at a time
-    zone warning alone, which this browser's zone would not even show."""
+    zone warning alone, which exists only where the browser's zone differs from ours."""
     client.force_login(cast.admin)
     form = rule_form(world, **fields) if model == "responsibility" else fields
     response = client.post(reverse(f"admin:departments_{model}_add"), form)
