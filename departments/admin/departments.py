@@ -10,8 +10,7 @@ from departments.admin.imports import ImportExportMixin
 from departments.admin.widgets import DESCRIBED_DATES
 from departments.importers.categories import ancestor_loop, own_ancestor_message
 from departments.importers.departments import not_an_email, split_emails
-from departments.models import Category, Department, Responsibility
-from departments.models.responsibility import OWN_PARENT_MESSAGE
+from departments.models import OWN_PARENT_MESSAGE, Category, Department, Responsibility
 
 
 class DepartmentForm(CodeForm):

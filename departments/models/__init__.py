@@ -10,7 +10,13 @@ from departments.models.holidays import (
     HolidayQuerySet,
 )
 from departments.models.places import GridCell, Township
-from departments.models.responsibility import Category, Department, Responsibility, RoutingStamp
+from departments.models.responsibility import (
+    OWN_PARENT_MESSAGE,
+    Category,
+    Department,
+    Responsibility,
+    RoutingStamp,
+)
 from departments.models.users import (
     ROLES_NEEDING_A_TOWNSHIP,
     User,
@@ -24,6 +30,7 @@ from departments.models.users import (
 
 __all__ = [
     "MOVED_CASES_NAMED",
+    "OWN_PARENT_MESSAGE",
     "ROLES_NEEDING_A_TOWNSHIP",
     "CalendarChange",
     "CalendarLibraryYear",

@@ -173,24 +173,42 @@ def test_a_rule_the_database_would_refuse_is_explained_in_plain_words(
 
 
 @pytest.mark.parametrize(
-    ("model", "field", "fields"),
+    ("page", "field", "fields", "described_by"),
     [
-        ("holiday", "date", {"date": "2026-02-30", "kind": "holiday", "name": "春节"}),
-        ("responsibility", "valid_to", {"valid_to": "next spring"}),
+        (
+            "departments_holiday_add",
+            "date",
+            {"date": "2026-02-30", "kind": "holiday", "name": "春节"},
+            "id_date_error",
+        ),
+        (
+            "departments_responsibility_add",
+            "valid_to",
+            {"valid_to": "next spring"},
+            "id_valid_to_error",
+        ),
+        (
+            "departments_holiday_add_run",
+            "last",
+            {"first": "2026-02-12", "last": "2026-02-08", "kind": "holiday", "name": "春节"},
+            "id_last_helptext id_last_error",
+        ),
     ],
 )
 def test_a_date_refused_in_the_admin_is_described_by_its_error(
-    client, cast, world, model, field, fields
+    client, cast, world, page, field, fields, described_by
 ):
     """For a screen reader: Django 6.0's date picker points aria-describedby at a time
     zone warning alone, which exists only where the browser's zone differs from ours."""
     client.force_login(cast.admin)
-    form = rule_form(world, **fields) if model == "responsibility" else fields
-    response = client.post(reverse(f"admin:departments_{model}_add"), form)
+    if page == "departments_responsibility_add":
+        fields = rule_form(world, **fields)  # with its category and department
+    response = client.post(reverse(f"admin:{page}"), fields)
     assert response.status_code == 200
     date_input = re.search(rf'<input [^>]*name="{field}"[^>]*>', response.text)[0]
-    assert f'aria-describedby="id_{field}_error"' in date_input
-    assert f'id="id_{field}_error"' in response.text
+    assert f'aria-describedby="{described_by}"' in date_input
+    for described_by_id in described_by.split():
+        assert f'id="{described_by_id}"' in response.text
 
 
 def test_a_category_as_its_own_parent_is_explained_in_plain_words(client, cast, world):
