@@ -281,6 +281,14 @@ class Processes:
     def logs(self) -> str:
         return "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for _p, log in self.started)
 
+    def wait_for(self, condition, *, timeout: float, what: str):
+        """`wait_for` on work these processes do: a timeout alone says nothing of why, so
+        their logs come with it."""
+        try:
+            return wait_for(condition, timeout=timeout, what=what)
+        except AssertionError as timed_out:
+            raise AssertionError(f"{timed_out}\n{self.logs()}") from None
+
 
 @pytest.fixture
 def celery_processes(tmp_path, private_redis, smtp):

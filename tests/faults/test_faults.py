@@ -35,11 +35,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("
 
 
 def settle(processes, *, timeout=90):
-    try:
-        wait_for(all_sent, timeout=timeout, what="every email to be sent")
-    except AssertionError:
-        print(processes.logs())
-        raise
+    processes.wait_for(all_sent, timeout=timeout, what="every email to be sent")
 
 
 def test_two_beats_and_duplicated_sweeps_escalate_and_mail_once(
@@ -54,7 +50,7 @@ def test_two_beats_and_duplicated_sweeps_escalate_and_mail_once(
         escalate_overdue.delay()
     celery_processes.beat("beat1")
     celery_processes.beat("beat2")
-    wait_for(
+    celery_processes.wait_for(
         lambda: SweepRun.objects.filter(finished_at__isnull=False).count() >= 14,
         timeout=60,
         what="ten queued sweeps and a few from each beat",
@@ -124,11 +120,13 @@ def test_a_worker_killed_in_the_middle_of_a_sweep_leaves_nothing_half_done(
     the rerun escalates each rung once and every email goes out once."""
     worker = celery_processes.worker("w1")
     escalate_overdue.delay()
-    wait_for(sweep_waiting_on_a_lock, timeout=30, what="the sweep to reach its emails")
+    celery_processes.wait_for(
+        sweep_waiting_on_a_lock, timeout=30, what="the sweep to reach its emails"
+    )
     (child,) = celery_processes.children(worker)
     os.kill(child, signal.SIGKILL)
     # The worker replaces its pool process and the sweep task comes back (acks_late).
-    wait_for(
+    celery_processes.wait_for(
         lambda: celery_processes.children(worker) not in ([], [child]),
         timeout=60,
         what="a new pool process",
@@ -150,11 +148,15 @@ def test_a_lost_database_connection_during_a_sweep_is_made_good_by_the_next(
     nothing and recorded its error; the next one escalates each rung once and mails once."""
     celery_processes.worker("w1")
     escalate_overdue.delay()
-    (pid,) = wait_for(sweep_waiting_on_a_lock, timeout=30, what="the sweep to reach emails")
+    (pid,) = celery_processes.wait_for(
+        sweep_waiting_on_a_lock, timeout=30, what="the sweep to reach emails"
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
     outbox_locked()
-    wait_for(lambda: SweepRun.objects.exclude(error="").exists(), timeout=20, what="the error")
+    celery_processes.wait_for(
+        lambda: SweepRun.objects.exclude(error="").exists(), timeout=20, what="the error"
+    )
     assert Escalation.objects.count() == 0
     escalate_overdue.delay()
     settle(celery_processes)
@@ -223,7 +225,7 @@ def test_the_mail_server_answering_550_marks_the_email_failed_without_retrying(
     smtp.mailbox.reject = True
     celery_processes.worker("w1", concurrency=2)
     escalation_sweep()
-    wait_for(
+    celery_processes.wait_for(
         lambda: not OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING).exists(),
         timeout=30,
         what="every delivery to be refused",
@@ -248,7 +250,7 @@ def test_a_worker_masks_phone_numbers_in_what_it_logs(
             to="13812345678@139.com", subject="s", text="t", kind="test", dedupe_key="phone:1"
         )
     celery_processes.worker("w1")
-    wait_for(
+    celery_processes.wait_for(
         lambda: OutboxMessage.objects.get(pk=message.pk).status == OutboxMessage.Status.FAILED,
         timeout=30,
         what="the refusal",
@@ -265,7 +267,7 @@ def test_a_slow_mail_server_is_timed_out_and_retried(overdue_cases, broker, smtp
     smtp.mailbox.delay = 4
     celery_processes.worker("w1", concurrency=2)
     escalation_sweep()
-    wait_for(
+    celery_processes.wait_for(
         lambda: OutboxMessage.objects.filter(attempts__gte=1).exclude(last_error="").exists(),
         timeout=30,
         what="an attempt to time out",
@@ -284,7 +286,7 @@ def test_a_mail_server_that_is_down_gets_the_emails_when_it_returns(
     smtp.stop()
     celery_processes.worker("w1", concurrency=2)
     escalation_sweep()
-    wait_for(
+    celery_processes.wait_for(
         lambda: OutboxMessage.objects.filter(attempts__gte=2).exists(),
         timeout=30,
         what="deliveries to fail and retry",
