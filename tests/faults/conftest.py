@@ -241,7 +241,7 @@ class Processes:
             name,
             **extra,
         )
-        wait_for(
+        self.wait_for(
             lambda: "ready." in log.read_text() or process.poll() is not None,
             timeout=60,
             what=f"worker {name}",
