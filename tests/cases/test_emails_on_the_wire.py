@@ -16,6 +16,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.test.utils import override_script_prefix
+from django.utils import timezone
 
 from cases.models import OutboxMessage
 from cases.services import extensions, workflow
@@ -85,7 +86,9 @@ def check_on_the_wire(rcpts: list[str], raw: bytes, message) -> dict[str, str]:
     assert message.get_all("To") == rcpts and len(rcpts) == 1
     assert message.get_all("Cc") is None and message.get_all("Bcc") is None
     assert str(message["From"]) == "网格化治理 <grid@gov.example>"
-    assert parsedate_to_datetime(message["Date"]).year >= 2026
+    sent_at = parsedate_to_datetime(message["Date"])
+    assert sent_at.year >= 2026
+    assert sent_at.utcoffset() == timezone.localtime().utcoffset()  # +0800, not -0000
     assert re.fullmatch(r"<[^<>@\s]+@gov\.example>", message["Message-ID"].strip())
     stored = OutboxMessage.objects.get(message_id=message["Message-ID"].strip())
     assert message["Subject"].strip() == stored.subject
