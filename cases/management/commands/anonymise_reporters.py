@@ -16,7 +16,11 @@ class Command(TranslatedHelpCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help=_("List them, change nothing."))
-        parser.add_argument("--now", help=_("Pretend the clock says this time (ISO 8601)."))
+        parser.add_argument(
+            "--now",
+            metavar="ISO-8601-DATETIME",
+            help=_("Pretend the clock says this time (ISO 8601)."),
+        )
 
     def handle(self, *args, dry_run=False, now=None, **options):
         moment = parse_now(now) if now else None

@@ -18,6 +18,7 @@ class Command(TranslatedHelpCommand):
         parser.add_argument("name", help=_("Who the key is for, e.g. '12345 hotline'."))
         parser.add_argument(
             "--rate-limit",
+            metavar="N",
             type=int,
             default=None,
             help=_("Service requests this key may post per minute (default %(default)d).")
