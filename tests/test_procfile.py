@@ -322,7 +322,8 @@ def test_ctrl_c_on_make_run_lets_every_process_stop_on_its_own(tmp_path):
     hung: it was killed mid-way (`sending SIGKILL to worker.1`)."""
     port = free_port()
     dry_run = subprocess.run(
-        ["make", "-n", "run", f"PORT={port}"],
+        # The venv running this test: `make test-next` runs in one of its own, not .venv.
+        ["make", "-n", "run", f"PORT={port}", f"VENV={sys.prefix}"],
         cwd=ROOT,
         env=environ(),
         capture_output=True,
