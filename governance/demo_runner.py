@@ -58,7 +58,8 @@ def refuse_a_taken_port() -> None:
 
 
 if __name__ == "__main__":
-    refuse_a_taken_port()
+    if sys.argv[1:2] == ["start"]:  # honcho's other commands start no server
+        refuse_a_taken_port()
     manager.KILL_WAIT = STOP_WAIT_SECONDS
     compat.ProcessManager.terminate = terminate
     sys.exit(command.main())

@@ -29,21 +29,25 @@ def test_a_port_a_server_listens_on_is_in_use_also_on_every_interface(listening_
     assert port_in_use(host, listening_port)
 
 
-def test_make_run_on_a_taken_port_says_so_and_starts_nothing(tmp_path, listening_port):
+def demo_runner(command: str, port: int, tmp_path) -> subprocess.CompletedProcess:
     env = environ(
         HOST="127.0.0.1",
-        PORT=str(listening_port),
+        PORT=str(port),
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         CELERY_BROKER_URL="memory://",
     )
-    finished = subprocess.run(
-        [sys.executable, "-m", "governance.demo_runner", "start", "-f", "Procfile"],
+    return subprocess.run(
+        [sys.executable, "-m", "governance.demo_runner", command, "-f", "Procfile"],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_make_run_on_a_taken_port_says_so_and_starts_nothing(tmp_path, listening_port):
+    finished = demo_runner("start", listening_port, tmp_path)
     assert finished.returncode == 1
     assert finished.stderr.strip() == (
         f"Port {listening_port} on 127.0.0.1 is in use: is `make run` already running? "
@@ -51,3 +55,9 @@ def test_make_run_on_a_taken_port_says_so_and_starts_nothing(tmp_path, listening
         f"PORT={listening_port + 1} make run"
     )
     assert "started" not in finished.stdout
+
+
+def test_honchos_commands_that_start_no_server_do_not_care_about_the_port(tmp_path, listening_port):
+    finished = demo_runner("check", listening_port, tmp_path)
+    assert finished.returncode == 0, finished.stderr
+    assert "Valid procfile detected (web, worker, beat)" in finished.stderr
