@@ -203,7 +203,9 @@ class Processes:
             "EMAIL_TIMEOUT": "2",
             "OUTBOX_RETRY_BASE_SECONDS": "1",
             "OUTBOX_RETRY_MAX_SECONDS": "2",
-            "ESCALATION_SWEEP_SECONDS": "1",
+            # A beat's sweep expires after 90 % of the period: at 1 s, a message that took
+            # longer than 0.9 s to reach a busy worker was dropped, and too few ran.
+            "ESCALATION_SWEEP_SECONDS": "2",
             "PYTHONUNBUFFERED": "1",
         }
         env.update(extra)
