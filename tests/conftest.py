@@ -16,6 +16,19 @@ from departments.models import Category, Department, GridCell, Responsibility, T
 BASE_LNG, BASE_LAT, STEP = 120.0, 30.0, 0.01
 
 
+def pytest_report_header(config):
+    """Which database the suite runs on: without DATABASE_URL the settings' default is an
+    SQLite file, on which the tests of PostgreSQL's own work (query counts, locks, the
+    search index) fail; `make test` sets it."""
+    settings = connection.settings_dict
+    if connection.vendor == "postgresql":
+        return f"database: PostgreSQL {settings['NAME']} at {settings['HOST']}:{settings['PORT']}"
+    return (
+        f"database: {connection.display_name}: the suite is meant for PostgreSQL; set "
+        "DATABASE_URL (make test does: postgres://postgres@127.0.0.1:5432/governance)"
+    )
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # The real hasher costs ~0.3 s per user; tests create many users.

@@ -29,3 +29,17 @@ def test_it_holds_on_sqlite_as_well(test, tmp_path):
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "1 passed" in run.stdout
+
+
+def test_a_run_on_sqlite_says_the_suite_is_meant_for_postgresql(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-p", "no:cacheprovider"]
+        + ["-p", "no:xdist", "tests/test_demo_runner.py"],
+        cwd=ROOT,
+        env=environ(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "database: SQLite: the suite is meant for PostgreSQL; set DATABASE_URL" in run.stdout
