@@ -17,10 +17,10 @@ ON_SQLITE_TOO = [
 ]
 
 
-@pytest.mark.parametrize("test", ON_SQLITE_TOO)
-def test_it_holds_on_sqlite_as_well(test, tmp_path):
+def pytest_on_sqlite(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """pytest in a process of its own whose settings read an SQLite DATABASE_URL."""
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", test],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", *args],
         cwd=ROOT,
         env=environ(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}"),
         capture_output=True,
@@ -28,18 +28,14 @@ def test_it_holds_on_sqlite_as_well(test, tmp_path):
         timeout=300,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert "1 passed" in run.stdout
+    return run
+
+
+@pytest.mark.parametrize("test", ON_SQLITE_TOO)
+def test_it_holds_on_sqlite_as_well(test, tmp_path):
+    assert "1 passed" in pytest_on_sqlite(tmp_path, "-q", test).stdout
 
 
 def test_a_run_on_sqlite_says_the_suite_is_meant_for_postgresql(tmp_path):
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-p", "no:cacheprovider"]
-        + ["-p", "no:xdist", "tests/test_demo_runner.py"],
-        cwd=ROOT,
-        env=environ(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    run = pytest_on_sqlite(tmp_path, "--collect-only", "tests/test_demo_runner.py")
     assert "database: SQLite: the suite is meant for PostgreSQL; set DATABASE_URL" in run.stdout
