@@ -103,7 +103,9 @@ def test_the_prefilter_is_read_from_the_bigram_index(cast, texts):
 
 def test_the_admins_search_box_is_prefiltered_word_by_word(client, cast, texts):
     """Liaisons search in the admin's changelist: each word of its box, quoted phrases
-    whole, is prefiltered by its bigrams, and the same cases are found."""
+    whole, is prefiltered by its bigrams, and the same cases are found. A word without
+    letters is matched as written, as on the site's list: upper-casing every text made
+    PostgreSQL guess 120 rows for 垃圾 where 36,553 of 300,000 held it (1.1 s, not 9 ms)."""
     client.force_login(cast.liaison)
     changelist = reverse("admin:cases_case_changelist")
     for search, expected in (
@@ -119,6 +121,8 @@ def test_the_admins_search_box_is_prefiltered_word_by_word(client, cast, texts):
         assert shown == {texts[name].number for name in expected}, search
         searches = [q["sql"] for q in queries.captured_queries if " LIKE " in q["sql"]]
         assert searches and all("case_search_bigrams(" in sql for sql in searches), search
+        has_letters = search == "路灯 LAMP"
+        assert all(("UPPER(" in sql) == has_letters for sql in searches), search
 
 
 def search_row_version(case) -> str:
