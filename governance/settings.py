@@ -428,8 +428,8 @@ EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
 # Seconds, decimals allowed (Django passes it to the socket as it is).
 EMAIL_TIMEOUT = env_positive_float("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "grid-governance@localhost")
-# The Date header in TIME_ZONE's offset (+0800), as the email's deadlines are; Django's
-# default writes UTC as "-0000", which RFC 5322 reads as "local zone unknown".
+# The Date header in TIME_ZONE's offset (+0800 by default), as the email's deadlines are;
+# Django's default writes UTC as "-0000", which RFC 5322 reads as "local zone unknown".
 EMAIL_USE_LOCALTIME = True
 
 # --- Celery (SPEC §8): the default broker keeps its queue in files, so it needs no server ---

@@ -25,7 +25,7 @@ def pytest_report_header(config):
         return f"database: PostgreSQL {settings['NAME']} at {settings['HOST']}:{settings['PORT']}"
     return (
         f"database: {connection.display_name}: the suite is meant for PostgreSQL; set "
-        "DATABASE_URL (make test does: postgres://postgres@127.0.0.1:5432/governance)"
+        "DATABASE_URL, as make test does from TEST_DATABASE_URL"
     )
 
 
