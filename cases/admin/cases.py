@@ -9,14 +9,12 @@ field and moves only through the workflow services, which the transition buttons
 with the version the page was rendered with.
 """
 
-import operator
-from functools import partial, reduce, wraps
+from functools import partial, wraps
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Q
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -37,6 +35,7 @@ from cases.admin.events import (
     searchable_unmasked,
 )
 from cases.admin.readonly import PlainForeignKeysMixin, ReadOnlyAdminMixin
+from cases.admin.search import every_word_in_a_field
 from cases.models import Case, CaseAssist, CaseEvent
 from cases.pagination import CasePaginator
 from cases.privacy import (
@@ -51,7 +50,7 @@ from cases.privacy import (
 from cases.selectors.access import cases_visible_to
 from cases.selectors.deadlines import working_seconds_left
 from cases.selectors.lists import with_shown_due
-from cases.selectors.search import admin_search_words, containment, prefiltered_by_bigrams
+from cases.selectors.search import admin_search_words, prefiltered_by_bigrams
 from cases.services.privacy import Purpose, reporter_contact_for
 from departments.calendar import get_calendar
 from departments.models import User
@@ -315,14 +314,9 @@ class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admi
         # upper-cased every text, for Chinese too). The bigram index narrows the rows first
         # (a liaison's scan of a department's cases for 垃圾 or a number took up to a second
         # at a million cases).
-        words = admin_search_words(search_term)
-        for word in words:
-            lookup = containment(word)
-            queryset = queryset.filter(
-                reduce(operator.or_, (Q(**{f"{field}__{lookup}": word}) for field in fields))
-            )
+        queryset = queryset.filter(every_word_in_a_field(self.model, fields, search_term))
         # The searched texts are the case's own: no join, no duplicate rows.
-        return prefiltered_by_bigrams(queryset, words), False
+        return prefiltered_by_bigrams(queryset, admin_search_words(search_term)), False
 
     # -- the change page --------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from cases import labels
 from cases.admin.events import filter_in_words
 from cases.admin.outbox import OutboxColumnsMixin
 from cases.admin.readonly import CaseLinkColumnMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin
+from cases.admin.search import SearchByRelatedIdsMixin
 from cases.models import Escalation, OutboxMessage, SweepRun
 from cases.pagination import CasePaginator
 
@@ -51,7 +52,11 @@ class EscalationMessageInline(OutboxColumnsMixin, ReadOnlyAdminMixin, admin.Tabu
 
 @admin.register(Escalation)
 class EscalationAdmin(
-    CaseLinkColumnMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+    SearchByRelatedIdsMixin,
+    CaseLinkColumnMixin,
+    PlainForeignKeysMixin,
+    ReadOnlyAdminMixin,
+    admin.ModelAdmin,
 ):
     list_display = [
         "created_at",

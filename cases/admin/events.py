@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from cases import labels, trail_words
 from cases.admin.export import csv_response, local_iso, refused_as_too_big
 from cases.admin.readonly import CaseScopedAdminMixin, PlainForeignKeysMixin
+from cases.admin.search import SearchByRelatedIdsMixin
 from cases.models import CaseEvent
 from cases.pagination import CasePaginator
 from cases.privacy import masked_unless, search_skips_masked_texts, sees_every_contact
@@ -149,6 +150,7 @@ CSV_HEADER = ["at", "case", "action", "from_state", "to_state", "actor", "commen
 
 @admin.register(CaseEvent)
 class CaseEventAdmin(
+    SearchByRelatedIdsMixin,
     UrlLookupsMixin,
     PlainForeignKeysMixin,
     CommentAsReadMixin,
