@@ -284,6 +284,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite cannot build a unique constraint over NULLs (the dashboard roll-up's key) or
     # an index with included columns (the pool's): the demo does without; PostgreSQL has them.
     SILENCED_SYSTEM_CHECKS = ["models.W040", "models.W047"]
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # No JIT compiling: it starts above a plan's estimated cost, which a page's scan of
+    # a department's cases passes, and compiling took longer than the query (a liaison's
+    # admin list sorted by category at 300,000 cases: 0.4 s of 0.78 s; 0.27 s without).
+    connection_options = DATABASES["default"].setdefault("OPTIONS", {})
+    connection_options["options"] = f"-c jit=off {connection_options.get('options', '')}".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "departments.User"

@@ -18,9 +18,12 @@ from departments.models import Department
 
 
 class EventInWordsMixin:
-    """An audit row's action and states in words, in the page's language, not as codes."""
+    """An audit row's action and states in words, in the page's language, not as codes.
+    Not sortable: the codes would not sort as the words read, and a sort by any of them
+    read and sorted a district's whole trail (1 s at 1.5 million rows); the filters narrow
+    by them instead."""
 
-    @admin.display(description=_("action"), ordering="action")
+    @admin.display(description=_("action"))
     def action_in_words(self, event):
         return labels.action_label(event.action)
 
@@ -29,15 +32,15 @@ class EventInWordsMixin:
         # Set for the whole page at once by get_changelist_instance.
         return getattr(event, "detail", "")
 
-    @admin.display(description=_("from state"), ordering="from_state")
+    @admin.display(description=_("from state"))
     def from_state_in_words(self, event):
         return labels.state_label(event.from_state)
 
-    @admin.display(description=_("to state"), ordering="to_state")
+    @admin.display(description=_("to state"))
     def to_state_in_words(self, event):
         return labels.state_label(event.to_state)
 
-    @admin.display(description=_("actor"), ordering="actor__username")
+    @admin.display(description=_("actor"))
     def actor_display(self, event):
         return event.actor_display
 

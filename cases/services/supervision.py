@@ -108,7 +108,7 @@ def supervision_moving(case_ids: list[int]):
     without the refresh's settings, which would make the caller's real change commit
     without waiting for the disk."""
     with transaction.atomic():
-        rollup_lock(LOCK_KEY, config=NO_JIT)
+        rollup_lock(LOCK_KEY)
         mark = SupervisionMark.objects.filter(pk=1).first()
         if mark is None or mark.time_zone != settings.TIME_ZONE:
             yield  # the next refresh counts every audit row
@@ -119,13 +119,8 @@ def supervision_moving(case_ids: list[int]):
         _add(counted)
 
 
-# JIT off: the correlated look-ups of time to accept lift a few rows' plan past
-# jit_above_cost, and compiling took longer than running it (0.1 s a statement).
-NO_JIT = {"jit": "off"}
-
-
 def _lock(*, wait: bool = True) -> bool:
-    return rollup_lock(LOCK_KEY, wait=wait, config={**REFRESH_SETTINGS, **NO_JIT})
+    return rollup_lock(LOCK_KEY, wait=wait, config=REFRESH_SETTINGS)
 
 
 # `counted_rows`' names of the key and counted columns, in the order of KEY and
