@@ -314,7 +314,7 @@ class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admi
         # upper-cased every text, for Chinese too). The bigram index narrows the rows first
         # (a liaison's scan of a department's cases for 垃圾 or a number took up to a second
         # at a million cases).
-        queryset = queryset.filter(every_word_in_a_field(self.model, fields, search_term))
+        queryset = queryset.filter(every_word_in_a_field(queryset, fields, search_term))
         # The searched texts are the case's own: no join, no duplicate rows.
         return prefiltered_by_bigrams(queryset, admin_search_words(search_term)), False
 

@@ -42,17 +42,8 @@ def containment(text: str) -> str:
     district's scan tripled its cost; nor can PostgreSQL estimate how many rows an
     UPPER(...) LIKE keeps (it guessed 120 of 36,553 for 垃圾 at 300,000 cases, and joined
     them one by one: 1.1 s in the admin against 9 ms with LIKE)."""
-    return "icontains" if has_cased_letters(text) else "contains"
-
-
-def equality(text: str) -> str:
-    """The lookup that finds a value equal to `text` in any case, as `containment` finds
-    one holding it: `exact`, which a plain index serves, when case cannot matter."""
-    return "iexact" if has_cased_letters(text) else "exact"
-
-
-def has_cased_letters(text: str) -> bool:
-    return any(char.upper() != char or char.lower() != char for char in text)
+    has_case = any(char.upper() != char or char.lower() != char for char in text)
+    return "icontains" if has_case else "contains"
 
 
 def text_search(cases: QuerySet[Case], *, user: User, q: str) -> QuerySet[Case]:
