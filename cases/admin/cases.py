@@ -89,6 +89,14 @@ class CaseAssistInline(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.TabularI
         return super().get_queryset(request).select_related("department")
 
 
+class ColumnNames(frozenset):
+    """Columns named as `list_display` names them, for `sortable_by`: holding a column that
+    is a function made for the page (`CaseAdmin.get_list_display`) by its name."""
+
+    def __contains__(self, column):
+        return super().__contains__(getattr(column, "__name__", column))
+
+
 @admin.register(Case)
 class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -102,6 +110,10 @@ class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admi
         "time_left",
     ]
     list_display_links = ["number"]
+    # Sortable by what an index or a running deadline orders. A sort by the category's,
+    # the cell's or the department's name, or by urgency, read and sorted every case in
+    # view (0.6-0.7 s at a million cases); the filters narrow by them instead.
+    sortable_by = ColumnNames(["number", "state", "created_at", "time_left"])
     list_filter = [
         "state",
         OverdueFilter,

@@ -179,3 +179,10 @@ def test_a_word_in_more_rows_than_are_listed_is_compared_in_the_text(
     assert found == {trail["by_dispatcher"].pk, again.pk}
     assert any(" LIKE " in sql for sql in searched_texts(client, "到现场")[1])
     assert not any(" LIKE " in sql for sql in searched_texts(client, "又到")[1])
+
+
+def test_the_case_list_offers_the_sorts_an_index_or_the_deadline_serves(client, cast, trail):
+    client.force_login(cast.liaison)
+    page = client.get(reverse("admin:cases_case_changelist")).text
+    sortable = set(re.findall(r'class="sortable column-(\w+)', page))
+    assert sortable == {"number", "state", "created_at", "time_left"}
