@@ -18,7 +18,7 @@ from cases import labels
 from cases.admin.events import filter_in_words
 from cases.admin.outbox import OutboxColumnsMixin
 from cases.admin.readonly import CaseLinkColumnMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin
-from cases.admin.search import SearchByRelatedIdsMixin
+from cases.admin.search import SearchByIdsMixin
 from cases.models import Escalation, OutboxMessage, SweepRun
 from cases.pagination import CasePaginator
 
@@ -52,7 +52,7 @@ class EscalationMessageInline(OutboxColumnsMixin, ReadOnlyAdminMixin, admin.Tabu
 
 @admin.register(Escalation)
 class EscalationAdmin(
-    SearchByRelatedIdsMixin,
+    SearchByIdsMixin,
     CaseLinkColumnMixin,
     PlainForeignKeysMixin,
     ReadOnlyAdminMixin,

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from cases import labels, trail_words
 from cases.admin.export import csv_response, local_iso, refused_as_too_big
 from cases.admin.readonly import CaseScopedAdminMixin, PlainForeignKeysMixin
-from cases.admin.search import IndexedText, SearchByRelatedIdsMixin
+from cases.admin.search import IndexedText, SearchByIdsMixin
 from cases.models import CaseEvent, Source
 from cases.pagination import CasePaginator
 from cases.privacy import masked_unless, search_skips_masked_texts, sees_every_contact
@@ -153,7 +153,7 @@ CSV_HEADER = ["at", "case", "action", "from_state", "to_state", "actor", "commen
 
 @admin.register(CaseEvent)
 class CaseEventAdmin(
-    SearchByRelatedIdsMixin,
+    SearchByIdsMixin,
     UrlLookupsMixin,
     PlainForeignKeysMixin,
     CommentAsReadMixin,

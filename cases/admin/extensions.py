@@ -10,13 +10,13 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.admin.events import ContactsAsReadMixin, UrlLookupsMixin, searchable_unmasked
 from cases.admin.readonly import CaseScopedAdminMixin, PlainForeignKeysMixin
-from cases.admin.search import SearchByRelatedIdsMixin
+from cases.admin.search import SearchByIdsMixin
 from cases.models import ExtensionRequest
 
 
 @admin.register(ExtensionRequest)
 class ExtensionRequestAdmin(
-    SearchByRelatedIdsMixin,
+    SearchByIdsMixin,
     UrlLookupsMixin,
     PlainForeignKeysMixin,
     ContactsAsReadMixin,

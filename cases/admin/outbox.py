@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from cases import labels
 from cases.admin.events import filter_in_words
 from cases.admin.readonly import CaseLinkColumnMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin
-from cases.admin.search import SearchByRelatedIdsMixin
+from cases.admin.search import SearchByIdsMixin
 from cases.models import OutboxMessage
 from cases.pagination import CasePaginator
 from cases.services.outbox.resend import outbox_messages_resend
@@ -44,7 +44,7 @@ class OutboxColumnsMixin:
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(
-    SearchByRelatedIdsMixin,
+    SearchByIdsMixin,
     OutboxColumnsMixin,
     CaseLinkColumnMixin,
     PlainForeignKeysMixin,

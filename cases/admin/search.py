@@ -92,7 +92,7 @@ def word_in(rows: QuerySet, field: str, word: str, indexed: tuple[IndexedText, .
     return Q(**{f"{path}__{lookup}": word})
 
 
-class SearchByRelatedIdsMixin:
+class SearchByIdsMixin:
     """`every_word_in_a_field` as the changelist's search. The filter joins nothing, so
     no row is listed twice."""
 
