@@ -13,6 +13,7 @@ from functools import partial, wraps
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404
@@ -89,6 +90,16 @@ class CaseAssistInline(PlainForeignKeysMixin, ReadOnlyAdminMixin, admin.TabularI
         return super().get_queryset(request).select_related("department")
 
 
+class CaseChangeList(ChangeList):
+    """The case list, whose page fetches its rows' categories, cells, townships and
+    departments by a query each, after the sort: joined, they were joined to every case in
+    view before a sort by time left kept fifty (a district's list: 0.65 s at a million cases,
+    0.33 s without)."""
+
+    def apply_select_related(self, queryset):
+        return queryset.prefetch_related(*self.list_select_related)
+
+
 class ColumnNames(frozenset):
     """Columns named as `list_display` names them, for `sortable_by`: holding a column that
     is a function made for the page (`CaseAdmin.get_list_display`) by its name."""
@@ -123,7 +134,7 @@ class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admi
         "category",
         "lead_department",
     ]
-    list_select_related = ["category", "cell", "township", "lead_department"]
+    list_select_related = ["category", "cell", "township", "lead_department"]  # fetched apart
     # A number matches in part, as on /cases/: "000123" finds 2026-000123.
     search_fields = ["number", "description", "address"]
     # The description and the address are contact-masked as the reporter is
@@ -187,6 +198,9 @@ class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admi
         css = {"all": ["admin-extra/cases.css"]}
 
     # -- scope: the one access rule ---------------------------------------------------
+
+    def get_changelist(self, request, **kwargs):
+        return CaseChangeList
 
     def get_queryset(self, request):
         # A summoned department's liaison: the deadline to report for duty, not the lead's,

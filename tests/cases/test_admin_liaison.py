@@ -365,7 +365,8 @@ def test_cases_changelist_query_count_does_not_grow_with_rows(
         report(description=f"垃圾 {index}")
     client.force_login(cast.liaison)
     url = reverse("admin:cases_case_changelist")
-    with django_assert_max_num_queries(12):
+    # Four of them fetch the page's categories, cells, townships and departments.
+    with django_assert_max_num_queries(14):
         response = client.get(url)
     assert len(response.context["cl"].result_list) == 30
 

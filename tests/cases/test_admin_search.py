@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from cases.admin.cases import CaseAdmin
 from cases.admin.events import CaseEventAdmin
 from cases.models import CaseEvent, Escalation
 
@@ -186,3 +187,19 @@ def test_the_case_list_offers_the_sorts_an_index_or_the_deadline_serves(client, 
     page = client.get(reverse("admin:cases_case_changelist")).text
     sortable = set(re.findall(r'class="sortable column-(\w+)', page))
     assert sortable == {"number", "state", "created_at", "time_left"}
+
+
+def test_the_case_list_joins_nothing_to_the_cases_it_sorts(client, cast, trail):
+    """Joined, the categories, cells, townships and departments were joined to every case
+    in view before a sort by time left kept fifty (a district's list: 0.65 s at a million
+    cases, 0.33 s without): the page's own are fetched after it."""
+    client.force_login(cast.liaison)
+    time_left = ["action_checkbox", *CaseAdmin.list_display].index("time_left")
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("admin:cases_case_changelist"), {"o": time_left})
+    (listing,) = [
+        q["sql"] for q in queries if 'FROM "cases_case"' in q["sql"] and "ORDER BY" in q["sql"]
+    ]
+    for table in ("category", "gridcell", "township", "department"):
+        assert f'"departments_{table}"' not in listing, table
+    assert "城管局" in page.text and trail["second"].cell.name in page.text
