@@ -157,7 +157,7 @@ def with_summons_due(
     otherwise). Until then that is their department's deadline on the case, not the lead's
     `due_at`, and a list shows it instead. With `overdue_at` (now), also `summons_overdue`:
     whether that deadline has passed, for a row and its cell to say alike. In the list's
-    own query (a subquery per row on the assists' unique index); other users' cases are
+    own query (a subquery per open case on the assists' unique index); other users' cases are
     returned as they are."""
     if not user.has_role(User.Role.LIAISON):
         return cases
