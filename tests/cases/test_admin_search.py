@@ -4,17 +4,16 @@ its own and matched by ids, as are the comments and labels an index finds, so th
 rows' filter joins no other table; and the sorts the case list and the audit trail offer."""
 
 import re
-import uuid
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from cases.admin.cases import CaseAdmin
 from cases.admin.events import CaseEventAdmin
-from cases.models import CaseEvent, Escalation
+from cases.models import CaseEvent
+from tests.cases.test_figures import escalate
 
 pytestmark = pytest.mark.django_db
 
@@ -89,19 +88,7 @@ def test_a_search_reads_the_rows_by_the_case_ids_not_through_a_join(client, cast
 
 def test_the_escalations_found_by_a_case_number(client, cast, trail):
     client.force_login(cast.admin)
-    escalations = {
-        name: Escalation.objects.create(
-            case=trail[name],
-            deadline_seq=trail[name].deadline_seq,
-            deadline_kind="accept",
-            level=1,
-            due_at=timezone.now(),
-            deadline_at=timezone.now(),
-            sweep_id=uuid.uuid4(),
-            township_id=trail[name].township_id,
-        ).pk
-        for name in ("first", "second")
-    }
+    escalations = {name: escalate(trail[name]).pk for name in ("first", "second")}
     found = listed(client, "admin:cases_escalation_changelist", trail["second"].number)
     assert found == {escalations["second"]}
 

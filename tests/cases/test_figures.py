@@ -264,9 +264,9 @@ def test_changes_committed_after_a_refresh_looked_are_picked_up_by_the_next(
     assert totals[FIGURES_INDEX["resolved_in_time"]] == 0
 
 
-def escalate(case: Case) -> None:
+def escalate(case: Case) -> Escalation:
     """The row a sweep writes when a case's resolve deadline passes."""
-    Escalation.objects.create(
+    return Escalation.objects.create(
         case=case,
         deadline_seq=case.deadline_seq,
         deadline_kind="resolve",
