@@ -16,6 +16,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import F, OrderBy
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -106,6 +107,19 @@ class ColumnNames(frozenset):
 
     def __contains__(self, column):
         return super().__contains__(getattr(column, "__name__", column))
+
+
+class NullsLast(F):
+    """A column's sort that keeps the rows without a value last, whichever way the column
+    is clicked: a case with no running clock (finished, suspended) tells no time left, and
+    sorted by most time left first a district's 630,000 of them came before any that had
+    some (0.64 s at a million cases; nulls last, 0.46 s, as the other way)."""
+
+    def asc(self, **kwargs):
+        return OrderBy(self, nulls_last=True)
+
+    def desc(self, **kwargs):
+        return OrderBy(self, descending=True, nulls_last=True)
 
 
 @admin.register(Case)
@@ -257,7 +271,7 @@ class CaseAdmin(UrlLookupsMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin, admi
         return str(shown) or "—"
 
     # Sorted by the deadline it tells the time to: a summons' where it shows one.
-    @admin.display(description=_("working time left"), ordering="shown_due_at")
+    @admin.display(description=_("working time left"), ordering=NullsLast("shown_due_at"))
     def time_left(self, case, calendar=None):
         """Working time to the running deadline, or how far past it, as the case page says;
         for a suspended case, what its stopped clock keeps. For a summoned department's

@@ -348,6 +348,26 @@ def test_a_summoned_liaison_sorts_the_time_left_column_by_the_time_it_shows(
             assert summoned in shown
 
 
+def test_cases_with_no_running_clock_sort_last_by_time_left_either_way(client, cast, report):
+    """Sorted by most time left first, a district's finished cases (no clock: "—") came
+    before every case that had some time left."""
+    tuesday_10 = datetime(2026, 3, 10, 2, tzinfo=UTC)
+    with time_machine.travel(tuesday_10, tick=False):
+        earlier = report()
+    with time_machine.travel(tuesday_10 + timedelta(hours=1), tick=False):
+        later = report()
+        cancelled = workflow.case_cancel(case=report(), actor=cast.dispatcher, reason="重复上报")
+    assert earlier.due_at < later.due_at and cancelled.due_at is None
+    client.force_login(cast.admin)
+
+    with time_machine.travel(tuesday_10 + timedelta(hours=2), tick=False):
+        order = time_left_order(client.get(reverse(CHANGELIST)))
+        ascending = client.get(reverse(CHANGELIST), order)
+        assert list(ascending.context["cl"].result_list) == [earlier, later, cancelled]
+        descending = client.get(reverse(CHANGELIST), time_left_order(ascending, descending=True))
+        assert list(descending.context["cl"].result_list) == [later, earlier, cancelled]
+
+
 def test_liaison_reports_for_duty_when_summoned_by_a_whistle(client, cast, lead_by, world):
     case = lead_by(world.market, assisting=[world.urban], whistle=True)
     client.force_login(cast.liaison)
