@@ -1,4 +1,5 @@
-"""Reads of the Open311 API. Every list is one query plus a fixed number of prefetches."""
+"""Reads of the Open311 API. Every list is one query plus a fixed number of prefetches (and
+one for the categories of the service codes it is filtered by)."""
 
 from datetime import datetime
 from uuid import UUID
@@ -50,7 +51,12 @@ def service_requests(
             Prefetch("candidate_departments", queryset=Department.objects.order_by("code")),
         )
     if service_codes:
-        cases = cases.filter(category__code__in=service_codes)
+        # By the categories' ids, not a join on their codes: PostgreSQL then knows from its
+        # statistics how many cases each has. Joined, a code with no cases (a parent
+        # category's, or one misspelt) read every case of the 90 days newest first to find
+        # none (0.55 s at a million cases); one that names no category now asks for no case.
+        categories = Category.objects.filter(code__in=service_codes).values_list("pk", flat=True)
+        cases = cases.filter(category_id__in=list(categories))
     wanted = set(statuses or ())
     if wanted == {OPEN}:
         cases = cases.exclude(state__in=TERMINAL_STATES)

@@ -7,6 +7,8 @@ from urllib.parse import urlencode
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image
 
@@ -776,6 +778,20 @@ def test_status_filter(client, cases, status, expected):
 def test_service_code_filter_takes_a_comma_list(client, cases):
     _status, data = both_formats(client, "requests", service_code="STALL,LAMP")
     assert ids(data) == [cases["cancelled"].number, cases["overlap"].number]
+
+
+def test_a_service_code_naming_no_category_asks_for_no_case(client, cases):
+    """The cases are filtered by their categories' ids: joined on the codes, a code with no
+    cases read every case of the 90 days newest first to find none (0.55 s at a million)."""
+    with CaptureQueriesContext(connection) as queries:
+        _status, data = both_formats(client, "requests", service_code="NOPE")
+    assert data == []
+    assert not [q for q in queries if '"cases_case"' in q["sql"]]
+    with CaptureQueriesContext(connection) as queries:
+        _status, data = both_formats(client, "requests", service_code="NOPE,LAMP")
+    assert ids(data) == [cases["cancelled"].number]
+    (listing,) = {q["sql"] for q in queries if 'FROM "cases_case"' in q["sql"]}
+    assert 'departments_category"."code"' not in listing.split("WHERE")[1], listing
 
 
 def test_date_filters_select_on_requested_datetime(client, cases):
