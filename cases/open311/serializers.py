@@ -10,6 +10,7 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cases.labels import fallback_reason_label, state_label
 from cases.models import TERMINAL_STATES, Case, State, Urgency
 from cases.privacy import mask_contacts
 from departments.models import Category
@@ -67,9 +68,9 @@ def status_of(case: Case) -> str:
 
 def status_notes(case: Case) -> str:
     """Our fine state, which GeoReport's open/closed cannot carry."""
-    notes = case.get_state_display()
+    notes = state_label(case.state)
     if case.state == State.FALLBACK and case.fallback_reason:
-        notes = f"{notes}{label_separator()}{case.get_fallback_reason_display()}"
+        notes = f"{notes}{label_separator()}{fallback_reason_label(case.fallback_reason)}"
     elif case.state == State.CANCELLED and case.duplicate_of_id:
         notes = _("%(state)s: a duplicate") % {"state": notes}
     return str(notes)
