@@ -1,7 +1,7 @@
 """The case lists: the filtered list of /cases/, the township's fallback pool with what its
 dispatch forms need, and the open cases near a new report (possible duplicates)."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db import models
 from django.db.models import (
@@ -121,11 +121,18 @@ def case_search(
         # Open cases with a summons no department has answered yet (报到).
         unanswered = CaseAssist.objects.filter(case=OuterRef("pk"), summoned=True, reported_at=None)
         cases = cases.filter(Exists(unanswered), state__in=OPEN_STATES)
+    # As a range of moments, not each case's local date, which is computed per row and
+    # answered by no index (a day's cases at a million: 0.5-1 s).
     if date_from:
-        cases = cases.filter(created_at__date__gte=date_from)
-    if date_to:
-        cases = cases.filter(created_at__date__lte=date_to)
+        cases = cases.filter(created_at__gte=_local_midnight(date_from))
+    if date_to and date_to < date.max:
+        cases = cases.filter(created_at__lt=_local_midnight(date_to + timedelta(days=1)))
     return cases.order_by("-created_at", "-id")
+
+
+def _local_midnight(day: date) -> datetime:
+    """The moment `day` starts in the current time zone, as Django's `__date` reads dates."""
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
 DUPLICATE_WINDOW_DAYS = 30

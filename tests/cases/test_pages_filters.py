@@ -3,11 +3,13 @@
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -73,6 +75,29 @@ def test_case_list_date_range_uses_local_dates(client, cast, mixed):
     assert mixed["old"].number not in numbers(recent) and len(numbers(recent)) == 3
     old = client.get("/cases/", {"date_to": (today - timedelta(days=5)).isoformat()})
     assert numbers(old) == {mixed["old"].number}
+
+
+def test_case_list_dates_start_and_end_at_local_midnight(client, cast, report):
+    """Filtered by a range of moments from local midnight to local midnight, as each case's
+    local date read them: 23:30 and 00:30 in Shanghai are 15:30 and 16:30 UTC of one day."""
+    with time_machine.travel(datetime(2026, 3, 9, 15, 30, tzinfo=UTC), tick=False):
+        monday_late = report()
+    with time_machine.travel(datetime(2026, 3, 9, 16, 30, tzinfo=UTC), tick=False):
+        tuesday_early = report()
+    client.force_login(cast.caseworker)
+
+    def listed(**dates):
+        with CaptureQueriesContext(connection) as queries:
+            found = numbers(client.get("/cases/", dates))
+        # Not each case's local date, which no index answers.
+        assert not [q for q in queries if "AT TIME ZONE" in q["sql"]]
+        return found
+
+    assert listed(date_to="2026-03-09") == {monday_late.number}
+    assert listed(date_from="2026-03-10") == {tuesday_early.number}
+    assert listed(date_from="2026-03-09", date_to="2026-03-09") == {monday_late.number}
+    both = {monday_late.number, tuesday_early.number}
+    assert listed(date_from="0001-01-01", date_to="9999-12-31") == both
 
 
 def test_csv_export_follows_the_filters_and_visibility(client, cast, world, mixed, report):
