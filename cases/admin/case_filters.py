@@ -5,7 +5,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import CLOCK_STATES, CaseAssist, ExtensionRequest, State
+from cases.models import CLOCK_STATES, ExtensionRequest
+from cases.selectors.lists import awaiting_report_for_duty
 from cases.services import arbitration
 from departments.models import User
 
@@ -54,13 +55,8 @@ class WaitingForFilter(admin.SimpleListFilter):
             )
             return queryset.filter(Exists(pending))
         if self.value() == "report_for_duty":
-            summons = CaseAssist.objects.filter(
-                case=OuterRef("pk"), summoned=True, reported_at=None
-            )
-            if request.user.has_role(User.Role.LIAISON):
-                # A liaison's queue: the summonses their own department has to answer.
-                summons = summons.filter(department_id=request.user.department_id)
-            return queryset.exclude(state__in=[State.CLOSED, State.CANCELLED]).filter(
-                Exists(summons)
-            )
+            # A liaison's queue: the summonses their own department has to answer.
+            liaison = request.user.has_role(User.Role.LIAISON)
+            department_id = request.user.department_id if liaison else None
+            return awaiting_report_for_duty(queryset, department_id=department_id)
         return queryset

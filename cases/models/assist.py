@@ -42,6 +42,13 @@ class CaseAssist(models.Model):
             # A liaison's visible cases (cases/selectors/access.py, cases_visible_to): the
             # ids of the cases a department assists, read from the index alone.
             models.Index(fields=["department", "case"], name="case_assist_department"),
+            # The summonses still to be answered: few at any time, among every assist
+            # (cases/selectors/lists.py, awaiting_report_for_duty).
+            models.Index(
+                fields=["case"],
+                condition=models.Q(summoned=True, reported_at=None),
+                name="case_assist_waiting",
+            ),
         ]
         verbose_name = _("assisting department")
         verbose_name_plural = _("assisting departments")
