@@ -59,7 +59,7 @@ class EscalationAdmin(
     admin.ModelAdmin,
 ):
     list_display = [
-        "created_at",
+        "escalated_at",
         "case_link",
         "deadline_in_words",
         "level",
@@ -75,6 +75,10 @@ class EscalationAdmin(
         "created_at",
     ]
     list_select_related = ["case", "department", "township"]
+    # Sorted by time only, which the primary key's index serves: a sort by another column
+    # read and sorted every escalation (0.35-0.8 s at 790,000); the filters narrow by level,
+    # deadline and acknowledgement instead.
+    sortable_by = ["escalated_at"]
     search_fields = ["=case__number", "acknowledged_by_email"]
 
     def lookup_allowed(self, lookup, value, request=None):
@@ -104,6 +108,11 @@ class EscalationAdmin(
     ]
     readonly_fields = fields
     inlines = [EscalationMessageInline]
+
+    # In the order of the rows' ids, as the sweep wrote them: "created_at" has no index.
+    @admin.display(description=_("escalated at"), ordering="pk")
+    def escalated_at(self, escalation):
+        return escalation.created_at
 
     @admin.display(description=_("deadline"), ordering="deadline_kind")
     def deadline_in_words(self, escalation):

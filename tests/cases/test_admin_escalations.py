@@ -1,6 +1,7 @@
 """Escalations and sweep runs in the admin: administrators read them, with filters that
 work and lists that cost the same few queries however long they are."""
 
+import re
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -115,6 +116,24 @@ def test_escalations_filter_by_acknowledgement_level_and_deadline(client, keeper
     assert listed(level__exact="1", deadline_kind="accept") == [done, open_one]
     assert listed(deadline_kind="resolve") == []
     assert listed(q=done.case.number) == [done]
+
+
+def test_the_escalation_list_sorts_by_time_alone_in_the_order_of_its_ids(
+    client, keeper, report, world
+):
+    """A sort by another column read and sorted every escalation (0.35-0.8 s at 790,000);
+    the time's column, newest first by default, is read from the primary key's index."""
+    first, second = escalate([report(), report()], world)
+    client.force_login(keeper)
+    url = reverse("admin:cases_escalation_changelist")
+    page = client.get(url).text
+    assert re.findall(r'class="sortable column-(\w+)', page) == ["escalated_at"]
+    for order, expected in (("", [second, first]), ("0", [first, second])):
+        with CaptureQueriesContext(connection) as queries:
+            listed = client.get(url, {"o": order} if order else {})
+        assert list(listed.context["cl"].result_list) == expected
+        (listing,) = [q["sql"] for q in queries if "ORDER BY" in q["sql"]]
+        assert re.search(r'ORDER BY "cases_escalation"."id" (ASC|DESC)( LIMIT \d+)?$', listing)
 
 
 def test_the_escalation_list_costs_the_same_queries_for_2_and_20_rows(
