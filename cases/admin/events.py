@@ -14,7 +14,7 @@ from cases.models import CaseEvent, Source
 from cases.pagination import CasePaginator
 from cases.privacy import masked_unless, search_skips_masked_texts, sees_every_contact
 from cases.selectors.supervision import events_of_department
-from departments.models import Department
+from departments.models import Department, User
 
 
 class EventInWordsMixin:
@@ -136,7 +136,12 @@ class DepartmentFilter(admin.SimpleListFilter):
     parameter_name = "department"
 
     def lookups(self, request, model_admin):
-        return [(str(pk), name) for pk, name in Department.objects.values_list("pk", "name")]
+        departments = Department.objects.all()
+        if request.user.has_role(User.Role.LIAISON):
+            # Their own department's: the rows of another's among the cases a liaison sees
+            # are few, and finding them read the whole trail (6 s at 5 million rows).
+            departments = departments.filter(pk=request.user.department_id)
+        return [(str(pk), name) for pk, name in departments.values_list("pk", "name")]
 
     def queryset(self, request, queryset):
         value = self.value()
