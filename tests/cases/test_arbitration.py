@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
 from django.urls import reverse
 
 from cases.models import Case, State
@@ -531,3 +532,12 @@ def test_the_arbitration_preselects_no_lead_when_the_only_suggestion_returned_th
     assert re.findall(r'data-lead="(\d+)"', text) == [str(world.urban.pk)]  # still offered
     lead_select = re.search(r'<select name="lead".*?</select>', text, re.S).group(0)
     assert "selected" not in lead_select.replace('value="" selected', 'value=""')
+
+
+def test_the_arbitration_queue_is_read_from_its_own_index(db):
+    """The pool's cases returned twice are few among the pool's, which the queue read all
+    of (none of 120,000 at a million cases: 0.38 s)."""
+    queue = arbitration.awaiting_arbitration(Case.objects.order_by("-created_at", "-id"))[:50]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    assert "case_awaiting_arbitration" in queue.explain()
