@@ -11,7 +11,7 @@ from django.db import connections
 from django.db.models import Q, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 
-from cases.selectors.search import HoldsBigramsOf, admin_search_words, containment
+from cases.selectors.search import admin_search_words, containment, ids_holding
 
 # At most this many rows found through a text's index are listed by id: a word in more is
 # left to the plain comparison, with which PostgreSQL reads the newest rows by time and
@@ -32,14 +32,10 @@ class IndexedText:
         tell them (a word of one character, more than LISTED_IDS_LIMIT rows, SQLite)."""
         if len(word) < 2 or connections[rows.db].vendor != "postgresql":
             return None
-        holding = (
-            rows.exclude(**{f"{self.field}__in": self.unindexed})
-            .filter(HoldsBigramsOf(self.field, word), **{f"{self.field}__{lookup}": word})
-            .order_by()
-            .values_list("pk", flat=True)
-        )
-        ids = list(holding[: LISTED_IDS_LIMIT + 1])
-        if len(ids) > LISTED_IDS_LIMIT:
+        indexed = rows.exclude(**{f"{self.field}__in": self.unindexed})
+        also = {f"{self.field}__{lookup}": word}
+        ids = ids_holding(indexed, self.field, word, limit=LISTED_IDS_LIMIT, **also)
+        if ids is None:
             return None
         found = Q(pk__in=ids)
         # Compared here as the database compares: UPPER on both sides for icontains.

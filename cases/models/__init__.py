@@ -1,7 +1,7 @@
 """Models of the cases app, one module per subject; import them from `cases.models`."""
 
 from cases.models.api import ApiKey, ApiRequest
-from cases.models.assist import CaseAssist
+from cases.models.assist import AWAITING_REPORT, CaseAssist
 from cases.models.audit import CaseEvent
 from cases.models.case import (
     MAX_DESCRIPTION_LENGTH,
@@ -33,6 +33,7 @@ from cases.models.web import CaseNote, CasePhoto, HeldPhoto
 __all__ = [
     "ApiKey",
     "ApiRequest",
+    "AWAITING_REPORT",
     "CLOCK_STATES",
     "MAX_DESCRIPTION_LENGTH",
     "OPEN_STATES",

@@ -8,6 +8,11 @@ from django.utils.translation import gettext_lazy as _
 from cases.models.case import Case
 from departments.models import Department
 
+# A summons not yet answered: a whistle called the department, which has not reported for
+# duty. The condition of the index that finds them (`case_assist_waiting`): the queries
+# must say it as the index does.
+AWAITING_REPORT = models.Q(summoned=True, reported_at=None)
+
 
 class CaseAssist(models.Model):
     """An assisting department on a case; a whistle summons it to report for duty (报到)."""
@@ -46,7 +51,7 @@ class CaseAssist(models.Model):
             # (cases/selectors/lists.py, awaiting_report_for_duty).
             models.Index(
                 fields=["case"],
-                condition=models.Q(summoned=True, reported_at=None),
+                condition=AWAITING_REPORT,
                 name="case_assist_waiting",
             ),
         ]

@@ -30,6 +30,9 @@ from departments.models import Category, Department, GridCell, Township
 MAX_DESCRIPTION_LENGTH = 4000
 # Returns after which the pool waits for a supervisor to name the lead (SPEC §2).
 ARBITRATION_RETURNS = 2
+# The cases waiting for that (`Case.needs_arbitration`), as the index of the arbitration
+# queue (`case_awaiting_arbitration`) says them: the queries must say it as the index does.
+AWAITING_ARBITRATION = Q(state=State.FALLBACK, return_count__gte=ARBITRATION_RETURNS)
 
 
 class Urgency(models.TextChoices):
@@ -233,7 +236,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
             models.Index(
                 fields=["created_at", "id"],
                 name="case_awaiting_arbitration",
-                condition=Q(state=State.FALLBACK, return_count__gte=ARBITRATION_RETURNS),
+                condition=AWAITING_ARBITRATION,
             ),
             models.Index(fields=["township", "state", "created_at"], name="case_township_state"),
             models.Index(fields=["lead_department", "state"], name="case_lead_state"),

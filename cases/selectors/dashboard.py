@@ -21,7 +21,7 @@ of that refresh. The early warnings (due soon, recurrences) list cases, from the
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncWeek
@@ -31,6 +31,7 @@ from cases.models import CLOCK_STATES, Case, DailyFigures, FiguresMark, State
 from cases.models.figures import COUNTED_FIELDS
 from cases.permissions import may_see_dashboard
 from cases.selectors.access import cases_visible_to, supervised_township_id
+from cases.selectors.lists import local_midnight
 from cases.services.figures import figures_refresh
 from cases.services.rollups import refreshed_as_of
 from departments.calendar import get_calendar
@@ -56,11 +57,7 @@ class Period:
 
     @property
     def bounds(self) -> tuple[datetime, datetime]:
-        tz = timezone.get_current_timezone()
-        return (
-            datetime.combine(self.start, time.min, tzinfo=tz),
-            datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=tz),
-        )
+        return local_midnight(self.start), local_midnight(self.end + timedelta(days=1))
 
     @property
     def weekly(self) -> bool:

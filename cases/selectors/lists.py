@@ -17,7 +17,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from cases.models import OPEN_STATES, Case, CaseAssist, CaseEvent, State
+from cases.models import AWAITING_REPORT, OPEN_STATES, Case, CaseAssist, CaseEvent, State
 from cases.selectors.access import _involving, cases_visible_to
 from cases.selectors.cells import neighbouring_cell_ids
 from cases.selectors.search import text_search
@@ -121,9 +121,9 @@ def case_search(
     # As a range of moments, not each case's local date, which is computed per row and
     # answered by no index (a day's cases at a million: 0.5-1 s).
     if date_from:
-        cases = cases.filter(created_at__gte=_local_midnight(date_from))
+        cases = cases.filter(created_at__gte=local_midnight(date_from))
     if date_to and date_to < date.max:
-        cases = cases.filter(created_at__lt=_local_midnight(date_to + timedelta(days=1)))
+        cases = cases.filter(created_at__lt=local_midnight(date_to + timedelta(days=1)))
     return cases.order_by("-created_at", "-id")
 
 
@@ -137,15 +137,16 @@ def awaiting_report_for_duty(
     # Not joined to the cases for their state: estimating thousands of waiting summonses,
     # PostgreSQL hashed them and read every open case (0.2 s). Those left on finished cases
     # (a summons nobody answered before the case closed) stay in the index, a few more ids.
-    waiting = CaseAssist.objects.filter(summoned=True, reported_at=None)
+    waiting = CaseAssist.objects.filter(AWAITING_REPORT)
     if department_id is not None:
         waiting = waiting.filter(department_id=department_id)
     waiting_case_ids = list(waiting.values_list("case_id", flat=True))
     return cases.filter(pk__in=waiting_case_ids, state__in=OPEN_STATES)
 
 
-def _local_midnight(day: date) -> datetime:
-    """The moment `day` starts in the current time zone, as Django's `__date` reads dates."""
+def local_midnight(day: date) -> datetime:
+    """The moment `day` starts in the current time zone: the lists' date filters and the
+    dashboard's periods count local days."""
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
@@ -183,10 +184,7 @@ def with_summons_due(
     if not user.has_role(User.Role.LIAISON):
         return cases
     waiting = CaseAssist.objects.filter(
-        case=OuterRef("pk"),
-        department_id=user.department_id,
-        summoned=True,
-        reported_at=None,
+        AWAITING_REPORT, case=OuterRef("pk"), department_id=user.department_id
     )
     # Asked of open cases only, by their own row's state: most of a department's cases are
     # closed, and the subquery joined each case again for its state (a liaison's admin list

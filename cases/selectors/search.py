@@ -83,11 +83,22 @@ def prefiltered_by_bigrams(cases: QuerySet[Case], terms: Iterable[str]) -> Query
         return cases
     for term in terms:
         if len(term) >= 2:  # one character has no bigram: such a search reads every row
-            holding = CaseSearchText.objects.filter(HoldsBigramsOf("text", term))
-            ids = list(holding.values_list("case_id", flat=True)[: PREFILTER_IDS_LIMIT + 1])
-            if len(ids) <= PREFILTER_IDS_LIMIT:
+            texts = CaseSearchText.objects.all()
+            ids = ids_holding(texts, "text", term, limit=PREFILTER_IDS_LIMIT, id_field="case_id")
+            if ids is not None:
                 cases = cases.filter(pk__in=ids)
     return cases
+
+
+def ids_holding(
+    rows: QuerySet, field: str, term: str, *, limit: int, id_field: str = "pk", **also
+) -> list | None:
+    """The `id_field` of the `rows` whose `field` holds the bigrams of `term` (and that match
+    `also`), read from the field's bigram index: at most `limit` of them, or None when more
+    hold them, a common term that a plain comparison of the newest rows soon finds."""
+    found = rows.filter(HoldsBigramsOf(field, term), **also).order_by()
+    ids = list(found.values_list(id_field, flat=True)[: limit + 1])
+    return ids if len(ids) <= limit else None
 
 
 def admin_search_words(search_term: str) -> list[str]:

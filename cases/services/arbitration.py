@@ -10,8 +10,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from cases.models.case import ARBITRATION_RETURNS, Case
-from cases.models.states import State
+from cases.models.case import AWAITING_ARBITRATION, Case
 from cases.services import workflow
 from cases.services.transitions import TransitionNotAllowed, WorkflowError
 from departments.models import Department, User
@@ -19,7 +18,7 @@ from departments.models import Department, User
 
 def awaiting_arbitration(cases: QuerySet[Case]) -> QuerySet[Case]:
     """The cases of `cases` that wait for a supervisor's decision (Case.needs_arbitration)."""
-    return cases.filter(state=State.FALLBACK, return_count__gte=ARBITRATION_RETURNS)
+    return cases.filter(AWAITING_ARBITRATION)
 
 
 @transaction.atomic

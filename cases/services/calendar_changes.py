@@ -22,7 +22,7 @@ from datetime import datetime, time
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cases.models import CLOCK_STATES, OPEN_STATES, Case, CaseAssist
+from cases.models import AWAITING_REPORT, CLOCK_STATES, OPEN_STATES, Case, CaseAssist
 from cases.services.deadlines import RUNGS, hold_clocks
 from departments.calendar import WorkingCalendar, WorkingTimeRuler, years_this_library_lacks
 from departments.models import MOVED_CASES_NAMED, CalendarChange
@@ -163,7 +163,7 @@ def _running_clocks(floor: datetime):
 
 def _pending_summonses(floor: datetime):
     return CaseAssist.objects.filter(
-        summoned=True, reported_at=None, case__state__in=OPEN_STATES, report_due_at__gte=floor
+        AWAITING_REPORT, case__state__in=OPEN_STATES, report_due_at__gte=floor
     )
 
 

@@ -10,7 +10,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.models import TERMINAL_STATES, Case, CaseAssist, CaseEvent, CasePhoto
+from cases.models import (
+    AWAITING_REPORT,
+    TERMINAL_STATES,
+    Case,
+    CaseAssist,
+    CaseEvent,
+    CasePhoto,
+)
 from cases.services import photos as photo_service
 from cases.services import workflow
 from cases.services.transitions import NotPermitted, WorkflowError
@@ -23,7 +30,7 @@ def pending_summons(case: Case, user: User) -> CaseAssist | None:
     if not user.has_role(User.Role.LIAISON) or case.state in TERMINAL_STATES:
         return None
     return (
-        case.assists.filter(department_id=user.department_id, summoned=True, reported_at=None)
+        case.assists.filter(AWAITING_REPORT, department_id=user.department_id)
         .select_related("department")
         .first()
     )
