@@ -19,6 +19,7 @@ from cases.admin.events import filter_in_words
 from cases.admin.outbox import OutboxColumnsMixin
 from cases.admin.readonly import CaseLinkColumnMixin, PlainForeignKeysMixin, ReadOnlyAdminMixin
 from cases.admin.search import SearchByIdsMixin
+from cases.admin.sorting import SortableByOnlyMixin
 from cases.models import Escalation, OutboxMessage, SweepRun
 from cases.pagination import CasePaginator
 
@@ -52,6 +53,7 @@ class EscalationMessageInline(OutboxColumnsMixin, ReadOnlyAdminMixin, admin.Tabu
 
 @admin.register(Escalation)
 class EscalationAdmin(
+    SortableByOnlyMixin,
     SearchByIdsMixin,
     CaseLinkColumnMixin,
     PlainForeignKeysMixin,
