@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import Count, Sum
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cases.models import Case, CaseAssist, CaseEvent, DailyFigures, Escalation, State
@@ -299,6 +301,30 @@ def test_seeding_cases_takes_a_fixed_number_of_queries_whatever_the_count(
         seed_cases(count=1200, seed=2, batch_size=5000)
 
     assert Case.objects.count() == 1210
+
+
+def test_the_roll_ups_read_the_seeded_rows_with_their_statistics():
+    """Autovacuum cannot analyse rows of a transaction not yet committed: without their
+    statistics, the supervision roll-up of a million-case seed looked up each reopen's
+    resolve by reading every resolve before it (over 20 minutes; with them, 11 s)."""
+    seed()
+    with CaptureQueriesContext(connection) as queries:
+        seed_cases(count=120, seed=3)
+    statements = [q["sql"] for q in queries]
+    (analyzed,) = [i for i, sql in enumerate(statements) if sql.startswith("ANALYZE")]
+    rolled_up = [i for i, sql in enumerate(statements) if "figures" in sql and "INSERT" in sql]
+    assert rolled_up and analyzed < min(rolled_up)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class"
+            " WHERE relname IN ('cases_case', 'cases_caseevent', 'cases_caseassist')"
+        )
+        estimated = dict(cursor.fetchall())
+    assert estimated == {
+        "cases_case": Case.objects.count(),
+        "cases_caseevent": CaseEvent.objects.count(),
+        "cases_caseassist": CaseAssist.objects.count(),
+    }
 
 
 def test_without_copy_the_orm_writer_seeds_the_same_way(monkeypatch):

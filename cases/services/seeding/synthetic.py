@@ -88,6 +88,7 @@ def seed_cases(
             write(batch, recipients)
             if progress is not None:
                 progress("written", start + len(batch))
+        bulk.analyze(Case, CaseEvent, CaseAssist, Escalation, Case.candidate_departments.through)
         # The cases carry past `updated_at`s, which a refresh since the last one would miss.
         figures_refresh(everything=True)
         supervision_refresh(everything=True)
